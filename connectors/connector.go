@@ -49,6 +49,9 @@ type Options struct {
 	BaseTransport http.RoundTripper
 	// Stderr receives a stdio server's stderr; nil discards it.
 	Stderr io.Writer
+	// NewTransport, when set, replaces the transport built from Config (an
+	// in-process server, a test harness). Auth from Config does not apply to it.
+	NewTransport func(ctx context.Context) (mcp.Transport, error)
 }
 
 // Connector is one authenticated MCP client for one server.

@@ -21,6 +21,9 @@ import (
 type ServerConfig struct {
 	connectors.Config
 	Tools ToolFilter
+	// NewTransport, when set, connects to an in-process server instead of
+	// Config's URL or command (see connectors.Options.NewTransport).
+	NewTransport func(ctx context.Context) (mcp.Transport, error)
 }
 
 // ToolFilter allows and denies tools by glob pattern (path.Match syntax).

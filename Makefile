@@ -1,0 +1,33 @@
+# The one test command (README Quick start, .ci/run): format check, vet,
+# the real npm servers the tests talk to, then every test with the race detector.
+GO ?= go
+
+.PHONY: test check fmt-check vet tools build bench demo
+
+test: check tools
+	$(GO) test -race -count=1 ./...
+
+check: fmt-check vet
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Real MCP servers from npm, installed into a git-ignored project folder.
+tools: testdata/npm/node_modules/.installed
+
+testdata/npm/node_modules/.installed: testdata/npm/package.json
+	cd testdata/npm && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+build:
+	$(GO) build -o bin/mediator ./cmd/mediator
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+demo:
+	$(GO) run ./cmd/mediator demo

@@ -1,0 +1,53 @@
+// Package iostreams carries the standard streams a command writes to, so
+// every command can be run in a test without a terminal.
+package iostreams
+
+import (
+	"bytes"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams: data goes to Out, messages and progress to ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	// StdinFd is the file descriptor of In when it is a terminal, else -1;
+	// it is what a no-echo prompt reads from.
+	StdinFd   int
+	stdinTTY  bool
+	stdoutTTY bool
+	stderrTTY bool
+}
+
+// System returns the process's own streams.
+func System() *IOStreams {
+	fd := int(os.Stdin.Fd())
+	io := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, StdinFd: -1}
+	if term.IsTerminal(fd) {
+		io.stdinTTY = true
+		io.StdinFd = fd
+	}
+	io.stdoutTTY = term.IsTerminal(int(os.Stdout.Fd()))
+	io.stderrTTY = term.IsTerminal(int(os.Stderr.Fd()))
+	return io
+}
+
+// Test returns streams backed by buffers: in, out, errOut.
+func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
+	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: in, Out: out, ErrOut: errOut, StdinFd: -1}, in, out, errOut
+}
+
+func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }
+func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetTTY marks the streams as terminals or not (tests).
+func (s *IOStreams) SetTTY(stdin, stdout, stderr bool) {
+	s.stdinTTY, s.stdoutTTY, s.stderrTTY = stdin, stdout, stderr
+}
