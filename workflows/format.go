@@ -1,0 +1,251 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
+)
+
+// FormatVersion is the only `version:` this package reads. A new version
+// gets a new number rather than a silent change of meaning.
+const FormatVersion = 1
+
+// Flow is a parsed *.flow.yaml file. Everything the engine needs to run it is
+// here; nothing refers back to the YAML text except positions.
+type Flow struct {
+	// Source is the name the flow was parsed under (usually its file path);
+	// every Pos in the flow carries it too.
+	Source string
+	// Digest is the hex SHA-256 of the file bytes. The run journal stores it
+	// so that `resume` can refuse a flow whose file changed.
+	Digest string
+
+	Version     int
+	Name        string
+	Description string
+	// Inputs maps an input name to its JSON Schema, kept as written.
+	Inputs map[string]*Input
+	// Flows are the cross-server data flows this file declares it may make.
+	Flows    []FlowEdge
+	Defaults Defaults
+	// Steps in file order. Groups nest under Step.Steps and Step.Parallel.
+	Steps []*Step
+	// Outputs maps an output name to the value computed after all steps.
+	Outputs map[string]*Value
+	// OutputOrder lists Outputs' names in file order, for stable printing.
+	OutputOrder []string
+	Pos         Pos
+}
+
+// Input is one declared input: its JSON Schema as the YAML decoded it
+// (JSON types only: map[string]any, []any, string, float64, int, bool, nil).
+type Input struct {
+	Name   string
+	Schema map[string]any
+	Pos    Pos
+}
+
+// FlowEdge is one declared cross-server data flow, `from -> to`, naming
+// server aliases.
+type FlowEdge struct {
+	From, To string
+	Pos      Pos
+}
+
+func (e FlowEdge) String() string { return e.From + " -> " + e.To }
+
+// Defaults apply to every step that does not set its own value.
+type Defaults struct {
+	// Timeout per attempt; 0 means none declared.
+	Timeout time.Duration
+	Retry   *RetryPolicy
+}
+
+// Step is one entry of a steps list. A step either calls a tool (Call), or
+// groups nested steps (Steps, run once per item under ForEach), or runs named
+// Parallel branches.
+type Step struct {
+	ID string
+	// Path is the step's unique address in the file: its ID for a top-level
+	// step, "group/child" for a nested one, "par.branch/child" inside a
+	// parallel branch. Journals key on it (plus "[index]" per item).
+	Path string
+	Call *Call
+	// With is the argument object for Call (Kind KindObject), or nil.
+	With *Value
+	// ForEach yields the array this step runs over; .item and .index are
+	// bound per element.
+	ForEach        *Expr
+	MaxConcurrency int // 0 = unbounded
+	// If must yield a boolean; under ForEach it is evaluated per item.
+	If *Expr
+	// Parallel holds named branches that run concurrently.
+	Parallel map[string][]*Step
+	// BranchOrder lists Parallel's names in file order.
+	BranchOrder []string
+	// Steps is a nested group, allowed with ForEach or on its own.
+	Steps   []*Step
+	Timeout time.Duration // 0 = inherit Defaults.Timeout
+	Retry   *RetryPolicy  // nil = inherit Defaults.Retry
+	// OnError is "fail" (the default), "continue", or the ID of a step to
+	// run instead.
+	OnError        string
+	IdempotencyKey *Expr
+	// RetryUnsafe allows retries of a tool that is neither read-only nor
+	// idempotent and has no IdempotencyKey.
+	RetryUnsafe bool
+	// Needs are explicit dependencies by step ID, beyond those inferred from
+	// .steps.<id> references.
+	Needs []string
+	// Parent is the enclosing group step, nil at top level.
+	Parent *Step
+	Pos    Pos
+
+	// fields records where each key of the step mapping was written, so
+	// problems found later can point at the exact field.
+	fields map[string]Pos
+}
+
+// FieldPos returns where field (a key of the step's YAML mapping such as
+// "needs" or "retry") was written, or the step's own position.
+func (s *Step) FieldPos(field string) Pos {
+	if p, ok := s.fields[field]; ok {
+		return p
+	}
+	return s.Pos
+}
+
+// Call names the tool a step calls: a server alias and a tool name, kept
+// apart because MCP tool names may contain "." and "-".
+type Call struct {
+	Server, Tool string
+	Pos          Pos
+}
+
+func (c Call) String() string { return c.Server + "." + c.Tool }
+
+// Retry error classes a policy may list in On.
+const (
+	RetryOnTransport     = "transport"
+	RetryOnTimeout       = "timeout"
+	RetryOnRateLimited   = "rate_limited"
+	RetryOnToolError     = "tool_error"
+	RetryOnInvalidOutput = "invalid_output"
+)
+
+// RetryPolicy says how a failed attempt is retried. A zero field means
+// "not written here": EffectiveRetry fills it from the defaults.
+type RetryPolicy struct {
+	MaxAttempts     int // total attempts, including the first
+	InitialInterval time.Duration
+	Backoff         float64 // multiplier per attempt
+	MaxInterval     time.Duration
+	// Jitter is "none" or "full"; empty means "full".
+	Jitter string
+	// On lists the error classes retried (Retry* constants). Nil means
+	// transport, timeout and rate_limited.
+	On  []string
+	Pos Pos
+}
+
+// Expr is one compiled jq expression, written `${ ... }` in the file.
+type Expr struct {
+	// Source is the jq text between ${ and }.
+	Source string
+	Pos    Pos
+	// References are the step IDs read as .steps.<id>, sorted, unique.
+	References []string
+	// Paths are the static paths the expression reads, for data-flow labels
+	// and outputSchema checks: each is like ["steps","forecast","result",
+	// "location"] or ["item","date"]. Dynamic parts end a path.
+	Paths [][]string
+
+	code *gojq.Code
+}
+
+func (e *Expr) String() string { return "${ " + e.Source + " }" }
+
+// ValueKind tells which field of a Value is set.
+type ValueKind int
+
+const (
+	KindLiteral ValueKind = iota // Literal holds a JSON scalar
+	KindExpr                     // Expr is set
+	KindObject                   // Object and Keys are set
+	KindArray                    // Array is set
+)
+
+// Value is an argument tree: literals, expressions, and objects and arrays
+// of them. Only whole-value `${ ... }` strings are expressions, so a value
+// keeps its JSON type and no text is spliced.
+type Value struct {
+	Kind    ValueKind
+	Literal any // string, float64, int, bool or nil
+	Expr    *Expr
+	Object  map[string]*Value
+	Keys    []string // Object's keys in file order
+	Array   []*Value
+	Pos     Pos
+}
+
+// Pos is a place in a flow file. Line and Column are 1-based; 0 means
+// unknown.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Column == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Problem is one thing wrong with a flow file.
+type Problem struct {
+	Pos Pos
+	// Field is the dotted path of the offending field, e.g.
+	// "steps[1].with.title" or "flows[0]".
+	Field   string
+	Message string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.Pos.String())
+	b.WriteString(": ")
+	if p.Field != "" {
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Problems is every problem found in one pass, ordered by position. As an
+// error it prints one problem per line.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Err returns ps as an error, or nil when there are none, so that a nil
+// Problems never becomes a non-nil error interface.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
