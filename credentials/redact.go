@@ -1,31 +1,284 @@
 package credentials
 
-import "sync"
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// MinRedactLen is the shortest value, in characters, a Redactor masks.
+// Shorter values are ignored: masking "abc" or "42" everywhere would wreck
+// ordinary output (every word or number containing them) while protecting
+// nothing, since a secret that short can be guessed in moments anyway.
+const MinRedactLen = 4
+
+// minFragmentLen is the shortest base64 fragment (see base64Fragments)
+// worth masking. Fragments match inside unrelated base64 data by chance,
+// so they need more characters than a whole value before a false match in
+// a large blob (an image, say) becomes negligible: 64^-8 per position.
+const minFragmentLen = 8
 
 // Redactor masks every secret value it has been told about. The store feeds
 // it each value it hands out, so the audit log and error paths can scrub
 // values that a server echoed back or a user pasted into arguments.
+//
+// The zero value and a nil *Redactor are ready to use; a nil one masks
+// nothing. All methods are safe for concurrent use.
 type Redactor struct {
 	mu     sync.RWMutex
 	values map[string]struct{}
+	// replacer masks every registered value in every encoding; nil after an
+	// Add until the next Redact rebuilds it.
+	replacer *strings.Replacer
 }
 
 // NewRedactor returns an empty redactor.
 func NewRedactor() *Redactor { return &Redactor{values: map[string]struct{}{}} }
 
-// Add registers a secret value to be masked.
+// Add registers a secret value to be masked. Values shorter than
+// MinRedactLen characters are ignored.
 func (r *Redactor) Add(s Secret) {
-	if s.IsZero() {
+	if r == nil || utf8.RuneCountInString(s.Reveal()) < MinRedactLen {
 		return
 	}
+	v := s.Reveal()
 	r.mu.Lock()
-	r.values[s.value] = struct{}{}
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if _, ok := r.values[v]; ok {
+		return
+	}
+	if r.values == nil {
+		r.values = map[string]struct{}{}
+	}
+	r.values[v] = struct{}{}
+	r.replacer = nil
 }
 
-// Redact returns text with every known secret value (and its common
-// encodings) replaced by "[REDACTED]".
+// Redact returns text with every known secret value, and each of its common
+// encodings, replaced by "[REDACTED]". The encodings are: standard and
+// URL-safe base64 with and without padding (also when the value sits inside
+// a longer base64 text at any byte offset), URL query and path escaping,
+// the JSON string form (with and without HTML escaping), and hex in lower
+// and upper case. A value hidden in any other transformation, such as
+// "user:secret" base64-encoded as a whole, is only masked when the
+// transformed text happens to contain one of these forms.
 func (r *Redactor) Redact(text string) string {
-	// Implementation to follow: exact value, base64 and URL-encoded forms.
-	return text
+	rep := r.currentReplacer()
+	if rep == nil || text == "" {
+		return text
+	}
+	return rep.Replace(text)
+}
+
+// RedactBytes is Redact for byte slices. It returns b itself when nothing
+// was masked.
+func (r *Redactor) RedactBytes(b []byte) []byte {
+	rep := r.currentReplacer()
+	if rep == nil || len(b) == 0 {
+		return b
+	}
+	in := string(b)
+	out := rep.Replace(in)
+	if out == in {
+		return b
+	}
+	return []byte(out)
+}
+
+// RedactValue returns a masked copy of a JSON-like value, for audit records
+// that carry argument or result values. It walks maps, slices and strings
+// (map keys included) and never modifies v. A number whose decimal form
+// contains a secret becomes the string "[REDACTED]"; a Secret becomes
+// "[REDACTED]". Values of other types (structs, typed maps) are first
+// converted to their JSON form, so the result may differ in type from v but
+// marshals to the same JSON, minus the secrets.
+func (r *Redactor) RedactValue(v any) any { return r.walk(v) }
+
+func (r *Redactor) walk(v any) any {
+	switch x := v.(type) {
+	case nil, bool:
+		return x
+	case string:
+		return r.Redact(x)
+	case Secret, *Secret:
+		return redacted
+	case json.Number:
+		return r.number(x, string(x))
+	case float64:
+		return r.number(x, strconv.FormatFloat(x, 'f', -1, 64))
+	case float32:
+		return r.number(x, strconv.FormatFloat(float64(x), 'f', -1, 32))
+	case int:
+		return r.number(x, strconv.Itoa(x))
+	case int64:
+		return r.number(x, strconv.FormatInt(x, 10))
+	case int32:
+		return r.number(x, strconv.FormatInt(int64(x), 10))
+	case uint64:
+		return r.number(x, strconv.FormatUint(x, 10))
+	case []byte:
+		return bytes.Clone(r.RedactBytes(x))
+	case json.RawMessage:
+		return json.RawMessage(bytes.Clone(r.RedactBytes(x)))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.Redact(k)] = r.walk(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.walk(e)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]string, len(x))
+		for k, e := range x {
+			out[r.Redact(k)] = r.Redact(e)
+		}
+		return out
+	case []string:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = r.Redact(e)
+		}
+		return out
+	}
+	// Any other type: go through its JSON form, which honours Secret's
+	// MarshalJSON and custom marshalers, then walk the generic result.
+	data, err := json.Marshal(v)
+	if err != nil {
+		return r.Redact(fmt.Sprintf("%v", v))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return r.Redact(string(data))
+	}
+	return r.walk(generic)
+}
+
+// number keeps a number unless its decimal form contains a secret.
+func (r *Redactor) number(v any, decimal string) any {
+	if r.Redact(decimal) != decimal {
+		return redacted
+	}
+	return v
+}
+
+func (r *Redactor) currentReplacer() *strings.Replacer {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	rep, n := r.replacer, len(r.values)
+	r.mu.RUnlock()
+	if rep != nil || n == 0 {
+		return rep
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.replacer == nil {
+		r.replacer = buildReplacer(r.values)
+	}
+	return r.replacer
+}
+
+func buildReplacer(values map[string]struct{}) *strings.Replacer {
+	seen := map[string]struct{}{}
+	var patterns []string
+	add := func(p string, minLen int) {
+		if utf8.RuneCountInString(p) < minLen {
+			return
+		}
+		if _, ok := seen[p]; ok {
+			return
+		}
+		seen[p] = struct{}{}
+		patterns = append(patterns, p)
+	}
+	for v := range values {
+		for _, p := range encodings(v) {
+			add(p, MinRedactLen)
+		}
+		for _, p := range base64Fragments(v) {
+			add(p, minFragmentLen)
+		}
+	}
+	// strings.Replacer tries patterns in argument order at each position, so
+	// longer ones go first: a secret that is a prefix of another secret (or
+	// an unpadded encoding that is a prefix of the padded one) must not
+	// leave the rest of the longer match visible.
+	slices.SortFunc(patterns, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	args := make([]string, 0, 2*len(patterns))
+	for _, p := range patterns {
+		args = append(args, p, redacted)
+	}
+	return strings.NewReplacer(args...)
+}
+
+// encodings returns v and the whole-value forms it commonly takes on its
+// way into logs, URLs and JSON documents.
+func encodings(v string) []string {
+	b := []byte(v)
+	out := []string{
+		v,
+		base64.StdEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+		url.QueryEscape(v),
+		url.PathEscape(v),
+		hex.EncodeToString(b),
+		strings.ToUpper(hex.EncodeToString(b)),
+	}
+	for _, escapeHTML := range []bool{true, false} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(escapeHTML)
+		if err := enc.Encode(v); err == nil {
+			s := strings.TrimSpace(buf.String())
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`))
+		}
+	}
+	return out
+}
+
+// base64Fragments returns, for each of the three byte offsets at which v can
+// start inside a longer base64-encoded text, the run of base64 characters
+// that depends on v's bytes alone. Whatever surrounds v in the encoded data,
+// that run appears verbatim, so masking it hides v inside tokens, data URLs
+// and Basic credentials encoded as a whole.
+func base64Fragments(v string) []string {
+	var out []string
+	for shift := 0; shift < 3; shift++ {
+		data := append(make([]byte, shift), v...)
+		// Character j of the encoding holds bits [6j, 6j+6) of data: the
+		// first ones mix in the shift bytes before v, the last one may mix
+		// in whatever follows v.
+		start := (8*shift + 5) / 6
+		end := 8 * len(data) / 6
+		if end-start < minFragmentLen {
+			continue
+		}
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			out = append(out, enc.EncodeToString(data)[start:end])
+		}
+	}
+	return out
 }
