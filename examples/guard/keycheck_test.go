@@ -83,3 +83,31 @@ func TestEmptyKeyAcceptsNothing(t *testing.T) {
 		t.Errorf("empty key, no header: status %d, want 401", w.Code)
 	}
 }
+
+func TestStartAndShutdown(t *testing.T) {
+	log := NewRequestLog(nil)
+	s, err := Start("127.0.0.1:0", "/mcp", Require(echo, Policy{Realm: "weather", Header: "X-API-Key", Key: key}, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL, strings.NewReader("ping"))
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || string(b) != "ping" {
+		t.Errorf("status %d body %q, want 202 ping", resp.StatusCode, b)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Post(s.URL, "text/plain", nil); err == nil {
+		t.Error("server still answers after Shutdown")
+	}
+	if log.Len() != 1 {
+		t.Errorf("log has %d entries, want 1", log.Len())
+	}
+}
