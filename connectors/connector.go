@@ -7,34 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/credentials"
 )
-
-// State is a connector's lifecycle state.
-type State string
-
-const (
-	StateIdle         State = "idle"
-	StateConnecting   State = "connecting"
-	StateReady        State = "ready"
-	StateFailed       State = "failed"
-	StateAuthRequired State = "auth-required"
-	StateClosed       State = "closed"
-)
-
-// Status is a snapshot of a connector.
-type Status struct {
-	State State
-	// Err says why the state is failed or auth-required.
-	Err             error
-	Since           time.Time
-	ServerInfo      *mcp.Implementation
-	ProtocolVersion string
-}
 
 // Options configures New.
 type Options struct {
@@ -52,21 +32,45 @@ type Options struct {
 	// NewTransport, when set, replaces the transport built from Config (an
 	// in-process server, a test harness). Auth from Config does not apply to it.
 	NewTransport func(ctx context.Context) (mcp.Transport, error)
+	// Authenticator, when set, replaces the one built from Config.Auth for
+	// an HTTP server: an auth flow driven from outside the config, such as a
+	// conformance harness. The origin rules apply to it all the same.
+	Authenticator Authenticator
+	// Reconnect shapes the delays between reconnect attempts after a session
+	// drops; zero fields take the defaults of [Backoff].
+	Reconnect Backoff
 }
 
-// Connector is one authenticated MCP client for one server.
+// Connector is one authenticated MCP client for one server. It is safe for
+// concurrent use.
 type Connector struct {
-	opts Options
+	opts     Options
+	cfg      Config // normalized
+	origin   origin // of cfg.URL; zero for stdio
+	backoff  Backoff
+	redactor *credentials.Redactor
 
-	mu      sync.Mutex
-	session *mcp.ClientSession
-	status  Status
+	// life is canceled by Close; it bounds reconnects and aborts dials.
+	life       context.Context
+	cancelLife context.CancelFunc
+	wg         sync.WaitGroup // the session watcher and its reconnect loop
+
+	mu         sync.Mutex
+	session    *mcp.ClientSession
+	stack      *httpStack // the session's HTTP machinery; nil for stdio
+	status     Status
+	changed    chan struct{}
+	closed     bool
+	readySince time.Time
+	streak     int // reconnect attempts since the last session that lasted
 }
 
-// New validates the config and returns an unconnected connector.
+// New validates the config and returns an unconnected connector. A config
+// problem is an *Error of KindConfig naming the field.
 func New(opts Options) (*Connector, error) {
-	if opts.Config.Name == "" {
-		return nil, errors.New("connector: server name is empty")
+	cfg, err := opts.Config.normalize(opts.NewTransport != nil)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -74,98 +78,148 @@ func New(opts Options) (*Connector, error) {
 	if opts.ClientInfo == nil {
 		opts.ClientInfo = &mcp.Implementation{Name: "mediator", Version: "dev"}
 	}
-	return &Connector{opts: opts, status: Status{State: StateIdle, Since: time.Now()}}, nil
+	c := &Connector{
+		opts:     opts,
+		cfg:      cfg,
+		backoff:  opts.Reconnect.withDefaults(),
+		redactor: credentials.NewRedactor(),
+		status:   Status{State: StateIdle, Since: time.Now()},
+		changed:  make(chan struct{}),
+	}
+	if cfg.URL != "" {
+		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it
+	}
+	c.life, c.cancelLife = context.WithCancel(context.Background())
+	return c, nil
 }
 
 // Name is the server's name.
-func (c *Connector) Name() string { return c.opts.Config.Name }
+func (c *Connector) Name() string { return c.cfg.Name }
 
-// Status returns the current state.
-func (c *Connector) Status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
+// Transport is the transport in use: one of the Transport* constants, or
+// "in-process" for Options.NewTransport without a URL or command.
+func (c *Connector) Transport() string {
+	if c.cfg.Transport == "" {
+		return transportInProcess
+	}
+	return c.cfg.Transport
 }
 
-// Connect opens the session, bounded by the server's timeout.
-func (c *Connector) Connect(ctx context.Context) error {
-	cfg := c.opts.Config
-	var t mcp.Transport
+// Endpoint is where the server is, for listings: the URL (a password in it
+// masked) or the command line of a stdio server. It never holds a secret
+// value; environment values are not shown.
+func (c *Connector) Endpoint() string {
 	switch {
-	case cfg.Command != "":
-		cmd := exec.Command(cfg.Command, cfg.Args...)
-		cmd.Stderr = c.opts.Stderr
-		t = &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
-	default:
-		t = &mcp.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: &http.Client{}}
+	case c.cfg.URL != "":
+		if u, err := url.Parse(c.cfg.URL); err == nil {
+			return u.Redacted()
+		}
+		return c.cfg.URL
+	case c.cfg.Command != "":
+		return commandLine(c.cfg.Command, c.cfg.Args)
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	return transportInProcess
+}
+
+// Connect opens the session, bounded by the server's timeout and ctx. It
+// returns nil at once when the connector is ready, and waits for the outcome
+// when a connect or reconnect is already under way. After a failure it may
+// be called again. The error is an *Error; KindAuth also puts the connector
+// in StateAuthRequired.
+func (c *Connector) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	for c.status.State == StateConnecting {
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return c.waitError(ctx, opConnect)
+		}
+		c.mu.Lock()
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	switch c.status.State {
+	case StateReady:
+		c.mu.Unlock()
+		return nil
+	case StateClosed:
+		c.mu.Unlock()
+		return c.newError(KindNotConnected, errors.New("the connector is closed"))
+	}
+	c.setStateLocked(StateConnecting, nil)
+	c.mu.Unlock()
+
+	// Close aborts a dial in progress.
+	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-	cs, err := client.Connect(cctx, t, nil)
+	stop := context.AfterFunc(c.life, cancel)
+	defer stop()
+
+	cs, st, cerr := c.dial(dctx)
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err != nil {
-		c.status = Status{State: StateFailed, Err: err, Since: time.Now()}
-		return &Error{Server: cfg.Name, Kind: KindTransport, Err: err}
+	if c.closed {
+		c.discard(cs, st)
+		return c.newError(KindNotConnected, errors.New("the connector was closed while connecting"))
 	}
-	c.session = cs
-	c.status = Status{State: StateReady, Since: time.Now(), ServerInfo: cs.InitializeResult().ServerInfo, ProtocolVersion: cs.InitializeResult().ProtocolVersion}
+	if cerr != nil {
+		c.setStateLocked(failureState(cerr), cerr)
+		return cerr
+	}
+	c.adoptLocked(cs, st)
 	return nil
 }
 
-// ListTools returns every tool the server offers, following pagination.
-func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
-	cs, err := c.ready()
-	if err != nil {
-		return nil, err
+// failureState is where a failed connect leaves the connector.
+func failureState(err *Error) State {
+	if err.Kind == KindAuth {
+		return StateAuthRequired
 	}
-	var tools []*mcp.Tool
-	for tool, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			return nil, &Error{Server: c.Name(), Kind: KindTransport, Err: err}
-		}
-		tools = append(tools, tool)
-	}
-	return tools, nil
+	return StateFailed
 }
 
-// CallTool calls one tool. meta is sent as the request's _meta and may be nil.
-// A result with IsError set is returned without a Go error.
-func (c *Connector) CallTool(ctx context.Context, name string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, error) {
-	cs, err := c.ready()
-	if err != nil {
-		return nil, err
-	}
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args, Meta: meta})
-	if err != nil {
-		return nil, &Error{Server: c.Name(), Kind: KindTransport, Err: err}
-	}
-	return res, nil
+// adoptLocked makes cs the live session and starts watching it. c.mu must
+// be held and c.closed false, which keeps wg.Add from racing Close's Wait.
+func (c *Connector) adoptLocked(cs *mcp.ClientSession, st *httpStack) {
+	c.session, c.stack = cs, st
+	c.readySince = time.Now()
+	c.setStateLocked(StateReady, nil)
+	c.wg.Add(1)
+	go c.watch(cs)
 }
 
-func (c *Connector) ready() (*mcp.ClientSession, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.session == nil {
-		return nil, &Error{Server: c.opts.Config.Name, Kind: KindNotConnected, Err: fmt.Errorf("state %s", c.status.State)}
+// discard closes a session that nobody will use, off the caller's path.
+func (c *Connector) discard(cs *mcp.ClientSession, st *httpStack) {
+	if cs != nil {
+		_ = cs.Close()
 	}
-	return c.session, nil
+	st.close()
 }
 
-// Close ends the session (and a stdio server's process).
+// Close ends the session (and a stdio server's process), stops any
+// reconnect loop, and returns once no goroutine of the connector is left.
 func (c *Connector) Close() error {
 	c.mu.Lock()
-	cs := c.session
-	c.session = nil
-	c.status = Status{State: StateClosed, Since: time.Now()}
-	c.mu.Unlock()
-	if cs != nil {
-		return cs.Close()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return nil
 	}
-	return nil
+	c.closed = true
+	cs, st := c.session, c.stack
+	c.session, c.stack = nil, nil
+	c.setStateLocked(StateClosed, nil)
+	c.mu.Unlock()
+	c.cancelLife()
+
+	var err error
+	if cs != nil {
+		if cerr := cs.Close(); cerr != nil {
+			err = c.newError(KindTransport, fmt.Errorf("closing the session: %w", cerr))
+		}
+	}
+	st.close()
+	c.wg.Wait()
+	return err
 }

@@ -1,6 +1,15 @@
 package connectors
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
 
 // Kind classifies connector failures so front ends can choose exit codes
 // and the audit log can record an error class.
@@ -13,9 +22,12 @@ const (
 	KindNotConnected Kind = "not-connected" // no session (failed or closed)
 	KindProtocol     Kind = "protocol"      // JSON-RPC error from the server
 	KindConfig       Kind = "config"        // the server's config is unusable
+	KindCanceled     Kind = "canceled"      // the caller canceled the context
 )
 
-// Error is a connector failure with the server it concerns.
+// Error is a connector failure with the server it concerns. Its text never
+// holds a secret value: a connector scrubs the values it fetched from every
+// error it returns.
 type Error struct {
 	Server string
 	Kind   Kind
@@ -24,3 +36,81 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("server %q: %s: %v", e.Server, e.Kind, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// probe remembers how many 401/403 answers the server had given before an
+// operation, so the operation's failure can be told apart as an auth failure.
+type probe struct {
+	stack      *httpStack
+	rejections int64
+}
+
+func newProbe(st *httpStack) probe {
+	if st == nil {
+		return probe{}
+	}
+	return probe{stack: st, rejections: st.origin.rejections.Load()}
+}
+
+// rejected returns the HTTP status of the server's last 401/403 answer if
+// there was one since the probe was taken.
+func (p probe) rejected() (int, bool) {
+	if p.stack == nil || p.stack.origin.rejections.Load() == p.rejections {
+		return 0, false
+	}
+	return int(p.stack.origin.lastStatus.Load()), true
+}
+
+// classify turns an error from go-sdk or the transport into an *Error. op
+// says what was being done ("connect", "call tool \"echo\""); ctx is the
+// operation's context, whose state tells a timeout from a cancellation.
+func (c *Connector) classify(ctx context.Context, op string, err error, p probe) *Error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if status, ok := p.rejected(); ok {
+		return c.newError(KindAuth, fmt.Errorf("%s: %s", op, c.rejectionHint(status)))
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return c.newError(KindTimeout, fmt.Errorf("%s: no answer in time (the server's timeout is %s): %w", op, c.cfg.Timeout, err))
+	case errors.Is(ctx.Err(), context.Canceled):
+		return c.newError(KindCanceled, fmt.Errorf("%s: %w", op, err))
+	}
+	var rpcErr *jsonrpc.Error
+	if errors.As(err, &rpcErr) {
+		return c.newError(KindProtocol, fmt.Errorf("%s: %w", op, err))
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return c.newError(KindConfig, fmt.Errorf("%s: command: %w", op, err))
+	}
+	if errors.Is(err, mcp.ErrConnectionClosed) && op != opConnect {
+		return c.newError(KindTransport, fmt.Errorf("%s: the session to the server ended during the call; the call was not retried, since tools need not be idempotent: %w", op, err))
+	}
+	return c.newError(KindTransport, fmt.Errorf("%s: %w", op, err))
+}
+
+const opConnect = "connect"
+
+func (c *Connector) rejectionHint(status int) string {
+	what := fmt.Sprintf("the server answered HTTP %d %s", status, http.StatusText(status))
+	switch c.cfg.Auth.Type {
+	case AuthNone:
+		return what + "; it requires authentication, but this server's auth type is none (set auth in the config)"
+	case AuthAPIKey, AuthBearer:
+		return fmt.Sprintf("%s: it rejected the credential from keyring item %q (store the right one with `mediator secret set %s %s`)",
+			what, c.cfg.Auth.Secret, c.cfg.Name, c.cfg.Auth.Secret)
+	}
+	return what + ": it rejected the credential"
+}
+
+// newError builds an *Error for this server whose text holds no secret value
+// this connector has fetched. When err's text held one, the chain is cut:
+// the wrapped errors would still print it.
+func (c *Connector) newError(kind Kind, err error) *Error {
+	msg := err.Error()
+	if clean := c.redactor.Redact(msg); clean != msg {
+		err = errors.New(clean)
+	}
+	return &Error{Server: c.cfg.Name, Kind: kind, Err: err}
+}

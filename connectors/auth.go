@@ -1,0 +1,102 @@
+package connectors
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/mediatorhq/mediator/credentials"
+)
+
+// Authenticator is the auth seam of a connector: everything one auth type
+// contributes to one server's HTTP connection.
+//
+// Why a seam: the orchestrator must not know how a server authenticates.
+// It hands each connector a Config and a SecretSource scoped to that server;
+// the connector turns Config.Auth into an Authenticator at every connect
+// (so a rotated keyring value is picked up on reconnect) and wires it into
+// the HTTP stack it owns. New auth types (OAuth 2.1 authorization code,
+// client credentials, mTLS) are added here, in connectors, as another case
+// of newAuthenticator plus a type implementing this interface; neither the
+// orchestrator nor the cmd layer changes.
+//
+// How the pieces plug in:
+//   - Authenticate adds a credential to one outgoing request. The connector
+//     calls it only for requests bound for the server's own origin (scheme,
+//     host and port of Config.URL), on a clone of the request, so an
+//     implementation cannot send its credential elsewhere by mistake.
+//   - An Authenticator that also implements [OAuthAuthenticator] hands its
+//     auth.OAuthHandler to the streamable HTTP transport, which asks it for
+//     tokens and runs its Authorize on 401/403. The legacy SSE transport has
+//     no such hook, so Authenticate must still add the current token.
+//   - An Authenticator that also implements [TLSAuthenticator] configures
+//     the TLS of the connector's own *http.Transport (client certificate,
+//     CA bundle); it combines with any of the above. It needs the
+//     connector's own transport, so it is refused with Options.BaseTransport.
+//
+// An auth type that has to persist state (OAuth tokens, a dynamic client
+// registration) gets it from the same SecretSource: the credentials package
+// decides what a scoped source may write, never the connector.
+type Authenticator interface {
+	Authenticate(req *http.Request) error
+}
+
+// OAuthAuthenticator is an Authenticator that drives an OAuth flow on the
+// streamable HTTP transport.
+type OAuthAuthenticator interface {
+	Authenticator
+	OAuthHandler() auth.OAuthHandler
+}
+
+// TLSAuthenticator is an Authenticator that shapes the TLS client config of
+// the connector's own transport, e.g. to present a client certificate.
+// cfg arrives with MinVersion TLS 1.2; an implementation must not lower it.
+type TLSAuthenticator interface {
+	Authenticator
+	ConfigureTLS(cfg *tls.Config) error
+}
+
+// secretFetcher fetches one of this server's secrets and remembers the value
+// so the connector can scrub it from any error text.
+type secretFetcher func(ctx context.Context, name string) (credentials.Secret, error)
+
+// newAuthenticator builds the Authenticator for a normalized AuthConfig.
+func newAuthenticator(ctx context.Context, a AuthConfig, fetch secretFetcher) (Authenticator, error) {
+	switch a.Type {
+	case AuthNone:
+		return noAuth{}, nil
+	case AuthAPIKey:
+		s, err := fetch(ctx, a.Secret)
+		if err != nil {
+			return nil, err
+		}
+		return headerAuth{header: http.CanonicalHeaderKey(a.Header), secret: s}, nil
+	case AuthBearer:
+		s, err := fetch(ctx, a.Secret)
+		if err != nil {
+			return nil, err
+		}
+		return headerAuth{header: "Authorization", prefix: "Bearer ", secret: s}, nil
+	}
+	// normalize rejects every other type before a connect can get here.
+	return nil, fmt.Errorf("auth type %q has no implementation", a.Type)
+}
+
+type noAuth struct{}
+
+func (noAuth) Authenticate(*http.Request) error { return nil }
+
+// headerAuth covers api-key (any header) and bearer (Authorization).
+type headerAuth struct {
+	header string
+	prefix string
+	secret credentials.Secret
+}
+
+func (h headerAuth) Authenticate(req *http.Request) error {
+	req.Header.Set(h.header, h.prefix+h.secret.Reveal())
+	return nil
+}

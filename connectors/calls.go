@@ -1,0 +1,119 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ListTools returns every tool the server offers, following pagination. The
+// server's timeout bounds the whole listing unless ctx is shorter.
+func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	cs, st, err := c.await(ctx, "list tools")
+	if err != nil {
+		return nil, err
+	}
+	p := newProbe(st)
+	var tools []*mcp.Tool
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return nil, c.classify(ctx, "list tools", err, p)
+		}
+		tools = append(tools, tool)
+	}
+	return tools, nil
+}
+
+// CallTool calls one tool. meta is sent as the request's _meta and may be nil.
+// A result with IsError set is returned without a Go error.
+//
+// The server's timeout applies unless ctx is shorter. Canceling ctx ends the
+// call at once and go-sdk tells the server (notifications/cancelled). A call
+// made while the connector reconnects waits for the new session within the
+// same bound. A call whose session dies under it fails with KindTransport
+// and is never retried: the tool may have run, and tools need not be
+// idempotent.
+func (c *Connector) CallTool(ctx context.Context, name string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, error) {
+	op := fmt.Sprintf("call tool %q", name)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	cs, st, err := c.await(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	if args == nil {
+		args = map[string]any{}
+	}
+	// Fresh params for every call: go-sdk writes into Meta, and a reused
+	// value would carry one session's protocol details into the next.
+	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
+	p := newProbe(st)
+	res, err := cs.CallTool(ctx, params)
+	if err != nil {
+		return nil, c.classify(ctx, op, err, p)
+	}
+	return res, nil
+}
+
+// await returns the live session, waiting (bounded by ctx) while a connect
+// or reconnect is under way. Any other state fails at once with the reason.
+func (c *Connector) await(ctx context.Context, op string) (*mcp.ClientSession, *httpStack, error) {
+	c.mu.Lock()
+	for {
+		switch c.status.State {
+		case StateReady:
+			cs, st := c.session, c.stack
+			c.mu.Unlock()
+			return cs, st, nil
+		case StateConnecting:
+			ch := c.changed
+			c.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, nil, c.waitError(ctx, op)
+			}
+			c.mu.Lock()
+		case StateIdle:
+			c.mu.Unlock()
+			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: not connected (Connect was not called)", op))
+		case StateClosed:
+			c.mu.Unlock()
+			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: the connector is closed", op))
+		default: // failed, auth-required
+			reason, kind := c.status.Err, KindNotConnected
+			if c.status.State == StateAuthRequired {
+				kind = KindAuth
+			}
+			c.mu.Unlock()
+			var ce *Error
+			if errors.As(reason, &ce) {
+				reason = ce.Err
+			}
+			return nil, nil, c.newError(kind, fmt.Errorf("%s: not connected: %w", op, reason))
+		}
+	}
+}
+
+// waitError reports giving up on a connect that did not finish within ctx.
+func (c *Connector) waitError(ctx context.Context, op string) *Error {
+	st := c.Status()
+	msg := fmt.Errorf("%s: still connecting to the server: %w", op, ctx.Err())
+	if st.Err != nil {
+		var ce *Error
+		reason := st.Err
+		if errors.As(reason, &ce) {
+			reason = ce.Err
+		}
+		msg = fmt.Errorf("%s: still connecting to the server (last problem: %v): %w", op, reason, ctx.Err())
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return c.newError(KindCanceled, msg)
+	}
+	return c.newError(KindTimeout, msg)
+}

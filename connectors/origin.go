@@ -1,0 +1,155 @@
+package connectors
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// origin is scheme, host and port: the boundary a server's credential never
+// crosses.
+type origin struct{ scheme, host, port string }
+
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "http":
+			o.port = "80"
+		case "https":
+			o.port = "443"
+		}
+	}
+	return o
+}
+
+func (o origin) String() string { return o.scheme + "://" + net.JoinHostPort(o.host, o.port) }
+
+// httpStack is one connect attempt's HTTP machinery: the connector's own
+// client and transport with the credential layer in between. A new stack is
+// built at every connect so a rotated secret or certificate takes effect,
+// and the previous one's idle connections are closed.
+type httpStack struct {
+	client *http.Client
+	own    *http.Transport // nil when Options.BaseTransport is used
+	origin *originTransport
+	// ctx outlives the connect attempt and bounds long-lived streams (the
+	// legacy SSE GET); close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newHTTPStack(parent context.Context, server origin, base http.RoundTripper, authn Authenticator) (*httpStack, error) {
+	st := &httpStack{}
+	if base == nil {
+		st.own = http.DefaultTransport.(*http.Transport).Clone()
+		st.own.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		base = st.own
+	}
+	if ta, ok := authn.(TLSAuthenticator); ok {
+		if st.own == nil {
+			return nil, errors.New("this auth type configures TLS, which needs the connector's own transport; Options.BaseTransport replaces it")
+		}
+		if err := ta.ConfigureTLS(st.own.TLSClientConfig); err != nil {
+			return nil, fmt.Errorf("configuring TLS: %w", err)
+		}
+		if st.own.TLSClientConfig.MinVersion < tls.VersionTLS12 {
+			return nil, errors.New("configuring TLS: the auth type lowered the minimum TLS version below 1.2")
+		}
+	}
+	st.origin = &originTransport{server: server, base: base, authn: authn}
+	st.client = &http.Client{Transport: st.origin, CheckRedirect: st.origin.checkRedirect}
+	st.ctx, st.cancel = context.WithCancel(parent)
+	return st, nil
+}
+
+func (st *httpStack) close() {
+	if st == nil {
+		return
+	}
+	st.cancel()
+	if st.own != nil {
+		st.own.CloseIdleConnections()
+	}
+}
+
+// sseTransport starts the legacy SSE transport on the stack's context.
+// go-sdk ties the SSE GET stream to the context given to Connect, and the
+// connect attempt's context ends with the attempt; the attempt's deadline
+// still bounds getting the stream going.
+type sseTransport struct {
+	inner mcp.Transport
+	st    *httpStack
+}
+
+func (t sseTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	stop := context.AfterFunc(ctx, t.st.cancel)
+	conn, err := t.inner.Connect(t.st.ctx)
+	if !stop() {
+		// ctx ended while connecting and the stream was canceled with it.
+		if err == nil {
+			_ = conn.Close()
+		}
+		return nil, fmt.Errorf("opening the SSE stream: %w", context.Cause(ctx))
+	}
+	return conn, err
+}
+
+// originTransport adds the credential to requests bound for the server's own
+// origin and to no others, and counts the server's 401/403 answers: without
+// an OAuthHandler go-sdk reports those only as a status text, and the
+// connector needs to tell "credential rejected" from "unreachable".
+type originTransport struct {
+	server origin
+	base   http.RoundTripper
+	authn  Authenticator
+
+	rejections atomic.Int64 // 401 and 403 answers from the server's origin
+	lastStatus atomic.Int32
+}
+
+func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	own := originOf(req.URL) == t.server
+	if own && t.authn != nil {
+		// RoundTrip must not modify the caller's request.
+		clone := req.Clone(req.Context())
+		if err := t.authn.Authenticate(clone); err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, fmt.Errorf("adding credential: %w", err)
+		}
+		req = clone
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err == nil && own && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		t.lastStatus.Store(int32(resp.StatusCode))
+		t.rejections.Add(1)
+	}
+	return resp, err
+}
+
+// checkRedirect refuses every redirect that leaves the server's origin.
+// Dropping the credential alone (which RoundTrip does anyway) would not be
+// enough: a 307/308 resends the JSON-RPC body, tool arguments included, to
+// a host the user never configured, and the unauthenticated request would
+// fail later in a confusing way. Refusing names the new location, so the
+// user can put it in the config if the move is legitimate. Redirects within
+// the origin (e.g. /mcp to /mcp/) are followed.
+func (t *originTransport) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if to := originOf(req.URL); to != t.server {
+		return fmt.Errorf("refusing redirect from %s to another origin %s: a server's credential and messages go only to the origin of its configured url (change the url if the server moved)", t.server, to)
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package connectors
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stdioTerminateDuration is how long Close waits for a stdio server to exit
+// after its stdin closes before sending SIGTERM (go-sdk's default is 5 s).
+const stdioTerminateDuration = 2 * time.Second
+
+// inheritedEnv keeps the only parent variables a stdio server sees: what a
+// program needs to find binaries, its home, its locale and a temp dir.
+// Everything else (other servers' secrets, cloud credentials, tokens in the
+// user's shell) stays behind.
+func inheritedEnv(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch {
+		case name == "PATH", name == "HOME", name == "LANG", name == "TMPDIR", strings.HasPrefix(name, "LC_"):
+			env[name] = value
+		}
+	}
+	return env
+}
+
+// stdioCommand builds the server's process: the exact command and args, no
+// shell, and the minimal environment plus the server's own env and
+// secret_env. Secret values are read now, at connect time, so a value
+// changed in the keyring takes effect at the next (re)connect.
+func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, error) {
+	env := inheritedEnv(os.Environ())
+	for k, v := range c.cfg.Env {
+		env[k] = v
+	}
+	for k, item := range c.cfg.SecretEnv {
+		s, err := c.fetchSecret(ctx, item)
+		if err != nil {
+			return nil, err
+		}
+		env[k] = s.Reveal()
+	}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	cmd := exec.Command(c.cfg.Command, c.cfg.Args...)
+	cmd.Env = make([]string, 0, len(names))
+	for _, k := range names {
+		cmd.Env = append(cmd.Env, k+"="+env[k])
+	}
+	cmd.Dir = c.cfg.Dir
+	if c.opts.Stderr != nil {
+		cmd.Stderr = c.opts.Stderr
+	}
+	return cmd, nil
+}
+
+// commandLine renders command and args for display, quoting what a shell
+// would split; environment values are never part of it.
+func commandLine(command string, args []string) string {
+	parts := make([]string, 0, 1+len(args))
+	for _, p := range append([]string{command}, args...) {
+		if p == "" || strings.ContainsAny(p, " \t\n\"'\\$`|&;<>()*?[]{}~#!") {
+			p = strconv.Quote(p)
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " ")
+}

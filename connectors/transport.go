@@ -1,0 +1,91 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/credentials"
+)
+
+// dial makes one connect attempt bounded by the server's timeout: a fresh
+// transport (and, over HTTP, a fresh credential stack), then the MCP
+// handshake.
+func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *Error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	t, st, err := c.newTransport(ctx)
+	if err != nil {
+		st.close()
+		return nil, nil, c.classify(ctx, opConnect, err, probe{})
+	}
+	p := newProbe(st)
+	// No roots capability: a server that asks for roots (server-everything
+	// does after a call) otherwise delays its exit on close by 5 s.
+	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	cs, err := client.Connect(ctx, t, nil)
+	if err != nil {
+		st.close()
+		return nil, nil, c.classify(ctx, opConnect, err, p)
+	}
+	return cs, st, nil
+}
+
+// newTransport builds the go-sdk transport for one connect attempt.
+func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack, error) {
+	if c.opts.NewTransport != nil {
+		t, err := c.opts.NewTransport(ctx)
+		return t, nil, err
+	}
+	switch c.cfg.Transport {
+	case TransportStdio:
+		cmd, err := c.stdioCommand(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &mcp.CommandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration}, nil, nil
+	case TransportStreamableHTTP, TransportSSE:
+		authn := c.opts.Authenticator
+		if authn == nil {
+			var err error
+			if authn, err = newAuthenticator(ctx, c.cfg.Auth, c.fetchSecret); err != nil {
+				return nil, nil, err
+			}
+		}
+		st, err := newHTTPStack(c.life, c.origin, c.opts.BaseTransport, authn)
+		if err != nil {
+			return nil, nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
+		}
+		if c.cfg.Transport == TransportSSE {
+			return sseTransport{inner: &mcp.SSEClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client}, st: st}, st, nil
+		}
+		t := &mcp.StreamableClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client}
+		if oa, ok := authn.(OAuthAuthenticator); ok {
+			t.OAuthHandler = oa.OAuthHandler()
+		}
+		return t, st, nil
+	}
+	return nil, nil, c.newError(KindConfig, fmt.Errorf("transport %q has no implementation", c.cfg.Transport))
+}
+
+// fetchSecret reads one of this server's secrets for the wire and registers
+// its value with the connector's redactor before anything can print it.
+func (c *Connector) fetchSecret(ctx context.Context, name string) (credentials.Secret, error) {
+	if c.opts.Secrets == nil {
+		return credentials.Secret{}, c.newError(KindConfig, fmt.Errorf("the config refers to secret %q, but the connector has no secret source", name))
+	}
+	s, err := c.opts.Secrets.Secret(ctx, name)
+	if err != nil {
+		if errors.Is(err, credentials.ErrNotFound) {
+			return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("secret %q is not in the keyring (store it with `mediator secret set %s %s`): %w", name, c.cfg.Name, name, err))
+		}
+		return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("reading secret %q: %w", name, err))
+	}
+	if s.IsZero() {
+		return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("secret %q is empty (store it with `mediator secret set %s %s`)", name, c.cfg.Name, name))
+	}
+	c.redactor.Add(s)
+	return s, nil
+}
