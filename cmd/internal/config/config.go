@@ -1,0 +1,93 @@
+// Package config reads mediator's config file: viper loads it, and a
+// position-keeping YAML parse of the same file lets every problem be
+// reported as FILE:LINE:COL with the field's path. It knows nothing of
+// cobra; commands hand it a path and an environment.
+package config
+
+import (
+	"slices"
+	"sort"
+	"time"
+)
+
+// Backends are the credentials.backend values.
+var Backends = []string{"auto", "file", "keychain", "secret-service", "kwallet", "pass", "wincred", "keyctl"}
+
+// Config is a loaded, validated config with every default resolved.
+type Config struct {
+	// Path is the file the config came from; Found is false when the
+	// default file does not exist and the config is empty.
+	Path  string
+	Found bool
+
+	Credentials Credentials
+	// Servers are sorted by name.
+	Servers []Server
+	Audit   Audit
+	// StateDir holds the audit log and the tool pins.
+	StateDir string
+}
+
+// Credentials selects the keyring backend.
+type Credentials struct {
+	Backend string
+	FileDir string
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	Path          string
+	IncludeValues bool
+}
+
+// Server is one configured MCP server.
+type Server struct {
+	Name      string
+	URL       string
+	Transport string
+	Command   string
+	Args      []string
+	Env       map[string]string
+	SecretEnv map[string]string
+	Auth      Auth
+	Tools     ToolFilter
+	Timeout   time.Duration
+}
+
+// Auth names how a server authenticates and which keyring item holds the
+// credential; never the credential itself.
+type Auth struct {
+	Type   string
+	Header string
+	Secret string
+}
+
+// ToolFilter allows and denies tools by glob.
+type ToolFilter struct {
+	Allow []string
+	Deny  []string
+}
+
+// Server returns the named server.
+func (c *Config) Server(name string) (*Server, bool) {
+	i := slices.IndexFunc(c.Servers, func(s Server) bool { return s.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	return &c.Servers[i], true
+}
+
+// ServerNames lists the configured servers in name order.
+func (c *Config) ServerNames() []string {
+	names := make([]string, len(c.Servers))
+	for i, s := range c.Servers {
+		names[i] = s.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NeedsSecrets reports whether connecting to the server reads the keyring.
+func (s *Server) NeedsSecrets() bool {
+	return s.Auth.Secret != "" || len(s.SecretEnv) > 0
+}

@@ -1,0 +1,383 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mapEnv(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, name, content string, env map[string]string) (*Config, string, error) {
+	t.Helper()
+	p := writeFile(t, name, content)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["HOME"]; !ok {
+		env["HOME"] = "/home/u"
+	}
+	cfg, err := Load(LoadOptions{Path: p, Explicit: true, Env: mapEnv(env)})
+	return cfg, p, err
+}
+
+// problems returns the problem lines with the file name replaced by FILE.
+func problems(t *testing.T, err error, path string) []string {
+	t.Helper()
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %T: %v", err, err)
+	}
+	lines := strings.Split(strings.ReplaceAll(ps.Error(), path, "FILE"), "\n")
+	return lines
+}
+
+func assertProblems(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n got:\n  %s\n want:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+const issueExample = `credentials:
+  backend: auto        # auto | file | keychain
+  file_dir: ~/.local/share/mediator/keyring
+servers:
+  weather:
+    url: https://weather.example.com/mcp
+    transport: streamable-http
+    auth: {type: api-key, header: X-API-Key, secret: api-key}
+  calendar:
+    url: https://calendar.example.com/mcp
+    auth: {type: bearer, secret: token}
+  everything:
+    command: npx
+    args: [-y, "@modelcontextprotocol/server-everything"]
+    env: {LOG_LEVEL: info}
+    secret_env: {API_TOKEN: token}
+    tools: {allow: ["echo", "get-*"], deny: []}
+    timeout: 30s
+`
+
+func TestLoadIssueExample(t *testing.T) {
+	cfg, _, err := load(t, "config.yaml", issueExample, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.ServerNames(), ","); got != "calendar,everything,weather" {
+		t.Fatalf("servers = %s", got)
+	}
+	ev, _ := cfg.Server("everything")
+	if ev.Env["LOG_LEVEL"] != "info" || ev.SecretEnv["API_TOKEN"] != "token" {
+		t.Errorf("env keys lost their case: env=%v secret_env=%v", ev.Env, ev.SecretEnv)
+	}
+	if ev.Timeout != 30*time.Second || strings.Join(ev.Args, " ") != "-y @modelcontextprotocol/server-everything" {
+		t.Errorf("everything = %+v", ev)
+	}
+	if strings.Join(ev.Tools.Allow, ",") != "echo,get-*" {
+		t.Errorf("tools = %+v", ev.Tools)
+	}
+	w, _ := cfg.Server("weather")
+	if w.Auth != (Auth{Type: "api-key", Header: "X-API-Key", Secret: "api-key"}) {
+		t.Errorf("weather auth = %+v", w.Auth)
+	}
+	if cfg.Credentials.FileDir != "/home/u/.local/share/mediator/keyring" {
+		t.Errorf("file_dir = %s", cfg.Credentials.FileDir)
+	}
+	if cfg.StateDir != "/home/u/.local/state/mediator" || cfg.Audit.Path != "/home/u/.local/state/mediator/audit.jsonl" || cfg.PinPath() != "/home/u/.local/state/mediator/pins.json" {
+		t.Errorf("state paths: %s %s %s", cfg.StateDir, cfg.Audit.Path, cfg.PinPath())
+	}
+	opts := cfg.OrchestratorOptions("weather")
+	if len(opts.Servers) != 1 || opts.Servers[0].Auth.Secret != "api-key" || opts.Servers[0].URL != "https://weather.example.com/mcp" {
+		t.Errorf("orchestrator servers = %+v", opts.Servers)
+	}
+}
+
+func TestServerNamesKeepTheirCase(t *testing.T) {
+	cfg, _, err := load(t, "config.yaml", "servers:\n  GitHub:\n    url: https://api.example.com/mcp\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Server("GitHub"); !ok {
+		t.Fatalf("servers = %v", cfg.ServerNames())
+	}
+}
+
+func TestEveryProblemAtOnceWithPositions(t *testing.T) {
+	const y = `credentials:
+  backend: filee
+servers:
+  weather:
+    url: https://weather.example.com/mcp
+    transport: streamable-htp
+    auth: {type: baerer, secret: token}
+    timout: 30s
+  calendar:
+    url: ftp://calendar.example.com
+    timeout: soon
+  tools-bad:
+    command: srv
+    tools: {allow: ["[oops"]}
+    args: "not a list"
+  both:
+    url: https://x.example.com
+    command: srv
+  neither:
+    tools: {allow: []}
+  bad.name:
+    url: https://y.example.com
+stat_dir: /tmp
+`
+	_, path, err := load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:2:12: credentials.backend: unknown backend "filee" (did you mean "file"?); valid: auto, file, keychain, secret-service, kwallet, pass, wincred, keyctl`,
+		`FILE:6:16: servers.weather.transport: unknown transport "streamable-htp" (did you mean "streamable-http"?); valid: streamable-http, sse`,
+		`FILE:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer`,
+		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+		`FILE:10:10: servers.calendar.url: URL must start with http:// or https://, got "ftp://calendar.example.com"`,
+		`FILE:11:14: servers.calendar.timeout: "soon" is not a duration; write e.g. 30s, 2m or 1m30s`,
+		`FILE:14:21: servers.tools-bad.tools.allow[0]: "[oops" is not a valid glob; use * and ? (path.Match syntax), e.g. "get-*"`,
+		`FILE:15:11: servers.tools-bad.args: expected a list, e.g. [a, b], got "not a list"`,
+		`FILE:18:5: servers.both.command: url and command are both set; an HTTP server has a url, a stdio server a command, never both`,
+		`FILE:19:3: servers.neither: needs either url (an HTTP server) or command (a stdio server)`,
+		`FILE:21:3: servers.bad.name: server name "bad.name" is not valid: use letters, digits and '-', with single '_' only between them (no '.', no '__', no leading or trailing '_'), so that "bad.name.TOOL" and "bad.name__TOOL" name its tools unambiguously`,
+		`FILE:23:1: stat_dir: unknown field (did you mean "state_dir"?); valid: audit, credentials, servers, state_dir`,
+	})
+}
+
+func TestSecretsAreNeverInline(t *testing.T) {
+	const y = `servers:
+  weather:
+    url: https://weather.example.com/mcp
+    auth: {type: api-key, value: abc123}
+  calendar:
+    url: https://calendar.example.com/mcp
+    headers: {Authorization: Bearer xyz}
+    auth:
+      type: bearer
+      token: xyz
+  mail:
+    url: https://bob:hunter22@mail.example.com/mcp?api_key=k3y-v4lue-9876
+  local:
+    command: srv
+    args: [--api-key, supersecretvalue1, --token=abcdefgh12345678]
+    env: {API_KEY: sk-live-0123456789abcdef, LOG_LEVEL: debug, GITHUB_TOKEN: "${GITHUB_TOKEN:-}", CREDENTIALS_FILE: /etc/creds.json}
+  pasted:
+    url: https://p.example.com/mcp
+    auth: {type: bearer, secret: "ghp_Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"}
+`
+	_, path, err := load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:4:27: servers.weather.auth.value: secrets are never written in the config: store the value with "mediator secret set weather NAME" and refer to it as auth.secret: NAME`,
+		`FILE:7:5: servers.calendar.headers: headers are not written in the config, because they usually carry credentials: use auth: {type: api-key, header: NAME, secret: ITEM} and "mediator secret set calendar ITEM" (mediator servers import converts mcpServers headers)`,
+		`FILE:10:7: servers.calendar.auth.token: secrets are never written in the config: store the value with "mediator secret set calendar NAME" and refer to it as auth.secret: NAME`,
+		`FILE:12:10: servers.mail.url: URL carries credentials (user:password@); store the secret with "mediator secret set mail NAME" and refer to it from auth`,
+		`FILE:12:10: servers.mail.url: URL query parameter "api_key" carries a credential; store the secret with "mediator secret set mail NAME" and refer to it from auth`,
+		`FILE:15:23: servers.local.args[1]: looks like a secret on the command line; store it with "mediator secret set local NAME" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment`,
+		`FILE:15:42: servers.local.args[2]: looks like a secret on the command line; store it with "mediator secret set local NAME" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment`,
+		`FILE:16:20: servers.local.env.API_KEY: looks like a secret written inline; store it with "mediator secret set local api-key" and write secret_env: {API_KEY: api-key} instead`,
+		`FILE:19:34: servers.pasted.auth.secret: this names a keyring item and must not be the secret itself; store the value with "mediator secret set pasted NAME" and write NAME here`,
+	})
+}
+
+func TestEnvExpansion(t *testing.T) {
+	const y = `servers:
+  weather:
+    url: ${WEATHER_URL}
+    timeout: ${TIMEOUT:-45s}
+  local:
+    command: ${HOME}/bin/srv
+    args: ["--region=${REGION:-eu}", "--port=${PORT}"]
+    env: {LOG_LEVEL: "${LEVEL}"}
+state_dir: ${STATE:-~/state}
+`
+	env := map[string]string{"WEATHER_URL": "https://w.example.com/mcp", "PORT": "8080", "LEVEL": "", "HOME": "/home/u"}
+	cfg, _, err := load(t, "config.yaml", y, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := cfg.Server("weather")
+	l, _ := cfg.Server("local")
+	if w.URL != "https://w.example.com/mcp" || w.Timeout != 45*time.Second {
+		t.Errorf("weather = %+v", w)
+	}
+	if l.Command != "/home/u/bin/srv" || strings.Join(l.Args, " ") != "--region=eu --port=8080" || l.Env["LOG_LEVEL"] != "" {
+		t.Errorf("local = %+v", l)
+	}
+	if cfg.StateDir != "/home/u/state" {
+		t.Errorf("state_dir = %s", cfg.StateDir)
+	}
+
+	_, path, err := load(t, "config.yaml", y, map[string]string{"PORT": "1"})
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:3:10: servers.weather.url: environment variable WEATHER_URL is not set and ${WEATHER_URL} has no default (write ${WEATHER_URL:-value} to give one)`,
+		`FILE:8:22: servers.local.env.LOG_LEVEL: environment variable LEVEL is not set and ${LEVEL} has no default (write ${LEVEL:-value} to give one)`,
+	})
+
+	_, path, err = load(t, "config.yaml", "servers:\n  w:\n    url: https://${HOST\n  v:\n    url: https://${1X}/\n", nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:3:10: servers.w.url: unclosed ${ in "https://${HOST"; write ${VAR} or ${VAR:-default}`,
+		`FILE:5:10: servers.v.url: ${1X} is not a variable reference; write ${VAR} or ${VAR:-default} with VAR made of letters, digits and _`,
+	})
+}
+
+func TestJSONConfig(t *testing.T) {
+	const j = `{
+	"credentials": {"backend": "file", "file_dir": "keys"},
+	"servers": {
+		"weather": {"url": "https://weather.example.com/mcp", "auth": {"type": "bearer", "secret": "token"}},
+		"local": {"command": "srv", "env": {"LOG_LEVEL": "info"}}
+	},
+	"audit": {"include_values": true}
+}`
+	cfg, path, err := load(t, "config.json", j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Servers) != 2 || !cfg.Audit.IncludeValues || cfg.Credentials.Backend != "file" {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	if want := filepath.Join(filepath.Dir(path), "keys"); cfg.Credentials.FileDir != want {
+		t.Errorf("relative file_dir = %s, want %s", cfg.Credentials.FileDir, want)
+	}
+
+	_, path, err = load(t, "config.json", "{\n  \"servers\": {\n    \"a\": {\"url\": \"x\",}\n  }\n}\n", nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:3:23: invalid JSON: invalid character '}' looking for beginning of object key string`,
+	})
+	_, path, err = load(t, "config.json", "{\"servers\": {\"a\": {\"url\": \"https://a.example.com\", \"urll\": 1}}}", nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+	})
+}
+
+func TestYAMLShapeProblems(t *testing.T) {
+	_, path, err := load(t, "config.yaml", "servers:\n  a:\n    url: [x\n", nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:2: invalid YAML: did not find expected ',' or ']'`,
+	})
+	_, path, err = load(t, "config.yaml", "- a\n- b\n", nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:1:1: expected a mapping with credentials, servers, audit or state_dir at the top, got a list`,
+	})
+	const y = `servers:
+  Web:
+    url: https://a.example.com
+  web:
+    url: https://b.example.com
+  local:
+    command: srv
+    env: {A: 1, A: 2, "BAD-NAME": x}
+    timeout: 30
+audit:
+  include_values: "yes"
+servers2: {}
+`
+	_, path, err = load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:4:3: servers.web: "Web" and "web" differ only in case, which the config loader cannot tell apart`,
+		`FILE:8:17: servers.local.env.A: defined twice (first at line 8)`,
+		`FILE:8:23: servers.local.env.BAD-NAME: "BAD-NAME" is not an environment variable name; use letters, digits and _, not starting with a digit`,
+		`FILE:9:14: servers.local.timeout: "30" is not a duration; write e.g. 30s, 2m or 1m30s`,
+		`FILE:11:19: audit.include_values: expected true or false, got "yes"`,
+		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: audit, credentials, servers, state_dir`,
+	})
+}
+
+func TestTransportAndAuthCombinations(t *testing.T) {
+	const y = `servers:
+  a:
+    url: https://a.example.com
+    transport: stdio
+    env: {X: y}
+  b:
+    command: srv
+    transport: sse
+    auth: {type: bearer, secret: t}
+  c:
+    url: https://c.example.com
+    auth: {type: bearer, header: X-Key, secret: t}
+  d:
+    url: https://d.example.com
+    auth: {secret: t}
+  e:
+    url: https://e.example.com
+    auth: {type: api-key, header: "Bad Header", secret: t}
+`
+	_, path, err := load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:4:16: servers.a.transport: transport stdio needs a command, not a url; valid with a url: streamable-http, sse`,
+		`FILE:5:5: servers.a.env: env applies only to stdio servers (with a command); an HTTP server authenticates with auth`,
+		`FILE:8:16: servers.b.transport: transport sse needs a url, not a command; valid with a command: stdio`,
+		`FILE:9:5: servers.b.auth: auth applies only to HTTP servers (with a url); pass a stdio server its secrets with secret_env: {VAR: ITEM}`,
+		`FILE:12:34: servers.c.auth.header: auth type bearer always uses the Authorization header; for another header use type api-key`,
+		`FILE:15:5: servers.d.auth: auth.type is missing; valid: none, api-key, bearer`,
+		`FILE:18:35: servers.e.auth.header: "Bad Header" is not a valid HTTP header name`,
+	})
+}
+
+func TestMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	env := mapEnv(map[string]string{"XDG_CONFIG_HOME": dir, "HOME": "/home/u"})
+	path, explicit, err := Locate("", env)
+	if err != nil || explicit || path != filepath.Join(dir, "mediator", "config.yaml") {
+		t.Fatalf("Locate = %s %v %v", path, explicit, err)
+	}
+	cfg, err := Load(LoadOptions{Path: path, Env: env})
+	if err != nil || cfg.Found || len(cfg.Servers) != 0 {
+		t.Fatalf("missing default config: %+v %v", cfg, err)
+	}
+	if cfg.Credentials.Backend != "auto" || cfg.Audit.Path != "/home/u/.local/state/mediator/audit.jsonl" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+
+	path, explicit, _ = Locate("", mapEnv(map[string]string{"MEDIATOR_CONFIG": "~/m.yaml", "HOME": "/home/u"}))
+	if path != "/home/u/m.yaml" || !explicit {
+		t.Errorf("MEDIATOR_CONFIG: %s %v", path, explicit)
+	}
+	path, explicit, _ = Locate("/etc/m.yaml", mapEnv(map[string]string{"MEDIATOR_CONFIG": "~/m.yaml"}))
+	if path != "/etc/m.yaml" || !explicit {
+		t.Errorf("--config: %s %v", path, explicit)
+	}
+	_, err = Load(LoadOptions{Path: filepath.Join(dir, "nope.yaml"), Explicit: true, Env: env})
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml does not exist") {
+		t.Errorf("explicit missing file: %v", err)
+	}
+}
+
+func TestLooksLikeSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"API_KEY", "abc123def456", true},
+		{"X-API-Key", "abcdefgh", true},
+		{"GITHUB_TOKEN", "${GITHUB_TOKEN}", false},
+		{"TOKEN_LIMIT", "4096", false},
+		{"GOOGLE_APPLICATION_CREDENTIALS", "/etc/key.json", false},
+		{"LOG_LEVEL", "debug", false},
+		{"KEYBOARD", "us-international", false},
+		{"REGION", "sk-proj-0123456789abcdefghij", true},
+		{"ANYTHING", "Zx9Qw3Er7Ty1Ui5Op2As6Df0Gh4Jk8L", true},
+		{"COMMIT", "0123456789abcdef0123456789abcdef01234567", false},
+		{"REQUEST_ID", "123e4567-e89b-12d3-a456-426614174000", false},
+	} {
+		if got := LooksLikeSecret(tc.name, tc.value); got != tc.want {
+			t.Errorf("LooksLikeSecret(%q, %q) = %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package config
+
+import (
+	"path/filepath"
+	"slices"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+func serverConfig(s *Server) connectors.Config {
+	return connectors.Config{
+		Name:      s.Name,
+		URL:       s.URL,
+		Transport: s.Transport,
+		Command:   s.Command,
+		Args:      s.Args,
+		Env:       s.Env,
+		SecretEnv: s.SecretEnv,
+		Auth:      connectors.AuthConfig{Type: s.Auth.Type, Header: s.Auth.Header, Secret: s.Auth.Secret},
+		Timeout:   s.Timeout,
+	}
+}
+
+// ServerConfigs converts the named servers (all when none are named) for
+// the orchestrator. Unknown names are skipped; callers check them first.
+func (c *Config) ServerConfigs(names ...string) []orchestrator.ServerConfig {
+	var out []orchestrator.ServerConfig
+	for i := range c.Servers {
+		s := &c.Servers[i]
+		if len(names) > 0 && !slices.Contains(names, s.Name) {
+			continue
+		}
+		out = append(out, orchestrator.ServerConfig{
+			Config: serverConfig(s),
+			Tools:  orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
+		})
+	}
+	return out
+}
+
+// CredentialOptions configures the keyring. The caller supplies the
+// passphrase function, which may prompt.
+func (c *Config) CredentialOptions() credentials.Options {
+	return credentials.Options{Backend: c.Credentials.Backend, FileDir: c.Credentials.FileDir}
+}
+
+// OrchestratorOptions sets the servers, audit log and pin file; the caller
+// adds secrets, logger and client info.
+func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
+	return orchestrator.Options{
+		Servers:            c.ServerConfigs(names...),
+		AuditPath:          c.Audit.Path,
+		AuditIncludeValues: c.Audit.IncludeValues,
+		PinPath:            c.PinPath(),
+	}
+}
+
+// PinPath is the file of accepted tool definition hashes.
+func (c *Config) PinPath() string { return filepath.Join(c.StateDir, "pins.json") }

@@ -1,0 +1,261 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadOptions says which file to load and from which environment.
+type LoadOptions struct {
+	Path string
+	// Explicit marks a path the user named (--config, MEDIATOR_CONFIG): a
+	// missing file is then an error instead of an empty config.
+	Explicit bool
+	Env      Env
+}
+
+// Load reads and validates the config file. A missing default file gives
+// an empty config with Found false. Every problem in the file is returned
+// at once, as Problems.
+func Load(opts LoadOptions) (*Config, error) {
+	data, err := os.ReadFile(opts.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if opts.Explicit {
+			return nil, fmt.Errorf("config file %s does not exist", opts.Path)
+		}
+		return Parse(opts.Path, nil, opts.Env)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := Parse(opts.Path, data, opts.Env)
+	if cfg != nil {
+		cfg.Found = true
+	}
+	return cfg, err
+}
+
+// rawFile is what viper decodes; the walker has already made sure every
+// key is known and every value has the right kind.
+type rawFile struct {
+	Credentials struct {
+		Backend string `mapstructure:"backend"`
+		FileDir string `mapstructure:"file_dir"`
+	} `mapstructure:"credentials"`
+	Servers map[string]rawServer `mapstructure:"servers"`
+	Audit   struct {
+		Path          string `mapstructure:"path"`
+		IncludeValues bool   `mapstructure:"include_values"`
+	} `mapstructure:"audit"`
+	StateDir string `mapstructure:"state_dir"`
+}
+
+type rawServer struct {
+	URL       string            `mapstructure:"url"`
+	Transport string            `mapstructure:"transport"`
+	Command   string            `mapstructure:"command"`
+	Args      []string          `mapstructure:"args"`
+	Env       map[string]string `mapstructure:"env"`
+	SecretEnv map[string]string `mapstructure:"secret_env"`
+	Auth      struct {
+		Type   string `mapstructure:"type"`
+		Header string `mapstructure:"header"`
+		Secret string `mapstructure:"secret"`
+	} `mapstructure:"auth"`
+	Tools struct {
+		Allow []string `mapstructure:"allow"`
+		Deny  []string `mapstructure:"deny"`
+	} `mapstructure:"tools"`
+	Timeout string `mapstructure:"timeout"`
+}
+
+// Parse validates config data that came from file (the name is used in
+// problems and to resolve relative paths). JSON is accepted as well as
+// YAML, whatever the file is called.
+func Parse(file string, data []byte, env Env) (*Config, error) {
+	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
+	if p, ok := jsonSyntax(file, data); !ok {
+		return nil, Problems{p}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Problems{yamlSyntax(file, err)}
+	}
+	clean := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if len(doc.Content) > 0 {
+		root := resolve(doc.Content[0])
+		if !isNull(root) {
+			if root.Kind != yaml.MappingNode {
+				w.problemAt(root, "", "expected a mapping with credentials, servers, audit or state_dir at the top, got %s", kindName(root))
+				return nil, w.problems
+			}
+			clean = w.mapping(root, fileSpec, "")
+		}
+	}
+
+	raw, err := loadWithViper(clean)
+	if err != nil {
+		// The walker hands viper only well-formed fields, so this is a bug
+		// rather than a user error; still, say which file.
+		return nil, fmt.Errorf("%s: loading config: %w", file, err)
+	}
+	cfg := w.build(raw)
+	w.validate(cfg)
+	w.resolveDefaults(cfg)
+	if len(w.problems) > 0 {
+		return nil, w.problems.sorted()
+	}
+	return cfg, nil
+}
+
+func loadWithViper(clean *yaml.Node) (*rawFile, error) {
+	data, err := yaml.Marshal(clean)
+	if err != nil {
+		return nil, err
+	}
+	v := viper.New()
+	v.SetConfigType("yaml")
+	v.SetDefault("credentials.backend", "auto")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	var raw rawFile
+	if err := v.UnmarshalExact(&raw); err != nil {
+		return nil, err
+	}
+	return &raw, nil
+}
+
+// build copies viper's values into a Config, restoring the spelling of
+// server names and env keys that viper folded to lower case.
+func (w *walker) build(raw *rawFile) *Config {
+	cfg := &Config{
+		Path:        w.file,
+		Credentials: Credentials{Backend: raw.Credentials.Backend, FileDir: raw.Credentials.FileDir},
+		Audit:       Audit{Path: raw.Audit.Path, IncludeValues: raw.Audit.IncludeValues},
+		StateDir:    raw.StateDir,
+	}
+	for _, name := range w.keys["servers"] {
+		rs := raw.Servers[strings.ToLower(name)]
+		path := "servers." + name
+		s := Server{
+			Name:      name,
+			URL:       rs.URL,
+			Transport: rs.Transport,
+			Command:   rs.Command,
+			Args:      rs.Args,
+			Env:       respell(rs.Env, w.keys[path+".env"]),
+			SecretEnv: respell(rs.SecretEnv, w.keys[path+".secret_env"]),
+			Auth:      Auth{Type: rs.Auth.Type, Header: rs.Auth.Header, Secret: rs.Auth.Secret},
+			Tools:     ToolFilter{Allow: rs.Tools.Allow, Deny: rs.Tools.Deny},
+		}
+		if rs.Timeout != "" {
+			s.Timeout = w.duration(path+".timeout", rs.Timeout)
+		}
+		cfg.Servers = append(cfg.Servers, s)
+	}
+	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
+	return cfg
+}
+
+func respell(folded map[string]string, keys []string) map[string]string {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		out[k] = folded[strings.ToLower(k)]
+	}
+	return out
+}
+
+// resolveDefaults fills in the paths the file leaves out and makes the
+// ones it gives absolute: ~ is the home directory, a relative path is
+// relative to the config file.
+func (w *walker) resolveDefaults(cfg *Config) {
+	abs := func(field, p string) string {
+		p, err := ExpandHome(p, w.env)
+		if err != nil {
+			w.problemAt(w.locs[field].val, field, "%v", err)
+			return p
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(w.file), p)
+		}
+		return filepath.Clean(p)
+	}
+	var err error
+	if cfg.Credentials.FileDir == "" {
+		cfg.Credentials.FileDir, err = DefaultKeyringDir(w.env)
+	} else {
+		cfg.Credentials.FileDir = abs("credentials.file_dir", cfg.Credentials.FileDir)
+	}
+	if err == nil && cfg.StateDir == "" {
+		cfg.StateDir, err = DefaultStateDir(w.env)
+	} else if cfg.StateDir != "" {
+		cfg.StateDir = abs("state_dir", cfg.StateDir)
+	}
+	if err != nil {
+		w.problemAt(nil, "", "%v", err)
+		return
+	}
+	if cfg.Audit.Path == "" {
+		cfg.Audit.Path = filepath.Join(cfg.StateDir, "audit.jsonl")
+	} else {
+		cfg.Audit.Path = abs("audit.path", cfg.Audit.Path)
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntax(file string, err error) Problem {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return Problem{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// jsonSyntax checks a .json file strictly (YAML would accept trailing
+// commas and comments that other JSON tools then reject).
+func jsonSyntax(file string, data []byte) (Problem, bool) {
+	if !strings.EqualFold(filepath.Ext(file), ".json") || len(bytes.TrimSpace(data)) == 0 {
+		return Problem{}, true
+	}
+	var v any
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return Problem{}, true
+	}
+	p := Problem{File: file, Msg: "invalid JSON: " + err.Error()}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		p.Line, p.Col = lineCol(data, se.Offset)
+	}
+	return p, false
+}
+
+func lineCol(data []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for i := int64(0); i < offset && i < int64(len(data)); i++ {
+		if data[i] == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}

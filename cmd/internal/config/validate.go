@@ -1,0 +1,319 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mediatorhq/mediator/cmd/internal/suggest"
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
+)
+
+var (
+	httpTransports = []string{connectors.TransportStreamableHTTP, connectors.TransportSSE}
+	allTransports  = []string{connectors.TransportStreamableHTTP, connectors.TransportSSE, connectors.TransportStdio}
+	authTypes      = []string{connectors.AuthNone, connectors.AuthAPIKey, connectors.AuthBearer}
+)
+
+// at reports a problem at a field: its value's position, else its key's,
+// else the nearest enclosing field's.
+func (w *walker) at(field, format string, args ...any) {
+	if w.bad[field] {
+		return
+	}
+	w.problemAt(w.node(field), field, format, args...)
+}
+
+func (w *walker) node(field string) *yaml.Node {
+	for f := field; f != ""; {
+		if l, ok := w.locs[f]; ok {
+			if l.val != nil && l.val.Line > 0 && l.val.Kind == yaml.ScalarNode {
+				return l.val
+			}
+			if l.key != nil {
+				return l.key
+			}
+			if l.val != nil {
+				return l.val
+			}
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return nil
+}
+
+// keyAt reports a problem at a field's key (used for "this field should
+// not be here" rather than "this value is wrong").
+func (w *walker) keyAt(field, format string, args ...any) {
+	n := w.node(field)
+	if l, ok := w.locs[field]; ok && l.key != nil {
+		n = l.key
+	}
+	w.problemAt(n, field, format, args...)
+}
+
+// reported tells whether a problem under field is already known, so a
+// consequence of it is not reported a second time.
+func (w *walker) reported(field string) bool {
+	for _, p := range w.problems {
+		if p.Field == field || strings.HasPrefix(p.Field, field+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *walker) raw(field string) string { return w.locs[field].raw }
+
+func (w *walker) duration(field, v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		w.at(field, "%q is not a duration; write e.g. 30s, 2m or 1m30s", v)
+	case d <= 0:
+		w.at(field, "must be positive, got %s", v)
+	}
+	return d
+}
+
+func (w *walker) validate(cfg *Config) {
+	if b := cfg.Credentials.Backend; !slices.Contains(credentials.ValidBackends(), b) {
+		w.at("credentials.backend", "unknown backend %q%s; valid: %s", b, suggest.Hint(b, credentials.ValidBackends()), strings.Join(credentials.ValidBackends(), ", "))
+	}
+	for i := range cfg.Servers {
+		w.validateServer(&cfg.Servers[i])
+	}
+}
+
+func (w *walker) validateServer(s *Server) {
+	p := "servers." + s.Name
+	w.server = s.Name
+	if w.broken[s.Name] {
+		return
+	}
+
+	hasURL, hasCommand := s.URL != "" || w.bad[p+".url"], s.Command != "" || w.bad[p+".command"]
+	switch {
+	case !hasURL && !hasCommand:
+		w.keyAt(p, "needs either url (an HTTP server) or command (a stdio server)")
+	case hasURL && hasCommand:
+		w.keyAt(p+".command", "url and command are both set; an HTTP server has a url, a stdio server a command, never both")
+	case hasURL:
+		w.validateHTTP(s, p)
+	default:
+		w.validateStdio(s, p)
+	}
+
+	for _, list := range []struct {
+		name     string
+		patterns []string
+	}{{"allow", s.Tools.Allow}, {"deny", s.Tools.Deny}} {
+		for i, pat := range list.patterns {
+			if _, err := path.Match(pat, ""); err != nil || pat == "" {
+				w.at(fmt.Sprintf("%s.tools.%s[%d]", p, list.name, i), "%q is not a valid glob; use * and ? (path.Match syntax), e.g. \"get-*\"", pat)
+			}
+		}
+	}
+
+	// Rules the connector enforces that the checks above do not cover (yet)
+	// still surface here, located at the server, rather than at connect time.
+	if !w.reported(p) {
+		if err := serverConfig(s).Validate(); err != nil {
+			var ce *connectors.Error
+			if errors.As(err, &ce) {
+				err = ce.Err
+			}
+			w.keyAt(p, "%v", err)
+		}
+	}
+}
+
+func (w *walker) validateHTTP(s *Server, p string) {
+	if s.Transport != "" && !slices.Contains(httpTransports, s.Transport) {
+		if s.Transport == connectors.TransportStdio {
+			w.at(p+".transport", "transport stdio needs a command, not a url; valid with a url: %s", strings.Join(httpTransports, ", "))
+		} else {
+			w.at(p+".transport", "unknown transport %q%s; valid: %s", s.Transport, suggest.Hint(s.Transport, httpTransports), strings.Join(httpTransports, ", "))
+		}
+	}
+	w.validateURL(s.URL, p+".url")
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"args", len(s.Args) > 0}, {"env", len(s.Env) > 0}, {"secret_env", len(s.SecretEnv) > 0}} {
+		if f.set {
+			w.keyAt(p+"."+f.name, "%s applies only to stdio servers (with a command); an HTTP server authenticates with auth", f.name)
+		}
+	}
+	w.validateAuth(s, p+".auth")
+}
+
+func (w *walker) validateURL(raw, field string) {
+	if w.bad[field] {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		w.at(field, "not a valid URL: %v", err)
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		w.at(field, "URL must start with http:// or https://, got %q", u.Redacted())
+		return
+	}
+	if u.Host == "" {
+		w.at(field, "URL %q has no host", u.Redacted())
+	}
+	if _, hasPassword := u.User.Password(); hasPassword || (u.User != nil && u.User.Username() != "" && !IsReference(w.raw(field))) {
+		w.at(field, "URL carries credentials (user:password@); %s", storeHint(w.server, "auth"))
+	}
+	for k, vs := range u.Query() {
+		for _, v := range vs {
+			if LooksLikeSecret(k, v) {
+				w.at(field, "URL query parameter %q carries a credential; %s", k, storeHint(w.server, "auth"))
+			}
+		}
+	}
+}
+
+func (w *walker) validateStdio(s *Server, p string) {
+	if s.Transport != "" && s.Transport != connectors.TransportStdio {
+		if slices.Contains(httpTransports, s.Transport) {
+			w.at(p+".transport", "transport %s needs a url, not a command; valid with a command: stdio", s.Transport)
+		} else {
+			w.at(p+".transport", "unknown transport %q%s; valid: %s", s.Transport, suggest.Hint(s.Transport, allTransports), strings.Join(allTransports, ", "))
+		}
+	}
+	if s.Auth != (Auth{}) {
+		w.keyAt(p+".auth", "auth applies only to HTTP servers (with a url); pass a stdio server its secrets with secret_env: {VAR: ITEM}")
+	}
+	w.validateArgs(s, p)
+	for k := range s.Env {
+		f := p + ".env." + k
+		if _, dup := s.SecretEnv[k]; dup {
+			w.keyAt(f, "%s is set in both env and secret_env; keep it in one", k)
+		}
+		if LooksLikeSecret(k, w.raw(f)) {
+			w.at(f, "looks like a secret written inline; store it with \"mediator secret set %s %s\" and write secret_env: {%s: %s} instead", s.Name, SecretItemName(k), k, SecretItemName(k))
+		}
+	}
+	for k, item := range s.SecretEnv {
+		w.validateItemName(p+".secret_env."+k, item)
+	}
+}
+
+// validateArgs catches a credential passed on the command line, where
+// every process on the machine can read it.
+func (w *walker) validateArgs(s *Server, p string) {
+	for i, a := range s.Args {
+		f := fmt.Sprintf("%s.args[%d]", p, i)
+		raw := w.raw(f)
+		flag, val, hasVal := strings.Cut(strings.TrimLeft(raw, "-"), "=")
+		switch {
+		case strings.HasPrefix(raw, "-") && hasVal && LooksLikeSecret(flag, val):
+		case strings.HasPrefix(raw, "-") && !hasVal && SecretLikeName(flag) && i+1 < len(s.Args) &&
+			LooksLikeSecret(flag, w.raw(fmt.Sprintf("%s.args[%d]", p, i+1))):
+			f = fmt.Sprintf("%s.args[%d]", p, i+1)
+		case !strings.HasPrefix(raw, "-") && !IsReference(raw) && SecretLikeValue(a):
+		default:
+			continue
+		}
+		w.at(f, "looks like a secret on the command line; store it with \"mediator secret set %s NAME\" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment", s.Name)
+	}
+}
+
+func (w *walker) validateAuth(s *Server, p string) {
+	a := s.Auth
+	switch a.Type {
+	case "", connectors.AuthNone:
+		if a.Type == "" && (a.Secret != "" || a.Header != "") {
+			w.keyAt(p, "auth.type is missing; valid: %s", strings.Join(authTypes, ", "))
+			return
+		}
+		if a.Secret != "" {
+			w.at(p+".secret", "auth type none takes no secret; did you mean type api-key or bearer?")
+		}
+		if a.Header != "" {
+			w.at(p+".header", "auth type none takes no header; did you mean type api-key?")
+		}
+	case connectors.AuthAPIKey, connectors.AuthBearer:
+		switch {
+		case a.Secret != "":
+			w.validateItemName(p+".secret", a.Secret)
+		case !w.reported(p):
+			w.keyAt(p, "auth type %s needs secret: the name of the keyring item holding the value (store it with \"mediator secret set %s NAME\")", a.Type, s.Name)
+		}
+		if a.Type == connectors.AuthBearer && a.Header != "" {
+			w.at(p+".header", "auth type bearer always uses the Authorization header; for another header use type api-key")
+		}
+		if a.Header != "" && !validHeaderName(a.Header) {
+			w.at(p+".header", "%q is not a valid HTTP header name", a.Header)
+		}
+	default:
+		w.at(p+".type", "unknown auth type %q%s; valid: %s", a.Type, suggest.Hint(a.Type, authTypes), strings.Join(authTypes, ", "))
+	}
+}
+
+// validateItemName checks a keyring item name, and that it is a name
+// rather than the secret itself pasted in the wrong place.
+func (w *walker) validateItemName(field, item string) {
+	if err := credentials.ValidateName("keyring item name", item); err != nil {
+		w.at(field, "%v", err)
+		return
+	}
+	if SecretLikeValue(w.raw(field)) {
+		w.at(field, "this names a keyring item and must not be the secret itself; store the value with \"mediator secret set %s NAME\" and write NAME here", w.server)
+	}
+}
+
+func storeHint(server, where string) string {
+	if server == "" {
+		server = "SERVER"
+	}
+	return fmt.Sprintf("store the secret with \"mediator secret set %s NAME\" and refer to it from %s", server, where)
+}
+
+// SecretItemName turns a variable or header name into the keyring item name
+// import uses for it: API_KEY → api-key.
+func SecretItemName(name string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, name), "-")
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
