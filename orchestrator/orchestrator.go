@@ -6,8 +6,11 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -41,6 +44,8 @@ type SecretProvider interface {
 // Options configures New. Zero values are safe defaults except Servers.
 type Options struct {
 	Servers []ServerConfig
+	// Secrets may be nil when no server needs a credential; a server whose
+	// auth needs one then fails to connect with an error saying so.
 	Secrets SecretProvider
 	// Redactor masks known secret values in audit records and errors.
 	Redactor *credentials.Redactor
@@ -58,16 +63,48 @@ type Options struct {
 }
 
 // Orchestrator is safe for concurrent use.
-type Orchestrator struct{}
+type Orchestrator struct {
+	opts    Options
+	log     *slog.Logger
+	servers map[string]*server // fixed after New, so reads need no lock
+	names   []string           // sorted server names
+	pins    *pinStore
+	audit   *auditLog // nil when auditing is off
+	schemas sync.Map  // tool definition hash -> *schemaResult
+
+	callPrefix string
+	callSeq    atomic.Uint64
+	closed     atomic.Bool
+}
 
 // New checks the server set (unique names, names that cannot collide as
 // qualified tool names) and returns an orchestrator with no connections yet.
-func New(opts Options) (*Orchestrator, error) { return nil, errors.New("not implemented") }
-
-// Connect connects the named servers (all when none are named)
-// concurrently. One slow or broken server never blocks the others; their
-// failures show in Servers(). It returns when every attempt has settled.
-func (o *Orchestrator) Connect(ctx context.Context, servers ...string) {}
+func New(opts Options) (*Orchestrator, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Redactor == nil {
+		opts.Redactor = credentials.NewRedactor()
+	}
+	o := &Orchestrator{
+		opts: opts,
+		log:  opts.Logger,
+		pins: newPinStore(opts.PinPath),
+	}
+	var err error
+	if o.servers, o.names, err = o.buildServers(opts.Servers); err != nil {
+		return nil, err
+	}
+	if opts.AuditPath != "" {
+		o.audit = newAuditLog(opts.AuditPath, opts.AuditIncludeValues, opts.Redactor)
+	}
+	// A random per-process prefix plus a counter keeps call IDs unique across
+	// concurrent mediator processes without a random read per call.
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	o.callPrefix = hex.EncodeToString(b[:])
+	return o, nil
+}
 
 // ServerStatus is one row of `mediator servers`.
 type ServerStatus struct {
@@ -76,10 +113,10 @@ type ServerStatus struct {
 	Endpoint  string // URL or command line (no secrets)
 	connectors.Status
 	Tools int
+	// ToolsErr says why the tool list is unusable although the connection
+	// is up: listing failed, two tools collide, or the pin file is broken.
+	ToolsErr error
 }
-
-// Servers reports every configured server, in name order.
-func (o *Orchestrator) Servers() []ServerStatus { return nil }
 
 // ToolInfo is one catalogue entry.
 type ToolInfo struct {
@@ -92,11 +129,6 @@ type ToolInfo struct {
 	Pin string
 }
 
-// Tools lists the catalogue for one server, or for all connected servers when server is "".
-func (o *Orchestrator) Tools(ctx context.Context, server string) ([]ToolInfo, error) {
-	return nil, errors.New("not implemented")
-}
-
 // Result is a tool result together with where it came from.
 type Result struct {
 	Server   string
@@ -105,18 +137,3 @@ type Result struct {
 	Duration time.Duration
 	*mcp.CallToolResult
 }
-
-// Call checks that the tool exists and is allowed and pinned, validates args
-// against its inputSchema before anything is sent, calls it, audits the call
-// and returns the result with its provenance.
-func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
-	return nil, errors.New("not implemented")
-}
-
-// AcceptTools re-pins a server's current tool definitions.
-func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]string, error) {
-	return nil, errors.New("not implemented")
-}
-
-// Close closes every connector.
-func (o *Orchestrator) Close() error { return nil }

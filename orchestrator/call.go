@@ -1,0 +1,117 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Call checks that the tool exists and is allowed and pinned, validates args
+// against its inputSchema before anything is sent, calls it, audits the call
+// and returns the result with its provenance. A server that is not connected
+// yet is connected first, and only that server.
+//
+// A tool that answers with IsError set yields a Result and a nil error; every
+// failure is an *Error. If the call went out but its audit record could not
+// be written, both the Result and a KindAudit error are returned: the call
+// has happened and cannot be undone.
+func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
+	start := time.Now()
+	id := o.callPrefix + "-" + strconv.FormatUint(o.callSeq.Add(1), 10)
+	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
+	if o.audit != nil {
+		if err := o.audit.ready(); err != nil {
+			return nil, err
+		}
+	}
+	plain, argsJSON, err := jsonArgs(args)
+	var (
+		res     *mcp.CallToolResult
+		outcome string
+	)
+	if err != nil {
+		err = &Error{Kind: KindInvalidArguments, Server: server, Tool: tool,
+			Msg: fmt.Sprintf("arguments for %s cannot be encoded as JSON (nothing was sent)", QualifiedName(server, tool)), Err: err}
+		outcome = OutcomeRefused
+	} else {
+		res, outcome, err = o.call(ctx, server, tool, plain)
+	}
+	d := time.Since(start)
+	if o.audit != nil {
+		aerr := o.audit.write(auditEntry{
+			start: start, callID: id, server: server, tool: tool,
+			argsJSON: argsJSON, duration: d, outcome: outcome, err: err,
+		})
+		if aerr != nil {
+			o.log.Error("audit record not written", "call_id", id, "server", server, "tool", tool, "error", aerr)
+			if err == nil {
+				err = aerr
+			}
+		}
+	}
+	if res == nil {
+		return nil, err
+	}
+	return &Result{Server: server, Tool: tool, CallID: id, Duration: d, CallToolResult: res}, err
+}
+
+// call is Call without the audit: every check, then the request.
+func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any) (*mcp.CallToolResult, string, error) {
+	s, err := o.lookup(server)
+	if err != nil {
+		return nil, OutcomeRefused, err
+	}
+	cat, err := o.catalogueOf(ctx, s)
+	if err != nil {
+		return nil, outcomeOf(err), err
+	}
+	e, err := cat.tool(server, tool)
+	if err != nil {
+		return nil, OutcomeRefused, err
+	}
+	if e.denyReason != "" {
+		return nil, OutcomeRefused, &Error{Kind: KindNotAllowed, Server: server, Tool: tool,
+			Msg: fmt.Sprintf("%s is %s", e.info.Qualified, e.denyReason)}
+	}
+	switch e.info.Pin {
+	case PinChanged:
+		return nil, OutcomeRefused, &Error{Kind: KindToolChanged, Server: server, Tool: tool,
+			Msg: fmt.Sprintf("the definition of %s changed since you accepted it (description, schema or annotations); "+
+				"review it with `mediator tools %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server)}
+	case PinNew:
+		return nil, OutcomeRefused, &Error{Kind: KindToolNew, Server: server, Tool: tool,
+			Msg: fmt.Sprintf("%s appeared after you accepted server %q's tools; "+
+				"review it with `mediator tools %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server, server)}
+	}
+	if verr := o.validateArgs(e, args); verr != nil {
+		return nil, OutcomeRefused, verr
+	}
+	res, err := s.conn.CallTool(ctx, tool, args, nil)
+	if err != nil {
+		e := o.connErr(server, tool, err)
+		e.Msg = "calling " + QualifiedName(server, tool)
+		return nil, OutcomeError, e
+	}
+	if res.IsError {
+		return res, OutcomeToolError, nil
+	}
+	return res, OutcomeOK, nil
+}
+
+// outcomeOf classifies a failure before sending: mediator's own refusals
+// versus failures to reach the server.
+func outcomeOf(err error) string {
+	var oe *Error
+	if errors.As(err, &oe) {
+		switch oe.Kind {
+		case KindConnection, KindServer:
+			return OutcomeError
+		}
+		return OutcomeRefused
+	}
+	return OutcomeError
+}

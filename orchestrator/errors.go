@@ -1,0 +1,201 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mediatorhq/mediator/connectors"
+)
+
+// Kind classifies orchestrator failures so front ends can pick an exit code
+// without parsing messages, and the audit log can record an error class.
+type Kind string
+
+const (
+	// Usage-type kinds: the caller asked for something that cannot be done as asked.
+	KindInvalidConfig    Kind = "invalid-config"    // the server set given to New is unusable
+	KindUnknownServer    Kind = "unknown-server"    // no server of that name is configured
+	KindUnknownTool      Kind = "unknown-tool"      // the server offers no tool of that name
+	KindNotAllowed       Kind = "not-allowed"       // the server's tools filter excludes the tool
+	KindInvalidArguments Kind = "invalid-arguments" // args do not match the tool's inputSchema
+
+	// Pin kinds: the server's tool definitions differ from what the user accepted.
+	KindToolChanged Kind = "tool-changed" // a pinned tool's definition changed
+	KindToolNew     Kind = "tool-new"     // a tool appeared on an already pinned server
+	KindCollision   Kind = "name-collision"
+
+	// Connection kinds: the server could not be reached or talked to. The
+	// wrapped *connectors.Error tells auth, timeout and transport apart (see
+	// [Error.ConnectorKind]).
+	KindConnection Kind = "connection"
+	// KindServer is a protocol-level (JSON-RPC) error answered by the server.
+	KindServer Kind = "server"
+
+	// Local failures of mediator's own state.
+	KindPins   Kind = "pins"   // the pin file cannot be read or written
+	KindAudit  Kind = "audit"  // the audit log cannot be written
+	KindClosed Kind = "closed" // the orchestrator was closed
+)
+
+// Error is every failure the orchestrator reports. Use errors.As to reach it
+// through wrapping.
+type Error struct {
+	Kind   Kind
+	Server string
+	Tool   string
+	// Field is the argument path ("city", "stops[].name") for KindInvalidArguments.
+	Field string
+	// Suggestions are the closest known names for KindUnknownServer and KindUnknownTool.
+	Suggestions []string
+	// Msg says what went wrong, naming the server and tool, and what would
+	// be valid; Err, if any, follows it.
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Msg != "" && e.Err != nil:
+		return e.Msg + ": " + e.Err.Error()
+	case e.Msg != "":
+		return e.Msg
+	case e.Err != nil:
+		// Connector errors name their server already.
+		return e.Err.Error()
+	case e.Tool != "":
+		return string(e.Kind) + ": " + QualifiedName(e.Server, e.Tool)
+	}
+	return string(e.Kind) + ": server " + strconv.Quote(e.Server)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ConnectorKind is the connector's classification (auth, timeout,
+// transport, ...) of a KindConnection or KindServer error, or "".
+func (e *Error) ConnectorKind() connectors.Kind {
+	var ce *connectors.Error
+	if errors.As(e.Err, &ce) {
+		return ce.Kind
+	}
+	return ""
+}
+
+// Usage reports whether the error is the caller's mistake (unknown names,
+// filtered tools, bad arguments, bad server config), which a CLI reports
+// with its usage exit code rather than as a connection failure.
+func (e *Error) Usage() bool {
+	switch e.Kind {
+	case KindInvalidConfig, KindUnknownServer, KindUnknownTool, KindNotAllowed, KindInvalidArguments:
+		return true
+	}
+	return false
+}
+
+// Class is the error class the audit log records: the kind, refined by the
+// connector's kind for connection errors ("connection/auth").
+func (e *Error) Class() string {
+	if ck := e.ConnectorKind(); ck != "" {
+		return string(e.Kind) + "/" + string(ck)
+	}
+	return string(e.Kind)
+}
+
+// ErrorClass is the audit error class of any error: an *Error's Class, a
+// bare connector error's kind, "canceled" or "deadline", else "internal".
+func ErrorClass(err error) string {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe.Class()
+	}
+	var ce *connectors.Error
+	switch {
+	case errors.As(err, &ce):
+		return string(KindConnection) + "/" + string(ce.Kind)
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	}
+	return "internal"
+}
+
+// connectionError wraps a connector failure, keeping the connector's kind
+// reachable for exit codes and audit classes.
+func connectionError(server, tool string, err error) *Error {
+	kind := KindConnection
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.Kind == connectors.KindProtocol {
+		kind = KindServer
+	}
+	return &Error{Kind: kind, Server: server, Tool: tool, Err: err}
+}
+
+// suggest returns up to three known names close to name, closest first, so
+// a typo gets a "did you mean".
+func suggest(name string, known []string) []string {
+	type cand struct {
+		s string
+		d int
+	}
+	lname := strings.ToLower(name)
+	limit := max(2, len(name)/3)
+	var cands []cand
+	for _, k := range known {
+		lk := strings.ToLower(k)
+		d := levenshtein(lname, lk)
+		if d <= limit || (len(lname) >= 3 && (strings.Contains(lk, lname) || strings.Contains(lname, lk))) {
+			cands = append(cands, cand{k, d})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].d != cands[j].d {
+			return cands[i].d < cands[j].d
+		}
+		return cands[i].s < cands[j].s
+	})
+	out := make([]string, 0, 3)
+	for _, c := range cands {
+		if len(out) == 3 {
+			break
+		}
+		out = append(out, c.s)
+	}
+	return out
+}
+
+// didYouMean renders suggestions as a sentence tail, or "".
+func didYouMean(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return "; did you mean " + strings.Join(q, " or ") + "?"
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

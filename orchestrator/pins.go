@@ -1,0 +1,312 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+)
+
+// Tool pinning defends against a server that changes what a tool claims to
+// do after the user started trusting it (a "rug pull"): the description an
+// LLM reads, or the schema of what gets sent. The first time mediator sees a
+// server it pins every tool (trust on first use). From then on:
+//   - a tool whose definition differs from its pin is "changed";
+//   - a tool with no pin on an already pinned server is "new".
+//
+// Both are refused until the user reviews them and runs
+// `mediator tools accept SERVER`. New tools are refused too, rather than
+// trusted on first use, because adding a tool to a trusted server is the
+// same attack as changing one: the newcomer inherits the server's trust
+// without the user having looked at it.
+
+// pinFileVersion is the format of the pin file.
+const pinFileVersion = 1
+
+type pinFile struct {
+	Version int                  `json:"version"`
+	Servers map[string]serverPin `json:"servers"`
+}
+
+type serverPin struct {
+	// Tools maps tool name to its definition hash.
+	Tools    map[string]string `json:"tools"`
+	Accepted time.Time         `json:"accepted"`
+}
+
+// pinStore keeps pins in a JSON file, or in memory when path is empty. It
+// re-reads the file before each write and replaces only one server's entry,
+// so two mediator processes pinning different servers do not undo each
+// other.
+type pinStore struct {
+	path string
+	mu   sync.Mutex
+	mem  map[string]serverPin // the in-memory store when path is ""
+}
+
+func newPinStore(path string) *pinStore {
+	return &pinStore{path: path, mem: map[string]serverPin{}}
+}
+
+// check returns each tool's pin state. A server seen for the first time is
+// pinned as it is (trust on first use).
+func (p *pinStore) check(server string, hashes map[string]string) (map[string]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	all, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	sp, known := all[server]
+	states := make(map[string]string, len(hashes))
+	if !known {
+		if err := p.write(server, hashes); err != nil {
+			return nil, err
+		}
+		for n := range hashes {
+			states[n] = PinPinned
+		}
+		return states, nil
+	}
+	for n, h := range hashes {
+		switch pinned, ok := sp.Tools[n]; {
+		case !ok:
+			states[n] = PinNew
+		case pinned != h:
+			states[n] = PinChanged
+		default:
+			states[n] = PinPinned
+		}
+	}
+	return states, nil
+}
+
+// accept pins hashes as the server's whole tool set and reports what
+// differs from before as "tool: changed|new|removed", sorted.
+func (p *pinStore) accept(server string, hashes map[string]string) ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	all, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	old := all[server].Tools
+	var changes []string
+	for n, h := range hashes {
+		switch pinned, ok := old[n]; {
+		case !ok:
+			changes = append(changes, n+": new")
+		case pinned != h:
+			changes = append(changes, n+": changed")
+		}
+	}
+	for n := range old {
+		if _, ok := hashes[n]; !ok {
+			changes = append(changes, n+": removed")
+		}
+	}
+	sort.Strings(changes)
+	if err := p.write(server, hashes); err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+func (p *pinStore) read() (map[string]serverPin, error) {
+	if p.path == "" {
+		return p.mem, nil
+	}
+	data, err := os.ReadFile(p.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]serverPin{}, nil
+	}
+	if err != nil {
+		return nil, &Error{Kind: KindPins, Msg: "reading the pin file", Err: err}
+	}
+	var f pinFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s is not valid (%s); "+
+			"it records which tool definitions you accepted, so mediator will not guess: fix it, or move it aside "+
+			"to re-pin every server on next use", p.path, jsonErrorPosition(data, err))}
+	}
+	if f.Version != pinFileVersion {
+		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s has version %d; this mediator reads version %d", p.path, f.Version, pinFileVersion)}
+	}
+	if f.Servers == nil {
+		f.Servers = map[string]serverPin{}
+	}
+	return f.Servers, nil
+}
+
+// write replaces one server's pins, atomically on disk: a crash leaves the
+// old file or the new one, never a torn one.
+func (p *pinStore) write(server string, hashes map[string]string) error {
+	sp := serverPin{Tools: make(map[string]string, len(hashes)), Accepted: time.Now().UTC()}
+	for n, h := range hashes {
+		sp.Tools[n] = h
+	}
+	if p.path == "" {
+		p.mem[server] = sp
+		return nil
+	}
+	all, err := p.read()
+	if err != nil {
+		return err
+	}
+	all[server] = sp
+	data, err := json.MarshalIndent(pinFile{Version: pinFileVersion, Servers: all}, "", "  ")
+	if err != nil {
+		return &Error{Kind: KindPins, Msg: "encoding the pin file", Err: err}
+	}
+	if err := writeFileAtomic(p.path, append(data, '\n')); err != nil {
+		return &Error{Kind: KindPins, Msg: "writing the pin file", Err: err}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// jsonErrorPosition renders a decoding error with its line and column.
+func jsonErrorPosition(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var off int64 = -1
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err.Error()
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+// toolHash digests the parts of a definition that tell a model or a user
+// what the tool does and takes. The JSON is made canonical (sorted keys,
+// numbers as written) so equal definitions always hash alike.
+func toolHash(t *mcp.Tool) (string, error) {
+	def := struct {
+		Name         string               `json:"name"`
+		Description  string               `json:"description"`
+		InputSchema  any                  `json:"inputSchema"`
+		OutputSchema any                  `json:"outputSchema"`
+		Annotations  *mcp.ToolAnnotations `json:"annotations"`
+	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations}
+	b, err := canonicalJSON(def)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// canonicalJSON marshals v with object keys sorted at every depth.
+// Decoding with UseNumber keeps numbers exactly as the first pass wrote them.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return json.Marshal(generic)
+}
+
+// AcceptTools re-pins a server's current tool definitions, listed afresh,
+// and returns what changed against the old pins as "tool: changed",
+// "tool: new" or "tool: removed", sorted. An empty list means nothing
+// differed.
+func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]string, error) {
+	s, err := o.lookup(server)
+	if err != nil {
+		return nil, err
+	}
+	// Changed and new tools are states, not errors, so an error here is a
+	// connection, a collision or a broken pin file: nothing to accept.
+	if _, err := o.catalogueOf(ctx, s); err != nil {
+		return nil, err
+	}
+	// List afresh: the user accepts what the server offers now, not what an
+	// older session listed.
+	timeout := s.cfg.Timeout
+	if timeout <= 0 {
+		timeout = connectors.DefaultTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	since := s.conn.Status().Since
+	tools, err := s.conn.ListTools(lctx)
+	if err != nil {
+		return nil, o.connErr(server, "", fmt.Errorf("listing tools: %w", err))
+	}
+	hashes := make(map[string]string, len(tools))
+	for _, t := range tools {
+		h, err := toolHash(t)
+		if err != nil {
+			return nil, &Error{Kind: KindPins, Server: server, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(server, t.Name)), Err: err}
+		}
+		hashes[t.Name] = h
+	}
+	changes, err := o.pins.accept(server, hashes)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := o.buildCatalogue(s, tools)
+	s.mu.Lock()
+	if err == nil {
+		s.cat, s.catSince, s.catErr = cat, since, nil
+	} else {
+		s.cat, s.catErr = nil, err
+	}
+	s.mu.Unlock()
+	return changes, err
+}
