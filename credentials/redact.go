@@ -33,7 +33,15 @@ const minFragmentLen = 8
 // The zero value and a nil *Redactor are ready to use; a nil one masks
 // nothing. All methods are safe for concurrent use.
 type Redactor struct {
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	// st sits behind a pointer because fmt, asked for a bad verb such as %s
+	// on a struct holding an unexported *Redactor, prints the Redactor's
+	// fields one level deep: a map there would show every secret, a
+	// pointer shows an address.
+	st *redactorState
+}
+
+type redactorState struct {
 	values map[string]struct{}
 	// replacer masks every registered value in every encoding; nil after an
 	// Add until the next Redact rebuilds it.
@@ -41,7 +49,21 @@ type Redactor struct {
 }
 
 // NewRedactor returns an empty redactor.
-func NewRedactor() *Redactor { return &Redactor{values: map[string]struct{}{}} }
+func NewRedactor() *Redactor { return &Redactor{} }
+
+// Format prints how many values are registered, never the values, which
+// fmt would otherwise print for %s on a *Redactor.
+func (r *Redactor) Format(f fmt.State, verb rune) {
+	n := 0
+	if r != nil {
+		r.mu.RLock()
+		if r.st != nil {
+			n = len(r.st.values)
+		}
+		r.mu.RUnlock()
+	}
+	fmt.Fprintf(f, "credentials.Redactor{%d values}", n)
+}
 
 // Add registers a secret value to be masked. Values shorter than
 // MinRedactLen characters are ignored.
@@ -52,14 +74,14 @@ func (r *Redactor) Add(s Secret) {
 	v := s.Reveal()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.values[v]; ok {
+	if r.st == nil {
+		r.st = &redactorState{values: map[string]struct{}{}}
+	}
+	if _, ok := r.st.values[v]; ok {
 		return
 	}
-	if r.values == nil {
-		r.values = map[string]struct{}{}
-	}
-	r.values[v] = struct{}{}
-	r.replacer = nil
+	r.st.values[v] = struct{}{}
+	r.st.replacer = nil
 }
 
 // Redact returns text with every known secret value, and each of its common
@@ -181,17 +203,21 @@ func (r *Redactor) currentReplacer() *strings.Replacer {
 		return nil
 	}
 	r.mu.RLock()
-	rep, n := r.replacer, len(r.values)
+	st := r.st
+	var rep *strings.Replacer
+	if st != nil {
+		rep = st.replacer
+	}
 	r.mu.RUnlock()
-	if rep != nil || n == 0 {
+	if rep != nil || st == nil {
 		return rep
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.replacer == nil {
-		r.replacer = buildReplacer(r.values)
+	if r.st.replacer == nil {
+		r.st.replacer = buildReplacer(r.st.values)
 	}
-	return r.replacer
+	return r.st.replacer
 }
 
 func buildReplacer(values map[string]struct{}) *strings.Replacer {

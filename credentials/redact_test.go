@@ -182,3 +182,18 @@ func TestRedactorConcurrent(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestRedactorPrintsNoValues(t *testing.T) {
+	r := NewRedactor()
+	r.Add(NewSecret(canaryValue))
+	holder := struct{ red *Redactor }{r}
+	for _, out := range []string{
+		fmt.Sprintf("%v %+v %#v", r, r, r),
+		fmt.Sprintf(verbS, r),
+		fmt.Sprintf(verbS, holder),
+		fmt.Sprintf(verbQ, holder),
+		fmt.Sprintf("%+v %#v", holder, holder),
+	} {
+		assertNoCanary(t, "formatted Redactor", out)
+	}
+}

@@ -26,22 +26,22 @@ const redacted = "[REDACTED]"
 // through [Secret.Reveal], which connectors call at the moment they put the
 // credential on the wire.
 //
-// The value sits behind a pointer so that fmt, which cannot call Format on
+// The value sits behind a *string so that fmt, which cannot call Format on
 // an unexported struct field, prints an address rather than the value when a
-// Secret is a private field of something being printed with %v or %+v.
+// Secret is a private field of something being printed, whatever the verb.
+// (fmt dereferences pointers to structs, slices and maps when it reports a
+// bad verb such as %s on a pointer, but never a pointer to a string.)
 // A consequence: == compares identity, not value; use [Secret.Equal].
 type Secret struct {
-	v *secretValue
+	v *string
 }
-
-type secretValue struct{ s string }
 
 // NewSecret wraps a raw value.
 func NewSecret(value string) Secret {
 	if value == "" {
 		return Secret{}
 	}
-	return Secret{v: &secretValue{s: value}}
+	return Secret{v: &value}
 }
 
 // Reveal returns the raw value. Call it only where the credential is sent to
@@ -50,11 +50,11 @@ func (s Secret) Reveal() string {
 	if s.v == nil {
 		return ""
 	}
-	return s.v.s
+	return *s.v
 }
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == nil || s.v.s == "" }
+func (s Secret) IsZero() bool { return s.v == nil || *s.v == "" }
 
 // Equal reports whether both secrets hold the same value, in constant time
 // so that comparing a presented credential leaks nothing through timing.
