@@ -73,7 +73,7 @@ func Require(next http.Handler, p Policy, log *RequestLog) http.Handler {
 				e.Credentials[http.CanonicalHeaderKey(k)] = strings.Join(vs, ", ")
 			}
 		}
-		e.raw = rawRequest(r)
+		e.raw, e.RPC = readRequest(r)
 		e.Presented = p.presented(r)
 		e.Authorized = p.Key != "" && subtle.ConstantTimeCompare([]byte(e.Presented), []byte(p.Key)) == 1
 
@@ -92,10 +92,10 @@ func Require(next http.Handler, p Policy, log *RequestLog) http.Handler {
 	})
 }
 
-// rawRequest renders the request line, headers and (a bounded prefix of)
-// the body into one string for RequestLog.Saw, and restores the body for
-// the handler.
-func rawRequest(r *http.Request) string {
+// readRequest renders the request line, headers and (a bounded prefix of)
+// the body into one string for RequestLog.Saw, names the JSON-RPC method in
+// the body, and restores the body for the handler.
+func readRequest(r *http.Request) (raw, rpc string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", r.Method, r.URL.String())
 	for k, vs := range r.Header {
@@ -106,9 +106,10 @@ func rawRequest(r *http.Request) string {
 	if r.Body != nil {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxLoggedBody))
 		b.Write(body)
+		rpc = rpcMethod(body)
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 	}
-	return b.String()
+	return b.String(), rpc
 }
 
 type readCloser struct {

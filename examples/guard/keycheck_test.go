@@ -63,13 +63,16 @@ func TestBearerPolicy(t *testing.T) {
 func TestSawLooksEverywhere(t *testing.T) {
 	log := NewRequestLog(nil)
 	h := Require(echo, Policy{Realm: "weather", Header: "X-API-Key", Key: key}, log)
-	do(t, h, http.Header{"X-API-Key": {key}}, `{"notes":"other-secret in the body"}`)
+	do(t, h, http.Header{"X-API-Key": {key}}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"notes":"other-secret in the body"}}`)
 	do(t, h, http.Header{"X-API-Key": {key}, "X-Trace": {"other-secret"}}, "")
 	if n := log.Saw("other-secret"); n != 2 {
 		t.Errorf("Saw = %d, want 2 (one in a body, one in a header)", n)
 	}
 	if n := log.Saw(""); n != 0 {
 		t.Errorf("Saw(\"\") = %d, want 0", n)
+	}
+	if rpc := log.Entries()[0].RPC; rpc != "tools/call" {
+		t.Errorf("RPC = %q, want tools/call", rpc)
 	}
 	e := log.Entries()[1]
 	if e.Credentials["X-Api-Key"] != key || len(e.HeaderNames) != 2 {

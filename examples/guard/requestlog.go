@@ -5,6 +5,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -20,6 +21,9 @@ type Entry struct {
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
 	Remote string    `json:"remote"`
+	// RPC is the JSON-RPC method the body carried ("tools/call"), or
+	// "response" for a client's answer to a server request; empty otherwise.
+	RPC string `json:"rpc,omitempty"`
 	// HeaderNames lists every header the request carried, canonical and sorted.
 	HeaderNames []string `json:"header_names"`
 	// Credentials holds the raw values of the headers that can carry a
@@ -160,4 +164,21 @@ func headerNames(h http.Header) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// rpcMethod names the JSON-RPC message in body, for reading a log; it never
+// fails, because the log must record whatever arrived.
+func rpcMethod(body []byte) string {
+	var msg struct {
+		Method string          `json:"method"`
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &msg) != nil {
+		return ""
+	}
+	if msg.Method == "" && (msg.Result != nil || msg.Error != nil) {
+		return "response"
+	}
+	return msg.Method
 }
