@@ -106,7 +106,20 @@ type Step struct {
 	// fields records where each key of the step mapping was written, so
 	// problems found later can point at the exact field.
 	fields map[string]Pos
+	// field is the step's address in problems, e.g. "steps[1].steps[0]".
+	field string
+	// branch names the parallel branch holding the step, if any.
+	branch string
+	// needsNodes are the positions of Needs' entries.
+	needsNodes []Pos
 }
+
+// Field returns the step's address in problem messages, such as
+// "steps[1]" or "steps[0].parallel.a[2]".
+func (s *Step) Field() string { return s.field }
+
+// Branch returns the name of the parallel branch the step is in, or "".
+func (s *Step) Branch() string { return s.branch }
 
 // FieldPos returns where field (a key of the step's YAML mapping such as
 // "needs" or "retry") was written, or the step's own position.
@@ -162,7 +175,8 @@ type Expr struct {
 	// "location"] or ["item","date"]. Dynamic parts end a path.
 	Paths [][]string
 
-	code *gojq.Code
+	code  *gojq.Code
+	query *gojq.Query
 }
 
 func (e *Expr) String() string { return "${ " + e.Source + " }" }

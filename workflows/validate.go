@@ -1,0 +1,748 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Catalog looks up the tools a flow calls, for the checks that need the
+// live servers (`validate --connect`). An error means the tool cannot be
+// called: the server is unreachable, the tool does not exist, or the
+// server's allow-list excludes it; its message is shown as the problem.
+type Catalog interface {
+	Tool(ctx context.Context, server, tool string) (*mcp.Tool, error)
+}
+
+// ValidateOptions configures Validate.
+type ValidateOptions struct {
+	// PolicyFlows are cross-server flows allowed by the global config
+	// (policy.flows), in addition to the file's own flows:.
+	PolicyFlows []FlowEdge
+	// Catalog, when set, enables the checks against live tool lists:
+	// existence, input schemas, output-to-input types and retry safety.
+	Catalog Catalog
+	// TrustAnnotations says whether a server's tool annotations
+	// (readOnlyHint, idempotentHint) may exempt a tool from the retry
+	// safety rule. Annotations are only hints from the server, so trust
+	// is per-server configuration; nil trusts none.
+	TrustAnnotations func(server string) bool
+}
+
+// Check parses data and validates the result in one pass, returning every
+// problem found, sorted by position. The flow is nil only when the YAML
+// could not be read at all. It does no I/O except through opts.Catalog.
+func Check(ctx context.Context, name string, data []byte, opts ValidateOptions) (*Flow, Problems) {
+	f, err := Parse(name, data)
+	var probs Problems
+	if err != nil {
+		probs, _ = err.(Problems)
+	}
+	if f != nil {
+		probs = append(probs, Validate(ctx, f, opts)...)
+	}
+	probs = dedupeProblems(probs)
+	sortProblems(probs)
+	if len(probs) > 0 {
+		return f, probs
+	}
+	return f, nil
+}
+
+func dedupeProblems(ps Problems) Problems {
+	seen := map[string]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		k := p.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate checks what needs the whole parsed flow: unique step ids,
+// references and needs that resolve and are visible, the dependency graph
+// is acyclic, on_error targets exist, input defaults match their schemas,
+// and every cross-server data flow is declared. With opts.Catalog it also
+// checks each call against the live tool (see Catalog). Problems are
+// sorted by position.
+//
+// Scoping: a step may read .steps.<id> of any step in its own list or in
+// a list enclosing it; steps nested in a group are private to that group
+// (read the group instead). Outputs may read top-level steps only.
+//
+// Retry safety needs tool annotations, so offline validation cannot decide
+// it: without a Catalog it reports nothing about it, with one it applies
+// Flow.CheckRetrySafety, and the engine applies the same rule at run time.
+func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
+	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}}
+	v.index()
+	v.inputs()
+	for _, s := range v.all {
+		v.step(s)
+	}
+	v.outputs()
+	v.cycles()
+	v.flows()
+	if opts.Catalog != nil {
+		v.connect(ctx)
+	}
+	sortProblems(v.probs)
+	return v.probs
+}
+
+type dep struct {
+	on     *Step
+	reason string
+}
+
+type validator struct {
+	f     *Flow
+	opts  ValidateOptions
+	probs Problems
+	all   []*Step // every step, in file order
+	byID  map[string]*Step
+	ids   []string
+	deps  map[*Step][]dep // lifted edges between siblings
+}
+
+func (v *validator) add(pos Pos, field, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Pos: pos, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// walkSteps visits steps depth-first in file order.
+func walkSteps(steps []*Step, fn func(*Step)) {
+	for _, s := range steps {
+		fn(s)
+		walkSteps(s.Steps, fn)
+		for _, b := range s.BranchOrder {
+			walkSteps(s.Parallel[b], fn)
+		}
+	}
+}
+
+// AllSteps returns every step of f, nested ones included, in file order.
+func (f *Flow) AllSteps() []*Step {
+	var out []*Step
+	walkSteps(f.Steps, func(s *Step) { out = append(out, s) })
+	return out
+}
+
+func (v *validator) index() {
+	walkSteps(v.f.Steps, func(s *Step) {
+		v.all = append(v.all, s)
+		if s.ID == "" {
+			return
+		}
+		if prev, dup := v.byID[s.ID]; dup {
+			v.add(s.FieldPos("id"), s.field+".id", "duplicate step id %q (first used at line %d); ids are unique across the whole file, nested groups included", s.ID, prev.Pos.Line)
+			return
+		}
+		v.byID[s.ID] = s
+		v.ids = append(v.ids, s.ID)
+	})
+}
+
+func container(s *Step) string {
+	if s.Parent == nil {
+		return ""
+	}
+	return s.Parent.Path + "#" + s.branch
+}
+
+// visible reports whether step from may read step t. from == nil stands
+// for the flow's outputs.
+func visible(from, t *Step) bool {
+	if from == nil {
+		return t.Parent == nil
+	}
+	for x := from; x != nil; x = x.Parent {
+		if container(x) == container(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func isAncestor(a, s *Step) bool {
+	for x := s.Parent; x != nil; x = x.Parent {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// lift returns the ancestor of s (or s) that is a sibling of t.
+func lift(s, t *Step) *Step {
+	x := s
+	for x != nil && container(x) != container(t) {
+		x = x.Parent
+	}
+	return x
+}
+
+// exprRef is one expression of a step with where it sits.
+type exprRef struct {
+	field string // e.g. "steps[1].with.title"
+	arg   string // top-level argument name for with values, else the key
+	e     *Expr
+	// own is true for a step's own for_each, which is evaluated outside
+	// the step's items.
+	ownForEach bool
+}
+
+// stepExprs lists s's expressions.
+func stepExprs(s *Step) []exprRef {
+	var out []exprRef
+	if s.ForEach != nil {
+		out = append(out, exprRef{field: s.field + ".for_each", arg: "for_each", e: s.ForEach, ownForEach: true})
+	}
+	if s.If != nil {
+		out = append(out, exprRef{field: s.field + ".if", arg: "if", e: s.If})
+	}
+	if s.With != nil {
+		for _, k := range s.With.Keys {
+			valueExprs(s.With.Object[k], s.field+".with."+k, func(field string, e *Expr) {
+				out = append(out, exprRef{field: field, arg: k, e: e})
+			})
+		}
+	}
+	if s.IdempotencyKey != nil {
+		out = append(out, exprRef{field: s.field + ".idempotency_key", arg: "idempotency_key", e: s.IdempotencyKey})
+	}
+	return out
+}
+
+func valueExprs(v *Value, field string, fn func(string, *Expr)) {
+	if v == nil {
+		return
+	}
+	switch v.Kind {
+	case KindExpr:
+		fn(field, v.Expr)
+	case KindObject:
+		for _, k := range v.Keys {
+			valueExprs(v.Object[k], field+"."+k, fn)
+		}
+	case KindArray:
+		for i, e := range v.Array {
+			valueExprs(e, fmt.Sprintf("%s[%d]", field, i), fn)
+		}
+	}
+}
+
+// itemBound reports whether .item is bound for an expression of s.
+func itemBound(s *Step, ownForEach bool) bool {
+	x := s
+	if ownForEach {
+		x = s.Parent
+	}
+	for ; x != nil; x = x.Parent {
+		if x.ForEach != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) inputs() {
+	for _, name := range sortedInputNames(v.f.Inputs) {
+		in := v.f.Inputs[name]
+		b, err := json.Marshal(in.Schema)
+		if err != nil {
+			continue
+		}
+		var s jsonschema.Schema
+		if err := json.Unmarshal(b, &s); err != nil {
+			v.add(in.Pos, "inputs."+name, "invalid JSON Schema: %v", err)
+			continue
+		}
+		if _, err := s.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true}); err != nil {
+			v.add(in.Pos, "inputs."+name, "invalid schema or default: %v", err)
+		}
+	}
+}
+
+func sortedInputNames(m map[string]*Input) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (v *validator) step(s *Step) {
+	for _, r := range stepExprs(s) {
+		v.paths(s, r)
+	}
+	for i, id := range s.Needs {
+		pos := s.FieldPos("needs")
+		if i < len(s.needsNodes) {
+			pos = s.needsNodes[i]
+		}
+		field := fmt.Sprintf("%s.needs[%d]", s.field, i)
+		if t := v.target(s, id, pos, field, "needs"); t != nil {
+			v.addDep(s, t, "needs it")
+		}
+	}
+	switch s.OnError {
+	case "", "fail", "continue":
+	default:
+		v.target(s, s.OnError, s.FieldPos("on_error"), s.field+".on_error", "on_error")
+	}
+}
+
+// target resolves a step id named by needs or on_error.
+func (v *validator) target(s *Step, id string, pos Pos, field, what string) *Step {
+	t, ok := v.byID[id]
+	switch {
+	case !ok:
+		v.add(pos, field, "unknown step %q%s", id, didYouMean(id, v.ids))
+	case t == s:
+		v.add(pos, field, "step %q names itself in %s", id, what)
+	case isAncestor(t, s):
+		v.add(pos, field, "step %q is the group enclosing this step, which finishes only after it", id)
+	case !visible(s, t):
+		v.add(pos, field, "step %q is inside group %q and private to it%s", id, t.Parent.ID, v.visibleHint(s, t))
+	default:
+		return t
+	}
+	return nil
+}
+
+// visibleHint suggests the enclosing group of t that s can see.
+func (v *validator) visibleHint(s, t *Step) string {
+	for x := t.Parent; x != nil; x = x.Parent {
+		if visible(s, x) {
+			return fmt.Sprintf("; depend on %q instead", x.ID)
+		}
+	}
+	return ""
+}
+
+func (v *validator) addDep(s, t *Step, reason string) {
+	x := lift(s, t)
+	if x == nil || x == t {
+		return
+	}
+	if x != s {
+		reason = fmt.Sprintf("its step %q %s", s.ID, reason)
+	}
+	for _, d := range v.deps[x] {
+		if d.on == t {
+			return
+		}
+	}
+	v.deps[x] = append(v.deps[x], dep{on: t, reason: reason})
+}
+
+// paths checks the scope paths one expression reads.
+func (v *validator) paths(s *Step, r exprRef) {
+	e := r.e
+	for _, p := range e.Paths {
+		switch p[0] {
+		case "steps":
+			id := p[1]
+			t, ok := v.byID[id]
+			switch {
+			case !ok:
+				v.add(e.Pos, r.field, "unknown step %q in .steps.%s%s", id, id, didYouMean(id, v.ids))
+				continue
+			case t == s:
+				v.add(e.Pos, r.field, "step %q reads its own result (.steps.%s)", id, id)
+				continue
+			case s != nil && isAncestor(t, s):
+				v.add(e.Pos, r.field, "reads .steps.%s, the group enclosing this step, which finishes only after it; read the step's own .item or a sibling step instead", id)
+				continue
+			case !visible(s, t):
+				if s == nil {
+					v.add(e.Pos, r.field, "outputs may read top-level steps only; %q is inside group %q%s", id, t.Parent.ID, v.visibleHint(s, t))
+				} else {
+					v.add(e.Pos, r.field, "step %q is inside group %q and private to it%s", id, t.Parent.ID, v.visibleHint(s, t))
+				}
+				continue
+			}
+			if len(p) >= 3 {
+				switch {
+				case !contains(stepFields, p[2]):
+					v.add(e.Pos, r.field, "unknown field %q in .steps.%s.%s%s; a step has %s", p[2], id, p[2], didYouMean(p[2], stepFields), strings.Join(stepFields, ", "))
+				case p[2] == "items" && t.ForEach == nil:
+					v.add(e.Pos, r.field, "step %q has no for_each, so no .items; read .steps.%s.result", id, id)
+				}
+			}
+			if s != nil {
+				v.addDep(s, t, fmt.Sprintf("reads .steps.%s in %s", id, shortField(r.field, s)))
+			}
+		case "inputs":
+			if len(p) >= 2 {
+				if _, ok := v.f.Inputs[p[1]]; !ok {
+					v.add(e.Pos, r.field, "undeclared input %q%s; declare it under inputs:", p[1], didYouMean(p[1], sortedInputNames(v.f.Inputs)))
+				}
+			}
+		case "item", "index":
+			if s == nil || !itemBound(s, r.ownForEach) {
+				v.add(e.Pos, r.field, ".%s is bound only inside a for_each step (or the group it drives)", p[0])
+			}
+		}
+	}
+}
+
+// shortField strips the step's own address from a field path.
+func shortField(field string, s *Step) string {
+	return strings.TrimPrefix(field, s.field+".")
+}
+
+func (v *validator) outputs() {
+	for _, name := range v.f.OutputOrder {
+		valueExprs(v.f.Outputs[name], "outputs."+name, func(field string, e *Expr) {
+			v.paths(nil, exprRef{field: field, arg: name, e: e})
+		})
+	}
+}
+
+// cycles reports each dependency cycle once, naming its steps in order.
+func (v *validator) cycles() {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[*Step]int{}
+	var stack []*Step
+	reported := map[string]bool{}
+	var visit func(s *Step)
+	visit = func(s *Step) {
+		color[s] = grey
+		stack = append(stack, s)
+		for _, d := range v.deps[s] {
+			switch color[d.on] {
+			case white:
+				visit(d.on)
+			case grey:
+				// The cycle is the stack from d.on to s.
+				start := 0
+				for i, x := range stack {
+					if x == d.on {
+						start = i
+					}
+				}
+				cyc := append([]*Step(nil), stack[start:]...)
+				v.reportCycle(cyc, reported)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[s] = black
+	}
+	for _, s := range v.all {
+		if color[s] == white {
+			visit(s)
+		}
+	}
+}
+
+func (v *validator) reportCycle(cyc []*Step, reported map[string]bool) {
+	// Rotate so the cycle starts at the step written first.
+	first := 0
+	for i, s := range cyc {
+		if stepBefore(s, cyc[first]) {
+			first = i
+		}
+	}
+	cyc = append(cyc[first:], cyc[:first]...)
+	ids := make([]string, len(cyc))
+	for i, s := range cyc {
+		ids[i] = s.ID
+	}
+	key := strings.Join(ids, ">")
+	if reported[key] {
+		return
+	}
+	reported[key] = true
+	var why []string
+	for i, s := range cyc {
+		next := cyc[(i+1)%len(cyc)]
+		for _, d := range v.deps[s] {
+			if d.on == next {
+				why = append(why, fmt.Sprintf("%s %s", s.ID, d.reason))
+				break
+			}
+		}
+	}
+	v.add(cyc[0].Pos, cyc[0].field, "dependency cycle: %s -> %s (%s)", strings.Join(ids, " -> "), ids[0], strings.Join(why, "; "))
+}
+
+func stepBefore(a, b *Step) bool {
+	if a.Pos.Line != b.Pos.Line {
+		return a.Pos.Line < b.Pos.Line
+	}
+	return a.Pos.Column < b.Pos.Column
+}
+
+// Allows reports whether data from server from may flow into a call to
+// server to under the file's flows: and the global policy. A server's own
+// data may always go back to it.
+func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
+	if from == to {
+		return true
+	}
+	for _, list := range [][]FlowEdge{f.Flows, policy} {
+		for _, e := range list {
+			if e.From == from && e.To == to {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Source is one origin of data an expression can read: a server, and the
+// scope path through which it arrives (".steps.forecast", or ".item" for a
+// for_each over it).
+type Source struct {
+	Server string
+	Via    string
+}
+
+// StepServers returns the servers whose results make up .steps.<id> of s:
+// its own call's server, or for a group every server called inside it.
+func StepServers(s *Step) []string {
+	set := map[string]bool{}
+	var walk func(*Step)
+	walk = func(x *Step) {
+		if x.Call != nil && x.Call.Server != "" {
+			set[x.Call.Server] = true
+		}
+		for _, c := range x.Steps {
+			walk(c)
+		}
+		for _, b := range x.BranchOrder {
+			for _, c := range x.Parallel[b] {
+				walk(c)
+			}
+		}
+	}
+	walk(s)
+	return sortedSet(set)
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ExprSources returns the servers whose data an expression of step s can
+// read, statically: each .steps.<id> brings that step's servers, and .item
+// or .index bring the sources of the for_each that binds them. ownForEach
+// says e is s's own for_each expression (evaluated outside its items).
+// Unknown step ids contribute nothing.
+func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
+	byID := map[string]*Step{}
+	walkSteps(f.Steps, func(x *Step) { byID[x.ID] = x })
+	seen := map[Source]bool{}
+	var out []Source
+	var collect func(s *Step, e *Expr, ownForEach bool, via string, depth int)
+	collect = func(s *Step, e *Expr, ownForEach bool, via string, depth int) {
+		if depth > 64 {
+			return
+		}
+		for _, id := range e.References {
+			t, ok := byID[id]
+			if !ok {
+				continue
+			}
+			path := ".steps." + id
+			if via != "" {
+				path = via + " (from .steps." + id + ")"
+			}
+			for _, srv := range StepServers(t) {
+				src := Source{Server: srv, Via: path}
+				if !seen[src] {
+					seen[src] = true
+					out = append(out, src)
+				}
+			}
+		}
+		if !readsItem(e) || s == nil {
+			return
+		}
+		x := s
+		if ownForEach {
+			x = s.Parent
+		}
+		for ; x != nil; x = x.Parent {
+			if x.ForEach != nil {
+				itemVia := via
+				if itemVia == "" {
+					itemVia = ".item"
+				}
+				collect(x, x.ForEach, true, itemVia, depth+1)
+				return
+			}
+		}
+	}
+	collect(s, e, ownForEach, "", 0)
+	return out
+}
+
+func readsItem(e *Expr) bool {
+	for _, p := range e.Paths {
+		if p[0] == "item" || p[0] == "index" {
+			return true
+		}
+	}
+	return false
+}
+
+// flows checks every call's arguments (and idempotency key, which is sent
+// to the server too) against the declared cross-server flows.
+func (v *validator) flows() {
+	called := map[string]bool{}
+	for _, s := range v.all {
+		if s.Call != nil {
+			called[s.Call.Server] = true
+		}
+	}
+	servers := sortedSet(called)
+	for i, e := range v.f.Flows {
+		for _, name := range []string{e.From, e.To} {
+			if !called[name] {
+				v.add(e.Pos, fmt.Sprintf("flows[%d]", i), "no step calls server %q%s", name, didYouMean(name, servers))
+			}
+		}
+	}
+	for _, s := range v.all {
+		if s.Call == nil || s.Call.Server == "" {
+			continue
+		}
+		type hit struct {
+			fields []string
+			first  exprRef
+			via    []string
+		}
+		hits := map[string]*hit{}
+		var order []string
+		for _, r := range stepExprs(s) {
+			if r.arg == "for_each" || r.arg == "if" {
+				continue // evaluated by mediator, not sent to the server
+			}
+			for _, src := range v.f.ExprSources(s, r.e, false) {
+				if v.f.Allows(src.Server, s.Call.Server, v.opts.PolicyFlows) {
+					continue
+				}
+				h, ok := hits[src.Server]
+				if !ok {
+					h = &hit{first: r}
+					hits[src.Server] = h
+					order = append(order, src.Server)
+				}
+				if !contains(h.fields, r.arg) {
+					h.fields = append(h.fields, r.arg)
+				}
+				if !contains(h.via, src.Via) {
+					h.via = append(h.via, src.Via)
+				}
+			}
+		}
+		for _, from := range order {
+			h := hits[from]
+			v.add(h.first.e.Pos, h.first.field, "step %q sends data from server %q (via %s) to %s in %s; this flow is not declared: add %q to flows:",
+				s.ID, from, strings.Join(h.via, ", "), s.Call, plural("argument", h.fields), from+" -> "+s.Call.Server)
+		}
+	}
+}
+
+func plural(word string, items []string) string {
+	if len(items) == 1 {
+		return word + " " + items[0]
+	}
+	return word + "s " + strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// Built-in retry defaults, used where neither the step nor defaults: says.
+const (
+	defaultInitialInterval = time.Second
+	defaultBackoff         = 2.0
+	defaultMaxInterval     = 30 * time.Second
+)
+
+// EffectiveRetry returns the retry policy that applies to s: each field
+// from s.Retry if written there, else from defaults.retry, else built in
+// (one attempt, 1s initial interval, backoff 2, 30s cap, full jitter, on
+// transport, timeout and rate_limited).
+func (f *Flow) EffectiveRetry(s *Step) RetryPolicy {
+	r := RetryPolicy{MaxAttempts: 1, InitialInterval: defaultInitialInterval, Backoff: defaultBackoff,
+		MaxInterval: defaultMaxInterval, Jitter: "full", On: []string{RetryOnTransport, RetryOnTimeout, RetryOnRateLimited}}
+	for _, p := range []*RetryPolicy{f.Defaults.Retry, s.Retry} {
+		if p == nil {
+			continue
+		}
+		if p.MaxAttempts > 0 {
+			r.MaxAttempts = p.MaxAttempts
+		}
+		if p.InitialInterval > 0 {
+			r.InitialInterval = p.InitialInterval
+		}
+		if p.Backoff > 0 {
+			r.Backoff = p.Backoff
+		}
+		if p.MaxInterval > 0 {
+			r.MaxInterval = p.MaxInterval
+		}
+		if p.Jitter != "" {
+			r.Jitter = p.Jitter
+		}
+		if p.On != nil {
+			r.On = p.On
+		}
+		r.Pos = p.Pos
+	}
+	if r.MaxInterval < r.InitialInterval {
+		r.MaxInterval = r.InitialInterval
+	}
+	return r
+}
+
+// EffectiveTimeout returns s's per-attempt timeout, or defaults.timeout,
+// or 0 for none.
+func (f *Flow) EffectiveTimeout(s *Step) time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return f.Defaults.Timeout
+}
+
+// CheckRetrySafety applies the retry rule to a call step: a tool may be
+// called more than once only if it is read-only or idempotent (by
+// annotations the caller trusts; pass nil when unknown or untrusted), or
+// the step has an idempotency_key, or it says retry_unsafe: true. The
+// engine calls this before running a step and when resuming one found in
+// flight.
+func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
+	r := f.EffectiveRetry(s)
+	if s.Call == nil || r.MaxAttempts <= 1 || s.IdempotencyKey != nil || s.RetryUnsafe {
+		return nil
+	}
+	if ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint) {
+		return nil
+	}
+	from := "its retry"
+	if s.Retry == nil || s.Retry.MaxAttempts == 0 {
+		from = "defaults.retry"
+	}
+	return fmt.Errorf("step %q may call %s up to %d times (%s), but the tool is not known to be read-only or idempotent: add idempotency_key: ${ ... }, set retry_unsafe: true, or set retry: {max_attempts: 1}",
+		s.ID, s.Call, r.MaxAttempts, from)
+}
