@@ -345,5 +345,3 @@ func (v *validator) pathSchema(s *Step, path []string, lookup func(*Call) (*mcp.
 	}
 	return nil, ""
 }
-
-
