@@ -26,7 +26,7 @@ const (
 // Options.NewTransport and no URL or command.
 const transportInProcess = "in-process"
 
-var validTransports = []string{TransportStdio, TransportStreamableHTTP, TransportSSE}
+const validTransports = TransportStdio + ", " + TransportStreamableHTTP + ", " + TransportSSE
 
 // Auth types as they appear in config. OAuth, client credentials and mTLS
 // slot in here as further types without the orchestrator knowing (see
@@ -37,7 +37,7 @@ const (
 	AuthBearer = "bearer"
 )
 
-var validAuthTypes = []string{AuthNone, AuthAPIKey, AuthBearer}
+const validAuthTypes = AuthNone + ", " + AuthAPIKey + ", " + AuthBearer
 
 // DefaultAPIKeyHeader carries an api-key when AuthConfig.Header is empty.
 const DefaultAPIKeyHeader = "X-API-Key"
@@ -121,7 +121,7 @@ func (c Config) normalize(custom bool) (Config, error) {
 		}
 	case TransportStdio, TransportStreamableHTTP, TransportSSE:
 	default:
-		return bad("transport", "unknown transport %q (valid: %s)", c.Transport, strings.Join(validTransports, ", "))
+		return bad("transport", "unknown transport %q (valid: %s)", c.Transport, validTransports)
 	}
 	if c.Transport == "" && !custom {
 		return bad("url", "neither url nor command is set; give a url for an HTTP server or a command for a stdio server")
@@ -198,7 +198,7 @@ func (c Config) normalize(custom bool) (Config, error) {
 			}
 		}
 	default:
-		return bad("auth.type", "unknown auth type %q (valid: %s)", a.Type, strings.Join(validAuthTypes, ", "))
+		return bad("auth.type", "unknown auth type %q (valid: %s)", a.Type, validAuthTypes)
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 
@@ -78,19 +79,25 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 		return c.newError(KindCanceled, fmt.Errorf("%s: %w", op, err))
 	}
 	var rpcErr *jsonrpc.Error
-	if errors.As(err, &rpcErr) {
+	if errors.As(err, &rpcErr) && !localRPCCode(rpcErr.Code) {
 		return c.newError(KindProtocol, fmt.Errorf("%s: %w", op, err))
 	}
 	if errors.Is(err, exec.ErrNotFound) {
 		return c.newError(KindConfig, fmt.Errorf("%s: command: %w", op, err))
 	}
-	if errors.Is(err, mcp.ErrConnectionClosed) && op != opConnect {
-		return c.newError(KindTransport, fmt.Errorf("%s: the session to the server ended during the call; the call was not retried, since tools need not be idempotent: %w", op, err))
+	if op != opConnect && (errors.Is(err, mcp.ErrConnectionClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return c.newError(KindTransport, fmt.Errorf("%s: the connection to the server broke during the call (the server exited or closed it); the call was not retried, since it may have run and tools need not be idempotent: %w", op, err))
 	}
 	return c.newError(KindTransport, fmt.Errorf("%s: %w", op, err))
 }
 
 const opConnect = "connect"
+
+// localRPCCodes are the JSON-RPC error codes go-sdk uses for failures on
+// mediator's side of the wire (client closing -32003, server closing
+// -32004, rejected by transport -32005): the server never answered, so
+// they are transport errors, not the server's protocol errors.
+func localRPCCode(code int64) bool { return code == -32003 || code == -32004 || code == -32005 }
 
 func (c *Connector) rejectionHint(status int) string {
 	what := fmt.Sprintf("the server answered HTTP %d %s", status, http.StatusText(status))

@@ -19,6 +19,10 @@ import (
 // environment.
 const stdioServerEnv = "MEDIATOR_TEST_STDIO_SERVER"
 
+// stdioRefuseFileEnv names a file whose existence makes the stdio test
+// server exit at once, as a server that cannot start.
+const stdioRefuseFileEnv = "MEDIATOR_TEST_REFUSE_FILE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(stdioServerEnv) == "1" {
 		os.Exit(runStdioTestServer())
@@ -29,6 +33,13 @@ func TestMain(m *testing.M) {
 // runStdioTestServer serves tools that let tests look inside a real child
 // process: its environment, its pid, and a crash in the middle of a call.
 func runStdioTestServer() int {
+	// A test makes reconnects fail by creating this file.
+	if f := os.Getenv(stdioRefuseFileEnv); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			fmt.Fprintln(os.Stderr, "stdio test server: refusing to start")
+			return 3
+		}
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: "stdio-test", Version: "1"}, nil)
 	mcp.AddTool(s, &mcp.Tool{Name: "env", Description: "returns the process environment"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -47,7 +49,7 @@ type httpStack struct {
 	cancel context.CancelFunc
 }
 
-func newHTTPStack(parent context.Context, server origin, base http.RoundTripper, authn Authenticator) (*httpStack, error) {
+func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator) (*httpStack, error) {
 	st := &httpStack{}
 	if base == nil {
 		st.own = http.DefaultTransport.(*http.Transport).Clone()
@@ -65,9 +67,11 @@ func newHTTPStack(parent context.Context, server origin, base http.RoundTripper,
 			return nil, errors.New("configuring TLS: the auth type lowered the minimum TLS version below 1.2")
 		}
 	}
-	st.origin = &originTransport{server: server, base: base, authn: authn}
+	// Not derived from the connector's life: Close ends the session (a
+	// streamable DELETE) before it closes the stack.
+	st.ctx, st.cancel = context.WithCancel(context.Background())
+	st.origin = &originTransport{server: server, base: base, authn: authn, life: st.ctx}
 	st.client = &http.Client{Transport: st.origin, CheckRedirect: st.origin.checkRedirect}
-	st.ctx, st.cancel = context.WithCancel(parent)
 	return st, nil
 }
 
@@ -83,24 +87,15 @@ func (st *httpStack) close() {
 
 // sseTransport starts the legacy SSE transport on the stack's context.
 // go-sdk ties the SSE GET stream to the context given to Connect, and the
-// connect attempt's context ends with the attempt; the attempt's deadline
-// still bounds getting the stream going.
+// connect attempt's context ends with the attempt; dial still bounds getting
+// the stream going, by canceling the stack when the attempt runs out.
 type sseTransport struct {
 	inner mcp.Transport
 	st    *httpStack
 }
 
-func (t sseTransport) Connect(ctx context.Context) (mcp.Connection, error) {
-	stop := context.AfterFunc(ctx, t.st.cancel)
-	conn, err := t.inner.Connect(t.st.ctx)
-	if !stop() {
-		// ctx ended while connecting and the stream was canceled with it.
-		if err == nil {
-			_ = conn.Close()
-		}
-		return nil, fmt.Errorf("opening the SSE stream: %w", context.Cause(ctx))
-	}
-	return conn, err
+func (t sseTransport) Connect(context.Context) (mcp.Connection, error) {
+	return t.inner.Connect(t.st.ctx)
 }
 
 // originTransport adds the credential to requests bound for the server's own
@@ -111,6 +106,7 @@ type originTransport struct {
 	server origin
 	base   http.RoundTripper
 	authn  Authenticator
+	life   context.Context // the stack's
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -129,12 +125,38 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		req = clone
 	}
-	resp, err := t.base.RoundTrip(req)
-	if err == nil && own && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+	// Every request also ends with the stack, so a failed connect attempt
+	// or a closed connector leaves nothing in flight: go-sdk sends some
+	// requests (the cancellation notice of a timed-out call) on contexts of
+	// its own, which a server that never answers would hold open.
+	ctx, cancel := context.WithCancel(req.Context())
+	stop := context.AfterFunc(t.life, cancel)
+	done := func() { stop(); cancel() }
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		done()
+		return nil, err
+	}
+	if own && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		t.lastStatus.Store(int32(resp.StatusCode))
 		t.rejections.Add(1)
 	}
-	return resp, err
+	resp.Body = &bodyCloser{ReadCloser: resp.Body, done: done}
+	return resp, nil
+}
+
+// bodyCloser releases a request's context once its body is closed; a
+// streamed response (SSE) keeps it until then.
+type bodyCloser struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *bodyCloser) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
 }
 
 // checkRedirect refuses every redirect that leaves the server's origin.

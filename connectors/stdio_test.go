@@ -122,33 +122,16 @@ func TestStdioCrashMidCallThenReconnect(t *testing.T) {
 	if k := kindOf(t, err); k != KindTransport {
 		t.Fatalf("crash: kind %s, want %s: %v", k, KindTransport, err)
 	}
-	if !strings.Contains(err.Error(), "crash") || !strings.Contains(err.Error(), "crashy") {
+	t.Logf("crash: %v", err)
+	if !strings.Contains(err.Error(), "crash") || !strings.Contains(err.Error(), "crashy") || !strings.Contains(err.Error(), "not retried") {
 		t.Errorf("error does not name the server and tool: %v", err)
 	}
 	if strings.Contains(err.Error(), canary) {
 		t.Errorf("error holds the secret: %v", err)
 	}
 
-	// Calls wait while the connector reconnects; a call that still reaches
-	// the dead session before the connector notices fails, and the next state
-	// change is awaited before trying again.
-	var secondPID string
-	for secondPID == "" {
-		changed := c.Changed()
-		res, err := c.CallTool(ctx, "pid", nil, nil)
-		if err == nil {
-			secondPID = resultText(t, res)
-			break
-		}
-		if strings.Contains(err.Error(), canary) {
-			t.Errorf("error holds the secret: %v", err)
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("no reconnect: last error %v, status %+v", err, c.Status())
-		}
-	}
+	// Calls wait while the connector reconnects.
+	secondPID := resultText(t, callOnceReconnected(ctx, t, c, "pid", nil))
 	if secondPID == firstPID {
 		t.Errorf("pid %s unchanged: the crashed process cannot still be serving", firstPID)
 	}

@@ -22,12 +22,30 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 		return nil, nil, c.classify(ctx, opConnect, err, probe{})
 	}
 	p := newProbe(st)
+	// When the attempt runs out, end everything the stack has in flight, so
+	// go-sdk's cleanup of the failed handshake does not wait on a server
+	// that never answers. A stack that made it keeps living.
+	keep := func() bool { return true }
+	if st != nil {
+		keep = context.AfterFunc(ctx, st.cancel)
+	}
 	// No roots capability: a server that asks for roots (server-everything
 	// does after a call) otherwise delays its exit on close by 5 s.
 	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
 	cs, err := client.Connect(ctx, t, nil)
+	if !keep() && err == nil {
+		// The handshake finished just as the attempt ran out, and the
+		// stack is already canceled under the new session.
+		_ = cs.Close()
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		st.close()
+		if ct, ok := t.(*mcp.CommandTransport); ok && ct.Command.ProcessState != nil {
+			// go-sdk reaped the process when the handshake failed; its
+			// exit says more than the broken pipe does.
+			err = fmt.Errorf("%w (the server process exited: %v)", err, ct.Command.ProcessState)
+		}
 		return nil, nil, c.classify(ctx, opConnect, err, p)
 	}
 	return cs, st, nil
@@ -54,7 +72,7 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 				return nil, nil, err
 			}
 		}
-		st, err := newHTTPStack(c.life, c.origin, c.opts.BaseTransport, authn)
+		st, err := newHTTPStack(c.origin, c.opts.BaseTransport, authn)
 		if err != nil {
 			return nil, nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
 		}

@@ -1,0 +1,284 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Limits of the guarded client. A metadata document or token response is a
+// few kilobytes; anything far larger is a server trying to exhaust memory.
+const (
+	DefaultFetchTimeout = 30 * time.Second
+	DefaultMaxBodyBytes = 1 << 20
+	maxRedirects        = 5
+)
+
+// ErrBlockedURL is wrapped by every refusal of the guarded client, so
+// callers and tests can tell a policy refusal from a network failure.
+var ErrBlockedURL = errors.New("URL refused by the SSRF guard")
+
+// GuardPolicy says which URLs a server-steered fetch may reach. Every URL
+// that a server supplied (resource_metadata, authorization_servers,
+// metadata endpoints, a redirect Location) goes through it.
+type GuardPolicy struct {
+	// AllowInsecureLocalhost permits plain http to loopback hosts. The
+	// conformance suite and local development need it; nothing else may.
+	AllowInsecureLocalhost bool
+	// AllowLoopback and AllowPrivate open loopback and private (RFC 1918,
+	// ULA, CGNAT) addresses. PolicyFor sets them only when the configured
+	// server URL is itself on such a network, so a public server can never
+	// steer mediator into the user's LAN.
+	AllowLoopback bool
+	AllowPrivate  bool
+	// Timeout bounds one whole fetch including redirects; zero means
+	// DefaultFetchTimeout.
+	Timeout time.Duration
+	// MaxBodyBytes caps a response body; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// PolicyFor derives the policy from the user-configured server URL: the
+// networks the user chose to reach are the only non-public ones allowed.
+func PolicyFor(serverURL string, allowInsecureLocalhost bool) (GuardPolicy, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Host == "" {
+		return GuardPolicy{}, fmt.Errorf("server URL %q is not an absolute URL", serverURL)
+	}
+	p := GuardPolicy{AllowInsecureLocalhost: allowInsecureLocalhost}
+	host := u.Hostname()
+	if isLoopbackName(host) {
+		p.AllowLoopback = true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		switch {
+		case ip.IsLoopback():
+			p.AllowLoopback = true
+		case ip.IsPrivate() || cgnat.Contains(ip):
+			p.AllowPrivate = true
+		}
+	}
+	return p, nil
+}
+
+var (
+	cgnat = netip.MustParsePrefix("100.64.0.0/10")
+	// Cloud metadata endpoints that are not link-local.
+	metadataAddrs = []netip.Addr{
+		netip.MustParseAddr("169.254.169.254"),
+		netip.MustParseAddr("fd00:ec2::254"),
+		netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+	}
+)
+
+func isLoopbackName(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	return h == "localhost" || strings.HasSuffix(h, ".localhost")
+}
+
+// checkURL refuses schemes other than https (and http to loopback with
+// AllowInsecureLocalhost) and IP literals the policy forbids. Host names are
+// checked again at dial time, after resolution.
+func (p GuardPolicy) checkURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q does not parse as a URL", ErrBlockedURL, raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: %s carries user info", ErrBlockedURL, redactURL(u))
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, fmt.Errorf("%w: %q has no host", ErrBlockedURL, raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if !p.AllowInsecureLocalhost || !isLoopbackHost(host) {
+			return nil, fmt.Errorf("%w: %s uses http; only https is allowed (http only to localhost with allow_insecure_localhost: true)", ErrBlockedURL, redactURL(u))
+		}
+	default:
+		return nil, fmt.Errorf("%w: scheme %q of %s is not allowed; only https is", ErrBlockedURL, u.Scheme, redactURL(u))
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if err := p.checkIP(ip); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBlockedURL, redactURL(u), err)
+		}
+	} else if isLoopbackName(host) && !p.AllowLoopback {
+		return nil, fmt.Errorf("%w: %s is a loopback host and the configured server is not local", ErrBlockedURL, redactURL(u))
+	}
+	return u, nil
+}
+
+func isLoopbackHost(host string) bool {
+	if isLoopbackName(host) {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// checkIP is the address policy. Link-local and metadata addresses are never
+// allowed, whatever the configuration.
+func (p GuardPolicy) checkIP(ip netip.Addr) error {
+	ip = ip.Unmap()
+	for _, m := range metadataAddrs {
+		if ip == m {
+			return fmt.Errorf("address %s is a cloud metadata endpoint", ip)
+		}
+	}
+	switch {
+	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
+		return fmt.Errorf("address %s is link-local", ip)
+	case ip.IsUnspecified(), ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
+		return fmt.Errorf("address %s is not a unicast address", ip)
+	case ip.IsLoopback():
+		if !p.AllowLoopback {
+			return fmt.Errorf("address %s is loopback and the configured server is not local", ip)
+		}
+	case ip.IsPrivate() || cgnat.Contains(ip):
+		if !p.AllowPrivate {
+			return fmt.Errorf("address %s is private and the configured server is not on a private network", ip)
+		}
+	case ip.Is4() && ip.As4()[0] == 0, ip == netip.MustParseAddr("255.255.255.255"):
+		return fmt.Errorf("address %s is reserved", ip)
+	}
+	return nil
+}
+
+// Client returns an *http.Client that enforces the policy on the URL of the
+// request, on every redirect and, after DNS resolution, on the address it
+// dials (so a name resolving to 169.254.169.254 is refused too). Environment
+// proxies are ignored: through a proxy the dial check would see only the
+// proxy's address.
+func (p GuardPolicy) Client() *http.Client {
+	dialer := &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				host = address
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("%w: dialing non-IP address %q", ErrBlockedURL, host)
+			}
+			if err := p.checkIP(ip); err != nil {
+				return fmt.Errorf("%w: %v", ErrBlockedURL, err)
+			}
+			return nil
+		},
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 20 * time.Second,
+	}
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = DefaultFetchTimeout
+	}
+	return &http.Client{
+		Transport: &guardTransport{policy: p, base: tr},
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("%w: more than %d redirects", ErrBlockedURL, maxRedirects)
+			}
+			if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("%w: redirect from https to %s", ErrBlockedURL, redactURL(req.URL))
+			}
+			_, err := p.checkURL(req.URL.String())
+			return err
+		},
+	}
+}
+
+// guardTransport checks the URL of each request (the first one included,
+// which CheckRedirect never sees) and caps the response body.
+type guardTransport struct {
+	policy GuardPolicy
+	base   http.RoundTripper
+}
+
+func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, err := t.policy.checkURL(req.URL.String()); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	limit := t.policy.MaxBodyBytes
+	if limit == 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: limit, limit: limit}
+	return resp, nil
+}
+
+// limitedBody fails loudly instead of truncating: a cut JSON document
+// would otherwise surface as a confusing parse error.
+type limitedBody struct {
+	rc    io.ReadCloser
+	left  int64
+	limit int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("response body exceeds %d bytes", b.limit)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// redactURL prints a URL without its query and fragment, where codes,
+// states and tokens travel.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	c.Fragment = ""
+	c.RawFragment = ""
+	return c.String()
+}
+
+// fetchContext bounds a fetch by the policy's timeout even when the
+// caller's context has none.
+func (p GuardPolicy) fetchContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = DefaultFetchTimeout
+	}
+	return context.WithTimeout(ctx, timeout)
+}
