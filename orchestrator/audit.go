@@ -109,7 +109,14 @@ func (a *auditLog) openLocked() error {
 		return &Error{Kind: KindAudit, Msg: "opening the audit log", Err: err}
 	}
 	a.f = f
-	return nil
+	// Check the tail now, so a log that cannot be continued stops the first
+	// call before it is sent.
+	unlock, err := lockFile(f)
+	if err != nil {
+		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
+	}
+	defer unlock()
+	return a.syncTail()
 }
 
 // write appends one record. The caller's call has already happened (or
@@ -254,9 +261,9 @@ func argsDigest(canonical []byte) string {
 }
 
 // redactJSON masks every known secret in the decoded strings (keys and
-// values) of a JSON document. Masking the decoded strings rather than the
-// encoded text matters: JSON escapes some characters, so a secret with a
-// quote or '<' in it would not match its encoded form.
+// values) and numbers of a JSON document. Masking decoded values rather
+// than the encoded text matters: JSON escapes some characters, so a secret
+// with a quote or '<' in it would not match its encoded form.
 func redactJSON(red *credentials.Redactor, doc []byte) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -264,31 +271,11 @@ func redactJSON(red *credentials.Redactor, doc []byte) json.RawMessage {
 	if err := dec.Decode(&v); err != nil {
 		return json.RawMessage(`"[unrecordable arguments]"`)
 	}
-	out, err := json.Marshal(redactValue(red, v))
+	out, err := json.Marshal(red.RedactValue(v))
 	if err != nil {
 		return json.RawMessage(`"[unrecordable arguments]"`)
 	}
 	return out
-}
-
-func redactValue(red *credentials.Redactor, v any) any {
-	switch x := v.(type) {
-	case string:
-		return red.Redact(x)
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[red.Redact(k)] = redactValue(red, e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = redactValue(red, e)
-		}
-		return s
-	}
-	return v
 }
 
 // AuditVerifyError says where and why an audit log's hash chain breaks.
@@ -348,11 +335,11 @@ func VerifyAuditFile(path string) (records int, err error) {
 		}
 		switch {
 		case lineNo == 1 && rec.Seq != 1:
-			return fail("the chain starts at seq %d, not 1: earlier records were deleted", rec.Seq)
+			return fail("the chain starts at seq %d, not 1: %s", rec.Seq, whereAreMissing(r, lineNo, 1, rec.Seq))
 		case lineNo > 1 && rec.Seq <= prevSeq:
 			return fail("seq %d follows seq %d: records were reordered or duplicated", rec.Seq, prevSeq)
 		case lineNo > 1 && rec.Seq != prevSeq+1:
-			return fail("seq %d follows seq %d: %d record(s) were deleted", rec.Seq, prevSeq, rec.Seq-prevSeq-1)
+			return fail("seq %d follows seq %d: %s", rec.Seq, prevSeq, whereAreMissing(r, lineNo, prevSeq+1, rec.Seq))
 		case rec.Prev != prevHash:
 			return fail("record seq %d does not chain to the record before it (prev %q, want %q): "+
 				"a record was replaced or re-hashed", rec.Seq, rec.Prev, prevHash)
@@ -360,6 +347,27 @@ func VerifyAuditFile(path string) (records int, err error) {
 		prevSeq, prevHash = rec.Seq, rec.Hash
 		records++
 	}
+}
+
+// whereAreMissing tells deletion from reordering for the seqs [from, to)
+// absent at line: it reads the rest of the file looking for them.
+func whereAreMissing(r *bufio.Reader, line int, from, to uint64) string {
+	for lineNo := line + 1; ; lineNo++ {
+		l, err := r.ReadBytes('\n')
+		var rec struct {
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(l, &rec) == nil && rec.Seq >= from && rec.Seq < to {
+			return fmt.Sprintf("records were reordered (seq %d is at line %d)", rec.Seq, lineNo)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if to-from == 1 {
+		return fmt.Sprintf("record seq %d was deleted", from)
+	}
+	return fmt.Sprintf("records seq %d to %d were deleted", from, to-1)
 }
 
 // recordHash recomputes a line's hash over its bytes up to the hash field,

@@ -169,7 +169,13 @@ func describeSchemaError(root *jsonschema.Schema, msg string) (field, sentence s
 			loc = ""
 		}
 		if strings.HasPrefix(loc, prev) {
-			path = append(path, instanceSteps(loc[len(prev):])...)
+			for _, step := range instanceSteps(loc[len(prev):]) {
+				if strings.HasPrefix(step, "[") && len(path) > 0 {
+					path[len(path)-1] += step // "stops[]", not "stops.[]"
+				} else {
+					path = append(path, step)
+				}
+			}
 		}
 		prev, last = loc, loc
 	}
@@ -213,7 +219,8 @@ func describeSchemaError(root *jsonschema.Schema, msg string) (field, sentence s
 	return at(path), fmt.Sprintf("argument %q: %s", at(path), msg)
 }
 
-// instanceSteps turns a schema pointer suffix into instance path steps.
+// instanceSteps turns a schema pointer suffix into instance path steps;
+// array steps start with '['.
 func instanceSteps(rel string) []string {
 	segs := strings.Split(strings.TrimPrefix(rel, "/"), "/")
 	var out []string
@@ -225,10 +232,10 @@ func instanceSteps(rel string) []string {
 				i++
 			}
 		case "items", "additionalItems":
-			out = appendIndex(out, "[]")
+			out = append(out, "[]")
 		case "prefixItems":
 			if i+1 < len(segs) {
-				out = appendIndex(out, "["+segs[i+1]+"]")
+				out = append(out, "["+segs[i+1]+"]")
 				i++
 			}
 		case "additionalProperties", "patternProperties":
@@ -239,15 +246,6 @@ func instanceSteps(rel string) []string {
 		}
 	}
 	return out
-}
-
-// appendIndex attaches an array index to the previous step ("stops[]").
-func appendIndex(path []string, idx string) []string {
-	if len(path) == 0 {
-		return append(path, idx)
-	}
-	path[len(path)-1] += idx
-	return path
 }
 
 func joinField(parent, name string) string {

@@ -1,0 +1,288 @@
+package orchestrator_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+type auditLine struct {
+	Seq        uint64          `json:"seq"`
+	Time       string          `json:"time"`
+	CallID     string          `json:"call_id"`
+	Server     string          `json:"server"`
+	Tool       string          `json:"tool"`
+	ArgsDigest string          `json:"args_digest"`
+	Args       json.RawMessage `json:"args"`
+	DurationMS float64         `json:"duration_ms"`
+	Outcome    string          `json:"outcome"`
+	ErrorClass string          `json:"error_class"`
+	Error      string          `json:"error"`
+	Prev       string          `json:"prev"`
+	Hash       string          `json:"hash"`
+}
+
+func readAudit(t *testing.T, path string) ([]auditLine, [][]byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []auditLine
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var r auditLine
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return recs, lines
+}
+
+func auditedOrchestrator(t *testing.T, auditPath string, includeValues bool, red *credentials.Redactor) (*orchestrator.Orchestrator, *testServer) {
+	srv := newTestServer(serverOpts{name: "weather"})
+	o := newOrchestrator(t, orchestrator.Options{
+		AuditPath: auditPath, AuditIncludeValues: includeValues, Redactor: red,
+		Servers: []orchestrator.ServerConfig{inProcessServer("weather", srv.Server)},
+	})
+	return o, srv
+}
+
+func TestAuditRecordsEveryCall(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "state", "audit", "audit.jsonl")
+	o, _ := auditedOrchestrator(t, path, false, nil)
+
+	if _, err := o.Call(ctx, "weather", "get_forecast", map[string]any{"city": "Oslo", "days": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Call(ctx, "weather", "fail", map[string]any{"text": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	o.Call(ctx, "weather", "get_forecast", map[string]any{"days": 2}) // invalid: refused
+	o.Call(ctx, "wether", "get_forecast", nil)                        // unknown server: refused
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
+		t.Errorf("audit dir mode %v, want 0700", di.Mode().Perm())
+	}
+
+	recs, _ := readAudit(t, path)
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4", len(recs))
+	}
+	want := []struct{ server, tool, outcome, class string }{
+		{"weather", "get_forecast", "ok", ""},
+		{"weather", "fail", "tool-error", ""},
+		{"weather", "get_forecast", "refused", "invalid-arguments"},
+		{"wether", "get_forecast", "refused", "unknown-server"},
+	}
+	argsJSON, _ := json.Marshal(map[string]any{"days": 2, "city": "Oslo"})
+	sum := sha256.Sum256(argsJSON)
+	for i, r := range recs {
+		w := want[i]
+		if r.Seq != uint64(i+1) || r.Server != w.server || r.Tool != w.tool || r.Outcome != w.outcome || r.ErrorClass != w.class {
+			t.Errorf("record %d = %+v, want %+v", i+1, r, w)
+		}
+		if r.CallID == "" || r.Time == "" || !strings.HasSuffix(r.Time, "Z") || r.DurationMS < 0 || r.Hash == "" {
+			t.Errorf("record %d lacks fields: %+v", i+1, r)
+		}
+		if r.Args != nil {
+			t.Errorf("record %d holds argument values without AuditIncludeValues: %s", i+1, r.Args)
+		}
+		if (i == 0) != (r.Prev == "") {
+			t.Errorf("record %d prev %q", i+1, r.Prev)
+		}
+	}
+	if recs[0].ArgsDigest != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Errorf("args digest %s is not sha256 of the canonical JSON %s", recs[0].ArgsDigest, argsJSON)
+	}
+	if strings.Contains(recs[2].Error, "Oslo") || !strings.Contains(recs[2].Error, "city") {
+		t.Errorf("refusal error %q", recs[2].Error)
+	}
+	if n, err := orchestrator.VerifyAuditFile(path); n != 4 || err != nil {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+
+	// A new process resumes the chain where the file ends.
+	o2, _ := auditedOrchestrator(t, path, false, nil)
+	if _, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := orchestrator.VerifyAuditFile(path); n != 5 || err != nil {
+		t.Fatalf("after resuming: VerifyAuditFile = %d, %v", n, err)
+	}
+}
+
+func TestAuditConcurrentWritersKeepOneChain(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	// Two orchestrators on one file stand for two mediator processes.
+	a, _ := auditedOrchestrator(t, path, false, nil)
+	b, _ := auditedOrchestrator(t, path, false, nil)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		o := a
+		if i%2 == 1 {
+			o = b
+		}
+		wg.Go(func() {
+			for range 5 {
+				if _, err := o.Call(ctx, "weather", "echo", map[string]any{"text": "x"}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n, err := orchestrator.VerifyAuditFile(path); n != 40 || err != nil {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
+
+func TestVerifyAuditFileDetectsTampering(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	o, _ := auditedOrchestrator(t, path, false, nil)
+	for _, city := range []string{"Oslo", "Rome", "Lima", "Kyiv"} {
+		if _, err := o.Call(ctx, "weather", "get_forecast", map[string]any{"city": city}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, lines := readAudit(t, path)
+
+	rehash := func(line []byte) []byte {
+		i := bytes.LastIndex(line, []byte(`,"hash":"`))
+		body := append(append([]byte(nil), line[:i]...), '}')
+		sum := sha256.Sum256(body)
+		return append(append(line[:i:i], `,"hash":"sha256:`...), hex.EncodeToString(sum[:])+`"}`...)
+	}
+	edit := func(line []byte) []byte { return bytes.Replace(line, []byte(`"outcome":"ok"`), []byte(`"outcome":"refused"`), 1) }
+
+	cases := []struct {
+		name  string
+		lines [][]byte
+		raw   string // used instead of lines when set
+		line  int
+		why   string
+	}{
+		{"edited", [][]byte{lines[0], edit(lines[1]), lines[2], lines[3]}, "", 2, "was edited"},
+		{"edited and re-hashed", [][]byte{lines[0], rehash(edit(lines[1])), lines[2], lines[3]}, "", 3, "does not chain"},
+		{"deleted", [][]byte{lines[0], lines[2], lines[3]}, "", 2, "record seq 2 was deleted"},
+		{"first deleted", [][]byte{lines[1], lines[2], lines[3]}, "", 1, "record seq 1 was deleted"},
+		{"reordered", [][]byte{lines[0], lines[2], lines[1], lines[3]}, "", 2, "reordered (seq 2 is at line 3)"},
+		{"duplicated", [][]byte{lines[0], lines[1], lines[1], lines[2]}, "", 3, "reordered or duplicated"},
+		{"bad JSON", [][]byte{lines[0], []byte(`{"seq":2,`), lines[2]}, "", 2, "not a JSON record"},
+		{"inserted", [][]byte{lines[0], lines[1], []byte(`{"seq":3,"prev":"x"}`), lines[2]}, "", 3, "was edited"},
+		{"cut off", nil, string(bytes.Join(lines, []byte("\n"))) + "\n" + `{"seq":5,"ti`, 5, "incomplete last record"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".jsonl")
+			data := c.raw
+			if data == "" {
+				data = string(bytes.Join(c.lines, []byte("\n"))) + "\n"
+			}
+			if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			n, err := orchestrator.VerifyAuditFile(p)
+			var ve *orchestrator.AuditVerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("VerifyAuditFile = %d, %v; want an *AuditVerifyError", n, err)
+			}
+			if ve.Line != c.line || !strings.Contains(ve.Reason, c.why) {
+				t.Errorf("got line %d %q, want line %d containing %q", ve.Line, ve.Reason, c.line, c.why)
+			}
+			if n != c.line-1 {
+				t.Errorf("intact records = %d, want %d", n, c.line-1)
+			}
+		})
+	}
+
+	// A file that ends mid-record refuses further appends instead of
+	// chaining onto garbage.
+	broken := filepath.Join(dir, "cut_off.jsonl")
+	o2, srv := auditedOrchestrator(t, broken, false, nil)
+	_, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "x"})
+	asError(t, err, orchestrator.KindAudit)
+	if !strings.Contains(err.Error(), "incomplete record") {
+		t.Errorf("message %q", err)
+	}
+	if srv.calls.Load() != 0 {
+		t.Errorf("a call went out although it could not be audited")
+	}
+}
+
+func TestAuditCanaryNeverWritten(t *testing.T) {
+	const canary = "canary-7f3a9c1e-SECRET"
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(canary))
+	if red.Redact(canary) == canary {
+		t.Fatal("credentials.Redactor does not mask registered values")
+	}
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	o, _ := auditedOrchestrator(t, path, true, red)
+
+	// In a value, in a key, inside a longer string, in an echoed result, in
+	// a refused call whose error quotes the value, and in a nested object.
+	calls := []struct {
+		tool string
+		args map[string]any
+	}{
+		{"echo", map[string]any{"text": canary}},
+		{"echo", map[string]any{"text": "prefix " + canary + " suffix <&>"}},
+		{"get_forecast", map[string]any{"city": "Oslo", "unit": canary}},
+		{"get_forecast", map[string]any{"city": "Oslo", canary: 1}},
+		{"create_event", map[string]any{"title": "t", "where": map[string]any{"room": canary}}},
+	}
+	for _, c := range calls {
+		_, err := o.Call(ctx, "weather", c.tool, c.args)
+		if err != nil && strings.Contains(err.Error(), canary) {
+			t.Errorf("error %q contains the secret", err)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(canary)) {
+		t.Fatalf("the audit file contains the secret:\n%s", data)
+	}
+	recs, _ := readAudit(t, path)
+	if len(recs) != len(calls) {
+		t.Fatalf("%d records, want %d", len(recs), len(calls))
+	}
+	// Values are recorded, with the secret masked.
+	if !strings.Contains(string(recs[0].Args), "[REDACTED]") || !strings.Contains(string(recs[2].Args), `"city":"Oslo"`) {
+		t.Errorf("args recorded as %s and %s", recs[0].Args, recs[2].Args)
+	}
+	if recs[2].Outcome != "refused" || recs[2].Error == "" {
+		t.Errorf("refused call record %+v", recs[2])
+	}
+	if n, err := orchestrator.VerifyAuditFile(path); n != len(calls) || err != nil {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
