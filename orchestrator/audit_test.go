@@ -178,7 +178,9 @@ func TestVerifyAuditFileDetectsTampering(t *testing.T) {
 		sum := sha256.Sum256(body)
 		return append(append(line[:i:i], `,"hash":"sha256:`...), hex.EncodeToString(sum[:])+`"}`...)
 	}
-	edit := func(line []byte) []byte { return bytes.Replace(line, []byte(`"outcome":"ok"`), []byte(`"outcome":"refused"`), 1) }
+	edit := func(line []byte) []byte {
+		return bytes.Replace(line, []byte(`"outcome":"ok"`), []byte(`"outcome":"refused"`), 1)
+	}
 
 	cases := []struct {
 		name  string
