@@ -1,0 +1,359 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Step statuses, as expressions read them in .steps.<id>.status and
+// .steps.<id>.items[].status.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusCancelled = "cancelled"
+)
+
+// DefaultMaxConcurrency bounds a for_each that sets no max_concurrency, so
+// a 10,000-item list does not open 10,000 concurrent calls on one server.
+const DefaultMaxConcurrency = 64
+
+// RunOptions configures Run and Resume.
+type RunOptions struct {
+	// Runtime makes the calls; required.
+	Runtime Runtime
+	// Journal records the run; nil runs without a journal (no resume).
+	Journal *Journal
+	// Inputs are the run's inputs before defaults; Run validates them
+	// against the flow's input schemas and fills defaults before any call.
+	Inputs map[string]any
+	// PolicyFlows are the global config's policy.flows, allowed in
+	// addition to the flow file's own flows:.
+	PolicyFlows []FlowEdge
+	// TrustAnnotations says whether a server's tool annotations
+	// (readOnlyHint, idempotentHint) may make its tools safe to call again
+	// under the retry rule; nil trusts none, as in ValidateOptions.
+	TrustAnnotations func(server string) bool
+	// RunID names the run; empty generates one.
+	RunID string
+	// FlowPath is the file the flow was loaded from, as journalled;
+	// empty uses Flow.Source.
+	FlowPath string
+	// Progress, if set, receives every step and item event. It is called
+	// from many goroutines and must be quick.
+	Progress func(Event)
+	Logger   *slog.Logger
+}
+
+// EventKind tells what an Event reports.
+type EventKind string
+
+const (
+	EventRunStarted   EventKind = "run-started"
+	EventStepStarted  EventKind = "step-started"
+	EventItemFinished EventKind = "item-finished"
+	EventRetrying     EventKind = "retrying"
+	EventStepFinished EventKind = "step-finished"
+	EventRunFinished  EventKind = "run-finished"
+)
+
+// Event is one progress report.
+type Event struct {
+	Kind EventKind
+	Time time.Time
+	// Path is the runtime path ("remind", "remind[3]", "batch[2]/upload").
+	Path string
+	// Step is the static step (nil for run events).
+	Step   *Step
+	Status string
+	// Total is the number of items (EventStepStarted of a for_each step).
+	Total int
+	// Attempt is the attempt that failed (EventRetrying) or the last one.
+	Attempt int
+	// Reused is set when a result came from the journal of an earlier
+	// attempt of this run instead of a call.
+	Reused bool
+	// Delay is the wait before the next attempt (EventRetrying).
+	Delay time.Duration
+	Err   error
+	// RunID is set on run events.
+	RunID string
+}
+
+// RunResult is what a run produced.
+type RunResult struct {
+	RunID  string
+	Status string // a Run* constant
+	// Outputs are the flow's outputs, evaluated when every step settled
+	// without failing the run.
+	Outputs map[string]any
+	// Steps holds the final status of every top-level step by ID.
+	Steps map[string]string
+	// Err is why the run failed, was cancelled or blocked; also returned
+	// by Run.
+	Err error
+}
+
+// Run executes flow: it checks and completes the inputs, then runs the
+// steps in dependency order, independent steps concurrently, journalling
+// every call attempt, and finally evaluates the outputs. The returned error
+// is the run's failure (also in RunResult.Err); a RunResult is returned
+// whenever the run started.
+func Run(ctx context.Context, flow *Flow, opts RunOptions) (*RunResult, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("run flow: no runtime given")
+	}
+	inputs, err := PrepareInputs(flow, opts.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(flow, opts, inputs)
+	if err != nil {
+		return nil, err
+	}
+	if e.runID == "" {
+		e.runID = NewRunID(opts.Runtime.Now())
+	}
+	rec := &RunRecord{
+		ID:         e.runID,
+		FlowName:   flow.Name,
+		FlowPath:   e.flowPath(),
+		FlowDigest: flow.Digest,
+		Inputs:     inputs,
+		Status:     RunRunning,
+		StartedAt:  opts.Runtime.Now(),
+		UpdatedAt:  opts.Runtime.Now(),
+		PID:        os.Getpid(),
+	}
+	if opts.Journal != nil {
+		if err := opts.Journal.CreateRun(rec); err != nil {
+			return nil, err
+		}
+	}
+	return e.execute(ctx, rec)
+}
+
+// engine is one run of one flow.
+type engine struct {
+	flow    *Flow
+	opts    RunOptions
+	rt      Runtime
+	journal *Journal
+	log     *slog.Logger
+	runID   string
+	inputs  map[string]any
+	sources argSources
+	// retained are the step IDs some expression references: only their
+	// results (and for_each items) are kept in memory.
+	retained map[string]bool
+	resume   *resumeState
+
+	toolsMu sync.Mutex
+	tools   map[[2]string]*toolEntry
+
+	// handlers are the step IDs named by some on_error.
+	handlers map[string]bool
+
+	failMu  sync.Mutex
+	failErr error // the first failure that ends the run
+	cancel  context.CancelCauseFunc
+}
+
+type toolEntry struct {
+	server string
+	once   sync.Once
+	tool   *mcp.Tool
+	err    error
+	output *jsonschema.Resolved
+}
+
+func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
+	e := &engine{
+		flow:     flow,
+		opts:     opts,
+		rt:       opts.Runtime,
+		journal:  opts.Journal,
+		log:      opts.Logger,
+		runID:    opts.RunID,
+		inputs:   inputs,
+		retained: map[string]bool{},
+		tools:    map[[2]string]*toolEntry{},
+		handlers: map[string]bool{},
+	}
+	for _, s := range flow.AllSteps() {
+		switch s.OnError {
+		case "", "fail", "continue":
+		default:
+			e.handlers[s.OnError] = true
+		}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	forEachExpr(flow, func(x *Expr) {
+		for _, id := range x.References {
+			e.retained[id] = true
+		}
+	})
+	return e, nil
+}
+
+func (e *engine) flowPath() string {
+	if e.opts.FlowPath != "" {
+		return e.opts.FlowPath
+	}
+	return e.flow.Source
+}
+
+// forEachExpr calls fn for every expression in the flow, outputs included.
+func forEachExpr(flow *Flow, fn func(*Expr)) {
+	var walkValue func(v *Value)
+	walkValue = func(v *Value) {
+		if v == nil {
+			return
+		}
+		switch v.Kind {
+		case KindExpr:
+			if v.Expr != nil {
+				fn(v.Expr)
+			}
+		case KindObject:
+			for _, c := range v.Object {
+				walkValue(c)
+			}
+		case KindArray:
+			for _, c := range v.Array {
+				walkValue(c)
+			}
+		}
+	}
+	var walk func(steps []*Step)
+	walk = func(steps []*Step) {
+		for _, s := range steps {
+			for _, x := range []*Expr{s.ForEach, s.If, s.IdempotencyKey} {
+				if x != nil {
+					fn(x)
+				}
+			}
+			walkValue(s.With)
+			walk(s.Steps)
+			for _, b := range s.Parallel {
+				walk(b)
+			}
+		}
+	}
+	walk(flow.Steps)
+	for _, v := range flow.Outputs {
+		walkValue(v)
+	}
+}
+
+func (e *engine) emit(ev Event) {
+	if e.opts.Progress == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = e.rt.Now()
+	}
+	e.opts.Progress(ev)
+}
+
+// fail records the first failure that ends the run and cancels everything
+// still running, so in-flight calls get MCP cancellation.
+func (e *engine) fail(err error) {
+	e.failMu.Lock()
+	if e.failErr == nil {
+		e.failErr = err
+	}
+	e.failMu.Unlock()
+	e.cancel(err)
+}
+
+func (e *engine) failure() error {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	return e.failErr
+}
+
+// execute runs the steps and outputs and settles the run record.
+func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	e.cancel = cancel
+	e.emit(Event{Kind: EventRunStarted, RunID: e.runID})
+
+	top := &frame{results: map[string]*stepResult{}}
+	if err := e.runGroup(ctx, top, e.flow.Steps); err != nil {
+		e.fail(err)
+	}
+
+	res := &RunResult{RunID: e.runID, Steps: map[string]string{}}
+	for id, r := range top.results {
+		res.Steps[id] = r.status
+	}
+	switch {
+	case e.failure() != nil:
+		res.Status, res.Err = RunFailed, e.failure()
+		var be *ResumeBlockedError
+		if errors.As(res.Err, &be) {
+			res.Status = RunBlocked
+		}
+	case parent.Err() != nil:
+		res.Status = RunCancelled
+		res.Err = fmt.Errorf("run %s cancelled: %w", e.runID, context.Cause(parent))
+	default:
+		outputs, err := e.evalOutputs(ctx, top)
+		if err != nil {
+			res.Status, res.Err = RunFailed, err
+		} else {
+			res.Status, res.Outputs = RunSucceeded, outputs
+		}
+	}
+	rec.Status = res.Status
+	rec.Outputs = res.Outputs
+	rec.Error = ""
+	if res.Err != nil {
+		rec.Error = res.Err.Error()
+	}
+	rec.UpdatedAt = e.rt.Now()
+	rec.FinishedAt = rec.UpdatedAt
+	if e.journal != nil {
+		if err := e.journal.UpdateRun(rec); err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+	}
+	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err})
+	return res, res.Err
+}
+
+func (e *engine) evalOutputs(ctx context.Context, top *frame) (map[string]any, error) {
+	outputs := map[string]any{}
+	names := e.flow.OutputOrder
+	if len(names) == 0 {
+		for n := range e.flow.Outputs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	for _, name := range names {
+		v := e.flow.Outputs[name]
+		var refs []string
+		collectRefs(v, &refs)
+		scope := e.scope(top, refs)
+		out, err := EvalValue(ctx, v, scope)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", name, err)
+		}
+		outputs[name] = out
+	}
+	return outputs, nil
+}

@@ -1,0 +1,482 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// runCall composes a call step's arguments, checks them against the
+// data-flow policy, and makes the call with retries, journalling every
+// attempt. On resume it reuses a journalled success instead of calling.
+func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+	var refs []string
+	collectRefs(s.With, &refs)
+	if s.IdempotencyKey != nil {
+		refs = append(refs, s.IdempotencyKey.References...)
+	}
+	scope := e.scope(fr, refs)
+	server := s.Call.Server
+
+	args, err := e.composeArgs(ctx, s, path, scope)
+	if err != nil {
+		return callFailed(err, 0)
+	}
+	key := ""
+	if s.IdempotencyKey != nil {
+		if key, err = e.evalKey(ctx, s.IdempotencyKey, scope); err != nil {
+			return callFailed(err, 0)
+		}
+		if err := e.checkFlow(s, path, "idempotency_key", s.IdempotencyKey); err != nil {
+			return callFailed(err, 0)
+		}
+	}
+	ent := e.toolEntry(ctx, server, s.Call.Tool)
+	if ent.err != nil {
+		return callFailed(fmt.Errorf("%s: %w", s.Call.Pos, ent.err), 0)
+	}
+	safe := safeToRepeat(e.trustedTool(ent), key != "", s.RetryUnsafe)
+	declared := newRetryPolicy(e.flow.EffectiveRetry(s))
+	policy := declared
+	if !safe {
+		// The retry rule holds at run time whatever validation said: a call
+		// that may have had an effect is not sent twice.
+		policy.maxAttempts = 1
+	}
+	timeout := e.flow.EffectiveTimeout(s)
+	digest := ArgsDigest(args)
+	var meta mcp.Meta
+	if key != "" {
+		meta = mcp.Meta{MetaIdempotencyKey: key}
+	}
+	keep := e.retained[s.ID]
+
+	attempt := 1
+	if e.resume != nil {
+		d := e.resume.decide(ctx, path, s, safe, digest)
+		switch d.kind {
+		case resumeReuse:
+			e.emit(Event{Kind: EventItemFinished, Path: path, Step: s, Status: StatusSucceeded, Attempt: d.attempt, Reused: true})
+			return callSucceeded(d.result, d.attempt, keep)
+		case resumeFail:
+			return callFailed(d.err, d.attempt)
+		case resumeRerun:
+			attempt = d.attempt + 1
+		}
+	}
+	first := attempt
+	for ; ; attempt++ {
+		started := e.rt.Now()
+		rec := &AttemptRecord{
+			RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,
+			Server: server, Tool: s.Call.Tool, State: AttemptStarted,
+			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started,
+		}
+		if e.journal != nil {
+			// A call that is unsafe to repeat must be known as in flight
+			// before it is sent, so a resume after a crash can ask rather
+			// than send it again.
+			if err := e.journal.RecordAttempt(rec, !safe); err != nil {
+				return callFailed(err, attempt)
+			}
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Step: path})
+		class := ""
+		if err != nil {
+			class = classify(ctx, actx, err)
+			if class == ClassTimeout && actx.Err() != nil {
+				err = fmt.Errorf("attempt %d timed out after %s: %w", attempt, timeout, err)
+			}
+		} else if res.IsError {
+			class = ClassToolError
+			if mentionsRateLimit(resultText(res)) {
+				class = ClassRateLimited
+			}
+			err = &ToolError{Server: server, Tool: s.Call.Tool, Text: resultText(res)}
+		} else if verr := ent.checkOutput(res); verr != nil {
+			class = ClassInvalidOutput
+			err = verr
+		}
+		cancel()
+
+		rec.FinishedAt = e.rt.Now()
+		switch {
+		case err == nil:
+			rec.State = AttemptSucceeded
+		case class == ClassCancelled:
+			rec.State = AttemptCancelled
+		default:
+			rec.State = AttemptFailed
+		}
+		if res != nil {
+			rec.Result, _ = json.Marshal(res)
+		}
+		if err != nil {
+			rec.Error, rec.ErrorClass = err.Error(), class
+		}
+		if e.journal != nil {
+			// Waiting for the commit keeps a finished call from being sent
+			// again by a resume after a crash right here.
+			if jerr := e.journal.RecordAttempt(rec, true); jerr != nil && err == nil {
+				err = jerr
+			}
+		}
+		if err == nil {
+			return callSucceeded(res, attempt, keep)
+		}
+		if class == ClassCancelled {
+			return &stepResult{status: StatusCancelled, err: err, view: callView(StatusCancelled, res, attempt, err, class, keep)}
+		}
+		n := attempt - first + 1
+		if !policy.retries(class, n) {
+			if !safe && policy.maxAttempts == 1 && class != ClassRefused && class != ClassProtocol && class != ClassExpression && declared.maxAttempts > 1 {
+				err = fmt.Errorf("%w (not retried: %s.%s is not annotated readOnlyHint or idempotentHint and the step has no idempotency_key or retry_unsafe: true)", err, server, s.Call.Tool)
+			}
+			return callFailedClass(res, err, class, attempt, keep)
+		}
+		delay := policy.delay(n)
+		e.emit(Event{Kind: EventRetrying, Path: path, Step: s, Attempt: attempt, Delay: delay, Err: err})
+		if serr := e.rt.Sleep(ctx, delay); serr != nil {
+			return &stepResult{status: StatusCancelled, err: context.Cause(ctx), view: callView(StatusCancelled, res, attempt, err, class, keep)}
+		}
+	}
+}
+
+// ToolError is a tool's own error result (isError: true).
+type ToolError struct {
+	Server, Tool, Text string
+}
+
+func (e *ToolError) Error() string {
+	text := e.Text
+	if text == "" {
+		text = "(no error text)"
+	}
+	return fmt.Sprintf("%s.%s returned an error: %s", e.Server, e.Tool, text)
+}
+
+// composeArgs evaluates a step's with: tree and checks every field's
+// provenance against the flow policy before anything is sent.
+func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope map[string]any) (map[string]any, error) {
+	if s.With == nil {
+		return map[string]any{}, nil
+	}
+	var walk func(v *Value, field string) (any, error)
+	walk = func(v *Value, field string) (any, error) {
+		switch v.Kind {
+		case KindLiteral:
+			return v.Literal, nil
+		case KindExpr:
+			if err := e.checkFlow(s, path, field, v.Expr); err != nil {
+				return nil, err
+			}
+			out, err := Eval(ctx, v.Expr, scope)
+			if err != nil {
+				return nil, &exprError{what: field, err: err}
+			}
+			return out, nil
+		case KindObject:
+			m := make(map[string]any, len(v.Object))
+			for k, c := range v.Object {
+				x, err := walk(c, field+"."+k)
+				if err != nil {
+					return nil, err
+				}
+				m[k] = x
+			}
+			return m, nil
+		case KindArray:
+			a := make([]any, len(v.Array))
+			for i, c := range v.Array {
+				x, err := walk(c, fmt.Sprintf("%s[%d]", field, i))
+				if err != nil {
+					return nil, err
+				}
+				a[i] = x
+			}
+			return a, nil
+		}
+		return nil, fmt.Errorf("%s: %s: unknown value kind %d", v.Pos, field, v.Kind)
+	}
+	out, err := walk(s.With, "with")
+	if err != nil {
+		return nil, err
+	}
+	m, ok := out.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: with must be an object of tool arguments, got %s", s.With.Pos, describe(out))
+	}
+	return m, nil
+}
+
+func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (string, error) {
+	v, err := Eval(ctx, x, scope)
+	if err != nil {
+		return "", &exprError{what: "idempotency_key", err: err}
+	}
+	switch k := v.(type) {
+	case string:
+		if k == "" {
+			break
+		}
+		return k, nil
+	case nil:
+	default:
+		if b, err := json.Marshal(k); err == nil {
+			return string(b), nil
+		}
+	}
+	return "", &exprError{what: "idempotency_key", err: fmt.Errorf("%s: %s must yield a non-empty string, got %s", x.Pos, x, describe(v))}
+}
+
+func (e *engine) evalBool(ctx context.Context, x *Expr, scope map[string]any) (bool, error) {
+	v, err := Eval(ctx, x, scope)
+	if err != nil {
+		return false, &exprError{what: "if", err: err}
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, &exprError{what: "if", err: fmt.Errorf("%s: %s must yield a boolean (true or false), got %s; compare explicitly, e.g. `... == \"yes\"` or `... != null`", x.Pos, x, describe(v))}
+	}
+	return b, nil
+}
+
+// exprError is an expression that failed or yielded the wrong type.
+type exprError struct {
+	what string // the field it computes: "if", "with.title", ...
+	err  error  // carries the expression's position and text
+}
+
+func (e *exprError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *exprError) Unwrap() error { return e.err }
+
+// scope builds the expression input {inputs, steps, item, index, run}. Only
+// the referenced steps are included: they are finished (they are
+// dependencies), so the scope is immutable while expressions read it.
+func (e *engine) scope(fr *frame, refs []string) map[string]any {
+	steps := make(map[string]any, len(refs))
+	for _, id := range refs {
+		if _, done := steps[id]; done {
+			continue
+		}
+		r := fr.lookup(id)
+		switch {
+		case r == nil:
+			// Not run in this scope (e.g. a step inside another item's
+			// group): it reads as not having run.
+			steps[id] = skippedView()
+		case r.view == nil:
+			steps[id] = map[string]any{"status": r.status, "result": r.result}
+		default:
+			steps[id] = r.view
+		}
+	}
+	sc := map[string]any{
+		"inputs": e.inputs,
+		"steps":  steps,
+		"run":    map[string]any{"id": e.runID, "name": e.flow.Name},
+	}
+	if fr.hasItem {
+		sc["item"] = fr.item
+		sc["index"] = fr.index
+	} else {
+		sc["item"] = nil
+		sc["index"] = nil
+	}
+	return sc
+}
+
+func callFailed(err error, attempts int) *stepResult {
+	class := ClassExpression
+	var pe *policyError
+	var ee *exprError
+	switch {
+	case errors.As(err, &pe):
+		class = ClassRefused
+	case errors.As(err, &ee):
+		class = ClassExpression
+	default:
+		var ce *CallError
+		if errors.As(err, &ce) {
+			class = ce.Class
+		} else if !errors.As(err, &ee) {
+			class = ClassRefused
+		}
+	}
+	return callFailedClass(nil, err, class, attempts, true)
+}
+
+func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts int, keep bool) *stepResult {
+	return &stepResult{status: StatusFailed, err: err, view: callView(StatusFailed, res, attempts, err, class, keep), result: resultValue(res)}
+}
+
+func callSucceeded(res *mcp.CallToolResult, attempts int, keep bool) *stepResult {
+	return &stepResult{status: StatusSucceeded, view: callView(StatusSucceeded, res, attempts, nil, "", keep), result: resultValue(res)}
+}
+
+// callView is .steps.<id> of a call step: status, result, content, text,
+// error, attempts. Without keep only status and result are built; nothing
+// reads the rest.
+func callView(status string, res *mcp.CallToolResult, attempts int, err error, class string, keep bool) map[string]any {
+	v := map[string]any{"status": status, "result": resultValue(res), "attempts": attempts, "error": errorView(err, class)}
+	if !keep {
+		return v
+	}
+	v["content"] = contentValue(res)
+	if res != nil {
+		v["text"] = resultText(res)
+	} else {
+		v["text"] = nil
+	}
+	return v
+}
+
+// resultValue is a tool result as flows read it: structuredContent when
+// the tool gives it, else a single text block parsed as JSON, else null.
+func resultValue(res *mcp.CallToolResult) any {
+	if res == nil {
+		return nil
+	}
+	if res.StructuredContent != nil {
+		return Normalize(res.StructuredContent)
+	}
+	if len(res.Content) == 1 {
+		if t, ok := res.Content[0].(*mcp.TextContent); ok {
+			var v any
+			dec := json.NewDecoder(strings.NewReader(t.Text))
+			dec.UseNumber()
+			if dec.Decode(&v) == nil && !dec.More() {
+				return Normalize(v)
+			}
+		}
+	}
+	return nil
+}
+
+func contentValue(res *mcp.CallToolResult) any {
+	if res == nil || res.Content == nil {
+		return []any{}
+	}
+	b, err := json.Marshal(res.Content)
+	if err != nil {
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil
+	}
+	return Normalize(v)
+}
+
+// resultText joins the result's text blocks.
+func resultText(res *mcp.CallToolResult) string {
+	var parts []string
+	for _, c := range res.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			parts = append(parts, t.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func errorView(err error, class string) any {
+	if err == nil {
+		return nil
+	}
+	if class == "" {
+		class = errorClass(err)
+	}
+	return map[string]any{"message": err.Error(), "class": class}
+}
+
+func errorClass(err error) string {
+	var pe *policyError
+	var ee *exprError
+	var te *ToolError
+	var ce *CallError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ClassCancelled
+	case errors.As(err, &pe):
+		return ClassRefused
+	case errors.As(err, &ee):
+		return ClassExpression
+	case errors.As(err, &te):
+		return ClassToolError
+	case errors.As(err, &ce):
+		return ce.Class
+	}
+	return ""
+}
+
+// describe names a value's JSON type for error messages, with the value
+// itself when short.
+func describe(v any) string {
+	t := "null"
+	switch v.(type) {
+	case string:
+		t = "string"
+	case bool:
+		t = "boolean"
+	case int, int64, float64, json.Number:
+		t = "number"
+	case []any:
+		t = "array"
+	case map[string]any:
+		t = "object"
+	case nil:
+		return "null"
+	}
+	return t + " " + compactJSON(v)
+}
+
+// toolEntry caches a tool's definition and compiled output schema.
+func (e *engine) toolEntry(ctx context.Context, server, name string) *toolEntry {
+	e.toolsMu.Lock()
+	ent, ok := e.tools[[2]string{server, name}]
+	if !ok {
+		ent = &toolEntry{server: server}
+		e.tools[[2]string{server, name}] = ent
+	}
+	e.toolsMu.Unlock()
+	ent.once.Do(func() {
+		ent.tool, ent.err = e.rt.Tool(ctx, server, name)
+		if ent.err == nil && ent.tool != nil && ent.tool.OutputSchema != nil {
+			// A schema that does not compile is the server's problem; the
+			// output is then not checked rather than every call failing.
+			ent.output, _ = compileJSONSchema(ent.tool.OutputSchema)
+		}
+	})
+	return ent
+}
+
+// trustedTool returns the tool when its annotations may be believed, nil
+// otherwise (so the retry rule treats it as neither read-only nor
+// idempotent).
+func (e *engine) trustedTool(ent *toolEntry) *mcp.Tool {
+	if e.opts.TrustAnnotations == nil || !e.opts.TrustAnnotations(ent.server) {
+		return nil
+	}
+	return ent.tool
+}
+
+// checkOutput validates structuredContent against the tool's outputSchema.
+func (t *toolEntry) checkOutput(res *mcp.CallToolResult) error {
+	if t.output == nil || res.StructuredContent == nil {
+		return nil
+	}
+	if err := t.output.Validate(asDecodedJSON(res.StructuredContent)); err != nil {
+		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// PrepareInputs checks given against the flow's declared inputs and returns
+// the complete input object: every given value valid against its input's
+// JSON Schema, every missing one filled from its default. An input without
+// a default is required. Unknown names are errors, so a typo is caught
+// before any call rather than silently ignored. All problems are reported
+// together.
+func PrepareInputs(flow *Flow, given map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(flow.Inputs))
+	var errs []error
+	names := make([]string, 0, len(flow.Inputs))
+	for n := range flow.Inputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for n := range given {
+		if _, ok := flow.Inputs[n]; !ok {
+			errs = append(errs, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", n, flow.Source, namesOrNone(names)))
+		}
+	}
+	for _, n := range names {
+		in := flow.Inputs[n]
+		v, ok := given[n]
+		if !ok {
+			d, has := in.Schema["default"]
+			if !has {
+				errs = append(errs, fmt.Errorf("%s: input %q is required (it has no default); pass it with -i %s=VALUE or in --inputs", in.Pos, n, n))
+				continue
+			}
+			v = d
+		}
+		v = Normalize(asDecodedJSON(v))
+		rs, err := compileJSONSchema(in.Schema)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: input %q: its schema is invalid: %w", in.Pos, n, err))
+			continue
+		}
+		if err := rs.Validate(asDecodedJSON(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: input %q = %s: %w", in.Pos, n, compactJSON(v), err))
+			continue
+		}
+		out[n] = v
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("inputs of %s are not valid:\n%w", flow.Source, errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// CoerceInput turns a command-line `-i name=text` into a value of the type
+// the input's schema asks for: a string stays text, numbers, booleans,
+// arrays and objects are parsed as JSON (a bare word for a string-typed
+// input needs no quotes).
+func CoerceInput(flow *Flow, name, text string) (any, error) {
+	in, ok := flow.Inputs[name]
+	if !ok {
+		names := make([]string, 0, len(flow.Inputs))
+		for n := range flow.Inputs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", name, flow.Source, namesOrNone(names))
+	}
+	types := schemaTypes(in.Schema)
+	if len(types) == 1 && types[0] == "string" {
+		return text, nil
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		// Not JSON: a string is the only thing it can be.
+		for _, t := range types {
+			if t == "string" {
+				return text, nil
+			}
+		}
+		want := strings.Join(types, " or ")
+		if want == "" {
+			want = "a JSON value"
+		}
+		return nil, fmt.Errorf("input %q: %q is not valid JSON; it must be %s (e.g. -i %s=%s)", name, text, want, name, inputExample(types))
+	}
+	return Normalize(v), nil
+}
+
+func inputExample(types []string) string {
+	if len(types) == 0 {
+		return "42"
+	}
+	switch types[0] {
+	case "number":
+		return "0.5"
+	case "integer":
+		return "3"
+	case "boolean":
+		return "true"
+	case "array":
+		return `'["a","b"]'`
+	case "object":
+		return `'{"k":"v"}'`
+	}
+	return "text"
+}
+
+func namesOrNone(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// resolveSchema compiles a JSON Schema held as decoded JSON.
+func compileJSONSchema(schema any) (*jsonschema.Resolved, error) {
+	b, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return s.Resolve(nil)
+}
+
+// asDecodedJSON gives v the types encoding/json decodes to, which is what
+// the schema validator understands.
+func asDecodedJSON(v any) any {
+	out, err := jsonRoundTrip(v)
+	if err != nil {
+		return v
+	}
+	return out
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	const max = 200
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}

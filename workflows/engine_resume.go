@@ -1,0 +1,313 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ResumeOptions settles calls whose outcome a crash left unknown.
+type ResumeOptions struct {
+	// Rerun lists calls to make again even though they may have had an
+	// effect already (or to redo although they succeeded). Each entry is a
+	// call path ("remind[3]"), a step path ("batch/upload") or a step ID,
+	// which covers every item of the step.
+	Rerun []string
+	// MarkDone lists calls to treat as done without calling: their effect
+	// is accepted, their result reads as null. Same matching as Rerun.
+	MarkDone []string
+}
+
+// ResumeBlockedError lists calls that were in flight when the run stopped
+// and that are not safe to send again (the tool is neither read-only nor
+// idempotent and the step has no idempotency_key or retry_unsafe). Whether
+// they took effect is unknown, so the operator decides.
+type ResumeBlockedError struct {
+	RunID string
+	Calls []BlockedCall
+}
+
+// BlockedCall is one undecided call.
+type BlockedCall struct {
+	Path, Server, Tool, State string
+	Attempt                   int
+}
+
+func (e *ResumeBlockedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %s cannot resume on its own: %d call(s) were in flight when it stopped and may or may not have taken effect, "+
+		"and their tools are not annotated read-only or idempotent and their steps have no idempotency_key:", e.RunID, len(e.Calls))
+	for _, c := range e.Calls {
+		fmt.Fprintf(&b, "\n  %s (%s.%s, attempt %d %s)", c.Path, c.Server, c.Tool, c.Attempt, c.State)
+	}
+	first := e.Calls[0].Path
+	fmt.Fprintf(&b, "\ncheck on the server whether each took effect, then resume with --mark-done %s (it did) or --rerun %s (call it again)", first, first)
+	return b.String()
+}
+
+type resumeKind int
+
+const (
+	resumeRerun resumeKind = iota // call (again); attempt is the last one journalled
+	resumeReuse                   // take result from the journal
+	resumeFail                    // the call cannot go ahead
+)
+
+type resumeDecision struct {
+	kind    resumeKind
+	attempt int
+	result  *mcp.CallToolResult
+	err     error
+}
+
+// resumeState answers, per call path, what the journal says about it.
+type resumeState struct {
+	journal  *Journal
+	now      func() time.Time
+	runID    string
+	last     map[string]*AttemptRecord
+	rerun    []string
+	markDone []string
+	// used records which override entries matched something, so a typo
+	// is reported instead of silently doing nothing.
+	mu   sync.Mutex
+	used map[string]bool
+}
+
+func matchesCall(arg, path string, s *Step) bool {
+	return arg == path || arg == s.Path || arg == s.ID
+}
+
+func (r *resumeState) override(list []string, path string, s *Step) bool {
+	for _, a := range list {
+		if matchesCall(a, path, s) {
+			r.mu.Lock()
+			r.used[a] = true
+			r.mu.Unlock()
+			return true
+		}
+	}
+	return false
+}
+
+func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe bool, digest string) resumeDecision {
+	last := r.last[path]
+	n := 0
+	if last != nil {
+		n = last.Attempt
+	}
+	if r.override(r.markDone, path, s) && (last == nil || last.State != AttemptSucceeded) {
+		rec := &AttemptRecord{
+			RunID: r.runID, Path: path, Attempt: n + 1, Step: s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
+			State: AttemptMarkedDone, ArgsDigest: digest, StartedAt: r.now(), FinishedAt: r.now(),
+		}
+		if err := r.journal.RecordAttempt(rec, true); err != nil {
+			return resumeDecision{kind: resumeFail, err: err, attempt: n}
+		}
+		return resumeDecision{kind: resumeReuse, attempt: n + 1}
+	}
+	if r.override(r.rerun, path, s) || last == nil {
+		return resumeDecision{kind: resumeRerun, attempt: n}
+	}
+	switch last.State {
+	case AttemptSucceeded:
+		if last.ArgsDigest != digest {
+			return resumeDecision{kind: resumeFail, attempt: n, err: fmt.Errorf(
+				"call %s succeeded in the earlier attempt with different arguments (digest %.12s, now %.12s), so its result cannot be reused; "+
+					"resume with --rerun %s to call it again with the new arguments", path, last.ArgsDigest, digest, path)}
+		}
+		full, err := r.journal.Attempt(ctx, r.runID, path, last.Attempt)
+		if err != nil {
+			return resumeDecision{kind: resumeFail, attempt: n, err: err}
+		}
+		var res mcp.CallToolResult
+		if len(full.Result) > 0 {
+			if err := json.Unmarshal(full.Result, &res); err != nil {
+				return resumeDecision{kind: resumeFail, attempt: n, err: fmt.Errorf("journalled result of %s: %w", path, err)}
+			}
+		}
+		return resumeDecision{kind: resumeReuse, attempt: n, result: &res}
+	case AttemptMarkedDone:
+		return resumeDecision{kind: resumeReuse, attempt: n}
+	case AttemptStarted, AttemptCancelled:
+		if !safe {
+			return resumeDecision{kind: resumeFail, attempt: n, err: &ResumeBlockedError{RunID: r.runID, Calls: []BlockedCall{{
+				Path: path, Server: s.Call.Server, Tool: s.Call.Tool, State: last.State, Attempt: last.Attempt}}}}
+		}
+	}
+	return resumeDecision{kind: resumeRerun, attempt: n}
+}
+
+// Resume continues a run from its journal: the same inputs and run id,
+// journalled successes reused instead of called, failed calls made again,
+// and calls that were in flight re-sent only when that is safe by the
+// retry rule; otherwise it stops with a ResumeBlockedError before calling
+// anything, unless ro settles them. It refuses when the flow file changed.
+func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro ResumeOptions) (*RunResult, error) {
+	j := opts.Journal
+	if j == nil {
+		return nil, errors.New("resume: no run journal given")
+	}
+	if opts.Runtime == nil {
+		return nil, errors.New("resume: no runtime given")
+	}
+	rec, err := j.Run(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if rec.FlowDigest != flow.Digest {
+		return nil, fmt.Errorf("run %s was started from %s with content sha256 %.12s…, but the file now has sha256 %.12s…; "+
+			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, flow.Digest)
+	}
+	if rec.Status == RunSucceeded {
+		return nil, fmt.Errorf("run %s already succeeded; there is nothing to resume", rec.ID)
+	}
+	if rec.Status == RunRunning && rec.PID != os.Getpid() && processAlive(rec.PID) {
+		return nil, fmt.Errorf("run %s is marked running in process %d, which is still alive; stop it first (or wait for it)", rec.ID, rec.PID)
+	}
+	inputs, err := PrepareInputs(flow, rec.Inputs)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: journalled inputs: %w", rec.ID, err)
+	}
+	last, err := j.LastAttempts(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(flow, opts, inputs)
+	if err != nil {
+		return nil, err
+	}
+	e.runID = rec.ID
+	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone, used: map[string]bool{}}
+
+	steps := stepsByPath(flow)
+	if err := checkOverrides(ro, steps, last); err != nil {
+		return nil, err
+	}
+	blocked, err := e.blockedCalls(ctx, steps)
+	if err != nil {
+		return nil, err
+	}
+	if len(blocked) > 0 {
+		berr := &ResumeBlockedError{RunID: rec.ID, Calls: blocked}
+		rec.Status, rec.Error, rec.UpdatedAt, rec.PID = RunBlocked, berr.Error(), opts.Runtime.Now(), os.Getpid()
+		if err := j.UpdateRun(rec); err != nil {
+			return nil, errors.Join(berr, err)
+		}
+		return &RunResult{RunID: rec.ID, Status: RunBlocked, Err: berr}, berr
+	}
+	rec.Resumes++
+	rec.Status, rec.Error, rec.PID = RunRunning, "", os.Getpid()
+	rec.UpdatedAt, rec.FinishedAt = opts.Runtime.Now(), time.Time{}
+	if err := j.UpdateRun(rec); err != nil {
+		return nil, err
+	}
+	return e.execute(ctx, rec)
+}
+
+// blockedCalls lists the journal's in-flight calls that may not be sent
+// again and that no override settles.
+func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]BlockedCall, error) {
+	var out []BlockedCall
+	for path, a := range e.resume.last {
+		if a.State != AttemptStarted && a.State != AttemptCancelled {
+			continue
+		}
+		s := steps[a.Step]
+		if s == nil || s.Call == nil {
+			return nil, fmt.Errorf("run %s journalled a call of step %q, which the flow does not have", e.runID, a.Step)
+		}
+		if matchAny(e.resume.rerun, path, s) || matchAny(e.resume.markDone, path, s) {
+			continue
+		}
+		ent := e.toolEntry(ctx, s.Call.Server, s.Call.Tool)
+		if ent.err != nil {
+			return nil, fmt.Errorf("resume: deciding whether %s may be sent again: %w", path, ent.err)
+		}
+		if safeToRepeat(e.trustedTool(ent), s.IdempotencyKey != nil, s.RetryUnsafe) {
+			continue
+		}
+		out = append(out, BlockedCall{Path: path, Server: s.Call.Server, Tool: s.Call.Tool, State: a.State, Attempt: a.Attempt})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func matchAny(list []string, path string, s *Step) bool {
+	for _, a := range list {
+		if matchesCall(a, path, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkOverrides refuses --rerun/--mark-done arguments that name neither a
+// call step of the flow nor a journalled call path.
+func checkOverrides(ro ResumeOptions, steps map[string]*Step, last map[string]*AttemptRecord) error {
+	var bad []string
+	for _, a := range append(append([]string{}, ro.Rerun...), ro.MarkDone...) {
+		if _, ok := last[a]; ok {
+			continue
+		}
+		found := false
+		for p, s := range steps {
+			if s.Call != nil && (a == p || a == s.ID) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			bad = append(bad, a)
+		}
+	}
+	if len(bad) > 0 {
+		var calls []string
+		for p, s := range steps {
+			if s.Call != nil {
+				calls = append(calls, p)
+			}
+		}
+		sort.Strings(calls)
+		return fmt.Errorf("--rerun/--mark-done %s: no such call step or journalled call path; call steps are: %s (add [N] for one item, e.g. %s[0])",
+			strings.Join(bad, ", "), strings.Join(calls, ", "), firstOr(calls, "step"))
+	}
+	return nil
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// stepsByPath indexes every step of a flow by its static path.
+func stepsByPath(flow *Flow) map[string]*Step {
+	out := map[string]*Step{}
+	var walk func(steps []*Step)
+	walk = func(steps []*Step) {
+		for _, s := range steps {
+			out[s.Path] = s
+			walk(s.Steps)
+			for _, name := range s.BranchOrder {
+				walk(s.Parallel[name])
+			}
+			if len(s.BranchOrder) == 0 {
+				for _, b := range s.Parallel {
+					walk(b)
+				}
+			}
+		}
+	}
+	walk(flow.Steps)
+	return out
+}

@@ -1,0 +1,596 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// frame is one instance of a steps list: the top level, one item of a
+// for_each group, one parallel branch, or a plain nested group. Expressions
+// see the results of the frame's own steps and of every enclosing frame.
+type frame struct {
+	parent *frame
+	// path is the runtime path prefix of the frame's steps: "" at top
+	// level, "batch[3]" under an item, "par.branch" in a branch.
+	path    string
+	hasItem bool
+	item    any
+	index   int
+
+	mu      sync.Mutex
+	results map[string]*stepResult
+	// triggered holds the on_error handlers a failure in this frame or one
+	// nested in it asked for.
+	triggered map[string]bool
+}
+
+// trigger marks handler as wanted in this frame and every enclosing one;
+// the handler runs in whichever of them holds it, and only there.
+func (f *frame) trigger(handler string) {
+	for fr := f; fr != nil; fr = fr.parent {
+		fr.mu.Lock()
+		if fr.triggered == nil {
+			fr.triggered = map[string]bool{}
+		}
+		fr.triggered[handler] = true
+		fr.mu.Unlock()
+	}
+}
+
+func (f *frame) wasTriggered(handler string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.triggered[handler]
+}
+
+func (f *frame) childPath(id string) string {
+	if f.path == "" {
+		return id
+	}
+	return f.path + "/" + id
+}
+
+func (f *frame) set(id string, r *stepResult) {
+	f.mu.Lock()
+	f.results[id] = r
+	f.mu.Unlock()
+}
+
+// lookup finds a step's result in this frame or an enclosing one.
+func (f *frame) lookup(id string) *stepResult {
+	for fr := f; fr != nil; fr = fr.parent {
+		fr.mu.Lock()
+		r, ok := fr.results[id]
+		fr.mu.Unlock()
+		if ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// stepResult is a finished step as later expressions see it.
+type stepResult struct {
+	status string
+	// view is .steps.<id>; nil when no expression references the step.
+	view map[string]any
+	// result is .steps.<id>.result, kept for a parent group's result even
+	// when the view is not.
+	result any
+	err    error
+}
+
+// runGroup runs a steps list: every step gets a task that first waits for
+// the tasks of the steps it depends on, so independent steps run
+// concurrently and the order follows the data. It returns the first
+// failure no on_error absorbed; that failure also cancels the rest of the
+// list, whose in-flight calls get MCP cancellation.
+func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*Step) error {
+	deps, err := groupDeps(steps)
+	if err != nil {
+		return fmt.Errorf("%s: %w", steps[0].Pos, err)
+	}
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	failed := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel(err)
+	}
+	tasks := make(map[string]Task, len(steps))
+	// Start tasks in dependency order so each one finds the tasks of its
+	// dependencies already created.
+	for _, s := range topoOrder(steps, deps) {
+		waitFor := make([]Task, 0, len(deps[s.ID]))
+		for _, d := range deps[s.ID] {
+			waitFor = append(waitFor, tasks[d])
+		}
+		tasks[s.ID] = e.rt.Go(gctx, func(ctx context.Context) {
+			for _, t := range waitFor {
+				t.Wait()
+			}
+			if err := e.settle(ctx, fr, s); err != nil {
+				failed(err)
+			}
+		})
+	}
+	for _, t := range tasks {
+		t.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return firstErr
+}
+
+// settle runs one step once its dependencies are done, deciding first
+// whether it runs at all. It returns the step's failure when on_error does
+// not absorb it.
+func (e *engine) settle(ctx context.Context, fr *frame, s *Step) error {
+	path := fr.childPath(s.ID)
+	if ctx.Err() != nil {
+		e.finish(fr, s, path, &stepResult{status: StatusCancelled, err: context.Cause(ctx)})
+		return nil
+	}
+	if e.handlers[s.ID] && !fr.wasTriggered(s.ID) {
+		// A handler runs only when a step naming it in on_error failed.
+		e.finish(fr, s, path, &stepResult{status: StatusSkipped, view: skippedView()})
+		return nil
+	}
+	if s.ForEach == nil {
+		e.emit(Event{Kind: EventStepStarted, Path: path, Step: s})
+	}
+	r := e.runStep(ctx, fr, s, path)
+	e.finish(fr, s, path, r)
+	if r.status != StatusFailed {
+		return nil
+	}
+	switch s.OnError {
+	case "", "fail":
+		err := r.err
+		if err == nil {
+			err = errors.New("failed")
+		}
+		return &StepError{Path: path, Err: err}
+	case "continue":
+	default:
+		// The handler's task waits on this step (or on the group holding
+		// it) and runs once it sees the trigger.
+		fr.trigger(s.OnError)
+	}
+	return nil
+}
+
+func (e *engine) finish(fr *frame, s *Step, path string, r *stepResult) {
+	if r.view != nil && !e.retained[s.ID] {
+		r.view = nil
+	}
+	fr.set(s.ID, r)
+	e.emit(Event{Kind: EventStepFinished, Path: path, Step: s, Status: r.status, Err: r.err})
+}
+
+// StepError is a step failure that ended the run.
+type StepError struct {
+	Path string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %v", e.Path, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// groupDeps returns, for every step of a list, the IDs of its siblings it
+// must wait for: explicit needs and .steps references anywhere in its
+// subtree that name a sibling, plus, for an on_error handler, the siblings
+// holding the steps it handles.
+func groupDeps(steps []*Step) (map[string][]string, error) {
+	ids := make(map[string]bool, len(steps))
+	for _, s := range steps {
+		ids[s.ID] = true
+	}
+	deps := make(map[string][]string, len(steps))
+	for _, s := range steps {
+		set := map[string]bool{}
+		subtreeRefs(s, func(id string) {
+			if ids[id] && id != s.ID {
+				set[id] = true
+			}
+		})
+		for _, o := range steps {
+			if o != s && handles(o, s.ID) {
+				set[o.ID] = true
+			}
+		}
+		list := make([]string, 0, len(set))
+		for id := range set {
+			list = append(list, id)
+		}
+		slices.Sort(list)
+		deps[s.ID] = list
+	}
+	// Refuse a cycle here too: waiting on it would hang the run.
+	state := map[string]int{}
+	var visit func(id string, trail []string) error
+	visit = func(id string, trail []string) error {
+		switch state[id] {
+		case 1:
+			return fmt.Errorf("steps depend on each other in a cycle: %s -> %s", strings.Join(trail, " -> "), id)
+		case 2:
+			return nil
+		}
+		state[id] = 1
+		for _, d := range deps[id] {
+			if err := visit(d, append(trail, id)); err != nil {
+				return err
+			}
+		}
+		state[id] = 2
+		return nil
+	}
+	for _, s := range steps {
+		if err := visit(s.ID, nil); err != nil {
+			return nil, err
+		}
+	}
+	return deps, nil
+}
+
+// handles reports whether s or a step nested in it names id in on_error.
+func handles(s *Step, id string) bool {
+	if s.OnError == id {
+		return true
+	}
+	for _, c := range s.Steps {
+		if handles(c, id) {
+			return true
+		}
+	}
+	for _, b := range s.Parallel {
+		for _, c := range b {
+			if handles(c, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// subtreeRefs reports every step ID a step or anything nested in it reads
+// or explicitly needs.
+func subtreeRefs(s *Step, fn func(string)) {
+	for _, n := range s.Needs {
+		fn(n)
+	}
+	for _, x := range []*Expr{s.ForEach, s.If, s.IdempotencyKey} {
+		if x != nil {
+			for _, r := range x.References {
+				fn(r)
+			}
+		}
+	}
+	var refs []string
+	collectRefs(s.With, &refs)
+	for _, r := range refs {
+		fn(r)
+	}
+	for _, c := range s.Steps {
+		subtreeRefs(c, fn)
+	}
+	for _, b := range s.Parallel {
+		for _, c := range b {
+			subtreeRefs(c, fn)
+		}
+	}
+}
+
+// collectRefs appends the step IDs referenced by a value's expressions.
+func collectRefs(v *Value, refs *[]string) {
+	if v == nil {
+		return
+	}
+	switch v.Kind {
+	case KindExpr:
+		if v.Expr != nil {
+			*refs = append(*refs, v.Expr.References...)
+		}
+	case KindObject:
+		for _, c := range v.Object {
+			collectRefs(c, refs)
+		}
+	case KindArray:
+		for _, c := range v.Array {
+			collectRefs(c, refs)
+		}
+	}
+}
+
+func topoOrder(steps []*Step, deps map[string][]string) []*Step {
+	byID := make(map[string]*Step, len(steps))
+	for _, s := range steps {
+		byID[s.ID] = s
+	}
+	done := map[string]bool{}
+	out := make([]*Step, 0, len(steps))
+	var visit func(s *Step)
+	visit = func(s *Step) {
+		if done[s.ID] {
+			return
+		}
+		done[s.ID] = true
+		for _, d := range deps[s.ID] {
+			visit(byID[d])
+		}
+		out = append(out, s)
+	}
+	for _, s := range steps {
+		visit(s)
+	}
+	return out
+}
+
+// runStep runs one step in fr and returns its result.
+func (e *engine) runStep(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+	if s.ForEach != nil {
+		return e.runForEach(ctx, fr, s, path)
+	}
+	return e.runInstance(ctx, fr, s, path, false)
+}
+
+// runInstance runs a step once in fr (fr carries .item under for_each):
+// the if condition, then the call, the nested group or the branches.
+func (e *engine) runInstance(ctx context.Context, fr *frame, s *Step, path string, perItem bool) *stepResult {
+	if s.If != nil {
+		scope := e.scope(fr, s.If.References)
+		ok, err := e.evalBool(ctx, s.If, scope)
+		if err != nil {
+			return &stepResult{status: StatusFailed, err: err}
+		}
+		if !ok {
+			return &stepResult{status: StatusSkipped, view: skippedView()}
+		}
+	}
+	switch {
+	case s.Call != nil:
+		return e.runCall(ctx, fr, s, path)
+	case len(s.Parallel) > 0:
+		return e.runParallel(ctx, fr, s, path)
+	default:
+		child := &frame{parent: fr, path: path, hasItem: fr.hasItem, item: fr.item, index: fr.index, results: map[string]*stepResult{}}
+		if perItem {
+			// The item frame is already the group's own frame.
+			child = fr
+		}
+		return e.groupResult(ctx, child, s.Steps)
+	}
+}
+
+// groupResult runs a nested steps list and folds its results into one. The
+// group failed when a child failure was not absorbed by the child's
+// on_error; the group's own on_error then decides.
+func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*Step) *stepResult {
+	err := e.runGroup(ctx, fr, steps)
+	results := map[string]any{}
+	views := map[string]any{}
+	cancelled := false
+	for _, c := range steps {
+		r := fr.results[c.ID]
+		if r == nil {
+			continue
+		}
+		results[c.ID] = r.result
+		if r.view != nil {
+			views[c.ID] = r.view
+		} else {
+			views[c.ID] = map[string]any{"status": r.status}
+		}
+		if r.status == StatusCancelled {
+			cancelled = true
+		}
+	}
+	status := StatusSucceeded
+	switch {
+	case err != nil:
+		status = StatusFailed
+	case cancelled:
+		status = StatusCancelled
+		err = context.Cause(ctx)
+	}
+	view := map[string]any{"status": status, "result": results, "steps": views, "error": errorView(err, "")}
+	return &stepResult{status: status, view: view, result: results, err: err}
+}
+
+// runParallel runs named branches concurrently; the step is done when all
+// are.
+func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+	order := s.BranchOrder
+	if len(order) == 0 {
+		for name := range s.Parallel {
+			order = append(order, name)
+		}
+		slices.Sort(order)
+	}
+	type branchOut struct {
+		name string
+		r    *stepResult
+	}
+	outs := make([]branchOut, len(order))
+	tasks := make([]Task, len(order))
+	// A failed branch cancels the others: the step has failed already.
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for i, name := range order {
+		bf := &frame{parent: fr, path: path + "." + name, hasItem: fr.hasItem, item: fr.item, index: fr.index, results: map[string]*stepResult{}}
+		tasks[i] = e.rt.Go(pctx, func(ctx context.Context) {
+			r := e.groupResult(ctx, bf, s.Parallel[name])
+			outs[i] = branchOut{name: name, r: r}
+			if r.status == StatusFailed {
+				cancel(fmt.Errorf("branch %s failed", name))
+			}
+		})
+	}
+	for _, t := range tasks {
+		t.Wait()
+	}
+	branches := map[string]any{}
+	results := map[string]any{}
+	status := StatusSucceeded
+	var firstErr error
+	for _, o := range outs {
+		branches[o.name] = o.r.view
+		results[o.name] = o.r.result
+		switch o.r.status {
+		case StatusFailed:
+			status = StatusFailed
+			if firstErr == nil {
+				firstErr = fmt.Errorf("branch %s: %w", o.name, o.r.err)
+			}
+		case StatusCancelled:
+			if status != StatusFailed {
+				status = StatusCancelled
+				firstErr = o.r.err
+			}
+		}
+	}
+	view := map[string]any{"status": status, "result": results, "branches": branches, "error": errorView(firstErr, "")}
+	return &stepResult{status: status, view: view, result: results, err: firstErr}
+}
+
+// runForEach runs a step once per element of its for_each list, at most
+// max_concurrency at a time, keeping item results (in input order) only
+// when some expression reads the step.
+func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+	scope := e.scope(fr, s.ForEach.References)
+	v, err := Eval(ctx, s.ForEach, scope)
+	if err != nil {
+		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each", err: err}}
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each",
+			err: fmt.Errorf("%s: %s must yield an array, got %s", s.ForEach.Pos, s.ForEach, describe(v))}}
+	}
+	n := len(list)
+	e.emit(Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
+
+	keep := e.retained[s.ID]
+	var items []any
+	if keep {
+		items = make([]any, n)
+	}
+	counts := map[string]int{StatusSucceeded: 0, StatusFailed: 0, StatusSkipped: 0, StatusCancelled: 0}
+	var (
+		mu       sync.Mutex
+		next     int
+		firstErr error
+	)
+	workers := s.MaxConcurrency
+	if workers <= 0 {
+		workers = DefaultMaxConcurrency
+	}
+	workers = min(workers, n)
+	failFast := s.OnError == "" || s.OnError == "fail"
+	itemCtx, cancelItems := context.WithCancelCause(ctx)
+	defer cancelItems(nil)
+
+	work := func(ctx context.Context) {
+		for {
+			mu.Lock()
+			i := next
+			next++
+			mu.Unlock()
+			if i >= n {
+				return
+			}
+			ipath := fmt.Sprintf("%s[%d]", path, i)
+			var r *stepResult
+			if ctx.Err() != nil {
+				r = &stepResult{status: StatusCancelled, err: context.Cause(ctx)}
+			} else {
+				ifr := &frame{parent: fr, path: ipath, hasItem: true, item: list[i], index: i, results: map[string]*stepResult{}}
+				r = e.runInstance(ctx, ifr, s, ipath, true)
+			}
+			var iv map[string]any
+			if keep {
+				iv = itemView(list[i], i, r)
+			}
+			mu.Lock()
+			counts[r.status]++
+			if keep {
+				items[i] = iv
+			}
+			if r.status == StatusFailed && firstErr == nil {
+				firstErr = fmt.Errorf("item %d: %w", i, r.err)
+			}
+			mu.Unlock()
+			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err})
+			if r.status == StatusFailed && failFast {
+				// Fail fast: the remaining items are cancelled, not run.
+				cancelItems(fmt.Errorf("item %s failed", ipath))
+			}
+		}
+	}
+	tasks := make([]Task, workers)
+	for w := range workers {
+		tasks[w] = e.rt.Go(itemCtx, work)
+	}
+	for _, t := range tasks {
+		t.Wait()
+	}
+
+	status := StatusSucceeded
+	switch {
+	case counts[StatusFailed] > 0:
+		status = StatusFailed
+	case counts[StatusCancelled] > 0:
+		status = StatusCancelled
+	}
+	countView := map[string]any{"total": n}
+	for k, c := range counts {
+		countView[k] = c
+	}
+	view := map[string]any{"status": status, "counts": countView, "error": errorView(firstErr, "")}
+	var result any
+	if keep {
+		view["items"] = items
+		results := make([]any, n)
+		for i, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				results[i] = m["result"]
+			}
+		}
+		view["result"] = results
+		result = results
+	}
+	return &stepResult{status: status, view: view, result: result, err: firstErr}
+}
+
+// itemView is one element of .steps.<id>.items.
+func itemView(item any, index int, r *stepResult) map[string]any {
+	v := map[string]any{}
+	for k, x := range r.view {
+		v[k] = x
+	}
+	v["item"] = item
+	v["index"] = index
+	v["status"] = r.status
+	if _, ok := v["result"]; !ok {
+		v["result"] = r.result
+	}
+	if _, ok := v["error"]; !ok {
+		v["error"] = errorView(r.err, "")
+	}
+	return v
+}
+
+func skippedView() map[string]any {
+	return map[string]any{"status": StatusSkipped, "result": nil, "content": nil, "text": nil, "error": nil, "attempts": 0}
+}

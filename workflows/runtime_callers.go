@@ -1,0 +1,168 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// OrchestratorCaller makes a flow's calls through the orchestrator, so they
+// get its allow-lists, pinning, argument validation and audit log like
+// every other call mediator makes.
+type OrchestratorCaller struct {
+	O *orchestrator.Orchestrator
+}
+
+// metaCaller is the orchestrator method that sends a request _meta; the
+// idempotency key travels there.
+type metaCaller interface {
+	CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*orchestrator.Result, error)
+}
+
+func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	var (
+		res *orchestrator.Result
+		err error
+	)
+	if mc, ok := any(c.O).(metaCaller); ok {
+		res, err = mc.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
+	} else {
+		if len(req.Meta) > 0 {
+			// Dropping the key would turn a call the retry rule deemed safe
+			// to repeat into one that is not: refuse rather than send it.
+			return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf(
+				"%s.%s: this orchestrator cannot send _meta, so the step's idempotency key would be lost; nothing was sent", req.Server, req.Tool)}
+		}
+		res, err = c.O.Call(ctx, req.Server, req.Tool, req.Args)
+	}
+	if err != nil {
+		if res != nil && res.CallToolResult != nil {
+			// The call happened but could not be audited: keep the result,
+			// report the failure.
+			return res.CallToolResult, classifyOrchestrator(err)
+		}
+		return nil, classifyOrchestrator(err)
+	}
+	return res.CallToolResult, nil
+}
+
+func (c OrchestratorCaller) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
+	infos, err := c.O.Tools(ctx, server)
+	if err != nil {
+		return nil, classifyOrchestrator(err)
+	}
+	names := make([]string, 0, len(infos))
+	for _, ti := range infos {
+		if ti.Name == tool {
+			return ti.Tool, nil
+		}
+		names = append(names, ti.Name)
+	}
+	return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("server %q has no tool %q; its tools are: %s", server, tool, namesOrNone(names))}
+}
+
+// classifyOrchestrator maps the orchestrator's error kinds to retry classes.
+func classifyOrchestrator(err error) error {
+	var oe *orchestrator.Error
+	if !errors.As(err, &oe) {
+		return err
+	}
+	class := ClassRefused
+	switch oe.Kind {
+	case orchestrator.KindConnection, orchestrator.KindClosed:
+		class = ClassTransport
+		if oe.ConnectorKind() == connectors.KindTimeout {
+			class = ClassTimeout
+		}
+	case orchestrator.KindServer:
+		class = ClassProtocol
+	}
+	return &CallError{Class: class, Err: err}
+}
+
+// SessionCaller calls tools over go-sdk client sessions the caller opened
+// itself, one per server name, without the orchestrator's registry. It
+// suits embedding the engine where the sessions already exist (a worker of
+// a distributed engine holding its own connections, tests, benchmarks).
+// The flow's data-flow policy still applies; the orchestrator's allow-lists,
+// pinning and audit do not.
+type SessionCaller struct {
+	Sessions map[string]*mcp.ClientSession
+
+	mu    sync.Mutex
+	tools map[string]map[string]*mcp.Tool
+}
+
+func (c *SessionCaller) session(server string) (*mcp.ClientSession, error) {
+	cs, ok := c.Sessions[server]
+	if !ok {
+		names := make([]string, 0, len(c.Sessions))
+		for n := range c.Sessions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("no server %q; servers are: %s", server, strings.Join(names, ", "))}
+	}
+	return cs, nil
+}
+
+func (c *SessionCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	cs, err := c.session(req.Server)
+	if err != nil {
+		return nil, err
+	}
+	// Fresh params per call: the SDK writes into Meta.
+	params := &mcp.CallToolParams{Name: req.Tool, Arguments: req.Args}
+	if len(req.Meta) > 0 {
+		params.Meta = make(mcp.Meta, len(req.Meta))
+		for k, v := range req.Meta {
+			params.Meta[k] = v
+		}
+	}
+	res, err := cs.CallTool(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s: %w", req.Server, req.Tool, err)
+	}
+	return res, nil
+}
+
+func (c *SessionCaller) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
+	cs, err := c.session(server)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tools == nil {
+		c.tools = map[string]map[string]*mcp.Tool{}
+	}
+	list, ok := c.tools[server]
+	if !ok {
+		list = map[string]*mcp.Tool{}
+		for t, err := range cs.Tools(ctx, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("list tools of %s: %w", server, err)
+			}
+			list[t.Name] = t
+		}
+		c.tools[server] = list
+	}
+	t, ok := list[tool]
+	if !ok {
+		names := make([]string, 0, len(list))
+		for n := range list {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("server %q has no tool %q; its tools are: %s", server, tool, namesOrNone(names))}
+	}
+	return t, nil
+}
