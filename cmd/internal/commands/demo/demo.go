@@ -196,10 +196,11 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 	defer stopServer(cs, &err)
 
 	// The keyring: both keys stored as a user would with `mediator secret set`.
+	passphrase := randomHex(16)
 	store, err := credentials.Open(ctx, credentials.Options{
-		Backend:    "file",
+		Backend:    credentials.BackendFile,
 		FileDir:    filepath.Join(dir, "keyring"),
-		Passphrase: func(string) (string, error) { return randomHex(16), nil },
+		Passphrase: func(string) (string, error) { return passphrase, nil },
 	})
 	if err != nil {
 		return fmt.Errorf("opening the throwaway keyring: %w", err)
