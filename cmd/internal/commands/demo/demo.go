@@ -103,7 +103,7 @@ func demoRun(ctx context.Context, opts *Options) error {
 		newKey = func() string { return randomHex(24) }
 	}
 	keys := &demoKeys{a: credentials.NewSecret(newKey()), b: credentials.NewSecret(newKey())}
-	rep := &report{City: city, keys: keys}
+	rep := &report{City: city, Hops: []hop{}, Checks: []check{}, keys: keys}
 	// Errors pass through a redactor of both keys: they reach stderr, which
 	// the check on the report below does not cover.
 	red := credentials.NewRedactor()
