@@ -180,7 +180,7 @@ type tokenResponse struct {
 // tokenRequest posts a grant to a token endpoint with client
 // authentication, DPoP proof (when enabled) and one retry on a DPoP nonce
 // challenge.
-func (h *Handler) tokenRequest(ctx context.Context, endpoint, issuer string, ca clientAuth, form url.Values) (*Token, *tokenResponse, error) {
+func (h *Handler) tokenRequest(ctx context.Context, endpoint, issuer string, ca clientAuth, form url.Values, dp *dpopKey) (*Token, *tokenResponse, error) {
 	form = cloneValues(form)
 	var basicUser, basicPass string
 	switch ca.method {
@@ -210,16 +210,16 @@ func (h *Handler) tokenRequest(ctx context.Context, endpoint, issuer string, ca 
 	}
 
 	for attempt := 0; ; attempt++ {
-		tok, raw, err := h.postToken(ctx, endpoint, form, basicUser, basicPass)
+		tok, raw, err := h.postToken(ctx, endpoint, form, basicUser, basicPass, dp)
 		var te *TokenError
-		if attempt == 0 && h.dpop != nil && errors.As(err, &te) && te.Code == "use_dpop_nonce" && h.dpop.nonceFor(endpoint) != "" {
+		if attempt == 0 && dp != nil && errors.As(err, &te) && te.Code == "use_dpop_nonce" && dp.nonceFor(endpoint) != "" {
 			continue
 		}
 		return tok, raw, err
 	}
 }
 
-func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Values, basicUser, basicPass string) (*Token, *tokenResponse, error) {
+func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Values, basicUser, basicPass string, dp *dpopKey) (*Token, *tokenResponse, error) {
 	ctx, cancel := h.policy.fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
@@ -231,8 +231,8 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 	if basicUser != "" {
 		req.SetBasicAuth(basicUser, basicPass)
 	}
-	if h.dpop != nil {
-		proof, err := h.dpop.proof(http.MethodPost, endpoint, "", h.now())
+	if dp != nil {
+		proof, err := dp.proof(http.MethodPost, endpoint, "", h.now())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -243,8 +243,8 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 		return nil, nil, fmt.Errorf("token request to %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
-	if h.dpop != nil {
-		h.dpop.rememberNonce(endpoint, resp.Header.Get("DPoP-Nonce"))
+	if dp != nil {
+		dp.rememberNonce(endpoint, resp.Header.Get("DPoP-Nonce"))
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -275,7 +275,7 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 	case strings.EqualFold(tr.TokenType, "bearer"), tr.TokenType == "":
 		tok.TokenType = "Bearer"
 	case strings.EqualFold(tr.TokenType, "dpop"):
-		if h.dpop == nil {
+		if dp == nil {
 			return nil, nil, fmt.Errorf("token endpoint %s issued a DPoP-bound token without a DPoP proof", endpoint)
 		}
 		tok.TokenType = "DPoP"

@@ -1,0 +1,749 @@
+// Package oauth authorizes mediator's MCP client to one HTTP server, per the
+// MCP authorization spec (2025-11-25 and 2026-07-28): discovery from the
+// 401 challenge, PKCE S256, state and RFC 9207 iss checks, RFC 8707
+// resource on every request, registration by config, client ID metadata
+// document or dynamic registration, step-up, refresh with rotation, and the
+// machine grants (client credentials, workload identity JWT bearer,
+// enterprise-managed ID-JAG), optionally DPoP-bound.
+//
+// A Handler implements the go-sdk's auth.OAuthHandler, so it plugs into
+// mcp.StreamableClientTransport.OAuthHandler. Every URL a server supplies is
+// fetched through a GuardPolicy client.
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"golang.org/x/oauth2"
+
+	"github.com/mediatorhq/mediator/credentials"
+)
+
+// Grant names how the handler obtains tokens.
+type Grant string
+
+const (
+	// GrantAuthorizationCode logs a user in through a CodeFetcher.
+	GrantAuthorizationCode Grant = "authorization_code"
+	// GrantClientCredentials authenticates the client itself (SEP-1046).
+	GrantClientCredentials Grant = "client_credentials"
+	// GrantJWTBearer presents a workload identity JWT (SEP-1933, RFC 7523).
+	GrantJWTBearer Grant = "jwt_bearer"
+	// GrantEnterprise exchanges an enterprise SSO ID token for an ID-JAG
+	// and that for an access token (SEP-990).
+	GrantEnterprise Grant = "enterprise"
+)
+
+// DPoP modes.
+const (
+	DPoPOff  = "off"
+	DPoPAuto = "auto" // when the authorization server advertises ES256
+)
+
+// ClientConfig is a client registered out of band, from config.
+type ClientConfig struct {
+	ClientID     string
+	ClientSecret credentials.Secret
+	// Issuer binds the client to one authorization server (SEP-2352). Empty
+	// means any; a mismatch skips this client.
+	Issuer string
+	// AuthMethod overrides the choice from the server's metadata.
+	AuthMethod string
+	// Key signs private_key_jwt assertions.
+	Key *SigningKey
+}
+
+// EnterpriseConfig is the identity provider side of GrantEnterprise.
+type EnterpriseConfig struct {
+	TokenEndpoint string
+	ClientID      string
+	ClientSecret  credentials.Secret
+	// IDToken returns the user's SSO ID token.
+	IDToken func(ctx context.Context) (credentials.Secret, error)
+}
+
+// Config configures a Handler for one server.
+type Config struct {
+	// ServerName keys the store; ServerURL is the configured MCP endpoint.
+	ServerName string
+	ServerURL  string
+	// AllowInsecureLocalhost permits http to loopback (development, the
+	// conformance suite).
+	AllowInsecureLocalhost bool
+
+	Grant Grant
+
+	// Store keeps tokens and registrations; nil means a MemoryStore.
+	Store  TokenStore
+	Logger *slog.Logger
+
+	// Fetcher and RedirectURL drive GrantAuthorizationCode.
+	Fetcher     CodeFetcher
+	RedirectURL string
+
+	// Client is a pre-registered client (first in registration priority).
+	// For the machine grants it is the client's identity.
+	Client *ClientConfig
+	// ClientMetadataURL is mediator's client ID metadata document (SEP-991),
+	// used when the authorization server supports it.
+	ClientMetadataURL string
+	// DisableDynamicRegistration skips RFC 7591 registration.
+	DisableDynamicRegistration bool
+	// ClientName is sent in dynamic registration.
+	ClientName string
+	// AskClient is the last resort of registration: ask the user for a
+	// client ID. Nil means fail with an error saying what to configure.
+	AskClient func(ctx context.Context, issuer string) (*ClientConfig, error)
+
+	// ScopeFilter narrows the discovered scopes.
+	ScopeFilter func([]string) []string
+	// RequestOfflineAccess adds offline_access when the server offers it.
+	RequestOfflineAccess bool
+
+	// DPoP is DPoPOff (default) or DPoPAuto.
+	DPoP string
+
+	// Assertion returns the workload identity JWT for GrantJWTBearer.
+	Assertion func(ctx context.Context) (credentials.Secret, error)
+	// Enterprise configures GrantEnterprise.
+	Enterprise *EnterpriseConfig
+
+	// RefreshBefore renews a token this long before it expires; zero means
+	// one minute.
+	RefreshBefore time.Duration
+	// MaxStepUps bounds step-up authorizations per operation within ten
+	// minutes; zero means 3.
+	MaxStepUps int
+
+	// HTTPClient overrides the guarded client (tests only).
+	HTTPClient *http.Client
+	// Now overrides the clock (tests only).
+	Now func() time.Time
+}
+
+// Handler is the OAuth client of one MCP server.
+type Handler struct {
+	cfg      Config
+	resource string
+	policy   GuardPolicy
+	http     *http.Client
+	store    TokenStore
+	log      *slog.Logger
+	dpop     *dpopKey
+
+	// authMu serialises authorization flows; refreshMu makes a refresh
+	// single-flight (callers wait and then see the new token).
+	authMu    sync.Mutex
+	refreshMu sync.Mutex
+
+	mu       sync.Mutex
+	sess     *session
+	stepUps  map[string][]time.Time
+	refreshN int
+}
+
+// session is the state bound to one (issuer, client, resource).
+type session struct {
+	key     TokenKey
+	d       *discovered
+	ca      clientAuth
+	token   *Token
+	granted []string
+	dpop    bool
+}
+
+var _ auth.OAuthHandler = (*Handler)(nil)
+
+// New validates the config.
+func New(cfg Config) (*Handler, error) {
+	if cfg.ServerName == "" {
+		return nil, errors.New("oauth: ServerName is empty")
+	}
+	res, err := CanonicalResource(cfg.ServerURL)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
+	}
+	policy, err := PolicyFor(cfg.ServerURL, cfg.AllowInsecureLocalhost)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
+	}
+	if _, err := policy.checkURL(res); err != nil {
+		return nil, fmt.Errorf("oauth: server %q URL: %w", cfg.ServerName, err)
+	}
+	if cfg.Grant == "" {
+		cfg.Grant = GrantAuthorizationCode
+	}
+	switch cfg.Grant {
+	case GrantAuthorizationCode:
+		if cfg.Fetcher == nil {
+			return nil, fmt.Errorf("oauth: server %q: authorization_code needs a Fetcher (browser login or headless)", cfg.ServerName)
+		}
+		if cfg.RedirectURL == "" {
+			return nil, fmt.Errorf("oauth: server %q: authorization_code needs a RedirectURL", cfg.ServerName)
+		}
+		if cfg.ClientMetadataURL != "" {
+			u, err := url.Parse(cfg.ClientMetadataURL)
+			if err != nil || u.Scheme != "https" || len(u.Path) < 2 {
+				return nil, fmt.Errorf("oauth: server %q: client_metadata_url %q must be an https URL with a path", cfg.ServerName, cfg.ClientMetadataURL)
+			}
+		}
+	case GrantClientCredentials:
+		if cfg.Client == nil || cfg.Client.ClientID == "" || (cfg.Client.ClientSecret.IsZero() && cfg.Client.Key == nil) {
+			return nil, fmt.Errorf("oauth: server %q: client_credentials needs client_id and a client_secret or private key", cfg.ServerName)
+		}
+	case GrantJWTBearer:
+		if cfg.Assertion == nil {
+			return nil, fmt.Errorf("oauth: server %q: jwt_bearer needs an Assertion source", cfg.ServerName)
+		}
+	case GrantEnterprise:
+		if cfg.Enterprise == nil || cfg.Enterprise.IDToken == nil || cfg.Enterprise.TokenEndpoint == "" || cfg.Client == nil {
+			return nil, fmt.Errorf("oauth: server %q: enterprise needs the IdP token endpoint, an ID token source and the MCP client", cfg.ServerName)
+		}
+	default:
+		return nil, fmt.Errorf("oauth: server %q: grant %q is not one of authorization_code, client_credentials, jwt_bearer, enterprise", cfg.ServerName, cfg.Grant)
+	}
+	h := &Handler{cfg: cfg, resource: res, policy: policy, store: cfg.Store, log: cfg.Logger, stepUps: map[string][]time.Time{}}
+	if h.store == nil {
+		h.store = NewMemoryStore()
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.http = cfg.HTTPClient
+	if h.http == nil {
+		h.http = policy.Client()
+	}
+	if cfg.DPoP == DPoPAuto {
+		if h.dpop, err = newDPoPKey(); err != nil {
+			return nil, err
+		}
+	} else if cfg.DPoP != "" && cfg.DPoP != DPoPOff {
+		return nil, fmt.Errorf("oauth: server %q: dpop %q is not one of off, auto", cfg.ServerName, cfg.DPoP)
+	}
+	return h, nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.cfg.Now != nil {
+		return h.cfg.Now()
+	}
+	return time.Now()
+}
+
+// Transport wraps the MCP HTTP client's round tripper. It is needed only for
+// DPoP (the go-sdk transport always writes the Bearer scheme); with DPoP off
+// it returns base unchanged.
+func (h *Handler) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if h.dpop == nil {
+		return base
+	}
+	return &dpopTransport{h: h, base: base}
+}
+
+func (h *Handler) usingDPoP() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sess != nil && h.sess.dpop
+}
+
+// TokenSource returns nil until the first authorization; the transport
+// then sends no Authorization header and the server's 401 starts the flow.
+func (h *Handler) TokenSource(context.Context) (oauth2.TokenSource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sess == nil {
+		return nil, nil
+	}
+	return tokenSource{h}, nil
+}
+
+type tokenSource struct{ h *Handler }
+
+func (t tokenSource) Token() (*oauth2.Token, error) { return t.h.token(context.Background()) }
+
+// errNeedsAuthorization makes the go-sdk transport send the request without
+// a token (it special-cases invalid_grant), so the server's 401 reaches
+// Authorize.
+var errNeedsAuthorization = &oauth2.RetrieveError{ErrorCode: "invalid_grant", ErrorDescription: "authorization needed"}
+
+func (h *Handler) fresh(t *Token) bool {
+	if t == nil || t.AccessToken.IsZero() {
+		return false
+	}
+	before := h.cfg.RefreshBefore
+	if before == 0 {
+		before = time.Minute
+	}
+	return t.Expiry.IsZero() || h.now().Add(before).Before(t.Expiry)
+}
+
+// token returns a usable access token, renewing it ahead of expiry. Only
+// one renewal runs at a time; concurrent callers wait for it.
+func (h *Handler) token(ctx context.Context) (*oauth2.Token, error) {
+	h.mu.Lock()
+	s := h.sess
+	var cur *Token
+	if s != nil {
+		cur = s.token
+	}
+	h.mu.Unlock()
+	if s == nil {
+		return nil, errNeedsAuthorization
+	}
+	if h.fresh(cur) {
+		return toOAuth2(cur), nil
+	}
+
+	h.refreshMu.Lock()
+	defer h.refreshMu.Unlock()
+	h.mu.Lock()
+	if h.sess != s {
+		s = h.sess
+	}
+	cur = s.token
+	h.mu.Unlock()
+	if h.fresh(cur) {
+		return toOAuth2(cur), nil
+	}
+	ctx, cancel := h.policy.fetchContext(ctx)
+	defer cancel()
+	nt, err := h.renew(ctx, s)
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) && te.Code == "invalid_grant" {
+			h.log.Info("oauth token renewal refused; a new authorization is needed", "server", h.cfg.ServerName, "error", te.Code)
+			return nil, errNeedsAuthorization
+		}
+		if errors.Is(err, errNoRenewal) {
+			return nil, errNeedsAuthorization
+		}
+		return nil, err
+	}
+	return toOAuth2(nt), nil
+}
+
+var errNoRenewal = errors.New("token cannot be renewed without the user")
+
+// renew refreshes (authorization code) or re-runs the grant (machine
+// grants), saves the result, and only then installs it.
+func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
+	var nt *Token
+	var err error
+	switch h.cfg.Grant {
+	case GrantAuthorizationCode:
+		if s.token == nil || s.token.RefreshToken.IsZero() {
+			return nil, errNoRenewal
+		}
+		form := url.Values{
+			"grant_type":    {grantRefreshToken},
+			"refresh_token": {s.token.RefreshToken.Reveal()},
+			"resource":      {s.key.Resource},
+		}
+		nt, _, err = h.tokenRequestFor(ctx, s.d, s.ca, form, s.dpop)
+		if err != nil {
+			return nil, fmt.Errorf("refreshing the token of server %q: %w", h.cfg.ServerName, err)
+		}
+		h.mu.Lock()
+		h.refreshN++
+		h.mu.Unlock()
+		if nt.RefreshToken.IsZero() {
+			// No rotation: the old refresh token stays valid.
+			nt.RefreshToken = s.token.RefreshToken
+		}
+		if len(nt.Scopes) == 0 {
+			nt.Scopes = s.token.Scopes
+		}
+	default:
+		nt, err = h.machineGrant(ctx, s.d, s.ca, s.granted)
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Saved before use: if the AS rotated the refresh token, losing the new
+	// one would lock the user out at the next refresh.
+	if err := h.store.SaveToken(ctx, s.key, nt); err != nil {
+		return nil, fmt.Errorf("saving the renewed token of server %q (not using it): %w", h.cfg.ServerName, err)
+	}
+	h.mu.Lock()
+	s.token = nt
+	h.mu.Unlock()
+	return nt, nil
+}
+
+// Refreshes counts successful refresh-token grants (for status and tests).
+func (h *Handler) Refreshes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.refreshN
+}
+
+func toOAuth2(t *Token) *oauth2.Token {
+	return &oauth2.Token{AccessToken: t.AccessToken.Reveal(), TokenType: "Bearer", Expiry: t.Expiry}
+}
+
+// Authorize runs when the server answered 401 or 403. It returns nil when
+// the request should be retried with the new token.
+func (h *Handler) Authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	ch := parseChallenge(resp.Header)
+	if resp.StatusCode == http.StatusForbidden && ch.err != "insufficient_scope" {
+		return fmt.Errorf("server %q answered 403 Forbidden (%s); not an insufficient_scope challenge, so re-authorizing would not help", h.cfg.ServerName, orNone(ch.err))
+	}
+
+	h.authMu.Lock()
+	defer h.authMu.Unlock()
+
+	sent := bearerOf(req)
+	h.mu.Lock()
+	s := h.sess
+	h.mu.Unlock()
+	// Another request re-authorized while this one waited: just retry.
+	if resp.StatusCode == http.StatusUnauthorized && s != nil && s.token != nil && h.fresh(s.token) && sent != s.token.AccessToken.Reveal() {
+		return nil
+	}
+
+	stepUp := resp.StatusCode == http.StatusForbidden
+	if stepUp {
+		op := operationOf(req)
+		if err := h.countStepUp(op); err != nil {
+			return err
+		}
+	}
+
+	d, err := h.discover(ctx, ch)
+	if err != nil {
+		return fmt.Errorf("server %q: %w", h.cfg.ServerName, err)
+	}
+	if s != nil && s.key.Issuer != d.issuer {
+		// SEP-2352: nothing obtained from the old authorization server is
+		// reused with the new one.
+		h.log.Info("authorization server changed; re-registering", "server", h.cfg.ServerName, "old_issuer", s.key.Issuer, "new_issuer", d.issuer)
+		s = nil
+		h.mu.Lock()
+		h.sess = nil
+		h.mu.Unlock()
+	}
+
+	if !stepUp && s != nil && s.token != nil && !s.token.RefreshToken.IsZero() && sent == s.token.AccessToken.Reveal() {
+		// The token was refused before its time: one refresh may fix it.
+		h.refreshMu.Lock()
+		_, rerr := h.renew(ctx, s)
+		h.refreshMu.Unlock()
+		if rerr == nil {
+			return nil
+		}
+		h.log.Info("refresh after 401 failed; authorizing again", "server", h.cfg.ServerName)
+	}
+
+	scopes := ch.scope
+	if len(scopes) == 0 && !stepUp {
+		scopes = d.scopesSupported
+	}
+	if h.cfg.ScopeFilter != nil {
+		scopes = h.cfg.ScopeFilter(scopes)
+	}
+	if stepUp && s != nil {
+		// SEP-2350: keep what was granted, add what is challenged.
+		scopes = union(s.granted, scopes)
+	}
+	ns, err := h.obtain(ctx, d, scopes, s, resp.StatusCode == http.StatusUnauthorized)
+	if err != nil {
+		return fmt.Errorf("server %q: %w", h.cfg.ServerName, err)
+	}
+	h.mu.Lock()
+	h.sess = ns
+	h.mu.Unlock()
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no error code"
+	}
+	return "error=" + s
+}
+
+func bearerOf(req *http.Request) string {
+	if req == nil {
+		return ""
+	}
+	a := req.Header.Get("Authorization")
+	for _, p := range []string{"Bearer ", "DPoP "} {
+		if t, ok := cutPrefixFold(a, p); ok {
+			return t
+		}
+	}
+	return ""
+}
+
+func cutPrefixFold(s, p string) (string, bool) {
+	if len(s) >= len(p) && equalFold(s[:len(p)], p) {
+		return s[len(p):], true
+	}
+	return "", false
+}
+
+func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
+
+// operationOf names the JSON-RPC call that was refused, so step-up attempts
+// are counted per operation (MCP: track attempts per resource and operation).
+func operationOf(req *http.Request) string {
+	if req == nil || req.GetBody == nil {
+		return ""
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return ""
+	}
+	defer body.Close()
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&msg); err != nil {
+		return ""
+	}
+	return msg.Method + " " + msg.Params.Name
+}
+
+const stepUpWindow = 10 * time.Minute
+
+func (h *Handler) countStepUp(op string) error {
+	max := h.cfg.MaxStepUps
+	if max == 0 {
+		max = 3
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	var recent []time.Time
+	for _, t := range h.stepUps[op] {
+		if now.Sub(t) < stepUpWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= max {
+		h.stepUps[op] = recent
+		return fmt.Errorf("server %q still answers 403 insufficient_scope for %q after %d step-up authorizations; giving up", h.cfg.ServerName, op, max)
+	}
+	h.stepUps[op] = append(recent, now)
+	return nil
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// obtain gets a token for the discovered server with the given scopes.
+func (h *Handler) obtain(ctx context.Context, d *discovered, scopes []string, prev *session, mayReuse bool) (*session, error) {
+	useDPoP := h.dpop != nil && slices.Contains(d.meta.DPoPSigningAlgValuesSupported, "ES256")
+	switch h.cfg.Grant {
+	case GrantAuthorizationCode:
+		return h.authorizationCode(ctx, d, scopes, prev, mayReuse, useDPoP)
+	default:
+		ca, err := h.machineClient(d)
+		if err != nil {
+			return nil, err
+		}
+		s := &session{key: TokenKey{Server: h.cfg.ServerName, Issuer: d.issuer, ClientID: ca.clientID, Resource: d.resource}, d: d, ca: ca, granted: scopes, dpop: useDPoP}
+		tok, err := h.machineGrant(ctx, d, ca, scopes)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.store.SaveToken(ctx, s.key, tok); err != nil {
+			return nil, fmt.Errorf("saving token: %w", err)
+		}
+		s.token = tok
+		s.dpop = useDPoP && tok.TokenType == "DPoP"
+		return s, nil
+	}
+}
+
+func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes []string, prev *session, mayReuse, useDPoP bool) (*session, error) {
+	if !d.fallback {
+		if err := requirePKCE(d.meta); err != nil {
+			return nil, err
+		}
+	}
+	if d.meta.AuthorizationEndpoint == "" {
+		return nil, fmt.Errorf("authorization server %s has no authorization_endpoint", d.issuer)
+	}
+	ca, err := h.register(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	key := TokenKey{Server: h.cfg.ServerName, Issuer: d.issuer, ClientID: ca.clientID, Resource: d.resource}
+	s := &session{key: key, d: d, ca: ca, dpop: useDPoP}
+
+	// After a restart: a stored token for exactly this binding spares the
+	// user a login.
+	if mayReuse && prev == nil {
+		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP") {
+			s.token, s.granted = tok, tok.Scopes
+			if h.fresh(tok) {
+				return s, nil
+			}
+			if _, err := h.renew(ctx, s); err == nil {
+				return s, nil
+			}
+			s.token = nil
+		}
+	}
+
+	if h.cfg.RequestOfflineAccess && slices.Contains(d.meta.ScopesSupported, "offline_access") && !slices.Contains(scopes, "offline_access") {
+		scopes = append(slices.Clone(scopes), "offline_access")
+	}
+
+	verifier := rand.Text() + rand.Text() // 52 base32 chars: within RFC 7636's 43..128
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	state := rand.Text()
+
+	au, err := url.Parse(d.meta.AuthorizationEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("authorization_endpoint %q does not parse", d.meta.AuthorizationEndpoint)
+	}
+	if _, err := h.policy.checkURL(au.String()); err != nil {
+		return nil, fmt.Errorf("authorization_endpoint: %w", err)
+	}
+	q := au.Query()
+	q.Set("response_type", "code")
+	q.Set("client_id", ca.clientID)
+	q.Set("redirect_uri", h.cfg.RedirectURL)
+	q.Set("state", state)
+	q.Set("code_challenge", challenge)
+	q.Set("code_challenge_method", "S256")
+	q.Set("resource", d.resource)
+	if len(scopes) > 0 {
+		q.Set("scope", joinScopes(scopes))
+	}
+	au.RawQuery = q.Encode()
+
+	res, err := h.cfg.Fetcher.FetchCode(ctx, &AuthorizationRequest{URL: au.String(), RedirectURL: h.cfg.RedirectURL, State: state, Issuer: d.issuer})
+	if err != nil {
+		return nil, fmt.Errorf("authorization: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(res.State), []byte(state)) != 1 {
+		return nil, errors.New("authorization response state does not match the request: discarding it (possible CSRF)")
+	}
+	if err := checkIss(res.Iss, d.issuer, d.meta.AuthorizationResponseIssParameterSupported); err != nil {
+		return nil, err
+	}
+	if res.Error != "" {
+		return nil, fmt.Errorf("authorization server %s refused: %s %s", d.issuer, res.Error, res.ErrorDescription)
+	}
+	if res.Code == "" {
+		return nil, errors.New("authorization response carries no code")
+	}
+	form := url.Values{
+		"grant_type":    {grantAuthorizationCode},
+		"code":          {res.Code},
+		"redirect_uri":  {h.cfg.RedirectURL},
+		"code_verifier": {verifier},
+		"resource":      {d.resource},
+	}
+	tok, _, err := h.tokenRequestFor(ctx, d, ca, form, useDPoP)
+	if err != nil {
+		return nil, fmt.Errorf("exchanging the authorization code: %w", err)
+	}
+	if len(tok.Scopes) == 0 {
+		tok.Scopes = scopes
+	}
+	if err := h.store.SaveToken(ctx, key, tok); err != nil {
+		return nil, fmt.Errorf("saving the token of server %q: %w", h.cfg.ServerName, err)
+	}
+	s.token, s.granted = tok, tok.Scopes
+	s.dpop = useDPoP && tok.TokenType == "DPoP"
+	return s, nil
+}
+
+// tokenRequestFor sends a token request with or without a DPoP proof.
+func (h *Handler) tokenRequestFor(ctx context.Context, d *discovered, ca clientAuth, form url.Values, useDPoP bool) (*Token, *tokenResponse, error) {
+	var dp *dpopKey
+	if useDPoP {
+		dp = h.dpop
+	}
+	return h.tokenRequest(ctx, d.meta.TokenEndpoint, d.issuer, ca, form, dp)
+}
+
+// checkIss applies RFC 9207 as the MCP 2026-07-28 table says: compare
+// whenever iss is present (plain string comparison), require it only when
+// the server advertised it.
+func checkIss(iss, issuer string, advertised bool) error {
+	switch {
+	case iss != "" && iss != issuer:
+		return fmt.Errorf("authorization response iss %q does not match the authorization server %q: discarding it (possible mix-up attack)", iss, issuer)
+	case iss == "" && advertised:
+		return fmt.Errorf("authorization server %q advertises authorization_response_iss_parameter_supported but the response has no iss: discarding it", issuer)
+	}
+	return nil
+}
+
+func joinScopes(s []string) string {
+	var b bytes.Buffer
+	for i, v := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// Forget logs the server out: the session and everything stored.
+func (h *Handler) Forget(ctx context.Context) error {
+	h.mu.Lock()
+	h.sess = nil
+	h.mu.Unlock()
+	return h.store.Forget(ctx, h.cfg.ServerName)
+}
+
+// Status describes the current authorization without any secret.
+type Status struct {
+	Authorized bool
+	Issuer     string
+	ClientID   string
+	Resource   string
+	Scopes     []string
+	Expiry     time.Time
+	TokenType  string
+}
+
+// Status reports the session.
+func (h *Handler) Status() Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sess == nil || h.sess.token == nil {
+		return Status{}
+	}
+	s := h.sess
+	return Status{Authorized: true, Issuer: s.key.Issuer, ClientID: s.key.ClientID, Resource: s.key.Resource, Scopes: slices.Clone(s.granted), Expiry: s.token.Expiry, TokenType: s.token.TokenType}
+}
