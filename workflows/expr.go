@@ -98,13 +98,19 @@ func compileExpr(src string, pos, srcPos Pos, field string) (*Expr, Problems) {
 	if v := a.result; v.root {
 		a.escape()
 	}
-	if len(a.problems) > 0 {
-		sortProblems(a.problems)
-		return nil, a.problems
+	// Banned builtins first: gojq leaves some undefined (debug, stderr)
+	// and would call them unknown rather than forbidden. Then compile
+	// errors, which may explain the analyser's other complaints.
+	if len(a.banned) > 0 {
+		return nil, a.banned
 	}
 	code, err := gojq.Compile(q)
 	if err != nil {
 		return nil, problem(pos, "jq: %v", err)
+	}
+	if len(a.problems) > 0 {
+		sortProblems(a.problems)
+		return nil, a.problems
 	}
 	e := &Expr{Source: strings.TrimSpace(src), Pos: pos, code: code, query: q}
 	refs := map[string]bool{}
@@ -229,12 +235,17 @@ type analyzer struct {
 	field    string
 	paths    [][]string
 	problems Problems
+	banned   Problems
 	result   absValue
 	escaped  bool
 }
 
 func (a *analyzer) add(format string, args ...any) {
 	a.problems = append(a.problems, Problem{Pos: a.pos, Field: a.field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (a *analyzer) ban(format string, args ...any) {
+	a.banned = append(a.banned, Problem{Pos: a.pos, Field: a.field, Message: fmt.Sprintf(format, args...)})
 }
 
 func (a *analyzer) escape() {
@@ -573,7 +584,7 @@ func (a *analyzer) call(f *gojq.Func, in absValue, env *absEnv) absValue {
 	key := f.Name + "/" + strconv.Itoa(len(f.Args))
 	if strings.HasPrefix(f.Name, "$") {
 		if why, bad := bannedFuncs[f.Name]; bad {
-			a.add("%s is not allowed in flow expressions: it reads %s, and a run's data must depend only on its inputs and tool results", f.Name, why)
+			a.ban("%s is not allowed in flow expressions: it reads %s, and a run's data must depend only on its inputs and tool results", f.Name, why)
 			return absValue{}
 		}
 		v, _ := env.lookupVar(f.Name)
@@ -581,7 +592,7 @@ func (a *analyzer) call(f *gojq.Func, in absValue, env *absEnv) absValue {
 	}
 	userDefined := env.lookupFunc(key)
 	if why, bad := bannedFuncs[f.Name]; bad && !userDefined {
-		a.add("%s is not allowed in flow expressions: it reads %s, and a run's data must depend only on its inputs and tool results", f.Name, why)
+		a.ban("%s is not allowed in flow expressions: it reads %s, and a run's data must depend only on its inputs and tool results", f.Name, why)
 		return absValue{}
 	}
 	for _, arg := range f.Args {
@@ -828,32 +839,50 @@ func didYouMean(s string, known []string) string {
 			best, bestD = k, d
 		}
 	}
-	limit := max(1, utf8.RuneCountInString(s)/3)
-	if best == "" || bestD > limit {
-		return ""
+	limit := utf8.RuneCountInString(s) / 3
+	if best != "" && bestD <= limit {
+		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	// Inflected forms ("retries" for "retry") are far in edits but share
+	// a stem.
+	best, bestP := "", 0
+	for _, k := range known {
+		p := commonPrefix(strings.ToLower(s), strings.ToLower(k))
+		if p > bestP {
+			best, bestP = k, p
+		}
+	}
+	if bestP >= 4 {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and adjacent transpositions ("stpes") cost 1.
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }
 
 func sortProblems(ps Problems) {
@@ -867,4 +896,12 @@ func sortProblems(ps Problems) {
 		}
 		return a.Column < b.Column
 	})
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }

@@ -106,6 +106,8 @@ type Step struct {
 	// fields records where each key of the step mapping was written, so
 	// problems found later can point at the exact field.
 	fields map[string]Pos
+	// values records where each field's value starts.
+	values map[string]Pos
 	// field is the step's address in problems, e.g. "steps[1].steps[0]".
 	field string
 	// branch names the parallel branch holding the step, if any.
@@ -125,6 +127,15 @@ func (s *Step) Branch() string { return s.branch }
 // "needs" or "retry") was written, or the step's own position.
 func (s *Step) FieldPos(field string) Pos {
 	if p, ok := s.fields[field]; ok {
+		return p
+	}
+	return s.Pos
+}
+
+// ValuePos returns where field's value was written, or the step's own
+// position.
+func (s *Step) ValuePos(field string) Pos {
+	if p, ok := s.values[field]; ok {
 		return p
 	}
 	return s.Pos

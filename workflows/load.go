@@ -161,7 +161,7 @@ func (p *parser) parse(data []byte) *Flow {
 	}
 	if v, ok := fields["steps"]; ok {
 		f.Steps = p.steps(v, "steps", nil, "")
-		if len(f.Steps) == 0 && p.deref(v).Kind == yaml.SequenceNode {
+		if vv := p.deref(v); vv.Kind == yaml.SequenceNode && len(vv.Content) == 0 {
 			p.errf(v, "steps", "a flow needs at least one step")
 		}
 	} else {
@@ -183,13 +183,18 @@ func (p *parser) syntaxError(data []byte, err error) {
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		pos.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 reports parser (not scanner) errors with a 0-based line:
+		// the start of the construct being parsed.
+		if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "found ") {
+			pos.Line++
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	if pos.Line > 0 {
 		lines := strings.Split(string(data), "\n")
 		if pos.Line <= len(lines) && strings.Contains(lines[pos.Line-1], "${") {
-			msg += `; an expression containing ": " must be quoted: write '${ ... }' in single quotes`
+			msg += `; if this is about the ${ ... } here: an expression must be the whole value (no text around it; build strings with jq, e.g. '${ "Hello \(.inputs.name)" }'), and single quotes around it always work`
 		}
 	}
 	p.probs = append(p.probs, Problem{Pos: pos, Message: "YAML syntax error: " + msg})
@@ -573,8 +578,11 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		p.errf(n, field, "a step is a mapping with id and call (or steps, or parallel), found %s", kindName(n))
 		return nil
 	}
-	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, field: field, branch: branch}
+	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, values: map[string]Pos{}, field: field, branch: branch}
 	fields := p.mappingKeys(n, field, stepFieldNames, s.fields)
+	for k, v := range fields {
+		s.values[k] = p.pos(v)
+	}
 	if v, ok := fields["id"]; ok {
 		if id, ok := p.stringValue(v, field+".id"); ok {
 			if !identRE.MatchString(id) {
@@ -659,7 +667,7 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	}
 	if v, ok := fields["steps"]; ok {
 		s.Steps = p.steps(v, field+".steps", s, "")
-		if len(s.Steps) == 0 && p.deref(v).Kind == yaml.SequenceNode {
+		if vv := p.deref(v); vv.Kind == yaml.SequenceNode && len(vv.Content) == 0 {
 			p.errf(v, field+".steps", "a group needs at least one step")
 		}
 	}
@@ -778,7 +786,7 @@ func (p *parser) parallel(n *yaml.Node, field string, s *Step) {
 			p.errf(k, bf, "invalid branch name %q: use letters, digits and '_'", name)
 		}
 		branch := p.steps(v, bf, s, name)
-		if len(branch) == 0 && p.deref(v).Kind == yaml.SequenceNode {
+		if vv := p.deref(v); vv.Kind == yaml.SequenceNode && len(vv.Content) == 0 {
 			p.errf(v, bf, "a branch needs at least one step")
 		}
 		s.Parallel[name] = branch

@@ -143,7 +143,7 @@ func (v *validator) index() {
 			return
 		}
 		if prev, dup := v.byID[s.ID]; dup {
-			v.add(s.FieldPos("id"), s.field+".id", "duplicate step id %q (first used at line %d); ids are unique across the whole file, nested groups included", s.ID, prev.Pos.Line)
+			v.add(s.ValuePos("id"), s.field+".id", "duplicate step id %q (first used at line %d); ids are unique across the whole file, nested groups included", s.ID, prev.Pos.Line)
 			return
 		}
 		v.byID[s.ID] = s
@@ -268,9 +268,21 @@ func (v *validator) inputs() {
 		}
 		if _, err := s.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true}); err != nil {
 			v.add(in.Pos, "inputs."+name, "invalid schema or default: %v", err)
+			continue
+		}
+		types := s.Types
+		if s.Type != "" {
+			types = append(types, s.Type)
+		}
+		for _, ty := range types {
+			if !contains(jsonTypes, ty) {
+				v.add(in.Pos, "inputs."+name, "invalid schema: unknown type %q%s; JSON Schema types are %s", ty, didYouMean(ty, jsonTypes), strings.Join(jsonTypes, ", "))
+			}
 		}
 	}
 }
+
+var jsonTypes = []string{"string", "number", "integer", "boolean", "object", "array", "null"}
 
 func sortedInputNames(m map[string]*Input) []string {
 	out := make([]string, 0, len(m))
@@ -295,10 +307,12 @@ func (v *validator) step(s *Step) {
 			v.addDep(s, t, "needs it")
 		}
 	}
-	switch s.OnError {
-	case "", "fail", "continue":
+	switch {
+	case s.OnError == "" || s.OnError == "fail" || s.OnError == "continue":
+	case !identRE.MatchString(s.OnError):
+		// The parser has reported it.
 	default:
-		v.target(s, s.OnError, s.FieldPos("on_error"), s.field+".on_error", "on_error")
+		v.target(s, s.OnError, s.ValuePos("on_error"), s.field+".on_error", "on_error")
 	}
 }
 
