@@ -77,10 +77,11 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started,
 		}
 		if e.journal != nil {
-			// A call that is unsafe to repeat must be known as in flight
-			// before it is sent, so a resume after a crash can ask rather
-			// than send it again.
-			if err := e.journal.RecordAttempt(rec, !safe); err != nil {
+			// Every call is known as in flight before it is sent, so a
+			// resume after a crash can tell a call that may have happened
+			// from one that never started: the first is re-sent only when
+			// the retry rule allows, the second is simply made.
+			if err := e.journal.RecordAttempt(rec, true); err != nil {
 				return callFailed(err, attempt)
 			}
 		}

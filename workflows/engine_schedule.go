@@ -449,12 +449,12 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path strin
 		results[o.name] = o.r.result
 		switch o.r.status {
 		case StatusFailed:
-			status = StatusFailed
-			if firstErr == nil {
+			if status != StatusFailed {
 				firstErr = fmt.Errorf("branch %s: %w", o.name, o.r.err)
 			}
+			status = StatusFailed
 		case StatusCancelled:
-			if status != StatusFailed {
+			if status == StatusSucceeded {
 				status = StatusCancelled
 				firstErr = o.r.err
 			}
