@@ -19,6 +19,8 @@ type ExitError struct {
 	Code   int
 	Err    error
 	Silent bool
+	// Usage adds a pointer to the command's --help after the message.
+	Usage bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -27,4 +29,10 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // Errorf builds an ExitError with a formatted message.
 func Errorf(code int, format string, args ...any) *ExitError {
 	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// UsageErrorf is a usage mistake (arguments, flags): exit code 2 and a hint
+// to read the command's help.
+func UsageErrorf(format string, args ...any) *ExitError {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...), Usage: true}
 }

@@ -1,0 +1,85 @@
+package cmdutil
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/suggest"
+)
+
+// ExactArgs is cobra.ExactArgs with a usage error that names the
+// arguments. It never repeats the arguments given: one might be a secret
+// typed in the wrong place.
+func ExactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return UsageErrorf("%s takes %d argument(s), %s; got %d", cmd.CommandPath(), n, names, len(args))
+		}
+		return nil
+	}
+}
+
+// MaxArgs is cobra.MaximumNArgs with a usage error naming the arguments.
+func MaxArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return UsageErrorf("%s takes at most %d argument(s), %s; got %d", cmd.CommandPath(), n, names, len(args))
+		}
+		return nil
+	}
+}
+
+// RangeArgs is cobra.RangeArgs with a usage error naming the arguments.
+func RangeArgs(lo, hi int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return UsageErrorf("%s takes %d to %d arguments, %s; got %d", cmd.CommandPath(), lo, hi, names, len(args))
+		}
+		return nil
+	}
+}
+
+// CheckServer makes sure the config has the server, and otherwise says
+// which one was probably meant.
+func CheckServer(cfg *config.Config, name string) (*config.Server, error) {
+	if s, ok := cfg.Server(name); ok {
+		return s, nil
+	}
+	names := cfg.ServerNames()
+	msg := fmt.Sprintf("unknown server %q", name)
+	switch {
+	case suggest.Closest(name, names) != "":
+		msg += suggest.Hint(name, names)
+	case len(names) == 0 && !cfg.Found:
+		msg += fmt.Sprintf("; no config file at %s (add servers with `mediator servers import FILE`)", cfg.Path)
+	case len(names) == 0:
+		msg += fmt.Sprintf("; %s configures no servers", cfg.Path)
+	default:
+		msg += "; configured: " + strings.Join(names, ", ")
+	}
+	return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s", msg)}
+}
+
+// NoConfigHint tells the user, on stderr, that there is no config file yet.
+func NoConfigHint(f *Factory, cfg *config.Config) {
+	if !cfg.Found {
+		fmt.Fprintf(f.IOStreams.ErrOut, "no config file at %s: add servers with `mediator servers import FILE` or write one (`mediator config validate` checks it)\n", cfg.Path)
+	}
+}
+
+// CompleteServers completes the first argument with configured server names.
+func CompleteServers(f *Factory, upTo int) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) >= upTo {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return cfg.ServerNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+}

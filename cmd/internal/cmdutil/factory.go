@@ -1,0 +1,163 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/term"
+
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// Factory carries what commands depend on, so each can be run in a test
+// with its own streams, environment and config. Commands read the function
+// fields; New fills them with the real implementations.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	// Version is mediator's version, set at build time.
+	Version string
+	// LookupEnv reads the environment (os.LookupEnv in main, a map in tests).
+	LookupEnv config.Env
+	// ReadPassword reads a line without echo from a terminal.
+	ReadPassword func(fd int) ([]byte, error)
+
+	// ConfigFlag and LogLevel hold the root command's --config and
+	// --log-level flags.
+	ConfigFlag string
+	LogLevel   string
+
+	// ConfigPath says which config file applies and whether the user named it.
+	ConfigPath func() (path string, explicit bool, err error)
+	// Config loads and validates that file.
+	Config func() (*config.Config, error)
+	// Secrets opens the keyring the config selects, prompting for the file
+	// backend's passphrase on a terminal when the environment has none.
+	Secrets func(ctx context.Context, cfg *config.Config) (*credentials.Store, error)
+	// Orchestrator builds an orchestrator over the named servers (all when
+	// none are named), opening the keyring only if one of them needs it.
+	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
+	// Logger logs to stderr at --log-level.
+	Logger func() *slog.Logger
+
+	// Redactor learns every secret value this process handles (through the
+	// keyring it opens), so commands can scrub what they print.
+	Redactor *credentials.Redactor
+}
+
+// New returns a Factory wired to the real config loader, keyring and
+// orchestrator.
+func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factory {
+	f := &Factory{
+		IOStreams:    ios,
+		Version:      version,
+		LookupEnv:    lookupEnv,
+		ReadPassword: term.ReadPassword,
+		LogLevel:     "warn",
+		Redactor:     credentials.NewRedactor(),
+	}
+	f.ConfigPath = func() (string, bool, error) { return config.Locate(f.ConfigFlag, f.LookupEnv) }
+	f.Config = func() (*config.Config, error) {
+		path, explicit, err := f.ConfigPath()
+		if err != nil {
+			return nil, Errorf(ExitUsage, "locating the config file: %v", err)
+		}
+		cfg, err := config.Load(config.LoadOptions{Path: path, Explicit: explicit, Env: f.LookupEnv})
+		if err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: err}
+		}
+		return cfg, nil
+	}
+	f.Logger = func() *slog.Logger {
+		level, _ := ParseLogLevel(f.LogLevel)
+		return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: level}))
+	}
+	f.Secrets = f.openSecrets
+	f.Orchestrator = f.newOrchestrator
+	return f
+}
+
+// ParseLogLevel accepts debug, info, warn and error.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil || strings.ContainsAny(s, "+-") {
+		return slog.LevelWarn, fmt.Errorf("invalid log level %q; valid: debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+func (f *Factory) openSecrets(ctx context.Context, cfg *config.Config) (*credentials.Store, error) {
+	opts := cfg.CredentialOptions()
+	opts.Passphrase = f.passphrase
+	opts.Logger = f.Logger()
+	store, err := credentials.Open(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening the keyring: %w", err)
+	}
+	f.Redactor = store.Redactor()
+	return store, nil
+}
+
+// passphrase prefers the environment, so scripts and tests never block on
+// a prompt; it prompts only on a terminal.
+func (f *Factory) passphrase(prompt string) (string, error) {
+	if p, ok := f.LookupEnv(credentials.PassphraseEnv); ok && p != "" {
+		return p, nil
+	}
+	if !f.IOStreams.IsStdinTTY() {
+		return "", fmt.Errorf("%w: set %s, or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv)
+	}
+	return f.Prompt(prompt)
+}
+
+// Prompt asks for a value on the terminal without echoing it.
+func (f *Factory) Prompt(prompt string) (string, error) {
+	fmt.Fprintf(f.IOStreams.ErrOut, "%s: ", prompt)
+	b, err := f.ReadPassword(f.IOStreams.StdinFd)
+	fmt.Fprintln(f.IOStreams.ErrOut)
+	if err != nil {
+		return "", fmt.Errorf("reading from the terminal: %w", err)
+	}
+	return string(b), nil
+}
+
+func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+	opts := cfg.OrchestratorOptions(servers...)
+	opts.Logger = f.Logger()
+	opts.ClientInfo = &mcp.Implementation{Name: "mediator", Version: f.Version}
+	needsSecrets := false
+	for _, s := range opts.Servers {
+		needsSecrets = needsSecrets || s.Auth.Secret != "" || len(s.SecretEnv) > 0
+	}
+	if needsSecrets {
+		store, err := f.Secrets(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.Secrets = store
+	}
+	opts.Redactor = f.Redactor
+	// A stdio server's own log lines are noise unless the user asked for
+	// more than warnings.
+	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {
+		opts.Stderr = f.IOStreams.ErrOut
+	} else {
+		opts.Stderr = io.Discard
+	}
+	o, err := orchestrator.New(opts)
+	if err != nil {
+		var oe *orchestrator.Error
+		if errors.As(err, &oe) {
+			return nil, err
+		}
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("config %s: %w", cfg.Path, err)}
+	}
+	return o, nil
+}
