@@ -235,6 +235,10 @@ func jsonSyntax(file string, data []byte) (Problem, bool) {
 	if !strings.EqualFold(filepath.Ext(file), ".json") || len(bytes.TrimSpace(data)) == 0 {
 		return Problem{}, true
 	}
+	return strictJSON(file, data)
+}
+
+func strictJSON(file string, data []byte) (Problem, bool) {
 	var v any
 	err := json.Unmarshal(data, &v)
 	if err == nil {

@@ -1,0 +1,452 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// The de facto mcpServers format (Claude Desktop, Claude Code's .mcp.json,
+// Cursor, Windsurf, VS Code's "servers") describes each server as
+//
+//	{"command": "npx", "args": [...], "env": {...}}   stdio
+//	{"url": "https://...", "headers": {...}}           HTTP
+//	{"type": "http" | "sse" | "stdio", ...}            either, explicitly
+//
+// with credentials usually inline in headers or env. Import converts each
+// entry to mediator's shape and moves every credential out of it.
+
+// ImportedServer is one converted mcpServers entry.
+type ImportedServer struct {
+	// Name is the server's name in mediator; Source its name in the file.
+	Name, Source string
+	// Entry is the YAML mapping to write under servers.<Name>. It never
+	// holds a secret value.
+	Entry *yaml.Node
+	// Secrets are the values moved to the keyring, as items of this server.
+	Secrets []MovedSecret
+	// Notes say what was renamed, dropped or ignored, naming fields only.
+	Notes []string
+}
+
+// MovedSecret is one credential taken out of an imported entry.
+type MovedSecret struct {
+	Item  string // keyring item name
+	From  string // e.g. `header "Authorization"`, `env API_KEY`
+	As    string // how the config refers to it now, e.g. "auth bearer"
+	Value credentials.Secret
+}
+
+// mcpEntry is one server as the various clients write it.
+type mcpEntry struct {
+	Type      string            `yaml:"type"`
+	Command   string            `yaml:"command"`
+	Args      []string          `yaml:"args"`
+	Env       map[string]string `yaml:"env"`
+	URL       string            `yaml:"url"`
+	ServerURL string            `yaml:"serverUrl"` // Windsurf
+	Headers   map[string]string `yaml:"headers"`
+	Disabled  bool              `yaml:"disabled"`
+}
+
+var knownEntryFields = []string{"type", "command", "args", "env", "url", "serverUrl", "headers", "disabled"}
+
+// ParseMCPServers converts the mcpServers (or VS Code "servers") object of
+// file. prefix is prepended to every name. env expands ${VAR} in header
+// values, which have nowhere to live in mediator's config but the keyring.
+// Every problem of every entry is reported at once.
+func ParseMCPServers(file string, data []byte, prefix string, env Env) ([]ImportedServer, error) {
+	if p, ok := strictJSON(file, data); !ok {
+		return nil, Problems{p}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Problems{yamlSyntax(file, err)}
+	}
+	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
+	if len(doc.Content) == 0 || resolve(doc.Content[0]).Kind != yaml.MappingNode {
+		return nil, Problems{{File: file, Line: 1, Msg: `expected a JSON object with "mcpServers": {NAME: {command, args, env} or {url, headers}}`}}
+	}
+	root := resolve(doc.Content[0])
+	var servers *yaml.Node
+	for _, key := range []string{"mcpServers", "servers"} {
+		if _, v := lookup(root, key); v != nil {
+			servers = resolve(v)
+			break
+		}
+	}
+	if servers == nil || servers.Kind != yaml.MappingNode {
+		return nil, Problems{{File: file, Line: root.Line, Col: root.Column, Msg: `no "mcpServers" object (or VS Code "servers") in this file`}}
+	}
+
+	var out []ImportedServer
+	seen := map[string]string{}
+	for i := 0; i+1 < len(servers.Content); i += 2 {
+		k, v := servers.Content[i], resolve(servers.Content[i+1])
+		imp, ok := w.importEntry(k, v, prefix)
+		if !ok {
+			continue
+		}
+		if other, dup := seen[strings.ToLower(imp.Name)]; dup {
+			w.problemAt(k, "mcpServers."+k.Value, "becomes server %q, as does %q; rename one or use --name-prefix", imp.Name, other)
+			continue
+		}
+		seen[strings.ToLower(imp.Name)] = k.Value
+		out = append(out, imp)
+	}
+	if len(w.problems) > 0 {
+		return nil, w.problems.sorted()
+	}
+	return out, nil
+}
+
+var nameJunk = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// serverName makes a name mediator accepts out of a name the other
+// clients accepted ("My Server", "github.com/foo"), or says why it can't.
+func serverName(prefix, source string) string {
+	n := nameJunk.ReplaceAllString(prefix+source, "-")
+	for strings.Contains(n, "__") {
+		n = strings.ReplaceAll(n, "__", "_")
+	}
+	n = strings.Trim(n, "-_")
+	n = strings.ReplaceAll(strings.ReplaceAll(n, "-_", "-"), "_-", "-")
+	return n
+}
+
+func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bool) {
+	field := "mcpServers." + k.Value
+	before := len(w.problems)
+	imp := ImportedServer{Source: k.Value, Name: serverName(prefix, k.Value)}
+	if err := orchestrator.ValidateServerName(imp.Name); err != nil {
+		w.problemAt(k, field, "%v", err)
+		return imp, false
+	}
+	if imp.Name != prefix+k.Value {
+		imp.Notes = append(imp.Notes, fmt.Sprintf("renamed from %q to %q, a valid mediator server name", k.Value, imp.Name))
+	}
+	w.server = imp.Name
+	if v.Kind != yaml.MappingNode {
+		w.problemAt(v, field, "expected an object with command or url, got %s", kindName(v))
+		return imp, false
+	}
+	var ignored []string
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if !slices.Contains(knownEntryFields, v.Content[i].Value) {
+			ignored = append(ignored, v.Content[i].Value)
+		}
+	}
+	var e mcpEntry
+	if err := v.Decode(&e); err != nil {
+		w.problemAt(v, field, "unexpected shape: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return imp, false
+	}
+	if e.Disabled {
+		imp.Notes = append(imp.Notes, "disabled in the source file; imported anyway")
+	}
+	if len(ignored) > 0 {
+		imp.Notes = append(imp.Notes, "ignored fields mediator has no equivalent for: "+strings.Join(ignored, ", "))
+	}
+	if e.URL == "" {
+		e.URL = e.ServerURL
+	}
+
+	entry := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	switch {
+	case e.URL != "" && e.Command != "":
+		w.problemAt(k, field, "has both url and command; mediator needs one or the other")
+	case e.URL != "":
+		add(entry, "url", str(e.URL))
+		switch strings.ToLower(e.Type) {
+		case "", "http", "streamable-http", "streamablehttp", "streamable_http":
+		case "sse":
+			add(entry, "transport", str("sse"))
+		default:
+			w.problemAt(k, field+".type", "type %q does not go with a url; valid: http, streamable-http, sse", e.Type)
+		}
+		w.importHeaders(k, field, &e, entry, &imp)
+		if len(e.Env) > 0 {
+			imp.Notes = append(imp.Notes, "env dropped: an HTTP server gets no environment")
+		}
+	case e.Command != "":
+		if t := strings.ToLower(e.Type); t != "" && t != "stdio" {
+			w.problemAt(k, field+".type", "type %q does not go with a command; valid: stdio", e.Type)
+		}
+		add(entry, "command", str(e.Command))
+		if len(e.Args) > 0 {
+			seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+			for _, a := range e.Args {
+				seq.Content = append(seq.Content, str(a))
+			}
+			add(entry, "args", seq)
+		}
+		w.importEnv(&e, entry, &imp)
+		if len(e.Headers) > 0 {
+			imp.Notes = append(imp.Notes, "headers dropped: a stdio server gets no HTTP headers")
+		}
+	default:
+		w.problemAt(k, field, "has neither command nor url")
+	}
+	imp.Entry = entry
+	return imp, len(w.problems) == before
+}
+
+func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
+	var auth *yaml.Node
+	var authFrom string
+	for _, name := range sortedKeys(e.Headers) {
+		value, ok := w.expandImport(k, field+".headers."+name, e.Headers[name])
+		if !ok {
+			continue
+		}
+		isAuthz := strings.EqualFold(name, "Authorization")
+		if !isAuthz && !LooksLikeSecret(name, value) {
+			imp.Notes = append(imp.Notes, fmt.Sprintf("header %q dropped: mediator's config holds no plain headers, only one credential header per server", name))
+			continue
+		}
+		if auth != nil {
+			w.problemAt(k, field+".headers", "carries credentials in both %s and header %q; mediator sends one credential header per server", authFrom, name)
+			return
+		}
+		authFrom = fmt.Sprintf("header %q", name)
+		ms := MovedSecret{From: authFrom}
+		auth = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
+		if scheme, token, ok := strings.Cut(value, " "); isAuthz && ok && strings.EqualFold(scheme, "Bearer") {
+			ms.Item, ms.As, ms.Value = "token", "auth bearer", credentials.NewSecret(strings.TrimSpace(token))
+			add(auth, "type", str("bearer"))
+		} else {
+			ms.Item = strings.TrimPrefix(SecretItemName(name), "x-")
+			ms.As, ms.Value = fmt.Sprintf("auth api-key in header %s", name), credentials.NewSecret(value)
+			add(auth, "type", str("api-key"))
+			add(auth, "header", str(name))
+		}
+		add(auth, "secret", str(ms.Item))
+		if ms.Value.IsZero() {
+			w.problemAt(k, field+".headers."+name, "is empty")
+			return
+		}
+		imp.Secrets = append(imp.Secrets, ms)
+	}
+	if auth != nil {
+		add(entry, "auth", auth)
+	}
+}
+
+// expandImport resolves ${VAR} in a header value now: the value goes to the
+// keyring, which stores what it is, not how it was spelled.
+func (w *walker) expandImport(k *yaml.Node, field, value string) (string, bool) {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Value: value, Line: k.Line, Column: k.Column}
+	before := len(w.problems)
+	out := w.expand(n, field)
+	return out, len(w.problems) == before
+}
+
+func (w *walker) importEnv(e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
+	plain := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	secret := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, name := range sortedKeys(e.Env) {
+		value := e.Env[name]
+		if !LooksLikeSecret(name, value) {
+			add(plain, name, str(value))
+			continue
+		}
+		item := SecretItemName(name)
+		imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name, As: "secret_env " + name, Value: credentials.NewSecret(value)})
+		add(secret, name, str(item))
+	}
+	if len(plain.Content) > 0 {
+		add(entry, "env", plain)
+	}
+	if len(secret.Content) > 0 {
+		add(entry, "secret_env", secret)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func str(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+
+func add(m *yaml.Node, key string, v *yaml.Node) {
+	m.Content = append(m.Content, str(key), v)
+}
+
+// lookup finds key in a mapping node.
+func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// AddServers returns the config file's new content with the servers added
+// under servers:, keeping the rest of the file (comments, order, other
+// servers) as it was. data is the current content, nil for a new file. A
+// server that exists already (compared case-insensitively, as the loader
+// does) is an error unless replace is set.
+func AddServers(path string, data []byte, servers []ImportedServer, replace bool) ([]byte, error) {
+	var doc yaml.Node
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, Problems{yamlSyntax(path, err)}
+		}
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	root := resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: the top of the config is not a mapping; fix it before importing", path)
+	}
+	_, list := lookup(root, "servers")
+	switch {
+	case list == nil:
+		list = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		add(root, "servers", list)
+	case isNull(list):
+		*list = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	case list.Kind != yaml.MappingNode:
+		return nil, fmt.Errorf("%s:%d: servers is not a mapping; fix it before importing", path, list.Line)
+	}
+	// A block mapping reads better than the flow style "servers: {}" that
+	// the first import into an empty list would otherwise keep.
+	list.Style = 0
+
+	var clashes []string
+	for _, s := range servers {
+		i := -1
+		for j := 0; j+1 < len(list.Content); j += 2 {
+			if strings.EqualFold(list.Content[j].Value, s.Name) {
+				i = j
+				break
+			}
+		}
+		switch {
+		case i < 0:
+			add(list, s.Name, s.Entry)
+		case replace:
+			list.Content[i].Value = s.Name
+			list.Content[i+1] = s.Entry
+		default:
+			clashes = append(clashes, fmt.Sprintf("%q (line %d)", list.Content[i].Value, list.Content[i].Line))
+		}
+	}
+	if len(clashes) > 0 {
+		return nil, fmt.Errorf("%s already configures %s; nothing was imported (use --force to replace, or --name-prefix to import under other names)", path, strings.Join(clashes, ", "))
+	}
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		b, err := json.MarshalIndent(nodeJSON{root}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		return append(b, '\n'), nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// EntriesYAML renders imported entries as the servers: block they would
+// become, for --dry-run.
+func EntriesYAML(servers []ImportedServer) ([]byte, error) {
+	list := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, s := range servers {
+		add(list, s.Name, s.Entry)
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	add(root, "servers", list)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// nodeJSON writes a YAML node tree as JSON, keeping key order, for config
+// files that are JSON.
+type nodeJSON struct{ n *yaml.Node }
+
+func (j nodeJSON) MarshalJSON() ([]byte, error) {
+	n := resolve(j.n)
+	var buf bytes.Buffer
+	switch n.Kind {
+	case yaml.MappingNode:
+		buf.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value)
+			buf.Write(k)
+			buf.WriteByte(':')
+			v, err := nodeJSON{n.Content[i+1]}.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(v)
+		}
+		buf.WriteByte('}')
+	case yaml.SequenceNode:
+		buf.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			v, err := nodeJSON{c}.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(v)
+		}
+		buf.WriteByte(']')
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			buf.WriteString("null")
+		case "!!bool", "!!int", "!!float":
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			buf.Write(b)
+		default:
+			b, _ := json.Marshal(n.Value)
+			buf.Write(b)
+		}
+	default:
+		return nil, errors.New("unsupported YAML node in a JSON config")
+	}
+	return buf.Bytes(), nil
+}
