@@ -1,0 +1,206 @@
+// Package call implements `mediator call SERVER TOOL`: one mediated tool
+// call from the command line.
+package call
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// Options of `mediator call`.
+type Options struct {
+	IO           *iostreams.IOStreams
+	Config       func() (*config.Config, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	Redactor     func() *credentials.Redactor
+	// ReadFile reads --args @FILE.
+	ReadFile func(string) ([]byte, error)
+
+	Server, Tool string
+	// ArgsJSON is --args: a JSON object, @FILE or - for stdin.
+	ArgsJSON string
+	// Pairs are the -a key=value flags, in order.
+	Pairs []string
+	JSON  bool
+}
+
+// NewCmdCall returns `mediator call SERVER TOOL`.
+func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{
+		IO:           f.IOStreams,
+		Config:       f.Config,
+		Orchestrator: f.Orchestrator,
+		Redactor:     func() *credentials.Redactor { return f.Redactor },
+		ReadFile:     os.ReadFile,
+	}
+	cmd := &cobra.Command{
+		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
+		Short: "Call one tool of one server through mediator",
+		Long: `Calls TOOL of SERVER. Mediator checks that the tool exists, is allowed by
+the server's tools filter and is pinned, validates the arguments against its
+input schema before anything is sent, makes the call with that server's own
+credential, and writes an audit record.
+
+Arguments come from --args (a JSON object, @FILE to read one from a file, or
+- for stdin) and -a KEY=VALUE flags, which override --args. A VALUE that is
+valid JSON (42, true, null, [1,2], {"a":1}, "quoted") is taken as that JSON
+value, anything else as a string. KEY may be a dotted path (-a where.city=Oslo).
+
+Output: text content as text, structured content as indented JSON, other
+content summarized; --json prints the raw MCP CallToolResult.
+
+Exit codes: 0 success, 1 the tool returned an error result, 2 usage or
+config error (unknown server or tool, invalid arguments), 3 connection or
+authentication failure.`,
+		Example: `  mediator call weather get_forecast -a city=Oslo -a days=3
+  mediator call calendar create_event --args '{"title": "Walk", "when": "2026-05-01T10:00"}'
+  mediator call everything echo --args @args.json --json`,
+		Args: cmdutil.ExactArgs(2, "SERVER TOOL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Server, opts.Tool = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return callRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
+	}
+	cmd.Flags().StringVar(&opts.ArgsJSON, "args", "", "arguments as a JSON object, @FILE, or - for stdin")
+	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE parsed as JSON when it is valid JSON)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the raw MCP CallToolResult as JSON")
+	return cmd
+}
+
+func callRun(ctx context.Context, opts *Options) error {
+	args, err := BuildArgs(opts.ArgsJSON, opts.Pairs, opts.IO.In, opts.ReadFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
+		return err
+	}
+	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+
+	res, callErr := o.Call(ctx, opts.Server, opts.Tool, args)
+	if res == nil {
+		return callErr
+	}
+	// A result with an error after it (the audit record failed) is still
+	// the server's answer and is printed before the error.
+	if err := printResult(opts, res); err != nil {
+		return err
+	}
+	if callErr != nil {
+		return callErr
+	}
+	if res.IsError {
+		return &cmdutil.ExitError{Code: cmdutil.ExitToolError, Err: fmt.Errorf("%s returned an error", orchestrator.QualifiedName(res.Server, res.Tool))}
+	}
+	return nil
+}
+
+func printResult(opts *Options, res *orchestrator.Result) error {
+	red := opts.Redactor()
+	if opts.JSON {
+		out, err := cmdutil.MarshalJSON(res.CallToolResult)
+		if err != nil {
+			return fmt.Errorf("encoding the result: %w", err)
+		}
+		return cmdutil.WriteRedacted(opts.IO.Out, red, out)
+	}
+	out := renderHuman(res.CallToolResult)
+	// An error result is a message about the call, not data.
+	w := opts.IO.Out
+	if res.IsError {
+		w = opts.IO.ErrOut
+	}
+	return cmdutil.WriteRedacted(w, red, out)
+}
+
+// renderHuman prints text as text and structured content as indented
+// JSON, skipping a text block that merely repeats the structured content
+// (go-sdk servers send both).
+func renderHuman(res *mcp.CallToolResult) []byte {
+	var buf bytes.Buffer
+	var structured []byte
+	if res.StructuredContent != nil {
+		structured, _ = cmdutil.MarshalJSON(res.StructuredContent)
+	}
+	line := func(s string) {
+		buf.WriteString(s)
+		if len(s) == 0 || s[len(s)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+	}
+	for _, c := range res.Content {
+		switch c := c.(type) {
+		case *mcp.TextContent:
+			if structured != nil && sameJSON(c.Text, res.StructuredContent) {
+				continue
+			}
+			line(c.Text)
+		case *mcp.ImageContent:
+			line(fmt.Sprintf("[image: %s, %d bytes]", c.MIMEType, len(c.Data)))
+		case *mcp.AudioContent:
+			line(fmt.Sprintf("[audio: %s, %d bytes]", c.MIMEType, len(c.Data)))
+		case *mcp.ResourceLink:
+			s := "[resource link: " + c.URI
+			if c.Name != "" {
+				s += " (" + c.Name + ")"
+			}
+			line(s + "]")
+		case *mcp.EmbeddedResource:
+			if c.Resource == nil {
+				line("[resource]")
+				continue
+			}
+			if c.Resource.Text != "" {
+				line(fmt.Sprintf("[resource %s]", c.Resource.URI))
+				line(c.Resource.Text)
+			} else {
+				line(fmt.Sprintf("[resource %s: %s, %d bytes]", c.Resource.URI, c.Resource.MIMEType, len(c.Resource.Blob)))
+			}
+		default:
+			b, _ := json.Marshal(c)
+			var probe struct {
+				Type string `json:"type"`
+			}
+			_ = json.Unmarshal(b, &probe)
+			line(fmt.Sprintf("[%s content]", probe.Type))
+		}
+	}
+	if structured != nil {
+		buf.Write(structured)
+	}
+	return buf.Bytes()
+}
+
+func sameJSON(text string, v any) bool {
+	var t any
+	if err := json.Unmarshal([]byte(text), &t); err != nil {
+		return false
+	}
+	a, err1 := json.Marshal(t)
+	b, err2 := json.Marshal(v)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
+}

@@ -1,0 +1,142 @@
+package commands_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const bearerToken = "canary-bearer-Hy6Fd3Sa9Lk2"
+
+// A Claude Code style .mcp.json: a bearer header on an HTTP server, an API
+// key in a stdio server's env, a non-secret env var, and a ${VAR} header.
+const mcpJSON = `{
+  "mcpServers": {
+    "github": {
+      "type": "http",
+      "url": "https://api.example.com/mcp",
+      "headers": {"Authorization": "Bearer ` + bearerToken + `"}
+    },
+    "search": {
+      "command": "npx",
+      "args": ["-y", "search-mcp"],
+      "env": {"SEARCH_API_KEY": "` + canaryKey + `", "LOG_LEVEL": "debug"}
+    },
+    "tenant": {
+      "url": "https://t.example.com/sse",
+      "type": "sse",
+      "headers": {"X-API-Key": "${TENANT_KEY}", "X-Tenant": "acme"}
+    }
+  }
+}`
+
+func TestImportMovesSecretsToTheKeyring(t *testing.T) {
+	e := newTestEnv(t)
+	e.canary = append(e.canary, bearerToken, "tenant-canary-Vb7Nm3Qw1")
+	e.vars["TENANT_KEY"] = "tenant-canary-Vb7Nm3Qw1"
+	e.writeConfig("# my servers\nservers:\n  existing:\n    url: https://e.example.com/mcp # keep me\n")
+	src := filepath.Join(e.dir, ".mcp.json")
+	if err := os.WriteFile(src, []byte(mcpJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.mustRun("", "servers", "import", src, "--dry-run")
+	if !strings.Contains(r.stdout, "github:") || !strings.Contains(r.stderr, "would move") {
+		t.Errorf("dry run:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+	}
+	before, _ := os.ReadFile(e.cfgPath)
+	if strings.Contains(string(before), "github") {
+		t.Fatal("dry run changed the config")
+	}
+
+	r = e.mustRun("", "servers", "import", src)
+	for _, want := range []string{
+		`github: moved header "Authorization" to keyring item github/token (auth bearer)`,
+		`search: moved env SEARCH_API_KEY to keyring item search/search-api-key (secret_env SEARCH_API_KEY)`,
+		`tenant: moved header "X-API-Key" to keyring item tenant/api-key (auth api-key in header X-API-Key)`,
+		`note: tenant: header "X-Tenant" dropped`,
+		"Imported 3 server(s) into " + e.cfgPath + ": github, search, tenant",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	cfg, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(cfg)
+	for _, secret := range []string{bearerToken, canaryKey, "tenant-canary"} {
+		if strings.Contains(got, secret) {
+			t.Fatalf("the config holds a secret value:\n%s", got)
+		}
+	}
+	for _, want := range []string{"# my servers", "# keep me", "existing:", "auth: {type: bearer, secret: token}", "SEARCH_API_KEY: search-api-key", "LOG_LEVEL: debug", "transport: sse", "auth: {type: api-key, header: X-API-Key, secret: api-key}"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+	if st, _ := os.Stat(e.cfgPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("config mode %v", st.Mode())
+	}
+
+	e.mustRun("", "config", "validate")
+	r = e.mustRun("", "secret", "list")
+	if !strings.Contains(r.stdout, "github  token") || !strings.Contains(r.stdout, "search  search-api-key") || !strings.Contains(r.stdout, "tenant  api-key") {
+		t.Errorf("keyring after import:\n%s", r.stdout)
+	}
+
+	// Importing again clashes; --force replaces; --name-prefix imports beside.
+	r = e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "second import")
+	if !strings.Contains(r.stderr, `already configures "github"`) {
+		t.Errorf("clash: %s", r.stderr)
+	}
+	e.mustRun("", "servers", "import", src, "--force")
+	e.mustRun("", "servers", "import", src, "--name-prefix", "work-")
+	r = e.mustRun("", "config", "validate")
+	if !strings.HasPrefix(r.stdout, "OK: 7 servers") {
+		t.Errorf("after prefix import: %s", r.stdout)
+	}
+}
+
+func TestImportIntoNewConfigAndBadInput(t *testing.T) {
+	e := newTestEnv(t)
+	e.vars["MEDIATOR_CONFIG"] = filepath.Join(e.dir, "new", "mediator.json")
+	e.vars["XDG_DATA_HOME"] = filepath.Join(e.dir, "data")
+	src := filepath.Join(e.dir, "claude.json")
+	os.WriteFile(src, []byte(`{"mcpServers": {"local tools": {"command": "srv", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}}}`), 0o600)
+	r := e.mustRun("", "servers", "import", src)
+	if !strings.Contains(r.stderr, `renamed from "local tools" to "local-tools"`) {
+		t.Errorf("rename note: %s", r.stderr)
+	}
+	b, err := os.ReadFile(e.vars["MEDIATOR_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"local-tools": {"command": "srv", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}`) &&
+		!strings.Contains(string(b), `"GITHUB_TOKEN": "${GITHUB_TOKEN}"`) {
+		t.Errorf("JSON config:\n%s", b)
+	}
+	e.vars["GITHUB_TOKEN"] = "x"
+	e.mustRun("", "config", "validate")
+
+	os.WriteFile(src, []byte(`{"mcpServers": {"a": {"url": "https://a.example.com", "command": "x"}, "b": {"args": []}, "c": {"url": "https://c.example.com", "headers": {"Authorization": "Bearer ${MISSING}"}}}}`), 0o600)
+	r = e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "bad entries")
+	for _, want := range []string{"mcpServers.a: has both url and command", "mcpServers.b: has neither command nor url", "environment variable MISSING is not set"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	os.WriteFile(src, []byte(`{"mcpServers": {`), 0o600)
+	r = e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "broken JSON")
+	if !strings.Contains(r.stderr, "claude.json:1:") {
+		t.Errorf("broken JSON: %s", r.stderr)
+	}
+	r = e.run("", "servers", "import", filepath.Join(e.dir, "nope.json"))
+	expectCode(t, r, 2, "missing file")
+}

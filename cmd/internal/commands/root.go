@@ -1,0 +1,134 @@
+// Package commands assembles mediator's command tree and runs it: one
+// folder per noun, each command an Options struct, a NewCmd that only
+// parses flags, and a run function that does the work.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/audit"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/call"
+	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/demo"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/secret"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/servers"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/tools"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/version"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+)
+
+// NewCmdRoot returns the `mediator` command with every subcommand.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mediator <command>",
+		Short: "Talk to many MCP servers safely",
+		Long: `mediator connects to many MCP servers, each with its own credential from
+the OS keyring, and mediates every call between them: it checks, validates
+and audits each call, and no server ever sees another server's credential.`,
+		Example: `  mediator demo
+  mediator servers import ~/.config/Claude/claude_desktop_config.json
+  mediator secret set weather api-key
+  mediator tools weather
+  mediator call weather get_forecast -a city=Oslo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := cmdutil.ParseLogLevel(f.LogLevel); err != nil {
+				return cmdutil.UsageErrorf("--log-level: %v", err)
+			}
+			return nil
+		},
+	}
+	root.SetIn(f.IOStreams.In)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return cmdutil.UsageErrorf("%v", err)
+	})
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.ConfigFlag, "config", "", "config file (default $XDG_CONFIG_HOME/mediator/config.yaml, or $"+config.EnvConfig+")")
+	pf.StringVar(&f.LogLevel, "log-level", "warn", "log to stderr at this level: debug, info, warn, error")
+
+	root.AddGroup(&cobra.Group{ID: "use", Title: "Using servers:"}, &cobra.Group{ID: "setup", Title: "Setting up:"})
+	for _, c := range []*cobra.Command{
+		servers.NewCmdServers(f, nil),
+		tools.NewCmdTools(f, nil),
+		call.NewCmdCall(f, nil),
+	} {
+		c.GroupID = "use"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{
+		secret.NewCmdSecret(f),
+		configcmd.NewCmdConfig(f),
+		audit.NewCmdAudit(f),
+	} {
+		c.GroupID = "setup"
+		root.AddCommand(c)
+	}
+	root.AddCommand(version.NewCmdVersion(f, nil))
+	root.AddCommand(demo.NewCmdDemo(f.IOStreams))
+	return root
+}
+
+// Run executes the command line and returns the process exit code,
+// printing any error once to stderr.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	printError(f, cmd, err)
+	return cmdutil.ExitCode(usageError(err))
+}
+
+// usageError classifies cobra's own errors, which are plain strings.
+func usageError(err error) error {
+	var ee *cmdutil.ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.HasPrefix(msg, p) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err, Usage: true}
+		}
+	}
+	return err
+}
+
+func printError(f *cmdutil.Factory, cmd *cobra.Command, err error) {
+	w := f.IOStreams.ErrOut
+	err = usageError(err)
+	var ee *cmdutil.ExitError
+	if errors.As(err, &ee) && ee.Silent {
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(w, "interrupted")
+		return
+	}
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		noun := "problems"
+		if len(ps) == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(w, "error: config file %s has %d %s:\n", ps[0].File, len(ps), noun)
+		fmt.Fprintln(w, f.Redactor.Redact(ps.Error()))
+		return
+	}
+	fmt.Fprintf(w, "error: %s\n", f.Redactor.Redact(err.Error()))
+	if ee != nil && ee.Usage && cmd != nil {
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+}

@@ -1,0 +1,91 @@
+package commands_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.mustRun("", "config", "validate")
+	if !strings.HasPrefix(r.stdout, "OK: 0 servers") || !strings.Contains(r.stderr, "no config file at") {
+		t.Errorf("no config: %+v", r)
+	}
+
+	e.writeConfig("servers:\n  weather:\n    url: https://w.example.com\n    auth: {type: baerer, secret: token}\n  x:\n    comand: srv\n")
+	r = e.run("", "config", "validate")
+	expectCode(t, r, 2, "invalid config")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	want := []string{
+		e.cfgPath + `:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer`,
+		e.cfgPath + `:8:3: servers.x: needs either url (an HTTP server) or command (a stdio server)`,
+		e.cfgPath + `:9:5: servers.x.comand: unknown field (did you mean "command"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+		"3 problems in " + e.cfgPath,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, strings.Join(want, "\n"))
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout: %s", r.stdout)
+	}
+
+	// Every other command reports the same problems, once, and exits 2.
+	r = e.run("", "servers")
+	expectCode(t, r, 2, "servers with an invalid config")
+	if !strings.HasPrefix(r.stderr, "error: config file "+e.cfgPath+" has 3 problems:\n") || strings.Count(r.stderr, "baerer") != 1 {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+
+	// An explicit --config that does not exist is an error, not an empty config.
+	r = e.run("", "--config", e.dir+"/nope.yaml", "config", "validate")
+	expectCode(t, r, 2, "missing --config")
+	if !strings.Contains(r.stderr, "nope.yaml does not exist") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	e := newTestEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate" for "mediator"`},
+		{[]string{"servers", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"call", "weather"}, "mediator call takes 2 argument(s), SERVER TOOL; got 1"},
+		{[]string{"call", "weather", "echo", "-a", "novalue"}, "-a novalue: expected KEY=VALUE"},
+		{[]string{"--log-level", "loud", "servers"}, `invalid log level "loud"`},
+	} {
+		r := e.run("", tc.args...)
+		expectCode(t, r, 2, strings.Join(tc.args, " "))
+		if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage.") || strings.Count(r.stderr, "error: ") != 1 {
+			t.Errorf("%v: stderr %q", tc.args, r.stderr)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.mustRun("", "version")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || lines[0] != "mediator test" || !strings.HasPrefix(lines[1], "go1.") || !strings.HasPrefix(lines[2], "mcp go-sdk ") {
+		t.Errorf("version:\n%s", r.stdout)
+	}
+	r = e.mustRun("", "version", "--json")
+	if !strings.Contains(r.stdout, `"version": "test"`) {
+		t.Errorf("version --json: %s", r.stdout)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n  weather:\n    url: https://w.example.com\n  calendar:\n    url: https://c.example.com\n")
+	r := e.mustRun("", "completion", "bash")
+	if !strings.Contains(r.stdout, "__start_mediator") {
+		t.Errorf("completion bash: %.200s", r.stdout)
+	}
+	r = e.mustRun("", "__complete", "call", "")
+	if !strings.HasPrefix(r.stdout, "calendar\nweather\n") {
+		t.Errorf("server completion: %q", r.stdout)
+	}
+}

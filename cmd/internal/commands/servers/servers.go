@@ -1,0 +1,143 @@
+// Package servers implements `mediator servers`: the configured servers
+// with their live state, and `servers import` of mcpServers JSON files.
+package servers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// ListOptions of `mediator servers`.
+type ListOptions struct {
+	IO           *iostreams.IOStreams
+	Config       func() (*config.Config, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	Redactor     func() *credentials.Redactor
+	NoConfigHint func(*config.Config)
+	JSON         bool
+}
+
+// NewCmdServers returns `mediator servers`, which lists, and its verbs.
+func NewCmdServers(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{
+		IO:           f.IOStreams,
+		Config:       f.Config,
+		Orchestrator: f.Orchestrator,
+		Redactor:     func() *credentials.Redactor { return f.Redactor },
+		NoConfigHint: func(cfg *config.Config) { cmdutil.NoConfigHint(f, cfg) },
+	}
+	run := func(cmd *cobra.Command, _ []string) error {
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return listRun(cmd.Context(), opts)
+	}
+	cmd := &cobra.Command{
+		Use:   "servers",
+		Short: "List the configured servers, connecting to each to show its state",
+		Long: `Connects to every configured server at once and shows its transport,
+endpoint, state (ready, failed, auth-required) and number of tools, with the
+reason when it is not ready. Exits 3 if any server is not ready.`,
+		Args: cobra.NoArgs,
+		RunE: run,
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
+
+	list := &cobra.Command{Use: "list", Short: cmd.Short, Long: cmd.Long, Args: cobra.NoArgs, RunE: run}
+	list.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
+	cmd.AddCommand(list, NewCmdImport(f, nil))
+	return cmd
+}
+
+type serverRow struct {
+	Name            string    `json:"name"`
+	Transport       string    `json:"transport"`
+	Endpoint        string    `json:"endpoint"`
+	State           string    `json:"state"`
+	Since           time.Time `json:"since"`
+	Tools           int       `json:"tools"`
+	Error           string    `json:"error,omitempty"`
+	ToolsError      string    `json:"tools_error,omitempty"`
+	ServerName      string    `json:"server_name,omitempty"`
+	ServerVersion   string    `json:"server_version,omitempty"`
+	ProtocolVersion string    `json:"protocol_version,omitempty"`
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	opts.NoConfigHint(cfg)
+	o, err := opts.Orchestrator(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	o.Connect(ctx)
+
+	var rows []serverRow
+	notReady := 0
+	for _, st := range o.Servers() {
+		r := serverRow{Name: st.Name, Transport: st.Transport, Endpoint: st.Endpoint, State: string(st.State), Since: st.Since, Tools: st.Tools}
+		if st.Err != nil {
+			r.Error = st.Err.Error()
+		}
+		if st.ToolsErr != nil {
+			r.ToolsError = st.ToolsErr.Error()
+		}
+		if st.ServerInfo != nil {
+			r.ServerName, r.ServerVersion = st.ServerInfo.Name, st.ServerInfo.Version
+		}
+		r.ProtocolVersion = st.ProtocolVersion
+		if st.State != connectors.StateReady || st.ToolsErr != nil {
+			notReady++
+		}
+		rows = append(rows, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	var out []byte
+	if opts.JSON {
+		if rows == nil {
+			rows = []serverRow{}
+		}
+		if out, err = cmdutil.MarshalJSON(rows); err != nil {
+			return err
+		}
+	} else if len(rows) > 0 {
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tTRANSPORT\tENDPOINT\tSTATE\tTOOLS\tREASON")
+		for _, r := range rows {
+			reason := r.Error
+			if reason == "" {
+				reason = r.ToolsError
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Transport, cmdutil.OneLine(r.Endpoint, 60), r.State, r.Tools, cmdutil.OneLine(reason, 0))
+		}
+		tw.Flush()
+		out = buf.Bytes()
+	}
+	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
+		return err
+	}
+	if notReady > 0 {
+		return cmdutil.Errorf(cmdutil.ExitConnect, "%d of %d servers are not ready", notReady, len(rows))
+	}
+	return nil
+}

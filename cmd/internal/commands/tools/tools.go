@@ -1,0 +1,149 @@
+// Package tools implements `mediator tools`: the tool catalogue with
+// qualified names, filter and pin state, and `tools accept` to re-pin.
+package tools
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// ListOptions of `mediator tools`.
+type ListOptions struct {
+	IO           *iostreams.IOStreams
+	Config       func() (*config.Config, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	Redactor     func() *credentials.Redactor
+	NoConfigHint func(*config.Config)
+	Server       string
+	JSON         bool
+}
+
+// NewCmdTools returns `mediator tools [SERVER]` and its verbs.
+func NewCmdTools(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{
+		IO:           f.IOStreams,
+		Config:       f.Config,
+		Orchestrator: f.Orchestrator,
+		Redactor:     func() *credentials.Redactor { return f.Redactor },
+		NoConfigHint: func(cfg *config.Config) { cmdutil.NoConfigHint(f, cfg) },
+	}
+	cmd := &cobra.Command{
+		Use:   "tools [SERVER]",
+		Short: "List the tools of one server or of all, with filter and pin state",
+		Long: `Lists each tool by its qualified name (server.tool), whether the server's
+tools filter allows it, and its pin state: pinned (as accepted), new, or
+changed (its description or schema changed since it was accepted; calls are
+refused until "mediator tools accept SERVER").`,
+		Args: cmdutil.MaxArgs(1, "[SERVER]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Server = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
+	cmd.AddCommand(NewCmdAccept(f, nil))
+	return cmd
+}
+
+type toolRow struct {
+	Server      string `json:"server"`
+	Name        string `json:"name"`
+	Qualified   string `json:"qualified"`
+	LLMName     string `json:"llm_name"`
+	Allowed     bool   `json:"allowed"`
+	Pin         string `json:"pin"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	InputSchema any    `json:"input_schema,omitempty"`
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	var names []string
+	if opts.Server != "" {
+		if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
+			return err
+		}
+		names = []string{opts.Server}
+	} else {
+		opts.NoConfigHint(cfg)
+	}
+	o, err := opts.Orchestrator(ctx, cfg, names...)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	o.Connect(ctx, names...)
+	infos, listErr := o.Tools(ctx, opts.Server)
+	if listErr != nil && opts.Server != "" {
+		return listErr
+	}
+
+	rows := make([]toolRow, 0, len(infos))
+	for _, ti := range infos {
+		r := toolRow{Server: ti.Server, Name: ti.Name, Qualified: ti.Qualified, LLMName: ti.LLMName, Allowed: ti.Allowed, Pin: ti.Pin}
+		if ti.Tool != nil {
+			r.Title, r.Description, r.InputSchema = ti.Tool.Title, ti.Tool.Description, ti.Tool.InputSchema
+		}
+		rows = append(rows, r)
+	}
+	var out []byte
+	if opts.JSON {
+		if out, err = cmdutil.MarshalJSON(rows); err != nil {
+			return err
+		}
+	} else if len(rows) > 0 {
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOOL\tALLOWED\tPIN\tDESCRIPTION")
+		for _, r := range rows {
+			allowed := "yes"
+			if !r.Allowed {
+				allowed = "no"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Qualified, allowed, r.Pin, cmdutil.OneLine(r.Description, 80))
+		}
+		tw.Flush()
+		out = buf.Bytes()
+	}
+	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
+		return err
+	}
+	if changed := countPin(rows, orchestrator.PinChanged); changed > 0 && !opts.JSON {
+		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until `mediator tools accept SERVER`\n", changed)
+	}
+	if listErr != nil {
+		// Other servers' tools are listed; these could not be.
+		return &cmdutil.ExitError{Code: cmdutil.ExitCode(listErr), Err: fmt.Errorf("some servers' tools are not listed:\n%w", listErr)}
+	}
+	return nil
+}
+
+func countPin(rows []toolRow, pin string) int {
+	n := 0
+	for _, r := range rows {
+		if r.Pin == pin {
+			n++
+		}
+	}
+	return n
+}

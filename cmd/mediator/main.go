@@ -1,0 +1,23 @@
+// Command mediator talks to many MCP servers safely. See `mediator --help`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := commands.Run(ctx, cmdutil.New(iostreams.System(), version, os.LookupEnv), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
