@@ -97,8 +97,13 @@ func (p GuardPolicy) checkURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: %s carries user info", ErrBlockedURL, redactURL(u))
 	}
 	host := u.Hostname()
-	if host == "" {
-		return nil, fmt.Errorf("%w: %q has no host", ErrBlockedURL, raw)
+	switch strings.ToLower(u.Scheme) {
+	case "https", "http":
+		if host == "" {
+			return nil, fmt.Errorf("%w: %q has no host", ErrBlockedURL, raw)
+		}
+	default:
+		return nil, fmt.Errorf("%w: scheme %q of %s is not allowed; only https is", ErrBlockedURL, u.Scheme, redactURL(u))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
