@@ -69,10 +69,10 @@ func newTestAS(t *testing.T) *testAS {
 			iss = a.issuerOverride
 		}
 		m := map[string]any{
-			"issuer":                 iss,
-			"authorization_endpoint": a.srv.URL + "/as/authorize",
-			"token_endpoint":         a.srv.URL + "/as/token",
-			"registration_endpoint":  a.srv.URL + "/as/register",
+			"issuer":                   iss,
+			"authorization_endpoint":   a.srv.URL + "/as/authorize",
+			"token_endpoint":           a.srv.URL + "/as/token",
+			"registration_endpoint":    a.srv.URL + "/as/register",
 			"response_types_supported": []string{"code"},
 			"authorization_response_iss_parameter_supported": a.issSupported,
 		}

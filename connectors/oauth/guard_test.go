@@ -155,7 +155,9 @@ func TestDiscoveryRefusesSSRFMetadata(t *testing.T) {
 		}))
 		defer srv.Close()
 		h, err := New(Config{ServerName: "s", ServerURL: srv.URL + "/mcp", AllowInsecureLocalhost: true, RedirectURL: "http://127.0.0.1:1/cb",
-			Fetcher: CodeFetcherFunc(func(context.Context, *AuthorizationRequest) (*AuthorizationResponse, error) { return nil, errors.New("no") })})
+			Fetcher: CodeFetcherFunc(func(context.Context, *AuthorizationRequest) (*AuthorizationResponse, error) {
+				return nil, errors.New("no")
+			})})
 		if err != nil {
 			t.Fatal(err)
 		}
