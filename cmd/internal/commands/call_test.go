@@ -14,7 +14,7 @@ import (
 func callEnv(t *testing.T) *testEnv {
 	t.Helper()
 	e := newTestEnv(t)
-	srv := startServer(t, canaryKey)
+	srv, _ := startServer(t, canaryKey)
 	e.writeConfig("servers:\n" +
 		"  weather:\n    url: " + srv.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n" +
 		"  down:\n    url: " + downURL(t) + "\n    timeout: 10s\n")

@@ -31,6 +31,8 @@ type testEnv struct {
 	vars    map[string]string
 	cfgPath string
 	canary  []string
+	// setup adjusts the Factory before each run (e.g. a fake terminal).
+	setup func(*cmdutil.Factory)
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -77,6 +79,9 @@ func (e *testEnv) run(stdin string, args ...string) result {
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString(stdin)
 	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok })
+	if e.setup != nil {
+		e.setup(f)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := commands.Run(ctx, f, args)
@@ -120,9 +125,8 @@ type addOut struct {
 }
 
 // startServer serves a go-sdk MCP server over loopback HTTP that answers
-// only requests carrying key in X-API-Key. seen receives every key value
-// presented, so tests can check what reached the server.
-func startServer(t *testing.T, key string) *httptest.Server {
+// only requests carrying key in X-API-Key.
+func startServer(t *testing.T, key string) (*httptest.Server, *mcp.Server) {
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "1.0.0"}, nil)
 	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "Echo the text back.\nSecond line."},
@@ -151,7 +155,7 @@ func startServer(t *testing.T, key string) *httptest.Server {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, s
 }
 
 // downURL is the URL of a server that has gone away.

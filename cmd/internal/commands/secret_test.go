@@ -2,10 +2,13 @@ package commands_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 )
 
 func TestSecretSetListRemove(t *testing.T) {
@@ -88,5 +91,35 @@ func TestSecretWrongPassphrase(t *testing.T) {
 	r = e.run("", "secret", "list")
 	if r.code != 2 || !strings.Contains(r.stderr, "MEDIATOR_KEYRING_PASSPHRASE") {
 		t.Errorf("no passphrase: exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+// On a terminal the passphrase and the value are read without echo (the
+// reader is faked here: tests have no terminal), and neither is printed.
+func TestSecretSetOnATerminal(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("")
+	delete(e.vars, "MEDIATOR_KEYRING_PASSPHRASE")
+	answers := []string{canaryPassphrase, canaryKey}
+	e.setup = func(f *cmdutil.Factory) {
+		f.IOStreams.SetTTY(true, true, true)
+		f.ReadPassword = func(int) ([]byte, error) {
+			if len(answers) == 0 {
+				return nil, errors.New("no more input")
+			}
+			a := answers[0]
+			answers = answers[1:]
+			return []byte(a), nil
+		}
+	}
+	r := e.mustRun("", "secret", "set", "weather", "api-key")
+	if !strings.Contains(r.stderr, "Passphrase for the mediator keyring at") || !strings.Contains(r.stderr, "Value of weather/api-key (input hidden): ") {
+		t.Errorf("prompts: %s", r.stderr)
+	}
+	e.setup = nil
+	e.vars["MEDIATOR_KEYRING_PASSPHRASE"] = canaryPassphrase
+	r = e.mustRun("", "secret", "list")
+	if !strings.Contains(r.stdout, "weather  api-key") {
+		t.Errorf("list: %s", r.stdout)
 	}
 }
