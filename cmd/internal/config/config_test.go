@@ -222,6 +222,11 @@ state_dir: ${STATE:-~/state}
 		t.Errorf("state_dir = %s", cfg.StateDir)
 	}
 
+	cfg, _, err = load(t, "config.yaml", "servers:\n  w:\n    url: https://${env:HOST}/mcp\n", map[string]string{"HOST": "h.example.com"})
+	if err != nil || cfg.Servers[0].URL != "https://h.example.com/mcp" {
+		t.Errorf("${env:VAR}: %v %v", cfg, err)
+	}
+
 	_, path, err := load(t, "config.yaml", y, map[string]string{"PORT": "1"})
 	assertProblems(t, problems(t, err, path), []string{
 		`FILE:3:10: servers.weather.url: environment variable WEATHER_URL is not set and ${WEATHER_URL} has no default (write ${WEATHER_URL:-value} to give one)`,

@@ -7,7 +7,7 @@ import (
 )
 
 // expand replaces ${VAR} and ${VAR:-default} in a string value, as Claude
-// Code and VS Code do in their MCP configs. ${VAR:-default} takes the
+// Code and VS Code (${env:VAR}) do in their MCP configs. ${VAR:-default} takes the
 // default when VAR is unset or empty; ${VAR} with VAR unset is a problem,
 // because silently connecting to "https:///mcp" helps nobody.
 func (w *walker) expand(n *yaml.Node, field string) string {
@@ -31,6 +31,12 @@ func (w *walker) expand(n *yaml.Node, field string) string {
 		expr := s[i+2 : i+end]
 		s = s[i+end+1:]
 		name, def, hasDef := strings.Cut(expr, ":-")
+		// VS Code spells an environment variable ${env:VAR}.
+		name = strings.TrimPrefix(name, "env:")
+		if strings.HasPrefix(name, "input:") {
+			w.badValue(n, field, "${%s} is a VS Code input prompt, which mediator does not have; store the value with \"mediator secret set SERVER NAME\" and refer to it from auth or secret_env", expr)
+			continue
+		}
 		if !validEnvName(name) {
 			w.badValue(n, field, "${%s} is not a variable reference; write ${VAR} or ${VAR:-default} with VAR made of letters, digits and _", expr)
 			continue

@@ -196,19 +196,21 @@ func (w *walker) resolveDefaults(cfg *Config) {
 		}
 		return filepath.Clean(p)
 	}
-	var err error
-	if cfg.Credentials.FileDir == "" {
-		cfg.Credentials.FileDir, err = DefaultKeyringDir(w.env)
-	} else {
-		cfg.Credentials.FileDir = abs("credentials.file_dir", cfg.Credentials.FileDir)
+	defaulted := func(field string, p *string, def func(Env) (string, error)) bool {
+		if *p != "" {
+			*p = abs(field, *p)
+			return true
+		}
+		v, err := def(w.env)
+		if err != nil {
+			w.problemAt(nil, field, "%v", err)
+			return false
+		}
+		*p = v
+		return true
 	}
-	if err == nil && cfg.StateDir == "" {
-		cfg.StateDir, err = DefaultStateDir(w.env)
-	} else if cfg.StateDir != "" {
-		cfg.StateDir = abs("state_dir", cfg.StateDir)
-	}
-	if err != nil {
-		w.problemAt(nil, "", "%v", err)
+	if !defaulted("credentials.file_dir", &cfg.Credentials.FileDir, DefaultKeyringDir) ||
+		!defaulted("state_dir", &cfg.StateDir, DefaultStateDir) {
 		return
 	}
 	if cfg.Audit.Path == "" {

@@ -136,6 +136,9 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
 		return err
 	}
+	if len(rows) == 0 && cfg.Found && !opts.JSON {
+		fmt.Fprintf(opts.IO.ErrOut, "%s configures no servers\n", cfg.Path)
+	}
 	if notReady > 0 {
 		return cmdutil.Errorf(cmdutil.ExitConnect, "%d of %d servers are not ready", notReady, len(rows))
 	}
