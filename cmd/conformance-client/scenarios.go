@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
@@ -217,7 +216,7 @@ func (r *runner) connector() (*connectors.Connector, error) {
 		},
 		Logger:        r.log,
 		ClientInfo:    &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
-		Authenticator: oauthAuthenticator{h},
+		Authenticator: connectors.NewOAuthAuthenticator(h),
 		BaseTransport: h.Transport(http.DefaultTransport),
 	})
 }
@@ -243,11 +242,3 @@ func (r *runner) direct(ctx context.Context, opts *mcp.ClientOptions, body func(
 	defer cs.Close()
 	return body(ctx, cs)
 }
-
-// oauthAuthenticator plugs an oauth.Handler into the connector's auth seam.
-// The streamable transport sets Authorization itself from the handler's
-// token source, so Authenticate adds nothing.
-type oauthAuthenticator struct{ h *oauth.Handler }
-
-func (oauthAuthenticator) Authenticate(*http.Request) error  { return nil }
-func (a oauthAuthenticator) OAuthHandler() auth.OAuthHandler { return a.h }
