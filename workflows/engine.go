@@ -153,9 +153,14 @@ type engine struct {
 	inputs  map[string]any
 	sources argSources
 	// retained are the step IDs some expression references: only their
-	// results (and for_each items) are kept in memory.
+	// views are kept in memory once they finish.
 	retained map[string]bool
-	resume   *resumeState
+	// itemsNeeded are the for_each steps some expression reads beyond
+	// their status, counts and error: only they keep their items, so a
+	// 10,000-item loop that nothing reads item by item holds counts only
+	// (the journal has every result).
+	itemsNeeded map[string]bool
+	resume      *resumeState
 
 	toolsMu sync.Mutex
 	tools   map[[2]string]*toolEntry
@@ -178,16 +183,17 @@ type toolEntry struct {
 
 func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
 	e := &engine{
-		flow:     flow,
-		opts:     opts,
-		rt:       opts.Runtime,
-		journal:  opts.Journal,
-		log:      opts.Logger,
-		runID:    opts.RunID,
-		inputs:   inputs,
-		retained: map[string]bool{},
-		tools:    map[[2]string]*toolEntry{},
-		handlers: map[string]bool{},
+		flow:        flow,
+		opts:        opts,
+		rt:          opts.Runtime,
+		journal:     opts.Journal,
+		log:         opts.Logger,
+		runID:       opts.RunID,
+		inputs:      inputs,
+		retained:    map[string]bool{},
+		itemsNeeded: map[string]bool{},
+		tools:       map[[2]string]*toolEntry{},
+		handlers:    map[string]bool{},
 	}
 	for _, s := range flow.AllSteps() {
 		switch s.OnError {
@@ -203,6 +209,11 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 		for _, id := range x.References {
 			e.retained[id] = true
 		}
+		for _, p := range x.Paths {
+			if len(p) >= 2 && p[0] == "steps" && !summaryPath(p) {
+				e.itemsNeeded[p[1]] = true
+			}
+		}
 	})
 	return e, nil
 }
@@ -212,6 +223,19 @@ func (e *engine) flowPath() string {
 		return e.opts.FlowPath
 	}
 	return e.flow.Source
+}
+
+// summaryPath reports whether a path into .steps.<id> reads only what a
+// for_each step keeps without its items.
+func summaryPath(p []string) bool {
+	if len(p) < 3 {
+		return false
+	}
+	switch p[2] {
+	case "status", "counts", "error", "attempts":
+		return true
+	}
+	return false
 }
 
 // forEachExpr calls fn for every expression in the flow, outputs included.

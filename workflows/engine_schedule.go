@@ -481,7 +481,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string
 	n := len(list)
 	e.emit(Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
 
-	keep := e.retained[s.ID]
+	keep := e.itemsNeeded[s.ID]
 	var items []any
 	if keep {
 		items = make([]any, n)

@@ -217,7 +217,7 @@ outputs:
 			if res.Status != RunSucceeded {
 				t.Fatalf("status %s", res.Status)
 			}
-			if got := jsonString(res.Outputs); got != tt.outputs {
+			if got := engJSON(res.Outputs); got != tt.outputs {
 				t.Fatalf("outputs\n got %s\nwant %s", got, tt.outputs)
 			}
 		})
@@ -447,7 +447,7 @@ steps:
 				}
 			}
 			if tt.outputs != "" {
-				if got := jsonString(res.Outputs); got != tt.outputs {
+				if got := engJSON(res.Outputs); got != tt.outputs {
 					t.Errorf("outputs\n got %s\nwant %s", got, tt.outputs)
 				}
 			}
@@ -488,7 +488,7 @@ steps:
 			got, err := PrepareInputs(flow, tt.given)
 			if len(tt.wantErr) > 0 {
 				if err == nil {
-					t.Fatalf("no error, got %s", jsonString(got))
+					t.Fatalf("no error, got %s", engJSON(got))
 				}
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {
@@ -500,8 +500,8 @@ steps:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if jsonString(got) != tt.want {
-				t.Fatalf("got %s want %s", jsonString(got), tt.want)
+			if engJSON(got) != tt.want {
+				t.Fatalf("got %s want %s", engJSON(got), tt.want)
 			}
 		})
 	}
@@ -525,8 +525,8 @@ steps:
 			}
 			continue
 		}
-		if err != nil || jsonString(v) != c.want {
-			t.Errorf("CoerceInput(%s, %q) = %s, %v; want %s", c.name, c.text, jsonString(v), err, c.want)
+		if err != nil || engJSON(v) != c.want {
+			t.Errorf("CoerceInput(%s, %q) = %s, %v; want %s", c.name, c.text, engJSON(v), err, c.want)
 		}
 	}
 }
@@ -831,8 +831,13 @@ steps:
     for_each: ${ [range(3)] }
     call: {server: a, tool: echo}
     with: {n: ${ .item }}
+  - id: counted
+    for_each: ${ [range(40)] }
+    call: {server: a, tool: echo}
+    with: {n: ${ .item }}
 outputs:
   n: ${ [.steps.read.items[].result.n] }
+  c: ${ .steps.counted.counts.succeeded }
 `)
 	opts := h.opts(nil)
 	opts.Journal = nil
@@ -856,5 +861,9 @@ outputs:
 	}
 	if r := top.results["read"]; len(r.view["items"].([]any)) != 3 {
 		t.Fatalf("read items %v", r.view["items"])
+	}
+	c := top.results["counted"]
+	if _, ok := c.view["items"]; ok || engJSON(c.view["counts"]) != `{"cancelled":0,"failed":0,"skipped":0,"succeeded":40,"total":40}` {
+		t.Fatalf("counted view %v", c.view)
 	}
 }

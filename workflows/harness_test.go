@@ -242,7 +242,7 @@ func (h *harness) run(src string, inputs map[string]any) (*RunResult, error) {
 	return Run(ctx, f, h.opts(inputs))
 }
 
-func jsonString(v any) string {
+func engJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }

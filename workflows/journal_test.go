@@ -71,7 +71,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Status != RunSucceeded || strings.Contains(jsonString(run.Inputs), canary) || run.FlowDigest == "" {
+	if run.Status != RunSucceeded || strings.Contains(engJSON(run.Inputs), canary) || run.FlowDigest == "" {
 		t.Fatalf("run %+v", run)
 	}
 	runs, err := j.Runs(ctx, 0)
@@ -183,7 +183,7 @@ outputs:
 	if svc.flaky["a"] != 1 || svc.flaky["b"] != 1 || svc.flaky["bad"] != 2 || svc.flaky["c"] != 1 {
 		t.Fatalf("calls after resume %v", svc.flaky)
 	}
-	if got := jsonString(res2.Outputs["calls"]); got != `[1,1,2,1]` {
+	if got := engJSON(res2.Outputs["calls"]); got != `[1,1,2,1]` {
 		t.Fatalf("outputs %s", got)
 	}
 	run, _ := h.journal.Run(ctx, res.RunID)
@@ -197,7 +197,7 @@ outputs:
 			badAttempts = append(badAttempts, a.Attempt)
 		}
 	}
-	if jsonString(badAttempts) != "[1,2]" {
+	if engJSON(badAttempts) != "[1,2]" {
 		t.Fatalf("attempts of each[2]: %v", badAttempts)
 	}
 	if _, err := Resume(ctx, f, res.RunID, h.opts(nil), ResumeOptions{}); err == nil || !strings.Contains(err.Error(), "already succeeded") {

@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// The workflow benchmark: a 10,000-item for_each over an in-process go-sdk
+// tool with max_concurrency 64, against the same 10,000 calls made by a
+// bare loop of 64 goroutines over a go-sdk client session on the same
+// server. Both sides run in the same process, alternating, so machine load
+// drifts hit both. The engine side is configured as `mediator run` is: run
+// journal on disk (every attempt journalled as started and finished), item
+// results built and dropped because no later expression reads them.
+
+const (
+	wfItems       = 10000
+	wfConcurrency = 64
+)
+
+type wfIn struct {
+	N int `json:"n"`
+}
+
+type wfOut struct {
+	N      int    `json:"n"`
+	Square int    `json:"square"`
+	Label  string `json:"label"`
+}
+
+func wfServer() *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "work", Version: "bench"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "square", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest, in wfIn) (*mcp.CallToolResult, wfOut, error) {
+			return nil, wfOut{N: in.N, Square: in.N * in.N, Label: fmt.Sprintf("item-%d", in.N)}, nil
+		})
+	return s
+}
+
+func wfTransport(s *mcp.Server) func(context.Context) (mcp.Transport, error) {
+	return func(context.Context) (mcp.Transport, error) {
+		st, ct := mcp.NewInMemoryTransports()
+		if _, err := s.Connect(context.Background(), st, nil); err != nil {
+			return nil, err
+		}
+		return ct, nil
+	}
+}
+
+func wfSession(tb testing.TB, s *mcp.Server) *mcp.ClientSession {
+	t, err := wfTransport(s)(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).
+		Connect(context.Background(), t, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// wfBare makes n calls from `workers` goroutines pulling the next index.
+func wfBare(ctx context.Context, cs *mcp.ClientSession, n, workers int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "square", Arguments: map[string]any{"n": i}})
+				if err == nil && res.IsError {
+					err = fmt.Errorf("tool error")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func wfFlow(tb testing.TB, n int) *workflows.Flow {
+	src := fmt.Sprintf(`
+version: 1
+name: bench
+steps:
+  - id: each
+    for_each: ${ [range(%d)] }
+    max_concurrency: %d
+    call: {server: work, tool: square}
+    with: {n: ${ .item }}
+outputs:
+  counts: ${ .steps.each.counts }
+`, n, wfConcurrency)
+	f, err := workflows.Parse("bench.flow.yaml", []byte(src))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// wfEngine runs the flow once over caller with a fresh journal in dir.
+func wfEngine(ctx context.Context, tb testing.TB, f *workflows.Flow, caller workflows.ToolCaller, dir string, journal bool) {
+	opts := workflows.RunOptions{Runtime: workflows.NewLocalRuntime(caller), TrustAnnotations: func(string) bool { return true }}
+	if journal {
+		j, err := workflows.OpenJournal(filepath.Join(dir, workflows.JournalFile), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer j.Close()
+		opts.Journal = j
+	}
+	res, err := workflows.Run(ctx, f, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	counts, _ := res.Outputs["counts"].(map[string]any)
+	if counts["succeeded"] != wfItemsOf(f) {
+		tb.Fatalf("counts %v", counts)
+	}
+}
+
+func wfItemsOf(f *workflows.Flow) any {
+	var n int
+	fmt.Sscanf(f.Steps[0].ForEach.Source, "[range(%d)]", &n)
+	return n
+}
+
+// heapPeak samples HeapInuse until stop is closed and returns the peak.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// measure runs fn and returns its duration and the peak HeapInuse seen.
+func measure(fn func()) (time.Duration, uint64) {
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := heapPeak(stop)
+	start := time.Now()
+	fn()
+	d := time.Since(start)
+	close(stop)
+	return d, <-peak
+}
+
+type wfSide struct {
+	name string
+	run  func()
+	dur  []time.Duration
+	peak uint64
+}
+
+// BenchmarkWorkflowForEach reports calls/s of each side, the engine/bare
+// ratios (target >= 0.8 for the engine with its journal) and the peak heap
+// in use during each engine run (target < 200 MiB).
+func BenchmarkWorkflowForEach(b *testing.B) {
+	ctx := context.Background()
+	srv := wfServer()
+	bareCS := wfSession(b, srv)
+	engCaller := &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{"work": wfSession(b, srv)}}
+	o, err := orchestrator.New(orchestrator.Options{Servers: []orchestrator.ServerConfig{{
+		Config: wfConnectorConfig(), NewTransport: wfTransport(srv),
+	}}, AuditPath: filepath.Join(b.TempDir(), "audit.jsonl"), PinPath: filepath.Join(b.TempDir(), "pins.json")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { o.Close() })
+	orchCaller := workflows.OrchestratorCaller{O: o}
+	f := wfFlow(b, wfItems)
+	// Warm up every path (connect, tool list, pins) outside the timing.
+	if err := wfBare(ctx, bareCS, 200, wfConcurrency); err != nil {
+		b.Fatal(err)
+	}
+	wfEngine(ctx, b, wfFlow(b, 200), engCaller, b.TempDir(), true)
+	wfEngine(ctx, b, wfFlow(b, 200), orchCaller, b.TempDir(), true)
+
+	sides := []*wfSide{
+		{name: "bare go-sdk loop", run: func() {
+			if err := wfBare(ctx, bareCS, wfItems, wfConcurrency); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{name: "engine + journal", run: func() { wfEngine(ctx, b, f, engCaller, b.TempDir(), true) }},
+		{name: "engine, no journal", run: func() { wfEngine(ctx, b, f, engCaller, b.TempDir(), false) }},
+		{name: "engine + journal + orchestrator", run: func() { wfEngine(ctx, b, f, orchCaller, b.TempDir(), true) }},
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Alternate the order each round so drift hits every side alike.
+		for k := range sides {
+			s := sides[(k+i)%len(sides)]
+			d, p := measure(s.run)
+			s.dur = append(s.dur, d)
+			s.peak = max(s.peak, p)
+		}
+	}
+	b.StopTimer()
+	rate := func(s *wfSide) float64 {
+		var total time.Duration
+		for _, d := range s.dur {
+			total += d
+		}
+		return float64(wfItems*len(s.dur)) / total.Seconds()
+	}
+	bare := rate(sides[0])
+	for _, s := range sides {
+		r := rate(s)
+		b.Logf("%-32s %8.0f calls/s  ratio %.2f  peak HeapInuse %6.1f MiB", s.name, r, r/bare, float64(s.peak)/(1<<20))
+	}
+	b.ReportMetric(bare, "bare-calls/s")
+	b.ReportMetric(rate(sides[1]), "engine-calls/s")
+	b.ReportMetric(rate(sides[1])/bare, "engine/bare")
+	b.ReportMetric(rate(sides[3])/bare, "mediated/bare")
+	b.ReportMetric(float64(sides[1].peak)/(1<<20), "engine-peak-MiB")
+}
+
+// TestWorkflowBenchSetup runs the benchmark's sides on a few items so the
+// benchmark code stays correct without the cost of measuring.
+func TestWorkflowBenchSetup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv := wfServer()
+	if err := wfBare(ctx, wfSession(t, srv), 50, 8); err != nil {
+		t.Fatal(err)
+	}
+	caller := &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{"work": wfSession(t, srv)}}
+	wfEngine(ctx, t, wfFlow(t, 50), caller, t.TempDir(), true)
+}
+
+func wfConnectorConfig() connectors.Config {
+	return connectors.Config{Name: "work", Timeout: time.Minute}
+}
