@@ -11,23 +11,18 @@ import (
 // concurrent mediator processes are appended one at a time, each chained to
 // the one written before it.
 func lockFile(f *os.File) (unlock func(), err error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
+	// Fd is safe here: regular files are never in the runtime poller, so
+	// it changes no blocking mode, and f stays open while locked.
+	fd := int(f.Fd())
+	if err := flock(fd, syscall.LOCK_EX); err != nil {
 		return nil, err
 	}
-	var lerr error
-	if err := rc.Control(func(fd uintptr) { lerr = flock(fd, syscall.LOCK_EX) }); err != nil {
-		return nil, err
-	}
-	if lerr != nil {
-		return nil, lerr
-	}
-	return func() { _ = rc.Control(func(fd uintptr) { _ = flock(fd, syscall.LOCK_UN) }) }, nil
+	return func() { _ = flock(fd, syscall.LOCK_UN) }, nil
 }
 
-func flock(fd uintptr, how int) error {
+func flock(fd, how int) error {
 	for {
-		err := syscall.Flock(int(fd), how)
+		err := syscall.Flock(fd, how)
 		if err != syscall.EINTR {
 			return err
 		}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Prints the cost of mediation as the ratio mediated/direct per call, for an
+# in-process server and for loopback streamable HTTP, two ways:
+#   1. the Benchmark* functions, COUNT runs each (default 5), median ns/op;
+#   2. TestRatio, which alternates batches of direct and mediated calls in
+#      one process, so load from other processes hits both sides alike.
+# Targets: <= 1.10 in-process, <= 1.05 over HTTP. On a busy machine trust
+# (2) over (1), and run it more than once.
+set -eu
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-5}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+go test -c -o "$tmp/bench.test" ./bench
+"$tmp/bench.test" -test.run '^$' -test.bench . -test.benchmem -test.count "$COUNT" | tee "$tmp/out"
+
+echo
+echo "Benchmark medians over $COUNT runs:"
+awk '
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+	n[name]++; v[name, n[name]] = $3
+}
+function median(name,   i, j, t, k, a) {
+	k = n[name]
+	for (i = 1; i <= k; i++) a[i] = v[name, i]
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+END {
+	split("InProcess:1.10 HTTP:1.05", pairs, " ")
+	for (p in pairs) {
+		split(pairs[p], kv, ":"); s = kv[1]
+		if (!n["Direct" s] || !n["Mediated" s]) continue
+		d = median("Direct" s); m = median("Mediated" s)
+		printf "  %-10s direct %9.0f ns/op  mediated %9.0f ns/op  ratio %.3f  (target <= %s)\n", s, d, m, m / d, kv[2]
+	}
+}' "$tmp/out"
+
+echo
+echo "Alternating batches (TestRatio):"
+"$tmp/bench.test" -test.run '^TestRatio$' -test.v -ratio | grep -E 'wall|FAIL' || true
