@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,4 +77,19 @@ func TestBuildArgs(t *testing.T) {
 			t.Errorf("BuildArgs(%q, %q) = %v, want usage error containing %q", tc.argsJSON, tc.pairs, err, tc.want)
 		}
 	}
+}
+
+func ExampleBuildArgs() {
+	args, _ := BuildArgs(`{"city": "Oslo"}`, []string{"days=3", "units=metric", "where.country=NO"}, nil, nil)
+	out, _ := cmdutil.MarshalJSON(args)
+	fmt.Print(string(out))
+	// Output:
+	// {
+	//   "city": "Oslo",
+	//   "days": 3,
+	//   "units": "metric",
+	//   "where": {
+	//     "country": "NO"
+	//   }
+	// }
 }
