@@ -867,3 +867,86 @@ outputs:
 		t.Fatalf("counted view %v", c.view)
 	}
 }
+
+func TestDryRun(t *testing.T) {
+	for _, readOnlyCalls := range []bool{false, true} {
+		t.Run(map[bool]string{false: "simulated", true: "read-only"}[readOnlyCalls], func(t *testing.T) {
+			h := newHarness(t)
+			f := parseFlow(t, `
+version: 1
+name: t
+steps:
+  - id: sum
+    call: {server: a, tool: add}
+    with: {a: 1, b: 2}
+  - id: twice
+    for_each: ${ [1, 2] }
+    call: {server: a, tool: add}
+    with: {a: ${ .steps.sum.result.sum }, b: ${ .item }}
+  - id: bad
+    call: {server: a, tool: add}
+    with: {a: "not a number"}
+  - id: mk
+    call: {server: a, tool: create}
+    with: {title: x}
+    idempotency_key: k1
+outputs:
+  sums: ${ [.steps.twice.items[].result.sum] }
+`)
+			dr := &DryRun{Inner: NewLocalRuntime(h.caller), CallReadOnly: readOnlyCalls, TrustAnnotations: trustAll}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := Run(ctx, f, RunOptions{Runtime: dr, TrustAnnotations: trustAll})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := dr.Plan()
+			var paths []string
+			for _, c := range plan {
+				paths = append(paths, c.Path)
+			}
+			if engJSON(paths) != `["bad","mk","sum","twice[0]","twice[1]"]` {
+				t.Fatalf("plan paths %v", paths)
+			}
+			if dr.Problems() != 1 || !strings.Contains(plan[0].Problem, "inputSchema") {
+				t.Fatalf("problems: %+v", plan[0])
+			}
+			if plan[1].IdempotencyKey != "k1" || plan[1].Called {
+				t.Fatalf("mk %+v", plan[1])
+			}
+			svc := h.services["a"]
+			if svc.count("create") != 0 {
+				t.Fatal("a dry run called a tool with effects")
+			}
+			if readOnlyCalls {
+				// add is read-only: really called (sum, twice[0], twice[1]; bad is invalid).
+				if svc.count("add") != 3 || engJSON(res.Outputs["sums"]) != `[4,5]` {
+					t.Fatalf("add calls %d, sums %v", svc.count("add"), res.Outputs["sums"])
+				}
+				return
+			}
+			if svc.count("add") != 0 || engJSON(res.Outputs["sums"]) != `[0,0]` {
+				t.Fatalf("add calls %d, sums %v", svc.count("add"), res.Outputs["sums"])
+			}
+		})
+	}
+}
+
+func TestSampleFromSchema(t *testing.T) {
+	got := SampleFromSchema(map[string]any{"type": "object", "properties": map[string]any{
+		"location": map[string]any{"type": "string"},
+		"date":     map[string]any{"type": "string", "format": "date"},
+		"p":        map[string]any{"type": "number", "minimum": 0.5},
+		"n":        map[string]any{"type": "integer"},
+		"kind":     map[string]any{"enum": []any{"x", "y"}},
+		"tags":     map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		"ok":       map[string]any{"type": []any{"null", "boolean"}},
+	}})
+	want := `{"date":"2000-01-01","kind":"x","location":"<location>","n":0,"ok":false,"p":0.5,"tags":["<tags>"]}`
+	if engJSON(got) != want {
+		t.Fatalf("got %s", engJSON(got))
+	}
+	if SampleFromSchema(nil) != nil {
+		t.Fatal("nil schema")
+	}
+}

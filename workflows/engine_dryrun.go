@@ -1,0 +1,270 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// DryRun is a Runtime that runs the interpreter without effects: every
+// call is composed as in a real run, its arguments are validated against
+// the tool's inputSchema and recorded in the plan, and a sample result made
+// from the tool's outputSchema stands in for the answer, so later steps
+// compose their arguments too. With CallReadOnly, tools annotated
+// readOnlyHint on servers whose annotations are trusted are really called.
+type DryRun struct {
+	// Inner answers Tool lookups and, with CallReadOnly, read-only calls.
+	Inner            Runtime
+	CallReadOnly     bool
+	TrustAnnotations func(server string) bool
+
+	mu      sync.Mutex
+	plan    []PlannedCall
+	schemas map[*mcp.Tool]*jsonschema.Resolved
+}
+
+// PlannedCall is one call of a dry run.
+type PlannedCall struct {
+	Path   string         `json:"path"`
+	Server string         `json:"server"`
+	Tool   string         `json:"tool"`
+	Args   map[string]any `json:"arguments"`
+	// IdempotencyKey is the key the call would carry in _meta.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Problem says why the arguments do not match the tool's inputSchema.
+	Problem string `json:"problem,omitempty"`
+	// Called is set when the tool was really called (read-only).
+	Called bool `json:"called"`
+	// Result is the sample (or, when called, the real) result.
+	Result any `json:"result"`
+}
+
+// Plan returns the calls made so far, ordered by path.
+func (d *DryRun) Plan() []PlannedCall {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := append([]PlannedCall(nil), d.plan...)
+	sort.SliceStable(out, func(i, j int) bool { return pathLess(out[i].Path, out[j].Path) })
+	return out
+}
+
+// Problems counts planned calls whose arguments are invalid.
+func (d *DryRun) Problems() int {
+	n := 0
+	for _, c := range d.Plan() {
+		if c.Problem != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *DryRun) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	pc := PlannedCall{Path: req.Step, Server: req.Server, Tool: req.Tool, Args: req.Args}
+	if k, ok := req.Meta[MetaIdempotencyKey].(string); ok {
+		pc.IdempotencyKey = k
+	}
+	tool, err := d.Inner.Tool(ctx, req.Server, req.Tool)
+	if err != nil {
+		pc.Problem = err.Error()
+		d.record(pc)
+		return nil, err
+	}
+	if rs := d.inputSchema(tool); rs != nil {
+		if verr := rs.Validate(asDecodedJSON(req.Args)); verr != nil {
+			pc.Problem = fmt.Sprintf("arguments do not match the inputSchema of %s.%s: %v", req.Server, req.Tool, verr)
+		}
+	}
+	trusted := d.TrustAnnotations != nil && d.TrustAnnotations(req.Server)
+	if d.CallReadOnly && trusted && readOnly(tool) && pc.Problem == "" {
+		res, err := d.Inner.CallTool(ctx, req)
+		pc.Called = true
+		if res != nil {
+			pc.Result = resultValue(res)
+		}
+		d.record(pc)
+		return res, err
+	}
+	sample := SampleFromSchema(tool.OutputSchema)
+	pc.Result = sample
+	d.record(pc)
+	res := &mcp.CallToolResult{StructuredContent: sample, Content: []mcp.Content{&mcp.TextContent{Text: "(dry run: sample result)"}}}
+	if sample == nil {
+		res.StructuredContent = nil
+	}
+	return res, nil
+}
+
+func (d *DryRun) record(pc PlannedCall) {
+	d.mu.Lock()
+	d.plan = append(d.plan, pc)
+	d.mu.Unlock()
+}
+
+func (d *DryRun) inputSchema(tool *mcp.Tool) *jsonschema.Resolved {
+	if tool.InputSchema == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.schemas == nil {
+		d.schemas = map[*mcp.Tool]*jsonschema.Resolved{}
+	}
+	rs, ok := d.schemas[tool]
+	if !ok {
+		rs, _ = compileJSONSchema(tool.InputSchema)
+		d.schemas[tool] = rs
+	}
+	return rs
+}
+
+func (d *DryRun) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
+	return d.Inner.Tool(ctx, server, tool)
+}
+
+func (d *DryRun) Go(ctx context.Context, fn func(ctx context.Context)) Task { return d.Inner.Go(ctx, fn) }
+
+// Sleep does not wait: a dry run retries nothing for real.
+func (d *DryRun) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+func (d *DryRun) Now() time.Time { return d.Inner.Now() }
+
+// SampleFromSchema builds a plausible value for a JSON Schema: its const,
+// first example, default or enum value when it has one, else a
+// placeholder of its type (objects with every property, arrays with one
+// element). A nil schema gives nil.
+func SampleFromSchema(schema any) any {
+	m := schemaMap(schema)
+	if m == nil {
+		return nil
+	}
+	return sampleOf(m, m, "", 0)
+}
+
+func sampleOf(root, s map[string]any, name string, depth int) any {
+	if depth > 8 {
+		return nil
+	}
+	s = resolveRef(root, s)
+	if s == nil {
+		return nil
+	}
+	if v, ok := s["const"]; ok {
+		return Normalize(v)
+	}
+	if ex, ok := s["examples"].([]any); ok && len(ex) > 0 {
+		return Normalize(ex[0])
+	}
+	if v, ok := s["default"]; ok {
+		return Normalize(v)
+	}
+	if en, ok := s["enum"].([]any); ok && len(en) > 0 {
+		return Normalize(en[0])
+	}
+	for _, key := range []string{"anyOf", "oneOf", "allOf"} {
+		if alts, ok := s[key].([]any); ok && len(alts) > 0 {
+			if alt, ok := alts[0].(map[string]any); ok {
+				return sampleOf(root, alt, name, depth+1)
+			}
+		}
+	}
+	typ := ""
+	for _, t := range schemaTypes(s) {
+		if t != "null" {
+			typ = t
+			break
+		}
+	}
+	if typ == "" {
+		if _, ok := s["properties"]; ok {
+			typ = "object"
+		}
+	}
+	switch typ {
+	case "object":
+		out := map[string]any{}
+		props, _ := s["properties"].(map[string]any)
+		for k, p := range props {
+			if pm, ok := p.(map[string]any); ok {
+				out[k] = sampleOf(root, pm, k, depth+1)
+			}
+		}
+		return out
+	case "array":
+		items, _ := s["items"].(map[string]any)
+		if items == nil {
+			return []any{}
+		}
+		return []any{sampleOf(root, items, name, depth+1)}
+	case "string":
+		switch s["format"] {
+		case "date":
+			return "2000-01-01"
+		case "date-time":
+			return "2000-01-01T00:00:00Z"
+		case "uri":
+			return "https://example.com/"
+		case "email":
+			return "someone@example.com"
+		}
+		if name == "" {
+			return "<string>"
+		}
+		return "<" + name + ">"
+	case "integer":
+		if v, ok := s["minimum"]; ok {
+			return Normalize(v)
+		}
+		return 0
+	case "number":
+		if v, ok := s["minimum"]; ok {
+			return Normalize(v)
+		}
+		return 0.0
+	case "boolean":
+		return false
+	}
+	return nil
+}
+
+// pathLess orders call paths with their indexes numerically, so remind[2]
+// sorts before remind[10].
+func pathLess(a, b string) bool {
+	for a != "" && b != "" {
+		ai, bi := indexAt(a), indexAt(b)
+		if ai >= 0 && bi >= 0 && a[:ai] == b[:bi] {
+			na, ra := leadingInt(a[ai+1:])
+			nb, rb := leadingInt(b[bi+1:])
+			if na != nb {
+				return na < nb
+			}
+			a, b = ra, rb
+			continue
+		}
+		return a < b
+	}
+	return a < b
+}
+
+func indexAt(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '[' {
+			return i
+		}
+	}
+	return -1
+}
+
+func leadingInt(s string) (int, string) {
+	n, i := 0, 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		n = n*10 + int(s[i]-'0')
+		i++
+	}
+	return n, s[i:]
+}
