@@ -127,7 +127,9 @@ func (d *DryRun) Tool(ctx context.Context, server, tool string) (*mcp.Tool, erro
 	return d.Inner.Tool(ctx, server, tool)
 }
 
-func (d *DryRun) Go(ctx context.Context, fn func(ctx context.Context)) Task { return d.Inner.Go(ctx, fn) }
+func (d *DryRun) Go(ctx context.Context, fn func(ctx context.Context)) Task {
+	return d.Inner.Go(ctx, fn)
+}
 
 // Sleep does not wait: a dry run retries nothing for real.
 func (d *DryRun) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
