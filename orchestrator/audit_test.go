@@ -265,6 +265,10 @@ func TestAuditCanaryNeverWritten(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), canary) {
 			t.Errorf("error %q contains the secret", err)
 		}
+		var oe *orchestrator.Error
+		if errors.As(err, &oe) && strings.Contains(oe.Field, canary) {
+			t.Errorf("error field %q contains the secret", oe.Field)
+		}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

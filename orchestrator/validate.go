@@ -137,7 +137,7 @@ func (o *Orchestrator) validateArgs(e *toolEntry, args map[string]any) *Error {
 		Kind:   KindInvalidArguments,
 		Server: e.info.Server,
 		Tool:   e.info.Name,
-		Field:  field,
+		Field:  o.redact(field), // a secret pasted as an argument name stays masked too
 		Msg:    o.redact(fmt.Sprintf("invalid arguments for %s: %s (nothing was sent)", e.info.Qualified, msg)),
 	}
 }
