@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
 )
 
 // Pin states of a catalogue entry.
@@ -136,9 +138,10 @@ func quoteAll(ss []string) []string {
 }
 
 // Tools lists the catalogue for one server (connecting it if needed), or for
-// all connected servers when server is "". With "", servers whose tool list
-// is unusable are left out and their errors joined into the returned error,
-// next to the tools of every other server.
+// all connected servers when server is "" (servers that failed to connect
+// are skipped; Servers() says why). With "", a connected server whose tool
+// list is unusable (a name collision, a broken pin file) is left out and its
+// error joined into the returned error, next to every other server's tools.
 func (o *Orchestrator) Tools(ctx context.Context, server string) ([]ToolInfo, error) {
 	if server != "" {
 		s, err := o.lookup(server)
@@ -157,11 +160,8 @@ func (o *Orchestrator) Tools(ctx context.Context, server string) ([]ToolInfo, er
 	)
 	for _, name := range o.names {
 		s := o.servers[name]
-		s.mu.Lock()
-		loaded := s.cat != nil || s.catErr != nil
-		s.mu.Unlock()
-		if !loaded {
-			continue // never connected: "connected servers" only
+		if s.conn.Status().State != connectors.StateReady {
+			continue // connected servers only; failures show in Servers()
 		}
 		cat, err := o.catalogueOf(ctx, s)
 		if err != nil {
