@@ -2,6 +2,25 @@
 // connector holds only its own server's credentials and sends them only to
 // that server: over HTTP only to the server's origin, over stdio only into
 // that one child process's environment.
+//
+// Over HTTP a connector owns its *http.Client and *http.Transport, and that
+// client talks to one origin only (scheme, host and port of Config.URL): a
+// redirect to another origin is refused with an error naming the target,
+// and so is any other request elsewhere (a legacy SSE server naming a
+// foreign message URL). Dropping just the credential would still carry the
+// JSON-RPC body, tool arguments included, to a host the user never
+// configured. How credentials get onto requests is the [Authenticator]
+// seam.
+//
+// A stdio server starts with no shell, the exact command and args, and an
+// environment of PATH, HOME, LANG, LC_*, TMPDIR, its own env and its own
+// secret_env, nothing else of mediator's.
+//
+// A session that drops is reopened with backoff ([Backoff]); calls made
+// meanwhile wait within their deadline; a call cut off by the drop fails and
+// is never repeated. Every failure is an [*Error] whose [Kind] tells config,
+// auth, timeout, transport and protocol problems apart, and whose text holds
+// no secret value.
 package connectors
 
 import (

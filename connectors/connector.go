@@ -122,21 +122,32 @@ func (c *Connector) Endpoint() string {
 }
 
 // Connect opens the session, bounded by the server's timeout and ctx. It
-// returns nil at once when the connector is ready, and waits for the outcome
-// when a connect or reconnect is already under way. After a failure it may
-// be called again. The error is an *Error; KindAuth also puts the connector
-// in StateAuthRequired.
+// returns nil at once when the connector is ready; when a connect or
+// reconnect is already under way it waits for that one (within the same
+// bound) and reports its outcome. After a failure it may be called again.
+// The error is an *Error; KindAuth also puts the connector in
+// StateAuthRequired.
 func (c *Connector) Connect(ctx context.Context) error {
 	c.mu.Lock()
-	for c.status.State == StateConnecting {
-		ch := c.changed
+	if c.status.State == StateConnecting {
 		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return c.waitError(ctx, opConnect)
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+		st, err := c.WaitFor(wctx, StateReady, StateFailed, StateAuthRequired, StateClosed)
+		if err != nil {
+			return c.waitError(wctx, opConnect)
 		}
-		c.mu.Lock()
+		switch st.State {
+		case StateReady:
+			return nil
+		case StateClosed:
+			return c.newError(KindNotConnected, errors.New("the connector is closed"))
+		}
+		var ce *Error
+		if errors.As(st.Err, &ce) {
+			return ce
+		}
+		return c.newError(KindTransport, fmt.Errorf("%s: %v", opConnect, st.Err))
 	}
 	switch c.status.State {
 	case StateReady:
@@ -147,6 +158,9 @@ func (c *Connector) Connect(ctx context.Context) error {
 		return c.newError(KindNotConnected, errors.New("the connector is closed"))
 	}
 	c.setStateLocked(StateConnecting, nil)
+	// Close waits for this attempt, which may be starting a process.
+	c.wg.Add(1)
+	defer c.wg.Done()
 	c.mu.Unlock()
 
 	// Close aborts a dial in progress.
@@ -158,11 +172,12 @@ func (c *Connector) Connect(ctx context.Context) error {
 	cs, st, cerr := c.dial(dctx)
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		c.discard(cs, st)
 		return c.newError(KindNotConnected, errors.New("the connector was closed while connecting"))
 	}
+	defer c.mu.Unlock()
 	if cerr != nil {
 		c.setStateLocked(failureState(cerr), cerr)
 		return cerr

@@ -69,6 +69,9 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	if errors.As(err, &ce) {
 		return ce
 	}
+	if op != opConnect && c.Status().State == StateClosed {
+		return c.newError(KindNotConnected, fmt.Errorf("%s: the connector was closed during the call: %w", op, err))
+	}
 	if status, ok := p.rejected(); ok {
 		return c.newError(KindAuth, fmt.Errorf("%s: %s", op, c.rejectionHint(status)))
 	}

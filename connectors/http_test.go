@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -307,5 +308,43 @@ func TestHTTPEchoedSecretIsScrubbed(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "refusing key [REDACTED]") {
 		t.Errorf("error lost its message: %v", err)
+	}
+}
+
+// Close during a connect to a server that never answers aborts the attempt
+// and returns once it is gone.
+func TestCloseAbortsConnect(t *testing.T) {
+	ctx := testCtx(t)
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body, so the server notices when the client hangs up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c := mustNew(t, Options{Config: Config{Name: "silent", URL: srv.URL, Timeout: time.Hour}})
+	errc := make(chan error, 1)
+	go func() { errc <- c.Connect(ctx) }()
+	select {
+	case <-arrived:
+	case <-ctx.Done():
+		t.Fatal("the server never saw the connect")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil || kindOf(t, err) != KindNotConnected || !strings.Contains(err.Error(), "closed while connecting") {
+			t.Errorf("Connect: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Connect did not return after Close")
 	}
 }

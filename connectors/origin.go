@@ -98,10 +98,11 @@ func (t sseTransport) Connect(context.Context) (mcp.Connection, error) {
 	return t.inner.Connect(t.st.ctx)
 }
 
-// originTransport adds the credential to requests bound for the server's own
-// origin and to no others, and counts the server's 401/403 answers: without
-// an OAuthHandler go-sdk reports those only as a status text, and the
-// connector needs to tell "credential rejected" from "unreachable".
+// originTransport pins a connector's HTTP traffic to its server's origin:
+// it adds the credential to requests for that origin and refuses requests
+// for any other. It also counts the server's 401/403 answers: without an
+// OAuthHandler go-sdk reports those only as a status text, and the connector
+// needs to tell "credential rejected" from "unreachable".
 type originTransport struct {
 	server origin
 	base   http.RoundTripper
@@ -113,17 +114,15 @@ type originTransport struct {
 }
 
 func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	own := originOf(req.URL) == t.server
-	if own && t.authn != nil {
-		// RoundTrip must not modify the caller's request.
-		clone := req.Clone(req.Context())
-		if err := t.authn.Authenticate(clone); err != nil {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, fmt.Errorf("adding credential: %w", err)
+	if to := originOf(req.URL); to != t.server {
+		// Not even without the credential: the body is an MCP message,
+		// and a server must not be able to point mediator's requests at
+		// another host (a legacy SSE server names the URL its messages go
+		// to; an internal address there would make mediator a proxy).
+		if req.Body != nil {
+			_ = req.Body.Close()
 		}
-		req = clone
+		return nil, fmt.Errorf("refusing a request to %s: this server's connector talks only to the origin of its configured url, %s", to, t.server)
 	}
 	// Every request also ends with the stack, so a failed connect attempt
 	// or a closed connector leaves nothing in flight: go-sdk sends some
@@ -132,12 +131,25 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	stop := context.AfterFunc(t.life, cancel)
 	done := func() { stop(); cancel() }
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if t.authn != nil {
+		// RoundTrip must not modify the caller's request.
+		req = req.Clone(ctx)
+		if err := t.authn.Authenticate(req); err != nil {
+			done()
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, fmt.Errorf("adding credential: %w", err)
+		}
+	} else {
+		req = req.WithContext(ctx)
+	}
+	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		done()
 		return nil, err
 	}
-	if own && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		t.lastStatus.Store(int32(resp.StatusCode))
 		t.rejections.Add(1)
 	}
@@ -159,11 +171,10 @@ func (b *bodyCloser) Close() error {
 	return err
 }
 
-// checkRedirect refuses every redirect that leaves the server's origin.
-// Dropping the credential alone (which RoundTrip does anyway) would not be
-// enough: a 307/308 resends the JSON-RPC body, tool arguments included, to
-// a host the user never configured, and the unauthenticated request would
-// fail later in a confusing way. Refusing names the new location, so the
+// checkRedirect refuses every redirect that leaves the server's origin
+// (RoundTrip would refuse the request anyway; this names the redirect). A
+// 307/308 would resend the JSON-RPC body, tool arguments included, to a host
+// the user never configured. The message names the new location, so the
 // user can put it in the config if the move is legitimate. Redirects within
 // the origin (e.g. /mcp to /mcp/) are followed.
 func (t *originTransport) checkRedirect(req *http.Request, via []*http.Request) error {

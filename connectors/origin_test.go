@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"golang.org/x/oauth2"
@@ -85,10 +86,10 @@ func TestRedirectWithinOriginIsFollowed(t *testing.T) {
 	}
 }
 
-// Below the redirect policy, the credential layer itself adds the key only
-// for the server's origin: a client that did follow a redirect to B would
-// still not hand B the key.
-func TestCredentialLayerDropsKeyOffOrigin(t *testing.T) {
+// Below the redirect policy, the transport itself talks only to the
+// server's origin: a client that did follow a redirect to B reaches
+// nothing, so B gets neither A's key nor A's messages.
+func TestTransportRefusesOtherOrigins(t *testing.T) {
 	const keyA = "key-of-a-layer-canary-d215"
 	var logA, logB headerLog
 	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { logB.record(r.Header) }))
@@ -110,19 +111,49 @@ func TestCredentialLayerDropsKeyOffOrigin(t *testing.T) {
 	t.Cleanup(st.close)
 	following := *st.client
 	following.CheckRedirect = nil // Go's default: follow
-	resp, err := following.Get(srvA.URL + "/start")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.Request.URL.Path != "/landed" {
-		t.Fatalf("the redirect was not followed: ended at %s", resp.Request.URL)
+	_, err = following.Get(srvA.URL + "/start")
+	if err == nil || !strings.Contains(err.Error(), "refusing a request to "+srvB.URL) {
+		t.Fatalf("request to B: %v", err)
 	}
 	if !logA.contains(keyA) {
 		t.Error("A did not receive its key")
 	}
-	if len(logB.all()) != 1 || logB.contains(keyA) {
-		t.Errorf("B: %d requests, A's key among them: %v", len(logB.all()), logB.contains(keyA))
+	if n := len(logB.all()); n != 0 {
+		t.Errorf("B received %d requests", n)
+	}
+}
+
+// A legacy SSE server names the URL its messages go to. One that names
+// another origin (here B) gets a refusal, not mediator's messages or key.
+func TestSSEEndpointOnAnotherOriginIsRefused(t *testing.T) {
+	const keyA = "key-of-a-sse-canary-8b02"
+	var logA, logB headerLog
+	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { logB.record(r.Header) }))
+	t.Cleanup(srvB.Close)
+	// A speaks just enough of the SSE transport to name B as the message
+	// endpoint: go-sdk's own SSE handler always names its own origin.
+	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logA.record(r.Header)
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: endpoint\ndata: "+srvB.URL+"/message\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srvA.Close)
+	c := mustNew(t, Options{
+		Config:  Config{Name: "a", URL: srvA.URL, Transport: TransportSSE, Auth: AuthConfig{Type: AuthAPIKey, Secret: "k"}, Timeout: 10 * time.Second},
+		Secrets: secretMap{"k": keyA},
+	})
+	err := c.Connect(testCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "refusing a request to "+srvB.URL) {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Logf("error: %v", err)
+	if !logA.contains(keyA) {
+		t.Error("A did not receive its key")
+	}
+	if n := len(logB.all()); n != 0 {
+		t.Errorf("B received %d requests", n)
 	}
 }
 
