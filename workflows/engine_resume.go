@@ -170,7 +170,7 @@ func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro R
 	if rec.Status == RunSucceeded {
 		return nil, fmt.Errorf("run %s already succeeded; there is nothing to resume", rec.ID)
 	}
-	if rec.Status == RunRunning && rec.PID != os.Getpid() && processAlive(rec.PID) {
+	if rec.Status == RunRunning && rec.PID != os.Getpid() && ProcessAlive(rec.PID) {
 		return nil, fmt.Errorf("run %s is marked running in process %d, which is still alive; stop it first (or wait for it)", rec.ID, rec.PID)
 	}
 	inputs, err := PrepareInputs(flow, rec.Inputs)

@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// processAlive reports whether a process with this pid exists; signal 0
+// ProcessAlive reports whether a process with this pid exists; signal 0
 // checks without sending anything.
-func processAlive(pid int) bool {
+func ProcessAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}

@@ -1,0 +1,313 @@
+package workflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/resume"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/run"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/runs"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+)
+
+// calcServer is a real go-sdk MCP server over loopback HTTP. Its "flaky"
+// tool fails while broken is set, so a test can fail a run and then let
+// the resume succeed.
+type calcServer struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	broken bool
+}
+
+func (c *calcServer) count(tool string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[tool]
+}
+
+type addIn struct {
+	A float64 `json:"a"`
+	B float64 `json:"b"`
+}
+type addOut struct {
+	Sum float64 `json:"sum"`
+}
+
+func startCalc(t *testing.T) (*calcServer, string) {
+	c := &calcServer{calls: map[string]int{}}
+	s := mcp.NewServer(&mcp.Implementation{Name: "calc", Version: "1"}, nil)
+	ro := &mcp.ToolAnnotations{ReadOnlyHint: true}
+	mcp.AddTool(s, &mcp.Tool{Name: "add", Annotations: ro}, func(_ context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+		c.mu.Lock()
+		c.calls["add"]++
+		c.mu.Unlock()
+		return nil, addOut{Sum: in.A + in.B}, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "flaky", Annotations: ro}, func(_ context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.calls["flaky"]++
+		if c.broken && in.A == 2 {
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "flaky is broken today"}}}, addOut{}, nil
+		}
+		return nil, addOut{Sum: in.A * 10}, nil
+	})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return c, srv.URL
+}
+
+type env struct {
+	t    *testing.T
+	dir  string
+	vars map[string]string
+}
+
+func newEnv(t *testing.T, url string) *env {
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, vars: map[string]string{
+		"HOME":            dir,
+		"XDG_CONFIG_HOME": filepath.Join(dir, "config"),
+		"XDG_STATE_HOME":  filepath.Join(dir, "state"),
+		"XDG_DATA_HOME":   filepath.Join(dir, "data"),
+	}}
+	cfg := fmt.Sprintf("credentials:\n  backend: file\n  file_dir: %s\nservers:\n  calc:\n    url: %s\n    timeout: 10s\n", filepath.Join(dir, "keyring"), url)
+	path := filepath.Join(dir, "config", "mediator", "config.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) writeFlow(name, body string) string {
+	p := filepath.Join(e.dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// exec runs one workflow command (they are registered in the root command
+// by its owner) with isolated streams and environment.
+func (e *env) exec(newCmd func(*cmdutil.Factory) *cobra.Command, args ...string) result {
+	e.t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok })
+	cmd := newCmd(f)
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+	}
+	return result{stdout: out.String(), stderr: errOut.String(), code: cmdutil.ExitCode(err)}
+}
+
+func runCmd(f *cmdutil.Factory) *cobra.Command    { return run.NewCmdRun(f, nil) }
+func runsCmd(f *cmdutil.Factory) *cobra.Command   { return runs.NewCmdRuns(f, nil, nil) }
+func resumeCmd(f *cmdutil.Factory) *cobra.Command { return resume.NewCmdResume(f, nil) }
+
+func want(t *testing.T, r result, code int, what string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r.code, code, r.stdout, r.stderr)
+	}
+}
+
+const sumFlow = `version: 1
+name: sums
+inputs:
+  xs: {type: array, items: {type: number}, default: [1, 2, 3]}
+  b: {type: number, default: 100}
+steps:
+  - id: each
+    for_each: ${ .inputs.xs }
+    max_concurrency: 2
+    call: {server: calc, tool: add}
+    with: {a: ${ .item }, b: ${ .inputs.b }}
+  - id: times
+    needs: [each]
+    for_each: ${ .inputs.xs }
+    max_concurrency: 1
+    call: {server: calc, tool: flaky}
+    with: {a: ${ .item }, b: 0}
+outputs:
+  sums: ${ [.steps.each.items[].result.sum] }
+  tens: ${ [.steps.times.items[].result.sum] }
+`
+
+func TestRunRunsResume(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("sums.flow.yaml", sumFlow)
+
+	r := e.exec(runCmd, flow, "-i", "b=1000")
+	want(t, r, 0, "run")
+	var outputs map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &outputs); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	if got, _ := json.Marshal(outputs); string(got) != `{"sums":[1001,1002,1003],"tens":[10,20,30]}` {
+		t.Fatalf("outputs %s", got)
+	}
+	for _, line := range []string{"sums started", "▸ each: 3 item(s)", "✓ each: succeeded (3 succeeded)", ": succeeded in"} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("progress lacks %q:\n%s", line, r.stderr)
+		}
+	}
+	firstID := regexp.MustCompile(`run (\S+): sums started`).FindStringSubmatch(r.stderr)[1]
+
+	// A failing run, then a resume once the server is fixed.
+	calc.mu.Lock()
+	calc.broken = true
+	calc.mu.Unlock()
+	r = e.exec(runCmd, flow, "--json")
+	want(t, r, 1, "failing run")
+	var sum struct {
+		RunID  string `json:"run_id"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Status != "failed" || !strings.Contains(sum.Error, "flaky is broken today") {
+		t.Fatalf("--json of a failed run: %v %+v\n%s", err, sum, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "mediator resume "+sum.RunID) {
+		t.Errorf("no resume hint:\n%s", r.stderr)
+	}
+	addBefore := calc.count("add")
+	calc.mu.Lock()
+	calc.broken = false
+	calc.mu.Unlock()
+	r = e.exec(resumeCmd, sum.RunID[:18])
+	want(t, r, 0, "resume")
+	if !strings.Contains(r.stdout, `"tens": [`) {
+		t.Fatalf("resume outputs:\n%s", r.stdout)
+	}
+	if n := calc.count("add"); n != addBefore {
+		t.Errorf("resume re-made %d journalled add calls", n-addBefore)
+	}
+	if !strings.Contains(r.stderr, "from the journal") {
+		t.Errorf("resume progress does not say what was reused:\n%s", r.stderr)
+	}
+
+	r = e.exec(runsCmd, "list")
+	want(t, r, 0, "runs list")
+	if !strings.Contains(r.stdout, firstID) || !strings.Contains(r.stdout, sum.RunID) || !regexp.MustCompile(sum.RunID+`\s+sums\s+succeeded .*\s1\n`).MatchString(r.stdout) {
+		t.Fatalf("runs list:\n%s", r.stdout)
+	}
+	r = e.exec(runsCmd, "show", sum.RunID)
+	want(t, r, 0, "runs show")
+	for _, s := range []string{"Status:   succeeded", "Resumes:  1", "times[1]  calc.flaky  1        failed", "times[1]  calc.flaky  2        succeeded", "each[2]"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("runs show lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	r = e.exec(runsCmd, "show", sum.RunID, "--json")
+	want(t, r, 0, "runs show --json")
+	var shown struct {
+		Run      map[string]any   `json:"run"`
+		Attempts []map[string]any `json:"attempts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || len(shown.Attempts) != 7 {
+		t.Fatalf("runs show --json: %v, %d attempts\n%s", err, len(shown.Attempts), r.stdout)
+	}
+	r = e.exec(runsCmd, "show", "nosuchrun")
+	want(t, r, 2, "runs show of an unknown id")
+	r = e.exec(resumeCmd, sum.RunID)
+	want(t, r, 2, "resume of a finished run")
+}
+
+func TestRunProblems(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("sums.flow.yaml", sumFlow)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"input of the wrong type", []string{flow, "-i", `xs=["a"]`}, 2, []string{`input "xs"`}},
+		{"undeclared input", []string{flow, "-i", "c=1"}, 2, []string{`input "c" is not declared`}},
+		{"bad inputs file", []string{flow, "--inputs", filepath.Join(e.dir, "none.yaml")}, 2, []string{"--inputs"}},
+		{"missing flow", []string{filepath.Join(e.dir, "none.flow.yaml")}, 2, []string{"none.flow.yaml"}},
+		{"invalid flow", []string{e.writeFlow("bad.flow.yaml", "version: 1\nname: bad\nsteps:\n  - id: a\n    call: {server: calc, tool: add}\n    with: {a: ${ .steps.nosuch.result }}\n")}, 2, []string{"bad.flow.yaml:6:", "nosuch"}},
+		{"unknown server", []string{e.writeFlow("srv.flow.yaml", "version: 1\nname: srv\nsteps:\n  - id: a\n    call: {server: calz, tool: add}\n")}, 2, []string{`unknown server "calz"`}},
+		{"bad dry-run mode", []string{flow, "--dry-run=everything"}, 2, []string{"--dry-run=everything"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.exec(runCmd, tt.args...)
+			want(t, r, tt.code, tt.name)
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+	if n := calc.count("add") + calc.count("flaky"); n != 0 {
+		t.Fatalf("%d calls made by runs that should have stopped first", n)
+	}
+}
+
+func TestRunDryRun(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("sums.flow.yaml", sumFlow)
+	r := e.exec(runCmd, flow, "--dry-run")
+	want(t, r, 0, "dry run")
+	for _, s := range []string{"Call plan of", "6 call(s); nothing was sent", "each[0]  calc.add  [simulated; arguments valid]", `"b": 100`} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("plan lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if n := calc.count("add") + calc.count("flaky"); n != 0 {
+		t.Fatalf("dry run made %d calls", n)
+	}
+	r = e.exec(runCmd, flow, "--dry-run=read-only", "--json")
+	want(t, r, 0, "read-only dry run")
+	var plan struct {
+		Calls   []map[string]any `json:"calls"`
+		Outputs map[string]any   `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil || len(plan.Calls) != 6 || plan.Calls[0]["called"] != true {
+		t.Fatalf("read-only plan: %v\n%s", err, r.stdout)
+	}
+	if calc.count("add") != 3 {
+		t.Fatalf("read-only dry run made %d add calls, want 3", calc.count("add"))
+	}
+	bad := e.writeFlow("badargs.flow.yaml", "version: 1\nname: badargs\nsteps:\n  - id: a\n    call: {server: calc, tool: add}\n    with: {a: text}\n")
+	r = e.exec(runCmd, bad, "--dry-run")
+	want(t, r, 2, "dry run with invalid arguments")
+	if !strings.Contains(r.stdout, "INVALID") {
+		t.Fatalf("plan does not flag the invalid call:\n%s", r.stdout)
+	}
+}

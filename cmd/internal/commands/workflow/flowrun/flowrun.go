@@ -1,0 +1,111 @@
+// Package flowrun holds what `mediator run` and `mediator resume` share:
+// loading and validating a flow, connecting its servers through the
+// orchestrator, opening the run journal, showing progress, and turning a
+// run's result into output and an exit code.
+package flowrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Env is what the workflow commands take from the Factory.
+type Env struct {
+	IO           *iostreams.IOStreams
+	Config       func() (*config.Config, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	// Redactor is read after the orchestrator is built: opening the
+	// keyring replaces it with one that knows the secrets.
+	Redactor func() *credentials.Redactor
+}
+
+// NewEnv takes the workflow commands' dependencies from f.
+func NewEnv(f *cmdutil.Factory) Env {
+	return Env{
+		IO:           f.IOStreams,
+		Config:       f.Config,
+		Orchestrator: f.Orchestrator,
+		Redactor:     func() *credentials.Redactor { return f.Redactor },
+	}
+}
+
+// LoadFlow reads, parses and validates a flow file offline. Every problem
+// is reported at once, each as FILE:LINE:COL, with exit code 2.
+func LoadFlow(ctx context.Context, path string, policy []workflows.FlowEdge) (*workflows.Flow, error) {
+	f, err := workflows.Load(path)
+	if err != nil {
+		var ps workflows.Problems
+		if errors.As(err, &ps) {
+			return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
+		}
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	if ps := workflows.Validate(ctx, f, workflows.ValidateOptions{PolicyFlows: policy}); len(ps) > 0 {
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
+	}
+	return f, nil
+}
+
+// Servers lists the servers a flow calls, sorted.
+func Servers(f *workflows.Flow) []string {
+	set := map[string]bool{}
+	for _, s := range f.AllSteps() {
+		if s.Call != nil {
+			set[s.Call.Server] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Connect checks that every server the flow calls is configured and builds
+// an orchestrator over just those.
+func Connect(ctx context.Context, env Env, cfg *config.Config, f *workflows.Flow) (*orchestrator.Orchestrator, error) {
+	servers := Servers(f)
+	for _, s := range servers {
+		if _, err := cmdutil.CheckServer(cfg, s); err != nil {
+			return nil, fmt.Errorf("%s calls server %q: %w", f.Source, s, err)
+		}
+	}
+	return env.Orchestrator(ctx, cfg, servers...)
+}
+
+// JournalPath is where the run journal lives: the state directory.
+func JournalPath(cfg *config.Config) string {
+	return filepath.Join(cfg.StateDir, workflows.JournalFile)
+}
+
+// OpenJournal opens the run journal under the config's state directory.
+func OpenJournal(cfg *config.Config, red *credentials.Redactor) (*workflows.Journal, error) {
+	var r workflows.Redactor
+	if red != nil {
+		r = red
+	}
+	return workflows.OpenJournal(JournalPath(cfg), r)
+}
+
+// TrustAnnotations is the workflow commands' trust in tool annotations: a
+// tool's readOnlyHint and idempotentHint are believed because the
+// orchestrator pins every tool definition, annotations included, and
+// refuses calls once a definition changes until the user accepts it again;
+// the annotations the retry rule relies on are the ones the user reviewed.
+func TrustAnnotations(string) bool { return true }
+
+// Runtime is the in-process runtime over the orchestrator.
+func Runtime(o *orchestrator.Orchestrator) workflows.Runtime {
+	return workflows.NewLocalRuntime(workflows.OrchestratorCaller{O: o})
+}

@@ -1,0 +1,178 @@
+package flowrun
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/progress"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// RunFunc runs a flow, reporting every engine event to progress.
+type RunFunc func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error)
+
+// Execute runs fn with progress on stderr: a live view (per-step status,
+// counts, elapsed time) when stderr is a terminal, plain lines otherwise.
+// Ctrl-C in the live view cancels the run; the run then ends on its own,
+// with in-flight calls cancelled and journalled as such, before Execute
+// returns.
+func Execute(ctx context.Context, env Env, f *workflows.Flow, red *credentials.Redactor, fn RunFunc) (*workflows.RunResult, error) {
+	t := NewTracker(f, time.Now())
+	if !env.IO.IsStderrTTY() {
+		return fn(ctx, NewPlainPrinter(env.IO.ErrOut, red, t).Event)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []tea.ProgramOption{tea.WithOutput(env.IO.ErrOut), tea.WithoutSignalHandler()}
+	if env.IO.IsStdinTTY() {
+		opts = append(opts, tea.WithInput(env.IO.In))
+	} else {
+		opts = append(opts, tea.WithInput(nil))
+	}
+	prog := tea.NewProgram(newViewModel(t, red, cancel), opts...)
+	var (
+		res  *workflows.RunResult
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		res, err = fn(runCtx, func(ev workflows.Event) { t.Handle(ev) })
+		prog.Send(runDoneMsg{})
+	}()
+	if _, perr := prog.Run(); perr != nil {
+		// Without the view the run still goes on; report that it is blind.
+		fmt.Fprintf(env.IO.ErrOut, "progress view failed (%v); waiting for the run to finish\n", perr)
+	}
+	<-done
+	return res, err
+}
+
+type runDoneMsg struct{}
+type refreshMsg struct{}
+
+// viewModel renders the tracker; the engine updates the tracker directly
+// and the view redraws it on a timer, so a 10,000-item loop does not send
+// 10,000 messages through the UI.
+type viewModel struct {
+	t          *Tracker
+	red        *credentials.Redactor
+	cancel     func()
+	cancelling bool
+	done       bool
+	spin       spinner.Model
+	bar        progress.Model
+	width      int
+}
+
+func newViewModel(t *Tracker, red *credentials.Redactor, cancel func()) *viewModel {
+	return &viewModel{
+		t: t, red: red, cancel: cancel, width: 80,
+		spin: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		bar:  progress.New(progress.WithWidth(24), progress.WithoutPercentage()),
+	}
+}
+
+func refresh() tea.Cmd {
+	return tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return refreshMsg{} })
+}
+
+func (m *viewModel) Init() tea.Cmd { return tea.Batch(m.spin.Tick, refresh()) }
+
+func (m *viewModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		if msg.String() == "ctrl+c" && !m.cancelling {
+			m.cancelling = true
+			m.cancel()
+		}
+		return m, nil
+	case tea.WindowSizeMsg:
+		m.width = msg.Width
+		return m, nil
+	case runDoneMsg:
+		m.done = true
+		return m, tea.Quit
+	case refreshMsg:
+		return m, refresh()
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *viewModel) View() tea.View { return tea.NewView(m.render()) }
+
+func (m *viewModel) render() string {
+	rows, runID, status, elapsed := m.t.Snapshot()
+	var b strings.Builder
+	head := fmt.Sprintf("%s · run %s · %s", m.t.flow.Name, runID, elapsed.Round(100*time.Millisecond))
+	if status != "" && status != "running" {
+		head += " · " + status
+	} else if m.cancelling {
+		head += " · cancelling (waiting for in-flight calls to stop)"
+	}
+	b.WriteString(head + "\n")
+	nameWidth := 0
+	for _, r := range rows {
+		nameWidth = max(nameWidth, 2*r.Depth+len(r.Name))
+	}
+	for _, r := range rows {
+		icon := mark(r.Status)
+		switch r.Status {
+		case "":
+			icon = " "
+		case "running":
+			icon = strings.TrimSpace(m.spin.View())
+		}
+		name := strings.Repeat("  ", r.Depth) + r.Name
+		line := fmt.Sprintf("  %s %-*s", icon, nameWidth, name)
+		switch {
+		case r.ForEach && r.Total > 0:
+			n := r.finished()
+			line += "  " + m.bar.ViewAs(float64(n)/float64(r.Total)) + fmt.Sprintf("  %d/%d", n, r.Total)
+			if f := r.Done[workflows.StatusFailed]; f > 0 {
+				line += fmt.Sprintf("  %d failed", f)
+			}
+			if r.Reused > 0 {
+				line += fmt.Sprintf("  %d reused", r.Reused)
+			}
+		case r.ForEach:
+			line += "  " + r.Status
+		default:
+			if n := r.finished(); n > 0 {
+				line += fmt.Sprintf("  %d done", n)
+			} else if r.Status != "" && r.Status != "running" {
+				line += "  " + r.Status
+			}
+		}
+		if r.Retries > 0 {
+			line += fmt.Sprintf("  %d retries", r.Retries)
+		}
+		if !r.Started.IsZero() {
+			end := r.Finished
+			if r.Status == "running" || end.IsZero() {
+				end = time.Now()
+			}
+			line += "  " + end.Sub(r.Started).Round(100*time.Millisecond).String()
+		}
+		if r.LastErr != "" && r.Status == workflows.StatusFailed {
+			line += "  " + cmdutil.OneLine(r.LastErr, max(20, m.width-len(line)-4))
+		}
+		b.WriteString(line + "\n")
+	}
+	out := b.String()
+	if m.red != nil {
+		out = m.red.Redact(out)
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+// Package resume implements `mediator resume ID`: finishing a run that
+// failed, was cancelled or was killed, from its journal.
+package resume
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Options of `mediator resume`.
+type Options struct {
+	Env      flowrun.Env
+	RunID    string
+	Rerun    []string
+	MarkDone []string
+	JSON     bool
+}
+
+// NewCmdResume returns `mediator resume ID`.
+func NewCmdResume(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{Env: flowrun.NewEnv(f)}
+	cmd := &cobra.Command{
+		Use:   "resume ID [--rerun STEP ...] [--mark-done STEP ...]",
+		Short: "Finish a failed, cancelled or killed workflow run from its journal",
+		Long: `Runs the flow of run ID again under the same run id and inputs. Calls the
+journal shows succeeded are not made again: their journalled (redacted)
+results are reused. Failed calls are made again.
+
+A call that was in flight when the run stopped may or may not have taken
+effect. It is sent again only when that is safe: the tool is annotated
+read-only or idempotent, or the step has an idempotency_key (sent again
+with the same key) or retry_unsafe: true. Otherwise resume stops before
+calling anything and lists those calls; check on the server, then settle
+each with --mark-done STEP (it took effect; its result reads as null) or
+--rerun STEP (call it again). STEP is a call path such as remind[3], or a
+step id for all its items.
+
+Resume refuses when the flow file changed since the run started (its
+SHA-256 is journalled): restore the file or start a new run.
+
+Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
+decision exits 2.`,
+		Example: `  mediator resume 20260501T073000-1a2b3c
+  mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
+  mediator resume 20260501T073000 --rerun remind`,
+		Args: cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RunID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return resumeRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "call STEP again even though it may have taken effect (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.MarkDone, "mark-done", nil, "accept STEP as done without calling it (repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error} as JSON")
+	return cmd
+}
+
+func resumeRun(ctx context.Context, opts *Options) error {
+	cfg, err := opts.Env.Config()
+	if err != nil {
+		return err
+	}
+	j, err := flowrun.OpenJournal(cfg, opts.Env.Redactor())
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	rec, err := j.Run(ctx, opts.RunID)
+	if err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	f, err := flowrun.LoadFlow(ctx, rec.FlowPath, nil)
+	if err != nil {
+		return err
+	}
+	o, err := flowrun.Connect(ctx, opts.Env, cfg, f)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	red := opts.Env.Redactor()
+	rt := flowrun.Runtime(o)
+	res, runErr := flowrun.Execute(ctx, opts.Env, f, red, func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error) {
+		return workflows.Resume(ctx, f, rec.ID, workflows.RunOptions{
+			Runtime: rt, Journal: j, FlowPath: rec.FlowPath,
+			TrustAnnotations: flowrun.TrustAnnotations, Progress: progress,
+		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
+	})
+	if res == nil && runErr != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: runErr}
+	}
+	return flowrun.Report(opts.Env, red, res, runErr, opts.JSON)
+}

@@ -1,0 +1,238 @@
+// Package run implements `mediator run FLOW`: one run of a workflow file,
+// journalled so that `mediator resume` can finish it after a crash.
+package run
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Dry-run modes of --dry-run.
+const (
+	DryRunSimulate = "simulate"
+	DryRunReadOnly = "read-only"
+)
+
+// Options of `mediator run`.
+type Options struct {
+	Env      flowrun.Env
+	ReadFile func(string) ([]byte, error)
+
+	FlowPath string
+	// Inputs are the -i NAME=VALUE flags, in order; they override
+	// InputsFile's values.
+	Inputs     []string
+	InputsFile string
+	JSON       bool
+	// DryRun is "", DryRunSimulate or DryRunReadOnly.
+	DryRun string
+}
+
+// NewCmdRun returns `mediator run FLOW`.
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{Env: flowrun.NewEnv(f), ReadFile: os.ReadFile}
+	cmd := &cobra.Command{
+		Use:   "run FLOW [-i NAME=VALUE ... | --inputs FILE] [--json] [--dry-run[=read-only]]",
+		Short: "Run a workflow file: a validated chain of tool calls across servers",
+		Long: `Runs the workflow in FLOW (a *.flow.yaml file). The file is validated
+first; inputs are checked against their JSON Schemas and completed with
+their defaults before any call. Steps run in dependency order, independent
+ones concurrently, every call through mediator with its checks and audit,
+and every cross-server data flow must be declared in the file's flows:.
+
+Every call attempt is journalled under the state directory, so a run that
+fails, is cancelled or killed can be finished with ` + "`mediator resume ID`" + `.
+
+Inputs come from --inputs FILE (JSON or YAML object) and -i NAME=VALUE
+flags, which override it. VALUE is taken as text for a string input and
+parsed as JSON otherwise (-i threshold=0.5 -i 'cities=["Oslo"]').
+
+Progress goes to stderr (a live view on a terminal, plain lines otherwise),
+the outputs to stdout as JSON. --json prints {run_id, status, outputs,
+steps, error} instead, also when the run fails.
+
+--dry-run prints the call plan instead of running: every call with its
+composed arguments, each validated against the tool's inputSchema, with
+sample results from outputSchema standing in for the answers. Nothing is
+called, except with --dry-run=read-only, which really calls tools annotated
+read-only.
+
+Ctrl-C cancels the run: in-flight calls are cancelled on their servers and
+journalled as cancelled.
+
+Exit codes: 0 success, 1 a step failed, 2 usage, flow or input problem (or
+a dry-run call with invalid arguments), 3 a server could not be reached,
+130 cancelled.`,
+		Example: `  mediator run rain-reminders.flow.yaml
+  mediator run rain-reminders.flow.yaml -i threshold=0.4 -i 'cities=["Oslo","Tromsø"]'
+  mediator run rain-reminders.flow.yaml --inputs inputs.yaml --json
+  mediator run rain-reminders.flow.yaml --dry-run
+  mediator run rain-reminders.flow.yaml --dry-run=read-only`,
+		Args: cmdutil.ExactArgs(1, "FLOW"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.FlowPath = args[0]
+			switch opts.DryRun {
+			case "", DryRunSimulate, DryRunReadOnly:
+			default:
+				return cmdutil.UsageErrorf("--dry-run=%s: valid values are %s (the default of a bare --dry-run) and %s", opts.DryRun, DryRunSimulate, DryRunReadOnly)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&opts.Inputs, "input", "i", nil, "one input as NAME=VALUE (repeatable)")
+	fl.StringVar(&opts.InputsFile, "inputs", "", "read inputs from a JSON or YAML file holding an object")
+	fl.BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error} as JSON")
+	fl.StringVar(&opts.DryRun, "dry-run", "", "print the call plan without calling anything (=read-only: call read-only tools)")
+	fl.Lookup("dry-run").NoOptDefVal = DryRunSimulate
+	return cmd
+}
+
+func runRun(ctx context.Context, opts *Options) error {
+	cfg, err := opts.Env.Config()
+	if err != nil {
+		return err
+	}
+	f, err := flowrun.LoadFlow(ctx, opts.FlowPath, nil)
+	if err != nil {
+		return err
+	}
+	inputs, err := BuildInputs(f, opts.InputsFile, opts.Inputs, opts.ReadFile)
+	if err != nil {
+		return err
+	}
+	// Inputs are checked before anything connects, let alone calls.
+	if _, err := workflows.PrepareInputs(f, inputs); err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	o, err := flowrun.Connect(ctx, opts.Env, cfg, f)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	red := opts.Env.Redactor()
+	rt := flowrun.Runtime(o)
+	if opts.DryRun != "" {
+		return dryRun(ctx, opts, f, rt, inputs)
+	}
+	j, err := flowrun.OpenJournal(cfg, red)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	abs, err := filepath.Abs(opts.FlowPath)
+	if err != nil {
+		return err
+	}
+	res, runErr := flowrun.Execute(ctx, opts.Env, f, red, func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error) {
+		return workflows.Run(ctx, f, workflows.RunOptions{
+			Runtime: rt, Journal: j, Inputs: inputs, FlowPath: abs,
+			TrustAnnotations: flowrun.TrustAnnotations, Progress: progress,
+		})
+	})
+	return flowrun.Report(opts.Env, red, res, runErr, opts.JSON)
+}
+
+// BuildInputs reads --inputs FILE, then applies -i NAME=VALUE pairs,
+// coercing each VALUE by its input's schema.
+func BuildInputs(f *workflows.Flow, file string, pairs []string, readFile func(string) ([]byte, error)) (map[string]any, error) {
+	inputs := map[string]any{}
+	if file != "" {
+		data, err := readFile(file)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("--inputs: %v", err)
+		}
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return nil, cmdutil.UsageErrorf("--inputs %s: not valid JSON or YAML: %v", file, err)
+		}
+		m, ok := workflows.Normalize(v).(map[string]any)
+		if !ok && v != nil {
+			return nil, cmdutil.UsageErrorf("--inputs %s: must hold an object of input names to values, found %T", file, workflows.Normalize(v))
+		}
+		for k, x := range m {
+			inputs[k] = x
+		}
+	}
+	for _, p := range pairs {
+		name, text, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, cmdutil.UsageErrorf("-i %q: want NAME=VALUE", p)
+		}
+		v, err := workflows.CoerceInput(f, name, text)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("-i %s: %v", name, err)
+		}
+		inputs[name] = v
+	}
+	return inputs, nil
+}
+
+func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.Runtime, inputs map[string]any) error {
+	red := opts.Env.Redactor()
+	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: flowrun.TrustAnnotations}
+	res, runErr := workflows.Run(ctx, f, workflows.RunOptions{Runtime: dr, Inputs: inputs, TrustAnnotations: flowrun.TrustAnnotations, RunID: "dry-run"})
+	plan := dr.Plan()
+	if opts.JSON {
+		doc := map[string]any{"calls": plan, "outputs": nil, "status": ""}
+		if res != nil {
+			doc["outputs"], doc["status"] = res.Outputs, res.Status
+		}
+		if runErr != nil {
+			doc["error"] = runErr.Error()
+		}
+		out, err := cmdutil.MarshalJSON(doc)
+		if err != nil {
+			return err
+		}
+		if err := cmdutil.WriteRedacted(opts.Env.IO.Out, red, out); err != nil {
+			return err
+		}
+	} else {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Call plan of %s (%d call(s); nothing was sent", f.Source, len(plan))
+		if opts.DryRun == DryRunReadOnly {
+			b.WriteString(" except to read-only tools")
+		}
+		b.WriteString("):\n")
+		for _, c := range plan {
+			args, _ := cmdutil.MarshalJSON(c.Args)
+			verdict := "arguments valid"
+			if c.Problem != "" {
+				verdict = "INVALID: " + c.Problem
+			}
+			how := "simulated"
+			if c.Called {
+				how = "called (read-only)"
+			}
+			fmt.Fprintf(&b, "\n%s  %s.%s  [%s; %s]\n", c.Path, c.Server, c.Tool, how, verdict)
+			if c.IdempotencyKey != "" {
+				fmt.Fprintf(&b, "  idempotency key: %s\n", c.IdempotencyKey)
+			}
+			b.WriteString("  " + strings.ReplaceAll(strings.TrimSpace(string(args)), "\n", "\n  ") + "\n")
+		}
+		if err := cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	if n := dr.Problems(); n > 0 {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "%d planned call(s) have arguments that do not match their tool's inputSchema", n)
+	}
+	if runErr != nil {
+		return cmdutil.Errorf(cmdutil.ExitToolError, "dry run stopped: %v", runErr)
+	}
+	return nil
+}

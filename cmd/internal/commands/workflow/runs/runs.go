@@ -1,0 +1,208 @@
+// Package runs implements `mediator runs list` and `mediator runs show ID`:
+// reading the run journal.
+package runs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Options of `mediator runs list` and `mediator runs show`.
+type Options struct {
+	Env   flowrun.Env
+	RunID string
+	Limit int
+	JSON  bool
+	// Alive reports whether the process that ran a "running" run still
+	// exists, to tell a live run from one that was killed.
+	Alive func(pid int) bool
+}
+
+// NewCmdRuns returns `mediator runs` with its subcommands.
+func NewCmdRuns(f *cmdutil.Factory, listF, showF func(context.Context, *Options) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs <command>",
+		Short: "List and inspect workflow runs from the run journal",
+		Long: `Every ` + "`mediator run`" + ` is journalled under the state directory: the
+flow file and its hash, the inputs, and every call attempt with its state,
+argument digest, redacted result and timings.`,
+	}
+	cmd.AddCommand(newCmdList(f, listF), newCmdShow(f, showF))
+	return cmd
+}
+
+func newOptions(f *cmdutil.Factory) *Options {
+	return &Options{Env: flowrun.NewEnv(f), Alive: workflows.ProcessAlive}
+}
+
+func newCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List runs, newest first",
+		Example: "  mediator runs list\n  mediator runs list --limit 5 --json",
+		Args:    cmdutil.ExactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "show at most this many runs (0: all)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the run records as JSON")
+	return cmd
+}
+
+func newCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one run and every call attempt it made",
+		Long: `Shows the run record and its call attempts: path (remind[3]), attempt,
+state, duration and error. ID may be a unique prefix. --json adds the
+argument digests and the redacted results.`,
+		Example: "  mediator runs show 20260501T073000-1a2b3c\n  mediator runs show 20260501 --json",
+		Args:    cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RunID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the run and its attempts as JSON")
+	return cmd
+}
+
+func openJournal(opts *Options) (*workflows.Journal, error) {
+	cfg, err := opts.Env.Config()
+	if err != nil {
+		return nil, err
+	}
+	path := flowrun.JournalPath(cfg)
+	if _, err := os.Stat(path); err != nil {
+		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "no run journal at %s yet: start a run with `mediator run FLOW`", path)
+	}
+	return flowrun.OpenJournal(cfg, opts.Env.Redactor())
+}
+
+// status shows a run marked running whose process is gone as interrupted.
+func status(opts *Options, r *workflows.RunRecord) string {
+	if r.Status == workflows.RunRunning && opts.Alive != nil && !opts.Alive(r.PID) {
+		return "interrupted"
+	}
+	return r.Status
+}
+
+func listRun(ctx context.Context, opts *Options) error {
+	j, err := openJournal(opts)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	list, err := j.Runs(ctx, opts.Limit)
+	if err != nil {
+		return err
+	}
+	red := opts.Env.Redactor()
+	if opts.JSON {
+		for _, r := range list {
+			r.Status = status(opts, r)
+		}
+		if list == nil {
+			list = []*workflows.RunRecord{}
+		}
+		out, err := cmdutil.MarshalJSON(list)
+		if err != nil {
+			return err
+		}
+		return cmdutil.WriteRedacted(opts.Env.IO.Out, red, out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(opts.Env.IO.ErrOut, "no runs yet")
+		return nil
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFLOW\tSTATUS\tSTARTED\tDURATION\tRESUMES")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.FlowName, status(opts, r), r.StartedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Resumes)
+	}
+	tw.Flush()
+	return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))
+}
+
+func duration(r *workflows.RunRecord) string {
+	if r.FinishedAt.IsZero() {
+		return "-"
+	}
+	return r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+}
+
+func showRun(ctx context.Context, opts *Options) error {
+	j, err := openJournal(opts)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	r, err := j.Run(ctx, opts.RunID)
+	if err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	atts, err := j.Attempts(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	red := opts.Env.Redactor()
+	r.Status = status(opts, r)
+	if opts.JSON {
+		if atts == nil {
+			atts = []*workflows.AttemptRecord{}
+		}
+		out, err := cmdutil.MarshalJSON(map[string]any{"run": r, "attempts": atts})
+		if err != nil {
+			return err
+		}
+		return cmdutil.WriteRedacted(opts.Env.IO.Out, red, out)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run:      %s\nFlow:     %s (%s)\nSHA-256:  %s\nStatus:   %s\nStarted:  %s\n",
+		r.ID, r.FlowName, r.FlowPath, r.FlowDigest, r.Status, r.StartedAt.Local().Format(time.RFC3339))
+	if !r.FinishedAt.IsZero() {
+		fmt.Fprintf(&b, "Finished: %s (%s)\n", r.FinishedAt.Local().Format(time.RFC3339), duration(r))
+	}
+	if r.Resumes > 0 {
+		fmt.Fprintf(&b, "Resumes:  %d\n", r.Resumes)
+	}
+	if inputs, err := cmdutil.MarshalJSON(r.Inputs); err == nil {
+		fmt.Fprintf(&b, "Inputs:   %s", strings.ReplaceAll(string(inputs), "\n", "\n          "))
+		b.WriteString("\n")
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "Error:    %s\n", r.Error)
+	}
+	fmt.Fprintf(&b, "\n%d call attempt(s):\n", len(atts))
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tCALL\tATTEMPT\tSTATE\tDURATION\tERROR")
+	for _, a := range atts {
+		d := "-"
+		if !a.FinishedAt.IsZero() {
+			d = a.FinishedAt.Sub(a.StartedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s.%s\t%d\t%s\t%s\t%s\n", a.Path, a.Server, a.Tool, a.Attempt, a.State, d, cmdutil.OneLine(a.Error, 80))
+	}
+	tw.Flush()
+	return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))
+}
