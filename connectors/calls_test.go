@@ -14,15 +14,13 @@ import (
 )
 
 // inProcess connects each dial to a fresh session of s over in-memory
-// transports.
+// transports; the server session ends when the connector closes its side.
 func inProcess(t *testing.T, s *mcp.Server) func(ctx context.Context) (mcp.Transport, error) {
 	return func(ctx context.Context) (mcp.Transport, error) {
 		st, ct := mcp.NewInMemoryTransports()
-		ss, err := s.Connect(ctx, st, nil)
-		if err != nil {
+		if _, err := s.Connect(ctx, st, nil); err != nil {
 			return nil, err
 		}
-		t.Cleanup(func() { _ = ss.Close() })
 		return ct, nil
 	}
 }
