@@ -1,11 +1,19 @@
 # The one test command (README Quick start, .ci/run): format check, vet,
-# the real npm servers the tests talk to, then every test with the race detector.
+# the real npm servers the tests talk to, every test with the race detector,
+# then the official MCP conformance suite against cmd/conformance-client.
 GO ?= go
 
-.PHONY: test check fmt-check vet tools build bench demo
+.PHONY: test check fmt-check vet tools build bench demo conformance
 
 test: check tools
 	$(GO) test -race -count=1 ./...
+	$(MAKE) conformance
+
+# Every client scenario of @modelcontextprotocol/conformance (Node 22 from npm),
+# plus the 2025-11-25 and 2026-07-28 requirement sets; summary in
+# conformance-results/summary.md.
+conformance:
+	bash scripts/conformance.sh
 
 check: fmt-check vet
 
