@@ -196,13 +196,14 @@ func (s *Store) notFound(server, name, hint string) error {
 	return fmt.Errorf("%w: server %q has no secret %q in the %s keyring; %s", ErrNotFound, server, name, s.backend, hint)
 }
 
-// ForServer returns a view that can read only that server's secrets.
+// ForServer returns a view that can read and write only that server's
+// secrets.
 func (s *Store) ForServer(server string) *ServerSecrets {
 	return &ServerSecrets{store: s, server: server}
 }
 
 // ServerSecrets is one server's slice of the store. It satisfies
-// connectors.SecretSource. Item keys escape '/' in names, so no name can
+// connectors.SecretSource, and with Set and Remove connectors.SecretWriter. Item keys escape '/' in names, so no name can
 // address another server's item.
 type ServerSecrets struct {
 	store  *Store
@@ -223,6 +224,26 @@ func (v *ServerSecrets) Secret(ctx context.Context, name string) (Secret, error)
 		return Secret{}, fmt.Errorf("reading secret %q of server %q: %w", name, v.server, err)
 	}
 	return v.store.Get(v.server, name)
+}
+
+// Set stores one item of this server, replacing any earlier value. It is
+// how an auth flow persists what it obtained for this server (OAuth tokens,
+// a dynamic client registration); the item key rules are Store.Set's, so
+// no name can reach another server's items.
+func (v *ServerSecrets) Set(ctx context.Context, name string, value Secret) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storing secret %q of server %q: %w", name, v.server, err)
+	}
+	return v.store.Set(v.server, name, value)
+}
+
+// Remove deletes one item of this server; an error wrapping ErrNotFound if
+// it was absent.
+func (v *ServerSecrets) Remove(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("removing secret %q of server %q: %w", name, v.server, err)
+	}
+	return v.store.Remove(v.server, name)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it, so the commands

@@ -281,6 +281,47 @@ func TestServerSecretsScoped(t *testing.T) {
 	}
 }
 
+func TestServerSecretsWriteScoped(t *testing.T) {
+	s := openFileStore(t, t.TempDir(), testPassphrase)
+	mustSet(t, s, "b", "token", "token-of-server-b")
+	ctx := t.Context()
+	a := s.ForServer("a")
+
+	if err := a.Set(ctx, "oauth-token", NewSecret("written-by-a")); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, "a", "oauth-token"); got != "written-by-a" {
+		t.Errorf("a's item = %q", got)
+	}
+	// No name written through a's view lands among b's items.
+	for _, name := range []string{"../b/token", "b/token", "/b/token", "%2Fb%2Ftoken"} {
+		_ = a.Set(ctx, name, NewSecret("overwrite-attempt"))
+		if got := mustGet(t, s, "b", "token"); got != "token-of-server-b" {
+			t.Fatalf("writing %q through server a changed server b's token", name)
+		}
+		if err := a.Remove(ctx, name); err == nil {
+			// It may exist as a's own oddly named item; it must be gone from a only.
+			if got := mustGet(t, s, "b", "token"); got != "token-of-server-b" {
+				t.Fatalf("removing %q through server a touched server b", name)
+			}
+		}
+	}
+	if err := a.Remove(ctx, "oauth-token"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Remove(ctx, "oauth-token"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Remove = %v, want ErrNotFound", err)
+	}
+	if err := a.Set(ctx, "empty", Secret{}); err == nil {
+		t.Error("an empty value was stored")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.Set(cctx, "x", NewSecret("v")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Set with a cancelled context: %v", err)
+	}
+}
+
 func TestStoreRedactorLearnsHandedOutSecrets(t *testing.T) {
 	dir := t.TempDir()
 	writer := openFileStore(t, dir, testPassphrase)
