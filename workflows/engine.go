@@ -215,6 +215,26 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 			}
 		}
 	})
+	// A group read beyond its summary exposes its children's results (a
+	// parallel step's result holds each branch's), so they are kept too.
+	var keepAll func(steps []*Step)
+	keepAll = func(steps []*Step) {
+		for _, c := range steps {
+			e.retained[c.ID], e.itemsNeeded[c.ID] = true, true
+			keepAll(c.Steps)
+			for _, b := range c.Parallel {
+				keepAll(b)
+			}
+		}
+	}
+	for _, s := range flow.AllSteps() {
+		if e.itemsNeeded[s.ID] {
+			keepAll(s.Steps)
+			for _, b := range s.Parallel {
+				keepAll(b)
+			}
+		}
+	}
 	return e, nil
 }
 

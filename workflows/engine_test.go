@@ -153,6 +153,23 @@ outputs:
 			outputs: `{"branch_status":"succeeded","left":13,"right":"right","status":"succeeded"}`,
 		},
 		{
+			name: "for_each inside a parallel branch, read through the parallel step",
+			flow: `
+steps:
+  - id: par
+    parallel:
+      many:
+        - id: each
+          for_each: ${ [1, 2] }
+          call: {server: a, tool: add}
+          with: {a: ${ .item }, b: 1}
+outputs:
+  sums: ${ [.steps.par.result.many.each[].sum] }
+  items: ${ [.steps.par.branches.many.steps.each.items[].status] }
+`,
+			outputs: `{"items":["succeeded","succeeded"],"sums":[2,3]}`,
+		},
+		{
 			name: "for_each over a nested steps group",
 			flow: `
 steps:

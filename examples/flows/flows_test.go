@@ -1,0 +1,255 @@
+// Package flows_test runs the example workflow files against real servers:
+// the demo weather and calendar servers in-process, and the npm reference
+// servers over stdio, through the orchestrator as `mediator run` does.
+package flows_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/examples/calendar"
+	"github.com/mediatorhq/mediator/examples/weather"
+	"github.com/mediatorhq/mediator/internal/testenv"
+	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+func trustAll(string) bool { return true }
+
+func load(t *testing.T, name string) *workflows.Flow {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, probs := workflows.Check(context.Background(), name, data, workflows.ValidateOptions{})
+	if len(probs) > 0 {
+		t.Fatalf("%s does not validate:\n%v", name, probs)
+	}
+	return f
+}
+
+func TestExamplesValidate(t *testing.T) {
+	files, err := filepath.Glob("*.flow.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("example flows: %v %v", files, err)
+	}
+	for _, f := range files {
+		load(t, f)
+	}
+}
+
+func inProcess(srv *mcp.Server) func(context.Context) (mcp.Transport, error) {
+	return func(context.Context) (mcp.Transport, error) {
+		st, ct := mcp.NewInMemoryTransports()
+		if _, err := srv.Connect(context.Background(), st, nil); err != nil {
+			return nil, err
+		}
+		return ct, nil
+	}
+}
+
+func newOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) *orchestrator.Orchestrator {
+	t.Helper()
+	o, err := orchestrator.New(orchestrator.Options{Servers: servers, AuditPath: filepath.Join(t.TempDir(), "audit.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+func run(t *testing.T, f *workflows.Flow, caller workflows.ToolCaller, inputs map[string]any) *workflows.RunResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	j, err := workflows.OpenJournal(filepath.Join(t.TempDir(), workflows.JournalFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	res, err := workflows.Run(ctx, f, workflows.RunOptions{
+		Runtime: workflows.NewLocalRuntime(caller), Journal: j, Inputs: inputs, TrustAnnotations: trustAll,
+	})
+	if err != nil {
+		t.Fatalf("run %s: %v", f.Name, err)
+	}
+	return res
+}
+
+// metaCaller is what the orchestrator needs to carry the idempotency key.
+type metaCaller interface {
+	CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*orchestrator.Result, error)
+}
+
+// TestRainReminders runs the demo flow over the example weather and
+// calendar servers: reminders exactly for the rainy cities, and a second
+// run creates nothing new because the idempotency keys repeat.
+func TestRainReminders(t *testing.T) {
+	f := load(t, "rain-reminders.flow.yaml")
+	now := func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+	cal := calendar.NewServer()
+	o := newOrchestrator(t,
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weather.NewServer(now))},
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(cal)},
+	)
+	var caller workflows.ToolCaller = workflows.OrchestratorCaller{O: o}
+	if _, ok := any(o).(metaCaller); !ok {
+		// The orchestrator cannot send _meta yet, so the idempotency key
+		// would be refused: call the same in-process servers directly.
+		caller = &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{
+			"weather":  session(t, weather.NewServer(now)),
+			"calendar": session(t, cal),
+		}}
+	}
+	cities := []any{"Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Lisbon"}
+	const threshold = 0.5
+	var rainy, dry []string
+	for _, c := range cities {
+		fc := weather.Predict(c.(string), now(), 1)
+		if fc.PrecipitationProbability >= threshold {
+			rainy = append(rainy, c.(string))
+		} else {
+			dry = append(dry, c.(string))
+		}
+	}
+	if len(rainy) == 0 || len(dry) == 0 {
+		t.Fatalf("test cities should be mixed: rainy %v dry %v", rainy, dry)
+	}
+	inputs := map[string]any{"cities": cities, "threshold": threshold}
+	res := run(t, f, caller, inputs)
+	if got := strs(res.Outputs["rainy_cities"]); strings.Join(got, ",") != strings.Join(rainy, ",") {
+		t.Errorf("rainy_cities %v, want %v", got, rainy)
+	}
+	if got := strs(res.Outputs["dry_cities"]); strings.Join(got, ",") != strings.Join(dry, ",") {
+		t.Errorf("dry_cities %v, want %v", got, dry)
+	}
+	created := strs(res.Outputs["created"])
+	if len(created) != len(rainy) {
+		t.Fatalf("created %v for rainy %v", created, rainy)
+	}
+
+	again := run(t, f, caller, inputs)
+	if strings.Join(strs(again.Outputs["created"]), ",") != strings.Join(created, ",") {
+		t.Fatalf("second run created %v, first %v: the idempotency key did not hold", again.Outputs["created"], created)
+	}
+	events := listEvents(t, caller)
+	if events != len(rainy) {
+		t.Fatalf("calendar holds %d events, want %d", events, len(rainy))
+	}
+}
+
+func session(t *testing.T, srv *mcp.Server) *mcp.ClientSession {
+	t.Helper()
+	tr, err := inProcess(srv)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "flows-test"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).Connect(context.Background(), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func listEvents(t *testing.T, caller workflows.ToolCaller) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := caller.CallTool(ctx, workflows.CallRequest{Server: "calendar", Tool: calendar.ToolListEvents, Args: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("list_events: %v %v", err, res)
+	}
+	m, _ := res.StructuredContent.(map[string]any)
+	evs, _ := m["events"].([]any)
+	return len(evs)
+}
+
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestNotesToMemory moves notes from server-filesystem into server-memory,
+// both over stdio through the orchestrator.
+func TestNotesToMemory(t *testing.T) {
+	f := load(t, "notes-to-memory.flow.yaml")
+	fsCmd, fsArgs := testenv.NPMServer(t, "mcp-server-filesystem")
+	memCmd, memArgs := testenv.NPMServer(t, "mcp-server-memory")
+	dir := t.TempDir()
+	notes := map[string]string{
+		"alpha.txt":  "Alpha is the first letter.\nIt starts the alphabet.\n",
+		"beta.txt":   "Beta comes second.\n",
+		"gamma.txt":  "Gamma rays are energetic.\n",
+		"readme.md":  "not a note",
+		"delta.txt~": "a backup, not a note",
+	}
+	for name, body := range notes {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := newOrchestrator(t,
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "files", Command: fsCmd, Args: append(fsArgs, dir), Timeout: 30 * time.Second}},
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "memory", Command: memCmd, Args: memArgs, Timeout: 30 * time.Second,
+			Env: map[string]string{"MEMORY_FILE_PATH": filepath.Join(t.TempDir(), "memory.jsonl")}}},
+	)
+	res := run(t, f, workflows.OrchestratorCaller{O: o}, map[string]any{"dir": dir})
+	if got := strings.Join(strs(res.Outputs["notes"]), ","); got != "alpha,beta,gamma" {
+		t.Fatalf("notes %q; outputs %v", got, res.Outputs)
+	}
+	skipped := strs(res.Outputs["skipped"])
+	sort.Strings(skipped)
+	if strings.Join(skipped, ",") != "delta.txt~,readme.md" {
+		t.Errorf("skipped %v", skipped)
+	}
+	if n, _ := res.Outputs["observations"].(int); n != 4 {
+		t.Errorf("observations %v, want 4", res.Outputs["observations"])
+	}
+}
+
+// TestEverythingTour runs every step kind against server-everything over
+// stdio through the orchestrator.
+func TestEverythingTour(t *testing.T) {
+	f := load(t, "everything-tour.flow.yaml")
+	cmd, args := testenv.NPMServer(t, "mcp-server-everything")
+	o := newOrchestrator(t, orchestrator.ServerConfig{Config: connectors.Config{Name: "everything", Command: cmd, Args: append(args, "stdio"), Timeout: 30 * time.Second}})
+	res := run(t, f, workflows.OrchestratorCaller{O: o}, nil)
+	out := res.Outputs
+	checks := map[string]string{
+		"sums":            `[3,7,7]`,
+		"skipped_pairs":   `[[0,0]]`,
+		"optional_failed": `true`,
+	}
+	for k, want := range checks {
+		if got := toJSON(out[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	if temps, _ := out["temperatures"].([]any); len(temps) != 2 {
+		t.Errorf("temperatures %v", out["temperatures"])
+	}
+	if text, _ := out["echo_text"].(string); !strings.Contains(text, "sums: 3, 7, 7; 2 cities") {
+		t.Errorf("echo_text %q", out["echo_text"])
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
