@@ -72,20 +72,28 @@ type GraphEdge struct {
 	From, To string
 	Kind     EdgeKind
 	Fields   []FieldFlow
-	// FromServer and ToServer are set when the edge carries data from one
-	// server's results into a call to another server.
-	FromServer, ToServer string
+	// FromServers are the servers whose results the source holds (one for
+	// a call, those called inside for a group); ToServer is the server
+	// the target calls. Both are set only for data flowing into a call.
+	FromServers []string
+	ToServer    string
 }
 
 // CrossServer reports whether the edge moves data between servers.
 func (e *GraphEdge) CrossServer() bool {
-	return e.FromServer != "" && e.ToServer != "" && e.FromServer != e.ToServer
+	for _, s := range e.FromServers {
+		if s != e.ToServer {
+			return true
+		}
+	}
+	return false
 }
 
 // BuildGraph computes the data-flow graph of f. Unknown references (which
 // Validate reports) are left out.
 func BuildGraph(f *Flow) *Graph {
 	g := &Graph{Name: f.Name}
+	idx := newStepIndex(f)
 	byID := map[string]*Step{}
 	nodes := map[string]*GraphNode{}
 	if len(f.Inputs) > 0 {
@@ -164,8 +172,8 @@ func BuildGraph(f *Flow) *Graph {
 				}
 				ed := edge(t.Path, to, EdgeData)
 				addField(ed, FieldFlow{From: resultField(p[2:]), To: dst})
-				if t.Call != nil && toServer != "" {
-					ed.FromServer, ed.ToServer = t.Call.Server, toServer
+				if toServer != "" {
+					ed.FromServers, ed.ToServer = idx.stepServers(t), toServer
 				}
 			case "item", "index":
 				if s == nil || depth > 64 {
@@ -190,7 +198,7 @@ func BuildGraph(f *Flow) *Graph {
 				if field != "" {
 					sub = field + " → " + dst
 				}
-				flowIntoItem(f, nodes, byID, edge, addField, to, toServer, x, field, dst, sub)
+				flowIntoItem(idx, nodes, byID, edge, addField, to, toServer, x, field, dst, sub)
 			}
 		}
 	}
@@ -221,7 +229,7 @@ func BuildGraph(f *Flow) *Graph {
 
 // flowIntoItem adds the edges for data read through .item: from each
 // source of the binding for_each, labelled with the item field read.
-func flowIntoItem(f *Flow, nodes map[string]*GraphNode, byID map[string]*Step,
+func flowIntoItem(idx *stepIndex, nodes map[string]*GraphNode, byID map[string]*Step,
 	edge func(string, string, EdgeKind) *GraphEdge, addField func(*GraphEdge, FieldFlow),
 	to, toServer string, binder *Step, field, dst, _ string) {
 	fe := binder.ForEach
@@ -246,14 +254,14 @@ func flowIntoItem(f *Flow, nodes map[string]*GraphNode, byID map[string]*Step,
 				src = resultField(p[2:])
 			}
 			addField(ed, FieldFlow{From: src, To: dst})
-			if t.Call != nil && toServer != "" {
-				ed.FromServer, ed.ToServer = t.Call.Server, toServer
+			if toServer != "" {
+				ed.FromServers, ed.ToServer = idx.stepServers(t), toServer
 			}
 		case "item", "index":
 			// Nested for_each over an outer item: follow it outwards.
 			for x := binder.Parent; x != nil; x = x.Parent {
 				if x.ForEach != nil {
-					flowIntoItem(f, nodes, byID, edge, addField, to, toServer, x, field, dst, "")
+					flowIntoItem(idx, nodes, byID, edge, addField, to, toServer, x, field, dst, "")
 					break
 				}
 			}
@@ -491,7 +499,7 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 			label := e.label("\n")
 			if e.CrossServer() {
 				attrs = append(attrs, "penwidth=2")
-				label = e.FromServer + " → " + e.ToServer + "\n" + label
+				label = strings.Join(e.FromServers, ", ") + " → " + e.ToServer + "\n" + label
 			}
 			if label != "" {
 				attrs = append(attrs, "label="+dotQuote(label))

@@ -49,7 +49,7 @@ func Parse(name string, data []byte) (*Flow, error) {
 
 // maxNodes bounds how many YAML nodes a file may expand to, so that a few
 // lines of nested aliases (a "billion laughs") cannot exhaust memory.
-const maxNodes = 1 << 20
+const maxNodes = 100_000
 
 // identRE is what step ids, input and branch names must match: jq reads
 // .steps.my-step as `.steps.my - step`, so no hyphens.
@@ -71,6 +71,9 @@ type parser struct {
 	file   string
 	probs  Problems
 	budget int
+	depth   int
+	tooDeep bool
+	nsteps  int
 	// cols maps columns of the text given to the YAML parser back to the
 	// file's (see quoteExprs).
 	cols *colMap
@@ -200,12 +203,50 @@ func (p *parser) syntaxError(data []byte, err error) {
 	p.probs = append(p.probs, Problem{Pos: pos, Message: "YAML syntax error: " + msg})
 }
 
-// deref follows aliases and charges the expansion budget.
+// deref follows aliases and charges the expansion budget, so that
+// recursive aliases (`&s [*s]`) and alias bombs end. Past the budget every
+// alias reads as null.
 func (p *parser) deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
+		if !p.charge(n) {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+		}
 		n = n.Alias
 	}
 	return n
+}
+
+// maxSteps bounds the steps of one flow; aliases could otherwise make
+// millions out of a few lines.
+const maxSteps = 5_000
+
+// maxDepth bounds nesting (of values and of step groups), which only
+// recursive aliases can make deep.
+const maxDepth = 64
+
+// enter tracks nesting depth; the caller must call the returned function
+// when leaving. ok is false past maxDepth.
+func (p *parser) enter(n *yaml.Node, field string) (leave func(), ok bool) {
+	p.depth++
+	leave = func() { p.depth-- }
+	if p.depth > maxDepth {
+		if !p.tooDeep {
+			p.tooDeep = true
+			p.errf(n, field, "nested more than %d levels deep (a recursive alias?)", maxDepth)
+		}
+		return leave, false
+	}
+	return leave, true
+}
+
+// charge spends one unit of the expansion budget, reporting once when it
+// runs out.
+func (p *parser) charge(n *yaml.Node) bool {
+	p.budget--
+	if p.budget == -1 {
+		p.errf(n, "", "the file expands to more than %d YAML nodes (recursive or nested aliases?)", maxNodes)
+	}
+	return p.budget >= 0
 }
 
 func kindName(n *yaml.Node) string {
@@ -374,11 +415,9 @@ func (p *parser) inputs(n *yaml.Node) map[string]*Input {
 // plain converts a YAML subtree to plain JSON values, without expression
 // detection.
 func (p *parser) plain(n *yaml.Node, field string) any {
-	p.budget--
-	if p.budget < 0 {
-		if p.budget == -1 {
-			p.errf(n, field, "the file expands to more than %d YAML nodes (nested aliases?)", maxNodes)
-		}
+	leave, ok := p.enter(n, field)
+	defer leave()
+	if !ok || !p.charge(n) {
 		return nil
 	}
 	n = p.deref(n)
@@ -573,6 +612,18 @@ func (p *parser) steps(n *yaml.Node, field string, parent *Step, branch string) 
 }
 
 func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *Step {
+	leave, ok := p.enter(n, field)
+	defer leave()
+	if !ok || !p.charge(n) {
+		return nil
+	}
+	p.nsteps++
+	if p.nsteps > maxSteps {
+		if p.nsteps == maxSteps+1 {
+			p.errf(n, field, "more than %d steps; split the flow", maxSteps)
+		}
+		return nil
+	}
 	n = p.deref(n)
 	if n.Kind != yaml.MappingNode {
 		p.errf(n, field, "a step is a mapping with id and call (or steps, or parallel), found %s", kindName(n))
@@ -812,7 +863,21 @@ func (p *parser) exprField(n *yaml.Node, field, want string) *Expr {
 		p.errf(n, field, "write the whole value as one expression, e.g. ${ [.inputs.a, .inputs.b] } rather than a list of expressions")
 		return nil
 	}
-	b, err := json.Marshal(literalOf(v))
+	lit := literalOf(v)
+	okType := false
+	switch lit.(type) {
+	case []any:
+		okType = want == "a list"
+	case bool:
+		okType = want == "a boolean"
+	case string:
+		okType = want == "a string"
+	}
+	if !okType {
+		p.errf(n, field, "must be %s or a ${ ... } expression, found %s", want, kindName(p.deref(n)))
+		return nil
+	}
+	b, err := json.Marshal(lit)
 	src := string(b)
 	if err != nil {
 		p.errf(n, field, "must be %s or a ${ ... } expression", want)
@@ -852,11 +917,9 @@ func (p *parser) outputs(n *yaml.Node) (map[string]*Value, []string) {
 // value converts an argument tree: whole `${ ... }` strings become
 // expressions, {literal: x} yields x verbatim, anything else is literal.
 func (p *parser) value(n *yaml.Node, field string) *Value {
-	p.budget--
-	if p.budget < 0 {
-		if p.budget == -1 {
-			p.errf(n, field, "the file expands to more than %d YAML nodes (nested aliases?)", maxNodes)
-		}
+	leave, ok := p.enter(n, field)
+	defer leave()
+	if !ok || !p.charge(n) {
 		return nil
 	}
 	pos := p.pos(n)

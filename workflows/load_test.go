@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -220,9 +221,26 @@ func TestParseProblems(t *testing.T) {
 			"7:7 steps[0].with.<<: YAML merge keys (<<) are not supported"}},
 		{name: "non-JSON number", src: header + "steps:\n  - id: a\n    call: {server: s, tool: t}\n    with: {x: .inf}\n", want: []string{
 			"6:15 steps[0].with.x: .inf is not a JSON number"}},
+		{name: "literal types of evaluated fields", src: header + "steps:\n  - id: a\n    call: {server: s, tool: t}\n    for_each: cities\n    if: 1\n    idempotency_key: [k]\n", want: []string{
+			`6:15 steps[0].for_each: must be a list or a ${ ... } expression, found "cities"`,
+			`7:9 steps[0].if: must be a boolean or a ${ ... } expression, found "1"`,
+			`8:22 steps[0].idempotency_key: must be a string or a ${ ... } expression, found a list`}},
 		{name: "retry_unsafe not a bool", src: header + "steps:\n  - id: a\n    call: {server: s, tool: t}\n    retry_unsafe: yes please\n", want: []string{
 			`6:19 steps[0].retry_unsafe: must be true or false`}},
 	})
+}
+
+func TestParseRecursiveAliases(t *testing.T) {
+	for _, src := range []string{
+		header + "steps: &s [{id: a, steps: *s}]\n",
+		header + "steps: [{id: a, call: {server: s, tool: t}, with: &w {x: *w}}]\n",
+		header + "inputs: &i {a: *i}\nsteps: [{id: a, call: {server: s, tool: t}}]\n",
+	} {
+		_, err := Parse("f.flow.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), "levels deep") {
+			t.Errorf("%q: err = %v", src, err)
+		}
+	}
 }
 
 func TestParseAliasBomb(t *testing.T) {

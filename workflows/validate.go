@@ -83,7 +83,7 @@ func dedupeProblems(ps Problems) Problems {
 // it: without a Catalog it reports nothing about it, with one it applies
 // Flow.CheckRetrySafety, and the engine applies the same rule at run time.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
-	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}}
+	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, idx: newStepIndex(f)}
 	v.index()
 	v.inputs()
 	for _, s := range v.all {
@@ -112,6 +112,7 @@ type validator struct {
 	byID  map[string]*Step
 	ids   []string
 	deps  map[*Step][]dep // lifted edges between siblings
+	idx   *stepIndex
 }
 
 func (v *validator) add(pos Pos, field, format string, args ...any) {
@@ -530,23 +531,8 @@ type Source struct {
 // StepServers returns the servers whose results make up .steps.<id> of s:
 // its own call's server, or for a group every server called inside it.
 func StepServers(s *Step) []string {
-	set := map[string]bool{}
-	var walk func(*Step)
-	walk = func(x *Step) {
-		if x.Call != nil && x.Call.Server != "" {
-			set[x.Call.Server] = true
-		}
-		for _, c := range x.Steps {
-			walk(c)
-		}
-		for _, b := range x.BranchOrder {
-			for _, c := range x.Parallel[b] {
-				walk(c)
-			}
-		}
-	}
-	walk(s)
-	return sortedSet(set)
+	x := &stepIndex{servers: map[*Step][]string{}}
+	return x.stepServers(s)
 }
 
 func sortedSet(set map[string]bool) []string {
@@ -564,17 +550,59 @@ func sortedSet(set map[string]bool) []string {
 // says e is s's own for_each expression (evaluated outside its items).
 // Unknown step ids contribute nothing.
 func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
-	byID := map[string]*Step{}
-	walkSteps(f.Steps, func(x *Step) { byID[x.ID] = x })
+	return newStepIndex(f).exprSources(s, e, ownForEach)
+}
+
+// stepIndex answers repeated questions about a flow's steps in constant
+// time each, so validating or drawing a large flow stays linear.
+type stepIndex struct {
+	byID    map[string]*Step
+	servers map[*Step][]string
+}
+
+func newStepIndex(f *Flow) *stepIndex {
+	x := &stepIndex{byID: map[string]*Step{}, servers: map[*Step][]string{}}
+	walkSteps(f.Steps, func(s *Step) {
+		if _, dup := x.byID[s.ID]; !dup {
+			x.byID[s.ID] = s
+		}
+	})
+	return x
+}
+
+// stepServers is StepServers, memoised.
+func (x *stepIndex) stepServers(s *Step) []string {
+	if srv, ok := x.servers[s]; ok {
+		return srv
+	}
+	set := map[string]bool{}
+	if s.Call != nil && s.Call.Server != "" {
+		set[s.Call.Server] = true
+	}
+	children := append([]*Step(nil), s.Steps...)
+	for _, b := range s.BranchOrder {
+		children = append(children, s.Parallel[b]...)
+	}
+	for _, c := range children {
+		for _, srv := range x.stepServers(c) {
+			set[srv] = true
+		}
+	}
+	srv := sortedSet(set)
+	x.servers[s] = srv
+	return srv
+}
+
+func (x *stepIndex) exprSources(s *Step, e *Expr, ownForEach bool) []Source {
 	seen := map[Source]bool{}
 	var out []Source
 	var collect func(s *Step, e *Expr, ownForEach bool, via string, depth int)
 	collect = func(s *Step, e *Expr, ownForEach bool, via string, depth int) {
-		if depth > 64 {
+		if depth > maxDepth {
 			return
 		}
 		for _, id := range e.References {
-			t, ok := byID[id]
+			t, ok := x.byID[id]
 			if !ok {
 				continue
 			}
@@ -582,7 +610,7 @@ func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
 			if via != "" {
 				path = via + " (from .steps." + id + ")"
 			}
-			for _, srv := range StepServers(t) {
+			for _, srv := range x.stepServers(t) {
 				src := Source{Server: srv, Via: path}
 				if !seen[src] {
 					seen[src] = true
@@ -593,17 +621,17 @@ func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
 		if !readsItem(e) || s == nil {
 			return
 		}
-		x := s
+		b := s
 		if ownForEach {
-			x = s.Parent
+			b = s.Parent
 		}
-		for ; x != nil; x = x.Parent {
-			if x.ForEach != nil {
+		for ; b != nil; b = b.Parent {
+			if b.ForEach != nil {
 				itemVia := via
 				if itemVia == "" {
 					itemVia = ".item"
 				}
-				collect(x, x.ForEach, true, itemVia, depth+1)
+				collect(b, b.ForEach, true, itemVia, depth+1)
 				return
 			}
 		}
@@ -653,7 +681,7 @@ func (v *validator) flows() {
 			if r.arg == "for_each" || r.arg == "if" {
 				continue // evaluated by mediator, not sent to the server
 			}
-			for _, src := range v.f.ExprSources(s, r.e, false) {
+			for _, src := range v.idx.exprSources(s, r.e, false) {
 				if v.f.Allows(src.Server, s.Call.Server, v.opts.PolicyFlows) {
 					continue
 				}

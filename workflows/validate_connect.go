@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -170,7 +171,11 @@ func validateProperty(root map[string]any, name string, value any) error {
 		return nil
 	}
 	if err := rs.Validate(inst); err != nil {
-		return err
+		// Drop the validator's path prefix: the problem already names
+		// the argument.
+		msg := strings.TrimPrefix(err.Error(), "validating root: ")
+		msg = strings.TrimPrefix(msg, "validating /properties/"+name+": ")
+		return errors.New(msg)
 	}
 	return nil
 }
@@ -289,7 +294,7 @@ func (v *validator) pathType(s *Step, k string, val *Value, dst map[string]any, 
 	if path == nil || dst == nil {
 		return
 	}
-	src, what := v.pathSchema(s, path, lookup)
+	src, what := v.pathSchema(s, k, val, path, lookup)
 	if src == nil {
 		return
 	}
@@ -302,7 +307,7 @@ func (v *validator) pathType(s *Step, k string, val *Value, dst map[string]any, 
 
 // pathSchema finds the schema of a simple path: an input's declared
 // schema, or an upstream call's outputSchema for .steps.<id>.result...
-func (v *validator) pathSchema(s *Step, path []string, lookup func(*Call) (*mcp.Tool, error)) (map[string]any, string) {
+func (v *validator) pathSchema(s *Step, k string, val *Value, path []string, lookup func(*Call) (*mcp.Tool, error)) (map[string]any, string) {
 	switch path[0] {
 	case "inputs":
 		if len(path) < 2 {
@@ -337,7 +342,7 @@ func (v *validator) pathSchema(s *Step, path []string, lookup func(*Call) (*mcp.
 		if !ok {
 			if parent, ok := schemaAt(out, path[3:len(path)-1]); ok && parent["additionalProperties"] == false {
 				props, _ := parent["properties"].(map[string]any)
-				v.add(s.Pos, s.field, "%s's outputSchema has no property %q%s", t.Call, path[len(path)-1], didYouMean(path[len(path)-1], sortedKeys(props)))
+				v.add(val.Pos, s.field+".with."+k, "%s's outputSchema has no property %q%s", t.Call, path[len(path)-1], didYouMean(path[len(path)-1], sortedKeys(props)))
 			}
 			return nil, ""
 		}
