@@ -68,9 +68,9 @@ var (
 )
 
 type parser struct {
-	file   string
-	probs  Problems
-	budget int
+	file    string
+	probs   Problems
+	budget  int
 	depth   int
 	tooDeep bool
 	nsteps  int
