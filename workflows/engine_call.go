@@ -60,8 +60,9 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
 		case resumeReuse:
-			e.emit(Event{Kind: EventItemFinished, Path: path, Step: s, Status: StatusSucceeded, Attempt: d.attempt, Reused: true})
-			return callSucceeded(d.result, d.attempt, keep)
+			r := callSucceeded(d.result, d.attempt, keep)
+			r.reused = true
+			return r
 		case resumeFail:
 			return callFailed(d.err, d.attempt)
 		case resumeRerun:

@@ -82,6 +82,8 @@ type stepResult struct {
 	// when the view is not.
 	result any
 	err    error
+	// reused is set when the result came from the journal (resume).
+	reused bool
 }
 
 // runGroup runs a steps list: every step gets a task that first waits for
@@ -176,7 +178,7 @@ func (e *engine) finish(fr *frame, s *Step, path string, r *stepResult) {
 		r.view = nil
 	}
 	fr.set(s.ID, r)
-	e.emit(Event{Kind: EventStepFinished, Path: path, Step: s, Status: r.status, Err: r.err})
+	e.emit(Event{Kind: EventStepFinished, Path: path, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
 }
 
 // StepError is a step failure that ended the run.
@@ -531,7 +533,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string
 				firstErr = fmt.Errorf("item %d: %w", i, r.err)
 			}
 			mu.Unlock()
-			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err})
+			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
 			if r.status == StatusFailed && failFast {
 				// Fail fast: the remaining items are cancelled, not run.
 				cancelItems(fmt.Errorf("item %s failed", ipath))

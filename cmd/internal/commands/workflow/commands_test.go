@@ -213,7 +213,7 @@ func TestRunRunsResume(t *testing.T) {
 	if n := calc.count("add"); n != addBefore {
 		t.Errorf("resume re-made %d journalled add calls", n-addBefore)
 	}
-	if !strings.Contains(r.stderr, "from the journal") {
+	if !strings.Contains(r.stderr, "✓ each: succeeded (3 succeeded, 3 from the journal)") {
 		t.Errorf("resume progress does not say what was reused:\n%s", r.stderr)
 	}
 

@@ -146,6 +146,9 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 		if r.instances <= 0 {
 			r.Status, r.Finished = worse(r.Status, ev.Status), ev.Time
 		}
+		if ev.Reused {
+			r.Reused++
+		}
 		if ev.Err != nil && ev.Status == workflows.StatusFailed {
 			r.LastErr = ev.Err.Error()
 		}
@@ -153,8 +156,11 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 			return ""
 		}
 		line := fmt.Sprintf("%s %s: %s", mark(ev.Status), r.Path, ev.Status)
-		if r.ForEach {
+		switch {
+		case r.ForEach:
 			line += " (" + countsText(r) + ")"
+		case ev.Reused:
+			line += " (from the journal)"
 		}
 		if !r.Started.IsZero() {
 			line += " in " + ev.Time.Sub(r.Started).Round(time.Millisecond).String()
