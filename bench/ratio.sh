@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 go test -c -o "$tmp/bench.test" ./bench
-"$tmp/bench.test" -test.run '^$' -test.bench . -test.benchmem -test.count "$COUNT" | tee "$tmp/out"
+"$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Direct|Mediated)(InProcess|HTTP)$' -test.benchmem -test.count "$COUNT" | tee "$tmp/out"
 
 echo
 echo "Benchmark medians over $COUNT runs:"
