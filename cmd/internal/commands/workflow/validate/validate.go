@@ -1,0 +1,287 @@
+// Package validate implements `mediator validate FLOW [--connect]`: every
+// problem in a flow file at once, as FILE:LINE:COL: FIELD: PROBLEM.
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/cmd/internal/suggest"
+	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Options of `mediator validate`.
+type Options struct {
+	IO           *iostreams.IOStreams
+	ReadFile     func(string) ([]byte, error)
+	Config       func() (*config.Config, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+
+	File    string
+	Connect bool
+	JSON    bool
+}
+
+// NewCmdValidate returns `mediator validate FLOW`.
+func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Orchestrator: f.Orchestrator}
+	cmd := &cobra.Command{
+		Use:   "validate FLOW",
+		Short: "Report every problem in a flow file at once",
+		Long: `Checks a flow file (*.flow.yaml) without running it and reports every
+problem at once as FILE:LINE:COL: FIELD: PROBLEM: the file's shape, unique
+step ids, references that resolve, dependency cycles, jq expressions that do
+not compile or use banned builtins (now, input, env, ...), and cross-server
+data flows the file does not declare in flows:.
+
+With --connect it also connects to the servers the flow calls and checks
+each call against the live tool: the tool exists and the server's tools
+filter allows it; literal arguments match its inputSchema and required
+arguments are present; where an argument is a plain path into an input or
+an upstream result, the types agree; and a step that retries a tool which
+is not annotated read-only or idempotent has an idempotency_key or
+retry_unsafe: true. Tool annotations count as trusted here because
+mediator pins each tool definition and refuses changed ones until accepted.
+
+Exits 2 if there is any problem, 3 if a server could not be reached.`,
+		Example: `  mediator validate rain-reminders.flow.yaml
+  mediator validate --connect rain-reminders.flow.yaml
+  mediator validate --json flow.yaml | jq '.problems[].message'`,
+		Args: cmdutil.ExactArgs(1, "FLOW"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return validateRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Connect, "connect", false, "also check each call against the live servers' tools")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
+	return cmd
+}
+
+// report is the --json output.
+type report struct {
+	File     string        `json:"file"`
+	Valid    bool          `json:"valid"`
+	Connect  bool          `json:"connect"`
+	Problems []problemJSON `json:"problems"`
+}
+
+type problemJSON struct {
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func validateRun(ctx context.Context, opts *Options) error {
+	data, err := opts.ReadFile(opts.File)
+	if err != nil {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "reading the flow file: %v", err)
+	}
+	vopts := workflows.ValidateOptions{}
+	var cat *catalog
+	if opts.Connect {
+		// Parse first to learn which servers to connect to.
+		f, _ := workflows.Parse(opts.File, data)
+		cat, err = newCatalog(ctx, opts, f)
+		if err != nil {
+			return err
+		}
+		defer cat.close()
+		vopts.Catalog = cat
+		vopts.TrustAnnotations = func(string) bool { return true }
+	}
+	flow, probs := workflows.Check(ctx, opts.File, data, vopts)
+	code := cmdutil.ExitUsage
+	if cat != nil && cat.unreachable() {
+		code = cmdutil.ExitConnect
+	}
+	if opts.JSON {
+		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: []problemJSON{}}
+		for _, p := range probs {
+			r.Problems = append(r.Problems, problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message})
+		}
+		out, err := cmdutil.MarshalJSON(r)
+		if err != nil {
+			return err
+		}
+		if _, err := opts.IO.Out.Write(out); err != nil {
+			return err
+		}
+		if len(probs) > 0 {
+			return &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
+		}
+		return nil
+	}
+	if len(probs) > 0 {
+		writeProblems(opts.IO.ErrOut, data, probs)
+		noun := "problems"
+		if len(probs) == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(probs), noun, opts.File)
+		return &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
+	}
+	steps := len(flow.AllSteps())
+	servers := serversOf(flow)
+	how := "offline"
+	if opts.Connect {
+		how = "against the live tools"
+	}
+	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s calling %s, checked %s\n",
+		opts.File, steps, plural(steps, "step", "steps"), strings.Join(servers, ", "), how)
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func serversOf(f *workflows.Flow) []string {
+	set := map[string]bool{}
+	for _, s := range f.AllSteps() {
+		if s.Call != nil && s.Call.Server != "" {
+			set[s.Call.Server] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeProblems prints each problem with the line it points at and a
+// caret under the column, as compilers do: a position alone makes the
+// reader open the file.
+func writeProblems(w io.Writer, data []byte, probs workflows.Problems) {
+	lines := strings.Split(string(data), "\n")
+	for _, p := range probs {
+		fmt.Fprintln(w, p)
+		if p.Pos.Line < 1 || p.Pos.Line > len(lines) {
+			continue
+		}
+		text := strings.TrimRight(lines[p.Pos.Line-1], "\r")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		num := fmt.Sprintf("%5d | ", p.Pos.Line)
+		fmt.Fprintf(w, "%s%s\n", num, text)
+		if p.Pos.Column > 0 {
+			// Keep tabs so the caret lines up under them.
+			prefix := []rune(text)
+			col := min(p.Pos.Column-1, len(prefix))
+			pad := make([]rune, col)
+			for i := range pad {
+				pad[i] = ' '
+				if prefix[i] == '\t' {
+					pad[i] = '\t'
+				}
+			}
+			fmt.Fprintf(w, "%s| %s^\n", strings.Repeat(" ", len(num)-2), string(pad))
+		}
+	}
+}
+
+// catalog looks tools up through the orchestrator, which holds each
+// server's credentials and applies its tools filter and pins.
+type catalog struct {
+	cfg   *config.Config
+	o     *orchestrator.Orchestrator
+	lists map[string][]orchestrator.ToolInfo
+	errs  map[string]error
+	down  bool
+}
+
+func newCatalog(ctx context.Context, opts *Options, f *workflows.Flow) (*catalog, error) {
+	cfg, err := opts.Config()
+	if err != nil {
+		return nil, err
+	}
+	c := &catalog{cfg: cfg, lists: map[string][]orchestrator.ToolInfo{}, errs: map[string]error{}}
+	var known []string
+	if f != nil {
+		for _, s := range serversOf(f) {
+			if _, err := cmdutil.CheckServer(cfg, s); err != nil {
+				c.errs[s] = errors.Unwrap(err)
+				continue
+			}
+			known = append(known, s)
+		}
+	}
+	if len(known) == 0 {
+		return c, nil
+	}
+	c.o, err = opts.Orchestrator(ctx, cfg, known...)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *catalog) close() {
+	if c.o != nil {
+		c.o.Close()
+	}
+}
+
+// unreachable reports whether some server could not be connected to, so
+// the command exits 3 rather than 2.
+func (c *catalog) unreachable() bool { return c.down }
+
+// Tool implements workflows.Catalog.
+func (c *catalog) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
+	if err, ok := c.errs[server]; ok {
+		return nil, err
+	}
+	list, ok := c.lists[server]
+	if !ok {
+		if c.o == nil {
+			return nil, fmt.Errorf("server %q is not configured", server)
+		}
+		var err error
+		list, err = c.o.Tools(ctx, server)
+		if err != nil {
+			if cmdutil.ExitCode(err) == cmdutil.ExitConnect {
+				c.down = true
+			}
+			c.errs[server] = err
+			return nil, err
+		}
+		c.lists[server] = list
+	}
+	var names []string
+	for _, t := range list {
+		if t.Name != tool {
+			names = append(names, t.Name)
+			continue
+		}
+		switch {
+		case !t.Allowed:
+			return nil, fmt.Errorf("the tools filter of server %q in %s does not allow %q", server, c.cfg.Path, tool)
+		case t.Pin == "changed":
+			return nil, fmt.Errorf("%s.%s changed since it was accepted, and calls to it are refused: review it with `mediator tools %s --json`, then `mediator tools accept %s`", server, tool, server, server)
+		}
+		return t.Tool, nil
+	}
+	return nil, fmt.Errorf("server %q has no tool %q%s; it has %s", server, tool, suggest.Hint(tool, names), suggest.List(names))
+}

@@ -1,0 +1,256 @@
+package validate_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/validate"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+)
+
+const rainFlow = `version: 1
+name: rain-reminders
+inputs:
+  cities: {type: array, items: {type: string}, default: [Oslo, Bergen]}
+  threshold: {type: number, minimum: 0, maximum: 1, default: 0.6}
+flows: [weather -> calendar]
+defaults:
+  retry: {max_attempts: 3}
+steps:
+  - id: forecast
+    for_each: ${ .inputs.cities }
+    call: {server: weather, tool: get_forecast}
+    with: {location: ${ .item }, days: 1}
+  - id: remind
+    for_each: ${ [.steps.forecast.items[] | select(.status == "succeeded") | .result] }
+    if: ${ .item.precipitation_probability >= .inputs.threshold }
+    call: {server: calendar, tool: create_event}
+    with:
+      title: '${ "Umbrella: \(.item.location)" }'
+      start: ${ .item.date + "T07:30:00" }
+    idempotency_key: ${ "rain-\(.item.location)-\(.item.date)" }
+`
+
+type env struct {
+	t   *testing.T
+	dir string
+	cfg string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	return &env{t: t, dir: dir, cfg: filepath.Join(dir, "config.yaml")}
+}
+
+func (e *env) write(name, body string) string {
+	e.t.Helper()
+	path := filepath.Join(e.dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}
+
+func (e *env) config(servers string) {
+	e.write("config.yaml", "credentials:\n  backend: file\n  file_dir: "+filepath.Join(e.dir, "keyring")+"\nservers:\n"+servers)
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func (e *env) run(args ...string) result {
+	e.t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	vars := map[string]string{
+		"HOME":            e.dir,
+		"XDG_CONFIG_HOME": filepath.Join(e.dir, "xdg-config"),
+		"XDG_STATE_HOME":  filepath.Join(e.dir, "state"),
+		"XDG_DATA_HOME":   filepath.Join(e.dir, "data"),
+	}
+	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	f.ConfigFlag = e.cfg
+	cmd := validate.NewCmdValidate(f, nil)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+}
+
+func exitCode(err error) int { return cmdutil.ExitCode(err) }
+
+func TestValidateOffline(t *testing.T) {
+	e := newEnv(t)
+	ok := e.write("rain.flow.yaml", rainFlow)
+	r := e.run(ok)
+	if r.err != nil {
+		t.Fatalf("err %v\n%s", r.err, r.stderr)
+	}
+	if want := "OK: " + ok + ", 2 steps calling calendar, weather, checked offline\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+
+	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(rainFlow, "flows: [weather -> calendar]\n", "", 1),
+		"${ .item }, days: 1}", "${ .itme }, days: 1, when: ${ now }}", 1))
+	r = e.run(bad)
+	var ee *cmdutil.ExitError
+	if !errors.As(r.err, &ee) || ee.Code != cmdutil.ExitUsage || !ee.Silent {
+		t.Fatalf("err = %#v", r.err)
+	}
+	for _, want := range []string{
+		bad + `:12:22: steps[0].with.location: .itme is not in scope (did you mean "item"?)`,
+		"   12 |     with: {location: ${ .itme }, days: 1, when: ${ now }}\n      |                      ^\n",
+		bad + ":12:49: steps[0].with.when: now is not allowed in flow expressions",
+		bad + `:18:14: steps[1].with.title: step "remind" sends data from server "weather"`,
+		`add "weather -> calendar" to flows:`,
+		"3 problems in " + bad + "\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+
+	r = e.run("--json", bad)
+	if exitCode(r.err) != cmdutil.ExitUsage {
+		t.Errorf("--json exit %d", exitCode(r.err))
+	}
+	var rep struct {
+		File     string
+		Valid    bool
+		Problems []struct {
+			Line, Column   int
+			Field, Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	if rep.Valid || len(rep.Problems) != 3 || rep.Problems[0].Line != 12 || rep.Problems[0].Column != 22 || rep.Problems[0].Field != "steps[0].with.location" {
+		t.Errorf("--json report %+v", rep)
+	}
+
+	r = e.run(filepath.Join(e.dir, "missing.flow.yaml"))
+	if exitCode(r.err) != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "reading the flow file") {
+		t.Errorf("missing file: %v", r.err)
+	}
+	if r = e.run(); r.err == nil {
+		t.Error("no argument accepted")
+	}
+}
+
+func schema(t *testing.T, js string) *jsonschema.Schema {
+	t.Helper()
+	var s jsonschema.Schema
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// serve runs a go-sdk server over loopback HTTP.
+func serve(t *testing.T, s *mcp.Server) string {
+	t.Helper()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func startServers(t *testing.T) (weatherURL, calendarURL string) {
+	t.Helper()
+	noop := func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{}, nil
+	}
+	weather := mcp.NewServer(&mcp.Implementation{Name: "weather", Version: "1"}, nil)
+	weather.AddTool(&mcp.Tool{
+		Name: "get_forecast", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
+		InputSchema:  schema(t, `{"type":"object","required":["location"],"properties":{"location":{"type":"string"},"days":{"type":"integer"}}}`),
+		OutputSchema: schema(t, `{"type":"object","properties":{"location":{"type":"string"},"date":{"type":"string"},"precipitation_probability":{"type":"number"}}}`),
+	}, noop)
+	calendar := mcp.NewServer(&mcp.Implementation{Name: "calendar", Version: "1"}, nil)
+	for _, name := range []string{"create_event", "delete_event"} {
+		calendar.AddTool(&mcp.Tool{
+			Name:        name,
+			InputSchema: schema(t, `{"type":"object","required":["title","start"],"properties":{"title":{"type":"string"},"start":{"type":"string"}}}`),
+		}, noop)
+	}
+	return serve(t, weather), serve(t, calendar)
+}
+
+func TestValidateConnect(t *testing.T) {
+	e := newEnv(t)
+	w, c := startServers(t)
+	e.config("  weather:\n    url: " + w + "\n    timeout: 10s\n" +
+		"  calendar:\n    url: " + c + "\n    timeout: 10s\n    tools: {deny: [delete_event]}\n")
+	ok := e.write("rain.flow.yaml", rainFlow)
+	r := e.run("--connect", ok)
+	if r.err != nil {
+		t.Fatalf("err %v\n%s", r.err, r.stderr)
+	}
+	if !strings.HasSuffix(r.stdout, "checked against the live tools\n") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+
+	bad := e.write("bad.flow.yaml", rainFlow+`  - id: cleanup
+    call: {server: calendar, tool: delete_event}
+    with: {title: x, start: y}
+  - id: typo
+    call: {server: weather, tool: get_forcast}
+  - id: elsewhere
+    call: {server: wether, tool: x}
+  - id: short
+    call: {server: calendar, tool: create_event}
+    with: {title: 3}
+`)
+	r = e.run("--connect", bad)
+	if exitCode(r.err) != cmdutil.ExitUsage {
+		t.Fatalf("exit %d: %v\n%s", exitCode(r.err), r.err, r.stderr)
+	}
+	for _, want := range []string{
+		`:23:11: steps[2].call: calendar.delete_event: the tools filter of server "calendar" in ` + e.cfg + ` does not allow "delete_event"`,
+		`:26:11: steps[3].call: weather.get_forcast: server "weather" has no tool "get_forcast" (did you mean "get_forecast"?); it has get_forecast`,
+		`:28:11: steps[4].call: wether.x: unknown server "wether" (did you mean "weather"?)`,
+		`:30:11: steps[5].call: step "short" may call calendar.create_event up to 3 times (defaults.retry)`,
+		`:31:5: steps[5].with: calendar.create_event requires argument "start"`,
+		`:31:19: steps[5].with.title: invalid argument for calendar.create_event: type:`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+func TestValidateConnectUnreachable(t *testing.T) {
+	e := newEnv(t)
+	down := httptest.NewServer(http.NotFoundHandler())
+	url := down.URL + "/mcp"
+	down.Close()
+	w, _ := startServers(t)
+	e.config("  weather:\n    url: " + w + "\n    timeout: 10s\n  calendar:\n    url: " + url + "\n    timeout: 5s\n")
+	r := e.run("--connect", e.write("rain.flow.yaml", rainFlow))
+	if exitCode(r.err) != cmdutil.ExitConnect {
+		t.Fatalf("exit %d, want %d: %v\n%s", exitCode(r.err), cmdutil.ExitConnect, r.err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "steps[1].call: calendar.create_event:") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
