@@ -393,7 +393,7 @@ func (e *engine) evalOutputs(ctx context.Context, top *frame) (map[string]any, e
 		var refs []string
 		collectRefs(v, &refs)
 		scope := e.scope(top, refs)
-		out, err := EvalValue(ctx, v, scope)
+		out, err := evalPatiently(ctx, func(ctx context.Context) (any, error) { return EvalValue(ctx, v, scope) })
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", name, err)
 		}

@@ -180,7 +180,7 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 			if err := e.checkFlow(s, path, field, v.Expr); err != nil {
 				return nil, err
 			}
-			out, err := Eval(ctx, v.Expr, scope)
+			out, err := evalExpr(ctx, v.Expr, scope)
 			if err != nil {
 				return nil, &exprError{what: field, err: err}
 			}
@@ -220,7 +220,7 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 }
 
 func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (string, error) {
-	v, err := Eval(ctx, x, scope)
+	v, err := evalExpr(ctx, x, scope)
 	if err != nil {
 		return "", &exprError{what: "idempotency_key", err: err}
 	}
@@ -240,7 +240,7 @@ func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (st
 }
 
 func (e *engine) evalBool(ctx context.Context, x *Expr, scope map[string]any) (bool, error) {
-	v, err := Eval(ctx, x, scope)
+	v, err := evalExpr(ctx, x, scope)
 	if err != nil {
 		return false, &exprError{what: "if", err: err}
 	}
@@ -481,4 +481,32 @@ func (t *toolEntry) checkOutput(res *mcp.CallToolResult) error {
 		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %w", err)
 	}
 	return nil
+}
+
+// evalAttempts bounds how often an expression that ran out of its
+// evaluation deadline is tried again.
+const evalAttempts = 3
+
+// evalExpr is Eval, tried again when it ran out of time while the run
+// itself goes on. The deadline is wall-clock time, so on a loaded machine
+// (many concurrent items, garbage collection, other processes) a trivial
+// expression can miss it without having run long; jq expressions are
+// deterministic, so evaluating again is harmless, and a runaway one still
+// fails after evalAttempts deadlines.
+func evalExpr(ctx context.Context, x *Expr, scope any) (any, error) {
+	return evalPatiently(ctx, func(ctx context.Context) (any, error) { return Eval(ctx, x, scope) })
+}
+
+func evalPatiently(ctx context.Context, eval func(context.Context) (any, error)) (any, error) {
+	var (
+		v   any
+		err error
+	)
+	for range evalAttempts {
+		v, err = eval(ctx)
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return v, err
+		}
+	}
+	return v, err
 }

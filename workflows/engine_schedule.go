@@ -471,7 +471,7 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path strin
 // when some expression reads the step.
 func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
 	scope := e.scope(fr, s.ForEach.References)
-	v, err := Eval(ctx, s.ForEach, scope)
+	v, err := evalExpr(ctx, s.ForEach, scope)
 	if err != nil {
 		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each", err: err}}
 	}
