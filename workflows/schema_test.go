@@ -53,9 +53,15 @@ func yamlInstance(t *testing.T, src string) any {
 func validFlows(t *testing.T) []string {
 	t.Helper()
 	var files []string
-	for _, pattern := range []string{"testdata/format/*.flow.yaml", "../examples/flows/*.flow.yaml", "../examples/*/*.flow.yaml"} {
+	seen := map[string]bool{}
+	for _, pattern := range []string{"testdata/format/*.flow.yaml", "../examples/*/*.flow.yaml"} {
 		m, _ := filepath.Glob(pattern)
-		files = append(files, m...)
+		for _, f := range m {
+			if !seen[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
 	}
 	if len(files) == 0 {
 		t.Fatal("no flow files found")
