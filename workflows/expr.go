@@ -11,23 +11,55 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 )
 
 // Expression evaluation limits. Expressions are Turing-complete jq, so every
-// evaluation runs under a deadline and a cap on the size of what it yields.
-// The deadline bounds loops; it cannot interrupt a single huge allocation such
-// as `"x" * 1e9`, but expressions come from the flow's author, never from
-// tool results (there is no textual templating), so that is the author's own
-// foot to shoot.
+// evaluation runs under a budget of jq VM steps and a cap on the size of
+// what it yields. The budget counts instructions, not wall-clock time: the
+// same expression over the same data always succeeds or always fails,
+// however loaded the machine, which a replayed (Temporal) run needs. It
+// cannot interrupt a single huge builtin such as `"x" * 1e9`, but
+// expressions come from the flow's author, never from tool results (there
+// is no textual templating). The caller's ctx still cancels.
 const (
-	DefaultEvalTimeout = 100 * time.Millisecond
+	// DefaultEvalSteps is about 0.1–1 s of jq; a selection over 10,000
+	// items takes around 200,000.
+	DefaultEvalSteps = 10_000_000
 	// DefaultMaxOutputBytes caps the JSON-encoded size of one result.
 	DefaultMaxOutputBytes = 4 << 20
 )
+
+// ErrEvalBudget is returned (wrapped) by Eval when an expression runs out
+// of DefaultEvalSteps. It is deterministic: evaluating again fails again.
+var ErrEvalBudget = errors.New("expression exceeded its evaluation budget")
+
+// stepBudget is a context that gojq's VM consults (Done) once per
+// instruction: after n instructions it reports itself done. It is used by
+// one evaluation on one goroutine only.
+type stepBudget struct {
+	context.Context
+	left int
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (b *stepBudget) Done() <-chan struct{} {
+	b.left--
+	if b.left < 0 {
+		return closedChan
+	}
+	return b.Context.Done()
+}
+
+func (b *stepBudget) Err() error {
+	if b.left < 0 {
+		return ErrEvalBudget
+	}
+	return b.Context.Err()
+}
 
 // ScopeKeys are the only top-level names an expression's input has:
 // `.inputs`, `.steps`, `.item`, `.index`, `.run`.
@@ -615,25 +647,28 @@ func (a *analyzer) call(f *gojq.Func, in absValue, env *absEnv) absValue {
 // works with (see Normalize); callers normalise each tool result once when
 // it is stored rather than the whole scope per evaluation. An expression
 // yielding no value returns nil; yielding more than one is an error (wrap it
-// in [ ... ] to collect). Eval applies DefaultEvalTimeout unless ctx has an
-// earlier deadline, and fails when the result's JSON encoding would exceed
-// DefaultMaxOutputBytes.
+// in [ ... ] to collect). Eval fails with ErrEvalBudget after
+// DefaultEvalSteps jq steps, and when the result's JSON encoding would
+// exceed DefaultMaxOutputBytes.
 func Eval(ctx context.Context, e *Expr, scope any) (any, error) {
+	return evalSteps(ctx, e, scope, DefaultEvalSteps)
+}
+
+func evalSteps(ctx context.Context, e *Expr, scope any, steps int) (any, error) {
 	if e == nil || e.code == nil {
 		return nil, errors.New("evaluate expression: not compiled (build Exprs with Parse or CompileExpr)")
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultEvalTimeout)
-	defer cancel()
-	iter := e.code.RunWithContext(ctx, scope)
+	budget := &stepBudget{Context: ctx, left: steps}
+	iter := e.code.RunWithContext(budget, scope)
 	first, ok := iter.Next()
 	if !ok {
 		return nil, nil
 	}
-	if err := evalError(ctx, e, first); err != nil {
+	if err := evalError(e, first, steps); err != nil {
 		return nil, err
 	}
 	if second, ok := iter.Next(); ok {
-		if err := evalError(ctx, e, second); err != nil {
+		if err := evalError(e, second, steps); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%s: %s yields more than one value; wrap it in [ ... ] to collect them", e.Pos, e)
@@ -644,13 +679,13 @@ func Eval(ctx context.Context, e *Expr, scope any) (any, error) {
 	return first, nil
 }
 
-func evalError(ctx context.Context, e *Expr, v any) error {
+func evalError(e *Expr, v any, steps int) error {
 	err, ok := v.(error)
 	if !ok {
 		return nil
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("%s: %s did not finish within %v: %w", e.Pos, e, DefaultEvalTimeout, err)
+	if errors.Is(err, ErrEvalBudget) {
+		return fmt.Errorf("%s: %s did not finish within %d jq steps: %w", e.Pos, e, steps, err)
 	}
 	return fmt.Errorf("%s: %s: %w", e.Pos, e, err)
 }

@@ -202,7 +202,6 @@ func TestEvalErrors(t *testing.T) {
 		{".inputs.xs[]", "yields more than one value; wrap it in [ ... ]"},
 		{`.inputs.xs | error("boom")`, "boom"},
 		{`.inputs.xs + "a"`, "cannot add"},
-		{`.inputs.xs | last(repeat(.))`, "did not finish within 100ms"},
 		{`.inputs.xs | "x" * 5000000`, "yields more than 4194304 bytes"},
 	} {
 		_, err := Eval(ctx, mustExpr(t, tc.src), scope)
@@ -217,6 +216,28 @@ func TestEvalErrors(t *testing.T) {
 	cancel()
 	if _, err := Eval(cancelled, mustExpr(t, ".inputs.xs | last(repeat(.))"), scope); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled ctx: err = %v", err)
+	}
+	// The budget is counted in steps, so the same evaluation fails the
+	// same way every time, and one step more is enough to succeed.
+	loop := mustExpr(t, ".inputs.xs | last(repeat(.))")
+	_, err := evalSteps(ctx, loop, scope, 10_000)
+	if !errors.Is(err, ErrEvalBudget) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not finish within 10000 jq steps") {
+		t.Errorf("budget error %v", err)
+	}
+	short := mustExpr(t, "[range(100)] | add")
+	n := 0
+	for ; n < 10_000; n++ {
+		if _, err := evalSteps(ctx, short, scope, n); err == nil {
+			break
+		}
+	}
+	for range 3 {
+		if _, err := evalSteps(ctx, short, scope, n-1); !errors.Is(err, ErrEvalBudget) {
+			t.Fatalf("%d steps: %v", n-1, err)
+		}
+		if v, err := evalSteps(ctx, short, scope, n); err != nil || v != 4950 {
+			t.Fatalf("%d steps: %v, %v", n, v, err)
+		}
 	}
 }
 
