@@ -37,23 +37,38 @@ type testAS struct {
 	tokenTTL       time.Duration
 	rotate         bool
 	clientSecret   string // when set, the registered client must authenticate
+	device         bool   // offer the device authorization grant
+	// deviceScript answers the first device-code polls of every device
+	// login with these error codes, whatever the approval says.
+	deviceScript []string
+	noRefresh    bool // refuse every refresh (an expired login)
+	deviceTTL    int  // expires_in of a device code; 0 means 600
 	// observations
-	authRequests  []url.Values
-	tokenRequests []url.Values
-	registrations int
-	refreshes     int
-	codes         map[string]codeGrant
-	access        map[string]time.Time // token -> expiry
-	refresh       map[string]bool
+	authRequests   []url.Values
+	tokenRequests  []url.Values
+	registrations  int
+	refreshes      int
+	deviceRequests []url.Values
+	devicePolls    int
+	devices        map[string]*deviceGrantState // by device code
+	codes          map[string]codeGrant
+	access         map[string]time.Time // token -> expiry
+	refresh        map[string]bool
 }
 
 type codeGrant struct {
 	challenge, resource, redirect, scope string
 }
 
+type deviceGrantState struct {
+	userCode, resource, scope string
+	approved, denied          bool
+	script                    []string
+}
+
 func newTestAS(t *testing.T) *testAS {
 	a := &testAS{t: t, pkceMethods: []string{"S256"}, tokenTTL: time.Hour, rotate: true,
-		codes: map[string]codeGrant{}, access: map[string]time.Time{}, refresh: map[string]bool{}}
+		codes: map[string]codeGrant{}, access: map[string]time.Time{}, refresh: map[string]bool{}, devices: map[string]*deviceGrantState{}}
 	mux := http.NewServeMux()
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
@@ -79,7 +94,41 @@ func newTestAS(t *testing.T) *testAS {
 		if a.pkceMethods != nil {
 			m["code_challenge_methods_supported"] = a.pkceMethods
 		}
+		if a.device {
+			m["device_authorization_endpoint"] = a.srv.URL + "/as/device"
+		}
 		writeJSON(w, 200, m)
+	})
+	mux.HandleFunc("POST /as/device", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.deviceRequests = append(a.deviceRequests, r.PostForm)
+		dc, uc := "dc-"+rand.Text(), rand.Text()[:8]
+		a.devices[dc] = &deviceGrantState{userCode: uc, resource: r.PostForm.Get("resource"), scope: r.PostForm.Get("scope"), script: slices.Clone(a.deviceScript)}
+		ttl := a.deviceTTL
+		if ttl == 0 {
+			ttl = 600
+		}
+		writeJSON(w, 200, map[string]any{
+			"device_code": dc, "user_code": uc, "expires_in": ttl, "interval": 1,
+			"verification_uri":          a.srv.URL + "/as/device/verify",
+			"verification_uri_complete": a.srv.URL + "/as/device/verify?user_code=" + uc,
+		})
+	})
+	// The user's browser: opening the verification URI with the code
+	// approves the login (deny=1 refuses it).
+	mux.HandleFunc("GET /as/device/verify", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, d := range a.devices {
+			if d.userCode == r.URL.Query().Get("user_code") {
+				d.approved, d.denied = r.URL.Query().Get("deny") == "", r.URL.Query().Get("deny") != ""
+				_, _ = w.Write([]byte("approved"))
+				return
+			}
+		}
+		http.Error(w, "unknown user code", http.StatusNotFound)
 	})
 	mux.HandleFunc("POST /as/register", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
@@ -179,9 +228,29 @@ func (a *testAS) token(w http.ResponseWriter, r *http.Request) {
 		default:
 			issue(g.scope)
 		}
+	case "urn:ietf:params:oauth:grant-type:device_code":
+		a.devicePolls++
+		d := a.devices[f.Get("device_code")]
+		switch {
+		case d == nil:
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
+		case len(d.script) > 0:
+			code := d.script[0]
+			d.script = d.script[1:]
+			writeJSON(w, 400, map[string]any{"error": code})
+		case f.Get("resource") != d.resource:
+			writeJSON(w, 400, map[string]any{"error": "invalid_target", "error_description": "resource differs"})
+		case d.denied:
+			writeJSON(w, 400, map[string]any{"error": "access_denied"})
+		case !d.approved:
+			writeJSON(w, 400, map[string]any{"error": "authorization_pending"})
+		default:
+			delete(a.devices, f.Get("device_code"))
+			issue(d.scope)
+		}
 	case "refresh_token":
 		a.refreshes++
-		if !a.refresh[f.Get("refresh_token")] || f.Get("resource") == "" {
+		if a.noRefresh || !a.refresh[f.Get("refresh_token")] || f.Get("resource") == "" {
 			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
 			return
 		}

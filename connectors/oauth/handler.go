@@ -93,9 +93,23 @@ type Config struct {
 	Store  TokenStore
 	Logger *slog.Logger
 
-	// Fetcher and RedirectURL drive GrantAuthorizationCode.
+	// Fetcher and RedirectURL drive GrantAuthorizationCode. With neither
+	// Fetcher nor Device the handler cannot ask the user: it uses a stored
+	// token (refreshing it when needed) and otherwise fails with an error
+	// wrapping ErrLoginRequired, before registering a client anywhere.
+	// RedirectURL is still needed then, to find the registration a login
+	// made.
 	Fetcher     CodeFetcher
 	RedirectURL string
+	// Device, when set, logs the user in with the device authorization
+	// grant (RFC 8628) instead of a redirect: it shows the verification
+	// URI and user code, and the handler polls the token endpoint. For
+	// machines without a browser; the authorization server must offer a
+	// device_authorization_endpoint.
+	Device DevicePrompt
+	// SkipStoredToken authorizes anew even when the store holds a token for
+	// the binding (an explicit login).
+	SkipStoredToken bool
 
 	// Client is a pre-registered client (first in registration priority).
 	// For the machine grants it is the client's identity.
@@ -111,6 +125,10 @@ type Config struct {
 	// client ID. Nil means fail with an error saying what to configure.
 	AskClient func(ctx context.Context, issuer string) (*ClientConfig, error)
 
+	// Scopes are requested instead of the protected resource's
+	// scopes_supported when the challenge names none; a challenge's scopes
+	// are added to them.
+	Scopes []string
 	// ScopeFilter narrows the discovered scopes.
 	ScopeFilter func([]string) []string
 	// RequestOfflineAccess adds offline_access when the server offers it.
@@ -135,6 +153,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now overrides the clock (tests only).
 	Now func() time.Time
+	// Sleep overrides waiting between device grant polls (tests only).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler is the OAuth client of one MCP server.
@@ -191,10 +211,10 @@ func New(cfg Config) (*Handler, error) {
 	}
 	switch cfg.Grant {
 	case GrantAuthorizationCode:
-		if cfg.Fetcher == nil {
-			return nil, fmt.Errorf("oauth: server %q: authorization_code needs a Fetcher (browser login or headless)", cfg.ServerName)
+		if cfg.Fetcher != nil && cfg.Device != nil {
+			return nil, fmt.Errorf("oauth: server %q: authorization_code takes a Fetcher (browser login) or Device (device grant), not both", cfg.ServerName)
 		}
-		if cfg.RedirectURL == "" {
+		if cfg.RedirectURL == "" && cfg.Device == nil {
 			return nil, fmt.Errorf("oauth: server %q: authorization_code needs a RedirectURL", cfg.ServerName)
 		}
 		if cfg.ClientMetadataURL != "" {
@@ -336,7 +356,7 @@ func (h *Handler) token(ctx context.Context) (*oauth2.Token, error) {
 		if errors.Is(err, errNoRenewal) {
 			return nil, errNeedsAuthorization
 		}
-		return nil, err
+		return nil, &AuthorizationError{Server: h.cfg.ServerName, Err: err}
 	}
 	return toOAuth2(nt), nil
 }
@@ -401,8 +421,16 @@ func toOAuth2(t *Token) *oauth2.Token {
 }
 
 // Authorize runs when the server answered 401 or 403. It returns nil when
-// the request should be retried with the new token.
+// the request should be retried with the new token; every failure is an
+// *AuthorizationError.
 func (h *Handler) Authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
+	if err := h.authorize(ctx, req, resp); err != nil {
+		return &AuthorizationError{Server: h.cfg.ServerName, Err: err}
+	}
+	return nil
+}
+
+func (h *Handler) authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	ch := parseChallenge(resp.Header)
@@ -456,7 +484,10 @@ func (h *Handler) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	}
 
 	scopes := ch.scope
-	if len(scopes) == 0 && !stepUp {
+	switch {
+	case len(h.cfg.Scopes) > 0:
+		scopes = union(h.cfg.Scopes, scopes)
+	case len(scopes) == 0 && !stepUp:
 		scopes = d.scopesSupported
 	}
 	if h.cfg.ScopeFilter != nil {
@@ -588,25 +619,30 @@ func (h *Handler) obtain(ctx context.Context, d *discovered, scopes []string, pr
 }
 
 func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes []string, prev *session, mayReuse, useDPoP bool) (*session, error) {
-	if !d.fallback {
+	interactive := h.cfg.Fetcher != nil || h.cfg.Device != nil
+	if h.cfg.Device == nil && !d.fallback {
 		if err := requirePKCE(d.meta); err != nil {
 			return nil, err
 		}
 	}
-	if d.meta.AuthorizationEndpoint == "" {
+	if h.cfg.Fetcher != nil && d.meta.AuthorizationEndpoint == "" {
 		return nil, fmt.Errorf("authorization server %s has no authorization_endpoint", d.issuer)
 	}
-	ca, err := h.register(ctx, d)
+	ca, err := h.register(ctx, d, interactive)
 	if err != nil {
+		if errors.Is(err, errNotRegistered) {
+			return nil, fmt.Errorf("%w: server %q has no client registered with %s yet", ErrLoginRequired, h.cfg.ServerName, d.issuer)
+		}
 		return nil, err
 	}
 	key := TokenKey{Server: h.cfg.ServerName, Issuer: d.issuer, ClientID: ca.clientID, Resource: d.resource}
 	s := &session{key: key, d: d, ca: ca, dpop: useDPoP}
 
-	// After a restart: a stored token for exactly this binding spares the
-	// user a login.
-	if mayReuse && prev == nil {
-		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP") {
+	// After a restart, or after a login by another process: a stored token
+	// for exactly this binding spares the user a login. The token this
+	// handler just had refused is not tried again.
+	if !h.cfg.SkipStoredToken && ((mayReuse && prev == nil) || !interactive) {
+		if tok, err := h.store.LoadToken(ctx, key); err == nil && tok.TokenType != "DPoP" && !sameToken(tok, prev) {
 			s.token, s.granted = tok, tok.Scopes
 			if h.fresh(tok) {
 				return s, nil
@@ -617,9 +653,23 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 			s.token = nil
 		}
 	}
+	if !interactive {
+		what := "no stored login"
+		if !mayReuse {
+			what = fmt.Sprintf("the server needs scopes %q beyond the stored login", joinScopes(scopes))
+		}
+		return nil, fmt.Errorf("%w: server %q: %s with %s is usable", ErrLoginRequired, h.cfg.ServerName, what, d.issuer)
+	}
 
 	if h.cfg.RequestOfflineAccess && slices.Contains(d.meta.ScopesSupported, "offline_access") && !slices.Contains(scopes, "offline_access") {
 		scopes = append(slices.Clone(scopes), "offline_access")
+	}
+	if h.cfg.Device != nil {
+		tok, err := h.deviceGrant(ctx, d, ca, scopes, useDPoP)
+		if err != nil {
+			return nil, err
+		}
+		return h.installCodeToken(ctx, s, tok, scopes)
 	}
 
 	verifier := rand.Text() + rand.Text() // 52 base32 chars: within RFC 7636's 43..128
@@ -674,15 +724,25 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	if err != nil {
 		return nil, fmt.Errorf("exchanging the authorization code: %w", err)
 	}
+	return h.installCodeToken(ctx, s, tok, scopes)
+}
+
+// installCodeToken saves a token a user login produced and binds it to the
+// session.
+func (h *Handler) installCodeToken(ctx context.Context, s *session, tok *Token, scopes []string) (*session, error) {
 	if len(tok.Scopes) == 0 {
 		tok.Scopes = scopes
 	}
-	if err := h.store.SaveToken(ctx, key, tok); err != nil {
+	if err := h.store.SaveToken(ctx, s.key, tok); err != nil {
 		return nil, fmt.Errorf("saving the token of server %q: %w", h.cfg.ServerName, err)
 	}
 	s.token, s.granted = tok, tok.Scopes
-	s.dpop = useDPoP && tok.TokenType == "DPoP"
+	s.dpop = s.dpop && tok.TokenType == "DPoP"
 	return s, nil
+}
+
+func sameToken(t *Token, s *session) bool {
+	return s != nil && s.token != nil && t.AccessToken.Equal(s.token.AccessToken)
 }
 
 // tokenRequestFor sends a token request with or without a DPoP proof.

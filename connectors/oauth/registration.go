@@ -17,8 +17,11 @@ import (
 
 // register resolves the client for one authorization server in the MCP
 // spec's priority: pre-registered (config), client ID metadata document,
-// a stored dynamic registration, dynamic registration, then the user.
-func (h *Handler) register(ctx context.Context, d *discovered) (clientAuth, error) {
+// a stored dynamic registration, dynamic registration, then the user. A
+// handler that cannot log the user in (interactive false) stops before
+// dynamic registration with errNotRegistered: a registration nobody uses
+// would only clutter the authorization server.
+func (h *Handler) register(ctx context.Context, d *discovered, interactive bool) (clientAuth, error) {
 	meta := d.meta
 	var notes []string
 
@@ -42,10 +45,13 @@ func (h *Handler) register(ctx context.Context, d *discovered) (clientAuth, erro
 		notes = append(notes, "the server does not support client ID metadata documents")
 	}
 
-	if reg, err := h.store.LoadRegistration(ctx, h.cfg.ServerName, d.issuer); err == nil && (len(reg.RedirectURIs) == 0 || slices.Contains(reg.RedirectURIs, h.cfg.RedirectURL)) {
+	if reg, err := h.store.LoadRegistration(ctx, h.cfg.ServerName, d.issuer); err == nil && (len(reg.RedirectURIs) == 0 || h.cfg.RedirectURL == "" || slices.Contains(reg.RedirectURIs, h.cfg.RedirectURL)) {
 		return clientAuth{clientID: reg.ClientID, method: reg.AuthMethod, secret: reg.ClientSecret}, nil
 	} else if err != nil && !errors.Is(err, ErrNotStored) {
 		return clientAuth{}, err
+	}
+	if !interactive {
+		return clientAuth{}, errNotRegistered
 	}
 
 	if !h.cfg.DisableDynamicRegistration {
@@ -107,14 +113,24 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 	if name == "" {
 		name = "mediator"
 	}
-	body, _ := json.Marshal(map[string]any{
+	md := map[string]any{
 		"client_name":                name,
-		"redirect_uris":              []string{h.cfg.RedirectURL},
 		"grant_types":                []string{grantAuthorizationCode, grantRefreshToken},
 		"response_types":             []string{"code"},
 		"token_endpoint_auth_method": method,
 		"application_type":           appType,
-	})
+	}
+	if h.cfg.RedirectURL != "" {
+		md["redirect_uris"] = []string{h.cfg.RedirectURL}
+	}
+	if h.cfg.Device != nil {
+		// RFC 8628 §3.4: the client must be allowed the device grant.
+		md["grant_types"] = []string{grantDeviceCode, grantRefreshToken}
+		md["response_types"] = []string{}
+		appType = "native"
+		md["application_type"] = appType
+	}
+	body, _ := json.Marshal(md)
 	ctx, cancel := h.policy.fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.meta.RegistrationEndpoint, bytes.NewReader(body))
@@ -153,7 +169,10 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 	if err := json.Unmarshal(raw, &r); err != nil || r.ClientID == "" {
 		return nil, fmt.Errorf("dynamic client registration at %s returned no client_id", d.meta.RegistrationEndpoint)
 	}
-	reg := &Registration{Issuer: d.issuer, ClientID: r.ClientID, ClientSecret: credentials.NewSecret(r.ClientSecret), AuthMethod: r.TokenEndpointAuthMethod, RedirectURIs: []string{h.cfg.RedirectURL}}
+	reg := &Registration{Issuer: d.issuer, ClientID: r.ClientID, ClientSecret: credentials.NewSecret(r.ClientSecret), AuthMethod: r.TokenEndpointAuthMethod}
+	if h.cfg.RedirectURL != "" {
+		reg.RedirectURIs = []string{h.cfg.RedirectURL}
+	}
 	if reg.AuthMethod == "" {
 		reg.AuthMethod = method
 		if r.ClientSecret != "" && method == AuthMethodNone {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -288,4 +289,102 @@ func (s *KeyringStore) Forget(_ context.Context, server string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// StoredLogin describes one stored token set without any secret: what
+// `mediator auth status` shows.
+type StoredLogin struct {
+	Issuer    string    `json:"issuer"`
+	ClientID  string    `json:"client_id"`
+	Resource  string    `json:"resource"`
+	TokenType string    `json:"token_type"`
+	Scopes    []string  `json:"scopes"`
+	Expiry    time.Time `json:"expiry,omitzero"`
+	// Refreshable says a refresh token is stored, so an expired access
+	// token can be renewed without the user.
+	Refreshable bool `json:"refreshable"`
+}
+
+// StoredClient describes one stored client registration without its secret.
+type StoredClient struct {
+	Issuer     string `json:"issuer"`
+	ClientID   string `json:"client_id"`
+	AuthMethod string `json:"auth_method,omitempty"`
+}
+
+// Inventory is everything a store holds for one server, without secrets.
+type Inventory struct {
+	Logins  []StoredLogin  `json:"logins"`
+	Clients []StoredClient `json:"clients"`
+}
+
+// Inventory lists the server's tokens and registrations.
+func (m *MemoryStore) Inventory(_ context.Context, server string) (*Inventory, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inv := &Inventory{Logins: []StoredLogin{}, Clients: []StoredClient{}}
+	for k, t := range m.tokens {
+		if k.Server == server {
+			inv.Logins = append(inv.Logins, describeToken(k.Issuer, k.ClientID, k.Resource, &t))
+		}
+	}
+	for k, r := range m.regs {
+		if k[0] == server {
+			inv.Clients = append(inv.Clients, StoredClient{Issuer: r.Issuer, ClientID: r.ClientID, AuthMethod: r.AuthMethod})
+		}
+	}
+	inv.sort()
+	return inv, nil
+}
+
+// Inventory lists the server's tokens and registrations through its index.
+func (s *KeyringStore) Inventory(ctx context.Context, server string) (*Inventory, error) {
+	s.mu.Lock()
+	names, err := s.index(server)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	inv := &Inventory{Logins: []StoredLogin{}, Clients: []StoredClient{}}
+	for _, n := range names {
+		sec, err := s.Secrets.Get(server, n)
+		if errors.Is(err, credentials.ErrNotFound) {
+			continue // removed by hand; Forget still tidies the index
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading keyring item %q of server %q: %w", n, server, err)
+		}
+		switch {
+		case strings.HasPrefix(n, "oauth-token-"):
+			var st storedToken
+			if json.Unmarshal([]byte(sec.Reveal()), &st) != nil {
+				return nil, fmt.Errorf("keyring item %q of server %q is not a token set (remove it with `mediator auth logout %s`)", n, server, server)
+			}
+			t := Token{RefreshToken: credentials.NewSecret(st.RefreshToken), TokenType: st.TokenType, Expiry: st.Expiry, Scopes: st.Scopes}
+			inv.Logins = append(inv.Logins, describeToken(st.Issuer, st.ClientID, st.Resource, &t))
+		case strings.HasPrefix(n, "oauth-client-"):
+			var sr storedRegistration
+			if json.Unmarshal([]byte(sec.Reveal()), &sr) != nil {
+				return nil, fmt.Errorf("keyring item %q of server %q is not a client registration (remove it with `mediator auth logout %s`)", n, server, server)
+			}
+			inv.Clients = append(inv.Clients, StoredClient{Issuer: sr.Issuer, ClientID: sr.ClientID, AuthMethod: sr.AuthMethod})
+		}
+	}
+	inv.sort()
+	return inv, nil
+}
+
+func describeToken(issuer, clientID, resource string, t *Token) StoredLogin {
+	scopes := slices.Clone(t.Scopes)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return StoredLogin{Issuer: issuer, ClientID: clientID, Resource: resource, TokenType: t.TokenType, Scopes: scopes, Expiry: t.Expiry, Refreshable: !t.RefreshToken.IsZero()}
+}
+
+func (inv *Inventory) sort() {
+	slices.SortFunc(inv.Logins, func(a, b StoredLogin) int {
+		return strings.Compare(a.Issuer+"\x00"+a.ClientID+"\x00"+a.Resource, b.Issuer+"\x00"+b.ClientID+"\x00"+b.Resource)
+	})
+	slices.SortFunc(inv.Clients, func(a, b StoredClient) int { return strings.Compare(a.Issuer, b.Issuer) })
 }

@@ -38,6 +38,7 @@ const (
 	grantClientCredentials = "client_credentials"
 	grantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 	grantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	grantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
 	tokenTypeIDToken       = "urn:ietf:params:oauth:token-type:id_token"
 	tokenTypeIDJAG         = "urn:ietf:params:oauth:token-type:id-jag"
 	assertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -182,31 +183,9 @@ type tokenResponse struct {
 // challenge.
 func (h *Handler) tokenRequest(ctx context.Context, endpoint, issuer string, ca clientAuth, form url.Values, dp *dpopKey) (*Token, *tokenResponse, error) {
 	form = cloneValues(form)
-	var basicUser, basicPass string
-	switch ca.method {
-	case AuthMethodSecretBasic:
-		// RFC 6749 §2.3.1: form-encode both before Basic encoding.
-		basicUser, basicPass = url.QueryEscape(ca.clientID), url.QueryEscape(ca.secret.Reveal())
-	case AuthMethodSecretPost:
-		form.Set("client_id", ca.clientID)
-		form.Set("client_secret", ca.secret.Reveal())
-	case AuthMethodPrivateKeyJWT:
-		if ca.key == nil {
-			return nil, nil, fmt.Errorf("client %q uses private_key_jwt but no signing key is configured", ca.clientID)
-		}
-		a, err := ca.key.clientAssertion(ca.clientID, issuer, h.now())
-		if err != nil {
-			return nil, nil, err
-		}
-		form.Set("client_id", ca.clientID)
-		form.Set("client_assertion_type", assertionTypeJWTBearer)
-		form.Set("client_assertion", a)
-	case AuthMethodNone, "":
-		if ca.clientID != "" {
-			form.Set("client_id", ca.clientID)
-		}
-	default:
-		return nil, nil, fmt.Errorf("token endpoint auth method %q is not supported (use none, client_secret_basic, client_secret_post or private_key_jwt)", ca.method)
+	basicUser, basicPass, err := h.authenticateClient(form, ca, issuer)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	for attempt := 0; ; attempt++ {
@@ -217,6 +196,38 @@ func (h *Handler) tokenRequest(ctx context.Context, endpoint, issuer string, ca 
 		}
 		return tok, raw, err
 	}
+}
+
+// authenticateClient adds the client's authentication to a form bound for
+// an endpoint of the authorization server issuer, or returns the Basic
+// credentials to send instead.
+func (h *Handler) authenticateClient(form url.Values, ca clientAuth, issuer string) (basicUser, basicPass string, err error) {
+	switch ca.method {
+	case AuthMethodSecretBasic:
+		// RFC 6749 §2.3.1: form-encode both before Basic encoding.
+		return url.QueryEscape(ca.clientID), url.QueryEscape(ca.secret.Reveal()), nil
+	case AuthMethodSecretPost:
+		form.Set("client_id", ca.clientID)
+		form.Set("client_secret", ca.secret.Reveal())
+	case AuthMethodPrivateKeyJWT:
+		if ca.key == nil {
+			return "", "", fmt.Errorf("client %q uses private_key_jwt but no signing key is configured", ca.clientID)
+		}
+		a, err := ca.key.clientAssertion(ca.clientID, issuer, h.now())
+		if err != nil {
+			return "", "", err
+		}
+		form.Set("client_id", ca.clientID)
+		form.Set("client_assertion_type", assertionTypeJWTBearer)
+		form.Set("client_assertion", a)
+	case AuthMethodNone, "":
+		if ca.clientID != "" {
+			form.Set("client_id", ca.clientID)
+		}
+	default:
+		return "", "", fmt.Errorf("token endpoint auth method %q is not supported (use none, client_secret_basic, client_secret_post or private_key_jwt)", ca.method)
+	}
+	return "", "", nil
 }
 
 func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Values, basicUser, basicPass string, dp *dpopKey) (*Token, *tokenResponse, error) {
