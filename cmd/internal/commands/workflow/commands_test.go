@@ -168,7 +168,12 @@ func TestRunRunsResume(t *testing.T) {
 	e := newEnv(t, url)
 	flow := e.writeFlow("sums.flow.yaml", sumFlow)
 
-	r := e.exec(runCmd, flow, "-i", "b=1000")
+	r := e.exec(runsCmd, "list")
+	want(t, r, 0, "runs list before any run")
+	if !strings.Contains(r.stderr, "no runs yet") {
+		t.Errorf("empty list says %q", r.stderr)
+	}
+	r = e.exec(runCmd, flow, "-i", "b=1000")
 	want(t, r, 0, "run")
 	var outputs map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &outputs); err != nil {

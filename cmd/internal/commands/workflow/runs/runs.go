@@ -4,7 +4,9 @@ package runs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -86,14 +88,15 @@ argument digests and the redacted results.`,
 	return cmd
 }
 
+// openJournal opens the run journal; it returns nil, nil when no run has
+// been journalled yet, so that looking creates nothing.
 func openJournal(opts *Options) (*workflows.Journal, error) {
 	cfg, err := opts.Env.Config()
 	if err != nil {
 		return nil, err
 	}
-	path := flowrun.JournalPath(cfg)
-	if _, err := os.Stat(path); err != nil {
-		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "no run journal at %s yet: start a run with `mediator run FLOW`", path)
+	if _, err := os.Stat(flowrun.JournalPath(cfg)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
 	return flowrun.OpenJournal(cfg, opts.Env.Redactor())
 }
@@ -111,10 +114,12 @@ func listRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	list, err := j.Runs(ctx, opts.Limit)
-	if err != nil {
-		return err
+	var list []*workflows.RunRecord
+	if j != nil {
+		defer j.Close()
+		if list, err = j.Runs(ctx, opts.Limit); err != nil {
+			return err
+		}
 	}
 	red := opts.Env.Redactor()
 	if opts.JSON {
@@ -155,6 +160,9 @@ func showRun(ctx context.Context, opts *Options) error {
 	j, err := openJournal(opts)
 	if err != nil {
 		return err
+	}
+	if j == nil {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "run %q: %v: nothing has been run yet (start one with `mediator run FLOW`)", opts.RunID, workflows.ErrRunNotFound)
 	}
 	defer j.Close()
 	r, err := j.Run(ctx, opts.RunID)
