@@ -114,7 +114,7 @@ func mediatedInProcess(tb testing.TB) caller {
 }
 
 func directHTTP(tb testing.TB) caller {
-	return direct(tb, &mcp.StreamableClientTransport{Endpoint: httpEndpoint(tb), HTTPClient: &http.Client{Transport: &http.Transport{}}})
+	return direct(tb, &mcp.StreamableClientTransport{Endpoint: httpEndpoint(tb), HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
 }
 
 func mediatedHTTP(tb testing.TB) caller {
