@@ -102,6 +102,9 @@ type AttemptRecord struct {
 type Journal struct {
 	db       *sql.DB
 	redactor Redactor
+	// wconn is the writer goroutine's own connection.
+	wconn         *sql.Conn
+	insertAttempt *sql.Stmt
 
 	ops      chan journalOp
 	stop     chan struct{}
@@ -153,6 +156,18 @@ func OpenJournal(path string, redactor Redactor) (*Journal, error) {
 		ops:      make(chan journalOp, 1024),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+	}
+	// The writer keeps one connection with the attempt insert prepared on
+	// it: every call writes two attempt rows, and parsing the statement
+	// each time would cost more than executing it.
+	if j.wconn, err = db.Conn(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open run journal %s: %w", path, err)
+	}
+	if j.insertAttempt, err = j.wconn.PrepareContext(context.Background(), insertAttemptSQL); err != nil {
+		j.wconn.Close()
+		db.Close()
+		return nil, fmt.Errorf("open run journal %s: %w", path, err)
 	}
 	go j.writer()
 	return j, nil
@@ -243,7 +258,7 @@ func (j *Journal) commit(batch []journalOp) {
 }
 
 func (j *Journal) commitTx(batch []journalOp) error {
-	tx, err := j.db.Begin()
+	tx, err := j.wconn.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
@@ -295,7 +310,7 @@ func (j *Journal) Close() error {
 	close(j.stop)
 	j.closeMu.Unlock()
 	<-j.stopped
-	return errors.Join(j.Err(), j.db.Close())
+	return errors.Join(j.Err(), j.insertAttempt.Close(), j.wconn.Close(), j.db.Close())
 }
 
 func (j *Journal) redact(s string) string {
@@ -377,8 +392,7 @@ func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	}
 	rec := *a
 	return j.write(wait, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT OR REPLACE INTO attempts (run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Stmt(j.insertAttempt).Exec(
 			rec.RunID, rec.Path, rec.Attempt, rec.Step, rec.Server, rec.Tool, rec.State, rec.ArgsDigest, key, result, errText, rec.ErrorClass,
 			rec.StartedAt.UnixNano(), finished)
 		if err != nil {
@@ -387,6 +401,9 @@ func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 		return nil
 	})
 }
+
+const insertAttemptSQL = `INSERT OR REPLACE INTO attempts (run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Flush waits until every write queued so far is committed.
 func (j *Journal) Flush() error {
