@@ -208,6 +208,26 @@ func describeSchemaError(root *jsonschema.Schema, msg string) (field, sentence s
 			s += "; valid: " + strings.Join(sortedKeys(sch.Properties), ", ")
 		}
 		return joinField(at(path), extra[0]), s
+	case keyword == "anyOf" || keyword == "oneOf":
+		// The first line names anonymous schemas; the indented lines after
+		// it say why each alternative failed, which is what helps.
+		var why []string
+		for _, l := range strings.Split(detail, "\n")[1:] {
+			l = strings.TrimSpace(l)
+			for strings.HasPrefix(l, prefixWord) {
+				i := strings.Index(l, ": ")
+				if i < 0 {
+					break
+				}
+				l = l[i+2:]
+			}
+			if l != "" {
+				why = append(why, l)
+			}
+		}
+		if len(why) > 0 {
+			return at(path), fmt.Sprintf("argument %q matches none of the allowed forms: %s", at(path), strings.Join(why, "; "))
+		}
 	case keyword == "type":
 		if m := typeMsgRE.FindStringSubmatch(msg); m != nil {
 			return at(path), fmt.Sprintf("argument %q has type %s, want %s", at(path), m[1], strings.Trim(m[2], `"`))
