@@ -143,6 +143,15 @@ func TestConnectNeverBlockedByHangingServer(t *testing.T) {
 	if _, err := o.Call(ctx, "weather", "echo", map[string]any{"text": "hi"}); err != nil {
 		t.Errorf("weather call after the other server failed: %v", err)
 	}
+	// A call retries the connect, bounded by the server's own timeout.
+	_, err := o.Call(ctx, "hang", "echo", nil)
+	var oe *orchestrator.Error
+	if !errors.As(err, &oe) || oe.Kind != orchestrator.KindConnection || oe.ConnectorKind() != connectors.KindTimeout {
+		t.Fatalf("call to the hanging server = %v, want KindConnection of connector kind timeout", err)
+	}
+	if oe.Class() != "connection/timeout" {
+		t.Errorf("Class = %q", oe.Class())
+	}
 }
 
 func TestCallToUnreachableServerIsConnectionError(t *testing.T) {
