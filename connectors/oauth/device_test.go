@@ -68,8 +68,8 @@ func newDeviceHandler(t *testing.T, a *testAS, u *deviceUser, sl *sleeps) *Handl
 
 func TestDeviceGrantLogsIn(t *testing.T) {
 	a := newTestAS(t)
-	a.device = true
-	a.deviceScript = []string{"authorization_pending", "slow_down", "authorization_pending"}
+	a.Device = true
+	a.DeviceScript = []string{"authorization_pending", "slow_down", "authorization_pending"}
 	u := &deviceUser{t: t, approve: true}
 	sl := &sleeps{}
 	h := newDeviceHandler(t, a, u, sl)
@@ -85,14 +85,14 @@ func TestDeviceGrantLogsIn(t *testing.T) {
 		t.Fatalf("the prompt was shown %d times, want once", len(u.shown))
 	}
 	da := u.shown[0]
-	if da.Issuer != a.issuer() || da.UserCode == "" || !strings.HasPrefix(da.VerificationURI, a.srv.URL) {
+	if da.Issuer != a.Issuer() || da.UserCode == "" || !strings.HasPrefix(da.VerificationURI, a.URL()) {
 		t.Errorf("prompt = %+v", da)
 	}
-	a.mu.Lock()
-	dr := a.deviceRequests[0]
-	polls := a.devicePolls
-	a.mu.Unlock()
-	if dr.Get("resource") != a.mcpURL() || dr.Get("client_id") != "dcr-client" || dr.Get("scope") != "tools" {
+	a.Mu.Lock()
+	dr := a.DeviceRequests[0]
+	polls := a.DevicePolls
+	a.Mu.Unlock()
+	if dr.Get("resource") != a.MCPURL() || dr.Get("client_id") != "dcr-client" || dr.Get("scope") != "tools" {
 		t.Errorf("device authorization request = %v", dr)
 	}
 	if polls != 4 {
@@ -108,7 +108,7 @@ func TestDeviceGrantLogsIn(t *testing.T) {
 			t.Fatalf("waits %v, want %v", sl.d, want)
 		}
 	}
-	if g := a.tokenGrants(); g[len(g)-1] != grantDeviceCode {
+	if g := a.TokenGrants(); g[len(g)-1] != grantDeviceCode {
 		t.Errorf("grants %v", g)
 	}
 	if st := h.Status(); !st.Authorized || st.ClientID != "dcr-client" {
@@ -130,8 +130,8 @@ func TestDeviceGrantFailures(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := newTestAS(t)
-			a.device = tc.offered
-			a.deviceScript = tc.script
+			a.Device = tc.offered
+			a.DeviceScript = tc.script
 			u := &deviceUser{t: t, deny: tc.deny}
 			h := newDeviceHandler(t, a, u, &sleeps{})
 			_, err := connect(t, testContext(t), a, h)
@@ -151,8 +151,8 @@ func TestDeviceGrantFailures(t *testing.T) {
 
 func TestDeviceGrantGivesUpWhenTheCodeExpires(t *testing.T) {
 	a := newTestAS(t)
-	a.device = true
-	a.deviceTTL = 1
+	a.Device = true
+	a.DeviceTTL = 1
 	u := &deviceUser{t: t} // never approves
 	h := newTestHandler(t, a, func(c *Config) {
 		c.Fetcher = nil

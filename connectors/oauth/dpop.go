@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,6 +32,18 @@ func newDPoPKey() (*dpopKey, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating DPoP key: %w", err)
+	}
+	return dpopKeyFrom(k)
+}
+
+// GenerateDPoPKey makes a new P-256 key for Config.DPoPKey.
+func GenerateDPoPKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+func dpopKeyFrom(k *ecdsa.PrivateKey) (*dpopKey, error) {
+	if k.Curve != elliptic.P256() {
+		return nil, errors.New("DPoP key: only P-256 (ES256) keys are supported")
 	}
 	pub, err := k.PublicKey.ECDH()
 	if err != nil {

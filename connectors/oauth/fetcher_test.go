@@ -27,7 +27,7 @@ func TestLoopbackLogin(t *testing.T) {
 	redirect := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
 	var stray int
 	browser := func(ctx context.Context, u string) error {
-		if !strings.HasPrefix(u, a.srv.URL+"/as/authorize?") {
+		if !strings.HasPrefix(u, a.URL()+"/as/authorize?") {
 			return fmt.Errorf("opened %q", u)
 		}
 		go func() {

@@ -14,6 +14,7 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -136,6 +137,11 @@ type Config struct {
 
 	// DPoP is DPoPOff (default) or DPoPAuto.
 	DPoP string
+	// DPoPKey is the key DPoP proofs are signed with. Nil means a fresh key
+	// in memory, and then a DPoP-bound token is never reused from the store
+	// (the key that could use it is gone); a key kept beside the token (see
+	// KeyringStore.DPoPKey) lets a later process use both.
+	DPoPKey *ecdsa.PrivateKey
 
 	// Assertion returns the workload identity JWT for GrantJWTBearer.
 	Assertion func(ctx context.Context) (credentials.Secret, error)
@@ -250,8 +256,13 @@ func New(cfg Config) (*Handler, error) {
 		h.http = policy.Client()
 	}
 	if cfg.DPoP == DPoPAuto {
-		if h.dpop, err = newDPoPKey(); err != nil {
-			return nil, err
+		if cfg.DPoPKey != nil {
+			h.dpop, err = dpopKeyFrom(cfg.DPoPKey)
+		} else {
+			h.dpop, err = newDPoPKey()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
 		}
 	} else if cfg.DPoP != "" && cfg.DPoP != DPoPOff {
 		return nil, fmt.Errorf("oauth: server %q: dpop %q is not one of off, auto", cfg.ServerName, cfg.DPoP)
@@ -642,8 +653,9 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	// for exactly this binding spares the user a login. The token this
 	// handler just had refused is not tried again.
 	if !h.cfg.SkipStoredToken && ((mayReuse && prev == nil) || !interactive) {
-		if tok, err := h.store.LoadToken(ctx, key); err == nil && tok.TokenType != "DPoP" && !sameToken(tok, prev) {
+		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP" || h.cfg.DPoPKey != nil) && !sameToken(tok, prev) {
 			s.token, s.granted = tok, tok.Scopes
+			s.dpop = useDPoP && tok.TokenType == "DPoP"
 			if h.fresh(tok) {
 				return s, nil
 			}

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,11 +31,11 @@ func TestAuthorizationCodeFlowEndToEnd(t *testing.T) {
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
-	q := a.lastAuthRequest()
+	q := a.LastAuthRequest()
 	if q == nil {
 		t.Fatal("no authorization request reached the AS")
 	}
-	for k, want := range map[string]string{"code_challenge_method": "S256", "resource": a.mcpURL(), "response_type": "code", "client_id": "dcr-client", "scope": "tools"} {
+	for k, want := range map[string]string{"code_challenge_method": "S256", "resource": a.MCPURL(), "response_type": "code", "client_id": "dcr-client", "scope": "tools"} {
 		if got := q.Get(k); got != want {
 			t.Errorf("authorization request %s = %q, want %q", k, got, want)
 		}
@@ -43,9 +43,9 @@ func TestAuthorizationCodeFlowEndToEnd(t *testing.T) {
 	if len(q.Get("state")) < 16 {
 		t.Errorf("state %q is too short to be unguessable", q.Get("state"))
 	}
-	a.mu.Lock()
-	tr := a.tokenRequests[0]
-	a.mu.Unlock()
+	a.Mu.Lock()
+	tr := a.TokenRequests[0]
+	a.Mu.Unlock()
 	v := tr.Get("code_verifier")
 	if len(v) < 43 || len(v) > 128 {
 		t.Errorf("verifier length %d is outside RFC 7636's 43..128", len(v))
@@ -54,11 +54,11 @@ func TestAuthorizationCodeFlowEndToEnd(t *testing.T) {
 	if base64.RawURLEncoding.EncodeToString(sum[:]) != q.Get("code_challenge") {
 		t.Error("code_challenge is not S256(code_verifier)")
 	}
-	if tr.Get("resource") != a.mcpURL() {
+	if tr.Get("resource") != a.MCPURL() {
 		t.Errorf("token request resource = %q", tr.Get("resource"))
 	}
 	st := h.Status()
-	if !st.Authorized || st.Issuer != a.issuer() || st.ClientID != "dcr-client" || st.Resource != a.mcpURL() {
+	if !st.Authorized || st.Issuer != a.Issuer() || st.ClientID != "dcr-client" || st.Resource != a.MCPURL() {
 		t.Errorf("status %+v", st)
 	}
 	if s := fmt.Sprintf("%+v", st); strings.Contains(s, "at-") {
@@ -70,13 +70,13 @@ func TestRefusesWithoutPKCES256(t *testing.T) {
 	for name, methods := range map[string][]string{"absent": nil, "plain only": {"plain"}} {
 		t.Run(name, func(t *testing.T) {
 			a := newTestAS(t)
-			a.pkceMethods = methods
+			a.PKCEMethods = methods
 			h := newTestHandler(t, a, nil)
 			_, err := connect(t, testContext(t), a, h)
 			if err == nil || !strings.Contains(err.Error(), "PKCE S256") {
 				t.Fatalf("err = %v, want a PKCE refusal", err)
 			}
-			if a.lastAuthRequest() != nil {
+			if a.LastAuthRequest() != nil {
 				t.Error("an authorization request was sent although S256 is not advertised")
 			}
 		})
@@ -85,7 +85,7 @@ func TestRefusesWithoutPKCES256(t *testing.T) {
 
 func TestStateMismatchDiscardsResponse(t *testing.T) {
 	a := newTestAS(t)
-	policy, _ := PolicyFor(a.mcpURL(), true)
+	policy, _ := PolicyFor(a.MCPURL(), true)
 	real := NewHeadlessFetcher(policy)
 	h := newTestHandler(t, a, func(c *Config) {
 		c.Fetcher = CodeFetcherFunc(func(ctx context.Context, r *AuthorizationRequest) (*AuthorizationResponse, error) {
@@ -100,7 +100,7 @@ func TestStateMismatchDiscardsResponse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "state does not match") {
 		t.Fatalf("err = %v, want a state mismatch", err)
 	}
-	if g := a.tokenGrants(); len(g) != 0 {
+	if g := a.TokenGrants(); len(g) != 0 {
 		t.Errorf("the code was exchanged despite the state mismatch: %v", g)
 	}
 }
@@ -134,20 +134,20 @@ func TestIssTable(t *testing.T) {
 
 func TestWrongIssInResponseStopsBeforeTokenRequest(t *testing.T) {
 	a := newTestAS(t)
-	a.issInResponse = func(issuer string) string { return issuer + "/" }
+	a.IssInResponse = func(issuer string) string { return issuer + "/" }
 	h := newTestHandler(t, a, nil)
 	_, err := connect(t, testContext(t), a, h)
 	if err == nil || !strings.Contains(err.Error(), "mix-up") {
 		t.Fatalf("err = %v, want an iss mismatch", err)
 	}
-	if g := a.tokenGrants(); len(g) != 0 {
+	if g := a.TokenGrants(); len(g) != 0 {
 		t.Errorf("token requests after an iss mismatch: %v", g)
 	}
 }
 
 func TestMetadataIssuerMustBeIdentical(t *testing.T) {
 	a := newTestAS(t)
-	a.issuerOverride = a.issuer() + "/" // trailing slash: still a different issuer
+	a.IssuerOverride = a.Issuer() + "/" // trailing slash: still a different issuer
 	h := newTestHandler(t, a, nil)
 	_, err := connect(t, testContext(t), a, h)
 	if err == nil || !strings.Contains(err.Error(), "refusing to use it") {
@@ -157,7 +157,7 @@ func TestMetadataIssuerMustBeIdentical(t *testing.T) {
 
 func TestRegistrationIsReusedAndSecretSentBasic(t *testing.T) {
 	a := newTestAS(t)
-	a.clientSecret = "s3cr&t" // needs form-encoding inside Basic
+	a.ClientSecret = "s3cr&t" // needs form-encoding inside Basic
 	store := NewMemoryStore()
 	for range 2 {
 		h := newTestHandler(t, a, func(c *Config) { c.Store = store })
@@ -165,25 +165,25 @@ func TestRegistrationIsReusedAndSecretSentBasic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.registrations != 1 {
-		t.Errorf("registrations = %d, want 1 (the stored one reused)", a.registrations)
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if a.Registrations != 1 {
+		t.Errorf("registrations = %d, want 1 (the stored one reused)", a.Registrations)
 	}
 }
 
 func TestPreRegisteredClientWinsOverDCR(t *testing.T) {
 	a := newTestAS(t)
 	h := newTestHandler(t, a, func(c *Config) {
-		c.Client = &ClientConfig{ClientID: "configured", Issuer: a.issuer()}
+		c.Client = &ClientConfig{ClientID: "configured", Issuer: a.Issuer()}
 	})
 	_, _ = connect(t, testContext(t), a, h)
-	if q := a.lastAuthRequest(); q == nil || q.Get("client_id") != "configured" {
+	if q := a.LastAuthRequest(); q == nil || q.Get("client_id") != "configured" {
 		t.Fatalf("authorization request %v, want client_id=configured", q)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.registrations != 0 {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if a.Registrations != 0 {
 		t.Errorf("dynamic registration ran although a client was configured")
 	}
 }
@@ -196,7 +196,7 @@ func TestPreRegisteredClientForAnotherIssuerIsNotUsed(t *testing.T) {
 	if _, err := connect(t, testContext(t), a, h); err != nil {
 		t.Fatal(err)
 	}
-	if q := a.lastAuthRequest(); q.Get("client_id") != "dcr-client" {
+	if q := a.LastAuthRequest(); q.Get("client_id") != "dcr-client" {
 		t.Errorf("client_id = %q; a client bound to another AS was used", q.Get("client_id"))
 	}
 }
@@ -246,13 +246,13 @@ func TestRefreshIsSingleFlight(t *testing.T) {
 			t.Fatalf("caller %d got a stale or different token", i)
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.refreshes != 1 {
-		t.Errorf("refreshes at the AS = %d, want 1", a.refreshes)
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if a.Refreshes != 1 {
+		t.Errorf("refreshes at the AS = %d, want 1", a.Refreshes)
 	}
-	if last := a.tokenRequests[len(a.tokenRequests)-1]; last.Get("resource") != a.mcpURL() {
-		t.Errorf("refresh request resource = %q, want %q", last.Get("resource"), a.mcpURL())
+	if last := a.TokenRequests[len(a.TokenRequests)-1]; last.Get("resource") != a.MCPURL() {
+		t.Errorf("refresh request resource = %q, want %q", last.Get("resource"), a.MCPURL())
 	}
 }
 
@@ -306,10 +306,10 @@ func TestStoredTokenSurvivesRestart(t *testing.T) {
 	if _, err := connect(t, testContext(t), a, h2); err != nil {
 		t.Fatal(err)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.authRequests) != 1 {
-		t.Errorf("authorization requests = %d, want 1 (the second handler reuses the stored token)", len(a.authRequests))
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if len(a.AuthRequests) != 1 {
+		t.Errorf("authorization requests = %d, want 1 (the second handler reuses the stored token)", len(a.AuthRequests))
 	}
 }
 
@@ -321,14 +321,14 @@ func TestExpiredAtServerRefreshesOn401(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.expireAll()
+	a.ExpireAll()
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
 	if h.Refreshes() != 1 {
 		t.Errorf("refreshes = %d, want 1", h.Refreshes())
 	}
-	if len(a.authRequests) != 1 {
+	if len(a.AuthRequests) != 1 {
 		t.Errorf("a new login ran instead of a refresh")
 	}
 }
@@ -353,7 +353,7 @@ func TestStepUpLimit(t *testing.T) {
 func TestCanaryNeverInErrorsOrLogs(t *testing.T) {
 	const canary = "CANARY-7f3a9c"
 	a := newTestAS(t)
-	a.clientSecret = canary + "-secret"
+	a.ClientSecret = canary + "-secret"
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
@@ -380,31 +380,27 @@ func TestCanaryNeverInErrorsOrLogs(t *testing.T) {
 	if _, err := connect(t, testContext(t), a, h); err != nil {
 		t.Fatal(err)
 	}
-	a.mu.Lock()
-	for k := range a.refresh {
-		delete(a.refresh, k)
-	}
-	a.mu.Unlock()
-	a.expireAll()
+	a.Mu.Lock()
+	a.NoRefresh = true
+	a.Mu.Unlock()
+	a.ExpireAll()
 	h.mu.Lock()
 	h.sess.token.Expiry = time.Now().Add(-time.Minute)
 	h.mu.Unlock()
 	_, err = h.token(testContext(t))
 	errs = append(errs, err)
 
-	a.mu.Lock()
+	a.Mu.Lock()
 	var secrets []string
-	for _, f := range a.tokenRequests {
+	for _, f := range a.TokenRequests {
 		for _, k := range []string{"code", "code_verifier", "refresh_token", "client_secret"} {
 			if v := f.Get(k); v != "" {
 				secrets = append(secrets, v)
 			}
 		}
 	}
-	for tok := range a.access {
-		secrets = append(secrets, tok)
-	}
-	a.mu.Unlock()
+	a.Mu.Unlock()
+	secrets = append(secrets, a.Issued()...)
 	secrets = append(secrets, canary)
 	for i, err := range errs {
 		if err == nil {
@@ -464,21 +460,6 @@ func TestKeyringStoreRoundTrip(t *testing.T) {
 
 func TestTwoServersEachGetOnlyTheirToken(t *testing.T) {
 	a1, a2 := newTestAS(t), newTestAS(t)
-	var seen1, seen2 []string
-	var mu sync.Mutex
-	record := func(a *testAS, seen *[]string) {
-		inner := a.srv.Config.Handler
-		a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if v := r.Header.Get("Authorization"); v != "" {
-				mu.Lock()
-				*seen = append(*seen, v)
-				mu.Unlock()
-			}
-			inner.ServeHTTP(w, r)
-		})
-	}
-	record(a1, &seen1)
-	record(a2, &seen2)
 	store := NewMemoryStore() // shared, as the keyring is
 	h1 := newTestHandler(t, a1, func(c *Config) { c.Store = store; c.ServerName = "one" })
 	h2 := newTestHandler(t, a2, func(c *Config) { c.Store = store; c.ServerName = "two" })
@@ -488,17 +469,26 @@ func TestTwoServersEachGetOnlyTheirToken(t *testing.T) {
 	if _, err := connect(t, testContext(t), a2, h2); err != nil {
 		t.Fatal(err)
 	}
-	a1.mu.Lock()
-	a2.mu.Lock()
-	defer a1.mu.Unlock()
-	defer a2.mu.Unlock()
+	issued1, issued2 := a1.Issued(), a2.Issued()
+	seen := func(a *testAS) []string {
+		a.Mu.Lock()
+		defer a.Mu.Unlock()
+		var out []string
+		for _, v := range a.Presented {
+			if v != "" {
+				out = append(out, strings.TrimPrefix(v, "Bearer "))
+			}
+		}
+		return out
+	}
+	seen1, seen2 := seen(a1), seen(a2)
 	for _, v := range seen1 {
-		if _, ok := a2.access[strings.TrimPrefix(v, "Bearer ")]; ok {
+		if slices.Contains(issued2, v) {
 			t.Error("server one received a token of server two")
 		}
 	}
 	for _, v := range seen2 {
-		if _, ok := a1.access[strings.TrimPrefix(v, "Bearer ")]; ok {
+		if slices.Contains(issued1, v) {
 			t.Error("server two received a token of server one")
 		}
 	}

@@ -27,10 +27,10 @@ func TestNonInteractiveHandlerUsesOnlyStoredLogins(t *testing.T) {
 	if !errors.As(err, &ae) || !ae.LoginRequired() || ae.Server != "fixture" {
 		t.Errorf("the go-sdk error does not carry a login-required *AuthorizationError: %#v", ae)
 	}
-	a.mu.Lock()
-	regs := a.registrations
-	a.mu.Unlock()
-	if regs != 0 || a.lastAuthRequest() != nil {
+	a.Mu.Lock()
+	regs := a.Registrations
+	a.Mu.Unlock()
+	if regs != 0 || a.LastAuthRequest() != nil {
 		t.Fatalf("a handler that cannot log in registered (%d) or sent an authorization request", regs)
 	}
 
@@ -48,18 +48,18 @@ func TestNonInteractiveHandlerUsesOnlyStoredLogins(t *testing.T) {
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
-	a.mu.Lock()
-	auths := len(a.authRequests)
-	a.mu.Unlock()
+	a.Mu.Lock()
+	auths := len(a.AuthRequests)
+	a.Mu.Unlock()
 	if auths != 1 {
 		t.Errorf("%d authorization requests, want the login's one", auths)
 	}
 
 	// An expired login that cannot be refreshed needs a new login.
-	a.expireAll()
-	a.mu.Lock()
-	a.noRefresh = true
-	a.mu.Unlock()
+	a.ExpireAll()
+	a.Mu.Lock()
+	a.NoRefresh = true
+	a.Mu.Unlock()
 	expired := newTestHandler(t, a, func(c *Config) { c.Fetcher, c.Store = nil, store })
 	if _, err := connect(t, ctx, a, expired); !errors.Is(err, ErrLoginRequired) {
 		t.Fatalf("expired login: err = %v, want ErrLoginRequired", err)
@@ -76,10 +76,10 @@ func TestSkipStoredTokenLogsInAgain(t *testing.T) {
 			t.Fatalf("login %d: %v", i, err)
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.authRequests) != 2 || a.registrations != 1 {
-		t.Errorf("%d authorization requests and %d registrations; want 2 logins reusing one registration", len(a.authRequests), a.registrations)
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if len(a.AuthRequests) != 2 || a.Registrations != 1 {
+		t.Errorf("%d authorization requests and %d registrations; want 2 logins reusing one registration", len(a.AuthRequests), a.Registrations)
 	}
 }
 
@@ -89,14 +89,14 @@ func TestConfiguredScopesReplaceScopesSupported(t *testing.T) {
 	if _, err := connect(t, testContext(t), a, h); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.lastAuthRequest().Get("scope"); got != "tools profile" {
+	if got := a.LastAuthRequest().Get("scope"); got != "tools profile" {
 		t.Errorf("scope = %q, want the configured %q", got, "tools profile")
 	}
 }
 
 func TestInventoryHoldsNoSecret(t *testing.T) {
 	a := newTestAS(t)
-	a.clientSecret = "client-secret-canary-3kf8"
+	a.ClientSecret = "client-secret-canary-3kf8"
 	store := NewMemoryStore()
 	h := newTestHandler(t, a, func(c *Config) { c.Store = store })
 	if _, err := connect(t, testContext(t), a, h); err != nil {
@@ -110,12 +110,12 @@ func TestInventoryHoldsNoSecret(t *testing.T) {
 		t.Fatalf("inventory %+v", inv)
 	}
 	l := inv.Logins[0]
-	if l.Issuer != a.issuer() || l.ClientID != "dcr-client" || l.Resource != a.mcpURL() || !l.Refreshable || l.Expiry.IsZero() || strings.Join(l.Scopes, " ") != "tools" {
+	if l.Issuer != a.Issuer() || l.ClientID != "dcr-client" || l.Resource != a.MCPURL() || !l.Refreshable || l.Expiry.IsZero() || strings.Join(l.Scopes, " ") != "tools" {
 		t.Errorf("login %+v", l)
 	}
 	b, _ := json.Marshal(inv)
 	text := string(b) + fmt.Sprintf("%+v %#v", inv, inv)
-	for _, secret := range []string{"at-", "rt-", a.clientSecret} {
+	for _, secret := range []string{"at-", "rt-", a.ClientSecret} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the inventory shows %q: %s", secret, text)
 		}

@@ -2,9 +2,12 @@ package oauth
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -148,7 +151,10 @@ type KeyringStore struct {
 	mu      sync.Mutex
 }
 
-const keyringIndexItem = "oauth-index"
+const (
+	keyringIndexItem = "oauth-index"
+	dpopKeyItem      = "oauth-dpop-key"
+)
 
 func tokenItem(k TokenKey) string {
 	sum := sha256.Sum256([]byte(k.Issuer + "\x00" + k.ClientID + "\x00" + k.Resource))
@@ -387,4 +393,38 @@ func (inv *Inventory) sort() {
 		return strings.Compare(a.Issuer+"\x00"+a.ClientID+"\x00"+a.Resource, b.Issuer+"\x00"+b.ClientID+"\x00"+b.Resource)
 	})
 	slices.SortFunc(inv.Clients, func(a, b StoredClient) int { return strings.Compare(a.Issuer, b.Issuer) })
+}
+
+// DPoPKey returns the server's DPoP key, generating and storing one at the
+// first use. It is kept (and forgotten at logout) with the tokens bound to
+// it.
+func (s *KeyringStore) DPoPKey(_ context.Context, server string) (*ecdsa.PrivateKey, error) {
+	sec, err := s.Secrets.Get(server, dpopKeyItem)
+	if err == nil {
+		block, _ := pem.Decode([]byte(sec.Reveal()))
+		if block != nil {
+			if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+				if ek, ok := k.(*ecdsa.PrivateKey); ok {
+					return ek, nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("keyring item %q of server %q is not a DPoP key (remove it with `mediator auth logout %s`)", dpopKeyItem, server, server)
+	}
+	if !errors.Is(err, credentials.ErrNotFound) {
+		return nil, fmt.Errorf("reading the DPoP key of server %q: %w", server, err)
+	}
+	k, err := GenerateDPoPKey()
+	if err != nil {
+		return nil, fmt.Errorf("generating the DPoP key of server %q: %w", server, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the DPoP key of server %q: %w", server, err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err := s.setIndexed(server, dpopKeyItem, credentials.NewSecret(string(p))); err != nil {
+		return nil, err
+	}
+	return k, nil
 }

@@ -1,0 +1,451 @@
+// Package oauthtest runs an OAuth authorization server and an MCP resource
+// server that trusts it, on one loopback httptest server, for tests of
+// mediator's OAuth client: protected resource metadata, RFC 8414 metadata,
+// dynamic registration, an authorization endpoint that redirects at once
+// (as the conformance suite's mock does; a test plays the browser by
+// GETting it), PKCE-checked code exchange, refresh with rotation, the
+// device grant, client credentials (basic, post, private_key_jwt), JWT
+// bearer assertions and an enterprise IdP issuing ID-JAGs. The MCP endpoint
+// is a go-sdk server behind auth.RequireBearerToken that accepts only tokens
+// this server issued for its own resource.
+//
+// It is real protocol on real sockets, written for tests; it is not an
+// authorization server for anything else.
+package oauthtest
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// DCRClientID is the client ID dynamic registration hands out.
+const DCRClientID = "dcr-client"
+
+// Server is the authorization server and MCP server. Lock Mu to read or
+// change its fields while it runs.
+type Server struct {
+	srv *httptest.Server
+
+	Mu sync.Mutex
+	// Knobs.
+	IssuerOverride string // metadata issuer, when it should lie
+	PKCEMethods    []string
+	IssSupported   bool
+	IssInResponse  func(issuer string) string // nil: the true issuer when supported
+	TokenTTL       time.Duration
+	Rotate         bool
+	// ClientSecret, when set, makes dynamic registration hand out this
+	// secret, and the registered client must then authenticate with it.
+	ClientSecret string
+	// Device offers the device authorization grant.
+	Device bool
+	// DeviceScript answers the first device-code polls of every device
+	// login with these error codes, whatever the approval says.
+	DeviceScript []string
+	DeviceTTL    int  // expires_in of a device code; 0 means 600
+	NoRefresh    bool // refuse every refresh (an expired login)
+	// Clients are confidential clients by ID with their secrets; ClientKeys
+	// those that sign private_key_jwt assertions.
+	Clients    map[string]string
+	ClientKeys map[string]crypto.PublicKey
+	// Assertions are the workload identity JWTs the jwt-bearer grant takes.
+	Assertions []string
+	// IDTokens are the SSO ID tokens the IdP exchanges for ID-JAGs.
+	IDTokens []string
+
+	// Observations.
+	AuthRequests   []url.Values
+	TokenRequests  []url.Values
+	DeviceRequests []url.Values
+	Registrations  int
+	Refreshes      int
+	DevicePolls    int
+	// Presented holds the Authorization header of every request the MCP
+	// endpoint received.
+	Presented []string
+
+	codes   map[string]codeGrant
+	access  map[string]issued
+	refresh map[string]bool
+	devices map[string]*deviceGrant
+	jags    map[string]bool
+}
+
+type codeGrant struct {
+	challenge, resource, redirect, scope string
+}
+
+type issued struct {
+	expiry   time.Time
+	resource string
+}
+
+type deviceGrant struct {
+	userCode, resource, scope string
+	approved, denied          bool
+	script                    []string
+}
+
+// New starts the server; it stops when the test ends.
+func New(t testing.TB) *Server {
+	a := &Server{PKCEMethods: []string{"S256"}, TokenTTL: time.Hour, Rotate: true,
+		Clients: map[string]string{}, ClientKeys: map[string]crypto.PublicKey{},
+		codes: map[string]codeGrant{}, access: map[string]issued{}, refresh: map[string]bool{},
+		devices: map[string]*deviceGrant{}, jags: map[string]bool{}}
+	mux := http.NewServeMux()
+	a.srv = httptest.NewServer(mux)
+	t.Cleanup(a.srv.Close)
+
+	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"resource": a.MCPURL(), "authorization_servers": []string{a.Issuer()}, "scopes_supported": []string{"tools"}})
+	})
+	mux.HandleFunc("/.well-known/oauth-authorization-server/as", a.metadata)
+	mux.HandleFunc("POST /as/device", a.deviceAuthorization)
+	mux.HandleFunc("GET /as/device/verify", a.deviceVerify)
+	mux.HandleFunc("POST /as/register", a.register)
+	mux.HandleFunc("GET /as/authorize", a.authorize)
+	mux.HandleFunc("POST /as/token", a.token)
+	mux.HandleFunc("POST /idp/token", a.idpToken)
+
+	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "protected", Version: "1"}, nil)
+	mcp.AddTool(mcpServer, &mcp.Tool{Name: "whoami", Description: "answers ok"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, struct{}{}, nil
+	})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{Stateless: true})
+	verify := func(ctx context.Context, tok string, _ *http.Request) (*auth.TokenInfo, error) {
+		a.Mu.Lock()
+		defer a.Mu.Unlock()
+		// Audience: only a token this server issued for this resource.
+		is, ok := a.access[tok]
+		if !ok || is.resource != a.MCPURL() {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{Scopes: []string{"tools"}, Expiration: is.expiry}, nil
+	}
+	protected := auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: a.srv.URL + "/.well-known/oauth-protected-resource/mcp"})(h)
+	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.Mu.Lock()
+		a.Presented = append(a.Presented, r.Header.Get("Authorization"))
+		a.Mu.Unlock()
+		protected.ServeHTTP(w, r)
+	}))
+	return a
+}
+
+// URL is the server's base URL.
+func (a *Server) URL() string { return a.srv.URL }
+
+// Issuer is the authorization server's issuer.
+func (a *Server) Issuer() string { return a.srv.URL + "/as" }
+
+// MCPURL is the protected MCP endpoint.
+func (a *Server) MCPURL() string { return a.srv.URL + "/mcp" }
+
+// IdPTokenEndpoint is the enterprise IdP's token endpoint.
+func (a *Server) IdPTokenEndpoint() string { return a.srv.URL + "/idp/token" }
+
+// Issued lists every access token the server has issued.
+func (a *Server) Issued() []string {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	out := make([]string, 0, len(a.access))
+	for k := range a.access {
+		out = append(out, k)
+	}
+	return out
+}
+
+// ExpireAll makes every issued access token invalid at the resource server.
+func (a *Server) ExpireAll() {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	for k, is := range a.access {
+		is.expiry = time.Now().Add(-time.Hour)
+		a.access[k] = is
+	}
+}
+
+// LastAuthRequest is the query of the last authorization request, or nil.
+func (a *Server) LastAuthRequest() url.Values {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if len(a.AuthRequests) == 0 {
+		return nil
+	}
+	return a.AuthRequests[len(a.AuthRequests)-1]
+}
+
+// TokenGrants lists the grant_type of every token request.
+func (a *Server) TokenGrants() []string {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	var out []string
+	for _, f := range a.TokenRequests {
+		out = append(out, f.Get("grant_type"))
+	}
+	return out
+}
+
+func (a *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	iss := a.Issuer()
+	if a.IssuerOverride != "" {
+		iss = a.IssuerOverride
+	}
+	m := map[string]any{
+		"issuer":                   iss,
+		"authorization_endpoint":   a.srv.URL + "/as/authorize",
+		"token_endpoint":           a.srv.URL + "/as/token",
+		"registration_endpoint":    a.srv.URL + "/as/register",
+		"response_types_supported": []string{"code"},
+		"authorization_response_iss_parameter_supported": a.IssSupported,
+	}
+	if a.PKCEMethods != nil {
+		m["code_challenge_methods_supported"] = a.PKCEMethods
+	}
+	if a.Device {
+		m["device_authorization_endpoint"] = a.srv.URL + "/as/device"
+	}
+	writeJSON(w, 200, m)
+}
+
+func (a *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	a.DeviceRequests = append(a.DeviceRequests, r.PostForm)
+	dc, uc := "dc-"+rand.Text(), rand.Text()[:8]
+	a.devices[dc] = &deviceGrant{userCode: uc, resource: r.PostForm.Get("resource"), scope: r.PostForm.Get("scope"), script: slices.Clone(a.DeviceScript)}
+	ttl := a.DeviceTTL
+	if ttl == 0 {
+		ttl = 600
+	}
+	writeJSON(w, 200, map[string]any{
+		"device_code": dc, "user_code": uc, "expires_in": ttl, "interval": 1,
+		"verification_uri":          a.srv.URL + "/as/device/verify",
+		"verification_uri_complete": a.srv.URL + "/as/device/verify?user_code=" + uc,
+	})
+}
+
+// deviceVerify is the user's browser at the verification URI: opening it
+// with the code approves the login (deny=1 refuses it).
+func (a *Server) deviceVerify(w http.ResponseWriter, r *http.Request) {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	for _, d := range a.devices {
+		if d.userCode == r.URL.Query().Get("user_code") {
+			d.approved, d.denied = r.URL.Query().Get("deny") == "", r.URL.Query().Get("deny") != ""
+			_, _ = w.Write([]byte("approved"))
+			return
+		}
+	}
+	http.Error(w, "unknown user code", http.StatusNotFound)
+}
+
+func (a *Server) register(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	a.Registrations++
+	if body["application_type"] != "native" {
+		writeJSON(w, 400, map[string]any{"error": "invalid_client_metadata", "error_description": "application_type must be native"})
+		return
+	}
+	resp := map[string]any{"client_id": DCRClientID, "token_endpoint_auth_method": "none"}
+	if a.ClientSecret != "" {
+		resp["client_secret"] = a.ClientSecret
+		resp["token_endpoint_auth_method"] = "client_secret_basic"
+	}
+	writeJSON(w, 201, resp)
+}
+
+func (a *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	a.Mu.Lock()
+	a.AuthRequests = append(a.AuthRequests, q)
+	code := "code-" + rand.Text()
+	a.codes[code] = codeGrant{challenge: q.Get("code_challenge"), resource: q.Get("resource"), redirect: q.Get("redirect_uri"), scope: q.Get("scope")}
+	back := url.Values{"code": {code}, "state": {q.Get("state")}}
+	switch {
+	case a.IssInResponse != nil:
+		if v := a.IssInResponse(a.Issuer()); v != "" {
+			back.Set("iss", v)
+		}
+	case a.IssSupported:
+		back.Set("iss", a.Issuer())
+	}
+	a.Mu.Unlock()
+	http.Redirect(w, r, q.Get("redirect_uri")+"?"+back.Encode(), http.StatusFound)
+}
+
+// clientAuth checks the client's authentication (RFC 6749 §2.3, RFC 7523)
+// and returns the client ID. confidential says it proved a credential.
+func (a *Server) clientAuth(r *http.Request, audience string) (id string, confidential, ok bool) {
+	f := r.PostForm
+	secrets := a.Clients
+	if a.ClientSecret != "" {
+		secrets = map[string]string{DCRClientID: a.ClientSecret}
+		for k, v := range a.Clients {
+			secrets[k] = v
+		}
+	}
+	if u, p, basic := r.BasicAuth(); basic {
+		u, _ = url.QueryUnescape(u)
+		p, _ = url.QueryUnescape(p)
+		s, known := secrets[u]
+		return u, true, known && s == p
+	}
+	id = f.Get("client_id")
+	if s := f.Get("client_secret"); s != "" {
+		want, known := secrets[id]
+		return id, true, known && want == s
+	}
+	if f.Get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		key, known := a.ClientKeys[id]
+		if !known {
+			return id, true, false
+		}
+		var claims jwt.RegisteredClaims
+		_, err := jwt.ParseWithClaims(f.Get("client_assertion"), &claims, func(*jwt.Token) (any, error) { return key, nil },
+			jwt.WithValidMethods([]string{"ES256", "RS256"}), jwt.WithAudience(audience), jwt.WithIssuer(id), jwt.WithSubject(id), jwt.WithExpirationRequired())
+		return id, true, err == nil
+	}
+	// A public client: fine unless the client is confidential.
+	_, hasSecret := secrets[id]
+	_, hasKey := a.ClientKeys[id]
+	return id, false, !hasSecret && !hasKey
+}
+
+func (a *Server) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]any{"error": "invalid_request"})
+		return
+	}
+	f := r.PostForm
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	a.TokenRequests = append(a.TokenRequests, f)
+	_, confidential, ok := a.clientAuth(r, a.Issuer())
+	if !ok {
+		writeJSON(w, 401, map[string]any{"error": "invalid_client"})
+		return
+	}
+	issue := func(scope, resource string, refresh bool) {
+		at := "at-" + rand.Text()
+		a.access[at] = issued{expiry: time.Now().Add(a.TokenTTL), resource: resource}
+		resp := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(a.TokenTTL.Seconds()), "scope": scope}
+		if refresh {
+			rt := "rt-" + rand.Text()
+			a.refresh[rt] = true
+			resp["refresh_token"] = rt
+		}
+		writeJSON(w, 200, resp)
+	}
+	switch f.Get("grant_type") {
+	case "authorization_code":
+		g, ok := a.codes[f.Get("code")]
+		delete(a.codes, f.Get("code"))
+		sum := sha256.Sum256([]byte(f.Get("code_verifier")))
+		switch {
+		case !ok:
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "unknown code"})
+		case base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "PKCE verification failed"})
+		case f.Get("resource") != g.resource || f.Get("redirect_uri") != g.redirect:
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "resource or redirect_uri differs"})
+		default:
+			issue(g.scope, g.resource, true)
+		}
+	case "urn:ietf:params:oauth:grant-type:device_code":
+		a.DevicePolls++
+		d := a.devices[f.Get("device_code")]
+		switch {
+		case d == nil:
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
+		case len(d.script) > 0:
+			code := d.script[0]
+			d.script = d.script[1:]
+			writeJSON(w, 400, map[string]any{"error": code})
+		case f.Get("resource") != d.resource:
+			writeJSON(w, 400, map[string]any{"error": "invalid_target", "error_description": "resource differs"})
+		case d.denied:
+			writeJSON(w, 400, map[string]any{"error": "access_denied"})
+		case !d.approved:
+			writeJSON(w, 400, map[string]any{"error": "authorization_pending"})
+		default:
+			delete(a.devices, f.Get("device_code"))
+			issue(d.scope, d.resource, true)
+		}
+	case "refresh_token":
+		a.Refreshes++
+		if a.NoRefresh || !a.refresh[f.Get("refresh_token")] || f.Get("resource") == "" {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
+			return
+		}
+		if a.Rotate {
+			delete(a.refresh, f.Get("refresh_token"))
+		}
+		issue("tools", f.Get("resource"), true)
+	case "client_credentials":
+		if !confidential {
+			writeJSON(w, 401, map[string]any{"error": "invalid_client", "error_description": "client_credentials needs a confidential client"})
+			return
+		}
+		issue(f.Get("scope"), f.Get("resource"), false)
+	case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+		as := f.Get("assertion")
+		if !slices.Contains(a.Assertions, as) && !a.jags[as] {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "assertion not accepted"})
+			return
+		}
+		delete(a.jags, as)
+		issue(f.Get("scope"), f.Get("resource"), false)
+	default:
+		writeJSON(w, 400, map[string]any{"error": "unsupported_grant_type"})
+	}
+}
+
+// idpToken is the enterprise IdP: RFC 8693 exchange of a known ID token for
+// an ID-JAG aimed at this server's authorization server.
+func (a *Server) idpToken(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f := r.PostForm
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	a.TokenRequests = append(a.TokenRequests, f)
+	switch {
+	case f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange",
+		f.Get("requested_token_type") != "urn:ietf:params:oauth:token-type:id-jag",
+		!slices.Contains(a.IDTokens, f.Get("subject_token")):
+		writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
+	case f.Get("audience") != a.Issuer() || f.Get("resource") != a.MCPURL():
+		writeJSON(w, 400, map[string]any{"error": "invalid_target"})
+	default:
+		jag := "jag-" + rand.Text()
+		a.jags[jag] = true
+		writeJSON(w, 200, map[string]any{"access_token": jag, "issued_token_type": "urn:ietf:params:oauth:token-type:id-jag", "token_type": "N_A", "expires_in": 300})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
