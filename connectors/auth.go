@@ -36,6 +36,10 @@ import (
 //     the TLS of the connector's own *http.Transport (client certificate,
 //     CA bundle); it combines with any of the above. It needs the
 //     connector's own transport, so it is refused with Options.BaseTransport.
+//     Config.TLS does the same for every auth type from the config.
+//   - An Authenticator that also implements [TransportAuthenticator] wraps
+//     the round tripper under the credential layer, to rewrite what the
+//     transport sends (DPoP turns the Bearer scheme into a proof-bound one).
 //
 // An auth type that has to persist state (OAuth tokens, a dynamic client
 // registration) gets it from the same SecretSource: the credentials package
@@ -59,15 +63,29 @@ type TLSAuthenticator interface {
 	ConfigureTLS(cfg *tls.Config) error
 }
 
+// TransportAuthenticator is an Authenticator that must see each request
+// after the MCP transport has put its token on it: it wraps the round
+// tripper below the connector's credential layer. Requests reach it only
+// for the server's own origin.
+type TransportAuthenticator interface {
+	Authenticator
+	WrapTransport(base http.RoundTripper) http.RoundTripper
+}
+
 // secretFetcher fetches one of this server's secrets and remembers the value
 // so the connector can scrub it from any error text.
 type secretFetcher func(ctx context.Context, name string) (credentials.Secret, error)
 
-// newAuthenticator builds the Authenticator for a normalized AuthConfig.
-func newAuthenticator(ctx context.Context, a AuthConfig, fetch secretFetcher) (Authenticator, error) {
+// newAuthenticator builds the Authenticator for the normalized config at
+// each connect. The OAuth types share one handler for the connector's life,
+// so tokens, registrations and the single-flight refresh survive reconnects.
+func (c *Connector) newAuthenticator(ctx context.Context) (Authenticator, error) {
+	a, fetch := c.cfg.Auth, secretFetcher(c.fetchSecret)
 	switch a.Type {
-	case AuthNone:
+	case AuthNone, AuthMTLS:
 		return noAuth{}, nil
+	case AuthOAuth, AuthClientCredentials, AuthJWTBearer, AuthEnterprise:
+		return c.oauthAuthenticator(ctx)
 	case AuthAPIKey:
 		s, err := fetch(ctx, a.Secret)
 		if err != nil {

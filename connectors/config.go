@@ -47,16 +47,55 @@ const transportInProcess = "in-process"
 
 const validTransports = TransportStdio + ", " + TransportStreamableHTTP + ", " + TransportSSE
 
-// Auth types as they appear in config. OAuth, client credentials and mTLS
-// slot in here as further types without the orchestrator knowing (see
-// [Authenticator]).
+// Auth types as they appear in config. Each is a case of newAuthenticator;
+// the orchestrator knows none of them (see [Authenticator]). A client
+// certificate ([TLSConfig]) combines with every type.
 const (
 	AuthNone   = "none"
 	AuthAPIKey = "api-key"
 	AuthBearer = "bearer"
+	// AuthOAuth is the OAuth 2.1 authorization code flow: a user logs in
+	// once (`mediator auth login`), mediator keeps and refreshes the token.
+	AuthOAuth = "oauth"
+	// AuthClientCredentials authenticates mediator itself as an OAuth
+	// client (a service, a daemon), with a client secret or a private key.
+	AuthClientCredentials = "client-credentials"
+	// AuthJWTBearer presents a workload identity JWT (RFC 7523), e.g. a
+	// Kubernetes projected service account token.
+	AuthJWTBearer = "jwt-bearer"
+	// AuthEnterprise exchanges the user's enterprise SSO ID token for an
+	// identity assertion grant (ID-JAG) and that for an access token.
+	AuthEnterprise = "enterprise"
+	// AuthMTLS is a client certificate alone, with no HTTP credential.
+	AuthMTLS = "mtls"
 )
 
-const validAuthTypes = AuthNone + ", " + AuthAPIKey + ", " + AuthBearer
+// AuthTypes lists every auth type, for messages and completion.
+var AuthTypes = []string{AuthNone, AuthAPIKey, AuthBearer, AuthOAuth, AuthClientCredentials, AuthJWTBearer, AuthEnterprise, AuthMTLS}
+
+// Token endpoint authentication methods as config names them.
+const (
+	AuthMethodNone          = "none"
+	AuthMethodBasic         = "basic"
+	AuthMethodPost          = "post"
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+)
+
+// Signing algorithms of private_key_jwt client assertions.
+const (
+	SigningES256 = "ES256"
+	SigningRS256 = "RS256"
+)
+
+// DefaultRedirectURL is where the browser login of an oauth server sends
+// the authorization code: a one-shot listener on 127.0.0.1 (RFC 8252).
+const DefaultRedirectURL = "http://127.0.0.1:8976/callback"
+
+// TLS versions a TLSConfig may ask for at least.
+const (
+	TLSVersion12 = "1.2"
+	TLSVersion13 = "1.3"
+)
 
 // DefaultAPIKeyHeader carries an api-key when AuthConfig.Header is empty.
 const DefaultAPIKeyHeader = "X-API-Key"
@@ -83,19 +122,104 @@ type Config struct {
 	SecretEnv map[string]string
 
 	Auth AuthConfig
+	// TLS configures the HTTPS connection: a client certificate (mTLS) and
+	// the CAs the server's certificate must chain to. It combines with
+	// every auth type.
+	TLS TLSConfig
 
 	// Timeout bounds connecting and, unless the caller's context is shorter,
 	// each call. Zero means DefaultTimeout.
 	Timeout time.Duration
 }
 
-// AuthConfig says how the connector authenticates to its server.
+// AuthConfig says how the connector authenticates to its server. Every
+// credential is named by the keyring item of this server that holds it,
+// never given as a value. Which fields a type takes is in AuthProblems.
 type AuthConfig struct {
-	Type string // AuthNone, AuthAPIKey, AuthBearer; empty means none
+	Type string // one of AuthTypes; empty means none
 	// Header carries the api-key (default "X-API-Key").
 	Header string
-	// Secret is the name of this server's keyring item holding the value.
+	// Secret is the name of this server's keyring item holding the value
+	// (api-key, bearer).
 	Secret string
+
+	// ClientID is the OAuth client: pre-registered for oauth (optional:
+	// without it mediator uses ClientMetadataURL or registers dynamically),
+	// required for client-credentials and enterprise.
+	ClientID string
+	// ClientSecret names the keyring item with the client secret.
+	ClientSecret string
+	// PrivateKey names the keyring item with a PEM private key that signs
+	// private_key_jwt client assertions, with SigningAlg (ES256 or RS256;
+	// empty means by key type).
+	PrivateKey string
+	SigningAlg string
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// basic, post, private_key_jwt or none; empty means by credential.
+	AuthMethod string
+	// ClientMetadataURL is an https URL of mediator's client ID metadata
+	// document, used where the authorization server supports them.
+	ClientMetadataURL string
+	// RedirectURL is the browser login's loopback redirect URI;
+	// empty means DefaultRedirectURL.
+	RedirectURL string
+	// Scopes are requested instead of the server's advertised ones.
+	Scopes []string
+	// Issuer binds the configured client to one authorization server: its
+	// credentials are never sent to another.
+	Issuer string
+	// Assertion names the keyring item with the workload identity JWT;
+	// AssertionFile is a file holding it instead, read anew for every
+	// token request (platforms rotate these files).
+	Assertion     string
+	AssertionFile string
+	// IdPTokenEndpoint, IdPClientID, IdPClientSecret (an item name) and
+	// IDToken (the item with the user's SSO ID token) configure enterprise.
+	IdPTokenEndpoint string
+	IdPClientID      string
+	IdPClientSecret  string
+	IDToken          string
+	// DPoP binds tokens to a key (RFC 9449) where the authorization server
+	// supports it.
+	DPoP bool
+	// AllowInsecureLocalhost lets OAuth metadata and endpoints use plain
+	// http on loopback addresses (development only).
+	AllowInsecureLocalhost bool
+}
+
+// IsOAuth reports whether the type obtains tokens from an authorization
+// server, and so keeps them (and client registrations) in the keyring.
+func (a AuthConfig) IsOAuth() bool {
+	switch a.Type {
+	case AuthOAuth, AuthClientCredentials, AuthJWTBearer, AuthEnterprise:
+		return true
+	}
+	return false
+}
+
+// TLSConfig is the client side of an HTTPS connection. Files are PEM.
+type TLSConfig struct {
+	// Cert is the client certificate (with any intermediates) presented to
+	// the server; its private key is in this server's keyring item
+	// KeySecret or in the file KeyFile, never both.
+	Cert      string
+	KeySecret string
+	KeyFile   string
+	// CA is a bundle of the CAs the server's certificate must chain to,
+	// instead of the system's.
+	CA string
+	// MinVersion is "1.2" (the default and the floor) or "1.3".
+	MinVersion string
+}
+
+// IsZero reports whether no TLS option is set.
+func (t TLSConfig) IsZero() bool { return t == TLSConfig{} }
+
+// NeedsSecrets reports whether connecting reads or writes the keyring: a
+// credential named in auth or tls, a secret_env item, or OAuth tokens.
+func (c Config) NeedsSecrets() bool {
+	a := c.Auth
+	return a.Secret != "" || a.IsOAuth() || c.TLS.KeySecret != "" || len(c.SecretEnv) > 0
 }
 
 // DefaultTimeout applies when Config.Timeout is zero.
@@ -191,33 +315,17 @@ func (c Config) normalize(custom bool) (Config, error) {
 		}
 	}
 
-	a := &c.Auth
-	switch a.Type {
-	case "", AuthNone:
-		a.Type = AuthNone
-		if a.Secret != "" || a.Header != "" {
-			return bad("auth", "auth type none takes no secret or header (did you mean type %s or %s?)", AuthAPIKey, AuthBearer)
-		}
-	case AuthAPIKey, AuthBearer:
-		if c.Transport == TransportStdio {
-			return bad("auth.type", "auth type %s does not apply to a stdio server; pass its secrets to the process with secret_env", a.Type)
-		}
-		if a.Secret == "" {
-			return bad("auth.secret", "auth type %s needs secret: the name of this server's keyring item (store it with `mediator secret set %s NAME`)", a.Type, c.Name)
-		}
-		if a.Type == AuthBearer && a.Header != "" {
-			return bad("auth.header", "auth type bearer always uses the Authorization header; header applies only to api-key")
-		}
-		if a.Type == AuthAPIKey {
-			if a.Header == "" {
-				a.Header = DefaultAPIKeyHeader
-			}
-			if !validHeaderName(a.Header) {
-				return bad("auth.header", "%q is not a valid HTTP header name", a.Header)
-			}
-		}
-	default:
-		return bad("auth.type", "unknown auth type %q (valid: %s)", a.Type, validAuthTypes)
+	if ps := c.AuthProblems(); len(ps) > 0 {
+		return bad(ps[0].Field, "%s", ps[0].Msg)
+	}
+	if c.Auth.Type == "" {
+		c.Auth.Type = AuthNone
+	}
+	if c.Auth.Type == AuthAPIKey && c.Auth.Header == "" {
+		c.Auth.Header = DefaultAPIKeyHeader
+	}
+	if c.Auth.Type == AuthOAuth && c.Auth.RedirectURL == "" {
+		c.Auth.RedirectURL = DefaultRedirectURL
 	}
 	return c, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
 )
 
@@ -39,6 +40,12 @@ type Options struct {
 	// Reconnect shapes the delays between reconnect attempts after a session
 	// drops; zero fields take the defaults of [Backoff].
 	Reconnect Backoff
+	// Login makes an oauth server's authorization interactive (see [Login]);
+	// nil means stored logins only.
+	Login *Login
+	// TokenStore, when set, keeps the OAuth types' tokens and registrations
+	// instead of the keyring behind Secrets.
+	TokenStore oauth.TokenStore
 }
 
 // Connector is one authenticated MCP client for one server. It is safe for
@@ -54,6 +61,11 @@ type Connector struct {
 	life       context.Context
 	cancelLife context.CancelFunc
 	wg         sync.WaitGroup // the session watcher and its reconnect loop
+
+	// oauth is the OAuth types' authenticator, built at the first connect
+	// and kept across reconnects.
+	oauthMu sync.Mutex
+	oauth   *oauthAuthenticator
 
 	mu         sync.Mutex
 	session    *mcp.ClientSession

@@ -10,6 +10,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors/oauth"
 )
 
 // Kind classifies connector failures so front ends can choose exit codes
@@ -72,6 +74,19 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	if op != opConnect && c.Status().State == StateClosed {
 		return c.newError(KindNotConnected, fmt.Errorf("%s: the connector was closed during the call: %w", op, err))
 	}
+	// go-sdk wraps a failed authorization into "rejected by transport";
+	// underneath is the handler's own account of what went wrong.
+	var ae *oauth.AuthorizationError
+	if errors.As(err, &ae) && !errors.Is(ctx.Err(), context.Canceled) {
+		return c.newError(KindAuth, &explained{msg: fmt.Sprintf("%s: %s", op, c.authorizationHint(ae)), err: ae})
+	}
+	if hint, rejected := c.tlsHint(err); hint != "" {
+		kind := KindTransport
+		if rejected {
+			kind = KindAuth
+		}
+		return c.newError(kind, fmt.Errorf("%s: %s: %w", op, hint, err))
+	}
 	if status, ok := p.rejected(); ok {
 		return c.newError(KindAuth, fmt.Errorf("%s: %s", op, c.rejectionHint(status)))
 	}
@@ -104,7 +119,16 @@ func localRPCCode(code int64) bool { return code == -32003 || code == -32004 || 
 
 func (c *Connector) rejectionHint(status int) string {
 	what := fmt.Sprintf("the server answered HTTP %d %s", status, http.StatusText(status))
+	if c.opts.Authenticator != nil {
+		return what + ": it rejected the credential"
+	}
 	switch c.cfg.Auth.Type {
+	case AuthOAuth:
+		return fmt.Sprintf("%s although mediator sent a token from its authorization server; %s", what, c.LoginHint())
+	case AuthClientCredentials, AuthJWTBearer, AuthEnterprise:
+		return fmt.Sprintf("%s although mediator sent a token from its authorization server: check that the client in auth may use this server", what)
+	case AuthMTLS:
+		return what + "; it wants a credential beyond the client certificate (add auth, with tls: for the certificate)"
 	case AuthNone:
 		return what + "; it requires authentication, but this server's auth type is none (set auth in the config)"
 	case AuthAPIKey, AuthBearer:
@@ -112,6 +136,33 @@ func (c *Connector) rejectionHint(status int) string {
 			what, c.cfg.Auth.Secret, c.cfg.Name, c.cfg.Auth.Secret)
 	}
 	return what + ": it rejected the credential"
+}
+
+// explained is an error whose message tells the story better than its
+// chain's would (go-sdk's "rejected by transport" wrapping), while errors.As
+// still finds what is underneath.
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
+
+// LoginHint tells the user how to log in to an oauth server.
+func (c *Connector) LoginHint() string {
+	return fmt.Sprintf("log in with `mediator auth login %s`", c.cfg.Name)
+}
+
+// authorizationHint says why the OAuth flow failed and what fixes it.
+func (c *Connector) authorizationHint(ae *oauth.AuthorizationError) string {
+	switch {
+	case ae.LoginRequired():
+		return fmt.Sprintf("%v; %s", ae.Err, c.LoginHint())
+	case c.cfg.Auth.Type == AuthOAuth:
+		return fmt.Sprintf("authorization failed: %v (%s to start over)", ae.Err, c.LoginHint())
+	}
+	return fmt.Sprintf("authorization failed: %v", ae.Err)
 }
 
 // newError builds an *Error for this server whose text holds no secret value

@@ -58,5 +58,5 @@ func ExampleConfig_Validate() {
 	err := connectors.Config{Name: "weather", URL: "https://weather.example.com/mcp", Auth: connectors.AuthConfig{Type: "basic"}}.Validate()
 	fmt.Println(err)
 	// Output:
-	// server "weather": config: auth.type: unknown auth type "basic" (valid: none, api-key, bearer)
+	// server "weather": config: auth.type: unknown auth type "basic"; valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls
 }

@@ -49,16 +49,22 @@ type httpStack struct {
 	cancel context.CancelFunc
 }
 
-func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator) (*httpStack, error) {
+// newHTTPStack builds the stack; ct, from Config.TLS, may be nil.
+func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator, ct *clientTLS) (*httpStack, error) {
 	st := &httpStack{}
 	if base == nil {
 		st.own = http.DefaultTransport.(*http.Transport).Clone()
 		st.own.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		base = st.own
 	}
-	if ta, ok := authn.(TLSAuthenticator); ok {
+	for _, ta := range []TLSAuthenticator{asTLS(authn), ct.authenticator()} {
+		if ta == nil {
+			continue
+		}
 		if st.own == nil {
-			return nil, errors.New("this auth type configures TLS, which needs the connector's own transport; Options.BaseTransport replaces it")
+			// Fail closed: a client certificate or CA bundle the user
+			// configured must never be dropped silently.
+			return nil, errors.New("this server's TLS settings (client certificate, CA bundle) need the connector's own transport; Options.BaseTransport replaces it")
 		}
 		if err := ta.ConfigureTLS(st.own.TLSClientConfig); err != nil {
 			return nil, fmt.Errorf("configuring TLS: %w", err)
@@ -67,12 +73,20 @@ func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator) (*
 			return nil, errors.New("configuring TLS: the auth type lowered the minimum TLS version below 1.2")
 		}
 	}
+	if tw, ok := authn.(TransportAuthenticator); ok {
+		base = tw.WrapTransport(base)
+	}
 	// Not derived from the connector's life: Close ends the session (a
 	// streamable DELETE) before it closes the stack.
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.origin = &originTransport{server: server, base: base, authn: authn, life: st.ctx}
 	st.client = &http.Client{Transport: st.origin, CheckRedirect: st.origin.checkRedirect}
 	return st, nil
+}
+
+func asTLS(a Authenticator) TLSAuthenticator {
+	ta, _ := a.(TLSAuthenticator)
+	return ta
 }
 
 func (st *httpStack) close() {

@@ -104,7 +104,7 @@ func TestTransportRefusesOtherOrigins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newHTTPStack(o, nil, headerAuth{header: "X-Api-Key", secret: credentials.NewSecret(keyA)})
+	st, err := newHTTPStack(o, nil, headerAuth{header: "X-Api-Key", secret: credentials.NewSecret(keyA)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,11 +68,15 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 		authn := c.opts.Authenticator
 		if authn == nil {
 			var err error
-			if authn, err = newAuthenticator(ctx, c.cfg.Auth, c.fetchSecret); err != nil {
+			if authn, err = c.newAuthenticator(ctx); err != nil {
 				return nil, nil, err
 			}
 		}
-		st, err := newHTTPStack(c.origin, c.opts.BaseTransport, authn)
+		ct, err := c.clientTLS(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := newHTTPStack(c.origin, c.opts.BaseTransport, authn, ct)
 		if err != nil {
 			return nil, nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
 		}

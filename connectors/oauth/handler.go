@@ -642,7 +642,7 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	ca, err := h.register(ctx, d, interactive)
 	if err != nil {
 		if errors.Is(err, errNotRegistered) {
-			return nil, fmt.Errorf("%w: server %q has no client registered with %s yet", ErrLoginRequired, h.cfg.ServerName, d.issuer)
+			return nil, fmt.Errorf("%w: no client is registered with %s yet", ErrLoginRequired, d.issuer)
 		}
 		return nil, err
 	}
@@ -670,7 +670,7 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 		if !mayReuse {
 			what = fmt.Sprintf("the server needs scopes %q beyond the stored login", joinScopes(scopes))
 		}
-		return nil, fmt.Errorf("%w: server %q: %s with %s is usable", ErrLoginRequired, h.cfg.ServerName, what, d.issuer)
+		return nil, fmt.Errorf("%w: %s with %s is usable", ErrLoginRequired, what, d.issuer)
 	}
 
 	if h.cfg.RequestOfflineAccess && slices.Contains(d.meta.ScopesSupported, "offline_access") && !slices.Contains(scopes, "offline_access") {
