@@ -134,7 +134,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	opts.ClientInfo = &mcp.Implementation{Name: "mediator", Version: f.Version}
 	needsSecrets := false
 	for _, s := range opts.Servers {
-		needsSecrets = needsSecrets || s.Auth.Secret != "" || len(s.SecretEnv) > 0
+		needsSecrets = needsSecrets || s.NeedsSecrets()
 	}
 	if needsSecrets {
 		store, err := f.Secrets(ctx, cfg)

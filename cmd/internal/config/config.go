@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/mediatorhq/mediator/connectors"
 )
 
 // Backends are the credentials.backend values.
@@ -50,16 +52,17 @@ type Server struct {
 	Env       map[string]string
 	SecretEnv map[string]string
 	Auth      Auth
-	Tools     ToolFilter
-	Timeout   time.Duration
+	// TLS holds the tls block, or the certificate of the
+	// `auth: {type: mtls, cert: ...}` form.
+	TLS     connectors.TLSConfig
+	Tools   ToolFilter
+	Timeout time.Duration
 }
 
-// Auth names how a server authenticates and which keyring item holds the
-// credential; never the credential itself.
+// Auth names how a server authenticates and which keyring items hold the
+// credentials; never a credential itself. The fields are the connector's.
 type Auth struct {
-	Type   string
-	Header string
-	Secret string
+	connectors.AuthConfig
 }
 
 // ToolFilter allows and denies tools by glob.
@@ -87,7 +90,8 @@ func (c *Config) ServerNames() []string {
 	return names
 }
 
-// NeedsSecrets reports whether connecting to the server reads the keyring.
+// NeedsSecrets reports whether connecting to the server reads or writes
+// the keyring (credentials, OAuth tokens).
 func (s *Server) NeedsSecrets() bool {
-	return s.Auth.Secret != "" || len(s.SecretEnv) > 0
+	return serverConfig(s).NeedsSecrets()
 }

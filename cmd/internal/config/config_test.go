@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediatorhq/mediator/connectors"
 )
 
 func mapEnv(m map[string]string) Env {
@@ -92,7 +95,7 @@ func TestLoadIssueExample(t *testing.T) {
 		t.Errorf("tools = %+v", ev.Tools)
 	}
 	w, _ := cfg.Server("weather")
-	if w.Auth != (Auth{Type: "api-key", Header: "X-API-Key", Secret: "api-key"}) {
+	if a := w.Auth; a.Type != "api-key" || a.Header != "X-API-Key" || a.Secret != "api-key" || !reflect.DeepEqual(a, Auth{connectors.AuthConfig{Type: "api-key", Header: "X-API-Key", Secret: "api-key"}}) {
 		t.Errorf("weather auth = %+v", w.Auth)
 	}
 	if cfg.Credentials.FileDir != "/home/u/.local/share/mediator/keyring" {
@@ -146,8 +149,8 @@ stat_dir: /tmp
 	assertProblems(t, problems(t, err, path), []string{
 		`FILE:2:12: credentials.backend: unknown backend "filee" (did you mean "file"?); valid: auto, file, keychain, secret-service, kwallet, pass, wincred, keyctl`,
 		`FILE:6:16: servers.weather.transport: unknown transport "streamable-htp" (did you mean "streamable-http"?); valid: streamable-http, sse`,
-		`FILE:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer`,
-		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+		`FILE:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
+		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, secret_env, timeout, tls, tools, transport, url`,
 		`FILE:10:10: servers.calendar.url: URL must start with http:// or https://, got "ftp://calendar.example.com"`,
 		`FILE:11:14: servers.calendar.timeout: "soon" is not a duration; write e.g. 30s, 2m or 1m30s`,
 		`FILE:14:21: servers.tools-bad.tools.allow[0]: "[oops" is not a valid glob; use * and ? (path.Match syntax), e.g. "get-*"`,
@@ -266,7 +269,7 @@ func TestJSONConfig(t *testing.T) {
 	})
 	_, path, err = load(t, "config.json", "{\"servers\": {\"a\": {\"url\": \"https://a.example.com\", \"urll\": 1}}}", nil)
 	assertProblems(t, problems(t, err, path), []string{
-		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, secret_env, timeout, tls, tools, transport, url`,
 	})
 }
 
@@ -330,7 +333,7 @@ func TestTransportAndAuthCombinations(t *testing.T) {
 		`FILE:8:16: servers.b.transport: transport sse needs a url, not a command; valid with a command: stdio`,
 		`FILE:9:5: servers.b.auth: auth applies only to HTTP servers (with a url); pass a stdio server its secrets with secret_env: {VAR: ITEM}`,
 		`FILE:12:34: servers.c.auth.header: auth type bearer always uses the Authorization header; for another header use type api-key`,
-		`FILE:15:5: servers.d.auth: auth.type is missing; valid: none, api-key, bearer`,
+		`FILE:15:5: servers.d.auth: auth.type is missing; valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
 		`FILE:18:35: servers.e.auth.header: "Bad Header" is not a valid HTTP header name`,
 	})
 }

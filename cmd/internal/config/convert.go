@@ -18,7 +18,8 @@ func serverConfig(s *Server) connectors.Config {
 		Args:      s.Args,
 		Env:       s.Env,
 		SecretEnv: s.SecretEnv,
-		Auth:      connectors.AuthConfig{Type: s.Auth.Type, Header: s.Auth.Header, Secret: s.Auth.Secret},
+		Auth:      s.Auth.AuthConfig,
+		TLS:       s.TLS,
 		Timeout:   s.Timeout,
 	}
 }

@@ -35,6 +35,6 @@ servers:
 	// Output:
 	// https://weather.example.com/mcp api-key
 	// /home/ada/.local/state/mediator/audit.jsonl
-	// config.yaml:5:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer
+	// config.yaml:5:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls
 	// config.yaml:5:26: servers.weather.auth.value: secrets are never written in the config: store the value with "mediator secret set weather NAME" and refer to it as auth.secret: NAME
 }

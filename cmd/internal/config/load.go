@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mediatorhq/mediator/connectors"
 )
 
 // LoadOptions says which file to load and from which environment.
@@ -62,6 +64,20 @@ type rawFile struct {
 	StateDir string `mapstructure:"state_dir"`
 }
 
+// RawTLS is the tls block as viper decodes it (exported only because the
+// decoder fills embedded structs by their exported name).
+type RawTLS struct {
+	Cert       string `mapstructure:"cert"`
+	KeySecret  string `mapstructure:"key_secret"`
+	KeyFile    string `mapstructure:"key_file"`
+	CA         string `mapstructure:"ca"`
+	MinVersion string `mapstructure:"min_version"`
+}
+
+func (t RawTLS) config() connectors.TLSConfig {
+	return connectors.TLSConfig{Cert: t.Cert, KeySecret: t.KeySecret, KeyFile: t.KeyFile, CA: t.CA, MinVersion: t.MinVersion}
+}
+
 type rawServer struct {
 	URL       string            `mapstructure:"url"`
 	Transport string            `mapstructure:"transport"`
@@ -70,10 +86,29 @@ type rawServer struct {
 	Env       map[string]string `mapstructure:"env"`
 	SecretEnv map[string]string `mapstructure:"secret_env"`
 	Auth      struct {
-		Type   string `mapstructure:"type"`
-		Header string `mapstructure:"header"`
-		Secret string `mapstructure:"secret"`
+		Type                   string   `mapstructure:"type"`
+		Header                 string   `mapstructure:"header"`
+		Secret                 string   `mapstructure:"secret"`
+		ClientID               string   `mapstructure:"client_id"`
+		ClientSecret           string   `mapstructure:"client_secret"`
+		PrivateKey             string   `mapstructure:"private_key"`
+		SigningAlg             string   `mapstructure:"signing_alg"`
+		AuthMethod             string   `mapstructure:"auth_method"`
+		ClientMetadataURL      string   `mapstructure:"client_metadata_url"`
+		RedirectURL            string   `mapstructure:"redirect_url"`
+		Scopes                 []string `mapstructure:"scopes"`
+		Issuer                 string   `mapstructure:"issuer"`
+		Assertion              string   `mapstructure:"assertion"`
+		AssertionFile          string   `mapstructure:"assertion_file"`
+		IdPTokenEndpoint       string   `mapstructure:"idp_token_endpoint"`
+		IdPClientID            string   `mapstructure:"idp_client_id"`
+		IdPClientSecret        string   `mapstructure:"idp_client_secret"`
+		IDToken                string   `mapstructure:"id_token"`
+		DPoP                   bool     `mapstructure:"dpop"`
+		AllowInsecureLocalhost bool     `mapstructure:"allow_insecure_localhost"`
+		RawTLS                 `mapstructure:",squash"`
 	} `mapstructure:"auth"`
+	TLS   RawTLS `mapstructure:"tls"`
 	Tools struct {
 		Allow []string `mapstructure:"allow"`
 		Deny  []string `mapstructure:"deny"`
@@ -158,8 +193,18 @@ func (w *walker) build(raw *rawFile) *Config {
 			Args:      rs.Args,
 			Env:       respell(rs.Env, w.keys[path+".env"]),
 			SecretEnv: respell(rs.SecretEnv, w.keys[path+".secret_env"]),
-			Auth:      Auth{Type: rs.Auth.Type, Header: rs.Auth.Header, Secret: rs.Auth.Secret},
-			Tools:     ToolFilter{Allow: rs.Tools.Allow, Deny: rs.Tools.Deny},
+			Auth: Auth{connectors.AuthConfig{
+				Type: rs.Auth.Type, Header: rs.Auth.Header, Secret: rs.Auth.Secret,
+				ClientID: rs.Auth.ClientID, ClientSecret: rs.Auth.ClientSecret, PrivateKey: rs.Auth.PrivateKey,
+				SigningAlg: rs.Auth.SigningAlg, AuthMethod: rs.Auth.AuthMethod, ClientMetadataURL: rs.Auth.ClientMetadataURL,
+				RedirectURL: rs.Auth.RedirectURL, Scopes: rs.Auth.Scopes, Issuer: rs.Auth.Issuer,
+				Assertion: rs.Auth.Assertion, AssertionFile: rs.Auth.AssertionFile,
+				IdPTokenEndpoint: rs.Auth.IdPTokenEndpoint, IdPClientID: rs.Auth.IdPClientID,
+				IdPClientSecret: rs.Auth.IdPClientSecret, IDToken: rs.Auth.IDToken,
+				DPoP: rs.Auth.DPoP, AllowInsecureLocalhost: rs.Auth.AllowInsecureLocalhost,
+			}},
+			TLS:   w.mergeTLS(path, rs.Auth.Type, rs.Auth.RawTLS, rs.TLS),
+			Tools: ToolFilter{Allow: rs.Tools.Allow, Deny: rs.Tools.Deny},
 		}
 		if rs.Timeout != "" {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)
@@ -168,6 +213,37 @@ func (w *walker) build(raw *rawFile) *Config {
 	}
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
 	return cfg
+}
+
+// mergeTLS takes the certificate from the tls block or from the auth form
+// `auth: {type: mtls, cert: ...}`, which holds it only for type mtls.
+func (w *walker) mergeTLS(path, authType string, inAuth, block RawTLS) connectors.TLSConfig {
+	if inAuth == (RawTLS{}) {
+		return block.config()
+	}
+	first := ""
+	for _, f := range []struct{ name, v string }{{"cert", inAuth.Cert}, {"key_secret", inAuth.KeySecret}, {"key_file", inAuth.KeyFile}, {"ca", inAuth.CA}, {"min_version", inAuth.MinVersion}} {
+		if f.v != "" {
+			first = path + ".auth." + f.name
+			break
+		}
+	}
+	switch {
+	case authType != connectors.AuthMTLS:
+		w.keyAt(first, "the auth form holds a certificate only for type mtls; for auth type %s put it in tls: {cert: FILE, key_secret: ITEM, ca: FILE}", orNone(authType))
+		return block.config()
+	case block != (RawTLS{}):
+		w.keyAt(first, "the certificate is given both in auth and in tls; keep one (auth: {type: mtls, ...} when it is the only credential, tls: with another auth type)")
+		return block.config()
+	}
+	return inAuth.config()
+}
+
+func orNone(t string) string {
+	if t == "" {
+		return connectors.AuthNone
+	}
+	return t
 }
 
 func respell(folded map[string]string, keys []string) map[string]string {
@@ -217,6 +293,19 @@ func (w *walker) resolveDefaults(cfg *Config) {
 		cfg.Audit.Path = filepath.Join(cfg.StateDir, "audit.jsonl")
 	} else {
 		cfg.Audit.Path = abs("audit.path", cfg.Audit.Path)
+	}
+	// Files a server's auth names are relative to the config file too.
+	for i := range cfg.Servers {
+		s := &cfg.Servers[i]
+		p := "servers." + s.Name
+		for _, f := range []struct {
+			field string
+			v     *string
+		}{{"auth.assertion_file", &s.Auth.AssertionFile}, {"tls.cert", &s.TLS.Cert}, {"tls.key_file", &s.TLS.KeyFile}, {"tls.ca", &s.TLS.CA}} {
+			if *f.v != "" {
+				*f.v = abs(w.authField(p, f.field), *f.v)
+			}
+		}
 	}
 }
 

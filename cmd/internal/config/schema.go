@@ -47,10 +47,47 @@ func (s *spec) fieldNames() []string {
 
 const inlineSecretMsg = `secrets are never written in the config: store the value with "mediator secret set %[1]s NAME" and refer to it as auth.secret: NAME`
 
+// tlsFields are the tls block, and the certificate of the
+// `auth: {type: mtls, cert: ...}` form.
+var tlsFields = map[string]*spec{
+	"cert":        {kind: kString},
+	"key_secret":  {kind: kString},
+	"key_file":    {kind: kString},
+	"ca":          {kind: kString},
+	"min_version": {kind: kString},
+}
+
+var tlsSpec = &spec{kind: kObject, fields: tlsFields, wrong: map[string]string{
+	"key":         `the private key is never written in the config: store it with "mediator secret set %[1]s NAME" and write key_secret: NAME (or key_file: FILE)`,
+	"private_key": `the private key is never written in the config: store it with "mediator secret set %[1]s NAME" and write key_secret: NAME (or key_file: FILE)`,
+}}
+
 var authSpec = &spec{kind: kObject, fields: map[string]*spec{
-	"type":   {kind: kString},
-	"header": {kind: kString},
-	"secret": {kind: kString},
+	"type":                     {kind: kString},
+	"header":                   {kind: kString},
+	"secret":                   {kind: kString},
+	"client_id":                {kind: kString},
+	"client_secret":            {kind: kString},
+	"private_key":              {kind: kString},
+	"signing_alg":              {kind: kString},
+	"auth_method":              {kind: kString},
+	"client_metadata_url":      {kind: kString},
+	"redirect_url":             {kind: kString},
+	"scopes":                   {kind: kStrings},
+	"issuer":                   {kind: kString},
+	"assertion":                {kind: kString},
+	"assertion_file":           {kind: kString},
+	"idp_token_endpoint":       {kind: kString},
+	"idp_client_id":            {kind: kString},
+	"idp_client_secret":        {kind: kString},
+	"id_token":                 {kind: kString},
+	"dpop":                     {kind: kBool},
+	"allow_insecure_localhost": {kind: kBool},
+	"cert":                     tlsFields["cert"],
+	"key_secret":               tlsFields["key_secret"],
+	"key_file":                 tlsFields["key_file"],
+	"ca":                       tlsFields["ca"],
+	"min_version":              tlsFields["min_version"],
 }, wrong: map[string]string{
 	"value":       inlineSecretMsg,
 	"token":       inlineSecretMsg,
@@ -74,12 +111,14 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"env":        {kind: kStringMap},
 	"secret_env": {kind: kStringMap},
 	"auth":       authSpec,
+	"tls":        tlsSpec,
 	"tools": {kind: kObject, fields: map[string]*spec{
 		"allow": {kind: kStrings},
 		"deny":  {kind: kStrings},
 	}},
 	"timeout": {kind: kString},
 }, wrong: map[string]string{
+	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"headers":  `headers are not written in the config, because they usually carry credentials: use auth: {type: api-key, header: NAME, secret: ITEM} and "mediator secret set %[1]s ITEM" (mediator servers import converts mcpServers headers)`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
 	"token":    serverSecretMsg,

@@ -19,7 +19,6 @@ import (
 var (
 	httpTransports = []string{connectors.TransportStreamableHTTP, connectors.TransportSSE}
 	allTransports  = []string{connectors.TransportStreamableHTTP, connectors.TransportSSE, connectors.TransportStdio}
-	authTypes      = []string{connectors.AuthNone, connectors.AuthAPIKey, connectors.AuthBearer}
 )
 
 // at reports a problem at a field: its value's position, else its key's,
@@ -156,7 +155,7 @@ func (w *walker) validateHTTP(s *Server, p string) {
 			w.keyAt(p+"."+f.name, "%s applies only to stdio servers (with a command); an HTTP server authenticates with auth", f.name)
 		}
 	}
-	w.validateAuth(s, p+".auth")
+	w.validateAuth(s, p, false)
 }
 
 func (w *walker) validateURL(raw, field string) {
@@ -199,9 +198,7 @@ func (w *walker) validateStdio(s *Server, p string) {
 			w.at(p+".transport", "unknown transport %q%s; valid: %s", s.Transport, suggest.Hint(s.Transport, allTransports), strings.Join(allTransports, ", "))
 		}
 	}
-	if s.Auth != (Auth{}) {
-		w.keyAt(p+".auth", "auth applies only to HTTP servers (with a url); pass a stdio server its secrets with secret_env: {VAR: ITEM}")
-	}
+	w.validateAuth(s, p, true)
 	w.validateArgs(s, p)
 	for k := range s.Env {
 		f := p + ".env." + k
@@ -237,36 +234,57 @@ func (w *walker) validateArgs(s *Server, p string) {
 	}
 }
 
-func (w *walker) validateAuth(s *Server, p string) {
-	a := s.Auth
-	switch a.Type {
-	case "", connectors.AuthNone:
-		if a.Type == "" && (a.Secret != "" || a.Header != "") {
-			w.keyAt(p, "auth.type is missing; valid: %s", strings.Join(authTypes, ", "))
-			return
-		}
-		if a.Secret != "" {
-			w.at(p+".secret", "auth type none takes no secret; did you mean type api-key or bearer?")
-		}
-		if a.Header != "" {
-			w.at(p+".header", "auth type none takes no header; did you mean type api-key?")
-		}
-	case connectors.AuthAPIKey, connectors.AuthBearer:
-		switch {
-		case a.Secret != "":
-			w.validateItemName(p+".secret", a.Secret)
-		case !w.reported(p):
-			w.keyAt(p, "auth type %s needs secret: the name of the keyring item holding the value (store it with \"mediator secret set %s NAME\")", a.Type, s.Name)
-		}
-		if a.Type == connectors.AuthBearer && a.Header != "" {
-			w.at(p+".header", "auth type bearer always uses the Authorization header; for another header use type api-key")
-		}
-		if a.Header != "" && !validHeaderName(a.Header) {
-			w.at(p+".header", "%q is not a valid HTTP header name", a.Header)
-		}
-	default:
-		w.at(p+".type", "unknown auth type %q%s; valid: %s", a.Type, suggest.Hint(a.Type, authTypes), strings.Join(authTypes, ", "))
+// validateAuth reports every problem of the auth and tls settings, by the
+// connector's own rules, at the place in the file it concerns; and catches
+// a secret pasted where a keyring item name belongs.
+func (w *walker) validateAuth(s *Server, p string, stdio bool) {
+	sc := serverConfig(s)
+	if stdio {
+		// Judged as what it is, whatever its transport says.
+		sc.Transport = connectors.TransportStdio
 	}
+	// A field that is missing because the user wrote it wrong (a secret
+	// inline, an unknown key) was reported as such already.
+	known := w.reported(p + ".auth")
+	for _, pr := range sc.AuthProblems() {
+		field := w.authField(p, pr.Field)
+		if _, present := w.locs[field]; known && !present && strings.HasPrefix(field, p+".auth.") {
+			continue
+		}
+		msg := pr.Msg
+		if pr.Field == "auth.type" && !slices.Contains(connectors.AuthTypes, s.Auth.Type) {
+			msg = fmt.Sprintf("unknown auth type %q%s; valid: %s", s.Auth.Type, suggest.Hint(s.Auth.Type, connectors.AuthTypes), strings.Join(connectors.AuthTypes, ", "))
+		}
+		w.at(field, "%s", msg)
+	}
+	a := s.Auth
+	for _, f := range []struct{ field, item string }{
+		{"auth.secret", a.Secret}, {"auth.client_secret", a.ClientSecret}, {"auth.private_key", a.PrivateKey},
+		{"auth.assertion", a.Assertion}, {"auth.idp_client_secret", a.IdPClientSecret}, {"auth.id_token", a.IDToken},
+		{"tls.key_secret", s.TLS.KeySecret},
+	} {
+		if f.item != "" {
+			w.validateItemName(w.authField(p, f.field), f.item)
+		}
+	}
+}
+
+// authField turns a connector's field path into the config's. The
+// certificate fields may sit in tls or in auth (type mtls); the problem is
+// placed where the user wrote them.
+func (w *walker) authField(p, field string) string {
+	full := p + "." + field
+	if _, ok := w.locs[full]; ok {
+		return full
+	}
+	for _, pair := range [][2]string{{"auth.", "tls."}, {"tls.", "auth."}} {
+		if rest, ok := strings.CutPrefix(field, pair[0]); ok && tlsFields[rest] != nil {
+			if _, ok := w.locs[p+"."+pair[1]+rest]; ok {
+				return p + "." + pair[1] + rest
+			}
+		}
+	}
+	return full
 }
 
 // validateItemName checks a keyring item name, and that it is a name
@@ -300,20 +318,4 @@ func SecretItemName(name string) string {
 		}
 		return '-'
 	}, name), "-")
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
