@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 import (
@@ -7,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,23 +175,34 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 	return out
 }
 
-// measure runs fn and returns its duration and the peak HeapInuse seen.
-func measure(fn func()) (time.Duration, uint64) {
+// measure runs fn and returns its wall and CPU time and the peak
+// HeapInuse seen.
+func measure(fn func()) (wall, cpu time.Duration, peak uint64) {
 	runtime.GC()
 	stop := make(chan struct{})
-	peak := heapPeak(stop)
-	start := time.Now()
+	peakc := heapPeak(stop)
+	start, c0 := time.Now(), wfCPUTime()
 	fn()
-	d := time.Since(start)
+	wall, cpu = time.Since(start), wfCPUTime()-c0
 	close(stop)
-	return d, <-peak
+	return wall, cpu, <-peakc
 }
 
 type wfSide struct {
 	name string
 	run  func()
 	dur  []time.Duration
+	cpu  []time.Duration
 	peak uint64
+}
+
+// wfCPUTime is the CPU time this process has used, user and system. Calls
+// per CPU-second compare the sides' own cost even while other processes
+// compete for the machine, which wall-clock rates cannot.
+func wfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkWorkflowForEach reports calls/s of each side, the engine/bare
@@ -225,33 +239,45 @@ func BenchmarkWorkflowForEach(b *testing.B) {
 		{name: "engine, no journal", run: func() { wfEngine(ctx, b, f, engCaller, b.TempDir(), false) }},
 		{name: "engine + journal + orchestrator", run: func() { wfEngine(ctx, b, f, orchCaller, b.TempDir(), true) }},
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// Alternate the order each round so drift hits every side alike.
+	// Each round runs every side once, in a rotating order, so drift in
+	// machine load hits every side alike; ratios are medians of the
+	// per-round ratios.
+	round := 0
+	for b.Loop() {
 		for k := range sides {
-			s := sides[(k+i)%len(sides)]
-			d, p := measure(s.run)
-			s.dur = append(s.dur, d)
+			s := sides[(k+round)%len(sides)]
+			wall, cpu, p := measure(s.run)
+			s.dur = append(s.dur, wall)
+			s.cpu = append(s.cpu, cpu)
 			s.peak = max(s.peak, p)
 		}
+		round++
 	}
-	b.StopTimer()
-	rate := func(s *wfSide) float64 {
-		var total time.Duration
-		for _, d := range s.dur {
-			total += d
+	rate := func(d time.Duration) float64 { return float64(wfItems) / d.Seconds() }
+	stats := func(s *wfSide) (wallRate, wallRatio, cpuRate, cpuRatio float64) {
+		var wr, wq, cr, cq []float64
+		for i := range s.dur {
+			wr = append(wr, rate(s.dur[i]))
+			wq = append(wq, rate(s.dur[i])/rate(sides[0].dur[i]))
+			cr = append(cr, rate(s.cpu[i]))
+			cq = append(cq, rate(s.cpu[i])/rate(sides[0].cpu[i]))
 		}
-		return float64(wfItems*len(s.dur)) / total.Seconds()
+		return median(wr), median(wq), median(cr), median(cq)
 	}
-	bare := rate(sides[0])
+	b.Logf("%d round(s) of %d items, max_concurrency %d on both sides (%d CPUs):", round, wfItems, wfConcurrency, runtime.NumCPU())
+	b.Logf("  %-32s %9s %6s %13s %6s %10s", "side", "calls/s", "ratio", "calls/CPU-s", "ratio", "peak heap")
 	for _, s := range sides {
-		r := rate(s)
-		b.Logf("%-32s %8.0f calls/s  ratio %.2f  peak HeapInuse %6.1f MiB", s.name, r, r/bare, float64(s.peak)/(1<<20))
+		wr, wq, cr, cq := stats(s)
+		b.Logf("  %-32s %9.0f %6.2f %13.0f %6.2f %6.1f MiB", s.name, wr, wq, cr, cq, float64(s.peak)/(1<<20))
 	}
-	b.ReportMetric(bare, "bare-calls/s")
-	b.ReportMetric(rate(sides[1]), "engine-calls/s")
-	b.ReportMetric(rate(sides[1])/bare, "engine/bare")
-	b.ReportMetric(rate(sides[3])/bare, "mediated/bare")
+	bareRate, _, _, _ := stats(sides[0])
+	engRate, engRatio, _, engCPURatio := stats(sides[1])
+	_, medRatio, _, _ := stats(sides[3])
+	b.ReportMetric(bareRate, "bare-calls/s")
+	b.ReportMetric(engRate, "engine-calls/s")
+	b.ReportMetric(engRatio, "engine/bare")
+	b.ReportMetric(engCPURatio, "engine/bare-cpu")
+	b.ReportMetric(medRatio, "mediated/bare")
 	b.ReportMetric(float64(sides[1].peak)/(1<<20), "engine-peak-MiB")
 }
 

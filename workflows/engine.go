@@ -160,7 +160,10 @@ type engine struct {
 	// 10,000-item loop that nothing reads item by item holds counts only
 	// (the journal has every result).
 	itemsNeeded map[string]bool
-	resume      *resumeState
+	// contentNeeded are the call steps some expression may read the raw
+	// content or text of; the others skip building them.
+	contentNeeded map[string]bool
+	resume        *resumeState
 
 	toolsMu sync.Mutex
 	tools   map[[2]string]*toolEntry
@@ -183,17 +186,18 @@ type toolEntry struct {
 
 func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
 	e := &engine{
-		flow:        flow,
-		opts:        opts,
-		rt:          opts.Runtime,
-		journal:     opts.Journal,
-		log:         opts.Logger,
-		runID:       opts.RunID,
-		inputs:      inputs,
-		retained:    map[string]bool{},
-		itemsNeeded: map[string]bool{},
-		tools:       map[[2]string]*toolEntry{},
-		handlers:    map[string]bool{},
+		flow:          flow,
+		opts:          opts,
+		rt:            opts.Runtime,
+		journal:       opts.Journal,
+		log:           opts.Logger,
+		runID:         opts.RunID,
+		inputs:        inputs,
+		retained:      map[string]bool{},
+		itemsNeeded:   map[string]bool{},
+		contentNeeded: map[string]bool{},
+		tools:         map[[2]string]*toolEntry{},
+		handlers:      map[string]bool{},
 	}
 	for _, s := range flow.AllSteps() {
 		switch s.OnError {
@@ -213,6 +217,9 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 			if len(p) >= 2 && p[0] == "steps" && !summaryPath(p) {
 				e.itemsNeeded[p[1]] = true
 			}
+			if len(p) >= 2 && p[0] == "steps" && (len(p) < 3 || p[2] == "content" || p[2] == "text" || p[2] == "items") {
+				e.contentNeeded[p[1]] = true
+			}
 		}
 	})
 	// A group read beyond its summary exposes its children's results (a
@@ -220,7 +227,7 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 	var keepAll func(steps []*Step)
 	keepAll = func(steps []*Step) {
 		for _, c := range steps {
-			e.retained[c.ID], e.itemsNeeded[c.ID] = true, true
+			e.retained[c.ID], e.itemsNeeded[c.ID], e.contentNeeded[c.ID] = true, true, true
 			keepAll(c.Steps)
 			for _, b := range c.Parallel {
 				keepAll(b)

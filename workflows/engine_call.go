@@ -40,6 +40,11 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		return callFailed(fmt.Errorf("%s: %w", s.Call.Pos, ent.err), 0)
 	}
 	safe := safeToRepeat(e.trustedTool(ent), key != "", s.RetryUnsafe)
+	// A tool that says it is read-only or idempotent does no harm when
+	// called again, so its journal records need not be committed before
+	// the run moves on: a crash that loses them only makes a resume call
+	// it again. Every other call waits for its records (see below).
+	harmless := safeToRepeat(e.trustedTool(ent), false, false)
 	declared := newRetryPolicy(e.flow.EffectiveRetry(s))
 	policy := declared
 	if !safe {
@@ -48,12 +53,15 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		policy.maxAttempts = 1
 	}
 	timeout := e.flow.EffectiveTimeout(s)
-	digest := ArgsDigest(args)
+	digest := ""
+	if e.journal != nil || e.resume != nil {
+		digest = ArgsDigest(args)
+	}
 	var meta mcp.Meta
 	if key != "" {
 		meta = mcp.Meta{MetaIdempotencyKey: key}
 	}
-	keep := e.retained[s.ID]
+	keep := e.contentNeeded[s.ID]
 
 	attempt := 1
 	if e.resume != nil {
@@ -78,11 +86,12 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started,
 		}
 		if e.journal != nil {
-			// Every call is known as in flight before it is sent, so a
-			// resume after a crash can tell a call that may have happened
-			// from one that never started: the first is re-sent only when
-			// the retry rule allows, the second is simply made.
-			if err := e.journal.RecordAttempt(rec, true); err != nil {
+			// A call that may have effects is known as in flight before it
+			// is sent, so a resume after a crash can tell a call that may
+			// have happened from one that never started: the first is
+			// re-sent only when the retry rule allows (and then with its
+			// idempotency key), the second is simply made.
+			if err := e.journal.RecordAttempt(rec, !harmless); err != nil {
 				return callFailed(err, attempt)
 			}
 		}
@@ -118,16 +127,16 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		default:
 			rec.State = AttemptFailed
 		}
-		if res != nil {
-			rec.Result, _ = json.Marshal(res)
-		}
 		if err != nil {
 			rec.Error, rec.ErrorClass = err.Error(), class
 		}
 		if e.journal != nil {
-			// Waiting for the commit keeps a finished call from being sent
-			// again by a resume after a crash right here.
-			if jerr := e.journal.RecordAttempt(rec, true); jerr != nil && err == nil {
+			if res != nil {
+				rec.Result, _ = json.Marshal(res)
+			}
+			// Waiting for the commit keeps a finished call with effects from
+			// being sent again by a resume after a crash right here.
+			if jerr := e.journal.RecordAttempt(rec, !harmless); jerr != nil && err == nil {
 				err = jerr
 			}
 		}
@@ -321,12 +330,13 @@ func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts 
 }
 
 func callSucceeded(res *mcp.CallToolResult, attempts int, keep bool) *stepResult {
-	return &stepResult{status: StatusSucceeded, view: callView(StatusSucceeded, res, attempts, nil, "", keep), result: resultValue(res)}
+	view := callView(StatusSucceeded, res, attempts, nil, "", keep)
+	return &stepResult{status: StatusSucceeded, view: view, result: view["result"]}
 }
 
 // callView is .steps.<id> of a call step: status, result, content, text,
-// error, attempts. Without keep only status and result are built; nothing
-// reads the rest.
+// error, attempts. Without keep, content and text are left out: no
+// expression reads them.
 func callView(status string, res *mcp.CallToolResult, attempts int, err error, class string, keep bool) map[string]any {
 	v := map[string]any{"status": status, "result": resultValue(res), "attempts": attempts, "error": errorView(err, class)}
 	if !keep {
@@ -477,7 +487,9 @@ func (t *toolEntry) checkOutput(res *mcp.CallToolResult) error {
 	if t.output == nil || res.StructuredContent == nil {
 		return nil
 	}
-	if err := t.output.Validate(asDecodedJSON(res.StructuredContent)); err != nil {
+	// The client decoded structuredContent from JSON, so it already has the
+	// types the validator expects.
+	if err := t.output.Validate(res.StructuredContent); err != nil {
 		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %w", err)
 	}
 	return nil
