@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -87,7 +88,9 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 		}
 		return c.newError(kind, fmt.Errorf("%s: %s: %w", op, hint, err))
 	}
-	if status, ok := p.rejected(); ok {
+	// An OAuth flow that ran out of time (a login nobody finished) is a
+	// timeout, whatever 401 started it.
+	if status, ok := p.rejected(); ok && !(c.cfg.Auth.IsOAuth() && ctx.Err() != nil) {
 		return c.newError(KindAuth, fmt.Errorf("%s: %s", op, c.rejectionHint(status)))
 	}
 	switch {
@@ -156,13 +159,16 @@ func (c *Connector) LoginHint() string {
 
 // authorizationHint says why the OAuth flow failed and what fixes it.
 func (c *Connector) authorizationHint(ae *oauth.AuthorizationError) string {
+	// The handler names its server for callers of its own; this message
+	// is already about the server.
+	why := strings.TrimPrefix(ae.Err.Error(), fmt.Sprintf("server %q: ", c.cfg.Name))
 	switch {
 	case ae.LoginRequired():
-		return fmt.Sprintf("%v; %s", ae.Err, c.LoginHint())
+		return fmt.Sprintf("%s; %s", why, c.LoginHint())
 	case c.cfg.Auth.Type == AuthOAuth:
-		return fmt.Sprintf("authorization failed: %v (%s to start over)", ae.Err, c.LoginHint())
+		return fmt.Sprintf("authorization failed: %s (%s to start over)", why, c.LoginHint())
 	}
-	return fmt.Sprintf("authorization failed: %v", ae.Err)
+	return "authorization failed: " + why
 }
 
 // newError builds an *Error for this server whose text holds no secret value

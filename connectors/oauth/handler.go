@@ -652,6 +652,7 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	// After a restart, or after a login by another process: a stored token
 	// for exactly this binding spares the user a login. The token this
 	// handler just had refused is not tried again.
+	var renewErr error
 	if !h.cfg.SkipStoredToken && ((mayReuse && prev == nil) || !interactive) {
 		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP" || h.cfg.DPoPKey != nil) && !sameToken(tok, prev) {
 			s.token, s.granted = tok, tok.Scopes
@@ -659,18 +660,20 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 			if h.fresh(tok) {
 				return s, nil
 			}
-			if _, err := h.renew(ctx, s); err == nil {
+			if _, renewErr = h.renew(ctx, s); renewErr == nil {
 				return s, nil
 			}
 			s.token = nil
 		}
 	}
 	if !interactive {
-		what := "no stored login"
-		if !mayReuse {
-			what = fmt.Sprintf("the server needs scopes %q beyond the stored login", joinScopes(scopes))
+		switch {
+		case !mayReuse:
+			return nil, fmt.Errorf("%w: the server needs scopes %q beyond the stored login with %s", ErrLoginRequired, joinScopes(scopes), d.issuer)
+		case renewErr != nil || (prev != nil && prev.token != nil):
+			return nil, fmt.Errorf("%w: the login with %s has expired and could not be renewed", ErrLoginRequired, d.issuer)
 		}
-		return nil, fmt.Errorf("%w: %s with %s is usable", ErrLoginRequired, what, d.issuer)
+		return nil, fmt.Errorf("%w: no stored login with %s", ErrLoginRequired, d.issuer)
 	}
 
 	if h.cfg.RequestOfflineAccess && slices.Contains(d.meta.ScopesSupported, "offline_access") && !slices.Contains(scopes, "offline_access") {

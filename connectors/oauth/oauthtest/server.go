@@ -70,6 +70,9 @@ type Server struct {
 	Assertions []string
 	// IDTokens are the SSO ID tokens the IdP exchanges for ID-JAGs.
 	IDTokens []string
+	// TokenPrefix starts every access and refresh token, so a test can
+	// look for tokens (a canary) in what a program printed.
+	TokenPrefix string
 
 	// Observations.
 	AuthRequests   []url.Values
@@ -126,8 +129,8 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /idp/token", a.idpToken)
 
 	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "protected", Version: "1"}, nil)
-	mcp.AddTool(mcpServer, &mcp.Tool{Name: "whoami", Description: "answers ok"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, struct{}{}, nil
+	mcp.AddTool(mcpServer, &mcp.Tool{Name: "whoami", Description: "answers ok"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
 	})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{Stateless: true})
 	verify := func(ctx context.Context, tok string, _ *http.Request) (*auth.TokenInfo, error) {
@@ -351,11 +354,11 @@ func (a *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issue := func(scope, resource string, refresh bool) {
-		at := "at-" + rand.Text()
+		at := a.TokenPrefix + "at-" + rand.Text()
 		a.access[at] = issued{expiry: time.Now().Add(a.TokenTTL), resource: resource}
 		resp := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(a.TokenTTL.Seconds()), "scope": scope}
 		if refresh {
-			rt := "rt-" + rand.Text()
+			rt := a.TokenPrefix + "rt-" + rand.Text()
 			a.refresh[rt] = true
 			resp["refresh_token"] = rt
 		}
