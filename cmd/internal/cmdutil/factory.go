@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -46,6 +47,9 @@ type Factory struct {
 	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
 	// Logger logs to stderr at --log-level.
 	Logger func() *slog.Logger
+	// OpenBrowser opens a URL in the system browser, without a shell
+	// (`mediator auth login`).
+	OpenBrowser func(ctx context.Context, url string) error
 
 	// Redactor learns every secret value this process handles (through the
 	// keyring it opens), so commands can scrub what they print.
@@ -79,6 +83,7 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 		level, _ := ParseLogLevel(f.LogLevel)
 		return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: level}))
 	}
+	f.OpenBrowser = oauth.OpenBrowser
 	f.Secrets = f.openSecrets
 	f.Orchestrator = f.newOrchestrator
 	return f

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/audit"
+	authcmd "github.com/mediatorhq/mediator/cmd/internal/commands/auth"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/call"
 	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/demo"
@@ -67,6 +68,7 @@ and audits each call, and no server ever sees another server's credential.`,
 	}
 	for _, c := range []*cobra.Command{
 		secret.NewCmdSecret(f),
+		authcmd.NewCmdAuth(f),
 		configcmd.NewCmdConfig(f),
 		audit.NewCmdAudit(f),
 	} {

@@ -17,9 +17,9 @@ func TestConfigValidate(t *testing.T) {
 	expectCode(t, r, 2, "invalid config")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	want := []string{
-		e.cfgPath + `:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer`,
+		e.cfgPath + `:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
 		e.cfgPath + `:8:3: servers.x: needs either url (an HTTP server) or command (a stdio server)`,
-		e.cfgPath + `:9:5: servers.x.comand: unknown field (did you mean "command"?); valid: args, auth, command, env, secret_env, timeout, tools, transport, url`,
+		e.cfgPath + `:9:5: servers.x.comand: unknown field (did you mean "command"?); valid: args, auth, command, env, secret_env, timeout, tls, tools, transport, url`,
 		"3 problems in " + e.cfgPath,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
