@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -134,6 +136,20 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if listErr != nil {
 		// Other servers' tools are listed; these could not be.
 		return &cmdutil.ExitError{Code: cmdutil.ExitCode(listErr), Err: fmt.Errorf("some servers' tools are not listed:\n%w", listErr)}
+	}
+	// The listing covers the servers that connected; the others say why not.
+	var down []string
+	for _, st := range o.Servers() {
+		if st.State != connectors.StateReady {
+			reason := string(st.State)
+			if st.Err != nil {
+				reason = st.Err.Error()
+			}
+			down = append(down, reason)
+		}
+	}
+	if len(down) > 0 {
+		return &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: fmt.Errorf("some servers' tools are not listed:\n%s", strings.Join(down, "\n"))}
 	}
 	return nil
 }
