@@ -20,6 +20,13 @@ import (
 // be written, both the Result and a KindAudit error are returned: the call
 // has happened and cannot be undone.
 func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
+	return o.CallWithMeta(ctx, server, tool, args, nil)
+}
+
+// CallWithMeta is Call with a request _meta, e.g. the idempotency key a
+// workflow step sends so a retried or resumed call is not acted on twice.
+// meta is sent as given and never recorded in the audit log.
+func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*Result, error) {
 	start := time.Now()
 	id := o.callPrefix + "-" + strconv.FormatUint(o.callSeq.Add(1), 10)
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
@@ -38,7 +45,7 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 			Msg: fmt.Sprintf("arguments for %s cannot be encoded as JSON (nothing was sent)", QualifiedName(server, tool)), Err: err}
 		outcome = OutcomeRefused
 	} else {
-		res, outcome, err = o.call(ctx, server, tool, plain)
+		res, outcome, err = o.call(ctx, server, tool, plain, meta)
 	}
 	d := time.Since(start)
 	if o.audit != nil {
@@ -60,7 +67,7 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 }
 
 // call is Call without the audit: every check, then the request.
-func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any) (*mcp.CallToolResult, string, error) {
+func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, string, error) {
 	s, err := o.lookup(server)
 	if err != nil {
 		return nil, OutcomeRefused, err
@@ -90,7 +97,7 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	if verr := o.validateArgs(e, args); verr != nil {
 		return nil, OutcomeRefused, verr
 	}
-	res, err := s.conn.CallTool(ctx, tool, args, nil)
+	res, err := s.conn.CallTool(ctx, tool, args, meta)
 	if err != nil {
 		e := o.connErr(server, tool, err)
 		e.Msg = "calling " + QualifiedName(server, tool)

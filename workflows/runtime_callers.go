@@ -21,28 +21,8 @@ type OrchestratorCaller struct {
 	O *orchestrator.Orchestrator
 }
 
-// metaCaller is the orchestrator method that sends a request _meta; the
-// idempotency key travels there.
-type metaCaller interface {
-	CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*orchestrator.Result, error)
-}
-
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
-	var (
-		res *orchestrator.Result
-		err error
-	)
-	if mc, ok := any(c.O).(metaCaller); ok {
-		res, err = mc.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
-	} else {
-		if len(req.Meta) > 0 {
-			// Dropping the key would turn a call the retry rule deemed safe
-			// to repeat into one that is not: refuse rather than send it.
-			return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf(
-				"%s.%s: this orchestrator cannot send _meta, so the step's idempotency key would be lost; nothing was sent", req.Server, req.Tool)}
-		}
-		res, err = c.O.Call(ctx, req.Server, req.Tool, req.Args)
-	}
+	res, err := c.O.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
 	if err != nil {
 		if res != nil && res.CallToolResult != nil {
 			// The call happened but could not be audited: keep the result,
