@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,38 +88,54 @@ func run(t *testing.T, f *workflows.Flow, caller workflows.ToolCaller, inputs ma
 	return res
 }
 
-// metaCaller is what the orchestrator needs to carry the idempotency key.
-type metaCaller interface {
-	CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*orchestrator.Result, error)
+// keyLog records the idempotency key of every create_event call a server
+// receives, as the server itself sees it in the request's _meta.
+type keyLog struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (l *keyLog) middleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && method == "tools/call" && p.Name == calendar.ToolCreateEvent {
+			key, _ := p.Meta[workflows.MetaIdempotencyKey].(string)
+			l.mu.Lock()
+			l.keys = append(l.keys, key)
+			l.mu.Unlock()
+		}
+		return next(ctx, method, req)
+	}
+}
+
+func (l *keyLog) sorted() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Sorted(slices.Values(l.keys))
 }
 
 // TestRainReminders runs the demo flow over the example weather and
-// calendar servers: reminders exactly for the rainy cities, and a second
-// run creates nothing new because the idempotency keys repeat.
+// calendar servers through the orchestrator: reminders exactly for the
+// rainy cities, each create_event carrying the step's idempotency key in
+// _meta, and a second run creates nothing new because the keys repeat.
 func TestRainReminders(t *testing.T) {
 	f := load(t, "rain-reminders.flow.yaml")
 	now := func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 	cal := calendar.NewServer()
+	var got keyLog
+	cal.AddReceivingMiddleware(got.middleware)
 	o := newOrchestrator(t,
 		orchestrator.ServerConfig{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weather.NewServer(now))},
 		orchestrator.ServerConfig{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(cal)},
 	)
-	var caller workflows.ToolCaller = workflows.OrchestratorCaller{O: o}
-	if _, ok := any(o).(metaCaller); !ok {
-		// The orchestrator cannot send _meta yet, so the idempotency key
-		// would be refused: call the same in-process servers directly.
-		caller = &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{
-			"weather":  session(t, weather.NewServer(now)),
-			"calendar": session(t, cal),
-		}}
-	}
+	caller := workflows.OrchestratorCaller{O: o}
 	cities := []any{"Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Lisbon"}
 	const threshold = 0.5
-	var rainy, dry []string
+	var rainy, dry, wantKeys []string
 	for _, c := range cities {
 		fc := weather.Predict(c.(string), now(), 1)
 		if fc.PrecipitationProbability >= threshold {
 			rainy = append(rainy, c.(string))
+			wantKeys = append(wantKeys, "rain-"+fc.Location+"-"+fc.Date)
 		} else {
 			dry = append(dry, c.(string))
 		}
@@ -125,6 +143,7 @@ func TestRainReminders(t *testing.T) {
 	if len(rainy) == 0 || len(dry) == 0 {
 		t.Fatalf("test cities should be mixed: rainy %v dry %v", rainy, dry)
 	}
+	slices.Sort(wantKeys)
 	inputs := map[string]any{"cities": cities, "threshold": threshold}
 	res := run(t, f, caller, inputs)
 	if got := strs(res.Outputs["rainy_cities"]); strings.Join(got, ",") != strings.Join(rainy, ",") {
@@ -137,29 +156,21 @@ func TestRainReminders(t *testing.T) {
 	if len(created) != len(rainy) {
 		t.Fatalf("created %v for rainy %v", created, rainy)
 	}
+	if keys := got.sorted(); !slices.Equal(keys, wantKeys) {
+		t.Fatalf("calendar received idempotency keys %q, want %q", keys, wantKeys)
+	}
 
 	again := run(t, f, caller, inputs)
 	if strings.Join(strs(again.Outputs["created"]), ",") != strings.Join(created, ",") {
 		t.Fatalf("second run created %v, first %v: the idempotency key did not hold", again.Outputs["created"], created)
 	}
+	if keys := got.sorted(); len(keys) != 2*len(wantKeys) {
+		t.Fatalf("after two runs the calendar received keys %q, want each of %q twice", keys, wantKeys)
+	}
 	events := listEvents(t, caller)
 	if events != len(rainy) {
 		t.Fatalf("calendar holds %d events, want %d", events, len(rainy))
 	}
-}
-
-func session(t *testing.T, srv *mcp.Server) *mcp.ClientSession {
-	t.Helper()
-	tr, err := inProcess(srv)(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "flows-test"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).Connect(context.Background(), tr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs
 }
 
 func listEvents(t *testing.T, caller workflows.ToolCaller) int {
