@@ -217,7 +217,6 @@ func (r *runner) connector() (*connectors.Connector, error) {
 		Logger:        r.log,
 		ClientInfo:    &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
 		Authenticator: connectors.NewOAuthAuthenticator(h),
-		BaseTransport: h.Transport(http.DefaultTransport),
 	})
 }
 
