@@ -17,11 +17,11 @@ import (
 // Why a seam: the orchestrator must not know how a server authenticates.
 // It hands each connector a Config and a SecretSource scoped to that server;
 // the connector turns Config.Auth into an Authenticator at every connect
-// (so a rotated keyring value is picked up on reconnect) and wires it into
-// the HTTP stack it owns. New auth types (OAuth 2.1 authorization code,
-// client credentials, mTLS) are added here, in connectors, as another case
-// of newAuthenticator plus a type implementing this interface; neither the
-// orchestrator nor the cmd layer changes.
+// (so a rotated keyring value is picked up on reconnect; the OAuth types
+// keep one handler, and so their tokens, for the connector's life) and
+// wires it into the HTTP stack it owns. An auth type is a case of
+// newAuthenticator plus a type implementing this interface; neither the
+// orchestrator nor the cmd layer knows them.
 //
 // How the pieces plug in:
 //   - Authenticate adds a credential to one outgoing request. The connector

@@ -196,7 +196,8 @@ func (c Config) oauthProblems(typ string) []FieldError {
 	if a.ClientSecret != "" && a.PrivateKey != "" {
 		add("auth.private_key", "give client_secret or private_key, not both")
 	}
-	if (a.ClientSecret != "" || a.PrivateKey != "") && a.ClientID == "" && typ != AuthOAuth {
+	// client-credentials and enterprise require client_id anyway.
+	if (a.ClientSecret != "" || a.PrivateKey != "") && a.ClientID == "" && typ == AuthJWTBearer {
 		add("auth.client_id", "client_secret and private_key belong to a client: set client_id as well")
 	}
 	if typ == AuthOAuth && (a.ClientSecret != "" || a.PrivateKey != "") && a.ClientID == "" && a.ClientMetadataURL == "" {

@@ -60,3 +60,22 @@ func ExampleConfig_Validate() {
 	// Output:
 	// server "weather": config: auth.type: unknown auth type "basic"; valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls
 }
+
+// AuthProblems lists every problem of the auth and tls settings at once,
+// each with its field, so a config loader can place them in the file.
+func ExampleConfig_AuthProblems() {
+	c := connectors.Config{
+		Name: "reports",
+		URL:  "https://reports.example.com/mcp",
+		Auth: connectors.AuthConfig{Type: connectors.AuthClientCredentials, ClientSecret: "bot-secret", AuthMethod: "jwt"},
+		TLS:  connectors.TLSConfig{Cert: "client.pem", MinVersion: "1.1"},
+	}
+	for _, p := range c.AuthProblems() {
+		fmt.Println(p)
+	}
+	// Output:
+	// auth.client_id: auth type client-credentials needs client_id: the client registered for mediator at the authorization server
+	// auth.auth_method: unknown method "jwt"; valid: basic, post, private_key_jwt
+	// tls.cert: the client certificate needs its private key: key_secret (a keyring item of this server) or key_file (a PEM file)
+	// tls.min_version: unknown TLS version "1.1"; valid: 1.2, 1.3 (nothing below 1.2 is allowed)
+}

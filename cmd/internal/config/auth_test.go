@@ -131,7 +131,6 @@ func TestAuthTypeProblems(t *testing.T) {
 	_, path, err := load(t, "config.yaml", y, nil)
 	assertProblems(t, problems(t, err, path), []string{
 		`FILE:4:5: servers.a.auth.client_id: auth type client-credentials needs client_id: the client registered for mediator at the authorization server`,
-		`FILE:4:5: servers.a.auth.client_id: client_secret and private_key belong to a client: set client_id as well`,
 		`FILE:4:69: servers.a.auth.auth_method: unknown method "jwt"; valid: basic, post, private_key_jwt`,
 		"FILE:9:15: servers.b.auth.secret: auth type oauth gets its tokens by a login (`mediator auth login`), not from a keyring item; for a pre-registered client's secret use client_secret",
 		`FILE:10:21: servers.b.auth.redirect_url: "https://app.example.com/cb" must be http://127.0.0.1:PORT/PATH (a loopback address with a port, where the login listens for one redirect), e.g. http://127.0.0.1:8976/callback`,
