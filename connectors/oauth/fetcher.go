@@ -128,7 +128,7 @@ func (f *LoopbackFetcher) FetchCode(ctx context.Context, ar *AuthorizationReques
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", ru.Port()))
 	if err != nil {
-		return nil, fmt.Errorf("listening for the login redirect on 127.0.0.1:%s: %w", ru.Port(), err)
+		return nil, fmt.Errorf("listening for the login redirect on 127.0.0.1:%s (is another login running? else configure a free port in the redirect URI): %w", ru.Port(), err)
 	}
 	timeout := f.Timeout
 	if timeout == 0 {
