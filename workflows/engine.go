@@ -23,9 +23,17 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// DefaultMaxConcurrency bounds a for_each that sets no max_concurrency, so
-// a 10,000-item list does not open 10,000 concurrent calls on one server.
-const DefaultMaxConcurrency = 64
+// DefaultMaxConcurrency bounds a for_each that sets no max_concurrency.
+// The for_each is the only throttle between a list and a server (the
+// orchestrator does not queue calls), and the server is often a rate-limited
+// API or one stdio process answering one request at a time, where more
+// requests in flight only queue up there or get refused as rate-limited.
+// Eight hides most of the latency of I/O-bound calls (as browsers' six
+// connections per host do) without hammering anyone; a flow that knows its
+// server copes with more says so with max_concurrency (the benchmark uses
+// 64). The bound is per run of the for_each: one nested inside another's
+// items multiplies.
+const DefaultMaxConcurrency = 8
 
 // RunOptions configures Run and Resume.
 type RunOptions struct {
@@ -164,6 +172,8 @@ type engine struct {
 	// content or text of; the others skip building them.
 	contentNeeded map[string]bool
 	resume        *resumeState
+	// byID finds a step by id (ids are unique across the file).
+	byID map[string]*Step
 
 	toolsMu sync.Mutex
 	tools   map[[2]string]*toolEntry
@@ -198,8 +208,10 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 		contentNeeded: map[string]bool{},
 		tools:         map[[2]string]*toolEntry{},
 		handlers:      map[string]bool{},
+		byID:          map[string]*Step{},
 	}
 	for _, s := range flow.AllSteps() {
+		e.byID[s.ID] = s
 		switch s.OnError {
 		case "", "fail", "continue":
 		default:
@@ -217,7 +229,7 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 			if len(p) >= 2 && p[0] == "steps" && !summaryPath(p) {
 				e.itemsNeeded[p[1]] = true
 			}
-			if len(p) >= 2 && p[0] == "steps" && (len(p) < 3 || p[2] == "content" || p[2] == "text" || p[2] == "items") {
+			if len(p) >= 2 && p[0] == "steps" && (len(p) < 3 || p[2] == FieldContent || p[2] == FieldText || p[2] == FieldItems) {
 				e.contentNeeded[p[1]] = true
 			}
 		}
@@ -255,14 +267,7 @@ func (e *engine) flowPath() string {
 // summaryPath reports whether a path into .steps.<id> reads only what a
 // for_each step keeps without its items.
 func summaryPath(p []string) bool {
-	if len(p) < 3 {
-		return false
-	}
-	switch p[2] {
-	case "status", "counts", "error", "attempts":
-		return true
-	}
-	return false
+	return len(p) >= 3 && contains(forEachSummaryFields, p[2])
 }
 
 // forEachExpr calls fn for every expression in the flow, outputs included.
@@ -400,7 +405,7 @@ func (e *engine) evalOutputs(ctx context.Context, top *frame) (map[string]any, e
 		var refs []string
 		collectRefs(v, &refs)
 		scope := e.scope(top, refs)
-		out, err := evalPatiently(ctx, func(ctx context.Context) (any, error) { return EvalValue(ctx, v, scope) })
+		out, err := EvalValue(ctx, v, scope)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", name, err)
 		}

@@ -189,7 +189,7 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 			if err := e.checkFlow(s, path, field, v.Expr); err != nil {
 				return nil, err
 			}
-			out, err := evalExpr(ctx, v.Expr, scope)
+			out, err := Eval(ctx, v.Expr, scope)
 			if err != nil {
 				return nil, &exprError{what: field, err: err}
 			}
@@ -229,7 +229,7 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 }
 
 func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (string, error) {
-	v, err := evalExpr(ctx, x, scope)
+	v, err := Eval(ctx, x, scope)
 	if err != nil {
 		return "", &exprError{what: "idempotency_key", err: err}
 	}
@@ -249,7 +249,7 @@ func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (st
 }
 
 func (e *engine) evalBool(ctx context.Context, x *Expr, scope map[string]any) (bool, error) {
-	v, err := evalExpr(ctx, x, scope)
+	v, err := Eval(ctx, x, scope)
 	if err != nil {
 		return false, &exprError{what: "if", err: err}
 	}
@@ -283,9 +283,9 @@ func (e *engine) scope(fr *frame, refs []string) map[string]any {
 		case r == nil:
 			// Not run in this scope (e.g. a step inside another item's
 			// group): it reads as not having run.
-			steps[id] = skippedView()
+			steps[id] = e.emptyView(id, StatusSkipped)
 		case r.view == nil:
-			steps[id] = map[string]any{"status": r.status, "result": r.result}
+			steps[id] = e.emptyView(id, r.status)
 		default:
 			steps[id] = r.view
 		}
@@ -326,27 +326,26 @@ func callFailed(err error, attempts int) *stepResult {
 }
 
 func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts int, keep bool) *stepResult {
-	return &stepResult{status: StatusFailed, err: err, view: callView(StatusFailed, res, attempts, err, class, keep), result: resultValue(res)}
+	view := callView(StatusFailed, res, attempts, err, class, keep)
+	return &stepResult{status: StatusFailed, err: err, view: view, result: view[FieldResult]}
 }
 
 func callSucceeded(res *mcp.CallToolResult, attempts int, keep bool) *stepResult {
 	view := callView(StatusSucceeded, res, attempts, nil, "", keep)
-	return &stepResult{status: StatusSucceeded, view: view, result: view["result"]}
+	return &stepResult{status: StatusSucceeded, view: view, result: view[FieldResult]}
 }
 
-// callView is .steps.<id> of a call step: status, result, content, text,
-// error, attempts. Without keep, content and text are left out: no
-// expression reads them.
+// callView is .steps.<id> of a call step (Step.ViewFields). Without keep,
+// content and text are null: no expression reads them, and building them
+// for every item of a large for_each costs more than the call.
 func callView(status string, res *mcp.CallToolResult, attempts int, err error, class string, keep bool) map[string]any {
-	v := map[string]any{"status": status, "result": resultValue(res), "attempts": attempts, "error": errorView(err, class)}
-	if !keep {
-		return v
-	}
-	v["content"] = contentValue(res)
-	if res != nil {
-		v["text"] = resultText(res)
-	} else {
-		v["text"] = nil
+	v := map[string]any{FieldStatus: status, FieldResult: resultValue(res), FieldAttempts: attempts, FieldError: errorView(err, class),
+		FieldContent: nil, FieldText: nil}
+	if keep {
+		v[FieldContent] = contentValue(res)
+		if res != nil {
+			v[FieldText] = resultText(res)
+		}
 	}
 	return v
 }
@@ -493,32 +492,4 @@ func (t *toolEntry) checkOutput(res *mcp.CallToolResult) error {
 		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %w", err)
 	}
 	return nil
-}
-
-// evalAttempts bounds how often an expression that ran out of its
-// evaluation deadline is tried again.
-const evalAttempts = 3
-
-// evalExpr is Eval, tried again when it ran out of time while the run
-// itself goes on. The deadline is wall-clock time, so on a loaded machine
-// (many concurrent items, garbage collection, other processes) a trivial
-// expression can miss it without having run long; jq expressions are
-// deterministic, so evaluating again is harmless, and a runaway one still
-// fails after evalAttempts deadlines.
-func evalExpr(ctx context.Context, x *Expr, scope any) (any, error) {
-	return evalPatiently(ctx, func(ctx context.Context) (any, error) { return Eval(ctx, x, scope) })
-}
-
-func evalPatiently(ctx context.Context, eval func(context.Context) (any, error)) (any, error) {
-	var (
-		v   any
-		err error
-	)
-	for range evalAttempts {
-		v, err = eval(ctx)
-		if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return v, err
-		}
-	}
-	return v, err
 }

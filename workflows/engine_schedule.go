@@ -146,7 +146,7 @@ func (e *engine) settle(ctx context.Context, fr *frame, s *Step) error {
 	}
 	if e.handlers[s.ID] && !fr.wasTriggered(s.ID) {
 		// A handler runs only when a step naming it in on_error failed.
-		e.finish(fr, s, path, &stepResult{status: StatusSkipped, view: skippedView()})
+		e.finish(fr, s, path, &stepResult{status: StatusSkipped})
 		return nil
 	}
 	if s.ForEach == nil {
@@ -174,7 +174,9 @@ func (e *engine) settle(ctx context.Context, fr *frame, s *Step) error {
 }
 
 func (e *engine) finish(fr *frame, s *Step, path string, r *stepResult) {
-	if r.view != nil && !e.retained[s.ID] {
+	if e.retained[s.ID] {
+		r.view = fillView(r.view, e.viewFields(s), r)
+	} else {
 		r.view = nil
 	}
 	fr.set(s.ID, r)
@@ -357,7 +359,7 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *Step, path strin
 			return &stepResult{status: StatusFailed, err: err}
 		}
 		if !ok {
-			return &stepResult{status: StatusSkipped, view: skippedView()}
+			return &stepResult{status: StatusSkipped}
 		}
 	}
 	switch {
@@ -392,7 +394,7 @@ func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*Step) *ste
 		if r.view != nil {
 			views[c.ID] = r.view
 		} else {
-			views[c.ID] = map[string]any{"status": r.status}
+			views[c.ID] = fillView(nil, e.viewFields(c), r)
 		}
 		if r.status == StatusCancelled {
 			cancelled = true
@@ -406,7 +408,7 @@ func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*Step) *ste
 		status = StatusCancelled
 		err = context.Cause(ctx)
 	}
-	view := map[string]any{"status": status, "result": results, "steps": views, "error": errorView(err, "")}
+	view := map[string]any{FieldStatus: status, FieldResult: results, FieldSteps: views, FieldError: errorView(err, "")}
 	return &stepResult{status: status, view: view, result: results, err: err}
 }
 
@@ -462,7 +464,7 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path strin
 			}
 		}
 	}
-	view := map[string]any{"status": status, "result": results, "branches": branches, "error": errorView(firstErr, "")}
+	view := map[string]any{FieldStatus: status, FieldResult: results, FieldBranches: branches, FieldError: errorView(firstErr, "")}
 	return &stepResult{status: status, view: view, result: results, err: firstErr}
 }
 
@@ -471,7 +473,7 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path strin
 // when some expression reads the step.
 func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
 	scope := e.scope(fr, s.ForEach.References)
-	v, err := evalExpr(ctx, s.ForEach, scope)
+	v, err := Eval(ctx, s.ForEach, scope)
 	if err != nil {
 		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each", err: err}}
 	}
@@ -522,7 +524,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string
 			}
 			var iv map[string]any
 			if keep {
-				iv = itemView(list[i], i, r)
+				iv = itemView(s, list[i], i, r)
 			}
 			mu.Lock()
 			counts[r.status]++
@@ -555,44 +557,94 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string
 	case counts[StatusCancelled] > 0:
 		status = StatusCancelled
 	}
-	countView := map[string]any{"total": n}
-	for k, c := range counts {
-		countView[k] = c
-	}
-	view := map[string]any{"status": status, "counts": countView, "error": errorView(firstErr, "")}
+	view := map[string]any{FieldStatus: status, FieldCounts: countsView(n, counts), FieldError: errorView(firstErr, "")}
 	var result any
 	if keep {
-		view["items"] = items
+		view[FieldItems] = items
 		results := make([]any, n)
 		for i, it := range items {
 			if m, ok := it.(map[string]any); ok {
-				results[i] = m["result"]
+				results[i] = m[FieldResult]
 			}
 		}
-		view["result"] = results
+		view[FieldResult] = results
 		result = results
 	}
 	return &stepResult{status: status, view: view, result: result, err: firstErr}
 }
 
-// itemView is one element of .steps.<id>.items.
-func itemView(item any, index int, r *stepResult) map[string]any {
-	v := map[string]any{}
+// itemView is one element of .steps.<id>.items (Step.ItemFields).
+func itemView(s *Step, item any, index int, r *stepResult) map[string]any {
+	v := make(map[string]any, len(r.view)+2)
 	for k, x := range r.view {
 		v[k] = x
 	}
-	v["item"] = item
-	v["index"] = index
-	v["status"] = r.status
-	if _, ok := v["result"]; !ok {
-		v["result"] = r.result
-	}
-	if _, ok := v["error"]; !ok {
-		v["error"] = errorView(r.err, "")
+	v = fillView(v, s.instanceViewFields(), r)
+	v[FieldItem] = item
+	v[FieldIndex] = index
+	return v
+}
+
+// countsView is .steps.<id>.counts of a for_each step over total items.
+func countsView(total int, counts map[string]int) map[string]any {
+	v := map[string]any{"total": total}
+	for _, st := range []string{StatusSucceeded, StatusFailed, StatusSkipped, StatusCancelled} {
+		v[st] = counts[st]
 	}
 	return v
 }
 
-func skippedView() map[string]any {
-	return map[string]any{"status": StatusSkipped, "result": nil, "content": nil, "text": nil, "error": nil, "attempts": 0}
+// forEachSummaryFields are what a for_each step's view keeps when no
+// expression reads it item by item: items and result stay in the journal.
+var forEachSummaryFields = []string{FieldStatus, FieldError, FieldCounts}
+
+// viewFields are the fields the engine keeps in s's view: s.ViewFields(),
+// less items and result of a for_each step nothing reads item by item.
+func (e *engine) viewFields(s *Step) []string {
+	if s.ForEach != nil && !e.itemsNeeded[s.ID] {
+		return forEachSummaryFields
+	}
+	return s.ViewFields()
+}
+
+// fillView completes v, the view a step built while it ran (nil when it
+// never ran: skipped, cancelled before it began, or its if failed), to
+// exactly fields: what the step did not produce reads as empty, and status
+// and error come from r.
+func fillView(v map[string]any, fields []string, r *stepResult) map[string]any {
+	if v == nil {
+		v = make(map[string]any, len(fields))
+	}
+	for _, f := range fields {
+		if _, ok := v[f]; ok {
+			continue
+		}
+		switch f {
+		case FieldResult:
+			v[f] = r.result
+		case FieldError:
+			v[f] = errorView(r.err, "")
+		case FieldAttempts:
+			v[f] = 0
+		case FieldCounts:
+			v[f] = countsView(0, nil)
+		case FieldItems:
+			v[f] = []any{}
+		case FieldSteps, FieldBranches:
+			v[f] = map[string]any{}
+		default:
+			v[f] = nil
+		}
+	}
+	v[FieldStatus] = r.status
+	return v
+}
+
+// emptyView is the view of step id when it has no result in scope.
+func (e *engine) emptyView(id, status string) map[string]any {
+	r := &stepResult{status: status}
+	if s, ok := e.byID[id]; ok {
+		return fillView(nil, s.ViewFields(), r)
+	}
+	return fillView(nil, []string{FieldStatus, FieldResult, FieldError}, r)
 }

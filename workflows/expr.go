@@ -65,9 +65,6 @@ func (b *stepBudget) Err() error {
 // `.inputs`, `.steps`, `.item`, `.index`, `.run`.
 var scopeKeys = []string{"inputs", "steps", "item", "index", "run"}
 
-// StepFields are the fields of .steps.<id>.
-var stepFields = []string{"status", "result", "content", "text", "error", "attempts", "items"}
-
 // bannedFuncs make a run depend on something other than its inputs and tool
 // results (time, the environment, the process, stdin), or write outside the
 // data path. The same expressions run inside replayed workflow code, so they

@@ -77,8 +77,10 @@ type Step struct {
 	With *Value
 	// ForEach yields the array this step runs over; .item and .index are
 	// bound per element.
-	ForEach        *Expr
-	MaxConcurrency int // 0 = unbounded
+	ForEach *Expr
+	// MaxConcurrency bounds how many items of one run of the for_each step
+	// are in flight at once; 0 means not written: DefaultMaxConcurrency.
+	MaxConcurrency int
 	// If must yield a boolean; under ForEach it is evaluated per item.
 	If *Expr
 	// Parallel holds named branches that run concurrently.
@@ -114,6 +116,80 @@ type Step struct {
 	branch string
 	// needsNodes are the positions of Needs' entries.
 	needsNodes []Pos
+}
+
+// Fields of .steps.<id> as expressions read them. Which of them a step
+// has depends on its kind (Step.ViewFields); the validator accepts exactly
+// those and the engine builds exactly those, so a reference that validates
+// never reads a field the engine leaves out.
+const (
+	FieldStatus   = "status"   // succeeded, failed, skipped or cancelled
+	FieldResult   = "result"   // structured result; per item or per child for groups
+	FieldError    = "error"    // {message, class} or null
+	FieldAttempts = "attempts" // call steps: attempts made
+	FieldContent  = "content"  // call steps: the raw content blocks
+	FieldText     = "text"     // call steps: the text blocks joined
+	FieldCounts   = "counts"   // for_each steps: items by status, and total
+	FieldItems    = "items"    // for_each steps: one view per item, in input order
+	FieldSteps    = "steps"    // groups: each child's view by id
+	FieldBranches = "branches" // parallel steps: each branch's group view by name
+	// FieldItem and FieldIndex are in each element of .items only.
+	FieldItem  = "item"
+	FieldIndex = "index"
+)
+
+var (
+	callViewFields     = []string{FieldStatus, FieldResult, FieldError, FieldAttempts, FieldContent, FieldText}
+	groupViewFields    = []string{FieldStatus, FieldResult, FieldError, FieldSteps}
+	parallelViewFields = []string{FieldStatus, FieldResult, FieldError, FieldBranches}
+	forEachViewFields  = []string{FieldStatus, FieldResult, FieldError, FieldCounts, FieldItems}
+)
+
+// ViewFields lists the fields of .steps.<id> for s: a call step has
+// status, result, error, attempts, content and text; a group has status,
+// result, error and steps; a parallel step status, result, error and
+// branches; a for_each step status, result, error, counts and items. The
+// slice is shared: do not modify it.
+func (s *Step) ViewFields() []string {
+	if s.ForEach != nil {
+		return forEachViewFields
+	}
+	return s.instanceViewFields()
+}
+
+// ItemFields lists the fields of each element of .steps.<id>.items of a
+// for_each step: those one run of the step has, plus item and index. It
+// is nil for a step without for_each.
+func (s *Step) ItemFields() []string {
+	if s.ForEach == nil {
+		return nil
+	}
+	return append(append([]string(nil), s.instanceViewFields()...), FieldItem, FieldIndex)
+}
+
+// instanceViewFields are the fields of one run of s, for_each aside.
+func (s *Step) instanceViewFields() []string {
+	switch {
+	case s.Call != nil:
+		return callViewFields
+	case len(s.Parallel) > 0:
+		return parallelViewFields
+	}
+	return groupViewFields
+}
+
+// StepKind names the kind of s as problems mention it: "call",
+// "for_each", "parallel" or "group".
+func (s *Step) StepKind() string {
+	switch {
+	case s.ForEach != nil:
+		return "for_each"
+	case s.Call != nil:
+		return "call"
+	case len(s.Parallel) > 0:
+		return "parallel"
+	}
+	return "group"
 }
 
 // Field returns the step's address in problem messages, such as

@@ -224,9 +224,21 @@ func (h *harness) opts(inputs map[string]any) RunOptions {
 	return RunOptions{Runtime: NewLocalRuntime(h.caller), Journal: h.journal, Inputs: inputs, TrustAnnotations: trustAll}
 }
 
-// parse parses a flow, failing the test on any problem, and validates it
-// unless the test is about what validation would have caught.
+// parseFlow parses and validates a flow, failing the test on any problem,
+// so that every flow the engine tests run is one `mediator validate`
+// accepts: the two cannot drift apart on what a flow may read.
 func parseFlow(t *testing.T, src string) *Flow {
+	t.Helper()
+	f := parseUnvalidated(t, src)
+	if ps := Validate(context.Background(), f, ValidateOptions{}); len(ps) > 0 {
+		t.Fatalf("validate:\n%v", ps)
+	}
+	return f
+}
+
+// parseUnvalidated parses a flow without validating it, for tests of what
+// the engine must refuse on its own.
+func parseUnvalidated(t *testing.T, src string) *Flow {
 	t.Helper()
 	f, err := Parse("test.flow.yaml", []byte(src))
 	if err != nil {

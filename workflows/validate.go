@@ -388,12 +388,7 @@ func (v *validator) paths(s *Step, r exprRef) {
 				continue
 			}
 			if len(p) >= 3 {
-				switch {
-				case !contains(stepFields, p[2]):
-					v.add(e.Pos, r.field, "unknown field %q in .steps.%s.%s%s; a step has %s", p[2], id, p[2], didYouMean(p[2], stepFields), strings.Join(stepFields, ", "))
-				case p[2] == "items" && t.ForEach == nil:
-					v.add(e.Pos, r.field, "step %q has no for_each, so no .items; read .steps.%s.result", id, id)
-				}
+				v.viewField(e, r, t, p)
 			}
 			if s != nil {
 				v.addDep(s, t, fmt.Sprintf("reads .steps.%s in %s", id, shortField(r.field, s)))
@@ -408,6 +403,43 @@ func (v *validator) paths(s *Step, r exprRef) {
 			if s == nil || !itemBound(s, r.ownForEach) {
 				v.add(e.Pos, r.field, ".%s is bound only inside a for_each step (or the group it drives)", p[0])
 			}
+		}
+	}
+}
+
+// viewField checks a path .steps.<id>.<field>... against the fields the
+// engine gives t (Step.ViewFields), and for .steps and .branches the name
+// that follows.
+func (v *validator) viewField(e *Expr, r exprRef, t *Step, p []string) {
+	id, field := t.ID, p[2]
+	fields := t.ViewFields()
+	if !contains(fields, field) {
+		if field == FieldItems {
+			v.add(e.Pos, r.field, "step %q has no for_each, so no .items; read .steps.%s.result", id, id)
+			return
+		}
+		hint := didYouMean(field, fields)
+		if t.ForEach != nil && contains(t.ItemFields(), field) {
+			hint = fmt.Sprintf("; each item has it: .steps.%s.items[].%s", id, field)
+		}
+		v.add(e.Pos, r.field, "unknown field %q in .steps.%s.%s%s; a %s step has %s", field, id, field, hint, t.StepKind(), strings.Join(fields, ", "))
+		return
+	}
+	if len(p) < 4 {
+		return
+	}
+	switch field {
+	case FieldSteps:
+		var ids []string
+		for _, c := range t.Steps {
+			ids = append(ids, c.ID)
+		}
+		if !contains(ids, p[3]) {
+			v.add(e.Pos, r.field, "group %q has no step %q in .steps.%s.steps.%s%s; its steps are %s", id, p[3], id, p[3], didYouMean(p[3], ids), strings.Join(ids, ", "))
+		}
+	case FieldBranches:
+		if _, ok := t.Parallel[p[3]]; !ok {
+			v.add(e.Pos, r.field, "parallel step %q has no branch %q in .steps.%s.branches.%s%s; its branches are %s", id, p[3], id, p[3], didYouMean(p[3], t.BranchOrder), strings.Join(t.BranchOrder, ", "))
 		}
 	}
 }

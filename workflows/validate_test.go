@@ -41,6 +41,36 @@ func TestValidateProblems(t *testing.T) {
 `, want: []string{
 			`9:10 steps[1].with.x: unknown field "reslt" in .steps.a.reslt (did you mean "result"?)`,
 			`10:10 steps[1].with.y: step "a" has no for_each, so no .items; read .steps.a.result`}},
+		{name: "fields by step kind", src: header + `steps:
+  - id: a
+    call: {server: s, tool: t}
+  - id: each
+    for_each: ${ [1] }
+    call: {server: s, tool: t}
+  - id: g
+    steps:
+      - id: inner
+        call: {server: s, tool: t}
+  - id: p
+    parallel:
+      left:
+        - id: l
+          call: {server: s, tool: t}
+  - id: b
+    call: {server: s, tool: t}
+    with:
+      ok: [${ .steps.each.counts.total }, ${ .steps.g.steps.inner.result }, ${ .steps.p.branches.left.status }, ${ .steps.a.attempts }]
+      counts: ${ .steps.a.counts }
+      attempts: ${ .steps.each.attempts }
+      child: ${ .steps.g.steps.innr }
+      branch: ${ .steps.p.branches.right }
+      steps: ${ .steps.p.steps }
+`, want: []string{
+			`22:15 steps[4].with.counts: unknown field "counts" in .steps.a.counts; a call step has status, result, error, attempts, content, text`,
+			`23:17 steps[4].with.attempts: unknown field "attempts" in .steps.each.attempts; each item has it: .steps.each.items[].attempts; a for_each step has status, result, error, counts, items`,
+			`24:14 steps[4].with.child: group "g" has no step "innr" in .steps.g.steps.innr (did you mean "inner"?); its steps are inner`,
+			`25:15 steps[4].with.branch: parallel step "p" has no branch "right" in .steps.p.branches.right; its branches are left`,
+			`26:14 steps[4].with.steps: unknown field "steps" in .steps.p.steps; a parallel step has status, result, error, branches`}},
 		{name: "group scoping", src: header + `steps:
   - id: g
     for_each: [1, 2]
