@@ -3,7 +3,9 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -737,7 +739,7 @@ steps:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			f := parseFlow(t, "version: 1\nname: t\n"+tt.flow)
+			f := parseUnvalidated(t, "version: 1\nname: t\n"+tt.flow)
 			opts := h.opts(nil)
 			opts.PolicyFlows = tt.policy
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -965,5 +967,57 @@ func TestSampleFromSchema(t *testing.T) {
 	}
 	if SampleFromSchema(nil) != nil {
 		t.Fatal("nil schema")
+	}
+}
+
+// countingRuntime counts the tasks the interpreter starts.
+type countingRuntime struct {
+	*LocalRuntime
+	mu    sync.Mutex
+	tasks int
+}
+
+func (r *countingRuntime) Go(ctx context.Context, fn func(ctx context.Context)) Task {
+	r.mu.Lock()
+	r.tasks++
+	r.mu.Unlock()
+	return r.LocalRuntime.Go(ctx, fn)
+}
+
+// TestForEachWorkers checks how many items a for_each has in flight at
+// most: one worker task per allowed item, DefaultMaxConcurrency when the
+// step sets no max_concurrency, never more than there are items.
+func TestForEachWorkers(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		items int
+		want  int
+	}{
+		{"default", "", 50, DefaultMaxConcurrency},
+		{"explicit", "    max_concurrency: 3\n", 50, 3},
+		{"above the default", "    max_concurrency: 20\n", 50, 20},
+		{"fewer items than workers", "", 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			f := parseFlow(t, fmt.Sprintf("version: 1\nname: t\nsteps:\n  - id: each\n    for_each: ${ [range(%d)] }\n%s    call: {server: a, tool: echo}\n    with: {n: ${ .item }}\n", tt.items, tt.extra))
+			rt := &countingRuntime{LocalRuntime: NewLocalRuntime(h.caller)}
+			opts := h.opts(nil)
+			opts.Runtime = rt
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := Run(ctx, f, opts); err != nil {
+				t.Fatal(err)
+			}
+			// One task for the step itself, then one per worker.
+			if got := rt.tasks - 1; got != tt.want {
+				t.Fatalf("%d workers, want %d", got, tt.want)
+			}
+			if n := h.services["a"].count("echo"); n != tt.items {
+				t.Fatalf("%d calls for %d items", n, tt.items)
+			}
+		})
 	}
 }
