@@ -21,6 +21,11 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/servers"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/tools"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/version"
+	flowgraph "github.com/mediatorhq/mediator/cmd/internal/commands/workflow/graph"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/resume"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/run"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/runs"
+	flowvalidate "github.com/mediatorhq/mediator/cmd/internal/commands/workflow/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 )
 
@@ -36,7 +41,8 @@ and audits each call, and no server ever sees another server's credential.`,
   mediator servers import ~/.config/Claude/claude_desktop_config.json
   mediator secret set weather api-key
   mediator tools weather
-  mediator call weather get_forecast -a city=Oslo`,
+  mediator call weather get_forecast -a location=Oslo
+  mediator run examples/flows/rain-reminders.flow.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -57,13 +63,25 @@ and audits each call, and no server ever sees another server's credential.`,
 	pf.StringVar(&f.ConfigFlag, "config", "", "config file (default $XDG_CONFIG_HOME/mediator/config.yaml, or $"+config.EnvConfig+")")
 	pf.StringVar(&f.LogLevel, "log-level", "warn", "log to stderr at this level: debug, info, warn, error")
 
-	root.AddGroup(&cobra.Group{ID: "use", Title: "Using servers:"}, &cobra.Group{ID: "setup", Title: "Setting up:"})
+	root.AddGroup(&cobra.Group{ID: "use", Title: "Using servers:"},
+		&cobra.Group{ID: "flows", Title: "Workflows:"},
+		&cobra.Group{ID: "setup", Title: "Setting up:"})
 	for _, c := range []*cobra.Command{
 		servers.NewCmdServers(f, nil),
 		tools.NewCmdTools(f, nil),
 		call.NewCmdCall(f, nil),
 	} {
 		c.GroupID = "use"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{
+		run.NewCmdRun(f, nil),
+		flowvalidate.NewCmdValidate(f, nil),
+		flowgraph.NewCmdGraph(f, nil),
+		runs.NewCmdRuns(f, nil, nil),
+		resume.NewCmdResume(f, nil),
+	} {
+		c.GroupID = "flows"
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
