@@ -5,8 +5,12 @@ GO ?= go
 
 .PHONY: test check fmt-check vet tools build bench demo conformance
 
+# Modules of their own: test-only dependency graphs kept out of go.mod.
+SUBMODULES := connectors/oauth/interop
+
 test: check tools
 	$(GO) test -race -count=1 ./...
+	for m in $(SUBMODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	$(MAKE) conformance
 
 # Every client scenario of @modelcontextprotocol/conformance (Node 22 from npm),
@@ -23,6 +27,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 # Real MCP servers from npm, installed into a git-ignored project folder.
 tools: testdata/npm/node_modules/.installed

@@ -1,4 +1,4 @@
-package oauth_test
+package interop_test
 
 import (
 	"bytes"
