@@ -39,17 +39,20 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 	if ent.err != nil {
 		return callFailed(fmt.Errorf("%s: %w", s.Call.Pos, ent.err), 0)
 	}
-	safe := safeToRepeat(e.trustedTool(ent), key != "", s.RetryUnsafe)
+	ann := annotations(e.trustedTool(ent))
+	safe := safeToRepeat(ann, key != "", s.RetryUnsafe)
 	// A tool that says it is read-only or idempotent does no harm when
 	// called again, so its journal records need not be committed before
 	// the run moves on: a crash that loses them only makes a resume call
 	// it again. Every other call waits for its records (see below).
-	harmless := safeToRepeat(e.trustedTool(ent), false, false)
+	harmless := safeToRepeat(ann, false, false)
 	declared := newRetryPolicy(e.flow.EffectiveRetry(s))
 	policy := declared
-	if !safe {
-		// The retry rule holds at run time whatever validation said: a call
-		// that may have had an effect is not sent twice.
+	// The retry rule holds at run time whatever validation said (a flow
+	// may run unvalidated, or validated offline without the annotations):
+	// a call that may have had an effect is not sent twice.
+	unsafeRetry := e.flow.CheckRetrySafety(s, ann)
+	if unsafeRetry != nil {
 		policy.maxAttempts = 1
 	}
 	timeout := e.flow.EffectiveTimeout(s)
@@ -148,8 +151,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		}
 		n := attempt - first + 1
 		if !policy.retries(class, n) {
-			if !safe && policy.maxAttempts == 1 && class != ClassRefused && class != ClassProtocol && class != ClassExpression && declared.maxAttempts > 1 {
-				err = fmt.Errorf("%w (not retried: %s.%s is not annotated readOnlyHint or idempotentHint and the step has no idempotency_key or retry_unsafe: true)", err, server, s.Call.Tool)
+			if unsafeRetry != nil && declared.retries(class, n) {
+				err = fmt.Errorf("%w (not retried: %v)", err, unsafeRetry)
 			}
 			return callFailedClass(res, err, class, attempt, keep)
 		}

@@ -232,7 +232,7 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]Bl
 		if ent.err != nil {
 			return nil, fmt.Errorf("resume: deciding whether %s may be sent again: %w", path, ent.err)
 		}
-		if safeToRepeat(e.trustedTool(ent), s.IdempotencyKey != nil, s.RetryUnsafe) {
+		if safeToRepeat(annotations(e.trustedTool(ent)), s.IdempotencyKey != nil, s.RetryUnsafe) {
 			continue
 		}
 		out = append(out, BlockedCall{Path: path, Server: s.Call.Server, Tool: s.Call.Tool, State: a.State, Attempt: a.Attempt})

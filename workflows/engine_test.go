@@ -580,6 +580,8 @@ func TestRetry(t *testing.T) {
 		attempts int
 		calls    int
 		wantErr  string
+		notErr   string
+		defaults string
 	}{
 		{
 			name: "idempotent tool retried on tool_error until it succeeds",
@@ -623,6 +625,44 @@ func TestRetry(t *testing.T) {
 			trust: false, status: RunSucceeded, attempts: 2, calls: 2,
 		},
 		{
+			name: "tool with effects and no key not retried, whatever the policy",
+			step: `
+    call: {server: a, tool: charge}
+    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}`,
+			trust: true, status: RunFailed, attempts: 1, calls: 1,
+			wantErr: `card declined (not retried: step "s" may call a.charge up to 3 times (its retry), but the tool is not known to be read-only or idempotent: add idempotency_key`,
+		},
+		{
+			name: "tool with effects and no key not retried under defaults.retry",
+			defaults: "defaults:\n  retry: {max_attempts: 2, initial_interval: 1ms, on: [tool_error]}\n",
+			step: `
+    call: {server: a, tool: charge}`,
+			trust: true, status: RunFailed, attempts: 1, calls: 1, wantErr: "(defaults.retry)",
+		},
+		{
+			name: "tool with effects retried with an idempotency key",
+			step: `
+    call: {server: a, tool: charge}
+    idempotency_key: ${ "charge-1" }
+    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}`,
+			trust: true, status: RunFailed, attempts: 3, calls: 3, wantErr: "card declined",
+		},
+		{
+			name: "tool with effects retried with retry_unsafe",
+			step: `
+    call: {server: a, tool: charge}
+    retry_unsafe: true
+    retry: {max_attempts: 2, initial_interval: 1ms, on: [tool_error]}`,
+			trust: true, status: RunFailed, attempts: 2, calls: 2, wantErr: "card declined",
+		},
+		{
+			name: "no note when the policy would not have retried anyway",
+			step: `
+    call: {server: a, tool: charge}
+    retry: {max_attempts: 3, initial_interval: 1ms, on: [transport]}`,
+			trust: true, status: RunFailed, attempts: 1, calls: 1, wantErr: "card declined", notErr: "not retried",
+		},
+		{
 			name: "timeout per attempt, retried on timeout",
 			step: `
     call: {server: a, tool: slow}
@@ -635,7 +675,7 @@ func TestRetry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			f := parseFlow(t, "version: 1\nname: t\nsteps:\n  - id: s"+tt.step+"\noutputs:\n  attempts: ${ .steps.s.attempts }\n")
+			f := parseFlow(t, "version: 1\nname: t\n"+tt.defaults+"steps:\n  - id: s"+tt.step+"\noutputs:\n  attempts: ${ .steps.s.attempts }\n")
 			opts := h.opts(nil)
 			if !tt.trust {
 				opts.TrustAnnotations = nil
@@ -648,6 +688,9 @@ func TestRetry(t *testing.T) {
 			}
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+			if tt.notErr != "" && err != nil && strings.Contains(err.Error(), tt.notErr) {
+				t.Fatalf("err %v mentions %q", err, tt.notErr)
 			}
 			tool := f.Steps[0].Call.Tool
 			if n := h.services["a"].count(tool); n != tt.calls {

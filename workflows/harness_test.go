@@ -138,6 +138,13 @@ func (ts *testService) server() *mcp.Server {
 			ts.effects[key] = id
 			return structured(map[string]any{"id": id, "title": a["title"], "replayed": false}), nil
 		})
+	// charge has effects and no annotations, and always fails: the retry
+	// rule must keep it from being sent twice without a key.
+	s.AddTool(&mcp.Tool{Name: "charge", InputSchema: objectSchema},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			args(req)
+			return toolErr("card declined"), nil
+		})
 	s.AddTool(&mcp.Tool{Name: "slow", InputSchema: objectSchema, Annotations: readOnly},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			a := args(req)

@@ -79,19 +79,26 @@ func (p retryPolicy) delay(attempt int) time.Duration {
 	return time.Duration(d)
 }
 
-// safeToRepeat is the retry rule: sending the same call again is safe when
-// the tool says it is read-only or idempotent, when the step carries an
+// safeToRepeat is the retry rule, the one place it is written: sending the
+// same call again is safe when the tool says it is read-only or idempotent
+// (ann, nil when unknown or not trusted), when the step carries an
 // idempotency key (the server can recognise the repeat), or when the author
-// explicitly accepted the risk with retry_unsafe. Annotations come from the
-// server; whether to trust them is the orchestrator's per-server decision.
-func safeToRepeat(tool *mcp.Tool, hasKey, retryUnsafe bool) bool {
+// explicitly accepted the risk with retry_unsafe. Flow.CheckRetrySafety
+// (validation, and the engine before it retries), the engine's resume of a
+// call found in flight, and its journal commit policy all ask it.
+func safeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
 	if hasKey || retryUnsafe {
 		return true
 	}
-	if tool != nil && tool.Annotations != nil {
-		return tool.Annotations.ReadOnlyHint || tool.Annotations.IdempotentHint
+	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
+}
+
+// annotations returns tool's annotations, nil for a nil tool.
+func annotations(tool *mcp.Tool) *mcp.ToolAnnotations {
+	if tool == nil {
+		return nil
 	}
-	return false
+	return tool.Annotations
 }
 
 // readOnly reports whether a tool says it changes nothing (--dry-run=read-only

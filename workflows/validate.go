@@ -799,18 +799,16 @@ func (f *Flow) EffectiveTimeout(s *Step) time.Duration {
 	return f.Defaults.Timeout
 }
 
-// CheckRetrySafety applies the retry rule to a call step: a tool may be
-// called more than once only if it is read-only or idempotent (by
-// annotations the caller trusts; pass nil when unknown or untrusted), or
-// the step has an idempotency_key, or it says retry_unsafe: true. The
-// engine calls this before running a step and when resuming one found in
-// flight.
+// CheckRetrySafety applies the retry rule to a call step whose retry
+// policy allows more than one attempt: a tool may be called more than once
+// only if it is read-only or idempotent (by annotations the caller trusts;
+// pass nil when unknown or untrusted), or the step has an idempotency_key,
+// or it says retry_unsafe: true. `validate --connect` reports the error;
+// the engine asks before every call and, on an error, makes one attempt
+// only, adding the error to the failure it reports.
 func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
 	r := f.EffectiveRetry(s)
-	if s.Call == nil || r.MaxAttempts <= 1 || s.IdempotencyKey != nil || s.RetryUnsafe {
-		return nil
-	}
-	if ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint) {
+	if s.Call == nil || r.MaxAttempts <= 1 || safeToRepeat(ann, s.IdempotencyKey != nil, s.RetryUnsafe) {
 		return nil
 	}
 	from := "its retry"
