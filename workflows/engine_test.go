@@ -633,7 +633,7 @@ func TestRetry(t *testing.T) {
 			wantErr: `card declined (not retried: step "s" may call a.charge up to 3 times (its retry), but the tool is not known to be read-only or idempotent: add idempotency_key`,
 		},
 		{
-			name: "tool with effects and no key not retried under defaults.retry",
+			name:     "tool with effects and no key not retried under defaults.retry",
 			defaults: "defaults:\n  retry: {max_attempts: 2, initial_interval: 1ms, on: [tool_error]}\n",
 			step: `
     call: {server: a, tool: charge}`,
