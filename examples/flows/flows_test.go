@@ -79,6 +79,11 @@ func run(t *testing.T, f *workflows.Flow, caller workflows.ToolCaller, inputs ma
 		t.Fatal(err)
 	}
 	defer j.Close()
+	// What `mediator validate --connect` checks: the example must pass it
+	// against the live tools, not only offline.
+	if ps := workflows.Validate(ctx, f, workflows.ValidateOptions{Catalog: caller, TrustAnnotations: trustAll}); len(ps) > 0 {
+		t.Fatalf("%s does not validate against the live tools:\n%v", f.Source, ps)
+	}
 	res, err := workflows.Run(ctx, f, workflows.RunOptions{
 		Runtime: workflows.NewLocalRuntime(caller), Journal: j, Inputs: inputs, TrustAnnotations: trustAll,
 	})
