@@ -176,7 +176,7 @@ type engine struct {
 	byID map[string]*Step
 
 	toolsMu sync.Mutex
-	tools   map[[2]string]*toolEntry
+	tools   map[[2]string]*toolSlot
 
 	// handlers are the step IDs named by some on_error.
 	handlers map[string]bool
@@ -186,12 +186,19 @@ type engine struct {
 	cancel  context.CancelCauseFunc
 }
 
+// toolEntry is a tool's definition and compiled output schema.
 type toolEntry struct {
 	server string
-	once   sync.Once
 	tool   *mcp.Tool
-	err    error
 	output *jsonschema.Resolved
+}
+
+// toolSlot holds one tool's lookup for the run: the entry, or a failure
+// that will not pass (no such tool, not allowed).
+type toolSlot struct {
+	mu  sync.Mutex
+	ent *toolEntry
+	err error
 }
 
 func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
@@ -206,7 +213,7 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 		retained:      map[string]bool{},
 		itemsNeeded:   map[string]bool{},
 		contentNeeded: map[string]bool{},
-		tools:         map[[2]string]*toolEntry{},
+		tools:         map[[2]string]*toolSlot{},
 		handlers:      map[string]bool{},
 		byID:          map[string]*Step{},
 	}

@@ -24,50 +24,35 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 
 	args, err := e.composeArgs(ctx, s, path, scope)
 	if err != nil {
-		return callFailed(err, 0)
+		return e.failBeforeCall(s, path, "", "", err)
 	}
 	key := ""
 	if s.IdempotencyKey != nil {
 		if key, err = e.evalKey(ctx, s.IdempotencyKey, scope); err != nil {
-			return callFailed(err, 0)
+			return e.failBeforeCall(s, path, "", "", err)
 		}
 		if err := e.checkFlow(s, path, "idempotency_key", s.IdempotencyKey); err != nil {
-			return callFailed(err, 0)
+			return e.failBeforeCall(s, path, "", "", err)
 		}
 	}
-	ent := e.toolEntry(ctx, server, s.Call.Tool)
-	if ent.err != nil {
-		return callFailed(fmt.Errorf("%s: %w", s.Call.Pos, ent.err), 0)
-	}
-	ann := annotations(e.trustedTool(ent))
-	safe := safeToRepeat(ann, key != "", s.RetryUnsafe)
-	// A tool that says it is read-only or idempotent does no harm when
-	// called again, so its journal records need not be committed before
-	// the run moves on: a crash that loses them only makes a resume call
-	// it again. Every other call waits for its records (see below).
-	harmless := safeToRepeat(ann, false, false)
-	declared := newRetryPolicy(e.flow.EffectiveRetry(s))
-	policy := declared
-	// The retry rule holds at run time whatever validation said (a flow
-	// may run unvalidated, or validated offline without the annotations):
-	// a call that may have had an effect is not sent twice.
-	unsafeRetry := e.flow.CheckRetrySafety(s, ann)
-	if unsafeRetry != nil {
-		policy.maxAttempts = 1
-	}
-	timeout := e.flow.EffectiveTimeout(s)
 	digest := ""
 	if e.journal != nil || e.resume != nil {
 		digest = ArgsDigest(args)
 	}
-	var meta mcp.Meta
-	if key != "" {
-		meta = mcp.Meta{MetaIdempotencyKey: key}
-	}
+	declared := newRetryPolicy(e.flow.EffectiveRetry(s))
 	keep := e.contentNeeded[s.ID]
 
 	attempt := 1
 	if e.resume != nil {
+		// A journalled success is reused without asking the server
+		// anything: a resume needs only the servers it still has to call.
+		safe := func() (bool, error) {
+			ent, err := e.lookupTool(ctx, server, s.Call.Tool)
+			if err != nil {
+				return false, err
+			}
+			return safeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
+		}
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
 		case resumeReuse:
@@ -79,6 +64,30 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 		case resumeRerun:
 			attempt = d.attempt + 1
 		}
+	}
+
+	ent, err := e.lookupToolRetrying(ctx, s, path, declared)
+	if err != nil {
+		return e.failBeforeCall(s, path, key, digest, err)
+	}
+	ann := annotations(e.trustedTool(ent))
+	// A tool that says it is read-only or idempotent does no harm when
+	// called again, so its journal records need not be committed before
+	// the run moves on: a crash that loses them only makes a resume call
+	// it again. Every other call waits for its records (see below).
+	harmless := safeToRepeat(ann, false, false)
+	policy := declared
+	// The retry rule holds at run time whatever validation said (a flow
+	// may run unvalidated, or validated offline without the annotations):
+	// a call that may have had an effect is not sent twice.
+	unsafeRetry := e.flow.CheckRetrySafety(s, ann)
+	if unsafeRetry != nil {
+		policy.maxAttempts = 1
+	}
+	timeout := e.flow.EffectiveTimeout(s)
+	var meta mcp.Meta
+	if key != "" {
+		meta = mcp.Meta{MetaIdempotencyKey: key}
 	}
 	first := attempt
 	for ; ; attempt++ {
@@ -309,23 +318,24 @@ func (e *engine) scope(fr *frame, refs []string) map[string]any {
 }
 
 func callFailed(err error, attempts int) *stepResult {
-	class := ClassExpression
+	return callFailedClass(nil, err, preCallClass(err), attempts, true)
+}
+
+// preCallClass is the class of a failure that stopped a call before it
+// was sent.
+func preCallClass(err error) string {
 	var pe *policyError
 	var ee *exprError
+	var ce *CallError
 	switch {
 	case errors.As(err, &pe):
-		class = ClassRefused
+		return ClassRefused
 	case errors.As(err, &ee):
-		class = ClassExpression
-	default:
-		var ce *CallError
-		if errors.As(err, &ce) {
-			class = ce.Class
-		} else if !errors.As(err, &ee) {
-			class = ClassRefused
-		}
+		return ClassExpression
+	case errors.As(err, &ce) && ce.Class != "":
+		return ce.Class
 	}
-	return callFailedClass(nil, err, class, attempts, true)
+	return ClassRefused
 }
 
 func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts int, keep bool) *stepResult {
@@ -454,24 +464,93 @@ func describe(v any) string {
 	return t + " " + compactJSON(v)
 }
 
-// toolEntry caches a tool's definition and compiled output schema.
-func (e *engine) toolEntry(ctx context.Context, server, name string) *toolEntry {
+// lookupTool returns a tool's definition, asking the runtime once per run.
+// A failure that may pass (the server is unreachable or slow, or this
+// caller's context ended) is not kept, so the next call asks again; one
+// that will not (no such tool, not allowed) is.
+func (e *engine) lookupTool(ctx context.Context, server, name string) (*toolEntry, error) {
 	e.toolsMu.Lock()
-	ent, ok := e.tools[[2]string{server, name}]
+	slot, ok := e.tools[[2]string{server, name}]
 	if !ok {
-		ent = &toolEntry{server: server}
-		e.tools[[2]string{server, name}] = ent
+		slot = &toolSlot{}
+		e.tools[[2]string{server, name}] = slot
 	}
 	e.toolsMu.Unlock()
-	ent.once.Do(func() {
-		ent.tool, ent.err = e.rt.Tool(ctx, server, name)
-		if ent.err == nil && ent.tool != nil && ent.tool.OutputSchema != nil {
-			// A schema that does not compile is the server's problem; the
-			// output is then not checked rather than every call failing.
-			ent.output, _ = compileJSONSchema(ent.tool.OutputSchema)
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.ent != nil || slot.err != nil {
+		return slot.ent, slot.err
+	}
+	tool, err := e.rt.Tool(ctx, server, name)
+	if err != nil {
+		switch classify(ctx, ctx, err) {
+		case ClassTransport, ClassTimeout, ClassRateLimited, ClassCancelled:
+		default:
+			slot.err = err
 		}
-	})
-	return ent
+		return nil, err
+	}
+	ent := &toolEntry{server: server, tool: tool}
+	if tool != nil && tool.OutputSchema != nil {
+		// A schema that does not compile is the server's problem; the
+		// output is then not checked rather than every call failing.
+		ent.output, _ = compileJSONSchema(tool.OutputSchema)
+	}
+	slot.ent = ent
+	return ent, nil
+}
+
+// lookupToolRetrying is lookupTool under the step's retry policy: nothing
+// has been sent yet, so a lookup that failed for a reason the policy
+// retries is tried again whatever the tool does.
+func (e *engine) lookupToolRetrying(ctx context.Context, s *Step, path string, policy retryPolicy) (*toolEntry, error) {
+	for n := 1; ; n++ {
+		ent, err := e.lookupTool(ctx, s.Call.Server, s.Call.Tool)
+		if err == nil {
+			return ent, nil
+		}
+		class := classify(ctx, ctx, err)
+		if class == ClassRefused || class == ClassProtocol {
+			// Point at the call in the file: the tool named there is
+			// missing or not allowed.
+			err = fmt.Errorf("%s: %w", s.Call.Pos, err)
+		}
+		if !policy.retries(class, n) {
+			return nil, &CallError{Class: class, Err: err}
+		}
+		delay := policy.delay(n)
+		e.emit(Event{Kind: EventRetrying, Path: path, Step: s, Attempt: n, Delay: delay, Err: err})
+		if serr := e.rt.Sleep(ctx, delay); serr != nil {
+			return nil, &CallError{Class: ClassCancelled, Err: context.Cause(ctx)}
+		}
+	}
+}
+
+// failBeforeCall ends a call step that failed before anything was sent:
+// its arguments, key or tool could not be had. The failure is journalled as
+// a failed attempt, so `mediator runs show` says why the step failed, but
+// only when the call path has no record yet: it must never hide an earlier
+// attempt's success or unknown outcome from a later resume.
+func (e *engine) failBeforeCall(s *Step, path, key, digest string, err error) *stepResult {
+	class := preCallClass(err)
+	if class == ClassCancelled {
+		return &stepResult{status: StatusCancelled, err: err}
+	}
+	r := callFailedClass(nil, err, class, 0, true)
+	if e.journal == nil || (e.resume != nil && e.resume.last[path] != nil) {
+		return r
+	}
+	now := e.rt.Now()
+	rec := &AttemptRecord{
+		RunID: e.runID, Path: path, Attempt: 1, Step: s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
+		State: AttemptFailed, ArgsDigest: digest, IdempotencyKey: key, Error: err.Error(), ErrorClass: class,
+		StartedAt: now, FinishedAt: now,
+	}
+	// Nothing was sent, so a lost record costs nothing: no commit wait.
+	if jerr := e.journal.RecordAttempt(rec, false); jerr != nil {
+		r.err = errors.Join(err, jerr)
+	}
+	return r
 }
 
 // trustedTool returns the tool when its annotations may be believed, nil

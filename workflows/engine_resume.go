@@ -98,7 +98,10 @@ func (r *resumeState) override(list []string, path string, s *Step) bool {
 	return false
 }
 
-func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe bool, digest string) resumeDecision {
+// decide says what to do with call path. safe tells whether the call may
+// be sent again by the retry rule; it may need the tool's definition from
+// the server, so it is asked only for a call whose outcome is unknown.
+func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe func() (bool, error), digest string) resumeDecision {
 	last := r.last[path]
 	n := 0
 	if last != nil {
@@ -138,7 +141,11 @@ func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe boo
 	case AttemptMarkedDone:
 		return resumeDecision{kind: resumeReuse, attempt: n}
 	case AttemptStarted, AttemptCancelled:
-		if !safe {
+		ok, err := safe()
+		if err != nil {
+			return resumeDecision{kind: resumeFail, attempt: n, err: fmt.Errorf("deciding whether %s may be sent again: %w", path, err)}
+		}
+		if !ok {
 			return resumeDecision{kind: resumeFail, attempt: n, err: &ResumeBlockedError{RunID: r.runID, Calls: []BlockedCall{{
 				Path: path, Server: s.Call.Server, Tool: s.Call.Tool, State: last.State, Attempt: last.Attempt}}}}
 		}
@@ -228,9 +235,9 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]Bl
 		if matchAny(e.resume.rerun, path, s) || matchAny(e.resume.markDone, path, s) {
 			continue
 		}
-		ent := e.toolEntry(ctx, s.Call.Server, s.Call.Tool)
-		if ent.err != nil {
-			return nil, fmt.Errorf("resume: deciding whether %s may be sent again: %w", path, ent.err)
+		ent, err := e.lookupTool(ctx, s.Call.Server, s.Call.Tool)
+		if err != nil {
+			return nil, fmt.Errorf("resume: deciding whether %s may be sent again: %w", path, err)
 		}
 		if safeToRepeat(annotations(e.trustedTool(ent)), s.IdempotencyKey != nil, s.RetryUnsafe) {
 			continue
