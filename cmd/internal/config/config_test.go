@@ -197,6 +197,20 @@ func TestSecretsAreNeverInline(t *testing.T) {
 	})
 }
 
+// A secret after its flag is one problem, not one for the flag and one
+// for the value on its own.
+func TestSecretArgumentIsReportedOnce(t *testing.T) {
+	const y = `servers:
+  local:
+    command: srv
+    args: ["--api-key", "sk-live-0123456789abcdef", "--verbose"]
+`
+	_, path, err := load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:4:25: servers.local.args[1]: looks like a secret on the command line; store it with "mediator secret set local NAME" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment`,
+	})
+}
+
 func TestEnvExpansion(t *testing.T) {
 	const y = `servers:
   weather:
@@ -276,7 +290,7 @@ func TestJSONConfig(t *testing.T) {
 func TestYAMLShapeProblems(t *testing.T) {
 	_, path, err := load(t, "config.yaml", "servers:\n  a:\n    url: [x\n", nil)
 	assertProblems(t, problems(t, err, path), []string{
-		`FILE:2: invalid YAML: did not find expected ',' or ']'`,
+		`FILE:3: invalid YAML: did not find expected ',' or ']'; close the [ opened on this line, or separate its items with commas`,
 	})
 	_, path, err = load(t, "config.yaml", "- a\n- b\n", nil)
 	assertProblems(t, problems(t, err, path), []string{
@@ -304,6 +318,30 @@ servers2: {}
 		`FILE:11:19: audit.include_values: expected true or false, got "yes"`,
 		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: audit, credentials, servers, state_dir`,
 	})
+}
+
+// Each syntax error names the line to fix: yaml's own line numbers point
+// at the enclosing block or count from 0, depending on the error.
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"unclosed [", "servers:\n  a:\n    url: [x\n", "FILE:3: invalid YAML: did not find expected ',' or ']'"},
+		{"unclosed { with lines after it", "servers:\n  a:\n    url: https://a.example.com\n    env: {A: b\n    timeout: 5s\n", "FILE:4: invalid YAML: did not find expected ',' or '}'"},
+		{"key indented less", "servers:\n  a:\n    url: https://a.example.com\n   command: y\n", "FILE:4: invalid YAML: did not find expected key; check this line's indentation against the lines above"},
+		{"key indented more", "servers:\n  a:\n    url: https://a.example.com\n      command: y\n", "FILE:4: invalid YAML: mapping values are not allowed in this context"},
+		{"list item then key", "servers:\n  - a\n  b: c\n", "FILE:3: invalid YAML: did not find expected '-' indicator; check this line's indentation against the lines above"},
+		{"tab", "state_dir: /x\n\tservers: {}\n", "FILE:2: invalid YAML: found a tab character that violates indentation; indent with spaces"},
+		{"unclosed quote", "state_dir: /x\naudit:\n  path: \"/var/log\n", "FILE:3: invalid YAML: found unexpected end of stream"},
+		{"first line", "servers: @x\n", "FILE:1: invalid YAML: found character that cannot start any token"},
+		{"multi-line flow list, then an error", "servers:\n  a:\n    args: [x,\n      y]\n    url: [z\n", "FILE:5: invalid YAML: did not find expected ',' or ']'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, path, err := load(t, "config.yaml", tc.yaml, nil)
+			got := problems(t, err, path)
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+				t.Errorf("got %q, want one problem starting with %q", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestTransportAndAuthCombinations(t *testing.T) {

@@ -217,7 +217,7 @@ func (w *walker) validateStdio(s *Server, p string) {
 // validateArgs catches a credential passed on the command line, where
 // every process on the machine can read it.
 func (w *walker) validateArgs(s *Server, p string) {
-	for i, a := range s.Args {
+	for i := 0; i < len(s.Args); i++ {
 		f := fmt.Sprintf("%s.args[%d]", p, i)
 		raw := w.raw(f)
 		flag, val, hasVal := strings.Cut(strings.TrimLeft(raw, "-"), "=")
@@ -225,8 +225,11 @@ func (w *walker) validateArgs(s *Server, p string) {
 		case strings.HasPrefix(raw, "-") && hasVal && LooksLikeSecret(flag, val):
 		case strings.HasPrefix(raw, "-") && !hasVal && SecretLikeName(flag) && i+1 < len(s.Args) &&
 			LooksLikeSecret(flag, w.raw(fmt.Sprintf("%s.args[%d]", p, i+1))):
-			f = fmt.Sprintf("%s.args[%d]", p, i+1)
-		case !strings.HasPrefix(raw, "-") && !IsReference(raw) && SecretLikeValue(a):
+			// The value after the flag is the secret; it is reported here,
+			// once, and not judged again on its own.
+			i++
+			f = fmt.Sprintf("%s.args[%d]", p, i)
+		case !strings.HasPrefix(raw, "-") && !IsReference(raw) && SecretLikeValue(s.Args[i]):
 		default:
 			continue
 		}
