@@ -126,7 +126,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Problems{yamlSyntax(file, err)}
+		return nil, Problems{yamlSyntax(file, data, err)}
 	}
 	clean := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	if len(doc.Content) > 0 {
@@ -311,13 +311,60 @@ func (w *walker) resolveDefaults(cfg *Config) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlSyntax(file string, err error) Problem {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+// maxLineSearch bounds yamlErrorLine, which parses every prefix of the
+// file: beyond it the search would take noticeable time, and the line
+// yaml reports is used instead.
+const maxLineSearch = 1000
+
+func yamlSyntax(file string, data []byte, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return Problem{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	if l := yamlErrorLine(data); l > 0 {
+		line = l
+	}
+	return Problem{File: file, Line: line, Msg: "invalid YAML: " + msg + yamlHint(msg)}
+}
+
+// yamlErrorLine returns the line that breaks the document: the one after
+// the longest run of whole lines that still parses. The "line N" in
+// yaml's own errors cannot be used as it is: it names the start of the
+// enclosing block or flow collection when there is one, else the
+// problem; counts from 0 for parser errors and from 1 for scanner errors;
+// and is left out on the first line. 0 means the file is too long to
+// search.
+func yamlErrorLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > maxLineSearch {
+		return 0
+	}
+	good, end := 0, 0
+	for i, l := range lines {
+		end += len(l)
+		var n yaml.Node
+		if yaml.Unmarshal(data[:end], &n) == nil {
+			good = i + 1
+		}
+	}
+	return min(good+1, len(lines))
+}
+
+// yamlHint says what usually causes the messages that puzzle people.
+func yamlHint(msg string) string {
+	switch msg {
+	case "did not find expected ',' or ']'":
+		return "; close the [ opened on this line, or separate its items with commas"
+	case "did not find expected ',' or '}'":
+		return "; close the { opened on this line, or separate its entries with commas"
+	case "did not find expected key", "did not find expected '-' indicator":
+		return "; check this line's indentation against the lines above"
+	case "found a tab character that violates indentation":
+		return "; indent with spaces"
+	}
+	return ""
 }
 
 // jsonSyntax checks a .json file strictly (YAML would accept trailing

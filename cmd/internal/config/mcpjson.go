@@ -72,7 +72,7 @@ func ParseMCPServers(file string, data []byte, prefix string, env Env) ([]Import
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Problems{yamlSyntax(file, err)}
+		return nil, Problems{yamlSyntax(file, data, err)}
 	}
 	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
 	if len(doc.Content) == 0 || resolve(doc.Content[0]).Kind != yaml.MappingNode {
@@ -307,7 +307,7 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 	var doc yaml.Node
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, Problems{yamlSyntax(path, err)}
+			return nil, Problems{yamlSyntax(path, data, err)}
 		}
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
