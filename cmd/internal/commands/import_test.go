@@ -116,11 +116,15 @@ func TestImportIntoNewConfigAndBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"local-tools": {"command": "srv", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}`) &&
-		!strings.Contains(string(b), `"GITHUB_TOKEN": "${GITHUB_TOKEN}"`) {
+	// GITHUB_TOKEN is unset, so there is no value to move: the config
+	// names the keyring item it belongs in, and the user is told to fill it.
+	if !strings.Contains(string(b), `"GITHUB_TOKEN": "github-token"`) || strings.Contains(string(b), "${GITHUB_TOKEN}") {
 		t.Errorf("JSON config:\n%s", b)
 	}
-	e.vars["GITHUB_TOKEN"] = "x"
+	if !strings.Contains(r.stderr, "warning: local-tools: env GITHUB_TOKEN refers to ${GITHUB_TOKEN}, which is not set now") ||
+		!strings.Contains(r.stderr, "mediator secret set local-tools github-token") {
+		t.Errorf("no warning about the unset variable:\n%s", r.stderr)
+	}
 	e.mustRun("", "config", "validate")
 
 	os.WriteFile(src, []byte(`{"mcpServers": {"a": {"url": "https://a.example.com", "command": "x"}, "b": {"args": []}, "c": {"url": "https://c.example.com", "headers": {"Authorization": "Bearer ${MISSING}"}}}}`), 0o600)
@@ -139,4 +143,55 @@ func TestImportIntoNewConfigAndBadInput(t *testing.T) {
 	}
 	r = e.run("", "servers", "import", filepath.Join(e.dir, "nope.json"))
 	expectCode(t, r, 2, "missing file")
+}
+
+// An env value that refers to the importing shell's environment: a
+// credential is resolved once and moved to the keyring, so the config
+// neither holds it nor breaks when the variable is unset later; anything
+// else keeps its reference, with a warning naming a variable unset now.
+func TestImportResolvesCredentialReferences(t *testing.T) {
+	const token = "canary-env-ref-Tz4Wq8Lp2"
+	e := newTestEnv(t)
+	e.canary = append(e.canary, token)
+	e.vars["MY_TOKEN"] = token
+	e.writeConfig("")
+	src := filepath.Join(e.dir, "claude.json")
+	os.WriteFile(src, []byte(`{"mcpServers": {"tools": {"command": "srv", "env": {"TOKEN": "${MY_TOKEN}", "LOG_DIR": "${LOG_DIR}", "MODE": "${MODE:-fast}"}}}}`), 0o600)
+	r := e.mustRun("", "servers", "import", src)
+	for _, want := range []string{
+		"tools: moved env TOKEN (resolved from ${MY_TOKEN}) to keyring item tools/token (secret_env TOKEN)",
+		"warning: tools: env LOG_DIR refers to ${LOG_DIR}, which is not set now: mediator will refuse to load the config while it is unset",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "MODE") {
+		t.Errorf("a reference with a default needs no warning:\n%s", r.stderr)
+	}
+	b, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TOKEN: token", "LOG_DIR: ${LOG_DIR}", "MODE: ${MODE:-fast}"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "MY_TOKEN") || strings.Contains(string(b), token) {
+		t.Errorf("the config keeps the credential or its reference:\n%s", b)
+	}
+	// MY_TOKEN no longer matters; LOG_DIR, unset, is the one problem.
+	delete(e.vars, "MY_TOKEN")
+	r = e.run("", "config", "validate")
+	expectCode(t, r, 2, "validate with LOG_DIR unset")
+	if !strings.Contains(r.stderr, "environment variable LOG_DIR is not set") || strings.Contains(r.stderr, "MY_TOKEN") {
+		t.Errorf("validate:\n%s", r.stderr)
+	}
+	e.vars["LOG_DIR"] = "/tmp"
+	e.mustRun("", "config", "validate")
+	r = e.mustRun("", "secret", "list", "tools")
+	if !strings.Contains(r.stdout, "tools   token") {
+		t.Errorf("keyring after import:\n%s", r.stdout)
+	}
 }

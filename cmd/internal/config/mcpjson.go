@@ -257,6 +257,10 @@ func (w *walker) importEnv(e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
 	secret := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, name := range sortedKeys(e.Env) {
 		value := e.Env[name]
+		if envRefPattern.MatchString(value) {
+			w.importEnvRef(name, value, plain, secret, imp)
+			continue
+		}
 		if !LooksLikeSecret(name, value) {
 			add(plain, name, str(value))
 			continue
@@ -271,6 +275,53 @@ func (w *walker) importEnv(e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
 	if len(secret.Content) > 0 {
 		add(entry, "secret_env", secret)
 	}
+}
+
+// envRefPattern finds ${VAR}, ${env:VAR} and ${VAR:-default}; group 2 is
+// the default part.
+var envRefPattern = regexp.MustCompile(`\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// importEnvRef imports an env value that refers to the importing shell's
+// environment. A credential (by the variable's or the reference's name) is
+// resolved now and moved to the keyring, as header values are: mediator
+// keeps credentials there, and a ${VAR} left in the config would make every
+// command fail to load it whenever VAR is unset. When VAR is unset now, the
+// config names the keyring item anyway and the user is told to store it.
+// Anything else keeps its reference, with a warning if VAR is unset.
+func (w *walker) importEnvRef(name, value string, plain, secret *yaml.Node, imp *ImportedServer) {
+	credential := SecretLikeName(name)
+	var unset []string
+	for _, m := range envRefPattern.FindAllStringSubmatch(value, -1) {
+		credential = credential || SecretLikeName(m[1])
+		if _, ok := w.env(m[1]); !ok && m[2] == "" && !slices.Contains(unset, m[1]) {
+			unset = append(unset, m[1])
+		}
+	}
+	refs := "${" + strings.Join(unset, "}, ${") + "}"
+	item := SecretItemName(name)
+	if !credential || len(unset) == 0 {
+		resolved, ok := w.resolveQuietly(value)
+		if !credential || !ok || resolved == "" || harmlessValue(resolved) {
+			add(plain, name, str(value))
+			if len(unset) > 0 {
+				imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now: mediator will refuse to load the config while it is unset (write ${%s:-default} to give a default)", name, refs, unset[0]))
+			}
+			return
+		}
+		imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name + " (resolved from " + value + ")", As: "secret_env " + name, Value: credentials.NewSecret(resolved)})
+		add(secret, name, str(item))
+		return
+	}
+	add(secret, name, str(item))
+	imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now, so no value was moved to the keyring; the config names keyring item %s (secret_env %s); store the value with: mediator secret set %s %s", name, refs, item, name, imp.Name, item))
+}
+
+// resolveQuietly expands value's references as the loader would, without
+// reporting problems: the caller has its own message for them.
+func (w *walker) resolveQuietly(value string) (string, bool) {
+	scratch := &walker{file: w.file, env: w.env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
+	out := scratch.expand(&yaml.Node{Kind: yaml.ScalarNode, Value: value}, "env")
+	return out, len(scratch.problems) == 0
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -45,8 +45,10 @@ creating the file if needed and keeping everything else in it.
 Credentials are moved, never copied into the config: an Authorization
 header becomes auth bearer (or api-key), another credential header auth
 api-key, and a secret-looking env value secret_env, each with the value
-stored in the keyring under the server's name. Header values may use ${VAR},
-resolved now. What moved where is reported by name, never by value.
+stored in the keyring under the server's name. A ${VAR} in a header, or in
+an env value that is a credential, is resolved now and the value moved the
+same way; other env values keep their ${VAR}, with a warning when VAR is
+unset. What moved where is reported by name, never by value.
 
 A server that already exists is left alone and nothing is imported, unless
 --force replaces it.`,
@@ -103,7 +105,11 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	}
 	for _, s := range imps {
 		for _, n := range s.Notes {
-			fmt.Fprintf(opts.IO.ErrOut, "note: %s: %s\n", s.Name, n)
+			kind := "note"
+			if rest, ok := strings.CutPrefix(n, "warning: "); ok {
+				kind, n = "warning", rest
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "%s: %s: %s\n", kind, s.Name, n)
 		}
 		for _, m := range s.Secrets {
 			fmt.Fprintf(opts.IO.ErrOut, "%s: %s %s to keyring item %s/%s (%s)\n", s.Name, verb, m.From, s.Name, m.Item, m.As)
