@@ -31,6 +31,14 @@ func TestCallExitCodes(t *testing.T) {
 		t.Errorf("structured result printed as:\n%s", r.stdout)
 	}
 
+	// echo's text is a string, so digits stay the text typed; add's a
+	// and b are integers, so the same digits are numbers.
+	r = e.run("", "call", "weather", "echo", "-a", "text=01234", "-a", "text=12345")
+	expectCode(t, r, 0, "digits for a string argument")
+	if r.stdout != "{\n  \"echo\": \"12345\"\n}\n" {
+		t.Errorf("digits for a string argument printed as:\n%s", r.stdout)
+	}
+
 	r = e.run("", "call", "weather", "say", "--args", `{"text": "hi"}`)
 	expectCode(t, r, 0, "text result")
 	if r.stdout != "you said: hi\n" {

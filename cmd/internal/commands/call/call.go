@@ -54,9 +54,12 @@ input schema before anything is sent, makes the call with that server's own
 credential, and writes an audit record.
 
 Arguments come from --args (a JSON object, @FILE to read one from a file, or
-- for stdin) and -a KEY=VALUE flags, which override --args. A VALUE that is
-valid JSON (42, true, null, [1,2], {"a":1}, "quoted") is taken as that JSON
-value, anything else as a string. KEY may be a dotted path (-a where.city=Oslo).
+- for stdin) and -a KEY=VALUE flags, which override --args. A VALUE is read
+as the tool's input schema types that argument: for a string, -a zip=01234
+or -a version=1.10 stays the text typed. Where the schema gives no type, a
+VALUE that is valid JSON (42, true, null, [1,2], {"a":1}, "quoted") is
+taken as that JSON value, anything else as a string. A dotted KEY nests:
+-a a.b=1 sets {"a": {"b": 1}}.
 
 Output: text content as text, structured content as indented JSON, other
 content summarized; --json prints the raw MCP CallToolResult.
@@ -64,9 +67,9 @@ content summarized; --json prints the raw MCP CallToolResult.
 Exit codes: 0 success, 1 the tool returned an error result, 2 usage or
 config error (unknown server or tool, invalid arguments), 3 connection or
 authentication failure.`,
-		Example: `  mediator call weather get_forecast -a city=Oslo -a days=3
-  mediator call calendar create_event --args '{"title": "Walk", "when": "2026-05-01T10:00"}'
-  mediator call everything echo --args @args.json --json`,
+		Example: `  mediator call weather get_forecast -a location=Oslo -a days=3
+  mediator call calendar create_event --args '{"title": "Walk", "start": "2026-05-01T10:00"}'
+  mediator call calendar list_events --args @args.json --json`,
 		Args: cmdutil.ExactArgs(2, "SERVER TOOL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Server, opts.Tool = args[0], args[1]
@@ -78,13 +81,17 @@ authentication failure.`,
 		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
 	}
 	cmd.Flags().StringVar(&opts.ArgsJSON, "args", "", "arguments as a JSON object, @FILE, or - for stdin")
-	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE parsed as JSON when it is valid JSON)")
+	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE read by the tool's input schema, else as JSON when it is valid JSON)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the raw MCP CallToolResult as JSON")
 	return cmd
 }
 
 func callRun(ctx context.Context, opts *Options) error {
-	args, err := BuildArgs(opts.ArgsJSON, opts.Pairs, opts.IO.In, opts.ReadFile)
+	args, err := ReadArgs(opts.ArgsJSON, opts.IO.In, opts.ReadFile)
+	if err != nil {
+		return err
+	}
+	pairs, err := ParsePairs(opts.Pairs)
 	if err != nil {
 		return err
 	}
@@ -100,6 +107,25 @@ func callRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer o.Close()
+
+	var schema any
+	if NeedsSchema(pairs) {
+		// Listing connects the server, as the call would. A failure here
+		// is the call's failure: nothing was sent, and trying again in
+		// Call would only make the user wait a second timeout.
+		tools, err := o.Tools(ctx, opts.Server)
+		if err != nil {
+			return err
+		}
+		for _, t := range tools {
+			if t.Name == opts.Tool && t.Tool != nil {
+				schema = t.Tool.InputSchema
+			}
+		}
+	}
+	if err := ApplyPairs(args, pairs, schema); err != nil {
+		return err
+	}
 
 	res, callErr := o.Call(ctx, opts.Server, opts.Tool, args)
 	if res == nil {

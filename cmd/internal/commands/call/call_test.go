@@ -63,7 +63,7 @@ func TestBuildArgs(t *testing.T) {
 		want     string
 	}{
 		{`{"a":`, nil, "--args: not valid JSON"},
-		{`[1,2]`, nil, "--args: tool arguments must be a JSON object such as '{\"city\": \"Oslo\"}', got an array"},
+		{`[1,2]`, nil, "--args: tool arguments must be a JSON object such as '{\"location\": \"Oslo\"}', got an array"},
 		{`{} {}`, nil, "more than one JSON value"},
 		{"@missing.json", nil, "--args: no such file"},
 		{"", []string{"=x"}, "-a =…: expected KEY=VALUE"},
@@ -80,16 +80,87 @@ func TestBuildArgs(t *testing.T) {
 }
 
 func ExampleBuildArgs() {
-	args, _ := BuildArgs(`{"city": "Oslo"}`, []string{"days=3", "units=metric", "where.country=NO"}, nil, nil)
+	args, _ := BuildArgs(`{"location": "Oslo"}`, []string{"days=3", "units=metric", "where.country=NO"}, nil, nil)
 	out, _ := cmdutil.MarshalJSON(args)
 	fmt.Print(string(out))
 	// Output:
 	// {
-	//   "city": "Oslo",
 	//   "days": 3,
+	//   "location": "Oslo",
 	//   "units": "metric",
 	//   "where": {
 	//     "country": "NO"
 	//   }
 	// }
+}
+
+// A VALUE is read as the schema types its property, so what the user
+// typed for a string stays that string; untyped properties keep the JSON
+// reading.
+func TestApplyPairsFollowsTheSchema(t *testing.T) {
+	schema := map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"zip":      map[string]any{"type": "string"},
+			"version":  map[string]any{"type": "string"},
+			"label":    map[string]any{"type": []any{"string", "null"}},
+			"name":     map[string]any{"type": "string"},
+			"quoted":   map[string]any{"type": "string"},
+			"days":     map[string]any{"type": "integer"},
+			"ratio":    map[string]any{"type": "number"},
+			"flag":     map[string]any{"type": "boolean"},
+			"either":   map[string]any{"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}},
+			"mode":     map[string]any{"enum": []any{"1", "2"}},
+			"anything": map[string]any{"description": "no type"},
+			"where": map[string]any{
+				"type":       "object",
+				"properties": map[string]any{"code": map[string]any{"type": "string"}},
+			},
+			"tags": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}},
+		},
+	}
+	pairs, err := ParsePairs([]string{
+		"zip=12345", "version=1.10", "label=null", "name=true", "quoted=\"42\"", "days=3", "ratio=2",
+		"flag=false", "either=7", "mode=1", "anything=[1,2]", "where.code=0047", "where.n=5", "tags.x=9", "extra=8",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !NeedsSchema(pairs) {
+		t.Error("numbers among the values: the schema matters")
+	}
+	args := map[string]any{"where": map[string]any{"city": "Oslo"}}
+	if err := ApplyPairs(args, pairs, schema); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"zip": "12345", "version": "1.10", "label": nil, "name": "true", "quoted": "42", "days": int64(3), "ratio": int64(2),
+		"flag": false, "either": int64(7), "mode": "1", "anything": []any{int64(1), int64(2)},
+		"where": map[string]any{"city": "Oslo", "code": "0047", "n": int64(5)}, "tags": map[string]any{"x": "9"}, "extra": int64(8),
+	}
+	if !reflect.DeepEqual(args, want) {
+		t.Errorf("args:\n got %#v\nwant %#v", args, want)
+	}
+
+	// The schema as a typed value (what an in-process server holds) works
+	// the same as decoded JSON.
+	typed := struct {
+		Properties map[string]struct {
+			Type string `json:"type"`
+		} `json:"properties"`
+	}{Properties: map[string]struct {
+		Type string `json:"type"`
+	}{"zip": {Type: "string"}}}
+	args = map[string]any{}
+	if err := ApplyPairs(args, []Pair{{Key: "zip", Raw: "4711"}, {Key: "plz", Raw: "4711"}}, typed); err != nil {
+		t.Fatal(err)
+	}
+	if args["zip"] != "4711" || args["plz"] != int64(4711) {
+		t.Errorf("typed schema: %#v", args)
+	}
+
+	strs, _ := ParsePairs([]string{"location=Oslo", `note="hi"`, "empty="})
+	if NeedsSchema(strs) {
+		t.Error("only strings: nothing for the schema to decide")
+	}
 }
