@@ -193,6 +193,16 @@ func (c Config) oauthProblems(typ string) []FieldError {
 	if transport := c.effectiveTransport(); transport == TransportSSE {
 		add("transport", "auth type %s needs transport %s: the legacy sse transport has no way to run an authorization", typ, TransportStreamableHTTP)
 	}
+	// The same rule the OAuth handler applies when it starts, so that
+	// `config validate` passes only what `call` accepts.
+	if u, err := url.Parse(c.URL); err == nil && c.URL != "" && u.Scheme == "http" {
+		switch {
+		case !isLoopback(u.Hostname()):
+			add("url", "auth type %s sends tokens, so %q must be an https URL (plain http only to a loopback address, with allow_insecure_localhost: true)", typ, u.Redacted())
+		case !a.AllowInsecureLocalhost:
+			add("auth.allow_insecure_localhost", "%q uses plain http: set allow_insecure_localhost: true (for a loopback server in development only), or use https", u.Redacted())
+		}
+	}
 	if a.ClientSecret != "" && a.PrivateKey != "" {
 		add("auth.private_key", "give client_secret or private_key, not both")
 	}
@@ -289,7 +299,8 @@ func checkEndpointURL(raw string, insecureLocalhost bool) error {
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	// *.localhost is loopback too (RFC 6761 §6.3), as the OAuth guard has it.
+	if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)

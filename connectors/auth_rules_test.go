@@ -71,6 +71,9 @@ func TestAuthRulesNameFieldAndChoices(t *testing.T) {
 		"mtls form names auth fields": {Config{Auth: AuthConfig{Type: AuthMTLS}, TLS: TLSConfig{Cert: "c"}}, "auth.cert", "needs its private key"},
 		"tls over http":               {Config{URL: "http://mcp.example.com/mcp", TLS: TLSConfig{CA: "ca.pem"}}, "tls", "plain text"},
 		"tls on stdio":                {Config{URL: "-", Command: "srv", TLS: TLSConfig{CA: "ca.pem"}}, "tls", "only to HTTP servers"},
+		"oauth at http loopback":      {Config{URL: "http://127.0.0.1:8080/mcp", Auth: AuthConfig{Type: AuthOAuth}}, "auth.allow_insecure_localhost", "set allow_insecure_localhost: true"},
+		"oauth at http public":        {Config{URL: "http://mcp.example.com/mcp", Auth: AuthConfig{Type: AuthOAuth, AllowInsecureLocalhost: true}}, "url", "must be an https URL"},
+		"machine grant at http":       {Config{URL: "http://localhost/mcp", Auth: AuthConfig{Type: AuthClientCredentials, ClientID: "c", ClientSecret: "s"}}, "auth.allow_insecure_localhost", "plain http"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := tc.cfg

@@ -175,6 +175,16 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 	if a.DPoP {
 		cfg.DPoP = oauth.DPoPAuto
 	}
+	// The handler fetches metadata from the server's own origin, which may
+	// want the client certificate and trust only the CA bundle. Read once,
+	// with the handler: a renewed certificate reaches the OAuth fetches
+	// when the connector is made anew (the MCP connection reads it at
+	// every connect).
+	ct, err := c.clientTLS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLS, cfg.RootCAs = ct.oauthTLS()
 	switch {
 	case c.opts.TokenStore != nil:
 		cfg.Store = c.opts.TokenStore
@@ -236,7 +246,9 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 	}
 	h, err := oauth.New(cfg)
 	if err != nil {
-		return nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
+		// oauth.New's errors start with "oauth:" and name no server; the
+		// *Error names it.
+		return nil, c.newError(KindConfig, err)
 	}
 	return h, nil
 }

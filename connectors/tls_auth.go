@@ -19,6 +19,9 @@ type clientTLS struct {
 	cert  *tls.Certificate
 	roots *x509.CertPool
 	min   uint16
+	// caPEM is the CA bundle's text, for the OAuth fetches to other
+	// origins (see oauthTLS).
+	caPEM []byte
 }
 
 // authenticator returns ct as a TLSAuthenticator, or nil for no TLS settings.
@@ -68,6 +71,7 @@ func (c *Connector) clientTLS(ctx context.Context) (*clientTLS, error) {
 		if !ct.roots.AppendCertsFromPEM(data) {
 			return nil, c.newError(KindConfig, fmt.Errorf("tls: the CA bundle %s holds no PEM certificate", t.CA))
 		}
+		ct.caPEM = data
 	}
 	if t.Cert == "" {
 		return ct, nil
@@ -106,6 +110,28 @@ func (c *Connector) clientTLS(ctx context.Context) (*clientTLS, error) {
 	}
 	ct.cert = &pair
 	return ct, nil
+}
+
+// oauthTLS is what the OAuth handler's fetches use: the connection's own
+// TLS (CA bundle, minimum version, client certificate) for the MCP server's
+// origin, and for every other origin (the authorization server) the
+// system's roots plus the CA bundle, but never the client certificate. A
+// private CA usually signs the intranet authorization server too; a public
+// one still verifies against the system's roots.
+func (ct *clientTLS) oauthTLS() (server *tls.Config, others *x509.CertPool) {
+	if ct == nil {
+		return nil, nil
+	}
+	server = &tls.Config{MinVersion: tls.VersionTLS12}
+	_ = ct.ConfigureTLS(server) // never fails
+	if ct.caPEM != nil {
+		others, _ = x509.SystemCertPool()
+		if others == nil {
+			others = x509.NewCertPool()
+		}
+		others.AppendCertsFromPEM(ct.caPEM)
+	}
+	return server, others
 }
 
 // tlsHint explains a TLS failure in terms of the config, or returns "" when

@@ -56,14 +56,11 @@ type deviceResponse struct {
 // user code (with resource, RFC 8707), show the user code, poll the token
 // endpoint at the server's interval.
 func (h *Handler) deviceGrant(ctx context.Context, d *discovered, ca clientAuth, scopes []string, useDPoP bool) (*Token, error) {
+	if err := checkDeviceSupport(d); err != nil {
+		return nil, err
+	}
 	ep := d.meta.DeviceAuthorizationEndpoint
-	if ep == "" {
-		return nil, fmt.Errorf("authorization server %s does not offer the device authorization grant (its metadata has no device_authorization_endpoint); log in with the browser instead", d.issuer)
-	}
-	if gt := d.meta.GrantTypesSupported; len(gt) > 0 && !slices.Contains(gt, grantDeviceCode) {
-		return nil, fmt.Errorf("authorization server %s does not list the device_code grant in grant_types_supported; log in with the browser instead", d.issuer)
-	}
-	if _, err := h.policy.checkURL(ep); err != nil {
+	if _, err := h.guardPolicy().checkURL(ep); err != nil {
 		return nil, fmt.Errorf("device_authorization_endpoint: %w", err)
 	}
 	form := url.Values{"resource": {d.resource}}
@@ -124,6 +121,24 @@ func (h *Handler) deviceGrant(ctx context.Context, d *discovered, ca clientAuth,
 	}
 }
 
+// checkDeviceSupport refuses an authorization server that does not offer
+// the device authorization grant.
+func checkDeviceSupport(d *discovered) error {
+	if d.meta.DeviceAuthorizationEndpoint == "" {
+		return fmt.Errorf("authorization server %s does not offer the device authorization grant (its metadata has no device_authorization_endpoint); log in with the browser instead", d.issuer)
+	}
+	if !offersDevice(d.meta) {
+		return fmt.Errorf("authorization server %s does not list the device_code grant in grant_types_supported; log in with the browser instead", d.issuer)
+	}
+	return nil
+}
+
+// offersDevice reports whether the metadata offers the device grant.
+func offersDevice(m *ServerMetadata) bool {
+	gt := m.GrantTypesSupported
+	return m.DeviceAuthorizationEndpoint != "" && (len(gt) == 0 || slices.Contains(gt, grantDeviceCode))
+}
+
 func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
 	if h.cfg.Sleep != nil {
 		return h.cfg.Sleep(ctx, d)
@@ -146,7 +161,7 @@ func (h *Handler) deviceAuthorization(ctx context.Context, endpoint, issuer stri
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := h.policy.fetchContext(ctx)
+	ctx, cancel := h.guardPolicy().fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -157,7 +172,7 @@ func (h *Handler) deviceAuthorization(ctx context.Context, endpoint, issuer stri
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
-	resp, err := h.http.Do(req)
+	resp, err := h.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("device authorization request to %s: %w", endpoint, err)
 	}
@@ -203,7 +218,7 @@ func (h *Handler) checkDisplayURL(raw string) error {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && h.policy.AllowInsecureLocalhost && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && h.guardPolicy().AllowInsecureLocalhost && isLoopbackHost(u.Hostname()):
 	default:
 		return fmt.Errorf("scheme %q is not allowed; only https is", u.Scheme)
 	}

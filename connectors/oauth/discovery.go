@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,16 +137,15 @@ func (h *Handler) protectedResourceMetadata(ctx context.Context, ch challenge) (
 	}
 	cands = append(cands, candidate{url: origin(ru) + "/.well-known/oauth-protected-resource", rootDoc: true})
 
-	var lastErr error
 	for _, c := range cands {
 		var prm oauthex.ProtectedResourceMetadata
 		found, err := h.getJSON(ctx, c.url, &prm)
 		if err != nil {
-			if errors.Is(err, ErrBlockedURL) {
-				return nil, fmt.Errorf("protected resource metadata: %w", err)
-			}
-			lastErr = err
-			continue
+			// Only "not here" moves on to the next URL. A network, TLS or
+			// server failure says nothing about where the metadata is, and
+			// falling back to legacy discovery on it would skip checks the
+			// metadata would have enabled (PKCE among them).
+			return nil, fmt.Errorf("protected resource metadata: %w", err)
 		}
 		if !found {
 			continue
@@ -159,15 +157,13 @@ func (h *Handler) protectedResourceMetadata(ctx context.Context, ch challenge) (
 			return nil, fmt.Errorf("protected resource metadata at %s is for resource %q, not %q: refusing to authorize", c.url, prm.Resource, h.resource)
 		}
 		for i, as := range prm.AuthorizationServers {
-			if _, err := h.policy.checkURL(as); err != nil {
+			if _, err := h.guardPolicy().checkURL(as); err != nil {
 				return nil, fmt.Errorf("protected resource metadata authorization_servers[%d]: %w", i, err)
 			}
 		}
 		return &prm, nil
 	}
-	if lastErr != nil {
-		h.log.Debug("no protected resource metadata", "server", h.cfg.ServerName, "last_error", lastErr)
-	}
+	h.log.Debug("no protected resource metadata", "server", h.cfg.ServerName)
 	return nil, nil
 }
 
@@ -199,11 +195,7 @@ func (h *Handler) authServerMetadata(ctx context.Context, issuer string) (*Serve
 		var m ServerMetadata
 		found, err := h.getJSON(ctx, mu, &m)
 		if err != nil {
-			if errors.Is(err, ErrBlockedURL) {
-				return nil, fmt.Errorf("authorization server metadata: %w", err)
-			}
-			h.log.Debug("authorization server metadata", "url", mu, "error", err)
-			continue
+			return nil, fmt.Errorf("authorization server metadata: %w", err)
 		}
 		if !found {
 			continue
@@ -229,7 +221,7 @@ func (h *Handler) checkServerMetadata(m *ServerMetadata) error {
 		if v == "" {
 			continue
 		}
-		if _, err := h.policy.checkURL(v); err != nil {
+		if _, err := h.guardPolicy().checkURL(v); err != nil {
 			return fmt.Errorf("authorization server %s metadata %s: %w", m.Issuer, name, err)
 		}
 	}
@@ -251,6 +243,15 @@ func requirePKCE(m *ServerMetadata) error {
 // legacyDiscovery is the 2025-03-26 rule for servers without protected
 // resource metadata: the server's origin is the authorization server, its
 // metadata at the root, else the default endpoints.
+//
+// A server that publishes no metadata at all (every URL answered "not
+// here") is marked fallback, and the authorization code flow then runs
+// without the PKCE support check: such a server has no
+// code_challenge_methods_supported to check, and 2025-03-26 made metadata
+// optional. mediator still sends an S256 challenge, so an authorization
+// server that does check PKCE gets one. The suite's backcompat scenarios
+// (auth/2025-03-26-oauth-endpoint-fallback) need this; every server that
+// publishes metadata must advertise S256.
 func (h *Handler) legacyDiscovery(ctx context.Context) (*discovered, error) {
 	ru, _ := url.Parse(h.resource)
 	issuer := origin(ru)
@@ -275,22 +276,24 @@ func (h *Handler) legacyDiscovery(ctx context.Context) (*discovered, error) {
 }
 
 // getJSON fetches a metadata document through the guarded client. found is
-// false for a 4xx answer, which discovery treats as "not here, try next".
+// false when the server answered that the document is not at this URL;
+// every other failure is an error, so discovery stops on it instead of
+// guessing.
 func (h *Handler) getJSON(ctx context.Context, rawURL string, v any) (found bool, err error) {
-	ctx, cancel := h.policy.fetchContext(ctx)
+	ctx, cancel := h.guardPolicy().fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrBlockedURL, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := h.http.Do(req)
+	resp, err := h.client().Do(req)
 	if err != nil {
 		return false, fmt.Errorf("fetching %s: %w", rawURL, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		_, _ = io.Copy(io.Discard, resp.Body)
+	if notHere(resp.StatusCode) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return false, nil
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -300,4 +303,20 @@ func (h *Handler) getJSON(ctx context.Context, rawURL string, v any) (found bool
 		return false, fmt.Errorf("decoding %s: %w", rawURL, err)
 	}
 	return true, nil
+}
+
+// notHere reports whether a status means "no such document at this URL":
+// discovery then tries the next URL. Besides 404 and 410 that is any other
+// 4xx (RFC 9728 and RFC 8414 give clients no finer rule, and servers that
+// protect every path answer 401 or 403 at a well-known URL they do not
+// serve), except 408 and 429, which say "try later", not "not here". 5xx
+// is a broken server, reported as such.
+func notHere(status int) bool {
+	switch {
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return false
+	case status >= 400 && status < 500:
+		return true
+	}
+	return false
 }

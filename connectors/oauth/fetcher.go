@@ -28,6 +28,10 @@ type AuthorizationRequest struct {
 	State string
 	// Issuer is the authorization server, for display.
 	Issuer string
+
+	// guard is the handler's SSRF policy, for fetchers that fetch the URL
+	// themselves.
+	guard *GuardPolicy
 }
 
 // AuthorizationResponse is the redirect's query (RFC 6749 §4.1.2, RFC 9207).
@@ -67,23 +71,38 @@ func responseFromQuery(q url.Values) *AuthorizationResponse {
 // authorization request with an immediate redirect (the conformance suite's
 // mock, or an SSO session that needs no interaction): it GETs the URL
 // without following the redirect and reads the response from Location.
+//
+// The zero value fetches through the SSRF policy of the handler that asks
+// it (with that handler's TLS settings); NewHeadlessFetcher fixes a policy.
 type HeadlessFetcher struct {
 	client *http.Client
 }
 
 // NewHeadlessFetcher fetches through the guarded policy.
 func NewHeadlessFetcher(policy GuardPolicy) *HeadlessFetcher {
+	return &HeadlessFetcher{client: noRedirects(policy)}
+}
+
+func noRedirects(policy GuardPolicy) *http.Client {
 	c := policy.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &HeadlessFetcher{client: c}
+	return c
 }
 
 func (f *HeadlessFetcher) FetchCode(ctx context.Context, ar *AuthorizationRequest) (*AuthorizationResponse, error) {
+	client := f.client
+	if client == nil {
+		if ar.guard == nil {
+			return nil, errors.New("headless user agent: no SSRF policy (use NewHeadlessFetcher, or a Handler's request)")
+		}
+		client = noRedirects(*ar.guard)
+		defer client.CloseIdleConnections()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ar.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("authorization URL: %w", err)
 	}
-	resp, err := f.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("requesting the authorization endpoint: %w", err)
 	}
@@ -165,7 +184,17 @@ func (f *LoopbackFetcher) FetchCode(ctx context.Context, ar *AuthorizationReques
 		}),
 	}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	// Shutdown, not Close: the answer reached this function before the
+	// handler returned, and Close would cut the "Login complete" page off
+	// mid-write. Shutdown closes the listener at once (one-shot) and waits,
+	// briefly, for that response to finish.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+	}()
 
 	open := f.Open
 	if open == nil {

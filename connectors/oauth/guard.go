@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +36,9 @@ type GuardPolicy struct {
 	// conformance suite and local development need it; nothing else may.
 	AllowInsecureLocalhost bool
 	// AllowLoopback and AllowPrivate open loopback and private (RFC 1918,
-	// ULA, CGNAT) addresses. PolicyFor sets them only when the configured
-	// server URL is itself on such a network, so a public server can never
-	// steer mediator into the user's LAN.
+	// ULA, CGNAT) addresses. PolicyFor and ResolveServer set them only when
+	// the configured server URL is itself on such a network, so a public
+	// server can never steer mediator into the user's LAN.
 	AllowLoopback bool
 	AllowPrivate  bool
 	// Timeout bounds one whole fetch including redirects; zero means
@@ -44,30 +46,106 @@ type GuardPolicy struct {
 	Timeout time.Duration
 	// MaxBodyBytes caps a response body; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Resolver looks up host names, both of the configured server (in
+	// ResolveServer) and of every URL the client dials, whose addresses
+	// are then checked one by one before any is dialed. Nil means
+	// net.DefaultResolver; tests point names at chosen addresses.
+	Resolver Resolver
+	// ServerTLS is the TLS of the configured server's own origin: its CA
+	// bundle, minimum version and client certificate. Only requests to that
+	// origin use it, so the client certificate is never shown to another
+	// host. Nil means the defaults.
+	ServerTLS *tls.Config
+	// RootCAs verify every other origin (the authorization server); nil
+	// means the system's roots.
+	RootCAs *x509.CertPool
+
+	// serverHost and serverOrigin are of the configured server URL.
+	serverHost   string
+	serverOrigin string
+}
+
+// Resolver is the part of *net.Resolver the guard uses.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // PolicyFor derives the policy from the user-configured server URL: the
 // networks the user chose to reach are the only non-public ones allowed.
+// It looks only at the URL (an IP literal, localhost); ResolveServer adds
+// what a host name resolves to.
 func PolicyFor(serverURL string, allowInsecureLocalhost bool) (GuardPolicy, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil || u.Host == "" {
 		return GuardPolicy{}, fmt.Errorf("server URL %q is not an absolute URL", serverURL)
 	}
-	p := GuardPolicy{AllowInsecureLocalhost: allowInsecureLocalhost}
-	host := u.Hostname()
-	if isLoopbackName(host) {
+	p := GuardPolicy{AllowInsecureLocalhost: allowInsecureLocalhost, serverHost: u.Hostname(), serverOrigin: originKey(u)}
+	if isLoopbackName(p.serverHost) {
 		p.AllowLoopback = true
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
-		switch {
-		case ip.IsLoopback():
-			p.AllowLoopback = true
-		case ip.IsPrivate() || cgnat.Contains(ip):
-			p.AllowPrivate = true
-		}
+	if ip, err := netip.ParseAddr(p.serverHost); err == nil {
+		p.allowClassOf(ip)
 	}
 	return p, nil
+}
+
+// allowClassOf opens the address class of one of the configured server's
+// addresses. Link-local and metadata addresses stay closed: checkIP refuses
+// them whatever the flags say.
+func (p *GuardPolicy) allowClassOf(ip netip.Addr) {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		p.AllowLoopback = true
+	case ip.IsPrivate() || cgnat.Contains(ip):
+		p.AllowPrivate = true
+	}
+}
+
+// ResolveServer opens the address classes that the configured server's
+// host name resolves to: an intranet server reached as https://vm:8443/mcp
+// may have its metadata and authorization server on the same network, just
+// as one configured by IP may. Without a host name (an IP literal,
+// localhost) it changes nothing.
+func (p GuardPolicy) ResolveServer(ctx context.Context) (GuardPolicy, error) {
+	h := p.serverHost
+	if h == "" || isLoopbackName(h) {
+		return p, nil
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return p, nil
+	}
+	addrs, err := p.resolver().LookupNetIP(ctx, "ip", h)
+	if err != nil {
+		return p, fmt.Errorf("resolving the server's host %q: %w", h, err)
+	}
+	for _, a := range addrs {
+		p.allowClassOf(a)
+	}
+	return p, nil
+}
+
+func (p GuardPolicy) resolver() Resolver {
+	if p.Resolver != nil {
+		return p.Resolver
+	}
+	return net.DefaultResolver
+}
+
+// originKey is scheme://host:port with the default port spelled out, so
+// that https://h and https://h:443 are one origin.
+func originKey(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 var (
@@ -161,14 +239,49 @@ func (p GuardPolicy) checkIP(ip netip.Addr) error {
 }
 
 // Client returns an *http.Client that enforces the policy on the URL of the
-// request, on every redirect and, after DNS resolution, on the address it
-// dials (so a name resolving to 169.254.169.254 is refused too). Environment
-// proxies are ignored: through a proxy the dial check would see only the
-// proxy's address.
+// request, on every redirect and, after DNS resolution, on each address it
+// would dial (so a name resolving to 169.254.169.254 is refused too).
+// Environment proxies are ignored: through a proxy the dial check would see
+// only the proxy's address. A request other than GET or HEAD is never
+// redirected: token, registration and device requests carry client secrets
+// and refresh tokens, which a 307 or 308 would send on to wherever the
+// Location points.
 func (p GuardPolicy) Client() *http.Client {
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = DefaultFetchTimeout
+	}
+	gt := &guardTransport{policy: p, base: p.transport(&tls.Config{RootCAs: p.RootCAs, MinVersion: tls.VersionTLS12})}
+	if p.ServerTLS != nil && p.serverOrigin != "" {
+		cfg := p.ServerTLS.Clone()
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+		gt.server = p.transport(cfg)
+	}
+	return &http.Client{
+		Transport: gt,
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if m := via[0].Method; m != http.MethodGet && m != http.MethodHead {
+				return fmt.Errorf("%w: %s %s answered with a redirect to %s; a %s is never redirected, so what it carries stays with the endpoint it was meant for", ErrBlockedURL, m, redactURL(via[0].URL), redactURL(req.URL), m)
+			}
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("%w: more than %d redirects", ErrBlockedURL, maxRedirects)
+			}
+			if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("%w: redirect from https to %s", ErrBlockedURL, redactURL(req.URL))
+			}
+			_, err := p.checkURL(req.URL.String())
+			return err
+		},
+	}
+}
+
+func (p GuardPolicy) transport(tlsCfg *tls.Config) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   10 * time.Second,
 		KeepAlive: 30 * time.Second,
+		// dialContext dials checked IP addresses only; this re-check at
+		// the socket keeps that true whatever dials through this dialer.
 		Control: func(_, address string, _ syscall.RawConn) error {
 			host, _, err := net.SplitHostPort(address)
 			if err != nil {
@@ -184,40 +297,63 @@ func (p GuardPolicy) Client() *http.Client {
 			return nil
 		},
 	}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		DialContext:           p.dialContext(dialer),
+		TLSClientConfig:       tlsCfg,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          10,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 20 * time.Second,
 	}
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultFetchTimeout
-	}
-	return &http.Client{
-		Transport: &guardTransport{policy: p, base: tr},
-		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("%w: more than %d redirects", ErrBlockedURL, maxRedirects)
+}
+
+// dialContext resolves the host itself (through the policy's Resolver),
+// checks every address, and dials only the allowed ones.
+func (p GuardPolicy) dialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: dial address %q: %v", ErrBlockedURL, addr, err)
+		}
+		var ips []netip.Addr
+		if ip, err := netip.ParseAddr(host); err == nil {
+			ips = []netip.Addr{ip}
+		} else if ips, err = p.resolver().LookupNetIP(ctx, "ip", host); err != nil {
+			return nil, err
+		}
+		var refused []string
+		var dialErr error
+		for _, ip := range ips {
+			if err := p.checkIP(ip); err != nil {
+				refused = append(refused, err.Error())
+				continue
 			}
-			if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return fmt.Errorf("%w: redirect from https to %s", ErrBlockedURL, redactURL(req.URL))
+			c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+			if err == nil {
+				return c, nil
 			}
-			_, err := p.checkURL(req.URL.String())
-			return err
-		},
+			dialErr = err
+		}
+		if dialErr != nil {
+			return nil, dialErr
+		}
+		if len(refused) == 0 {
+			return nil, fmt.Errorf("host %q has no address", host)
+		}
+		return nil, fmt.Errorf("%w: host %q resolves only to refused addresses: %s", ErrBlockedURL, host, strings.Join(refused, "; "))
 	}
 }
 
 // guardTransport checks the URL of each request (the first one included,
-// which CheckRedirect never sees) and caps the response body.
+// which CheckRedirect never sees), sends requests for the configured
+// server's origin through the transport with its TLS settings, and caps
+// the response body.
 type guardTransport struct {
 	policy GuardPolicy
 	base   http.RoundTripper
+	server http.RoundTripper // nil: base for every origin
 }
 
 func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -227,7 +363,11 @@ func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	resp, err := t.base.RoundTrip(req)
+	rt := t.base
+	if t.server != nil && originKey(req.URL) == t.policy.serverOrigin {
+		rt = t.server
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}

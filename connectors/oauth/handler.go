@@ -18,6 +18,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -87,6 +89,17 @@ type Config struct {
 	// AllowInsecureLocalhost permits http to loopback (development, the
 	// conformance suite).
 	AllowInsecureLocalhost bool
+	// TLS is the TLS of the MCP server's own origin (its CA bundle,
+	// minimum version, client certificate), for the fetches the handler
+	// makes there (protected resource metadata, and the authorization
+	// server when it shares the origin). Nil means the defaults.
+	TLS *tls.Config
+	// RootCAs verify every other origin the handler fetches from (the
+	// authorization server); nil means the system's roots.
+	RootCAs *x509.CertPool
+	// Resolver resolves host names for the SSRF guard (see
+	// GuardPolicy.Resolver); nil means net.DefaultResolver.
+	Resolver Resolver
 
 	Grant Grant
 
@@ -167,8 +180,6 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	resource string
-	policy   GuardPolicy
-	http     *http.Client
 	store    TokenStore
 	log      *slog.Logger
 	dpop     *dpopKey
@@ -182,6 +193,12 @@ type Handler struct {
 	sess     *session
 	stepUps  map[string][]time.Time
 	refreshN int
+	// policy and http are the SSRF guard; resolved says the policy has
+	// taken in what the server's host name resolves to (see
+	// resolveNetwork).
+	policy   GuardPolicy
+	http     *http.Client
+	resolved bool
 }
 
 // session is the state bound to one (issuer, client, resource).
@@ -201,16 +218,19 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.ServerName == "" {
 		return nil, errors.New("oauth: ServerName is empty")
 	}
+	// The errors of New do not name the server: every caller knows which
+	// server it configures, and says so once.
 	res, err := CanonicalResource(cfg.ServerURL)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
+		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	policy, err := PolicyFor(cfg.ServerURL, cfg.AllowInsecureLocalhost)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
+		return nil, fmt.Errorf("oauth: %w", err)
 	}
+	policy.Resolver, policy.ServerTLS, policy.RootCAs = cfg.Resolver, cfg.TLS, cfg.RootCAs
 	if _, err := policy.checkURL(res); err != nil {
-		return nil, fmt.Errorf("oauth: server %q URL: %w", cfg.ServerName, err)
+		return nil, fmt.Errorf("oauth: the server URL: %w", err)
 	}
 	if cfg.Grant == "" {
 		cfg.Grant = GrantAuthorizationCode
@@ -218,31 +238,31 @@ func New(cfg Config) (*Handler, error) {
 	switch cfg.Grant {
 	case GrantAuthorizationCode:
 		if cfg.Fetcher != nil && cfg.Device != nil {
-			return nil, fmt.Errorf("oauth: server %q: authorization_code takes a Fetcher (browser login) or Device (device grant), not both", cfg.ServerName)
+			return nil, fmt.Errorf("oauth: authorization_code takes a Fetcher (browser login) or Device (device grant), not both")
 		}
 		if cfg.RedirectURL == "" && cfg.Device == nil {
-			return nil, fmt.Errorf("oauth: server %q: authorization_code needs a RedirectURL", cfg.ServerName)
+			return nil, fmt.Errorf("oauth: authorization_code needs a RedirectURL")
 		}
 		if cfg.ClientMetadataURL != "" {
 			u, err := url.Parse(cfg.ClientMetadataURL)
 			if err != nil || u.Scheme != "https" || len(u.Path) < 2 {
-				return nil, fmt.Errorf("oauth: server %q: client_metadata_url %q must be an https URL with a path", cfg.ServerName, cfg.ClientMetadataURL)
+				return nil, fmt.Errorf("oauth: client_metadata_url %q must be an https URL with a path", cfg.ClientMetadataURL)
 			}
 		}
 	case GrantClientCredentials:
 		if cfg.Client == nil || cfg.Client.ClientID == "" || (cfg.Client.ClientSecret.IsZero() && cfg.Client.Key == nil) {
-			return nil, fmt.Errorf("oauth: server %q: client_credentials needs client_id and a client_secret or private key", cfg.ServerName)
+			return nil, fmt.Errorf("oauth: client_credentials needs client_id and a client_secret or private key")
 		}
 	case GrantJWTBearer:
 		if cfg.Assertion == nil {
-			return nil, fmt.Errorf("oauth: server %q: jwt_bearer needs an Assertion source", cfg.ServerName)
+			return nil, fmt.Errorf("oauth: jwt_bearer needs an Assertion source")
 		}
 	case GrantEnterprise:
 		if cfg.Enterprise == nil || cfg.Enterprise.IDToken == nil || cfg.Enterprise.TokenEndpoint == "" || cfg.Client == nil {
-			return nil, fmt.Errorf("oauth: server %q: enterprise needs the IdP token endpoint, an ID token source and the MCP client", cfg.ServerName)
+			return nil, fmt.Errorf("oauth: enterprise needs the IdP token endpoint, an ID token source and the MCP client")
 		}
 	default:
-		return nil, fmt.Errorf("oauth: server %q: grant %q is not one of authorization_code, client_credentials, jwt_bearer, enterprise", cfg.ServerName, cfg.Grant)
+		return nil, fmt.Errorf("oauth: grant %q is not one of authorization_code, client_credentials, jwt_bearer, enterprise", cfg.Grant)
 	}
 	h := &Handler{cfg: cfg, resource: res, policy: policy, store: cfg.Store, log: cfg.Logger, stepUps: map[string][]time.Time{}}
 	if h.store == nil {
@@ -262,12 +282,53 @@ func New(cfg Config) (*Handler, error) {
 			h.dpop, err = newDPoPKey()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("oauth: server %q: %w", cfg.ServerName, err)
+			return nil, fmt.Errorf("oauth: %w", err)
 		}
 	} else if cfg.DPoP != "" && cfg.DPoP != DPoPOff {
-		return nil, fmt.Errorf("oauth: server %q: dpop %q is not one of off, auto", cfg.ServerName, cfg.DPoP)
+		return nil, fmt.Errorf("oauth: dpop %q is not one of off, auto", cfg.DPoP)
 	}
 	return h, nil
+}
+
+// guardPolicy is the SSRF guard's current policy.
+func (h *Handler) guardPolicy() GuardPolicy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.policy
+}
+
+// client is the guarded HTTP client of the current policy.
+func (h *Handler) client() *http.Client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.http
+}
+
+// resolveNetwork lets the guard reach the networks the server's host name
+// resolves to, once, before the first fetch. It runs at the first
+// authorization rather than in New: that has a context, and by then the
+// server has answered, so its name resolves. A failed lookup is tried
+// again at the next authorization; meanwhile the policy from the URL alone
+// applies.
+func (h *Handler) resolveNetwork(ctx context.Context) {
+	h.mu.Lock()
+	done, p := h.resolved, h.policy
+	h.mu.Unlock()
+	if done {
+		return
+	}
+	rp, err := p.ResolveServer(ctx)
+	if err != nil {
+		h.log.Debug("oauth: the server's networks stay closed to metadata fetches", "server", h.cfg.ServerName, "error", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.policy, h.resolved = rp, true
+	if h.cfg.HTTPClient == nil && (rp.AllowLoopback != p.AllowLoopback || rp.AllowPrivate != p.AllowPrivate) {
+		h.http.CloseIdleConnections()
+		h.http = rp.Client()
+	}
 }
 
 func (h *Handler) now() time.Time {
@@ -355,7 +416,7 @@ func (h *Handler) token(ctx context.Context) (*oauth2.Token, error) {
 	if h.fresh(cur) {
 		return toOAuth2(cur), nil
 	}
-	ctx, cancel := h.policy.fetchContext(ctx)
+	ctx, cancel := h.guardPolicy().fetchContext(ctx)
 	defer cancel()
 	nt, err := h.renew(ctx, s)
 	if err != nil {
@@ -403,6 +464,9 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 		if len(nt.Scopes) == 0 {
 			nt.Scopes = s.token.Scopes
 		}
+		// A refresh never widens the grant; what the server wants beyond
+		// it is still wanted at the next login.
+		nt.PendingScopes = s.token.PendingScopes
 	default:
 		nt, err = h.machineGrant(ctx, s.d, s.ca, s.granted)
 		if err != nil {
@@ -452,12 +516,13 @@ func (h *Handler) authorize(ctx context.Context, req *http.Request, resp *http.R
 	h.authMu.Lock()
 	defer h.authMu.Unlock()
 
+	h.resolveNetwork(ctx)
 	sent := bearerOf(req)
-	h.mu.Lock()
-	s := h.sess
-	h.mu.Unlock()
+	// The session's token is renewed under h.mu by concurrent token()
+	// calls; read it once, under the lock.
+	s, cur := h.current()
 	// Another request re-authorized while this one waited: just retry.
-	if resp.StatusCode == http.StatusUnauthorized && s != nil && s.token != nil && h.fresh(s.token) && sent != s.token.AccessToken.Reveal() {
+	if resp.StatusCode == http.StatusUnauthorized && cur != nil && h.fresh(cur) && sent != cur.AccessToken.Reveal() {
 		return nil
 	}
 
@@ -477,16 +542,20 @@ func (h *Handler) authorize(ctx context.Context, req *http.Request, resp *http.R
 		// SEP-2352: nothing obtained from the old authorization server is
 		// reused with the new one.
 		h.log.Info("authorization server changed; re-registering", "server", h.cfg.ServerName, "old_issuer", s.key.Issuer, "new_issuer", d.issuer)
-		s = nil
+		s, cur = nil, nil
 		h.mu.Lock()
 		h.sess = nil
 		h.mu.Unlock()
 	}
 
-	if !stepUp && s != nil && s.token != nil && !s.token.RefreshToken.IsZero() && sent == s.token.AccessToken.Reveal() {
-		// The token was refused before its time: one refresh may fix it.
+	if !stepUp && cur != nil && !cur.RefreshToken.IsZero() && sent == cur.AccessToken.Reveal() {
+		// The token was refused before its time: one refresh may fix it,
+		// unless a concurrent token() call renewed it meanwhile.
 		h.refreshMu.Lock()
-		_, rerr := h.renew(ctx, s)
+		var rerr error
+		if _, now := h.current(); sameToken(now, cur) {
+			_, rerr = h.renew(ctx, s)
+		}
 		h.refreshMu.Unlock()
 		if rerr == nil {
 			return nil
@@ -508,7 +577,7 @@ func (h *Handler) authorize(ctx context.Context, req *http.Request, resp *http.R
 		// SEP-2350: keep what was granted, add what is challenged.
 		scopes = union(s.granted, scopes)
 	}
-	ns, err := h.obtain(ctx, d, scopes, s, resp.StatusCode == http.StatusUnauthorized)
+	ns, err := h.obtain(ctx, d, scopes, cur, resp.StatusCode == http.StatusUnauthorized)
 	if err != nil {
 		return fmt.Errorf("server %q: %w", h.cfg.ServerName, err)
 	}
@@ -516,6 +585,16 @@ func (h *Handler) authorize(ctx context.Context, req *http.Request, resp *http.R
 	h.sess = ns
 	h.mu.Unlock()
 	return nil
+}
+
+// current returns the session and its token as they are now.
+func (h *Handler) current() (*session, *Token) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sess == nil {
+		return nil, nil
+	}
+	return h.sess, h.sess.token
 }
 
 func orNone(s string) string {
@@ -605,13 +684,14 @@ func union(a, b []string) []string {
 }
 
 // obtain gets a token for the discovered server with the given scopes.
-func (h *Handler) obtain(ctx context.Context, d *discovered, scopes []string, prev *session, mayReuse bool) (*session, error) {
+// prev is the token the handler had before, if any.
+func (h *Handler) obtain(ctx context.Context, d *discovered, scopes []string, prev *Token, mayReuse bool) (*session, error) {
 	useDPoP := h.dpop != nil && slices.Contains(d.meta.DPoPSigningAlgValuesSupported, "ES256")
 	switch h.cfg.Grant {
 	case GrantAuthorizationCode:
 		return h.authorizationCode(ctx, d, scopes, prev, mayReuse, useDPoP)
 	default:
-		ca, err := h.machineClient(d)
+		ca, err := h.machineClient(ctx, d)
 		if err != nil {
 			return nil, err
 		}
@@ -629,9 +709,18 @@ func (h *Handler) obtain(ctx context.Context, d *discovered, scopes []string, pr
 	}
 }
 
-func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes []string, prev *session, mayReuse, useDPoP bool) (*session, error) {
+func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes []string, prev *Token, mayReuse, useDPoP bool) (*session, error) {
 	interactive := h.cfg.Fetcher != nil || h.cfg.Device != nil
-	if h.cfg.Device == nil && !d.fallback {
+	switch {
+	case h.cfg.Device != nil:
+		// Checked before registering: a client registered for a grant the
+		// server does not offer would only clutter it.
+		if err := checkDeviceSupport(d); err != nil {
+			return nil, err
+		}
+	case !d.fallback:
+		// A fallback server publishes no metadata, so there is nothing
+		// to check; see legacyDiscovery.
 		if err := requirePKCE(d.meta); err != nil {
 			return nil, err
 		}
@@ -642,7 +731,9 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	ca, err := h.register(ctx, d, interactive)
 	if err != nil {
 		if errors.Is(err, errNotRegistered) {
-			return nil, fmt.Errorf("%w: no client is registered with %s yet", ErrLoginRequired, d.issuer)
+			// After a logout, or before the first login: the registration
+			// went with the tokens.
+			return nil, fmt.Errorf("%w: no stored login for server %q with %s", ErrLoginRequired, h.cfg.ServerName, d.issuer)
 		}
 		return nil, err
 	}
@@ -654,7 +745,7 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	// handler just had refused is not tried again.
 	var renewErr error
 	if !h.cfg.SkipStoredToken && ((mayReuse && prev == nil) || !interactive) {
-		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP" || h.cfg.DPoPKey != nil) && !sameToken(tok, prev) {
+		if tok, err := h.store.LoadToken(ctx, key); err == nil && (tok.TokenType != "DPoP" || h.cfg.DPoPKey != nil) && !sameToken(tok, prev) && !pendingBeyond(tok, scopes) {
 			s.token, s.granted = tok, tok.Scopes
 			s.dpop = useDPoP && tok.TokenType == "DPoP"
 			if h.fresh(tok) {
@@ -669,13 +760,21 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	if !interactive {
 		switch {
 		case !mayReuse:
+			// The login that fixes this must ask for these scopes, or it
+			// would get the same grant and the call would fail again.
+			h.rememberPendingScopes(ctx, key, prev, scopes)
 			return nil, fmt.Errorf("%w: the server needs scopes %q beyond the stored login with %s", ErrLoginRequired, joinScopes(scopes), d.issuer)
-		case renewErr != nil || (prev != nil && prev.token != nil):
+		case renewErr != nil || prev != nil:
 			return nil, fmt.Errorf("%w: the login with %s has expired and could not be renewed", ErrLoginRequired, d.issuer)
 		}
 		return nil, fmt.Errorf("%w: no stored login with %s", ErrLoginRequired, d.issuer)
 	}
 
+	// Scopes a server demanded of an earlier, non-interactive call (see
+	// rememberPendingScopes) are asked for now.
+	if tok, err := h.store.LoadToken(ctx, key); err == nil && len(tok.PendingScopes) > 0 {
+		scopes = union(scopes, tok.PendingScopes)
+	}
 	if h.cfg.RequestOfflineAccess && slices.Contains(d.meta.ScopesSupported, "offline_access") && !slices.Contains(scopes, "offline_access") {
 		scopes = append(slices.Clone(scopes), "offline_access")
 	}
@@ -696,7 +795,7 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	if err != nil {
 		return nil, fmt.Errorf("authorization_endpoint %q does not parse", d.meta.AuthorizationEndpoint)
 	}
-	if _, err := h.policy.checkURL(au.String()); err != nil {
+	if _, err := h.guardPolicy().checkURL(au.String()); err != nil {
 		return nil, fmt.Errorf("authorization_endpoint: %w", err)
 	}
 	q := au.Query()
@@ -712,7 +811,8 @@ func (h *Handler) authorizationCode(ctx context.Context, d *discovered, scopes [
 	}
 	au.RawQuery = q.Encode()
 
-	res, err := h.cfg.Fetcher.FetchCode(ctx, &AuthorizationRequest{URL: au.String(), RedirectURL: h.cfg.RedirectURL, State: state, Issuer: d.issuer})
+	guard := h.guardPolicy()
+	res, err := h.cfg.Fetcher.FetchCode(ctx, &AuthorizationRequest{URL: au.String(), RedirectURL: h.cfg.RedirectURL, State: state, Issuer: d.issuer, guard: &guard})
 	if err != nil {
 		return nil, fmt.Errorf("authorization: %w", err)
 	}
@@ -756,8 +856,48 @@ func (h *Handler) installCodeToken(ctx context.Context, s *session, tok *Token, 
 	return s, nil
 }
 
-func sameToken(t *Token, s *session) bool {
-	return s != nil && s.token != nil && t.AccessToken.Equal(s.token.AccessToken)
+func sameToken(a, b *Token) bool {
+	return a != nil && b != nil && a.AccessToken.Equal(b.AccessToken)
+}
+
+// pendingBeyond reports whether a stored token is known to lack scopes the
+// server demanded that are among those now asked for: using it would only
+// earn another 403.
+func pendingBeyond(t *Token, scopes []string) bool {
+	for _, p := range t.PendingScopes {
+		if !slices.Contains(t.Scopes, p) && slices.Contains(scopes, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// rememberPendingScopes records, with the stored login, the scopes a server
+// demanded (403 insufficient_scope) that a handler without a user could not
+// obtain, so the next `mediator auth login` requests them. Best effort: a
+// failure only costs the user one more step-up later.
+func (h *Handler) rememberPendingScopes(ctx context.Context, key TokenKey, cur *Token, scopes []string) {
+	tok, err := h.store.LoadToken(ctx, key)
+	if err != nil {
+		if cur == nil {
+			return
+		}
+		tok = cur
+	}
+	nt := *tok
+	nt.PendingScopes = union(tok.PendingScopes, scopes)
+	if err := h.store.SaveToken(ctx, key, &nt); err != nil {
+		h.log.Warn("oauth: could not record the scopes the server asked for; the next login may need a step-up", "server", h.cfg.ServerName, "error", err)
+		return
+	}
+	// A session's token changes only under both locks (see renew).
+	h.refreshMu.Lock()
+	h.mu.Lock()
+	if h.sess != nil && h.sess.key == key && sameToken(h.sess.token, &nt) {
+		h.sess.token = &nt
+	}
+	h.mu.Unlock()
+	h.refreshMu.Unlock()
 }
 
 // tokenRequestFor sends a token request with or without a DPoP proof.

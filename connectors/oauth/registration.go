@@ -26,7 +26,13 @@ func (h *Handler) register(ctx context.Context, d *discovered, interactive bool)
 	var notes []string
 
 	if c := h.cfg.Client; c != nil && c.ClientID != "" {
-		if c.Issuer == "" || c.Issuer == d.issuer {
+		switch c.Issuer {
+		case d.issuer:
+			return h.configuredClient(c, meta.TokenEndpointAuthMethodsSupported), nil
+		case "":
+			if err := h.pinIssuer(ctx, c.ClientID, d.issuer); err != nil {
+				return clientAuth{}, err
+			}
 			return h.configuredClient(c, meta.TokenEndpointAuthMethodsSupported), nil
 		}
 		// SEP-2352: a client registered with another AS must not be used here.
@@ -45,7 +51,7 @@ func (h *Handler) register(ctx context.Context, d *discovered, interactive bool)
 		notes = append(notes, "the server does not support client ID metadata documents")
 	}
 
-	if reg, err := h.store.LoadRegistration(ctx, h.cfg.ServerName, d.issuer); err == nil && (len(reg.RedirectURIs) == 0 || h.cfg.RedirectURL == "" || slices.Contains(reg.RedirectURIs, h.cfg.RedirectURL)) {
+	if reg, err := h.store.LoadRegistration(ctx, h.cfg.ServerName, d.issuer); err == nil && h.registrationFits(reg, interactive) {
 		return clientAuth{clientID: reg.ClientID, method: reg.AuthMethod, secret: reg.ClientSecret}, nil
 	} else if err != nil && !errors.Is(err, ErrNotStored) {
 		return clientAuth{}, err
@@ -85,6 +91,49 @@ func (h *Handler) register(ctx context.Context, d *discovered, interactive bool)
 	return clientAuth{}, fmt.Errorf("no way to register a client with authorization server %s (%s): configure auth.client_id for server %q", d.issuer, strings.Join(notes, "; "), h.cfg.ServerName)
 }
 
+// registrationFits reports whether a stored registration serves this
+// handler: registered with its redirect URI and, for a login, for the
+// grant the login uses (a client registered for the browser login may not
+// use the device grant, and the other way round). A handler without the
+// user only looks for the registration a login made, whatever its grant.
+// Registrations stored before grant types were recorded are taken as fit.
+func (h *Handler) registrationFits(reg *Registration, interactive bool) bool {
+	if h.cfg.Device == nil && len(reg.RedirectURIs) > 0 && h.cfg.RedirectURL != "" && !slices.Contains(reg.RedirectURIs, h.cfg.RedirectURL) {
+		return false
+	}
+	return !interactive || len(reg.GrantTypes) == 0 || slices.Contains(reg.GrantTypes, h.loginGrant())
+}
+
+// loginGrant is the grant type an interactive login of this handler uses.
+func (h *Handler) loginGrant() string {
+	if h.cfg.Device != nil {
+		return grantDeviceCode
+	}
+	return grantAuthorizationCode
+}
+
+// pinIssuer binds a configured client that names no issuer to the first
+// authorization server it is used with (SEP-2352: credentials belong to one
+// authorization server). A server that later points elsewhere does not get
+// the client's credentials; the user confirms the move by setting
+// auth.issuer.
+func (h *Handler) pinIssuer(ctx context.Context, clientID, issuer string) error {
+	pinned, err := h.store.LoadClientIssuer(ctx, h.cfg.ServerName, clientID)
+	switch {
+	case errors.Is(err, ErrNotStored):
+		if err := h.store.SaveClientIssuer(ctx, h.cfg.ServerName, clientID, issuer); err != nil {
+			return fmt.Errorf("recording the authorization server of the configured client %q: %w", clientID, err)
+		}
+		return nil
+	case err != nil:
+		return err
+	case pinned == issuer:
+		return nil
+	}
+	return fmt.Errorf("the configured client %q was first used with authorization server %s, but server %q now names %s: refusing to send the client's credentials there; if the server really moved, set auth.issuer: %s in its config (`mediator auth logout %s` forgets the old one)",
+		clientID, pinned, h.cfg.ServerName, issuer, issuer, h.cfg.ServerName)
+}
+
 func (h *Handler) configuredClient(c *ClientConfig, supported []string) clientAuth {
 	ca := clientAuth{clientID: c.ClientID, secret: c.ClientSecret, key: c.Key}
 	switch {
@@ -113,25 +162,34 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 	if name == "" {
 		name = "mediator"
 	}
+	// One registration serves both logins where the server offers both:
+	// RFC 8628 §3.4 wants the device grant registered, and the browser
+	// login needs authorization_code with a redirect URI.
+	var grants []string
+	responseTypes := []string{}
+	if h.cfg.RedirectURL != "" {
+		grants = append(grants, grantAuthorizationCode)
+		responseTypes = []string{"code"}
+	}
+	if h.cfg.Device != nil || offersDevice(d.meta) {
+		grants = append(grants, grantDeviceCode)
+		if h.cfg.Device != nil {
+			appType = "native"
+		}
+	}
+	grants = append(grants, grantRefreshToken)
 	md := map[string]any{
 		"client_name":                name,
-		"grant_types":                []string{grantAuthorizationCode, grantRefreshToken},
-		"response_types":             []string{"code"},
+		"grant_types":                grants,
+		"response_types":             responseTypes,
 		"token_endpoint_auth_method": method,
 		"application_type":           appType,
 	}
 	if h.cfg.RedirectURL != "" {
 		md["redirect_uris"] = []string{h.cfg.RedirectURL}
 	}
-	if h.cfg.Device != nil {
-		// RFC 8628 §3.4: the client must be allowed the device grant.
-		md["grant_types"] = []string{grantDeviceCode, grantRefreshToken}
-		md["response_types"] = []string{}
-		appType = "native"
-		md["application_type"] = appType
-	}
 	body, _ := json.Marshal(md)
-	ctx, cancel := h.policy.fetchContext(ctx)
+	ctx, cancel := h.guardPolicy().fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.meta.RegistrationEndpoint, bytes.NewReader(body))
 	if err != nil {
@@ -139,7 +197,7 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := h.http.Do(req)
+	resp, err := h.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client registration at %s: %w", d.meta.RegistrationEndpoint, err)
 	}
@@ -165,11 +223,17 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 		ClientSecret            string   `json:"client_secret"`
 		TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 		RedirectURIs            []string `json:"redirect_uris"`
+		GrantTypes              []string `json:"grant_types"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil || r.ClientID == "" {
 		return nil, fmt.Errorf("dynamic client registration at %s returned no client_id", d.meta.RegistrationEndpoint)
 	}
-	reg := &Registration{Issuer: d.issuer, ClientID: r.ClientID, ClientSecret: credentials.NewSecret(r.ClientSecret), AuthMethod: r.TokenEndpointAuthMethod}
+	reg := &Registration{Issuer: d.issuer, ClientID: r.ClientID, ClientSecret: credentials.NewSecret(r.ClientSecret), AuthMethod: r.TokenEndpointAuthMethod, GrantTypes: r.GrantTypes}
+	if len(reg.GrantTypes) == 0 {
+		// RFC 7591 §3.2.1: the server returns the registered metadata;
+		// one that leaves it out registered what was asked.
+		reg.GrantTypes = grants
+	}
 	if h.cfg.RedirectURL != "" {
 		reg.RedirectURIs = []string{h.cfg.RedirectURL}
 	}
@@ -183,7 +247,7 @@ func (h *Handler) dynamicRegistration(ctx context.Context, d *discovered) (*Regi
 }
 
 // machineClient is the client identity of the machine grants.
-func (h *Handler) machineClient(d *discovered) (clientAuth, error) {
+func (h *Handler) machineClient(ctx context.Context, d *discovered) (clientAuth, error) {
 	c := h.cfg.Client
 	if h.cfg.Grant == GrantJWTBearer && (c == nil || (c.ClientSecret.IsZero() && c.Key == nil)) {
 		// Workload identity: the assertion is the credential.
@@ -198,6 +262,11 @@ func (h *Handler) machineClient(d *discovered) (clientAuth, error) {
 	}
 	if c.Issuer != "" && c.Issuer != d.issuer {
 		return clientAuth{}, fmt.Errorf("the configured client is registered with %s, but the server uses %s: refusing to send its credentials there", c.Issuer, d.issuer)
+	}
+	if c.Issuer == "" && c.ClientID != "" {
+		if err := h.pinIssuer(ctx, c.ClientID, d.issuer); err != nil {
+			return clientAuth{}, err
+		}
 	}
 	return h.configuredClient(c, d.meta.TokenEndpointAuthMethodsSupported), nil
 }
@@ -247,7 +316,7 @@ func (h *Handler) machineGrant(ctx context.Context, d *discovered, ca clientAuth
 // SEP-990).
 func (h *Handler) idJAG(ctx context.Context, d *discovered, scopes []string) (credentials.Secret, error) {
 	e := h.cfg.Enterprise
-	if _, err := h.policy.checkURL(e.TokenEndpoint); err != nil {
+	if _, err := h.guardPolicy().checkURL(e.TokenEndpoint); err != nil {
 		return credentials.Secret{}, fmt.Errorf("IdP token endpoint: %w", err)
 	}
 	idt, err := e.IDToken(ctx)

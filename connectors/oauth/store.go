@@ -40,6 +40,10 @@ type Token struct {
 	TokenType string
 	Expiry    time.Time
 	Scopes    []string
+	// PendingScopes are scopes the server demanded (403
+	// insufficient_scope) beyond this grant, which a call without the user
+	// could not obtain; the next login asks for them too.
+	PendingScopes []string
 }
 
 // Registration is a client registration with one authorization server:
@@ -54,6 +58,9 @@ type Registration struct {
 	AuthMethod string
 	// RedirectURIs the client was registered with.
 	RedirectURIs []string
+	// GrantTypes the client was registered for; empty for registrations
+	// stored before mediator recorded them.
+	GrantTypes []string
 }
 
 // TokenStore keeps tokens and registrations. MemoryStore serves the
@@ -65,7 +72,14 @@ type TokenStore interface {
 	SaveToken(ctx context.Context, key TokenKey, tok *Token) error
 	LoadRegistration(ctx context.Context, server, issuer string) (*Registration, error)
 	SaveRegistration(ctx context.Context, server string, reg *Registration) error
-	// Forget removes every token and registration of the server (logout).
+	// LoadClientIssuer and SaveClientIssuer keep the authorization server a
+	// configured client without a configured issuer was first used with
+	// (its pin; see Handler.pinIssuer). LoadClientIssuer returns
+	// ErrNotStored when there is none.
+	LoadClientIssuer(ctx context.Context, server, clientID string) (string, error)
+	SaveClientIssuer(ctx context.Context, server, clientID, issuer string) error
+	// Forget removes every token, registration and pin of the server
+	// (logout).
 	Forget(ctx context.Context, server string) error
 }
 
@@ -74,11 +88,29 @@ type MemoryStore struct {
 	mu     sync.Mutex
 	tokens map[TokenKey]Token
 	regs   map[[2]string]Registration
+	pins   map[[2]string]string // by (server, client ID)
 }
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{tokens: map[TokenKey]Token{}, regs: map[[2]string]Registration{}}
+	return &MemoryStore{tokens: map[TokenKey]Token{}, regs: map[[2]string]Registration{}, pins: map[[2]string]string{}}
+}
+
+func (m *MemoryStore) LoadClientIssuer(_ context.Context, server, clientID string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	iss, ok := m.pins[[2]string{server, clientID}]
+	if !ok {
+		return "", ErrNotStored
+	}
+	return iss, nil
+}
+
+func (m *MemoryStore) SaveClientIssuer(_ context.Context, server, clientID, issuer string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pins[[2]string{server, clientID}] = issuer
+	return nil
 }
 
 func (m *MemoryStore) LoadToken(_ context.Context, key TokenKey) (*Token, error) {
@@ -89,6 +121,7 @@ func (m *MemoryStore) LoadToken(_ context.Context, key TokenKey) (*Token, error)
 		return nil, ErrNotStored
 	}
 	t.Scopes = slices.Clone(t.Scopes)
+	t.PendingScopes = slices.Clone(t.PendingScopes)
 	return &t, nil
 }
 
@@ -97,6 +130,7 @@ func (m *MemoryStore) SaveToken(_ context.Context, key TokenKey, tok *Token) err
 	defer m.mu.Unlock()
 	t := *tok
 	t.Scopes = slices.Clone(t.Scopes)
+	t.PendingScopes = slices.Clone(t.PendingScopes)
 	m.tokens[key] = t
 	return nil
 }
@@ -129,6 +163,11 @@ func (m *MemoryStore) Forget(_ context.Context, server string) error {
 	for k := range m.regs {
 		if k[0] == server {
 			delete(m.regs, k)
+		}
+	}
+	for k := range m.pins {
+		if k[0] == server {
+			delete(m.pins, k)
 		}
 	}
 	return nil
@@ -166,6 +205,40 @@ func registrationItem(issuer string) string {
 	return "oauth-client-" + hex.EncodeToString(sum[:8])
 }
 
+func pinItem(clientID string) string {
+	sum := sha256.Sum256([]byte(clientID))
+	return "oauth-pin-" + hex.EncodeToString(sum[:8])
+}
+
+// storedPin is the keyring form of a configured client's issuer pin.
+type storedPin struct {
+	ClientID string `json:"client_id"`
+	Issuer   string `json:"issuer"`
+}
+
+func (s *KeyringStore) LoadClientIssuer(_ context.Context, server, clientID string) (string, error) {
+	sec, err := s.Secrets.Get(server, pinItem(clientID))
+	if err != nil {
+		if errors.Is(err, credentials.ErrNotFound) {
+			return "", ErrNotStored
+		}
+		return "", fmt.Errorf("reading the authorization server of client %q of server %q from the keyring: %w", clientID, server, err)
+	}
+	var p storedPin
+	if err := json.Unmarshal([]byte(sec.Reveal()), &p); err != nil || p.ClientID != clientID || p.Issuer == "" {
+		return "", fmt.Errorf("keyring item %q of server %q is not a client's authorization server (remove it with `mediator auth logout %s`)", pinItem(clientID), server, server)
+	}
+	return p.Issuer, nil
+}
+
+func (s *KeyringStore) SaveClientIssuer(_ context.Context, server, clientID, issuer string) error {
+	b, err := json.Marshal(storedPin{ClientID: clientID, Issuer: issuer})
+	if err != nil {
+		return fmt.Errorf("encoding the authorization server of client %q: %w", clientID, err)
+	}
+	return s.setIndexed(server, pinItem(clientID), credentials.NewSecret(string(b)))
+}
+
 // storedToken is the keyring form. It exists only inside a Secret.
 type storedToken struct {
 	Issuer       string    `json:"issuer"`
@@ -176,6 +249,7 @@ type storedToken struct {
 	TokenType    string    `json:"token_type"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	Pending      []string  `json:"pending_scopes,omitempty"`
 }
 
 type storedRegistration struct {
@@ -184,6 +258,7 @@ type storedRegistration struct {
 	ClientSecret string   `json:"client_secret,omitempty"`
 	AuthMethod   string   `json:"auth_method,omitempty"`
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	GrantTypes   []string `json:"grant_types,omitempty"`
 }
 
 func (s *KeyringStore) LoadToken(_ context.Context, key TokenKey) (*Token, error) {
@@ -203,11 +278,12 @@ func (s *KeyringStore) LoadToken(_ context.Context, key TokenKey) (*Token, error
 		return nil, ErrNotStored
 	}
 	return &Token{
-		AccessToken:  credentials.NewSecret(st.AccessToken),
-		RefreshToken: credentials.NewSecret(st.RefreshToken),
-		TokenType:    st.TokenType,
-		Expiry:       st.Expiry,
-		Scopes:       st.Scopes,
+		AccessToken:   credentials.NewSecret(st.AccessToken),
+		RefreshToken:  credentials.NewSecret(st.RefreshToken),
+		TokenType:     st.TokenType,
+		Expiry:        st.Expiry,
+		Scopes:        st.Scopes,
+		PendingScopes: st.Pending,
 	}, nil
 }
 
@@ -215,7 +291,7 @@ func (s *KeyringStore) SaveToken(_ context.Context, key TokenKey, tok *Token) er
 	b, err := json.Marshal(storedToken{
 		Issuer: key.Issuer, ClientID: key.ClientID, Resource: key.Resource,
 		AccessToken: tok.AccessToken.Reveal(), RefreshToken: tok.RefreshToken.Reveal(),
-		TokenType: tok.TokenType, Expiry: tok.Expiry, Scopes: tok.Scopes,
+		TokenType: tok.TokenType, Expiry: tok.Expiry, Scopes: tok.Scopes, Pending: tok.PendingScopes,
 	})
 	if err != nil {
 		return fmt.Errorf("encoding token of server %q: %w", key.Server, err)
@@ -235,11 +311,11 @@ func (s *KeyringStore) LoadRegistration(_ context.Context, server, issuer string
 	if err := json.Unmarshal([]byte(sec.Reveal()), &sr); err != nil || sr.Issuer != issuer {
 		return nil, ErrNotStored
 	}
-	return &Registration{Issuer: sr.Issuer, ClientID: sr.ClientID, ClientSecret: credentials.NewSecret(sr.ClientSecret), AuthMethod: sr.AuthMethod, RedirectURIs: sr.RedirectURIs}, nil
+	return &Registration{Issuer: sr.Issuer, ClientID: sr.ClientID, ClientSecret: credentials.NewSecret(sr.ClientSecret), AuthMethod: sr.AuthMethod, RedirectURIs: sr.RedirectURIs, GrantTypes: sr.GrantTypes}, nil
 }
 
 func (s *KeyringStore) SaveRegistration(_ context.Context, server string, reg *Registration) error {
-	b, err := json.Marshal(storedRegistration{Issuer: reg.Issuer, ClientID: reg.ClientID, ClientSecret: reg.ClientSecret.Reveal(), AuthMethod: reg.AuthMethod, RedirectURIs: reg.RedirectURIs})
+	b, err := json.Marshal(storedRegistration{Issuer: reg.Issuer, ClientID: reg.ClientID, ClientSecret: reg.ClientSecret.Reveal(), AuthMethod: reg.AuthMethod, RedirectURIs: reg.RedirectURIs, GrantTypes: reg.GrantTypes})
 	if err != nil {
 		return fmt.Errorf("encoding client registration of server %q: %w", server, err)
 	}
@@ -309,13 +385,20 @@ type StoredLogin struct {
 	// Refreshable says a refresh token is stored, so an expired access
 	// token can be renewed without the user.
 	Refreshable bool `json:"refreshable"`
+	// PendingScopes are scopes the server asked for beyond this login;
+	// the next login requests them.
+	PendingScopes []string `json:"pending_scopes,omitempty"`
 }
 
-// StoredClient describes one stored client registration without its secret.
+// StoredClient describes one stored client registration without its secret,
+// or the authorization server a configured client is pinned to.
 type StoredClient struct {
 	Issuer     string `json:"issuer"`
 	ClientID   string `json:"client_id"`
 	AuthMethod string `json:"auth_method,omitempty"`
+	// Configured marks a client from the config, pinned to the issuer it
+	// was first used with.
+	Configured bool `json:"configured,omitempty"`
 }
 
 // Inventory is everything a store holds for one server, without secrets.
@@ -337,6 +420,11 @@ func (m *MemoryStore) Inventory(_ context.Context, server string) (*Inventory, e
 	for k, r := range m.regs {
 		if k[0] == server {
 			inv.Clients = append(inv.Clients, StoredClient{Issuer: r.Issuer, ClientID: r.ClientID, AuthMethod: r.AuthMethod})
+		}
+	}
+	for k, iss := range m.pins {
+		if k[0] == server {
+			inv.Clients = append(inv.Clients, StoredClient{Issuer: iss, ClientID: k[1], Configured: true})
 		}
 	}
 	inv.sort()
@@ -366,7 +454,7 @@ func (s *KeyringStore) Inventory(ctx context.Context, server string) (*Inventory
 			if json.Unmarshal([]byte(sec.Reveal()), &st) != nil {
 				return nil, fmt.Errorf("keyring item %q of server %q is not a token set (remove it with `mediator auth logout %s`)", n, server, server)
 			}
-			t := Token{RefreshToken: credentials.NewSecret(st.RefreshToken), TokenType: st.TokenType, Expiry: st.Expiry, Scopes: st.Scopes}
+			t := Token{RefreshToken: credentials.NewSecret(st.RefreshToken), TokenType: st.TokenType, Expiry: st.Expiry, Scopes: st.Scopes, PendingScopes: st.Pending}
 			inv.Logins = append(inv.Logins, describeToken(st.Issuer, st.ClientID, st.Resource, &t))
 		case strings.HasPrefix(n, "oauth-client-"):
 			var sr storedRegistration
@@ -374,6 +462,12 @@ func (s *KeyringStore) Inventory(ctx context.Context, server string) (*Inventory
 				return nil, fmt.Errorf("keyring item %q of server %q is not a client registration (remove it with `mediator auth logout %s`)", n, server, server)
 			}
 			inv.Clients = append(inv.Clients, StoredClient{Issuer: sr.Issuer, ClientID: sr.ClientID, AuthMethod: sr.AuthMethod})
+		case strings.HasPrefix(n, "oauth-pin-"):
+			var p storedPin
+			if json.Unmarshal([]byte(sec.Reveal()), &p) != nil {
+				return nil, fmt.Errorf("keyring item %q of server %q is not a client's authorization server (remove it with `mediator auth logout %s`)", n, server, server)
+			}
+			inv.Clients = append(inv.Clients, StoredClient{Issuer: p.Issuer, ClientID: p.ClientID, Configured: true})
 		}
 	}
 	inv.sort()
@@ -385,14 +479,16 @@ func describeToken(issuer, clientID, resource string, t *Token) StoredLogin {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return StoredLogin{Issuer: issuer, ClientID: clientID, Resource: resource, TokenType: t.TokenType, Scopes: scopes, Expiry: t.Expiry, Refreshable: !t.RefreshToken.IsZero()}
+	return StoredLogin{Issuer: issuer, ClientID: clientID, Resource: resource, TokenType: t.TokenType, Scopes: scopes, Expiry: t.Expiry, Refreshable: !t.RefreshToken.IsZero(), PendingScopes: slices.Clone(t.PendingScopes)}
 }
 
 func (inv *Inventory) sort() {
 	slices.SortFunc(inv.Logins, func(a, b StoredLogin) int {
 		return strings.Compare(a.Issuer+"\x00"+a.ClientID+"\x00"+a.Resource, b.Issuer+"\x00"+b.ClientID+"\x00"+b.Resource)
 	})
-	slices.SortFunc(inv.Clients, func(a, b StoredClient) int { return strings.Compare(a.Issuer, b.Issuer) })
+	slices.SortFunc(inv.Clients, func(a, b StoredClient) int {
+		return strings.Compare(a.Issuer+"\x00"+a.ClientID, b.Issuer+"\x00"+b.ClientID)
+	})
 }
 
 // DPoPKey returns the server's DPoP key, generating and storing one at the

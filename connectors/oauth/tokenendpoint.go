@@ -231,7 +231,7 @@ func (h *Handler) authenticateClient(form url.Values, ca clientAuth, issuer stri
 }
 
 func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Values, basicUser, basicPass string, dp *dpopKey) (*Token, *tokenResponse, error) {
-	ctx, cancel := h.policy.fetchContext(ctx)
+	ctx, cancel := h.guardPolicy().fetchContext(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -249,7 +249,7 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 		}
 		req.Header.Set("DPoP", proof)
 	}
-	resp, err := h.http.Do(req)
+	resp, err := h.client().Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("token request to %s: %w", endpoint, err)
 	}

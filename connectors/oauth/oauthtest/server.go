@@ -7,7 +7,10 @@
 // device grant, client credentials (basic, post, private_key_jwt), JWT
 // bearer assertions and an enterprise IdP issuing ID-JAGs. The MCP endpoint
 // is a go-sdk server behind auth.RequireBearerToken that accepts only tokens
-// this server issued for its own resource.
+// this server (or a server it trusts) issued for its own resource; its tool
+// "admin" needs the scope "admin" and answers 403 insufficient_scope
+// without it. NewTLS serves the same over HTTPS with a TLS config of the
+// test's (a client CA, for mTLS).
 //
 // It is real protocol on real sockets, written for tests; it is not an
 // authorization server for anything else.
@@ -18,6 +21,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -27,7 +31,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +48,8 @@ const DCRClientID = "dcr-client"
 // Server is the authorization server and MCP server. Lock Mu to read or
 // change its fields while it runs.
 type Server struct {
-	srv *httptest.Server
+	srv  *httptest.Server
+	base atomic.Pointer[string] // see UseHost
 
 	Mu sync.Mutex
 	// Knobs.
@@ -73,21 +80,37 @@ type Server struct {
 	// TokenPrefix starts every access and refresh token, so a test can
 	// look for tokens (a canary) in what a program printed.
 	TokenPrefix string
+	// PRMIssuer is the authorization server the protected resource
+	// metadata names; empty means this server's own. Trusted are other
+	// servers whose tokens the MCP endpoint accepts (an authorization
+	// server migration).
+	PRMIssuer string
+	Trusted   []*Server
+	// ClientID is what dynamic registration hands out; empty means
+	// DCRClientID.
+	ClientID string
+	// MetadataStatus, when set, is the status every authorization server
+	// metadata request gets (a broken server).
+	MetadataStatus int
+	// TokenRedirect, when set, makes the token endpoint answer 307 to it.
+	TokenRedirect string
 
 	// Observations.
 	AuthRequests   []url.Values
 	TokenRequests  []url.Values
 	DeviceRequests []url.Values
 	Registrations  int
-	Refreshes      int
-	DevicePolls    int
+	// RegistrationBodies are the dynamic registration requests.
+	RegistrationBodies []map[string]any
+	Refreshes          int
+	DevicePolls        int
 	// Presented holds the Authorization header of every request the MCP
 	// endpoint received.
 	Presented []string
 
 	codes   map[string]codeGrant
 	access  map[string]issued
-	refresh map[string]bool
+	refresh map[string]string // refresh token → the scope it grants
 	devices map[string]*deviceGrant
 	jags    map[string]bool
 }
@@ -99,6 +122,7 @@ type codeGrant struct {
 type issued struct {
 	expiry   time.Time
 	resource string
+	scope    string
 }
 
 type deviceGrant struct {
@@ -108,17 +132,49 @@ type deviceGrant struct {
 }
 
 // New starts the server; it stops when the test ends.
-func New(t testing.TB) *Server {
+func New(t testing.TB) *Server { return start(t, nil) }
+
+// NewTLS starts the server on HTTPS with cfg (nil: httptest's defaults).
+// Its certificate is httptest's; Certificate returns it for a client's CA
+// bundle.
+func NewTLS(t testing.TB, cfg *tls.Config) *Server {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	return start(t, cfg)
+}
+
+// Certificate is the HTTPS server's certificate, or nil over plain HTTP.
+func (a *Server) Certificate() []byte {
+	if c := a.srv.Certificate(); c != nil {
+		return c.Raw
+	}
+	return nil
+}
+
+func start(t testing.TB, tlsCfg *tls.Config) *Server {
 	a := &Server{PKCEMethods: []string{"S256"}, TokenTTL: time.Hour, Rotate: true,
 		Clients: map[string]string{}, ClientKeys: map[string]crypto.PublicKey{},
-		codes: map[string]codeGrant{}, access: map[string]issued{}, refresh: map[string]bool{},
+		codes: map[string]codeGrant{}, access: map[string]issued{}, refresh: map[string]string{},
 		devices: map[string]*deviceGrant{}, jags: map[string]bool{}}
 	mux := http.NewServeMux()
-	a.srv = httptest.NewServer(mux)
+	a.srv = httptest.NewUnstartedServer(mux)
+	if tlsCfg != nil {
+		a.srv.TLS = tlsCfg
+		a.srv.StartTLS()
+	} else {
+		a.srv.Start()
+	}
 	t.Cleanup(a.srv.Close)
 
 	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"resource": a.MCPURL(), "authorization_servers": []string{a.Issuer()}, "scopes_supported": []string{"tools"}})
+		a.Mu.Lock()
+		iss := a.PRMIssuer
+		a.Mu.Unlock()
+		if iss == "" {
+			iss = a.Issuer()
+		}
+		writeJSON(w, 200, map[string]any{"resource": a.MCPURL(), "authorization_servers": []string{iss}, "scopes_supported": []string{"tools"}})
 	})
 	mux.HandleFunc("/.well-known/oauth-authorization-server/as", a.metadata)
 	mux.HandleFunc("POST /as/device", a.deviceAuthorization)
@@ -132,18 +188,25 @@ func New(t testing.TB) *Server {
 	mcp.AddTool(mcpServer, &mcp.Tool{Name: "whoami", Description: "answers ok"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
 	})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{Stateless: true})
+	mcp.AddTool(mcpServer, &mcp.Tool{Name: "admin", Description: "needs the admin scope"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "admin ok"}}}, nil, nil
+	})
+	// Localhost protection off: after UseHost, requests name the server
+	// by a host name that resolves to loopback, as intended.
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, &mcp.StreamableHTTPOptions{Stateless: true, DisableLocalhostProtection: true})
 	verify := func(ctx context.Context, tok string, _ *http.Request) (*auth.TokenInfo, error) {
-		a.Mu.Lock()
-		defer a.Mu.Unlock()
-		// Audience: only a token this server issued for this resource.
-		is, ok := a.access[tok]
+		// Audience: only a token this server (or one it trusts) issued for
+		// this resource.
+		is, ok := a.lookup(tok)
 		if !ok || is.resource != a.MCPURL() {
 			return nil, auth.ErrInvalidToken
 		}
-		return &auth.TokenInfo{Scopes: []string{"tools"}, Expiration: is.expiry}, nil
+		return &auth.TokenInfo{Scopes: strings.Fields(is.scope), Expiration: is.expiry}, nil
 	}
-	protected := auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: a.srv.URL + "/.well-known/oauth-protected-resource/mcp"})(h)
+	protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prm := a.URL() + "/.well-known/oauth-protected-resource/mcp"
+		auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: prm})(scoped(prm, h)).ServeHTTP(w, r)
+	})
 	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Mu.Lock()
 		a.Presented = append(a.Presented, r.Header.Get("Authorization"))
@@ -153,17 +216,88 @@ func New(t testing.TB) *Server {
 	return a
 }
 
+// scoped serves h, answering a call of the admin tool 403 unless the token
+// carries the admin scope.
+func scoped(prm string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The admin tool wants the admin scope: 403 insufficient_scope
+		// with the scope to ask for (MCP step-up authorization).
+		if toolName(r) == "admin" {
+			if ti := auth.TokenInfoFromContext(r.Context()); ti == nil || !slices.Contains(ti.Scopes, "admin") {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope="admin", resource_metadata=%q`, prm))
+				http.Error(w, "insufficient scope", http.StatusForbidden)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// lookup finds an access token this server or a trusted one issued.
+func (a *Server) lookup(tok string) (issued, bool) {
+	a.Mu.Lock()
+	is, ok := a.access[tok]
+	trusted := slices.Clone(a.Trusted)
+	a.Mu.Unlock()
+	for _, o := range trusted {
+		if ok {
+			break
+		}
+		o.Mu.Lock()
+		is, ok = o.access[tok]
+		o.Mu.Unlock()
+	}
+	return is, ok
+}
+
+// toolName is the tool a tools/call request body names, or "".
+func toolName(r *http.Request) string {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return ""
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	if err != nil {
+		return ""
+	}
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &msg) != nil || msg.Method != "tools/call" {
+		return ""
+	}
+	return msg.Params.Name
+}
+
 // URL is the server's base URL.
-func (a *Server) URL() string { return a.srv.URL }
+func (a *Server) URL() string {
+	if b := a.base.Load(); b != nil {
+		return *b
+	}
+	return a.srv.URL
+}
+
+// UseHost makes the server name itself by host (a name a test's resolver
+// maps to 127.0.0.1) in every URL it advertises, as an intranet server
+// reached by its host name does. Over HTTPS the name must be one
+// httptest's certificate holds: example.com.
+func (a *Server) UseHost(host string) {
+	u, _ := url.Parse(a.srv.URL)
+	b := u.Scheme + "://" + net.JoinHostPort(host, u.Port())
+	a.base.Store(&b)
+}
 
 // Issuer is the authorization server's issuer.
-func (a *Server) Issuer() string { return a.srv.URL + "/as" }
+func (a *Server) Issuer() string { return a.URL() + "/as" }
 
 // MCPURL is the protected MCP endpoint.
-func (a *Server) MCPURL() string { return a.srv.URL + "/mcp" }
+func (a *Server) MCPURL() string { return a.URL() + "/mcp" }
 
 // IdPTokenEndpoint is the enterprise IdP's token endpoint.
-func (a *Server) IdPTokenEndpoint() string { return a.srv.URL + "/idp/token" }
+func (a *Server) IdPTokenEndpoint() string { return a.URL() + "/idp/token" }
 
 // Issued lists every access token the server has issued.
 func (a *Server) Issued() []string {
@@ -210,15 +344,19 @@ func (a *Server) TokenGrants() []string {
 func (a *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	a.Mu.Lock()
 	defer a.Mu.Unlock()
+	if a.MetadataStatus != 0 {
+		http.Error(w, "metadata unavailable", a.MetadataStatus)
+		return
+	}
 	iss := a.Issuer()
 	if a.IssuerOverride != "" {
 		iss = a.IssuerOverride
 	}
 	m := map[string]any{
 		"issuer":                   iss,
-		"authorization_endpoint":   a.srv.URL + "/as/authorize",
-		"token_endpoint":           a.srv.URL + "/as/token",
-		"registration_endpoint":    a.srv.URL + "/as/register",
+		"authorization_endpoint":   a.URL() + "/as/authorize",
+		"token_endpoint":           a.URL() + "/as/token",
+		"registration_endpoint":    a.URL() + "/as/register",
 		"response_types_supported": []string{"code"},
 		"authorization_response_iss_parameter_supported": a.IssSupported,
 	}
@@ -226,7 +364,7 @@ func (a *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		m["code_challenge_methods_supported"] = a.PKCEMethods
 	}
 	if a.Device {
-		m["device_authorization_endpoint"] = a.srv.URL + "/as/device"
+		m["device_authorization_endpoint"] = a.URL() + "/as/device"
 	}
 	writeJSON(w, 200, m)
 }
@@ -244,8 +382,8 @@ func (a *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{
 		"device_code": dc, "user_code": uc, "expires_in": ttl, "interval": 1,
-		"verification_uri":          a.srv.URL + "/as/device/verify",
-		"verification_uri_complete": a.srv.URL + "/as/device/verify?user_code=" + uc,
+		"verification_uri":          a.URL() + "/as/device/verify",
+		"verification_uri_complete": a.URL() + "/as/device/verify?user_code=" + uc,
 	})
 }
 
@@ -270,11 +408,16 @@ func (a *Server) register(w http.ResponseWriter, r *http.Request) {
 	a.Mu.Lock()
 	defer a.Mu.Unlock()
 	a.Registrations++
+	a.RegistrationBodies = append(a.RegistrationBodies, body)
 	if body["application_type"] != "native" {
 		writeJSON(w, 400, map[string]any{"error": "invalid_client_metadata", "error_description": "application_type must be native"})
 		return
 	}
-	resp := map[string]any{"client_id": DCRClientID, "token_endpoint_auth_method": "none"}
+	id := a.ClientID
+	if id == "" {
+		id = DCRClientID
+	}
+	resp := map[string]any{"client_id": id, "token_endpoint_auth_method": "none"}
 	if a.ClientSecret != "" {
 		resp["client_secret"] = a.ClientSecret
 		resp["token_endpoint_auth_method"] = "client_secret_basic"
@@ -307,7 +450,11 @@ func (a *Server) clientAuth(r *http.Request, audience string) (id string, confid
 	f := r.PostForm
 	secrets := a.Clients
 	if a.ClientSecret != "" {
-		secrets = map[string]string{DCRClientID: a.ClientSecret}
+		id := a.ClientID
+		if id == "" {
+			id = DCRClientID
+		}
+		secrets = map[string]string{id: a.ClientSecret}
 		for k, v := range a.Clients {
 			secrets[k] = v
 		}
@@ -340,6 +487,13 @@ func (a *Server) clientAuth(r *http.Request, audience string) (id string, confid
 }
 
 func (a *Server) token(w http.ResponseWriter, r *http.Request) {
+	a.Mu.Lock()
+	redirect := a.TokenRedirect
+	a.Mu.Unlock()
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusTemporaryRedirect)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, map[string]any{"error": "invalid_request"})
 		return
@@ -355,11 +509,11 @@ func (a *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	issue := func(scope, resource string, refresh bool) {
 		at := a.TokenPrefix + "at-" + rand.Text()
-		a.access[at] = issued{expiry: time.Now().Add(a.TokenTTL), resource: resource}
+		a.access[at] = issued{expiry: time.Now().Add(a.TokenTTL), resource: resource, scope: scope}
 		resp := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(a.TokenTTL.Seconds()), "scope": scope}
 		if refresh {
 			rt := a.TokenPrefix + "rt-" + rand.Text()
-			a.refresh[rt] = true
+			a.refresh[rt] = scope
 			resp["refresh_token"] = rt
 		}
 		writeJSON(w, 200, resp)
@@ -401,14 +555,18 @@ func (a *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 	case "refresh_token":
 		a.Refreshes++
-		if a.NoRefresh || !a.refresh[f.Get("refresh_token")] || f.Get("resource") == "" {
+		scope, known := a.refresh[f.Get("refresh_token")]
+		if a.NoRefresh || !known || f.Get("resource") == "" {
 			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
 			return
 		}
 		if a.Rotate {
 			delete(a.refresh, f.Get("refresh_token"))
 		}
-		issue("tools", f.Get("resource"), true)
+		if scope == "" {
+			scope = "tools"
+		}
+		issue(scope, f.Get("resource"), true)
 	case "client_credentials":
 		if !confidential {
 			writeJSON(w, 401, map[string]any{"error": "invalid_client", "error_description": "client_credentials needs a confidential client"})
