@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -64,5 +65,47 @@ func TestOpenBrowserRefusesSchemes(t *testing.T) {
 		if err := OpenBrowser(context.Background(), u); err == nil {
 			t.Errorf("OpenBrowser(%q) accepted", u)
 		}
+	}
+}
+
+// TestLoopbackLoginPageArrivesWhole: the browser gets the whole "Login
+// complete" page although the login goes on (and the listener closes) as
+// soon as the answer is in.
+func TestLoopbackLoginPageArrivesWhole(t *testing.T) {
+	a := newTestAS(t)
+	redirect := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
+	page := make(chan string, 1)
+	browser := func(ctx context.Context, u string) error {
+		go func() {
+			req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, u, nil)
+			resp, err := http.DefaultClient.Do(req) // follows the AS's redirect to the listener
+			if err != nil {
+				page <- "browser: " + err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				page <- "browser: " + err.Error()
+				return
+			}
+			page <- string(b)
+		}()
+		return nil
+	}
+	h := newTestHandler(t, a, func(c *Config) {
+		c.RedirectURL = redirect
+		c.Fetcher = &LoopbackFetcher{Open: browser}
+	})
+	if _, err := connect(t, testContext(t), a, h); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-page:
+		if !strings.Contains(got, "Login complete") {
+			t.Errorf("the browser got %q, want the whole Login complete page", got)
+		}
+	case <-testContext(t).Done():
+		t.Fatal("the browser never got the page")
 	}
 }

@@ -479,7 +479,13 @@ func describeToken(issuer, clientID, resource string, t *Token) StoredLogin {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return StoredLogin{Issuer: issuer, ClientID: clientID, Resource: resource, TokenType: t.TokenType, Scopes: scopes, Expiry: t.Expiry, Refreshable: !t.RefreshToken.IsZero(), PendingScopes: slices.Clone(t.PendingScopes)}
+	var pending []string
+	for _, p := range t.PendingScopes {
+		if !slices.Contains(scopes, p) {
+			pending = append(pending, p)
+		}
+	}
+	return StoredLogin{Issuer: issuer, ClientID: clientID, Resource: resource, TokenType: t.TokenType, Scopes: scopes, Expiry: t.Expiry, Refreshable: !t.RefreshToken.IsZero(), PendingScopes: pending}
 }
 
 func (inv *Inventory) sort() {
