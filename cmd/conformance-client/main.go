@@ -4,11 +4,14 @@
 // MCP_CONFORMANCE_SCENARIO and scenario data (credentials, keys) in
 // MCP_CONFORMANCE_CONTEXT.
 //
-// It runs the production code: connectors.Connector for the connection and
-// connectors/oauth for every authorization flow. The only conformance-
-// specific pieces are the headless authorization-code fetcher (the suite's
-// mock authorization server redirects at once), the in-memory token store
-// and allow_insecure_localhost (the mocks listen on http://localhost).
+// It runs the production code: each scenario becomes a connectors.Config, as
+// a server in mediator's config file would, with the scenario's credentials
+// as its keyring items, and connectors.New builds the connection and every
+// authorization flow from it. So the suite scores the mapping from config
+// to OAuth as well as the flows. The only conformance-specific pieces are
+// the headless user agent as the login (the suite's mock authorization
+// server redirects at once), an in-memory keyring and token store, and
+// allow_insecure_localhost (the mocks listen on http://localhost).
 //
 // Usage (the suite appends the URL):
 //
@@ -49,13 +52,7 @@ func run() int {
 	// The suite kills the client after 30 s; finish (and report) before that.
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
-	r := &runner{
-		log:             log,
-		serverURL:       serverURL,
-		scenario:        scenario,
-		ctx:             sc,
-		protocolVersion: os.Getenv("MCP_CONFORMANCE_PROTOCOL_VERSION"),
-	}
+	r := &runner{log: log, serverURL: serverURL, scenario: scenario, ctx: sc}
 	if err := r.run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "scenario %s: %v\n", scenario, err)
 		return 1

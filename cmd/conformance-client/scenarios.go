@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -23,11 +22,10 @@ const (
 )
 
 type runner struct {
-	log             *slog.Logger
-	serverURL       string
-	scenario        string
-	ctx             scenarioContext
-	protocolVersion string
+	log       *slog.Logger
+	serverURL string
+	scenario  string
+	ctx       scenarioContext
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -148,93 +146,88 @@ func callIfListed(ctx context.Context, c *connectors.Connector, name string, arg
 	return err
 }
 
-// oauthHandler builds the production OAuth handler the scenario calls for.
-func (r *runner) oauthHandler() (*oauth.Handler, error) {
-	policy, err := oauth.PolicyFor(r.serverURL, true)
-	if err != nil {
-		return nil, err
-	}
-	cfg := oauth.Config{
-		ServerName:             "conformance",
-		ServerURL:              r.serverURL,
-		AllowInsecureLocalhost: true,
-		Logger:                 r.log,
-		Store:                  oauth.NewMemoryStore(),
-		DPoP:                   oauth.DPoPAuto,
-	}
+// Names of the keyring items the scenario's credentials are put in.
+const (
+	itemClientSecret = "client-secret"
+	itemPrivateKey   = "private-key"
+	itemAssertion    = "workload-jwt"
+	itemIDToken      = "sso-id-token"
+)
+
+// serverConfig is the scenario as a server of mediator's config, and its
+// keyring items: what `auth:` a user would write for such a server.
+func (r *runner) serverConfig() (connectors.Config, keyring) {
 	c := r.ctx
+	items := keyring{}
+	item := func(name, value string) string {
+		if value == "" {
+			return ""
+		}
+		items[name] = credentials.NewSecret(value)
+		return name
+	}
+	a := connectors.AuthConfig{AllowInsecureLocalhost: true, DPoP: true}
 	switch r.scenario {
 	case "auth/client-credentials-jwt":
-		key, err := oauth.ParseSigningKey(credentials.NewSecret(c.PrivateKeyPEM), c.SigningAlgorithm)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Grant = oauth.GrantClientCredentials
-		cfg.Client = &oauth.ClientConfig{ClientID: c.ClientID, Key: key}
+		a.Type = connectors.AuthClientCredentials
+		a.ClientID = c.ClientID
+		a.PrivateKey = item(itemPrivateKey, c.PrivateKeyPEM)
+		a.SigningAlg = c.SigningAlgorithm
 	case "auth/client-credentials-basic":
-		cfg.Grant = oauth.GrantClientCredentials
-		cfg.Client = &oauth.ClientConfig{ClientID: c.ClientID, ClientSecret: credentials.NewSecret(c.ClientSecret)}
+		a.Type = connectors.AuthClientCredentials
+		a.ClientID = c.ClientID
+		a.ClientSecret = item(itemClientSecret, c.ClientSecret)
 	case "auth/wif-jwt-bearer":
-		cfg.Grant = oauth.GrantJWTBearer
-		cfg.Client = &oauth.ClientConfig{ClientID: c.ClientID}
-		jwt := credentials.NewSecret(c.ValidJWT)
-		cfg.Assertion = func(context.Context) (credentials.Secret, error) { return jwt, nil }
+		a.Type = connectors.AuthJWTBearer
+		a.ClientID = c.ClientID
+		a.Assertion = item(itemAssertion, c.ValidJWT)
 	case "auth/enterprise-managed-authorization":
-		cfg.Grant = oauth.GrantEnterprise
-		cfg.Client = &oauth.ClientConfig{ClientID: c.ClientID, ClientSecret: credentials.NewSecret(c.ClientSecret)}
-		idt := credentials.NewSecret(c.IDPIDToken)
-		cfg.Enterprise = &oauth.EnterpriseConfig{
-			TokenEndpoint: c.IDPTokenEndpoint,
-			ClientID:      c.IDPClientID,
-			IDToken:       func(context.Context) (credentials.Secret, error) { return idt, nil },
-		}
+		a.Type = connectors.AuthEnterprise
+		a.ClientID = c.ClientID
+		a.ClientSecret = item(itemClientSecret, c.ClientSecret)
+		a.IdPTokenEndpoint = c.IDPTokenEndpoint
+		a.IdPClientID = c.IDPClientID
+		a.IDToken = item(itemIDToken, c.IDPIDToken)
 	default:
-		cfg.Grant = oauth.GrantAuthorizationCode
-		cfg.Fetcher = oauth.NewHeadlessFetcher(policy)
-		cfg.RedirectURL = redirectURL
-		cfg.ClientMetadataURL = clientMetadataURL
-		cfg.RequestOfflineAccess = true
-		if c.ClientID != "" {
-			cfg.Client = &oauth.ClientConfig{ClientID: c.ClientID, ClientSecret: credentials.NewSecret(c.ClientSecret)}
-		}
+		a.Type = connectors.AuthOAuth
+		a.RedirectURL = redirectURL
+		a.ClientMetadataURL = clientMetadataURL
+		a.ClientID = c.ClientID
+		a.ClientSecret = item(itemClientSecret, c.ClientSecret)
 	}
-	return oauth.New(cfg)
+	return connectors.Config{Name: "conformance", URL: r.serverURL, Transport: connectors.TransportStreamableHTTP, Auth: a}, items
 }
 
-// connector is the production path: a connectors.Connector whose auth seam
-// carries the OAuth handler.
-func (r *runner) connector() (*connectors.Connector, error) {
-	h, err := r.oauthHandler()
-	if err != nil {
-		return nil, err
+// keyring is the scenario's keyring items, in memory.
+type keyring map[string]credentials.Secret
+
+func (k keyring) Secret(_ context.Context, name string) (credentials.Secret, error) {
+	if s, ok := k[name]; ok {
+		return s, nil
 	}
+	return credentials.Secret{}, fmt.Errorf("keyring item %q: %w", name, credentials.ErrNotFound)
+}
+
+// connector is the production path: connectors.New from the scenario's
+// config, logged in by the headless user agent.
+func (r *runner) connector() (*connectors.Connector, error) {
+	cfg, items := r.serverConfig()
 	return connectors.New(connectors.Options{
-		Config: connectors.Config{
-			Name:      "conformance",
-			URL:       r.serverURL,
-			Transport: connectors.TransportStreamableHTTP,
-		},
-		Logger:        r.log,
-		ClientInfo:    &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
-		Authenticator: connectors.NewOAuthAuthenticator(h),
+		Config:     cfg,
+		Secrets:    items,
+		TokenStore: oauth.NewMemoryStore(),
+		Login:      &connectors.Login{Fetcher: &oauth.HeadlessFetcher{}},
+		Logger:     r.log,
+		ClientInfo: &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
 	})
 }
 
 // direct is for the scenarios that need client handlers (elicitation) or
 // session methods (resources, prompts) that connectors.Connector does not
-// expose yet. It still authorizes through the same oauth.Handler.
+// expose. None of their servers asks for authorization.
 func (r *runner) direct(ctx context.Context, opts *mcp.ClientOptions, body func(context.Context, *mcp.ClientSession) error) error {
-	h, err := r.oauthHandler()
-	if err != nil {
-		return err
-	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"}, opts)
-	t := &mcp.StreamableClientTransport{
-		Endpoint:     r.serverURL,
-		HTTPClient:   &http.Client{Transport: h.Transport(http.DefaultTransport)},
-		OAuthHandler: h,
-	}
-	cs, err := client.Connect(ctx, t, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.serverURL}, nil)
 	if err != nil {
 		return err
 	}
