@@ -134,9 +134,12 @@ func (opts *LoginOptions) login(server string) *connectors.Login {
 	w := opts.IO.ErrOut
 	if opts.Device {
 		return &connectors.Login{Device: func(_ context.Context, da *oauth.DeviceAuthorization) error {
-			fmt.Fprintf(w, "To log in to %s, open\n\n  %s\n\nand enter the code  %s\n\n", server, da.VerificationURI, da.UserCode)
+			// Each URL and the code on a line of its own: terminals make a
+			// bare URL clickable, and a code inside a sentence gets
+			// mistyped.
+			fmt.Fprintf(w, "To log in to %s, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\n", server, da.VerificationURI, da.UserCode)
 			if da.VerificationURIComplete != "" {
-				fmt.Fprintf(w, "(or open %s, which carries the code)\n", da.VerificationURIComplete)
+				fmt.Fprintf(w, "Or open this URL, which carries the code:\n\n  %s\n\n", da.VerificationURIComplete)
 			}
 			fmt.Fprintf(w, "Enter the code only if you started this login yourself, just now. It expires at %s.\nWaiting for the approval...\n", da.ExpiresAt.Local().Format(time.TimeOnly))
 			return nil

@@ -226,7 +226,13 @@ func table(rows []statusRow, now time.Time) []byte {
 			continue
 		}
 		for _, l := range r.Logins {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Server, r.AuthType, r.State, l.Issuer, dash(l.ClientID), dash(strings.Join(l.Scopes, " ")), expiry(l.Expiry, now))
+			scopes := strings.Join(l.Scopes, " ")
+			if len(l.PendingScopes) > 0 {
+				// What the server asked for beyond this login, which
+				// the next login requests.
+				scopes = strings.TrimSpace(scopes + " (next login adds: " + strings.Join(l.PendingScopes, " ") + ")")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Server, r.AuthType, r.State, l.Issuer, dash(l.ClientID), dash(scopes), expiry(l.Expiry, now))
 		}
 	}
 	tw.Flush()
