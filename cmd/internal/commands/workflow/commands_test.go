@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,8 @@ type calcServer struct {
 	mu     sync.Mutex
 	calls  map[string]int
 	broken bool
+	// booking is signalled by every call of book as it begins.
+	booking chan struct{}
 }
 
 func (c *calcServer) count(tool string) int {
@@ -48,7 +51,7 @@ type addOut struct {
 }
 
 func startCalc(t *testing.T) (*calcServer, string) {
-	c := &calcServer{calls: map[string]int{}}
+	c := &calcServer{calls: map[string]int{}, booking: make(chan struct{}, 16)}
 	s := mcp.NewServer(&mcp.Implementation{Name: "calc", Version: "1"}, nil)
 	ro := &mcp.ToolAnnotations{ReadOnlyHint: true}
 	mcp.AddTool(s, &mcp.Tool{Name: "add", Annotations: ro}, func(_ context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
@@ -66,9 +69,27 @@ func startCalc(t *testing.T) (*calcServer, string) {
 		}
 		return nil, addOut{Sum: in.A * 10}, nil
 	})
+	// book has effects and no annotations, and takes until it is
+	// cancelled: a call of it cut short leaves its outcome unknown. A
+	// stateless server does not learn of a cancelled request, so the test's
+	// end releases it too.
+	released := make(chan struct{})
+	mcp.AddTool(s, &mcp.Tool{Name: "book"}, func(ctx context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+		c.mu.Lock()
+		c.calls["book"]++
+		c.mu.Unlock()
+		c.booking <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return nil, addOut{}, ctx.Err()
+		case <-released:
+			return nil, addOut{}, errors.New("released at the end of the test")
+		}
+	})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(released) }) // runs before srv.Close
 	return c, srv.URL
 }
 
@@ -114,6 +135,14 @@ type result struct {
 // by its owner) with isolated streams and environment.
 func (e *env) exec(newCmd func(*cmdutil.Factory) *cobra.Command, args ...string) result {
 	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return e.execCtx(ctx, newCmd, args...)
+}
+
+// execCtx is exec under ctx, which the test may cancel as Ctrl-C does
+// (main cancels the command's context on SIGINT).
+func (e *env) execCtx(ctx context.Context, newCmd func(*cmdutil.Factory) *cobra.Command, args ...string) result {
 	ios, _, out, errOut := iostreams.Test()
 	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok })
 	cmd := newCmd(f)
@@ -121,8 +150,6 @@ func (e *env) exec(newCmd func(*cmdutil.Factory) *cobra.Command, args ...string)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(errOut, err)
@@ -314,5 +341,53 @@ func TestRunDryRun(t *testing.T) {
 	want(t, r, 2, "dry run with invalid arguments")
 	if !strings.Contains(r.stdout, "INVALID") {
 		t.Fatalf("plan does not flag the invalid call:\n%s", r.stdout)
+	}
+}
+
+// TestInterruptThenResume: cancelling a run (what Ctrl-C does) cancels the
+// call in flight, journals it as cancelled and exits 130; since the call
+// has effects, no key and an unknown outcome, resume then stops and asks,
+// and --mark-done settles it without calling again.
+func TestInterruptThenResume(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("book.flow.yaml", "version: 1\nname: book\nsteps:\n  - id: book\n    call: {server: calc, tool: book}\n    with: {a: 1, b: 2}\noutputs:\n  status: ${ .steps.book.status }\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, interrupt := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-calc.booking:
+			interrupt(errors.New("interrupt signal received"))
+		case <-ctx.Done():
+		}
+	}()
+	r := e.execCtx(runCtx, runCmd, flow)
+	want(t, r, cmdutil.ExitInterrupted, "interrupted run")
+	id := regexp.MustCompile("mediator resume ([^\\s`]+)").FindStringSubmatch(r.stderr)
+	if id == nil || !strings.Contains(r.stderr, "cancelled: interrupt signal received") {
+		t.Fatalf("stderr:\n%s", r.stderr)
+	}
+	r = e.exec(runsCmd, "show", id[1])
+	want(t, r, 0, "runs show")
+	if !regexp.MustCompile(`book\s+calc\.book\s+1\s+cancelled`).MatchString(r.stdout) || !strings.Contains(r.stdout, "Status:   cancelled") {
+		t.Fatalf("journal after the interrupt:\n%s", r.stdout)
+	}
+
+	r = e.exec(resumeCmd, id[1])
+	want(t, r, cmdutil.ExitUsage, "resume of an unsafe call in flight")
+	for _, s := range []string{"cannot resume on its own", "book (calc.book, attempt 1 cancelled)", "--mark-done book"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("blocked resume lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	r = e.exec(resumeCmd, id[1], "--mark-done", "book")
+	want(t, r, 0, "resume --mark-done")
+	if !strings.Contains(r.stdout, `"status": "succeeded"`) {
+		t.Fatalf("outputs after --mark-done:\n%s", r.stdout)
+	}
+	if n := calc.count("book"); n != 1 {
+		t.Fatalf("book called %d times, want 1", n)
 	}
 }

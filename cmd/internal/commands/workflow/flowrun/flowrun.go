@@ -27,6 +27,8 @@ type Env struct {
 	// Redactor is read after the orchestrator is built: opening the
 	// keyring replaces it with one that knows the secrets.
 	Redactor func() *credentials.Redactor
+	// Policy reads the global config's rules for every flow.
+	Policy PolicyFunc
 }
 
 // NewEnv takes the workflow commands' dependencies from f.
@@ -36,11 +38,46 @@ func NewEnv(f *cmdutil.Factory) Env {
 		Config:       f.Config,
 		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
+		Policy:       DefaultPolicy,
 	}
 }
 
-// LoadFlow reads, parses and validates a flow file offline. Every problem
-// is reported at once, each as FILE:LINE:COL, with exit code 2.
+// Policy is what the global config says about every flow.
+type Policy struct {
+	// Flows are the config's policy.flows: cross-server data flows every
+	// flow may make in addition to those its own flows: declares.
+	Flows []workflows.FlowEdge
+	// TrustAnnotations says whose tool annotations (readOnlyHint,
+	// idempotentHint) the retry rule believes.
+	TrustAnnotations func(server string) bool
+}
+
+// PolicyFunc reads the Policy from a loaded config.
+type PolicyFunc func(*config.Config) Policy
+
+// DefaultPolicy is the policy of a config that says nothing: no flows
+// beyond each file's own, and every server's annotations trusted (see
+// TrustAnnotations).
+func DefaultPolicy(*config.Config) Policy {
+	return Policy{TrustAnnotations: TrustAnnotations}
+}
+
+// PolicyOf returns env's policy under cfg, DefaultPolicy's when env has no
+// Policy or cfg is nil.
+func PolicyOf(env Env, cfg *config.Config) Policy {
+	p := Policy{}
+	if env.Policy != nil && cfg != nil {
+		p = env.Policy(cfg)
+	}
+	if p.TrustAnnotations == nil {
+		p.TrustAnnotations = TrustAnnotations
+	}
+	return p
+}
+
+// LoadFlow reads, parses and validates a flow file offline, allowing the
+// policy's flows besides the file's own. Every problem is reported at
+// once, each as FILE:LINE:COL, with exit code 2.
 func LoadFlow(ctx context.Context, path string, policy []workflows.FlowEdge) (*workflows.Flow, error) {
 	f, err := workflows.Load(path)
 	if err != nil {

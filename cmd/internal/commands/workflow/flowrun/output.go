@@ -65,15 +65,19 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 	case workflows.RunFailed, workflows.RunCancelled:
 		hint = fmt.Sprintf("\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
 	}
-	return &cmdutil.ExitError{Code: exitCode(res, runErr), Err: errors.New(msg + hint), Silent: false}
+	return &cmdutil.ExitError{Code: ExitCode(res, runErr), Err: errors.New(msg + hint), Silent: false}
 }
 
-func exitCode(res *workflows.RunResult, err error) int {
-	switch res.Status {
-	case workflows.RunCancelled:
-		return cmdutil.ExitInterrupted
-	case workflows.RunBlocked:
-		return cmdutil.ExitUsage
+// ExitCode is the exit code of a run that ended with err: 130 cancelled,
+// 2 blocked on a decision, 3 a server could not be reached, else 1.
+func ExitCode(res *workflows.RunResult, err error) int {
+	if res != nil {
+		switch res.Status {
+		case workflows.RunCancelled:
+			return cmdutil.ExitInterrupted
+		case workflows.RunBlocked:
+			return cmdutil.ExitUsage
+		}
 	}
 	var ce *workflows.CallError
 	if errors.As(err, &ce) {

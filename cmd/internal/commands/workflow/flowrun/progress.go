@@ -90,6 +90,18 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventRunFinished:
 		t.status, t.err, t.end = ev.Status, ev.Err, ev.Time
 		line := fmt.Sprintf("run %s: %s in %s", ev.RunID, ev.Status, ev.Time.Sub(t.start).Round(time.Millisecond))
+		if ev.Status == workflows.RunSucceeded {
+			// A success with failed steps in it is easy to misread.
+			var failed []string
+			for _, r := range t.rows {
+				if r.Status == workflows.StatusFailed || r.Done[workflows.StatusFailed] > 0 {
+					failed = append(failed, r.Path)
+				}
+			}
+			if len(failed) > 0 {
+				line += fmt.Sprintf("; failures that their on_error let the run go past: %s", strings.Join(failed, ", "))
+			}
+		}
 		return line
 	}
 	if ev.Step == nil {
@@ -136,7 +148,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 		}
 	case workflows.EventRetrying:
 		r.Retries++
-		return fmt.Sprintf("  ↻ %s: attempt %d failed (%s); retrying in %s", ev.Path, ev.Attempt, cmdutil.OneLine(errText(ev.Err), 120), ev.Delay.Round(time.Millisecond))
+		return fmt.Sprintf("  ↻ %s: attempt %d failed (%s); retrying in %s", ev.Path, ev.Attempt, ErrorLine(errText(ev.Err), 160), ev.Delay.Round(time.Millisecond))
 	case workflows.EventStepFinished:
 		r.instances--
 		if !r.ForEach && r.Depth > 0 && strings.Contains(ev.Path, "[") {
@@ -166,7 +178,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 			line += " in " + ev.Time.Sub(r.Started).Round(time.Millisecond).String()
 		}
 		if ev.Status == workflows.StatusFailed && ev.Err != nil {
-			line += ": " + cmdutil.OneLine(ev.Err.Error(), 200)
+			line += ": " + ErrorLine(ev.Err.Error(), 200)
 		}
 		return line
 	}
@@ -178,7 +190,7 @@ func (t *Tracker) failureLine(r *Row, ev workflows.Event) string {
 	t.failuresShown[r.Path]++
 	switch n := t.failuresShown[r.Path]; {
 	case n < maxLines:
-		return fmt.Sprintf("  ✗ %s: %s", ev.Path, cmdutil.OneLine(errText(ev.Err), 200))
+		return fmt.Sprintf("  ✗ %s: %s", ev.Path, ErrorLine(errText(ev.Err), 200))
 	case n == maxLines:
 		return fmt.Sprintf("  ✗ %s: … further failures of %s are counted, not listed (see `mediator runs show %s`)", ev.Path, r.Path, t.runID)
 	}
@@ -190,6 +202,20 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// ErrorLine shortens an error message to its first line of at most max
+// characters by cutting out its middle: a Go error reads "context:
+// context: cause", and the cause at the end ("connection refused") is what
+// the reader needs most.
+func ErrorLine(msg string, max int) string {
+	r := []rune(cmdutil.OneLine(msg, 0))
+	if max <= 0 || len(r) <= max {
+		return string(r)
+	}
+	head := (max - 1) * 2 / 5
+	tail := max - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
 }
 
 // worse keeps the status that matters most once a step has several

@@ -125,3 +125,42 @@ func TestLiveView(t *testing.T) {
 		t.Fatal("the view does not quit when the run is done")
 	}
 }
+
+func TestErrorLine(t *testing.T) {
+	long := `server "calendar": transport: connect: calling "initialize": sending "initialize": rejected by transport: Post "http://127.0.0.1:18082/mcp": dial tcp 127.0.0.1:18082: connect: connection refused`
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 20, "short"},
+		{"first line\nsecond", 0, "first line"},
+		{long, 60, `server "calendar": tran…1:18082: connect: connection refused`},
+		{"äöüäöüäöüä", 5, "ä…öüä"},
+	} {
+		got := ErrorLine(tc.in, tc.max)
+		if got != tc.want {
+			t.Errorf("ErrorLine(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+		if tc.max > 0 && len([]rune(got)) > tc.max {
+			t.Errorf("ErrorLine(%q, %d) is %d runes long", tc.in, tc.max, len([]rune(got)))
+		}
+	}
+}
+
+// TestSucceededWithFailures: a run that succeeded although a step failed
+// under on_error says so on its last line.
+func TestSucceededWithFailures(t *testing.T) {
+	f, err := workflows.Parse("c.flow.yaml", []byte("version: 1\nname: c\nsteps:\n  - id: a\n    call: {server: s, tool: t}\n    on_error: continue\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTracker(f, time.Now())
+	a := f.Steps[0]
+	tr.Handle(workflows.Event{Kind: workflows.EventStepStarted, Path: "a", Step: a})
+	tr.Handle(workflows.Event{Kind: workflows.EventStepFinished, Path: "a", Step: a, Status: workflows.StatusFailed, Err: errors.New("boom")})
+	line := tr.Handle(workflows.Event{Kind: workflows.EventRunFinished, RunID: "r", Status: workflows.RunSucceeded, Time: time.Now()})
+	if !strings.HasSuffix(line, "; failures that their on_error let the run go past: a") {
+		t.Fatalf("last line %q", line)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
 )
@@ -166,7 +165,7 @@ func (m *viewModel) render() string {
 			line += "  " + end.Sub(r.Started).Round(100*time.Millisecond).String()
 		}
 		if r.LastErr != "" && r.Status == workflows.StatusFailed {
-			line += "  " + cmdutil.OneLine(r.LastErr, max(20, m.width-len(line)-4))
+			line += "  " + ErrorLine(r.LastErr, max(20, m.width-len(line)-4))
 		}
 		b.WriteString(line + "\n")
 	}

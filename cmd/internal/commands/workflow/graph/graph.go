@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/workflows"
 )
@@ -18,6 +20,10 @@ import (
 type Options struct {
 	IO       *iostreams.IOStreams
 	ReadFile func(string) ([]byte, error)
+	// Config and Policy supply the config's policy.flows, so the note on
+	// problems agrees with `mediator validate`.
+	Config func() (*config.Config, error)
+	Policy flowrun.PolicyFunc
 
 	File   string
 	Format string
@@ -27,7 +33,7 @@ var formats = []string{"mermaid", "dot"}
 
 // NewCmdGraph returns `mediator graph FLOW`.
 func NewCmdGraph(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile}
+	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Policy: flowrun.NewEnv(f).Policy}
 	cmd := &cobra.Command{
 		Use:   "graph FLOW",
 		Short: "Draw which data moves from which server to which in a flow",
@@ -83,7 +89,14 @@ func graphRun(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	if probs := workflows.Validate(ctx, flow, workflows.ValidateOptions{}); len(probs) > 0 {
+	// The graph needs no config; a config that does not load only loses
+	// its policy.flows for the note below.
+	var cfg *config.Config
+	if opts.Config != nil {
+		cfg, _ = opts.Config()
+	}
+	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
+	if probs := workflows.Validate(ctx, flow, workflows.ValidateOptions{PolicyFlows: pol.Flows}); len(probs) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s has %d %s; `mediator validate %s` lists them\n", opts.File, len(probs), plural(len(probs)), opts.File)
 	}
 	g := workflows.BuildGraph(flow)

@@ -77,7 +77,8 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
-	f, err := flowrun.LoadFlow(ctx, rec.FlowPath, nil)
+	pol := flowrun.PolicyOf(opts.Env, cfg)
+	f, err := flowrun.LoadFlow(ctx, rec.FlowPath, pol.Flows)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	res, runErr := flowrun.Execute(ctx, opts.Env, f, red, func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error) {
 		return workflows.Resume(ctx, f, rec.ID, workflows.RunOptions{
 			Runtime: rt, Journal: j, FlowPath: rec.FlowPath,
-			TrustAnnotations: flowrun.TrustAnnotations, Progress: progress,
+			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
 	})
 	if res == nil && runErr != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -106,7 +107,8 @@ func runRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	f, err := flowrun.LoadFlow(ctx, opts.FlowPath, nil)
+	pol := flowrun.PolicyOf(opts.Env, cfg)
+	f, err := flowrun.LoadFlow(ctx, opts.FlowPath, pol.Flows)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func runRun(ctx context.Context, opts *Options) error {
 	red := opts.Env.Redactor()
 	rt := flowrun.Runtime(o)
 	if opts.DryRun != "" {
-		return dryRun(ctx, opts, f, rt, inputs)
+		return dryRun(ctx, opts, f, rt, inputs, pol)
 	}
 	j, err := flowrun.OpenJournal(cfg, red)
 	if err != nil {
@@ -140,10 +142,41 @@ func runRun(ctx context.Context, opts *Options) error {
 	res, runErr := flowrun.Execute(ctx, opts.Env, f, red, func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error) {
 		return workflows.Run(ctx, f, workflows.RunOptions{
 			Runtime: rt, Journal: j, Inputs: inputs, FlowPath: abs,
-			TrustAnnotations: flowrun.TrustAnnotations, Progress: progress,
+			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		})
 	})
 	return flowrun.Report(opts.Env, red, res, runErr, opts.JSON)
+}
+
+// skippedStep is a step a dry run did not call, or called for only some
+// of its items.
+type skippedStep struct {
+	Path    string `json:"path"`
+	Skipped int    `json:"skipped"`
+	// Total counts the step's items (0 for a step without items).
+	Total int `json:"total,omitempty"`
+}
+
+func skippedSteps(t *flowrun.Tracker) []skippedStep {
+	rows, _, _, _ := t.Snapshot()
+	out := []skippedStep{}
+	for _, r := range rows {
+		n := r.Done[workflows.StatusSkipped]
+		total := r.Total
+		if !r.ForEach {
+			total = 0
+			for _, c := range r.Done {
+				total += c
+			}
+		}
+		switch {
+		case n > 0:
+			out = append(out, skippedStep{Path: r.Path, Skipped: n, Total: total})
+		case total == 0 && r.Status == workflows.StatusSkipped:
+			out = append(out, skippedStep{Path: r.Path, Skipped: 1})
+		}
+	}
+	return out
 }
 
 // BuildInputs reads --inputs FILE, then applies -i NAME=VALUE pairs,
@@ -181,13 +214,17 @@ func BuildInputs(f *workflows.Flow, file string, pairs []string, readFile func(s
 	return inputs, nil
 }
 
-func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.Runtime, inputs map[string]any) error {
+func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.Runtime, inputs map[string]any, pol flowrun.Policy) error {
 	red := opts.Env.Redactor()
-	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: flowrun.TrustAnnotations}
-	res, runErr := workflows.Run(ctx, f, workflows.RunOptions{Runtime: dr, Inputs: inputs, TrustAnnotations: flowrun.TrustAnnotations, RunID: "dry-run"})
+	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: pol.TrustAnnotations}
+	tracker := flowrun.NewTracker(f, time.Now())
+	res, runErr := workflows.Run(ctx, f, workflows.RunOptions{Runtime: dr, Inputs: inputs,
+		PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, RunID: "dry-run",
+		Progress: func(ev workflows.Event) { tracker.Handle(ev) }})
 	plan := dr.Plan()
+	skipped := skippedSteps(tracker)
 	if opts.JSON {
-		doc := map[string]any{"calls": plan, "outputs": nil, "status": ""}
+		doc := map[string]any{"calls": plan, "outputs": nil, "status": "", "skipped": skipped}
 		if res != nil {
 			doc["outputs"], doc["status"] = res.Outputs, res.Status
 		}
@@ -224,6 +261,22 @@ func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.
 			}
 			b.WriteString("  " + strings.ReplaceAll(strings.TrimSpace(string(args)), "\n", "\n  ") + "\n")
 		}
+		if len(skipped) > 0 {
+			// A plan that silently lacks a step reads as a bug; say which
+			// steps made no call and why they may.
+			b.WriteString("\nNot called (skipped: an if was false, or an on_error handler was not needed):\n")
+			for _, s := range skipped {
+				if s.Total > 0 {
+					fmt.Fprintf(&b, "  %s: %d of %d item(s)\n", s.Path, s.Skipped, s.Total)
+				} else {
+					fmt.Fprintf(&b, "  %s\n", s.Path)
+				}
+			}
+			if opts.DryRun == DryRunSimulate {
+				b.WriteString("Simulated results are samples made from each tool's outputSchema, so a condition\n" +
+					"on them may go otherwise in a real run; --dry-run=read-only calls read-only tools.\n")
+			}
+		}
 		if err := cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String())); err != nil {
 			return err
 		}
@@ -232,7 +285,11 @@ func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%d planned call(s) have arguments that do not match their tool's inputSchema", n)
 	}
 	if runErr != nil {
-		return cmdutil.Errorf(cmdutil.ExitToolError, "dry run stopped: %v", runErr)
+		msg := runErr.Error()
+		if red != nil {
+			msg = red.Redact(msg)
+		}
+		return &cmdutil.ExitError{Code: flowrun.ExitCode(res, runErr), Err: fmt.Errorf("dry run stopped: %s", msg)}
 	}
 	return nil
 }

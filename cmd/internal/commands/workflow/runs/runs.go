@@ -195,8 +195,7 @@ func showRun(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(&b, "Resumes:  %d\n", r.Resumes)
 	}
 	if inputs, err := cmdutil.MarshalJSON(r.Inputs); err == nil {
-		fmt.Fprintf(&b, "Inputs:   %s", strings.ReplaceAll(string(inputs), "\n", "\n          "))
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "Inputs:   %s\n", strings.ReplaceAll(strings.TrimSpace(string(inputs)), "\n", "\n          "))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "Error:    %s\n", r.Error)
@@ -209,7 +208,7 @@ func showRun(ctx context.Context, opts *Options) error {
 		if !a.FinishedAt.IsZero() {
 			d = a.FinishedAt.Sub(a.StartedAt).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s.%s\t%d\t%s\t%s\t%s\n", a.Path, a.Server, a.Tool, a.Attempt, a.State, d, cmdutil.OneLine(a.Error, 80))
+		fmt.Fprintf(tw, "%s\t%s.%s\t%d\t%s\t%s\t%s\n", a.Path, a.Server, a.Tool, a.Attempt, a.State, d, flowrun.ErrorLine(a.Error, 100))
 	}
 	tw.Flush()
 	return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/cmd/internal/suggest"
@@ -28,6 +29,8 @@ type Options struct {
 	ReadFile     func(string) ([]byte, error)
 	Config       func() (*config.Config, error)
 	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	// Policy reads the config's rules for every flow (policy.flows).
+	Policy flowrun.PolicyFunc
 
 	File    string
 	Connect bool
@@ -36,7 +39,8 @@ type Options struct {
 
 // NewCmdValidate returns `mediator validate FLOW`.
 func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Orchestrator: f.Orchestrator}
+	env := flowrun.NewEnv(f)
+	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Orchestrator: f.Orchestrator, Policy: env.Policy}
 	cmd := &cobra.Command{
 		Use:   "validate FLOW",
 		Short: "Report every problem in a flow file at once",
@@ -44,7 +48,8 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *Options) err
 problem at once as FILE:LINE:COL: FIELD: PROBLEM: the file's shape, unique
 step ids, references that resolve, dependency cycles, jq expressions that do
 not compile or use banned builtins (now, input, env, ...), and cross-server
-data flows the file does not declare in flows:.
+data flows allowed neither by the file's flows: nor by the config's
+policy.flows.
 
 With --connect it also connects to the servers the flow calls and checks
 each call against the live tool: the tool exists and the server's tools
@@ -52,8 +57,9 @@ filter allows it; literal arguments match its inputSchema and required
 arguments are present; where an argument is a plain path into an input or
 an upstream result, the types agree; and a step that retries a tool which
 is not annotated read-only or idempotent has an idempotency_key or
-retry_unsafe: true. Tool annotations count as trusted here because
-mediator pins each tool definition and refuses changed ones until accepted.
+retry_unsafe: true. Tool annotations count as trusted because mediator pins
+each tool definition and refuses changed ones until accepted (the config's
+policy.trust_annotations can narrow that to some servers).
 
 Exits 2 if there is any problem, 3 if a server could not be reached.`,
 		Example: `  mediator validate rain-reminders.flow.yaml
@@ -93,18 +99,29 @@ func validateRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "reading the flow file: %v", err)
 	}
-	vopts := workflows.ValidateOptions{}
+	cfg, err := opts.Config()
+	if err != nil {
+		if opts.Connect {
+			return err
+		}
+		// Offline checks need the config only for policy.flows: say what
+		// is missing and check the file on its own.
+		fmt.Fprintf(opts.IO.ErrOut, "note: the config did not load, so its policy.flows are not applied:\n%v\n", err)
+		cfg = nil
+	}
+	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
+	vopts := workflows.ValidateOptions{PolicyFlows: pol.Flows}
 	var cat *catalog
 	if opts.Connect {
 		// Parse first to learn which servers to connect to.
 		f, _ := workflows.Parse(opts.File, data)
-		cat, err = newCatalog(ctx, opts, f)
+		cat, err = newCatalog(ctx, opts, cfg, f)
 		if err != nil {
 			return err
 		}
 		defer cat.close()
 		vopts.Catalog = cat
-		vopts.TrustAnnotations = func(string) bool { return true }
+		vopts.TrustAnnotations = pol.TrustAnnotations
 	}
 	flow, probs := workflows.Check(ctx, opts.File, data, vopts)
 	code := cmdutil.ExitUsage
@@ -212,11 +229,8 @@ type catalog struct {
 	down  bool
 }
 
-func newCatalog(ctx context.Context, opts *Options, f *workflows.Flow) (*catalog, error) {
-	cfg, err := opts.Config()
-	if err != nil {
-		return nil, err
-	}
+func newCatalog(ctx context.Context, opts *Options, cfg *config.Config, f *workflows.Flow) (*catalog, error) {
+	var err error
 	c := &catalog{cfg: cfg, lists: map[string][]orchestrator.ToolInfo{}, errs: map[string]error{}}
 	var known []string
 	if f != nil {
