@@ -46,6 +46,9 @@ type Options struct {
 	// TokenStore, when set, keeps the OAuth types' tokens and registrations
 	// instead of the keyring behind Secrets.
 	TokenStore oauth.TokenStore
+	// Now is the clock OAuth tokens' expiry is judged by; nil means
+	// time.Now. Tests move it past an expiry.
+	Now func() time.Time
 }
 
 // Connector is one authenticated MCP client for one server. It is safe for

@@ -171,6 +171,7 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 		Logger:                 c.opts.Logger,
 		Scopes:                 a.Scopes,
 		ClientMetadataURL:      a.ClientMetadataURL,
+		Now:                    c.opts.Now,
 	}
 	if a.DPoP {
 		cfg.DPoP = oauth.DPoPAuto
