@@ -2,6 +2,7 @@ package flowrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,8 +28,11 @@ func Execute(ctx context.Context, env Env, f *workflows.Flow, red *credentials.R
 	if !env.IO.IsStderrTTY() {
 		return fn(ctx, NewPlainPrinter(env.IO.ErrOut, red, t).Event)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	// The live view reads keys itself, so Ctrl-C arrives as a key press
+	// rather than SIGINT; the cause says so in the run's error.
+	cancel := func() { cancelRun(errInterrupted) }
 	opts := []tea.ProgramOption{tea.WithOutput(env.IO.ErrOut), tea.WithoutSignalHandler()}
 	if env.IO.IsStdinTTY() {
 		opts = append(opts, tea.WithInput(env.IO.In))
@@ -53,6 +57,9 @@ func Execute(ctx context.Context, env Env, f *workflows.Flow, red *credentials.R
 	<-done
 	return res, err
 }
+
+// errInterrupted is why a run stopped when Ctrl-C was pressed in the view.
+var errInterrupted = errors.New("interrupted (Ctrl-C)")
 
 type runDoneMsg struct{}
 type refreshMsg struct{}
