@@ -442,12 +442,28 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 	var err error
 	switch h.cfg.Grant {
 	case GrantAuthorizationCode:
-		if s.token == nil || s.token.RefreshToken.IsZero() {
+		cur := s.token
+		// Another mediator process may have refreshed since this one read
+		// the token: with a rotating authorization server the refresh
+		// token held here is spent, and the stored one is the live one.
+		// (Single-flight holds within a process only; see docs/auth.md.)
+		if st, err := h.store.LoadToken(ctx, s.key); err == nil && cur != nil && !sameToken(st, cur) && (st.TokenType != "DPoP" || h.cfg.DPoPKey != nil) {
+			if h.fresh(st) {
+				h.mu.Lock()
+				s.token = st
+				h.mu.Unlock()
+				return st, nil
+			}
+			if !st.RefreshToken.IsZero() {
+				cur = st
+			}
+		}
+		if cur == nil || cur.RefreshToken.IsZero() {
 			return nil, errNoRenewal
 		}
 		form := url.Values{
 			"grant_type":    {grantRefreshToken},
-			"refresh_token": {s.token.RefreshToken.Reveal()},
+			"refresh_token": {cur.RefreshToken.Reveal()},
 			"resource":      {s.key.Resource},
 		}
 		nt, _, err = h.tokenRequestFor(ctx, s.d, s.ca, form, s.dpop)
@@ -459,14 +475,14 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 		h.mu.Unlock()
 		if nt.RefreshToken.IsZero() {
 			// No rotation: the old refresh token stays valid.
-			nt.RefreshToken = s.token.RefreshToken
+			nt.RefreshToken = cur.RefreshToken
 		}
 		if len(nt.Scopes) == 0 {
-			nt.Scopes = s.token.Scopes
+			nt.Scopes = cur.Scopes
 		}
 		// A refresh never widens the grant; what the server wants beyond
 		// it is still wanted at the next login.
-		nt.PendingScopes = s.token.PendingScopes
+		nt.PendingScopes = cur.PendingScopes
 	default:
 		nt, err = h.machineGrant(ctx, s.d, s.ca, s.granted)
 		if err != nil {
