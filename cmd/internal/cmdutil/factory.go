@@ -2,11 +2,13 @@ package cmdutil
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/term"
@@ -54,6 +56,12 @@ type Factory struct {
 	// Redactor learns every secret value this process handles (through the
 	// keyring it opens), so commands can scrub what they print.
 	Redactor *credentials.Redactor
+
+	// stderrMu serialises the logger's and the stdio servers' writes to
+	// ErrOut, which arrive from their own goroutines.
+	stderrMu sync.Mutex
+	logsMu   sync.Mutex
+	logs     []*ServerLog // flushed by Close
 }
 
 // New returns a Factory wired to the real config loader, keyring and
@@ -81,7 +89,7 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	}
 	f.Logger = func() *slog.Logger {
 		level, _ := ParseLogLevel(f.LogLevel)
-		return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: level}))
+		return slog.New(slog.NewTextHandler(lockedWriter{&f.stderrMu, f.IOStreams.ErrOut}, &slog.HandlerOptions{Level: level}))
 	}
 	f.OpenBrowser = oauth.OpenBrowser
 	f.Secrets = f.openSecrets
@@ -100,10 +108,24 @@ func ParseLogLevel(s string) (slog.Level, error) {
 
 func (f *Factory) openSecrets(ctx context.Context, cfg *config.Config) (*credentials.Store, error) {
 	opts := cfg.CredentialOptions()
-	opts.Passphrase = f.passphrase
+	fromEnv := false
+	opts.Passphrase = func(prompt string) (string, error) {
+		p, env, err := f.passphrase(prompt)
+		fromEnv = env
+		return p, err
+	}
 	opts.Logger = f.Logger()
 	store, err := credentials.Open(ctx, opts)
 	if err != nil {
+		if errors.Is(err, credentials.ErrWrongPassphrase) {
+			// Say where the wrong one came from: a variable set long ago is
+			// easy to forget.
+			from := "the prompt"
+			if fromEnv {
+				from = "the environment variable " + credentials.PassphraseEnv
+			}
+			return nil, fmt.Errorf("opening the keyring: %w; the passphrase tried came from %s", err, from)
+		}
 		return nil, fmt.Errorf("opening the keyring: %w", err)
 	}
 	f.Redactor = store.Redactor()
@@ -112,14 +134,15 @@ func (f *Factory) openSecrets(ctx context.Context, cfg *config.Config) (*credent
 
 // passphrase prefers the environment, so scripts and tests never block on
 // a prompt; it prompts only on a terminal.
-func (f *Factory) passphrase(prompt string) (string, error) {
+func (f *Factory) passphrase(prompt string) (p string, fromEnv bool, err error) {
 	if p, ok := f.LookupEnv(credentials.PassphraseEnv); ok && p != "" {
-		return p, nil
+		return p, true, nil
 	}
 	if !f.IOStreams.IsStdinTTY() {
-		return "", fmt.Errorf("%w: set %s, or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv)
+		return "", false, fmt.Errorf("%w: set %s, or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv)
 	}
-	return f.Prompt(prompt)
+	p, err = f.Prompt(prompt)
+	return p, false, err
 }
 
 // Prompt asks for a value on the terminal without echoing it.
@@ -141,18 +164,34 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	for _, s := range opts.Servers {
 		needsSecrets = needsSecrets || s.NeedsSecrets()
 	}
-	if needsSecrets {
+	// With argument values in the audit log, every stored secret has to be
+	// known before the first call, not only those of the servers in use: a
+	// user may paste one server's key into another's arguments.
+	maskAll := opts.AuditPath != "" && opts.AuditIncludeValues
+	if needsSecrets || maskAll {
 		store, err := f.Secrets(ctx, cfg)
 		if err != nil {
+			if !needsSecrets {
+				err = fmt.Errorf("audit.include_values is on, so mediator reads every keyring item to mask it in the audit log: %w", err)
+			}
 			return nil, err
 		}
 		opts.Secrets = store
+		// Once the keyring is open, learning the rest costs one read per
+		// item and no prompt, and masks every stored secret in what the
+		// commands print too. The keyring is not opened for that alone.
+		if err := learnSecrets(store); err != nil {
+			if maskAll {
+				return nil, &ExitError{Code: ExitConnect, Err: fmt.Errorf("audit.include_values is on, but not every keyring item could be read to mask it: %w", err)}
+			}
+			opts.Logger.Warn("some keyring items are not masked in output", "error", store.Redactor().Redact(err.Error()))
+		}
 	}
 	opts.Redactor = f.Redactor
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {
-		opts.Stderr = f.IOStreams.ErrOut
+		opts.Stderr = f.serverLog(opts.Servers)
 	} else {
 		opts.Stderr = io.Discard
 	}
@@ -165,4 +204,70 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("config %s: %w", cfg.Path, err)}
 	}
 	return o, nil
+}
+
+// serverLog returns the stderr of the stdio servers among servers (HTTP
+// servers have none), each line masked and prefixed with the server's
+// name. The orchestrator takes one writer for all its servers, so when it
+// runs several stdio servers the prefix names them all.
+func (f *Factory) serverLog(servers []orchestrator.ServerConfig) *ServerLog {
+	var names []string
+	for _, s := range servers {
+		if s.Command != "" && s.NewTransport == nil {
+			names = append(names, s.Name)
+		}
+	}
+	l := NewServerLog(&f.stderrMu, f.IOStreams.ErrOut, strings.Join(names, "|"), f.Redactor)
+	f.logsMu.Lock()
+	f.logs = append(f.logs, l)
+	f.logsMu.Unlock()
+	return l
+}
+
+// Close writes out what the stdio servers logged without a final newline.
+// Run it once the orchestrators are closed, when their servers have exited.
+func (f *Factory) Close() error {
+	f.logsMu.Lock()
+	logs := f.logs
+	f.logs = nil
+	f.logsMu.Unlock()
+	var errs []error
+	for _, l := range logs {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// learnSecrets has the store read every item of mediator's keyring, which
+// registers each value with its redactor. OAuth items hold JSON; the
+// tokens and client secrets inside are registered as well, since a server
+// would echo a token, not the JSON document around it.
+func learnSecrets(store *credentials.Store) error {
+	items, err := store.List("")
+	if err != nil {
+		return err
+	}
+	red := store.Redactor()
+	var errs []error
+	for _, it := range items {
+		s, err := store.Get(it.Server, it.Name)
+		if errors.Is(err, credentials.ErrNotFound) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var fields map[string]any
+		if json.Unmarshal([]byte(s.Reveal()), &fields) != nil {
+			continue
+		}
+		for k, v := range fields {
+			lk := strings.ToLower(k)
+			if str, ok := v.(string); ok && (strings.Contains(lk, "secret") || strings.Contains(lk, "token") && lk != "token_type") {
+				red.Add(credentials.NewSecret(str))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,37 @@
+package commands_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// A stdio server that logs the credential mediator gave it: at --log-level
+// info its stderr reaches mediator's, each line masked and marked with
+// the server's name, including a value split over two writes and a last
+// line without a newline. The harness fails the test if the canary shows.
+func TestStdioServerStderrIsMasked(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n" + stdioServerYAML(t, "leaky", "talk", "    secret_env: {API_TOKEN: token}\n    timeout: 20s\n"))
+	e.mustRun(canaryKey, "secret", "set", "leaky", "token")
+
+	r := e.mustRun("", "--log-level", "info", "call", "leaky", "echo", "-a", "text=hi")
+	if !strings.Contains(r.stdout, `"echo": "hi"`) {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		"[leaky] starting with API_TOKEN=[REDACTED]\n",
+		"[leaky] split: API_TOKEN=[REDACTED] (done)\n",
+		"[leaky] echo called; my token is [REDACTED]\n",
+		"[leaky] bye, API_TOKEN=[REDACTED]\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	// At the default level the server's log is not shown at all.
+	r = e.mustRun("", "call", "leaky", "echo", "-a", "text=hi")
+	if strings.Contains(r.stderr, "[leaky]") {
+		t.Errorf("server log at level warn:\n%s", r.stderr)
+	}
+}
