@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 		"x: ${ \"\\(\" }\n",
 		"version: 1\nname: x\nsteps: [{id: a, parallel: {l: [{id: b, call: {server: s, tool: t}}]}}]\n",
 		"version: 1\nname: x\nflows: [a -> b]\ninputs: {n: {type: integer, default: 1}}\noutputs: {o: ${ .inputs.n }}\nsteps: []\n",
+		"version: 1\nname: x\nsteps:\n  - id: g\n    steps: [{id: c, call: {server: s, tool: t}}]\n  - id: p\n    parallel: {l: [{id: d, call: {server: s, tool: t}}]}\noutputs: {o: ${ [.steps.g.steps.c.status, .steps.p.branches.l, .steps.g.counts, .steps.p.branches.r] }}\n",
 		"- ${\n",
 		"x: '${ .a }' ${ }\n",
 	} {
