@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -38,7 +39,7 @@ func NewEnv(f *cmdutil.Factory) Env {
 		Config:       f.Config,
 		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
-		Policy:       DefaultPolicy,
+		Policy:       ConfigPolicy,
 	}
 }
 
@@ -60,6 +61,34 @@ type PolicyFunc func(*config.Config) Policy
 // TrustAnnotations).
 func DefaultPolicy(*config.Config) Policy {
 	return Policy{TrustAnnotations: TrustAnnotations}
+}
+
+// PolicySource is what a config says about every flow: the config's
+// policy block. *config.Config provides it through these two methods.
+type PolicySource interface {
+	// PolicyFlows are policy.flows.
+	PolicyFlows() []workflows.FlowEdge
+	// AnnotationTrust lists policy.trust_annotations; set is false when
+	// the key is absent, which trusts every server.
+	AnnotationTrust() (servers []string, set bool)
+}
+
+// PolicyFrom reads the policy src describes.
+func PolicyFrom(src PolicySource) Policy {
+	p := Policy{Flows: src.PolicyFlows(), TrustAnnotations: TrustAnnotations}
+	if servers, set := src.AnnotationTrust(); set {
+		p.TrustAnnotations = func(server string) bool { return slices.Contains(servers, server) }
+	}
+	return p
+}
+
+// ConfigPolicy reads cfg's policy block when the config has one (it
+// implements PolicySource), else it is DefaultPolicy.
+func ConfigPolicy(cfg *config.Config) Policy {
+	if src, ok := any(cfg).(PolicySource); ok {
+		return PolicyFrom(src)
+	}
+	return DefaultPolicy(cfg)
 }
 
 // PolicyOf returns env's policy under cfg, DefaultPolicy's when env has no
