@@ -177,6 +177,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 			return nil, err
 		}
 		opts.Secrets = store
+		f.Redactor = store.Redactor() // whoever opened it
 		// Once the keyring is open, learning the rest costs one read per
 		// item and no prompt, and masks every stored secret in what the
 		// commands print too. The keyring is not opened for that alone.
@@ -210,12 +211,15 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 // servers have none), each line masked and prefixed with the server's
 // name. The orchestrator takes one writer for all its servers, so when it
 // runs several stdio servers the prefix names them all.
-func (f *Factory) serverLog(servers []orchestrator.ServerConfig) *ServerLog {
+func (f *Factory) serverLog(servers []orchestrator.ServerConfig) io.Writer {
 	var names []string
 	for _, s := range servers {
 		if s.Command != "" && s.NewTransport == nil {
 			names = append(names, s.Name)
 		}
+	}
+	if len(names) == 0 {
+		return io.Discard
 	}
 	l := NewServerLog(&f.stderrMu, f.IOStreams.ErrOut, strings.Join(names, "|"), f.Redactor)
 	f.logsMu.Lock()
