@@ -324,13 +324,23 @@ func (p GuardPolicy) dialContext(d *net.Dialer) func(ctx context.Context, networ
 			return nil, err
 		}
 		var refused []string
-		var dialErr error
+		var allowed []netip.Addr
 		for _, ip := range ips {
 			if err := p.checkIP(ip); err != nil {
 				refused = append(refused, err.Error())
 				continue
 			}
-			c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+			allowed = append(allowed, ip)
+		}
+		// Addresses are tried in turn (the dialer's own fallback between
+		// IPv6 and IPv4 would dial unchecked names); a share of the dial
+		// timeout each keeps a dead first address from eating it all.
+		per := max(2*time.Second, d.Timeout/time.Duration(max(len(allowed), 1)))
+		var dialErr error
+		for _, ip := range allowed {
+			actx, cancel := context.WithTimeout(ctx, per)
+			c, err := d.DialContext(actx, network, net.JoinHostPort(ip.Unmap().String(), port))
+			cancel()
 			if err == nil {
 				return c, nil
 			}

@@ -66,6 +66,20 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "Server %q had no stored login\n", opts.Server)
 		return nil
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Logged out of %s: removed %d token set(s) and %d client registration(s) from the keyring\n", opts.Server, len(inv.Logins), len(inv.Clients))
+	regs, pins := 0, 0
+	for _, c := range inv.Clients {
+		if c.Configured {
+			pins++
+		} else {
+			regs++
+		}
+	}
+	msg := fmt.Sprintf("Logged out of %s: removed %d token set(s) and %d client registration(s)", opts.Server, len(inv.Logins), regs)
+	if pins > 0 {
+		// The configured client's binding to the authorization server it
+		// was first used with: the next login binds it anew.
+		msg += fmt.Sprintf(" and the authorization server binding of %d configured client(s)", pins)
+	}
+	fmt.Fprintln(opts.IO.ErrOut, msg+" from the keyring")
 	return nil
 }
