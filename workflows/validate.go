@@ -733,7 +733,7 @@ func (v *validator) flows() {
 		}
 		for _, from := range order {
 			h := hits[from]
-			v.add(h.first.e.Pos, h.first.field, "step %q sends data from server %q (via %s) to %s in %s; this flow is not declared: add %q to flows:",
+			v.add(h.first.e.Pos, h.first.field, "step %q sends data from server %q (via %s) to %s in %s; this flow is not declared: add %q to flows: (or, for every flow, to policy.flows in the config)",
 				s.ID, from, strings.Join(h.via, ", "), s.Call, plural("argument", h.fields), from+" -> "+s.Call.Server)
 		}
 	}
