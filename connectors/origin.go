@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -79,7 +80,11 @@ func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator, ct
 	// Not derived from the connector's life: Close ends the session (a
 	// streamable DELETE) before it closes the stack.
 	st.ctx, st.cancel = context.WithCancel(context.Background())
-	st.origin = &originTransport{server: server, base: base, authn: authn, life: st.ctx}
+	st.origin = &originTransport{server: server, base: base, life: st.ctx, grace: bodyGrace}
+	if _, none := authn.(noAuth); !none {
+		// Only a credential needs the per-request clone.
+		st.origin.authn = authn
+	}
 	st.client = &http.Client{Transport: st.origin, CheckRedirect: st.origin.checkRedirect}
 	return st, nil
 }
@@ -122,6 +127,7 @@ type originTransport struct {
 	base   http.RoundTripper
 	authn  Authenticator
 	life   context.Context // the stack's
+	grace  time.Duration   // bodyGrace; tests choose their own
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -138,18 +144,21 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("refusing a request to %s: this server's connector talks only to the origin of its configured url, %s", to, t.server)
 	}
-	// Every request also ends with the stack, so a failed connect attempt
-	// or a closed connector leaves nothing in flight: go-sdk sends some
-	// requests (the cancellation notice of a timed-out call) on contexts of
-	// its own, which a server that never answers would hold open.
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(t.life, cancel)
-	done := func() { stop(); cancel() }
+	// The request runs on a context of its own, which the caller's
+	// cancellation ends (see inflight) and so does the stack's: go-sdk
+	// sends some requests (the cancellation notice of a timed-out call) on
+	// contexts of its own, which a server that never answers would hold
+	// open, and a failed connect attempt or a closed connector must leave
+	// nothing in flight.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	r := &inflight{cancel: cancel, grace: t.grace}
+	r.stopCaller = context.AfterFunc(req.Context(), r.callerDone)
+	r.stopLife = context.AfterFunc(t.life, cancel)
 	if t.authn != nil {
 		// RoundTrip must not modify the caller's request.
 		req = req.Clone(ctx)
 		if err := t.authn.Authenticate(req); err != nil {
-			done()
+			r.finish()
 			if req.Body != nil {
 				_ = req.Body.Close()
 			}
@@ -160,28 +169,60 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
-		done()
+		r.finish()
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		t.lastStatus.Store(int32(resp.StatusCode))
 		t.rejections.Add(1)
 	}
-	resp.Body = &bodyCloser{ReadCloser: resp.Body, done: done}
+	r.ReadCloser = resp.Body
+	r.reading.Store(true)
+	resp.Body = r
 	return resp, nil
 }
 
-// bodyCloser releases a request's context once its body is closed; a
-// streamed response (SSE) keeps it until then.
-type bodyCloser struct {
+// bodyGrace is how long a response body being read may outlive its
+// caller's cancellation. go-sdk hands a call's result back while it still
+// drains the rest of the response, and the caller then cancels the call's
+// context (every connector call has a timeout): canceling the request at
+// that moment would discard the keep-alive connection, and the next call
+// would dial a new one. A caller that gives up on a stream that is still
+// going (a slow tool) has it ended this much later.
+const bodyGrace = 100 * time.Millisecond
+
+// inflight is one request's lifetime: its cancel function, and, once the
+// response arrived, its body, which releases everything when closed; a
+// streamed response (SSE) keeps the request until then.
+type inflight struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	cancel     context.CancelFunc
+	grace      time.Duration
+	reading    atomic.Bool // the response arrived; its body is being read
+	stopCaller func() bool
+	stopLife   func() bool
+	once       sync.Once
 }
 
-func (b *bodyCloser) Close() error {
-	err := b.ReadCloser.Close()
-	b.once.Do(b.done)
+// callerDone ends the request when its caller's context ends: at once
+// while waiting for the response, after bodyGrace once reading it.
+func (r *inflight) callerDone() {
+	if r.reading.Load() {
+		time.AfterFunc(r.grace, r.cancel)
+		return
+	}
+	r.cancel()
+}
+
+func (r *inflight) finish() {
+	r.stopCaller()
+	r.stopLife()
+	r.cancel()
+}
+
+func (r *inflight) Close() error {
+	err := r.ReadCloser.Close()
+	r.once.Do(r.finish)
 	return err
 }
 
