@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,7 +15,7 @@ import (
 func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	cs, st, err := c.await(ctx, "list tools")
+	cs, st, err := c.await(ctx, func() string { return "list tools" })
 	if err != nil {
 		return nil, err
 	}
@@ -39,15 +40,31 @@ func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
 // and is never retried: the tool may have run, and tools need not be
 // idempotent.
 func (c *Connector) CallTool(ctx context.Context, name string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, error) {
-	op := fmt.Sprintf("call tool %q", name)
+	if args == nil {
+		args = map[string]any{}
+	}
+	return c.callTool(ctx, name, args, meta)
+}
+
+// CallToolJSON is CallTool with the arguments already encoded as a JSON
+// object, sent as they are: a caller that has encoded them anyway (to
+// validate or digest them) spares go-sdk encoding them again.
+func (c *Connector) CallToolJSON(ctx context.Context, name string, args json.RawMessage, meta mcp.Meta) (*mcp.CallToolResult, error) {
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	return c.callTool(ctx, name, args, meta)
+}
+
+func (c *Connector) callTool(ctx context.Context, name string, args any, meta mcp.Meta) (*mcp.CallToolResult, error) {
+	// The operation's name goes only into errors; building it costs a
+	// formatted string per call.
+	op := func() string { return fmt.Sprintf("call tool %q", name) }
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	cs, st, err := c.await(ctx, op)
 	if err != nil {
 		return nil, err
-	}
-	if args == nil {
-		args = map[string]any{}
 	}
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
@@ -55,14 +72,15 @@ func (c *Connector) CallTool(ctx context.Context, name string, args map[string]a
 	p := newProbe(st)
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {
-		return nil, c.classify(ctx, op, err, p)
+		return nil, c.classify(ctx, op(), err, p)
 	}
 	return res, nil
 }
 
 // await returns the live session, waiting (bounded by ctx) while a connect
-// or reconnect is under way. Any other state fails at once with the reason.
-func (c *Connector) await(ctx context.Context, op string) (*mcp.ClientSession, *httpStack, error) {
+// or reconnect is under way. Any other state fails at once with the reason;
+// op names the operation for those errors only.
+func (c *Connector) await(ctx context.Context, op func() string) (*mcp.ClientSession, *httpStack, error) {
 	c.mu.Lock()
 	for {
 		switch c.status.State {
@@ -76,15 +94,15 @@ func (c *Connector) await(ctx context.Context, op string) (*mcp.ClientSession, *
 			select {
 			case <-ch:
 			case <-ctx.Done():
-				return nil, nil, c.waitError(ctx, op)
+				return nil, nil, c.waitError(ctx, op())
 			}
 			c.mu.Lock()
 		case StateIdle:
 			c.mu.Unlock()
-			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: not connected (Connect was not called)", op))
+			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: not connected (Connect was not called)", op()))
 		case StateClosed:
 			c.mu.Unlock()
-			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: the connector is closed", op))
+			return nil, nil, c.newError(KindNotConnected, fmt.Errorf("%s: the connector is closed", op()))
 		default: // failed, auth-required
 			reason, kind := c.status.Err, KindNotConnected
 			if c.status.State == StateAuthRequired {
@@ -95,7 +113,7 @@ func (c *Connector) await(ctx context.Context, op string) (*mcp.ClientSession, *
 			if errors.As(reason, &ce) {
 				reason = ce.Err
 			}
-			return nil, nil, c.newError(kind, fmt.Errorf("%s: not connected: %w", op, reason))
+			return nil, nil, c.newError(kind, fmt.Errorf("%s: not connected: %w", op(), reason))
 		}
 	}
 }
