@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -192,5 +193,30 @@ func TestConcurrentConnect(t *testing.T) {
 	dials.Wait()
 	if n != 1 {
 		t.Errorf("%d dials for 8 concurrent Connects", n)
+	}
+}
+
+// CallToolJSON sends arguments already encoded as they are; no arguments
+// are the empty object (the server then misses the required field, rather
+// than getting null).
+func TestCallToolJSON(t *testing.T) {
+	ctx := testCtx(t)
+	c := mustNew(t, Options{Config: Config{Name: "echo"}, NewTransport: inProcess(t, testMCPServer())})
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CallToolJSON(ctx, "echo", json.RawMessage(`{"message":"hi <&>"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Content[0].(*mcp.TextContent).Text; got != "echo: hi <&>" || res.IsError {
+		t.Errorf("%q (IsError %v)", got, res.IsError)
+	}
+	res, err = c.CallToolJSON(ctx, "echo", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Content[0].(*mcp.TextContent).Text; !res.IsError || !strings.Contains(got, `missing properties: ["message"]`) {
+		t.Errorf("no arguments: %q (IsError %v), want the server to miss \"message\"", got, res.IsError)
 	}
 }
