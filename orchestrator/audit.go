@@ -139,7 +139,7 @@ func (a *auditLog) write(e auditEntry) error {
 	}
 	if e.err != nil {
 		rec.ErrorClass = ErrorClass(e.err)
-		rec.Error = a.red.Redact(e.err.Error())
+		rec.Error = a.red.Redact(auditText(e.err, a.includeValues))
 	}
 
 	a.mu.Lock()

@@ -3,15 +3,19 @@ package orchestrator_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -290,5 +294,94 @@ func TestAuditCanaryNeverWritten(t *testing.T) {
 	}
 	if n, err := orchestrator.VerifyAuditFile(path); n != len(calls) || err != nil {
 		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
+
+// strictServer has one tool whose schema has the rules a refusal can quote
+// a value under, and one raw tool that fails with a JSON-RPC error echoing
+// its arguments, as servers do.
+func strictServer() *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "clinic", Version: "test"}, nil)
+	s.AddTool(&mcp.Tool{Name: "book", InputSchema: json.RawMessage(`{"type":"object",
+		"properties":{
+			"kind":{"type":"string","enum":["checkup","vaccination"]},
+			"days":{"type":"integer","maximum":7},
+			"note":{"type":"string","minLength":64},
+			"code":{"type":"string","pattern":"^[0-9]+$"}},
+		"additionalProperties":false}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	s.AddTool(&mcp.Tool{Name: "lookup", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return nil, fmt.Errorf("no record for %s", req.Params.Arguments)
+		})
+	return s
+}
+
+// Argument values stay out of the audit log unless include_values is on,
+// even where a refusal or the server's error would quote them; the caller
+// still gets the value in its error, which is what helps it fix the call.
+func TestAuditErrorsQuoteNoArgumentValues(t *testing.T) {
+	const canary = "PRIVATE-DIAGNOSIS-HIV"
+	const canaryNumber = 987654321
+	calls := []struct {
+		tool  string
+		args  map[string]any
+		audit string // what the record's error says with values left out
+	}{
+		{"book", map[string]any{"kind": canary}, `argument "kind": enum`},
+		{"book", map[string]any{"days": canaryNumber}, `argument "days": maximum`},
+		{"book", map[string]any{"note": canary}, `argument "note": minLength`},
+		{"book", map[string]any{"code": canary}, `argument "code": pattern`},
+		{"book", map[string]any{canary: 1, "kind": "checkup"}, `the arguments: additionalProperties (1 unknown argument)`},
+		{"lookup", map[string]any{"q": canary}, `the server answered with a JSON-RPC error (code 0)`},
+	}
+	for _, includeValues := range []bool{false, true} {
+		t.Run(fmt.Sprintf("include_values=%v", includeValues), func(t *testing.T) {
+			ctx := testContext(t)
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			o := newOrchestrator(t, orchestrator.Options{
+				AuditPath: path, AuditIncludeValues: includeValues,
+				Servers: []orchestrator.ServerConfig{inProcessServer("clinic", strictServer())},
+			})
+			for _, c := range calls {
+				_, err := o.Call(ctx, "clinic", c.tool, c.args)
+				if err == nil {
+					t.Fatalf("%s(%v): no error", c.tool, c.args)
+				}
+				if c.tool == "book" && !strings.Contains(err.Error(), canary) && !strings.Contains(err.Error(), "987654321") {
+					t.Errorf("the caller's error %q does not show the offending value", err)
+				}
+			}
+			recs, _ := readAudit(t, path)
+			if len(recs) != len(calls) {
+				t.Fatalf("%d records, want %d", len(recs), len(calls))
+			}
+			for i, r := range recs {
+				if r.Error == "" {
+					t.Errorf("record %d has no error", i+1)
+				}
+				if includeValues {
+					continue
+				}
+				if strings.Contains(r.Error, canary) || strings.Contains(r.Error, "987654321") {
+					t.Errorf("record %d error quotes a value: %q", i+1, r.Error)
+				}
+				if !strings.Contains(r.Error, calls[i].audit) {
+					t.Errorf("record %d error %q, want it to contain %q", i+1, r.Error, calls[i].audit)
+				}
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if leaked := bytes.Contains(data, []byte(canary)); leaked != includeValues {
+				t.Errorf("audit file contains the value: %v, want %v", leaked, includeValues)
+			}
+			if includeValues && !strings.Contains(recs[1].Error, "(got 987654321)") {
+				t.Errorf("with values included, the refusal keeps its detail: %q", recs[1].Error)
+			}
+		})
 	}
 }

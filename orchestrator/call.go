@@ -41,11 +41,12 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 		outcome string
 	)
 	if err != nil {
-		err = &Error{Kind: KindInvalidArguments, Server: server, Tool: tool,
-			Msg: fmt.Sprintf("arguments for %s cannot be encoded as JSON (nothing was sent)", QualifiedName(server, tool)), Err: err}
+		msg := fmt.Sprintf("arguments for %s cannot be encoded as JSON (nothing was sent)", QualifiedName(server, tool))
+		// encoding/json's reason may quote a value (NaN, +Inf).
+		err = &Error{Kind: KindInvalidArguments, Server: server, Tool: tool, Msg: msg, Err: err, audit: msg}
 		outcome = OutcomeRefused
 	} else {
-		res, outcome, err = o.call(ctx, server, tool, plain, meta)
+		res, outcome, err = o.call(ctx, server, tool, plain, argsJSON, meta)
 	}
 	d := time.Since(start)
 	if o.audit != nil {
@@ -66,8 +67,9 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	return &Result{Server: server, Tool: tool, CallID: id, Duration: d, CallToolResult: res}, err
 }
 
-// call is Call without the audit: every check, then the request.
-func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, string, error) {
+// call is Call without the audit: every check, then the request. args is
+// what gets validated; argsJSON, its encoding, is what gets sent.
+func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, argsJSON []byte, meta mcp.Meta) (*mcp.CallToolResult, string, error) {
 	s, err := o.lookup(server)
 	if err != nil {
 		return nil, OutcomeRefused, err
@@ -97,7 +99,7 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	if verr := o.validateArgs(e, args); verr != nil {
 		return nil, OutcomeRefused, verr
 	}
-	res, err := s.conn.CallTool(ctx, tool, args, meta)
+	res, err := s.conn.CallToolJSON(ctx, tool, argsJSON, meta)
 	if err != nil {
 		e := o.connErr(server, tool, err)
 		e.Msg = "calling " + QualifiedName(server, tool)

@@ -115,15 +115,15 @@ func TestArgumentsValidatedBeforeSending(t *testing.T) {
 	}{
 		{"get_forecast", map[string]any{"days": 3}, "city", `missing required argument "city" (string)`},
 		{"get_forecast", nil, "city", `missing required argument "city"`},
-		{"get_forecast", map[string]any{"city": 5}, "city", `argument "city" has type integer, want string`},
-		{"get_forecast", map[string]any{"city": "Oslo", "days": "three"}, "days", `argument "days" has type string, want integer`},
-		{"get_forecast", map[string]any{"city": "Oslo", "days": 40}, "days", `argument "days": maximum`},
-		{"get_forecast", map[string]any{"city": "Oslo", "unit": "kelvin"}, "unit", `argument "unit": enum`},
-		{"get_forecast", map[string]any{"city": "Oslo", "citty": "x"}, "citty", `unknown argument "citty"; valid: city, days, unit`},
+		{"get_forecast", map[string]any{"city": 5}, "city", `argument "city" must be a string (got 5)`},
+		{"get_forecast", map[string]any{"city": "Oslo", "days": "three"}, "days", `argument "days" must be an integer (got string "three")`},
+		{"get_forecast", map[string]any{"city": "Oslo", "days": 40}, "days", `argument "days" must be at most 14 (got 40)`},
+		{"get_forecast", map[string]any{"city": "Oslo", "unit": "kelvin"}, "unit", `argument "unit" must be one of "celsius", "fahrenheit" (got string "kelvin")`},
+		{"get_forecast", map[string]any{"city": "Oslo", "citty": "x"}, "citty", `unknown argument "citty" (did you mean "city"?); valid: city, days, unit`},
 		{"create_event", map[string]any{"title": "t", "where": map[string]any{}}, "where.room", `missing required argument "where.room" (string)`},
-		{"create_event", map[string]any{"title": "t", "where": map[string]any{"room": 1}}, "where.room", `argument "where.room" has type integer, want string`},
+		{"create_event", map[string]any{"title": "t", "where": map[string]any{"room": 1}}, "where.room", `argument "where.room" must be a string (got 1)`},
 		{"create_event", map[string]any{"title": "t", "where": map[string]any{"room": "1"}, "guests": []any{map[string]any{"email": false}}},
-			"guests[].email", `argument "guests[].email" has type boolean, want string`},
+			"guests[0].email", `argument "guests[0].email" must be a string (got false)`},
 	}
 	for _, c := range cases {
 		_, err := o.Call(ctx, "weather", c.tool, c.args)

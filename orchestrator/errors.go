@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
 	"github.com/mediatorhq/mediator/connectors"
 )
 
@@ -55,6 +57,10 @@ type Error struct {
 	// be valid; Err, if any, follows it.
 	Msg string
 	Err error
+
+	// audit, when set, is the error's text for an audit log that leaves
+	// argument values out: Msg may quote them.
+	audit string
 }
 
 func (e *Error) Error() string {
@@ -121,6 +127,34 @@ func ErrorClass(err error) string {
 		return "deadline"
 	}
 	return "internal"
+}
+
+// auditText is err's text for the audit log. With values included it is
+// the whole message. Without, it is a text that quotes no argument value:
+// a refusal names arguments and rules only, and a server's own error
+// message, which may echo what it was sent, is left out for its JSON-RPC
+// code.
+func auditText(err error, includeValues bool) string {
+	var oe *Error
+	if includeValues || !errors.As(err, &oe) {
+		return err.Error()
+	}
+	switch {
+	case oe.audit != "":
+		return oe.audit
+	case oe.Kind == KindServer:
+		var rpc *jsonrpc.Error
+		what := "the server answered with a JSON-RPC error"
+		if errors.As(err, &rpc) {
+			what = fmt.Sprintf("the server answered with a JSON-RPC error (code %d)", rpc.Code)
+		}
+		head := oe.Msg
+		if head == "" {
+			head = fmt.Sprintf("server %q", oe.Server)
+		}
+		return head + ": " + what + " (its message is recorded only with audit.include_values)"
+	}
+	return err.Error()
 }
 
 // connectionError wraps a connector failure, keeping the connector's kind

@@ -18,6 +18,7 @@ import (
 // uncallable through mediator.
 type schemaResult struct {
 	resolved *jsonschema.Resolved
+	check    *checkNode // nil when the schema needs jsonschema-go
 	err      error
 }
 
@@ -71,7 +72,11 @@ func resolveSchema(raw any) *schemaResult {
 	if err != nil {
 		return &schemaResult{err: fmt.Errorf("resolving inputSchema: %w", err)}
 	}
-	return &schemaResult{resolved: rs}
+	r := &schemaResult{resolved: rs}
+	if c, ok := compileCheck(rs.Schema()); ok {
+		r.check = c
+	}
+	return r
 }
 
 // jsonArgs returns args as plain JSON values (what the validator and the
@@ -120,26 +125,66 @@ func isPlainJSON(v any) bool {
 	return false
 }
 
-// validateArgs checks args against the resolved schema and turns
-// jsonschema-go's error into one naming the argument path and what the
-// schema expects.
+// validateArgs checks args against the tool's input schema, with the
+// checker when it covers the schema, else with jsonschema-go, and turns
+// what fails into an error naming each argument and what it must be.
 func (o *Orchestrator) validateArgs(e *toolEntry, args map[string]any) *Error {
 	r := o.inputSchema(e)
 	if r.resolved == nil {
 		return nil
 	}
-	err := r.resolved.Validate(args)
-	if err == nil {
-		return nil
+	var viols []violation
+	if r.check != nil {
+		var c argChecker
+		c.check(r.check, args)
+		if !c.unsure {
+			if len(c.viols) == 0 {
+				return nil
+			}
+			viols = c.viols
+		}
 	}
-	field, msg := describeSchemaError(r.resolved.Schema(), err.Error())
+	if viols == nil {
+		err := r.resolved.Validate(args)
+		if err == nil {
+			return nil
+		}
+		viols = []violation{describeSchemaError(r.resolved.Schema(), err.Error(), args)}
+	}
+	return o.invalidArguments(e, viols)
+}
+
+// invalidArguments is the error for arguments that break the schema. Its
+// message may quote the caller's values, which helps the caller; its audit
+// text names only arguments and rules.
+func (o *Orchestrator) invalidArguments(e *toolEntry, viols []violation) *Error {
+	say := make([]string, len(viols))
+	rec := make([]string, len(viols))
+	for i := range viols {
+		say[i] = viols[i].sentence()
+		rec[i] = viols[i].auditLine()
+	}
+	if len(viols) >= maxViolations {
+		say = append(say, "and maybe more")
+	}
+	const format = "invalid arguments for %s (nothing was sent): %s"
 	return &Error{
 		Kind:   KindInvalidArguments,
 		Server: e.info.Server,
 		Tool:   e.info.Name,
-		Field:  o.redact(field), // a secret pasted as an argument name stays masked too
-		Msg:    o.redact(fmt.Sprintf("invalid arguments for %s: %s (nothing was sent)", e.info.Qualified, msg)),
+		Field:  o.redact(viols[0].field()), // a secret pasted as an argument name stays masked too
+		Msg:    o.redact(fmt.Sprintf(format, e.info.Qualified, strings.Join(say, "; "))),
+		audit:  fmt.Sprintf(format, e.info.Qualified, strings.Join(rec, "; ")),
 	}
+}
+
+// field is the path of the argument the violation is about: for a missing
+// or unknown argument, that argument's own.
+func (v *violation) field() string {
+	if (v.keyword == "required" || v.keyword == "additionalProperties") && len(v.names) > 0 {
+		return v.path.child(v.names[0])
+	}
+	return v.path.String()
 }
 
 var (
@@ -149,14 +194,15 @@ var (
 )
 
 // describeSchemaError reads jsonschema-go's nested message ("validating
-// root: validating /properties/a: type: ...") back into the instance path
-// of the failing argument and a sentence about it. The chain lists the
+// root: validating /properties/a: type: ...") back into a violation: the
+// instance path of the failing argument, the keyword and the schema that
+// holds it, and the value when the path leads to it. The chain lists the
 // schema locations visited; the instance moves only on properties, items
 // and prefixItems steps, not on $ref, allOf or anyOf.
-func describeSchemaError(root *jsonschema.Schema, msg string) (field, sentence string) {
+func describeSchemaError(root *jsonschema.Schema, msg string, args map[string]any) violation {
 	var (
 		prev, last string
-		path       []string
+		path       argPath
 	)
 	for strings.HasPrefix(msg, prefixWord) {
 		i := strings.Index(msg, ": ")
@@ -169,100 +215,94 @@ func describeSchemaError(root *jsonschema.Schema, msg string) (field, sentence s
 			loc = ""
 		}
 		if strings.HasPrefix(loc, prev) {
-			for _, step := range instanceSteps(loc[len(prev):]) {
-				if strings.HasPrefix(step, "[") && len(path) > 0 {
-					path[len(path)-1] += step // "stops[]", not "stops.[]"
-				} else {
-					path = append(path, step)
-				}
-			}
+			path = append(path, instanceSteps(loc[len(prev):])...)
 		}
 		prev, last = loc, loc
 	}
 	keyword, detail, _ := strings.Cut(msg, ": ")
-	at := func(p []string) string { return strings.Join(p, ".") }
+	v := violation{path: path, keyword: keyword, schema: schemaAt(root, last), detail: detail}
+	v.value, v.hasVal = lookupArg(args, path)
 	switch {
 	case keyword == "required" || strings.HasPrefix(keyword, "dependentRequired"):
-		missing := unquoteAll(detail)
-		if len(missing) == 0 {
-			break
+		if names := unquoteAll(detail); len(names) > 0 {
+			v.keyword, v.names = "required", names
 		}
-		full := make([]string, len(missing))
-		for i, m := range missing {
-			full[i] = fmt.Sprintf("%q", joinField(at(path), m))
-			if s := schemaAt(root, last+"/properties/"+escapePointer(m)); s != nil && s.Type != "" {
-				full[i] += " (" + s.Type + ")"
-			}
-		}
-		return joinField(at(path), missing[0]), "missing required argument " + strings.Join(full, ", ")
 	case strings.HasPrefix(msg, "unexpected additional properties"):
-		extra := unquoteAll(msg)
-		if len(extra) == 0 {
-			break
+		if names := unquoteAll(msg); len(names) > 0 {
+			v.keyword, v.names, v.detail = "additionalProperties", names, ""
 		}
-		s := fmt.Sprintf("unknown argument %q", joinField(at(path), extra[0]))
-		if len(extra) > 1 {
-			s = fmt.Sprintf("unknown arguments %q", extra)
-		}
-		if sch := schemaAt(root, last); sch != nil && len(sch.Properties) > 0 {
-			s += "; valid: " + strings.Join(sortedKeys(sch.Properties), ", ")
-		}
-		return joinField(at(path), extra[0]), s
 	case keyword == "anyOf" || keyword == "oneOf":
 		// The first line names anonymous schemas; the indented lines after
 		// it say why each alternative failed, which is what helps.
 		var why []string
 		for _, l := range strings.Split(detail, "\n")[1:] {
-			l = strings.TrimSpace(l)
-			for strings.HasPrefix(l, prefixWord) {
-				i := strings.Index(l, ": ")
-				if i < 0 {
-					break
-				}
-				l = l[i+2:]
-			}
-			if l != "" {
-				why = append(why, l)
+			if l = strings.TrimSpace(l); l != "" {
+				alt := describeSchemaError(root, l, args)
+				why = append(why, strings.TrimPrefix(strings.TrimPrefix(alt.sentence(), label(alt.path.String())), " "))
 			}
 		}
 		if len(why) > 0 {
-			return at(path), fmt.Sprintf("argument %q matches none of the allowed forms: %s", at(path), strings.Join(why, "; "))
+			v.detail = "matches none of the allowed forms: " + strings.Join(why, "; ")
 		}
 	case keyword == "type":
 		if m := typeMsgRE.FindStringSubmatch(msg); m != nil {
-			return at(path), fmt.Sprintf("argument %q has type %s, want %s", at(path), m[1], strings.Trim(m[2], `"`))
+			v.gotType = m[1]
 		}
 	}
-	if len(path) == 0 {
-		return "", msg
-	}
-	return at(path), fmt.Sprintf("argument %q: %s", at(path), msg)
+	return v
 }
 
-// instanceSteps turns a schema pointer suffix into instance path steps;
-// array steps start with '['.
-func instanceSteps(rel string) []string {
+// lookupArg follows path into args; false when a step is not in the
+// arguments or not a definite one ("some item").
+func lookupArg(args map[string]any, path argPath) (any, bool) {
+	var cur any = args
+	for _, s := range path {
+		switch s.kind {
+		case segProp, segKey:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = m[s.name]; !ok {
+				return nil, false
+			}
+		case segIndex:
+			a, ok := cur.([]any)
+			if !ok || s.index >= len(a) {
+				return nil, false
+			}
+			cur = a[s.index]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// instanceSteps turns a schema pointer suffix into instance path steps.
+func instanceSteps(rel string) argPath {
 	segs := strings.Split(strings.TrimPrefix(rel, "/"), "/")
-	var out []string
+	var out argPath
 	for i := 0; i < len(segs); i++ {
 		switch segs[i] {
 		case "properties":
 			if i+1 < len(segs) {
-				out = append(out, unescapePointer(segs[i+1]))
+				out = append(out, pathSeg{kind: segProp, name: unescapePointer(segs[i+1])})
 				i++
 			}
 		case "items", "additionalItems":
-			out = append(out, "[]")
+			out = append(out, pathSeg{kind: segAnyIndex})
 		case "prefixItems":
 			if i+1 < len(segs) {
-				out = append(out, "["+segs[i+1]+"]")
+				n, _ := strconv.Atoi(segs[i+1])
+				out = append(out, pathSeg{kind: segIndex, index: n})
 				i++
 			}
 		case "additionalProperties", "patternProperties":
 			if segs[i] == "patternProperties" {
 				i++
 			}
-			out = append(out, "*")
+			out = append(out, pathSeg{kind: segAnyKey})
 		}
 	}
 	return out
