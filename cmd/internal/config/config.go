@@ -28,6 +28,8 @@ type Config struct {
 	Audit   Audit
 	// StateDir holds the audit log and the tool pins.
 	StateDir string
+	// Policy holds the rules every workflow run obeys.
+	Policy Policy
 }
 
 // Credentials selects the keyring backend.

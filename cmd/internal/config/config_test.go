@@ -158,7 +158,7 @@ stat_dir: /tmp
 		`FILE:18:5: servers.both.command: url and command are both set; an HTTP server has a url, a stdio server a command, never both`,
 		`FILE:19:3: servers.neither: needs either url (an HTTP server) or command (a stdio server)`,
 		`FILE:21:3: servers.bad.name: server name "bad.name" is not valid: use letters, digits and '-', with single '_' only between them (no '.', no '__', no leading or trailing '_'), so that "bad.name.TOOL" and "bad.name__TOOL" name its tools unambiguously`,
-		`FILE:23:1: stat_dir: unknown field (did you mean "state_dir"?); valid: audit, credentials, servers, state_dir`,
+		`FILE:23:1: stat_dir: unknown field (did you mean "state_dir"?); valid: audit, credentials, policy, servers, state_dir`,
 	})
 }
 
@@ -294,7 +294,7 @@ func TestYAMLShapeProblems(t *testing.T) {
 	})
 	_, path, err = load(t, "config.yaml", "- a\n- b\n", nil)
 	assertProblems(t, problems(t, err, path), []string{
-		`FILE:1:1: expected a mapping with credentials, servers, audit or state_dir at the top, got a list`,
+		`FILE:1:1: expected a mapping with credentials, servers, audit, state_dir or policy at the top, got a list`,
 	})
 	const y = `servers:
   Web:
@@ -316,7 +316,7 @@ servers2: {}
 		`FILE:8:23: servers.local.env.BAD-NAME: "BAD-NAME" is not an environment variable name; use letters, digits and _, not starting with a digit`,
 		`FILE:9:14: servers.local.timeout: "30" is not a duration; write e.g. 30s, 2m or 1m30s`,
 		`FILE:11:19: audit.include_values: expected true or false, got "yes"`,
-		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: audit, credentials, servers, state_dir`,
+		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: audit, credentials, policy, servers, state_dir`,
 	})
 }
 
@@ -424,6 +424,44 @@ func TestLooksLikeSecret(t *testing.T) {
 	} {
 		if got := LooksLikeSecret(tc.name, tc.value); got != tc.want {
 			t.Errorf("LooksLikeSecret(%q, %q) = %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyBlock(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if k == "HOME" {
+			return "/home/u", true
+		}
+		return "", false
+	}
+	servers := "servers:\n  weather: {url: https://w.example.com/mcp}\n  calendar: {url: https://c.example.com/mcp}\n"
+	cfg, err := Parse("/etc/m/config.yaml", []byte(servers+"policy:\n  flows: [\"weather -> calendar\"]\n  trust_annotations: []\n"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := cfg.PolicyFlows()
+	if len(flows) != 1 || flows[0].From != "weather" || flows[0].To != "calendar" || flows[0].Pos.Line != 5 {
+		t.Fatalf("flows %+v", flows)
+	}
+	if trusted, set := cfg.AnnotationTrust(); !set || len(trusted) != 0 {
+		t.Fatalf("trust_annotations: [] read as %v, %v", trusted, set)
+	}
+	cfg, err = Parse("/etc/m/config.yaml", []byte(servers), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, set := cfg.AnnotationTrust(); set || cfg.PolicyFlows() != nil {
+		t.Fatal("no policy block should read as no policy")
+	}
+	_, err = Parse("/etc/m/config.yaml", []byte(servers+"policy:\n  flows: [\"wether -> calendar\", \"weather calendar\"]\n  trust_annotations: [calender]\n"), env)
+	for _, want := range []string{
+		`config.yaml:5:11: policy.flows[0]: unknown server "wether" (did you mean "weather"?)`,
+		`config.yaml:5:33: policy.flows[1]: invalid flow "weather calendar": write "from -> to"`,
+		`config.yaml:6:23: policy.trust_annotations[0]: unknown server "calender" (did you mean "calendar"?)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
 		}
 	}
 }

@@ -61,7 +61,8 @@ type rawFile struct {
 		Path          string `mapstructure:"path"`
 		IncludeValues bool   `mapstructure:"include_values"`
 	} `mapstructure:"audit"`
-	StateDir string `mapstructure:"state_dir"`
+	StateDir string    `mapstructure:"state_dir"`
+	Policy   rawPolicy `mapstructure:"policy"`
 }
 
 // RawTLS is the tls block as viper decodes it (exported only because the
@@ -133,7 +134,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
 			if root.Kind != yaml.MappingNode {
-				w.problemAt(root, "", "expected a mapping with credentials, servers, audit or state_dir at the top, got %s", kindName(root))
+				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir or policy at the top, got %s", kindName(root))
 				return nil, w.problems
 			}
 			clean = w.mapping(root, fileSpec, "")
@@ -212,6 +213,7 @@ func (w *walker) build(raw *rawFile) *Config {
 		cfg.Servers = append(cfg.Servers, s)
 	}
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
+	w.buildPolicy(raw.Policy, cfg)
 	return cfg
 }
 

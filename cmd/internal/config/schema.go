@@ -139,6 +139,7 @@ var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"include_values": {kind: kBool},
 	}},
 	"state_dir": {kind: kString},
+	"policy":    policySpec,
 }}
 
 // loc is where a field sits in the file, and its value before ${VAR}

@@ -93,6 +93,7 @@ func (w *walker) validate(cfg *Config) {
 	for i := range cfg.Servers {
 		w.validateServer(&cfg.Servers[i])
 	}
+	w.validatePolicy(cfg)
 }
 
 func (w *walker) validateServer(s *Server) {

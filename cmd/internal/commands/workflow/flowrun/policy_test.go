@@ -37,3 +37,5 @@ func TestPolicyFrom(t *testing.T) {
 		}
 	}
 }
+
+var _ PolicySource = (*config.Config)(nil)
