@@ -70,6 +70,14 @@ type auditEntry struct {
 // process's records; an advisory file lock (where the OS has one) orders
 // them against other mediator processes appending to the same file, and
 // the chain resumes from whatever record another process wrote last.
+//
+// The file lock is held across a burst of records rather than taken for
+// each: while it is held no other process can have appended, so a record
+// costs one write instead of lock, seek, write and unlock. The lock goes
+// after lockIdle without a record, and at the latest after lockHold, and
+// the record after a release at lockHold takes and drops the lock on its
+// own, so another process waiting to append gets its turn; it waits at
+// most about lockHold.
 type auditLog struct {
 	path          string
 	includeValues bool
@@ -82,7 +90,18 @@ type auditLog struct {
 	size   int64 // file size after this process's last append; -1 = unknown
 	buf    []byte
 	closed bool
+
+	held      bool        // this process holds the file lock
+	heldSince time.Time   // when it took it
+	lastWrite time.Time   // when it appended last
+	yield     bool        // lockHold ran out: the next record does not keep the lock
+	release   *time.Timer // runs releaseIdle
 }
+
+const (
+	lockIdle = time.Millisecond
+	lockHold = 10 * time.Millisecond
+)
 
 func newAuditLog(path string, includeValues bool, red *credentials.Redactor) *auditLog {
 	return &auditLog{path: path, includeValues: includeValues, red: red, size: -1}
@@ -113,11 +132,10 @@ func (a *auditLog) openLocked() error {
 	a.f = f
 	// Check the tail now, so a log that cannot be continued stops the first
 	// call before it is sent.
-	unlock, err := lockFile(f)
-	if err != nil {
+	if err := lockFile(f); err != nil {
 		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
 	}
-	defer unlock()
+	defer unlockFile(f)
 	return a.syncTail()
 }
 
@@ -147,14 +165,30 @@ func (a *auditLog) write(e auditEntry) error {
 	if err := a.openLocked(); err != nil {
 		return err
 	}
-	unlock, err := lockFile(a.f)
-	if err != nil {
-		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
+	now := e.start.Add(e.duration) // the call's end; no need to read the clock again
+	if !a.held {
+		if err := lockFile(a.f); err != nil {
+			return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
+		}
+		if a.yield || !haveFileLock {
+			// Without a real lock, keeping it would only skip the check
+			// for records another process appended.
+			a.yield = false
+			defer unlockFile(a.f)
+		} else {
+			a.held, a.heldSince = true, now
+			if a.release == nil {
+				a.release = time.AfterFunc(lockIdle, a.releaseIdle)
+			} else {
+				a.release.Reset(lockIdle)
+			}
+		}
+		if err := a.syncTail(); err != nil {
+			a.unlockLocked()
+			return err
+		}
 	}
-	defer unlock()
-	if err := a.syncTail(); err != nil {
-		return err
-	}
+	a.lastWrite = now
 	rec.Seq = a.seq + 1
 	rec.Prev = a.prev
 	// The record is encoded by hand into one reused buffer: this runs on
@@ -169,6 +203,7 @@ func (a *auditLog) write(e auditEntry) error {
 	a.buf = line
 	if _, err := a.f.Write(line); err != nil {
 		a.size = -1 // a partial line may be on disk: re-read before the next record
+		a.unlockLocked()
 		return &Error{Kind: KindAudit, Msg: "writing the audit log", Err: err}
 	}
 	a.size += int64(len(line))
@@ -270,14 +305,16 @@ func appendJSONString(b []byte, s string) []byte {
 // syncTail resumes the chain from the file's last record when the file is
 // not as this process left it (first write, or another process appended).
 func (a *auditLog) syncTail() error {
-	fi, err := a.f.Stat()
+	// The end offset is the size, without Stat's allocation. The file is
+	// opened O_APPEND, so where the offset stays does not matter.
+	size, err := a.f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return &Error{Kind: KindAudit, Msg: "reading the audit log", Err: err}
 	}
-	if fi.Size() == a.size {
+	if size == a.size {
 		return nil
 	}
-	last, err := lastLine(a.f, fi.Size())
+	last, err := lastLine(a.f, size)
 	if err != nil {
 		return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: %v; run `mediator audit verify`, "+
 			"and move the file aside to start a new chain", a.path, err)}
@@ -294,7 +331,7 @@ func (a *auditLog) syncTail() error {
 		}
 		a.seq, a.prev = r.Seq, r.Hash
 	}
-	a.size = fi.Size()
+	a.size = size
 	return nil
 }
 
@@ -330,13 +367,45 @@ func lastLine(f *os.File, size int64) ([]byte, error) {
 	return tail, nil
 }
 
+// releaseIdle drops the file lock once no record came for lockIdle or it
+// was held for lockHold, and otherwise looks again when the first of the
+// two will have passed.
+func (a *auditLog) releaseIdle() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.held {
+		return
+	}
+	now := time.Now()
+	idle := lockIdle - now.Sub(a.lastWrite)
+	hold := lockHold - now.Sub(a.heldSince)
+	if idle > 0 && hold > 0 {
+		a.release.Reset(min(idle, hold))
+		return
+	}
+	a.unlockLocked()
+	a.yield = hold <= 0
+}
+
+// unlockLocked drops the file lock if this process holds it. a.mu must be held.
+func (a *auditLog) unlockLocked() {
+	if a.held {
+		unlockFile(a.f)
+		a.held = false
+	}
+}
+
 func (a *auditLog) close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closed = true
+	if a.release != nil {
+		a.release.Stop()
+	}
 	if a.f == nil {
 		return nil
 	}
+	a.unlockLocked()
 	err := a.f.Close()
 	a.f = nil
 	if err != nil {
@@ -348,7 +417,10 @@ func (a *auditLog) close() error {
 // argsDigest identifies the arguments without revealing them.
 func argsDigest(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	var b [len("sha256:") + hashHexLen]byte
+	copy(b[:], "sha256:")
+	hex.Encode(b[len("sha256:"):], sum[:])
+	return string(b[:])
 }
 
 // redactJSON masks every known secret in the decoded strings (keys and

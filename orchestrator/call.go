@@ -28,7 +28,7 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 // meta is sent as given and never recorded in the audit log.
 func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*Result, error) {
 	start := time.Now()
-	id := o.callPrefix + "-" + strconv.FormatUint(o.callSeq.Add(1), 10)
+	id := o.callID()
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
 	if o.audit != nil {
 		if err := o.audit.ready(); err != nil {
@@ -123,4 +123,12 @@ func outcomeOf(err error) string {
 		return OutcomeRefused
 	}
 	return OutcomeError
+}
+
+// callID is this process's prefix and the call's number.
+func (o *Orchestrator) callID() string {
+	var b [64]byte
+	id := append(b[:0], o.callPrefix...)
+	id = append(id, '-')
+	return string(strconv.AppendUint(id, o.callSeq.Add(1), 10))
 }

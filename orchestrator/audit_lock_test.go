@@ -1,0 +1,98 @@
+//go:build unix
+
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mediatorhq/mediator/credentials"
+)
+
+func lockTestEntry(id string) auditEntry {
+	return auditEntry{start: time.Now(), callID: id, server: "s", tool: "t", argsJSON: []byte(`{}`), outcome: OutcomeOK}
+}
+
+// Two logs on one file stand for two mediator processes: each has its own
+// open file, so their file locks exclude each other as two processes' do.
+func twoWriters(t *testing.T) (path string, a, b *auditLog) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "audit.jsonl")
+	a = newAuditLog(path, false, credentials.NewRedactor())
+	b = newAuditLog(path, false, credentials.NewRedactor())
+	t.Cleanup(func() {
+		if err := errors.Join(a.close(), b.close()); err != nil {
+			t.Error(err)
+		}
+	})
+	return path, a, b
+}
+
+func waitOrFail(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("%s: still waiting for the audit log's lock", what)
+	}
+}
+
+// A writer that keeps appending holds the file lock for bursts, not for
+// good: another process's record gets in, and the chain stays one.
+func TestAuditLockLetsAnotherProcessIn(t *testing.T) {
+	path, a, b := twoWriters(t)
+	stop := make(chan struct{})
+	busy := make(chan error, 1)
+	first := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			if err := a.write(lockTestEntry("a")); err != nil {
+				busy <- err
+				return
+			}
+			if i == 0 {
+				close(first)
+			}
+			// A call takes a while between records; an unbroken loop of
+			// writes would win the lock back before the waiter runs, as
+			// with a lock per record.
+			select {
+			case <-stop:
+				busy <- nil
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	<-first
+	done := make(chan error, 1)
+	go func() { done <- b.write(lockTestEntry("b")) }()
+	waitOrFail(t, done, "the second process's record")
+	close(stop)
+	waitOrFail(t, busy, "the busy process")
+	if n, err := VerifyAuditFile(path); err != nil || n < 2 {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
+
+// A writer that has gone quiet lets the lock go, and picks the chain up
+// after whatever another process appended meanwhile.
+func TestAuditLockReleasedWhenIdle(t *testing.T) {
+	path, a, b := twoWriters(t)
+	for i, w := range []*auditLog{a, b, a, b} {
+		done := make(chan error, 1)
+		go func() { done <- w.write(lockTestEntry("x")) }()
+		waitOrFail(t, done, "record "+string(rune('1'+i)))
+	}
+	if n, err := VerifyAuditFile(path); err != nil || n != 4 {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
