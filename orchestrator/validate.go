@@ -79,52 +79,6 @@ func resolveSchema(raw any) *schemaResult {
 	return r
 }
 
-// jsonArgs returns args as plain JSON values (what the validator and the
-// wire see) and their canonical JSON encoding. nil args are the empty object.
-func jsonArgs(args map[string]any) (map[string]any, []byte, error) {
-	if args == nil {
-		args = map[string]any{}
-	}
-	b, err := json.Marshal(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	if isPlainJSON(args) {
-		return args, b, nil
-	}
-	// Structs, typed slices or json.RawMessage: validate what will actually
-	// be sent, which is their JSON form.
-	var plain map[string]any
-	if err := json.Unmarshal(b, &plain); err != nil {
-		return nil, nil, err
-	}
-	return plain, b, nil
-}
-
-// isPlainJSON reports whether v holds only the types encoding/json decodes
-// into (plus Go integers), which the validator handles directly.
-func isPlainJSON(v any) bool {
-	switch x := v.(type) {
-	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64, uint32:
-		return true
-	case map[string]any:
-		for _, e := range x {
-			if !isPlainJSON(e) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		for _, e := range x {
-			if !isPlainJSON(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
 // validateArgs checks args against the tool's input schema, with the
 // checker when it covers the schema, else with jsonschema-go, and turns
 // what fails into an error naming each argument and what it must be.
