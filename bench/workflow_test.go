@@ -18,6 +18,7 @@ import (
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // The workflow benchmark: a 10,000-item for_each over an in-process go-sdk
@@ -106,7 +107,7 @@ func wfBare(ctx context.Context, cs *mcp.ClientSession, n, workers int) error {
 	return <-errs
 }
 
-func wfFlow(tb testing.TB, n int) *workflows.Flow {
+func wfFlow(tb testing.TB, n int) *flow.Flow {
 	src := fmt.Sprintf(`
 version: 1
 name: bench
@@ -119,7 +120,7 @@ steps:
 outputs:
   counts: ${ .steps.each.counts }
 `, n, wfConcurrency)
-	f, err := workflows.Parse("bench.flow.yaml", []byte(src))
+	f, err := flow.Parse("bench.flow.yaml", []byte(src))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -127,7 +128,7 @@ outputs:
 }
 
 // wfEngine runs the flow once over caller with a fresh journal in dir.
-func wfEngine(ctx context.Context, tb testing.TB, f *workflows.Flow, caller workflows.ToolCaller, dir string, journal bool) {
+func wfEngine(ctx context.Context, tb testing.TB, f *flow.Flow, caller workflows.ToolCaller, dir string, journal bool) {
 	opts := workflows.RunOptions{Runtime: workflows.NewLocalRuntime(caller), TrustAnnotations: func(string) bool { return true }}
 	if journal {
 		j, err := workflows.OpenJournal(filepath.Join(dir, workflows.JournalFile), nil)
@@ -147,7 +148,7 @@ func wfEngine(ctx context.Context, tb testing.TB, f *workflows.Flow, caller work
 	}
 }
 
-func wfItemsOf(f *workflows.Flow) any {
+func wfItemsOf(f *flow.Flow) any {
 	var n int
 	fmt.Sscanf(f.Steps[0].ForEach.Source, "[range(%d)]", &n)
 	return n

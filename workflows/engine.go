@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -46,7 +48,7 @@ type RunOptions struct {
 	Inputs map[string]any
 	// PolicyFlows are the global config's policy.flows, allowed in
 	// addition to the flow file's own flows:.
-	PolicyFlows []FlowEdge
+	PolicyFlows []flow.FlowEdge
 	// TrustAnnotations says whether a server's tool annotations
 	// (readOnlyHint, idempotentHint) may make its tools safe to call again
 	// under the retry rule; nil trusts none, as in ValidateOptions.
@@ -81,7 +83,7 @@ type Event struct {
 	// Path is the runtime path ("remind", "remind[3]", "batch[2]/upload").
 	Path string
 	// Step is the static step (nil for run events).
-	Step   *Step
+	Step   *flow.Step
 	Status string
 	// Total is the number of items (EventStepStarted of a for_each step).
 	Total int
@@ -116,15 +118,15 @@ type RunResult struct {
 // every call attempt, and finally evaluates the outputs. The returned error
 // is the run's failure (also in RunResult.Err); a RunResult is returned
 // whenever the run started.
-func Run(ctx context.Context, flow *Flow, opts RunOptions) (*RunResult, error) {
+func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error) {
 	if opts.Runtime == nil {
 		return nil, errors.New("run flow: no runtime given")
 	}
-	inputs, err := PrepareInputs(flow, opts.Inputs)
+	inputs, err := PrepareInputs(fl, opts.Inputs)
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(flow, opts, inputs)
+	e, err := newEngine(fl, opts, inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +135,9 @@ func Run(ctx context.Context, flow *Flow, opts RunOptions) (*RunResult, error) {
 	}
 	rec := &RunRecord{
 		ID:         e.runID,
-		FlowName:   flow.Name,
+		FlowName:   fl.Name,
 		FlowPath:   e.flowPath(),
-		FlowDigest: flow.Digest,
+		FlowDigest: fl.Digest,
 		Inputs:     inputs,
 		Status:     RunRunning,
 		StartedAt:  opts.Runtime.Now(),
@@ -152,7 +154,7 @@ func Run(ctx context.Context, flow *Flow, opts RunOptions) (*RunResult, error) {
 
 // engine is one run of one flow.
 type engine struct {
-	flow    *Flow
+	flow    *flow.Flow
 	opts    RunOptions
 	rt      Runtime
 	journal *Journal
@@ -173,7 +175,7 @@ type engine struct {
 	contentNeeded map[string]bool
 	resume        *resumeState
 	// byID finds a step by id (ids are unique across the file).
-	byID map[string]*Step
+	byID map[string]*flow.Step
 
 	toolsMu sync.Mutex
 	tools   map[[2]string]*toolSlot
@@ -201,9 +203,9 @@ type toolSlot struct {
 	err error
 }
 
-func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
+func newEngine(fl *flow.Flow, opts RunOptions, inputs map[string]any) (*engine, error) {
 	e := &engine{
-		flow:          flow,
+		flow:          fl,
 		opts:          opts,
 		rt:            opts.Runtime,
 		journal:       opts.Journal,
@@ -215,9 +217,9 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 		contentNeeded: map[string]bool{},
 		tools:         map[[2]string]*toolSlot{},
 		handlers:      map[string]bool{},
-		byID:          map[string]*Step{},
+		byID:          map[string]*flow.Step{},
 	}
-	for _, s := range flow.AllSteps() {
+	for _, s := range fl.AllSteps() {
 		e.byID[s.ID] = s
 		switch s.OnError {
 		case "", "fail", "continue":
@@ -228,7 +230,7 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	forEachExpr(flow, func(x *Expr) {
+	forEachExpr(fl, func(x *flow.Expr) {
 		for _, id := range x.References {
 			e.retained[id] = true
 		}
@@ -236,15 +238,15 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 			if len(p) >= 2 && p[0] == "steps" && !summaryPath(p) {
 				e.itemsNeeded[p[1]] = true
 			}
-			if len(p) >= 2 && p[0] == "steps" && (len(p) < 3 || p[2] == FieldContent || p[2] == FieldText || p[2] == FieldItems) {
+			if len(p) >= 2 && p[0] == "steps" && (len(p) < 3 || p[2] == flow.FieldContent || p[2] == flow.FieldText || p[2] == flow.FieldItems) {
 				e.contentNeeded[p[1]] = true
 			}
 		}
 	})
 	// A group read beyond its summary exposes its children's results (a
 	// parallel step's result holds each branch's), so they are kept too.
-	var keepAll func(steps []*Step)
-	keepAll = func(steps []*Step) {
+	var keepAll func(steps []*flow.Step)
+	keepAll = func(steps []*flow.Step) {
 		for _, c := range steps {
 			e.retained[c.ID], e.itemsNeeded[c.ID], e.contentNeeded[c.ID] = true, true, true
 			keepAll(c.Steps)
@@ -253,7 +255,7 @@ func newEngine(flow *Flow, opts RunOptions, inputs map[string]any) (*engine, err
 			}
 		}
 	}
-	for _, s := range flow.AllSteps() {
+	for _, s := range fl.AllSteps() {
 		if e.itemsNeeded[s.ID] {
 			keepAll(s.Steps)
 			for _, b := range s.Parallel {
@@ -274,35 +276,35 @@ func (e *engine) flowPath() string {
 // summaryPath reports whether a path into .steps.<id> reads only what a
 // for_each step keeps without its items.
 func summaryPath(p []string) bool {
-	return len(p) >= 3 && contains(forEachSummaryFields, p[2])
+	return len(p) >= 3 && slices.Contains(forEachSummaryFields, p[2])
 }
 
 // forEachExpr calls fn for every expression in the flow, outputs included.
-func forEachExpr(flow *Flow, fn func(*Expr)) {
-	var walkValue func(v *Value)
-	walkValue = func(v *Value) {
+func forEachExpr(fl *flow.Flow, fn func(*flow.Expr)) {
+	var walkValue func(v *flow.Value)
+	walkValue = func(v *flow.Value) {
 		if v == nil {
 			return
 		}
 		switch v.Kind {
-		case KindExpr:
+		case flow.KindExpr:
 			if v.Expr != nil {
 				fn(v.Expr)
 			}
-		case KindObject:
+		case flow.KindObject:
 			for _, c := range v.Object {
 				walkValue(c)
 			}
-		case KindArray:
+		case flow.KindArray:
 			for _, c := range v.Array {
 				walkValue(c)
 			}
 		}
 	}
-	var walk func(steps []*Step)
-	walk = func(steps []*Step) {
+	var walk func(steps []*flow.Step)
+	walk = func(steps []*flow.Step) {
 		for _, s := range steps {
-			for _, x := range []*Expr{s.ForEach, s.If, s.IdempotencyKey} {
+			for _, x := range []*flow.Expr{s.ForEach, s.If, s.IdempotencyKey} {
 				if x != nil {
 					fn(x)
 				}
@@ -314,8 +316,8 @@ func forEachExpr(flow *Flow, fn func(*Expr)) {
 			}
 		}
 	}
-	walk(flow.Steps)
-	for _, v := range flow.Outputs {
+	walk(fl.Steps)
+	for _, v := range fl.Outputs {
 		walkValue(v)
 	}
 }
@@ -412,7 +414,7 @@ func (e *engine) evalOutputs(ctx context.Context, top *frame) (map[string]any, e
 		var refs []string
 		collectRefs(v, &refs)
 		scope := e.scope(top, refs)
-		out, err := EvalValue(ctx, v, scope)
+		out, err := flow.EvalValue(ctx, v, scope)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", name, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -13,7 +14,7 @@ import (
 // runCall composes a call step's arguments, checks them against the
 // data-flow policy, and makes the call with retries, journalling every
 // attempt. On resume it reuses a journalled success instead of calling.
-func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	var refs []string
 	collectRefs(s.With, &refs)
 	if s.IdempotencyKey != nil {
@@ -51,7 +52,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 			if err != nil {
 				return false, err
 			}
-			return safeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
+			return flow.SafeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
 		}
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
@@ -75,7 +76,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *Step, path string) *
 	// called again, so its journal records need not be committed before
 	// the run moves on: a crash that loses them only makes a resume call
 	// it again. Every other call waits for its records (see below).
-	harmless := safeToRepeat(ann, false, false)
+	harmless := flow.SafeToRepeat(ann, false, false)
 	policy := declared
 	// The retry rule holds at run time whatever validation said (a flow
 	// may run unvalidated, or validated offline without the annotations):
@@ -188,25 +189,25 @@ func (e *ToolError) Error() string {
 
 // composeArgs evaluates a step's with: tree and checks every field's
 // provenance against the flow policy before anything is sent.
-func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope map[string]any) (map[string]any, error) {
+func (e *engine) composeArgs(ctx context.Context, s *flow.Step, path string, scope map[string]any) (map[string]any, error) {
 	if s.With == nil {
 		return map[string]any{}, nil
 	}
-	var walk func(v *Value, field string) (any, error)
-	walk = func(v *Value, field string) (any, error) {
+	var walk func(v *flow.Value, field string) (any, error)
+	walk = func(v *flow.Value, field string) (any, error) {
 		switch v.Kind {
-		case KindLiteral:
+		case flow.KindLiteral:
 			return v.Literal, nil
-		case KindExpr:
+		case flow.KindExpr:
 			if err := e.checkFlow(s, path, field, v.Expr); err != nil {
 				return nil, err
 			}
-			out, err := Eval(ctx, v.Expr, scope)
+			out, err := flow.Eval(ctx, v.Expr, scope)
 			if err != nil {
 				return nil, &exprError{what: field, err: err}
 			}
 			return out, nil
-		case KindObject:
+		case flow.KindObject:
 			m := make(map[string]any, len(v.Object))
 			for k, c := range v.Object {
 				x, err := walk(c, field+"."+k)
@@ -216,7 +217,7 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 				m[k] = x
 			}
 			return m, nil
-		case KindArray:
+		case flow.KindArray:
 			a := make([]any, len(v.Array))
 			for i, c := range v.Array {
 				x, err := walk(c, fmt.Sprintf("%s[%d]", field, i))
@@ -240,8 +241,8 @@ func (e *engine) composeArgs(ctx context.Context, s *Step, path string, scope ma
 	return m, nil
 }
 
-func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (string, error) {
-	v, err := Eval(ctx, x, scope)
+func (e *engine) evalKey(ctx context.Context, x *flow.Expr, scope map[string]any) (string, error) {
+	v, err := flow.Eval(ctx, x, scope)
 	if err != nil {
 		return "", &exprError{what: "idempotency_key", err: err}
 	}
@@ -260,8 +261,8 @@ func (e *engine) evalKey(ctx context.Context, x *Expr, scope map[string]any) (st
 	return "", &exprError{what: "idempotency_key", err: fmt.Errorf("%s: %s must yield a non-empty string, got %s", x.Pos, x, describe(v))}
 }
 
-func (e *engine) evalBool(ctx context.Context, x *Expr, scope map[string]any) (bool, error) {
-	v, err := Eval(ctx, x, scope)
+func (e *engine) evalBool(ctx context.Context, x *flow.Expr, scope map[string]any) (bool, error) {
+	v, err := flow.Eval(ctx, x, scope)
 	if err != nil {
 		return false, &exprError{what: "if", err: err}
 	}
@@ -340,24 +341,24 @@ func preCallClass(err error) string {
 
 func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts int, keep bool) *stepResult {
 	view := callView(StatusFailed, res, attempts, err, class, keep)
-	return &stepResult{status: StatusFailed, err: err, view: view, result: view[FieldResult]}
+	return &stepResult{status: StatusFailed, err: err, view: view, result: view[flow.FieldResult]}
 }
 
 func callSucceeded(res *mcp.CallToolResult, attempts int, keep bool) *stepResult {
 	view := callView(StatusSucceeded, res, attempts, nil, "", keep)
-	return &stepResult{status: StatusSucceeded, view: view, result: view[FieldResult]}
+	return &stepResult{status: StatusSucceeded, view: view, result: view[flow.FieldResult]}
 }
 
 // callView is .steps.<id> of a call step (Step.ViewFields). Without keep,
 // content and text are null: no expression reads them, and building them
 // for every item of a large for_each costs more than the call.
 func callView(status string, res *mcp.CallToolResult, attempts int, err error, class string, keep bool) map[string]any {
-	v := map[string]any{FieldStatus: status, FieldResult: resultValue(res), FieldAttempts: attempts, FieldError: errorView(err, class),
-		FieldContent: nil, FieldText: nil}
+	v := map[string]any{flow.FieldStatus: status, flow.FieldResult: resultValue(res), flow.FieldAttempts: attempts, flow.FieldError: errorView(err, class),
+		flow.FieldContent: nil, flow.FieldText: nil}
 	if keep {
-		v[FieldContent] = contentValue(res)
+		v[flow.FieldContent] = contentValue(res)
 		if res != nil {
-			v[FieldText] = resultText(res)
+			v[flow.FieldText] = resultText(res)
 		}
 	}
 	return v
@@ -370,7 +371,7 @@ func resultValue(res *mcp.CallToolResult) any {
 		return nil
 	}
 	if res.StructuredContent != nil {
-		return Normalize(res.StructuredContent)
+		return flow.Normalize(res.StructuredContent)
 	}
 	if len(res.Content) == 1 {
 		if t, ok := res.Content[0].(*mcp.TextContent); ok {
@@ -378,7 +379,7 @@ func resultValue(res *mcp.CallToolResult) any {
 			dec := json.NewDecoder(strings.NewReader(t.Text))
 			dec.UseNumber()
 			if dec.Decode(&v) == nil && !dec.More() {
-				return Normalize(v)
+				return flow.Normalize(v)
 			}
 		}
 	}
@@ -399,7 +400,7 @@ func contentValue(res *mcp.CallToolResult) any {
 	if err := dec.Decode(&v); err != nil {
 		return nil
 	}
-	return Normalize(v)
+	return flow.Normalize(v)
 }
 
 // resultText joins the result's text blocks.
@@ -503,7 +504,7 @@ func (e *engine) lookupTool(ctx context.Context, server, name string) (*toolEntr
 // lookupToolRetrying is lookupTool under the step's retry policy: nothing
 // has been sent yet, so a lookup that failed for a reason the policy
 // retries is tried again whatever the tool does.
-func (e *engine) lookupToolRetrying(ctx context.Context, s *Step, path string, policy retryPolicy) (*toolEntry, error) {
+func (e *engine) lookupToolRetrying(ctx context.Context, s *flow.Step, path string, policy retryPolicy) (*toolEntry, error) {
 	for n := 1; ; n++ {
 		ent, err := e.lookupTool(ctx, s.Call.Server, s.Call.Tool)
 		if err == nil {
@@ -531,7 +532,7 @@ func (e *engine) lookupToolRetrying(ctx context.Context, s *Step, path string, p
 // a failed attempt, so `mediator runs show` says why the step failed, but
 // only when the call path has no record yet: it must never hide an earlier
 // attempt's success or unknown outcome from a later resume.
-func (e *engine) failBeforeCall(s *Step, path, key, digest string, err error) *stepResult {
+func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err error) *stepResult {
 	class := preCallClass(err)
 	if class == ClassCancelled {
 		return &stepResult{status: StatusCancelled, err: err}

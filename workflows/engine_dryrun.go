@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"sort"
 	"sync"
 	"time"
@@ -141,7 +142,7 @@ func (d *DryRun) Now() time.Time { return d.Inner.Now() }
 // placeholder of its type (objects with every property, arrays with one
 // element). A nil schema gives nil.
 func SampleFromSchema(schema any) any {
-	m := schemaMap(schema)
+	m := flow.SchemaMap(schema)
 	if m == nil {
 		return nil
 	}
@@ -152,21 +153,21 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 	if depth > 8 {
 		return nil
 	}
-	s = resolveRef(root, s)
+	s = flow.ResolveSchemaRef(root, s)
 	if s == nil {
 		return nil
 	}
 	if v, ok := s["const"]; ok {
-		return Normalize(v)
+		return flow.Normalize(v)
 	}
 	if ex, ok := s["examples"].([]any); ok && len(ex) > 0 {
-		return Normalize(ex[0])
+		return flow.Normalize(ex[0])
 	}
 	if v, ok := s["default"]; ok {
-		return Normalize(v)
+		return flow.Normalize(v)
 	}
 	if en, ok := s["enum"].([]any); ok && len(en) > 0 {
-		return Normalize(en[0])
+		return flow.Normalize(en[0])
 	}
 	for _, key := range []string{"anyOf", "oneOf", "allOf"} {
 		if alts, ok := s[key].([]any); ok && len(alts) > 0 {
@@ -176,7 +177,7 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		}
 	}
 	typ := ""
-	for _, t := range schemaTypes(s) {
+	for _, t := range flow.SchemaTypes(s) {
 		if t != "null" {
 			typ = t
 			break
@@ -220,12 +221,12 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		return "<" + name + ">"
 	case "integer":
 		if v, ok := s["minimum"]; ok {
-			return Normalize(v)
+			return flow.Normalize(v)
 		}
 		return 0
 	case "number":
 		if v, ok := s["minimum"]; ok {
-			return Normalize(v)
+			return flow.Normalize(v)
 		}
 		return 0.0
 	case "boolean":

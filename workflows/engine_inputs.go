@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"sort"
 	"strings"
 
@@ -16,21 +17,21 @@ import (
 // a default is required. Unknown names are errors, so a typo is caught
 // before any call rather than silently ignored. All problems are reported
 // together.
-func PrepareInputs(flow *Flow, given map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(flow.Inputs))
+func PrepareInputs(fl *flow.Flow, given map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(fl.Inputs))
 	var errs []error
-	names := make([]string, 0, len(flow.Inputs))
-	for n := range flow.Inputs {
+	names := make([]string, 0, len(fl.Inputs))
+	for n := range fl.Inputs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for n := range given {
-		if _, ok := flow.Inputs[n]; !ok {
-			errs = append(errs, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", n, flow.Source, namesOrNone(names)))
+		if _, ok := fl.Inputs[n]; !ok {
+			errs = append(errs, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", n, fl.Source, namesOrNone(names)))
 		}
 	}
 	for _, n := range names {
-		in := flow.Inputs[n]
+		in := fl.Inputs[n]
 		v, ok := given[n]
 		if !ok {
 			d, has := in.Schema["default"]
@@ -40,7 +41,7 @@ func PrepareInputs(flow *Flow, given map[string]any) (map[string]any, error) {
 			}
 			v = d
 		}
-		v = Normalize(asDecodedJSON(v))
+		v = flow.Normalize(asDecodedJSON(v))
 		rs, err := compileJSONSchema(in.Schema)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: input %q: its schema is invalid: %w", in.Pos, n, err))
@@ -53,7 +54,7 @@ func PrepareInputs(flow *Flow, given map[string]any) (map[string]any, error) {
 		out[n] = v
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("inputs of %s are not valid:\n%w", flow.Source, errors.Join(errs...))
+		return nil, fmt.Errorf("inputs of %s are not valid:\n%w", fl.Source, errors.Join(errs...))
 	}
 	return out, nil
 }
@@ -62,17 +63,17 @@ func PrepareInputs(flow *Flow, given map[string]any) (map[string]any, error) {
 // the input's schema asks for: a string stays text, numbers, booleans,
 // arrays and objects are parsed as JSON (a bare word for a string-typed
 // input needs no quotes).
-func CoerceInput(flow *Flow, name, text string) (any, error) {
-	in, ok := flow.Inputs[name]
+func CoerceInput(fl *flow.Flow, name, text string) (any, error) {
+	in, ok := fl.Inputs[name]
 	if !ok {
-		names := make([]string, 0, len(flow.Inputs))
-		for n := range flow.Inputs {
+		names := make([]string, 0, len(fl.Inputs))
+		for n := range fl.Inputs {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", name, flow.Source, namesOrNone(names))
+		return nil, fmt.Errorf("input %q is not declared by %s; declared inputs: %s", name, fl.Source, namesOrNone(names))
 	}
-	types := schemaTypes(in.Schema)
+	types := flow.SchemaTypes(in.Schema)
 	if len(types) == 1 && types[0] == "string" {
 		return text, nil
 	}
@@ -92,7 +93,7 @@ func CoerceInput(flow *Flow, name, text string) (any, error) {
 		}
 		return nil, fmt.Errorf("input %q: %q is not valid JSON; it must be %s (e.g. -i %s=%s)", name, text, want, name, inputExample(types))
 	}
-	return Normalize(v), nil
+	return flow.Normalize(v), nil
 }
 
 func inputExample(types []string) string {
@@ -137,7 +138,7 @@ func compileJSONSchema(schema any) (*jsonschema.Resolved, error) {
 // asDecodedJSON gives v the types encoding/json decodes to, which is what
 // the schema validator understands.
 func asDecodedJSON(v any) any {
-	out, err := jsonRoundTrip(v)
+	out, err := flow.JSONRoundTrip(v)
 	if err != nil {
 		return v
 	}

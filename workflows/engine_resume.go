@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"os"
 	"sort"
 	"strings"
@@ -82,11 +83,11 @@ type resumeState struct {
 	used map[string]bool
 }
 
-func matchesCall(arg, path string, s *Step) bool {
+func matchesCall(arg, path string, s *flow.Step) bool {
 	return arg == path || arg == s.Path || arg == s.ID
 }
 
-func (r *resumeState) override(list []string, path string, s *Step) bool {
+func (r *resumeState) override(list []string, path string, s *flow.Step) bool {
 	for _, a := range list {
 		if matchesCall(a, path, s) {
 			r.mu.Lock()
@@ -101,7 +102,7 @@ func (r *resumeState) override(list []string, path string, s *Step) bool {
 // decide says what to do with call path. safe tells whether the call may
 // be sent again by the retry rule; it may need the tool's definition from
 // the server, so it is asked only for a call whose outcome is unknown.
-func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe func() (bool, error), digest string) resumeDecision {
+func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, safe func() (bool, error), digest string) resumeDecision {
 	last := r.last[path]
 	n := 0
 	if last != nil {
@@ -158,7 +159,7 @@ func (r *resumeState) decide(ctx context.Context, path string, s *Step, safe fun
 // and calls that were in flight re-sent only when that is safe by the
 // retry rule; otherwise it stops with a ResumeBlockedError before calling
 // anything, unless ro settles them. It refuses when the flow file changed.
-func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro ResumeOptions) (*RunResult, error) {
+func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, ro ResumeOptions) (*RunResult, error) {
 	j := opts.Journal
 	if j == nil {
 		return nil, errors.New("resume: no run journal given")
@@ -170,9 +171,9 @@ func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro R
 	if err != nil {
 		return nil, err
 	}
-	if rec.FlowDigest != flow.Digest {
+	if rec.FlowDigest != fl.Digest {
 		return nil, fmt.Errorf("run %s was started from %s with content sha256 %.12s…, but the file now has sha256 %.12s…; "+
-			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, flow.Digest)
+			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, fl.Digest)
 	}
 	if rec.Status == RunSucceeded {
 		return nil, fmt.Errorf("run %s already succeeded; there is nothing to resume", rec.ID)
@@ -180,7 +181,7 @@ func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro R
 	if rec.Status == RunRunning && rec.PID != os.Getpid() && ProcessAlive(rec.PID) {
 		return nil, fmt.Errorf("run %s is marked running in process %d, which is still alive; stop it first (or wait for it)", rec.ID, rec.PID)
 	}
-	inputs, err := PrepareInputs(flow, rec.Inputs)
+	inputs, err := PrepareInputs(fl, rec.Inputs)
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: journalled inputs: %w", rec.ID, err)
 	}
@@ -188,14 +189,14 @@ func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro R
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(flow, opts, inputs)
+	e, err := newEngine(fl, opts, inputs)
 	if err != nil {
 		return nil, err
 	}
 	e.runID = rec.ID
 	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone, used: map[string]bool{}}
 
-	steps := stepsByPath(flow)
+	steps := stepsByPath(fl)
 	if err := checkOverrides(ro, steps, last); err != nil {
 		return nil, err
 	}
@@ -222,7 +223,7 @@ func Resume(ctx context.Context, flow *Flow, runID string, opts RunOptions, ro R
 
 // blockedCalls lists the journal's in-flight calls that may not be sent
 // again and that no override settles.
-func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]BlockedCall, error) {
+func (e *engine) blockedCalls(ctx context.Context, steps map[string]*flow.Step) ([]BlockedCall, error) {
 	var out []BlockedCall
 	for path, a := range e.resume.last {
 		if a.State != AttemptStarted && a.State != AttemptCancelled {
@@ -239,7 +240,7 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]Bl
 		if err != nil {
 			return nil, fmt.Errorf("resume: deciding whether %s may be sent again: %w", path, err)
 		}
-		if safeToRepeat(annotations(e.trustedTool(ent)), s.IdempotencyKey != nil, s.RetryUnsafe) {
+		if flow.SafeToRepeat(annotations(e.trustedTool(ent)), s.IdempotencyKey != nil, s.RetryUnsafe) {
 			continue
 		}
 		out = append(out, BlockedCall{Path: path, Server: s.Call.Server, Tool: s.Call.Tool, State: a.State, Attempt: a.Attempt})
@@ -248,7 +249,7 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*Step) ([]Bl
 	return out, nil
 }
 
-func matchAny(list []string, path string, s *Step) bool {
+func matchAny(list []string, path string, s *flow.Step) bool {
 	for _, a := range list {
 		if matchesCall(a, path, s) {
 			return true
@@ -259,7 +260,7 @@ func matchAny(list []string, path string, s *Step) bool {
 
 // checkOverrides refuses --rerun/--mark-done arguments that name neither a
 // call step of the flow nor a journalled call path.
-func checkOverrides(ro ResumeOptions, steps map[string]*Step, last map[string]*AttemptRecord) error {
+func checkOverrides(ro ResumeOptions, steps map[string]*flow.Step, last map[string]*AttemptRecord) error {
 	var bad []string
 	for _, a := range append(append([]string{}, ro.Rerun...), ro.MarkDone...) {
 		if _, ok := last[a]; ok {
@@ -298,10 +299,10 @@ func firstOr(list []string, def string) string {
 }
 
 // stepsByPath indexes every step of a flow by its static path.
-func stepsByPath(flow *Flow) map[string]*Step {
-	out := map[string]*Step{}
-	var walk func(steps []*Step)
-	walk = func(steps []*Step) {
+func stepsByPath(fl *flow.Flow) map[string]*flow.Step {
+	out := map[string]*flow.Step{}
+	var walk func(steps []*flow.Step)
+	walk = func(steps []*flow.Step) {
 		for _, s := range steps {
 			out[s.Path] = s
 			walk(s.Steps)
@@ -315,6 +316,6 @@ func stepsByPath(flow *Flow) map[string]*Step {
 			}
 		}
 	}
-	walk(flow.Steps)
+	walk(fl.Steps)
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ type stepResult struct {
 // concurrently and the order follows the data. It returns the first
 // failure no on_error absorbed; that failure also cancels the rest of the
 // list, whose in-flight calls get MCP cancellation.
-func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*Step) error {
+func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*flow.Step) error {
 	deps, err := groupDeps(steps)
 	if err != nil {
 		return fmt.Errorf("%s: %w", steps[0].Pos, err)
@@ -138,7 +139,7 @@ func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*Step) error {
 // settle runs one step once its dependencies are done, deciding first
 // whether it runs at all. It returns the step's failure when on_error does
 // not absorb it.
-func (e *engine) settle(ctx context.Context, fr *frame, s *Step) error {
+func (e *engine) settle(ctx context.Context, fr *frame, s *flow.Step) error {
 	path := fr.childPath(s.ID)
 	if ctx.Err() != nil {
 		e.finish(fr, s, path, &stepResult{status: StatusCancelled, err: context.Cause(ctx)})
@@ -173,7 +174,7 @@ func (e *engine) settle(ctx context.Context, fr *frame, s *Step) error {
 	return nil
 }
 
-func (e *engine) finish(fr *frame, s *Step, path string, r *stepResult) {
+func (e *engine) finish(fr *frame, s *flow.Step, path string, r *stepResult) {
 	if e.retained[s.ID] {
 		r.view = fillView(r.view, e.viewFields(s), r)
 	} else {
@@ -196,7 +197,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // must wait for: explicit needs and .steps references anywhere in its
 // subtree that name a sibling, plus, for an on_error handler, the siblings
 // holding the steps it handles.
-func groupDeps(steps []*Step) (map[string][]string, error) {
+func groupDeps(steps []*flow.Step) (map[string][]string, error) {
 	ids := make(map[string]bool, len(steps))
 	for _, s := range steps {
 		ids[s.ID] = true
@@ -249,7 +250,7 @@ func groupDeps(steps []*Step) (map[string][]string, error) {
 }
 
 // handles reports whether s or a step nested in it names id in on_error.
-func handles(s *Step, id string) bool {
+func handles(s *flow.Step, id string) bool {
 	if s.OnError == id {
 		return true
 	}
@@ -270,11 +271,11 @@ func handles(s *Step, id string) bool {
 
 // subtreeRefs reports every step ID a step or anything nested in it reads
 // or explicitly needs.
-func subtreeRefs(s *Step, fn func(string)) {
+func subtreeRefs(s *flow.Step, fn func(string)) {
 	for _, n := range s.Needs {
 		fn(n)
 	}
-	for _, x := range []*Expr{s.ForEach, s.If, s.IdempotencyKey} {
+	for _, x := range []*flow.Expr{s.ForEach, s.If, s.IdempotencyKey} {
 		if x != nil {
 			for _, r := range x.References {
 				fn(r)
@@ -297,35 +298,35 @@ func subtreeRefs(s *Step, fn func(string)) {
 }
 
 // collectRefs appends the step IDs referenced by a value's expressions.
-func collectRefs(v *Value, refs *[]string) {
+func collectRefs(v *flow.Value, refs *[]string) {
 	if v == nil {
 		return
 	}
 	switch v.Kind {
-	case KindExpr:
+	case flow.KindExpr:
 		if v.Expr != nil {
 			*refs = append(*refs, v.Expr.References...)
 		}
-	case KindObject:
+	case flow.KindObject:
 		for _, c := range v.Object {
 			collectRefs(c, refs)
 		}
-	case KindArray:
+	case flow.KindArray:
 		for _, c := range v.Array {
 			collectRefs(c, refs)
 		}
 	}
 }
 
-func topoOrder(steps []*Step, deps map[string][]string) []*Step {
-	byID := make(map[string]*Step, len(steps))
+func topoOrder(steps []*flow.Step, deps map[string][]string) []*flow.Step {
+	byID := make(map[string]*flow.Step, len(steps))
 	for _, s := range steps {
 		byID[s.ID] = s
 	}
 	done := map[string]bool{}
-	out := make([]*Step, 0, len(steps))
-	var visit func(s *Step)
-	visit = func(s *Step) {
+	out := make([]*flow.Step, 0, len(steps))
+	var visit func(s *flow.Step)
+	visit = func(s *flow.Step) {
 		if done[s.ID] {
 			return
 		}
@@ -342,7 +343,7 @@ func topoOrder(steps []*Step, deps map[string][]string) []*Step {
 }
 
 // runStep runs one step in fr and returns its result.
-func (e *engine) runStep(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+func (e *engine) runStep(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	if s.ForEach != nil {
 		return e.runForEach(ctx, fr, s, path)
 	}
@@ -351,7 +352,7 @@ func (e *engine) runStep(ctx context.Context, fr *frame, s *Step, path string) *
 
 // runInstance runs a step once in fr (fr carries .item under for_each):
 // the if condition, then the call, the nested group or the branches.
-func (e *engine) runInstance(ctx context.Context, fr *frame, s *Step, path string, perItem bool) *stepResult {
+func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path string, perItem bool) *stepResult {
 	if s.If != nil {
 		scope := e.scope(fr, s.If.References)
 		ok, err := e.evalBool(ctx, s.If, scope)
@@ -380,7 +381,7 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *Step, path strin
 // groupResult runs a nested steps list and folds its results into one. The
 // group failed when a child failure was not absorbed by the child's
 // on_error; the group's own on_error then decides.
-func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*Step) *stepResult {
+func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*flow.Step) *stepResult {
 	err := e.runGroup(ctx, fr, steps)
 	results := map[string]any{}
 	views := map[string]any{}
@@ -408,13 +409,13 @@ func (e *engine) groupResult(ctx context.Context, fr *frame, steps []*Step) *ste
 		status = StatusCancelled
 		err = context.Cause(ctx)
 	}
-	view := map[string]any{FieldStatus: status, FieldResult: results, FieldSteps: views, FieldError: errorView(err, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldResult: results, flow.FieldSteps: views, flow.FieldError: errorView(err, "")}
 	return &stepResult{status: status, view: view, result: results, err: err}
 }
 
 // runParallel runs named branches concurrently; the step is done when all
 // are.
-func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+func (e *engine) runParallel(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	order := s.BranchOrder
 	if len(order) == 0 {
 		for name := range s.Parallel {
@@ -464,16 +465,16 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *Step, path strin
 			}
 		}
 	}
-	view := map[string]any{FieldStatus: status, FieldResult: results, FieldBranches: branches, FieldError: errorView(firstErr, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldResult: results, flow.FieldBranches: branches, flow.FieldError: errorView(firstErr, "")}
 	return &stepResult{status: status, view: view, result: results, err: firstErr}
 }
 
 // runForEach runs a step once per element of its for_each list, at most
 // max_concurrency at a time, keeping item results (in input order) only
 // when some expression reads the step.
-func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string) *stepResult {
+func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	scope := e.scope(fr, s.ForEach.References)
-	v, err := Eval(ctx, s.ForEach, scope)
+	v, err := flow.Eval(ctx, s.ForEach, scope)
 	if err != nil {
 		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each", err: err}}
 	}
@@ -557,31 +558,31 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *Step, path string
 	case counts[StatusCancelled] > 0:
 		status = StatusCancelled
 	}
-	view := map[string]any{FieldStatus: status, FieldCounts: countsView(n, counts), FieldError: errorView(firstErr, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(firstErr, "")}
 	var result any
 	if keep {
-		view[FieldItems] = items
+		view[flow.FieldItems] = items
 		results := make([]any, n)
 		for i, it := range items {
 			if m, ok := it.(map[string]any); ok {
-				results[i] = m[FieldResult]
+				results[i] = m[flow.FieldResult]
 			}
 		}
-		view[FieldResult] = results
+		view[flow.FieldResult] = results
 		result = results
 	}
 	return &stepResult{status: status, view: view, result: result, err: firstErr}
 }
 
 // itemView is one element of .steps.<id>.items (Step.ItemFields).
-func itemView(s *Step, item any, index int, r *stepResult) map[string]any {
+func itemView(s *flow.Step, item any, index int, r *stepResult) map[string]any {
 	v := make(map[string]any, len(r.view)+2)
 	for k, x := range r.view {
 		v[k] = x
 	}
-	v = fillView(v, s.instanceViewFields(), r)
-	v[FieldItem] = item
-	v[FieldIndex] = index
+	v = fillView(v, s.InstanceViewFields(), r)
+	v[flow.FieldItem] = item
+	v[flow.FieldIndex] = index
 	return v
 }
 
@@ -596,11 +597,11 @@ func countsView(total int, counts map[string]int) map[string]any {
 
 // forEachSummaryFields are what a for_each step's view keeps when no
 // expression reads it item by item: items and result stay in the journal.
-var forEachSummaryFields = []string{FieldStatus, FieldError, FieldCounts}
+var forEachSummaryFields = []string{flow.FieldStatus, flow.FieldError, flow.FieldCounts}
 
 // viewFields are the fields the engine keeps in s's view: s.ViewFields(),
 // less items and result of a for_each step nothing reads item by item.
-func (e *engine) viewFields(s *Step) []string {
+func (e *engine) viewFields(s *flow.Step) []string {
 	if s.ForEach != nil && !e.itemsNeeded[s.ID] {
 		return forEachSummaryFields
 	}
@@ -620,23 +621,23 @@ func fillView(v map[string]any, fields []string, r *stepResult) map[string]any {
 			continue
 		}
 		switch f {
-		case FieldResult:
+		case flow.FieldResult:
 			v[f] = r.result
-		case FieldError:
+		case flow.FieldError:
 			v[f] = errorView(r.err, "")
-		case FieldAttempts:
+		case flow.FieldAttempts:
 			v[f] = 0
-		case FieldCounts:
+		case flow.FieldCounts:
 			v[f] = countsView(0, nil)
-		case FieldItems:
+		case flow.FieldItems:
 			v[f] = []any{}
-		case FieldSteps, FieldBranches:
+		case flow.FieldSteps, flow.FieldBranches:
 			v[f] = map[string]any{}
 		default:
 			v[f] = nil
 		}
 	}
-	v[FieldStatus] = r.status
+	v[flow.FieldStatus] = r.status
 	return v
 }
 
@@ -646,5 +647,5 @@ func (e *engine) emptyView(id, status string) map[string]any {
 	if s, ok := e.byID[id]; ok {
 		return fillView(nil, s.ViewFields(), r)
 	}
-	return fillView(nil, []string{FieldStatus, FieldResult, FieldError}, r)
+	return fillView(nil, []string{flow.FieldStatus, flow.FieldResult, flow.FieldError}, r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"strings"
 	"sync"
 	"testing"
@@ -478,7 +479,7 @@ steps:
 }
 
 func TestInputs(t *testing.T) {
-	flow := parseFlow(t, `
+	fl := parseFlow(t, `
 version: 1
 name: t
 inputs:
@@ -504,7 +505,7 @@ steps:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := PrepareInputs(flow, tt.given)
+			got, err := PrepareInputs(fl, tt.given)
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatalf("no error, got %s", engJSON(got))
@@ -537,7 +538,7 @@ steps:
 		{"nosuch", "1", "", "not declared"},
 	}
 	for _, c := range coerce {
-		v, err := CoerceInput(flow, c.name, c.text)
+		v, err := CoerceInput(fl, c.name, c.text)
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("CoerceInput(%s, %q) err = %v, want %q", c.name, c.text, err, c.wantErr)
@@ -770,12 +771,12 @@ steps:
 	tests := []struct {
 		name    string
 		flow    string
-		policy  []FlowEdge
+		policy  []flow.FlowEdge
 		wantErr []string
 	}{
 		{name: "undeclared flow refused", flow: body, wantErr: []string{"step sink", "field with.nested.copy", `server "a"`, `server "b"`, `add "a -> b" to flows:`}},
 		{name: "declared in the file", flow: "flows: [a -> b]\n" + body},
-		{name: "declared in the global policy", flow: body, policy: []FlowEdge{{From: "a", To: "b"}}},
+		{name: "declared in the global policy", flow: body, policy: []flow.FlowEdge{{From: "a", To: "b"}}},
 		{name: "reverse direction does not count", flow: "flows: [b -> a]\n" + body, wantErr: []string{`add "a -> b"`}},
 		{name: "item provenance reaches the idempotency key", flow: eachBody, wantErr: []string{"step sink[", "field idempotency_key", `add "a -> b"`}},
 	}

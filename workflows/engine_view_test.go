@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestStepViewFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]*Step{}
+	byID := map[string]*flow.Step{}
 	for _, s := range f.AllSteps() {
 		byID[s.ID] = s
 	}

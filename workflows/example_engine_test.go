@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -39,7 +40,7 @@ func ExampleRun() {
 	}
 	defer cs.Close()
 
-	flow, err := workflows.Parse("sums.flow.yaml", []byte(`
+	fl, err := flow.Parse("sums.flow.yaml", []byte(`
 version: 1
 name: sums
 inputs:
@@ -60,7 +61,7 @@ outputs:
 		panic(err)
 	}
 	caller := &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{"calc": cs}}
-	res, err := workflows.Run(ctx, flow, workflows.RunOptions{Runtime: workflows.NewLocalRuntime(caller)})
+	res, err := workflows.Run(ctx, fl, workflows.RunOptions{Runtime: workflows.NewLocalRuntime(caller)})
 	if err != nil {
 		panic(err)
 	}

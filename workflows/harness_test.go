@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -234,10 +235,10 @@ func (h *harness) opts(inputs map[string]any) RunOptions {
 // parseFlow parses and validates a flow, failing the test on any problem,
 // so that every flow the engine tests run is one `mediator validate`
 // accepts: the two cannot drift apart on what a flow may read.
-func parseFlow(t *testing.T, src string) *Flow {
+func parseFlow(t *testing.T, src string) *flow.Flow {
 	t.Helper()
 	f := parseUnvalidated(t, src)
-	if ps := Validate(context.Background(), f, ValidateOptions{}); len(ps) > 0 {
+	if ps := flow.Validate(context.Background(), f, flow.ValidateOptions{}); len(ps) > 0 {
 		t.Fatalf("validate:\n%v", ps)
 	}
 	return f
@@ -245,9 +246,9 @@ func parseFlow(t *testing.T, src string) *Flow {
 
 // parseUnvalidated parses a flow without validating it, for tests of what
 // the engine must refuse on its own.
-func parseUnvalidated(t *testing.T, src string) *Flow {
+func parseUnvalidated(t *testing.T, src string) *flow.Flow {
 	t.Helper()
-	f, err := Parse("test.flow.yaml", []byte(src))
+	f, err := flow.Parse("test.flow.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}

@@ -125,7 +125,7 @@ func TestSIGKILLThenResume(t *testing.T) {
 
 	dir := t.TempDir()
 	flowPath := filepath.Join(dir, "book.flow.yaml")
-	flow := fmt.Sprintf(`
+	fl := fmt.Sprintf(`
 version: 1
 name: book-many
 steps:
@@ -138,7 +138,7 @@ steps:
 outputs:
   ids: ${ [.steps.book.items[].result.event_id] }
 `, items)
-	if err := os.WriteFile(flowPath, []byte(flow), 0o600); err != nil {
+	if err := os.WriteFile(flowPath, []byte(fl), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	journalPath := filepath.Join(dir, JournalFile)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"sort"
 	"sync"
@@ -36,10 +37,10 @@ import (
 // run-time check costs a map lookup per call rather than a walk of the flow.
 type argSources struct {
 	mu    sync.Mutex
-	cache map[*Expr][]string
+	cache map[*flow.Expr][]string
 }
 
-func (a *argSources) servers(f *Flow, s *Step, e *Expr) []string {
+func (a *argSources) servers(f *flow.Flow, s *flow.Step, e *flow.Expr) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if out, ok := a.cache[e]; ok {
@@ -53,7 +54,7 @@ func (a *argSources) servers(f *Flow, s *Step, e *Expr) []string {
 	}
 	sort.Strings(out)
 	if a.cache == nil {
-		a.cache = map[*Expr][]string{}
+		a.cache = map[*flow.Expr][]string{}
 	}
 	a.cache[e] = out
 	return out
@@ -62,7 +63,7 @@ func (a *argSources) servers(f *Flow, s *Step, e *Expr) []string {
 // checkFlow refuses to send the value of e (argument field of step s,
 // journal path path) to server to unless every server it carries data from
 // may flow there.
-func (e *engine) checkFlow(s *Step, path, field string, x *Expr) error {
+func (e *engine) checkFlow(s *flow.Step, path, field string, x *flow.Expr) error {
 	to := s.Call.Server
 	for _, from := range e.sources.servers(e.flow, s, x) {
 		if !e.flow.Allows(from, to, e.opts.PolicyFlows) {

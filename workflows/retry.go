@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -16,11 +17,11 @@ import (
 // Error classes of a failed attempt. The first five are the ones a retry
 // policy may list (the RetryOn* constants); the rest are never retried.
 const (
-	ClassTransport     = RetryOnTransport
-	ClassTimeout       = RetryOnTimeout
-	ClassRateLimited   = RetryOnRateLimited
-	ClassToolError     = RetryOnToolError
-	ClassInvalidOutput = RetryOnInvalidOutput
+	ClassTransport     = flow.RetryOnTransport
+	ClassTimeout       = flow.RetryOnTimeout
+	ClassRateLimited   = flow.RetryOnRateLimited
+	ClassToolError     = flow.RetryOnToolError
+	ClassInvalidOutput = flow.RetryOnInvalidOutput
 	// ClassProtocol is a JSON-RPC error answer (unknown tool, bad params):
 	// sending the same request again gets the same answer.
 	ClassProtocol = "protocol"
@@ -44,7 +45,7 @@ type retryPolicy struct {
 	on              []string
 }
 
-func newRetryPolicy(r RetryPolicy) retryPolicy {
+func newRetryPolicy(r flow.RetryPolicy) retryPolicy {
 	return retryPolicy{
 		maxAttempts:     max(r.MaxAttempts, 1),
 		initialInterval: r.InitialInterval,
@@ -77,20 +78,6 @@ func (p retryPolicy) delay(attempt int) time.Duration {
 		d = rand.Float64() * d
 	}
 	return time.Duration(d)
-}
-
-// safeToRepeat is the retry rule, the one place it is written: sending the
-// same call again is safe when the tool says it is read-only or idempotent
-// (ann, nil when unknown or not trusted), when the step carries an
-// idempotency key (the server can recognise the repeat), or when the author
-// explicitly accepted the risk with retry_unsafe. Flow.CheckRetrySafety
-// (validation, and the engine before it retries), the engine's resume of a
-// call found in flight, and its journal commit policy all ask it.
-func safeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
-	if hasKey || retryUnsafe {
-		return true
-	}
-	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
 }
 
 // annotations returns tool's annotations, nil for a nil tool.

@@ -23,17 +23,18 @@ import (
 	"github.com/mediatorhq/mediator/internal/testenv"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 func trustAll(string) bool { return true }
 
-func load(t *testing.T, name string) *workflows.Flow {
+func load(t *testing.T, name string) *flow.Flow {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, probs := workflows.Check(context.Background(), name, data, workflows.ValidateOptions{})
+	f, probs := flow.Check(context.Background(), name, data, flow.ValidateOptions{})
 	if len(probs) > 0 {
 		t.Fatalf("%s does not validate:\n%v", name, probs)
 	}
@@ -70,7 +71,7 @@ func newOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) *orches
 	return o
 }
 
-func run(t *testing.T, f *workflows.Flow, caller workflows.ToolCaller, inputs map[string]any) *workflows.RunResult {
+func run(t *testing.T, f *flow.Flow, caller workflows.ToolCaller, inputs map[string]any) *workflows.RunResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -81,7 +82,7 @@ func run(t *testing.T, f *workflows.Flow, caller workflows.ToolCaller, inputs ma
 	defer j.Close()
 	// What `mediator validate --connect` checks: the example must pass it
 	// against the live tools, not only offline.
-	if ps := workflows.Validate(ctx, f, workflows.ValidateOptions{Catalog: caller, TrustAnnotations: trustAll}); len(ps) > 0 {
+	if ps := flow.Validate(ctx, f, flow.ValidateOptions{Catalog: caller, TrustAnnotations: trustAll}); len(ps) > 0 {
 		t.Fatalf("%s does not validate against the live tools:\n%v", f.Source, ps)
 	}
 	res, err := workflows.Run(ctx, f, workflows.RunOptions{

@@ -1,6 +1,6 @@
 // Package schema holds the JSON Schema (draft 2020-12) of *.flow.yaml
 // files, for editor completion and for tools that check flows without
-// mediator. The loader in package workflows is the authority; a test keeps
+// mediator. The parser in package workflows/flow is the authority; a test keeps
 // the two in sync.
 package schema
 

@@ -6,14 +6,14 @@ import (
 	"strings"
 
 	"github.com/mediatorhq/mediator/cmd/internal/suggest"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Policy is the policy block: rules every workflow run obeys.
 type Policy struct {
 	// Flows are cross-server data flows ("weather -> calendar") every flow
 	// file may make in addition to those its own flows: declares.
-	Flows []workflows.FlowEdge
+	Flows []flow.FlowEdge
 	// TrustAnnotations names the servers whose tool annotations
 	// (readOnlyHint, idempotentHint) the workflow retry rule believes. Nil
 	// (the key absent) trusts every server, since mediator pins tool
@@ -22,7 +22,7 @@ type Policy struct {
 }
 
 // PolicyFlows returns policy.flows (for the workflow commands).
-func (c *Config) PolicyFlows() []workflows.FlowEdge { return c.Policy.Flows }
+func (c *Config) PolicyFlows() []flow.FlowEdge { return c.Policy.Flows }
 
 // AnnotationTrust returns policy.trust_annotations and whether the key was
 // written at all.
@@ -45,12 +45,12 @@ var policySpec = &spec{kind: kObject, fields: map[string]*spec{
 func (w *walker) buildPolicy(raw rawPolicy, cfg *Config) {
 	for i, s := range raw.Flows {
 		field := fmt.Sprintf("policy.flows[%d]", i)
-		e, err := workflows.ParseFlowEdge(s)
+		e, err := flow.ParseFlowEdge(s)
 		if err != nil {
 			w.at(field, "%v", err)
 			continue
 		}
-		e.Pos = workflows.Pos{File: w.file}
+		e.Pos = flow.Pos{File: w.file}
 		if n := w.node(field); n != nil {
 			e.Pos.Line, e.Pos.Column = n.Line, n.Column
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Env is what the workflow commands take from the Factory.
@@ -47,7 +48,7 @@ func NewEnv(f *cmdutil.Factory) Env {
 type Policy struct {
 	// Flows are the config's policy.flows: cross-server data flows every
 	// flow may make in addition to those its own flows: declares.
-	Flows []workflows.FlowEdge
+	Flows []flow.FlowEdge
 	// TrustAnnotations says whose tool annotations (readOnlyHint,
 	// idempotentHint) the retry rule believes.
 	TrustAnnotations func(server string) bool
@@ -67,7 +68,7 @@ func DefaultPolicy(*config.Config) Policy {
 // policy block. *config.Config provides it through these two methods.
 type PolicySource interface {
 	// PolicyFlows are policy.flows.
-	PolicyFlows() []workflows.FlowEdge
+	PolicyFlows() []flow.FlowEdge
 	// AnnotationTrust lists policy.trust_annotations; set is false when
 	// the key is absent, which trusts every server.
 	AnnotationTrust() (servers []string, set bool)
@@ -107,23 +108,23 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 // LoadFlow reads, parses and validates a flow file offline, allowing the
 // policy's flows besides the file's own. Every problem is reported at
 // once, each as FILE:LINE:COL, with exit code 2.
-func LoadFlow(ctx context.Context, path string, policy []workflows.FlowEdge) (*workflows.Flow, error) {
+func LoadFlow(ctx context.Context, path string, policy []flow.FlowEdge) (*flow.Flow, error) {
 	f, err := workflows.Load(path)
 	if err != nil {
-		var ps workflows.Problems
+		var ps flow.Problems
 		if errors.As(err, &ps) {
 			return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
 		}
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
-	if ps := workflows.Validate(ctx, f, workflows.ValidateOptions{PolicyFlows: policy}); len(ps) > 0 {
+	if ps := flow.Validate(ctx, f, flow.ValidateOptions{PolicyFlows: policy}); len(ps) > 0 {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
 	}
 	return f, nil
 }
 
 // Servers lists the servers a flow calls, sorted.
-func Servers(f *workflows.Flow) []string {
+func Servers(f *flow.Flow) []string {
 	set := map[string]bool{}
 	for _, s := range f.AllSteps() {
 		if s.Call != nil {
@@ -140,7 +141,7 @@ func Servers(f *workflows.Flow) []string {
 
 // Connect checks that every server the flow calls is configured and builds
 // an orchestrator over just those.
-func Connect(ctx context.Context, env Env, cfg *config.Config, f *workflows.Flow) (*orchestrator.Orchestrator, error) {
+func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*orchestrator.Orchestrator, error) {
 	servers := Servers(f)
 	for _, s := range servers {
 		if _, err := cmdutil.CheckServer(cfg, s); err != nil {

@@ -4,20 +4,20 @@ import (
 	"testing"
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 type policyBlock struct {
-	flows   []workflows.FlowEdge
+	flows   []flow.FlowEdge
 	trusted []string
 	set     bool
 }
 
-func (p policyBlock) PolicyFlows() []workflows.FlowEdge             { return p.flows }
+func (p policyBlock) PolicyFlows() []flow.FlowEdge                  { return p.flows }
 func (p policyBlock) AnnotationTrust() (servers []string, set bool) { return p.trusted, p.set }
 
 func TestPolicyFrom(t *testing.T) {
-	flows := []workflows.FlowEdge{{From: "weather", To: "calendar"}}
+	flows := []flow.FlowEdge{{From: "weather", To: "calendar"}}
 	p := PolicyFrom(policyBlock{flows: flows})
 	if len(p.Flows) != 1 || p.Flows[0] != flows[0] || !p.TrustAnnotations("anything") {
 		t.Fatalf("without trust_annotations: %+v, trusts anything %v", p.Flows, p.TrustAnnotations("anything"))

@@ -10,6 +10,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Tracker folds engine events into one row per step of the file (items
@@ -17,7 +18,7 @@ import (
 // plain progress lines alike.
 type Tracker struct {
 	mu     sync.Mutex
-	flow   *workflows.Flow
+	flow   *flow.Flow
 	rows   []*Row
 	byPath map[string]*Row
 	runID  string
@@ -60,10 +61,10 @@ func (r *Row) finished() int {
 }
 
 // NewTracker lists every step of f in file order.
-func NewTracker(f *workflows.Flow, now time.Time) *Tracker {
+func NewTracker(f *flow.Flow, now time.Time) *Tracker {
 	t := &Tracker{flow: f, byPath: map[string]*Row{}, start: now, failuresShown: map[string]int{}}
-	var walk func(steps []*workflows.Step, depth int)
-	walk = func(steps []*workflows.Step, depth int) {
+	var walk func(steps []*flow.Step, depth int)
+	walk = func(steps []*flow.Step, depth int) {
 		for _, s := range steps {
 			r := &Row{Path: s.Path, Name: s.ID, Depth: depth, ForEach: s.ForEach != nil, Done: map[string]int{}}
 			t.rows = append(t.rows, r)

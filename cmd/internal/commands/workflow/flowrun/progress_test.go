@@ -11,6 +11,7 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 const trackerFlow = `version: 1
@@ -66,8 +67,8 @@ func feed(t *testing.T, tr *Tracker, secret string) []string {
 	return lines
 }
 
-func parse(t *testing.T) *workflows.Flow {
-	f, err := workflows.Parse("track.flow.yaml", []byte(trackerFlow))
+func parse(t *testing.T) *flow.Flow {
+	f, err := flow.Parse("track.flow.yaml", []byte(trackerFlow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestErrorLine(t *testing.T) {
 // TestSucceededWithFailures: a run that succeeded although a step failed
 // under on_error says so on its last line.
 func TestSucceededWithFailures(t *testing.T) {
-	f, err := workflows.Parse("c.flow.yaml", []byte("version: 1\nname: c\nsteps:\n  - id: a\n    call: {server: s, tool: t}\n    on_error: continue\n"))
+	f, err := flow.Parse("c.flow.yaml", []byte("version: 1\nname: c\nsteps:\n  - id: a\n    call: {server: s, tool: t}\n    on_error: continue\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

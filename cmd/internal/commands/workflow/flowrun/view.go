@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // RunFunc runs a flow, reporting every engine event to progress.
@@ -23,7 +24,7 @@ type RunFunc func(ctx context.Context, progress func(workflows.Event)) (*workflo
 // Ctrl-C in the live view cancels the run; the run then ends on its own,
 // with in-flight calls cancelled and journalled as such, before Execute
 // returns.
-func Execute(ctx context.Context, env Env, f *workflows.Flow, red *credentials.Redactor, fn RunFunc) (*workflows.RunResult, error) {
+func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redactor, fn RunFunc) (*workflows.RunResult, error) {
 	t := NewTracker(f, time.Now())
 	if !env.IO.IsStderrTTY() {
 		return fn(ctx, NewPlainPrinter(env.IO.ErrOut, red, t).Event)

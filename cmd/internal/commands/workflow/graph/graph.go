@@ -13,7 +13,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Options of `mediator graph`.
@@ -78,9 +78,9 @@ func graphRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "reading the flow file: %v", err)
 	}
-	flow, err := workflows.Parse(opts.File, data)
+	fl, err := flow.Parse(opts.File, data)
 	if err != nil {
-		if probs, ok := err.(workflows.Problems); ok {
+		if probs, ok := err.(flow.Problems); ok {
 			for _, p := range probs {
 				fmt.Fprintln(opts.IO.ErrOut, p)
 			}
@@ -96,10 +96,10 @@ func graphRun(ctx context.Context, opts *Options) error {
 		cfg, _ = opts.Config()
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
-	if probs := workflows.Validate(ctx, flow, workflows.ValidateOptions{PolicyFlows: pol.Flows}); len(probs) > 0 {
+	if probs := flow.Validate(ctx, fl, flow.ValidateOptions{PolicyFlows: pol.Flows}); len(probs) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s has %d %s; `mediator validate %s` lists them\n", opts.File, len(probs), plural(len(probs)), opts.File)
 	}
-	g := workflows.BuildGraph(flow)
+	g := flow.BuildGraph(fl)
 	if opts.Format == "dot" {
 		return g.WriteDOT(opts.IO.Out)
 	}

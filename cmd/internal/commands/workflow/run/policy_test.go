@@ -18,7 +18,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // loopbackServer serves one read-only tool over loopback HTTP and records
@@ -56,10 +56,10 @@ func TestGlobalPolicyFlows(t *testing.T) {
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("credentials:\n  backend: file\n  file_dir: %s\nstate_dir: %s\nservers:\n  src:\n    url: %s\n  dst:\n    url: %s\n",
 		filepath.Join(dir, "keyring"), filepath.Join(dir, "state"), srcURL, dstURL)
-	flow := filepath.Join(dir, "move.flow.yaml")
+	fl := filepath.Join(dir, "move.flow.yaml")
 	for path, body := range map[string]string{
 		cfgPath: cfg,
-		flow: `version: 1
+		fl: `version: 1
 name: move
 steps:
   - id: get
@@ -100,21 +100,21 @@ outputs:
 		return out.String(), errOut.String(), cmdutil.ExitCode(err)
 	}
 	allow := func(*config.Config) flowrun.Policy {
-		return flowrun.Policy{Flows: []workflows.FlowEdge{{From: "src", To: "dst"}}}
+		return flowrun.Policy{Flows: []flow.FlowEdge{{From: "src", To: "dst"}}}
 	}
 
-	_, stderr, code := exec(flowrun.DefaultPolicy, flow)
+	_, stderr, code := exec(flowrun.DefaultPolicy, fl)
 	if code != cmdutil.ExitUsage || !strings.Contains(stderr, `add "src -> dst" to flows:`) {
 		t.Fatalf("undeclared flow: exit %d\n%s", code, stderr)
 	}
-	stdout, stderr, code := exec(allow, flow, "--dry-run")
+	stdout, stderr, code := exec(allow, fl, "--dry-run")
 	if code != 0 || !strings.Contains(stdout, "put  dst.put  [simulated; arguments valid]") {
 		t.Fatalf("dry run under the policy: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if n := len(dstGot()); n != 0 {
 		t.Fatalf("dry run called dst %d times", n)
 	}
-	stdout, stderr, code = exec(allow, flow)
+	stdout, stderr, code = exec(allow, fl)
 	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
 		t.Fatalf("run under the policy: exit %d\n%s\n%s", code, stdout, stderr)
 	}

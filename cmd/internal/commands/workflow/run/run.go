@@ -16,6 +16,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Dry-run modes of --dry-run.
@@ -181,7 +182,7 @@ func skippedSteps(t *flowrun.Tracker) []skippedStep {
 
 // BuildInputs reads --inputs FILE, then applies -i NAME=VALUE pairs,
 // coercing each VALUE by its input's schema.
-func BuildInputs(f *workflows.Flow, file string, pairs []string, readFile func(string) ([]byte, error)) (map[string]any, error) {
+func BuildInputs(f *flow.Flow, file string, pairs []string, readFile func(string) ([]byte, error)) (map[string]any, error) {
 	inputs := map[string]any{}
 	if file != "" {
 		data, err := readFile(file)
@@ -192,9 +193,9 @@ func BuildInputs(f *workflows.Flow, file string, pairs []string, readFile func(s
 		if err := yaml.Unmarshal(data, &v); err != nil {
 			return nil, cmdutil.UsageErrorf("--inputs %s: not valid JSON or YAML: %v", file, err)
 		}
-		m, ok := workflows.Normalize(v).(map[string]any)
+		m, ok := flow.Normalize(v).(map[string]any)
 		if !ok && v != nil {
-			return nil, cmdutil.UsageErrorf("--inputs %s: must hold an object of input names to values, found %T", file, workflows.Normalize(v))
+			return nil, cmdutil.UsageErrorf("--inputs %s: must hold an object of input names to values, found %T", file, flow.Normalize(v))
 		}
 		for k, x := range m {
 			inputs[k] = x
@@ -214,7 +215,7 @@ func BuildInputs(f *workflows.Flow, file string, pairs []string, readFile func(s
 	return inputs, nil
 }
 
-func dryRun(ctx context.Context, opts *Options, f *workflows.Flow, rt workflows.Runtime, inputs map[string]any, pol flowrun.Policy) error {
+func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runtime, inputs map[string]any, pol flowrun.Policy) error {
 	red := opts.Env.Redactor()
 	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: pol.TrustAnnotations}
 	tracker := flowrun.NewTracker(f, time.Now())

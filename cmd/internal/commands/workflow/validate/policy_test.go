@@ -16,7 +16,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // TestValidatePolicy: the global policy's flows count as declared, offline
@@ -32,11 +32,11 @@ func TestValidatePolicy(t *testing.T) {
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
-	flow := filepath.Join(dir, "f.flow.yaml")
+	fl := filepath.Join(dir, "f.flow.yaml")
 	for path, body := range map[string]string{
 		cfgPath: "credentials:\n  backend: file\n  file_dir: " + filepath.Join(dir, "keyring") + "\nstate_dir: " + filepath.Join(dir, "state") +
 			"\nservers:\n  a:\n    url: " + srv.URL + "\n  b:\n    url: " + srv.URL + "\n",
-		flow: `version: 1
+		fl: `version: 1
 name: f
 defaults:
   retry: {max_attempts: 2}
@@ -73,21 +73,21 @@ steps:
 		err := cmd.ExecuteContext(ctx)
 		return errOut.String(), cmdutil.ExitCode(err)
 	}
-	flows := []workflows.FlowEdge{{From: "a", To: "b"}}
+	flows := []flow.FlowEdge{{From: "a", To: "b"}}
 	allow := func(*config.Config) flowrun.Policy { return flowrun.Policy{Flows: flows} }
 	distrust := func(*config.Config) flowrun.Policy {
 		return flowrun.Policy{Flows: flows, TrustAnnotations: func(string) bool { return false }}
 	}
 
-	if stderr, code := exec(flowrun.DefaultPolicy, flow); code != cmdutil.ExitUsage || !strings.Contains(stderr, `add "a -> b" to flows:`) {
+	if stderr, code := exec(flowrun.DefaultPolicy, fl); code != cmdutil.ExitUsage || !strings.Contains(stderr, `add "a -> b" to flows:`) {
 		t.Fatalf("without the policy: exit %d\n%s", code, stderr)
 	}
-	for _, args := range [][]string{{flow}, {"--connect", flow}} {
+	for _, args := range [][]string{{fl}, {"--connect", fl}} {
 		if stderr, code := exec(allow, args...); code != 0 {
 			t.Fatalf("%v under the policy: exit %d\n%s", args, code, stderr)
 		}
 	}
-	stderr, code := exec(distrust, "--connect", flow)
+	stderr, code := exec(distrust, "--connect", fl)
 	if code != cmdutil.ExitUsage || !strings.Contains(stderr, `step "one" may call a.get up to 2 times (defaults.retry), but the tool is not known to be read-only or idempotent`) {
 		t.Fatalf("annotations not trusted: exit %d\n%s", code, stderr)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/cmd/internal/suggest"
 	"github.com/mediatorhq/mediator/orchestrator"
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Options of `mediator validate`.
@@ -110,11 +110,11 @@ func validateRun(ctx context.Context, opts *Options) error {
 		cfg = nil
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
-	vopts := workflows.ValidateOptions{PolicyFlows: pol.Flows}
+	vopts := flow.ValidateOptions{PolicyFlows: pol.Flows}
 	var cat *catalog
 	if opts.Connect {
 		// Parse first to learn which servers to connect to.
-		f, _ := workflows.Parse(opts.File, data)
+		f, _ := flow.Parse(opts.File, data)
 		cat, err = newCatalog(ctx, opts, cfg, f)
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func validateRun(ctx context.Context, opts *Options) error {
 		vopts.Catalog = cat
 		vopts.TrustAnnotations = pol.TrustAnnotations
 	}
-	flow, probs := workflows.Check(ctx, opts.File, data, vopts)
+	fl, probs := flow.Check(ctx, opts.File, data, vopts)
 	code := cmdutil.ExitUsage
 	if cat != nil && cat.unreachable() {
 		code = cmdutil.ExitConnect
@@ -154,8 +154,8 @@ func validateRun(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(probs), noun, opts.File)
 		return &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
 	}
-	steps := len(flow.AllSteps())
-	servers := serversOf(flow)
+	steps := len(fl.AllSteps())
+	servers := serversOf(fl)
 	how := "offline"
 	if opts.Connect {
 		how = "against the live tools"
@@ -172,7 +172,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func serversOf(f *workflows.Flow) []string {
+func serversOf(f *flow.Flow) []string {
 	set := map[string]bool{}
 	for _, s := range f.AllSteps() {
 		if s.Call != nil && s.Call.Server != "" {
@@ -190,7 +190,7 @@ func serversOf(f *workflows.Flow) []string {
 // writeProblems prints each problem with the line it points at and a
 // caret under the column, as compilers do: a position alone makes the
 // reader open the file.
-func writeProblems(w io.Writer, data []byte, probs workflows.Problems) {
+func writeProblems(w io.Writer, data []byte, probs flow.Problems) {
 	lines := strings.Split(string(data), "\n")
 	for _, p := range probs {
 		fmt.Fprintln(w, p)
@@ -229,7 +229,7 @@ type catalog struct {
 	down  bool
 }
 
-func newCatalog(ctx context.Context, opts *Options, cfg *config.Config, f *workflows.Flow) (*catalog, error) {
+func newCatalog(ctx context.Context, opts *Options, cfg *config.Config, f *flow.Flow) (*catalog, error) {
 	var err error
 	c := &catalog{cfg: cfg, lists: map[string][]orchestrator.ToolInfo{}, errs: map[string]error{}}
 	var known []string
@@ -262,7 +262,7 @@ func (c *catalog) close() {
 // the command exits 3 rather than 2.
 func (c *catalog) unreachable() bool { return c.down }
 
-// Tool implements workflows.Catalog.
+// Tool implements flow.Catalog.
 func (c *catalog) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
 	if err, ok := c.errs[server]; ok {
 		return nil, err

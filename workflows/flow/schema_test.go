@@ -1,4 +1,4 @@
-package workflows
+package flow
 
 import (
 	"encoding/json"
@@ -54,7 +54,7 @@ func validFlows(t *testing.T) []string {
 	t.Helper()
 	var files []string
 	seen := map[string]bool{}
-	for _, pattern := range []string{"testdata/format/*.flow.yaml", "../examples/*/*.flow.yaml"} {
+	for _, pattern := range []string{"testdata/format/*.flow.yaml", "../../examples/*/*.flow.yaml"} {
 		m, _ := filepath.Glob(pattern)
 		for _, f := range m {
 			if !seen[f] {

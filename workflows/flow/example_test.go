@@ -1,10 +1,10 @@
-package workflows_test
+package flow_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Parse a flow, validate it, and evaluate one step's arguments for one item
@@ -24,20 +24,20 @@ steps:
       subject: '${ "Hello, \(.item.name)!" }'
       urgent: false
 `
-	flow, err := workflows.Parse("greet.flow.yaml", []byte(src))
+	f, err := flow.Parse("greet.flow.yaml", []byte(src))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if probs := workflows.Validate(context.Background(), flow, workflows.ValidateOptions{}); len(probs) > 0 {
+	if probs := flow.Validate(context.Background(), f, flow.ValidateOptions{}); len(probs) > 0 {
 		fmt.Println(probs)
 		return
 	}
-	greet := flow.Steps[1]
+	greet := f.Steps[1]
 	fmt.Println("depends on:", greet.ForEach.References)
 
 	scope := map[string]any{"item": map[string]any{"name": "Ada", "email": "ada@example.com"}, "index": 0}
-	args, err := workflows.EvalValue(context.Background(), greet.With, scope)
+	args, err := flow.EvalValue(context.Background(), greet.With, scope)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,7 +60,7 @@ steps:
     call: {server: calendar, tool: create_event}
     with: {title: ${ .steps.forecast.result.summary }}
 `
-	_, probs := workflows.Check(context.Background(), "leak.flow.yaml", []byte(src), workflows.ValidateOptions{})
+	_, probs := flow.Check(context.Background(), "leak.flow.yaml", []byte(src), flow.ValidateOptions{})
 	for _, p := range probs {
 		fmt.Println(p)
 	}

@@ -1,4 +1,4 @@
-package workflows
+package flow
 
 import (
 	"context"
@@ -808,7 +808,7 @@ func (f *Flow) EffectiveTimeout(s *Step) time.Duration {
 // only, adding the error to the failure it reports.
 func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
 	r := f.EffectiveRetry(s)
-	if s.Call == nil || r.MaxAttempts <= 1 || safeToRepeat(ann, s.IdempotencyKey != nil, s.RetryUnsafe) {
+	if s.Call == nil || r.MaxAttempts <= 1 || SafeToRepeat(ann, s.IdempotencyKey != nil, s.RetryUnsafe) {
 		return nil
 	}
 	from := "its retry"
@@ -817,4 +817,18 @@ func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
 	}
 	return fmt.Errorf("step %q may call %s up to %d times (%s), but the tool is not known to be read-only or idempotent: add idempotency_key: ${ ... }, set retry_unsafe: true, or set retry: {max_attempts: 1}",
 		s.ID, s.Call, r.MaxAttempts, from)
+}
+
+// SafeToRepeat is the retry rule, the one place it is written: sending the
+// same call again is safe when the tool says it is read-only or idempotent
+// (ann, nil when unknown or not trusted), when the step carries an
+// idempotency key (the server can recognise the repeat), or when the author
+// explicitly accepted the risk with retry_unsafe. CheckRetrySafety
+// (validation, and the engine before it retries), the engine's resume of a
+// call found in flight, and its journal commit policy all ask it.
+func SafeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
+	if hasKey || retryUnsafe {
+		return true
+	}
+	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
 }

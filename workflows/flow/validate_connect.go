@@ -1,4 +1,4 @@
-package workflows
+package flow
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func (v *validator) connect(ctx context.Context) {
 // unknown ones are reported when the schema is closed, and a simple path
 // from an input or an upstream result must have a compatible type.
 func (v *validator) arguments(s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.Tool, error)) {
-	schema := schemaMap(tool.InputSchema)
+	schema := SchemaMap(tool.InputSchema)
 	if schema == nil {
 		return
 	}
@@ -109,7 +109,7 @@ func (v *validator) arguments(s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.
 			continue
 		}
 		if val.Kind == KindExpr {
-			v.pathType(s, k, val, resolveRef(schema, prop), lookup)
+			v.pathType(s, k, val, ResolveSchemaRef(schema, prop), lookup)
 		}
 	}
 }
@@ -122,9 +122,9 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// schemaMap turns a tool schema (a map from the client, or anything that
+// SchemaMap turns a tool schema (a map from the client, or anything that
 // marshals to a schema) into plain JSON maps.
-func schemaMap(s any) map[string]any {
+func SchemaMap(s any) map[string]any {
 	if s == nil {
 		return nil
 	}
@@ -166,7 +166,7 @@ func validateProperty(root map[string]any, name string, value any) error {
 	if err != nil {
 		return nil
 	}
-	inst, err := jsonRoundTrip(map[string]any{name: value})
+	inst, err := JSONRoundTrip(map[string]any{name: value})
 	if err != nil {
 		return nil
 	}
@@ -180,7 +180,8 @@ func validateProperty(root map[string]any, name string, value any) error {
 	return nil
 }
 
-func jsonRoundTrip(v any) (any, error) {
+// JSONRoundTrip gives v the types encoding/json decodes to.
+func JSONRoundTrip(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -190,8 +191,8 @@ func jsonRoundTrip(v any) (any, error) {
 	return out, err
 }
 
-// resolveRef follows a local "#/$defs/..." reference.
-func resolveRef(root, s map[string]any) map[string]any {
+// ResolveSchemaRef follows a local "#/$defs/..." reference.
+func ResolveSchemaRef(root, s map[string]any) map[string]any {
 	for i := 0; i < 16 && s != nil; i++ {
 		ref, ok := s["$ref"].(string)
 		if !ok || !strings.HasPrefix(ref, "#/") {
@@ -213,7 +214,7 @@ func resolveRef(root, s map[string]any) map[string]any {
 // schemaAt navigates a schema along property names; ok is false when the
 // path leaves what the schema describes.
 func schemaAt(root map[string]any, path []string) (map[string]any, bool) {
-	s := resolveRef(root, root)
+	s := ResolveSchemaRef(root, root)
 	for _, p := range path {
 		if s == nil {
 			return nil, false
@@ -223,13 +224,13 @@ func schemaAt(root map[string]any, path []string) (map[string]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		s = resolveRef(root, next)
+		s = ResolveSchemaRef(root, next)
 	}
 	return s, s != nil
 }
 
-// schemaTypes returns the JSON types a schema allows, or nil for any.
-func schemaTypes(s map[string]any) []string {
+// SchemaTypes returns the JSON types a schema allows, or nil for any.
+func SchemaTypes(s map[string]any) []string {
 	switch t := s["type"].(type) {
 	case string:
 		return []string{t}
@@ -298,7 +299,7 @@ func (v *validator) pathType(s *Step, k string, val *Value, dst map[string]any, 
 	if src == nil {
 		return
 	}
-	st, dt := schemaTypes(src), schemaTypes(dst)
+	st, dt := SchemaTypes(src), SchemaTypes(dst)
 	if !typesCompatible(st, dt) {
 		v.add(val.Pos, s.field+".with."+k, "argument %q of %s is %s, but .%s is %s (%s)",
 			k, s.Call, strings.Join(dt, " or "), strings.Join(path, "."), strings.Join(st, " or "), what)
@@ -334,7 +335,7 @@ func (v *validator) pathSchema(s *Step, k string, val *Value, path []string, loo
 		if err != nil {
 			return nil, ""
 		}
-		out := schemaMap(tool.OutputSchema)
+		out := SchemaMap(tool.OutputSchema)
 		if out == nil {
 			return nil, ""
 		}

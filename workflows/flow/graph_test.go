@@ -1,4 +1,4 @@
-package workflows
+package flow
 
 import (
 	"bytes"

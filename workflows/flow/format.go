@@ -1,4 +1,4 @@
-package workflows
+package flow
 
 import (
 	"fmt"
@@ -154,7 +154,7 @@ func (s *Step) ViewFields() []string {
 	if s.ForEach != nil {
 		return forEachViewFields
 	}
-	return s.instanceViewFields()
+	return s.InstanceViewFields()
 }
 
 // ItemFields lists the fields of each element of .steps.<id>.items of a
@@ -164,11 +164,11 @@ func (s *Step) ItemFields() []string {
 	if s.ForEach == nil {
 		return nil
 	}
-	return append(append([]string(nil), s.instanceViewFields()...), FieldItem, FieldIndex)
+	return append(append([]string(nil), s.InstanceViewFields()...), FieldItem, FieldIndex)
 }
 
-// instanceViewFields are the fields of one run of s, for_each aside.
-func (s *Step) instanceViewFields() []string {
+// InstanceViewFields are the fields of one run of s, for_each aside.
+func (s *Step) InstanceViewFields() []string {
 	switch {
 	case s.Call != nil:
 		return callViewFields
