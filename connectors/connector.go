@@ -22,7 +22,9 @@ type Options struct {
 	Config Config
 	// Secrets must be scoped to Config.Name's server.
 	Secrets SecretSource
-	Logger  *slog.Logger
+	// Logger receives the connector's logs. The connector names its server
+	// on each record (attribute "server"), so pass one without it.
+	Logger *slog.Logger
 	// ClientInfo names mediator to the server.
 	ClientInfo *mcp.Implementation
 	// BaseTransport is the HTTP round tripper under the auth layer; nil means
@@ -55,8 +57,9 @@ type Options struct {
 // concurrent use.
 type Connector struct {
 	opts     Options
-	cfg      Config // normalized
-	origin   origin // of cfg.URL; zero for stdio
+	log      *slog.Logger // opts.Logger with the server's name
+	cfg      Config       // normalized
+	origin   origin       // of cfg.URL; zero for stdio
 	backoff  Backoff
 	redactor *credentials.Redactor
 
@@ -95,6 +98,7 @@ func New(opts Options) (*Connector, error) {
 	}
 	c := &Connector{
 		opts:     opts,
+		log:      opts.Logger.With("server", cfg.Name),
 		cfg:      cfg,
 		backoff:  opts.Reconnect.withDefaults(),
 		redactor: credentials.NewRedactor(),

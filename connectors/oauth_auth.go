@@ -168,7 +168,7 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 		ServerName:             c.cfg.Name,
 		ServerURL:              c.cfg.URL,
 		AllowInsecureLocalhost: a.AllowInsecureLocalhost,
-		Logger:                 c.opts.Logger,
+		Logger:                 c.opts.Logger, // the handler names its server itself
 		Scopes:                 a.Scopes,
 		ClientMetadataURL:      a.ClientMetadataURL,
 		Now:                    c.opts.Now,
@@ -203,7 +203,7 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 				cfg.DPoPKey = key
 			}
 		} else {
-			c.opts.Logger.Debug("oauth tokens are kept in memory only: the secret source cannot store them", "server", c.cfg.Name)
+			c.log.Debug("oauth tokens are kept in memory only: the secret source cannot store them")
 		}
 	}
 

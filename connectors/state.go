@@ -57,9 +57,9 @@ func (c *Connector) setStateLocked(s State, err error) {
 	close(c.changed)
 	c.changed = make(chan struct{})
 	if err != nil {
-		c.opts.Logger.Info("server state", "server", c.cfg.Name, "state", s, "from", prev, "reason", err.Error())
+		c.log.Info("server state", "state", s, "from", prev, "reason", err.Error())
 	} else {
-		c.opts.Logger.Info("server state", "server", c.cfg.Name, "state", s, "from", prev)
+		c.log.Info("server state", "state", s, "from", prev)
 	}
 }
 

@@ -81,7 +81,7 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 		conn, err := connectors.New(connectors.Options{
 			Config:       cfg.Config,
 			Secrets:      o.secretsFor(cfg.Name),
-			Logger:       o.log.With("server", cfg.Name),
+			Logger:       o.log, // the connector names its server on its records
 			ClientInfo:   o.opts.ClientInfo,
 			Stderr:       o.opts.Stderr,
 			NewTransport: cfg.NewTransport,
@@ -156,7 +156,9 @@ func (o *Orchestrator) Connect(ctx context.Context, servers ...string) {
 		}
 		wg.Go(func() {
 			if _, err := o.catalogueOf(ctx, s); err != nil {
-				o.log.Warn("server unavailable", "server", name, "error", o.redact(err.Error()))
+				// Info, not Warn: the caller shows the failure (the CLI in its
+				// table of servers), and the default level must not repeat it.
+				o.log.Info("server unavailable", "server", name, "error", o.redact(err.Error()))
 			}
 		})
 	}

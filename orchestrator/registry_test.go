@@ -1,10 +1,13 @@
 package orchestrator_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,3 +227,45 @@ func TestCloseThenCall(t *testing.T) {
 		t.Errorf("Call after Close = %v, want KindClosed", err)
 	}
 }
+
+// Each log record names its server once, and a server that cannot be
+// reached is not a warning: the caller shows it (the CLI in its table), so
+// the default level would print it twice.
+func TestConnectLogs(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // connection refused from here on
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := newOrchestrator(t, orchestrator.Options{Logger: log, Servers: []orchestrator.ServerConfig{
+		inProcessServer("weather", newTestServer(serverOpts{name: "weather"}).Server),
+		{Config: connectors.Config{Name: "leak", URL: gone.URL, Timeout: 5 * time.Second}},
+	}})
+	o.Connect(testContext(t))
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	var leak int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if n := strings.Count(line, " server="); n > 1 {
+			t.Errorf("server named %d times: %s", n, line)
+		}
+		if strings.Contains(line, "server=leak") {
+			leak++
+		}
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Errorf("above info: %s", line)
+		}
+	}
+	if leak == 0 || !strings.Contains(out, `msg="server unavailable" server=leak`) {
+		t.Errorf("no record of the failed server:\n%s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
