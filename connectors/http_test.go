@@ -204,6 +204,17 @@ func TestHTTPMissingSecret(t *testing.T) {
 	if n := len(log.all()); n != 0 {
 		t.Errorf("server saw %d requests", n)
 	}
+
+	// The keyring's own error already says how to store the secret; the
+	// connector does not say it again.
+	c = mustNew(t, Options{
+		Config:  Config{Name: "calendar", URL: srv.URL, Auth: AuthConfig{Type: AuthBearer, Secret: "token"}},
+		Secrets: fileKeyring(t).ForServer("calendar"),
+	})
+	err = c.Connect(testCtx(t))
+	if err == nil || kindOf(t, err) != KindAuth || strings.Count(err.Error(), "mediator secret set calendar token") != 1 {
+		t.Fatalf("Connect with a keyring: %v; want the command to store the secret, once", err)
+	}
 }
 
 // A server that accepts the connection and never answers makes Connect

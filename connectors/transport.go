@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -101,7 +102,12 @@ func (c *Connector) fetchSecret(ctx context.Context, name string) (credentials.S
 	s, err := c.opts.Secrets.Secret(ctx, name)
 	if err != nil {
 		if errors.Is(err, credentials.ErrNotFound) {
-			return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("secret %q is not in the keyring (store it with `mediator secret set %s %s`): %w", name, c.cfg.Name, name, err))
+			if !strings.Contains(err.Error(), "mediator secret set") {
+				// The way out, unless the source gave it already (the
+				// keyring store names its backend and the command).
+				err = fmt.Errorf("secret %q is not in the keyring (store it with `mediator secret set %s %s`): %w", name, c.cfg.Name, name, err)
+			}
+			return credentials.Secret{}, c.newError(KindAuth, err)
 		}
 		return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("reading secret %q: %w", name, err))
 	}
