@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,20 +18,53 @@ const stdioTerminateDuration = 2 * time.Second
 // inheritedEnv keeps the only parent variables a stdio server sees: what a
 // program needs to find binaries, its home, its locale and a temp dir.
 // Everything else (other servers' secrets, cloud credentials, tokens in the
-// user's shell) stays behind.
-func inheritedEnv(environ []string) map[string]string {
+// user's shell) stays behind. goos is runtime.GOOS.
+func inheritedEnv(environ []string, goos string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok {
+		if !ok || name == "" {
 			continue
 		}
-		switch {
-		case name == "PATH", name == "HOME", name == "LANG", name == "TMPDIR", strings.HasPrefix(name, "LC_"):
+		if keepVar(name, goos) {
 			env[name] = value
 		}
 	}
 	return env
+}
+
+func keepVar(name, goos string) bool {
+	switch {
+	case name == "PATH", name == "HOME", name == "LANG", name == "TMPDIR", strings.HasPrefix(name, "LC_"):
+		return true
+	case goos != "windows":
+		return false
+	}
+	// Windows programs need more to start at all, and spell names in any
+	// case ("Path"): without SYSTEMROOT, Winsock and the crypto libraries
+	// fail to load; COMSPEC runs batch files (npx is npx.cmd); PATHEXT
+	// finds them; WINDIR, the profile folders (USERPROFILE stands for
+	// HOME; node, npm and python keep their caches in APPDATA and
+	// LOCALAPPDATA) and TEMP and TMP are where programs look for them.
+	switch strings.ToUpper(name) {
+	case "PATH", "SYSTEMROOT", "COMSPEC", "PATHEXT", "WINDIR", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "TEMP", "TMP":
+		return true
+	}
+	return false
+}
+
+// setEnv sets name in env. On Windows, where names are case-insensitive,
+// it replaces a variable spelled otherwise (the config's PATH replaces the
+// inherited Path), so the process does not get both.
+func setEnv(env map[string]string, name, value, goos string) {
+	if goos == "windows" {
+		for k := range env {
+			if k != name && strings.EqualFold(k, name) {
+				delete(env, k)
+			}
+		}
+	}
+	env[name] = value
 }
 
 // stdioCommand builds the server's process: the exact command and args, no
@@ -38,16 +72,16 @@ func inheritedEnv(environ []string) map[string]string {
 // secret_env. Secret values are read now, at connect time, so a value
 // changed in the keyring takes effect at the next (re)connect.
 func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, error) {
-	env := inheritedEnv(os.Environ())
+	env := inheritedEnv(os.Environ(), runtime.GOOS)
 	for k, v := range c.cfg.Env {
-		env[k] = v
+		setEnv(env, k, v, runtime.GOOS)
 	}
 	for k, item := range c.cfg.SecretEnv {
 		s, err := c.fetchSecret(ctx, item)
 		if err != nil {
 			return nil, err
 		}
-		env[k] = s.Reveal()
+		setEnv(env, k, s.Reveal(), runtime.GOOS)
 	}
 	names := make([]string, 0, len(env))
 	for k := range env {

@@ -176,3 +176,42 @@ func TestStdioServerEverything(t *testing.T) {
 		t.Errorf("state after Close: %s", st.State)
 	}
 }
+
+// Linux and macOS servers get the minimal environment only; Windows
+// servers also get what a Windows program needs to start, in whatever case
+// Windows spells it, and nothing else either.
+func TestInheritedEnvPerOS(t *testing.T) {
+	parent := []string{
+		"PATH=/bin", "Path=C:\\Windows", "HOME=/home/u", "LANG=C", "LC_ALL=C", "TMPDIR=/tmp",
+		"SystemRoot=C:\\Windows", "COMSPEC=C:\\Windows\\cmd.exe", "PATHEXT=.COM;.EXE;.CMD", "windir=C:\\Windows",
+		"APPDATA=A", "LOCALAPPDATA=L", "USERPROFILE=U", "TEMP=T", "TMP=T2",
+		"=C:=C:\\", "AWS_SECRET_ACCESS_KEY=canary", "OTHER_SERVER_TOKEN=canary",
+	}
+	names := func(env map[string]string) string {
+		var n []string
+		for k := range env {
+			n = append(n, k)
+		}
+		slices.Sort(n)
+		return strings.Join(n, " ")
+	}
+	if got, want := names(inheritedEnv(parent, "linux")), "HOME LANG LC_ALL PATH TMPDIR"; got != want {
+		t.Errorf("linux: %s, want %s", got, want)
+	}
+	if got, want := names(inheritedEnv(parent, "darwin")), "HOME LANG LC_ALL PATH TMPDIR"; got != want {
+		t.Errorf("darwin: %s, want %s", got, want)
+	}
+	win := inheritedEnv(parent, "windows")
+	if got, want := names(win), "APPDATA COMSPEC HOME LANG LC_ALL LOCALAPPDATA PATH PATHEXT Path SystemRoot TEMP TMP TMPDIR USERPROFILE windir"; got != want {
+		t.Errorf("windows: %s, want %s", got, want)
+	}
+	setEnv(win, "PATH", "D:\\bin", "windows")
+	if _, ok := win["Path"]; ok || win["PATH"] != "D:\\bin" {
+		t.Errorf("the config's PATH did not replace the inherited Path: %v", win)
+	}
+	lin := inheritedEnv(parent, "linux")
+	setEnv(lin, "Path", "x", "linux")
+	if lin["PATH"] != "/bin" || lin["Path"] != "x" {
+		t.Errorf("on linux names are case-sensitive: %v", lin)
+	}
+}
