@@ -71,13 +71,12 @@ type auditEntry struct {
 // them against other mediator processes appending to the same file, and
 // the chain resumes from whatever record another process wrote last.
 //
-// The file lock is held across a burst of records rather than taken for
-// each: while it is held no other process can have appended, so a record
-// costs one write instead of lock, seek, write and unlock. The lock goes
-// after lockIdle without a record, and at the latest after lockHold, and
-// the record after a release at lockHold takes and drops the lock on its
-// own, so another process waiting to append gets its turn; it waits at
-// most about lockHold.
+// The file lock is held for a short while (lockHold) from the record that
+// takes it rather than taken for each: while it is held no other process
+// can have appended, so a record costs one write instead of lock, seek,
+// write and unlock. After a release, the next record takes and drops the
+// lock on its own, which lets a process waiting to append have its turn;
+// it waits at most about lockHold.
 type auditLog struct {
 	path          string
 	includeValues bool
@@ -91,17 +90,15 @@ type auditLog struct {
 	buf    []byte
 	closed bool
 
-	held      bool        // this process holds the file lock
-	heldSince time.Time   // when it took it
-	lastWrite time.Time   // when it appended last
-	yield     bool        // lockHold ran out: the next record does not keep the lock
-	release   *time.Timer // runs releaseIdle
+	held    bool        // this process holds the file lock
+	yield   bool        // the lock was just released: the next record does not keep it
+	release *time.Timer // runs releaseLock
 }
 
-const (
-	lockIdle = time.Millisecond
-	lockHold = 10 * time.Millisecond
-)
+// lockHold is how long a record's file lock is kept for the records after
+// it. A timer ends it, so it is short enough for another process to wait
+// and long enough for the timer to fire rarely.
+const lockHold = 10 * time.Millisecond
 
 func newAuditLog(path string, includeValues bool, red *credentials.Redactor) *auditLog {
 	return &auditLog{path: path, includeValues: includeValues, red: red, size: -1}
@@ -165,22 +162,22 @@ func (a *auditLog) write(e auditEntry) error {
 	if err := a.openLocked(); err != nil {
 		return err
 	}
-	now := e.start.Add(e.duration) // the call's end; no need to read the clock again
 	if !a.held {
 		if err := lockFile(a.f); err != nil {
 			return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
 		}
 		if a.yield || !haveFileLock {
-			// Without a real lock, keeping it would only skip the check
-			// for records another process appended.
+			// Right after a release, another process may be waiting for
+			// its turn. Without a real lock, keeping it would only skip
+			// the check for records another process appended.
 			a.yield = false
 			defer unlockFile(a.f)
 		} else {
-			a.held, a.heldSince = true, now
+			a.held = true
 			if a.release == nil {
-				a.release = time.AfterFunc(lockIdle, a.releaseIdle)
+				a.release = time.AfterFunc(lockHold, a.releaseLock)
 			} else {
-				a.release.Reset(lockIdle)
+				a.release.Reset(lockHold)
 			}
 		}
 		if err := a.syncTail(); err != nil {
@@ -188,7 +185,6 @@ func (a *auditLog) write(e auditEntry) error {
 			return err
 		}
 	}
-	a.lastWrite = now
 	rec.Seq = a.seq + 1
 	rec.Prev = a.prev
 	// The record is encoded by hand into one reused buffer: this runs on
@@ -367,24 +363,14 @@ func lastLine(f *os.File, size int64) ([]byte, error) {
 	return tail, nil
 }
 
-// releaseIdle drops the file lock once no record came for lockIdle or it
-// was held for lockHold, and otherwise looks again when the first of the
-// two will have passed.
-func (a *auditLog) releaseIdle() {
+// releaseLock ends a record's hold of the file lock.
+func (a *auditLog) releaseLock() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.held {
-		return
+	if a.held {
+		a.unlockLocked()
+		a.yield = true
 	}
-	now := time.Now()
-	idle := lockIdle - now.Sub(a.lastWrite)
-	hold := lockHold - now.Sub(a.heldSince)
-	if idle > 0 && hold > 0 {
-		a.release.Reset(min(idle, hold))
-		return
-	}
-	a.unlockLocked()
-	a.yield = hold <= 0
 }
 
 // unlockLocked drops the file lock if this process holds it. a.mu must be held.
