@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"log/slog"
 	"os"
 	"slices"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Step statuses, as expressions read them in .steps.<id>.status and

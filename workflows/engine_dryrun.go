@@ -3,13 +3,14 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // DryRun is a Runtime that runs the interpreter without effects: every

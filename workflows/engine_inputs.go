@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"sort"
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // PrepareInputs checks given against the flow's declared inputs and returns

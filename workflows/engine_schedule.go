@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // frame is one instance of a steps list: the top level, one item of a

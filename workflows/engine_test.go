@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // TestRunStepKinds runs one flow per step kind and checks the outputs,

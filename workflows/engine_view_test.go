@@ -1,10 +1,11 @@
 package workflows
 
 import (
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // TestStepViewFields runs a flow with a step of every kind, each once run

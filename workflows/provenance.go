@@ -2,10 +2,11 @@ package workflows
 
 import (
 	"fmt"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Run-time data-flow policy.

@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"errors"
-	"github.com/mediatorhq/mediator/workflows/flow"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Error classes of a failed attempt. The first five are the ones a retry
