@@ -819,6 +819,62 @@ steps:
 	}
 }
 
+// TestDataFlowPolicyRelay: B echoes A's data back, so C reading B's
+// result receives A's data; the engine must refuse unless a -> c is
+// declared, not only the hops a -> b and b -> c.
+func TestDataFlowPolicyRelay(t *testing.T) {
+	const body = `
+steps:
+  - id: src
+    call: {server: a, tool: echo}
+    with: {secret: s3}
+  - id: mid
+    call: {server: b, tool: echo}
+    with: {copy: ${ .steps.src.result.secret }}
+  - id: sink
+    call: {server: c, tool: echo}
+    with: {x: ${ .steps.mid.result.copy }}
+`
+	for _, tt := range []struct {
+		name    string
+		flows   string
+		refused bool
+	}{
+		{name: "every hop declared but not the origin", flows: "flows: [a -> b, b -> c]\n", refused: true},
+		{name: "origin declared too", flows: "flows: [a -> b, b -> c, a -> c]\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, "a", "b", "c")
+			f := parseUnvalidated(t, "version: 1\nname: t\n"+tt.flows+body)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := Run(ctx, f, h.opts(nil))
+			if h.services["b"].count("echo") != 1 {
+				t.Errorf("the relay b was called %d times, want 1", h.services["b"].count("echo"))
+			}
+			if !tt.refused {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.services["c"].count("echo") != 1 {
+					t.Fatal("sink not called")
+				}
+				return
+			}
+			var pe *policyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("want a policy error, got %v", err)
+			}
+			if pe.From != "a" || pe.To != "c" || !strings.Contains(err.Error(), `add "a -> c"`) {
+				t.Errorf("refusal %q does not name a -> c", err)
+			}
+			if n := h.services["c"].count("echo"); n != 0 {
+				t.Fatalf("server c was called %d times despite the refusal", n)
+			}
+		})
+	}
+}
+
 // TestCancel: cancelling the run's context cancels the in-flight call on
 // the server (MCP cancellation), journals it as cancelled, and the run
 // ends cancelled.

@@ -27,11 +27,13 @@ import (
 //
 // This over-approximates (an expression that mentions .steps.forecast but
 // uses only its status still counts as carrying forecast's server) and it
-// follows one hop only: a step's result is attributed to the server that
-// returned it, not to the servers whose data went into its arguments. The
-// second hop was itself checked against the policy when that call was made,
-// so every server-to-server transfer mediator performs is one that `flows:`
-// (or the global policy.flows) allows. Inputs carry no server.
+// is transitive: a step's result carries its own server and every server
+// whose data went into its arguments, because a tool may echo what it was
+// sent. A -> B -> C with B relaying A's data therefore needs a -> c
+// declared as well as each hop. Because the analysis is static it covers
+// every run of the flow (a superset of what one run's values carry), so a
+// run never sends what validation would have refused. Inputs carry no
+// server.
 
 // argSources caches, per expression of a call step, the servers its value
 // can carry data from (Flow.ExprSources, which validation uses too), so the

@@ -577,7 +577,8 @@ func sortedSet(set map[string]bool) []string {
 }
 
 // ExprSources returns the servers whose data an expression of step s can
-// read, statically: each .steps.<id> brings that step's servers, and .item
+// read, statically: each .steps.<id> brings that step's result sources
+// (its servers and, transitively, those its arguments read), and .item
 // or .index bring the sources of the for_each that binds them. ownForEach
 // says e is s's own for_each expression (evaluated outside its items).
 // Unknown step ids contribute nothing.
@@ -590,6 +591,62 @@ func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
 type stepIndex struct {
 	byID    map[string]*Step
 	servers map[*Step][]string
+	// results memoises resultSources; a nil entry marks a step being
+	// computed, so a reference cycle (reported elsewhere) cannot recurse.
+	results map[*Step][]Source
+}
+
+// resultSources returns the servers whose data can be in .steps.<id> of
+// t: the servers it calls (Via "") and, transitively, every server whose
+// data went into the arguments of those calls (Via naming the step that
+// called it). A tool may echo its arguments, so B called with A's data
+// returns A's data: C reading B then needs A -> C declared too, not only
+// B -> C. Conditions (if) and for_each lists are evaluated by mediator and
+// never sent, so they add nothing beyond what the arguments read.
+func (x *stepIndex) resultSources(t *Step) []Source {
+	if out, ok := x.results[t]; ok {
+		return out
+	}
+	if x.results == nil {
+		x.results = map[*Step][]Source{}
+	}
+	x.results[t] = nil
+	seen := map[Source]bool{}
+	var out []Source
+	add := func(src Source) {
+		if !seen[src] {
+			seen[src] = true
+			out = append(out, src)
+		}
+	}
+	for _, srv := range x.stepServers(t) {
+		add(Source{Server: srv})
+	}
+	walkSteps([]*Step{t}, func(c *Step) {
+		if c.Call == nil {
+			return
+		}
+		for _, r := range stepExprs(c) {
+			if r.arg == "for_each" || r.arg == "if" {
+				continue
+			}
+			for _, src := range x.exprSources(c, r.e, false) {
+				add(Source{Server: src.Server, Via: originOf(src.Via)})
+			}
+		}
+	})
+	x.results[t] = out
+	return out
+}
+
+// originOf keeps the innermost ".steps.<id>" of a nested Via, the step
+// the data came from, so long chains give short messages.
+func originOf(via string) string {
+	i := strings.LastIndex(via, ".steps.")
+	if i < 0 {
+		return via
+	}
+	return strings.TrimRight(via[i:], ")")
 }
 
 func newStepIndex(f *Flow) *stepIndex {
@@ -642,8 +699,11 @@ func (x *stepIndex) exprSources(s *Step, e *Expr, ownForEach bool) []Source {
 			if via != "" {
 				path = via + " (from .steps." + id + ")"
 			}
-			for _, srv := range x.stepServers(t) {
-				src := Source{Server: srv, Via: path}
+			for _, rs := range x.resultSources(t) {
+				src := Source{Server: rs.Server, Via: path}
+				if rs.Via != "" {
+					src.Via = path + " (from " + rs.Via + ")"
+				}
 				if !seen[src] {
 					seen[src] = true
 					out = append(out, src)

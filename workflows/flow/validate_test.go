@@ -211,6 +211,47 @@ steps:
         with: {x: ${ .item }}
 `, want: []string{
 			`12:19 steps[1].steps[0].with.x: step "inner" sends data from server "a" (via .item (from .steps.src)) to b.t in argument x; this flow is not declared: add "a -> b" to flows:`}},
+		{name: "data relayed through an echoing server keeps its origin", src: header + `flows: [a -> b, b -> c]
+steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: mid
+    call: {server: b, tool: echo}
+    with: {copy: ${ .steps.src.result }}
+  - id: sink
+    call: {server: c, tool: t}
+    with: {x: ${ .steps.mid.result.copy }}
+`, want: []string{
+			`12:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.mid (from .steps.src)) to c.t in argument x; this flow is not declared: add "a -> c" to flows:`}},
+		{name: "relay allowed when every hop is declared", src: header + `flows: [a -> b, b -> c, a -> c]
+steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: g
+    steps:
+      - id: mid
+        for_each: ${ [1, 2] }
+        call: {server: b, tool: echo}
+        with: {copy: ${ .steps.src.result }}
+  - id: sink
+    call: {server: c, tool: t}
+    with: {x: ${ .steps.g.result }}
+`},
+		{name: "relay through a group and for_each items", src: header + `flows: [a -> b, b -> c]
+steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: g
+    for_each: ${ .steps.src.result }
+    steps:
+      - id: mid
+        call: {server: b, tool: echo}
+        with: {copy: ${ .item }}
+  - id: sink
+    call: {server: c, tool: t}
+    with: {x: ${ .steps.g.result }}
+`, want: []string{
+			`15:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.g (from .steps.src)) to c.t in argument x; this flow is not declared: add "a -> c" to flows:`}},
 		{name: "flows naming servers no step calls", src: header + `flows: [wether -> calendar]
 steps:
   - id: a
