@@ -54,7 +54,11 @@ func httpEndpoint(tb testing.TB) string {
 }
 
 // direct is a plain go-sdk client session, set up the way the connector
-// sets up its own (same client capabilities), so both negotiate alike.
+// sets up its own (same client capabilities), so both negotiate alike. It
+// lists the tools before calling, as a client must to learn them and as the
+// orchestrator does: go-sdk keeps the list and, over HTTP, reads each
+// called tool's schema for x-mcp-header parameters on every call, a cost
+// of any go-sdk client that knows its tools rather than of mediation.
 func direct(tb testing.TB, t mcp.Transport) caller {
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).
 		Connect(context.Background(), t, nil)
@@ -62,6 +66,9 @@ func direct(tb testing.TB, t mcp.Transport) caller {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cs.Close() })
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		tb.Fatal(err)
+	}
 	return func(ctx context.Context) error {
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_forecast", Arguments: args()})
 		if err == nil && res.IsError {
