@@ -79,9 +79,10 @@ func dedupeProblems(ps Problems) Problems {
 // a list enclosing it; steps nested in a group are private to that group
 // (read the group instead). Outputs may read top-level steps only.
 //
-// Retry safety needs tool annotations, so offline validation cannot decide
-// it: without a Catalog it reports nothing about it, with one it applies
-// Flow.CheckRetrySafety, and the engine applies the same rule at run time.
+// Retry safety needs tool annotations: with a Catalog Validate applies
+// Flow.CheckRetrySafety (the annotations decide), as the engine does at run
+// time; without one it cannot tell, so it reports every call that may be
+// repeated with neither idempotency_key nor retry_unsafe.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, idx: newStepIndex(f)}
 	v.index()
@@ -94,6 +95,8 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v.flows()
 	if opts.Catalog != nil {
 		v.connect(ctx)
+	} else {
+		v.offlineRetrySafety()
 	}
 	sortProblems(v.probs)
 	return v.probs
@@ -891,4 +894,26 @@ func SafeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
 		return true
 	}
 	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
+}
+
+// offlineRetrySafety is the retry rule without tool definitions: a call
+// that may be sent more than once is safe only by the step's own word
+// (idempotency_key or retry_unsafe), since whether the tool is read-only
+// or idempotent is known only to its server. Reporting it rather than
+// staying silent keeps offline validation from passing a flow that
+// --connect or the engine would then hold to one attempt.
+func (v *validator) offlineRetrySafety() {
+	for _, s := range v.all {
+		if s.Call == nil || s.Call.Server == "" || s.Call.Tool == "" {
+			continue
+		}
+		if v.f.EffectiveRetry(s).MaxAttempts <= 1 || SafeToRepeat(nil, s.IdempotencyKey != nil, s.RetryUnsafe) {
+			continue
+		}
+		pos, field := s.Call.Pos, s.field+".call"
+		if s.Retry != nil && s.Retry.MaxAttempts > 1 {
+			pos, field = s.FieldPos("retry"), s.field+".retry"
+		}
+		v.add(pos, field, "cannot tell offline whether %s is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect", s.Call)
+	}
 }

@@ -99,7 +99,7 @@ func TestValidateConnect(t *testing.T) {
 	untrusted := ValidateOptions{Catalog: cat}
 	runProblemCases(t, []problemCase{
 		{name: "issue example", src: string(issue), opts: opts},
-		{name: "issue example without trusted annotations", src: string(issue), opts: untrusted, want: []string{
+		{name: "issue example without trusted annotations", src: strings.Replace(string(issue), "    retry_unsafe: true", "    retry_unsafe: false", 1), opts: untrusted, want: []string{
 			`15:11 steps[0].call: step "forecast" may call weather.get_forecast up to 3 times (defaults.retry), but the tool is not known to be read-only or idempotent`}},
 		{name: "tools, arguments and types", opts: opts, src: header + `inputs:
   n: {type: integer}

@@ -179,7 +179,7 @@ func TestValidateFlows(t *testing.T) {
 	undeclared := strings.Replace(string(issue), "flows: [weather -> calendar]", "flows: []", 1)
 	runProblemCases(t, []problemCase{
 		{name: "issue example without its flow", src: undeclared, want: []string{
-			`22:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in arguments title, start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
+			`23:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in arguments title, start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
 		{name: "issue example allowed by global policy", src: undeclared,
 			opts: ValidateOptions{PolicyFlows: []FlowEdge{{From: "weather", To: "calendar"}}}},
 		{name: "direct reference, group and idempotency key", src: header + `flows: [a -> c]
@@ -334,3 +334,29 @@ steps:
 }
 
 type mcpToolAnnotations = mcp.ToolAnnotations
+
+// TestOfflineRetrySafety: without a Catalog, annotations are unknown, so
+// every call that may be repeated must vouch for it itself.
+func TestOfflineRetrySafety(t *testing.T) {
+	runProblemCases(t, []problemCase{{name: "defaults and own retry", src: header + `defaults:
+  retry: {max_attempts: 3}
+steps:
+  - id: plain
+    call: {server: s, tool: t}
+  - id: keyed
+    call: {server: s, tool: t}
+    idempotency_key: ${ "k" }
+  - id: unsafe
+    call: {server: s, tool: t}
+    retry_unsafe: true
+  - id: once
+    call: {server: s, tool: t}
+    retry: {max_attempts: 1}
+  - id: own
+    call: {server: s, tool: u}
+    retry: {max_attempts: 5}
+`, want: []string{
+		"7:11 steps[0].call: cannot tell offline whether s.t is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect",
+		"19:5 steps[4].retry: cannot tell offline whether s.u is read-only",
+	}}})
+}

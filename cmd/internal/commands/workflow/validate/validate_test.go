@@ -95,9 +95,26 @@ func (e *env) run(args ...string) result {
 
 func exitCode(err error) int { return cmdutil.ExitCode(err) }
 
+// TestValidateOfflineRetry: offline, a call that may be repeated without
+// idempotency_key or retry_unsafe is a problem, since only the server
+// knows whether the tool is read-only; --connect decides by annotations.
+func TestValidateOfflineRetry(t *testing.T) {
+	e := newEnv(t)
+	r := e.run(e.write("rain.flow.yaml", rainFlow))
+	if exitCode(r.err) != cmdutil.ExitUsage || !strings.Contains(r.stderr, "steps[0].call: cannot tell offline whether weather.get_forecast is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect") {
+		t.Fatalf("exit %d\n%s", exitCode(r.err), r.stderr)
+	}
+	if strings.Contains(r.stderr, "calendar.create_event") {
+		t.Errorf("create_event has an idempotency key, yet was reported:\n%s", r.stderr)
+	}
+}
+
 func TestValidateOffline(t *testing.T) {
 	e := newEnv(t)
-	ok := e.write("rain.flow.yaml", rainFlow)
+	// Offline, get_forecast's readOnlyHint is unknown: the flow must vouch
+	// for repeating it (TestValidateOfflineRetry shows the problem).
+	vouched := strings.Replace(rainFlow, "days: 1}\n", "days: 1}\n    retry_unsafe: true\n", 1)
+	ok := e.write("rain.flow.yaml", vouched)
 	r := e.run(ok)
 	if r.err != nil {
 		t.Fatalf("err %v\n%s", r.err, r.stderr)
@@ -106,7 +123,7 @@ func TestValidateOffline(t *testing.T) {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 
-	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(rainFlow, "flows: [weather -> calendar]\n", "", 1),
+	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(vouched, "flows: [weather -> calendar]\n", "", 1),
 		"${ .item }, days: 1}", "${ .itme }, days: 1, when: ${ now }}", 1))
 	r = e.run(bad)
 	var ee *cmdutil.ExitError
@@ -117,7 +134,7 @@ func TestValidateOffline(t *testing.T) {
 		bad + `:12:22: steps[0].with.location: .itme is not in scope (did you mean "item"?)`,
 		"   12 |     with: {location: ${ .itme }, days: 1, when: ${ now }}\n      |                      ^\n",
 		bad + ":12:49: steps[0].with.when: now is not allowed in flow expressions",
-		bad + `:18:14: steps[1].with.title: step "remind" sends data from server "weather"`,
+		bad + `:19:14: steps[1].with.title: step "remind" sends data from server "weather"`,
 		`add "weather -> calendar" to flows:`,
 		"3 problems in " + bad + "\n",
 	} {
