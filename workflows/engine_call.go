@@ -188,6 +188,42 @@ func (e *ToolError) Error() string {
 	return fmt.Sprintf("%s.%s returned an error: %s", e.Server, e.Tool, text)
 }
 
+// conditionalPlanner is the runtime of a dry run, which shows a call
+// skipped by an if on possibly simulated data rather than drop it.
+type conditionalPlanner interface {
+	planConditional(ctx context.Context, req CallRequest, sources []string, composeErr error)
+}
+
+// planConditional hands a call whose if was false to a dry run's plan,
+// with the arguments it would have had, when the condition read tool
+// results (inputs are real even in a dry run).
+func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, path string) {
+	p, ok := e.rt.(conditionalPlanner)
+	if !ok {
+		return
+	}
+	sources := e.sources.servers(e.flow, s, s.If)
+	if len(sources) == 0 {
+		return
+	}
+	var refs []string
+	collectRefs(s.With, &refs)
+	if s.IdempotencyKey != nil {
+		refs = append(refs, s.IdempotencyKey.References...)
+	}
+	scope := e.scope(fr, refs)
+	req := CallRequest{Server: s.Call.Server, Tool: s.Call.Tool, Step: path}
+	args, err := e.composeArgs(ctx, s, path, scope)
+	req.Args = args
+	if err == nil && s.IdempotencyKey != nil {
+		var key string
+		if key, err = e.evalKey(ctx, s.IdempotencyKey, scope); err == nil {
+			req.Meta = mcp.Meta{MetaIdempotencyKey: key}
+		}
+	}
+	p.planConditional(ctx, req, sources, err)
+}
+
 // composeArgs evaluates a step's with: tree and checks every field's
 // provenance against the flow policy before anything is sent.
 func (e *engine) composeArgs(ctx context.Context, s *flow.Step, path string, scope map[string]any) (map[string]any, error) {

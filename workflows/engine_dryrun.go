@@ -42,6 +42,10 @@ type PlannedCall struct {
 	Problem string `json:"problem,omitempty"`
 	// Called is set when the tool was really called (read-only).
 	Called bool `json:"called"`
+	// Conditional is set for a call the run did not make because its if
+	// was false on simulated (sample) results: a real run may well make
+	// it, so the plan shows it with the arguments it would have had.
+	Conditional bool `json:"conditional,omitempty"`
 	// Result is the sample (or, when called, the real) result.
 	Result any `json:"result"`
 }
@@ -55,11 +59,13 @@ func (d *DryRun) Plan() []PlannedCall {
 	return out
 }
 
-// Problems counts planned calls whose arguments are invalid.
+// Problems counts planned calls whose arguments are invalid. Conditional
+// calls do not count: their arguments were composed from sample data that
+// already failed their condition, so a problem there may be the sample's.
 func (d *DryRun) Problems() int {
 	n := 0
 	for _, c := range d.Plan() {
-		if c.Problem != "" {
+		if c.Problem != "" && !c.Conditional {
 			n++
 		}
 	}
@@ -100,6 +106,41 @@ func (d *DryRun) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolRe
 		res.StructuredContent = nil
 	}
 	return res, nil
+}
+
+// planConditional records a call whose if was false, when the condition
+// read data from servers (sources) whose results may be samples: always in
+// a simulated dry run; with CallReadOnly only when one of them is not
+// trusted (a trusted server's read-only results are real, though its other
+// tools' are still samples, so this may miss a few). composeErr is why the
+// arguments could not be composed, if they could not.
+func (d *DryRun) planConditional(ctx context.Context, req CallRequest, sources []string, composeErr error) {
+	simulated := !d.CallReadOnly
+	for _, srv := range sources {
+		if d.TrustAnnotations == nil || !d.TrustAnnotations(srv) {
+			simulated = true
+		}
+	}
+	if !simulated {
+		return
+	}
+	pc := PlannedCall{Path: req.Step, Server: req.Server, Tool: req.Tool, Args: req.Args, Conditional: true}
+	if k, ok := req.Meta[MetaIdempotencyKey].(string); ok {
+		pc.IdempotencyKey = k
+	}
+	switch tool, err := d.Inner.Tool(ctx, req.Server, req.Tool); {
+	case composeErr != nil:
+		pc.Problem = composeErr.Error()
+	case err != nil:
+		pc.Problem = err.Error()
+	default:
+		if rs := d.inputSchema(tool); rs != nil {
+			if verr := rs.Validate(asDecodedJSON(req.Args)); verr != nil {
+				pc.Problem = fmt.Sprintf("arguments do not match the inputSchema of %s.%s: %v", req.Server, req.Tool, verr)
+			}
+		}
+	}
+	d.record(pc)
 }
 
 func (d *DryRun) record(pc PlannedCall) {

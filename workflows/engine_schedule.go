@@ -361,6 +361,9 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path 
 			return &stepResult{status: StatusFailed, err: err}
 		}
 		if !ok {
+			if s.Call != nil {
+				e.planConditional(ctx, fr, s, path)
+			}
 			return &stepResult{status: StatusSkipped}
 		}
 	}

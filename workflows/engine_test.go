@@ -1122,3 +1122,64 @@ func TestForEachWorkers(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunConditional: a call skipped because its if was false on
+// simulated results is shown in the plan with its arguments, since a real
+// run may make it; one skipped on inputs (real even in a dry run), or on
+// results really fetched by --dry-run=read-only, is not.
+func TestDryRunConditional(t *testing.T) {
+	const src = `
+version: 1
+name: t
+inputs:
+  go: {type: boolean, default: false}
+steps:
+  - id: sum
+    call: {server: a, tool: add}
+    with: {a: 1, b: 2}
+  - id: notify
+    if: ${ .steps.sum.result.sum > 10 }
+    call: {server: a, tool: create}
+    with: {title: '${ "sum \(.steps.sum.result.sum)" }'}
+    idempotency_key: ${ "n-\(.steps.sum.result.sum)" }
+  - id: gated
+    if: ${ .inputs.go }
+    call: {server: a, tool: create}
+    with: {title: gated}
+`
+	for _, readOnlyCalls := range []bool{false, true} {
+		t.Run(map[bool]string{false: "simulated", true: "read-only"}[readOnlyCalls], func(t *testing.T) {
+			h := newHarness(t)
+			dr := &DryRun{Inner: NewLocalRuntime(h.caller), CallReadOnly: readOnlyCalls, TrustAnnotations: trustAll}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := Run(ctx, parseFlow(t, src), RunOptions{Runtime: dr, TrustAnnotations: trustAll})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Steps["notify"] != StatusSkipped || res.Steps["gated"] != StatusSkipped {
+				t.Fatalf("steps %v", res.Steps)
+			}
+			plan := dr.Plan()
+			if readOnlyCalls {
+				if len(plan) != 1 || plan[0].Path != "sum" || !plan[0].Called {
+					t.Fatalf("read-only plan %+v", plan)
+				}
+				return
+			}
+			if len(plan) != 2 || plan[0].Path != "notify" || plan[1].Path != "sum" {
+				t.Fatalf("plan %+v", plan)
+			}
+			n := plan[0]
+			if !n.Conditional || n.Called || n.Problem != "" || engJSON(n.Args) != `{"title":"sum 0"}` || n.IdempotencyKey != "n-0" {
+				t.Fatalf("notify %+v", n)
+			}
+			if plan[1].Conditional || dr.Problems() != 0 {
+				t.Fatalf("sum %+v, problems %d", plan[1], dr.Problems())
+			}
+			if h.services["a"].count("create") != 0 {
+				t.Fatal("a dry run called create")
+			}
+		})
+	}
+}

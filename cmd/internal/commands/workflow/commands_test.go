@@ -344,6 +344,34 @@ func TestRunDryRun(t *testing.T) {
 	}
 }
 
+// TestRunDryRunConditional: a call whose if was false on a sample result
+// is shown with its arguments, not dropped, since a real run may make it.
+func TestRunDryRunConditional(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("big.flow.yaml", `version: 1
+name: big
+steps:
+  - id: one
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+  - id: big
+    if: ${ .steps.one.result.sum > 1000 }
+    call: {server: calc, tool: add}
+    with: {a: ${ .steps.one.result.sum }, b: 7}
+`)
+	r := e.exec(runCmd, flow, "--dry-run")
+	want(t, r, 0, "dry run")
+	for _, s := range []string{"2 call(s); nothing was sent", "big  calc.add  [not called: conditional on simulated data; arguments valid]", `"b": 7`} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("plan lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if n := calc.count("add"); n != 0 {
+		t.Fatalf("dry run made %d calls", n)
+	}
+}
+
 // TestInterruptThenResume: cancelling a run (what Ctrl-C does) cancels the
 // call in flight, journals it as cancelled and exits 130; since the call
 // has effects, no key and an unknown outcome, resume then stops and asks,

@@ -253,8 +253,13 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 				verdict = "INVALID: " + c.Problem
 			}
 			how := "simulated"
-			if c.Called {
+			switch {
+			case c.Called:
 				how = "called (read-only)"
+			case c.Conditional:
+				// Its if was false on sample results; a real run may
+				// make the call, so show what it would send.
+				how = "not called: conditional on simulated data"
 			}
 			fmt.Fprintf(&b, "\n%s  %s.%s  [%s; %s]\n", c.Path, c.Server, c.Tool, how, verdict)
 			if c.IdempotencyKey != "" {
