@@ -54,8 +54,10 @@ type CallRequest struct {
 }
 
 // MetaIdempotencyKey is the _meta key under which a step's idempotency_key
-// travels. MCP has no standard idempotency field; a reverse-DNS name keeps
-// this extension from colliding with other _meta users. A server that
+// travels. MCP has no standard idempotency field; the "mediator/" prefix
+// (a _meta key's optional prefix: dot-separated labels and a slash, here
+// a single label, outside the names MCP reserves) keeps this extension
+// from colliding with other _meta users. A server that
 // supports it answers a repeated key with the first call's result instead
 // of acting twice.
 const MetaIdempotencyKey = "mediator/idempotency-key"

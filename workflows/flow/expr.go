@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,6 +65,23 @@ func (b *stepBudget) Err() error {
 // ScopeKeys are the only top-level names an expression's input has:
 // `.inputs`, `.steps`, `.item`, `.index`, `.run`.
 var scopeKeys = []string{"inputs", "steps", "item", "index", "run"}
+
+// runKeys are the fields of .run (RunFieldID, RunFieldName).
+var runKeys = []string{RunFieldID, RunFieldName}
+
+// The fields of .run, which the engine fills.
+const (
+	RunFieldID   = "id"
+	RunFieldName = "name"
+)
+
+func prefixAll(prefix string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = prefix + s
+	}
+	return out
+}
 
 // bannedFuncs make a run depend on something other than its inputs and tool
 // results (time, the environment, the process, stdin), or write outside the
@@ -601,7 +619,14 @@ func (a *analyzer) record(path []string) {
 			a.add(".steps needs a step id: .steps.<id>")
 			return
 		}
-	case "inputs", "item", "index", "run":
+	case "run":
+		// The engine fills only these; anything else would be null at run
+		// time, a typo nobody would notice.
+		if len(path) >= 2 && !slices.Contains(runKeys, path[1]) {
+			a.add(".run.%s does not exist%s; .run has %s", path[1], didYouMean(path[1], runKeys), strings.Join(prefixAll(".run.", runKeys), " and "))
+			return
+		}
+	case "inputs", "item", "index":
 	default:
 		a.add(".%s is not in scope%s; the scope is .inputs, .steps.<id>, .item, .index and .run", path[0], didYouMean(path[0], scopeKeys))
 		return

@@ -44,6 +44,8 @@ func TestCompileExprRejects(t *testing.T) {
 		{"getpath([\"steps\",\"a\"])", 1, "expression reads the whole scope"},
 		{".secrets.token", 1, ".secrets is not in scope"},
 		{".input.x", 1, `.input is not in scope (did you mean "inputs"?)`},
+		{".run.nmae", 1, `.run.nmae does not exist (did you mean "name"?); .run has .run.id and .run.name`},
+		{".run.started_at", 1, `.run.started_at does not exist; .run has .run.id and .run.name`},
 		{"import \"m\" as m; .inputs", 1, "jq modules (import/include) are not allowed"},
 		{"", 1, "empty expression"},
 		{".a | | .b", 6, `jq syntax error: unexpected token "|"`},

@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -44,11 +45,17 @@ func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redact
 	var (
 		res  *workflows.RunResult
 		err  error
+		last string // the run's final line, printed once the view is gone
 		done = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		res, err = fn(runCtx, func(ev workflows.Event) { t.Handle(ev) })
+		res, err = fn(runCtx, func(ev workflows.Event) {
+			line := t.Handle(ev)
+			if ev.Kind == workflows.EventRunFinished {
+				last = line
+			}
+		})
 		prog.Send(runDoneMsg{})
 	}()
 	if _, perr := prog.Run(); perr != nil {
@@ -56,6 +63,12 @@ func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redact
 		fmt.Fprintf(env.IO.ErrOut, "progress view failed (%v); waiting for the run to finish\n", perr)
 	}
 	<-done
+	// The live view is redrawn in place and may be cleared on exit; the
+	// outcome and duration stay on screen as one plain line, as without
+	// a terminal.
+	if last != "" {
+		_ = cmdutil.WriteRedacted(env.IO.ErrOut, red, []byte(last+"\n"))
+	}
 	return res, err
 }
 
