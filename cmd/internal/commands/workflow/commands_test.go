@@ -22,6 +22,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/resume"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/run"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/runs"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 )
 
@@ -157,7 +158,10 @@ func (e *env) execCtx(ctx context.Context, newCmd func(*cmdutil.Factory) *cobra.
 	return result{stdout: out.String(), stderr: errOut.String(), code: cmdutil.ExitCode(err)}
 }
 
-func runCmd(f *cmdutil.Factory) *cobra.Command    { return run.NewCmdRun(f, nil) }
+func runCmd(f *cmdutil.Factory) *cobra.Command { return run.NewCmdRun(f, nil) }
+func validateCmd(f *cmdutil.Factory) *cobra.Command {
+	return validate.NewCmdValidate(f, nil)
+}
 func runsCmd(f *cmdutil.Factory) *cobra.Command   { return runs.NewCmdRuns(f, nil, nil) }
 func resumeCmd(f *cmdutil.Factory) *cobra.Command { return resume.NewCmdResume(f, nil) }
 
@@ -369,6 +373,37 @@ steps:
 	}
 	if n := calc.count("add"); n != 0 {
 		t.Fatalf("dry run made %d calls", n)
+	}
+}
+
+// TestStepTimeoutAboveServerTimeout: the connector ends every call at the
+// server's timeout, so a longer step timeout is warned about by run and
+// validate --connect; the run itself goes ahead.
+func TestStepTimeoutAboveServerTimeout(t *testing.T) {
+	_, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("long.flow.yaml", `version: 1
+name: long
+steps:
+  - id: one
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+    timeout: 1m
+`)
+	const warn = `steps[0]: its timeout (1m0s) is longer than server "calc"'s timeout (10s), which ends every call to it first; raise servers.calc.timeout`
+	r := e.exec(runCmd, flow)
+	want(t, r, 0, "run")
+	if !strings.Contains(r.stderr, "warning: "+flow+":7:5: "+warn) {
+		t.Errorf("run did not warn:\n%s", r.stderr)
+	}
+	r = e.exec(validateCmd, "--connect", flow)
+	want(t, r, 0, "validate --connect")
+	if !strings.Contains(r.stderr, warn) {
+		t.Errorf("validate --connect did not warn:\n%s", r.stderr)
+	}
+	r = e.exec(validateCmd, flow)
+	if strings.Contains(r.stderr, warn) {
+		t.Errorf("offline validate warned about the config's timeouts:\n%s", r.stderr)
 	}
 }
 
