@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -32,6 +33,8 @@ import (
 const (
 	wfItems       = 10000
 	wfConcurrency = 64
+	// wfMinRounds keeps a median meaningful under -benchtime=1x.
+	wfMinRounds = 3
 )
 
 type wfIn struct {
@@ -240,19 +243,37 @@ func BenchmarkWorkflowForEach(b *testing.B) {
 		{name: "engine, no journal", run: func() { wfEngine(ctx, b, f, engCaller, b.TempDir(), false) }},
 		{name: "engine + journal + orchestrator", run: func() { wfEngine(ctx, b, f, orchCaller, b.TempDir(), true) }},
 	}
-	// Each round runs every side once, in a rotating order, so drift in
-	// machine load hits every side alike; ratios are medians of the
-	// per-round ratios.
+	// One untimed full-size round first, so no side pays for first-time
+	// costs (heap growth, page cache, lazy tool lists) another side then
+	// enjoys. Then each round runs every side once, in an order rotated
+	// from a random start and reversed every other round, so neither
+	// position nor drift in machine load favours one side; there are at
+	// least wfMinRounds rounds (even with -benchtime=1x) and the ratios are
+	// medians of the per-round ratios.
+	for _, s := range sides {
+		s.run()
+	}
+	start := rand.IntN(len(sides))
 	round := 0
-	for b.Loop() {
+	runRound := func() {
 		for k := range sides {
-			s := sides[(k+round)%len(sides)]
+			i := (start + round + k) % len(sides)
+			if round%2 == 1 {
+				i = (start + round + len(sides) - 1 - k) % len(sides)
+			}
+			s := sides[i]
 			wall, cpu, p := measure(s.run)
 			s.dur = append(s.dur, wall)
 			s.cpu = append(s.cpu, cpu)
 			s.peak = max(s.peak, p)
 		}
 		round++
+	}
+	for b.Loop() {
+		runRound()
+	}
+	for round < wfMinRounds {
+		runRound()
 	}
 	rate := func(d time.Duration) float64 { return float64(wfItems) / d.Seconds() }
 	stats := func(s *wfSide) (wallRate, wallRatio, cpuRate, cpuRatio float64) {
@@ -280,6 +301,17 @@ func BenchmarkWorkflowForEach(b *testing.B) {
 	b.ReportMetric(engCPURatio, "engine/bare-cpu")
 	b.ReportMetric(medRatio, "mediated/bare")
 	b.ReportMetric(float64(sides[1].peak)/(1<<20), "engine-peak-MiB")
+	// The targets are the issue's; a benchmark reports against them and
+	// leaves judging to whoever reads it (no thresholds fail a run).
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	peakMiB := float64(sides[1].peak) / (1 << 20)
+	b.Logf("verdict: engine + journal at %.2fx the bare loop's calls/s over %d rounds (target >= 0.80: %s); peak heap %.1f MiB (target < 200 MiB: %s)",
+		engRatio, round, verdict(engRatio >= 0.8), peakMiB, verdict(peakMiB < 200))
 }
 
 // TestWorkflowBenchSetup runs the benchmark's sides on a few items so the
