@@ -132,15 +132,6 @@ func (o *Orchestrator) invalidArguments(e *toolEntry, viols []violation) *Error 
 	}
 }
 
-// field is the path of the argument the violation is about: for a missing
-// or unknown argument, that argument's own.
-func (v *violation) field() string {
-	if (v.keyword == "required" || v.keyword == "additionalProperties") && len(v.names) > 0 {
-		return v.path.child(v.names[0])
-	}
-	return v.path.String()
-}
-
 var (
 	quotedRE   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 	typeMsgRE  = regexp.MustCompile(`^type: .* has type "([a-z]+)", want (.+)$`)

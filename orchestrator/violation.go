@@ -93,6 +93,15 @@ func label(field string) string {
 	return fmt.Sprintf("argument %q", field)
 }
 
+// field is the path of the argument the violation is about: for a missing
+// or unknown argument, that argument's own.
+func (v *violation) field() string {
+	if (v.keyword == "required" || v.keyword == "additionalProperties") && len(v.names) > 0 {
+		return v.path.child(v.names[0])
+	}
+	return v.path.String()
+}
+
 // sentence says what is wrong and what would be valid.
 func (v *violation) sentence() string {
 	at := label(v.path.String())
