@@ -97,7 +97,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	copts := connectors.Options{
 		Config:     sc,
 		Secrets:    store.ForServer(s.Name),
-		Logger:     opts.Logger().With("server", s.Name),
+		Logger:     opts.Logger(), // the connector adds the server attribute itself
 		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
 	}
 	if s.Auth.Type == connectors.AuthOAuth {
