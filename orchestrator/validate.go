@@ -1,14 +1,10 @@
 package orchestrator
 
 import (
-	"encoding/json"
 	"fmt"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/mediatorhq/mediator/internal/argcheck"
 )
 
 // schemaResult is a tool's inputSchema resolved once per definition hash.
@@ -17,9 +13,8 @@ import (
 // the server's own validation applies, rather than making the tool
 // uncallable through mediator.
 type schemaResult struct {
-	resolved *jsonschema.Resolved
-	check    *checkNode // nil when the schema needs jsonschema-go
-	err      error
+	schema *argcheck.Schema
+	err    error
 }
 
 // supportedDrafts are the "$schema" values jsonschema-go validates.
@@ -57,53 +52,26 @@ func resolveSchema(raw any) *schemaResult {
 	if raw == nil {
 		return &schemaResult{err: fmt.Errorf("the tool has no inputSchema")}
 	}
-	b, err := json.Marshal(raw)
+	s, err := argcheck.Resolve(raw)
 	if err != nil {
-		return &schemaResult{err: fmt.Errorf("encoding inputSchema: %w", err)}
+		return &schemaResult{err: fmt.Errorf("inputSchema: %w", err)}
 	}
-	var s jsonschema.Schema
-	if err := json.Unmarshal(b, &s); err != nil {
-		return &schemaResult{err: fmt.Errorf("decoding inputSchema: %w", err)}
+	if d := s.Resolved().Schema().Schema; !supportedDrafts[d] {
+		return &schemaResult{err: fmt.Errorf("inputSchema uses unsupported draft %q", d)}
 	}
-	if !supportedDrafts[s.Schema] {
-		return &schemaResult{err: fmt.Errorf("inputSchema uses unsupported draft %q", s.Schema)}
-	}
-	rs, err := s.Resolve(nil)
-	if err != nil {
-		return &schemaResult{err: fmt.Errorf("resolving inputSchema: %w", err)}
-	}
-	r := &schemaResult{resolved: rs}
-	if c, ok := compileCheck(rs.Schema()); ok {
-		r.check = c
-	}
-	return r
+	return &schemaResult{schema: s}
 }
 
-// validateArgs checks args against the tool's input schema, with the
-// checker when it covers the schema, else with jsonschema-go, and turns
-// what fails into an error naming each argument and what it must be.
+// validateArgs checks args against the tool's input schema and turns what
+// fails into an error naming each argument and what it must be.
 func (o *Orchestrator) validateArgs(e *toolEntry, args map[string]any) *Error {
 	r := o.inputSchema(e)
-	if r.resolved == nil {
+	if r.schema == nil {
 		return nil
 	}
-	var viols []violation
-	if r.check != nil {
-		var c argChecker
-		c.check(r.check, args)
-		if !c.unsure {
-			if len(c.viols) == 0 {
-				return nil
-			}
-			viols = c.viols
-		}
-	}
-	if viols == nil {
-		err := r.resolved.Validate(args)
-		if err == nil {
-			return nil
-		}
-		viols = []violation{describeSchemaError(r.resolved.Schema(), err.Error(), args)}
+	viols := r.schema.Check(args, argcheck.Label{})
+	if len(viols) == 0 {
+		return nil
 	}
 	return o.invalidArguments(e, viols)
 }
@@ -111,14 +79,14 @@ func (o *Orchestrator) validateArgs(e *toolEntry, args map[string]any) *Error {
 // invalidArguments is the error for arguments that break the schema. Its
 // message may quote the caller's values, which helps the caller; its audit
 // text names only arguments and rules.
-func (o *Orchestrator) invalidArguments(e *toolEntry, viols []violation) *Error {
+func (o *Orchestrator) invalidArguments(e *toolEntry, viols []argcheck.Violation) *Error {
 	say := make([]string, len(viols))
 	rec := make([]string, len(viols))
 	for i := range viols {
-		say[i] = viols[i].sentence()
-		rec[i] = viols[i].auditLine()
+		say[i] = viols[i].Sentence()
+		rec[i] = viols[i].AuditLine()
 	}
-	if len(viols) >= maxViolations {
+	if len(viols) >= argcheck.MaxViolations {
 		say = append(say, "and maybe more")
 	}
 	const format = "invalid arguments for %s (nothing was sent): %s"
@@ -126,210 +94,8 @@ func (o *Orchestrator) invalidArguments(e *toolEntry, viols []violation) *Error 
 		Kind:   KindInvalidArguments,
 		Server: e.info.Server,
 		Tool:   e.info.Name,
-		Field:  o.redact(viols[0].field()), // a secret pasted as an argument name stays masked too
+		Field:  o.redact(viols[0].Field()), // a secret pasted as an argument name stays masked too
 		Msg:    o.redact(fmt.Sprintf(format, e.info.Qualified, strings.Join(say, "; "))),
 		audit:  fmt.Sprintf(format, e.info.Qualified, strings.Join(rec, "; ")),
 	}
-}
-
-var (
-	quotedRE   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	typeMsgRE  = regexp.MustCompile(`^type: .* has type "([a-z]+)", want (.+)$`)
-	prefixWord = "validating "
-)
-
-// describeSchemaError reads jsonschema-go's nested message ("validating
-// root: validating /properties/a: type: ...") back into a violation: the
-// instance path of the failing argument, the keyword and the schema that
-// holds it, and the value when the path leads to it. The chain lists the
-// schema locations visited; the instance moves only on properties, items
-// and prefixItems steps, not on $ref, allOf or anyOf.
-func describeSchemaError(root *jsonschema.Schema, msg string, args map[string]any) violation {
-	var (
-		prev, last string
-		path       argPath
-	)
-	for strings.HasPrefix(msg, prefixWord) {
-		i := strings.Index(msg, ": ")
-		if i < 0 {
-			break
-		}
-		loc := msg[len(prefixWord):i]
-		msg = msg[i+2:]
-		if loc == "root" {
-			loc = ""
-		}
-		if strings.HasPrefix(loc, prev) {
-			path = append(path, instanceSteps(loc[len(prev):])...)
-		}
-		prev, last = loc, loc
-	}
-	keyword, detail, _ := strings.Cut(msg, ": ")
-	v := violation{path: path, keyword: keyword, schema: schemaAt(root, last), detail: detail}
-	v.value, v.hasVal = lookupArg(args, path)
-	switch {
-	case keyword == "required" || strings.HasPrefix(keyword, "dependentRequired"):
-		if names := unquoteAll(detail); len(names) > 0 {
-			v.keyword, v.names = "required", names
-		}
-	case strings.HasPrefix(msg, "unexpected additional properties"):
-		if names := unquoteAll(msg); len(names) > 0 {
-			v.keyword, v.names, v.detail = "additionalProperties", names, ""
-		}
-	case keyword == "anyOf" || keyword == "oneOf":
-		// The first line names anonymous schemas; the indented lines after
-		// it say why each alternative failed, which is what helps.
-		var why []string
-		for _, l := range strings.Split(detail, "\n")[1:] {
-			if l = strings.TrimSpace(l); l != "" {
-				alt := describeSchemaError(root, l, args)
-				why = append(why, strings.TrimPrefix(strings.TrimPrefix(alt.sentence(), label(alt.path.String())), " "))
-			}
-		}
-		if len(why) > 0 {
-			v.detail = "matches none of the allowed forms: " + strings.Join(why, "; ")
-		}
-	case keyword == "type":
-		if m := typeMsgRE.FindStringSubmatch(msg); m != nil {
-			v.gotType = m[1]
-		}
-	}
-	return v
-}
-
-// lookupArg follows path into args; false when a step is not in the
-// arguments or not a definite one ("some item").
-func lookupArg(args map[string]any, path argPath) (any, bool) {
-	var cur any = args
-	for _, s := range path {
-		switch s.kind {
-		case segProp, segKey:
-			m, ok := cur.(map[string]any)
-			if !ok {
-				return nil, false
-			}
-			if cur, ok = m[s.name]; !ok {
-				return nil, false
-			}
-		case segIndex:
-			a, ok := cur.([]any)
-			if !ok || s.index >= len(a) {
-				return nil, false
-			}
-			cur = a[s.index]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// instanceSteps turns a schema pointer suffix into instance path steps.
-func instanceSteps(rel string) argPath {
-	segs := strings.Split(strings.TrimPrefix(rel, "/"), "/")
-	var out argPath
-	for i := 0; i < len(segs); i++ {
-		switch segs[i] {
-		case "properties":
-			if i+1 < len(segs) {
-				out = append(out, pathSeg{kind: segProp, name: unescapePointer(segs[i+1])})
-				i++
-			}
-		case "items", "additionalItems":
-			out = append(out, pathSeg{kind: segAnyIndex})
-		case "prefixItems":
-			if i+1 < len(segs) {
-				n, _ := strconv.Atoi(segs[i+1])
-				out = append(out, pathSeg{kind: segIndex, index: n})
-				i++
-			}
-		case "additionalProperties", "patternProperties":
-			if segs[i] == "patternProperties" {
-				i++
-			}
-			out = append(out, pathSeg{kind: segAnyKey})
-		}
-	}
-	return out
-}
-
-func joinField(parent, name string) string {
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
-}
-
-// schemaAt walks a schema pointer as jsonschema-go writes them.
-func schemaAt(s *jsonschema.Schema, ptr string) *jsonschema.Schema {
-	if ptr == "" {
-		return s
-	}
-	segs := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
-	for i := 0; s != nil && i < len(segs); i++ {
-		next := func() string {
-			i++
-			if i < len(segs) {
-				return unescapePointer(segs[i])
-			}
-			return ""
-		}
-		idx := func(list []*jsonschema.Schema) *jsonschema.Schema {
-			n, err := strconv.Atoi(next())
-			if err != nil || n < 0 || n >= len(list) {
-				return nil
-			}
-			return list[n]
-		}
-		switch segs[i] {
-		case "properties":
-			s = s.Properties[next()]
-		case "$defs":
-			s = s.Defs[next()]
-		case "definitions":
-			s = s.Definitions[next()]
-		case "items":
-			s = s.Items
-		case "additionalProperties":
-			s = s.AdditionalProperties
-		case "prefixItems":
-			s = idx(s.PrefixItems)
-		case "allOf":
-			s = idx(s.AllOf)
-		case "anyOf":
-			s = idx(s.AnyOf)
-		case "oneOf":
-			s = idx(s.OneOf)
-		default:
-			return nil
-		}
-	}
-	return s
-}
-
-func unquoteAll(s string) []string {
-	var out []string
-	for _, q := range quotedRE.FindAllString(s, -1) {
-		if u, err := strconv.Unquote(q); err == nil {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-func escapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
-func unescapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

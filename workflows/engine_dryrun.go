@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -27,7 +28,7 @@ type DryRun struct {
 
 	mu      sync.Mutex
 	plan    []PlannedCall
-	schemas map[*mcp.Tool]*jsonschema.Resolved
+	schemas map[*mcp.Tool]*argcheck.Schema
 }
 
 // PlannedCall is one call of a dry run.
@@ -84,9 +85,7 @@ func (d *DryRun) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolRe
 		return nil, err
 	}
 	if rs := d.inputSchema(tool); rs != nil {
-		if verr := rs.Validate(asDecodedJSON(req.Args)); verr != nil {
-			pc.Problem = fmt.Sprintf("arguments do not match the inputSchema of %s.%s: %v", req.Server, req.Tool, verr)
-		}
+		pc.Problem = argumentProblem(rs, req)
 	}
 	trusted := d.TrustAnnotations != nil && d.TrustAnnotations(req.Server)
 	if d.CallReadOnly && trusted && readOnly(tool) && pc.Problem == "" {
@@ -135,12 +134,24 @@ func (d *DryRun) planConditional(ctx context.Context, req CallRequest, sources [
 		pc.Problem = err.Error()
 	default:
 		if rs := d.inputSchema(tool); rs != nil {
-			if verr := rs.Validate(asDecodedJSON(req.Args)); verr != nil {
-				pc.Problem = fmt.Sprintf("arguments do not match the inputSchema of %s.%s: %v", req.Server, req.Tool, verr)
-			}
+			pc.Problem = argumentProblem(rs, req)
 		}
 	}
 	d.record(pc)
+}
+
+// argumentProblem says how req's arguments break the tool's input schema,
+// in the orchestrator's words, or "" when they do not.
+func argumentProblem(rs *argcheck.Schema, req CallRequest) string {
+	viols := rs.Check(asDecodedJSON(req.Args), argcheck.Label{})
+	if len(viols) == 0 {
+		return ""
+	}
+	say := make([]string, len(viols))
+	for i := range viols {
+		say[i] = viols[i].Sentence()
+	}
+	return fmt.Sprintf("invalid arguments for %s.%s: %s", req.Server, req.Tool, strings.Join(say, "; "))
 }
 
 func (d *DryRun) record(pc PlannedCall) {
@@ -149,18 +160,18 @@ func (d *DryRun) record(pc PlannedCall) {
 	d.mu.Unlock()
 }
 
-func (d *DryRun) inputSchema(tool *mcp.Tool) *jsonschema.Resolved {
+func (d *DryRun) inputSchema(tool *mcp.Tool) *argcheck.Schema {
 	if tool.InputSchema == nil {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.schemas == nil {
-		d.schemas = map[*mcp.Tool]*jsonschema.Resolved{}
+		d.schemas = map[*mcp.Tool]*argcheck.Schema{}
 	}
 	rs, ok := d.schemas[tool]
 	if !ok {
-		rs, _ = compileJSONSchema(tool.InputSchema)
+		rs, _ = argcheck.Resolve(tool.InputSchema)
 		d.schemas[tool] = rs
 	}
 	return rs

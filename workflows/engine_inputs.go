@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 
+	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -43,13 +44,15 @@ func PrepareInputs(fl *flow.Flow, given map[string]any) (map[string]any, error) 
 			v = d
 		}
 		v = flow.Normalize(asDecodedJSON(v))
-		rs, err := compileJSONSchema(in.Schema)
+		rs, err := argcheck.Resolve(in.Schema)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: input %q: its schema is invalid: %w", in.Pos, n, err))
 			continue
 		}
-		if err := rs.Validate(asDecodedJSON(v)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: input %q = %s: %w", in.Pos, n, compactJSON(v), err))
+		if viols := rs.Check(asDecodedJSON(v), argcheck.Label{Noun: "input", Root: n}); len(viols) > 0 {
+			for _, vl := range viols {
+				errs = append(errs, fmt.Errorf("%s: %s", in.Pos, vl.Sentence()))
+			}
 			continue
 		}
 		out[n] = v

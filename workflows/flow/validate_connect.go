@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/internal/argcheck"
 )
 
 // connect runs the checks that need each called tool's definition.
@@ -154,28 +155,20 @@ func validateProperty(root map[string]any, name string, value any) error {
 			one[k] = d
 		}
 	}
-	b, err := json.Marshal(one)
+	rs, err := argcheck.Resolve(one)
 	if err != nil {
-		return nil
-	}
-	var s jsonschema.Schema
-	if json.Unmarshal(b, &s) != nil {
 		return nil // a schema we cannot read is the server's problem, not the flow's
-	}
-	rs, err := s.Resolve(nil)
-	if err != nil {
-		return nil
 	}
 	inst, err := JSONRoundTrip(map[string]any{name: value})
 	if err != nil {
 		return nil
 	}
-	if err := rs.Validate(inst); err != nil {
-		// Drop the validator's path prefix: the problem already names
-		// the argument.
-		msg := strings.TrimPrefix(err.Error(), "validating root: ")
-		msg = strings.TrimPrefix(msg, "validating /properties/"+name+": ")
-		return errors.New(msg)
+	if viols := rs.Check(inst, argcheck.Label{}); len(viols) > 0 {
+		say := make([]string, len(viols))
+		for i := range viols {
+			say[i] = viols[i].Sentence()
+		}
+		return errors.New(strings.Join(say, "; "))
 	}
 	return nil
 }

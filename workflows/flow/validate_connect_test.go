@@ -129,10 +129,10 @@ steps:
 `, want: []string{
 			`9:11 steps[0].call: weather.get_forecst: no tool "get_forecst" on server "weather" (did you mean "get_forecast"?)`,
 			`12:22 steps[1].with.location: argument "location" of weather.get_forecast is string, but .inputs.n is integer (input n's schema)`,
-			`12:44 steps[1].with.days: invalid argument for weather.get_forecast: minimum:`,
+			`12:44 steps[1].with.days: invalid argument for weather.get_forecast: argument "days" must be at least 1 (got 0)`,
 			`15:5 steps[2].with: calendar.create_event requires arguments "title" and "start"`,
 			`16:14 steps[2].with.titel: calendar.create_event has no argument "titel" (did you mean "title"?)`,
-			`17:25 steps[2].with.duration_minutes: invalid argument for calendar.create_event: type:`,
+			`17:25 steps[2].with.duration_minutes: invalid argument for calendar.create_event: argument "duration_minutes" must be an integer (got string "ten")`,
 			`19:5 steps[2].retry: step "ev" may call calendar.create_event up to 2 times (its retry)`,
 			`24:14 steps[3].with.start: weather.get_forecast's outputSchema has no property "dat" (did you mean "date"?)`,
 			`23:14 steps[3].with.title: argument "title" of calendar.create_event is string, but .steps.fc2.result.temperature is number (outputSchema of weather.get_forecast)`,

@@ -290,7 +290,7 @@ func TestRunProblems(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"input of the wrong type", []string{flow, "-i", `xs=["a"]`}, 2, []string{`input "xs"`}},
+		{"input of the wrong type", []string{flow, "-i", `xs=["a"]`}, 2, []string{`input "xs[0]" must be a number (got string "a")`}},
 		{"undeclared input", []string{flow, "-i", "c=1"}, 2, []string{`input "c" is not declared`}},
 		{"bad inputs file", []string{flow, "--inputs", filepath.Join(e.dir, "none.yaml")}, 2, []string{"--inputs"}},
 		{"missing flow", []string{filepath.Join(e.dir, "none.flow.yaml")}, 2, []string{"none.flow.yaml"}},

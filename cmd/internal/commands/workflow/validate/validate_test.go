@@ -248,7 +248,7 @@ func TestValidateConnect(t *testing.T) {
 		`:28:11: steps[4].call: wether.x: unknown server "wether" (did you mean "weather"?)`,
 		`:30:11: steps[5].call: step "short" may call calendar.create_event up to 3 times (defaults.retry)`,
 		`:31:5: steps[5].with: calendar.create_event requires argument "start"`,
-		`:31:19: steps[5].with.title: invalid argument for calendar.create_event: type:`,
+		`:31:19: steps[5].with.title: invalid argument for calendar.create_event: argument "title" must be a string (got 3)`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)

@@ -1,4 +1,4 @@
-package orchestrator
+package argcheck
 
 import (
 	"math"
@@ -124,14 +124,15 @@ type argChecker struct {
 	// nested deeper go to jsonschema-go.
 	stack  [16]pathSeg
 	depth  int
-	viols  []violation
+	viols  []Violation
+	lab    Label
 	unsure bool
 }
 
 func (c *argChecker) path() argPath { return slices.Clone(c.stack[:c.depth]) }
 
 func (c *argChecker) fail(n *checkNode, keyword string, v any) {
-	c.viols = append(c.viols, violation{path: c.path(), keyword: keyword, schema: n.s, value: v, hasVal: true})
+	c.viols = append(c.viols, Violation{lab: c.lab, path: c.path(), keyword: keyword, schema: n.s, value: v, hasVal: true})
 }
 
 // descend checks v as the child seg of the current value.
@@ -147,7 +148,7 @@ func (c *argChecker) descend(seg pathSeg, n *checkNode, v any) {
 }
 
 func (c *argChecker) check(n *checkNode, v any) {
-	if c.unsure || len(c.viols) >= maxViolations {
+	if c.unsure || len(c.viols) >= MaxViolations {
 		return
 	}
 	t, ok := jsonTypeOf(v)
@@ -225,7 +226,7 @@ func (c *argChecker) checkObject(n *checkNode, obj map[string]any) {
 		}
 		slices.Sort(unknown)
 		if n.noExtra && len(unknown) > 0 {
-			c.viols = append(c.viols, violation{path: c.path(), keyword: "additionalProperties", schema: n.s, names: unknown})
+			c.viols = append(c.viols, Violation{lab: c.lab, path: c.path(), keyword: "additionalProperties", schema: n.s, names: unknown})
 		} else if n.extra != nil {
 			for _, k := range unknown {
 				c.descend(pathSeg{kind: segKey, name: k}, n.extra, obj[k])
@@ -239,7 +240,7 @@ func (c *argChecker) checkObject(n *checkNode, obj map[string]any) {
 		}
 	}
 	if len(missing) > 0 {
-		c.viols = append(c.viols, violation{path: c.path(), keyword: "required", schema: n.s, names: missing})
+		c.viols = append(c.viols, Violation{lab: c.lab, path: c.path(), keyword: "required", schema: n.s, names: missing})
 	}
 }
 

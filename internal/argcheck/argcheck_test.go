@@ -1,4 +1,4 @@
-package orchestrator
+package argcheck
 
 import (
 	"encoding/json"
@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-func mustResolve(t *testing.T, src string) *schemaResult {
+func mustResolve(t *testing.T, src string) *Schema {
 	t.Helper()
 	var raw any
 	if err := json.Unmarshal([]byte(src), &raw); err != nil {
 		t.Fatal(err)
 	}
-	r := resolveSchema(raw)
-	if r.err != nil {
-		t.Fatal(r.err)
+	r, err := Resolve(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return r
 }
@@ -62,8 +62,8 @@ func TestDescribeSchemaError(t *testing.T) {
 			t.Errorf("%s: valid", c.in)
 			continue
 		}
-		viol := describeSchemaError(r.resolved.Schema(), err.Error(), v)
-		if field, msg, audit := viol.field(), viol.sentence(), viol.auditLine(); field != c.field || msg != c.msg || audit != c.audit {
+		viol := describeSchemaError(r.resolved.Schema(), err.Error(), v, Label{})
+		if field, msg, audit := viol.Field(), viol.Sentence(), viol.AuditLine(); field != c.field || msg != c.msg || audit != c.audit {
 			t.Errorf("%s:\n got %q %q %q\nwant %q %q %q", c.in, field, msg, audit, c.field, c.msg, c.audit)
 		}
 	}
@@ -125,7 +125,7 @@ func TestCheckerMessages(t *testing.T) {
 			continue
 		}
 		viol := ch.viols[0]
-		if field, msg, audit := viol.field(), viol.sentence(), viol.auditLine(); field != c.field || msg != c.msg || audit != c.audit {
+		if field, msg, audit := viol.Field(), viol.Sentence(), viol.AuditLine(); field != c.field || msg != c.msg || audit != c.audit {
 			t.Errorf("%s:\n got %q %q %q\nwant %q %q %q", c.in, field, msg, audit, c.field, c.msg, c.audit)
 		}
 		if len(ch.viols) > 1 {
@@ -138,7 +138,7 @@ func TestCheckerMessages(t *testing.T) {
 	ch.check(r.check, decodeArgs(t, `{"days":99,"unit":"k","extra":1}`))
 	var got []string
 	for _, v := range ch.viols {
-		got = append(got, v.auditLine())
+		got = append(got, v.AuditLine())
 	}
 	want := `argument "days": maximum|argument "unit": enum|the arguments: additionalProperties (1 unknown argument)|argument "city": required`
 	if strings.Join(got, "|") != want {
@@ -223,7 +223,7 @@ func TestCheckerLeavesOtherKeywordsToJSONSchemaGo(t *testing.T) {
 func BenchmarkValidateArgs(b *testing.B) {
 	var raw any
 	_ = json.Unmarshal([]byte(`{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer","minimum":1,"maximum":14},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"],"additionalProperties":false}`), &raw)
-	r := resolveSchema(raw)
+	r, _ := Resolve(raw)
 	args := map[string]any{"city": "Lisbon", "days": 3, "unit": "celsius"}
 	b.Run("checker", func(b *testing.B) {
 		b.ReportAllocs()
@@ -243,4 +243,13 @@ func BenchmarkValidateArgs(b *testing.B) {
 			}
 		}
 	})
+}
+
+func decodeValue(t *testing.T, src string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(src), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package argcheck
 
 import (
 	"encoding/json"
@@ -11,12 +11,13 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 )
 
-// violation is one way a call's arguments break the tool's input schema,
+// Violation is one way a value breaks its JSON Schema,
 // kept in parts so that two texts can be made of it: a sentence for the
 // user, which may quote the offending value, and a line for the audit log,
 // which names only the argument and the rule, since argument values stay
 // out of the log unless audit.include_values is on.
-type violation struct {
+type Violation struct {
+	lab     Label
 	path    argPath
 	keyword string             // the schema rule that failed: "maximum", "required", ...
 	schema  *jsonschema.Schema // the schema holding keyword; nil if unknown
@@ -28,7 +29,7 @@ type violation struct {
 }
 
 // maxViolations bounds how many problems one error lists.
-const maxViolations = 10
+const MaxViolations = 10
 
 // pathSeg is one step of an argument path.
 type pathSeg struct {
@@ -86,25 +87,53 @@ func (p argPath) child(name string) string {
 	return name
 }
 
-func label(field string) string {
-	if field == "" {
-		return "the arguments"
+// name is the full name of the value at path p: the label's root, then p.
+func (v *Violation) name(p string) string {
+	switch {
+	case v.lab.Root == "":
+		return p
+	case p == "":
+		return v.lab.Root
+	case strings.HasPrefix(p, "["):
+		return v.lab.Root + p
 	}
-	return fmt.Sprintf("argument %q", field)
+	return v.lab.Root + "." + p
+}
+
+func (v *Violation) noun() string {
+	if v.lab.Noun == "" {
+		return "argument"
+	}
+	return v.lab.Noun
+}
+
+// label names the value at path p in a sentence: `argument "days"`, or
+// "the arguments" for the unnamed object that holds them.
+func (v *Violation) label(p string) string {
+	n := v.name(p)
+	if n == "" {
+		return "the " + v.noun() + "s"
+	}
+	return fmt.Sprintf("%s %q", v.noun(), n)
+}
+
+// child is the full name of p's member name.
+func (v *Violation) child(p argPath, name string) string {
+	return v.name(p.child(name))
 }
 
 // field is the path of the argument the violation is about: for a missing
 // or unknown argument, that argument's own.
-func (v *violation) field() string {
+func (v *Violation) Field() string {
 	if (v.keyword == "required" || v.keyword == "additionalProperties") && len(v.names) > 0 {
-		return v.path.child(v.names[0])
+		return v.child(v.path, v.names[0])
 	}
-	return v.path.String()
+	return v.name(v.path.String())
 }
 
 // sentence says what is wrong and what would be valid.
-func (v *violation) sentence() string {
-	at := label(v.path.String())
+func (v *Violation) Sentence() string {
+	at := v.label(v.path.String())
 	s := v.schema
 	if s == nil {
 		s = &jsonschema.Schema{}
@@ -132,7 +161,7 @@ func (v *violation) sentence() string {
 		}
 		hint := ""
 		if str, ok := v.value.(string); ok && v.hasVal {
-			hint = didYouMean(suggest(str, strs))
+			hint = DidYouMean(Suggest(str, strs))
 		}
 		if len(s.Enum) == 1 {
 			return fmt.Sprintf("%s must be %s%s%s", at, vals[0], got, hint)
@@ -186,32 +215,32 @@ func (v *violation) sentence() string {
 	case "required":
 		full := make([]string, len(v.names))
 		for i, m := range v.names {
-			full[i] = fmt.Sprintf("%q", v.path.child(m))
+			full[i] = fmt.Sprintf("%q", v.child(v.path, m))
 			if p := s.Properties[m]; p != nil {
 				if t := typeList(p); t != "" {
 					full[i] += " (" + t + ")"
 				}
 			}
 		}
-		noun := "argument"
+		noun := v.noun()
 		if len(full) > 1 {
-			noun = "arguments"
+			noun += "s"
 		}
 		return fmt.Sprintf("missing required %s %s", noun, strings.Join(full, ", "))
 	case "additionalProperties":
 		valid := sortedKeys(s.Properties)
 		var b strings.Builder
 		if len(v.names) == 1 {
-			fmt.Fprintf(&b, "unknown argument %q", v.path.child(v.names[0]))
-			if sug := suggest(v.names[0], valid); len(sug) > 0 {
-				b.WriteString(" (" + strings.TrimPrefix(didYouMean(sug), "; ") + ")")
+			fmt.Fprintf(&b, "unknown %s %q", v.noun(), v.child(v.path, v.names[0]))
+			if sug := Suggest(v.names[0], valid); len(sug) > 0 {
+				b.WriteString(" (" + strings.TrimPrefix(DidYouMean(sug), "; ") + ")")
 			}
 		} else {
 			q := make([]string, len(v.names))
 			for i, n := range v.names {
-				q[i] = fmt.Sprintf("%q", v.path.child(n))
+				q[i] = fmt.Sprintf("%q", v.child(v.path, n))
 			}
-			b.WriteString("unknown arguments " + strings.Join(q, ", "))
+			b.WriteString("unknown " + v.noun() + "s " + strings.Join(q, ", "))
 		}
 		if len(valid) > 0 {
 			b.WriteString("; valid: " + strings.Join(valid, ", "))
@@ -231,25 +260,25 @@ func (v *violation) sentence() string {
 
 // auditLine names the argument and the rule it broke, never a value: an
 // argument name the caller made up counts as a value too.
-func (v *violation) auditLine() string {
+func (v *Violation) AuditLine() string {
 	if v.keyword == "additionalProperties" {
-		return fmt.Sprintf("%s: additionalProperties (%s)", label(v.path.audit()), plural(len(v.names), "unknown argument"))
+		return fmt.Sprintf("%s: additionalProperties (%s)", v.label(v.path.audit()), plural(len(v.names), "unknown "+v.noun()))
 	}
 	if v.keyword == "required" {
 		full := make([]string, len(v.names))
 		for i, m := range v.names {
-			full[i] = fmt.Sprintf("%q", joinField(v.path.audit(), m))
+			full[i] = fmt.Sprintf("%q", v.name(joinField(v.path.audit(), m)))
 		}
 		if len(full) == 1 {
-			return "argument " + full[0] + ": required"
+			return v.noun() + " " + full[0] + ": required"
 		}
-		return "arguments " + strings.Join(full, ", ") + ": required"
+		return v.noun() + "s " + strings.Join(full, ", ") + ": required"
 	}
-	return fmt.Sprintf("%s: %s", label(v.path.audit()), v.keyword)
+	return fmt.Sprintf("%s: %s", v.label(v.path.audit()), v.keyword)
 }
 
 // got is " (got VALUE)", or "" when the value is unknown.
-func (v *violation) got() string {
+func (v *Violation) got() string {
 	if !v.hasVal {
 		if v.gotType != "" {
 			return " (got " + typeNoun(v.gotType) + ")"
