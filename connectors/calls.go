@@ -33,7 +33,8 @@ func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
 // CallTool calls one tool. meta is sent as the request's _meta and may be nil.
 // A result with IsError set is returned without a Go error.
 //
-// The server's timeout applies unless ctx is shorter. Canceling ctx ends the
+// The server's timeout applies unless ctx is shorter, or ctx carries a
+// call timeout ([WithCallTimeout]), which replaces it. Canceling ctx ends the
 // call at once and go-sdk tells the server (notifications/cancelled). A call
 // made while the connector reconnects waits for the new session within the
 // same bound. A call whose session dies under it fails with KindTransport
@@ -60,7 +61,7 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	// The operation's name goes only into errors; building it costs a
 	// formatted string per call.
 	op := func() string { return fmt.Sprintf("call tool %q", name) }
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.callTimeout(ctx))
 	defer cancel()
 	cs, st, err := c.await(ctx, op)
 	if err != nil {

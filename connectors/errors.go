@@ -95,7 +95,7 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return c.newError(KindTimeout, fmt.Errorf("%s: no answer in time (the server's timeout is %s): %w", op, c.cfg.Timeout, err))
+		return c.newError(KindTimeout, fmt.Errorf("%s: no answer in time (%s): %w", op, c.timeoutText(ctx), err))
 	case errors.Is(ctx.Err(), context.Canceled):
 		return c.newError(KindCanceled, fmt.Errorf("%s: %w", op, err))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -111,7 +112,9 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, timeout)
+			// The step's timeout is the call's whole bound: the connector
+			// would otherwise end it at the server's timeout, when shorter.
+			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 		}
 		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Step: path})
 		class := ""

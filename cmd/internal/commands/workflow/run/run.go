@@ -113,9 +113,6 @@ func runRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range flowrun.TimeoutWarnings(cfg, f) {
-		fmt.Fprintln(opts.Env.IO.ErrOut, w)
-	}
 	inputs, err := BuildInputs(f, opts.InputsFile, opts.Inputs, opts.ReadFile)
 	if err != nil {
 		return err

@@ -124,13 +124,6 @@ func validateRun(ctx context.Context, opts *Options) error {
 		vopts.TrustAnnotations = pol.TrustAnnotations
 	}
 	fl, probs := flow.Check(ctx, opts.File, data, vopts)
-	if opts.Connect {
-		// Only with --connect: the servers' timeouts are the config's, and
-		// offline validation is about the file alone.
-		for _, w := range flowrun.TimeoutWarnings(cfg, fl) {
-			fmt.Fprintln(opts.IO.ErrOut, w)
-		}
-	}
 	code := cmdutil.ExitUsage
 	if cat != nil && cat.unreachable() {
 		code = cmdutil.ExitConnect
