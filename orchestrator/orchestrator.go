@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,9 @@ type ServerConfig struct {
 	// NewTransport, when set, connects to an in-process server instead of
 	// Config's URL or command (see connectors.Options.NewTransport).
 	NewTransport func(ctx context.Context) (mcp.Transport, error)
+	// Stderr receives this stdio server's stderr, so a front end can tell
+	// servers' lines apart; nil falls back to Options.Stderr.
+	Stderr io.Writer
 }
 
 // ToolFilter allows and denies tools by glob pattern (path.Match syntax).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"regexp"
 	"sort"
@@ -78,12 +79,16 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			problems = append(problems, fmt.Errorf("%s: tools: %w", where, err))
 			continue
 		}
+		var stderr io.Writer = o.opts.Stderr
+		if cfg.Stderr != nil {
+			stderr = cfg.Stderr
+		}
 		conn, err := connectors.New(connectors.Options{
 			Config:       cfg.Config,
 			Secrets:      o.secretsFor(cfg.Name),
 			Logger:       o.log, // the connector names its server on its records
 			ClientInfo:   o.opts.ClientInfo,
-			Stderr:       o.opts.Stderr,
+			Stderr:       stderr,
 			NewTransport: cfg.NewTransport,
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -192,10 +193,9 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {
-		opts.Stderr = f.serverLog(opts.Servers)
-	} else {
-		opts.Stderr = io.Discard
+		opts.Servers = f.serverLogs(opts.Servers)
 	}
+	opts.Stderr = io.Discard
 	o, err := orchestrator.New(opts)
 	if err != nil {
 		var oe *orchestrator.Error
@@ -207,25 +207,24 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	return o, nil
 }
 
-// serverLog returns the stderr of the stdio servers among servers (HTTP
-// servers have none), each line masked and prefixed with the server's
-// name. The orchestrator takes one writer for all its servers, so when it
-// runs several stdio servers the prefix names them all.
-func (f *Factory) serverLog(servers []orchestrator.ServerConfig) io.Writer {
-	var names []string
-	for _, s := range servers {
-		if s.Command != "" && s.NewTransport == nil {
-			names = append(names, s.Name)
+// serverLogs gives each stdio server among servers (HTTP servers have no
+// stderr) its own ServerLog, each line masked and prefixed with that
+// server's name, and returns the servers so configured. The logs share
+// the redactor and the lock on stderr, and Close flushes them.
+func (f *Factory) serverLogs(servers []orchestrator.ServerConfig) []orchestrator.ServerConfig {
+	out := slices.Clone(servers)
+	for i := range out {
+		s := &out[i]
+		if s.Command == "" || s.NewTransport != nil || s.Stderr != nil {
+			continue
 		}
+		l := NewServerLog(&f.stderrMu, f.IOStreams.ErrOut, s.Name, f.Redactor)
+		f.logsMu.Lock()
+		f.logs = append(f.logs, l)
+		f.logsMu.Unlock()
+		s.Stderr = l
 	}
-	if len(names) == 0 {
-		return io.Discard
-	}
-	l := NewServerLog(&f.stderrMu, f.IOStreams.ErrOut, strings.Join(names, "|"), f.Redactor)
-	f.logsMu.Lock()
-	f.logs = append(f.logs, l)
-	f.logsMu.Unlock()
-	return l
+	return out
 }
 
 // Close writes out what the stdio servers logged without a final newline.

@@ -35,3 +35,29 @@ func TestStdioServerStderrIsMasked(t *testing.T) {
 		t.Errorf("server log at level warn:\n%s", r.stderr)
 	}
 }
+
+// With several stdio servers each one's lines carry its own name, not a
+// prefix naming them all, so the user can tell whose line it is.
+func TestStdioServersLogUnderTheirOwnNames(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n" +
+		stdioServerYAML(t, "one", "talk", "    secret_env: {API_TOKEN: token}\n    timeout: 20s\n") +
+		stdioServerYAML(t, "two", "talk", "    secret_env: {API_TOKEN: token}\n    timeout: 20s\n"))
+	e.mustRun(canaryKey, "secret", "set", "one", "token")
+	e.mustRun(canaryKey, "secret", "set", "two", "token")
+
+	r := e.mustRun("", "--log-level", "info", "servers")
+	for _, want := range []string{
+		"[one] starting with API_TOKEN=[REDACTED]\n",
+		"[two] starting with API_TOKEN=[REDACTED]\n",
+		"[one] bye, API_TOKEN=[REDACTED]\n",
+		"[two] bye, API_TOKEN=[REDACTED]\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "[one|two]") {
+		t.Errorf("a shared prefix:\n%s", r.stderr)
+	}
+}
