@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // Pin states of a catalogue entry.
@@ -186,8 +187,8 @@ func (c *catalogue) tool(server, name string) (*toolEntry, error) {
 	if e, ok := c.tools[name]; ok {
 		return e, nil
 	}
-	sug := suggest(name, c.names)
-	msg := fmt.Sprintf("server %q has no tool %q%s", server, name, didYouMean(sug))
+	sug := suggest.Ranked(name, c.names)
+	msg := fmt.Sprintf("server %q has no tool %q%s", server, name, suggest.DidYouMean(sug))
 	if len(sug) == 0 {
 		msg += fmt.Sprintf(" (run `mediator tools %s` to list its %d tools)", server, len(c.names))
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/internal/argcheck"
 )
 
 // Kind classifies orchestrator failures so front ends can pick an exit code
@@ -166,7 +165,3 @@ func connectionError(server, tool string, err error) *Error {
 	}
 	return &Error{Kind: kind, Server: server, Tool: tool, Err: err}
 }
-
-func suggest(name string, known []string) []string { return argcheck.Suggest(name, known) }
-
-func didYouMean(s []string) string { return argcheck.DidYouMean(s) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // serverNameRule: letters, digits and hyphens, with single underscores only
@@ -132,8 +133,8 @@ func (o *Orchestrator) lookup(name string) (*server, error) {
 	if s, ok := o.servers[name]; ok {
 		return s, nil
 	}
-	sug := suggest(name, o.names)
-	msg := fmt.Sprintf("unknown server %q%s", name, didYouMean(sug))
+	sug := suggest.Ranked(name, o.names)
+	msg := fmt.Sprintf("unknown server %q%s", name, suggest.DidYouMean(sug))
 	if len(sug) == 0 {
 		if len(o.names) == 0 {
 			msg += "; no servers are configured"

@@ -12,9 +12,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // Expression evaluation limits. Expressions are Turing-complete jq, so every
@@ -889,57 +890,10 @@ func normalizeNumber(s string) any {
 // didYouMean suggests the closest of known to s, formatted as a clause to
 // append to a message ("; did you mean \"x\"?"), or "" when nothing is close.
 func didYouMean(s string, known []string) string {
-	best, bestD := "", math.MaxInt
-	for _, k := range known {
-		d := editDistance(strings.ToLower(s), strings.ToLower(k))
-		if d < bestD {
-			best, bestD = k, d
-		}
-	}
-	limit := utf8.RuneCountInString(s) / 3
-	if best != "" && bestD <= limit {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	// Inflected forms ("retries" for "retry") are far in edits but share
-	// a stem.
-	best, bestP := "", 0
-	for _, k := range known {
-		p := commonPrefix(strings.ToLower(s), strings.ToLower(k))
-		if p > bestP {
-			best, bestP = k, p
-		}
-	}
-	if bestP >= 4 {
+	if best := suggest.Stem(s, known); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and adjacent transpositions ("stpes") cost 1.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 func sortProblems(ps Problems) {
@@ -953,12 +907,4 @@ func sortProblems(ps Problems) {
 		}
 		return a.Column < b.Column
 	})
-}
-
-func commonPrefix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	return n
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/suggest"
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // ExactArgs is cobra.ExactArgs with a usage error that names the

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mediatorhq/mediator/cmd/internal/suggest"
+	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
