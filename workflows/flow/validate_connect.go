@@ -125,23 +125,7 @@ func quoteAll(ss []string) []string {
 
 // SchemaMap turns a tool schema (a map from the client, or anything that
 // marshals to a schema) into plain JSON maps.
-func SchemaMap(s any) map[string]any {
-	if s == nil {
-		return nil
-	}
-	if m, ok := s.(map[string]any); ok {
-		return m
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	return m
-}
+func SchemaMap(s any) map[string]any { return argcheck.SchemaMap(s) }
 
 // validateProperty validates one literal argument against its property
 // schema, resolved against the whole input schema so $refs work. The
@@ -224,17 +208,8 @@ func schemaAt(root map[string]any, path []string) (map[string]any, bool) {
 
 // SchemaTypes returns the JSON types a schema allows, or nil for any.
 func SchemaTypes(s map[string]any) []string {
-	switch t := s["type"].(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, e := range t {
-			if str, ok := e.(string); ok {
-				out = append(out, str)
-			}
-		}
-		return out
+	if t, ok := argcheck.TypeKeyword(s); ok {
+		return t
 	}
 	if c, ok := s["const"]; ok {
 		return []string{jsonType(c)}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/internal/argcheck"
 )
 
 // BuildArgs merges --args and the -a pairs into one arguments object, with
@@ -104,7 +105,7 @@ func NeedsSchema(pairs []Pair) bool {
 // such property, no type), a VALUE that is valid JSON is taken as that
 // JSON value, anything else as a string.
 func ApplyPairs(args map[string]any, pairs []Pair, schema any) error {
-	root := schemaMap(schema)
+	root := argcheck.SchemaMap(schema)
 	for _, p := range pairs {
 		val := readValue(p.Raw, typesAt(root, strings.Split(p.Key, ".")))
 		if err := setPath(args, p.Key, val); err != nil {
@@ -125,26 +126,6 @@ func readValue(raw string, types []string) any {
 		return v
 	}
 	return raw
-}
-
-// schemaMap returns a JSON Schema as a generic map: a client receives
-// inputSchema as decoded JSON, but anything that marshals will do.
-func schemaMap(schema any) map[string]any {
-	if schema == nil {
-		return nil
-	}
-	if m, ok := schema.(map[string]any); ok {
-		return m
-	}
-	b, err := json.Marshal(schema)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	return m
 }
 
 // typesAt returns the JSON types the schema allows at path, nil when it
@@ -168,17 +149,8 @@ func typesAt(s map[string]any, path []string) []string {
 }
 
 func schemaTypes(s map[string]any) []string {
-	switch t := s["type"].(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, e := range t {
-			if name, ok := e.(string); ok {
-				out = append(out, name)
-			}
-		}
-		return out
+	if t, ok := argcheck.TypeKeyword(s); ok {
+		return t
 	}
 	for _, k := range []string{"anyOf", "oneOf"} {
 		branches, ok := s[k].([]any)
