@@ -12,32 +12,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/credentials"
-	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // ListOptions of `mediator servers`.
 type ListOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
-	NoConfigHint func(*config.Config)
-	JSON         bool
+	cmdutil.ListingDeps
+	JSON bool
 }
 
 // NewCmdServers returns `mediator servers`, which lists, and its verbs.
 func NewCmdServers(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{
-		IO:           f.IOStreams,
-		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
-		Redactor:     func() *credentials.Redactor { return f.Redactor },
-		NoConfigHint: func(cfg *config.Config) { cmdutil.NoConfigHint(f, cfg) },
-	}
+	opts := &ListOptions{ListingDeps: cmdutil.NewListingDeps(f)}
 	run := func(cmd *cobra.Command, _ []string) error {
 		if runF != nil {
 			return runF(cmd.Context(), opts)

@@ -12,33 +12,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // ListOptions of `mediator tools`.
 type ListOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
-	NoConfigHint func(*config.Config)
-	Server       string
-	JSON         bool
+	cmdutil.ListingDeps
+	Server string
+	JSON   bool
 }
 
 // NewCmdTools returns `mediator tools [SERVER]` and its verbs.
 func NewCmdTools(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{
-		IO:           f.IOStreams,
-		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
-		Redactor:     func() *credentials.Redactor { return f.Redactor },
-		NoConfigHint: func(cfg *config.Config) { cmdutil.NoConfigHint(f, cfg) },
-	}
+	opts := &ListOptions{ListingDeps: cmdutil.NewListingDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "tools [SERVER]",
 		Short: "List the tools of one server or of all, with filter and pin state",
