@@ -35,13 +35,18 @@ func TestBearerPolicy(t *testing.T) {
 	if w := do(t, h, http.Header{"Authorization": {"bearer " + key}}, "hello"); w.Code != http.StatusAccepted || w.Body.String() != "hello" {
 		t.Errorf("right token: status %d body %q, want 202 and the body passed through", w.Code, w.Body)
 	}
-	for name, hdr := range map[string]http.Header{
-		"none":        {},
-		"wrong":       {"Authorization": {"Bearer nope"}},
-		"basic":       {"Authorization": {"Basic " + key}},
-		"api-key hdr": {"X-API-Key": {key}},
+	// In a fixed order: Presented lists values in the order they arrived.
+	for _, c := range []struct {
+		name string
+		hdr  http.Header
+	}{
+		{"none", http.Header{}},
+		{"wrong", http.Header{"Authorization": {"Bearer nope"}}},
+		{"basic", http.Header{"Authorization": {"Basic " + key}}},
+		{"api-key hdr", http.Header{"X-API-Key": {key}}},
 	} {
-		w := do(t, h, hdr, "")
+		name := c.name
+		w := do(t, h, c.hdr, "")
 		if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), `Bearer realm="calendar"`) {
 			t.Errorf("%s: status %d, challenge %q; want 401 with a Bearer challenge", name, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
