@@ -6,13 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,96 +51,29 @@ const (
 	hashHexLen    = 2 * sha256.Size
 )
 
-// auditEntry is what a call hands to the log.
+// auditEntry is what a call hands to the log. Everything in it is final
+// when the call returns: the drain reads it later, on another goroutine.
 type auditEntry struct {
 	start    time.Time
 	callID   string
 	server   string
 	tool     string
-	argsJSON []byte // canonical JSON of the arguments
+	argsJSON []byte // canonical JSON of the arguments; never modified after the call
 	duration time.Duration
 	outcome  string
-	err      error
+	errClass string // "" when the call did not fail
+	errText  string // the failure as the log may hold it (see auditText), secrets masked
 }
 
-// auditLog appends hash-chained JSON Lines. One mutex orders this
-// process's records; an advisory file lock (where the OS has one) orders
-// them against other mediator processes appending to the same file, and
-// the chain resumes from whatever record another process wrote last.
-//
-// The file lock is held for a short while (lockHold) from the record that
-// takes it rather than taken for each: while it is held no other process
-// can have appended, so a record costs one write instead of lock, seek,
-// write and unlock. After a release, the next record takes and drops the
-// lock on its own, which lets a process waiting to append have its turn;
-// it waits at most about lockHold.
-type auditLog struct {
-	path          string
-	includeValues bool
-	red           *credentials.Redactor
-
-	mu     sync.Mutex
-	f      *os.File
-	seq    uint64
-	prev   string
-	size   int64 // file size after this process's last append; -1 = unknown
-	buf    []byte
-	closed bool
-
-	held    bool        // this process holds the file lock
-	yield   bool        // the lock was just released: the next record does not keep it
-	release *time.Timer // runs releaseLock
-}
-
-// lockHold is how long a record's file lock is kept for the records after
-// it. A timer ends it, so it is short enough for another process to wait
-// and long enough for the timer to fire rarely.
-const lockHold = 10 * time.Millisecond
-
-func newAuditLog(path string, includeValues bool, red *credentials.Redactor) *auditLog {
-	return &auditLog{path: path, includeValues: includeValues, red: red, size: -1}
-}
-
-// ready opens the file on first use, so commands that make no call do not
-// create an audit log.
-func (a *auditLog) ready() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.openLocked()
-}
-
-func (a *auditLog) openLocked() error {
-	if a.closed {
-		return &Error{Kind: KindAudit, Msg: "audit log is closed"}
-	}
-	if a.f != nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(a.path), 0o700); err != nil {
-		return &Error{Kind: KindAudit, Msg: "creating the audit log directory", Err: err}
-	}
-	f, err := os.OpenFile(a.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return &Error{Kind: KindAudit, Msg: "opening the audit log", Err: err}
-	}
-	a.f = f
-	// Check the tail now, so a log that cannot be continued stops the first
-	// call before it is sent.
-	if err := lockFile(f); err != nil {
-		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
-	}
-	defer unlockFile(f)
-	return a.syncTail()
-}
-
-// write appends one record. The caller's call has already happened (or
-// been refused); a failure here is reported but cannot undo it.
-func (a *auditLog) write(e auditEntry) error {
+// appendLine appends e's record, numbered seq and chained to prev, with
+// its hash field and newline: one line of the log.
+func (a *auditLog) appendLine(b []byte, e *auditEntry, seq uint64, prev string) []byte {
 	var args json.RawMessage
 	if a.includeValues && len(e.argsJSON) > 0 {
 		args = redactJSON(a.red, e.argsJSON)
 	}
 	rec := auditRecord{
+		Seq:        seq,
 		CallID:     e.callID,
 		Server:     e.server,
 		Tool:       e.tool,
@@ -151,61 +81,26 @@ func (a *auditLog) write(e auditEntry) error {
 		Args:       args,
 		DurationMS: float64(e.duration.Microseconds()) / 1000,
 		Outcome:    e.outcome,
+		ErrorClass: e.errClass,
+		Error:      e.errText,
+		Prev:       prev,
 	}
-	if e.err != nil {
-		rec.ErrorClass = ErrorClass(e.err)
-		rec.Error = a.red.Redact(auditText(e.err, a.includeValues))
-	}
+	// The record is encoded by hand: this runs for every call, and
+	// reflection-based encoding was once the largest part of mediation's
+	// cost per call.
+	off := len(b)
+	b = appendRecord(b, &rec, e.start)
+	sum := sha256.Sum256(b[off:])
+	b = b[:len(b)-1] // reopen the object for the hash field
+	b = append(b, hashFieldOpen...)
+	b = hex.AppendEncode(b, sum[:])
+	return append(b, '"', '}', '\n')
+}
 
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := a.openLocked(); err != nil {
-		return err
-	}
-	if !a.held {
-		if err := lockFile(a.f); err != nil {
-			return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
-		}
-		if a.yield || !haveFileLock {
-			// Right after a release, another process may be waiting for
-			// its turn. Without a real lock, keeping it would only skip
-			// the check for records another process appended.
-			a.yield = false
-			defer unlockFile(a.f)
-		} else {
-			a.held = true
-			if a.release == nil {
-				a.release = time.AfterFunc(lockHold, a.releaseLock)
-			} else {
-				a.release.Reset(lockHold)
-			}
-		}
-		if err := a.syncTail(); err != nil {
-			a.unlockLocked()
-			return err
-		}
-	}
-	rec.Seq = a.seq + 1
-	rec.Prev = a.prev
-	// The record is encoded by hand into one reused buffer: this runs on
-	// every call, and reflection-based encoding was the largest part of
-	// mediation's cost per call.
-	line := appendRecord(a.buf[:0], &rec, e.start)
-	sum := sha256.Sum256(line)
-	line = line[:len(line)-1] // reopen the object for the hash field
-	line = append(line, hashFieldOpen...)
-	line = hex.AppendEncode(line, sum[:])
-	line = append(line, '"', '}', '\n')
-	a.buf = line
-	if _, err := a.f.Write(line); err != nil {
-		a.size = -1 // a partial line may be on disk: re-read before the next record
-		a.unlockLocked()
-		return &Error{Kind: KindAudit, Msg: "writing the audit log", Err: err}
-	}
-	a.size += int64(len(line))
-	a.seq = rec.Seq
-	a.prev = string(line[len(line)-len(`sha256:`)-hashHexLen-3 : len(line)-3])
-	return nil
+// lineHash is the hash field's value ("sha256:<hex>") of a line that
+// appendLine wrote last into b.
+func lineHash(b []byte) string {
+	return string(b[len(b)-len(`sha256:`)-hashHexLen-3 : len(b)-3])
 }
 
 // appendRecord encodes rec as encoding/json would (same field order, same
@@ -296,108 +191,6 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// syncTail resumes the chain from the file's last record when the file is
-// not as this process left it (first write, or another process appended).
-func (a *auditLog) syncTail() error {
-	// The end offset is the size, without Stat's allocation. The file is
-	// opened O_APPEND, so where the offset stays does not matter.
-	size, err := a.f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return &Error{Kind: KindAudit, Msg: "reading the audit log", Err: err}
-	}
-	if size == a.size {
-		return nil
-	}
-	last, err := lastLine(a.f, size)
-	if err != nil {
-		return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: %v; run `mediator audit verify`, "+
-			"and move the file aside to start a new chain", a.path, err)}
-	}
-	a.seq, a.prev = 0, ""
-	if last != nil {
-		var r struct {
-			Seq  uint64 `json:"seq"`
-			Hash string `json:"hash"`
-		}
-		if err := json.Unmarshal(last, &r); err != nil || r.Seq == 0 || r.Hash == "" {
-			return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: the last line is not an audit record, so the "+
-				"hash chain cannot continue; run `mediator audit verify`, and move the file aside to start a new chain", a.path)}
-		}
-		a.seq, a.prev = r.Seq, r.Hash
-	}
-	a.size = size
-	return nil
-}
-
-// lastLine returns the last newline-terminated line of f (without the
-// newline), nil for an empty file, or an error if the file ends mid-line.
-func lastLine(f *os.File, size int64) ([]byte, error) {
-	if size == 0 {
-		return nil, nil
-	}
-	var one [1]byte
-	if _, err := f.ReadAt(one[:], size-1); err != nil {
-		return nil, err
-	}
-	if one[0] != '\n' {
-		return nil, errors.New("the file ends with an incomplete record (a write was cut off)")
-	}
-	const chunk = 8 << 10
-	// tail holds the bytes [pos, size-1): everything after pos up to, not
-	// including, the final newline.
-	var tail []byte
-	for pos := size - 1; pos > 0; {
-		n := min(int64(chunk), pos)
-		pos -= n
-		buf := make([]byte, n)
-		if _, err := f.ReadAt(buf, pos); err != nil {
-			return nil, err
-		}
-		tail = append(buf, tail...)
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			return tail[i+1:], nil
-		}
-	}
-	return tail, nil
-}
-
-// releaseLock ends a record's hold of the file lock.
-func (a *auditLog) releaseLock() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.held {
-		a.unlockLocked()
-		a.yield = true
-	}
-}
-
-// unlockLocked drops the file lock if this process holds it. a.mu must be held.
-func (a *auditLog) unlockLocked() {
-	if a.held {
-		unlockFile(a.f)
-		a.held = false
-	}
-}
-
-func (a *auditLog) close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.closed = true
-	if a.release != nil {
-		a.release.Stop()
-	}
-	if a.f == nil {
-		return nil
-	}
-	a.unlockLocked()
-	err := a.f.Close()
-	a.f = nil
-	if err != nil {
-		return &Error{Kind: KindAudit, Msg: "closing the audit log", Err: err}
-	}
-	return nil
 }
 
 // argsDigest identifies the arguments without revealing them.

@@ -21,14 +21,21 @@ func lockTestEntry(id string) auditEntry {
 func twoWriters(t *testing.T) (path string, a, b *auditLog) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "audit.jsonl")
-	a = newAuditLog(path, false, credentials.NewRedactor())
-	b = newAuditLog(path, false, credentials.NewRedactor())
+	a = newAuditLog(path, false, credentials.NewRedactor(), nil)
+	b = newAuditLog(path, false, credentials.NewRedactor(), nil)
 	t.Cleanup(func() {
 		if err := errors.Join(a.close(), b.close()); err != nil {
 			t.Error(err)
 		}
 	})
 	return path, a, b
+}
+
+func syncBoth(t *testing.T, a, b *auditLog) {
+	t.Helper()
+	if err := errors.Join(a.sync(t.Context()), b.sync(t.Context())); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func waitOrFail(t *testing.T, done <-chan error, what string) {
@@ -54,7 +61,7 @@ func TestAuditLockLetsAnotherProcessIn(t *testing.T) {
 	first := make(chan struct{})
 	go func() {
 		for i := 0; ; i++ {
-			if err := a.write(lockTestEntry("a")); err != nil {
+			if err := a.record(lockTestEntry("a")); err != nil {
 				busy <- err
 				return
 			}
@@ -74,10 +81,11 @@ func TestAuditLockLetsAnotherProcessIn(t *testing.T) {
 	}()
 	<-first
 	done := make(chan error, 1)
-	go func() { done <- b.write(lockTestEntry("b")) }()
+	go func() { done <- b.record(lockTestEntry("b")) }()
 	waitOrFail(t, done, "the second process's record")
 	close(stop)
 	waitOrFail(t, busy, "the busy process")
+	syncBoth(t, a, b)
 	if n, err := VerifyAuditFile(path); err != nil || n < 2 {
 		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
 	}
@@ -89,9 +97,10 @@ func TestAuditLockReleasedWhenIdle(t *testing.T) {
 	path, a, b := twoWriters(t)
 	for i, w := range []*auditLog{a, b, a, b} {
 		done := make(chan error, 1)
-		go func() { done <- w.write(lockTestEntry("x")) }()
+		go func() { done <- w.record(lockTestEntry("x")) }()
 		waitOrFail(t, done, "record "+string(rune('1'+i)))
 	}
+	syncBoth(t, a, b)
 	if n, err := VerifyAuditFile(path); err != nil || n != 4 {
 		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
 	}

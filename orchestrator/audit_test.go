@@ -57,6 +57,17 @@ func readAudit(t *testing.T, path string) ([]auditLine, [][]byte) {
 	return recs, lines
 }
 
+// syncAudit waits until each orchestrator's records are on disk: they are
+// written behind the calls.
+func syncAudit(t *testing.T, orchs ...*orchestrator.Orchestrator) {
+	t.Helper()
+	for _, o := range orchs {
+		if err := o.SyncAudit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func auditedOrchestrator(t *testing.T, auditPath string, includeValues bool, red *credentials.Redactor) (*orchestrator.Orchestrator, *testServer) {
 	srv := newTestServer(serverOpts{name: "weather"})
 	o := newOrchestrator(t, orchestrator.Options{
@@ -79,6 +90,7 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	}
 	o.Call(ctx, "weather", "get_forecast", map[string]any{"days": 2}) // invalid: refused
 	o.Call(ctx, "wether", "get_forecast", nil)                        // unknown server: refused
+	syncAudit(t, o)
 
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -133,6 +145,7 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	if _, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "again"}); err != nil {
 		t.Fatal(err)
 	}
+	syncAudit(t, o2)
 	if n, err := orchestrator.VerifyAuditFile(path); n != 5 || err != nil {
 		t.Fatalf("after resuming: VerifyAuditFile = %d, %v", n, err)
 	}
@@ -159,6 +172,7 @@ func TestAuditConcurrentWritersKeepOneChain(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	syncAudit(t, a, b)
 	if n, err := orchestrator.VerifyAuditFile(path); n != 40 || err != nil {
 		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
 	}
@@ -174,6 +188,7 @@ func TestVerifyAuditFileDetectsTampering(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	syncAudit(t, o)
 	_, lines := readAudit(t, path)
 
 	rehash := func(line []byte) []byte {
@@ -274,6 +289,7 @@ func TestAuditCanaryNeverWritten(t *testing.T) {
 			t.Errorf("error field %q contains the secret", oe.Field)
 		}
 	}
+	syncAudit(t, o)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -354,6 +370,7 @@ func TestAuditErrorsQuoteNoArgumentValues(t *testing.T) {
 					t.Errorf("the caller's error %q does not show the offending value", err)
 				}
 			}
+			syncAudit(t, o)
 			recs, _ := readAudit(t, path)
 			if len(recs) != len(calls) {
 				t.Fatalf("%d records, want %d", len(recs), len(calls))

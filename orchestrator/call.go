@@ -16,9 +16,13 @@ import (
 // yet is connected first, and only that server.
 //
 // A tool that answers with IsError set yields a Result and a nil error; every
-// failure is an *Error. If the call went out but its audit record could not
-// be written, both the Result and a KindAudit error are returned: the call
-// has happened and cannot be undone.
+// failure is an *Error. The call's audit record is written behind it (see
+// auditLog): before any later call to another server is sent, and by
+// SyncAudit and Close. A record that cannot be written fails the next call
+// before it is sent. If the record could not even be handed over (the log
+// was closed, or another process left its tail unreadable), both the Result
+// and a KindAudit error are returned: the call has happened and cannot be
+// undone.
 func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
 	return o.CallWithMeta(ctx, server, tool, args, nil)
 }
@@ -50,11 +54,15 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	}
 	d := time.Since(start)
 	if o.audit != nil {
-		aerr := o.audit.write(auditEntry{
+		e := auditEntry{
 			start: start, callID: id, server: server, tool: tool,
-			argsJSON: argsJSON, duration: d, outcome: outcome, err: err,
-		})
-		if aerr != nil {
+			argsJSON: argsJSON, duration: d, outcome: outcome,
+		}
+		if err != nil {
+			e.errClass = ErrorClass(err)
+			e.errText = o.opts.Redactor.Redact(auditText(err, o.opts.AuditIncludeValues))
+		}
+		if aerr := o.audit.record(e); aerr != nil {
 			o.log.Error("audit record not written", "call_id", id, "server", server, "tool", tool, "error", aerr)
 			if err == nil {
 				err = aerr
@@ -65,6 +73,18 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 		return nil, err
 	}
 	return &Result{Server: server, Tool: tool, CallID: id, Duration: d, CallToolResult: res}, err
+}
+
+// SyncAudit returns once the audit record of every call that has returned
+// is on disk, or ctx ends, and reports a record that could not be written.
+// Close does the same; a front end calls SyncAudit before it hands results
+// somewhere mediator cannot see (an LLM provider, another process) while
+// it goes on running. Without auditing it returns nil.
+func (o *Orchestrator) SyncAudit(ctx context.Context) error {
+	if o.audit == nil {
+		return nil
+	}
+	return o.audit.sync(ctx)
 }
 
 // call is Call without the audit: every check, then the request. args is
@@ -98,6 +118,11 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	}
 	if verr := o.validateArgs(e, args); verr != nil {
 		return nil, OutcomeRefused, verr
+	}
+	if o.audit != nil {
+		if err := o.audit.before(ctx, server); err != nil {
+			return nil, OutcomeRefused, err
+		}
 	}
 	res, err := s.conn.CallToolJSON(ctx, tool, argsJSON, meta)
 	if err != nil {

@@ -65,6 +65,11 @@ func Example() {
 		fmt.Println(oe.Kind, oe.Field)
 	}
 
+	// Records are written behind the calls; SyncAudit (or Close) waits
+	// for them.
+	if err := o.SyncAudit(ctx); err != nil {
+		log.Fatal(err)
+	}
 	n, err := orchestrator.VerifyAuditFile(filepath.Join(dir, "audit.jsonl"))
 	fmt.Println(n, "audit records, chain intact:", err == nil)
 	// Output:

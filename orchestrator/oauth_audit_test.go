@@ -76,6 +76,7 @@ func TestAuditHoldsNoOAuthToken(t *testing.T) {
 	if refreshes != 1 {
 		t.Errorf("%d refreshes, want 1: the test meant to cover one", refreshes)
 	}
+	syncAudit(t, o)
 	recs, _ := readAudit(t, path)
 	if len(recs) != 3 || recs[0].Outcome != "ok" || recs[2].Outcome == "ok" || recs[2].Error == "" {
 		t.Errorf("audit records %+v", recs)

@@ -100,7 +100,7 @@ func New(opts Options) (*Orchestrator, error) {
 		return nil, err
 	}
 	if opts.AuditPath != "" {
-		o.audit = newAuditLog(opts.AuditPath, opts.AuditIncludeValues, opts.Redactor)
+		o.audit = newAuditLog(opts.AuditPath, opts.AuditIncludeValues, opts.Redactor, o.log)
 	}
 	// A random per-process prefix plus a counter keeps call IDs unique across
 	// concurrent mediator processes without a random read per call.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -223,5 +224,27 @@ func TestAuditVerifyAfterCalls(t *testing.T) {
 	expectCode(t, r, 2, "tampered audit log")
 	if !strings.Contains(r.stderr, "line 1") {
 		t.Errorf("tampered: %s", r.stderr)
+	}
+}
+
+// The call's audit record is written behind it; a record that cannot be
+// written is this command's error, after the server's answer, which
+// arrived and is shown.
+func TestCallReportsLostAuditRecord(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /dev/full, whose writes fail with ENOSPC")
+	}
+	e := newTestEnv(t)
+	srv, _ := startServer(t, canaryKey)
+	e.writeConfig("audit: {path: /dev/full}\nservers:\n" +
+		"  weather:\n    url: " + srv.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n")
+	e.mustRun(canaryKey, "secret", "set", "weather", "api-key")
+	r := e.run("", "call", "weather", "echo", "-a", "text=hello")
+	expectCode(t, r, 2, "a lost audit record")
+	if !strings.Contains(r.stdout, "hello") {
+		t.Errorf("the server's answer is not shown: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "1 audit record(s) could not be written to /dev/full") {
+		t.Errorf("stderr does not report the lost record:\n%s", r.stderr)
 	}
 }

@@ -131,13 +131,18 @@ func callRun(ctx context.Context, opts *Options) error {
 	if res == nil {
 		return callErr
 	}
-	// A result with an error after it (the audit record failed) is still
+	// A result with an error after it (the audit log failed) is still
 	// the server's answer and is printed before the error.
 	if err := printResult(opts, res); err != nil {
 		return err
 	}
 	if callErr != nil {
 		return callErr
+	}
+	// The record is written behind the call; a lost one is an error of
+	// this command, not something for a deferred Close to swallow.
+	if err := o.SyncAudit(ctx); err != nil {
+		return err
 	}
 	if res.IsError {
 		return &cmdutil.ExitError{Code: cmdutil.ExitToolError, Err: fmt.Errorf("%s returned an error", orchestrator.QualifiedName(res.Server, res.Tool))}

@@ -4,6 +4,7 @@ package resume
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -95,6 +96,12 @@ func resumeRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
 	})
+	// The last steps' audit records are written behind them: a run whose
+	// records are lost was not fully audited.
+	// A cancelled run still waits for them.
+	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
+		runErr = errors.Join(runErr, aerr)
+	}
 	if res == nil && runErr != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: runErr}
 	}

@@ -4,6 +4,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -146,6 +147,12 @@ func runRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		})
 	})
+	// The last steps' audit records are written behind them: a run whose
+	// records are lost was not fully audited.
+	// A cancelled run still waits for them.
+	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
+		runErr = errors.Join(runErr, aerr)
+	}
 	return flowrun.Report(opts.Env, red, res, runErr, opts.JSON)
 }
 
