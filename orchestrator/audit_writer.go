@@ -87,8 +87,11 @@ type auditLog struct {
 
 // flushDelay is the most a record waits for a drain unless something
 // needs it sooner (the barrier, sync, close). Calls that return within it
-// of each other share a write.
-const flushDelay = 2 * time.Millisecond
+// of each other share a write. A written record sits in the page cache
+// for seconds before the kernel puts it on disk, so the delay widens only
+// what a crash of this process (not of the machine) can lose; 5 ms rather
+// than 2 ms batches about twice as many records per write.
+const flushDelay = 5 * time.Millisecond
 
 // lockHold is how long a batch's file lock is kept for the batches after
 // it. A timer ends it, so it is short enough for another process to wait
