@@ -23,21 +23,26 @@ var (
 // alternating batches see the same drift and the median of their per-call
 // times cancels it. Besides wall time it reports process CPU time per call
 // (all goroutines: client, server, GC), which other processes' load
-// disturbs far less. It prints numbers and asserts nothing about time.
+// disturbs far less. A mediated batch ends by waiting for its calls' audit
+// records, which are written behind the calls: otherwise the last writes
+// would land in the next direct batch's time. It prints numbers and
+// asserts nothing about time.
 func TestRatio(t *testing.T) {
 	if !*ratio {
 		t.Skip("pass -ratio (or run bench/ratio.sh) to measure")
 	}
 	for _, c := range []struct {
-		name             string
-		direct, mediated func(testing.TB) caller
-		target           float64
+		name     string
+		direct   func(testing.TB) caller
+		mediated func(testing.TB) (call, settle caller)
+		target   float64
 	}{
 		{"in-process", directInProcess, mediatedInProcess, 1.10},
 		{"HTTP", directHTTP, mediatedHTTP, 1.05},
 	} {
-		d, m := c.direct(t), c.mediated(t)
-		dw, dc, mw, mc := alternate(t, d, m, *ratioRounds, *ratioBatch)
+		d := c.direct(t)
+		m, settle := c.mediated(t)
+		dw, dc, mw, mc := alternate(t, d, m, settle, *ratioRounds, *ratioBatch)
 		wall, cpu := pairedRatio(mw, dw), pairedRatio(mc, dc)
 		verdict := "within"
 		if wall > c.target {
@@ -60,9 +65,10 @@ func pairedRatio(m, d []float64) float64 {
 
 // alternate times batches of each caller in turn, swapping which goes first
 // every round, and returns per-call wall and CPU microseconds per batch.
-func alternate(t *testing.T, d, m caller, rounds, batch int) (dWall, dCPU, mWall, mCPU []float64) {
+// settle ends every mediated batch, inside its timing.
+func alternate(t *testing.T, d, m, settle caller, rounds, batch int) (dWall, dCPU, mWall, mCPU []float64) {
 	ctx := context.Background()
-	timeBatch := func(c caller, wall, cpu *[]float64) {
+	timeBatch := func(c, end caller, wall, cpu *[]float64) {
 		startCPU := cpuTime(t)
 		start := time.Now()
 		for range batch {
@@ -70,19 +76,24 @@ func alternate(t *testing.T, d, m caller, rounds, batch int) (dWall, dCPU, mWall
 				t.Fatal(err)
 			}
 		}
+		if end != nil {
+			if err := end(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		*wall = append(*wall, float64(time.Since(start).Nanoseconds())/1e3/float64(batch))
 		*cpu = append(*cpu, float64((cpuTime(t)-startCPU).Nanoseconds())/1e3/float64(batch))
 	}
 	var discard []float64
-	timeBatch(d, &discard, &discard) // warm up both sides
-	timeBatch(m, &discard, &discard)
+	timeBatch(d, nil, &discard, &discard) // warm up both sides
+	timeBatch(m, settle, &discard, &discard)
 	for i := range rounds {
 		if i%2 == 0 {
-			timeBatch(d, &dWall, &dCPU)
-			timeBatch(m, &mWall, &mCPU)
+			timeBatch(d, nil, &dWall, &dCPU)
+			timeBatch(m, settle, &mWall, &mCPU)
 		} else {
-			timeBatch(m, &mWall, &mCPU)
-			timeBatch(d, &dWall, &dCPU)
+			timeBatch(m, settle, &mWall, &mCPU)
+			timeBatch(d, nil, &dWall, &dCPU)
 		}
 	}
 	return dWall, dCPU, mWall, mCPU
