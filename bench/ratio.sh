@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prints the cost of mediation as the ratio mediated/direct per call, for an
 # in-process server and for loopback streamable HTTP, two ways:
-#   1. the Benchmark* functions, COUNT runs each (default 5), median ns/op;
+#   1. the Benchmark* functions, COUNT runs each (default 5), taking turns
+#      in fresh processes, median ns/op;
 #   2. TestRatio, which alternates batches of direct and mediated calls in
 #      one process, so load from other processes hits both sides alike.
 #      TestRatio runs RUNS times (default 5), each in a fresh process: runs
@@ -16,7 +17,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 go test -c -o "$tmp/bench.test" ./bench
-"$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Direct|Mediated)(InProcess|HTTP)$' -test.benchmem -test.count "$COUNT" | tee "$tmp/out"
+# Each benchmark runs in a process of its own, the four taking turns, so
+# drift on the machine spreads over all of them instead of hitting
+# whichever ran last.
+for i in $(seq "$COUNT"); do
+	for b in DirectInProcess MediatedInProcess DirectHTTP MediatedHTTP; do
+		"$tmp/bench.test" -test.run '^$' -test.bench "^Benchmark$b\$" -test.benchmem | grep '^Benchmark' | tee -a "$tmp/out"
+	done
+done
 
 echo
 echo "Benchmark medians over $COUNT runs:"
