@@ -5,7 +5,9 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +105,52 @@ func TestAuditLockReleasedWhenIdle(t *testing.T) {
 	syncBoth(t, a, b)
 	if n, err := VerifyAuditFile(path); err != nil || n != 4 {
 		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}
+
+// Losing records refuses calls until a record makes it to disk again, and
+// the chain on disk goes on from the last record written.
+func TestAuditRecoversAfterLostRecords(t *testing.T) {
+	path, a, _ := twoWriters(t)
+	ctx := t.Context()
+	if err := a.record(lockTestEntry("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Swap the file for one whose writes fail, as a full disk would.
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("needs /dev/full, whose writes fail with ENOSPC")
+	}
+	a.mu.Lock()
+	good := a.f
+	a.f = full
+	a.mu.Unlock()
+	if err := a.record(lockTestEntry("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sync(ctx); err == nil || !strings.Contains(err.Error(), "1 audit record(s) could not be written") {
+		t.Fatalf("sync = %v, want the lost record", err)
+	}
+	if err := a.before(ctx, "s"); err == nil {
+		t.Fatal("a call would be sent while records are being lost")
+	}
+	a.mu.Lock()
+	a.f = good
+	a.mu.Unlock()
+	full.Close()
+	if err := a.record(lockTestEntry("3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sync(ctx); err != nil {
+		t.Fatalf("sync after the disk recovered = %v", err)
+	}
+	if err := a.before(ctx, "s"); err != nil {
+		t.Fatalf("calls still refused after a record was written: %v", err)
+	}
+	if n, err := VerifyAuditFile(path); err != nil || n != 2 {
+		t.Fatalf("VerifyAuditFile = %d, %v; want records 1 and 3 chained", n, err)
 	}
 }
