@@ -18,11 +18,10 @@ import (
 // A tool that answers with IsError set yields a Result and a nil error; every
 // failure is an *Error. The call's audit record is written behind it (see
 // auditLog): before any later call to another server is sent, and by
-// SyncAudit and Close. A record that cannot be written fails the next call
-// before it is sent. If the record could not even be handed over (the log
-// was closed, or another process left its tail unreadable), both the Result
-// and a KindAudit error are returned: the call has happened and cannot be
-// undone.
+// SyncAudit and Close at the latest. While records cannot be written, calls
+// are refused before they are sent. If the record could not even be handed
+// over (the log was closed meanwhile), both the Result and a KindAudit error
+// are returned: the call has happened and cannot be undone.
 func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
 	return o.CallWithMeta(ctx, server, tool, args, nil)
 }

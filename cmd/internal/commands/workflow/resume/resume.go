@@ -96,9 +96,9 @@ func resumeRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
 	})
-	// The last steps' audit records are written behind them: a run whose
-	// records are lost was not fully audited.
-	// A cancelled run still waits for them.
+	// The last steps' audit records are written behind them, and a run
+	// whose records are lost was not fully audited; a cancelled run waits
+	// for them too.
 	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
 		runErr = errors.Join(runErr, aerr)
 	}

@@ -147,9 +147,9 @@ func runRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		})
 	})
-	// The last steps' audit records are written behind them: a run whose
-	// records are lost was not fully audited.
-	// A cancelled run still waits for them.
+	// The last steps' audit records are written behind them, and a run
+	// whose records are lost was not fully audited; a cancelled run waits
+	// for them too.
 	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
 		runErr = errors.Join(runErr, aerr)
 	}
