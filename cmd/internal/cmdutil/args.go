@@ -1,8 +1,11 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,5 +84,59 @@ func CompleteServers(f *Factory, upTo int) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		return cfg.ServerNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completionTimeout bounds connecting to a server to complete its tool
+// names: a shell waiting longer than this is worse than no completion.
+const completionTimeout = 5 * time.Second
+
+// CompleteServerTools completes SERVER TOOL: server names, then the tools
+// the server offers and its filter allows, each with the first line of its
+// description. Listing connects to the server as `mediator tools SERVER`
+// does, but never prompts (a keyring passphrase comes from the environment
+// or not at all) and gives up after completionTimeout, offering nothing
+// rather than hanging the shell.
+func CompleteServerTools(f *Factory) cobra.CompletionFunc {
+	servers := CompleteServers(f, 1)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) != 1 {
+			return servers(cmd, args, toComplete)
+		}
+		cfg, err := f.Config()
+		if err != nil || !slices.Contains(cfg.ServerNames(), args[0]) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		f.NoPrompt = true
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+		defer cancel()
+		o, err := f.Orchestrator(ctx, cfg, args[0])
+		if err != nil {
+			cobra.CompDebugln("listing tools: "+err.Error(), false)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer o.Close()
+		tools, err := o.Tools(ctx, args[0])
+		if err != nil {
+			cobra.CompDebugln("listing tools: "+err.Error(), false)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, t := range tools {
+			if !t.Allowed {
+				continue
+			}
+			desc := ""
+			if t.Tool != nil {
+				desc, _, _ = strings.Cut(t.Tool.Description, "\n")
+				desc = strings.ReplaceAll(desc, "\t", " ") // a tab ends the description
+			}
+			out = append(out, cobra.CompletionWithDesc(t.Name, desc))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }

@@ -37,6 +37,9 @@ type Factory struct {
 	// --log-level flags.
 	ConfigFlag string
 	LogLevel   string
+	// NoPrompt forbids prompts even on a terminal: shell completion runs
+	// with the user's terminal as stdin while the shell waits for it.
+	NoPrompt bool
 
 	// ConfigPath says which config file applies and whether the user named it.
 	ConfigPath func() (path string, explicit bool, err error)
@@ -139,7 +142,7 @@ func (f *Factory) passphrase(prompt string) (p string, fromEnv bool, err error) 
 	if p, ok := f.LookupEnv(credentials.PassphraseEnv); ok && p != "" {
 		return p, true, nil
 	}
-	if !f.IOStreams.IsStdinTTY() {
+	if !f.IOStreams.IsStdinTTY() || f.NoPrompt {
 		return "", false, fmt.Errorf("%w: set %s, or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv)
 	}
 	p, err = f.Prompt(prompt)

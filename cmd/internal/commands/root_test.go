@@ -1,8 +1,11 @@
 package commands_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -87,5 +90,40 @@ func TestCompletion(t *testing.T) {
 	r = e.mustRun("", "__complete", "call", "")
 	if !strings.HasPrefix(r.stdout, "calendar\nweather\n") {
 		t.Errorf("server completion: %q", r.stdout)
+	}
+}
+
+// The second argument of call completes with the server's tools, which
+// means connecting to it: never with a prompt, and nothing at all for a
+// server that cannot be reached.
+func TestCompletionOfToolNames(t *testing.T) {
+	e := callEnv(t)
+	r := e.mustRun("", "__complete", "call", "weather", "")
+	want := "add\tAdd two integers\necho\tEcho the text back.\nfail\tAlways fails\nsay\tPlain text result\n:4\n"
+	if !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("tool completion:\n%q\nwant it to start with\n%q", r.stdout, want)
+	}
+	r = e.mustRun("", "__complete", "call", "down", "")
+	if !strings.HasPrefix(r.stdout, ":4\n") {
+		t.Errorf("completion for an unreachable server: %q", r.stdout)
+	}
+	r = e.mustRun("", "__complete", "call", "weather", "echo", "")
+	if !strings.HasPrefix(r.stdout, ":4\n") {
+		t.Errorf("completion after the tool: %q", r.stdout)
+	}
+
+	// On a terminal with no passphrase in the environment, a command would
+	// ask for it; completion must not, or the shell would hang on it.
+	delete(e.vars, "MEDIATOR_KEYRING_PASSPHRASE")
+	e.setup = func(f *cmdutil.Factory) {
+		f.IOStreams.SetTTY(true, true, true)
+		f.ReadPassword = func(int) ([]byte, error) {
+			t.Error("completion prompted for the keyring passphrase")
+			return nil, errors.New("no prompt in completion")
+		}
+	}
+	r = e.mustRun("", "__complete", "call", "weather", "")
+	if !strings.HasPrefix(r.stdout, ":4\n") {
+		t.Errorf("completion without a passphrase: %q", r.stdout)
 	}
 }

@@ -78,7 +78,7 @@ authentication failure.`,
 			}
 			return callRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
+		ValidArgsFunction: cmdutil.CompleteServerTools(f),
 	}
 	cmd.Flags().StringVar(&opts.ArgsJSON, "args", "", "arguments as a JSON object, @FILE, or - for stdin")
 	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE read by the tool's input schema, else as JSON when it is valid JSON)")
