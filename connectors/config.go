@@ -121,6 +121,12 @@ type Config struct {
 	// of this server's keyring items.
 	SecretEnv map[string]string
 
+	// Headers are plain HTTP headers sent with every request to an HTTP
+	// server's origin: settings such as a toolset selector
+	// (X-MCP-Toolsets) or an API version. Credentials never go here; see
+	// HeaderProblem.
+	Headers map[string]string
+
 	Auth AuthConfig
 	// TLS configures the HTTPS connection: a client certificate (mTLS) and
 	// the CAs the server's certificate must chain to. It combines with
@@ -324,6 +330,20 @@ func (c Config) normalize(custom bool) (Config, error) {
 	if c.Auth.Type == AuthAPIKey && c.Auth.Header == "" {
 		c.Auth.Header = DefaultAPIKeyHeader
 	}
+	if len(c.Headers) > 0 {
+		if c.Transport == TransportStdio {
+			return bad("headers", "headers apply only to HTTP servers (with a url); a stdio server gets env")
+		}
+		authHeader := ""
+		if c.Auth.Type == AuthAPIKey {
+			authHeader = c.Auth.Header
+		}
+		for name, value := range c.Headers {
+			if p := HeaderProblem(name, value, authHeader); p != "" {
+				return bad("headers."+name, "%s", p)
+			}
+		}
+	}
 	if c.Auth.Type == AuthOAuth && c.Auth.RedirectURL == "" {
 		c.Auth.RedirectURL = DefaultRedirectURL
 	}
@@ -348,22 +368,6 @@ func checkEnvNames(env, secretEnv map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // serverOrigin parses an HTTP server's URL into its origin, the only place

@@ -43,7 +43,7 @@ func testStack(t *testing.T, url string, grace time.Duration) *httpStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newHTTPStack(o, nil, noAuth{}, nil)
+	st, err := newHTTPStack(o, nil, noAuth{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

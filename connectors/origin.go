@@ -50,8 +50,9 @@ type httpStack struct {
 	cancel context.CancelFunc
 }
 
-// newHTTPStack builds the stack; ct, from Config.TLS, may be nil.
-func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator, ct *clientTLS) (*httpStack, error) {
+// newHTTPStack builds the stack; ct, from Config.TLS, may be nil, and
+// headers are Config.Headers.
+func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator, ct *clientTLS, headers map[string]string) (*httpStack, error) {
 	st := &httpStack{}
 	if base == nil {
 		st.own = http.DefaultTransport.(*http.Transport).Clone()
@@ -82,8 +83,14 @@ func newHTTPStack(server origin, base http.RoundTripper, authn Authenticator, ct
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.origin = &originTransport{server: server, base: base, life: st.ctx, grace: bodyGrace}
 	if _, none := authn.(noAuth); !none {
-		// Only a credential needs the per-request clone.
+		// Only a credential or a header needs the per-request clone.
 		st.origin.authn = authn
+	}
+	if len(headers) > 0 {
+		st.origin.headers = make(http.Header, len(headers))
+		for k, v := range headers {
+			st.origin.headers.Set(k, v)
+		}
 	}
 	st.client = &http.Client{Transport: st.origin, CheckRedirect: st.origin.checkRedirect}
 	return st, nil
@@ -123,11 +130,12 @@ func (t sseTransport) Connect(context.Context) (mcp.Connection, error) {
 // OAuthHandler go-sdk reports those only as a status text, and the connector
 // needs to tell "credential rejected" from "unreachable".
 type originTransport struct {
-	server origin
-	base   http.RoundTripper
-	authn  Authenticator
-	life   context.Context // the stack's
-	grace  time.Duration   // bodyGrace; tests choose their own
+	server  origin
+	base    http.RoundTripper
+	authn   Authenticator
+	headers http.Header     // Config.Headers, canonical; set before the credential
+	life    context.Context // the stack's
+	grace   time.Duration   // bodyGrace; tests choose their own
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -154,9 +162,14 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := &inflight{cancel: cancel, grace: t.grace}
 	r.stopCaller = context.AfterFunc(req.Context(), r.callerDone)
 	r.stopLife = context.AfterFunc(t.life, cancel)
-	if t.authn != nil {
+	if t.authn != nil || t.headers != nil {
 		// RoundTrip must not modify the caller's request.
 		req = req.Clone(ctx)
+		for k, v := range t.headers {
+			req.Header[k] = append([]string(nil), v...)
+		}
+	}
+	if t.authn != nil {
 		if err := t.authn.Authenticate(req); err != nil {
 			r.finish()
 			if req.Body != nil {
@@ -164,7 +177,7 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, fmt.Errorf("adding credential: %w", err)
 		}
-	} else {
+	} else if t.headers == nil {
 		req = req.WithContext(ctx)
 	}
 	resp, err := t.base.RoundTrip(req)

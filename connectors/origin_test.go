@@ -104,7 +104,7 @@ func TestTransportRefusesOtherOrigins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newHTTPStack(o, nil, headerAuth{header: "X-Api-Key", secret: credentials.NewSecret(keyA)}, nil)
+	st, err := newHTTPStack(o, nil, headerAuth{header: "X-Api-Key", secret: credentials.NewSecret(keyA)}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 		if err != nil {
 			return nil, nil, err
 		}
-		st, err := newHTTPStack(c.origin, c.opts.BaseTransport, authn, ct)
+		st, err := newHTTPStack(c.origin, c.opts.BaseTransport, authn, ct, c.cfg.Headers)
 		if err != nil {
 			return nil, nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
 		}

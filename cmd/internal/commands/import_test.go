@@ -10,7 +10,8 @@ import (
 const bearerToken = "canary-bearer-Hy6Fd3Sa9Lk2"
 
 // A Claude Code style .mcp.json: a bearer header on an HTTP server, an API
-// key in a stdio server's env, a non-secret env var, and a ${VAR} header.
+// key in a stdio server's env, a non-secret env var, a ${VAR} credential
+// header, a plain header and one the MCP transport sets itself.
 const mcpJSON = `{
   "mcpServers": {
     "github": {
@@ -26,7 +27,7 @@ const mcpJSON = `{
     "tenant": {
       "url": "https://t.example.com/sse",
       "type": "sse",
-      "headers": {"X-API-Key": "${TENANT_KEY}", "X-Tenant": "acme"}
+      "headers": {"X-API-Key": "${TENANT_KEY}", "X-Tenant": "acme", "Mcp-Protocol-Version": "2025-06-18"}
     }
   }
 }`
@@ -55,7 +56,7 @@ func TestImportMovesSecretsToTheKeyring(t *testing.T) {
 		`github: moved header "Authorization" to keyring item github/token (auth bearer)`,
 		`search: moved env SEARCH_API_KEY to keyring item search/search-api-key (secret_env SEARCH_API_KEY)`,
 		`tenant: moved header "X-API-Key" to keyring item tenant/api-key (auth api-key in header X-API-Key)`,
-		`note: tenant: header "X-Tenant" dropped`,
+		`note: tenant: header "Mcp-Protocol-Version" dropped: header Mcp-Protocol-Version belongs to the MCP transport, which sets it`,
 		"Imported 3 server(s) into " + e.cfgPath + ": github, search, tenant",
 	} {
 		if !strings.Contains(r.stderr, want) {
@@ -73,7 +74,7 @@ func TestImportMovesSecretsToTheKeyring(t *testing.T) {
 			t.Fatalf("the config holds a secret value:\n%s", got)
 		}
 	}
-	for _, want := range []string{"# my servers", "# keep me", "existing:", "auth: {type: bearer, secret: token}", "SEARCH_API_KEY: search-api-key", "LOG_LEVEL: debug", "transport: sse", "auth: {type: api-key, header: X-API-Key, secret: api-key}"} {
+	for _, want := range []string{"# my servers", "# keep me", "existing:", "auth: {type: bearer, secret: token}", "SEARCH_API_KEY: search-api-key", "LOG_LEVEL: debug", "transport: sse", "auth: {type: api-key, header: X-API-Key, secret: api-key}", "X-Tenant: acme"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("config lacks %q:\n%s", want, got)
 		}

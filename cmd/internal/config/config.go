@@ -53,7 +53,10 @@ type Server struct {
 	Args      []string
 	Env       map[string]string
 	SecretEnv map[string]string
-	Auth      Auth
+	// Headers are plain (non-credential) HTTP headers; see
+	// connectors.Config.Headers.
+	Headers map[string]string
+	Auth    Auth
 	// TLS holds the tls block, or the certificate of the
 	// `auth: {type: mtls, cert: ...}` form.
 	TLS     connectors.TLSConfig

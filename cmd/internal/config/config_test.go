@@ -150,7 +150,7 @@ stat_dir: /tmp
 		`FILE:2:12: credentials.backend: unknown backend "filee" (did you mean "file"?); valid: auto, file, keychain, secret-service, kwallet, pass, wincred, keyctl`,
 		`FILE:6:16: servers.weather.transport: unknown transport "streamable-htp" (did you mean "streamable-http"?); valid: streamable-http, sse`,
 		`FILE:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
-		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, secret_env, timeout, tls, tools, transport, url`,
+		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, headers, secret_env, timeout, tls, tools, transport, url`,
 		`FILE:10:10: servers.calendar.url: URL must start with http:// or https://, got "ftp://calendar.example.com"`,
 		`FILE:11:14: servers.calendar.timeout: "soon" is not a duration; write e.g. 30s, 2m or 1m30s`,
 		`FILE:14:21: servers.tools-bad.tools.allow[0]: "[oops" is not a valid glob; use * and ? (path.Match syntax), e.g. "get-*"`,
@@ -186,7 +186,7 @@ func TestSecretsAreNeverInline(t *testing.T) {
 	_, path, err := load(t, "config.yaml", y, nil)
 	assertProblems(t, problems(t, err, path), []string{
 		`FILE:4:27: servers.weather.auth.value: secrets are never written in the config: store the value with "mediator secret set weather NAME" and refer to it as auth.secret: NAME`,
-		`FILE:7:5: servers.calendar.headers: headers are not written in the config, because they usually carry credentials: use auth: {type: api-key, header: NAME, secret: ITEM} and "mediator secret set calendar ITEM" (mediator servers import converts mcpServers headers)`,
+		`FILE:7:15: servers.calendar.headers.Authorization: header Authorization carries a credential by its name; store the token (without "Bearer ") with "mediator secret set calendar token" and write auth: {type: bearer, secret: token}`,
 		`FILE:10:7: servers.calendar.auth.token: secrets are never written in the config: store the value with "mediator secret set calendar NAME" and refer to it as auth.secret: NAME`,
 		`FILE:12:10: servers.mail.url: URL carries credentials (user:password@); store the secret with "mediator secret set mail NAME" and refer to it from auth`,
 		`FILE:12:10: servers.mail.url: URL query parameter "api_key" carries a credential; store the secret with "mediator secret set mail NAME" and refer to it from auth`,
@@ -195,6 +195,50 @@ func TestSecretsAreNeverInline(t *testing.T) {
 		`FILE:16:20: servers.local.env.API_KEY: looks like a secret written inline; store it with "mediator secret set local api-key" and write secret_env: {API_KEY: api-key} instead`,
 		`FILE:19:34: servers.pasted.auth.secret: this names a keyring item and must not be the secret itself; store the value with "mediator secret set pasted NAME" and write NAME here`,
 	})
+}
+
+// Plain headers are settings for HTTP servers; a credential in one, a
+// header mediator sets itself, or headers on a stdio server are errors.
+func TestHeaders(t *testing.T) {
+	const y = `servers:
+  github:
+    url: https://api.githubcopilot.com/mcp/
+    headers: {X-MCP-Toolsets: "repos,issues", X-MCP-Readonly: "${READONLY:-true}"}
+    auth: {type: bearer, secret: token}
+  bad:
+    url: https://bad.example.com/mcp
+    auth: {type: api-key, secret: key}
+    headers:
+      X-API-Key: "${KEY:-}"
+      X-Tenant: ghp_Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z
+      Mcp-Session-Id: abc
+      Bad Name: x
+  local:
+    command: srv
+    headers: {X-Ok: "1"}
+`
+	_, path, err := load(t, "config.yaml", y, nil)
+	assertProblems(t, problems(t, err, path), []string{
+		`FILE:10:7: servers.bad.headers.X-API-Key: header X-API-Key carries a credential by its name; store the value with "mediator secret set bad x-api-key" and write auth: {type: api-key, header: X-API-Key, secret: x-api-key}`,
+		`FILE:11:17: servers.bad.headers.X-Tenant: looks like a secret written inline; store the value with "mediator secret set bad x-tenant" and write auth: {type: api-key, header: X-Tenant, secret: x-tenant}`,
+		`FILE:12:7: servers.bad.headers.Mcp-Session-Id: header Mcp-Session-Id belongs to the MCP transport, which sets it`,
+		`FILE:13:7: servers.bad.headers.Bad Name: "Bad Name" is not an HTTP header name; use letters, digits and !#$%&'*+-.^_` + "`" + `|~`,
+		`FILE:16:5: servers.local.headers: headers apply only to HTTP servers (with a url); a stdio server gets env`,
+	})
+
+	cfg, _, err := load(t, "config.yaml", `servers:
+  github:
+    url: https://api.githubcopilot.com/mcp/
+    headers: {X-MCP-Toolsets: "repos,issues", X-MCP-Readonly: "${READONLY:-true}"}
+    auth: {type: bearer, secret: token}
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.ServerConfigs("github")[0].Headers
+	if len(got) != 2 || got["X-MCP-Toolsets"] != "repos,issues" || got["X-MCP-Readonly"] != "true" {
+		t.Errorf("headers loaded as %v", got)
+	}
 }
 
 // A secret after its flag is one problem, not one for the flag and one
@@ -283,7 +327,7 @@ func TestJSONConfig(t *testing.T) {
 	})
 	_, path, err = load(t, "config.json", "{\"servers\": {\"a\": {\"url\": \"https://a.example.com\", \"urll\": 1}}}", nil)
 	assertProblems(t, problems(t, err, path), []string{
-		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, secret_env, timeout, tls, tools, transport, url`,
+		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, headers, secret_env, timeout, tls, tools, transport, url`,
 	})
 }
 

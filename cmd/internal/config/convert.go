@@ -18,6 +18,7 @@ func serverConfig(s *Server) connectors.Config {
 		Args:      s.Args,
 		Env:       s.Env,
 		SecretEnv: s.SecretEnv,
+		Headers:   s.Headers,
 		Auth:      s.Auth.AuthConfig,
 		TLS:       s.TLS,
 		Timeout:   s.Timeout,

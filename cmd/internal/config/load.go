@@ -86,6 +86,7 @@ type rawServer struct {
 	Args      []string          `mapstructure:"args"`
 	Env       map[string]string `mapstructure:"env"`
 	SecretEnv map[string]string `mapstructure:"secret_env"`
+	Headers   map[string]string `mapstructure:"headers"`
 	Auth      struct {
 		Type                   string   `mapstructure:"type"`
 		Header                 string   `mapstructure:"header"`
@@ -194,6 +195,7 @@ func (w *walker) build(raw *rawFile) *Config {
 			Args:      rs.Args,
 			Env:       respell(rs.Env, w.keys[path+".env"]),
 			SecretEnv: respell(rs.SecretEnv, w.keys[path+".secret_env"]),
+			Headers:   respell(rs.Headers, w.keys[path+".headers"]),
 			Auth: Auth{connectors.AuthConfig{
 				Type: rs.Auth.Type, Header: rs.Auth.Header, Secret: rs.Auth.Secret,
 				ClientID: rs.Auth.ClientID, ClientSecret: rs.Auth.ClientSecret, PrivateKey: rs.Auth.PrivateKey,

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -202,8 +203,12 @@ func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bo
 	return imp, len(w.problems) == before
 }
 
+// importHeaders turns the one header that carries a credential into auth,
+// with the value moved to the keyring, and keeps the others as plain
+// headers, as written (an ${VAR} stays a reference). The split is the one
+// config validation makes, so the entry it writes validates.
 func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
-	var auth *yaml.Node
+	var auth, plain *yaml.Node
 	var authFrom string
 	for _, name := range sortedKeys(e.Headers) {
 		value, ok := w.expandImport(k, field+".headers."+name, e.Headers[name])
@@ -211,8 +216,15 @@ func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *y
 			continue
 		}
 		isAuthz := strings.EqualFold(name, "Authorization")
-		if !isAuthz && !LooksLikeSecret(name, value) {
-			imp.Notes = append(imp.Notes, fmt.Sprintf("header %q dropped: mediator's config holds no plain headers, only one credential header per server", name))
+		if !isAuthz && !SecretLikeName(name) && !LooksLikeSecret(name, value) {
+			if msg := connectors.HeaderProblem(name, value, ""); msg != "" {
+				imp.Notes = append(imp.Notes, fmt.Sprintf("header %q dropped: %s", name, msg))
+				continue
+			}
+			if plain == nil {
+				plain = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			}
+			add(plain, name, str(e.Headers[name]))
 			continue
 		}
 		if auth != nil {
@@ -237,6 +249,9 @@ func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *y
 			return
 		}
 		imp.Secrets = append(imp.Secrets, ms)
+	}
+	if plain != nil {
+		add(entry, "headers", plain)
 	}
 	if auth != nil {
 		add(entry, "auth", auth)

@@ -23,6 +23,7 @@ const (
 	kBool           // true/false
 	kStrings        // list of strings
 	kStringMap      // free keys, string values (env, secret_env)
+	kHeaderMap      // free keys that are HTTP header names, string values (headers)
 	kObject         // fixed keys
 	kMapOf          // free keys, object values (servers)
 )
@@ -110,6 +111,7 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"args":       {kind: kStrings},
 	"env":        {kind: kStringMap},
 	"secret_env": {kind: kStringMap},
+	"headers":    {kind: kHeaderMap},
 	"auth":       authSpec,
 	"tls":        tlsSpec,
 	"tools": {kind: kObject, fields: map[string]*spec{
@@ -119,7 +121,6 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"timeout": {kind: kString},
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
-	"headers":  `headers are not written in the config, because they usually carry credentials: use auth: {type: api-key, header: NAME, secret: ITEM} and "mediator secret set %[1]s ITEM" (mediator servers import converts mcpServers headers)`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
 	"token":    serverSecretMsg,
 	"api_key":  serverSecretMsg,
@@ -247,7 +248,7 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 			}
 		}
 		return out
-	case kStringMap, kMapOf, kObject:
+	case kStringMap, kHeaderMap, kMapOf, kObject:
 		if n.Kind != yaml.MappingNode {
 			w.badValue(n, path, "expected a mapping of key: value, got %s", kindName(n))
 			return nil
@@ -286,7 +287,7 @@ func (w *walker) mapping(n *yaml.Node, s *spec, path string) *yaml.Node {
 				w.problemAt(k, field, "unknown field%s; valid: %s", suggest.Hint(name, s.fieldNames()), strings.Join(s.fieldNames(), ", "))
 				continue
 			}
-		case kStringMap:
+		case kStringMap, kHeaderMap:
 			child = &spec{kind: kString}
 		case kMapOf:
 			child = s.elem
@@ -302,6 +303,11 @@ func (w *walker) mapping(n *yaml.Node, s *spec, path string) *yaml.Node {
 		case kStringMap:
 			if !validEnvName(name) {
 				w.problemAt(k, field, "%q is not an environment variable name; use letters, digits and _, not starting with a digit", name)
+				continue
+			}
+		case kHeaderMap:
+			if strings.Contains(name, ".") {
+				w.problemAt(k, field, "header name %q has a dot, which the config loader cannot read", name)
 				continue
 			}
 		}

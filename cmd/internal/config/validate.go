@@ -157,6 +157,39 @@ func (w *walker) validateHTTP(s *Server, p string) {
 		}
 	}
 	w.validateAuth(s, p, false)
+	w.validateHeaders(s, p)
+}
+
+// validateHeaders lets plain settings through and stops credentials: a
+// header whose name or value says credential belongs in auth, with its
+// value in the keyring.
+func (w *walker) validateHeaders(s *Server, p string) {
+	authHeader := ""
+	if s.Auth.Type == connectors.AuthAPIKey {
+		authHeader = s.Auth.Header
+		if authHeader == "" {
+			authHeader = connectors.DefaultAPIKeyHeader
+		}
+	}
+	for name, value := range s.Headers {
+		f := p + ".headers." + name
+		use := fmt.Sprintf("store the value with \"mediator secret set %s %s\" and write auth: {type: api-key, header: %s, secret: %s}", s.Name, SecretItemName(name), name, SecretItemName(name))
+		if strings.EqualFold(name, "Authorization") {
+			use = fmt.Sprintf("store the token (without \"Bearer \") with \"mediator secret set %s token\" and write auth: {type: bearer, secret: token}", s.Name)
+		}
+		switch {
+		case SecretLikeName(name):
+			// Even as ${VAR}: a value from the environment is unknown to
+			// the redactor, so it could show up in output.
+			w.keyAt(f, "header %s carries a credential by its name; %s", name, use)
+		case LooksLikeSecret(name, w.raw(f)):
+			w.at(f, "looks like a secret written inline; %s", use)
+		default:
+			if msg := connectors.HeaderProblem(name, value, authHeader); msg != "" {
+				w.keyAt(f, "%s", msg)
+			}
+		}
+	}
 }
 
 func (w *walker) validateURL(raw, field string) {
@@ -201,6 +234,9 @@ func (w *walker) validateStdio(s *Server, p string) {
 	}
 	w.validateAuth(s, p, true)
 	w.validateArgs(s, p)
+	if len(s.Headers) > 0 {
+		w.keyAt(p+".headers", "headers apply only to HTTP servers (with a url); a stdio server gets env")
+	}
 	for k := range s.Env {
 		f := p + ".env." + k
 		if _, dup := s.SecretEnv[k]; dup {
