@@ -33,6 +33,8 @@ type auditRecord struct {
 	CallID     string          `json:"call_id"`
 	Server     string          `json:"server"`
 	Tool       string          `json:"tool"`
+	Run        string          `json:"run,omitempty"`  // the workflow run that made the call
+	Step       string          `json:"step,omitempty"` // its step path in that run ("remind[3]")
 	ArgsDigest string          `json:"args_digest"`
 	Args       json.RawMessage `json:"args,omitempty"`
 	DurationMS float64         `json:"duration_ms"`
@@ -58,6 +60,7 @@ type auditEntry struct {
 	callID   string
 	server   string
 	tool     string
+	origin   CallOrigin
 	argsJSON []byte // canonical JSON of the arguments; never modified after the call
 	duration time.Duration
 	outcome  string
@@ -77,6 +80,8 @@ func (a *auditLog) appendLine(b []byte, e *auditEntry, seq uint64, prev string) 
 		CallID:     e.callID,
 		Server:     e.server,
 		Tool:       e.tool,
+		Run:        e.origin.Run,
+		Step:       e.origin.Step,
 		ArgsDigest: argsDigest(e.argsJSON),
 		Args:       args,
 		DurationMS: float64(e.duration.Microseconds()) / 1000,
@@ -116,6 +121,14 @@ func appendRecord(b []byte, rec *auditRecord, start time.Time) []byte {
 	b = appendJSONString(b, rec.Server)
 	b = append(b, `,"tool":`...)
 	b = appendJSONString(b, rec.Tool)
+	if rec.Run != "" {
+		b = append(b, `,"run":`...)
+		b = appendJSONString(b, rec.Run)
+	}
+	if rec.Step != "" {
+		b = append(b, `,"step":`...)
+		b = appendJSONString(b, rec.Step)
+	}
 	b = append(b, `,"args_digest":`...)
 	b = appendJSONString(b, rec.ArgsDigest)
 	if len(rec.Args) > 0 {

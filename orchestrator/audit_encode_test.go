@@ -17,6 +17,7 @@ func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
 		{Seq: 1 << 40, CallID: nasty, Server: nasty, Tool: nasty, ArgsDigest: nasty, Args: json.RawMessage(`{"a":[1,"x"]}`),
 			DurationMS: 12.345, Outcome: "refused", ErrorClass: nasty, Error: nasty, Prev: "sha256:ff"},
 		{Seq: 7, DurationMS: 123456789.001, Outcome: "error", Error: "x"},
+		{Seq: 8, CallID: "c-8", Server: "calendar", Tool: "create_event", Run: "20261126-ab12", Step: nasty, Outcome: "ok"},
 	} {
 		want := rec
 		want.Time = start.UTC().Format(time.RFC3339Nano)

@@ -402,3 +402,27 @@ func TestAuditErrorsQuoteNoArgumentValues(t *testing.T) {
 		})
 	}
 }
+
+// A call made for a workflow step is on record with the run and the step;
+// other calls carry neither field.
+func TestAuditRecordsCallOrigin(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	o, _ := auditedOrchestrator(t, path, false, nil)
+	stepCtx := orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: "20261126-ab12", Step: "remind[3]"})
+	if _, err := o.Call(stepCtx, "weather", "get_forecast", map[string]any{"city": "Oslo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Call(ctx, "weather", "get_forecast", map[string]any{"city": "Rome"}); err != nil {
+		t.Fatal(err)
+	}
+	syncAudit(t, o)
+	_, lines := readAudit(t, path)
+	if len(lines) != 2 || !bytes.Contains(lines[0], []byte(`"tool":"get_forecast","run":"20261126-ab12","step":"remind[3]","args_digest"`)) ||
+		bytes.Contains(lines[1], []byte(`"run"`)) || bytes.Contains(lines[1], []byte(`"step"`)) {
+		t.Errorf("records:\n%s", bytes.Join(lines, []byte("\n")))
+	}
+	if n, err := orchestrator.VerifyAuditFile(path); n != 2 || err != nil {
+		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	}
+}

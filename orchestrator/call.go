@@ -54,7 +54,7 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	d := time.Since(start)
 	if o.audit != nil {
 		e := auditEntry{
-			start: start, callID: id, server: server, tool: tool,
+			start: start, callID: id, server: server, tool: tool, origin: callOriginOf(ctx),
 			argsJSON: argsJSON, duration: d, outcome: outcome,
 		}
 		if err != nil {
@@ -72,6 +72,26 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 		return nil, err
 	}
 	return &Result{Server: server, Tool: tool, CallID: id, Duration: d, CallToolResult: res}, err
+}
+
+// CallOrigin says what made a call, for its audit record: the workflow run
+// and the step in it. Calls made outside a workflow have none.
+type CallOrigin struct {
+	Run  string // the run's ID, as `mediator runs` lists it
+	Step string // the step's journal path ("remind[3]")
+}
+
+type callOriginKey struct{}
+
+// WithCallOrigin returns a context whose calls are recorded as made by
+// origin.
+func WithCallOrigin(ctx context.Context, origin CallOrigin) context.Context {
+	return context.WithValue(ctx, callOriginKey{}, origin)
+}
+
+func callOriginOf(ctx context.Context) CallOrigin {
+	o, _ := ctx.Value(callOriginKey{}).(CallOrigin)
+	return o
 }
 
 // SyncAudit returns once the audit record of every call that has returned

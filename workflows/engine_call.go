@@ -116,7 +116,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			// would otherwise end it at the server's timeout, when shorter.
 			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 		}
-		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Step: path})
+		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path})
 		class := ""
 		if err != nil {
 			class = classify(ctx, actx, err)
@@ -215,7 +215,7 @@ func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, p
 		refs = append(refs, s.IdempotencyKey.References...)
 	}
 	scope := e.scope(fr, refs)
-	req := CallRequest{Server: s.Call.Server, Tool: s.Call.Tool, Step: path}
+	req := CallRequest{Server: s.Call.Server, Tool: s.Call.Tool, Run: e.runID, Step: path}
 	args, err := e.composeArgs(ctx, s, path, scope)
 	req.Args = args
 	if err == nil && s.IdempotencyKey != nil {

@@ -49,7 +49,9 @@ type CallRequest struct {
 	// Meta is sent as the request's _meta; it carries the idempotency key
 	// under MetaIdempotencyKey.
 	Meta mcp.Meta
-	// Step is the journal path of the call ("remind[3]"), for logs and audit.
+	// Run and Step are the run's ID and the call's journal path
+	// ("remind[3]"), for logs and the audit log.
+	Run  string
 	Step string
 }
 

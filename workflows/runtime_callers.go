@@ -22,6 +22,7 @@ type OrchestratorCaller struct {
 }
 
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	ctx = orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: req.Run, Step: req.Step})
 	res, err := c.O.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
 	if err != nil {
 		if res != nil && res.CallToolResult != nil {

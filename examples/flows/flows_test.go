@@ -62,13 +62,42 @@ func inProcess(srv *mcp.Server) func(context.Context) (mcp.Transport, error) {
 }
 
 func newOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) *orchestrator.Orchestrator {
+	o, _ := auditedOrchestrator(t, servers...)
+	return o
+}
+
+// auditedOrchestrator is newOrchestrator that also says where its audit
+// log is.
+func auditedOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) (*orchestrator.Orchestrator, string) {
 	t.Helper()
-	o, err := orchestrator.New(orchestrator.Options{Servers: servers, AuditPath: filepath.Join(t.TempDir(), "audit.jsonl")})
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	o, err := orchestrator.New(orchestrator.Options{Servers: servers, AuditPath: path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.Close() })
-	return o
+	return o, path
+}
+
+// auditOrigins reads the run and step of every record in an audit log.
+func auditOrigins(t *testing.T, o *orchestrator.Orchestrator, path string) []orchestrator.CallOrigin {
+	t.Helper()
+	if err := o.SyncAudit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []orchestrator.CallOrigin
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct{ Run, Step string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, orchestrator.CallOrigin{Run: rec.Run, Step: rec.Step})
+	}
+	return out
 }
 
 func run(t *testing.T, f *flow.Flow, caller workflows.ToolCaller, inputs map[string]any) *workflows.RunResult {
@@ -129,7 +158,7 @@ func TestRainReminders(t *testing.T) {
 	cal := calendar.NewServer()
 	var got keyLog
 	cal.AddReceivingMiddleware(got.middleware)
-	o := newOrchestrator(t,
+	o, auditPath := auditedOrchestrator(t,
 		orchestrator.ServerConfig{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weather.NewServer(now))},
 		orchestrator.ServerConfig{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(cal)},
 	)
@@ -152,6 +181,16 @@ func TestRainReminders(t *testing.T) {
 	slices.Sort(wantKeys)
 	inputs := map[string]any{"cities": cities, "threshold": threshold}
 	res := run(t, f, caller, inputs)
+	// Every call of the run is on record as the run's, with its step.
+	origins := auditOrigins(t, o, auditPath)
+	if len(origins) != len(cities)+len(rainy) {
+		t.Errorf("%d audit records, want %d (a forecast per city, an event per rainy one)", len(origins), len(cities)+len(rainy))
+	}
+	for i, og := range origins {
+		if og.Run != res.RunID || !strings.Contains(og.Step, "[") {
+			t.Errorf("audit record %d is from run %q step %q, want run %q and a step path", i+1, og.Run, og.Step, res.RunID)
+		}
+	}
 	if got := strs(res.Outputs["rainy_cities"]); strings.Join(got, ",") != strings.Join(rainy, ",") {
 		t.Errorf("rainy_cities %v, want %v", got, rainy)
 	}
