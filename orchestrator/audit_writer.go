@@ -414,14 +414,15 @@ func (a *auditLog) close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closed = true
-	if a.release != nil {
-		a.release.Stop()
-	}
 	if a.flushing != nil {
 		a.flushing.Stop()
 	}
 	_ = a.awaitDrainLocked(context.Background())
 	a.drainLocked()
+	// Only now: a drain sets the lock's release timer, outside a.mu.
+	if a.release != nil {
+		a.release.Stop()
+	}
 	lost := a.lostLocked()
 	if a.f == nil {
 		return lost
