@@ -144,6 +144,20 @@ func (c *Connector) oauthAuthenticator(ctx context.Context) (Authenticator, erro
 	return a, nil
 }
 
+// RevokeOAuth asks the authorization servers of the tokens stored for
+// this server to revoke them (see oauth.Handler.Revoke), without
+// connecting to the server. It does not forget them.
+func (c *Connector) RevokeOAuth(ctx context.Context) ([]oauth.Revocation, error) {
+	if !c.cfg.Auth.IsOAuth() {
+		return nil, nil
+	}
+	a, err := c.oauthAuthenticator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.(oauthAuthenticator).h.Revoke(ctx)
+}
+
 // OAuth returns the connector's OAuth handler once a connect has built it,
 // else nil: for status displays (issuer, client, scopes, expiry).
 func (c *Connector) OAuth() *oauth.Handler {

@@ -81,6 +81,9 @@ type TokenStore interface {
 	// Forget removes every token, registration and pin of the server
 	// (logout).
 	Forget(ctx context.Context, server string) error
+	// Inventory lists what is stored for the server, without secrets
+	// (`mediator auth status`, and the token sets logout revokes).
+	Inventory(ctx context.Context, server string) (*Inventory, error)
 }
 
 // MemoryStore is a TokenStore that lives as long as the process.

@@ -177,9 +177,19 @@ func TestAuthLoginStatusLogout(t *testing.T) {
 		t.Errorf("keyring items after login: %v", items)
 	}
 	e.mustRun("unrelated-value", "secret", "set", "github", "mine")
+	as.Mu.Lock()
+	as.Revocation = true
+	as.Mu.Unlock()
 	r = e.mustRun("", "auth", "logout", "github")
-	if !strings.Contains(r.stderr, "removed 1 token set(s) and 1 client registration(s)") {
+	if !strings.Contains(r.stderr, "Revoked at "+as.Issuer()+": refresh token, access token") ||
+		!strings.Contains(r.stderr, "removed 1 token set(s) and 1 client registration(s)") {
 		t.Errorf("logout: %s", r.stderr)
+	}
+	as.Mu.Lock()
+	revoked := len(as.Revoked)
+	as.Mu.Unlock()
+	if revoked != 2 {
+		t.Errorf("the authorization server revoked %d tokens, want the refresh and the access token", revoked)
 	}
 	if items := itemNames(t, e, "github"); !slices.Equal(items, []string{"mine"}) {
 		t.Errorf("after logout the keyring holds %v, want only the user's own item", items)
@@ -215,6 +225,14 @@ func TestAuthLoginOpensTheBrowser(t *testing.T) {
 	wg.Wait()
 	if len(opened) != 1 || !strings.Contains(r.stderr, opened[0]) {
 		t.Errorf("opened %v; stderr:\n%s", opened, r.stderr)
+	}
+
+	// This authorization server cannot revoke: logout says so and removes
+	// the tokens all the same.
+	e.setup = nil
+	r = e.mustRun("", "auth", "logout", "github")
+	if !strings.Contains(r.stderr, "note: "+as.Issuer()+" offers no token revocation (RFC 7009)") || !strings.Contains(r.stderr, "removed 1 token set(s)") {
+		t.Errorf("logout without revocation:\n%s", r.stderr)
 	}
 }
 

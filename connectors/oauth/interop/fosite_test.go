@@ -130,6 +130,7 @@ func newFositeAS(t *testing.T) *fositeAS {
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2PKCEFactory,
 		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 	)
 
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +139,7 @@ func newFositeAS(t *testing.T) *fositeAS {
 			"issuer":                                         as.issuer(),
 			"authorization_endpoint":                         as.issuer() + "/authorize",
 			"token_endpoint":                                 as.issuer() + "/token",
+			"revocation_endpoint":                            as.issuer() + "/revoke",
 			"response_types_supported":                       []string{"code"},
 			"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
 			"code_challenge_methods_supported":               []string{"S256"},
@@ -148,6 +150,9 @@ func newFositeAS(t *testing.T) *fositeAS {
 	})
 	mux.HandleFunc("GET /authorize", as.authorize)
 	mux.HandleFunc("POST /token", as.token)
+	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {
+		as.provider.WriteRevocationResponse(r.Context(), w, as.provider.NewRevocationRequest(r.Context(), r))
+	})
 	return as
 }
 
@@ -446,7 +451,7 @@ func (s *syncBuffer) String() string {
 // by the client's clock, refresh after the server refuses a token fosite
 // has expired, rotation (the old refresh token is dead, and replaying it
 // makes fosite revoke the family, from which the client recovers by
-// logging in again), and logout.
+// logging in again), and logout with revocation.
 func TestFositeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -605,8 +610,18 @@ func TestFositeEndToEnd(t *testing.T) {
 		t.Error("the new login did not replace the revoked refresh token")
 	}
 
-	// Logout: nothing of the server stays in the keyring, and the next call
-	// needs a new login.
+	// Logout: fosite revokes the grant (RFC 7009), nothing of the server
+	// stays in the keyring, and the next call needs a new login.
+	revs, err := h.Revoke(ctx)
+	if err != nil || len(revs) != 1 || revs[0].Err != nil || !slices.Equal(revs[0].Revoked, []string{"refresh_token", "access_token"}) {
+		t.Fatalf("revoking at logout: %+v, %v", revs, err)
+	}
+	if code := postRefresh(ctx, t, as, mcpSrv.resource, fourth.RefreshToken.Reveal()); code == "" {
+		t.Error("fosite still refreshes the revoked refresh token")
+	}
+	if status := rawMCPStatus(ctx, t, mcpSrv, fourth.AccessToken.Reveal()); status != http.StatusUnauthorized {
+		t.Errorf("the revoked access token got %d from the server, want 401", status)
+	}
 	if err := h.Forget(ctx); err != nil {
 		t.Fatalf("logout: %v", err)
 	}

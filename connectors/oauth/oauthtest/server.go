@@ -94,6 +94,8 @@ type Server struct {
 	MetadataStatus int
 	// TokenRedirect, when set, makes the token endpoint answer 307 to it.
 	TokenRedirect string
+	// Revocation advertises an RFC 7009 revocation endpoint.
+	Revocation bool
 
 	// Observations.
 	AuthRequests   []url.Values
@@ -104,6 +106,9 @@ type Server struct {
 	RegistrationBodies []map[string]any
 	Refreshes          int
 	DevicePolls        int
+	// Revoked are the tokens the revocation endpoint took back, each with
+	// its token_type_hint and the client that asked: "hint client token".
+	Revoked []string
 	// Presented holds the Authorization header of every request the MCP
 	// endpoint received.
 	Presented []string
@@ -182,6 +187,7 @@ func start(t testing.TB, tlsCfg *tls.Config) *Server {
 	mux.HandleFunc("POST /as/register", a.register)
 	mux.HandleFunc("GET /as/authorize", a.authorize)
 	mux.HandleFunc("POST /as/token", a.token)
+	mux.HandleFunc("POST /as/revoke", a.revoke)
 	mux.HandleFunc("POST /idp/token", a.idpToken)
 
 	mcpServer := mcp.NewServer(&mcp.Implementation{Name: "protected", Version: "1"}, nil)
@@ -366,7 +372,31 @@ func (a *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	if a.Device {
 		m["device_authorization_endpoint"] = a.URL() + "/as/device"
 	}
+	if a.Revocation {
+		m["revocation_endpoint"] = a.URL() + "/as/revoke"
+	}
 	writeJSON(w, 200, m)
+}
+
+// revoke is RFC 7009: the client that asks must authenticate as it does at
+// the token endpoint; the token stops working, refresh or access.
+func (a *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]any{"error": "invalid_request"})
+		return
+	}
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	id, _, ok := a.clientAuth(r, a.Issuer())
+	if !ok {
+		writeJSON(w, 401, map[string]any{"error": "invalid_client"})
+		return
+	}
+	tok := r.PostForm.Get("token")
+	delete(a.refresh, tok)
+	delete(a.access, tok)
+	a.Revoked = append(a.Revoked, r.PostForm.Get("token_type_hint")+" "+id+" "+tok)
+	w.WriteHeader(http.StatusOK)
 }
 
 func (a *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {

@@ -2,12 +2,19 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/connectors/oauth"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -22,10 +29,15 @@ func NewCmdLogout(f *cmdutil.Factory, runF func(context.Context, *LogoutOptions)
 	opts := &LogoutOptions{deps: newDeps(f)}
 	return &cobra.Command{
 		Use:   "logout SERVER",
-		Short: "Remove a server's stored tokens and client registrations from the keyring",
-		Long: `Removes every OAuth token, client registration and DPoP key mediator
-stored for SERVER. The server's other keyring items (secrets you stored with
-'mediator secret set') stay. The next call to SERVER needs a new login.`,
+		Short: "Revoke a server's tokens and remove them and its client registrations from the keyring",
+		Long: `Asks the authorization server to revoke SERVER's stored tokens (RFC 7009),
+when it offers a revocation endpoint, then removes every OAuth token, client
+registration and DPoP key mediator stored for SERVER. A revocation that
+fails is reported and the tokens are removed all the same; they then stay
+valid at the authorization server until they expire.
+
+The server's other keyring items (secrets you stored with 'mediator secret
+set') stay. The next call to SERVER needs a new login.`,
 		Args: cmdutil.ExactArgs(1, "SERVER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Server = args[0]
@@ -59,6 +71,9 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
+	if s, ok := cfg.Server(opts.Server); ok && len(inv.Logins) > 0 {
+		revokeAll(ctx, opts, cfg, s, store)
+	}
 	if err := ts.Forget(ctx, opts.Server); err != nil {
 		return err
 	}
@@ -82,4 +97,46 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	}
 	fmt.Fprintln(opts.IO.ErrOut, msg+" from the keyring")
 	return nil
+}
+
+// revokeTimeout bounds asking the authorization servers to revoke: a
+// logout must not wait long on a server that is down.
+const revokeTimeout = 15 * time.Second
+
+// revokeAll has the authorization servers revoke the server's stored
+// tokens and says, per login, what came of it. Failures are reported, not
+// returned: the tokens are removed from the keyring either way.
+func revokeAll(ctx context.Context, opts *LogoutOptions, cfg *config.Config, s *config.Server, store *credentials.Store) {
+	if !s.Auth.IsOAuth() {
+		return
+	}
+	w := opts.IO.ErrOut
+	c, err := connectors.New(connectors.Options{
+		Config:     cfg.ServerConfigs(s.Name)[0].Config,
+		Secrets:    store.ForServer(s.Name),
+		Logger:     opts.Logger(),
+		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
+	})
+	if err != nil {
+		fmt.Fprintf(w, "warning: not revoking the tokens of %s: %v\n", s.Name, err)
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+	defer cancel()
+	revs, err := c.RevokeOAuth(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "warning: not revoking the tokens of %s: %v\n", s.Name, err)
+		return
+	}
+	for _, r := range revs {
+		switch {
+		case errors.Is(r.Err, oauth.ErrNoRevocationEndpoint):
+			fmt.Fprintf(w, "note: %s offers no token revocation (RFC 7009): the tokens are removed here and stay valid there until they expire\n", r.Issuer)
+		case r.Err != nil:
+			fmt.Fprintf(w, "warning: could not revoke at %s: %v; the tokens are removed here and stay valid there until they expire\n", r.Issuer, r.Err)
+		case len(r.Revoked) > 0:
+			fmt.Fprintf(w, "Revoked at %s: %s\n", r.Issuer, strings.ReplaceAll(strings.Join(r.Revoked, ", "), "_", " "))
+		}
+	}
 }
