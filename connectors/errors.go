@@ -41,18 +41,33 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("server %q: %s: %v", e.Server, e.Kind, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// probe remembers how many 401/403 answers the server had given before an
-// operation, so the operation's failure can be told apart as an auth failure.
+// probe remembers how many 401/403 answers the server had given, and how
+// many requests the connector had refused to send to another origin,
+// before an operation, so the operation's failure can be told apart as an
+// auth failure or put down to the refusal.
 type probe struct {
 	stack      *httpStack
 	rejections int64
+	refusals   int64
 }
 
 func newProbe(st *httpStack) probe {
 	if st == nil {
 		return probe{}
 	}
-	return probe{stack: st, rejections: st.origin.rejections.Load()}
+	return probe{stack: st, rejections: st.origin.rejections.Load(), refusals: st.origin.refusals.Load()}
+}
+
+// refusal returns the connector's refusal of a request to another origin
+// if there was one since the probe was taken.
+func (p probe) refusal() error {
+	if p.stack == nil || p.stack.origin.refusals.Load() == p.refusals {
+		return nil
+	}
+	if e := p.stack.origin.lastRefusal.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // rejected returns the HTTP status of the server's last 401/403 answer if
@@ -74,6 +89,11 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	}
 	if op != opConnect && c.Status().State == StateClosed {
 		return c.newError(KindNotConnected, fmt.Errorf("%s: the connector was closed during the call: %w", op, err))
+	}
+	// The refusal is the cause, whatever go-sdk reported on the way out
+	// (often the connection it closed after the failed send).
+	if refused := p.refusal(); refused != nil {
+		return c.newError(KindTransport, fmt.Errorf("%s: %w", op, refused))
 	}
 	// go-sdk wraps a failed authorization into "rejected by transport";
 	// underneath is the handler's own account of what went wrong.

@@ -139,6 +139,9 @@ type originTransport struct {
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
+
+	refusals    atomic.Int64 // requests refused for going to another origin
+	lastRefusal atomic.Pointer[error]
 }
 
 func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -150,7 +153,12 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}
-		return nil, fmt.Errorf("refusing a request to %s: this server's connector talks only to the origin of its configured url, %s", to, t.server)
+		err := fmt.Errorf("refusing a request to %s: this server's connector talks only to the origin of its configured url, %s", to, t.server)
+		// go-sdk may report the connection it then closes rather than
+		// this; the connector's errors name the refusal (see probe).
+		t.lastRefusal.Store(&err)
+		t.refusals.Add(1)
+		return nil, err
 	}
 	// The request runs on a context of its own, which the caller's
 	// cancellation ends (see inflight) and so does the stack's: go-sdk
