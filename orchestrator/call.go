@@ -129,11 +129,11 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	case PinChanged:
 		return nil, OutcomeRefused, &Error{Kind: KindToolChanged, Server: server, Tool: tool,
 			Msg: fmt.Sprintf("the definition of %s changed since you accepted it (description, schema or annotations); "+
-				"review it with `mediator tools %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server)}
+				"see what changed with `mediator tools diff %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server)}
 	case PinNew:
 		return nil, OutcomeRefused, &Error{Kind: KindToolNew, Server: server, Tool: tool,
 			Msg: fmt.Sprintf("%s appeared after you accepted server %q's tools; "+
-				"review it with `mediator tools %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server, server)}
+				"review it with `mediator tools diff %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server, server)}
 	}
 	if verr := o.validateArgs(e, args); verr != nil {
 		return nil, OutcomeRefused, verr

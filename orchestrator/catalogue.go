@@ -65,7 +65,7 @@ func (o *Orchestrator) buildCatalogue(s *server, tools []*mcp.Tool) (*catalogue,
 	name := s.cfg.Name
 	cat := &catalogue{tools: make(map[string]*toolEntry, len(tools))}
 	llm := make(map[string]string, len(tools))
-	hashes := make(map[string]string, len(tools))
+	pins := make(map[string]pinnedTool, len(tools))
 	for _, t := range tools {
 		if t == nil {
 			continue
@@ -80,11 +80,11 @@ func (o *Orchestrator) buildCatalogue(s *server, tools []*mcp.Tool) (*catalogue,
 				Msg: fmt.Sprintf("server %q: tools %q and %q both map to the LLM name %q; refusing its tool list (ask the server's author to rename one)", name, other, t.Name, ln)}
 		}
 		llm[ln] = t.Name
-		h, err := toolHash(t)
+		pin, err := pinOf(t)
 		if err != nil {
 			return nil, &Error{Kind: KindPins, Server: name, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(name, t.Name)), Err: err}
 		}
-		hashes[t.Name] = h
+		pins[t.Name] = pin
 		reason := s.cfg.Tools.denyReason(t.Name)
 		cat.tools[t.Name] = &toolEntry{
 			info: ToolInfo{
@@ -95,14 +95,14 @@ func (o *Orchestrator) buildCatalogue(s *server, tools []*mcp.Tool) (*catalogue,
 				Tool:      t,
 				Allowed:   reason == "",
 			},
-			hash:       h,
+			hash:       pin.hash,
 			denyReason: reason,
 		}
 		cat.names = append(cat.names, t.Name)
 	}
 	sort.Strings(cat.names)
 
-	states, err := o.pins.check(name, hashes)
+	states, err := o.pins.check(name, pins)
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,9 @@ import (
 // same attack as changing one: the newcomer inherits the server's trust
 // without the user having looked at it.
 
-// pinFileVersion is the format of the pin file.
-const pinFileVersion = 1
+// pinFileVersion is the format of the pin file. Version 2 added the
+// definitions; a version 1 file is read as pins without them.
+const pinFileVersion = 2
 
 type pinFile struct {
 	Version int                  `json:"version"`
@@ -43,8 +44,69 @@ type pinFile struct {
 
 type serverPin struct {
 	// Tools maps tool name to its definition hash.
-	Tools    map[string]string `json:"tools"`
-	Accepted time.Time         `json:"accepted"`
+	Tools map[string]string `json:"tools"`
+	// Definitions maps tool name to the definition the hash is of, so a
+	// change can be shown, not only detected.
+	Definitions map[string]json.RawMessage `json:"definitions,omitempty"`
+	Accepted    time.Time                  `json:"accepted"`
+}
+
+// pinnedTool is what a pin holds of one tool.
+type pinnedTool struct {
+	hash string
+	def  []byte // canonical JSON of the hashed definition
+}
+
+// Removed marks a ToolChange for a tool the server no longer offers.
+const Removed = "removed"
+
+// ToolChange is how a tool the server offers now differs from its pin.
+type ToolChange struct {
+	Tool string `json:"tool"`
+	// Change is PinChanged, PinNew or Removed.
+	Change string `json:"change"`
+	// Before and After are the definition as pinned and as offered now
+	// (name, description, inputSchema, outputSchema, annotations): Before
+	// is nil for a new tool, or for one pinned by a mediator that kept
+	// hashes only; After is nil for a removed one.
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+}
+
+func (c ToolChange) String() string { return c.Tool + ": " + c.Change }
+
+// indented lays a definition out one field per line, the same whichever
+// way it was stored, so two of them compare line by line.
+func indented(def []byte) json.RawMessage {
+	if len(def) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, def, "", "  "); err != nil {
+		return def
+	}
+	return b.Bytes()
+}
+
+// diffPins compares a server's pin with the tools it offers now, sorted by
+// tool name.
+func diffPins(sp serverPin, now map[string]pinnedTool) []ToolChange {
+	var changes []ToolChange
+	for n, t := range now {
+		switch pinned, ok := sp.Tools[n]; {
+		case !ok:
+			changes = append(changes, ToolChange{Tool: n, Change: PinNew, After: indented(t.def)})
+		case pinned != t.hash:
+			changes = append(changes, ToolChange{Tool: n, Change: PinChanged, Before: indented(sp.Definitions[n]), After: indented(t.def)})
+		}
+	}
+	for n := range sp.Tools {
+		if _, ok := now[n]; !ok {
+			changes = append(changes, ToolChange{Tool: n, Change: Removed, Before: indented(sp.Definitions[n])})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Tool < changes[j].Tool })
+	return changes
 }
 
 // pinStore keeps pins in a JSON file, or in memory when path is empty. It
@@ -63,7 +125,7 @@ func newPinStore(path string) *pinStore {
 
 // check returns each tool's pin state. A server seen for the first time is
 // pinned as it is (trust on first use).
-func (p *pinStore) check(server string, hashes map[string]string) (map[string]string, error) {
+func (p *pinStore) check(server string, tools map[string]pinnedTool) (map[string]string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	all, err := p.read()
@@ -71,55 +133,49 @@ func (p *pinStore) check(server string, hashes map[string]string) (map[string]st
 		return nil, err
 	}
 	sp, known := all[server]
-	states := make(map[string]string, len(hashes))
+	states := make(map[string]string, len(tools))
 	if !known {
-		if err := p.write(server, hashes); err != nil {
+		if err := p.write(server, tools); err != nil {
 			return nil, err
 		}
-		for n := range hashes {
+		for n := range tools {
 			states[n] = PinPinned
 		}
 		return states, nil
 	}
-	for n, h := range hashes {
-		switch pinned, ok := sp.Tools[n]; {
-		case !ok:
-			states[n] = PinNew
-		case pinned != h:
-			states[n] = PinChanged
-		default:
-			states[n] = PinPinned
+	for n := range tools {
+		states[n] = PinPinned
+	}
+	for _, c := range diffPins(sp, tools) {
+		if c.Change != Removed {
+			states[c.Tool] = c.Change
 		}
 	}
 	return states, nil
 }
 
-// accept pins hashes as the server's whole tool set and reports what
-// differs from before as "tool: changed|new|removed", sorted.
-func (p *pinStore) accept(server string, hashes map[string]string) ([]string, error) {
+// changes reports how tools differ from the server's pin, without pinning.
+func (p *pinStore) changes(server string, tools map[string]pinnedTool) ([]ToolChange, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	all, err := p.read()
 	if err != nil {
 		return nil, err
 	}
-	old := all[server].Tools
-	var changes []string
-	for n, h := range hashes {
-		switch pinned, ok := old[n]; {
-		case !ok:
-			changes = append(changes, n+": new")
-		case pinned != h:
-			changes = append(changes, n+": changed")
-		}
+	return diffPins(all[server], tools), nil
+}
+
+// accept pins tools as the server's whole tool set and reports what
+// differs from before.
+func (p *pinStore) accept(server string, tools map[string]pinnedTool) ([]ToolChange, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	all, err := p.read()
+	if err != nil {
+		return nil, err
 	}
-	for n := range old {
-		if _, ok := hashes[n]; !ok {
-			changes = append(changes, n+": removed")
-		}
-	}
-	sort.Strings(changes)
-	if err := p.write(server, hashes); err != nil {
+	changes := diffPins(all[server], tools)
+	if err := p.write(server, tools); err != nil {
 		return nil, err
 	}
 	return changes, nil
@@ -144,8 +200,8 @@ func (p *pinStore) read() (map[string]serverPin, error) {
 			"it records which tool definitions you accepted, so mediator will not guess: fix it, or move it aside "+
 			"to re-pin every server on next use", p.path, jsonErrorPosition(data, err))}
 	}
-	if f.Version != pinFileVersion {
-		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s has version %d; this mediator reads version %d", p.path, f.Version, pinFileVersion)}
+	if f.Version != 1 && f.Version != pinFileVersion {
+		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s has version %d; this mediator reads versions 1 and %d", p.path, f.Version, pinFileVersion)}
 	}
 	if f.Servers == nil {
 		f.Servers = map[string]serverPin{}
@@ -155,10 +211,11 @@ func (p *pinStore) read() (map[string]serverPin, error) {
 
 // write replaces one server's pins, atomically on disk: a crash leaves the
 // old file or the new one, never a torn one.
-func (p *pinStore) write(server string, hashes map[string]string) error {
-	sp := serverPin{Tools: make(map[string]string, len(hashes)), Accepted: time.Now().UTC()}
-	for n, h := range hashes {
-		sp.Tools[n] = h
+func (p *pinStore) write(server string, tools map[string]pinnedTool) error {
+	sp := serverPin{Tools: make(map[string]string, len(tools)), Definitions: make(map[string]json.RawMessage, len(tools)), Accepted: time.Now().UTC()}
+	for n, t := range tools {
+		sp.Tools[n] = t.hash
+		sp.Definitions[n] = t.def
 	}
 	if p.path == "" {
 		p.mem[server] = sp
@@ -226,10 +283,10 @@ func jsonErrorPosition(data []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
-// toolHash digests the parts of a definition that tell a model or a user
+// pinOf digests the parts of a definition that tell a model or a user
 // what the tool does and takes. The JSON is made canonical (sorted keys,
 // numbers as written) so equal definitions always hash alike.
-func toolHash(t *mcp.Tool) (string, error) {
+func pinOf(t *mcp.Tool) (pinnedTool, error) {
 	def := struct {
 		Name         string               `json:"name"`
 		Description  string               `json:"description"`
@@ -239,10 +296,10 @@ func toolHash(t *mcp.Tool) (string, error) {
 	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations}
 	b, err := canonicalJSON(def)
 	if err != nil {
-		return "", err
+		return pinnedTool{}, err
 	}
 	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return pinnedTool{hash: "sha256:" + hex.EncodeToString(sum[:]), def: b}, nil
 }
 
 // canonicalJSON marshals v with object keys sorted at every depth.
@@ -262,41 +319,14 @@ func canonicalJSON(v any) ([]byte, error) {
 }
 
 // AcceptTools re-pins a server's current tool definitions, listed afresh,
-// and returns what changed against the old pins as "tool: changed",
-// "tool: new" or "tool: removed", sorted. An empty list means nothing
-// differed.
-func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]string, error) {
-	s, err := o.lookup(server)
+// and returns how they differ from the old pins, sorted by tool. An empty
+// list means nothing differed.
+func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]ToolChange, error) {
+	s, tools, pins, since, err := o.listAfresh(ctx, server)
 	if err != nil {
 		return nil, err
 	}
-	// Changed and new tools are states, not errors, so an error here is a
-	// connection, a collision or a broken pin file: nothing to accept.
-	if _, err := o.catalogueOf(ctx, s); err != nil {
-		return nil, err
-	}
-	// List afresh: the user accepts what the server offers now, not what an
-	// older session listed.
-	timeout := s.cfg.Timeout
-	if timeout <= 0 {
-		timeout = connectors.DefaultTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	since := s.conn.Status().Since
-	tools, err := s.conn.ListTools(lctx)
-	if err != nil {
-		return nil, o.connErr(server, "", fmt.Errorf("listing tools: %w", err))
-	}
-	hashes := make(map[string]string, len(tools))
-	for _, t := range tools {
-		h, err := toolHash(t)
-		if err != nil {
-			return nil, &Error{Kind: KindPins, Server: server, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(server, t.Name)), Err: err}
-		}
-		hashes[t.Name] = h
-	}
-	changes, err := o.pins.accept(server, hashes)
+	changes, err := o.pins.accept(server, pins)
 	if err != nil {
 		return nil, err
 	}
@@ -309,4 +339,49 @@ func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]string
 	}
 	s.mu.Unlock()
 	return changes, err
+}
+
+// ToolChanges lists afresh what the server offers and returns how it
+// differs from the pins, changing nothing: what AcceptTools would accept.
+func (o *Orchestrator) ToolChanges(ctx context.Context, server string) ([]ToolChange, error) {
+	_, _, pins, _, err := o.listAfresh(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	return o.pins.changes(server, pins)
+}
+
+// listAfresh lists a server's tools now, with their pins: the user reviews
+// and accepts what the server offers now, not what an older session
+// listed.
+func (o *Orchestrator) listAfresh(ctx context.Context, server string) (*server, []*mcp.Tool, map[string]pinnedTool, time.Time, error) {
+	s, err := o.lookup(server)
+	if err != nil {
+		return nil, nil, nil, time.Time{}, err
+	}
+	// Changed and new tools are states, not errors, so an error here is a
+	// connection, a collision or a broken pin file: nothing to review.
+	if _, err := o.catalogueOf(ctx, s); err != nil {
+		return nil, nil, nil, time.Time{}, err
+	}
+	timeout := s.cfg.Timeout
+	if timeout <= 0 {
+		timeout = connectors.DefaultTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	since := s.conn.Status().Since
+	tools, err := s.conn.ListTools(lctx)
+	if err != nil {
+		return nil, nil, nil, time.Time{}, o.connErr(server, "", fmt.Errorf("listing tools: %w", err))
+	}
+	pins := make(map[string]pinnedTool, len(tools))
+	for _, t := range tools {
+		p, err := pinOf(t)
+		if err != nil {
+			return nil, nil, nil, time.Time{}, &Error{Kind: KindPins, Server: server, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(server, t.Name)), Err: err}
+		}
+		pins[t.Name] = p
+	}
+	return s, tools, pins, since, nil
 }

@@ -28,6 +28,14 @@ func pinStates(t *testing.T, o *orchestrator.Orchestrator, server string) map[st
 	return out
 }
 
+func changeNames(cs []orchestrator.ToolChange) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
+}
+
 // session runs one mediator process: a fresh orchestrator on the shared pin
 // file, talking to srv.
 func session(t *testing.T, pinPath string, srv *mcp.Server) *orchestrator.Orchestrator {
@@ -74,8 +82,19 @@ func TestPinsAcrossSessions(t *testing.T) {
 	if _, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "x"}); err != nil {
 		t.Errorf("unchanged tool refused: %v", err)
 	}
+	// What changed can be seen before accepting: the definition as pinned
+	// and as offered now.
+	preview, err := o2.ToolChanges(ctx, "weather")
+	if err != nil || len(preview) != 1 || preview[0].String() != "get_forecast: changed" ||
+		!strings.Contains(string(preview[0].Before), `"description": "Get the weather forecast for a city."`) ||
+		!strings.Contains(string(preview[0].After), "id_rsa") {
+		t.Fatalf("ToolChanges = %+v, %v\nbefore %s\nafter %s", preview, err, preview[0].Before, preview[0].After)
+	}
+	if st := pinStates(t, o2, "weather")["get_forecast"]; st != orchestrator.PinChanged {
+		t.Fatalf("ToolChanges accepted the change: get_forecast is %q", st)
+	}
 	changes, err := o2.AcceptTools(ctx, "weather")
-	if err != nil || !reflect.DeepEqual(changes, []string{"get_forecast: changed"}) {
+	if err != nil || !reflect.DeepEqual(changeNames(changes), []string{"get_forecast: changed"}) {
 		t.Fatalf("AcceptTools = %v, %v", changes, err)
 	}
 	if _, err := o2.Call(ctx, "weather", "get_forecast", map[string]any{"city": "Oslo"}); err != nil {
@@ -93,7 +112,7 @@ func TestPinsAcrossSessions(t *testing.T) {
 	o4 := session(t, pinPath, v4.Server)
 	_, err = o4.Call(ctx, "weather", "exfiltrate", map[string]any{"text": "x"})
 	asError(t, err, orchestrator.KindToolNew)
-	if changes, err := o4.AcceptTools(ctx, "weather"); err != nil || !reflect.DeepEqual(changes, []string{"exfiltrate: new"}) {
+	if changes, err := o4.AcceptTools(ctx, "weather"); err != nil || !reflect.DeepEqual(changeNames(changes), []string{"exfiltrate: new"}) || changes[0].Before != nil {
 		t.Fatalf("AcceptTools = %v, %v", changes, err)
 	}
 	if _, err := o4.Call(ctx, "weather", "exfiltrate", map[string]any{"text": "x"}); err != nil {
@@ -101,7 +120,7 @@ func TestPinsAcrossSessions(t *testing.T) {
 	}
 	// Accepting a server whose tool went away reports the removal.
 	o5 := session(t, pinPath, v2.Server)
-	if changes, err := o5.AcceptTools(ctx, "weather"); err != nil || !reflect.DeepEqual(changes, []string{"exfiltrate: removed"}) {
+	if changes, err := o5.AcceptTools(ctx, "weather"); err != nil || !reflect.DeepEqual(changeNames(changes), []string{"exfiltrate: removed"}) || changes[0].After != nil {
 		t.Fatalf("AcceptTools = %v, %v", changes, err)
 	}
 	if changes, err := o5.AcceptTools(ctx, "weather"); err != nil || len(changes) != 0 {
@@ -171,5 +190,28 @@ func TestBrokenPinFileFailsClosed(t *testing.T) {
 	}
 	if srv.calls.Load() != 0 {
 		t.Errorf("a call went out without pins")
+	}
+}
+
+// A pin file of version 1 holds hashes only: its pins still hold, and a
+// change shows the definition now, with nothing to compare it to.
+func TestPinFileVersion1(t *testing.T) {
+	ctx := testContext(t)
+	pinPath := filepath.Join(t.TempDir(), "pins.json")
+	v1 := `{"version": 1, "servers": {"weather": {"tools": {"get_forecast": "sha256:00", "echo": "sha256:00"}, "accepted": "2026-01-01T00:00:00Z"}}}`
+	if err := os.WriteFile(pinPath, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := session(t, pinPath, newTestServer(serverOpts{name: "weather"}).Server)
+	changes, err := o.ToolChanges(ctx, "weather")
+	if err != nil || len(changes) < 2 || changes[0].Before != nil || !strings.Contains(string(changes[0].After), `"name": "`+changes[0].Tool+`"`) {
+		t.Fatalf("ToolChanges = %+v, %v", changes, err)
+	}
+	if _, err := o.AcceptTools(ctx, "weather"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(pinPath)
+	if !strings.Contains(string(data), `"version": 2`) || !strings.Contains(string(data), `"definitions"`) {
+		t.Errorf("accepting did not write version 2 with definitions:\n%s", data)
 	}
 }

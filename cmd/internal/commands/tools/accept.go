@@ -28,7 +28,7 @@ func NewCmdAccept(f *cmdutil.Factory, runF func(context.Context, *AcceptOptions)
 		Short: "Accept a server's current tool definitions (re-pin them)",
 		Long: `Mediator remembers a hash of each tool's definition. When a server
 changes a tool's description or schema, calls to it are refused until you
-have looked at the change ("mediator tools SERVER --json") and accepted it
+have looked at the change ("mediator tools diff SERVER") and accepted it
 here. Prints what changed against the previous pins.`,
 		Args: cmdutil.ExactArgs(1, "SERVER"),
 		RunE: func(cmd *cobra.Command, args []string) error {

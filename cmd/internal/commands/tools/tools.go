@@ -32,7 +32,8 @@ func NewCmdTools(f *cmdutil.Factory, runF func(context.Context, *ListOptions) er
 		Long: `Lists each tool by its qualified name (server.tool), whether the server's
 tools filter allows it, and its pin state: pinned (as accepted), new, or
 changed (its description or schema changed since it was accepted; calls are
-refused until "mediator tools accept SERVER").`,
+refused until "mediator tools accept SERVER"). "mediator tools diff SERVER"
+shows what changed.`,
 		Args: cmdutil.MaxArgs(1, "[SERVER]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -46,7 +47,7 @@ refused until "mediator tools accept SERVER").`,
 		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
-	cmd.AddCommand(NewCmdAccept(f, nil))
+	cmd.AddCommand(NewCmdAccept(f, nil), NewCmdDiff(f, nil))
 	return cmd
 }
 
@@ -118,7 +119,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	if changed := countPin(rows, orchestrator.PinChanged); changed > 0 && !opts.JSON {
-		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until `mediator tools accept SERVER`\n", changed)
+		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until `mediator tools accept SERVER` (`mediator tools diff SERVER` shows what changed)\n", changed)
 	}
 	if listErr != nil {
 		// Other servers' tools are listed; these could not be.
