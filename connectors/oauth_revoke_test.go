@@ -8,7 +8,22 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/connectors/oauth/oauthtest"
+	"github.com/mediatorhq/mediator/credentials"
 )
+
+// loggedIn logs server "github" of as in, as `mediator auth login` does,
+// into a keyring of its own.
+func loggedIn(t *testing.T, as *oauthtest.Server) (*credentials.Store, Config) {
+	t.Helper()
+	ring := fileKeyring(t)
+	cfg := oauthConfig(t, "github", as)
+	login := mustNew(t, Options{Config: cfg, Secrets: ring.ForServer("github"), Login: browserLogin(t)})
+	if err := login.Connect(testCtx(t)); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	_ = login.Close()
+	return ring, cfg
+}
 
 // Logout's revocation: a fresh connector (another process), without
 // connecting, has the authorization server take back the stored refresh
@@ -25,14 +40,8 @@ func TestOAuthRevoke(t *testing.T) {
 			if confidential {
 				as.ClientSecret = "dcr-secret"
 			}
-			ring := fileKeyring(t)
-			cfg := oauthConfig(t, "github", as)
+			ring, cfg := loggedIn(t, as)
 			ctx := testCtx(t)
-			login := mustNew(t, Options{Config: cfg, Secrets: ring.ForServer("github"), Login: browserLogin(t)})
-			if err := login.Connect(ctx); err != nil {
-				t.Fatalf("login: %v", err)
-			}
-			_ = login.Close()
 
 			c := mustNew(t, Options{Config: cfg, Secrets: ring.ForServer("github")})
 			revs, err := c.RevokeOAuth(ctx)
@@ -62,15 +71,8 @@ func TestOAuthRevoke(t *testing.T) {
 // An authorization server without a revocation endpoint is reported, and
 // nothing is sent anywhere.
 func TestOAuthRevokeWithoutEndpoint(t *testing.T) {
-	as := oauthtest.New(t)
-	ring := fileKeyring(t)
-	cfg := oauthConfig(t, "github", as)
+	ring, cfg := loggedIn(t, oauthtest.New(t))
 	ctx := testCtx(t)
-	login := mustNew(t, Options{Config: cfg, Secrets: ring.ForServer("github"), Login: browserLogin(t)})
-	if err := login.Connect(ctx); err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	_ = login.Close()
 	revs, err := mustNew(t, Options{Config: cfg, Secrets: ring.ForServer("github")}).RevokeOAuth(ctx)
 	if err != nil || len(revs) != 1 || !errors.Is(revs[0].Err, oauth.ErrNoRevocationEndpoint) || len(revs[0].Revoked) != 0 {
 		t.Fatalf("revocations %+v, %v", revs, err)

@@ -12,17 +12,40 @@ import (
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
-// AcceptOptions of `mediator tools accept`.
-type AcceptOptions struct {
+// serverDeps are what the verbs on one server's tools (accept, diff) take
+// from the Factory.
+type serverDeps struct {
 	IO           *iostreams.IOStreams
 	Config       func() (*config.Config, error)
 	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Server       string
+}
+
+func newServerDeps(f *cmdutil.Factory) serverDeps {
+	return serverDeps{IO: f.IOStreams, Config: f.Config, Orchestrator: f.Orchestrator}
+}
+
+// open checks that server is configured and opens an orchestrator over it
+// alone; the caller closes it.
+func (d serverDeps) open(ctx context.Context, server string) (*orchestrator.Orchestrator, error) {
+	cfg, err := d.Config()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cmdutil.CheckServer(cfg, server); err != nil {
+		return nil, err
+	}
+	return d.Orchestrator(ctx, cfg, server)
+}
+
+// AcceptOptions of `mediator tools accept`.
+type AcceptOptions struct {
+	serverDeps
+	Server string
 }
 
 // NewCmdAccept returns `mediator tools accept SERVER`.
 func NewCmdAccept(f *cmdutil.Factory, runF func(context.Context, *AcceptOptions) error) *cobra.Command {
-	opts := &AcceptOptions{IO: f.IOStreams, Config: f.Config, Orchestrator: f.Orchestrator}
+	opts := &AcceptOptions{serverDeps: newServerDeps(f)}
 	return &cobra.Command{
 		Use:   "accept SERVER",
 		Short: "Accept a server's current tool definitions (re-pin them)",
@@ -43,14 +66,7 @@ here. Prints what changed against the previous pins.`,
 }
 
 func acceptRun(ctx context.Context, opts *AcceptOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}

@@ -8,25 +8,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // DiffOptions of `mediator tools diff`.
 type DiffOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
-	Server       string
-	JSON         bool
+	serverDeps
+	// Redactor is read after the orchestrator opened the keyring.
+	Redactor func() *credentials.Redactor
+	Server   string
+	JSON     bool
 }
 
 // NewCmdDiff returns `mediator tools diff SERVER`.
 func NewCmdDiff(f *cmdutil.Factory, runF func(context.Context, *DiffOptions) error) *cobra.Command {
-	opts := &DiffOptions{IO: f.IOStreams, Config: f.Config, Orchestrator: f.Orchestrator, Redactor: func() *credentials.Redactor { return f.Redactor }}
+	opts := &DiffOptions{serverDeps: newServerDeps(f), Redactor: func() *credentials.Redactor { return f.Redactor }}
 	cmd := &cobra.Command{
 		Use:   "diff SERVER",
 		Short: "Show how a server's tools differ from what you accepted",
@@ -56,14 +53,7 @@ config error, 3 connection or authentication failure.`,
 }
 
 func diffRun(ctx context.Context, opts *DiffOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}
