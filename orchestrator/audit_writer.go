@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/filelock"
 )
 
 // auditLog appends hash-chained JSON Lines.
@@ -40,8 +41,9 @@ import (
 // never gets one.
 //
 // One mutex orders this process's records; an advisory file lock (where
-// the OS has one) orders them against other mediator processes appending to
-// the same file, and the chain resumes from whatever record another process
+// the OS has one; elsewhere two processes appending at once can fork the
+// chain, which `mediator audit verify` reports) orders them against other
+// mediator processes appending to the same file, and the chain resumes from whatever record another process
 // wrote last. The file lock is held for a short while (lockHold) from the
 // batch that takes it rather than taken for each: while it is held no
 // other process can have appended, so a batch costs one write. After a
@@ -131,10 +133,10 @@ func (a *auditLog) openLocked() error {
 	a.f = f
 	// Check the tail now, so a log that cannot be continued stops the first
 	// call before it is sent.
-	if err := lockFile(f); err != nil {
+	if err := filelock.Lock(f); err != nil {
 		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
 	}
-	defer unlockFile(f)
+	defer filelock.Unlock(f)
 	return a.syncTail()
 }
 
@@ -284,19 +286,19 @@ func (a *auditLog) drainLocked() {
 // drain running.
 func (a *auditLog) writeBatch(batch []auditEntry) error {
 	if !a.held {
-		if err := lockFile(a.f); err != nil {
+		if err := filelock.Lock(a.f); err != nil {
 			return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
 		}
 		if err := a.syncTail(); err != nil {
-			unlockFile(a.f)
+			filelock.Unlock(a.f)
 			return err
 		}
-		if a.yield || !haveFileLock {
+		if a.yield || !filelock.Supported {
 			// Right after a release, another process may be waiting for
 			// its turn. Without a real lock, keeping it would only skip
 			// the check for records another process appended.
 			a.yield = false
-			defer unlockFile(a.f)
+			defer filelock.Unlock(a.f)
 		} else {
 			a.held = true
 			if a.release == nil {
@@ -403,7 +405,7 @@ func (a *auditLog) releaseLock() {
 // unlockLocked drops the file lock if this process holds it. a.mu must be held.
 func (a *auditLog) unlockLocked() {
 	if a.held {
-		unlockFile(a.f)
+		filelock.Unlock(a.f)
 		a.held = false
 	}
 }

@@ -1,0 +1,46 @@
+// Package filelock holds advisory locks on files, which order mediator
+// processes that share a file: the audit log's appends, an OAuth server's
+// token refreshes. Where the OS has no such lock (Supported is false) the
+// functions succeed without excluding anyone.
+package filelock
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// pollEvery is how often LockPath tries again while another process holds
+// the lock.
+const pollEvery = 5 * time.Millisecond
+
+// LockPath takes an exclusive lock on the file at path, creating it (and
+// its directory) if need be, and waits for another process's lock until
+// ctx ends. unlock releases it and closes the file.
+func LockPath(ctx context.Context, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		ok, err := tryLock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if ok {
+			return func() { Unlock(f); f.Close() }, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another mediator process to release %s: %w", path, ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+}
