@@ -48,6 +48,10 @@ type Options struct {
 	// TokenStore, when set, keeps the OAuth types' tokens and registrations
 	// instead of the keyring behind Secrets.
 	TokenStore oauth.TokenStore
+	// LockDir holds the lock files mediator processes take turns with at
+	// refreshing an OAuth server's token (see oauth.Config.RefreshLock);
+	// empty means refreshes are single-flight within this process only.
+	LockDir string
 	// Now is the clock OAuth tokens' expiry is judged by; nil means
 	// time.Now. Tests move it past an expiry.
 	Now func() time.Time

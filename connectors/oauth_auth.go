@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"path/filepath"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/filelock"
 )
 
 // NewOAuthAuthenticator puts an OAuth handler (authorization code, client
@@ -226,6 +228,11 @@ func (c *Connector) buildOAuthHandler(ctx context.Context) (*oauth.Handler, erro
 		return nil, err
 	}
 	cfg.Client = client
+	if dir := c.opts.LockDir; dir != "" {
+		cfg.RefreshLock = func(ctx context.Context, server string) (func(), error) {
+			return filelock.LockPath(ctx, filepath.Join(dir, "oauth-refresh-"+server+".lock"))
+		}
+	}
 
 	switch a.Type {
 	case AuthOAuth:

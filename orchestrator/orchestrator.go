@@ -59,7 +59,10 @@ type Options struct {
 	AuditIncludeValues bool
 	// PinPath is the JSON file of pinned tool definition hashes; empty keeps
 	// pins in memory only.
-	PinPath    string
+	PinPath string
+	// LockDir holds the lock files mediator processes take turns with (see
+	// connectors.Options.LockDir); empty means no cross-process locks.
+	LockDir    string
 	Logger     *slog.Logger
 	ClientInfo *mcp.Implementation
 	// Stderr receives stdio servers' stderr; nil discards it.

@@ -91,6 +91,7 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			ClientInfo:   o.opts.ClientInfo,
 			Stderr:       stderr,
 			NewTransport: cfg.NewTransport,
+			LockDir:      o.opts.LockDir,
 		})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", where, err))

@@ -164,6 +164,14 @@ type Config struct {
 	// RefreshBefore renews a token this long before it expires; zero means
 	// one minute.
 	RefreshBefore time.Duration
+	// RefreshLock, when set, is held around each refresh of the server's
+	// token, so mediator processes sharing the store take turns: the one
+	// that waited re-reads the store and uses the token the other got,
+	// instead of spending a refresh token a rotating authorization server
+	// has just retired (which some treat as theft and answer by revoking
+	// the grant). Nil means refreshes are single-flight within this
+	// process only.
+	RefreshLock func(ctx context.Context, server string) (unlock func(), err error)
 	// MaxStepUps bounds step-up authorizations per operation within ten
 	// minutes; zero means 3.
 	MaxStepUps int
@@ -442,11 +450,18 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 	var err error
 	switch h.cfg.Grant {
 	case GrantAuthorizationCode:
+		if lock := h.cfg.RefreshLock; lock != nil {
+			unlock, err := lock(ctx, h.cfg.ServerName)
+			if err != nil {
+				return nil, fmt.Errorf("refreshing the token of server %q: %w", h.cfg.ServerName, err)
+			}
+			defer unlock()
+		}
 		cur := s.token
 		// Another mediator process may have refreshed since this one read
 		// the token: with a rotating authorization server the refresh
 		// token held here is spent, and the stored one is the live one.
-		// (Single-flight holds within a process only; see docs/auth.md.)
+		// Under RefreshLock that read comes after the other's save.
 		if st, err := h.store.LoadToken(ctx, s.key); err == nil && cur != nil && !sameToken(st, cur) && (st.TokenType != "DPoP" || h.cfg.DPoPKey != nil) {
 			if h.fresh(st) {
 				h.mu.Lock()

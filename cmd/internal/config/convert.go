@@ -56,8 +56,13 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 		AuditPath:          c.Audit.Path,
 		AuditIncludeValues: c.Audit.IncludeValues,
 		PinPath:            c.PinPath(),
+		LockDir:            c.LockDir(),
 	}
 }
 
 // PinPath is the file of accepted tool definition hashes.
 func (c *Config) PinPath() string { return filepath.Join(c.StateDir, "pins.json") }
+
+// LockDir holds the lock files mediator processes take turns with (an
+// OAuth server's token refresh).
+func (c *Config) LockDir() string { return filepath.Join(c.StateDir, "locks") }

@@ -99,6 +99,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		Secrets:    store.ForServer(s.Name),
 		Logger:     opts.Logger(), // the connector adds the server attribute itself
 		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
+		LockDir:    cfg.LockDir(),
 	}
 	if s.Auth.Type == connectors.AuthOAuth {
 		copts.Login = opts.login(s.Name)

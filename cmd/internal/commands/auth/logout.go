@@ -116,6 +116,7 @@ func revokeAll(ctx context.Context, opts *LogoutOptions, cfg *config.Config, s *
 		Secrets:    store.ForServer(s.Name),
 		Logger:     opts.Logger(),
 		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
+		LockDir:    cfg.LockDir(),
 	})
 	if err != nil {
 		fmt.Fprintf(w, "warning: not revoking the tokens of %s: %v\n", s.Name, err)
