@@ -1,11 +1,11 @@
 package connectors
 
 import (
-	"path/filepath"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
