@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -45,6 +46,18 @@ type deps struct {
 
 func newDeps(f *cmdutil.Factory) deps {
 	return deps{IO: f.IOStreams, Config: f.Config, Secrets: f.Secrets, Logger: f.Logger, OpenBrowser: f.OpenBrowser, Version: f.Version}
+}
+
+// connectorOptions are the options of a connector to server s outside an
+// orchestrator (login, logout), with its keyring items from store.
+func (d deps) connectorOptions(cfg *config.Config, s *config.Server, store *credentials.Store) connectors.Options {
+	return connectors.Options{
+		Config:     cfg.ServerConfigs(s.Name)[0].Config,
+		Secrets:    store.ForServer(s.Name),
+		Logger:     d.Logger(), // the connector adds the server attribute itself
+		ClientInfo: &mcp.Implementation{Name: "mediator", Version: d.Version},
+		LockDir:    cfg.LockDir(),
+	}
 }
 
 // noLoginHint says why a server of another auth type needs no login, and

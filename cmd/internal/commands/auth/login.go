@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -92,15 +91,8 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	sc := cfg.ServerConfigs(s.Name)[0].Config
-	sc.Timeout = opts.Timeout
-	copts := connectors.Options{
-		Config:     sc,
-		Secrets:    store.ForServer(s.Name),
-		Logger:     opts.Logger(), // the connector adds the server attribute itself
-		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
-		LockDir:    cfg.LockDir(),
-	}
+	copts := opts.connectorOptions(cfg, s, store)
+	copts.Config.Timeout = opts.Timeout
 	if s.Auth.Type == connectors.AuthOAuth {
 		copts.Login = opts.login(s.Name)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -111,13 +110,7 @@ func revokeAll(ctx context.Context, opts *LogoutOptions, cfg *config.Config, s *
 		return
 	}
 	w := opts.IO.ErrOut
-	c, err := connectors.New(connectors.Options{
-		Config:     cfg.ServerConfigs(s.Name)[0].Config,
-		Secrets:    store.ForServer(s.Name),
-		Logger:     opts.Logger(),
-		ClientInfo: &mcp.Implementation{Name: "mediator", Version: opts.Version},
-		LockDir:    cfg.LockDir(),
-	})
+	c, err := connectors.New(opts.connectorOptions(cfg, s, store))
 	if err != nil {
 		fmt.Fprintf(w, "warning: not revoking the tokens of %s: %v\n", s.Name, err)
 		return

@@ -139,6 +139,16 @@ func Servers(f *flow.Flow) []string {
 	return out
 }
 
+// WithAuditLoss adds to runErr the loss of any of the run's audit records.
+// The last steps' records are written behind them, and a run whose records
+// are lost was not fully audited; a cancelled run waits for them too.
+func WithAuditLoss(ctx context.Context, o *orchestrator.Orchestrator, runErr error) error {
+	if err := o.SyncAudit(context.WithoutCancel(ctx)); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
 // Connect checks that every server the flow calls is configured and builds
 // an orchestrator over just those.
 func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*orchestrator.Orchestrator, error) {

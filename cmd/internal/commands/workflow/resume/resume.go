@@ -4,7 +4,6 @@ package resume
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -96,12 +95,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
 	})
-	// The last steps' audit records are written behind them, and a run
-	// whose records are lost was not fully audited; a cancelled run waits
-	// for them too.
-	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
-		runErr = errors.Join(runErr, aerr)
-	}
+	runErr = flowrun.WithAuditLoss(ctx, o, runErr)
 	if res == nil && runErr != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: runErr}
 	}

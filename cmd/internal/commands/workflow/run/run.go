@@ -4,7 +4,6 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,12 +146,7 @@ func runRun(ctx context.Context, opts *Options) error {
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
 		})
 	})
-	// The last steps' audit records are written behind them, and a run
-	// whose records are lost was not fully audited; a cancelled run waits
-	// for them too.
-	if aerr := o.SyncAudit(context.WithoutCancel(ctx)); aerr != nil {
-		runErr = errors.Join(runErr, aerr)
-	}
+	runErr = flowrun.WithAuditLoss(ctx, o, runErr)
 	return flowrun.Report(opts.Env, red, res, runErr, opts.JSON)
 }
 
