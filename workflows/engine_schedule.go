@@ -195,35 +195,10 @@ func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %v", e.
 func (e *StepError) Unwrap() error { return e.Err }
 
 // groupDeps returns, for every step of a list, the IDs of its siblings it
-// must wait for: explicit needs and .steps references anywhere in its
-// subtree that name a sibling, plus, for an on_error handler, the siblings
-// holding the steps it handles.
+// must wait for (flow.Dependencies), refusing a cycle, which would hang
+// the run.
 func groupDeps(steps []*flow.Step) (map[string][]string, error) {
-	ids := make(map[string]bool, len(steps))
-	for _, s := range steps {
-		ids[s.ID] = true
-	}
-	deps := make(map[string][]string, len(steps))
-	for _, s := range steps {
-		set := map[string]bool{}
-		subtreeRefs(s, func(id string) {
-			if ids[id] && id != s.ID {
-				set[id] = true
-			}
-		})
-		for _, o := range steps {
-			if o != s && handles(o, s.ID) {
-				set[o.ID] = true
-			}
-		}
-		list := make([]string, 0, len(set))
-		for id := range set {
-			list = append(list, id)
-		}
-		slices.Sort(list)
-		deps[s.ID] = list
-	}
-	// Refuse a cycle here too: waiting on it would hang the run.
+	deps := flow.Dependencies(steps)
 	state := map[string]int{}
 	var visit func(id string, trail []string) error
 	visit = func(id string, trail []string) error {
@@ -248,54 +223,6 @@ func groupDeps(steps []*flow.Step) (map[string][]string, error) {
 		}
 	}
 	return deps, nil
-}
-
-// handles reports whether s or a step nested in it names id in on_error.
-func handles(s *flow.Step, id string) bool {
-	if s.OnError == id {
-		return true
-	}
-	for _, c := range s.Steps {
-		if handles(c, id) {
-			return true
-		}
-	}
-	for _, b := range s.Parallel {
-		for _, c := range b {
-			if handles(c, id) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// subtreeRefs reports every step ID a step or anything nested in it reads
-// or explicitly needs.
-func subtreeRefs(s *flow.Step, fn func(string)) {
-	for _, n := range s.Needs {
-		fn(n)
-	}
-	for _, x := range []*flow.Expr{s.ForEach, s.If, s.IdempotencyKey} {
-		if x != nil {
-			for _, r := range x.References {
-				fn(r)
-			}
-		}
-	}
-	var refs []string
-	collectRefs(s.With, &refs)
-	for _, r := range refs {
-		fn(r)
-	}
-	for _, c := range s.Steps {
-		subtreeRefs(c, fn)
-	}
-	for _, b := range s.Parallel {
-		for _, c := range b {
-			subtreeRefs(c, fn)
-		}
-	}
 }
 
 // collectRefs appends the step IDs referenced by a value's expressions.
