@@ -162,7 +162,10 @@ type engine struct {
 	log     *slog.Logger
 	runID   string
 	inputs  map[string]any
-	sources argSources
+	// prov is the flow's data-flow analysis; refused holds the first
+	// undeclared flow of each call step the policy refuses.
+	prov    *flow.Provenance
+	refused map[*flow.Step]flow.Violation
 	// retained are the step IDs some expression references: only their
 	// views are kept in memory once they finish.
 	retained map[string]bool
@@ -220,6 +223,8 @@ func newEngine(fl *flow.Flow, opts RunOptions, inputs map[string]any) (*engine, 
 		handlers:      map[string]bool{},
 		byID:          map[string]*flow.Step{},
 	}
+	e.prov = flow.NewProvenance(fl)
+	e.refused = refusals(fl, e.prov, opts.PolicyFlows)
 	for _, s := range fl.AllSteps() {
 		e.byID[s.ID] = s
 		switch s.OnError {

@@ -13,9 +13,9 @@ import (
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
-// runCall composes a call step's arguments, checks them against the
-// data-flow policy, and makes the call with retries, journalling every
-// attempt. On resume it reuses a journalled success instead of calling.
+// runCall composes a call step's arguments and makes the call with
+// retries, journalling every attempt. On resume it reuses a journalled
+// success instead of calling.
 func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	var refs []string
 	collectRefs(s.With, &refs)
@@ -32,9 +32,6 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	key := ""
 	if s.IdempotencyKey != nil {
 		if key, err = e.evalKey(ctx, s.IdempotencyKey, scope); err != nil {
-			return e.failBeforeCall(s, path, "", "", err)
-		}
-		if err := e.checkFlow(s, path, "idempotency_key", s.IdempotencyKey); err != nil {
 			return e.failBeforeCall(s, path, "", "", err)
 		}
 	}
@@ -205,7 +202,7 @@ func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, p
 	if !ok {
 		return
 	}
-	sources := e.sources.servers(e.flow, s, s.If)
+	sources := e.prov.ExprServers(s.If)
 	if len(sources) == 0 {
 		return
 	}
@@ -227,8 +224,8 @@ func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, p
 	p.planConditional(ctx, req, sources, err)
 }
 
-// composeArgs evaluates a step's with: tree and checks every field's
-// provenance against the flow policy before anything is sent.
+// composeArgs evaluates a step's with: tree (runStep has checked the
+// data-flow policy already).
 func (e *engine) composeArgs(ctx context.Context, s *flow.Step, path string, scope map[string]any) (map[string]any, error) {
 	if s.With == nil {
 		return map[string]any{}, nil
@@ -239,9 +236,6 @@ func (e *engine) composeArgs(ctx context.Context, s *flow.Step, path string, sco
 		case flow.KindLiteral:
 			return v.Literal, nil
 		case flow.KindExpr:
-			if err := e.checkFlow(s, path, field, v.Expr); err != nil {
-				return nil, err
-			}
 			out, err := flow.Eval(ctx, v.Expr, scope)
 			if err != nil {
 				return nil, &exprError{what: field, err: err}

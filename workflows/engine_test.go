@@ -775,11 +775,11 @@ steps:
 		policy  []flow.FlowEdge
 		wantErr []string
 	}{
-		{name: "undeclared flow refused", flow: body, wantErr: []string{"step sink", "field with.nested.copy", `server "a"`, `server "b"`, `add "a -> b" to flows:`}},
+		{name: "undeclared flow refused", flow: body, wantErr: []string{"test.flow.yaml:12:", "step sink", "field with.nested.copy", `server "a"`, "to b.echo", `add "a -> b" to flows:`}},
 		{name: "declared in the file", flow: "flows: [a -> b]\n" + body},
 		{name: "declared in the global policy", flow: body, policy: []flow.FlowEdge{{From: "a", To: "b"}}},
 		{name: "reverse direction does not count", flow: "flows: [b -> a]\n" + body, wantErr: []string{`add "a -> b"`}},
-		{name: "item provenance reaches the idempotency key", flow: eachBody, wantErr: []string{"step sink[", "field idempotency_key", `add "a -> b"`}},
+		{name: "item provenance reaches the idempotency key", flow: eachBody, wantErr: []string{"step sink ", "field idempotency_key", `add "a -> b"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

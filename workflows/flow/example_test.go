@@ -66,5 +66,5 @@ steps:
 	}
 	// Output:
 	// leak.flow.yaml:6:28: steps[0].with.at: now is not allowed in flow expressions: it reads the clock, and a run's data must depend only on its inputs and tool results
-	// leak.flow.yaml:9:19: steps[1].with.title: step "remind" sends data from server "weather" (via .steps.forecast) to calendar.create_event in argument title; this flow is not declared: add "weather -> calendar" to flows: (or, for every flow, to policy.flows in the config)
+	// leak.flow.yaml:9:19: steps[1].with.title: step "remind" sends data from server "weather" (via .steps.forecast) to calendar.create_event in field with.title; this flow is not declared: add "weather -> calendar" to flows: (or, for every flow, to policy.flows in the config)
 }

@@ -84,7 +84,7 @@ func dedupeProblems(ps Problems) Problems {
 // time; without one it cannot tell, so it reports every call that may be
 // repeated with neither idempotency_key nor retry_unsafe.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
-	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, idx: newStepIndex(f)}
+	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
 	v.index()
 	v.inputs()
 	for _, s := range v.all {
@@ -115,7 +115,7 @@ type validator struct {
 	byID  map[string]*Step
 	ids   []string
 	deps  map[*Step][]dep // lifted edges between siblings
-	idx   *stepIndex
+	prov  *Provenance
 }
 
 func (v *validator) add(pos Pos, field, format string, args ...any) {
@@ -555,14 +555,6 @@ func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
 	return false
 }
 
-// Source is one origin of data an expression can read: a server, and the
-// scope path through which it arrives (".steps.forecast", or ".item" for a
-// for_each over it).
-type Source struct {
-	Server string
-	Via    string
-}
-
 // StepServers returns the servers whose results make up .steps.<id> of s:
 // its own call's server, or for a group every server called inside it.
 func StepServers(s *Step) []string {
@@ -579,87 +571,14 @@ func sortedSet(set map[string]bool) []string {
 	return out
 }
 
-// ExprSources returns the servers whose data an expression of step s can
-// read, statically: each .steps.<id> brings that step's result sources
-// (its servers and, transitively, those its arguments read), and .item
-// or .index bring the sources of the for_each that binds them. ownForEach
-// says e is s's own for_each expression (evaluated outside its items).
-// Unknown step ids contribute nothing.
-func (f *Flow) ExprSources(s *Step, e *Expr, ownForEach bool) []Source {
-	return newStepIndex(f).exprSources(s, e, ownForEach)
-}
-
-// stepIndex answers repeated questions about a flow's steps in constant
-// time each, so validating or drawing a large flow stays linear.
+// stepIndex memoises the servers of each step, so drawing a large flow
+// stays linear.
 type stepIndex struct {
-	byID    map[string]*Step
 	servers map[*Step][]string
-	// results memoises resultSources; a nil entry marks a step being
-	// computed, so a reference cycle (reported elsewhere) cannot recurse.
-	results map[*Step][]Source
 }
 
-// resultSources returns the servers whose data can be in .steps.<id> of
-// t: the servers it calls (Via "") and, transitively, every server whose
-// data went into the arguments of those calls (Via naming the step that
-// called it). A tool may echo its arguments, so B called with A's data
-// returns A's data: C reading B then needs A -> C declared too, not only
-// B -> C. Conditions (if) and for_each lists are evaluated by mediator and
-// never sent, so they add nothing beyond what the arguments read.
-func (x *stepIndex) resultSources(t *Step) []Source {
-	if out, ok := x.results[t]; ok {
-		return out
-	}
-	if x.results == nil {
-		x.results = map[*Step][]Source{}
-	}
-	x.results[t] = nil
-	seen := map[Source]bool{}
-	var out []Source
-	add := func(src Source) {
-		if !seen[src] {
-			seen[src] = true
-			out = append(out, src)
-		}
-	}
-	for _, srv := range x.stepServers(t) {
-		add(Source{Server: srv})
-	}
-	walkSteps([]*Step{t}, func(c *Step) {
-		if c.Call == nil {
-			return
-		}
-		for _, r := range stepExprs(c) {
-			if r.arg == "for_each" || r.arg == "if" {
-				continue
-			}
-			for _, src := range x.exprSources(c, r.e, false) {
-				add(Source{Server: src.Server, Via: originOf(src.Via)})
-			}
-		}
-	})
-	x.results[t] = out
-	return out
-}
-
-// originOf keeps the innermost ".steps.<id>" of a nested Via, the step
-// the data came from, so long chains give short messages.
-func originOf(via string) string {
-	i := strings.LastIndex(via, ".steps.")
-	if i < 0 {
-		return via
-	}
-	return strings.TrimRight(via[i:], ")")
-}
-
-func newStepIndex(f *Flow) *stepIndex {
-	x := &stepIndex{byID: map[string]*Step{}, servers: map[*Step][]string{}}
-	walkSteps(f.Steps, func(s *Step) {
-		if _, dup := x.byID[s.ID]; !dup {
-			x.byID[s.ID] = s
-		}
-	})
-	return x
+func newStepIndex(*Flow) *stepIndex {
+	return &stepIndex{servers: map[*Step][]string{}}
 }
 
 // stepServers is StepServers, memoised.
@@ -685,67 +604,9 @@ func (x *stepIndex) stepServers(s *Step) []string {
 	return srv
 }
 
-func (x *stepIndex) exprSources(s *Step, e *Expr, ownForEach bool) []Source {
-	seen := map[Source]bool{}
-	var out []Source
-	var collect func(s *Step, e *Expr, ownForEach bool, via string, depth int)
-	collect = func(s *Step, e *Expr, ownForEach bool, via string, depth int) {
-		if depth > maxDepth {
-			return
-		}
-		for _, id := range e.References {
-			t, ok := x.byID[id]
-			if !ok {
-				continue
-			}
-			path := ".steps." + id
-			if via != "" {
-				path = via + " (from .steps." + id + ")"
-			}
-			for _, rs := range x.resultSources(t) {
-				src := Source{Server: rs.Server, Via: path}
-				if rs.Via != "" {
-					src.Via = path + " (from " + rs.Via + ")"
-				}
-				if !seen[src] {
-					seen[src] = true
-					out = append(out, src)
-				}
-			}
-		}
-		if !readsItem(e) || s == nil {
-			return
-		}
-		b := s
-		if ownForEach {
-			b = s.Parent
-		}
-		for ; b != nil; b = b.Parent {
-			if b.ForEach != nil {
-				itemVia := via
-				if itemVia == "" {
-					itemVia = ".item"
-				}
-				collect(b, b.ForEach, true, itemVia, depth+1)
-				return
-			}
-		}
-	}
-	collect(s, e, ownForEach, "", 0)
-	return out
-}
-
-func readsItem(e *Expr) bool {
-	for _, p := range e.Paths {
-		if p[0] == "item" || p[0] == "index" {
-			return true
-		}
-	}
-	return false
-}
-
-// flows checks every call's arguments (and idempotency key, which is sent
-// to the server too) against the declared cross-server flows.
+// flows checks that every server flows: names is called, and every call's
+// arguments (and idempotency key, which is sent to the server too) and
+// control (Provenance) against the declared cross-server flows.
 func (v *validator) flows() {
 	called := map[string]bool{}
 	for _, s := range v.all {
@@ -762,42 +623,8 @@ func (v *validator) flows() {
 		}
 	}
 	for _, s := range v.all {
-		if s.Call == nil || s.Call.Server == "" {
-			continue
-		}
-		type hit struct {
-			fields []string
-			first  exprRef
-			via    []string
-		}
-		hits := map[string]*hit{}
-		var order []string
-		for _, r := range stepExprs(s) {
-			if r.arg == "for_each" || r.arg == "if" {
-				continue // evaluated by mediator, not sent to the server
-			}
-			for _, src := range v.idx.exprSources(s, r.e, false) {
-				if v.f.Allows(src.Server, s.Call.Server, v.opts.PolicyFlows) {
-					continue
-				}
-				h, ok := hits[src.Server]
-				if !ok {
-					h = &hit{first: r}
-					hits[src.Server] = h
-					order = append(order, src.Server)
-				}
-				if !contains(h.fields, r.arg) {
-					h.fields = append(h.fields, r.arg)
-				}
-				if !contains(h.via, src.Via) {
-					h.via = append(h.via, src.Via)
-				}
-			}
-		}
-		for _, from := range order {
-			h := hits[from]
-			v.add(h.first.e.Pos, h.first.field, "step %q sends data from server %q (via %s) to %s in %s; this flow is not declared: add %q to flows: (or, for every flow, to policy.flows in the config)",
-				s.ID, from, strings.Join(h.via, ", "), s.Call, plural("argument", h.fields), from+" -> "+s.Call.Server)
+		for _, u := range v.prov.Undeclared(s, v.opts.PolicyFlows) {
+			v.add(u.Pos, u.field, "step %q %s", s.ID, u.Message())
 		}
 	}
 }

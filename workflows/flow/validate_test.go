@@ -179,7 +179,7 @@ func TestValidateFlows(t *testing.T) {
 	undeclared := strings.Replace(string(issue), "flows: [weather -> calendar]", "flows: []", 1)
 	runProblemCases(t, []problemCase{
 		{name: "issue example without its flow", src: undeclared, want: []string{
-			`23:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in arguments title, start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
+			`23:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in fields with.title, with.start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
 		{name: "issue example allowed by global policy", src: undeclared,
 			opts: ValidateOptions{PolicyFlows: []FlowEdge{{From: "weather", To: "calendar"}}}},
 		{name: "direct reference, group and idempotency key", src: header + `flows: [a -> c]
@@ -198,7 +198,7 @@ steps:
     idempotency_key: ${ .steps.g.result | length | tostring }
     if: ${ .steps.fa.status == "succeeded" }
 `, want: []string{
-			`15:13 steps[2].with.both: step "to_c" sends data from server "b" (via .steps.g) to c.t in arguments both and idempotency_key; this flow is not declared: add "b -> c" to flows:`}},
+			`15:13 steps[2].with.both: step "to_c" sends data from server "b" (via .steps.g) to c.t in fields with.both and idempotency_key; this flow is not declared: add "b -> c" to flows:`}},
 		{name: "nested for_each item", src: header + `steps:
   - id: src
     call: {server: a, tool: t}
@@ -210,7 +210,7 @@ steps:
         call: {server: b, tool: t}
         with: {x: ${ .item }}
 `, want: []string{
-			`12:19 steps[1].steps[0].with.x: step "inner" sends data from server "a" (via .item (from .steps.src)) to b.t in argument x; this flow is not declared: add "a -> b" to flows:`}},
+			`12:19 steps[1].steps[0].with.x: step "inner" sends data from server "a" (via .item (from .steps.src)) to b.t in field with.x; this flow is not declared: add "a -> b" to flows:`}},
 		{name: "data relayed through an echoing server keeps its origin", src: header + `flows: [a -> b, b -> c]
 steps:
   - id: src
@@ -222,7 +222,7 @@ steps:
     call: {server: c, tool: t}
     with: {x: ${ .steps.mid.result.copy }}
 `, want: []string{
-			`12:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.mid (from .steps.src)) to c.t in argument x; this flow is not declared: add "a -> c" to flows:`}},
+			`12:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.mid (from .steps.src)) to c.t in field with.x; this flow is not declared: add "a -> c" to flows:`}},
 		{name: "relay allowed when every hop is declared", src: header + `flows: [a -> b, b -> c, a -> c]
 steps:
   - id: src
@@ -251,7 +251,54 @@ steps:
     call: {server: c, tool: t}
     with: {x: ${ .steps.g.result }}
 `, want: []string{
-			`15:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.g (from .steps.src)) to c.t in argument x; this flow is not declared: add "a -> c" to flows:`}},
+			`15:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.g (from .steps.src)) to c.t in field with.x; this flow is not declared: add "a -> c" to flows:`}},
+		{name: "a for_each's view carries its list", src: header + `flows: [a -> c, c -> b]
+steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: each
+    for_each: ${ .steps.src.result }
+    call: {server: c, tool: t}
+  - id: sink
+    call: {server: b, tool: t}
+    with: {x: '${ [.steps.each.items[].item] }'}
+`, want: []string{
+			`12:15 steps[2].with.x: step "sink" sends data from server "a" (via .steps.each (from .steps.src)) to b.t in field with.x; this flow is not declared: add "a -> b" to flows:`}},
+		{name: "an if decides a call", src: header + `steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: sink
+    if: ${ .steps.src.result.flag }
+    call: {server: b, tool: t}
+`, want: []string{
+			`7:9 steps[1].if: step "sink" calls b.t under the control of data from server "a" (via the if of step "sink" at line 7 (from .steps.src)), so whether and how often it calls tells server "b" about that data; this flow is not declared: add "a -> b" to flows: (or, for every flow, to policy.flows in the config)`}},
+		{name: "an enclosing group decides, reported at the call", src: header + `steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: g
+    for_each: ${ .steps.src.result }
+    steps:
+      - id: sink
+        call: {server: b, tool: t}
+`, want: []string{
+			`9:9 steps[1].steps[0]: step "sink" calls b.t under the control of data from server "a" (via the for_each of step "g" at line 7 (from .steps.src))`}},
+		{name: "a handler runs on another server's failure", src: header + `steps:
+  - id: probe
+    call: {server: a, tool: t}
+    on_error: sink
+  - id: sink
+    call: {server: b, tool: t}
+`, want: []string{
+			`7:5 steps[1]: step "sink" calls b.t under the control of data from server "a" (via a failure of step "probe" (line 4), which runs it as on_error handler)`}},
+		{name: "data and control from one server are one problem", src: header + `steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: sink
+    if: ${ .steps.src.result.flag }
+    call: {server: b, tool: t}
+    with: {x: ${ .steps.src.result.x }}
+`, want: []string{
+			`9:15 steps[1].with.x: step "sink" sends data from server "a" (via .steps.src) to b.t in field with.x`}},
 		{name: "flows naming servers no step calls", src: header + `flows: [wether -> calendar]
 steps:
   - id: a
@@ -260,6 +307,58 @@ steps:
     call: {server: calendar, tool: t}
 `, want: []string{`3:9 flows[0]: no step calls server "wether" (did you mean "weather"?)`}},
 	})
+}
+
+// TestProvenance checks the sets behind the refusals: a step's view and
+// control by server.
+func TestProvenance(t *testing.T) {
+	f, err := Parse("f.flow.yaml", []byte(header+`steps:
+  - id: src
+    call: {server: a, tool: t}
+  - id: each
+    for_each: ${ .steps.src.result }
+    if: ${ .item.ok }
+    call: {server: c, tool: t}
+    on_error: continue
+  - id: g
+    on_error: continue
+    steps:
+      - id: probe
+        call: {server: d, tool: t}
+      - id: sink
+        call: {server: b, tool: t}
+        on_error: continue
+  - id: handler
+    call: {server: e, tool: t}
+  - id: watched
+    call: {server: f, tool: t}
+    on_error: handler
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvenance(f)
+	step := map[string]*Step{}
+	for _, s := range f.AllSteps() {
+		step[s.ID] = s
+	}
+	for _, tc := range []struct {
+		what string
+		got  []string
+		want string
+	}{
+		{"view of a for_each over a's result, calling c", p.ViewServers(step["each"]), "a c"},
+		{"control of that for_each", p.ControlServers(step["each"]), "a"},
+		{"control of a call whose sibling fails into on_error: continue", p.ControlServers(step["sink"]), "d"},
+		{"control of that sibling, whose own failure sink absorbs", p.ControlServers(step["probe"]), ""},
+		{"control of a handler", p.ControlServers(step["handler"]), "f"},
+		{"view of the handler", p.ViewServers(step["handler"]), "e f"},
+		{"the for_each expression", p.ExprServers(step["each"].ForEach), "a"},
+	} {
+		if got := strings.Join(tc.got, " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.what, got, tc.want)
+		}
+	}
 }
 
 func TestFlowAllows(t *testing.T) {
