@@ -242,7 +242,7 @@ func (p *Provenance) cancellations(f *Flow) {
 				}
 			}
 		}
-		if parent == nil || !(absorbedAbove(list[0])) {
+		if parent == nil || !absorbedAbove(list[0]) {
 			return
 		}
 		var visit func(x *Step) bitset
