@@ -202,8 +202,8 @@ func TestAuditTruncationFails(t *testing.T) {
 		if err := os.Remove(orchestrator.AuditHeadPath(path)); err != nil {
 			t.Fatal(err)
 		}
-		wantVerifyFail(t, path, testKeyring(t, keyring), "head file is missing")
-		wantVerifyFail(t, path, nil, "head file is missing")
+		wantVerifyFail(t, path, testKeyring(t, keyring), "is missing although the log holds keyed records")
+		wantVerifyFail(t, path, nil, "is missing although the log holds keyed records")
 		o, srv := auditedOrchestrator(t, path, false, nil, testKeyring(t, keyring))
 		_, err := o.Call(testContext(t), "weather", "echo", map[string]any{"text": "x"})
 		if oe := asError(t, err, orchestrator.KindAudit); !strings.Contains(oe.Error(), "is missing") || srv.calls.Load() != 0 {

@@ -217,8 +217,8 @@ func (v *auditVerifier) end() error {
 	h := v.head
 	if h == nil {
 		if v.rep.Keyed > 0 {
-			return fail(v.rep.HeadPath, "the head file is missing although the log holds keyed records (from seq %d): "+
-				"it was deleted, which hides records cut off the end of the log", v.keyedSince)
+			return fail(v.rep.Path, "the head file %s is missing although the log holds keyed records (from seq %d): "+
+				"it was deleted, which hides records cut off the end of the log", v.rep.HeadPath, v.keyedSince)
 		}
 		return nil
 	}
