@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -78,16 +79,25 @@ func direct(tb testing.TB, t mcp.Transport) caller {
 	}
 }
 
-// mediated is one orchestrator with auditing to a temp file and pins on
-// disk, connected, listed and pinned by a first call outside any timing:
-// the comparison is per call, and the direct side connects untimed too.
-// Its audit records are written behind the calls; settle waits for them,
-// so a timed batch can be charged for its records' writes.
+// mediated is one orchestrator with auditing to a temp file, keyed with an
+// audit key in a file keyring as mediator's is, and pins on disk,
+// connected, listed and pinned by a first call outside any timing: the
+// comparison is per call, and the direct side connects untimed too. Its
+// audit records are written behind the calls; settle waits for them, so a
+// timed batch can be charged for its records' writes.
 func mediated(tb testing.TB, cfg orchestrator.ServerConfig) (call, settle caller) {
 	dir := tb.TempDir()
+	keys, err := credentials.Open(context.Background(), credentials.Options{
+		Backend: credentials.BackendFile, FileDir: filepath.Join(dir, "keyring"),
+		Passphrase: func(string) (string, error) { return "bench-passphrase", nil },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	o, err := orchestrator.New(orchestrator.Options{
 		Servers:   []orchestrator.ServerConfig{cfg},
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
+		AuditKeys: keys,
 		PinPath:   filepath.Join(dir, "pins.json"),
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package bench measures what mediation costs: one orchestrator Call
-// (lookup, filter, pin check, schema validation, audit record) against a
+// (lookup, filter, pin check, schema validation, keyed audit record) against a
 // direct go-sdk CallTool on the same server, in-process and over loopback
 // streamable HTTP. Run ./bench/ratio.sh for the mediated/direct ratios.
 package bench

@@ -298,7 +298,8 @@ func prepareFileDir(fileDir string) (string, error) {
 	return dir, nil
 }
 
-// verifyPassphrase decrypts one existing item. Without it a wrong
+// verifyPassphrase decrypts one existing item (a server's, or the audit
+// key, which may be the only one). Without it a wrong
 // passphrase would go unnoticed until some connector needs its credential,
 // and Set would meanwhile write items that the right passphrase cannot read.
 func (s *Store) verifyPassphrase() error {
@@ -308,7 +309,7 @@ func (s *Store) verifyPassphrase() error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if _, _, ok := parseItemKey(s.service, k); !ok {
+		if _, _, ok := parseItemKey(s.service, k); !ok && k != s.auditKeyKey() {
 			continue
 		}
 		_, err := s.ring.Get(k)

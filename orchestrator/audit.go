@@ -1,14 +1,10 @@
 package orchestrator
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -25,8 +21,9 @@ const (
 )
 
 // auditRecord is one line of the audit log, in field order. The hash field
-// is not part of it: it is appended after hashing the encoded record, so
-// the hash covers exactly the bytes on disk before it (see VerifyAuditFile).
+// is not part of it: it is appended after sealing the encoded record, so
+// the hash (or, in a keyed log, the HMAC) covers exactly the bytes on disk
+// before it (see VerifyAuditFile).
 type auditRecord struct {
 	Seq        uint64          `json:"seq"`
 	Time       string          `json:"time"` // RFC 3339, UTC, nanoseconds
@@ -47,11 +44,9 @@ type auditRecord struct {
 	Prev string `json:"prev"`
 }
 
-// hashField is how every record line ends: `,"hash":"sha256:<hex>"}`.
-const (
-	hashFieldOpen = `,"hash":"sha256:`
-	hashHexLen    = 2 * sha256.Size
-)
+// hashFieldOpen starts the field every record line ends with:
+// `,"hash":"<alg><hex>"}`, where alg is algSHA256 or algHMAC.
+const hashFieldOpen = `,"hash":"`
 
 // auditEntry is what a call hands to the log. Everything in it is final
 // when the call returns: the drain reads it later, on another goroutine.
@@ -69,8 +64,8 @@ type auditEntry struct {
 }
 
 // appendLine appends e's record, numbered seq and chained to prev, with
-// its hash field and newline: one line of the log.
-func (a *auditLog) appendLine(b []byte, e *auditEntry, seq uint64, prev string) []byte {
+// its hash field (sealed by seal) and newline: one line of the log.
+func (a *auditLog) appendLine(b []byte, seal *auditSealer, e *auditEntry, seq uint64, prev string) []byte {
 	var args json.RawMessage
 	if a.includeValues && len(e.argsJSON) > 0 {
 		args = redactJSON(a.red, e.argsJSON)
@@ -95,17 +90,18 @@ func (a *auditLog) appendLine(b []byte, e *auditEntry, seq uint64, prev string) 
 	// cost per call.
 	off := len(b)
 	b = appendRecord(b, &rec, e.start)
-	sum := sha256.Sum256(b[off:])
+	sum := seal.sum(b[off:])
 	b = b[:len(b)-1] // reopen the object for the hash field
 	b = append(b, hashFieldOpen...)
-	b = hex.AppendEncode(b, sum[:])
+	b = append(b, seal.alg...)
+	b = hex.AppendEncode(b, sum)
 	return append(b, '"', '}', '\n')
 }
 
-// lineHash is the hash field's value ("sha256:<hex>") of a line that
-// appendLine wrote last into b.
-func lineHash(b []byte) string {
-	return string(b[len(b)-len(`sha256:`)-hashHexLen-3 : len(b)-3])
+// lineHash is the hash field's value ("<alg><hex>") of a line that
+// appendLine wrote last into b with seal.
+func lineHash(b []byte, seal *auditSealer) string {
+	return string(b[len(b)-len(seal.alg)-hashHexLen-3 : len(b)-3])
 }
 
 // appendRecord encodes rec as encoding/json would (same field order, same
@@ -231,110 +227,4 @@ func redactJSON(red *credentials.Redactor, doc []byte) json.RawMessage {
 		return json.RawMessage(`"[unrecordable arguments]"`)
 	}
 	return out
-}
-
-// AuditVerifyError says where and why an audit log's hash chain breaks.
-type AuditVerifyError struct {
-	Path   string
-	Line   int
-	Reason string
-}
-
-func (e *AuditVerifyError) Error() string {
-	return fmt.Sprintf("audit log %s: line %d: %s", e.Path, e.Line, e.Reason)
-}
-
-// VerifyAuditFile checks every record's hash and the chain between them,
-// and returns the number of intact records before the first break. It
-// catches edited, deleted, inserted and reordered records and lines that
-// are not records. Records cut off the end of the file leave an intact
-// shorter chain, which only a copy of the last seq and hash kept elsewhere
-// can reveal.
-func VerifyAuditFile(path string) (records int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("verifying audit log: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	var (
-		prevSeq  uint64
-		prevHash string
-	)
-	for lineNo := 1; ; lineNo++ {
-		line, rerr := r.ReadBytes('\n')
-		if len(line) == 0 && rerr == io.EOF {
-			return records, nil
-		}
-		if rerr != nil && rerr != io.EOF {
-			return records, fmt.Errorf("verifying audit log %s: %w", path, rerr)
-		}
-		fail := func(format string, args ...any) (int, error) {
-			return records, &AuditVerifyError{Path: path, Line: lineNo, Reason: fmt.Sprintf(format, args...)}
-		}
-		if rerr == io.EOF {
-			return fail("incomplete last record (no newline): a write was cut off or the file was truncated")
-		}
-		line = line[:len(line)-1]
-		var rec struct {
-			Seq  uint64 `json:"seq"`
-			Prev string `json:"prev"`
-			Hash string `json:"hash"`
-		}
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return fail("not a JSON record: %v", err)
-		}
-		want, ok := recordHash(line)
-		if !ok || rec.Hash != want {
-			return fail("record seq %d does not match its hash: the record was edited", rec.Seq)
-		}
-		switch {
-		case lineNo == 1 && rec.Seq != 1:
-			return fail("the chain starts at seq %d, not 1: %s", rec.Seq, whereAreMissing(r, lineNo, 1, rec.Seq))
-		case lineNo > 1 && rec.Seq <= prevSeq:
-			return fail("seq %d follows seq %d: records were reordered or duplicated", rec.Seq, prevSeq)
-		case lineNo > 1 && rec.Seq != prevSeq+1:
-			return fail("seq %d follows seq %d: %s", rec.Seq, prevSeq, whereAreMissing(r, lineNo, prevSeq+1, rec.Seq))
-		case rec.Prev != prevHash:
-			return fail("record seq %d does not chain to the record before it (prev %q, want %q): "+
-				"a record was replaced or re-hashed", rec.Seq, rec.Prev, prevHash)
-		}
-		prevSeq, prevHash = rec.Seq, rec.Hash
-		records++
-	}
-}
-
-// whereAreMissing tells deletion from reordering for the seqs [from, to)
-// absent at line: it reads the rest of the file looking for them.
-func whereAreMissing(r *bufio.Reader, line int, from, to uint64) string {
-	for lineNo := line + 1; ; lineNo++ {
-		l, err := r.ReadBytes('\n')
-		var rec struct {
-			Seq uint64 `json:"seq"`
-		}
-		if json.Unmarshal(l, &rec) == nil && rec.Seq >= from && rec.Seq < to {
-			return fmt.Sprintf("records were reordered (seq %d is at line %d)", rec.Seq, lineNo)
-		}
-		if err != nil {
-			break
-		}
-	}
-	if to-from == 1 {
-		return fmt.Sprintf("record seq %d was deleted", from)
-	}
-	return fmt.Sprintf("records seq %d to %d were deleted", from, to-1)
-}
-
-// recordHash recomputes a line's hash over its bytes up to the hash field,
-// closed with '}', exactly as the writer hashed them.
-func recordHash(line []byte) (string, bool) {
-	n := len(line) - len(hashFieldOpen) - hashHexLen - 2
-	if n < 1 || !bytes.Equal(line[n:n+len(hashFieldOpen)], []byte(hashFieldOpen)) || !bytes.HasSuffix(line, []byte(`"}`)) {
-		return "", false
-	}
-	body := make([]byte, 0, n+1)
-	body = append(body, line[:n]...)
-	body = append(body, '}')
-	sum := sha256.Sum256(body)
-	return "sha256:" + hex.EncodeToString(sum[:]), true
 }

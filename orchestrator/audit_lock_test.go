@@ -14,23 +14,39 @@ import (
 	"github.com/mediatorhq/mediator/credentials"
 )
 
-func lockTestEntry(id string) auditEntry {
-	return auditEntry{start: time.Now(), callID: id, server: "s", tool: "t", argsJSON: []byte(`{}`), outcome: OutcomeOK}
-}
-
-// Two logs on one file stand for two mediator processes: each has its own
-// open file, so their file locks exclude each other as two processes' do.
-func twoWriters(t *testing.T) (path string, a, b *auditLog) {
+// Two logs on one file, each with its own store on one file keyring, stand
+// for two mediator processes: each has its own open file, so their file
+// locks exclude each other as two processes' do.
+func twoWriters(t *testing.T) (path string, a, b *auditLog, verify func() (AuditReport, error)) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "audit.jsonl")
-	a = newAuditLog(path, false, credentials.NewRedactor(), nil)
-	b = newAuditLog(path, false, credentials.NewRedactor(), nil)
+	dir := t.TempDir()
+	path = filepath.Join(dir, "audit.jsonl")
+	keyring := filepath.Join(dir, "keyring")
+	open := func() *credentials.Store {
+		s, err := credentials.Open(t.Context(), credentials.Options{Backend: credentials.BackendFile, FileDir: keyring,
+			Passphrase: func(string) (string, error) { return "lock-test-passphrase", nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	writer := func() *auditLog {
+		return newAuditLog(Options{AuditPath: path, Redactor: credentials.NewRedactor(), AuditKeys: open()}, nil)
+	}
+	a, b = writer(), writer()
 	t.Cleanup(func() {
 		if err := errors.Join(a.close(), b.close()); err != nil {
 			t.Error(err)
 		}
 	})
-	return path, a, b
+	verify = func() (AuditReport, error) {
+		key, err := open().AuditKey(t.Context(), false)
+		if err != nil {
+			return AuditReport{}, err
+		}
+		return VerifyAuditFile(path, &key)
+	}
+	return path, a, b, verify
 }
 
 func syncBoth(t *testing.T, a, b *auditLog) {
@@ -57,7 +73,7 @@ func waitOrFail(t *testing.T, done <-chan error, what string) {
 // A writer that keeps appending holds the file lock for bursts, not for
 // good: another process's record gets in, and the chain stays one.
 func TestAuditLockLetsAnotherProcessIn(t *testing.T) {
-	path, a, b := twoWriters(t)
+	_, a, b, verify := twoWriters(t)
 	stop := make(chan struct{})
 	busy := make(chan error, 1)
 	first := make(chan struct{})
@@ -88,30 +104,30 @@ func TestAuditLockLetsAnotherProcessIn(t *testing.T) {
 	close(stop)
 	waitOrFail(t, busy, "the busy process")
 	syncBoth(t, a, b)
-	if n, err := VerifyAuditFile(path); err != nil || n < 2 {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	if rep, err := verify(); err != nil || rep.Records < 2 || rep.Keyed != rep.Records || rep.Head != HeadMatched {
+		t.Fatalf("VerifyAuditFile = %+v, %v", rep, err)
 	}
 }
 
 // A writer that has gone quiet lets the lock go, and picks the chain up
 // after whatever another process appended meanwhile.
 func TestAuditLockReleasedWhenIdle(t *testing.T) {
-	path, a, b := twoWriters(t)
+	_, a, b, verify := twoWriters(t)
 	for i, w := range []*auditLog{a, b, a, b} {
 		done := make(chan error, 1)
 		go func() { done <- w.record(lockTestEntry("x")) }()
 		waitOrFail(t, done, "record "+string(rune('1'+i)))
 	}
 	syncBoth(t, a, b)
-	if n, err := VerifyAuditFile(path); err != nil || n != 4 {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	if rep, err := verify(); err != nil || rep.Records != 4 || rep.Keyed != 4 || rep.Head != HeadMatched {
+		t.Fatalf("VerifyAuditFile = %+v, %v", rep, err)
 	}
 }
 
 // Losing records refuses calls until a record makes it to disk again, and
 // the chain on disk goes on from the last record written.
 func TestAuditRecoversAfterLostRecords(t *testing.T) {
-	path, a, _ := twoWriters(t)
+	_, a, _, verify := twoWriters(t)
 	ctx := t.Context()
 	if err := a.record(lockTestEntry("1")); err != nil {
 		t.Fatal(err)
@@ -150,7 +166,7 @@ func TestAuditRecoversAfterLostRecords(t *testing.T) {
 	if err := a.before(ctx, "s"); err != nil {
 		t.Fatalf("calls still refused after a record was written: %v", err)
 	}
-	if n, err := VerifyAuditFile(path); err != nil || n != 2 {
-		t.Fatalf("VerifyAuditFile = %d, %v; want records 1 and 3 chained", n, err)
+	if rep, err := verify(); err != nil || rep.Records != 2 || rep.Head != HeadMatched {
+		t.Fatalf("VerifyAuditFile = %+v, %v; want records 1 and 3 chained", rep, err)
 	}
 }

@@ -68,19 +68,68 @@ func syncAudit(t *testing.T, orchs ...*orchestrator.Orchestrator) {
 	}
 }
 
-func auditedOrchestrator(t *testing.T, auditPath string, includeValues bool, red *credentials.Redactor) (*orchestrator.Orchestrator, *testServer) {
+// auditedOrchestrator audits to auditPath, keyed with the audit key of keys
+// unless keys is nil.
+func auditedOrchestrator(t *testing.T, auditPath string, includeValues bool, red *credentials.Redactor, keys *credentials.Store) (*orchestrator.Orchestrator, *testServer) {
 	srv := newTestServer(serverOpts{name: "weather"})
-	o := newOrchestrator(t, orchestrator.Options{
+	opts := orchestrator.Options{
 		AuditPath: auditPath, AuditIncludeValues: includeValues, Redactor: red,
 		Servers: []orchestrator.ServerConfig{inProcessServer("weather", srv.Server)},
+	}
+	if keys != nil {
+		opts.AuditKeys = keys
+	}
+	return newOrchestrator(t, opts), srv
+}
+
+const testPassphrase = "audit-test-passphrase-4Kq9"
+
+// testKeyring opens the real file keyring at dir with a passphrase, as a
+// mediator process would: the audit key lives there. Two stores opened on
+// one dir stand for two processes.
+func testKeyring(t testing.TB, dir string) *credentials.Store {
+	t.Helper()
+	s, err := credentials.Open(t.Context(), credentials.Options{
+		Backend: credentials.BackendFile, FileDir: dir,
+		Passphrase: func(string) (string, error) { return testPassphrase, nil },
 	})
-	return o, srv
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// auditKey is keys' audit key, which must exist.
+func auditKey(t testing.TB, keys *credentials.Store) *credentials.AuditKey {
+	t.Helper()
+	k, err := keys.AuditKey(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &k
+}
+
+// verifyAudit verifies the log at path, with keys' audit key unless keys
+// is nil, and fails the test unless it is intact with want records.
+func verifyAudit(t testing.TB, path string, keys *credentials.Store, want int) orchestrator.AuditReport {
+	t.Helper()
+	var key *credentials.AuditKey
+	if keys != nil {
+		key = auditKey(t, keys)
+	}
+	rep, err := orchestrator.VerifyAuditFile(path, key)
+	if err != nil || rep.Records != want {
+		t.Fatalf("VerifyAuditFile = %+v, %v; want %d intact records", rep, err, want)
+	}
+	return rep
 }
 
 func TestAuditRecordsEveryCall(t *testing.T) {
 	ctx := testContext(t)
-	path := filepath.Join(t.TempDir(), "state", "audit", "audit.jsonl")
-	o, _ := auditedOrchestrator(t, path, false, nil)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state", "audit", "audit.jsonl")
+	keyring := filepath.Join(dir, "keyring")
+	o, _ := auditedOrchestrator(t, path, false, nil, testKeyring(t, keyring))
 
 	if _, err := o.Call(ctx, "weather", "get_forecast", map[string]any{"city": "Oslo", "days": 2}); err != nil {
 		t.Fatal(err)
@@ -102,6 +151,9 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
 		t.Errorf("audit dir mode %v, want 0700", di.Mode().Perm())
 	}
+	if hi, err := os.Stat(orchestrator.AuditHeadPath(path)); err != nil || hi.Mode().Perm() != 0o600 {
+		t.Errorf("audit head: %v, %v; want mode 0600", hi, err)
+	}
 
 	recs, _ := readAudit(t, path)
 	if len(recs) != 4 {
@@ -120,7 +172,7 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 		if r.Seq != uint64(i+1) || r.Server != w.server || r.Tool != w.tool || r.Outcome != w.outcome || r.ErrorClass != w.class {
 			t.Errorf("record %d = %+v, want %+v", i+1, r, w)
 		}
-		if r.CallID == "" || r.Time == "" || !strings.HasSuffix(r.Time, "Z") || r.DurationMS < 0 || r.Hash == "" {
+		if r.CallID == "" || r.Time == "" || !strings.HasSuffix(r.Time, "Z") || r.DurationMS < 0 || !strings.HasPrefix(r.Hash, "hmac-sha256:") {
 			t.Errorf("record %d lacks fields: %+v", i+1, r)
 		}
 		if r.Args != nil {
@@ -136,27 +188,31 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	if strings.Contains(recs[2].Error, "Oslo") || !strings.Contains(recs[2].Error, "city") {
 		t.Errorf("refusal error %q", recs[2].Error)
 	}
-	if n, err := orchestrator.VerifyAuditFile(path); n != 4 || err != nil {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	keys := testKeyring(t, keyring)
+	if rep := verifyAudit(t, path, keys, 4); rep.Keyed != 4 || rep.Unkeyed != 0 || rep.Head != orchestrator.HeadMatched || rep.HeadSeq != 4 || !rep.KeyChecked {
+		t.Errorf("report %+v, want 4 keyed records and the head matched at seq 4", rep)
 	}
 
 	// A new process resumes the chain where the file ends.
-	o2, _ := auditedOrchestrator(t, path, false, nil)
+	o2, _ := auditedOrchestrator(t, path, false, nil, testKeyring(t, keyring))
 	if _, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "again"}); err != nil {
 		t.Fatal(err)
 	}
 	syncAudit(t, o2)
-	if n, err := orchestrator.VerifyAuditFile(path); n != 5 || err != nil {
-		t.Fatalf("after resuming: VerifyAuditFile = %d, %v", n, err)
+	if rep := verifyAudit(t, path, keys, 5); rep.Head != orchestrator.HeadMatched || rep.HeadSeq != 5 {
+		t.Errorf("after resuming: report %+v", rep)
 	}
 }
 
+// Two orchestrators on one file and one keyring stand for two mediator
+// processes; they start without an audit key and make one between them.
 func TestAuditConcurrentWritersKeepOneChain(t *testing.T) {
 	ctx := testContext(t)
-	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	// Two orchestrators on one file stand for two mediator processes.
-	a, _ := auditedOrchestrator(t, path, false, nil)
-	b, _ := auditedOrchestrator(t, path, false, nil)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	keyring := filepath.Join(dir, "keyring")
+	a, _ := auditedOrchestrator(t, path, false, nil, testKeyring(t, keyring))
+	b, _ := auditedOrchestrator(t, path, false, nil, testKeyring(t, keyring))
 	var wg sync.WaitGroup
 	for i := range 8 {
 		o := a
@@ -173,16 +229,18 @@ func TestAuditConcurrentWritersKeepOneChain(t *testing.T) {
 	}
 	wg.Wait()
 	syncAudit(t, a, b)
-	if n, err := orchestrator.VerifyAuditFile(path); n != 40 || err != nil {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
+	if rep := verifyAudit(t, path, testKeyring(t, keyring), 40); rep.Keyed != 40 || rep.Head != orchestrator.HeadMatched {
+		t.Errorf("report %+v, want 40 keyed records and the head matched", rep)
 	}
 }
 
+// An unkeyed log (the format from before the audit key) still shows
+// tampering that does not recompute the chain.
 func TestVerifyAuditFileDetectsTampering(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.jsonl")
-	o, _ := auditedOrchestrator(t, path, false, nil)
+	o, _ := auditedOrchestrator(t, path, false, nil, nil)
 	for _, city := range []string{"Oslo", "Rome", "Lima", "Kyiv"} {
 		if _, err := o.Call(ctx, "weather", "get_forecast", map[string]any{"city": city}); err != nil {
 			t.Fatal(err)
@@ -228,16 +286,16 @@ func TestVerifyAuditFileDetectsTampering(t *testing.T) {
 			if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			n, err := orchestrator.VerifyAuditFile(p)
+			rep, err := orchestrator.VerifyAuditFile(p, nil)
 			var ve *orchestrator.AuditVerifyError
 			if !errors.As(err, &ve) {
-				t.Fatalf("VerifyAuditFile = %d, %v; want an *AuditVerifyError", n, err)
+				t.Fatalf("VerifyAuditFile = %+v, %v; want an *AuditVerifyError", rep, err)
 			}
 			if ve.Line != c.line || !strings.Contains(ve.Reason, c.why) {
 				t.Errorf("got line %d %q, want line %d containing %q", ve.Line, ve.Reason, c.line, c.why)
 			}
-			if n != c.line-1 {
-				t.Errorf("intact records = %d, want %d", n, c.line-1)
+			if rep.Records != c.line-1 {
+				t.Errorf("intact records = %d, want %d", rep.Records, c.line-1)
 			}
 		})
 	}
@@ -245,11 +303,13 @@ func TestVerifyAuditFileDetectsTampering(t *testing.T) {
 	// A file that ends mid-record refuses further appends instead of
 	// chaining onto garbage.
 	broken := filepath.Join(dir, "cut_off.jsonl")
-	o2, srv := auditedOrchestrator(t, broken, false, nil)
-	_, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "x"})
-	asError(t, err, orchestrator.KindAudit)
-	if !strings.Contains(err.Error(), "incomplete record") {
-		t.Errorf("message %q", err)
+	o2, srv := auditedOrchestrator(t, broken, false, nil, nil)
+	for range 2 {
+		_, err := o2.Call(ctx, "weather", "echo", map[string]any{"text": "x"})
+		asError(t, err, orchestrator.KindAudit)
+		if !strings.Contains(err.Error(), "incomplete record") {
+			t.Errorf("message %q", err)
+		}
 	}
 	if srv.calls.Load() != 0 {
 		t.Errorf("a call went out although it could not be audited")
@@ -265,7 +325,7 @@ func TestAuditCanaryNeverWritten(t *testing.T) {
 	}
 	ctx := testContext(t)
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	o, _ := auditedOrchestrator(t, path, true, red)
+	o, _ := auditedOrchestrator(t, path, true, red, nil)
 
 	// In a value, in a key, inside a longer string, in an echoed result, in
 	// a refused call whose error quotes the value, and in a nested object.
@@ -308,9 +368,7 @@ func TestAuditCanaryNeverWritten(t *testing.T) {
 	if recs[2].Outcome != "refused" || recs[2].Error == "" {
 		t.Errorf("refused call record %+v", recs[2])
 	}
-	if n, err := orchestrator.VerifyAuditFile(path); n != len(calls) || err != nil {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
-	}
+	verifyAudit(t, path, nil, len(calls))
 }
 
 // strictServer has one tool whose schema has the rules a refusal can quote
@@ -408,7 +466,7 @@ func TestAuditErrorsQuoteNoArgumentValues(t *testing.T) {
 func TestAuditRecordsCallOrigin(t *testing.T) {
 	ctx := testContext(t)
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	o, _ := auditedOrchestrator(t, path, false, nil)
+	o, _ := auditedOrchestrator(t, path, false, nil, nil)
 	stepCtx := orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: "20261126-ab12", Step: "remind[3]"})
 	if _, err := o.Call(stepCtx, "weather", "get_forecast", map[string]any{"city": "Oslo"}); err != nil {
 		t.Fatal(err)
@@ -422,7 +480,5 @@ func TestAuditRecordsCallOrigin(t *testing.T) {
 		bytes.Contains(lines[1], []byte(`"run"`)) || bytes.Contains(lines[1], []byte(`"step"`)) {
 		t.Errorf("records:\n%s", bytes.Join(lines, []byte("\n")))
 	}
-	if n, err := orchestrator.VerifyAuditFile(path); n != 2 || err != nil {
-		t.Fatalf("VerifyAuditFile = %d, %v", n, err)
-	}
+	verifyAudit(t, path, nil, 2)
 }

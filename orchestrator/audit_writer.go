@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,10 @@ import (
 	"github.com/mediatorhq/mediator/internal/filelock"
 )
 
-// auditLog appends hash-chained JSON Lines.
+// auditLog appends hash-chained JSON Lines, each sealed with an HMAC under
+// the keyring's audit key when it has an AuditKeyring (unkeyed, the old
+// format, without one), and keeps the log's head (see auditHead) up to
+// date.
 //
 // Records are written behind the calls. A call hands its entry to the log
 // as it returns, which fixes the entry's place in the chain (the order in
@@ -53,6 +57,8 @@ type auditLog struct {
 	path          string
 	includeValues bool
 	red           *credentials.Redactor
+	keys          AuditKeyring // nil: unkeyed
+	keyLock       string       // the lock file around making the audit key
 	log           *slog.Logger
 
 	mu       sync.Mutex
@@ -76,12 +82,18 @@ type auditLog struct {
 	lost    int
 	lostErr error
 
+	// seal is set once by the first open, under mu, and used by the drain.
+	seal *auditSealer
+	// head is the head file, open while f is, when the log is keyed.
+	head *os.File
+
 	// The drain's while one runs, else guarded by mu: the chain, the file
 	// as this process left it, and the file lock.
 	seq     uint64
 	prev    string
 	size    int64 // file size after this process's last append; -1 = unknown
 	buf     []byte
+	headBuf []byte
 	held    bool        // this process holds the file lock
 	yield   bool        // the lock was just released: the next batch does not keep it
 	release *time.Timer // runs releaseLock
@@ -100,23 +112,36 @@ const flushDelay = 5 * time.Millisecond
 // and long enough for the timer to fire rarely.
 const lockHold = 10 * time.Millisecond
 
-func newAuditLog(path string, includeValues bool, red *credentials.Redactor, log *slog.Logger) *auditLog {
+// newAuditLog writes opts.AuditPath, keyed when opts.AuditKeys is set;
+// opts.Redactor must be set.
+func newAuditLog(opts Options, log *slog.Logger) *auditLog {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &auditLog{path: path, includeValues: includeValues, red: red, log: log, size: -1}
+	lockDir := opts.LockDir
+	if lockDir == "" {
+		lockDir = filepath.Dir(opts.AuditPath)
+	}
+	return &auditLog{
+		path: opts.AuditPath, includeValues: opts.AuditIncludeValues, red: opts.Redactor,
+		keys: opts.AuditKeys, keyLock: filepath.Join(lockDir, "audit-key.lock"),
+		log: log, size: -1,
+	}
 }
 
 // ready opens the file on first use, so commands that make no call do not
-// create an audit log: with auditing on, nothing is sent unless it can be
-// recorded.
-func (a *auditLog) ready() error {
+// create an audit log (nor read the audit key): with auditing on, nothing
+// is sent unless it can be recorded.
+func (a *auditLog) ready(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.openLocked()
+	return a.openLocked(ctx)
 }
 
-func (a *auditLog) openLocked() error {
+// openLocked gets the key, opens the log and its head, and checks the log's
+// tail against the head. A log that cannot be continued is closed again,
+// so every call after is refused as well, before it is sent.
+func (a *auditLog) openLocked(ctx context.Context) error {
 	if a.closed {
 		return &Error{Kind: KindAudit, Msg: "audit log is closed"}
 	}
@@ -126,18 +151,70 @@ func (a *auditLog) openLocked() error {
 	if err := os.MkdirAll(filepath.Dir(a.path), 0o700); err != nil {
 		return &Error{Kind: KindAudit, Msg: "creating the audit log directory", Err: err}
 	}
+	if a.seal == nil {
+		seal, err := a.sealer(ctx)
+		if err != nil {
+			return err
+		}
+		a.seal = seal
+	}
 	f, err := os.OpenFile(a.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return &Error{Kind: KindAudit, Msg: "opening the audit log", Err: err}
 	}
-	a.f = f
+	var head *os.File
+	if a.seal.keyed() {
+		if head, err = os.OpenFile(AuditHeadPath(a.path), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+			f.Close()
+			return &Error{Kind: KindAudit, Msg: "opening the audit log's head", Err: err}
+		}
+	}
+	a.f, a.head = f, head
 	// Check the tail now, so a log that cannot be continued stops the first
 	// call before it is sent.
-	if err := filelock.Lock(f); err != nil {
-		return &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
+	err = filelock.Lock(f)
+	if err == nil {
+		err = a.syncTail()
+		filelock.Unlock(f)
+	} else {
+		err = &Error{Kind: KindAudit, Msg: "locking the audit log", Err: err}
 	}
-	defer filelock.Unlock(f)
-	return a.syncTail()
+	if err != nil {
+		a.closeFilesLocked()
+		return err
+	}
+	return nil
+}
+
+// sealer makes the sealer records are written with: keyed with the
+// keyring's audit key, made at the first use under a lock that mediator
+// processes share, so that those starting together agree on one key.
+func (a *auditLog) sealer(ctx context.Context) (*auditSealer, error) {
+	if a.keys == nil {
+		return newAuditSealer(nil), nil
+	}
+	fail := func(err error) (*auditSealer, error) {
+		return nil, &Error{Kind: KindAudit, Err: err,
+			Msg: "the audit log is keyed with a secret in the keyring, which cannot be read (auditing fails closed: nothing is sent)"}
+	}
+	key, err := a.keys.AuditKey(ctx, false)
+	if errors.Is(err, credentials.ErrNotFound) {
+		unlock, lerr := filelock.LockPath(ctx, a.keyLock)
+		if lerr != nil {
+			return fail(fmt.Errorf("making the audit key: %w", lerr))
+		}
+		key, err = a.keys.AuditKey(ctx, true)
+		unlock()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	b, err := key.Bytes()
+	if err != nil {
+		return fail(err)
+	}
+	a.red.Add(key.Secret)
+	return newAuditSealer(b), nil
 }
 
 // before is the barrier a call to server passes just before it is sent:
@@ -211,7 +288,9 @@ func (a *auditLog) record(e auditEntry) error {
 	if a.closed {
 		return &Error{Kind: KindAudit, Msg: "audit log is closed"}
 	}
-	if err := a.openLocked(); err != nil {
+	// Every call's path opened the log already (ready); an open here
+	// serves the entries of tests and the calls after a failed reopen.
+	if err := a.openLocked(context.Background()); err != nil {
 		a.lost++
 		a.lostErr = err
 		return err
@@ -312,8 +391,8 @@ func (a *auditLog) writeBatch(batch []auditEntry) error {
 	seq, prev := a.seq, a.prev
 	for i := range batch {
 		seq++
-		b = a.appendLine(b, &batch[i], seq, prev)
-		prev = lineHash(b)
+		b = a.appendLine(b, a.seal, &batch[i], seq, prev)
+		prev = lineHash(b, a.seal)
 	}
 	a.buf = b
 	if _, err := a.f.Write(b); err != nil {
@@ -322,11 +401,31 @@ func (a *auditLog) writeBatch(batch []auditEntry) error {
 	}
 	a.size += int64(len(b))
 	a.seq, a.prev = seq, prev
+	if err := a.writeHead(seq, prev); err != nil {
+		// The records are on disk; the tail is checked against the head
+		// before the next batch, which a head one batch behind passes.
+		a.size = -1
+		return err
+	}
+	return nil
+}
+
+// writeHead anchors the log's end at record seq with hash field hash, when
+// the log is keyed. The file lock must be held.
+func (a *auditLog) writeHead(seq uint64, hash string) error {
+	if a.head == nil {
+		return nil
+	}
+	a.headBuf = appendHead(a.headBuf[:0], a.seal, seq, hash)
+	if _, err := a.head.WriteAt(a.headBuf, 0); err != nil {
+		return &Error{Kind: KindAudit, Msg: fmt.Sprintf("the records were written, but the audit log's head %s could not be updated", AuditHeadPath(a.path)), Err: err}
+	}
 	return nil
 }
 
 // syncTail resumes the chain from the file's last record when the file is
-// not as this process left it (first write, or another process appended).
+// not as this process left it (first write, or another process appended),
+// after checking it against the head. The file lock must be held.
 func (a *auditLog) syncTail() error {
 	// The end offset is the size, without Stat's allocation. The file is
 	// opened O_APPEND, so where the offset stays does not matter.
@@ -339,23 +438,77 @@ func (a *auditLog) syncTail() error {
 	}
 	last, err := lastLine(a.f, size)
 	if err != nil {
-		return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: %v; run `mediator audit verify`, "+
-			"and move the file aside to start a new chain", a.path, err)}
+		return a.cannotContinue(err.Error())
 	}
-	a.seq, a.prev = 0, ""
+	var seq uint64
+	var hash string
 	if last != nil {
 		var r struct {
 			Seq  uint64 `json:"seq"`
 			Hash string `json:"hash"`
 		}
 		if err := json.Unmarshal(last, &r); err != nil || r.Seq == 0 || r.Hash == "" {
-			return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: the last line is not an audit record, so the "+
-				"hash chain cannot continue; run `mediator audit verify`, and move the file aside to start a new chain", a.path)}
+			return a.cannotContinue("the last line is not an audit record, so the hash chain cannot continue")
 		}
-		a.seq, a.prev = r.Seq, r.Hash
+		seq, hash = r.Seq, r.Hash
 	}
+	if err := a.checkTail(last, seq, hash); err != nil {
+		return err
+	}
+	a.seq, a.prev = seq, hash
 	a.size = size
 	return nil
+}
+
+// checkTail checks the log's last record (seq 0: none) against the head
+// before the chain goes on from it: chaining onto a log cut short, and
+// moving the head along, would hide the cut. The file lock must be held.
+func (a *auditLog) checkTail(last []byte, seq uint64, hash string) error {
+	tailKeyed := strings.HasPrefix(hash, algHMAC)
+	if !a.seal.keyed() {
+		if _, err := os.Stat(AuditHeadPath(a.path)); tailKeyed || err == nil {
+			return a.cannotContinue("the log is keyed (it has a head file, or keyed records), " +
+				"and this mediator has no audit key to continue it with")
+		}
+		return nil
+	}
+	h, err := readHead(a.head)
+	switch {
+	case errors.Is(err, errNoHead) && tailKeyed:
+		return a.cannotContinue(fmt.Sprintf("its head %s is missing although the log holds keyed records: "+
+			"it was deleted, which hides records cut off the end of the log", AuditHeadPath(a.path)))
+	case errors.Is(err, errNoHead):
+		// A log not keyed yet: from here on it is. Anchor its end before
+		// the first keyed record, so a head exists whenever one does.
+		return a.writeHead(seq, hash)
+	case err != nil:
+		return a.cannotContinue(fmt.Sprintf("its head %s: %v", AuditHeadPath(a.path), err))
+	}
+	if why := a.seal.checkHead(h); why != "" {
+		return a.cannotContinue(why)
+	}
+	switch {
+	case h.Seq > seq:
+		return a.cannotContinue(fmt.Sprintf("the log ends at seq %d but its head names seq %d: records were cut off the end", seq, h.Seq))
+	case h.Seq == seq && h.Hash == hash:
+		return nil
+	case h.Seq == seq:
+		return a.cannotContinue(fmt.Sprintf("the last record (seq %d) is not the one the head names: the log was rewritten", seq))
+	}
+	// Records follow the one the head names: a process stopped between
+	// writing them and updating the head. Only a holder of the key can
+	// have sealed the last of them.
+	body, alg, sum, ok := sealedLine(last)
+	if !ok || alg != algHMAC || !a.seal.check(body, sum) {
+		return a.cannotContinue(fmt.Sprintf("records after seq %d, which the head names, are not sealed with the audit key", h.Seq))
+	}
+	return a.writeHead(seq, hash)
+}
+
+// cannotContinue is the error for a log whose chain cannot go on.
+func (a *auditLog) cannotContinue(why string) error {
+	return &Error{Kind: KindAudit, Msg: fmt.Sprintf("audit log %s: %s; run `mediator audit verify`, "+
+		"and move the file (and its head %s) aside to start a new chain", a.path, why, filepath.Base(AuditHeadPath(a.path)))}
 }
 
 // lastLine returns the last newline-terminated line of f (without the
@@ -430,10 +583,20 @@ func (a *auditLog) close() error {
 		return lost
 	}
 	a.unlockLocked()
-	err := a.f.Close()
-	a.f = nil
-	if err != nil {
+	if err := a.closeFilesLocked(); err != nil {
 		return errors.Join(lost, &Error{Kind: KindAudit, Msg: "closing the audit log", Err: err})
 	}
 	return lost
+}
+
+// closeFilesLocked closes the log and its head. a.mu must be held, and
+// this process must not hold the file lock.
+func (a *auditLog) closeFilesLocked() error {
+	err := a.f.Close()
+	if a.head != nil {
+		err = errors.Join(err, a.head.Close())
+	}
+	a.f, a.head = nil, nil
+	a.size = -1
+	return err
 }

@@ -30,14 +30,16 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 // workflow step sends so a retried or resumed call is not acted on twice.
 // meta is sent as given and never recorded in the audit log.
 func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*Result, error) {
-	start := time.Now()
 	id := o.callID()
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
 	if o.audit != nil {
-		if err := o.audit.ready(); err != nil {
+		if err := o.audit.ready(ctx); err != nil {
 			return nil, err
 		}
 	}
+	// Only now: the first call may wait for the keyring (a passphrase),
+	// and a keyed log's records are dated after its key was made.
+	start := time.Now()
 	plain, argsJSON, err := jsonArgs(args)
 	var (
 		res     *mcp.CallToolResult
@@ -104,6 +106,18 @@ func (o *Orchestrator) SyncAudit(ctx context.Context) error {
 		return nil
 	}
 	return o.audit.sync(ctx)
+}
+
+// OpenAudit opens the audit log now rather than at the first call: it
+// reads the log's key from the keyring (making it if there is none, which
+// may prompt for the keyring's passphrase) and checks that the log can be
+// continued. A front end that takes over the terminal once calls start
+// calls it first. Without auditing it returns nil.
+func (o *Orchestrator) OpenAudit(ctx context.Context) error {
+	if o.audit == nil {
+		return nil
+	}
+	return o.audit.ready(ctx)
 }
 
 // call is Call without the audit: every check, then the request. args is

@@ -70,8 +70,8 @@ func Example() {
 	if err := o.SyncAudit(ctx); err != nil {
 		log.Fatal(err)
 	}
-	n, err := orchestrator.VerifyAuditFile(filepath.Join(dir, "audit.jsonl"))
-	fmt.Println(n, "audit records, chain intact:", err == nil)
+	rep, err := orchestrator.VerifyAuditFile(filepath.Join(dir, "audit.jsonl"), nil)
+	fmt.Println(rep.Records, "audit records, chain intact:", err == nil)
 	// Output:
 	// weather get_forecast sunny in Lisbon
 	// invalid-arguments city

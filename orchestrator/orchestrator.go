@@ -57,11 +57,19 @@ type Options struct {
 	AuditPath string
 	// AuditIncludeValues records argument values (secrets still masked).
 	AuditIncludeValues bool
+	// AuditKeys keeps the key that seals each audit record with an HMAC
+	// and anchors the log's end in its head file (AuditHeadPath); it is
+	// asked at the first call, and makes the key if there is none yet. Nil
+	// writes unkeyed records, the format of logs from before the key,
+	// which anyone who can write the file can rewrite unnoticed.
+	AuditKeys AuditKeyring
 	// PinPath is the JSON file of pinned tool definition hashes; empty keeps
 	// pins in memory only.
 	PinPath string
 	// LockDir holds the lock files mediator processes take turns with (see
-	// connectors.Options.LockDir); empty means no cross-process locks.
+	// connectors.Options.LockDir); empty means no cross-process locks, but
+	// for making the audit key, which then locks in the audit log's
+	// directory.
 	LockDir    string
 	Logger     *slog.Logger
 	ClientInfo *mcp.Implementation
@@ -103,7 +111,7 @@ func New(opts Options) (*Orchestrator, error) {
 		return nil, err
 	}
 	if opts.AuditPath != "" {
-		o.audit = newAuditLog(opts.AuditPath, opts.AuditIncludeValues, opts.Redactor, o.log)
+		o.audit = newAuditLog(opts, o.log)
 	}
 	// A random per-process prefix plus a counter keeps call IDs unique across
 	// concurrent mediator processes without a random read per call.

@@ -111,6 +111,18 @@ func ParseLogLevel(s string) (slog.Level, error) {
 }
 
 func (f *Factory) openSecrets(ctx context.Context, cfg *config.Config) (*credentials.Store, error) {
+	store, err := f.openKeyring(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.Redactor = store.Redactor()
+	return store, nil
+}
+
+// openKeyring is Secrets without making the store's redactor the
+// Factory's: the audit log opens the keyring during a call, while other
+// goroutines may read f.Redactor.
+func (f *Factory) openKeyring(ctx context.Context, cfg *config.Config) (*credentials.Store, error) {
 	opts := cfg.CredentialOptions()
 	fromEnv := false
 	opts.Passphrase = func(prompt string) (string, error) {
@@ -132,7 +144,6 @@ func (f *Factory) openSecrets(ctx context.Context, cfg *config.Config) (*credent
 		}
 		return nil, fmt.Errorf("opening the keyring: %w", err)
 	}
-	f.Redactor = store.Redactor()
 	return store, nil
 }
 
@@ -172,6 +183,10 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	// known before the first call, not only those of the servers in use: a
 	// user may paste one server's key into another's arguments.
 	maskAll := opts.AuditPath != "" && opts.AuditIncludeValues
+	keys := &auditKeys{open: func(ctx context.Context) (*credentials.Store, error) { return f.openKeyring(ctx, cfg) }}
+	if opts.AuditPath != "" {
+		opts.AuditKeys = keys
+	}
 	if needsSecrets || maskAll {
 		store, err := f.Secrets(ctx, cfg)
 		if err != nil {
@@ -181,6 +196,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 			return nil, err
 		}
 		opts.Secrets = store
+		keys.store = store
 		f.Redactor = store.Redactor() // whoever opened it
 		// Once the keyring is open, learning the rest costs one read per
 		// item and no prompt, and masks every stored secret in what the
@@ -208,6 +224,32 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("config %s: %w", cfg.Path, err)}
 	}
 	return o, nil
+}
+
+// auditKeys hands the audit log its key from the keyring, which it opens
+// only when the log first needs the key (at the first call), unless the
+// servers' secrets opened it already: a command that makes no call never
+// asks for the passphrase on its account. An open that failed is not
+// tried again, so a failed prompt is not repeated at every call.
+type auditKeys struct {
+	open func(context.Context) (*credentials.Store, error)
+
+	mu      sync.Mutex
+	store   *credentials.Store
+	openErr error
+}
+
+func (k *auditKeys) AuditKey(ctx context.Context, create bool) (credentials.AuditKey, error) {
+	k.mu.Lock()
+	if k.store == nil && k.openErr == nil {
+		k.store, k.openErr = k.open(ctx)
+	}
+	store, err := k.store, k.openErr
+	k.mu.Unlock()
+	if err != nil {
+		return credentials.AuditKey{}, err
+	}
+	return store.AuditKey(ctx, create)
 }
 
 // serverLogs gives each stdio server among servers (HTTP servers have no

@@ -236,7 +236,12 @@ func TestCallReportsLostAuditRecord(t *testing.T) {
 	}
 	e := newTestEnv(t)
 	srv, _ := startServer(t, canaryKey)
-	e.writeConfig("audit: {path: /dev/full}\nservers:\n" +
+	// A log whose writes fail, in a directory where its head can be made.
+	full := filepath.Join(e.dir, "full.jsonl")
+	if err := os.Symlink("/dev/full", full); err != nil {
+		t.Fatal(err)
+	}
+	e.writeConfig("audit: {path: " + full + "}\nservers:\n" +
 		"  weather:\n    url: " + srv.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n")
 	e.mustRun(canaryKey, "secret", "set", "weather", "api-key")
 	r := e.run("", "call", "weather", "echo", "-a", "text=hello")
@@ -244,7 +249,7 @@ func TestCallReportsLostAuditRecord(t *testing.T) {
 	if !strings.Contains(r.stdout, "hello") {
 		t.Errorf("the server's answer is not shown: %q", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "1 audit record(s) could not be written to /dev/full") {
+	if !strings.Contains(r.stderr, "1 audit record(s) could not be written to "+full) {
 		t.Errorf("stderr does not report the lost record:\n%s", r.stderr)
 	}
 }

@@ -3,15 +3,19 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -27,22 +31,33 @@ func NewCmdAudit(f *cmdutil.Factory) *cobra.Command {
 
 // VerifyOptions of `mediator audit verify`.
 type VerifyOptions struct {
-	IO     *iostreams.IOStreams
-	Config func() (*config.Config, error)
+	IO      *iostreams.IOStreams
+	Config  func() (*config.Config, error)
+	Secrets func(context.Context, *config.Config) (*credentials.Store, error)
 	// File is --file; empty means the config's audit.path.
 	File string
+	JSON bool
 }
 
 // NewCmdVerify returns `mediator audit verify`.
 func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
-	opts := &VerifyOptions{IO: f.IOStreams, Config: f.Config}
+	opts := &VerifyOptions{IO: f.IOStreams, Config: f.Config, Secrets: f.Secrets}
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the audit log's hash chain",
-		Long: `Checks every record of the audit log against its hash and the chain
-between records, which shows edited, deleted, inserted and reordered
-records. Exits 0 when the chain is intact, 2 when it is broken or the file
-cannot be read.`,
+		Short: "Check the audit log's records, their chain and the log's head",
+		Long: `Checks every record of the audit log against its MAC (an HMAC under the
+audit key kept in the keyring) and the chain between records, which shows
+edited, deleted, inserted and reordered records; and checks the log's last
+record against its head (the file next to it ending in .head), which shows
+records cut off the end. A log rewritten without the key fails: its records
+are unkeyed, and mediator writes only keyed records once the key exists.
+
+Records from before mediator had an audit key are unkeyed: only a hash
+chains them, which anyone who can write the file could recompute. They are
+reported as such.
+
+Exits 0 when the log is intact, 2 when it is broken or cannot be read, and 3
+when the audit key cannot be read, so the MACs could not be checked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -52,30 +67,131 @@ cannot be read.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.File, "file", "", "audit log to verify (default: audit.path from the config)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
-func verifyRun(_ context.Context, opts *VerifyOptions) error {
-	path := opts.File
-	if path == "" {
-		cfg, err := opts.Config()
-		if err != nil {
-			return err
-		}
-		path = cfg.Audit.Path
-	}
-	n, err := orchestrator.VerifyAuditFile(path)
+// verifyReport is --json's output.
+type verifyReport struct {
+	orchestrator.AuditReport
+	OK bool `json:"ok"`
+	// Error says why the log failed, KeyError why the key could not be read.
+	Error    string `json:"error,omitempty"`
+	KeyError string `json:"key_error,omitempty"`
+}
+
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
+	cfg, err := opts.Config()
 	if err != nil {
-		if opts.File == "" && errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(opts.IO.ErrOut, "no audit log yet at %s: no call has been made\n", path)
-			return nil
-		}
-		var ve *orchestrator.AuditVerifyError
-		if errors.As(err, &ve) {
-			return cmdutil.Errorf(cmdutil.ExitUsage, "%v (%d intact records before it)", err, n)
-		}
 		return err
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "OK: %d records, hash chain intact (%s)\n", n, path)
-	return err
+	path := opts.File
+	if path == "" {
+		path = cfg.Audit.Path
+	}
+	if _, err := os.Stat(path); opts.File == "" && errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(opts.IO.ErrOut, "no audit log yet at %s: no call has been made\n", path)
+		return nil
+	}
+	key := readAuditKey(ctx, opts, cfg)
+	rep, err := orchestrator.VerifyAuditFile(path, key.key)
+	var ve *orchestrator.AuditVerifyError
+	if err != nil && !errors.As(err, &ve) {
+		return err
+	}
+	unchecked := err == nil && key.err != nil && key.needed(rep)
+	if opts.JSON {
+		out := verifyReport{AuditReport: rep, OK: err == nil && !unchecked}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if key.err != nil {
+			out.KeyError = key.err.Error()
+		}
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(out); werr != nil {
+			return werr
+		}
+	}
+	switch {
+	case err != nil:
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w (%d intact records before it)", err, rep.Records)}
+	case !opts.JSON:
+		printReport(opts.IO.Out, &rep, key, unchecked)
+	}
+	if unchecked {
+		return cmdutil.Errorf(cmdutil.ExitConnect, "the audit key could not be read, so the log could not be fully checked: %v", key.err)
+	}
+	return nil
+}
+
+// auditKeyState is what verification knows of the audit key.
+type auditKeyState struct {
+	key    *credentials.AuditKey
+	err    error // why there is no key
+	opened bool  // the keyring opened (and, with err, holds no key)
+}
+
+// readAuditKey reads the keyring's audit key; it never makes one.
+func readAuditKey(ctx context.Context, opts *VerifyOptions, cfg *config.Config) auditKeyState {
+	store, err := opts.Secrets(ctx, cfg)
+	if err != nil {
+		return auditKeyState{err: err}
+	}
+	key, err := store.AuditKey(ctx, false)
+	if err != nil {
+		return auditKeyState{err: err, opened: true}
+	}
+	return auditKeyState{key: &key, opened: true}
+}
+
+// needed says whether the key that could not be read was needed for rep's
+// log: any log needs it when the keyring cannot be opened (the key also
+// dates unkeyed records), while a keyring without a key has made no keyed
+// record, so only a log with keyed records or a head needs one.
+func (k auditKeyState) needed(rep orchestrator.AuditReport) bool {
+	return !k.opened || rep.Keyed > 0 || rep.Head != orchestrator.HeadNone
+}
+
+// printReport says what was checked, part by part.
+func printReport(w io.Writer, rep *orchestrator.AuditReport, key auditKeyState, unchecked bool) {
+	verdict := "OK"
+	if unchecked {
+		verdict = "NOT FULLY CHECKED"
+	}
+	fmt.Fprintf(w, "%s: %d records, chain intact (%s)\n", verdict, rep.Records, rep.Path)
+	if rep.Unkeyed > 0 {
+		dated := ""
+		if !key.opened {
+			dated = " (not checked to be dated before it: the keyring could not be opened)"
+		}
+		fmt.Fprintf(w, "  unkeyed: %s, written before the audit key%s: only a hash chains them\n", span(1, rep.Unkeyed), dated)
+	}
+	if rep.Keyed > 0 {
+		checked := "each MAC checked with the keyring's audit key"
+		if key.err != nil {
+			checked = "MACs NOT checked: the audit key could not be read"
+		}
+		fmt.Fprintf(w, "  keyed:   %s, %s\n", span(rep.Unkeyed+1, rep.Records), checked)
+	}
+	switch rep.Head {
+	case orchestrator.HeadNone:
+		fmt.Fprintf(w, "  head:    none (%s): the log was never written with the audit key\n", rep.HeadPath)
+	case orchestrator.HeadMatched:
+		fmt.Fprintf(w, "  head:    matched: it names the last record, seq %d (%s)\n", rep.HeadSeq, rep.HeadPath)
+	case orchestrator.HeadBehind:
+		fmt.Fprintf(w, "  head:    behind: it names seq %d, and the keyed records after it were written by a process "+
+			"that stopped before updating the head (%s)\n", rep.HeadSeq, rep.HeadPath)
+	}
+	if key.err != nil && rep.Head != orchestrator.HeadNone {
+		fmt.Fprintln(w, "           the head's MAC NOT checked: the audit key could not be read")
+	}
+}
+
+func span(from, to int) string {
+	if from == to {
+		return fmt.Sprintf("record %d", from)
+	}
+	return fmt.Sprintf("records %d-%d", from, to)
 }

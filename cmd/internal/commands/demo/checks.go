@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -79,16 +80,23 @@ func isLoopback(remote string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// verifyAudit checks the audit log's hash chain and that it holds one
-// record per hop.
-func verifyAudit(path string, want int) check {
-	n, err := orchestrator.VerifyAuditFile(path)
-	c := check{Name: "audit log hash chain intact", Passed: err == nil && n == want}
+// verifyAudit checks the audit log with the keyring's audit key: every
+// record keyed, chained, one per hop, and the head on the last.
+func verifyAudit(ctx context.Context, path string, store *credentials.Store, want int) check {
+	c := check{Name: "audit log keyed, chained and anchored"}
+	key, err := store.AuditKey(ctx, false)
+	if err != nil {
+		c.Detail = fmt.Sprintf("reading the audit key: %v", err)
+		return c
+	}
+	r, err := orchestrator.VerifyAuditFile(path, &key)
+	c.Passed = err == nil && r.Records == want && r.Keyed == want && r.Head == orchestrator.HeadMatched
 	switch {
 	case err != nil:
-		c.Detail = fmt.Sprintf("%d intact record(s), then: %v", n, err)
+		c.Detail = fmt.Sprintf("%d intact record(s), then: %v", r.Records, err)
 	default:
-		c.Detail = fmt.Sprintf("%d record(s), one per hop (want %d), each chained to the one before", n, want)
+		c.Detail = fmt.Sprintf("%d record(s), one per hop (want %d), %d with an HMAC under the keyring's audit key, "+
+			"each chained to the one before; the head %s", r.Records, want, r.Keyed, r.Head)
 	}
 	return c
 }

@@ -226,6 +226,7 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 		Secrets:   store,
 		Redactor:  store.Redactor(),
 		AuditPath: auditPath,
+		AuditKeys: store,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the orchestrator: %w", err)
@@ -267,7 +268,7 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 	rep.check(verifyLog(weatherServer, weatherLog, keys.a, "key A", keys.b, "key B"))
 	rep.check(verifyLog(calendarServer, calendarLog, keys.b, "key B", keys.a, "key A"))
 	rep.check(verifyIsolation(weatherLog, calendarLog, keys))
-	rep.check(verifyAudit(auditPath, 2))
+	rep.check(verifyAudit(ctx, auditPath, store, 2))
 	rep.check(verifyAuditClean(auditPath, keys))
 	return nil
 }

@@ -71,7 +71,7 @@ func TestDemoText(t *testing.T) {
 		"PASS  weather saw only key A",
 		"PASS  calendar saw only key B",
 		"PASS  neither server contacted the other",
-		"PASS  audit log hash chain intact: 2 record(s)",
+		"PASS  audit log keyed, chained and anchored: 2 record(s), one per hop (want 2), 2 with an HMAC under the keyring's audit key",
 		"PASS  audit log holds no key",
 		"all checks passed",
 	} {
@@ -252,7 +252,18 @@ func TestChecksCatchLeaks(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if c := verifyAudit(filepath.Join(dir, "missing.jsonl"), 2); c.Passed {
+	store, err := credentials.Open(t.Context(), credentials.Options{Backend: credentials.BackendFile, FileDir: filepath.Join(dir, "keyring"),
+		Passphrase: func(string) (string, error) { return "demo-test-passphrase", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := verifyAudit(t.Context(), filepath.Join(dir, "missing.jsonl"), store, 2); c.Passed {
+		t.Errorf("without an audit key: %+v", c)
+	}
+	if _, err := store.AuditKey(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	if c := verifyAudit(t.Context(), filepath.Join(dir, "missing.jsonl"), store, 2); c.Passed {
 		t.Errorf("a missing audit log passed: %+v", c)
 	}
 	leaky := filepath.Join(dir, "leaky.jsonl")
@@ -262,7 +273,7 @@ func TestChecksCatchLeaks(t *testing.T) {
 	if c := verifyAuditClean(leaky, keys); c.Passed {
 		t.Errorf("an audit log holding key B passed: %+v", c)
 	}
-	if c := verifyAudit(leaky, 1); c.Passed {
+	if c := verifyAudit(t.Context(), leaky, store, 1); c.Passed {
 		t.Errorf("an unchained record passed: %+v", c)
 	}
 }

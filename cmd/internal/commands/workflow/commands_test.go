@@ -107,6 +107,8 @@ func newEnv(t *testing.T, url string) *env {
 		"XDG_CONFIG_HOME": filepath.Join(dir, "config"),
 		"XDG_STATE_HOME":  filepath.Join(dir, "state"),
 		"XDG_DATA_HOME":   filepath.Join(dir, "data"),
+		// The audit log's key is in the keyring.
+		"MEDIATOR_KEYRING_PASSPHRASE": "workflow-test-passphrase",
 	}}
 	cfg := fmt.Sprintf("credentials:\n  backend: file\n  file_dir: %s\nservers:\n  calc:\n    url: %s\n    timeout: 10s\n", filepath.Join(dir, "keyring"), url)
 	path := filepath.Join(dir, "config", "mediator", "config.yaml")

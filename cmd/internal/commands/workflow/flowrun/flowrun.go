@@ -150,7 +150,9 @@ func WithAuditLoss(ctx context.Context, o *orchestrator.Orchestrator, runErr err
 }
 
 // Connect checks that every server the flow calls is configured and builds
-// an orchestrator over just those.
+// an orchestrator over just those, its audit log open: the progress view
+// takes over the terminal, so any prompt for the keyring (the audit key is
+// there) comes now.
 func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*orchestrator.Orchestrator, error) {
 	servers := Servers(f)
 	for _, s := range servers {
@@ -158,7 +160,15 @@ func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*o
 			return nil, fmt.Errorf("%s calls server %q: %w", f.Source, s, err)
 		}
 	}
-	return env.Orchestrator(ctx, cfg, servers...)
+	o, err := env.Orchestrator(ctx, cfg, servers...)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.OpenAudit(ctx); err != nil {
+		o.Close()
+		return nil, err
+	}
+	return o, nil
 }
 
 // JournalPath is where the run journal lives: the state directory.

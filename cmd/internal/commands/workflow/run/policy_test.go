@@ -79,8 +79,11 @@ outputs:
 		t.Helper()
 		ios, _, out, errOut := iostreams.Test()
 		f := cmdutil.New(ios, "test", func(k string) (string, bool) {
-			if k == "HOME" {
+			switch k {
+			case "HOME":
 				return dir, true
+			case "MEDIATOR_KEYRING_PASSPHRASE": // the audit log's key is in the keyring
+				return "policy-test-passphrase", true
 			}
 			return "", false
 		})
