@@ -95,7 +95,7 @@ func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, *stdioPlan, er
 		}
 		plan = &p
 		for _, d := range p.dropped {
-			c.log.Warn("sandbox: not granting a path from the server's args or env", "path", d, "reason", "it is or holds one of mediator's own directories")
+			c.log.Warn("sandbox: not granting a path the server is handed", "from", d.from, "path", d.path, "reason", "it "+d.why)
 		}
 	}
 	for k, item := range c.cfg.SecretEnv {

@@ -75,7 +75,12 @@ type stdioPlan struct {
 	tmpDir string
 	// dropped are paths from args or env that were not granted because they
 	// are or hold mediator's own files.
-	dropped []string
+	dropped []droppedPath
+}
+
+// droppedPath is a path the server was handed but not granted.
+type droppedPath struct {
+	path, from, why string
 }
 
 // planSandbox decides what the server of cmd may reach: the system trees,
@@ -107,9 +112,13 @@ func planSandbox(name string, cfg SandboxConfig, cmd *exec.Cmd, env map[string]s
 
 	read := slices.Clone(sandbox.SystemPaths())
 	write := []string{tmp}
-	grant := func(list *[]string, p string) {
+	// grant adds p unless it is or holds mediator's files; from says where
+	// the server was handed it ("" for paths mediator chose itself).
+	grant := func(list *[]string, p, from string) {
 		if why := guard.conflict(p); why != "" {
-			plan.dropped = append(plan.dropped, p)
+			if from != "" {
+				plan.dropped = append(plan.dropped, droppedPath{path: p, from: from, why: why})
+			}
 			return
 		}
 		*list = append(*list, p)
@@ -122,7 +131,7 @@ func planSandbox(name string, cfg SandboxConfig, cmd *exec.Cmd, env map[string]s
 	}
 	for _, dir := range filepath.SplitList(env["PATH"]) {
 		if filepath.IsAbs(dir) {
-			grant(&read, dir)
+			grant(&read, dir, "")
 		}
 	}
 	dir := cmd.Dir
@@ -130,28 +139,35 @@ func planSandbox(name string, cfg SandboxConfig, cmd *exec.Cmd, env map[string]s
 		dir, _ = os.Getwd()
 	}
 	if dir != "" {
-		grant(&read, dir)
+		grant(&read, dir, "")
 	}
 	for _, p := range installTree(cmd.Path) {
-		grant(&read, p)
+		grant(&read, p, "")
 	}
 	for _, p := range packageCaches(filepath.Base(cmd.Path), env["HOME"]) {
-		grant(&write, p)
+		grant(&write, p, "")
 	}
-	for _, v := range append(slices.Clone(cmd.Args[1:]), envValues(env)...) {
-		for _, cand := range pathCandidates(v, dir, env["HOME"]) {
+	handed := make([]struct{ from, v string }, 0, len(cmd.Args)+len(env))
+	for i, a := range cmd.Args[1:] {
+		handed = append(handed, struct{ from, v string }{fmt.Sprintf("args[%d]", i), a})
+	}
+	for _, k := range envNames(env) {
+		handed = append(handed, struct{ from, v string }{"env." + k, env[k]})
+	}
+	for _, h := range handed {
+		for _, cand := range pathCandidates(h.v, dir, env["HOME"]) {
 			st, err := os.Stat(cand)
 			switch {
 			case err == nil:
-				grant(&write, cand)
+				grant(&write, cand, h.from)
 				if !st.IsDir() {
 					for _, p := range installTree(cand) {
-						grant(&read, p)
+						grant(&read, p, "")
 					}
 				}
 			case os.IsNotExist(err):
 				if parent := filepath.Dir(cand); isDir(parent) {
-					grant(&write, parent)
+					grant(&write, parent, h.from)
 				}
 			}
 		}
@@ -213,8 +229,10 @@ func packageCaches(command, home string) []string {
 	return dirs
 }
 
-// envValues lists the values of env, in a stable order.
-func envValues(env map[string]string) []string {
+// envNames lists the variables of env whose values may name paths the
+// server is handed, in a stable order: not PATH, HOME and TMPDIR, which
+// every process gets.
+func envNames(env map[string]string) []string {
 	names := make([]string, 0, len(env))
 	for k := range env {
 		if k != "PATH" && k != "TMPDIR" && k != "HOME" {
@@ -222,11 +240,7 @@ func envValues(env map[string]string) []string {
 		}
 	}
 	slices.Sort(names)
-	vals := make([]string, len(names))
-	for i, k := range names {
-		vals[i] = env[k]
-	}
-	return vals
+	return names
 }
 
 // pathCandidates finds the paths in one argument or env value: the value
