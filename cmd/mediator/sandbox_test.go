@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,14 +41,30 @@ const (
 // the mediator process, where /proc/PID/environ shows it.
 type mediatorHome struct {
 	t                           *testing.T
-	bin                         string
+	bin, server                 string
 	dir, config, keyring, state string
 	roots                       string
+	// user runs mediator as another user; nil runs it as this process's.
+	user *syscall.Credential
 }
 
-func newMediatorHome(t *testing.T, bin string) *mediatorHome {
+// newMediatorHome makes a home for mediator; with a user, everything in it
+// (the binaries too, copied) belongs to that user.
+func newMediatorHome(t *testing.T, bin string, user *syscall.Credential) *mediatorHome {
 	dir := t.TempDir()
-	h := &mediatorHome{t: t, bin: bin, dir: dir,
+	server, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != nil {
+		// t.TempDir is private to root; the user needs a dir of its own.
+		if dir, err = os.MkdirTemp("", "mediator-user-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		bin, server = copyExecutable(t, bin, filepath.Join(dir, "bin")), copyExecutable(t, server, filepath.Join(dir, "bin"))
+	}
+	h := &mediatorHome{t: t, bin: bin, server: server, user: user, dir: dir,
 		config:  filepath.Join(dir, "config", "mediator"),
 		keyring: filepath.Join(dir, "keyring"),
 		state:   filepath.Join(dir, "state", "mediator"),
@@ -58,7 +75,34 @@ func newMediatorHome(t *testing.T, bin string) *mediatorHome {
 			t.Fatal(err)
 		}
 	}
+	if user != nil {
+		err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, int(user.Uid), int(user.Gid))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return h
+}
+
+func copyExecutable(t *testing.T, src, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 func (h *mediatorHome) run(stdin string, args ...string) (stdout, stderr string, err error) {
@@ -73,6 +117,9 @@ func (h *mediatorHome) run(stdin string, args ...string) (stdout, stderr string,
 		"MEDIATOR_KEYRING_PASSPHRASE=" + canaryPassphrase,
 	}
 	cmd.Stdin = strings.NewReader(stdin)
+	if h.user != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: h.user}
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
@@ -86,10 +133,7 @@ func (h *mediatorHome) run(stdin string, args ...string) (stdout, stderr string,
 // directories and pin file) and a second server whose token it is after.
 func (h *mediatorHome) writeConfig(backend, sandboxLine string) {
 	h.t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	exe := h.server
 	list := func(ps ...string) string { return strings.Join(ps, string(os.PathListSeparator)) }
 	cfg := fmt.Sprintf(`credentials:
   backend: %s
@@ -113,8 +157,14 @@ servers:
 		hostile.EscapeWriteEnv, list(filepath.Join(h.state, "pins.json"), filepath.Join(h.config, "config.yaml")),
 		hostile.EscapeCanaryEnv, canaryPrefix,
 		sandboxLine)
-	if err := os.WriteFile(filepath.Join(h.config, "config.yaml"), []byte(cfg), 0o600); err != nil {
+	file := filepath.Join(h.config, "config.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		h.t.Fatal(err)
+	}
+	if h.user != nil {
+		if err := os.Chown(file, int(h.user.Uid), int(h.user.Gid)); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 }
 
@@ -167,9 +217,22 @@ func TestSandboxKeepsHostileServerOut(t *testing.T) {
 		t.Skipf("sandbox unavailable: %s", st.Reason)
 	}
 	bin := buildMediator(t)
-	for _, backend := range []string{"file", "keyctl"} {
-		t.Run(backend, func(t *testing.T) {
-			h := newMediatorHome(t, bin)
+	type variant struct {
+		name string
+		user *syscall.Credential
+	}
+	variants := []variant{{"file", nil}, {"keyctl", nil}}
+	if os.Geteuid() == 0 {
+		// Landlock restricts root too; and as an unprivileged user, the
+		// unsandboxed server is kept out of mediator's memory by
+		// non-dumpability alone.
+		nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+		variants = append(variants, variant{"file-as-nobody", nobody}, variant{"keyctl-as-nobody", nobody})
+	}
+	for _, v := range variants {
+		backend := strings.TrimSuffix(v.name, "-as-nobody")
+		t.Run(v.name, func(t *testing.T) {
+			h := newMediatorHome(t, bin, v.user)
 			h.writeConfig(backend, "")
 			if out, errOut, err := h.run(canaryToken, "secret", "set", "other", "token"); err != nil {
 				t.Fatalf("secret set: %v\n%s%s", err, out, errOut)
@@ -225,11 +288,12 @@ func TestSandboxKeepsHostileServerOut(t *testing.T) {
 					environ = r
 				}
 			}
-			if os.Geteuid() == 0 && environ != "leaked" {
+			root := v.user == nil && os.Geteuid() == 0
+			if root && environ != "leaked" {
 				// Root has CAP_SYS_PTRACE; only the sandbox stops it.
 				t.Errorf("unsandboxed root server should read mediator's environ: %s", environ)
 			}
-			if os.Geteuid() != 0 && environ == "leaked" {
+			if !root && environ == "leaked" {
 				t.Errorf("mediator is not non-dumpable: an unsandboxed server of the same user read its environ")
 			}
 		})

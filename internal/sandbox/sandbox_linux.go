@@ -105,13 +105,16 @@ func ruleset(p Policy) (fd int, flags uint32, err error) {
 	if p.UnixSockets {
 		cfg.HandledAccessFS &^= llsys.AccessFSResolveUnix
 	}
+	var rules []landlock.Rule
 	// Every process expects these devices; none holds anything.
-	rules := []landlock.Rule{landlock.RWFiles(devices...).IgnoreIfMissing()}
+	for _, path := range devices {
+		rules = appendRule(rules, path, true)
+	}
 	for _, path := range p.Read {
-		rules = append(rules, pathRule(path, false))
+		rules = appendRule(rules, path, false)
 	}
 	for _, path := range p.Write {
-		rules = append(rules, pathRule(path, true))
+		rules = appendRule(rules, path, true)
 	}
 	fd, flags, err = cfg.NewRulesetFD(rules...)
 	if err != nil {
@@ -125,20 +128,31 @@ func ruleset(p Policy) (fd int, flags uint32, err error) {
 
 var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
 
-// pathRule grants read (and execute) or read-write access beneath path; a
-// file gets only the rights that apply to files.
-func pathRule(path string, write bool) landlock.Rule {
-	st, err := os.Stat(path)
-	dir := err == nil && st.IsDir()
+// appendRule grants read (and execute) or read-write access beneath path;
+// a file gets only the rights that apply to files. A path this process
+// cannot open (missing, or behind a directory it may not search) grants
+// nothing, since the child could not reach it either.
+func appendRule(rules []landlock.Rule, path string, write bool) []landlock.Rule {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return rules
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return rules
+	}
+	dir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	switch {
 	case write && dir:
-		return landlock.RWDirs(path).WithRefer().IgnoreIfMissing()
+		return append(rules, landlock.RWDirs(path).WithRefer().IgnoreIfMissing())
 	case write:
-		return landlock.RWFiles(path).IgnoreIfMissing()
+		return append(rules, landlock.RWFiles(path).IgnoreIfMissing())
 	case dir:
-		return landlock.RODirs(path).IgnoreIfMissing()
+		return append(rules, landlock.RODirs(path).IgnoreIfMissing())
 	default:
-		return landlock.ROFiles(path).IgnoreIfMissing()
+		return append(rules, landlock.ROFiles(path).IgnoreIfMissing())
 	}
 }
 
