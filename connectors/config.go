@@ -27,6 +27,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -136,6 +137,32 @@ type Config struct {
 	// Timeout bounds connecting and, unless the caller's context is shorter,
 	// each call. Zero means DefaultTimeout.
 	Timeout time.Duration
+
+	// Sandbox confines a stdio server; the zero value confines it with the
+	// paths found in its command, args and env.
+	Sandbox SandboxConfig
+}
+
+// SandboxConfig shapes the sandbox of a stdio server (Linux: Landlock and
+// seccomp). Whatever it says, mediator's own directories are never granted.
+// What a confined server reaches is in docs/design.md.
+type SandboxConfig struct {
+	// Off runs the server unconfined (`sandbox: off`).
+	Off bool
+	// Read and Write are paths the server may also read (and execute), or
+	// read and write, beyond those it is handed in its command, args and env.
+	Read  []string
+	Write []string
+	// NoNetwork refuses the server Internet sockets (`network: false`).
+	NoNetwork bool
+	// UnixSockets lets the server open local sockets (D-Bus, ssh-agent,
+	// Docker), which the sandbox otherwise refuses.
+	UnixSockets bool
+}
+
+// IsZero reports whether nothing about the sandbox is configured.
+func (s SandboxConfig) IsZero() bool {
+	return !s.Off && len(s.Read) == 0 && len(s.Write) == 0 && !s.NoNetwork && !s.UnixSockets
 }
 
 // AuthConfig says how the connector authenticates to its server. Every
@@ -305,13 +332,23 @@ func (c Config) normalize(custom bool) (Config, error) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"args", len(c.Args) > 0}, {"dir", c.Dir != ""}, {"env", len(c.Env) > 0}, {"secret_env", len(c.SecretEnv) > 0}} {
+		}{{"args", len(c.Args) > 0}, {"dir", c.Dir != ""}, {"env", len(c.Env) > 0}, {"secret_env", len(c.SecretEnv) > 0}, {"sandbox", !c.Sandbox.IsZero()}} {
 			if f.set {
 				return bad(f.name, "%s applies only to stdio servers; an HTTP server authenticates with auth", f.name)
 			}
 		}
 	}
 
+	for _, f := range []struct {
+		field string
+		paths []string
+	}{{"sandbox.read", c.Sandbox.Read}, {"sandbox.write", c.Sandbox.Write}} {
+		for _, p := range f.paths {
+			if !filepath.IsAbs(p) {
+				return bad(f.field, "path %q is not absolute (write it in full, e.g. /home/you/data)", p)
+			}
+		}
+	}
 	if err := checkEnvNames(c.Env, c.SecretEnv); err != nil {
 		return bad("env", "%v", err)
 	}

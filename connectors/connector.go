@@ -32,6 +32,10 @@ type Options struct {
 	BaseTransport http.RoundTripper
 	// Stderr receives a stdio server's stderr; nil discards it.
 	Stderr io.Writer
+	// ProtectedPaths are mediator's own directories and files (config,
+	// state, keyring, audit log): a sandboxed stdio server is never granted
+	// any of them, nor a directory that holds one.
+	ProtectedPaths []string
 	// NewTransport, when set, replaces the transport built from Config (an
 	// in-process server, a test harness). Auth from Config does not apply to it.
 	NewTransport func(ctx context.Context) (mcp.Transport, error)

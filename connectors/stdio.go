@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -70,16 +71,38 @@ func setEnv(env map[string]string, name, value, goos string) {
 // stdioCommand builds the server's process: the exact command and args, no
 // shell, and the minimal environment plus the server's own env and
 // secret_env. Secret values are read now, at connect time, so a value
-// changed in the keyring takes effect at the next (re)connect.
-func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, error) {
+// changed in the keyring takes effect at the next (re)connect. Unless the
+// sandbox is off or unavailable, the plan says how to confine it.
+func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, *stdioPlan, error) {
 	env := inheritedEnv(os.Environ(), runtime.GOOS)
 	for k, v := range c.cfg.Env {
 		setEnv(env, k, v, runtime.GOOS)
 	}
+	cmd := exec.Command(c.cfg.Command, c.cfg.Args...)
+	if c.cfg.Command != "" && !strings.ContainsRune(c.cfg.Command, os.PathSeparator) {
+		// Look the command up in the child's PATH, which may differ from ours.
+		if p, err := lookPath(c.cfg.Command, env["PATH"]); err == nil {
+			cmd.Path = p
+		}
+	}
+	cmd.Dir = c.cfg.Dir
+	var plan *stdioPlan
+	if c.Sandbox().Confined {
+		// Planned before the secrets join env: their values are no paths.
+		p, err := planSandbox(c.cfg.Name, c.cfg.Sandbox, cmd, env, c.opts.ProtectedPaths)
+		if err != nil {
+			return nil, nil, c.newError(KindConfig, err)
+		}
+		plan = &p
+		for _, d := range p.dropped {
+			c.log.Warn("sandbox: not granting a path the server is handed", "from", d.from, "path", d.path, "reason", "it "+d.why)
+		}
+	}
 	for k, item := range c.cfg.SecretEnv {
 		s, err := c.fetchSecret(ctx, item)
 		if err != nil {
-			return nil, err
+			plan.cleanup()
+			return nil, nil, err
 		}
 		setEnv(env, k, s.Reveal(), runtime.GOOS)
 	}
@@ -88,16 +111,28 @@ func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, error) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	cmd := exec.Command(c.cfg.Command, c.cfg.Args...)
 	cmd.Env = make([]string, 0, len(names))
 	for _, k := range names {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
-	cmd.Dir = c.cfg.Dir
 	if c.opts.Stderr != nil {
 		cmd.Stderr = c.opts.Stderr
 	}
-	return cmd, nil
+	return cmd, plan, nil
+}
+
+// lookPath finds command in the directories of path, as the child would.
+func lookPath(command, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, command)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return exec.LookPath(command)
 }
 
 // commandLine renders command and args for display, quoting what a shell

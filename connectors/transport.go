@@ -42,10 +42,16 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	}
 	if err != nil {
 		st.close()
-		if ct, ok := t.(*mcp.CommandTransport); ok && ct.Command.ProcessState != nil {
+		if ct := commandOf(t); ct != nil && ct.Command.ProcessState != nil {
 			// go-sdk reaped the process when the handshake failed; its
 			// exit says more than the broken pipe does.
 			err = fmt.Errorf("%w (the server process exited: %v)", err, ct.Command.ProcessState)
+		}
+		if sb, ok := t.(*sandboxedTransport); ok {
+			sb.plan.cleanup()
+			if h := sb.denied.hint(c.cfg.Name); h != "" {
+				err = fmt.Errorf("%w; %s", err, h)
+			}
 		}
 		return nil, nil, c.classify(ctx, opConnect, err, p)
 	}
@@ -60,11 +66,15 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 	}
 	switch c.cfg.Transport {
 	case TransportStdio:
-		cmd, err := c.stdioCommand(ctx)
+		cmd, plan, err := c.stdioCommand(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		return &mcp.CommandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration}, nil, nil
+		ct := &mcp.CommandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration}
+		if plan == nil {
+			return ct, nil, nil
+		}
+		return c.sandboxed(ct, plan), nil, nil
 	case TransportStreamableHTTP, TransportSSE:
 		authn := c.opts.Authenticator
 		if authn == nil {

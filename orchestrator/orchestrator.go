@@ -75,6 +75,9 @@ type Options struct {
 	ClientInfo *mcp.Implementation
 	// Stderr receives stdio servers' stderr; nil discards it.
 	Stderr interface{ Write([]byte) (int, error) }
+	// ProtectedPaths are mediator's own files and directories, which no
+	// sandboxed stdio server is granted (connectors.Options.ProtectedPaths).
+	ProtectedPaths []string
 }
 
 // Orchestrator is safe for concurrent use.
@@ -126,6 +129,8 @@ type ServerStatus struct {
 	Name      string
 	Transport string
 	Endpoint  string // URL or command line (no secrets)
+	// Sandbox says whether a stdio server runs confined.
+	Sandbox connectors.SandboxState
 	connectors.Status
 	Tools int
 	// ToolsErr says why the tool list is unusable although the connection

@@ -85,13 +85,14 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			stderr = cfg.Stderr
 		}
 		conn, err := connectors.New(connectors.Options{
-			Config:       cfg.Config,
-			Secrets:      o.secretsFor(cfg.Name),
-			Logger:       o.log, // the connector names its server on its records
-			ClientInfo:   o.opts.ClientInfo,
-			Stderr:       stderr,
-			NewTransport: cfg.NewTransport,
-			LockDir:      o.opts.LockDir,
+			Config:         cfg.Config,
+			Secrets:        o.secretsFor(cfg.Name),
+			Logger:         o.log, // the connector names its server on its records
+			ClientInfo:     o.opts.ClientInfo,
+			Stderr:         stderr,
+			NewTransport:   cfg.NewTransport,
+			LockDir:        o.opts.LockDir,
+			ProtectedPaths: o.opts.ProtectedPaths,
 		})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", where, err))
@@ -269,6 +270,7 @@ func (o *Orchestrator) Servers() []ServerStatus {
 			Name:      name,
 			Transport: s.conn.Transport(),
 			Endpoint:  o.redact(s.conn.Endpoint()),
+			Sandbox:   s.conn.Sandbox(),
 			Status:    s.conn.Status(),
 		}
 		if row.Err != nil {

@@ -131,7 +131,7 @@ func TestServersAndTools(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "down") || !strings.HasPrefix(lines[2], "weather") {
 		t.Fatalf("servers table:\n%s", r.stdout)
 	}
-	if f := strings.Fields(lines[2]); len(f) != 5 || f[1] != "streamable-http" || f[3] != "ready" || f[4] != "4" {
+	if f := strings.Fields(lines[2]); len(f) != 6 || f[1] != "streamable-http" || f[3] != "-" || f[4] != "ready" || f[5] != "4" {
 		t.Errorf("weather row: %s", lines[2])
 	}
 	if strings.Contains(lines[1], "ready") {

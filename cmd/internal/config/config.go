@@ -62,6 +62,8 @@ type Server struct {
 	TLS     connectors.TLSConfig
 	Tools   ToolFilter
 	Timeout time.Duration
+	// Sandbox shapes a stdio server's sandbox; see connectors.SandboxConfig.
+	Sandbox connectors.SandboxConfig
 }
 
 // Auth names how a server authenticates and which keyring items hold the

@@ -22,6 +22,7 @@ func serverConfig(s *Server) connectors.Config {
 		Auth:      s.Auth.AuthConfig,
 		TLS:       s.TLS,
 		Timeout:   s.Timeout,
+		Sandbox:   s.Sandbox,
 	}
 }
 
@@ -57,7 +58,24 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 		AuditIncludeValues: c.Audit.IncludeValues,
 		PinPath:            c.PinPath(),
 		LockDir:            c.LockDir(),
+		ProtectedPaths:     c.ProtectedPaths(),
 	}
+}
+
+// ProtectedPaths are mediator's own files and directories, which no
+// sandboxed server is granted: the config file's directory, the keyring,
+// the state directory and the audit log.
+func (c *Config) ProtectedPaths() []string {
+	var out []string
+	if c.Path != "" {
+		out = append(out, filepath.Dir(c.Path))
+	}
+	for _, p := range []string{c.Credentials.FileDir, c.StateDir, c.Audit.Path} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PinPath is the file of accepted tool definition hashes.

@@ -80,6 +80,13 @@ func (t RawTLS) config() connectors.TLSConfig {
 }
 
 type rawServer struct {
+	Sandbox struct {
+		Off         bool     `mapstructure:"off"`
+		Read        []string `mapstructure:"read"`
+		Write       []string `mapstructure:"write"`
+		Network     *bool    `mapstructure:"network"`
+		UnixSockets bool     `mapstructure:"unix_sockets"`
+	} `mapstructure:"sandbox"`
 	URL       string            `mapstructure:"url"`
 	Transport string            `mapstructure:"transport"`
 	Command   string            `mapstructure:"command"`
@@ -208,6 +215,10 @@ func (w *walker) build(raw *rawFile) *Config {
 			}},
 			TLS:   w.mergeTLS(path, rs.Auth.Type, rs.Auth.RawTLS, rs.TLS),
 			Tools: ToolFilter{Allow: rs.Tools.Allow, Deny: rs.Tools.Deny},
+			Sandbox: connectors.SandboxConfig{
+				Off: rs.Sandbox.Off, Read: rs.Sandbox.Read, Write: rs.Sandbox.Write,
+				NoNetwork: rs.Sandbox.Network != nil && !*rs.Sandbox.Network, UnixSockets: rs.Sandbox.UnixSockets,
+			},
 		}
 		if rs.Timeout != "" {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)
@@ -308,6 +319,14 @@ func (w *walker) resolveDefaults(cfg *Config) {
 		}{{"auth.assertion_file", &s.Auth.AssertionFile}, {"tls.cert", &s.TLS.Cert}, {"tls.key_file", &s.TLS.KeyFile}, {"tls.ca", &s.TLS.CA}} {
 			if *f.v != "" {
 				*f.v = abs(w.authField(p, f.field), *f.v)
+			}
+		}
+		for _, list := range []struct {
+			field string
+			paths []string
+		}{{p + ".sandbox.read", s.Sandbox.Read}, {p + ".sandbox.write", s.Sandbox.Write}} {
+			for j := range list.paths {
+				list.paths[j] = abs(fmt.Sprintf("%s[%d]", list.field, j), list.paths[j])
 			}
 		}
 	}

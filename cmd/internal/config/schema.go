@@ -26,6 +26,7 @@ const (
 	kHeaderMap      // free keys that are HTTP header names, string values (headers)
 	kObject         // fixed keys
 	kMapOf          // free keys, object values (servers)
+	kSandbox        // "off", or an object (see sandboxSpec)
 )
 
 type spec struct {
@@ -119,6 +120,7 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"deny":  {kind: kStrings},
 	}},
 	"timeout": {kind: kString},
+	"sandbox": sandboxSpec,
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
@@ -127,6 +129,15 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"apikey":   serverSecretMsg,
 	"password": serverSecretMsg,
 	"secret":   serverSecretMsg,
+}}
+
+// sandboxSpec is a stdio server's sandbox: `sandbox: off`, or the paths
+// and rights it adds to what the server is granted from its command line.
+var sandboxSpec = &spec{kind: kSandbox, fields: map[string]*spec{
+	"read":         {kind: kStrings},
+	"write":        {kind: kStrings},
+	"network":      {kind: kBool},
+	"unix_sockets": {kind: kBool},
 }}
 
 var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
@@ -248,6 +259,24 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 			}
 		}
 		return out
+	case kSandbox:
+		if n.Kind == yaml.ScalarNode {
+			// `sandbox: off` (or false) opts out; on/true is the default.
+			switch strings.ToLower(n.Value) {
+			case "off", "false":
+				return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+					{Kind: yaml.ScalarNode, Tag: "!!str", Value: "off"}, {Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"}}}
+			case "on", "true":
+				return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			}
+			w.badValue(n, path, "expected off, or a mapping {read: [PATH...], write: [PATH...], network: false, unix_sockets: true}, got %s", kindName(n))
+			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			w.badValue(n, path, "expected off, or a mapping {read: [PATH...], write: [PATH...], network: false, unix_sockets: true}, got %s", kindName(n))
+			return nil
+		}
+		return w.mapping(n, &spec{kind: kObject, fields: s.fields}, path)
 	case kStringMap, kHeaderMap, kMapOf, kObject:
 		if n.Kind != yaml.MappingNode {
 			w.badValue(n, path, "expected a mapping of key: value, got %s", kindName(n))

@@ -59,6 +59,15 @@ type serverRow struct {
 	ServerName      string    `json:"server_name,omitempty"`
 	ServerVersion   string    `json:"server_version,omitempty"`
 	ProtocolVersion string    `json:"protocol_version,omitempty"`
+	Sandbox         *sandbox  `json:"sandbox,omitempty"`
+}
+
+// sandbox is how a stdio server runs: confined, or why not.
+type sandbox struct {
+	Confined bool   `json:"confined"`
+	Mode     string `json:"mode"`
+	Detail   string `json:"detail,omitempty"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -88,6 +97,9 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			r.ServerName, r.ServerVersion = st.ServerInfo.Name, st.ServerInfo.Version
 		}
 		r.ProtocolVersion = st.ProtocolVersion
+		if sb := st.Sandbox; sb.Mode != "" {
+			r.Sandbox = &sandbox{Confined: sb.Confined, Mode: sb.Mode, Detail: sb.Detail, Warning: sb.Warning}
+		}
 		if st.State != connectors.StateReady || st.ToolsErr != nil {
 			notReady++
 		}
@@ -108,19 +120,28 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	} else if len(rows) > 0 {
 		var buf bytes.Buffer
 		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tTRANSPORT\tENDPOINT\tSTATE\tTOOLS\tREASON")
+		fmt.Fprintln(tw, "NAME\tTRANSPORT\tENDPOINT\tSANDBOX\tSTATE\tTOOLS\tREASON")
 		for _, r := range rows {
 			reason := r.Error
 			if reason == "" {
 				reason = r.ToolsError
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Transport, cmdutil.OneLine(r.Endpoint, 60), r.State, r.Tools, cmdutil.OneLine(reason, 0))
+			sb := "-"
+			if r.Sandbox != nil {
+				sb = r.Sandbox.Mode
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Transport, cmdutil.OneLine(r.Endpoint, 60), sb, r.State, r.Tools, cmdutil.OneLine(reason, 0))
 		}
 		tw.Flush()
 		out = buf.Bytes()
 	}
 	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
 		return err
+	}
+	for _, r := range rows {
+		if r.Sandbox != nil && r.Sandbox.Warning != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: server %s %s\n", r.Name, r.Sandbox.Warning)
+		}
 	}
 	if len(rows) == 0 && cfg.Found && !opts.JSON {
 		fmt.Fprintf(opts.IO.ErrOut, "%s configures no servers\n", cfg.Path)
