@@ -332,10 +332,13 @@ func (c Config) normalize(custom bool) (Config, error) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"args", len(c.Args) > 0}, {"dir", c.Dir != ""}, {"env", len(c.Env) > 0}, {"secret_env", len(c.SecretEnv) > 0}, {"sandbox", !c.Sandbox.IsZero()}} {
+		}{{"args", len(c.Args) > 0}, {"dir", c.Dir != ""}, {"env", len(c.Env) > 0}, {"secret_env", len(c.SecretEnv) > 0}} {
 			if f.set {
 				return bad(f.name, "%s applies only to stdio servers; an HTTP server authenticates with auth", f.name)
 			}
+		}
+		if !c.Sandbox.IsZero() {
+			return bad("sandbox", "sandbox applies only to stdio servers, which mediator starts; an HTTP server runs elsewhere")
 		}
 	}
 

@@ -290,6 +290,13 @@ func safeName(name string) string {
 	}, name)
 }
 
+// ProtectedConflict says why the sandbox never grants p ("is inside ...,
+// one of mediator's own directories" or "holds ..."), given mediator's
+// protected paths; "" when it may.
+func ProtectedConflict(p string, protected []string) string {
+	return newPathGuard(protected).conflict(p)
+}
+
 // pathGuard knows mediator's own paths, resolved through symlinks.
 type pathGuard struct{ protected []string }
 
@@ -310,7 +317,9 @@ func (g pathGuard) conflict(p string) string {
 	c := canonical(p)
 	for _, q := range g.protected {
 		switch {
-		case c == q || within(c, q):
+		case c == q:
+			return "is " + q + ", one of mediator's own paths"
+		case within(c, q):
 			return "is inside " + q + ", one of mediator's own directories"
 		case within(q, c):
 			return "holds " + q + ", one of mediator's own directories"

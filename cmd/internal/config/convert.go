@@ -64,16 +64,23 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 
 // ProtectedPaths are mediator's own files and directories, which no
 // sandboxed server is granted: the config file's directory, the keyring,
-// the state directory and the audit log.
+// the state directory, the audit log, and the files that hold a server's
+// private key or identity assertion.
 func (c *Config) ProtectedPaths() []string {
 	var out []string
 	if c.Path != "" {
 		out = append(out, filepath.Dir(c.Path))
 	}
-	for _, p := range []string{c.Credentials.FileDir, c.StateDir, c.Audit.Path} {
-		if p != "" {
-			out = append(out, p)
+	add := func(ps ...string) {
+		for _, p := range ps {
+			if p != "" {
+				out = append(out, p)
+			}
 		}
+	}
+	add(c.Credentials.FileDir, c.StateDir, c.Audit.Path)
+	for _, s := range c.Servers {
+		add(s.TLS.KeyFile, s.Auth.AssertionFile)
 	}
 	return out
 }

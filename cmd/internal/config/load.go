@@ -216,7 +216,7 @@ func (w *walker) build(raw *rawFile) *Config {
 			TLS:   w.mergeTLS(path, rs.Auth.Type, rs.Auth.RawTLS, rs.TLS),
 			Tools: ToolFilter{Allow: rs.Tools.Allow, Deny: rs.Tools.Deny},
 			Sandbox: connectors.SandboxConfig{
-				Off: rs.Sandbox.Off, Read: rs.Sandbox.Read, Write: rs.Sandbox.Write,
+				Off: rs.Sandbox.Off, Read: w.paths(path+".sandbox.read", rs.Sandbox.Read), Write: w.paths(path+".sandbox.write", rs.Sandbox.Write),
 				NoNetwork: rs.Sandbox.Network != nil && !*rs.Sandbox.Network, UnixSockets: rs.Sandbox.UnixSockets,
 			},
 		}
@@ -272,21 +272,34 @@ func respell(folded map[string]string, keys []string) map[string]string {
 	return out
 }
 
+// paths makes each path of a list absolute: ~ is the home directory, a
+// relative path is relative to the config file.
+func (w *walker) paths(field string, ps []string) []string {
+	for i, p := range ps {
+		ps[i] = w.absPath(fmt.Sprintf("%s[%d]", field, i), p)
+	}
+	return ps
+}
+
+// absPath makes p absolute: ~ is the home directory, a relative path is
+// relative to the config file.
+func (w *walker) absPath(field, p string) string {
+	p, err := ExpandHome(p, w.env)
+	if err != nil {
+		w.problemAt(w.locs[field].val, field, "%v", err)
+		return p
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(w.file), p)
+	}
+	return filepath.Clean(p)
+}
+
 // resolveDefaults fills in the paths the file leaves out and makes the
 // ones it gives absolute: ~ is the home directory, a relative path is
 // relative to the config file.
 func (w *walker) resolveDefaults(cfg *Config) {
-	abs := func(field, p string) string {
-		p, err := ExpandHome(p, w.env)
-		if err != nil {
-			w.problemAt(w.locs[field].val, field, "%v", err)
-			return p
-		}
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(w.file), p)
-		}
-		return filepath.Clean(p)
-	}
+	abs := w.absPath
 	defaulted := func(field string, p *string, def func(Env) (string, error)) bool {
 		if *p != "" {
 			*p = abs(field, *p)
@@ -326,7 +339,10 @@ func (w *walker) resolveDefaults(cfg *Config) {
 			paths []string
 		}{{p + ".sandbox.read", s.Sandbox.Read}, {p + ".sandbox.write", s.Sandbox.Write}} {
 			for j := range list.paths {
-				list.paths[j] = abs(fmt.Sprintf("%s[%d]", list.field, j), list.paths[j])
+				field := fmt.Sprintf("%s[%d]", list.field, j)
+				if why := connectors.ProtectedConflict(list.paths[j], cfg.ProtectedPaths()); why != "" {
+					w.at(field, "%s %s, which the sandbox never grants a server; give it a directory of its own", list.paths[j], why)
+				}
 			}
 		}
 	}
