@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/filelock"
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // auditLog appends hash-chained JSON Lines.
@@ -123,10 +123,8 @@ func (a *auditLog) openLocked() error {
 	if a.f != nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(a.path), 0o700); err != nil {
-		return &Error{Kind: KindAudit, Msg: "creating the audit log directory", Err: err}
-	}
-	f, err := os.OpenFile(a.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	// The log may hold argument values: only its owner reads it.
+	f, err := privfile.OpenFile(a.path, os.O_RDWR|os.O_APPEND)
 	if err != nil {
 		return &Error{Kind: KindAudit, Msg: "opening the audit log", Err: err}
 	}
