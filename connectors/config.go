@@ -13,8 +13,9 @@
 // seam.
 //
 // A stdio server starts with no shell, the exact command and args, and an
-// environment of PATH, HOME, LANG, LC_*, TMPDIR, its own env and its own
-// secret_env, nothing else of mediator's.
+// environment of PATH, HOME, the locale variables (LANG, LANGUAGE and the
+// LC_ categories by name), TMPDIR, its own env and its own secret_env,
+// nothing else of mediator's.
 //
 // A session that drops is reopened with backoff ([Backoff]); calls made
 // meanwhile wait within their deadline; a call cut off by the drop fails and

@@ -36,7 +36,14 @@ func inheritedEnv(environ []string, goos string) map[string]string {
 
 func keepVar(name, goos string) bool {
 	switch {
-	case name == "PATH", name == "HOME", name == "LANG", name == "TMPDIR", strings.HasPrefix(name, "LC_"):
+	case name == "PATH", name == "HOME", name == "TMPDIR":
+		return true
+	// The POSIX and glibc locale variables by name: a prefix test ("LC_")
+	// would pass any LC_SOMETHING_TOKEN of the user's shell on too.
+	case name == "LANG", name == "LANGUAGE", name == "LC_ALL", name == "LC_CTYPE", name == "LC_NUMERIC",
+		name == "LC_TIME", name == "LC_COLLATE", name == "LC_MONETARY", name == "LC_MESSAGES",
+		name == "LC_PAPER", name == "LC_NAME", name == "LC_ADDRESS", name == "LC_TELEPHONE",
+		name == "LC_MEASUREMENT", name == "LC_IDENTIFICATION":
 		return true
 	case goos != "windows":
 		return false

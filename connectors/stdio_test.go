@@ -30,9 +30,10 @@ func childEnv(t *testing.T, c *Connector) map[string]string {
 	return env
 }
 
-// A stdio server sees PATH, HOME, LANG, LC_* and TMPDIR of the parent, its
-// own env and secret_env, and nothing else: not a variable of the parent's
-// and not another server's secret.
+// A stdio server sees PATH, HOME, the locale variables (LANG, LC_CTYPE,
+// ...) and TMPDIR of the parent, its own env and secret_env, and nothing
+// else: not a variable of the parent's, not one merely named like a locale
+// variable (LC_SOMETHING_TOKEN), and not another server's secret.
 func TestStdioEnvironmentIsMinimal(t *testing.T) {
 	const (
 		parentCanary = "parent-canary-7f3a9c"
@@ -41,7 +42,8 @@ func TestStdioEnvironmentIsMinimal(t *testing.T) {
 	)
 	t.Setenv("MEDIATOR_PARENT_CANARY", parentCanary)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", parentCanary)
-	t.Setenv("LC_MEDIATOR_TEST", "passes")
+	t.Setenv("LC_SOMETHING_TOKEN", parentCanary)
+	t.Setenv("LC_TIME", "C")
 	t.Setenv("LANG", "C.UTF-8")
 
 	cfgA := stdioTestConfig(t, "a")
@@ -56,8 +58,9 @@ func TestStdioEnvironmentIsMinimal(t *testing.T) {
 	envA, envB := childEnv(t, a), childEnv(t, b)
 
 	allowed := func(name string) bool {
-		return slices.Contains([]string{"PATH", "HOME", "LANG", "TMPDIR", stdioServerEnv, "LOG_LEVEL", "API_TOKEN", "B_TOKEN"}, name) ||
-			strings.HasPrefix(name, "LC_")
+		return slices.Contains([]string{"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", stdioServerEnv, "LOG_LEVEL", "API_TOKEN", "B_TOKEN",
+			"LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY", "LC_MESSAGES", "LC_PAPER",
+			"LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION"}, name)
 	}
 	for server, env := range map[string]map[string]string{"a": envA, "b": envB} {
 		for k, v := range env {
@@ -68,8 +71,8 @@ func TestStdioEnvironmentIsMinimal(t *testing.T) {
 				t.Errorf("server %s sees the parent's canary in %s", server, k)
 			}
 		}
-		if env["LC_MEDIATOR_TEST"] != "passes" || env["LANG"] != "C.UTF-8" {
-			t.Errorf("server %s lost the locale: LANG=%q LC_MEDIATOR_TEST=%q", server, env["LANG"], env["LC_MEDIATOR_TEST"])
+		if env["LC_TIME"] != "C" || env["LANG"] != "C.UTF-8" {
+			t.Errorf("server %s lost the locale: LANG=%q LC_TIME=%q", server, env["LANG"], env["LC_TIME"])
 		}
 		if env["PATH"] == "" {
 			t.Errorf("server %s has no PATH", server)
@@ -185,7 +188,7 @@ func TestInheritedEnvPerOS(t *testing.T) {
 		"PATH=/bin", "Path=C:\\Windows", "HOME=/home/u", "LANG=C", "LC_ALL=C", "TMPDIR=/tmp",
 		"SystemRoot=C:\\Windows", "COMSPEC=C:\\Windows\\cmd.exe", "PATHEXT=.COM;.EXE;.CMD", "windir=C:\\Windows",
 		"APPDATA=A", "LOCALAPPDATA=L", "USERPROFILE=U", "TEMP=T", "TMP=T2",
-		"=C:=C:\\", "AWS_SECRET_ACCESS_KEY=canary", "OTHER_SERVER_TOKEN=canary",
+		"=C:=C:\\", "AWS_SECRET_ACCESS_KEY=canary", "OTHER_SERVER_TOKEN=canary", "LC_SOMETHING_TOKEN=canary",
 	}
 	names := func(env map[string]string) string {
 		var n []string

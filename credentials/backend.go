@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/99designs/keyring"
+
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // Backend names, as accepted by Options.Backend and the credentials.backend
@@ -292,8 +294,10 @@ func prepareFileDir(fileDir string) (string, error) {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return "", fmt.Errorf("file keyring directory %s is a file, not a directory", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("creating the file keyring directory: %w", err)
+	// The items are encrypted, but their names say which servers and
+	// credentials there are.
+	if err := privfile.Dir(dir); err != nil {
+		return "", fmt.Errorf("file keyring directory: %w", err)
 	}
 	return dir, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/filelock"
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // auditLog appends hash-chained JSON Lines, each sealed with an HMAC under
@@ -148,7 +149,7 @@ func (a *auditLog) openLocked(ctx context.Context) error {
 	if a.f != nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(a.path), 0o700); err != nil {
+	if err := privfile.Dir(filepath.Dir(a.path)); err != nil {
 		return &Error{Kind: KindAudit, Msg: "creating the audit log directory", Err: err}
 	}
 	if a.seal == nil {
@@ -158,13 +159,14 @@ func (a *auditLog) openLocked(ctx context.Context) error {
 		}
 		a.seal = seal
 	}
-	f, err := os.OpenFile(a.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	// The log may hold argument values: only its owner reads it.
+	f, err := privfile.OpenFile(a.path, os.O_RDWR|os.O_APPEND)
 	if err != nil {
 		return &Error{Kind: KindAudit, Msg: "opening the audit log", Err: err}
 	}
 	var head *os.File
 	if a.seal.keyed() {
-		if head, err = os.OpenFile(AuditHeadPath(a.path), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		if head, err = privfile.OpenFile(AuditHeadPath(a.path), os.O_RDWR); err != nil {
 			f.Close()
 			return &Error{Kind: KindAudit, Msg: "opening the audit log's head", Err: err}
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // Tool pinning defends against a server that changes what a tool claims to
@@ -230,38 +230,10 @@ func (p *pinStore) write(server string, tools map[string]pinnedTool) error {
 	if err != nil {
 		return &Error{Kind: KindPins, Msg: "encoding the pin file", Err: err}
 	}
-	if err := writeFileAtomic(p.path, append(data, '\n')); err != nil {
+	if err := privfile.WriteFile(p.path, append(data, '\n')); err != nil {
 		return &Error{Kind: KindPins, Msg: "writing the pin file", Err: err}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // jsonErrorPosition renders a decoding error with its line and column.

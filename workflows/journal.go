@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // Run states.
@@ -128,8 +129,15 @@ type Redactor interface {
 
 // OpenJournal opens (creating if needed) the journal at path. redactor, if
 // not nil, scrubs known secret values from everything stored.
+//
+// The journal holds run results, so its files are its owner's alone:
+// path's directory is made private (privfile.Dir), and the database is
+// created 0600 before SQLite opens it, because SQLite creates the -wal and
+// -shm files with the mode of the database file as it finds it. (Setting
+// the umask around the open instead would change it for every goroutine
+// of the process that creates a file meanwhile.)
 func OpenJournal(path string, redactor Redactor) (*Journal, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open run journal: %w", err)
 	}
 	q := url.Values{}
@@ -145,10 +153,6 @@ func OpenJournal(path string, redactor Redactor) (*Journal, error) {
 	if _, err := db.Exec(journalSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open run journal %s: create tables: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open run journal: %w", err)
 	}
 	j := &Journal{
 		db:       db,
@@ -171,6 +175,25 @@ func OpenJournal(path string, redactor Redactor) (*Journal, error) {
 	}
 	go j.writer()
 	return j, nil
+}
+
+// createPrivate creates the database file 0600 (an empty file is an empty
+// database to SQLite) and narrows the files of an existing journal that
+// an earlier version left readable by others.
+func createPrivate(path string) error {
+	f, err := privfile.OpenFile(path, os.O_RDWR)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, side := range []string{"-wal", "-shm", "-journal"} {
+		if err := privfile.Narrow(path + side); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const journalSchema = `

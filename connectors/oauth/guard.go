@@ -94,12 +94,24 @@ func PolicyFor(serverURL string, allowInsecureLocalhost bool) (GuardPolicy, erro
 // them whatever the flags say.
 func (p *GuardPolicy) allowClassOf(ip netip.Addr) {
 	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback():
-		p.AllowLoopback = true
-	case ip.IsPrivate() || cgnat.Contains(ip):
-		p.AllowPrivate = true
+	addrs := []netip.Addr{ip}
+	for _, e := range embeddedIPv4(ip) {
+		addrs = append(addrs, e.v4)
 	}
+	for _, a := range addrs {
+		switch {
+		case a.IsLoopback():
+			p.AllowLoopback = true
+		case isPrivate(a):
+			p.AllowPrivate = true
+		}
+	}
+}
+
+// isPrivate is an address of a private network: RFC 1918, ULA, CGNAT,
+// and the local-use NAT64 prefix, which only a local translator serves.
+func isPrivate(ip netip.Addr) bool {
+	return ip.IsPrivate() || cgnat.Contains(ip) || localNAT64.Contains(ip)
 }
 
 // ResolveServer opens the address classes that the configured server's
@@ -211,9 +223,24 @@ func isLoopbackHost(host string) bool {
 }
 
 // checkIP is the address policy. Link-local and metadata addresses are never
-// allowed, whatever the configuration.
+// allowed, whatever the configuration. An IPv6 address that carries an
+// IPv4 address (NAT64, 6to4, Teredo, ...) passes only if every address it
+// carries would pass too.
 func (p GuardPolicy) checkIP(ip netip.Addr) error {
 	ip = ip.Unmap()
+	if err := p.checkAddr(ip); err != nil {
+		return err
+	}
+	for _, e := range embeddedIPv4(ip) {
+		if err := p.checkAddr(e.v4); err != nil {
+			return fmt.Errorf("address %s carries %s (%s): %w", ip, e.v4, e.form, err)
+		}
+	}
+	return nil
+}
+
+// checkAddr applies the policy to one address as it is.
+func (p GuardPolicy) checkAddr(ip netip.Addr) error {
 	for _, m := range metadataAddrs {
 		if ip == m {
 			return fmt.Errorf("address %s is a cloud metadata endpoint", ip)
@@ -228,7 +255,7 @@ func (p GuardPolicy) checkIP(ip netip.Addr) error {
 		if !p.AllowLoopback {
 			return fmt.Errorf("address %s is loopback and the configured server is not local", ip)
 		}
-	case ip.IsPrivate() || cgnat.Contains(ip):
+	case isPrivate(ip):
 		if !p.AllowPrivate {
 			return fmt.Errorf("address %s is private and the configured server is not on a private network", ip)
 		}

@@ -8,8 +8,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
 // pollEvery is how often LockPath tries again while another process holds
@@ -20,10 +21,7 @@ const pollEvery = 5 * time.Millisecond
 // its directory) if need be, and waits for another process's lock until
 // ctx ends. unlock releases it and closes the file.
 func LockPath(ctx context.Context, path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := privfile.OpenFile(path, os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

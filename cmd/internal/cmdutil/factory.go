@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/privfile"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -89,6 +91,9 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 		if err != nil {
 			return nil, &ExitError{Code: ExitUsage, Err: err}
 		}
+		if err := f.securePrivateDirs(cfg); err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: err}
+		}
 		return cfg, nil
 	}
 	f.Logger = func() *slog.Logger {
@@ -99,6 +104,30 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	f.Secrets = f.openSecrets
 	f.Orchestrator = f.newOrchestrator
 	return f
+}
+
+// securePrivateDirs makes the existing directories where mediator keeps
+// private files (state, audit log, file keyring) its user's alone, before
+// any command opens a file there, and says so when it narrows one: the
+// packages that write the files narrow them too, but silently.
+func (f *Factory) securePrivateDirs(cfg *config.Config) error {
+	dirs := []string{cfg.StateDir, cfg.Credentials.FileDir}
+	if cfg.Audit.Path != "" {
+		dirs = append(dirs, filepath.Dir(cfg.Audit.Path))
+	}
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		was, err := privfile.SecureDir(dir)
+		if err != nil {
+			return err
+		}
+		if was != 0 {
+			fmt.Fprintf(f.IOStreams.ErrOut, "warning: %s was open to other users (mode %04o); mediator keeps private files there, so it made it private (chmod 700)\n", dir, was)
+		}
+	}
+	return nil
 }
 
 // ParseLogLevel accepts debug, info, warn and error.

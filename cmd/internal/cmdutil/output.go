@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/termtext"
 )
 
 // WriteRedacted writes out in one piece after masking every secret value
@@ -20,7 +22,10 @@ func WriteRedacted(w io.Writer, red *credentials.Redactor, out []byte) error {
 }
 
 // MarshalJSON renders v as indented JSON with a trailing newline, without
-// escaping <, > and & (they are data here, not HTML).
+// escaping <, > and & (they are data here, not HTML), but with every
+// character that could drive a terminal escaped (termtext.EscapeJSON):
+// the JSON decodes to exactly v and passes IOStreams' sanitizing writers
+// unchanged.
 func MarshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -29,12 +34,16 @@ func MarshalJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return termtext.EscapeJSON(buf.Bytes()), nil
 }
 
-// OneLine returns the first line of s, cut to max runes with an ellipsis.
+// OneLine returns the first line of s, cut to max runes with an ellipsis,
+// without what could drive a terminal (termtext.Sanitize): listings show
+// servers' descriptions this way, and an escape sequence cut in two would
+// leave half of itself behind as text.
 func OneLine(s string, max int) string {
-	if i := bytes.IndexAny([]byte(s), "\r\n"); i >= 0 {
+	s = termtext.Sanitize(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
 	r := []rune(s)

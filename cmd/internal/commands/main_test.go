@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
 // stdioServerEnv makes the test binary run as a stdio MCP server instead
@@ -23,6 +25,11 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "silent":
 		os.Exit(runSilentServer())
+	case termServerMode:
+		if err := hostile.RunTermServer(context.Background()); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
 	default:
 		os.Exit(runStdioTestServer())
 	}

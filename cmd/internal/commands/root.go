@@ -150,8 +150,15 @@ func printError(f *cmdutil.Factory, cmd *cobra.Command, err error) {
 		fmt.Fprintln(w, f.Redactor.Redact(ps.Error()))
 		return
 	}
-	fmt.Fprintf(w, "error: %s\n", f.Redactor.Redact(err.Error()))
+	fmt.Fprintf(w, "error: %s\n", indentLines(f.Redactor.Redact(err.Error())))
 	if ee != nil && ee.Usage && cmd != nil {
 		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
+}
+
+// indentLines indents every line of an error message after the first: a
+// message may quote a server's text, and a line of that starting at the
+// left margin could pass for one of mediator's own ("error: ...").
+func indentLines(msg string) string {
+	return strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n  ")
 }

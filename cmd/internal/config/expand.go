@@ -9,8 +9,25 @@ import (
 // expand replaces ${VAR} and ${VAR:-default} in a string value, as Claude
 // Code and VS Code (${env:VAR}) do in their MCP configs. ${VAR:-default} takes the
 // default when VAR is unset or empty; ${VAR} with VAR unset is a problem,
-// because silently connecting to "https:///mcp" helps nobody.
+// because silently connecting to "https:///mcp" helps nobody. A reference
+// to one of mediator's own variables (MEDIATOR_*) is a problem too: see
+// ownVarProblem.
 func (w *walker) expand(n *yaml.Node, field string) string {
+	return w.expandWith(n, field, w.env)
+}
+
+// checkRefs reports the problems of value's references that do not depend
+// on the environment (syntax, mediator's own variables) at n, and whether
+// there were none. Import uses it for values it keeps as written, which
+// the loader expands later.
+func (w *walker) checkRefs(n *yaml.Node, field, value string) bool {
+	before := len(w.problems)
+	anySet := func(string) (string, bool) { return "set", true }
+	w.expandWith(&yaml.Node{Kind: yaml.ScalarNode, Value: value, Line: n.Line, Column: n.Column}, field, anySet)
+	return len(w.problems) == before
+}
+
+func (w *walker) expandWith(n *yaml.Node, field string, env Env) string {
 	s := n.Value
 	if !strings.Contains(s, "${") {
 		return s
@@ -41,7 +58,17 @@ func (w *walker) expand(n *yaml.Node, field string) string {
 			w.badValue(n, field, "${%s} is not a variable reference; write ${VAR} or ${VAR:-default} with VAR made of letters, digits and _", expr)
 			continue
 		}
-		v, ok := w.env(name)
+		if msg := ownVarProblem(name); msg != "" {
+			w.badValue(n, field, "%s", msg)
+			continue
+		}
+		if strings.Contains(def, "${") {
+			// "${A:-${B}}" would end at the first }, leaving a literal
+			// "${B" default and a stray "}".
+			w.badValue(n, field, "${%s}: a default is plain text, not another reference; write ${%s:-value}", expr, name)
+			continue
+		}
+		v, ok := env(name)
 		switch {
 		case hasDef && v == "":
 			b.WriteString(def)
@@ -51,6 +78,26 @@ func (w *walker) expand(n *yaml.Node, field string) string {
 			w.badValue(n, field, "environment variable %s is not set and ${%s} has no default (write ${%s:-value} to give one)", name, name, name)
 		}
 	}
+}
+
+// ownVarPrefix starts the names of mediator's own environment variables:
+// the keyring passphrase (credentials.PassphraseEnv), the config path
+// (EnvConfig) and whatever comes next.
+const ownVarPrefix = "MEDIATOR_"
+
+// ownVarProblem refuses a reference to one of mediator's own variables,
+// or returns "". They configure mediator itself, and the keyring
+// passphrase among them unlocks every server's credentials: expanded into
+// a server's env, header, URL or arguments it would hand that server what
+// mediator keeps from all of them. The prefix is compared without regard
+// to case, as Windows compares variable names.
+func ownVarProblem(name string) string {
+	if len(name) < len(ownVarPrefix) || !strings.EqualFold(name[:len(ownVarPrefix)], ownVarPrefix) {
+		return ""
+	}
+	return "${" + name + "} refers to mediator's own environment, which is never expanded into the config: " +
+		ownVarPrefix + "* variables (the keyring passphrase among them) are for mediator, not for servers; " +
+		"store a value a server needs with \"mediator secret set SERVER NAME\" and refer to it from auth or secret_env"
 }
 
 func validEnvName(s string) bool {

@@ -168,6 +168,11 @@ func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bo
 	case e.URL != "" && e.Command != "":
 		w.problemAt(k, field, "has both url and command; mediator needs one or the other")
 	case e.URL != "":
+		urlKey := "url"
+		if _, n := lookup(v, "url"); n == nil {
+			urlKey = "serverUrl"
+		}
+		w.checkRefs(entryNode(v, urlKey), field+"."+urlKey, e.URL)
 		add(entry, "url", str(e.URL))
 		switch strings.ToLower(e.Type) {
 		case "", "http", "streamable-http", "streamablehttp", "streamable_http":
@@ -176,7 +181,7 @@ func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bo
 		default:
 			w.problemAt(k, field+".type", "type %q does not go with a url; valid: http, streamable-http, sse", e.Type)
 		}
-		w.importHeaders(k, field, &e, entry, &imp)
+		w.importHeaders(v, field, &e, entry, &imp)
 		if len(e.Env) > 0 {
 			imp.Notes = append(imp.Notes, "env dropped: an HTTP server gets no environment")
 		}
@@ -184,15 +189,22 @@ func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bo
 		if t := strings.ToLower(e.Type); t != "" && t != "stdio" {
 			w.problemAt(k, field+".type", "type %q does not go with a command; valid: stdio", e.Type)
 		}
+		w.checkRefs(entryNode(v, "command"), field+".command", e.Command)
 		add(entry, "command", str(e.Command))
 		if len(e.Args) > 0 {
 			seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
-			for _, a := range e.Args {
+			_, argNodes := lookup(v, "args")
+			for i, a := range e.Args {
+				n := entryNode(v, "args")
+				if argNodes = resolve(argNodes); argNodes != nil && i < len(argNodes.Content) {
+					n = argNodes.Content[i]
+				}
+				w.checkRefs(n, fmt.Sprintf("%s.args[%d]", field, i), a)
 				seq.Content = append(seq.Content, str(a))
 			}
 			add(entry, "args", seq)
 		}
-		w.importEnv(&e, entry, &imp)
+		w.importEnv(v, field, &e, entry, &imp)
 		if len(e.Headers) > 0 {
 			imp.Notes = append(imp.Notes, "headers dropped: a stdio server gets no HTTP headers")
 		}
@@ -207,11 +219,11 @@ func (w *walker) importEntry(k, v *yaml.Node, prefix string) (ImportedServer, bo
 // with the value moved to the keyring, and keeps the others as plain
 // headers, as written (an ${VAR} stays a reference). The split is the one
 // config validation makes, so the entry it writes validates.
-func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
+func (w *walker) importHeaders(v *yaml.Node, field string, e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
 	var auth, plain *yaml.Node
 	var authFrom string
 	for _, name := range sortedKeys(e.Headers) {
-		value, ok := w.expandImport(k, field+".headers."+name, e.Headers[name])
+		value, ok := w.expandImport(entryNode(v, "headers", name), field+".headers."+name, e.Headers[name])
 		if !ok {
 			continue
 		}
@@ -228,7 +240,7 @@ func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *y
 			continue
 		}
 		if auth != nil {
-			w.problemAt(k, field+".headers", "carries credentials in both %s and header %q; mediator sends one credential header per server", authFrom, name)
+			w.problemAt(entryNode(v, "headers"), field+".headers", "carries credentials in both %s and header %q; mediator sends one credential header per server", authFrom, name)
 			return
 		}
 		authFrom = fmt.Sprintf("header %q", name)
@@ -245,7 +257,7 @@ func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *y
 		}
 		add(auth, "secret", str(ms.Item))
 		if ms.Value.IsZero() {
-			w.problemAt(k, field+".headers."+name, "is empty")
+			w.problemAt(entryNode(v, "headers", name), field+".headers."+name, "is empty")
 			return
 		}
 		imp.Secrets = append(imp.Secrets, ms)
@@ -259,19 +271,23 @@ func (w *walker) importHeaders(k *yaml.Node, field string, e *mcpEntry, entry *y
 }
 
 // expandImport resolves ${VAR} in a header value now: the value goes to the
-// keyring, which stores what it is, not how it was spelled.
-func (w *walker) expandImport(k *yaml.Node, field, value string) (string, bool) {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: value, Line: k.Line, Column: k.Column}
+// keyring, which stores what it is, not how it was spelled. at is where
+// the value is in the file.
+func (w *walker) expandImport(at *yaml.Node, field, value string) (string, bool) {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Value: value, Line: at.Line, Column: at.Column}
 	before := len(w.problems)
 	out := w.expand(n, field)
 	return out, len(w.problems) == before
 }
 
-func (w *walker) importEnv(e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
+func (w *walker) importEnv(v *yaml.Node, field string, e *mcpEntry, entry *yaml.Node, imp *ImportedServer) {
 	plain := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	secret := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, name := range sortedKeys(e.Env) {
 		value := e.Env[name]
+		if !w.checkRefs(entryNode(v, "env", name), field+".env."+name, value) {
+			continue
+		}
 		if envRefPattern.MatchString(value) {
 			w.importEnvRef(name, value, plain, secret, imp)
 			continue
@@ -337,6 +353,20 @@ func (w *walker) resolveQuietly(value string) (string, bool) {
 	scratch := &walker{file: w.file, env: w.env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
 	out := scratch.expand(&yaml.Node{Kind: yaml.ScalarNode, Value: value}, "env")
 	return out, len(scratch.problems) == 0
+}
+
+// entryNode finds the node at path under an entry (a key's value, one
+// level per name), for a problem's line: the deepest one that exists.
+func entryNode(entry *yaml.Node, path ...string) *yaml.Node {
+	n := entry
+	for _, key := range path {
+		_, next := lookup(resolve(n), key)
+		if next == nil {
+			break
+		}
+		n = resolve(next)
+	}
+	return n
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -8,13 +8,27 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/mediatorhq/mediator/internal/termtext"
 )
 
 // IOStreams: data goes to Out, messages and progress to ErrOut.
+//
+// Out and ErrOut carry text: whatever is written to them passes through
+// a termtext.Writer, which drops what could drive a terminal (escape
+// sequences, carriage returns, other control characters). Servers supply
+// much of that text (tool results and descriptions, their stderr, error
+// messages quoting them), and none of it can then move the cursor, erase
+// or forge a line, or set the clipboard. JSON passes unchanged:
+// cmdutil.MarshalJSON escapes all of that.
 type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+	// TermErrOut is stderr as it is, for mediator's own drawing on a
+	// terminal (the live progress view); any server text drawn there must
+	// go through termtext.Sanitize first.
+	TermErrOut io.Writer
 
 	// StdinFd is the file descriptor of In when it is a terminal, else -1;
 	// it is what a no-echo prompt reads from.
@@ -27,7 +41,7 @@ type IOStreams struct {
 // System returns the process's own streams.
 func System() *IOStreams {
 	fd := int(os.Stdin.Fd())
-	io := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, StdinFd: -1}
+	io := &IOStreams{In: os.Stdin, Out: termtext.NewWriter(os.Stdout), ErrOut: termtext.NewWriter(os.Stderr), TermErrOut: os.Stderr, StdinFd: -1}
 	if term.IsTerminal(fd) {
 		io.stdinTTY = true
 		io.StdinFd = fd
@@ -37,10 +51,11 @@ func System() *IOStreams {
 	return io
 }
 
-// Test returns streams backed by buffers: in, out, errOut.
+// Test returns streams backed by buffers: in, out, errOut. The buffers
+// receive what a terminal would: Out and ErrOut sanitize as System's do.
 func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, StdinFd: -1}, in, out, errOut
+	return &IOStreams{In: in, Out: termtext.NewWriter(out), ErrOut: termtext.NewWriter(errOut), TermErrOut: errOut, StdinFd: -1}, in, out, errOut
 }
 
 func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }

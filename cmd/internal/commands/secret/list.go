@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -63,9 +62,12 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(listing{Backend: store.Backend(), Location: store.Location(), Secrets: items})
+		out, err := cmdutil.MarshalJSON(listing{Backend: store.Backend(), Location: store.Location(), Secrets: items})
+		if err != nil {
+			return err
+		}
+		_, err = opts.IO.Out.Write(out)
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Secrets in the %s:\n", describe(store))
 	if len(items) == 0 {

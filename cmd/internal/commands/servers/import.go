@@ -48,7 +48,9 @@ api-key, and a secret-looking env value secret_env, each with the value
 stored in the keyring under the server's name. A ${VAR} in a header, or in
 an env value that is a credential, is resolved now and the value moved the
 same way; other env values keep their ${VAR}, with a warning when VAR is
-unset. What moved where is reported by name, never by value.
+unset. A reference to one of mediator's own variables (MEDIATOR_*, the
+keyring passphrase among them) is refused wherever it is. What moved where
+is reported by name, never by value.
 
 A server that already exists is left alone and nothing is imported, unless
 --force replaces it.`,

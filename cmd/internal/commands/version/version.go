@@ -3,7 +3,6 @@ package version
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -66,9 +65,12 @@ func versionRun(_ context.Context, opts *Options) error {
 		}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		out, err := cmdutil.MarshalJSON(v)
+		if err != nil {
+			return err
+		}
+		_, err = opts.IO.Out.Write(out)
+		return err
 	}
 	_, err := fmt.Fprintf(opts.IO.Out, "mediator %s\n%s\nmcp go-sdk %s\n", v.Version, v.Go, v.GoSDK)
 	return err

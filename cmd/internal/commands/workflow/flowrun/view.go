@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/termtext"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
@@ -35,7 +36,9 @@ func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redact
 	// The live view reads keys itself, so Ctrl-C arrives as a key press
 	// rather than SIGINT; the cause says so in the run's error.
 	cancel := func() { cancelRun(errInterrupted) }
-	opts := []tea.ProgramOption{tea.WithOutput(env.IO.ErrOut), tea.WithoutSignalHandler()}
+	// The view draws with escape sequences of its own; render sanitizes
+	// the server text it shows.
+	opts := []tea.ProgramOption{tea.WithOutput(env.IO.TermErrOut), tea.WithoutSignalHandler()}
 	if env.IO.IsStdinTTY() {
 		opts = append(opts, tea.WithInput(env.IO.In))
 	} else {
@@ -135,7 +138,7 @@ func (m *viewModel) View() tea.View { return tea.NewView(m.render()) }
 func (m *viewModel) render() string {
 	rows, runID, status, elapsed := m.t.Snapshot()
 	var b strings.Builder
-	head := fmt.Sprintf("%s · run %s · %s", m.t.flow.Name, runID, elapsed.Round(100*time.Millisecond))
+	head := fmt.Sprintf("%s · run %s · %s", termtext.Sanitize(m.t.flow.Name), runID, elapsed.Round(100*time.Millisecond))
 	if status != "" && status != "running" {
 		head += " · " + status
 	} else if m.cancelling {
@@ -186,7 +189,7 @@ func (m *viewModel) render() string {
 			line += "  " + end.Sub(r.Started).Round(100*time.Millisecond).String()
 		}
 		if r.LastErr != "" && r.Status == workflows.StatusFailed {
-			line += "  " + ErrorLine(r.LastErr, max(20, m.width-len(line)-4))
+			line += "  " + ErrorLine(termtext.Sanitize(r.LastErr), max(20, m.width-len(line)-4))
 		}
 		b.WriteString(line + "\n")
 	}
