@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,7 +29,15 @@ type DryRun struct {
 
 	mu      sync.Mutex
 	plan    []PlannedCall
-	schemas map[*mcp.Tool]*argcheck.Schema
+	schemas map[*mcp.Tool]dryRunSchema
+}
+
+// dryRunSchema is a tool's resolved inputSchema, or why mediator refuses
+// the tool (see argcheck.ErrUncheckable); neither when mediator cannot
+// read the schema and lets the server validate.
+type dryRunSchema struct {
+	rs  *argcheck.Schema
+	err error
 }
 
 // PlannedCall is one call of a dry run.
@@ -84,9 +93,7 @@ func (d *DryRun) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolRe
 		d.record(pc)
 		return nil, err
 	}
-	if rs := d.inputSchema(tool); rs != nil {
-		pc.Problem = argumentProblem(rs, req)
-	}
+	pc.Problem = d.argumentProblem(ctx, tool, req)
 	trusted := d.TrustAnnotations != nil && d.TrustAnnotations(req.Server)
 	if d.CallReadOnly && trusted && readOnly(tool) && pc.Problem == "" {
 		res, err := d.Inner.CallTool(ctx, req)
@@ -133,17 +140,25 @@ func (d *DryRun) planConditional(ctx context.Context, req CallRequest, sources [
 	case err != nil:
 		pc.Problem = err.Error()
 	default:
-		if rs := d.inputSchema(tool); rs != nil {
-			pc.Problem = argumentProblem(rs, req)
-		}
+		pc.Problem = d.argumentProblem(ctx, tool, req)
 	}
 	d.record(pc)
 }
 
 // argumentProblem says how req's arguments break the tool's input schema,
 // in the orchestrator's words, or "" when they do not.
-func argumentProblem(rs *argcheck.Schema, req CallRequest) string {
-	viols := rs.Check(asDecodedJSON(req.Args), argcheck.Label{})
+func (d *DryRun) argumentProblem(ctx context.Context, tool *mcp.Tool, req CallRequest) string {
+	sch := d.inputSchema(tool)
+	if sch.err != nil {
+		return fmt.Sprintf("%s.%s cannot be called: its inputSchema cannot be checked safely: %v", req.Server, req.Tool, sch.err)
+	}
+	if sch.rs == nil {
+		return ""
+	}
+	viols, err := sch.rs.Check(ctx, asDecodedJSON(req.Args), argcheck.Label{})
+	if err != nil {
+		return fmt.Sprintf("cannot check the arguments for %s.%s: %v", req.Server, req.Tool, err)
+	}
 	if len(viols) == 0 {
 		return ""
 	}
@@ -160,21 +175,27 @@ func (d *DryRun) record(pc PlannedCall) {
 	d.mu.Unlock()
 }
 
-func (d *DryRun) inputSchema(tool *mcp.Tool) *argcheck.Schema {
+func (d *DryRun) inputSchema(tool *mcp.Tool) dryRunSchema {
 	if tool.InputSchema == nil {
-		return nil
+		return dryRunSchema{}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.schemas == nil {
-		d.schemas = map[*mcp.Tool]*argcheck.Schema{}
+		d.schemas = map[*mcp.Tool]dryRunSchema{}
 	}
-	rs, ok := d.schemas[tool]
+	sch, ok := d.schemas[tool]
 	if !ok {
-		rs, _ = argcheck.Resolve(tool.InputSchema)
-		d.schemas[tool] = rs
+		rs, err := argcheck.Resolve(tool.InputSchema)
+		switch {
+		case errors.Is(err, argcheck.ErrUncheckable):
+			sch.err = err
+		case err == nil:
+			sch.rs = rs
+		}
+		d.schemas[tool] = sch
 	}
-	return rs
+	return sch
 }
 
 func (d *DryRun) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
