@@ -3,6 +3,7 @@ package hostile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -65,7 +66,10 @@ func Nested(depth int) map[string]any {
 //   - "deep": alternatives that double at every level of the arguments
 //     ([DeepAlternativesSchema]);
 //   - "cyclic_output": a harmless inputSchema and a cyclic outputSchema; it
-//     answers {"ok":true} as structured content.
+//     answers {"ok":true} as structured content;
+//   - "stall": a harmless schema, and it never answers: it holds the call
+//     until the client goes away or Release, so that a test can interrupt
+//     the client in the middle of a call.
 //
 // The hostile tools must never be called: a client that validates its
 // arguments cannot have validated them. Calls counts the calls that
@@ -73,15 +77,18 @@ func Nested(depth int) map[string]any {
 type SchemaServer struct {
 	Server *mcp.Server
 
-	mu    sync.Mutex
-	calls map[string]int
+	mu      sync.Mutex
+	calls   map[string]int
+	release chan struct{} // closed by Release
+	once    sync.Once
 }
 
 // NewSchemaServer returns a SchemaServer.
 func NewSchemaServer() *SchemaServer {
 	h := &SchemaServer{
-		Server: mcp.NewServer(&mcp.Implementation{Name: "hostile-schemas", Version: "1"}, nil),
-		calls:  map[string]int{},
+		Server:  mcp.NewServer(&mcp.Implementation{Name: "hostile-schemas", Version: "1"}, nil),
+		calls:   map[string]int{},
+		release: make(chan struct{}),
 	}
 	add := func(name, desc string, in, out any, res *mcp.CallToolResult) {
 		h.Server.AddTool(&mcp.Tool{Name: name, Description: desc, InputSchema: in, OutputSchema: out},
@@ -104,12 +111,28 @@ func NewSchemaServer() *SchemaServer {
 	add("cyclic", "Its inputSchema is a $ref cycle.", CyclicSchema(), nil, nil)
 	add("explosive", "Its inputSchema is a 60-level anyOf chain.", ExplosiveSchema(60), nil, nil)
 	add("deep", "Its inputSchema doubles its work at every level of nesting.", DeepAlternativesSchema(), nil, nil)
+	h.Server.AddTool(&mcp.Tool{Name: "stall", Description: "Never answers.", InputSchema: map[string]any{"type": "object"}},
+		func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			h.mu.Lock()
+			h.calls["stall"]++
+			h.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-h.release:
+				return nil, errors.New("released")
+			}
+		})
 	add("cyclic_output", "Its outputSchema is a $ref cycle.", plain, CyclicSchema(), &mcp.CallToolResult{
 		StructuredContent: json.RawMessage(`{"ok":true}`),
 		Content:           []mcp.Content{&mcp.TextContent{Text: `{"ok":true}`}},
 	})
 	return h
 }
+
+// Release ends the calls "stall" holds, now and later: an HTTP server
+// cannot close while a handler still runs.
+func (h *SchemaServer) Release() { h.once.Do(func() { close(h.release) }) }
 
 // Calls is how many calls reached the tool.
 func (h *SchemaServer) Calls(tool string) int {
