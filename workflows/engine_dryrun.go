@@ -214,20 +214,40 @@ func (d *DryRun) Now() time.Time { return d.Inner.Now() }
 // SampleFromSchema builds a plausible value for a JSON Schema: its const,
 // first example, default or enum value when it has one, else a
 // placeholder of its type (objects with every property, arrays with one
-// element). A nil schema gives nil.
+// element). A nil schema gives nil. The schema is a server's, so the
+// sample is bounded: it holds sampleBudget values at most, and is as deep
+// as that allows (8 levels at most), however the schema's $refs fan out.
 func SampleFromSchema(schema any) any {
 	m := flow.SchemaMap(schema)
 	if m == nil {
 		return nil
 	}
-	return sampleOf(m, m, "", 0)
+	for depth := 8; ; depth-- {
+		sm := &sampler{root: m, left: sampleBudget, depth: depth}
+		v := sm.sample(m, "", 0)
+		if sm.left >= 0 || depth == 0 {
+			return v
+		}
+	}
 }
 
-func sampleOf(root, s map[string]any, name string, depth int) any {
-	if depth > 8 {
+// sampleBudget bounds the values one sample holds.
+const sampleBudget = 10_000
+
+// sampler builds one sample, up to depth levels deep; left goes below
+// zero when the sample would hold more than sampleBudget values.
+type sampler struct {
+	root  map[string]any
+	left  int
+	depth int
+}
+
+func (sm *sampler) sample(s map[string]any, name string, depth int) any {
+	sm.left--
+	if depth > sm.depth || sm.left < 0 {
 		return nil
 	}
-	s = flow.ResolveSchemaRef(root, s)
+	s = flow.ResolveSchemaRef(sm.root, s)
 	if s == nil {
 		return nil
 	}
@@ -246,7 +266,7 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 	for _, key := range []string{"anyOf", "oneOf", "allOf"} {
 		if alts, ok := s[key].([]any); ok && len(alts) > 0 {
 			if alt, ok := alts[0].(map[string]any); ok {
-				return sampleOf(root, alt, name, depth+1)
+				return sm.sample(alt, name, depth+1)
 			}
 		}
 	}
@@ -267,8 +287,11 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		out := map[string]any{}
 		props, _ := s["properties"].(map[string]any)
 		for k, p := range props {
+			if sm.left < 0 {
+				break // over budget: this sample is dropped for a shallower one
+			}
 			if pm, ok := p.(map[string]any); ok {
-				out[k] = sampleOf(root, pm, k, depth+1)
+				out[k] = sm.sample(pm, k, depth+1)
 			}
 		}
 		return out
@@ -277,7 +300,7 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		if items == nil {
 			return []any{}
 		}
-		return []any{sampleOf(root, items, name, depth+1)}
+		return []any{sm.sample(items, name, depth+1)}
 	case "string":
 		switch s["format"] {
 		case "date":

@@ -145,3 +145,18 @@ func (h *SchemaServer) Calls(tool string) int {
 func (h *SchemaServer) Handler() http.Handler {
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return h.Server }, &mcp.StreamableHTTPOptions{Stateless: true})
 }
+
+// FanOutSchema is a schema of objects whose width properties each refer
+// back to the whole: harmless to a validator, which follows the value, but
+// a walker that expands the schema itself to depth d builds width^d parts.
+func FanOutSchema(width int) map[string]any {
+	props := map[string]any{}
+	for i := range width {
+		props[fmt.Sprintf("p%d", i)] = map[string]any{"$ref": "#/$defs/a"}
+	}
+	return map[string]any{
+		"type":  "object",
+		"$ref":  "#/$defs/a",
+		"$defs": map[string]any{"a": map[string]any{"type": "object", "properties": props}},
+	}
+}
