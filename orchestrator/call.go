@@ -149,8 +149,8 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 			Msg: fmt.Sprintf("%s appeared after you accepted server %q's tools; "+
 				"review it with `mediator tools diff %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server, server)}
 	}
-	if verr := o.validateArgs(e, args); verr != nil {
-		return nil, OutcomeRefused, verr
+	if verr := o.validateArgs(ctx, e, args); verr != nil {
+		return nil, outcomeOf(verr), verr
 	}
 	if o.audit != nil {
 		if err := o.audit.before(ctx, server); err != nil {

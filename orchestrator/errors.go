@@ -28,6 +28,11 @@ const (
 	KindToolNew     Kind = "tool-new"     // a tool appeared on an already pinned server
 	KindCollision   Kind = "name-collision"
 
+	// KindBadSchema: the tool's own inputSchema cannot be checked safely
+	// (a $ref cycle, alternatives nested into exponential work), so the
+	// tool is refused. The server is at fault, not the caller.
+	KindBadSchema Kind = "bad-schema"
+
 	// Connection kinds: the server could not be reached or talked to. The
 	// wrapped *connectors.Error tells auth, timeout and transport apart (see
 	// [Error.ConnectorKind]).

@@ -1,6 +1,8 @@
 package orchestrator
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -8,13 +10,17 @@ import (
 )
 
 // schemaResult is a tool's inputSchema resolved once per definition hash.
-// A schema mediator cannot use (a draft jsonschema-go does not support, a
-// remote $ref) leaves resolved nil: the call then goes out unvalidated and
-// the server's own validation applies, rather than making the tool
-// uncallable through mediator.
+// A schema mediator cannot read (a draft jsonschema-go does not support, a
+// remote $ref) leaves schema nil and the call goes out unvalidated: the
+// server's own validation applies, rather than making the tool uncallable
+// through mediator. A schema that reads but cannot be checked safely (a
+// $ref cycle, alternatives nested into exponential work) is another
+// matter: it is the server's attack or its bug, the tool is refused, and
+// unusable says why.
 type schemaResult struct {
-	schema *argcheck.Schema
-	err    error
+	schema   *argcheck.Schema
+	err      error
+	unusable error // wraps argcheck.ErrUncheckable
 }
 
 // supportedDrafts are the "$schema" values jsonschema-go validates.
@@ -38,7 +44,11 @@ func (o *Orchestrator) inputSchema(e *toolEntry) *schemaResult {
 		return r
 	}
 	r := resolveSchema(e.info.Tool.InputSchema)
-	if r.err != nil {
+	switch {
+	case r.unusable != nil:
+		o.log.Warn("tool input schema cannot be checked safely; the tool is refused",
+			"tool", e.info.Qualified, "error", r.unusable)
+	case r.err != nil:
 		o.log.Warn("tool input schema unusable; arguments go unvalidated to the server",
 			"tool", e.info.Qualified, "error", r.err)
 	}
@@ -52,28 +62,48 @@ func resolveSchema(raw any) *schemaResult {
 	if raw == nil {
 		return &schemaResult{err: fmt.Errorf("the tool has no inputSchema")}
 	}
-	s, err := argcheck.Resolve(raw)
-	if err != nil {
-		return &schemaResult{err: fmt.Errorf("inputSchema: %w", err)}
-	}
-	if d := s.Resolved().Schema().Schema; !supportedDrafts[d] {
+	if d, _ := argcheck.SchemaMap(raw)["$schema"].(string); !supportedDrafts[d] {
 		return &schemaResult{err: fmt.Errorf("inputSchema uses unsupported draft %q", d)}
+	}
+	s, err := argcheck.Resolve(raw)
+	switch {
+	case errors.Is(err, argcheck.ErrUncheckable):
+		return &schemaResult{unusable: err}
+	case err != nil:
+		return &schemaResult{err: fmt.Errorf("inputSchema: %w", err)}
 	}
 	return &schemaResult{schema: s}
 }
 
 // validateArgs checks args against the tool's input schema and turns what
-// fails into an error naming each argument and what it must be.
-func (o *Orchestrator) validateArgs(e *toolEntry, args map[string]any) *Error {
+// fails into an error naming each argument and what it must be. The check
+// is bounded and ends with ctx.
+func (o *Orchestrator) validateArgs(ctx context.Context, e *toolEntry, args map[string]any) error {
 	r := o.inputSchema(e)
+	if r.unusable != nil {
+		return o.badSchema(e, "the tool cannot be used through mediator: its inputSchema cannot be checked safely", r.unusable)
+	}
 	if r.schema == nil {
 		return nil
 	}
-	viols := r.schema.Check(args, argcheck.Label{})
-	if len(viols) == 0 {
+	viols, err := r.schema.Check(ctx, args, argcheck.Label{})
+	switch {
+	case errors.Is(err, argcheck.ErrUncheckable):
+		return o.badSchema(e, "its inputSchema cannot check these arguments safely", err)
+	case err != nil: // ctx ended
+		return fmt.Errorf("checking the arguments for %s (nothing was sent): %w", e.info.Qualified, err)
+	case len(viols) == 0:
 		return nil
 	}
 	return o.invalidArguments(e, viols)
+}
+
+// badSchema refuses a call because the tool's own schema is at fault. Its
+// message names the server and tool and what is wrong with the schema; it
+// quotes no argument value.
+func (o *Orchestrator) badSchema(e *toolEntry, what string, err error) *Error {
+	msg := fmt.Sprintf("%s: %s: %v (nothing was sent; server %q must fix the schema)", e.info.Qualified, what, err, e.info.Server)
+	return &Error{Kind: KindBadSchema, Server: e.info.Server, Tool: e.info.Name, Msg: msg}
 }
 
 // invalidArguments is the error for arguments that break the schema. Its

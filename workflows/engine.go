@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -123,7 +123,7 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 	if opts.Runtime == nil {
 		return nil, errors.New("run flow: no runtime given")
 	}
-	inputs, err := PrepareInputs(fl, opts.Inputs)
+	inputs, err := PrepareInputs(ctx, fl, opts.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ type engine struct {
 type toolEntry struct {
 	server string
 	tool   *mcp.Tool
-	output *jsonschema.Resolved
+	output *argcheck.Schema
 }
 
 // toolSlot holds one tool's lookup for the run: the entry, or a failure

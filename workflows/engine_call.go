@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -126,7 +127,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 				class = ClassRateLimited
 			}
 			err = &ToolError{Server: server, Tool: s.Call.Tool, Text: resultText(res)}
-		} else if verr := ent.checkOutput(res); verr != nil {
+		} else if verr := ent.checkOutput(ctx, res); verr != nil {
 			class = ClassInvalidOutput
 			err = verr
 		}
@@ -527,9 +528,10 @@ func (e *engine) lookupTool(ctx context.Context, server, name string) (*toolEntr
 	}
 	ent := &toolEntry{server: server, tool: tool}
 	if tool != nil && tool.OutputSchema != nil {
-		// A schema that does not compile is the server's problem; the
-		// output is then not checked rather than every call failing.
-		ent.output, _ = compileJSONSchema(tool.OutputSchema)
+		// A schema that does not compile, or cannot be checked safely, is
+		// the server's problem; the output is then not checked rather
+		// than every call failing.
+		ent.output, _ = argcheck.Resolve(tool.OutputSchema)
 	}
 	slot.ent = ent
 	return ent, nil
@@ -599,14 +601,23 @@ func (e *engine) trustedTool(ent *toolEntry) *mcp.Tool {
 }
 
 // checkOutput validates structuredContent against the tool's outputSchema.
-func (t *toolEntry) checkOutput(res *mcp.CallToolResult) error {
+// The check is bounded and ends with ctx.
+func (t *toolEntry) checkOutput(ctx context.Context, res *mcp.CallToolResult) error {
 	if t.output == nil || res.StructuredContent == nil {
 		return nil
 	}
 	// The client decoded structuredContent from JSON, so it already has the
 	// types the validator expects.
-	if err := t.output.Validate(res.StructuredContent); err != nil {
-		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %w", err)
+	viols, err := t.output.Check(ctx, res.StructuredContent, argcheck.Label{Noun: "field", Root: "structuredContent"})
+	if err != nil {
+		return fmt.Errorf("structuredContent cannot be checked against the tool's outputSchema: %w", err)
+	}
+	if len(viols) > 0 {
+		say := make([]string, len(viols))
+		for i := range viols {
+			say[i] = viols[i].Sentence()
+		}
+		return fmt.Errorf("structuredContent does not match the tool's outputSchema: %s", strings.Join(say, "; "))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,7 +29,15 @@ type DryRun struct {
 
 	mu      sync.Mutex
 	plan    []PlannedCall
-	schemas map[*mcp.Tool]*argcheck.Schema
+	schemas map[*mcp.Tool]dryRunSchema
+}
+
+// dryRunSchema is a tool's resolved inputSchema, or why mediator refuses
+// the tool (see argcheck.ErrUncheckable); neither when mediator cannot
+// read the schema and lets the server validate.
+type dryRunSchema struct {
+	rs  *argcheck.Schema
+	err error
 }
 
 // PlannedCall is one call of a dry run.
@@ -84,9 +93,7 @@ func (d *DryRun) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolRe
 		d.record(pc)
 		return nil, err
 	}
-	if rs := d.inputSchema(tool); rs != nil {
-		pc.Problem = argumentProblem(rs, req)
-	}
+	pc.Problem = d.argumentProblem(ctx, tool, req)
 	trusted := d.TrustAnnotations != nil && d.TrustAnnotations(req.Server)
 	if d.CallReadOnly && trusted && readOnly(tool) && pc.Problem == "" {
 		res, err := d.Inner.CallTool(ctx, req)
@@ -133,17 +140,25 @@ func (d *DryRun) planConditional(ctx context.Context, req CallRequest, sources [
 	case err != nil:
 		pc.Problem = err.Error()
 	default:
-		if rs := d.inputSchema(tool); rs != nil {
-			pc.Problem = argumentProblem(rs, req)
-		}
+		pc.Problem = d.argumentProblem(ctx, tool, req)
 	}
 	d.record(pc)
 }
 
 // argumentProblem says how req's arguments break the tool's input schema,
 // in the orchestrator's words, or "" when they do not.
-func argumentProblem(rs *argcheck.Schema, req CallRequest) string {
-	viols := rs.Check(asDecodedJSON(req.Args), argcheck.Label{})
+func (d *DryRun) argumentProblem(ctx context.Context, tool *mcp.Tool, req CallRequest) string {
+	sch := d.inputSchema(tool)
+	if sch.err != nil {
+		return fmt.Sprintf("%s.%s cannot be called: its inputSchema cannot be checked safely: %v", req.Server, req.Tool, sch.err)
+	}
+	if sch.rs == nil {
+		return ""
+	}
+	viols, err := sch.rs.Check(ctx, asDecodedJSON(req.Args), argcheck.Label{})
+	if err != nil {
+		return fmt.Sprintf("cannot check the arguments for %s.%s: %v", req.Server, req.Tool, err)
+	}
 	if len(viols) == 0 {
 		return ""
 	}
@@ -160,21 +175,27 @@ func (d *DryRun) record(pc PlannedCall) {
 	d.mu.Unlock()
 }
 
-func (d *DryRun) inputSchema(tool *mcp.Tool) *argcheck.Schema {
+func (d *DryRun) inputSchema(tool *mcp.Tool) dryRunSchema {
 	if tool.InputSchema == nil {
-		return nil
+		return dryRunSchema{}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.schemas == nil {
-		d.schemas = map[*mcp.Tool]*argcheck.Schema{}
+		d.schemas = map[*mcp.Tool]dryRunSchema{}
 	}
-	rs, ok := d.schemas[tool]
+	sch, ok := d.schemas[tool]
 	if !ok {
-		rs, _ = argcheck.Resolve(tool.InputSchema)
-		d.schemas[tool] = rs
+		rs, err := argcheck.Resolve(tool.InputSchema)
+		switch {
+		case errors.Is(err, argcheck.ErrUncheckable):
+			sch.err = err
+		case err == nil:
+			sch.rs = rs
+		}
+		d.schemas[tool] = sch
 	}
-	return rs
+	return sch
 }
 
 func (d *DryRun) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
@@ -193,20 +214,40 @@ func (d *DryRun) Now() time.Time { return d.Inner.Now() }
 // SampleFromSchema builds a plausible value for a JSON Schema: its const,
 // first example, default or enum value when it has one, else a
 // placeholder of its type (objects with every property, arrays with one
-// element). A nil schema gives nil.
+// element). A nil schema gives nil. The schema is a server's, so the
+// sample is bounded: it holds sampleBudget values at most, and is as deep
+// as that allows (8 levels at most), however the schema's $refs fan out.
 func SampleFromSchema(schema any) any {
 	m := flow.SchemaMap(schema)
 	if m == nil {
 		return nil
 	}
-	return sampleOf(m, m, "", 0)
+	for depth := 8; ; depth-- {
+		sm := &sampler{root: m, left: sampleBudget, depth: depth}
+		v := sm.sample(m, "", 0)
+		if sm.left >= 0 || depth == 0 {
+			return v
+		}
+	}
 }
 
-func sampleOf(root, s map[string]any, name string, depth int) any {
-	if depth > 8 {
+// sampleBudget bounds the values one sample holds.
+const sampleBudget = 10_000
+
+// sampler builds one sample, up to depth levels deep; left goes below
+// zero when the sample would hold more than sampleBudget values.
+type sampler struct {
+	root  map[string]any
+	left  int
+	depth int
+}
+
+func (sm *sampler) sample(s map[string]any, name string, depth int) any {
+	sm.left--
+	if depth > sm.depth || sm.left < 0 {
 		return nil
 	}
-	s = flow.ResolveSchemaRef(root, s)
+	s = flow.ResolveSchemaRef(sm.root, s)
 	if s == nil {
 		return nil
 	}
@@ -225,7 +266,7 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 	for _, key := range []string{"anyOf", "oneOf", "allOf"} {
 		if alts, ok := s[key].([]any); ok && len(alts) > 0 {
 			if alt, ok := alts[0].(map[string]any); ok {
-				return sampleOf(root, alt, name, depth+1)
+				return sm.sample(alt, name, depth+1)
 			}
 		}
 	}
@@ -246,8 +287,11 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		out := map[string]any{}
 		props, _ := s["properties"].(map[string]any)
 		for k, p := range props {
+			if sm.left < 0 {
+				break // over budget: this sample is dropped for a shallower one
+			}
 			if pm, ok := p.(map[string]any); ok {
-				out[k] = sampleOf(root, pm, k, depth+1)
+				out[k] = sm.sample(pm, k, depth+1)
 			}
 		}
 		return out
@@ -256,7 +300,7 @@ func sampleOf(root, s map[string]any, name string, depth int) any {
 		if items == nil {
 			return []any{}
 		}
-		return []any{sampleOf(root, items, name, depth+1)}
+		return []any{sm.sample(items, name, depth+1)}
 	case "string":
 		switch s["format"] {
 		case "date":

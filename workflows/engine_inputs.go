@@ -1,13 +1,12 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -18,8 +17,8 @@ import (
 // JSON Schema, every missing one filled from its default. An input without
 // a default is required. Unknown names are errors, so a typo is caught
 // before any call rather than silently ignored. All problems are reported
-// together.
-func PrepareInputs(fl *flow.Flow, given map[string]any) (map[string]any, error) {
+// together. Each check is bounded and ends with ctx.
+func PrepareInputs(ctx context.Context, fl *flow.Flow, given map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(fl.Inputs))
 	var errs []error
 	names := make([]string, 0, len(fl.Inputs))
@@ -49,7 +48,12 @@ func PrepareInputs(fl *flow.Flow, given map[string]any) (map[string]any, error) 
 			errs = append(errs, fmt.Errorf("%s: input %q: its schema is invalid: %w", in.Pos, n, err))
 			continue
 		}
-		if viols := rs.Check(asDecodedJSON(v), argcheck.Label{Noun: "input", Root: n}); len(viols) > 0 {
+		viols, err := rs.Check(ctx, asDecodedJSON(v), argcheck.Label{Noun: "input", Root: n})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: input %q: %w", in.Pos, n, err))
+			continue
+		}
+		if len(viols) > 0 {
 			for _, vl := range viols {
 				errs = append(errs, fmt.Errorf("%s: %s", in.Pos, vl.Sentence()))
 			}
@@ -124,19 +128,6 @@ func namesOrNone(names []string) string {
 		return "(none)"
 	}
 	return strings.Join(names, ", ")
-}
-
-// resolveSchema compiles a JSON Schema held as decoded JSON.
-func compileJSONSchema(schema any) (*jsonschema.Resolved, error) {
-	b, err := json.Marshal(schema)
-	if err != nil {
-		return nil, err
-	}
-	var s jsonschema.Schema
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, err
-	}
-	return s.Resolve(nil)
 }
 
 // asDecodedJSON gives v the types encoding/json decodes to, which is what

@@ -182,7 +182,7 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 	if rec.Status == RunRunning && rec.PID != os.Getpid() && ProcessAlive(rec.PID) {
 		return nil, fmt.Errorf("run %s is marked running in process %d, which is still alive; stop it first (or wait for it)", rec.ID, rec.PID)
 	}
-	inputs, err := PrepareInputs(fl, rec.Inputs)
+	inputs, err := PrepareInputs(ctx, fl, rec.Inputs)
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: journalled inputs: %w", rec.ID, err)
 	}

@@ -506,7 +506,7 @@ steps:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := PrepareInputs(fl, tt.given)
+			got, err := PrepareInputs(t.Context(), fl, tt.given)
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatalf("no error, got %s", engJSON(got))

@@ -23,8 +23,11 @@ func main() {
 	if err := sandbox.Harden(); err != nil {
 		fmt.Fprintln(os.Stderr, "warning:", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	in, ctx := cmdutil.WatchInterrupts(context.Background(), sigs, cmdutil.InterruptGrace, os.Exit, os.Stderr)
 	code := commands.Run(ctx, cmdutil.New(iostreams.System(), version, os.LookupEnv), os.Args[1:])
-	stop()
+	code = in.Stop(code)
+	signal.Stop(sigs)
 	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 package argcheck
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -18,6 +19,15 @@ func mustResolve(t *testing.T, src string) *Schema {
 		t.Fatal(err)
 	}
 	return r
+}
+
+func mustCheck(t *testing.T, s *Schema, v any, lab Label) []Violation {
+	t.Helper()
+	viols, err := s.Check(context.Background(), v, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return viols
 }
 
 func decodeArgs(t *testing.T, src string) map[string]any {

@@ -1,6 +1,7 @@
 package argcheck
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -57,11 +58,21 @@ func describeSchemaError(root *jsonschema.Schema, msg string, args any, lab Labe
 		// The first line names anonymous schemas; the indented lines after
 		// it say why each alternative failed, which is what helps.
 		var why []string
-		for _, l := range strings.Split(detail, "\n")[1:] {
-			if l = strings.TrimSpace(l); l != "" {
-				alt := describeSchemaError(root, l, args, lab)
-				why = append(why, strings.TrimPrefix(strings.TrimPrefix(alt.Sentence(), alt.label(alt.path.String())), " "))
+		more := 0
+		_, alts, _ := strings.Cut(detail, "\n")
+		for l := range strings.Lines(alts) {
+			if l = strings.TrimSpace(l); l == "" {
+				continue
 			}
+			if len(why) == MaxViolations {
+				more++ // a hostile schema may have thousands
+				continue
+			}
+			alt := describeSchemaError(root, l, args, lab)
+			why = append(why, strings.TrimPrefix(strings.TrimPrefix(alt.Sentence(), alt.label(alt.path.String())), " "))
+		}
+		if more > 0 {
+			why = append(why, fmt.Sprintf("and %d more", more))
 		}
 		if len(why) > 0 {
 			v.detail = "matches none of the allowed forms: " + strings.Join(why, "; ")

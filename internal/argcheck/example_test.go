@@ -1,6 +1,7 @@
 package argcheck_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/mediatorhq/mediator/internal/argcheck"
@@ -13,7 +14,11 @@ func ExampleSchema_Check() {
 	if err != nil {
 		panic(err)
 	}
-	for _, v := range s.Check(2.0, argcheck.Label{Noun: "input", Root: "threshold"}) {
+	viols, err := s.Check(context.Background(), 2.0, argcheck.Label{Noun: "input", Root: "threshold"})
+	if err != nil {
+		panic(err) // the schema is too complex to check this value
+	}
+	for _, v := range viols {
 		fmt.Println(v.Sentence())
 		fmt.Println(v.AuditLine())
 	}

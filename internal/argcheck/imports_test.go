@@ -14,6 +14,8 @@ func TestNoIO(t *testing.T) {
 	for name, paths := range testenv.Imports(t) {
 		for _, path := range paths {
 			switch {
+			case path == "net/url":
+				// Parsing only: references resolve as jsonschema-go resolves them.
 			case path == "os", strings.HasPrefix(path, "os/"), path == "net", strings.HasPrefix(path, "net/"),
 				path == "database/sql", path == "io/ioutil", path == "syscall":
 				t.Errorf("%s imports %q: argcheck must stay free of I/O", name, path)

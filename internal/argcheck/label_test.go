@@ -26,7 +26,7 @@ func TestLabelNamesTheValue(t *testing.T) {
 		} else {
 			v = decodeValue(t, c.value)
 		}
-		viols := s.Check(v, in)
+		viols := mustCheck(t, s, v, in)
 		if len(viols) == 0 {
 			t.Errorf("%s against %s: valid", c.value, c.schema)
 			continue
@@ -37,10 +37,10 @@ func TestLabelNamesTheValue(t *testing.T) {
 	}
 	// Tool arguments keep their wording by default.
 	s := mustResolve(t, `{"type":"object","properties":{"days":{"type":"integer","maximum":7}}}`)
-	if got := s.Check(decodeArgs(t, `{"days":99}`), Label{})[0].Sentence(); got != `argument "days" must be at most 7 (got 99)` {
+	if got := mustCheck(t, s, decodeArgs(t, `{"days":99}`), Label{})[0].Sentence(); got != `argument "days" must be at most 7 (got 99)` {
 		t.Errorf("got %q", got)
 	}
-	if viols := s.Check(decodeArgs(t, `{"days":3}`), Label{}); viols != nil {
+	if viols := mustCheck(t, s, decodeArgs(t, `{"days":3}`), Label{}); viols != nil {
 		t.Errorf("valid arguments: %v", viols)
 	}
 }

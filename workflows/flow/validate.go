@@ -2,14 +2,14 @@ package flow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/internal/argcheck"
 )
 
 // Catalog looks up the tools a flow calls, for the checks that need the
@@ -261,19 +261,16 @@ func itemBound(s *Step, ownForEach bool) bool {
 func (v *validator) inputs() {
 	for _, name := range sortedInputNames(v.f.Inputs) {
 		in := v.f.Inputs[name]
-		b, err := json.Marshal(in.Schema)
+		rs, err := argcheck.Resolve(in.Schema)
 		if err != nil {
-			continue
-		}
-		var s jsonschema.Schema
-		if err := json.Unmarshal(b, &s); err != nil {
 			v.add(in.Pos, "inputs."+name, "invalid JSON Schema: %v", err)
 			continue
 		}
-		if _, err := s.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true}); err != nil {
+		if err := rs.CheckDefaults(); err != nil {
 			v.add(in.Pos, "inputs."+name, "invalid schema or default: %v", err)
 			continue
 		}
+		s := rs.Resolved().Schema()
 		types := s.Types
 		if s.Type != "" {
 			types = append(types, s.Type)

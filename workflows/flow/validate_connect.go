@@ -55,7 +55,7 @@ func (v *validator) connect(ctx context.Context) {
 			}
 			v.add(pos, field, "%v", err)
 		}
-		v.arguments(s, tool, lookup)
+		v.arguments(ctx, s, tool, lookup)
 	}
 }
 
@@ -63,9 +63,14 @@ func (v *validator) connect(ctx context.Context) {
 // literal values are validated, required arguments must be present,
 // unknown ones are reported when the schema is closed, and a simple path
 // from an input or an upstream result must have a compatible type.
-func (v *validator) arguments(s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.Tool, error)) {
+func (v *validator) arguments(ctx context.Context, s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.Tool, error)) {
 	schema := SchemaMap(tool.InputSchema)
 	if schema == nil {
+		return
+	}
+	if _, err := argcheck.Resolve(schema); errors.Is(err, argcheck.ErrUncheckable) {
+		// mediator refuses to call such a tool: say so now.
+		v.add(s.Call.Pos, s.field+".call", "%s cannot be called: its inputSchema cannot be checked safely: %v", s.Call, err)
 		return
 	}
 	props, _ := schema["properties"].(map[string]any)
@@ -104,7 +109,7 @@ func (v *validator) arguments(s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.
 			continue
 		}
 		if !hasExpr(val) {
-			if err := validateProperty(schema, k, literalOf(val)); err != nil {
+			if err := validateProperty(ctx, schema, k, literalOf(val)); err != nil {
 				v.add(val.Pos, field, "invalid argument for %s: %v", s.Call, err)
 			}
 			continue
@@ -131,7 +136,7 @@ func SchemaMap(s any) map[string]any { return argcheck.SchemaMap(s) }
 // schema, resolved against the whole input schema so $refs work. The
 // whole-object keywords (required, additionalProperties) are left out:
 // they are checked separately, with better messages.
-func validateProperty(root map[string]any, name string, value any) error {
+func validateProperty(ctx context.Context, root map[string]any, name string, value any) error {
 	props, _ := root["properties"].(map[string]any)
 	one := map[string]any{"type": "object", "properties": map[string]any{name: props[name]}}
 	for _, k := range []string{"$defs", "definitions", "$schema", "$id"} {
@@ -147,7 +152,11 @@ func validateProperty(root map[string]any, name string, value any) error {
 	if err != nil {
 		return nil
 	}
-	if viols := rs.Check(inst, argcheck.Label{}); len(viols) > 0 {
+	viols, err := rs.Check(ctx, inst, argcheck.Label{})
+	if err != nil {
+		return err
+	}
+	if len(viols) > 0 {
 		say := make([]string, len(viols))
 		for i := range viols {
 			say[i] = viols[i].Sentence()

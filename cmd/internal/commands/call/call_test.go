@@ -10,6 +10,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
 func TestNewCmdCallParsesFlags(t *testing.T) {
@@ -162,5 +163,20 @@ func TestApplyPairsFollowsTheSchema(t *testing.T) {
 	strs, _ := ParsePairs([]string{"location=Oslo", `note="hi"`, "empty="})
 	if NeedsSchema(strs) {
 		t.Error("only strings: nothing for the schema to decide")
+	}
+}
+
+// The call command reads a server's schema to type -a values; it follows
+// properties and anyOf branches of the schema as written, never $refs, so
+// schemas that attack a validator or a walker cost it nothing.
+func TestApplyPairsOnHostileSchemas(t *testing.T) {
+	pairs, err := ParsePairs([]string{"text=1", "a.a.a=2", "p0.p1=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []map[string]any{hostile.CyclicSchema(), hostile.ExplosiveSchema(60), hostile.DeepAlternativesSchema(), hostile.FanOutSchema(20)} {
+		if err := ApplyPairs(map[string]any{}, pairs, s); err != nil {
+			t.Error(err)
+		}
 	}
 }

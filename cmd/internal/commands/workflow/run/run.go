@@ -118,7 +118,7 @@ func runRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	// Inputs are checked before anything connects, let alone calls.
-	if _, err := workflows.PrepareInputs(f, inputs); err != nil {
+	if _, err := workflows.PrepareInputs(ctx, f, inputs); err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
 	o, err := flowrun.Connect(ctx, opts.Env, cfg, f)
