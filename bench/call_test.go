@@ -88,7 +88,7 @@ func mediated(tb testing.TB, cfg orchestrator.ServerConfig) (call, settle caller
 	o, err := orchestrator.New(orchestrator.Options{
 		Servers:   []orchestrator.ServerConfig{cfg},
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
-		PinPath:   filepath.Join(dir, "pins.json"),
+		PinDir:    filepath.Join(dir, "pins"),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -62,6 +62,10 @@ type Server struct {
 	TLS     connectors.TLSConfig
 	Tools   ToolFilter
 	Timeout time.Duration
+	// MaxTools caps how many tools mediator takes from the server
+	// (max_tools, default orchestrator.DefaultMaxTools); a server offering
+	// more has its tool list refused.
+	MaxTools int
 }
 
 // Auth names how a server authenticates and which keyring items hold the

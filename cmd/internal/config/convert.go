@@ -35,8 +35,9 @@ func (c *Config) ServerConfigs(names ...string) []orchestrator.ServerConfig {
 			continue
 		}
 		out = append(out, orchestrator.ServerConfig{
-			Config: serverConfig(s),
-			Tools:  orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
+			Config:   serverConfig(s),
+			Tools:    orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
+			MaxTools: s.MaxTools,
 		})
 	}
 	return out
@@ -55,13 +56,16 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 		Servers:            c.ServerConfigs(names...),
 		AuditPath:          c.Audit.Path,
 		AuditIncludeValues: c.Audit.IncludeValues,
-		PinPath:            c.PinPath(),
+		PinDir:             c.PinDir(),
+		LegacyPinFile:      filepath.Join(c.StateDir, "pins.json"),
 		LockDir:            c.LockDir(),
 	}
 }
 
-// PinPath is the file of accepted tool definition hashes.
-func (c *Config) PinPath() string { return filepath.Join(c.StateDir, "pins.json") }
+// PinDir holds the accepted tool definitions, a file per server. (Older
+// mediators kept them all in pins.json beside it; the orchestrator moves
+// them in.)
+func (c *Config) PinDir() string { return filepath.Join(c.StateDir, "pins") }
 
 // LockDir holds the lock files mediator processes take turns with (an
 // OAuth server's token refresh).
