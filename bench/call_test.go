@@ -98,7 +98,7 @@ func mediated(tb testing.TB, cfg orchestrator.ServerConfig) (call, settle caller
 		Servers:   []orchestrator.ServerConfig{cfg},
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
 		AuditKeys: keys,
-		PinPath:   filepath.Join(dir, "pins.json"),
+		PinDir:    filepath.Join(dir, "pins"),
 	})
 	if err != nil {
 		tb.Fatal(err)

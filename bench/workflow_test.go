@@ -219,7 +219,7 @@ func BenchmarkWorkflowForEach(b *testing.B) {
 	engCaller := &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{"work": wfSession(b, srv)}}
 	o, err := orchestrator.New(orchestrator.Options{Servers: []orchestrator.ServerConfig{{
 		Config: wfConnectorConfig(), NewTransport: wfTransport(srv),
-	}}, AuditPath: filepath.Join(b.TempDir(), "audit.jsonl"), PinPath: filepath.Join(b.TempDir(), "pins.json")})
+	}}, AuditPath: filepath.Join(b.TempDir(), "audit.jsonl"), PinDir: filepath.Join(b.TempDir(), "pins")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,21 +13,32 @@ import (
 // ListTools returns every tool the server offers, following pagination. The
 // server's timeout bounds the whole listing unless ctx is shorter.
 func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
+	tools, _, err := c.ListToolsUpTo(ctx, 0)
+	return tools, err
+}
+
+// ListToolsUpTo is ListTools for a caller that takes at most max tools
+// (max <= 0: no limit). It stops asking for pages as soon as the server has
+// offered more than max, and then returns the first max with more set: the
+// rest of a huge listing is never fetched.
+func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.Tool, more bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	cs, st, err := c.await(ctx, func() string { return "list tools" })
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	p := newProbe(st)
-	var tools []*mcp.Tool
 	for tool, err := range cs.Tools(ctx, nil) {
 		if err != nil {
-			return nil, c.classify(ctx, "list tools", err, p)
+			return nil, false, c.classify(ctx, "list tools", err, p)
+		}
+		if max > 0 && len(tools) == max {
+			return tools, true, nil
 		}
 		tools = append(tools, tool)
 	}
-	return tools, nil
+	return tools, false, nil
 }
 
 // CallTool calls one tool. meta is sent as the request's _meta and may be nil.

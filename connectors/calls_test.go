@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,40 @@ func TestListToolsFollowsPagination(t *testing.T) {
 	}
 	if len(tools) != 5 {
 		t.Errorf("got %d tools over pages of 2, want 5", len(tools))
+	}
+}
+
+// ListToolsUpTo stops asking for pages once the server has offered more
+// than the limit: the rest of the listing is never fetched.
+func TestListToolsUpToStopsPaging(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "many", Version: "1"}, &mcp.ServerOptions{PageSize: 2})
+	for i := range 9 {
+		mcp.AddTool(s, &mcp.Tool{Name: fmt.Sprintf("t%d", i)}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			return textResult("ok"), nil, nil
+		})
+	}
+	var pages atomic.Int64
+	s.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "tools/list" {
+				pages.Add(1)
+			}
+			return next(ctx, method, req)
+		}
+	})
+	ctx := testCtx(t)
+	c := mustNew(t, Options{Config: Config{Name: "many"}, NewTransport: inProcess(t, s)})
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tools, more, err := c.ListToolsUpTo(ctx, 3)
+	if err != nil || !more || len(tools) != 3 || pages.Load() != 2 {
+		t.Errorf("ListToolsUpTo(3) = %d tools, more %v, %v after %d pages; want 3, true, nil after 2 pages of 2", len(tools), more, err, pages.Load())
+	}
+	pages.Store(0)
+	tools, more, err = c.ListToolsUpTo(ctx, 9)
+	if err != nil || more || len(tools) != 9 || pages.Load() != 5 {
+		t.Errorf("ListToolsUpTo(9) = %d tools, more %v, %v after %d pages; want 9, false, nil after 5 pages", len(tools), more, err, pages.Load())
 	}
 }
 

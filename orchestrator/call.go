@@ -142,12 +142,12 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	switch e.info.Pin {
 	case PinChanged:
 		return nil, OutcomeRefused, &Error{Kind: KindToolChanged, Server: server, Tool: tool,
-			Msg: fmt.Sprintf("the definition of %s changed since you accepted it (description, schema or annotations); "+
-				"see what changed with `mediator tools diff %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server)}
+			Msg: fmt.Sprintf("the definition of %s changed since you accepted it (its title, description, schemas, annotations, _meta or icons); "+
+				"see what changed with `mediator tools diff %s %s`, then accept it with `mediator tools accept %s %s`", e.info.Qualified, server, tool, server, tool)}
 	case PinNew:
 		return nil, OutcomeRefused, &Error{Kind: KindToolNew, Server: server, Tool: tool,
 			Msg: fmt.Sprintf("%s appeared after you accepted server %q's tools; "+
-				"review it with `mediator tools diff %s`, then run `mediator tools accept %s`", e.info.Qualified, server, server, server)}
+				"review it with `mediator tools diff %s %s`, then accept it with `mediator tools accept %s %s`", e.info.Qualified, server, server, tool, server, tool)}
 	}
 	if verr := o.validateArgs(ctx, e, args); verr != nil {
 		return nil, outcomeOf(verr), verr

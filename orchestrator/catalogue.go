@@ -31,7 +31,8 @@ type catalogue struct {
 
 type toolEntry struct {
 	info ToolInfo
-	hash string // of the definition, see toolHash
+	pin  pinnedTool // the definition as offered, see pinOf
+	hash string     // pin.hash
 	// denyReason says why the filter excludes the tool ("" when allowed).
 	denyReason string
 	schema     atomic.Pointer[schemaResult]
@@ -57,59 +58,75 @@ func LLMName(server, tool string) string {
 	return b.String()
 }
 
-// buildCatalogue turns a listing into catalogue entries with filter and pin
-// state. Server names are disjoint by construction (see serverNameRule), so
+// buildCatalogue turns a listing (see offered) into catalogue entries with
+// filter and pin state.
+func (o *Orchestrator) buildCatalogue(ctx context.Context, s *server, now map[string]offeredTool) (*catalogue, error) {
+	name := s.cfg.Name
+	states, upgraded, err := o.checkPins(ctx, name, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(upgraded) > 0 {
+		const show = 20
+		list := strings.Join(upgraded[:min(show, len(upgraded))], ", ")
+		if len(upgraded) > show {
+			list += fmt.Sprintf(" and %d more", len(upgraded)-show)
+		}
+		o.log.Warn("pins from an older mediator did not cover the title, _meta and icons of these tools; "+
+			"recorded them, unreviewed, as the server offers them now",
+			"server", name, "tools", list)
+	}
+	cat := &catalogue{tools: make(map[string]*toolEntry, len(now)), names: make([]string, 0, len(now))}
+	for n, t := range now {
+		reason := s.cfg.Tools.denyReason(n)
+		cat.tools[n] = &toolEntry{
+			info: ToolInfo{
+				Server:    name,
+				Name:      n,
+				Qualified: QualifiedName(name, n),
+				LLMName:   LLMName(name, n),
+				Tool:      t.tool,
+				Allowed:   reason == "",
+				Pin:       states[n],
+			},
+			pin:        t.pin,
+			hash:       t.pin.hash,
+			denyReason: reason,
+		}
+		cat.names = append(cat.names, n)
+	}
+	sort.Strings(cat.names)
+	return cat, nil
+}
+
+// offered checks a listing and pins each tool as the server offers it.
+// Server names are disjoint by construction (see serverNameRule), so
 // collisions can only happen within one server: a duplicated tool name, or
 // two names that the LLM form maps to the same string.
-func (o *Orchestrator) buildCatalogue(s *server, tools []*mcp.Tool) (*catalogue, error) {
-	name := s.cfg.Name
-	cat := &catalogue{tools: make(map[string]*toolEntry, len(tools))}
+func offered(server string, tools []*mcp.Tool) (map[string]offeredTool, error) {
+	now := make(map[string]offeredTool, len(tools))
 	llm := make(map[string]string, len(tools))
-	pins := make(map[string]pinnedTool, len(tools))
 	for _, t := range tools {
 		if t == nil {
 			continue
 		}
-		if _, dup := cat.tools[t.Name]; dup {
-			return nil, &Error{Kind: KindCollision, Server: name,
-				Msg: fmt.Sprintf("server %q lists tool %q twice, so %q is ambiguous; refusing its tool list", name, t.Name, QualifiedName(name, t.Name))}
+		if _, dup := now[t.Name]; dup {
+			return nil, &Error{Kind: KindCollision, Server: server,
+				Msg: fmt.Sprintf("server %q lists tool %q twice, so %q is ambiguous; refusing its tool list", server, t.Name, QualifiedName(server, t.Name))}
 		}
-		ln := LLMName(name, t.Name)
+		ln := LLMName(server, t.Name)
 		if other, dup := llm[ln]; dup {
-			return nil, &Error{Kind: KindCollision, Server: name,
-				Msg: fmt.Sprintf("server %q: tools %q and %q both map to the LLM name %q; refusing its tool list (ask the server's author to rename one)", name, other, t.Name, ln)}
+			return nil, &Error{Kind: KindCollision, Server: server,
+				Msg: fmt.Sprintf("server %q: tools %q and %q both map to the LLM name %q; refusing its tool list (ask the server's author to rename one)", server, other, t.Name, ln)}
 		}
 		llm[ln] = t.Name
-		pin, err := pinOf(t)
+		p, err := pinOf(t)
 		if err != nil {
-			return nil, &Error{Kind: KindPins, Server: name, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(name, t.Name)), Err: err}
+			return nil, &Error{Kind: KindPins, Server: server, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(server, t.Name)), Err: err}
 		}
-		pins[t.Name] = pin
-		reason := s.cfg.Tools.denyReason(t.Name)
-		cat.tools[t.Name] = &toolEntry{
-			info: ToolInfo{
-				Server:    name,
-				Name:      t.Name,
-				Qualified: QualifiedName(name, t.Name),
-				LLMName:   ln,
-				Tool:      t,
-				Allowed:   reason == "",
-			},
-			hash:       pin.hash,
-			denyReason: reason,
-		}
-		cat.names = append(cat.names, t.Name)
+		now[t.Name] = offeredTool{tool: t, pin: p}
 	}
-	sort.Strings(cat.names)
-
-	states, err := o.pins.check(name, pins)
-	if err != nil {
-		return nil, err
-	}
-	for n, e := range cat.tools {
-		e.info.Pin = states[n]
-	}
-	return cat, nil
+	return now, nil
 }
 
 // denyReason says why the filter excludes tool, or "" if it is allowed.
@@ -172,6 +189,15 @@ func (o *Orchestrator) Tools(ctx context.Context, server string) ([]ToolInfo, er
 		out = append(out, cat.list()...)
 	}
 	return out, errors.Join(errs...)
+}
+
+// offered is the listing the catalogue was built from.
+func (c *catalogue) offered() map[string]offeredTool {
+	now := make(map[string]offeredTool, len(c.tools))
+	for n, e := range c.tools {
+		now[n] = offeredTool{tool: e.info.Tool, pin: e.pin}
+	}
+	return now
 }
 
 func (c *catalogue) list() []ToolInfo {

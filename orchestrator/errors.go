@@ -27,6 +27,11 @@ const (
 	KindToolChanged Kind = "tool-changed" // a pinned tool's definition changed
 	KindToolNew     Kind = "tool-new"     // a tool appeared on an already pinned server
 	KindCollision   Kind = "name-collision"
+	// KindReviewStale: the tools differ from what the user reviewed, or no
+	// review was named; nothing was accepted.
+	KindReviewStale Kind = "review-stale"
+	// KindTooManyTools: the server offers more tools than its cap.
+	KindTooManyTools Kind = "too-many-tools"
 
 	// KindBadSchema: the tool's own inputSchema cannot be checked safely
 	// (a $ref cycle, alternatives nested into exponential work), so the

@@ -42,7 +42,7 @@ func Example() {
 			},
 		}},
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
-		PinPath:   filepath.Join(dir, "pins.json"),
+		PinDir:    filepath.Join(dir, "pins"),
 	})
 	if err != nil {
 		log.Fatal(err)

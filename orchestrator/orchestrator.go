@@ -31,7 +31,15 @@ type ServerConfig struct {
 	// Stderr receives this stdio server's stderr, so a front end can tell
 	// servers' lines apart; nil falls back to Options.Stderr.
 	Stderr io.Writer
+	// MaxTools caps the tools mediator takes from the server; 0 means
+	// DefaultMaxTools. A server offering more has its tool list refused
+	// (KindTooManyTools); the listing stops at the cap.
+	MaxTools int
 }
+
+// DefaultMaxTools is the cap on one server's tools unless its
+// ServerConfig.MaxTools says otherwise.
+const DefaultMaxTools = 1000
 
 // ToolFilter allows and denies tools by glob pattern (path.Match syntax).
 // An empty Allow list allows every tool; Deny wins over Allow.
@@ -63,9 +71,13 @@ type Options struct {
 	// writes unkeyed records, the format of logs from before the key,
 	// which anyone who can write the file can rewrite unnoticed.
 	AuditKeys AuditKeyring
-	// PinPath is the JSON file of pinned tool definition hashes; empty keeps
-	// pins in memory only.
-	PinPath string
+	// PinDir holds the pinned tool definitions, a file per server
+	// (<server>.json); empty keeps pins in memory only.
+	PinDir string
+	// LegacyPinFile is the single pin file of mediators before per-server
+	// pin files. If it exists, its pins move into PinDir on first use and
+	// it is renamed with the suffix ".migrated".
+	LegacyPinFile string
 	// LockDir holds the lock files mediator processes take turns with (see
 	// connectors.Options.LockDir); empty means no cross-process locks, but
 	// for making the audit key, which then locks in the audit log's
@@ -107,7 +119,7 @@ func New(opts Options) (*Orchestrator, error) {
 	o := &Orchestrator{
 		opts: opts,
 		log:  opts.Logger,
-		pins: newPinStore(opts.PinPath),
+		pins: newPinStore(opts.PinDir, opts.LegacyPinFile, opts.LockDir, opts.Logger),
 	}
 	var err error
 	if o.servers, o.names, err = o.buildServers(opts.Servers); err != nil {

@@ -6,272 +6,84 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // Tool pinning defends against a server that changes what a tool claims to
-// do after the user started trusting it (a "rug pull"): the description an
-// LLM reads, or the schema of what gets sent. The first time mediator sees a
-// server it pins every tool (trust on first use). From then on:
+// do after the user started trusting it (a "rug pull"). The first time
+// mediator sees a server it pins every tool (trust on first use). From then
+// on:
 //   - a tool whose definition differs from its pin is "changed";
 //   - a tool with no pin on an already pinned server is "new".
 //
-// Both are refused until the user reviews them and runs
-// `mediator tools accept SERVER`. New tools are refused too, rather than
-// trusted on first use, because adding a tool to a trusted server is the
-// same attack as changing one: the newcomer inherits the server's trust
-// without the user having looked at it.
-
-// pinFileVersion is the format of the pin file. Version 2 added the
-// definitions; a version 1 file is read as pins without them.
-const pinFileVersion = 2
-
-type pinFile struct {
-	Version int                  `json:"version"`
-	Servers map[string]serverPin `json:"servers"`
-}
-
-type serverPin struct {
-	// Tools maps tool name to its definition hash.
-	Tools map[string]string `json:"tools"`
-	// Definitions maps tool name to the definition the hash is of, so a
-	// change can be shown, not only detected.
-	Definitions map[string]json.RawMessage `json:"definitions,omitempty"`
-	Accepted    time.Time                  `json:"accepted"`
-}
+// Both are refused until the user reviews them (`mediator tools diff`) and
+// accepts exactly what was reviewed (`mediator tools accept`, with the
+// review's digest). New tools are refused too, rather than trusted on first
+// use, because adding a tool to a trusted server is the same attack as
+// changing one.
+//
+// A pin covers the whole definition as the server sent it and go-sdk
+// decoded it: name, title, description, inputSchema, outputSchema,
+// annotations (with their title and hints), _meta and icons. That is
+// everything a host may show a user or a model may read; a field go-sdk
+// adds later is pinned without a change here.
 
 // pinnedTool is what a pin holds of one tool.
 type pinnedTool struct {
-	hash string
-	def  []byte // canonical JSON of the hashed definition
+	hash string // "sha256:" and the hex SHA-256 of def
+	// def is the canonical JSON that was hashed; nil for a pin that an old
+	// mediator kept as a hash only.
+	def []byte
+	// legacy marks a pin written before title, _meta and icons were
+	// pinned: hash and def cover legacyPinOf's fields only.
+	legacy   bool
+	accepted time.Time
 }
 
-// Removed marks a ToolChange for a tool the server no longer offers.
-const Removed = "removed"
-
-// ToolChange is how a tool the server offers now differs from its pin.
-type ToolChange struct {
-	Tool string `json:"tool"`
-	// Change is PinChanged, PinNew or Removed.
-	Change string `json:"change"`
-	// Before and After are the definition as pinned and as offered now
-	// (name, description, inputSchema, outputSchema, annotations): Before
-	// is nil for a new tool, or for one pinned by a mediator that kept
-	// hashes only; After is nil for a removed one.
-	Before json.RawMessage `json:"before"`
-	After  json.RawMessage `json:"after"`
+// offeredTool is a tool as the server offers it now, and its pin.
+type offeredTool struct {
+	tool *mcp.Tool
+	pin  pinnedTool
 }
 
-func (c ToolChange) String() string { return c.Tool + ": " + c.Change }
-
-// indented lays a definition out one field per line, the same whichever
-// way it was stored, so two of them compare line by line.
-func indented(def []byte) json.RawMessage {
-	if len(def) == 0 {
-		return nil
-	}
-	var b bytes.Buffer
-	if err := json.Indent(&b, def, "", "  "); err != nil {
-		return def
-	}
-	return b.Bytes()
-}
-
-// diffPins compares a server's pin with the tools it offers now, sorted by
-// tool name.
-func diffPins(sp serverPin, now map[string]pinnedTool) []ToolChange {
-	var changes []ToolChange
-	for n, t := range now {
-		switch pinned, ok := sp.Tools[n]; {
-		case !ok:
-			changes = append(changes, ToolChange{Tool: n, Change: PinNew, After: indented(t.def)})
-		case pinned != t.hash:
-			changes = append(changes, ToolChange{Tool: n, Change: PinChanged, Before: indented(sp.Definitions[n]), After: indented(t.def)})
-		}
-	}
-	for n := range sp.Tools {
-		if _, ok := now[n]; !ok {
-			changes = append(changes, ToolChange{Tool: n, Change: Removed, Before: indented(sp.Definitions[n])})
-		}
-	}
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Tool < changes[j].Tool })
-	return changes
-}
-
-// pinStore keeps pins in a JSON file, or in memory when path is empty. It
-// re-reads the file before each write and replaces only one server's entry,
-// so two mediator processes pinning different servers do not undo each
-// other.
-type pinStore struct {
-	path string
-	mu   sync.Mutex
-	mem  map[string]serverPin // the in-memory store when path is ""
-}
-
-func newPinStore(path string) *pinStore {
-	return &pinStore{path: path, mem: map[string]serverPin{}}
-}
-
-// check returns each tool's pin state. A server seen for the first time is
-// pinned as it is (trust on first use).
-func (p *pinStore) check(server string, tools map[string]pinnedTool) (map[string]string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	all, err := p.read()
-	if err != nil {
-		return nil, err
-	}
-	sp, known := all[server]
-	states := make(map[string]string, len(tools))
-	if !known {
-		if err := p.write(server, tools); err != nil {
-			return nil, err
-		}
-		for n := range tools {
-			states[n] = PinPinned
-		}
-		return states, nil
-	}
-	for n := range tools {
-		states[n] = PinPinned
-	}
-	for _, c := range diffPins(sp, tools) {
-		if c.Change != Removed {
-			states[c.Tool] = c.Change
-		}
-	}
-	return states, nil
-}
-
-// changes reports how tools differ from the server's pin, without pinning.
-func (p *pinStore) changes(server string, tools map[string]pinnedTool) ([]ToolChange, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	all, err := p.read()
-	if err != nil {
-		return nil, err
-	}
-	return diffPins(all[server], tools), nil
-}
-
-// accept pins tools as the server's whole tool set and reports what
-// differs from before.
-func (p *pinStore) accept(server string, tools map[string]pinnedTool) ([]ToolChange, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	all, err := p.read()
-	if err != nil {
-		return nil, err
-	}
-	changes := diffPins(all[server], tools)
-	if err := p.write(server, tools); err != nil {
-		return nil, err
-	}
-	return changes, nil
-}
-
-func (p *pinStore) read() (map[string]serverPin, error) {
-	if p.path == "" {
-		return p.mem, nil
-	}
-	data, err := os.ReadFile(p.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]serverPin{}, nil
-	}
-	if err != nil {
-		return nil, &Error{Kind: KindPins, Msg: "reading the pin file", Err: err}
-	}
-	var f pinFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s is not valid (%s); "+
-			"it records which tool definitions you accepted, so mediator will not guess: fix it, or move it aside "+
-			"to re-pin every server on next use", p.path, jsonErrorPosition(data, err))}
-	}
-	if f.Version != 1 && f.Version != pinFileVersion {
-		return nil, &Error{Kind: KindPins, Msg: fmt.Sprintf("pin file %s has version %d; this mediator reads versions 1 and %d", p.path, f.Version, pinFileVersion)}
-	}
-	if f.Servers == nil {
-		f.Servers = map[string]serverPin{}
-	}
-	return f.Servers, nil
-}
-
-// write replaces one server's pins, atomically on disk: a crash leaves the
-// old file or the new one, never a torn one.
-func (p *pinStore) write(server string, tools map[string]pinnedTool) error {
-	sp := serverPin{Tools: make(map[string]string, len(tools)), Definitions: make(map[string]json.RawMessage, len(tools)), Accepted: time.Now().UTC()}
-	for n, t := range tools {
-		sp.Tools[n] = t.hash
-		sp.Definitions[n] = t.def
-	}
-	if p.path == "" {
-		p.mem[server] = sp
-		return nil
-	}
-	all, err := p.read()
-	if err != nil {
-		return err
-	}
-	all[server] = sp
-	data, err := json.MarshalIndent(pinFile{Version: pinFileVersion, Servers: all}, "", "  ")
-	if err != nil {
-		return &Error{Kind: KindPins, Msg: "encoding the pin file", Err: err}
-	}
-	if err := privfile.WriteFile(p.path, append(data, '\n')); err != nil {
-		return &Error{Kind: KindPins, Msg: "writing the pin file", Err: err}
-	}
-	return nil
-}
-
-// jsonErrorPosition renders a decoding error with its line and column.
-func jsonErrorPosition(data []byte, err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var off int64 = -1
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-	case errors.As(err, &te):
-		off = te.Offset
-	}
-	if off < 0 || off > int64(len(data)) {
-		return err.Error()
-	}
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
-	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
-}
-
-// pinOf digests the parts of a definition that tell a model or a user
-// what the tool does and takes. The JSON is made canonical (sorted keys,
-// numbers as written) so equal definitions always hash alike.
+// pinOf pins the whole definition. The JSON is made canonical (sorted
+// keys, numbers as written) so equal definitions always hash alike.
 func pinOf(t *mcp.Tool) (pinnedTool, error) {
-	def := struct {
+	return pinJSON(t)
+}
+
+// legacyPinOf is what mediator pinned before it pinned every field: the
+// name, description, schemas and annotations. Pins so written are still
+// honoured, compared over these fields.
+func legacyPinOf(t *mcp.Tool) (pinnedTool, error) {
+	p, err := pinJSON(struct {
 		Name         string               `json:"name"`
 		Description  string               `json:"description"`
 		InputSchema  any                  `json:"inputSchema"`
 		OutputSchema any                  `json:"outputSchema"`
 		Annotations  *mcp.ToolAnnotations `json:"annotations"`
-	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations}
-	b, err := canonicalJSON(def)
+	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations})
+	p.legacy = true
+	return p, err
+}
+
+func pinJSON(v any) (pinnedTool, error) {
+	b, err := canonicalJSON(v)
 	if err != nil {
 		return pinnedTool{}, err
 	}
+	return pinnedTool{hash: digestOf(b), def: b}, nil
+}
+
+func digestOf(b []byte) string {
 	sum := sha256.Sum256(b)
-	return pinnedTool{hash: "sha256:" + hex.EncodeToString(sum[:]), def: b}, nil
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // canonicalJSON marshals v with object keys sorted at every depth.
@@ -290,70 +102,344 @@ func canonicalJSON(v any) ([]byte, error) {
 	return json.Marshal(generic)
 }
 
-// AcceptTools re-pins a server's current tool definitions, listed afresh,
-// and returns how they differ from the old pins, sorted by tool. An empty
-// list means nothing differed.
-func (o *Orchestrator) AcceptTools(ctx context.Context, server string) ([]ToolChange, error) {
-	s, tools, pins, since, err := o.listAfresh(ctx, server)
+// Removed marks a ToolChange for a tool the server no longer offers.
+const Removed = "removed"
+
+// ToolChange is how a tool the server offers now differs from its pin.
+type ToolChange struct {
+	Tool string `json:"tool"`
+	// Change is PinChanged, PinNew or Removed.
+	Change string `json:"change"`
+	// Digest names this change alone: accepting only this tool takes it.
+	Digest string `json:"digest"`
+	// Before and After are the definition as pinned and as offered now:
+	// Before is nil for a new tool, or for one pinned by a mediator that
+	// kept hashes only; After is nil for a removed one. A pin written
+	// before title, _meta and icons were pinned shows without them.
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+
+	// before and after are the digests of the definitions ("" for none):
+	// what a review's digest is computed over.
+	before, after string
+}
+
+func (c ToolChange) String() string { return c.Tool + ": " + c.Change }
+
+// Review is how a server's tools, listed afresh, differ from its pins:
+// what `mediator tools diff` shows, and all that AcceptTools will pin.
+type Review struct {
+	Server string `json:"server"`
+	// Tool is the one tool reviewed, or "" for all of the server's tools.
+	Tool string `json:"tool,omitempty"`
+	// Digest names exactly these changes: a SHA-256 over the server's
+	// name and, per change, the tool, the kind of change and the digests
+	// of the definitions before and after (each the SHA-256 of the
+	// canonical JSON that Before and After show).
+	Digest  string       `json:"digest"`
+	Changes []ToolChange `json:"changes"`
+}
+
+// reviewDigest computes Review.Digest.
+func reviewDigest(server string, changes []ToolChange) string {
+	type entry struct {
+		After  string `json:"after"`
+		Before string `json:"before"`
+		Change string `json:"change"`
+		Tool   string `json:"tool"`
+	}
+	doc := struct {
+		Changes []entry `json:"changes"`
+		Server  string  `json:"server"`
+	}{Changes: make([]entry, len(changes)), Server: server}
+	for i, c := range changes {
+		doc.Changes[i] = entry{After: c.after, Before: c.before, Change: c.Change, Tool: c.Tool}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	return digestOf(b)
+}
+
+// indented lays a definition out one field per line, the same whichever
+// way it was stored, so two of them compare line by line.
+func indented(def []byte) json.RawMessage {
+	if len(def) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, def, "", "  "); err != nil {
+		return def
+	}
+	return b.Bytes()
+}
+
+// compare sets the tools a server offers against its pins. It returns the
+// changes, sorted by tool, each with its own digest; and the tools whose
+// legacy pin still matches, whose newly pinned fields can be recorded.
+func compare(server string, pins map[string]pinnedTool, now map[string]offeredTool) (changes []ToolChange, upgrade []string, err error) {
+	for n, o := range now {
+		p, ok := pins[n]
+		switch {
+		case !ok:
+			changes = append(changes, ToolChange{Tool: n, Change: PinNew, After: indented(o.pin.def), after: o.pin.hash})
+			continue
+		case p.legacy:
+			old, err := legacyPinOf(o.tool)
+			if err != nil {
+				return nil, nil, fmt.Errorf("hashing the definition of %s: %w", QualifiedName(server, n), err)
+			}
+			if old.hash == p.hash {
+				upgrade = append(upgrade, n)
+				continue
+			}
+		case p.hash == o.pin.hash:
+			continue
+		}
+		changes = append(changes, ToolChange{Tool: n, Change: PinChanged, Before: indented(p.def), After: indented(o.pin.def), before: p.hash, after: o.pin.hash})
+	}
+	for n, p := range pins {
+		if _, ok := now[n]; !ok {
+			changes = append(changes, ToolChange{Tool: n, Change: Removed, Before: indented(p.def), before: p.hash})
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Tool < changes[j].Tool })
+	for i := range changes {
+		changes[i].Digest = reviewDigest(server, changes[i:i+1])
+	}
+	sort.Strings(upgrade)
+	return changes, upgrade, nil
+}
+
+// pinStates is each offered tool's pin state given the changes.
+func pinStates(now map[string]offeredTool, changes []ToolChange) map[string]string {
+	states := make(map[string]string, len(now))
+	for n := range now {
+		states[n] = PinPinned
+	}
+	for _, c := range changes {
+		if c.Change != Removed {
+			states[c.Tool] = c.Change
+		}
+	}
+	return states
+}
+
+// checkPins returns each tool's pin state. A server seen for the first
+// time is pinned as it is (trust on first use). A tool whose legacy pin
+// still matches over the fields it covers gets its pin completed with the
+// fields it lacked, as the server offers them now; the names of those
+// tools that have such fields (a title, _meta, icons) are returned, since
+// those fields are trusted on first sight and the caller should say so.
+func (o *Orchestrator) checkPins(ctx context.Context, server string, now map[string]offeredTool) (map[string]string, []string, error) {
+	pins, known, err := o.pins.load(ctx, server)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes, upgrade, err := compare(server, pins, now)
+	if err != nil {
+		return nil, nil, &Error{Kind: KindPins, Server: server, Err: err}
+	}
+	if known && len(upgrade) == 0 {
+		return pinStates(now, changes), nil, nil
+	}
+	// Something to write: decide again on the pins as they are under the
+	// lock, which another process may have changed meanwhile.
+	var states map[string]string
+	upgrade = nil
+	err = o.pins.update(ctx, server, func(pins map[string]pinnedTool, known bool) (map[string]pinnedTool, error) {
+		if !known {
+			next := make(map[string]pinnedTool, len(now))
+			stamp := time.Now().UTC()
+			for n, t := range now {
+				p := t.pin
+				p.accepted = stamp
+				next[n] = p
+			}
+			states = pinStates(now, nil)
+			return next, nil
+		}
+		changes, up, err := compare(server, pins, now)
+		if err != nil {
+			return nil, &Error{Kind: KindPins, Server: server, Err: err}
+		}
+		states = pinStates(now, changes)
+		if len(up) == 0 {
+			return nil, nil
+		}
+		for _, n := range up {
+			p := now[n].pin
+			p.accepted = pins[n].accepted
+			pins[n] = p
+			if beyondLegacy(p.def) {
+				upgrade = append(upgrade, n)
+			}
+		}
+		return pins, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return states, upgrade, nil
+}
+
+// beyondLegacy reports whether a definition has a field that legacy pins
+// did not cover.
+func beyondLegacy(def []byte) bool {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(def, &fields); err != nil {
+		return true
+	}
+	for k := range fields {
+		switch k {
+		case "name", "description", "inputSchema", "outputSchema", "annotations":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// ReviewTools lists the server's tools afresh and returns how they differ
+// from its pins, changing nothing: what AcceptTools would accept. With
+// tool set, only that tool's change is reviewed.
+func (o *Orchestrator) ReviewTools(ctx context.Context, server, tool string) (*Review, error) {
+	_, cat, err := o.listAfresh(ctx, server)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := o.pins.accept(server, pins)
+	now := cat.offered()
+	pins, _, err := o.pins.load(ctx, server)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := o.buildCatalogue(s, tools)
+	return review(server, tool, pins, now)
+}
+
+func review(server, tool string, pins map[string]pinnedTool, now map[string]offeredTool) (*Review, error) {
+	changes, _, err := compare(server, pins, now)
+	if err != nil {
+		return nil, &Error{Kind: KindPins, Server: server, Err: err}
+	}
+	if tool != "" {
+		if _, offered := now[tool]; !offered {
+			if _, pinned := pins[tool]; !pinned {
+				names := make([]string, 0, len(now)+len(pins))
+				for n := range now {
+					names = append(names, n)
+				}
+				for n := range pins {
+					names = append(names, n)
+				}
+				sug := suggest.Ranked(tool, names)
+				return nil, &Error{Kind: KindUnknownTool, Server: server, Tool: tool, Suggestions: sug,
+					Msg: fmt.Sprintf("server %q neither offers nor has a pin of a tool %q%s", server, tool, suggest.DidYouMean(sug))}
+			}
+		}
+		var one []ToolChange
+		for _, c := range changes {
+			if c.Tool == tool {
+				one = append(one, c)
+			}
+		}
+		changes = one
+	}
+	if changes == nil {
+		changes = []ToolChange{}
+	}
+	return &Review{Server: server, Tool: tool, Digest: reviewDigest(server, changes), Changes: changes}, nil
+}
+
+// Accept says which changes AcceptTools pins.
+type Accept struct {
+	// Digest is the Review.Digest of the changes the user reviewed (or a
+	// ToolChange.Digest, with Tool set to its tool). Required.
+	Digest string
+	// Tool, when set, accepts only that tool's change; other changes stay
+	// refused.
+	Tool string
+}
+
+// AcceptTools pins the changes a Review showed, and only those. It lists
+// the server's tools afresh and compares them with the pins, under the
+// server's pin lock; unless those changes still have the reviewed digest
+// (the server changed its tools since, or someone accepted some
+// meanwhile) it pins nothing and fails with KindReviewStale. It returns
+// the Review it accepted.
+func (o *Orchestrator) AcceptTools(ctx context.Context, server string, a Accept) (*Review, error) {
+	if a.Digest == "" {
+		return nil, &Error{Kind: KindReviewStale, Server: server, Tool: a.Tool,
+			Msg: fmt.Sprintf("accepting the tools of %q needs the digest of the changes you reviewed (ReviewTools, `mediator tools diff %s`)", server, server)}
+	}
+	s, cat, err := o.listAfresh(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	now := cat.offered()
+	var accepted *Review
+	err = o.pins.update(ctx, server, func(pins map[string]pinnedTool, _ bool) (map[string]pinnedTool, error) {
+		r, err := review(server, a.Tool, pins, now)
+		if err != nil {
+			return nil, err
+		}
+		if r.Digest != a.Digest {
+			what, again := "the tools of "+server, "mediator tools diff "+server
+			if a.Tool != "" {
+				what, again = QualifiedName(server, a.Tool), again+" "+a.Tool
+			}
+			return nil, &Error{Kind: KindReviewStale, Server: server, Tool: a.Tool,
+				Msg: fmt.Sprintf("the changes to %s now have digest %s, not the reviewed %s "+
+					"(the server changed its tools since, or other changes were accepted meanwhile); nothing was accepted: "+
+					"review them again with `%s`", what, r.Digest, a.Digest, again)}
+		}
+		accepted = r
+		if len(r.Changes) == 0 {
+			return nil, nil
+		}
+		stamp := time.Now().UTC()
+		for _, c := range r.Changes {
+			if c.Change == Removed {
+				delete(pins, c.Tool)
+				continue
+			}
+			p := now[c.Tool].pin
+			p.accepted = stamp
+			pins[c.Tool] = p
+		}
+		return pins, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The catalogue is rebuilt from the same listing, so the session's
+	// calls see the new pins at once.
+	next, err := o.buildCatalogue(ctx, s, now)
 	s.mu.Lock()
-	if err == nil {
-		s.cat, s.catSince, s.catErr = cat, since, nil
-	} else {
-		s.cat, s.catErr = nil, err
+	if s.cat == cat {
+		if err == nil {
+			s.cat = next
+		} else {
+			s.cat, s.catErr = nil, err
+		}
 	}
 	s.mu.Unlock()
-	return changes, err
+	return accepted, err
 }
 
-// ToolChanges lists afresh what the server offers and returns how it
-// differs from the pins, changing nothing: what AcceptTools would accept.
-func (o *Orchestrator) ToolChanges(ctx context.Context, server string) ([]ToolChange, error) {
-	_, _, pins, _, err := o.listAfresh(ctx, server)
-	if err != nil {
-		return nil, err
-	}
-	return o.pins.changes(server, pins)
-}
-
-// listAfresh lists a server's tools now, with their pins: the user reviews
-// and accepts what the server offers now, not what an older session
-// listed.
-func (o *Orchestrator) listAfresh(ctx context.Context, server string) (*server, []*mcp.Tool, map[string]pinnedTool, time.Time, error) {
+// listAfresh lists a server's tools now into the session's catalogue: the
+// user reviews and accepts what the server offers now, not what an
+// earlier listing showed. Changed and new tools are states, not errors,
+// so an error here is a connection, a collision, too many tools or a
+// broken pin file: nothing to review.
+func (o *Orchestrator) listAfresh(ctx context.Context, server string) (*server, *catalogue, error) {
 	s, err := o.lookup(server)
 	if err != nil {
-		return nil, nil, nil, time.Time{}, err
+		return nil, nil, err
 	}
-	// Changed and new tools are states, not errors, so an error here is a
-	// connection, a collision or a broken pin file: nothing to review.
-	if _, err := o.catalogueOf(ctx, s); err != nil {
-		return nil, nil, nil, time.Time{}, err
-	}
-	timeout := s.cfg.Timeout
-	if timeout <= 0 {
-		timeout = connectors.DefaultTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	since := s.conn.Status().Since
-	tools, err := s.conn.ListTools(lctx)
+	cat, err := o.relist(ctx, s)
 	if err != nil {
-		return nil, nil, nil, time.Time{}, o.connErr(server, "", fmt.Errorf("listing tools: %w", err))
+		return nil, nil, err
 	}
-	pins := make(map[string]pinnedTool, len(tools))
-	for _, t := range tools {
-		p, err := pinOf(t)
-		if err != nil {
-			return nil, nil, nil, time.Time{}, &Error{Kind: KindPins, Server: server, Tool: t.Name, Msg: fmt.Sprintf("hashing the definition of %s", QualifiedName(server, t.Name)), Err: err}
-		}
-		pins[t.Name] = p
-	}
-	return s, tools, pins, since, nil
+	return s, cat, nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/suggest"
@@ -46,9 +48,10 @@ type server struct {
 	mu     sync.Mutex
 	flight *flight
 	cat    *catalogue
-	// catSince is the connector's Status.Since when cat was listed: a
-	// changed value means a new session, whose tools must be listed (and
-	// checked against the pins) again.
+	// catSince is the connector's Status.Since when cat was listed (or
+	// the listing refused, see refusedListing): a changed value means a
+	// new session, whose tools must be listed (and checked against the
+	// pins) again.
 	catSince time.Time
 	catErr   error
 }
@@ -63,6 +66,7 @@ type flight struct {
 func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []string, error) {
 	var problems []error
 	servers := make(map[string]*server, len(cfgs))
+	folded := make(map[string]string, len(cfgs))
 	for i, cfg := range cfgs {
 		where := fmt.Sprintf("servers[%d]", i)
 		if cfg.Name != "" {
@@ -74,6 +78,16 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 		}
 		if _, dup := servers[cfg.Name]; dup {
 			problems = append(problems, fmt.Errorf("%s is configured twice; server names must be unique", where))
+			continue
+		}
+		if other, dup := folded[strings.ToLower(cfg.Name)]; dup {
+			// Their pin files would be one file on a case-insensitive file system.
+			problems = append(problems, fmt.Errorf("%s and server %q differ only in case; server names must differ in more than case", where, other))
+			continue
+		}
+		folded[strings.ToLower(cfg.Name)] = cfg.Name
+		if cfg.MaxTools < 0 {
+			problems = append(problems, fmt.Errorf("%s: MaxTools is %d; use 0 for the default (%d) or a positive cap", where, cfg.MaxTools, DefaultMaxTools))
 			continue
 		}
 		if err := cfg.Tools.check(); err != nil {
@@ -173,6 +187,16 @@ func (o *Orchestrator) Connect(ctx context.Context, servers ...string) {
 	wg.Wait()
 }
 
+// relist lists the server's tools afresh and makes that listing the
+// session's catalogue: once mediator has seen a server's tools change,
+// calls are checked against what it saw.
+func (o *Orchestrator) relist(ctx context.Context, s *server) (*catalogue, error) {
+	s.mu.Lock()
+	s.cat, s.catErr = nil, nil
+	s.mu.Unlock()
+	return o.catalogueOf(ctx, s)
+}
+
 // catalogueOf returns the server's tool catalogue for its current session,
 // connecting and listing first if needed. Concurrent callers share one
 // attempt; a caller whose ctx ends stops waiting without cancelling it.
@@ -181,12 +205,12 @@ func (o *Orchestrator) catalogueOf(ctx context.Context, s *server) (*catalogue, 
 		return nil, &Error{Kind: KindClosed, Server: s.cfg.Name, Msg: "orchestrator is closed"}
 	}
 	s.mu.Lock()
-	if s.cat != nil {
+	if s.cat != nil || refusedListing(s.catErr) {
 		st := s.conn.Status()
 		if st.State == connectors.StateReady && st.Since.Equal(s.catSince) {
-			cat := s.cat
+			cat, err := s.cat, s.catErr
 			s.mu.Unlock()
-			return cat, nil
+			return cat, err
 		}
 	}
 	if f := s.flight; f != nil {
@@ -213,14 +237,19 @@ func (o *Orchestrator) catalogueOf(ctx context.Context, s *server) (*catalogue, 
 	return cat, err
 }
 
+// refusedListing reports whether err refuses what the server listed (too
+// many tools, colliding names): the session's listing stays refused
+// until the session ends or the tools are listed afresh, rather than be
+// fetched again by every call.
+func refusedListing(err error) bool {
+	var oe *Error
+	return errors.As(err, &oe) && (oe.Kind == KindTooManyTools || oe.Kind == KindCollision)
+}
+
 // load connects the server if its connector is not ready, lists its tools
 // and builds the catalogue, all within the server's own timeout.
 func (o *Orchestrator) load(ctx context.Context, s *server) (*catalogue, time.Time, error) {
-	timeout := s.cfg.Timeout
-	if timeout <= 0 {
-		timeout = connectors.DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
 	if s.conn.Status().State != connectors.StateReady {
 		if err := s.conn.Connect(ctx); err != nil {
@@ -230,15 +259,48 @@ func (o *Orchestrator) load(ctx context.Context, s *server) (*catalogue, time.Ti
 	// Taken before listing: a reconnect while listing changes Since, and the
 	// next call lists again rather than trusting a list from the old session.
 	since := s.conn.Status().Since
-	tools, err := s.conn.ListTools(ctx)
+	tools, err := o.listTools(ctx, s)
 	if err != nil {
-		return nil, time.Time{}, o.connErr(s.cfg.Name, "", fmt.Errorf("listing tools: %w", err))
+		return nil, since, err
 	}
-	cat, err := o.buildCatalogue(s, tools)
+	now, err := offered(s.cfg.Name, tools)
+	if err != nil {
+		return nil, since, err
+	}
+	cat, err := o.buildCatalogue(ctx, s, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	return cat, since, nil
+}
+
+func (s *server) timeout() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	return connectors.DefaultTimeout
+}
+
+// listTools lists the server's tools, up to its cap. A server that offers
+// more has its whole list refused rather than cut short: which tools made
+// the cut would be up to the server's order, and the rest of the listing is
+// never fetched, let alone pinned.
+func (o *Orchestrator) listTools(ctx context.Context, s *server) ([]*mcp.Tool, error) {
+	max := s.cfg.MaxTools
+	if max <= 0 {
+		max = DefaultMaxTools
+	}
+	tools, more, err := s.conn.ListToolsUpTo(ctx, max)
+	if err != nil {
+		return nil, o.connErr(s.cfg.Name, "", fmt.Errorf("listing tools: %w", err))
+	}
+	if more {
+		name := s.cfg.Name
+		return nil, &Error{Kind: KindTooManyTools, Server: name,
+			Msg: fmt.Sprintf("server %q offers more than %d tools, the most mediator takes from it (its max_tools setting, servers.%s.max_tools in the config; default %d); "+
+				"its whole tool list is refused rather than cut short: raise max_tools if you expect that many", name, max, name, DefaultMaxTools)}
+	}
+	return tools, nil
 }
 
 // connErr wraps a connector failure with its message redacted: a server

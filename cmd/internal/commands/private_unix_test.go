@@ -38,28 +38,34 @@ func TestStateFilesArePrivate(t *testing.T) {
 	}
 	e.mustRun("", "run", flow)
 
-	entries, err := os.ReadDir(state)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Every file and directory beneath, the per-server pin files and the
+	// lock files too.
 	seen := map[string]bool{}
-	for _, de := range entries {
+	err := filepath.WalkDir(state, func(p string, de os.DirEntry, err error) error {
+		if err != nil || p == state {
+			return err
+		}
 		fi, err := de.Info()
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		seen[de.Name()] = true
+		rel, _ := filepath.Rel(state, p)
+		seen[rel] = true
 		want := os.FileMode(0o600)
 		if fi.IsDir() {
 			want = 0o700
 		}
 		if fi.Mode().Perm() != want {
-			t.Errorf("%s has mode %04o, want %04o", de.Name(), fi.Mode().Perm(), want)
+			t.Errorf("%s has mode %04o, want %04o", rel, fi.Mode().Perm(), want)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"audit.jsonl", "pins.json", "runs.db"} {
+	for _, name := range []string{"audit.jsonl", "audit.jsonl.head", "pins", "runs.db"} {
 		if !seen[name] {
-			t.Errorf("no %s in the state dir: %v", name, entries)
+			t.Errorf("no %s in the state dir: %v", name, seen)
 		}
 	}
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o700 {

@@ -64,6 +64,10 @@ type Server struct {
 	Timeout time.Duration
 	// Sandbox shapes a stdio server's sandbox; see connectors.SandboxConfig.
 	Sandbox connectors.SandboxConfig
+	// MaxTools caps how many tools mediator takes from the server
+	// (max_tools, default orchestrator.DefaultMaxTools); a server offering
+	// more has its tool list refused.
+	MaxTools int
 }
 
 // Auth names how a server authenticates and which keyring items hold the

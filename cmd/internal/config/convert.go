@@ -36,8 +36,9 @@ func (c *Config) ServerConfigs(names ...string) []orchestrator.ServerConfig {
 			continue
 		}
 		out = append(out, orchestrator.ServerConfig{
-			Config: serverConfig(s),
-			Tools:  orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
+			Config:   serverConfig(s),
+			Tools:    orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
+			MaxTools: s.MaxTools,
 		})
 	}
 	return out
@@ -56,7 +57,8 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 		Servers:            c.ServerConfigs(names...),
 		AuditPath:          c.Audit.Path,
 		AuditIncludeValues: c.Audit.IncludeValues,
-		PinPath:            c.PinPath(),
+		PinDir:             c.PinDir(),
+		LegacyPinFile:      filepath.Join(c.StateDir, "pins.json"),
 		LockDir:            c.LockDir(),
 		ProtectedPaths:     c.ProtectedPaths(),
 	}
@@ -85,8 +87,10 @@ func (c *Config) ProtectedPaths() []string {
 	return out
 }
 
-// PinPath is the file of accepted tool definition hashes.
-func (c *Config) PinPath() string { return filepath.Join(c.StateDir, "pins.json") }
+// PinDir holds the accepted tool definitions, a file per server. (Older
+// mediators kept them all in pins.json beside it; the orchestrator moves
+// them in.)
+func (c *Config) PinDir() string { return filepath.Join(c.StateDir, "pins") }
 
 // LockDir holds the lock files mediator processes take turns with (an
 // OAuth server's token refresh).

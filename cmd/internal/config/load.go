@@ -122,7 +122,8 @@ type rawServer struct {
 		Allow []string `mapstructure:"allow"`
 		Deny  []string `mapstructure:"deny"`
 	} `mapstructure:"tools"`
-	Timeout string `mapstructure:"timeout"`
+	Timeout  string `mapstructure:"timeout"`
+	MaxTools *int   `mapstructure:"max_tools"`
 }
 
 // Parse validates config data that came from file (the name is used in
@@ -223,6 +224,7 @@ func (w *walker) build(raw *rawFile) *Config {
 		if rs.Timeout != "" {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)
 		}
+		s.MaxTools = w.maxTools(path+".max_tools", rs.MaxTools)
 		cfg.Servers = append(cfg.Servers, s)
 	}
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })

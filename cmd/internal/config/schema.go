@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -21,6 +22,7 @@ type kind int
 const (
 	kString    kind = iota
 	kBool           // true/false
+	kInt            // a whole number
 	kStrings        // list of strings
 	kStringMap      // free keys, string values (env, secret_env)
 	kHeaderMap      // free keys that are HTTP header names, string values (headers)
@@ -119,8 +121,9 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"allow": {kind: kStrings},
 		"deny":  {kind: kStrings},
 	}},
-	"timeout": {kind: kString},
-	"sandbox": sandboxSpec,
+	"timeout":   {kind: kString},
+	"max_tools": {kind: kInt},
+	"sandbox":   sandboxSpec,
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
@@ -247,6 +250,20 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 			return nil
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: n.Value}
+	case kInt:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			got := kindName(n)
+			if n.Tag == "!!float" {
+				got = n.Value
+			}
+			w.badValue(n, path, "expected a whole number, e.g. 2000, got %s", got)
+			return nil
+		}
+		if _, err := strconv.Atoi(n.Value); err != nil {
+			w.badValue(n, path, "%s is not a whole number this mediator can hold", n.Value)
+			return nil
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: n.Value}
 	case kStrings:
 		if n.Kind != yaml.SequenceNode {
 			w.badValue(n, path, "expected a list, e.g. [a, b], got %s", kindName(n))

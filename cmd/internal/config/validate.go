@@ -14,6 +14,7 @@ import (
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/suggest"
+	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 var (
@@ -84,6 +85,17 @@ func (w *walker) duration(field, v string) time.Duration {
 		w.at(field, "must be positive, got %s", v)
 	}
 	return d
+}
+
+// maxTools is a server's max_tools, or the default when it is not set.
+func (w *walker) maxTools(field string, v *int) int {
+	if v == nil {
+		return orchestrator.DefaultMaxTools
+	}
+	if *v < 1 {
+		w.at(field, "must be at least 1, got %d; it caps how many tools mediator takes from the server (default %d)", *v, orchestrator.DefaultMaxTools)
+	}
+	return *v
 }
 
 func (w *walker) validate(cfg *Config) {

@@ -1,5 +1,6 @@
 // Package tools implements `mediator tools`: the tool catalogue with
-// qualified names, filter and pin state, and `tools accept` to re-pin.
+// qualified names, filter and pin state; `tools diff` to review changes
+// and `tools accept` to pin exactly what was reviewed.
 package tools
 
 import (
@@ -31,9 +32,11 @@ func NewCmdTools(f *cmdutil.Factory, runF func(context.Context, *ListOptions) er
 		Short: "List the tools of one server or of all, with filter and pin state",
 		Long: `Lists each tool by its qualified name (server.tool), whether the server's
 tools filter allows it, and its pin state: pinned (as accepted), new, or
-changed (its description or schema changed since it was accepted; calls are
-refused until "mediator tools accept SERVER"). "mediator tools diff SERVER"
-shows what changed.`,
+changed (its definition changed since it was accepted; calls are refused
+until you accept it). "mediator tools diff SERVER [TOOL]" shows what changed
+and "mediator tools accept SERVER [TOOL] --digest DIGEST" accepts exactly
+that. A server offering more tools than its max_tools setting (default
+1000) has its tool list refused.`,
 		Args: cmdutil.MaxArgs(1, "[SERVER]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -119,7 +122,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	if changed := countPin(rows, orchestrator.PinChanged); changed > 0 && !opts.JSON {
-		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until `mediator tools accept SERVER` (`mediator tools diff SERVER` shows what changed)\n", changed)
+		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until you review them with `mediator tools diff SERVER` and accept them with `mediator tools accept SERVER`\n", changed)
 	}
 	if listErr != nil {
 		// Other servers' tools are listed; these could not be.

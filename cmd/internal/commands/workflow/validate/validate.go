@@ -293,7 +293,7 @@ func (c *catalog) Tool(ctx context.Context, server, tool string) (*mcp.Tool, err
 		case !t.Allowed:
 			return nil, fmt.Errorf("the tools filter of server %q in %s does not allow %q", server, c.cfg.Path, tool)
 		case t.Pin == "changed":
-			return nil, fmt.Errorf("%s.%s changed since it was accepted, and calls to it are refused: review it with `mediator tools %s --json`, then `mediator tools accept %s`", server, tool, server, server)
+			return nil, fmt.Errorf("%s.%s changed since it was accepted, and calls to it are refused: review it with `mediator tools diff %s %s`, then accept it with `mediator tools accept %s %s`", server, tool, server, tool, server, tool)
 		}
 		return t.Tool, nil
 	}
