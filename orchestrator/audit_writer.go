@@ -200,7 +200,10 @@ func (a *auditLog) sealer(ctx context.Context) (*auditSealer, error) {
 			Msg: "the audit log is keyed with a secret in the keyring, which cannot be read (auditing fails closed: nothing is sent)"}
 	}
 	key, err := a.keys.AuditKey(ctx, false)
-	if errors.Is(err, credentials.ErrNotFound) {
+	if err != nil {
+		// Not there yet, or caught half-written by a process making it
+		// now (the file keyring writes items in place): look again, and
+		// make it if it is missing, under the lock that process holds.
 		unlock, lerr := filelock.LockPath(ctx, a.keyLock)
 		if lerr != nil {
 			return fail(fmt.Errorf("making the audit key: %w", lerr))
