@@ -19,11 +19,11 @@ func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newProbe(st)
+	p := c.newProbe(st)
 	var tools []*mcp.Tool
 	for tool, err := range cs.Tools(ctx, nil) {
 		if err != nil {
-			return nil, c.classify(ctx, "list tools", err, p)
+			return nil, c.failed(cs, c.classify(ctx, "list tools", err, p))
 		}
 		tools = append(tools, tool)
 	}
@@ -70,12 +70,21 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
-	p := newProbe(st)
+	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {
-		return nil, c.classify(ctx, op(), err, p)
+		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	return res, nil
+}
+
+// failed returns an operation's error, ending its session first when the
+// error leaves the session unusable.
+func (c *Connector) failed(cs *mcp.ClientSession, err *Error) *Error {
+	if err.Kind == KindTooLarge {
+		c.endSession(cs, err)
+	}
+	return err
 }
 
 // await returns the live session, waiting (bounded by ctx) while a connect
