@@ -62,6 +62,9 @@ type Server struct {
 	TLS     connectors.TLSConfig
 	Tools   ToolFilter
 	Timeout time.Duration
+	// MaxResultBytes bounds each message from the server; 0 means the
+	// connector's default. See connectors.Config.MaxResultBytes.
+	MaxResultBytes int64
 }
 
 // Auth names how a server authenticates and which keyring items hold the

@@ -22,6 +22,8 @@ func serverConfig(s *Server) connectors.Config {
 		Auth:      s.Auth.AuthConfig,
 		TLS:       s.TLS,
 		Timeout:   s.Timeout,
+
+		MaxResultBytes: s.MaxResultBytes,
 	}
 }
 

@@ -115,7 +115,8 @@ type rawServer struct {
 		Allow []string `mapstructure:"allow"`
 		Deny  []string `mapstructure:"deny"`
 	} `mapstructure:"tools"`
-	Timeout string `mapstructure:"timeout"`
+	Timeout        string `mapstructure:"timeout"`
+	MaxResultBytes string `mapstructure:"max_result_bytes"`
 }
 
 // Parse validates config data that came from file (the name is used in
@@ -211,6 +212,9 @@ func (w *walker) build(raw *rawFile) *Config {
 		}
 		if rs.Timeout != "" {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)
+		}
+		if rs.MaxResultBytes != "" {
+			s.MaxResultBytes = w.size(path+".max_result_bytes", rs.MaxResultBytes)
 		}
 		cfg.Servers = append(cfg.Servers, s)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/bytesize"
 	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
@@ -84,6 +85,18 @@ func (w *walker) duration(field, v string) time.Duration {
 		w.at(field, "must be positive, got %s", v)
 	}
 	return d
+}
+
+// size reads a byte count; the message of a bad one shows the valid forms.
+func (w *walker) size(field, v string) int64 {
+	n, err := bytesize.Parse(v)
+	switch {
+	case err != nil:
+		w.at(field, "%v", err)
+	case n <= 0:
+		w.at(field, "must be more than 0 bytes, got %s", v)
+	}
+	return n
 }
 
 func (w *walker) validate(cfg *Config) {
