@@ -15,6 +15,8 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
@@ -382,41 +384,63 @@ func TestMaxResultBytesConfig(t *testing.T) {
 }
 
 // BenchmarkLimitedReader prices the limit on the hot path: every byte from
-// a server passes through it. Compare each framing's ns/op with "none".
+// a server passes through it before go-sdk decodes it. Each framing is
+// measured against the same stream read without the limit, both through
+// what reads it in production: go-sdk's stdio connection for JSON values
+// (it decodes each into a message), the plain bytes for events and whole
+// bodies (go-sdk's SSE scanner and io.ReadAll cost more than reading). The
+// ratio limited/plain of each pair is the limit's cost.
 func BenchmarkLimitedReader(b *testing.B) {
-	// A stream of typical results: 1 KiB of text each, some escapes.
+	// 256 typical results of about 1 KiB of text with escapes.
 	msg := `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"` +
-		strings.Repeat(`forecast for Lisbon: sunny, 24\u00b0C, wind 10 km/h \"light\"; `, 16) + `"}]}}`
-	var stream, events bytes.Buffer
-	for range 256 {
-		stream.WriteString(msg + "\n")
+		strings.Repeat(`forecast for Lisbon: sunny, 24\u00b0C, wind 10 km/h \"light\"\n`, 16) + `"}]}}`
+	const count = 256
+	var lines, events bytes.Buffer
+	for range count {
+		lines.WriteString(msg + "\n")
 		events.WriteString("event: message\ndata: " + msg + "\n\n")
 	}
-	for _, bc := range []struct {
-		name  string
-		data  []byte
-		frame framing
-		limit bool
-	}{
-		{"none", stream.Bytes(), 0, false},
-		{"json", stream.Bytes(), jsonValues, true},
-		{"events", events.Bytes(), sseEvents, true},
-		{"whole", stream.Bytes(), wholeStream, true},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			buf := make([]byte, 32<<10)
-			b.SetBytes(int64(len(bc.data)))
-			for b.Loop() {
-				var r io.Reader = bytes.NewReader(bc.data)
-				if bc.limit {
-					r = newLimitedReader(r, (&resultLimit{max: 1 << 30}).session(), bc.frame)
+	limited := func(r io.Reader, f framing) io.Reader {
+		return newLimitedReader(r, (&resultLimit{max: DefaultMaxResultBytes}).session(), f)
+	}
+	plain := func(r io.Reader, _ framing) io.Reader { return r }
+	decode := func(b *testing.B, wrap func(io.Reader, framing) io.Reader) {
+		for b.Loop() {
+			r := wrap(bytes.NewReader(lines.Bytes()), jsonValues)
+			conn, err := (&mcp.IOTransport{Reader: io.NopCloser(r), Writer: nopWriteCloser{}, MaxLineLength: -1}).Connect(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range count {
+				if _, err := conn.Read(b.Context()); err != nil {
+					b.Fatal(err)
 				}
+			}
+			conn.Close()
+		}
+	}
+	read := func(data []byte, f framing, wrap func(io.Reader, framing) io.Reader) func(*testing.B) {
+		return func(b *testing.B) {
+			buf := make([]byte, 32<<10)
+			for b.Loop() {
+				r := wrap(bytes.NewReader(data), f)
 				for {
 					if _, err := r.Read(buf); err != nil {
 						break
 					}
 				}
 			}
-		})
+		}
 	}
+	b.Run("json/plain", func(b *testing.B) { b.SetBytes(int64(lines.Len())); decode(b, plain) })
+	b.Run("json/limited", func(b *testing.B) { b.SetBytes(int64(lines.Len())); decode(b, limited) })
+	b.Run("events/plain", read(events.Bytes(), sseEvents, plain))
+	b.Run("events/limited", read(events.Bytes(), sseEvents, limited))
+	b.Run("whole/plain", read(lines.Bytes(), wholeStream, plain))
+	b.Run("whole/limited", read(lines.Bytes(), wholeStream, limited))
 }
+
+type nopWriteCloser struct{}
+
+func (nopWriteCloser) Write(p []byte) (int, error) { return len(p), nil }
+func (nopWriteCloser) Close() error                { return nil }
