@@ -63,10 +63,14 @@ func (c *Connector) newProbe(st *httpStack) probe {
 	return p
 }
 
-// tooLarge returns the limit's error if a message over it was refused
-// since the probe was taken: the session it ended is why the operation
-// failed.
-func (p probe) tooLarge() error {
+// tooLarge returns the limit's error if err is it, or if a message over
+// the limit was refused since the probe was taken: the session that ended
+// is why the operation failed, whatever go-sdk made of it.
+func (p probe) tooLarge(err error) error {
+	var tl *tooLargeError
+	if errors.As(err, &tl) {
+		return tl
+	}
 	if p.limit == nil || p.limit.trips.Load() == p.trips {
 		return nil
 	}
@@ -110,11 +114,7 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	if refused := p.refusal(); refused != nil {
 		return c.newError(KindTransport, fmt.Errorf("%s: %w", op, refused))
 	}
-	var tl *tooLargeError
-	if errors.As(err, &tl) {
-		return c.newError(KindTooLarge, fmt.Errorf("%s: %w", op, tl))
-	}
-	if tl := p.tooLarge(); tl != nil {
+	if tl := p.tooLarge(err); tl != nil {
 		return c.newError(KindTooLarge, fmt.Errorf("%s: %w", op, tl))
 	}
 	// go-sdk wraps a failed authorization into "rejected by transport";
