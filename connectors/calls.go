@@ -28,10 +28,10 @@ func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.To
 	if err != nil {
 		return nil, false, err
 	}
-	p := newProbe(st)
+	p := c.newProbe(st)
 	for tool, err := range cs.Tools(ctx, nil) {
 		if err != nil {
-			return nil, false, c.classify(ctx, "list tools", err, p)
+			return nil, false, c.failed(cs, c.classify(ctx, "list tools", err, p))
 		}
 		if max > 0 && len(tools) == max {
 			return tools, true, nil
@@ -81,12 +81,21 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
-	p := newProbe(st)
+	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {
-		return nil, c.classify(ctx, op(), err, p)
+		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	return res, nil
+}
+
+// failed returns an operation's error, ending its session first when the
+// error leaves the session unusable.
+func (c *Connector) failed(cs *mcp.ClientSession, err *Error) *Error {
+	if err.Kind == KindTooLarge {
+		c.endSession(cs, err)
+	}
+	return err
 }
 
 // await returns the live session, waiting (bounded by ctx) while a connect

@@ -17,6 +17,12 @@
 // LC_ categories by name), TMPDIR, its own env and its own secret_env,
 // nothing else of mediator's.
 //
+// No message from a server may take more than Config.MaxResultBytes on the
+// wire (16 MiB by default): a tool result, a tools/list page, a
+// notification, an error. The count runs as the bytes arrive; a message
+// over it is never read whole, fails the operation waiting on it with
+// KindTooLarge, and ends the session, which reconnects.
+//
 // A session that drops is reopened with backoff ([Backoff]); calls made
 // meanwhile wait within their deadline; a call cut off by the drop fails and
 // is never repeated. Every failure is an [*Error] whose [Kind] tells config,
@@ -138,6 +144,13 @@ type Config struct {
 	// Timeout bounds connecting and, unless the caller's context is shorter,
 	// each call. Zero means DefaultTimeout.
 	Timeout time.Duration
+
+	// MaxResultBytes bounds every message the server sends (a tool result,
+	// a tools/list page, a notification, an error) as it arrives: one
+	// larger fails the operation waiting on it with KindTooLarge and ends
+	// the session, without being read whole. Zero means
+	// DefaultMaxResultBytes. It does not apply to Options.NewTransport.
+	MaxResultBytes int64
 
 	// Sandbox confines a stdio server; the zero value confines it with the
 	// paths found in its command, args and env.
@@ -308,6 +321,12 @@ func (c Config) normalize(custom bool) (Config, error) {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.MaxResultBytes < 0 {
+		return bad("max_result_bytes", "must be more than 0 bytes, got %d", c.MaxResultBytes)
+	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = DefaultMaxResultBytes
 	}
 
 	switch c.Transport {

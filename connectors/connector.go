@@ -70,6 +70,7 @@ type Connector struct {
 	origin   origin       // of cfg.URL; zero for stdio
 	backoff  Backoff
 	redactor *credentials.Redactor
+	limit    *resultLimit // max_result_bytes
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -110,6 +111,7 @@ func New(opts Options) (*Connector, error) {
 		cfg:      cfg,
 		backoff:  opts.Reconnect.withDefaults(),
 		redactor: credentials.NewRedactor(),
+		limit:    &resultLimit{max: cfg.MaxResultBytes},
 		status:   Status{State: StateIdle, Since: time.Now()},
 		changed:  make(chan struct{}),
 	}
@@ -228,7 +230,7 @@ func (c *Connector) adoptLocked(cs *mcp.ClientSession, st *httpStack) {
 	c.readySince = time.Now()
 	c.setStateLocked(StateReady, nil)
 	c.wg.Add(1)
-	go c.watch(cs)
+	go c.watch(cs, c.limit.trips.Load())
 }
 
 // discard closes a session that nobody will use, off the caller's path.

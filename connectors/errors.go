@@ -27,6 +27,7 @@ const (
 	KindProtocol     Kind = "protocol"      // JSON-RPC error from the server
 	KindConfig       Kind = "config"        // the server's config is unusable
 	KindCanceled     Kind = "canceled"      // the caller canceled the context
+	KindTooLarge     Kind = "too-large"     // a message from the server went over max_result_bytes
 )
 
 // Error is a connector failure with the server it concerns. Its text never
@@ -41,21 +42,39 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("server %q: %s: %v", e.Server, e.Kind, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// probe remembers how many 401/403 answers the server had given, and how
-// many requests the connector had refused to send to another origin,
-// before an operation, so the operation's failure can be told apart as an
-// auth failure or put down to the refusal.
+// probe remembers how many 401/403 answers the server had given, how many
+// requests the connector had refused to send to another origin, and how
+// many messages over the limit it had refused, before an operation, so the
+// operation's failure can be told apart as an auth failure or put down to
+// the refusal.
 type probe struct {
 	stack      *httpStack
 	rejections int64
 	refusals   int64
+	limit      *resultLimit
+	trips      int64
 }
 
-func newProbe(st *httpStack) probe {
-	if st == nil {
-		return probe{}
+func (c *Connector) newProbe(st *httpStack) probe {
+	p := probe{limit: c.limit, trips: c.limit.trips.Load()}
+	if st != nil {
+		p.stack, p.rejections, p.refusals = st, st.origin.rejections.Load(), st.origin.refusals.Load()
 	}
-	return probe{stack: st, rejections: st.origin.rejections.Load(), refusals: st.origin.refusals.Load()}
+	return p
+}
+
+// tooLarge returns the limit's error if err is it, or if a message over
+// the limit was refused since the probe was taken: the session that ended
+// is why the operation failed, whatever go-sdk made of it.
+func (p probe) tooLarge(err error) error {
+	var tl *tooLargeError
+	if errors.As(err, &tl) {
+		return tl
+	}
+	if p.limit == nil || p.limit.trips.Load() == p.trips {
+		return nil
+	}
+	return p.limit.err()
 }
 
 // refusal returns the connector's refusal of a request to another origin
@@ -94,6 +113,9 @@ func (c *Connector) classify(ctx context.Context, op string, err error, p probe)
 	// (often the connection it closed after the failed send).
 	if refused := p.refusal(); refused != nil {
 		return c.newError(KindTransport, fmt.Errorf("%s: %w", op, refused))
+	}
+	if tl := p.tooLarge(err); tl != nil {
+		return c.newError(KindTooLarge, fmt.Errorf("%s: %w", op, tl))
 	}
 	// go-sdk wraps a failed authorization into "rejected by transport";
 	// underneath is the handler's own account of what went wrong.

@@ -136,6 +136,7 @@ type originTransport struct {
 	headers http.Header     // Config.Headers, canonical; set before the credential
 	life    context.Context // the stack's
 	grace   time.Duration   // bodyGrace; tests choose their own
+	limit   *sessionLimit   // bounds each message in a response; nil means none
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -197,7 +198,7 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.lastStatus.Store(int32(resp.StatusCode))
 		t.rejections.Add(1)
 	}
-	r.ReadCloser = resp.Body
+	r.ReadCloser = t.limit.body(resp)
 	r.reading.Store(true)
 	resp.Body = r
 	return resp, nil

@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -45,12 +46,29 @@ func (b Backoff) delay(n int) time.Duration {
 }
 
 // watch waits for the session to end. An end the connector did not cause
-// (the server crashed or dropped the session) starts the reconnect loop;
-// Close ends the watch without one.
-func (c *Connector) watch(cs *mcp.ClientSession) {
+// (the server crashed or dropped the session, or sent a message over the
+// limit) starts the reconnect loop; Close ends the watch without one. trips
+// is the limit's count when the session began.
+func (c *Connector) watch(cs *mcp.ClientSession, trips int64) {
 	defer c.wg.Done()
 	werr := cs.Wait()
+	reason := c.newError(KindTransport, errors.New("the session ended; reconnecting"))
+	switch {
+	case c.limit.trips.Load() != trips:
+		reason = c.newError(KindTooLarge, fmt.Errorf("the session ended: %w; reconnecting", c.limit.err()))
+	case werr != nil:
+		reason = c.newError(KindTransport, fmt.Errorf("the session ended (%v); reconnecting", werr))
+	}
+	c.endSession(cs, reason)
+}
 
+// endSession replaces cs, if it is still the live session, by a new one:
+// the state turns to connecting at once, so every operation from then on
+// waits for the new session, and the reconnect loop starts. reason is the
+// status's error meanwhile. An operation that failed because cs can no
+// longer be used (a message over the limit) calls it, so the next one does
+// not find cs still there.
+func (c *Connector) endSession(cs *mcp.ClientSession, reason *Error) {
 	c.mu.Lock()
 	if c.closed || c.session != cs {
 		c.mu.Unlock()
@@ -64,16 +82,17 @@ func (c *Connector) watch(cs *mcp.ClientSession) {
 	if time.Since(c.readySince) >= c.backoff.Max {
 		c.streak = 0
 	}
-	reason := fmt.Errorf("the session ended; reconnecting")
-	if werr != nil {
-		reason = fmt.Errorf("the session ended (%v); reconnecting", werr)
-	}
-	c.setStateLocked(StateConnecting, c.newError(KindTransport, reason))
+	c.setStateLocked(StateConnecting, reason)
+	// Under c.mu with c.closed false, so Close's Wait sees it.
+	c.wg.Add(1)
 	c.mu.Unlock()
 
-	// Reap a stdio server's process and release HTTP streams.
-	c.discard(cs, st)
-	c.reconnect()
+	go func() {
+		defer c.wg.Done()
+		// Reap a stdio server's process and release HTTP streams.
+		c.discard(cs, st)
+		c.reconnect()
+	}()
 }
 
 // reconnect dials with backoff until a session is up, the credential is

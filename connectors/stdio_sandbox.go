@@ -50,7 +50,7 @@ func (c *Connector) Sandbox() SandboxState {
 // sandboxedTransport starts a stdio server's process confined by policy;
 // everything else is go-sdk's CommandTransport.
 type sandboxedTransport struct {
-	inner  *mcp.CommandTransport
+	inner  *commandTransport
 	plan   *stdioPlan
 	denied *deniedPaths
 }
@@ -409,7 +409,7 @@ func (d *deniedPaths) hint(server string) string {
 
 // sandboxed wraps ct so its process starts confined by plan, and watches
 // its stderr for refused paths.
-func (c *Connector) sandboxed(ct *mcp.CommandTransport, plan *stdioPlan) *sandboxedTransport {
+func (c *Connector) sandboxed(ct *commandTransport, plan *stdioPlan) *sandboxedTransport {
 	denied := &deniedPaths{}
 	if ct.Command.Stderr != nil {
 		ct.Command.Stderr = io.MultiWriter(ct.Command.Stderr, denied)
@@ -420,9 +420,9 @@ func (c *Connector) sandboxed(ct *mcp.CommandTransport, plan *stdioPlan) *sandbo
 }
 
 // commandOf is the command transport under t, if t starts a process.
-func commandOf(t mcp.Transport) *mcp.CommandTransport {
+func commandOf(t mcp.Transport) *commandTransport {
 	switch t := t.(type) {
-	case *mcp.CommandTransport:
+	case *commandTransport:
 		return t
 	case *sandboxedTransport:
 		return t.inner

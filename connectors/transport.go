@@ -17,12 +17,13 @@ import (
 func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *Error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	t, st, err := c.newTransport(ctx)
+	limit := c.limit.session()
+	t, st, err := c.newTransport(ctx, limit)
 	if err != nil {
 		st.close()
 		return nil, nil, c.classify(ctx, opConnect, err, probe{})
 	}
-	p := newProbe(st)
+	p := c.newProbe(st)
 	// When the attempt runs out, end everything the stack has in flight, so
 	// go-sdk's cleanup of the failed handshake does not wait on a server
 	// that never answers. A stack that made it keeps living.
@@ -33,7 +34,7 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	// No roots capability: a server that asks for roots (server-everything
 	// does after a call) otherwise delays its exit on close by 5 s.
 	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-	cs, err := client.Connect(ctx, t, nil)
+	cs, err := client.Connect(ctx, limit.transport(t), nil)
 	if !keep() && err == nil {
 		// The handshake finished just as the attempt ran out, and the
 		// stack is already canceled under the new session.
@@ -58,8 +59,10 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	return cs, st, nil
 }
 
-// newTransport builds the go-sdk transport for one connect attempt.
-func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack, error) {
+// newTransport builds the go-sdk transport for one connect attempt, with
+// limit on every message from the server (except over Options.NewTransport,
+// whose wire is not the connector's).
+func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.Transport, *httpStack, error) {
 	if c.opts.NewTransport != nil {
 		t, err := c.opts.NewTransport(ctx)
 		return t, nil, err
@@ -70,7 +73,7 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 		if err != nil {
 			return nil, nil, err
 		}
-		ct := &mcp.CommandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration}
+		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit}
 		if plan == nil {
 			return ct, nil, nil
 		}
@@ -91,10 +94,13 @@ func (c *Connector) newTransport(ctx context.Context) (mcp.Transport, *httpStack
 		if err != nil {
 			return nil, nil, c.newError(KindConfig, fmt.Errorf("auth: %w", err))
 		}
+		// The limit reads every response body; go-sdk's own cap on an
+		// event is off, as it would refuse a larger max_result_bytes.
+		st.origin.limit = limit
 		if c.cfg.Transport == TransportSSE {
-			return sseTransport{inner: &mcp.SSEClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client}, st: st}, st, nil
+			return sseTransport{inner: &mcp.SSEClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client, MaxEventSize: -1}, st: st}, st, nil
 		}
-		t := &mcp.StreamableClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client}
+		t := &mcp.StreamableClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client, MaxEventSize: -1}
 		if oa, ok := authn.(OAuthAuthenticator); ok {
 			t.OAuthHandler = oa.OAuthHandler()
 		}

@@ -60,8 +60,13 @@ func classifyOrchestrator(err error) error {
 	switch oe.Kind {
 	case orchestrator.KindConnection, orchestrator.KindClosed:
 		class = ClassTransport
-		if oe.ConnectorKind() == connectors.KindTimeout {
+		switch oe.ConnectorKind() {
+		case connectors.KindTimeout:
 			class = ClassTimeout
+		case connectors.KindTooLarge:
+			// The server answered, over max_result_bytes; asked again, it
+			// would answer the same.
+			class = ClassProtocol
 		}
 	case orchestrator.KindServer:
 		class = ClassProtocol

@@ -68,6 +68,9 @@ type Server struct {
 	// (max_tools, default orchestrator.DefaultMaxTools); a server offering
 	// more has its tool list refused.
 	MaxTools int
+	// MaxResultBytes bounds each message from the server; 0 means the
+	// connector's default. See connectors.Config.MaxResultBytes.
+	MaxResultBytes int64
 }
 
 // Auth names how a server authenticates and which keyring items hold the

@@ -11,18 +11,19 @@ import (
 
 func serverConfig(s *Server) connectors.Config {
 	return connectors.Config{
-		Name:      s.Name,
-		URL:       s.URL,
-		Transport: s.Transport,
-		Command:   s.Command,
-		Args:      s.Args,
-		Env:       s.Env,
-		SecretEnv: s.SecretEnv,
-		Headers:   s.Headers,
-		Auth:      s.Auth.AuthConfig,
-		TLS:       s.TLS,
-		Timeout:   s.Timeout,
-		Sandbox:   s.Sandbox,
+		Name:           s.Name,
+		URL:            s.URL,
+		Transport:      s.Transport,
+		Command:        s.Command,
+		Args:           s.Args,
+		Env:            s.Env,
+		SecretEnv:      s.SecretEnv,
+		Headers:        s.Headers,
+		Auth:           s.Auth.AuthConfig,
+		TLS:            s.TLS,
+		Timeout:        s.Timeout,
+		Sandbox:        s.Sandbox,
+		MaxResultBytes: s.MaxResultBytes,
 	}
 }
 

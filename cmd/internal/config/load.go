@@ -122,8 +122,9 @@ type rawServer struct {
 		Allow []string `mapstructure:"allow"`
 		Deny  []string `mapstructure:"deny"`
 	} `mapstructure:"tools"`
-	Timeout  string `mapstructure:"timeout"`
-	MaxTools *int   `mapstructure:"max_tools"`
+	Timeout        string `mapstructure:"timeout"`
+	MaxTools       *int   `mapstructure:"max_tools"`
+	MaxResultBytes string `mapstructure:"max_result_bytes"`
 }
 
 // Parse validates config data that came from file (the name is used in
@@ -225,6 +226,9 @@ func (w *walker) build(raw *rawFile) *Config {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)
 		}
 		s.MaxTools = w.maxTools(path+".max_tools", rs.MaxTools)
+		if rs.MaxResultBytes != "" {
+			s.MaxResultBytes = w.size(path+".max_result_bytes", rs.MaxResultBytes)
+		}
 		cfg.Servers = append(cfg.Servers, s)
 	}
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })

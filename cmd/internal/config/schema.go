@@ -121,9 +121,10 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"allow": {kind: kStrings},
 		"deny":  {kind: kStrings},
 	}},
-	"timeout":   {kind: kString},
-	"max_tools": {kind: kInt},
-	"sandbox":   sandboxSpec,
+	"timeout":          {kind: kString},
+	"max_tools":        {kind: kInt},
+	"max_result_bytes": {kind: kString}, // a number is read as its text
+	"sandbox":          sandboxSpec,
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,

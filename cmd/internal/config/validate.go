@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/bytesize"
 	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -96,6 +97,18 @@ func (w *walker) maxTools(field string, v *int) int {
 		w.at(field, "must be at least 1, got %d; it caps how many tools mediator takes from the server (default %d)", *v, orchestrator.DefaultMaxTools)
 	}
 	return *v
+}
+
+// size reads a byte count; the message of a bad one shows the valid forms.
+func (w *walker) size(field, v string) int64 {
+	n, err := bytesize.Parse(v)
+	switch {
+	case err != nil:
+		w.at(field, "%v", err)
+	case n <= 0:
+		w.at(field, "must be more than 0 bytes, got %s", v)
+	}
+	return n
 }
 
 func (w *walker) validate(cfg *Config) {
