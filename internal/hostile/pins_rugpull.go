@@ -1,6 +1,3 @@
-// Package hostile holds MCP servers and files that misbehave on purpose,
-// for the tests of what mediator refuses. The servers are real go-sdk
-// servers, reached in-process or over loopback HTTP.
 package hostile
 
 import (

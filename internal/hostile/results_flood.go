@@ -1,5 +1,3 @@
-// Package hostile holds MCP servers and files that misbehave on purpose, for
-// tests of how mediator stands up to them.
 package hostile
 
 import (

@@ -1,6 +1,5 @@
-// Package hostile holds MCP servers and inputs that attack mediator, for
-// tests that show each attack fails. Nothing here is used by mediator
-// itself.
+//go:build linux
+
 package hostile
 
 import (
