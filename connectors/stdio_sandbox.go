@@ -166,7 +166,13 @@ func planSandbox(name string, cfg SandboxConfig, cmd *exec.Cmd, env map[string]s
 					}
 				}
 			case os.IsNotExist(err):
-				if parent := filepath.Dir(cand); isDir(parent) {
+				// A file the server is to create: its directory, unless
+				// that is a shared one such as / or /tmp, which would hand
+				// it far more than the file.
+				parent := filepath.Dir(cand)
+				if broadDir(parent, env["HOME"]) {
+					plan.dropped = append(plan.dropped, droppedPath{path: parent, from: h.from, why: "is a shared directory; grant the file's own directory with sandbox.write"})
+				} else if isDir(parent) {
 					grant(&write, parent, h.from)
 				}
 			}
@@ -251,7 +257,13 @@ func pathCandidates(v, dir, home string) []string {
 	if _, after, ok := strings.Cut(v, "="); ok && strings.HasPrefix(v, "-") {
 		v = after
 	}
-	v = strings.TrimPrefix(v, "file://")
+	switch {
+	case strings.HasPrefix(v, "file://"):
+		v = strings.TrimPrefix(v, "file://")
+	case strings.Contains(v, "://"):
+		// Any other URL names no file (redis://cache:6379 is no path).
+		return nil
+	}
 	parts = append(parts, filepath.SplitList(v)...)
 	var out []string
 	for _, p := range parts {
@@ -273,6 +285,22 @@ func pathCandidates(v, dir, home string) []string {
 		out = append(out, filepath.Clean(p))
 	}
 	return out
+}
+
+// broadDir reports whether dir is too widely shared to grant for the sake
+// of one file in it: the root, a system tree or its top level, /tmp, the
+// home directory and the directories of homes.
+func broadDir(dir, home string) bool {
+	dir = filepath.Clean(dir)
+	if dir == home || filepath.Dir(dir) == dir {
+		return true
+	}
+	for _, d := range append(sandbox.SystemPaths(), "/tmp", "/var", "/var/tmp", "/run", "/dev", "/home", "/root", "/mnt", "/media", "/srv") {
+		if dir == d {
+			return true
+		}
+	}
+	return false
 }
 
 func isDir(p string) bool {

@@ -166,19 +166,25 @@ func TestPlanSandbox(t *testing.T) {
 	}
 	cmd := exec.Command("/usr/bin/env", "--root="+data, existing, filepath.Join(toCreate, "new.db"),
 		filepath.Join(protected[1], "pins.json"), root, "@scope/pkg", "-y")
-	env := map[string]string{"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "DB": "~/db.sqlite", "ROOTS": data + ":" + protected[2]}
+	env := map[string]string{"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "DB": "~/db.sqlite", "ROOTS": data + ":" + protected[2],
+		"CACHE_URL": "redis://cache:6379", "LOG": "/tmp/never-made-by-this-test.log"}
 	plan, err := planSandbox("srv", SandboxConfig{}, cmd, env, protected)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer plan.cleanup()
-	for _, want := range []string{data, existing, toCreate, plan.tmpDir, env["HOME"]} {
+	for _, want := range []string{data, existing, toCreate, plan.tmpDir} {
 		if !slices.Contains(plan.policy.Write, want) {
 			t.Errorf("write grants lack %s: %v", want, plan.policy.Write)
 		}
 	}
 	if env["TMPDIR"] != plan.tmpDir || !strings.Contains(plan.tmpDir, "mediator-srv-") {
 		t.Errorf("TMPDIR %q, temp dir %q", env["TMPDIR"], plan.tmpDir)
+	}
+	for _, p := range []string{"/", "/tmp", env["HOME"]} {
+		if slices.Contains(plan.policy.Write, p) {
+			t.Errorf("granted write on %s: %v", p, plan.policy.Write)
+		}
 	}
 	for _, p := range append(slices.Clone(plan.policy.Read), plan.policy.Write...) {
 		if why := newPathGuard(protected).conflict(p); why != "" {
@@ -189,7 +195,7 @@ func TestPlanSandbox(t *testing.T) {
 	for _, d := range plan.dropped {
 		from = append(from, d.from)
 	}
-	if want := []string{"args[3]", "args[4]", "env.ROOTS"}; !slices.Equal(from, want) {
+	if want := []string{"args[3]", "args[4]", "env.DB", "env.LOG", "env.ROOTS"}; !slices.Equal(from, want) {
 		t.Errorf("dropped from %v, want %v (%+v)", from, want, plan.dropped)
 	}
 
