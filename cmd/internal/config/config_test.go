@@ -35,6 +35,11 @@ func load(t *testing.T, name, content string, env map[string]string) (*Config, s
 		env["HOME"] = "/home/u"
 	}
 	cfg, err := Load(LoadOptions{Path: p, Explicit: true, Env: mapEnv(env)})
+	if err == nil && len(cfg.Problems()) > 0 {
+		// Every problem, the file's and its servers', as config validate
+		// reports them.
+		return nil, p, cfg.Problems()
+	}
 	return cfg, p, err
 }
 

@@ -39,6 +39,9 @@ type ImportedServer struct {
 	Secrets []MovedSecret
 	// Notes say what was renamed, dropped or ignored, naming fields only.
 	Notes []string
+	// Unfilled say why the entry, though valid, cannot be used as written:
+	// a keyring item it names has no value yet. Naming fields only.
+	Unfilled []string
 }
 
 // MovedSecret is one credential taken out of an imported entry.
@@ -313,12 +316,14 @@ func (w *walker) importEnv(v *yaml.Node, field string, e *mcpEntry, entry *yaml.
 var envRefPattern = regexp.MustCompile(`\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 
 // importEnvRef imports an env value that refers to the importing shell's
-// environment. A credential (by the variable's or the reference's name) is
-// resolved now and moved to the keyring, as header values are: mediator
-// keeps credentials there, and a ${VAR} left in the config would make every
-// command fail to load it whenever VAR is unset. When VAR is unset now, the
-// config names the keyring item anyway and the user is told to store it.
-// Anything else keeps its reference, with a warning if VAR is unset.
+// environment. A credential (by the variable's or the reference's name, or
+// by what the value resolves to) is resolved now and moved to the keyring,
+// as header values are: mediator keeps credentials there, and a ${VAR}
+// left in the config would make the server unusable whenever VAR is
+// unset. When a credential's VAR is unset now, the config names the
+// keyring item anyway and the entry is Unfilled until the user stores it.
+// Anything else keeps its reference; one unset now is a problem of the
+// server, which the loader reports.
 func (w *walker) importEnvRef(name, value string, plain, secret *yaml.Node, imp *ImportedServer) {
 	credential := SecretLikeName(name)
 	var unset []string
@@ -328,23 +333,23 @@ func (w *walker) importEnvRef(name, value string, plain, secret *yaml.Node, imp 
 			unset = append(unset, m[1])
 		}
 	}
-	refs := "${" + strings.Join(unset, "}, ${") + "}"
 	item := SecretItemName(name)
-	if !credential || len(unset) == 0 {
+	switch {
+	case len(unset) == 0:
 		resolved, ok := w.resolveQuietly(value)
-		if !credential || !ok || resolved == "" || harmlessValue(resolved) {
-			add(plain, name, str(value))
-			if len(unset) > 0 {
-				imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now: mediator will refuse to load the config while it is unset (write ${%s:-default} to give a default)", name, refs, unset[0]))
-			}
+		if ok && (LooksLikeSecret(name, resolved) || credential && resolved != "" && !harmlessValue(resolved)) {
+			imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name + " (resolved from " + value + ")", As: "secret_env " + name, Value: credentials.NewSecret(resolved)})
+			add(secret, name, str(item))
 			return
 		}
-		imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name + " (resolved from " + value + ")", As: "secret_env " + name, Value: credentials.NewSecret(resolved)})
+		add(plain, name, str(value))
+	case credential:
 		add(secret, name, str(item))
-		return
+		imp.Unfilled = append(imp.Unfilled, fmt.Sprintf("env %s refers to ${%s}, which is not set now, so no value was moved to the keyring; the config names keyring item %s (secret_env %s); store the value with: mediator secret set %s %s",
+			name, strings.Join(unset, "}, ${"), item, name, imp.Name, item))
+	default:
+		add(plain, name, str(value))
 	}
-	add(secret, name, str(item))
-	imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now, so no value was moved to the keyring; the config names keyring item %s (secret_env %s); store the value with: mediator secret set %s %s", name, refs, item, name, imp.Name, item))
 }
 
 // resolveQuietly expands value's references as the loader would, without
