@@ -278,3 +278,45 @@ func TestImportMovesShortSecretsAndURLPasswords(t *testing.T) {
 		t.Errorf("a refused import changed the config")
 	}
 }
+
+// --skip-existing leaves the servers the config has alone (their entries
+// and keyring items) and imports the rest; without it a clash imports
+// nothing; with --force as well it is a usage error.
+func TestImportSkipExisting(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n  Search:\n    command: mine\n    secret_env: {SEARCH_API_KEY: search-api-key}\n")
+	e.mustRun("mine-"+canaryKey, "secret", "set", "Search", "search-api-key")
+	src := filepath.Join(e.dir, ".mcp.json")
+	os.WriteFile(src, []byte(mcpJSON), 0o600)
+	e.vars["TENANT_KEY"] = "tenant-canary-Vb7Nm3Qw1"
+	e.canary = append(e.canary, bearerToken, "tenant-canary-Vb7Nm3Qw1")
+
+	r := e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "clash without a flag")
+	if !strings.Contains(r.stderr, `already configures "Search" (line 5); nothing was imported (use --skip-existing to leave those as they are and import the rest, --force to replace them`) {
+		t.Errorf("clash:\n%s", r.stderr)
+	}
+	r = e.run("", "servers", "import", src, "--force", "--skip-existing")
+	expectCode(t, r, 2, "--force with --skip-existing")
+
+	r = e.mustRun("", "servers", "import", src, "--skip-existing")
+	for _, want := range []string{
+		`skipped: search: the config has it already ("Search", line 5); left as it was`,
+		"Imported 2 server(s) into " + e.cfgPath + ": github, tenant",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "search: moved") || strings.Contains(r.stderr, "replaced the earlier value") {
+		t.Errorf("a skipped server's secret was stored:\n%s", r.stderr)
+	}
+	b, _ := os.ReadFile(e.cfgPath)
+	if !strings.Contains(string(b), "command: mine") || strings.Count(string(b), "earch:") != 1 {
+		t.Errorf("the existing entry was touched:\n%s", b)
+	}
+	r = e.mustRun("", "servers", "import", src, "--skip-existing")
+	if !strings.Contains(r.stderr, "has every server of "+src+" already; nothing to import") {
+		t.Errorf("second --skip-existing:\n%s", r.stderr)
+	}
+}

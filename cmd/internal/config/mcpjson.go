@@ -399,16 +399,38 @@ func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
 	return nil, nil
 }
 
+// OnExisting says what AddServers does with an imported server the config
+// has already (compared case-insensitively, as the loader does).
+type OnExisting int
+
+const (
+	// RefuseExisting adds nothing; the error names the servers.
+	RefuseExisting OnExisting = iota
+	// ReplaceExisting replaces the entries (servers import --force).
+	ReplaceExisting
+	// SkipExisting leaves the entries as they are and adds the rest
+	// (servers import --skip-existing).
+	SkipExisting
+)
+
+// Existing is an imported server that the config has already.
+type Existing struct {
+	// Name is the imported server's; Configured and Line are the entry's
+	// in the config.
+	Name, Configured string
+	Line             int
+}
+
 // AddServers returns the config file's new content with the servers added
 // under servers:, keeping the rest of the file (comments, order, other
-// servers) as it was. data is the current content, nil for a new file. A
-// server that exists already (compared case-insensitively, as the loader
-// does) is an error unless replace is set.
-func AddServers(path string, data []byte, servers []ImportedServer, replace bool) ([]byte, error) {
+// servers) as it was, and the servers it found there already (with
+// SkipExisting, those it left out). data is the current content, nil for a
+// new file.
+func AddServers(path string, data []byte, servers []ImportedServer, on OnExisting) ([]byte, []Existing, error) {
 	var doc yaml.Node
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, Problems{yamlSyntax(path, data, err)}
+			return nil, nil, Problems{yamlSyntax(path, data, err)}
 		}
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
@@ -416,7 +438,7 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: the top of the config is not a mapping; fix it before importing", path)
+		return nil, nil, fmt.Errorf("%s: the top of the config is not a mapping; fix it before importing", path)
 	}
 	_, list := lookup(root, "servers")
 	switch {
@@ -426,13 +448,13 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 	case isNull(list):
 		*list = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	case list.Kind != yaml.MappingNode:
-		return nil, fmt.Errorf("%s:%d: servers is not a mapping; fix it before importing", path, list.Line)
+		return nil, nil, fmt.Errorf("%s:%d: servers is not a mapping; fix it before importing", path, list.Line)
 	}
 	// A block mapping reads better than the flow style "servers: {}" that
 	// the first import into an empty list would otherwise keep.
 	list.Style = 0
 
-	var clashes []string
+	var existing []Existing
 	for _, s := range servers {
 		i := -1
 		for j := 0; j+1 < len(list.Content); j += 2 {
@@ -441,36 +463,40 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 				break
 			}
 		}
-		switch {
-		case i < 0:
+		if i < 0 {
 			add(list, s.Name, s.Entry)
-		case replace:
+			continue
+		}
+		existing = append(existing, Existing{Name: s.Name, Configured: list.Content[i].Value, Line: list.Content[i].Line})
+		if on == ReplaceExisting {
 			list.Content[i].Value = s.Name
 			list.Content[i+1] = s.Entry
-		default:
-			clashes = append(clashes, fmt.Sprintf("%q (line %d)", list.Content[i].Value, list.Content[i].Line))
 		}
 	}
-	if len(clashes) > 0 {
-		return nil, fmt.Errorf("%s already configures %s; nothing was imported (use --force to replace, or --name-prefix to import under other names)", path, strings.Join(clashes, ", "))
+	if len(existing) > 0 && on == RefuseExisting {
+		clashes := make([]string, len(existing))
+		for i, e := range existing {
+			clashes[i] = fmt.Sprintf("%q (line %d)", e.Configured, e.Line)
+		}
+		return nil, existing, fmt.Errorf("%s already configures %s; nothing was imported (use --skip-existing to leave those as they are and import the rest, --force to replace them, or --name-prefix to import under other names)", path, strings.Join(clashes, ", "))
 	}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		b, err := json.MarshalIndent(nodeJSON{root}, "", "  ")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return append(b, '\n'), nil
+		return append(b, '\n'), existing, nil
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), existing, nil
 }
 
 // EntriesYAML renders imported entries as the servers: block they would

@@ -25,10 +25,11 @@ type ImportOptions struct {
 	Env        config.Env
 	ReadFile   func(string) ([]byte, error)
 
-	File       string
-	NamePrefix string
-	DryRun     bool
-	Force      bool
+	File         string
+	NamePrefix   string
+	DryRun       bool
+	Force        bool
+	SkipExisting bool
 }
 
 // NewCmdImport returns `mediator servers import FILE`.
@@ -60,8 +61,9 @@ When an imported server cannot be used as written (a ${VAR} unset now, a
 credential whose ${VAR} is unset so no value could be stored), it is still
 imported, the other servers work, and import exits 2 saying what to set.
 
-A server that already exists is left alone and nothing is imported, unless
---force replaces it.`,
+A server the config has already (by name, in any case) stops the import:
+nothing is imported, and it exits 2. --skip-existing leaves those as they
+are and imports the rest; --force replaces them.`,
 		Example: `  mediator servers import ~/.config/Claude/claude_desktop_config.json
   mediator servers import .mcp.json --name-prefix work- --dry-run`,
 		Args: cmdutil.ExactArgs(1, "FILE"),
@@ -76,10 +78,14 @@ A server that already exists is left alone and nothing is imported, unless
 	cmd.Flags().StringVar(&opts.NamePrefix, "name-prefix", "", "prepend this to every imported server's name")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the entries that would be added; change nothing")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace servers that already exist in the config")
+	cmd.Flags().BoolVar(&opts.SkipExisting, "skip-existing", false, "leave servers that already exist in the config as they are, and import the rest")
 	return cmd
 }
 
 func importRun(ctx context.Context, opts *ImportOptions) error {
+	if opts.Force && opts.SkipExisting {
+		return cmdutil.UsageErrorf("--force and --skip-existing exclude each other: one replaces the servers the config has already, the other leaves them as they are")
+	}
 	data, err := opts.ReadFile(opts.File)
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "reading %s: %v", opts.File, unwrapPath(err))
@@ -100,9 +106,28 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading the config: %w", err)
 	}
-	updated, err := config.AddServers(path, current, imps, opts.Force)
+	on := config.RefuseExisting
+	switch {
+	case opts.Force:
+		on = config.ReplaceExisting
+	case opts.SkipExisting:
+		on = config.SkipExisting
+	}
+	updated, existing, err := config.AddServers(path, current, imps, on)
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	if on == config.SkipExisting {
+		imps = slices.DeleteFunc(imps, func(s config.ImportedServer) bool {
+			return slices.ContainsFunc(existing, func(e config.Existing) bool { return e.Name == s.Name })
+		})
+		for _, e := range existing {
+			fmt.Fprintf(opts.IO.ErrOut, "skipped: %s: the config has it already (%q, line %d); left as it was\n", e.Name, e.Configured, e.Line)
+		}
+		if len(imps) == 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "%s has every server of %s already; nothing to import\n", path, opts.File)
+			return nil
+		}
 	}
 	cfg, err := checkResult(path, updated, imps, opts)
 	if err != nil {
