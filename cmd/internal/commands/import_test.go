@@ -221,15 +221,25 @@ func TestImportMovesShortSecretsAndURLPasswords(t *testing.T) {
     "PASSWORD_FILE": "/run/secrets/db",
     "TOKEN_URL": "https://auth.example.com/token",
     "CACHE_URL": "redis://cache:6379"}},
-  "files": {"command": "srv", "env": {"ROOT": "${MY_UNSET_VAR}"}}
+  "files": {"command": "srv", "env": {"ROOT": "${MY_UNSET_VAR}"}},
+  "proxy": {"url": "https://proxy.example.com/mcp", "headers": {"X-Upstream": "https://u:`+dbURLPassword+`@up.example.com", "X-Region": "eu"}}
 }}`), 0o600)
-	r := e.run("", "servers", "import", src)
+	r := e.run("", "servers", "import", src, "--dry-run")
+	expectCode(t, r, 2, "dry run with MY_UNSET_VAR unset")
+	if !strings.Contains(r.stderr, "once imported, these would not be usable as written") || !strings.Contains(r.stderr, "MY_UNSET_VAR") {
+		t.Errorf("dry run:\n%s", r.stderr)
+	}
+	if b, _ := os.ReadFile(e.cfgPath); strings.Contains(string(b), "files") {
+		t.Fatal("the dry run changed the config")
+	}
+	r = e.run("", "servers", "import", src)
 	expectCode(t, r, 2, "import with MY_UNSET_VAR unset")
 	for _, want := range []string{
 		"db: moved env PASSWORD to keyring item db/password (secret_env PASSWORD)",
 		"db: moved env DATABASE_URL to keyring item db/database-url (secret_env DATABASE_URL)",
 		"db: moved env REDIS_URL to keyring item db/redis-url (secret_env REDIS_URL)",
-		"Imported 2 server(s) into " + e.cfgPath + ": db, files",
+		`proxy: moved header "X-Upstream" to keyring item proxy/upstream (auth api-key in header X-Upstream)`,
+		"Imported 3 server(s) into " + e.cfgPath + ": db, files, proxy",
 		"error: imported, but not usable as written until this is done",
 		"files: " + e.cfgPath + ":18:13: servers.files.env.ROOT: environment variable MY_UNSET_VAR is not set",
 	} {
@@ -241,7 +251,7 @@ func TestImportMovesShortSecretsAndURLPasswords(t *testing.T) {
 		t.Errorf("a setting that is no secret was moved:\n%s", r.stderr)
 	}
 	b, _ := os.ReadFile(e.cfgPath)
-	for _, want := range []string{"PASSWORD: password", "DATABASE_URL: database-url", "REDIS_URL: redis-url", "PASSWORD_FILE: /run/secrets/db", "TOKEN_URL: https://auth.example.com/token", "CACHE_URL: redis://cache:6379", "ROOT: ${MY_UNSET_VAR}"} {
+	for _, want := range []string{"PASSWORD: password", "DATABASE_URL: database-url", "REDIS_URL: redis-url", "PASSWORD_FILE: /run/secrets/db", "TOKEN_URL: https://auth.example.com/token", "CACHE_URL: redis://cache:6379", "ROOT: ${MY_UNSET_VAR}", "X-Region: eu", "auth: {type: api-key, header: X-Upstream, secret: upstream}"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("config lacks %q:\n%s", want, b)
 		}
