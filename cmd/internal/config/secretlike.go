@@ -28,24 +28,27 @@ var aboutParts = map[string]bool{
 	"scopes": true, "mode": true, "format": true, "version": true, "prefix": true, "location": true, "provider": true,
 }
 
-// quantityParts anywhere in a name make it a setting about credentials:
-// MAX_TOKENS, TOKEN_LIMIT, PASSWORD_MIN_LENGTH, TOKEN_TTL_SECONDS.
-var quantityParts = map[string]bool{
+// settingParts anywhere in a name make it a setting about credentials
+// (MAX_TOKENS, TOKEN_LIMIT, PASSWORD_MIN_LENGTH, TOKEN_TTL_SECONDS), or
+// the public half of a pair (PUBLIC_KEY, NEXT_PUBLIC_API_KEY).
+var settingParts = map[string]bool{
 	"max": true, "min": true, "limit": true, "count": true, "num": true, "size": true, "length": true, "ttl": true,
 	"timeout": true, "expiry": true, "expires": true, "seconds": true, "minutes": true, "hours": true, "days": true,
+	"public": true, "publishable": true,
 }
 
 // SecretLikeName reports whether a header or environment variable name
 // conventionally holds a credential (Authorization, X-API-Key, GITHUB_TOKEN,
 // DB_PASSWORD), as opposed to a setting about one (PASSWORD_FILE,
-// TOKEN_URL, MAX_TOKENS).
+// TOKEN_URL, MAX_TOKENS) or a public key. A value can still be a
+// credential under any name (SecretLikeValue).
 func SecretLikeName(name string) bool {
 	parts := nameParts(name)
 	if len(parts) == 0 || aboutParts[parts[len(parts)-1]] {
 		return false
 	}
 	for _, part := range parts {
-		if quantityParts[part] {
+		if settingParts[part] {
 			return false
 		}
 	}

@@ -51,6 +51,9 @@ func TestLooksLikeSecret(t *testing.T) {
 		{"TOKEN_LIMIT", "4096", false},
 		{"MAX_TOKENS", "4096", false},
 		{"PASSWORD_MIN_LENGTH", "12", false},
+		{"PUBLIC_KEY", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", false},
+		{"NEXT_PUBLIC_API_KEY", "pk_test_123", false},
+		{"NEXT_PUBLIC_API_KEY", "sk-proj-0123456789abcdefghij", true},
 		// Values a credential name often holds that are not one.
 		{"GOOGLE_APPLICATION_CREDENTIALS", "/etc/key.json", false},
 		{"USE_PASSWORD", "true", false},
