@@ -45,10 +45,14 @@ func RangeArgs(lo, hi int, names string) cobra.PositionalArgs {
 	}
 }
 
-// CheckServer makes sure the config has the server, and otherwise says
-// which one was probably meant.
+// CheckServer makes sure the config has the server and that its entry has
+// no problems, and otherwise says which one was probably meant, or what is
+// wrong with it.
 func CheckServer(cfg *config.Config, name string) (*config.Server, error) {
 	if s, ok := cfg.Server(name); ok {
+		if err := s.Err(); err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: err}
+		}
 		return s, nil
 	}
 	names := cfg.ServerNames()

@@ -45,13 +45,16 @@ type Factory struct {
 
 	// ConfigPath says which config file applies and whether the user named it.
 	ConfigPath func() (path string, explicit bool, err error)
-	// Config loads and validates that file.
+	// Config loads and validates that file. Problems confined to servers'
+	// entries are no error here: they stay with their servers (see
+	// config.Load), and CheckServer refuses such a server.
 	Config func() (*config.Config, error)
 	// Secrets opens the keyring the config selects, prompting for the file
 	// backend's passphrase on a terminal when the environment has none.
 	Secrets func(ctx context.Context, cfg *config.Config) (*credentials.Store, error)
-	// Orchestrator builds an orchestrator over the named servers (all when
-	// none are named), opening the keyring only if one of them needs it.
+	// Orchestrator builds an orchestrator over the named servers (all
+	// usable ones when none are named), opening the keyring only if one of
+	// them needs it. A named server whose entry has problems is an error.
 	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
 	// Logger logs to stderr at --log-level.
 	Logger func() *slog.Logger
@@ -201,6 +204,11 @@ func (f *Factory) Prompt(prompt string) (string, error) {
 }
 
 func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+	for _, name := range servers {
+		if s, ok := cfg.Server(name); ok && s.Err() != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: s.Err()}
+		}
+	}
 	opts := cfg.OrchestratorOptions(servers...)
 	opts.Logger = f.Logger()
 	opts.ClientInfo = &mcp.Implementation{Name: "mediator", Version: f.Version}

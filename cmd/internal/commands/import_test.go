@@ -109,7 +109,8 @@ func TestImportIntoNewConfigAndBadInput(t *testing.T) {
 	e.vars["XDG_DATA_HOME"] = filepath.Join(e.dir, "data")
 	src := filepath.Join(e.dir, "claude.json")
 	os.WriteFile(src, []byte(`{"mcpServers": {"local tools": {"command": "srv", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}}}`), 0o600)
-	r := e.mustRun("", "servers", "import", src)
+	r := e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "import of a credential whose variable is unset")
 	if !strings.Contains(r.stderr, `renamed from "local tools" to "local-tools"`) {
 		t.Errorf("rename note: %s", r.stderr)
 	}
@@ -118,11 +119,13 @@ func TestImportIntoNewConfigAndBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	// GITHUB_TOKEN is unset, so there is no value to move: the config
-	// names the keyring item it belongs in, and the user is told to fill it.
+	// names the keyring item it belongs in, and the user is told to fill
+	// it; the server cannot be used until then, so import exits 2.
 	if !strings.Contains(string(b), `"GITHUB_TOKEN": "github-token"`) || strings.Contains(string(b), "${GITHUB_TOKEN}") {
 		t.Errorf("JSON config:\n%s", b)
 	}
-	if !strings.Contains(r.stderr, "warning: local-tools: env GITHUB_TOKEN refers to ${GITHUB_TOKEN}, which is not set now") ||
+	if !strings.Contains(r.stderr, "error: imported, but not usable as written until this is done") ||
+		!strings.Contains(r.stderr, "local-tools: env GITHUB_TOKEN refers to ${GITHUB_TOKEN}, which is not set now") ||
 		!strings.Contains(r.stderr, "mediator secret set local-tools github-token") {
 		t.Errorf("no warning about the unset variable:\n%s", r.stderr)
 	}
@@ -149,7 +152,7 @@ func TestImportIntoNewConfigAndBadInput(t *testing.T) {
 // An env value that refers to the importing shell's environment: a
 // credential is resolved once and moved to the keyring, so the config
 // neither holds it nor breaks when the variable is unset later; anything
-// else keeps its reference, with a warning naming a variable unset now.
+// else keeps its reference, and one unset now makes import exit 2.
 func TestImportResolvesCredentialReferences(t *testing.T) {
 	const token = "canary-env-ref-Tz4Wq8Lp2"
 	e := newTestEnv(t)
@@ -158,10 +161,12 @@ func TestImportResolvesCredentialReferences(t *testing.T) {
 	e.writeConfig("")
 	src := filepath.Join(e.dir, "claude.json")
 	os.WriteFile(src, []byte(`{"mcpServers": {"tools": {"command": "srv", "env": {"TOKEN": "${MY_TOKEN}", "LOG_DIR": "${LOG_DIR}", "MODE": "${MODE:-fast}"}}}}`), 0o600)
-	r := e.mustRun("", "servers", "import", src)
+	r := e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "import with LOG_DIR unset")
 	for _, want := range []string{
 		"tools: moved env TOKEN (resolved from ${MY_TOKEN}) to keyring item tools/token (secret_env TOKEN)",
-		"warning: tools: env LOG_DIR refers to ${LOG_DIR}, which is not set now: mediator will refuse to load the config while it is unset",
+		"Imported 1 server(s) into " + e.cfgPath + ": tools",
+		"tools: " + e.cfgPath + ":8:16: servers.tools.env.LOG_DIR: environment variable LOG_DIR is not set",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -194,5 +199,134 @@ func TestImportResolvesCredentialReferences(t *testing.T) {
 	r = e.mustRun("", "secret", "list", "tools")
 	if !strings.Contains(r.stdout, "tools   token") {
 		t.Errorf("keyring after import:\n%s", r.stdout)
+	}
+}
+
+// The issue's import: a short password, URLs with passwords, near misses
+// that are not secrets, and a server whose ${VAR} is unset now. The
+// secrets go to the keyring (a URL as a whole, as secret_env), the config
+// is written and loads, the server that cannot be used as written is
+// named and import exits 2, and the other servers are not held up by it.
+func TestImportMovesShortSecretsAndURLPasswords(t *testing.T) {
+	const dbURLPassword = "Pq8Wn"
+	e := newTestEnv(t)
+	e.canary = append(e.canary, shortPassword, urlPassword, dbURLPassword)
+	e.writeConfig("")
+	src := filepath.Join(e.dir, "claude.json")
+	os.WriteFile(src, []byte(`{"mcpServers": {
+  "db": {"command": "srv", "env": {
+    "PASSWORD": "`+shortPassword+`",
+    "DATABASE_URL": "postgres://app:`+dbURLPassword+`@db.example.com/app",
+    "REDIS_URL": "redis://:`+urlPassword+`@cache:6379",
+    "PASSWORD_FILE": "/run/secrets/db",
+    "TOKEN_URL": "https://auth.example.com/token",
+    "CACHE_URL": "redis://cache:6379"}},
+  "files": {"command": "srv", "env": {"ROOT": "${MY_UNSET_VAR}"}},
+  "proxy": {"url": "https://proxy.example.com/mcp", "headers": {"X-Upstream": "https://u:`+dbURLPassword+`@up.example.com", "X-Region": "eu"}}
+}}`), 0o600)
+	r := e.run("", "servers", "import", src, "--dry-run")
+	expectCode(t, r, 2, "dry run with MY_UNSET_VAR unset")
+	if !strings.Contains(r.stderr, "once imported, these would not be usable as written") || !strings.Contains(r.stderr, "MY_UNSET_VAR") {
+		t.Errorf("dry run:\n%s", r.stderr)
+	}
+	if b, _ := os.ReadFile(e.cfgPath); strings.Contains(string(b), "files") {
+		t.Fatal("the dry run changed the config")
+	}
+	r = e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "import with MY_UNSET_VAR unset")
+	for _, want := range []string{
+		"db: moved env PASSWORD to keyring item db/password (secret_env PASSWORD)",
+		"db: moved env DATABASE_URL to keyring item db/database-url (secret_env DATABASE_URL)",
+		"db: moved env REDIS_URL to keyring item db/redis-url (secret_env REDIS_URL)",
+		`proxy: moved header "X-Upstream" to keyring item proxy/upstream (auth api-key in header X-Upstream)`,
+		"Imported 3 server(s) into " + e.cfgPath + ": db, files, proxy",
+		"error: imported, but not usable as written until this is done",
+		"files: " + e.cfgPath + ":18:13: servers.files.env.ROOT: environment variable MY_UNSET_VAR is not set",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "PASSWORD_FILE") || strings.Contains(r.stderr, "TOKEN_URL") || strings.Contains(r.stderr, "CACHE_URL") {
+		t.Errorf("a setting that is no secret was moved:\n%s", r.stderr)
+	}
+	b, _ := os.ReadFile(e.cfgPath)
+	for _, want := range []string{"PASSWORD: password", "DATABASE_URL: database-url", "REDIS_URL: redis-url", "PASSWORD_FILE: /run/secrets/db", "TOKEN_URL: https://auth.example.com/token", "CACHE_URL: redis://cache:6379", "ROOT: ${MY_UNSET_VAR}", "X-Region: eu", "auth: {type: api-key, header: X-Upstream, secret: upstream}"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config lacks %q:\n%s", want, b)
+		}
+	}
+	r = e.mustRun("", "secret", "list", "db")
+	for _, item := range []string{"database-url", "password", "redis-url"} {
+		if !strings.Contains(r.stdout, item) {
+			t.Errorf("keyring lacks db/%s:\n%s", item, r.stdout)
+		}
+	}
+	// The config loads; only files is refused, and only where it is needed.
+	r = e.run("", "config", "validate")
+	expectCode(t, r, 2, "validate with MY_UNSET_VAR unset")
+	if !strings.Contains(r.stderr, "1 problem in") || !strings.Contains(r.stderr, "MY_UNSET_VAR") {
+		t.Errorf("validate:\n%s", r.stderr)
+	}
+	// (db's command does not exist: getting as far as starting it is the point.)
+	r = e.run("", "call", "db", "anything")
+	if !strings.Contains(r.stderr, `exec: "srv": executable file not found`) || strings.Contains(r.stderr, "MY_UNSET_VAR") {
+		t.Errorf("files' problem held up db (exit %d):\n%s", r.code, r.stderr)
+	}
+	e.vars["MY_UNSET_VAR"] = "/srv"
+	e.mustRun("", "config", "validate")
+
+	// A secret on the command line cannot be moved: nothing is imported,
+	// and the message names the argument, never the value.
+	os.WriteFile(src, []byte(`{"mcpServers": {"pg": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://app:`+dbURLPassword+`@localhost/app"]}}}`), 0o600)
+	r = e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "import of a password in args")
+	if !strings.Contains(r.stderr, `pg (entry "pg" of `+src+`): servers.pg.args[2]: holds a URL with a password (user:password@) on the command line`) {
+		t.Errorf("args:\n%s", r.stderr)
+	}
+	if b2, _ := os.ReadFile(e.cfgPath); string(b2) != string(b) {
+		t.Errorf("a refused import changed the config")
+	}
+}
+
+// --skip-existing leaves the servers the config has alone (their entries
+// and keyring items) and imports the rest; without it a clash imports
+// nothing; with --force as well it is a usage error.
+func TestImportSkipExisting(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n  Search:\n    command: mine\n    secret_env: {SEARCH_API_KEY: search-api-key}\n")
+	e.mustRun("mine-"+canaryKey, "secret", "set", "Search", "search-api-key")
+	src := filepath.Join(e.dir, ".mcp.json")
+	os.WriteFile(src, []byte(mcpJSON), 0o600)
+	e.vars["TENANT_KEY"] = "tenant-canary-Vb7Nm3Qw1"
+	e.canary = append(e.canary, bearerToken, "tenant-canary-Vb7Nm3Qw1")
+
+	r := e.run("", "servers", "import", src)
+	expectCode(t, r, 2, "clash without a flag")
+	if !strings.Contains(r.stderr, `already configures "Search" (line 5); nothing was imported (use --skip-existing to leave those as they are and import the rest, --force to replace them`) {
+		t.Errorf("clash:\n%s", r.stderr)
+	}
+	r = e.run("", "servers", "import", src, "--force", "--skip-existing")
+	expectCode(t, r, 2, "--force with --skip-existing")
+
+	r = e.mustRun("", "servers", "import", src, "--skip-existing")
+	for _, want := range []string{
+		`skipped: search: the config has it already ("Search", line 5); left as it was`,
+		"Imported 2 server(s) into " + e.cfgPath + ": github, tenant",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "search: moved") || strings.Contains(r.stderr, "replaced the earlier value") {
+		t.Errorf("a skipped server's secret was stored:\n%s", r.stderr)
+	}
+	b, _ := os.ReadFile(e.cfgPath)
+	if !strings.Contains(string(b), "command: mine") || strings.Count(string(b), "earch:") != 1 {
+		t.Errorf("the existing entry was touched:\n%s", b)
+	}
+	r = e.mustRun("", "servers", "import", src, "--skip-existing")
+	if !strings.Contains(r.stderr, "has every server of "+src+" already; nothing to import") {
+		t.Errorf("second --skip-existing:\n%s", r.stderr)
 	}
 }

@@ -140,8 +140,11 @@ func printError(f *cmdutil.Factory, cmd *cobra.Command, err error) {
 		fmt.Fprintln(w, "interrupted")
 		return
 	}
+	// A config's problems are listed under the file they are in; a
+	// server's, under what needed it (its error says so).
 	var ps config.Problems
-	if errors.As(err, &ps) {
+	var se *config.ServerError
+	if errors.As(err, &ps) && !errors.As(err, &se) {
 		noun := "problems"
 		if len(ps) == 1 {
 			noun = "problem"

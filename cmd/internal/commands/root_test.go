@@ -32,10 +32,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("stdout: %s", r.stdout)
 	}
 
-	// Every other command reports the same problems, once, and exits 2.
+	// The problems are the servers': `servers` shows each with its
+	// problem, a command that needs one reports its problems, and both
+	// exit 2.
 	r = e.run("", "servers")
 	expectCode(t, r, 2, "servers with an invalid config")
-	if !strings.HasPrefix(r.stderr, "error: config file "+e.cfgPath+" has 3 problems:\n") || strings.Count(r.stderr, "baerer") != 1 {
+	if !strings.Contains(r.stdout, "weather  -          -         -        invalid-config  0      servers.weather.auth.type: unknown auth type \"baerer\"") ||
+		!strings.Contains(r.stderr, "error: 2 of 2 servers have problems in the config (`mediator config validate` lists them)") {
+		t.Errorf("servers:\n%s\n%s", r.stdout, r.stderr)
+	}
+	r = e.run("", "call", "weather", "echo")
+	expectCode(t, r, 2, "call with an invalid config")
+	if !strings.HasPrefix(r.stderr, "error: server \"weather\" cannot be used until its entry in the config is fixed:\n  "+e.cfgPath+":7:18: servers.weather.auth.type:") || strings.Count(r.stderr, "baerer") != 1 || strings.Contains(r.stderr, "servers.x") {
+		t.Errorf("call:\n%s", r.stderr)
+	}
+	// A problem outside the servers stops every command.
+	e.writeConfig("state_dir: ${NOPE}\nservers:\n  weather:\n    url: https://w.example.com\n    auth: {type: baerer, secret: token}\n")
+	r = e.run("", "servers")
+	expectCode(t, r, 2, "servers with a broken state_dir")
+	if !strings.HasPrefix(r.stderr, "error: config file "+e.cfgPath+" has 2 problems:\n") || strings.Count(r.stderr, "baerer") != 1 {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 

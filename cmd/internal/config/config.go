@@ -71,6 +71,11 @@ type Server struct {
 	// MaxResultBytes bounds each message from the server; 0 means the
 	// connector's default. See connectors.Config.MaxResultBytes.
 	MaxResultBytes int64
+	// Problems are what is wrong with this server's entry (an unset
+	// ${VAR}, a secret written inline, a misspelt field). A server with
+	// problems is never connected to: ServerConfigs leaves it out, and Err
+	// is what commands that need it fail with.
+	Problems Problems
 }
 
 // Auth names how a server authenticates and which keyring items hold the
@@ -108,4 +113,13 @@ func (c *Config) ServerNames() []string {
 // the keyring (credentials, OAuth tokens).
 func (s *Server) NeedsSecrets() bool {
 	return serverConfig(s).NeedsSecrets()
+}
+
+// Err is nil for a server that can be used, or a *ServerError with its
+// problems.
+func (s *Server) Err() error {
+	if len(s.Problems) == 0 {
+		return nil
+	}
+	return &ServerError{Server: s.Name, Problems: s.Problems}
 }

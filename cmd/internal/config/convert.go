@@ -28,12 +28,13 @@ func serverConfig(s *Server) connectors.Config {
 }
 
 // ServerConfigs converts the named servers (all when none are named) for
-// the orchestrator. Unknown names are skipped; callers check them first.
+// the orchestrator. Unknown names and servers with problems are skipped;
+// callers check them first (Server.Err).
 func (c *Config) ServerConfigs(names ...string) []orchestrator.ServerConfig {
 	var out []orchestrator.ServerConfig
 	for i := range c.Servers {
 		s := &c.Servers[i]
-		if len(names) > 0 && !slices.Contains(names, s.Name) {
+		if len(names) > 0 && !slices.Contains(names, s.Name) || s.Err() != nil {
 			continue
 		}
 		out = append(out, orchestrator.ServerConfig{

@@ -29,8 +29,11 @@ type LoadOptions struct {
 }
 
 // Load reads and validates the config file. A missing default file gives
-// an empty config with Found false. Every problem in the file is returned
-// at once, as Problems.
+// an empty config with Found false. A problem of the file as a whole makes
+// it unusable: every problem in it is then returned at once, as Problems.
+// Problems confined to servers' entries do not stop the others: Load
+// returns the config, each such server carries its Problems, and
+// Config.Problems lists them all.
 func Load(opts LoadOptions) (*Config, error) {
 	data, err := os.ReadFile(opts.Path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -128,8 +131,8 @@ type rawServer struct {
 }
 
 // Parse validates config data that came from file (the name is used in
-// problems and to resolve relative paths). JSON is accepted as well as
-// YAML, whatever the file is called.
+// problems and to resolve relative paths), as Load does. JSON is accepted
+// as well as YAML, whatever the file is called.
 func Parse(file string, data []byte, env Env) (*Config, error) {
 	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
 	if p, ok := jsonSyntax(file, data); !ok {
@@ -160,7 +163,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 	cfg := w.build(raw)
 	w.validate(cfg)
 	w.resolveDefaults(cfg)
-	if len(w.problems) > 0 {
+	if !cfg.assignProblems(w.problems) {
 		return nil, w.problems.sorted()
 	}
 	return cfg, nil

@@ -39,6 +39,9 @@ type ImportedServer struct {
 	Secrets []MovedSecret
 	// Notes say what was renamed, dropped or ignored, naming fields only.
 	Notes []string
+	// Unfilled say why the entry, though valid, cannot be used as written:
+	// a keyring item it names has no value yet. Naming fields only.
+	Unfilled []string
 }
 
 // MovedSecret is one credential taken out of an imported entry.
@@ -313,12 +316,14 @@ func (w *walker) importEnv(v *yaml.Node, field string, e *mcpEntry, entry *yaml.
 var envRefPattern = regexp.MustCompile(`\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 
 // importEnvRef imports an env value that refers to the importing shell's
-// environment. A credential (by the variable's or the reference's name) is
-// resolved now and moved to the keyring, as header values are: mediator
-// keeps credentials there, and a ${VAR} left in the config would make every
-// command fail to load it whenever VAR is unset. When VAR is unset now, the
-// config names the keyring item anyway and the user is told to store it.
-// Anything else keeps its reference, with a warning if VAR is unset.
+// environment. A credential (by the variable's or the reference's name, or
+// by what the value resolves to) is resolved now and moved to the keyring,
+// as header values are: mediator keeps credentials there, and a ${VAR}
+// left in the config would make the server unusable whenever VAR is
+// unset. When a credential's VAR is unset now, the config names the
+// keyring item anyway and the entry is Unfilled until the user stores it.
+// Anything else keeps its reference; one unset now is a problem of the
+// server, which the loader reports.
 func (w *walker) importEnvRef(name, value string, plain, secret *yaml.Node, imp *ImportedServer) {
 	credential := SecretLikeName(name)
 	var unset []string
@@ -328,23 +333,23 @@ func (w *walker) importEnvRef(name, value string, plain, secret *yaml.Node, imp 
 			unset = append(unset, m[1])
 		}
 	}
-	refs := "${" + strings.Join(unset, "}, ${") + "}"
 	item := SecretItemName(name)
-	if !credential || len(unset) == 0 {
+	switch {
+	case len(unset) == 0:
 		resolved, ok := w.resolveQuietly(value)
-		if !credential || !ok || resolved == "" || harmlessValue(resolved) {
-			add(plain, name, str(value))
-			if len(unset) > 0 {
-				imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now: mediator will refuse to load the config while it is unset (write ${%s:-default} to give a default)", name, refs, unset[0]))
-			}
+		if ok && (LooksLikeSecret(name, resolved) || credential && resolved != "" && !harmlessValue(resolved)) {
+			imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name + " (resolved from " + value + ")", As: "secret_env " + name, Value: credentials.NewSecret(resolved)})
+			add(secret, name, str(item))
 			return
 		}
-		imp.Secrets = append(imp.Secrets, MovedSecret{Item: item, From: "env " + name + " (resolved from " + value + ")", As: "secret_env " + name, Value: credentials.NewSecret(resolved)})
+		add(plain, name, str(value))
+	case credential:
 		add(secret, name, str(item))
-		return
+		imp.Unfilled = append(imp.Unfilled, fmt.Sprintf("env %s refers to ${%s}, which is not set now, so no value was moved to the keyring; the config names keyring item %s (secret_env %s); store the value with: mediator secret set %s %s",
+			name, strings.Join(unset, "}, ${"), item, name, imp.Name, item))
+	default:
+		add(plain, name, str(value))
 	}
-	add(secret, name, str(item))
-	imp.Notes = append(imp.Notes, fmt.Sprintf("warning: env %s refers to %s, which is not set now, so no value was moved to the keyring; the config names keyring item %s (secret_env %s); store the value with: mediator secret set %s %s", name, refs, item, name, imp.Name, item))
 }
 
 // resolveQuietly expands value's references as the loader would, without
@@ -394,16 +399,38 @@ func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
 	return nil, nil
 }
 
+// OnExisting says what AddServers does with an imported server the config
+// has already (compared case-insensitively, as the loader does).
+type OnExisting int
+
+const (
+	// RefuseExisting adds nothing; the error names the servers.
+	RefuseExisting OnExisting = iota
+	// ReplaceExisting replaces the entries (servers import --force).
+	ReplaceExisting
+	// SkipExisting leaves the entries as they are and adds the rest
+	// (servers import --skip-existing).
+	SkipExisting
+)
+
+// Existing is an imported server that the config has already.
+type Existing struct {
+	// Name is the imported server's; Configured and Line are the entry's
+	// in the config.
+	Name, Configured string
+	Line             int
+}
+
 // AddServers returns the config file's new content with the servers added
 // under servers:, keeping the rest of the file (comments, order, other
-// servers) as it was. data is the current content, nil for a new file. A
-// server that exists already (compared case-insensitively, as the loader
-// does) is an error unless replace is set.
-func AddServers(path string, data []byte, servers []ImportedServer, replace bool) ([]byte, error) {
+// servers) as it was, and the servers it found there already (with
+// SkipExisting, those it left out). data is the current content, nil for a
+// new file.
+func AddServers(path string, data []byte, servers []ImportedServer, on OnExisting) ([]byte, []Existing, error) {
 	var doc yaml.Node
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, Problems{yamlSyntax(path, data, err)}
+			return nil, nil, Problems{yamlSyntax(path, data, err)}
 		}
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
@@ -411,7 +438,7 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: the top of the config is not a mapping; fix it before importing", path)
+		return nil, nil, fmt.Errorf("%s: the top of the config is not a mapping; fix it before importing", path)
 	}
 	_, list := lookup(root, "servers")
 	switch {
@@ -421,13 +448,13 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 	case isNull(list):
 		*list = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	case list.Kind != yaml.MappingNode:
-		return nil, fmt.Errorf("%s:%d: servers is not a mapping; fix it before importing", path, list.Line)
+		return nil, nil, fmt.Errorf("%s:%d: servers is not a mapping; fix it before importing", path, list.Line)
 	}
 	// A block mapping reads better than the flow style "servers: {}" that
 	// the first import into an empty list would otherwise keep.
 	list.Style = 0
 
-	var clashes []string
+	var existing []Existing
 	for _, s := range servers {
 		i := -1
 		for j := 0; j+1 < len(list.Content); j += 2 {
@@ -436,36 +463,40 @@ func AddServers(path string, data []byte, servers []ImportedServer, replace bool
 				break
 			}
 		}
-		switch {
-		case i < 0:
+		if i < 0 {
 			add(list, s.Name, s.Entry)
-		case replace:
+			continue
+		}
+		existing = append(existing, Existing{Name: s.Name, Configured: list.Content[i].Value, Line: list.Content[i].Line})
+		if on == ReplaceExisting {
 			list.Content[i].Value = s.Name
 			list.Content[i+1] = s.Entry
-		default:
-			clashes = append(clashes, fmt.Sprintf("%q (line %d)", list.Content[i].Value, list.Content[i].Line))
 		}
 	}
-	if len(clashes) > 0 {
-		return nil, fmt.Errorf("%s already configures %s; nothing was imported (use --force to replace, or --name-prefix to import under other names)", path, strings.Join(clashes, ", "))
+	if len(existing) > 0 && on == RefuseExisting {
+		clashes := make([]string, len(existing))
+		for i, e := range existing {
+			clashes[i] = fmt.Sprintf("%q (line %d)", e.Configured, e.Line)
+		}
+		return nil, existing, fmt.Errorf("%s already configures %s; nothing was imported (use --skip-existing to leave those as they are and import the rest, --force to replace them, or --name-prefix to import under other names)", path, strings.Join(clashes, ", "))
 	}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		b, err := json.MarshalIndent(nodeJSON{root}, "", "  ")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return append(b, '\n'), nil
+		return append(b, '\n'), existing, nil
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), existing, nil
 }
 
 // EntriesYAML renders imported entries as the servers: block they would

@@ -208,7 +208,7 @@ func (w *walker) validateHeaders(s *Server, p string) {
 			// the redactor, so it could show up in output.
 			w.keyAt(f, "header %s carries a credential by its name; %s", name, use)
 		case LooksLikeSecret(name, w.raw(f)):
-			w.at(f, "looks like a secret written inline; %s", use)
+			w.at(f, "%s written inline; %s", secretKind(w.raw(f)), use)
 		default:
 			if msg := connectors.HeaderProblem(name, value, authHeader); msg != "" {
 				w.keyAt(f, "%s", msg)
@@ -268,7 +268,7 @@ func (w *walker) validateStdio(s *Server, p string) {
 			w.keyAt(f, "%s is set in both env and secret_env; keep it in one", k)
 		}
 		if LooksLikeSecret(k, w.raw(f)) {
-			w.at(f, "looks like a secret written inline; store it with \"mediator secret set %s %s\" and write secret_env: {%s: %s} instead", s.Name, SecretItemName(k), k, SecretItemName(k))
+			w.at(f, "%s written inline; store it with \"mediator secret set %s %s\" and write secret_env: {%s: %s} instead", secretKind(w.raw(f)), s.Name, SecretItemName(k), k, SecretItemName(k))
 		}
 	}
 	for k, item := range s.SecretEnv {
@@ -281,21 +281,21 @@ func (w *walker) validateStdio(s *Server, p string) {
 func (w *walker) validateArgs(s *Server, p string) {
 	for i := 0; i < len(s.Args); i++ {
 		f := fmt.Sprintf("%s.args[%d]", p, i)
-		raw := w.raw(f)
-		flag, val, hasVal := strings.Cut(strings.TrimLeft(raw, "-"), "=")
-		switch {
-		case strings.HasPrefix(raw, "-") && hasVal && LooksLikeSecret(flag, val):
-		case strings.HasPrefix(raw, "-") && !hasVal && SecretLikeName(flag) && i+1 < len(s.Args) &&
-			LooksLikeSecret(flag, w.raw(fmt.Sprintf("%s.args[%d]", p, i+1))):
-			// The value after the flag is the secret; it is reported here,
-			// once, and not judged again on its own.
-			i++
-			f = fmt.Sprintf("%s.args[%d]", p, i)
-		case !strings.HasPrefix(raw, "-") && !IsReference(raw) && SecretLikeValue(s.Args[i]):
-		default:
+		next := ""
+		if i+1 < len(s.Args) {
+			next = w.raw(fmt.Sprintf("%s.args[%d]", p, i+1))
+		}
+		secret, inNext := SecretArg(w.raw(f), next)
+		if !secret {
 			continue
 		}
-		w.at(f, "looks like a secret on the command line; store it with \"mediator secret set %s NAME\" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment", s.Name)
+		if inNext {
+			// The value after the flag is the secret; it is reported
+			// here, once, and not judged again on its own.
+			i++
+			f = fmt.Sprintf("%s.args[%d]", p, i)
+		}
+		w.at(f, "%s on the command line; store it with \"mediator secret set %s NAME\" and pass it with secret_env: {VAR: NAME} if the server reads it from the environment", secretKind(w.raw(f)), s.Name)
 	}
 }
 
@@ -362,6 +362,14 @@ func (w *walker) validateItemName(field, item string) {
 	if SecretLikeValue(w.raw(field)) {
 		w.at(field, "this names a keyring item and must not be the secret itself; store the value with \"mediator secret set %s NAME\" and write NAME here", w.server)
 	}
+}
+
+// secretKind says what kind of secret a value is, never the value.
+func secretKind(v string) string {
+	if URLPassword(v) {
+		return "holds a URL with a password (user:password@)"
+	}
+	return "looks like a secret"
 }
 
 func storeHint(server, where string) string {

@@ -71,7 +71,12 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		return err
 	}
 	if s, ok := cfg.Server(opts.Server); ok && len(inv.Logins) > 0 {
-		revokeAll(ctx, opts, cfg, s, store)
+		if err := s.Err(); err != nil {
+			// Its auth settings cannot be trusted to name the issuer.
+			fmt.Fprintf(opts.IO.ErrOut, "warning: server %q has problems in the config, so its tokens are not revoked at the issuer, only removed here:\n%v\n", opts.Server, err)
+		} else {
+			revokeAll(ctx, opts, cfg, s, store)
+		}
 	}
 	if err := ts.Forget(ctx, opts.Server); err != nil {
 		return err

@@ -67,6 +67,9 @@ const (
 	stateNoLogin     = "not logged in"
 	stateNoToken     = "no token yet" // machine types get one at connect
 	stateNoOAuth     = "-"
+	// stateInvalid: the server's entry has problems (`mediator config
+	// validate` lists them); what it names is not looked up.
+	stateInvalid = "invalid config"
 )
 
 type statusRow struct {
@@ -102,7 +105,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	var store *credentials.Store
 	for _, s := range servers {
-		if s.Auth.IsOAuth() {
+		if s.Auth.IsOAuth() && s.Err() == nil {
 			if store, err = opts.Secrets(ctx, cfg); err != nil {
 				return err
 			}
@@ -149,6 +152,10 @@ func describe(ctx context.Context, s *config.Server, store *credentials.Store, n
 	row := statusRow{Server: s.Name, AuthType: displayType(s.Auth.Type), State: stateNoOAuth, Logins: []oauth.StoredLogin{}, Clients: []oauth.StoredClient{}, auth: s.Auth.AuthConfig}
 	if s.URL == "" && s.Auth.Type == "" {
 		row.AuthType = "stdio"
+	}
+	if s.Err() != nil {
+		row.State = stateInvalid
+		return row, nil
 	}
 	for _, item := range []string{s.Auth.Secret, s.Auth.ClientSecret, s.Auth.PrivateKey, s.Auth.Assertion, s.Auth.IdPClientSecret, s.Auth.IDToken, s.TLS.KeySecret} {
 		if item != "" {

@@ -37,7 +37,9 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *ValidateOpti
 		Short: "Report every problem in the config file at once",
 		Long: `Reads the config file (--config, $MEDIATOR_CONFIG or the default) and
 reports every problem in it, one per line as FILE:LINE:COL: FIELD: PROBLEM,
-with the valid choices. Exits 2 if there is any.`,
+with the valid choices. Exits 2 if there is any. (Other commands refuse a
+server whose entry has a problem only when they need that server; a
+problem elsewhere in the file stops them all.)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -50,20 +52,26 @@ with the valid choices. Exits 2 if there is any.`,
 
 func validateRun(_ context.Context, opts *ValidateOptions) error {
 	cfg, err := opts.Config()
-	if err != nil {
-		var ps mconfig.Problems
-		if errors.As(err, &ps) {
-			for _, p := range ps {
-				fmt.Fprintln(opts.IO.ErrOut, p)
-			}
-			noun := "problems"
-			if len(ps) == 1 {
-				noun = "problem"
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(ps), noun, ps[0].File)
-			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: ps, Silent: true}
-		}
+	var ps mconfig.Problems
+	switch {
+	case errors.As(err, &ps):
+	case err != nil:
 		return err
+	default:
+		// Problems of single servers, which other commands let pass for
+		// the servers they do not use.
+		ps = cfg.Problems()
+	}
+	if len(ps) > 0 {
+		for _, p := range ps {
+			fmt.Fprintln(opts.IO.ErrOut, p)
+		}
+		noun := "problems"
+		if len(ps) == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(ps), noun, ps[0].File)
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: ps, Silent: true}
 	}
 	if !cfg.Found {
 		fmt.Fprintf(opts.IO.ErrOut, "no config file at %s; an empty config is valid\n", cfg.Path)

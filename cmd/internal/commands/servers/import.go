@@ -25,10 +25,11 @@ type ImportOptions struct {
 	Env        config.Env
 	ReadFile   func(string) ([]byte, error)
 
-	File       string
-	NamePrefix string
-	DryRun     bool
-	Force      bool
+	File         string
+	NamePrefix   string
+	DryRun       bool
+	Force        bool
+	SkipExisting bool
 }
 
 // NewCmdImport returns `mediator servers import FILE`.
@@ -47,13 +48,22 @@ header becomes auth bearer (or api-key), another credential header auth
 api-key, and a secret-looking env value secret_env, each with the value
 stored in the keyring under the server's name. A ${VAR} in a header, or in
 an env value that is a credential, is resolved now and the value moved the
-same way; other env values keep their ${VAR}, with a warning when VAR is
-unset. A reference to one of mediator's own variables (MEDIATOR_*, the
-keyring passphrase among them) is refused wherever it is. What moved where
-is reported by name, never by value.
+same way; other env values keep their ${VAR}. A credential is a value
+under a name that holds one (API_KEY, DB_PASSWORD, X-Auth-Token: whatever
+its length, unless it is a path or a flag word), a URL with a password
+(postgres://user:pw@host/db: the whole value), or a well-known token
+shape. A secret in args cannot be moved (the server reads it from its
+command line) and is refused. A reference to one of mediator's own
+variables (MEDIATOR_*, the keyring passphrase among them) is refused
+wherever it is. What moved where is reported by name, never by value.
 
-A server that already exists is left alone and nothing is imported, unless
---force replaces it.`,
+When an imported server cannot be used as written (a ${VAR} unset now, a
+credential whose ${VAR} is unset so no value could be stored), it is still
+imported, the other servers work, and import exits 2 saying what to set.
+
+A server the config has already (by name, in any case) stops the import:
+nothing is imported, and it exits 2. --skip-existing leaves those as they
+are and imports the rest; --force replaces them.`,
 		Example: `  mediator servers import ~/.config/Claude/claude_desktop_config.json
   mediator servers import .mcp.json --name-prefix work- --dry-run`,
 		Args: cmdutil.ExactArgs(1, "FILE"),
@@ -68,10 +78,14 @@ A server that already exists is left alone and nothing is imported, unless
 	cmd.Flags().StringVar(&opts.NamePrefix, "name-prefix", "", "prepend this to every imported server's name")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the entries that would be added; change nothing")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace servers that already exist in the config")
+	cmd.Flags().BoolVar(&opts.SkipExisting, "skip-existing", false, "leave servers that already exist in the config as they are, and import the rest")
 	return cmd
 }
 
 func importRun(ctx context.Context, opts *ImportOptions) error {
+	if opts.Force && opts.SkipExisting {
+		return cmdutil.UsageErrorf("--force and --skip-existing exclude each other: one replaces the servers the config has already, the other leaves them as they are")
+	}
 	data, err := opts.ReadFile(opts.File)
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "reading %s: %v", opts.File, unwrapPath(err))
@@ -92,9 +106,28 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading the config: %w", err)
 	}
-	updated, err := config.AddServers(path, current, imps, opts.Force)
+	on := config.RefuseExisting
+	switch {
+	case opts.Force:
+		on = config.ReplaceExisting
+	case opts.SkipExisting:
+		on = config.SkipExisting
+	}
+	updated, existing, err := config.AddServers(path, current, imps, on)
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	if on == config.SkipExisting {
+		imps = slices.DeleteFunc(imps, func(s config.ImportedServer) bool {
+			return slices.ContainsFunc(existing, func(e config.Existing) bool { return e.Name == s.Name })
+		})
+		for _, e := range existing {
+			fmt.Fprintf(opts.IO.ErrOut, "skipped: %s: the config has it already (%q, line %d); left as it was\n", e.Name, e.Configured, e.Line)
+		}
+		if len(imps) == 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "%s has every server of %s already; nothing to import\n", path, opts.File)
+			return nil
+		}
 	}
 	cfg, err := checkResult(path, updated, imps, opts)
 	if err != nil {
@@ -107,24 +140,26 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	}
 	for _, s := range imps {
 		for _, n := range s.Notes {
-			kind := "note"
-			if rest, ok := strings.CutPrefix(n, "warning: "); ok {
-				kind, n = "warning", rest
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%s: %s: %s\n", kind, s.Name, n)
+			fmt.Fprintf(opts.IO.ErrOut, "note: %s: %s\n", s.Name, n)
 		}
 		for _, m := range s.Secrets {
 			fmt.Fprintf(opts.IO.ErrOut, "%s: %s %s to keyring item %s/%s (%s)\n", s.Name, verb, m.From, s.Name, m.Item, m.As)
 		}
 	}
+	unusable := unusableImports(cfg, imps)
 	if opts.DryRun {
 		out, err := config.EntriesYAML(imps)
 		if err != nil {
 			return err
 		}
-		_, err = opts.IO.Out.Write(out)
+		if _, err := opts.IO.Out.Write(out); err != nil {
+			return err
+		}
 		fmt.Fprintf(opts.IO.ErrOut, "dry run: %s and the keyring are unchanged\n", path)
-		return err
+		if len(unusable) > 0 {
+			return cmdutil.Errorf(cmdutil.ExitUsage, "once imported, these would not be usable as written until this is done:\n%s", strings.Join(unusable, "\n"))
+		}
+		return nil
 	}
 
 	// Secrets first: a config naming items that are not stored yet would be
@@ -140,41 +175,78 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 		names[i] = s.Name
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Imported %d server(s) into %s: %s\n", len(imps), path, strings.Join(names, ", "))
+	if len(unusable) > 0 {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "imported, but not usable as written until this is done (other servers are not affected; `mediator servers` shows each):\n%s", strings.Join(unusable, "\n"))
+	}
 	return nil
 }
 
-// checkResult validates the config as it would be written. Problems in the
-// imported entries are reported by server; problems elsewhere in the file
-// have to be fixed first, since the keyring settings come from it.
+// checkResult validates the config as it would be written and returns it
+// as mediator would load it now. With every variable taken as set it
+// checks the shape: a problem in an imported entry, or in the file outside
+// the servers (the keyring settings come from there), means nothing is
+// imported. A ${VAR} that is unset now does not stop the import: the
+// loaded config marks that server, and unusableImports reports it.
 func checkResult(path string, updated []byte, imps []config.ImportedServer, opts *ImportOptions) (*config.Config, error) {
 	// Variables the entries refer to may be set only where mediator runs
-	// later; what matters now is the shape around them.
-	env := func(k string) (string, bool) {
+	// later; what matters first is the shape around them.
+	anySet := func(k string) (string, bool) {
 		if v, ok := opts.Env(k); ok {
 			return v, ok
 		}
 		return "placeholder", true
 	}
-	cfg, err := config.Parse(path, updated, env)
-	var ps config.Problems
-	if !errors.As(err, &ps) {
-		return cfg, err
+	shape, err := config.Parse(path, updated, anySet)
+	if err != nil {
+		return nil, fileProblems(err)
 	}
-	var own, other []string
-	for _, p := range ps {
-		i := slices.IndexFunc(imps, func(s config.ImportedServer) bool {
-			return p.Field == "servers."+s.Name || strings.HasPrefix(p.Field, "servers."+s.Name+".")
-		})
-		if i >= 0 {
-			own = append(own, fmt.Sprintf("%s (entry %q of %s): %s: %s", imps[i].Name, imps[i].Source, opts.File, p.Field, p.Msg))
-		} else {
-			other = append(other, p.String())
+	var own []string
+	for _, s := range imps {
+		if sc, ok := shape.Server(s.Name); ok {
+			for _, p := range sc.Problems {
+				own = append(own, fmt.Sprintf("%s (entry %q of %s): %s: %s", s.Name, s.Source, opts.File, p.Field, p.Msg))
+			}
 		}
 	}
 	if len(own) > 0 {
 		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "nothing was imported; these entries would make an invalid config:\n%s", strings.Join(own, "\n"))
 	}
-	return nil, cmdutil.Errorf(cmdutil.ExitUsage, "nothing was imported; the config file has problems to fix first (see `mediator config validate`):\n%s", strings.Join(other, "\n"))
+	// The keyring and state settings as they resolve now.
+	cfg, err := config.Parse(path, updated, opts.Env)
+	if err != nil {
+		return nil, fileProblems(err)
+	}
+	return cfg, nil
+}
+
+func fileProblems(err error) error {
+	var ps config.Problems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return cmdutil.Errorf(cmdutil.ExitUsage, "nothing was imported; the config file has problems to fix first (see `mediator config validate`):\n%s", strings.Join(lines, "\n"))
+}
+
+// unusableImports says, per imported server, why it cannot be used as
+// written: its problems as the config loads now (a ${VAR} unset), and the
+// keyring items it names that import could not fill.
+func unusableImports(cfg *config.Config, imps []config.ImportedServer) []string {
+	var out []string
+	for _, s := range imps {
+		if sc, ok := cfg.Server(s.Name); ok {
+			for _, p := range sc.Problems {
+				out = append(out, s.Name+": "+p.String())
+			}
+		}
+		for _, u := range s.Unfilled {
+			out = append(out, s.Name+": "+u)
+		}
+	}
+	return out
 }
 
 func storeSecrets(ctx context.Context, opts *ImportOptions, cfg *config.Config, imps []config.ImportedServer) error {

@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/connectors"
 )
 
@@ -35,7 +38,13 @@ func NewCmdServers(f *cmdutil.Factory, runF func(context.Context, *ListOptions) 
 		Short: "List the configured servers, connecting to each to show its state",
 		Long: `Connects to every configured server at once and shows its transport,
 endpoint, state (ready, failed, auth-required) and number of tools, with the
-reason when it is not ready. Exits 3 if any server is not ready.`,
+reason when it is not ready. A server whose entry in the config has a
+problem (an unset ${VAR}, a secret written inline) is not connected to: it
+shows as invalid-config with its problems, and the other servers are
+listed as usual.
+
+Exits 2 if any server's entry has a problem, else 3 if any server is not
+ready.`,
 		Args: cobra.NoArgs,
 		RunE: run,
 	}
@@ -52,7 +61,7 @@ type serverRow struct {
 	Transport       string    `json:"transport"`
 	Endpoint        string    `json:"endpoint"`
 	State           string    `json:"state"`
-	Since           time.Time `json:"since"`
+	Since           time.Time `json:"since,omitzero"`
 	Tools           int       `json:"tools"`
 	Error           string    `json:"error,omitempty"`
 	ToolsError      string    `json:"tools_error,omitempty"`
@@ -60,7 +69,14 @@ type serverRow struct {
 	ServerVersion   string    `json:"server_version,omitempty"`
 	ProtocolVersion string    `json:"protocol_version,omitempty"`
 	Sandbox         *sandbox  `json:"sandbox,omitempty"`
+	// Problems are those of the server's entry in the config, for state
+	// invalid-config, each as FILE:LINE:COL: FIELD: PROBLEM.
+	Problems []string `json:"problems,omitempty"`
 }
+
+// stateInvalidConfig is the state of a server whose entry has problems,
+// which is never connected to.
+const stateInvalidConfig = "invalid-config"
 
 // sandbox is how a stdio server runs: confined, or why not.
 type sandbox struct {
@@ -108,6 +124,14 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	invalid := 0
+	for i := range cfg.Servers {
+		if s := &cfg.Servers[i]; s.Err() != nil {
+			rows = append(rows, invalidRow(s))
+			invalid++
+		}
+	}
+	slices.SortFunc(rows, func(a, b serverRow) int { return strings.Compare(a.Name, b.Name) })
 
 	var out []byte
 	if opts.JSON {
@@ -130,7 +154,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			if r.Sandbox != nil {
 				sb = r.Sandbox.Mode
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Transport, cmdutil.OneLine(r.Endpoint, 60), sb, r.State, r.Tools, cmdutil.OneLine(reason, 0))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, dash(r.Transport), dash(cmdutil.OneLine(r.Endpoint, 60)), sb, r.State, r.Tools, cmdutil.OneLine(reason, 0))
 		}
 		tw.Flush()
 		out = buf.Bytes()
@@ -146,8 +170,35 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if len(rows) == 0 && cfg.Found && !opts.JSON {
 		fmt.Fprintf(opts.IO.ErrOut, "%s configures no servers\n", cfg.Path)
 	}
-	if notReady > 0 {
+	switch {
+	case invalid > 0:
+		msg := fmt.Sprintf("%d of %d servers have problems in the config (`mediator config validate` lists them)", invalid, len(rows))
+		if notReady > 0 {
+			msg += fmt.Sprintf("; %d more are not ready", notReady)
+		}
+		return cmdutil.Errorf(cmdutil.ExitUsage, "%s", msg)
+	case notReady > 0:
 		return cmdutil.Errorf(cmdutil.ExitConnect, "%d of %d servers are not ready", notReady, len(rows))
 	}
 	return nil
+}
+
+// invalidRow shows a server whose entry has problems. Its endpoint is left
+// out: the problem may be a secret in its URL or arguments.
+func invalidRow(s *config.Server) serverRow {
+	r := serverRow{Name: s.Name, State: stateInvalidConfig, Error: s.Problems[0].Field + ": " + s.Problems[0].Msg}
+	if n := len(s.Problems) - 1; n > 0 {
+		r.Error += fmt.Sprintf(" (and %d more)", n)
+	}
+	for _, p := range s.Problems {
+		r.Problems = append(r.Problems, p.String())
+	}
+	return r
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -6,8 +6,8 @@ package tools
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -124,23 +124,40 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if changed := countPin(rows, orchestrator.PinChanged); changed > 0 && !opts.JSON {
 		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until you review them with `mediator tools diff SERVER` and accept them with `mediator tools accept SERVER`\n", changed)
 	}
-	if listErr != nil {
-		// Other servers' tools are listed; these could not be.
-		return &cmdutil.ExitError{Code: cmdutil.ExitCode(listErr), Err: fmt.Errorf("some servers' tools are not listed:\n%w", listErr)}
-	}
-	// The listing covers the servers that connected; the others say why not.
-	var down []string
-	for _, st := range o.Servers() {
-		if st.State != connectors.StateReady {
-			reason := string(st.State)
-			if st.Err != nil {
-				reason = st.Err.Error()
+	// Other servers' tools are listed; these could not be: servers whose
+	// entries have problems (never connected to, exit 2), and servers
+	// that failed (exit 3) or whose tool list was refused.
+	var unlisted []error
+	code := cmdutil.ExitOK
+	if opts.Server == "" {
+		for i := range cfg.Servers {
+			if err := cfg.Servers[i].Err(); err != nil {
+				unlisted, code = append(unlisted, err), cmdutil.ExitUsage
 			}
-			down = append(down, reason)
 		}
 	}
-	if len(down) > 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: fmt.Errorf("some servers' tools are not listed:\n%s", strings.Join(down, "\n"))}
+	if listErr != nil {
+		unlisted = append(unlisted, listErr)
+		if code == cmdutil.ExitOK {
+			code = cmdutil.ExitCode(listErr)
+		}
+	} else {
+		// The listing covers the servers that connected; the others say why not.
+		for _, st := range o.Servers() {
+			if st.State != connectors.StateReady {
+				reason := errors.New(string(st.State))
+				if st.Err != nil {
+					reason = st.Err
+				}
+				unlisted = append(unlisted, reason)
+				if code == cmdutil.ExitOK {
+					code = cmdutil.ExitConnect
+				}
+			}
+		}
+	}
+	if len(unlisted) > 0 {
+		return &cmdutil.ExitError{Code: code, Err: fmt.Errorf("some servers' tools are not listed:\n%w", errors.Join(unlisted...))}
 	}
 	return nil
 }
