@@ -81,10 +81,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	// The retry rule holds at run time whatever validation said (a flow
 	// may run unvalidated, or validated offline without the annotations):
 	// a call that may have had an effect is not sent twice.
-	unsafeRetry := e.flow.CheckRetrySafety(s, ann)
-	if unsafeRetry != nil {
-		policy.maxAttempts = 1
-	}
+	var held error
+	policy.maxAttempts, held = e.flow.RetryLimit(s, ann)
 	timeout := e.flow.EffectiveTimeout(s)
 	var meta mcp.Meta
 	if key != "" {
@@ -163,8 +161,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		n := attempt - first + 1
 		if !policy.retries(class, n) {
-			if unsafeRetry != nil && declared.retries(class, n) {
-				err = fmt.Errorf("%w (not retried: %v)", err, unsafeRetry)
+			if held != nil && declared.retries(class, n) {
+				err = fmt.Errorf("%w (not retried: %v)", err, held)
 			}
 			return callFailedClass(res, err, class, attempt, keep)
 		}

@@ -698,7 +698,8 @@ func (x *stepIndex) stepServers(s *Step) []string {
 	return srv
 }
 
-// flows checks that every server flows: names is called, and every call's
+// flows checks that every server flows: names is called (warning of an
+// edge from a server to itself, which changes nothing), and every call's
 // arguments (and idempotency key, which is sent to the server too) and
 // control (Provenance) against the declared cross-server flows.
 func (v *validator) flows() {
@@ -710,10 +711,20 @@ func (v *validator) flows() {
 	}
 	servers := sortedSet(called)
 	for i, e := range v.f.Flows {
+		field := e.field
+		if field == "" {
+			field = fmt.Sprintf("flows[%d]", i)
+		}
 		for _, name := range []string{e.From, e.To} {
 			if !called[name] {
-				v.add(e.Pos, fmt.Sprintf("flows[%d]", i), "no step calls server %q%s", name, didYouMean(name, servers))
+				v.add(e.Pos, field, "no step calls server %q%s", name, didYouMean(name, servers))
 			}
+			if e.From == e.To {
+				break
+			}
+		}
+		if err := e.Redundant(); err != nil {
+			v.warn(e.Pos, field, "%v", err)
 		}
 	}
 	for _, s := range v.all {

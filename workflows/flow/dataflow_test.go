@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,29 @@ func TestFlowAllows(t *testing.T) {
 	edge, err := ParseFlowEdge("  weather->calendar ")
 	if err != nil || edge.From != "weather" || edge.To != "calendar" || edge.String() != "weather -> calendar" {
 		t.Errorf("ParseFlowEdge = %+v, %v", edge, err)
+	}
+}
+
+// TestRedundantFlowIsAWarning: `a -> a` changes nothing, so it is a
+// warning at its own index, and the file's errors are reported beside it.
+func TestRedundantFlowIsAWarning(t *testing.T) {
+	_, probs := Check(context.Background(), "f.flow.yaml", []byte(header+`flows: [bad, a -> a, a -> b]
+steps:
+  - id: x
+    call: {server: a, tool: t}
+  - id: y
+    call: {server: b, tool: t}
+    with: {v: ${ .steps.nosuch.result }}
+`), ValidateOptions{})
+	matchProblems(t, probs, []string{
+		`3:9 flows[0]: invalid flow "bad"`,
+		`3:14 flows[1]: flow "a -> a" is not needed`,
+		`9:15 steps[1].with.v: unknown step "nosuch"`,
+	})
+	if w := probs.Warnings(); len(w) != 1 || w[0].Field != "flows[1]" || !strings.Contains(w[0].String(), "f.flow.yaml:3:14: warning: flows[1]:") {
+		t.Fatalf("warnings %v", w)
+	}
+	if len(probs.Errors()) != 2 {
+		t.Fatalf("errors %v", probs.Errors())
 	}
 }

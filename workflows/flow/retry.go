@@ -60,33 +60,48 @@ func (f *Flow) EffectiveTimeout(s *Step) time.Duration {
 	return f.Defaults.Timeout
 }
 
-// CheckRetrySafety applies the retry rule to a call step whose retry
-// policy allows more than one attempt: a tool may be called more than once
-// only if it is read-only or idempotent (by annotations the caller trusts;
-// pass nil when unknown or untrusted), or the step has an idempotency_key,
-// or it says retry_unsafe: true. `validate --connect` reports the error;
-// the engine asks before every call and, on an error, makes one attempt
-// only, adding the error to the failure it reports.
-func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
+// RetryLimit applies the retry rule (SafeToRepeat) to call step s: how
+// many attempts its call may have, and, when that is fewer than its
+// effective retry policy asks, why. ann are the tool's annotations when the
+// caller trusts them, else nil. The engine asks it before every call, with
+// the live tool's annotations.
+func (f *Flow) RetryLimit(s *Step, ann *mcp.ToolAnnotations) (attempts int, held error) {
 	r := f.EffectiveRetry(s)
 	if s.Call == nil || r.MaxAttempts <= 1 || SafeToRepeat(ann, s.IdempotencyKey != nil, s.RetryUnsafe) {
-		return nil
+		return max(r.MaxAttempts, 1), nil
 	}
 	from := "its retry"
-	if s.Retry == nil || s.Retry.MaxAttempts == 0 {
+	if !ownRetry(s) {
 		from = "defaults.retry"
 	}
-	return fmt.Errorf("step %q may call %s up to %d times (%s), but the tool is not known to be read-only or idempotent: add idempotency_key: ${ ... }, set retry_unsafe: true, or set retry: {max_attempts: 1}",
-		s.ID, s.Call, r.MaxAttempts, from)
+	return 1, fmt.Errorf("%s is not known to be read-only or idempotent and step %q has neither idempotency_key nor retry_unsafe, so it is called once although %s allows %d attempts; "+
+		"add idempotency_key: ${ ... } (or retry_unsafe: true if a repeat is harmless) to allow them", s.Call, s.ID, from, r.MaxAttempts)
 }
+
+// CheckRetrySafety reports a call step whose own retry: asks for more
+// attempts than RetryLimit allows; `validate --connect` shows the error.
+// defaults.retry is a default: it applies to the calls that are safe to
+// repeat and leaves the others at one attempt (RetryLimit), so it is never
+// an error and does not make every step say retry_unsafe.
+func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
+	if _, held := f.RetryLimit(s, ann); held == nil || !ownRetry(s) {
+		return nil
+	}
+	return fmt.Errorf("step %q may call %s up to %d times (its retry), but the tool is not known to be read-only or idempotent: add idempotency_key: ${ ... }, set retry_unsafe: true, or set retry: {max_attempts: 1}",
+		s.ID, s.Call, f.EffectiveRetry(s).MaxAttempts)
+}
+
+// ownRetry reports whether s's attempts come from its own retry: rather
+// than from defaults.retry.
+func ownRetry(s *Step) bool { return s.Retry != nil && s.Retry.MaxAttempts > 0 }
 
 // SafeToRepeat is the retry rule, the one place it is written: sending the
 // same call again is safe when the tool says it is read-only or idempotent
 // (ann, nil when unknown or not trusted), when the step carries an
 // idempotency key (the server can recognise the repeat), or when the author
-// explicitly accepted the risk with retry_unsafe. CheckRetrySafety
-// (validation, and the engine before it retries), the engine's resume of a
-// call found in flight, and its journal commit policy all ask it.
+// explicitly accepted the risk with retry_unsafe. RetryLimit (validation,
+// and the engine before every call), the engine's resume of a call found in
+// flight, and its journal commit policy all ask it.
 func SafeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
 	if hasKey || retryUnsafe {
 		return true
@@ -94,24 +109,22 @@ func SafeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
 	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
 }
 
-// offlineRetrySafety is the retry rule without tool definitions: a call
-// that may be sent more than once is safe only by the step's own word
-// (idempotency_key or retry_unsafe), since whether the tool is read-only
-// or idempotent is known only to its server. Reporting it rather than
-// staying silent keeps offline validation from passing a flow that
-// --connect or the engine would then hold to one attempt.
-func (v *validator) offlineRetrySafety() {
+// offlineRetry is the retry rule without tool definitions, which only
+// their servers have: whether a step's own retry may repeat its call is
+// left to `validate --connect` and to the engine, which applies RetryLimit
+// before every call; a warning says so. defaults.retry gets none (see
+// CheckRetrySafety), nor does a step that settles it with idempotency_key
+// or retry_unsafe.
+func (v *validator) offlineRetry() {
 	for _, s := range v.all {
-		if s.Call == nil || s.Call.Server == "" || s.Call.Tool == "" {
+		if s.Call == nil || s.Call.Server == "" || s.Call.Tool == "" || !ownRetry(s) {
 			continue
 		}
-		if v.f.EffectiveRetry(s).MaxAttempts <= 1 || SafeToRepeat(nil, s.IdempotencyKey != nil, s.RetryUnsafe) {
+		n := v.f.EffectiveRetry(s).MaxAttempts
+		if n <= 1 || SafeToRepeat(nil, s.IdempotencyKey != nil, s.RetryUnsafe) {
 			continue
 		}
-		pos, field := s.Call.Pos, s.field+".call"
-		if s.Retry != nil && s.Retry.MaxAttempts > 1 {
-			pos, field = s.FieldPos("retry"), s.field+".retry"
-		}
-		v.add(pos, field, "cannot tell offline whether %s is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect", s.Call)
+		v.warn(s.FieldPos("retry"), s.field+".retry", "whether %s may be called up to %d times depends on its annotations, which offline validation cannot see: "+
+			"validate --connect checks them, and run calls it once unless it is read-only or idempotent (idempotency_key or retry_unsafe: true settle it here)", s.Call, n)
 	}
 }

@@ -32,6 +32,14 @@ type ValidateOptions struct {
 	// safety rule. Annotations are only hints from the server, so trust
 	// is per-server configuration; nil trusts none.
 	TrustAnnotations func(server string) bool
+	// RetryAtRunTime says the flow is about to run: the engine applies
+	// the retry rule before every call with the live annotations, so
+	// Validate without a Catalog does not warn that it cannot.
+	RetryAtRunTime bool
+	// Server, when set, tells whether a server named in call: can be used
+	// (nil) or why not (the config does not have it); Validate reports
+	// the error at the call. Nil checks no server names.
+	Server func(name string) error
 }
 
 // Check parses data and validates the result in one pass, returning every
@@ -79,9 +87,11 @@ func dedupeProblems(ps Problems) Problems {
 // (read the group instead). Outputs may read top-level steps only.
 //
 // Retry safety needs tool annotations: with a Catalog Validate applies
-// Flow.CheckRetrySafety (the annotations decide), as the engine does at run
-// time; without one it cannot tell, so it reports every call that may be
-// repeated with neither idempotency_key nor retry_unsafe.
+// Flow.CheckRetrySafety (the annotations decide); without one it warns
+// of each step whose own retry it cannot judge, unless RetryAtRunTime.
+//
+// Warnings (Problem.Warning) do not stop a flow: Problems.Errors are what
+// make it invalid.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
 	v.index()
@@ -92,13 +102,33 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v.outputs()
 	v.cycles()
 	v.flows()
-	if opts.Catalog != nil {
+	v.servers()
+	switch {
+	case opts.Catalog != nil:
 		v.connect(ctx)
-	} else {
-		v.offlineRetrySafety()
+	case !opts.RetryAtRunTime:
+		v.offlineRetry()
 	}
 	sortProblems(v.probs)
 	return v.probs
+}
+
+// servers checks each called server with opts.Server, reporting one that
+// cannot be used once, at the first call naming it.
+func (v *validator) servers() {
+	if v.opts.Server == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, s := range v.all {
+		if s.Call == nil || s.Call.Server == "" || seen[s.Call.Server] {
+			continue
+		}
+		seen[s.Call.Server] = true
+		if err := v.opts.Server(s.Call.Server); err != nil {
+			v.add(s.Call.Pos, s.field+".call.server", "%v", err)
+		}
+	}
 }
 
 type dep struct {
@@ -119,6 +149,10 @@ type validator struct {
 
 func (v *validator) add(pos Pos, field, format string, args ...any) {
 	v.probs = append(v.probs, Problem{Pos: pos, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warn(pos Pos, field, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Pos: pos, Field: field, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
 // walkSteps visits steps depth-first in file order.

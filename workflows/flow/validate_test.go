@@ -177,7 +177,7 @@ func TestValidateFlows(t *testing.T) {
 	undeclared := strings.Replace(string(issue), "flows: [weather -> calendar]", "flows: []", 1)
 	runProblemCases(t, []problemCase{
 		{name: "issue example without its flow", src: undeclared, want: []string{
-			`23:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in fields with.title, with.start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
+			`22:14 steps[1].with.title: step "remind" sends data from server "weather" (via .item (from .steps.forecast)) to calendar.create_event in fields with.title, with.start and idempotency_key; this flow is not declared: add "weather -> calendar" to flows:`}},
 		{name: "issue example allowed by global policy", src: undeclared,
 			opts: ValidateOptions{PolicyFlows: []FlowEdge{{From: "weather", To: "calendar"}}}},
 		{name: "direct reference, group and idempotency key", src: header + `flows: [a -> c]

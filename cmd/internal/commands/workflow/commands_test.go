@@ -70,6 +70,13 @@ func startCalc(t *testing.T) (*calcServer, string) {
 		}
 		return nil, addOut{Sum: in.A * 10}, nil
 	})
+	// note has effects and no annotations, and answers at once.
+	mcp.AddTool(s, &mcp.Tool{Name: "note"}, func(_ context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+		c.mu.Lock()
+		c.calls["note"]++
+		c.mu.Unlock()
+		return nil, addOut{Sum: in.A}, nil
+	})
 	// book has effects and no annotations, and takes until it is
 	// cancelled: a call of it cut short leaves its outcome unknown. A
 	// stateless server does not learn of a cancelled request, so the test's
@@ -448,5 +455,53 @@ func TestInterruptThenResume(t *testing.T) {
 	}
 	if n := calc.count("book"); n != 1 {
 		t.Fatalf("book called %d times, want 1", n)
+	}
+}
+
+// TestRunRetryDecidedLive: run is connected, so it applies the retry rule
+// with the live annotations, as validate --connect does: a retry on a tool
+// annotated readOnlyHint passes run and run --dry-run, and defaults.retry
+// does not make a step calling a tool with effects say retry_unsafe (the
+// call is made once).
+func TestRunRetryDecidedLive(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	readOnly := e.writeFlow("readonly.flow.yaml", `version: 1
+name: readonly
+steps:
+  - id: sum
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+    retry: {max_attempts: 4, initial_interval: 10ms}
+outputs:
+  sum: ${ .steps.sum.result.sum }
+`)
+	defaults := e.writeFlow("defaults.flow.yaml", `version: 1
+name: defaults
+defaults:
+  retry: {max_attempts: 3, initial_interval: 10ms}
+steps:
+  - id: sum
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+  - id: write
+    call: {server: calc, tool: note}
+    with: {a: ${ .steps.sum.result.sum }, b: 0}
+outputs:
+  noted: ${ .steps.write.result.sum }
+`)
+	for _, flow := range []string{readOnly, defaults} {
+		r := e.exec(runCmd, flow, "--dry-run")
+		want(t, r, 0, "run --dry-run "+flow)
+		if strings.Contains(r.stderr, "cannot tell") || strings.Contains(r.stderr, "warning") {
+			t.Errorf("dry run questions the retry:\n%s", r.stderr)
+		}
+		r = e.exec(runCmd, flow)
+		want(t, r, 0, "run "+flow)
+		r = e.exec(validateCmd, "--connect", flow)
+		want(t, r, 0, "validate --connect "+flow)
+	}
+	if n := calc.count("note"); n != 1 {
+		t.Fatalf("note called %d times", n)
 	}
 }

@@ -78,7 +78,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
 	pol := flowrun.PolicyOf(opts.Env, cfg)
-	f, err := flowrun.LoadFlow(ctx, rec.FlowPath, pol.Flows)
+	f, err := flowrun.LoadFlow(ctx, opts.Env, cfg, rec.FlowPath)
 	if err != nil {
 		return err
 	}

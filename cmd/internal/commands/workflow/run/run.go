@@ -109,7 +109,7 @@ func runRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	pol := flowrun.PolicyOf(opts.Env, cfg)
-	f, err := flowrun.LoadFlow(ctx, opts.FlowPath, pol.Flows)
+	f, err := flowrun.LoadFlow(ctx, opts.Env, cfg, opts.FlowPath)
 	if err != nil {
 		return err
 	}
