@@ -35,6 +35,8 @@ type calcServer struct {
 	broken bool
 	// booking is signalled by every call of book as it begins.
 	booking chan struct{}
+	// hold, when set, holds every call of note until it is closed.
+	hold chan struct{}
 }
 
 func (c *calcServer) count(tool string) int {
@@ -70,11 +72,20 @@ func startCalc(t *testing.T) (*calcServer, string) {
 		}
 		return nil, addOut{Sum: in.A * 10}, nil
 	})
-	// note has effects and no annotations, and answers at once.
-	mcp.AddTool(s, &mcp.Tool{Name: "note"}, func(_ context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+	// note has effects and no annotations, and answers at once, or once
+	// hold is closed while it is set.
+	mcp.AddTool(s, &mcp.Tool{Name: "note"}, func(ctx context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
 		c.mu.Lock()
 		c.calls["note"]++
+		hold := c.hold
 		c.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-ctx.Done():
+				return nil, addOut{}, ctx.Err()
+			}
+		}
 		return nil, addOut{Sum: in.A}, nil
 	})
 	// book has effects and no annotations, and takes until it is
@@ -503,5 +514,70 @@ outputs:
 	}
 	if n := calc.count("note"); n != 1 {
 		t.Fatalf("note called %d times", n)
+	}
+}
+
+// TestConcurrentResumes: two `mediator resume` of one run at once: exactly
+// one goes ahead, the other exits 2 naming the process that holds the run,
+// and each remaining call reaches the server once.
+func TestConcurrentResumes(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("notes.flow.yaml", `version: 1
+name: notes
+steps:
+  - id: first
+    call: {server: calc, tool: flaky}
+    with: {a: 2, b: 0}
+  - id: w
+    needs: [first]
+    for_each: ${ [1, 2, 3] }
+    max_concurrency: 1
+    call: {server: calc, tool: note}
+    with: {a: ${ .item }, b: 0}
+`)
+	calc.mu.Lock()
+	calc.broken = true
+	calc.mu.Unlock()
+	r := e.exec(runCmd, flow, "--json")
+	want(t, r, 1, "failing run")
+	id := regexp.MustCompile(`"run_id": "([^"]+)"`).FindStringSubmatch(r.stdout)
+	if id == nil {
+		t.Fatalf("no run id:\n%s", r.stdout)
+	}
+	hold := make(chan struct{})
+	calc.mu.Lock()
+	calc.broken, calc.hold = false, hold
+	calc.mu.Unlock()
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Two resumes that both went ahead would both make the first note.
+	go func() {
+		for ctx.Err() == nil && calc.count("note") < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+	}()
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			r := e.execCtx(ctx, resumeCmd, id[1])
+			release() // the refused one lets the other go on
+			results <- r
+		}()
+	}
+	a, b := <-results, <-results
+	if a.code != 0 {
+		a, b = b, a
+	}
+	want(t, a, 0, "the resume that went ahead")
+	want(t, b, cmdutil.ExitUsage, "the resume that found the run held")
+	if w := fmt.Sprintf("pid %d", os.Getpid()); !strings.Contains(b.stderr, w) {
+		t.Errorf("refusal does not name the holder (%s):\n%s", w, b.stderr)
+	}
+	if n := calc.count("note"); n != 3 {
+		t.Fatalf("note called %d times, want 3", n)
 	}
 }
