@@ -315,6 +315,27 @@ type exprError struct {
 func (e *exprError) Error() string { return e.what + ": " + e.err.Error() }
 func (e *exprError) Unwrap() error { return e.err }
 
+// cutShort reports whether an expression's evaluation was ended by its
+// context (the run was cancelled, say by a sibling's failure) rather than
+// failing on its own.
+func cutShort(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// exprFailed is the result of a step whose if or for_each did not
+// evaluate: cancelled when the run's cancellation cut the evaluation short,
+// which says nothing about the step, else failed with the expression's own
+// error.
+func exprFailed(ctx context.Context, err error) *stepResult {
+	if cutShort(err) {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		return &stepResult{status: StatusCancelled, err: err}
+	}
+	return &stepResult{status: StatusFailed, err: err}
+}
+
 // scope builds the expression input {inputs, steps, item, index, run}. Only
 // the referenced steps are included: they are finished (they are
 // dependencies), so the scope is immutable while expressions read it.
@@ -356,12 +377,15 @@ func callFailed(err error, attempts int) *stepResult {
 }
 
 // preCallClass is the class of a failure that stopped a call before it
-// was sent.
+// was sent. An expression cut short by the run's cancellation is a
+// cancellation, not a failure of the step.
 func preCallClass(err error) string {
 	var pe *policyError
 	var ee *exprError
 	var ce *CallError
 	switch {
+	case errors.As(err, &ee) && cutShort(err):
+		return ClassCancelled
 	case errors.As(err, &pe):
 		return ClassRefused
 	case errors.As(err, &ee):
