@@ -69,6 +69,13 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 
 	ent, err := e.lookupToolRetrying(ctx, s, path, declared)
 	if err != nil {
+		if p, ok := e.rt.(planner); ok && preCallClass(err) != ClassCancelled {
+			req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Run: e.runID, Step: path}
+			if key != "" {
+				req.Meta = mcp.Meta{MetaIdempotencyKey: key}
+			}
+			p.planUncallable(req, err)
+		}
 		return e.failBeforeCall(s, path, key, digest, err)
 	}
 	ann := annotations(e.trustedTool(ent))
@@ -187,17 +194,20 @@ func (e *ToolError) Error() string {
 	return fmt.Sprintf("%s.%s returned an error: %s", e.Server, e.Tool, text)
 }
 
-// conditionalPlanner is the runtime of a dry run, which shows a call
-// skipped by an if on possibly simulated data rather than drop it.
-type conditionalPlanner interface {
+// planner is the runtime of a dry run, whose plan shows the calls a run
+// did not make rather than drop them: one skipped by an if on possibly
+// simulated data, and one whose tool could not be had (missing, not
+// allowed, unreachable).
+type planner interface {
 	planConditional(ctx context.Context, req CallRequest, sources []string, composeErr error)
+	planUncallable(req CallRequest, err error)
 }
 
 // planConditional hands a call whose if was false to a dry run's plan,
 // with the arguments it would have had, when the condition read tool
 // results (inputs are real even in a dry run).
 func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, path string) {
-	p, ok := e.rt.(conditionalPlanner)
+	p, ok := e.rt.(planner)
 	if !ok {
 		return
 	}

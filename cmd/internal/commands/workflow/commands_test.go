@@ -581,3 +581,32 @@ steps:
 		t.Fatalf("note called %d times, want 3", n)
 	}
 }
+
+// TestRunDryRunShowsEveryProblem: the text plan of a dry run flags the
+// call with invalid arguments and the call to a tool the server lacks, in
+// the order the run reached them, and the error names both.
+func TestRunDryRunShowsEveryProblem(t *testing.T) {
+	_, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("problems.flow.yaml", `version: 1
+name: problems
+steps:
+  - id: second
+    needs: [first]
+    call: {server: calc, tool: nosuch}
+  - id: first
+    call: {server: calc, tool: add}
+    with: {a: text, b: 1}
+`)
+	r := e.exec(runCmd, flow, "--dry-run")
+	want(t, r, cmdutil.ExitUsage, "dry run")
+	first, second := strings.Index(r.stdout, "first  calc.add  [simulated; INVALID: invalid arguments for calc.add"), strings.Index(r.stdout, "second  calc.nosuch  [not called; INVALID:")
+	if first < 0 || second < first || !strings.Contains(r.stdout, `no tool "nosuch"`) {
+		t.Fatalf("plan:\n%s", r.stdout)
+	}
+	for _, s := range []string{"2 planned call(s) cannot be made as written", `dry run stopped: step second failed:`, `no tool "nosuch"`} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+}
