@@ -280,7 +280,7 @@ func TestRunRunsResume(t *testing.T) {
 	}
 	r = e.exec(runsCmd, "show", sum.RunID)
 	want(t, r, 0, "runs show")
-	for _, s := range []string{"Status:   succeeded", "Resumes:  1", "times[1]  calc.flaky  1        failed", "times[1]  calc.flaky  2        succeeded", "each[2]"} {
+	for _, s := range []string{"Status:   succeeded", "Resumes:  1", "Outputs:  {\n", `"tens": [`, "times[1]  calc.flaky  1        failed", "times[1]  calc.flaky  2        succeeded", "each[2]"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("runs show lacks %q:\n%s", s, r.stdout)
 		}

@@ -131,9 +131,10 @@ func LoadFlow(ctx context.Context, env Env, cfg *config.Config, path string) (*f
 }
 
 // ServerCheck is flow.ValidateOptions.Server under cfg: a server the flow
-// calls must be configured (cmdutil.CheckServer says what is).
+// calls must be configured (cmdutil.CheckServer says what is). Without a
+// config file there is nothing to check against: nil.
 func ServerCheck(cfg *config.Config) func(string) error {
-	if cfg == nil {
+	if cfg == nil || !cfg.Found {
 		return nil
 	}
 	return func(name string) error {
