@@ -69,6 +69,13 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 
 	ent, err := e.lookupToolRetrying(ctx, s, path, declared)
 	if err != nil {
+		if p, ok := e.rt.(planner); ok && preCallClass(err) != ClassCancelled {
+			req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Run: e.runID, Step: path}
+			if key != "" {
+				req.Meta = mcp.Meta{MetaIdempotencyKey: key}
+			}
+			p.planUncallable(req, err)
+		}
 		return e.failBeforeCall(s, path, key, digest, err)
 	}
 	ann := annotations(e.trustedTool(ent))
@@ -81,10 +88,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	// The retry rule holds at run time whatever validation said (a flow
 	// may run unvalidated, or validated offline without the annotations):
 	// a call that may have had an effect is not sent twice.
-	unsafeRetry := e.flow.CheckRetrySafety(s, ann)
-	if unsafeRetry != nil {
-		policy.maxAttempts = 1
-	}
+	var held error
+	policy.maxAttempts, held = e.flow.RetryLimit(s, ann)
 	timeout := e.flow.EffectiveTimeout(s)
 	var meta mcp.Meta
 	if key != "" {
@@ -163,8 +168,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		n := attempt - first + 1
 		if !policy.retries(class, n) {
-			if unsafeRetry != nil && declared.retries(class, n) {
-				err = fmt.Errorf("%w (not retried: %v)", err, unsafeRetry)
+			if held != nil && declared.retries(class, n) {
+				err = fmt.Errorf("%w (not retried: %v)", err, held)
 			}
 			return callFailedClass(res, err, class, attempt, keep)
 		}
@@ -189,17 +194,20 @@ func (e *ToolError) Error() string {
 	return fmt.Sprintf("%s.%s returned an error: %s", e.Server, e.Tool, text)
 }
 
-// conditionalPlanner is the runtime of a dry run, which shows a call
-// skipped by an if on possibly simulated data rather than drop it.
-type conditionalPlanner interface {
+// planner is the runtime of a dry run, whose plan shows the calls a run
+// did not make rather than drop them: one skipped by an if on possibly
+// simulated data, and one whose tool could not be had (missing, not
+// allowed, unreachable).
+type planner interface {
 	planConditional(ctx context.Context, req CallRequest, sources []string, composeErr error)
+	planUncallable(req CallRequest, err error)
 }
 
 // planConditional hands a call whose if was false to a dry run's plan,
 // with the arguments it would have had, when the condition read tool
 // results (inputs are real even in a dry run).
 func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, path string) {
-	p, ok := e.rt.(conditionalPlanner)
+	p, ok := e.rt.(planner)
 	if !ok {
 		return
 	}
@@ -317,6 +325,27 @@ type exprError struct {
 func (e *exprError) Error() string { return e.what + ": " + e.err.Error() }
 func (e *exprError) Unwrap() error { return e.err }
 
+// cutShort reports whether an expression's evaluation was ended by its
+// context (the run was cancelled, say by a sibling's failure) rather than
+// failing on its own.
+func cutShort(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// exprFailed is the result of a step whose if or for_each did not
+// evaluate: cancelled when the run's cancellation cut the evaluation short,
+// which says nothing about the step, else failed with the expression's own
+// error.
+func exprFailed(ctx context.Context, err error) *stepResult {
+	if cutShort(err) {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		return &stepResult{status: StatusCancelled, err: err}
+	}
+	return &stepResult{status: StatusFailed, err: err}
+}
+
 // scope builds the expression input {inputs, steps, item, index, run}. Only
 // the referenced steps are included: they are finished (they are
 // dependencies), so the scope is immutable while expressions read it.
@@ -358,12 +387,15 @@ func callFailed(err error, attempts int) *stepResult {
 }
 
 // preCallClass is the class of a failure that stopped a call before it
-// was sent.
+// was sent. An expression cut short by the run's cancellation is a
+// cancellation, not a failure of the step.
 func preCallClass(err error) string {
 	var pe *policyError
 	var ee *exprError
 	var ce *CallError
 	switch {
+	case errors.As(err, &ee) && cutShort(err):
+		return ClassCancelled
 	case errors.As(err, &pe):
 		return ClassRefused
 	case errors.As(err, &ee):

@@ -26,6 +26,9 @@ type DryRun struct {
 	Inner            Runtime
 	CallReadOnly     bool
 	TrustAnnotations func(server string) bool
+	// Flow, when set, is the flow being run: Plan lists its calls in the
+	// order a run makes them. Without it Plan orders them by call path.
+	Flow *flow.Flow
 
 	mu      sync.Mutex
 	plan    []PlannedCall
@@ -56,22 +59,33 @@ type PlannedCall struct {
 	// was false on simulated (sample) results: a real run may well make
 	// it, so the plan shows it with the arguments it would have had.
 	Conditional bool `json:"conditional,omitempty"`
+	// Uncallable is set for a call that cannot be made as written: its
+	// tool is missing, not allowed or unreachable (Problem says which).
+	Uncallable bool `json:"uncallable,omitempty"`
 	// Result is the sample (or, when called, the real) result.
 	Result any `json:"result"`
 }
 
-// Plan returns the calls made so far, ordered by path.
+// Plan returns the calls made so far in the order a run makes them (see
+// Flow): a step after the steps it waits for, steps that start together
+// in file order, a step's items by index, each item's nested calls
+// together.
 func (d *DryRun) Plan() []PlannedCall {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := append([]PlannedCall(nil), d.plan...)
-	sort.SliceStable(out, func(i, j int) bool { return pathLess(out[i].Path, out[j].Path) })
+	less := pathLess
+	if d.Flow != nil {
+		less = executionOrder(d.Flow)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return less(out[i].Path, out[j].Path) })
 	return out
 }
 
-// Problems counts planned calls whose arguments are invalid. Conditional
-// calls do not count: their arguments were composed from sample data that
-// already failed their condition, so a problem there may be the sample's.
+// Problems counts planned calls that cannot be made as written: invalid
+// arguments, or a tool that cannot be had. Conditional calls do not count:
+// their arguments were composed from sample data that already failed their
+// condition, so a problem there may be the sample's.
 func (d *DryRun) Problems() int {
 	n := 0
 	for _, c := range d.Plan() {
@@ -141,6 +155,16 @@ func (d *DryRun) planConditional(ctx context.Context, req CallRequest, sources [
 		pc.Problem = err.Error()
 	default:
 		pc.Problem = d.argumentProblem(ctx, tool, req)
+	}
+	d.record(pc)
+}
+
+// planUncallable records a call the run could not make because its tool
+// could not be had.
+func (d *DryRun) planUncallable(req CallRequest, err error) {
+	pc := PlannedCall{Path: req.Step, Server: req.Server, Tool: req.Tool, Args: req.Args, Uncallable: true, Problem: err.Error()}
+	if k, ok := req.Meta[MetaIdempotencyKey].(string); ok {
+		pc.IdempotencyKey = k
 	}
 	d.record(pc)
 }
@@ -330,6 +354,97 @@ func (sm *sampler) sample(s map[string]any, name string, depth int) any {
 		return false
 	}
 	return nil
+}
+
+// executionOrder orders the call paths of f's runs as a run makes them:
+// within each steps list, by how many steps a step waits for one after
+// another (steps that start together keep their file order); a group's or
+// branch's nested steps right after the step holding them; items by
+// index.
+func executionOrder(f *flow.Flow) func(a, b string) bool {
+	rank := map[string]int{}
+	var walk func(steps []*flow.Step)
+	walk = func(steps []*flow.Step) {
+		for _, s := range waves(steps) {
+			rank[s.Path] = len(rank)
+			walk(s.Steps)
+			for _, b := range s.BranchOrder {
+				walk(s.Parallel[b])
+			}
+		}
+	}
+	walk(f.Steps)
+	return func(a, b string) bool {
+		ka, kb := orderKey(a, rank), orderKey(b, rank)
+		for i := 0; i < len(ka) && i < len(kb); i++ {
+			if ka[i] != kb[i] {
+				if ka[i][0] != kb[i][0] {
+					return ka[i][0] < kb[i][0]
+				}
+				return ka[i][1] < kb[i][1]
+			}
+		}
+		if len(ka) != len(kb) {
+			return len(ka) < len(kb)
+		}
+		return pathLess(a, b)
+	}
+}
+
+// waves orders one steps list by the length of the longest chain of
+// dependencies (flow.Dependencies) before each step, then file order.
+func waves(steps []*flow.Step) []*flow.Step {
+	deps := flow.Dependencies(steps)
+	level := map[string]int{}
+	var depth func(id string, seen map[string]bool) int
+	depth = func(id string, seen map[string]bool) int {
+		if l, ok := level[id]; ok {
+			return l
+		}
+		if seen[id] {
+			return 0 // a cycle, which validation refuses
+		}
+		seen[id] = true
+		l := 0
+		for _, d := range deps[id] {
+			l = max(l, depth(d, seen)+1)
+		}
+		level[id] = l
+		return l
+	}
+	out := append([]*flow.Step(nil), steps...)
+	for _, s := range out {
+		depth(s.ID, map[string]bool{})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return level[out[i].ID] < level[out[j].ID] })
+	return out
+}
+
+// orderKey turns a call path ("batch[2]/upload", "par[1].left/put") into
+// (rank, index) pairs, one per step on the way: its static step's rank
+// and its item index, or -1.
+func orderKey(path string, rank map[string]int) [][2]int {
+	var key [][2]int
+	static := ""
+	for _, seg := range strings.Split(path, "/") {
+		name, branch, _ := strings.Cut(seg, ".")
+		index := -1
+		if i := strings.IndexByte(name, '['); i >= 0 {
+			index, _ = leadingInt(name[i+1:])
+			name = name[:i]
+		}
+		static += name
+		r, ok := rank[static]
+		if !ok {
+			r = len(rank) // not a step of the flow: last
+		}
+		key = append(key, [2]int{r, index})
+		static += "/"
+		if branch != "" {
+			static += branch + "/"
+		}
+	}
+	return key
 }
 
 // pathLess orders call paths with their indexes numerically, so remind[2]

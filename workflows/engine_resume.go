@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -18,10 +17,13 @@ import (
 
 // ResumeOptions settles calls whose outcome a crash left unknown.
 type ResumeOptions struct {
-	// Rerun lists calls to make again even though they may have had an
-	// effect already (or to redo although they succeeded). Each entry is a
-	// call path ("remind[3]"), a step path ("batch/upload") or a step ID,
-	// which covers every item of the step.
+	// Rerun lists calls to make again although they were in flight when
+	// the run stopped and may have had an effect already. It applies only
+	// to calls the journal shows interrupted (started or cancelled): a
+	// success is reused, never sent again (unless its arguments now
+	// differ, which is a new call). Each entry is a call path
+	// ("remind[3]"), a step path ("batch/upload") or a step ID, which
+	// covers every item of the step.
 	Rerun []string
 	// MarkDone lists calls to treat as done without calling: their effect
 	// is accepted, their result reads as null. Same matching as Rerun.
@@ -78,26 +80,10 @@ type resumeState struct {
 	last     map[string]*AttemptRecord
 	rerun    []string
 	markDone []string
-	// used records which override entries matched something, so a typo
-	// is reported instead of silently doing nothing.
-	mu   sync.Mutex
-	used map[string]bool
 }
 
 func matchesCall(arg, path string, s *flow.Step) bool {
 	return arg == path || arg == s.Path || arg == s.ID
-}
-
-func (r *resumeState) override(list []string, path string, s *flow.Step) bool {
-	for _, a := range list {
-		if matchesCall(a, path, s) {
-			r.mu.Lock()
-			r.used[a] = true
-			r.mu.Unlock()
-			return true
-		}
-	}
-	return false
 }
 
 // decide says what to do with call path. safe tells whether the call may
@@ -109,7 +95,7 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	if last != nil {
 		n = last.Attempt
 	}
-	if r.override(r.markDone, path, s) && (last == nil || last.State != AttemptSucceeded) {
+	if matchAny(r.markDone, path, s) && (last == nil || last.State != AttemptSucceeded) {
 		rec := &AttemptRecord{
 			RunID: r.runID, Path: path, Attempt: n + 1, Step: s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
 			State: AttemptMarkedDone, ArgsDigest: digest, StartedAt: r.now(), FinishedAt: r.now(),
@@ -119,12 +105,19 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 		}
 		return resumeDecision{kind: resumeReuse, attempt: n + 1}
 	}
-	if r.override(r.rerun, path, s) || last == nil {
+	if last == nil {
 		return resumeDecision{kind: resumeRerun, attempt: n}
 	}
+	// --rerun settles a call the journal shows interrupted; a success is
+	// never sent again, whatever it names.
+	rerun := matchAny(r.rerun, path, s)
 	switch last.State {
 	case AttemptSucceeded:
 		if last.ArgsDigest != digest {
+			if rerun {
+				// Not a repeat: a call with these arguments was never made.
+				return resumeDecision{kind: resumeRerun, attempt: n}
+			}
 			return resumeDecision{kind: resumeFail, attempt: n, err: fmt.Errorf(
 				"call %s succeeded in the earlier attempt with different arguments (digest %.12s, now %.12s), so its result cannot be reused; "+
 					"resume with --rerun %s to call it again with the new arguments", path, last.ArgsDigest, digest, path)}
@@ -143,6 +136,9 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	case AttemptMarkedDone:
 		return resumeDecision{kind: resumeReuse, attempt: n}
 	case AttemptStarted, AttemptCancelled:
+		if rerun {
+			break
+		}
 		ok, err := safe()
 		if err != nil {
 			return resumeDecision{kind: resumeFail, attempt: n, err: fmt.Errorf("deciding whether %s may be sent again: %w", path, err)}
@@ -160,6 +156,10 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 // and calls that were in flight re-sent only when that is safe by the
 // retry rule; otherwise it stops with a ResumeBlockedError before calling
 // anything, unless ro settles them. It refuses when the flow file changed.
+//
+// Resume first claims the run (Journal.ClaimRun), so of several resumes
+// of one run at once, in any processes, exactly one goes ahead and the
+// others return a *RunHeldError naming the holder's pid.
 func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, ro ResumeOptions) (*RunResult, error) {
 	j := opts.Journal
 	if j == nil {
@@ -176,16 +176,31 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 		return nil, fmt.Errorf("run %s was started from %s with content sha256 %.12s…, but the file now has sha256 %.12s…; "+
 			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, fl.Digest)
 	}
-	if rec.Status == RunSucceeded {
-		return nil, fmt.Errorf("run %s already succeeded; there is nothing to resume", rec.ID)
-	}
-	if rec.Status == RunRunning && rec.PID != os.Getpid() && ProcessAlive(rec.PID) {
-		return nil, fmt.Errorf("run %s is marked running in process %d, which is still alive; stop it first (or wait for it)", rec.ID, rec.PID)
-	}
 	inputs, err := PrepareInputs(ctx, fl, rec.Inputs)
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: journalled inputs: %w", rec.ID, err)
 	}
+	prev, err := j.ClaimRun(ctx, rec.ID, os.Getpid(), opts.Runtime.Now())
+	if err != nil {
+		return nil, err
+	}
+	// Everything below reads the journal as the claim left it: a resume
+	// that ran before this one has finished writing.
+	res, err := resumeClaimed(ctx, fl, prev, inputs, opts, ro)
+	if res == nil && err != nil {
+		// Nothing ran: give the run back as it was.
+		prev.UpdatedAt = opts.Runtime.Now()
+		if uerr := j.UpdateRun(prev); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}
+	return res, err
+}
+
+// resumeClaimed is Resume once the run is claimed; it returns no result
+// when it stopped before running anything.
+func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs map[string]any, opts RunOptions, ro ResumeOptions) (*RunResult, error) {
+	j := opts.Journal
 	last, err := j.LastAttempts(ctx, rec.ID)
 	if err != nil {
 		return nil, err
@@ -195,7 +210,7 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 		return nil, err
 	}
 	e.runID = rec.ID
-	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone, used: map[string]bool{}}
+	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone}
 
 	steps := stepsByPath(fl)
 	if err := checkOverrides(ro, steps, last); err != nil {
@@ -205,21 +220,22 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 	if err != nil {
 		return nil, err
 	}
+	run := *rec
 	if len(blocked) > 0 {
 		berr := &ResumeBlockedError{RunID: rec.ID, Calls: blocked}
-		rec.Status, rec.Error, rec.UpdatedAt, rec.PID = RunBlocked, berr.Error(), opts.Runtime.Now(), os.Getpid()
-		if err := j.UpdateRun(rec); err != nil {
+		run.Status, run.Error, run.UpdatedAt, run.PID = RunBlocked, berr.Error(), opts.Runtime.Now(), os.Getpid()
+		if err := j.UpdateRun(&run); err != nil {
 			return nil, errors.Join(berr, err)
 		}
 		return &RunResult{RunID: rec.ID, Status: RunBlocked, Err: berr}, berr
 	}
-	rec.Resumes++
-	rec.Status, rec.Error, rec.PID = RunRunning, "", os.Getpid()
-	rec.UpdatedAt, rec.FinishedAt = opts.Runtime.Now(), time.Time{}
-	if err := j.UpdateRun(rec); err != nil {
+	run.Resumes++
+	run.Status, run.Error, run.PID = RunRunning, "", os.Getpid()
+	run.UpdatedAt, run.FinishedAt = opts.Runtime.Now(), time.Time{}
+	if err := j.UpdateRun(&run); err != nil {
 		return nil, err
 	}
-	return e.execute(ctx, rec)
+	return e.execute(ctx, &run)
 }
 
 // blockedCalls lists the journal's in-flight calls that may not be sent

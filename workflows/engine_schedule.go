@@ -292,7 +292,7 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path 
 		scope := e.scope(fr, s.If.References)
 		ok, err := e.evalBool(ctx, s.If, scope)
 		if err != nil {
-			return &stepResult{status: StatusFailed, err: err}
+			return exprFailed(ctx, err)
 		}
 		if !ok {
 			if s.Call != nil {
@@ -367,15 +367,25 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *flow.Step, path 
 	}
 	outs := make([]branchOut, len(order))
 	tasks := make([]Task, len(order))
-	// A failed branch cancels the others: the step has failed already.
+	// A failed branch cancels the others: the step has failed already,
+	// and its error is that branch's, the first to fail.
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var (
+		mu          sync.Mutex
+		firstFailed = -1
+	)
 	for i, name := range order {
 		bf := &frame{parent: fr, path: path + "." + name, hasItem: fr.hasItem, item: fr.item, index: fr.index, results: map[string]*stepResult{}}
 		tasks[i] = e.rt.Go(pctx, func(ctx context.Context) {
 			r := e.groupResult(ctx, bf, s.Parallel[name])
 			outs[i] = branchOut{name: name, r: r}
 			if r.status == StatusFailed {
+				mu.Lock()
+				if firstFailed < 0 {
+					firstFailed = i
+				}
+				mu.Unlock()
 				cancel(fmt.Errorf("branch %s failed", name))
 			}
 		})
@@ -390,18 +400,14 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *flow.Step, path 
 	for _, o := range outs {
 		branches[o.name] = o.r.view
 		results[o.name] = o.r.result
-		switch o.r.status {
-		case StatusFailed:
-			if status != StatusFailed {
-				firstErr = fmt.Errorf("branch %s: %w", o.name, o.r.err)
-			}
-			status = StatusFailed
-		case StatusCancelled:
-			if status == StatusSucceeded {
-				status = StatusCancelled
-				firstErr = o.r.err
-			}
+		if o.r.status == StatusCancelled && status == StatusSucceeded {
+			status = StatusCancelled
+			firstErr = o.r.err
 		}
+	}
+	if firstFailed >= 0 {
+		o := outs[firstFailed]
+		status, firstErr = StatusFailed, fmt.Errorf("branch %s: %w", o.name, o.r.err)
 	}
 	view := map[string]any{flow.FieldStatus: status, flow.FieldResult: results, flow.FieldBranches: branches, flow.FieldError: errorView(firstErr, "")}
 	return &stepResult{status: status, view: view, result: results, err: firstErr}
@@ -414,7 +420,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	scope := e.scope(fr, s.ForEach.References)
 	v, err := flow.Eval(ctx, s.ForEach, scope)
 	if err != nil {
-		return &stepResult{status: StatusFailed, err: &exprError{what: "for_each", err: err}}
+		return exprFailed(ctx, &exprError{what: "for_each", err: err})
 	}
 	list, ok := v.([]any)
 	if !ok {

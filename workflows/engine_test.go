@@ -632,14 +632,14 @@ func TestRetry(t *testing.T) {
     call: {server: a, tool: charge}
     retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}`,
 			trust: true, status: RunFailed, attempts: 1, calls: 1,
-			wantErr: `card declined (not retried: step "s" may call a.charge up to 3 times (its retry), but the tool is not known to be read-only or idempotent: add idempotency_key`,
+			wantErr: `card declined (not retried: a.charge is not known to be read-only or idempotent and step "s" has neither idempotency_key nor retry_unsafe, so it is called once although its retry allows 3 attempts; add idempotency_key`,
 		},
 		{
 			name:     "tool with effects and no key not retried under defaults.retry",
 			defaults: "defaults:\n  retry: {max_attempts: 2, initial_interval: 1ms, on: [tool_error]}\n",
 			step: `
     call: {server: a, tool: charge}`,
-			trust: true, status: RunFailed, attempts: 1, calls: 1, wantErr: "(defaults.retry)",
+			trust: true, status: RunFailed, attempts: 1, calls: 1, wantErr: "although defaults.retry allows 2 attempts",
 		},
 		{
 			name: "tool with effects retried with an idempotency key",

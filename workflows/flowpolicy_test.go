@@ -446,18 +446,12 @@ func leakFlow(c leakCase, declareAB bool) string {
 	return strings.Replace(leakHeader, "FLOWS", strings.Join(flows, ", "), 1) + strings.TrimPrefix(c.steps, "\n")
 }
 
-// flowProblems validates src offline, leaving out the retry warning
-// offline validation gives for tools whose annotations it cannot see.
+// flowProblems validates src as `run` does before it starts, and returns
+// the errors.
 func flowProblems(t *testing.T, src string) (*flow.Flow, flow.Problems) {
 	t.Helper()
 	f := parseUnvalidated(t, src)
-	var ps flow.Problems
-	for _, p := range flow.Validate(context.Background(), f, flow.ValidateOptions{}) {
-		if !strings.HasPrefix(p.Message, "cannot tell offline whether") {
-			ps = append(ps, p)
-		}
-	}
-	return f, ps
+	return f, flow.Validate(context.Background(), f, flow.ValidateOptions{RetryAtRunTime: true}).Errors()
 }
 
 // runLeak runs src against real go-sdk servers a, b and c without

@@ -233,23 +233,13 @@ func (h *harness) opts(inputs map[string]any) RunOptions {
 	return RunOptions{Runtime: NewLocalRuntime(h.caller), Journal: h.journal, Inputs: inputs, TrustAnnotations: trustAll}
 }
 
-// parseFlow parses and validates a flow, failing the test on any problem,
-// so that every flow the engine tests run is one `mediator validate`
-// accepts: the two cannot drift apart on what a flow may read.
-//
-// The one problem it lets through is offline validation's retry warning:
-// it cannot see annotations, and the engine's own retry rule (which can)
-// is what the retry tests exercise.
+// parseFlow parses and validates a flow as `run` does, failing the test on
+// any error, so that every flow the engine tests run is one `mediator
+// validate` accepts: the two cannot drift apart on what a flow may read.
 func parseFlow(t *testing.T, src string) *flow.Flow {
 	t.Helper()
 	f := parseUnvalidated(t, src)
-	var ps flow.Problems
-	for _, p := range flow.Validate(context.Background(), f, flow.ValidateOptions{}) {
-		if !strings.HasPrefix(p.Message, "cannot tell offline whether") {
-			ps = append(ps, p)
-		}
-	}
-	if len(ps) > 0 {
+	if ps := flow.Validate(context.Background(), f, flow.ValidateOptions{RetryAtRunTime: true}).Errors(); len(ps) > 0 {
 		t.Fatalf("validate:\n%v", ps)
 	}
 	return f

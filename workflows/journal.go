@@ -398,6 +398,69 @@ func (j *Journal) UpdateRun(r *RunRecord) error {
 	})
 }
 
+// RunHeldError is a claim refused because another live process, or
+// another claim in this one, holds the run.
+type RunHeldError struct {
+	RunID string
+	// PID is the process holding the run.
+	PID int
+}
+
+func (e *RunHeldError) Error() string {
+	if e.PID == os.Getpid() {
+		return fmt.Sprintf("run %s is already running in this process (pid %d); a run is run by one engine at a time", e.RunID, e.PID)
+	}
+	return fmt.Sprintf("run %s is running in process %d, which is still alive; a run is run by one process at a time: wait for it to finish, or stop it (kill %d) and resume again", e.RunID, e.PID, e.PID)
+}
+
+// ClaimRun makes process pid the one running run id: in one write
+// transaction it reads the run and, unless it succeeded already or is
+// marked running by a process that is alive (ProcessAlive; this one
+// included), marks it running in pid. Of any number of claims of one run
+// at once, from any processes, exactly one succeeds; the others get a
+// *RunHeldError naming the holder. The claim lasts until the holder
+// records another status (UpdateRun) or its process dies. It returns the
+// run as it was before the claim, for the caller to put back (UpdateRun)
+// if it gives up without running.
+func (j *Journal) ClaimRun(ctx context.Context, id string, pid int, now time.Time) (*RunRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var prev *RunRecord
+	var refused error
+	// A refusal is not an error of the write: that would roll back the
+	// other writes committed in the same batch.
+	err := j.write(true, func(tx *sql.Tx) error {
+		r, err := scanRun(tx.QueryRow(`SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			refused = fmt.Errorf("claim run %q: %w", id, ErrRunNotFound)
+			return nil
+		case err != nil:
+			return fmt.Errorf("claim run %s: %w", id, err)
+		case r.Status == RunSucceeded:
+			refused = fmt.Errorf("run %s already succeeded; there is nothing to resume", id)
+			return nil
+		case r.Status == RunRunning && ProcessAlive(r.PID):
+			refused = &RunHeldError{RunID: id, PID: r.PID}
+			return nil
+		}
+		if _, err := tx.Exec(`UPDATE runs SET status = ?, error = '', updated_at = ?, finished_at = 0, pid = ? WHERE id = ?`,
+			RunRunning, now.UnixNano(), pid, id); err != nil {
+			return fmt.Errorf("claim run %s: %w", id, err)
+		}
+		prev = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return prev, nil
+}
+
 // RecordAttempt inserts or replaces one attempt. With wait it returns once
 // the record is committed, which the engine asks for when a crash right
 // after must not lose it (a started record of a call that is unsafe to

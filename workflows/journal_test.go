@@ -3,6 +3,9 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -271,5 +274,88 @@ outputs:
 				t.Fatalf("rerun: %v, calls %d", res2.Status, svc.count("slow_create"))
 			}
 		})
+	}
+}
+
+// TestClaimRun: a run marked running by a live process is held, by another
+// process or this one; one whose process died (kill -9) is claimed; a
+// succeeded run never is; a refused claim fails none of the writes that
+// share its commit.
+func TestClaimRun(t *testing.T) {
+	ctx := context.Background()
+	j, err := OpenJournal(filepath.Join(t.TempDir(), JournalFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	live := exec.Command("sleep", "60")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, r := range []*RunRecord{
+		{ID: "live", Status: RunRunning, PID: live.Process.Pid},
+		{ID: "mine", Status: RunRunning, PID: os.Getpid()},
+		{ID: "killed", Status: RunRunning, PID: dead.Process.Pid},
+		{ID: "failed", Status: RunFailed, PID: live.Process.Pid},
+		{ID: "done", Status: RunSucceeded},
+	} {
+		r.FlowName, r.FlowPath, r.FlowDigest, r.StartedAt, r.UpdatedAt = "f", "f.flow.yaml", "d", now, now
+		if err := j.CreateRun(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held *RunHeldError
+	for id, pid := range map[string]int{"live": live.Process.Pid, "mine": os.Getpid()} {
+		_, err := j.ClaimRun(ctx, id, os.Getpid(), now)
+		if !errors.As(err, &held) || held.PID != pid || !strings.Contains(err.Error(), fmt.Sprint(pid)) {
+			t.Errorf("claim of %s: %v", id, err)
+		}
+	}
+	for _, id := range []string{"killed", "failed"} {
+		prev, err := j.ClaimRun(ctx, id, os.Getpid(), now)
+		if err != nil {
+			t.Fatalf("claim of %s: %v", id, err)
+		}
+		if prev.ID != id || prev.Status == "" {
+			t.Errorf("claim of %s returned %+v", id, prev)
+		}
+		r, _ := j.Run(ctx, id)
+		if r.Status != RunRunning || r.PID != os.Getpid() {
+			t.Errorf("%s after the claim: %s in %d", id, r.Status, r.PID)
+		}
+		if _, err := j.ClaimRun(ctx, id, os.Getpid(), now); !errors.As(err, &held) {
+			t.Errorf("second claim of %s: %v", id, err)
+		}
+	}
+	if _, err := j.ClaimRun(ctx, "done", os.Getpid(), now); err == nil || !strings.Contains(err.Error(), "already succeeded") {
+		t.Errorf("claim of a succeeded run: %v", err)
+	}
+	if _, err := j.ClaimRun(ctx, "nosuch", os.Getpid(), now); !errors.Is(err, ErrRunNotFound) {
+		t.Errorf("claim of an unknown run: %v", err)
+	}
+	// Refusals racing other writes: every write still commits.
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			j.ClaimRun(ctx, "live", os.Getpid(), now)
+		}()
+		go func() {
+			defer wg.Done()
+			if err := j.RecordAttempt(&AttemptRecord{RunID: "failed", Path: fmt.Sprintf("s[%d]", i), Attempt: 1, Step: "s", Server: "x", Tool: "t", State: AttemptStarted, StartedAt: now}, true); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if atts, err := j.Attempts(ctx, "failed"); err != nil || len(atts) != 50 {
+		t.Fatalf("%d attempts, %v", len(atts), err)
 	}
 }

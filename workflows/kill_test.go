@@ -24,11 +24,16 @@ const (
 	envFlow    = "MEDIATOR_WORKFLOWS_TEST_FLOW"
 	envJournal = "MEDIATOR_WORKFLOWS_TEST_JOURNAL"
 	envRunID   = "MEDIATOR_WORKFLOWS_TEST_RUN_ID"
+	// envMarkDone lists the calls a resume runner settles as done.
+	envMarkDone = "MEDIATOR_WORKFLOWS_TEST_MARK_DONE"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envRunner) == "1" {
+	switch os.Getenv(envRunner) {
+	case "1":
 		os.Exit(runnerMain())
+	case "resume":
+		os.Exit(resumeRunnerMain())
 	}
 	os.Exit(m.Run())
 }

@@ -98,13 +98,16 @@ func readOnly(tool *mcp.Tool) bool {
 // classify names the error class of a failed attempt. runCtx is the run's
 // context and attemptCtx the attempt's (which carries the step timeout), so
 // a timeout of this attempt and a cancellation of the whole run are told
-// apart.
+// apart. An answer (see answered) is classed by what it says even when a
+// context ended after it came: the call failed before it was cancelled.
 func classify(runCtx, attemptCtx context.Context, err error) string {
-	if runCtx.Err() != nil {
-		return ClassCancelled
-	}
-	if errors.Is(err, context.DeadlineExceeded) || attemptCtx.Err() != nil {
-		return ClassTimeout
+	if !answered(err) {
+		if runCtx.Err() != nil {
+			return ClassCancelled
+		}
+		if errors.Is(err, context.DeadlineExceeded) || attemptCtx.Err() != nil {
+			return ClassTimeout
+		}
 	}
 	var pe *policyError
 	if errors.As(err, &pe) {
@@ -122,6 +125,16 @@ func classify(runCtx, attemptCtx context.Context, err error) string {
 		return ClassProtocol
 	}
 	return ClassTransport
+}
+
+// answered reports whether err settles a call's outcome: a JSON-RPC error
+// answer from the server, or mediator's own refusal before sending.
+func answered(err error) bool {
+	var pe *policyError
+	var je *jsonrpc.Error
+	var ce *CallError
+	return errors.As(err, &pe) || errors.As(err, &je) ||
+		(errors.As(err, &ce) && (ce.Class == ClassProtocol || ce.Class == ClassRefused))
 }
 
 // CallError lets a ToolCaller say which class (Class* constants) a failed

@@ -52,9 +52,21 @@ type Input struct {
 type FlowEdge struct {
 	From, To string
 	Pos      Pos
+	// field is the entry's place in the file ("flows[2]"), which entries
+	// that did not parse do not shift.
+	field string
 }
 
 func (e FlowEdge) String() string { return e.From + " -> " + e.To }
+
+// Redundant returns why e need not be declared, or nil: a server's own
+// data may always go back to it (Flow.Allows), so `a -> a` changes nothing.
+func (e FlowEdge) Redundant() error {
+	if e.From != e.To {
+		return nil
+	}
+	return fmt.Errorf("flow %q is not needed: a server's own data may always go back to it; remove it", e.String())
+}
 
 // Defaults apply to every step that does not set its own value.
 type Defaults struct {
@@ -309,19 +321,24 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 }
 
-// Problem is one thing wrong with a flow file.
+// Problem is one thing wrong with a flow file, or with Warning one worth
+// knowing that does not stop the flow from running.
 type Problem struct {
 	Pos Pos
 	// Field is the dotted path of the offending field, e.g.
 	// "steps[1].with.title" or "flows[0]".
 	Field   string
 	Message string
+	Warning bool
 }
 
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.Pos.String())
 	b.WriteString(": ")
+	if p.Warning {
+		b.WriteString("warning: ")
+	}
 	if p.Field != "" {
 		b.WriteString(p.Field)
 		b.WriteString(": ")
@@ -349,4 +366,21 @@ func (ps Problems) Err() error {
 		return nil
 	}
 	return ps
+}
+
+// Errors returns the problems of ps that are not warnings: a flow with
+// any cannot run.
+func (ps Problems) Errors() Problems { return ps.filter(false) }
+
+// Warnings returns the warnings of ps.
+func (ps Problems) Warnings() Problems { return ps.filter(true) }
+
+func (ps Problems) filter(warning bool) Problems {
+	var out Problems
+	for _, p := range ps {
+		if p.Warning == warning {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -33,6 +32,14 @@ type ValidateOptions struct {
 	// safety rule. Annotations are only hints from the server, so trust
 	// is per-server configuration; nil trusts none.
 	TrustAnnotations func(server string) bool
+	// RetryAtRunTime says the flow is about to run: the engine applies
+	// the retry rule before every call with the live annotations, so
+	// Validate without a Catalog does not warn that it cannot.
+	RetryAtRunTime bool
+	// Server, when set, tells whether a server named in call: can be used
+	// (nil) or why not (the config does not have it); Validate reports
+	// the error at the call. Nil checks no server names.
+	Server func(name string) error
 }
 
 // Check parses data and validates the result in one pass, returning every
@@ -80,9 +87,11 @@ func dedupeProblems(ps Problems) Problems {
 // (read the group instead). Outputs may read top-level steps only.
 //
 // Retry safety needs tool annotations: with a Catalog Validate applies
-// Flow.CheckRetrySafety (the annotations decide), as the engine does at run
-// time; without one it cannot tell, so it reports every call that may be
-// repeated with neither idempotency_key nor retry_unsafe.
+// Flow.CheckRetrySafety (the annotations decide); without one it warns
+// of each step whose own retry it cannot judge, unless RetryAtRunTime.
+//
+// Warnings (Problem.Warning) do not stop a flow: Problems.Errors are what
+// make it invalid.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
 	v.index()
@@ -93,13 +102,33 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v.outputs()
 	v.cycles()
 	v.flows()
-	if opts.Catalog != nil {
+	v.servers()
+	switch {
+	case opts.Catalog != nil:
 		v.connect(ctx)
-	} else {
-		v.offlineRetrySafety()
+	case !opts.RetryAtRunTime:
+		v.offlineRetry()
 	}
 	sortProblems(v.probs)
 	return v.probs
+}
+
+// servers checks each called server with opts.Server, reporting one that
+// cannot be used once, at the first call naming it.
+func (v *validator) servers() {
+	if v.opts.Server == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, s := range v.all {
+		if s.Call == nil || s.Call.Server == "" || seen[s.Call.Server] {
+			continue
+		}
+		seen[s.Call.Server] = true
+		if err := v.opts.Server(s.Call.Server); err != nil {
+			v.add(s.Call.Pos, s.field+".call.server", "%v", err)
+		}
+	}
 }
 
 type dep struct {
@@ -120,6 +149,10 @@ type validator struct {
 
 func (v *validator) add(pos Pos, field, format string, args ...any) {
 	v.probs = append(v.probs, Problem{Pos: pos, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warn(pos Pos, field, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Pos: pos, Field: field, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
 // walkSteps visits steps depth-first in file order.
@@ -535,209 +568,9 @@ func stepBefore(a, b *Step) bool {
 	return a.Pos.Column < b.Pos.Column
 }
 
-// Allows reports whether data from server from may flow into a call to
-// server to under the file's flows: and the global policy. A server's own
-// data may always go back to it.
-func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
-	if from == to {
-		return true
-	}
-	for _, list := range [][]FlowEdge{f.Flows, policy} {
-		for _, e := range list {
-			if e.From == from && e.To == to {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// StepServers returns the servers whose results make up .steps.<id> of s:
-// its own call's server, or for a group every server called inside it.
-func StepServers(s *Step) []string {
-	x := &stepIndex{servers: map[*Step][]string{}}
-	return x.stepServers(s)
-}
-
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// stepIndex memoises the servers of each step, so drawing a large flow
-// stays linear.
-type stepIndex struct {
-	servers map[*Step][]string
-}
-
-func newStepIndex(*Flow) *stepIndex {
-	return &stepIndex{servers: map[*Step][]string{}}
-}
-
-// stepServers is StepServers, memoised.
-func (x *stepIndex) stepServers(s *Step) []string {
-	if srv, ok := x.servers[s]; ok {
-		return srv
-	}
-	set := map[string]bool{}
-	if s.Call != nil && s.Call.Server != "" {
-		set[s.Call.Server] = true
-	}
-	children := append([]*Step(nil), s.Steps...)
-	for _, b := range s.BranchOrder {
-		children = append(children, s.Parallel[b]...)
-	}
-	for _, c := range children {
-		for _, srv := range x.stepServers(c) {
-			set[srv] = true
-		}
-	}
-	srv := sortedSet(set)
-	x.servers[s] = srv
-	return srv
-}
-
-// flows checks that every server flows: names is called, and every call's
-// arguments (and idempotency key, which is sent to the server too) and
-// control (Provenance) against the declared cross-server flows.
-func (v *validator) flows() {
-	called := map[string]bool{}
-	for _, s := range v.all {
-		if s.Call != nil {
-			called[s.Call.Server] = true
-		}
-	}
-	servers := sortedSet(called)
-	for i, e := range v.f.Flows {
-		for _, name := range []string{e.From, e.To} {
-			if !called[name] {
-				v.add(e.Pos, fmt.Sprintf("flows[%d]", i), "no step calls server %q%s", name, didYouMean(name, servers))
-			}
-		}
-	}
-	for _, s := range v.all {
-		for _, u := range v.prov.Undeclared(s, v.opts.PolicyFlows) {
-			v.add(u.Pos, u.field, "step %q %s", s.ID, u.Message())
-		}
-	}
-}
-
 func plural(word string, items []string) string {
 	if len(items) == 1 {
 		return word + " " + items[0]
 	}
 	return word + "s " + strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
-}
-
-// Built-in retry defaults, used where neither the step nor defaults: says.
-const (
-	defaultInitialInterval = time.Second
-	defaultBackoff         = 2.0
-	defaultMaxInterval     = 30 * time.Second
-)
-
-// EffectiveRetry returns the retry policy that applies to s: each field
-// from s.Retry if written there, else from defaults.retry, else built in
-// (one attempt, 1s initial interval, backoff 2, 30s cap, full jitter, on
-// transport, timeout and rate_limited).
-func (f *Flow) EffectiveRetry(s *Step) RetryPolicy {
-	r := RetryPolicy{MaxAttempts: 1, InitialInterval: defaultInitialInterval, Backoff: defaultBackoff,
-		MaxInterval: defaultMaxInterval, Jitter: "full", On: []string{RetryOnTransport, RetryOnTimeout, RetryOnRateLimited}}
-	for _, p := range []*RetryPolicy{f.Defaults.Retry, s.Retry} {
-		if p == nil {
-			continue
-		}
-		if p.MaxAttempts > 0 {
-			r.MaxAttempts = p.MaxAttempts
-		}
-		if p.InitialInterval > 0 {
-			r.InitialInterval = p.InitialInterval
-		}
-		if p.Backoff > 0 {
-			r.Backoff = p.Backoff
-		}
-		if p.MaxInterval > 0 {
-			r.MaxInterval = p.MaxInterval
-		}
-		if p.Jitter != "" {
-			r.Jitter = p.Jitter
-		}
-		if p.On != nil {
-			r.On = p.On
-		}
-		r.Pos = p.Pos
-	}
-	if r.MaxInterval < r.InitialInterval {
-		r.MaxInterval = r.InitialInterval
-	}
-	return r
-}
-
-// EffectiveTimeout returns s's per-attempt timeout, or defaults.timeout,
-// or 0 for none.
-func (f *Flow) EffectiveTimeout(s *Step) time.Duration {
-	if s.Timeout > 0 {
-		return s.Timeout
-	}
-	return f.Defaults.Timeout
-}
-
-// CheckRetrySafety applies the retry rule to a call step whose retry
-// policy allows more than one attempt: a tool may be called more than once
-// only if it is read-only or idempotent (by annotations the caller trusts;
-// pass nil when unknown or untrusted), or the step has an idempotency_key,
-// or it says retry_unsafe: true. `validate --connect` reports the error;
-// the engine asks before every call and, on an error, makes one attempt
-// only, adding the error to the failure it reports.
-func (f *Flow) CheckRetrySafety(s *Step, ann *mcp.ToolAnnotations) error {
-	r := f.EffectiveRetry(s)
-	if s.Call == nil || r.MaxAttempts <= 1 || SafeToRepeat(ann, s.IdempotencyKey != nil, s.RetryUnsafe) {
-		return nil
-	}
-	from := "its retry"
-	if s.Retry == nil || s.Retry.MaxAttempts == 0 {
-		from = "defaults.retry"
-	}
-	return fmt.Errorf("step %q may call %s up to %d times (%s), but the tool is not known to be read-only or idempotent: add idempotency_key: ${ ... }, set retry_unsafe: true, or set retry: {max_attempts: 1}",
-		s.ID, s.Call, r.MaxAttempts, from)
-}
-
-// SafeToRepeat is the retry rule, the one place it is written: sending the
-// same call again is safe when the tool says it is read-only or idempotent
-// (ann, nil when unknown or not trusted), when the step carries an
-// idempotency key (the server can recognise the repeat), or when the author
-// explicitly accepted the risk with retry_unsafe. CheckRetrySafety
-// (validation, and the engine before it retries), the engine's resume of a
-// call found in flight, and its journal commit policy all ask it.
-func SafeToRepeat(ann *mcp.ToolAnnotations, hasKey, retryUnsafe bool) bool {
-	if hasKey || retryUnsafe {
-		return true
-	}
-	return ann != nil && (ann.ReadOnlyHint || ann.IdempotentHint)
-}
-
-// offlineRetrySafety is the retry rule without tool definitions: a call
-// that may be sent more than once is safe only by the step's own word
-// (idempotency_key or retry_unsafe), since whether the tool is read-only
-// or idempotent is known only to its server. Reporting it rather than
-// staying silent keeps offline validation from passing a flow that
-// --connect or the engine would then hold to one attempt.
-func (v *validator) offlineRetrySafety() {
-	for _, s := range v.all {
-		if s.Call == nil || s.Call.Server == "" || s.Call.Tool == "" {
-			continue
-		}
-		if v.f.EffectiveRetry(s).MaxAttempts <= 1 || SafeToRepeat(nil, s.IdempotencyKey != nil, s.RetryUnsafe) {
-			continue
-		}
-		pos, field := s.Call.Pos, s.field+".call"
-		if s.Retry != nil && s.Retry.MaxAttempts > 1 {
-			pos, field = s.FieldPos("retry"), s.field+".retry"
-		}
-		v.add(pos, field, "cannot tell offline whether %s is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect", s.Call)
-	}
 }

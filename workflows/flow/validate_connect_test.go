@@ -99,8 +99,9 @@ func TestValidateConnect(t *testing.T) {
 	untrusted := ValidateOptions{Catalog: cat}
 	runProblemCases(t, []problemCase{
 		{name: "issue example", src: string(issue), opts: opts},
-		{name: "issue example without trusted annotations", src: strings.Replace(string(issue), "    retry_unsafe: true", "    retry_unsafe: false", 1), opts: untrusted, want: []string{
-			`15:11 steps[0].call: step "forecast" may call weather.get_forecast up to 3 times (defaults.retry), but the tool is not known to be read-only or idempotent`}},
+		// defaults.retry applies where the rule allows and holds the
+		// rest to one attempt: no step need say retry_unsafe for it.
+		{name: "issue example without trusted annotations", src: string(issue), opts: untrusted},
 		{name: "tools, arguments and types", opts: opts, src: header + `inputs:
   n: {type: integer}
   cal: {type: object, properties: {id: {type: string}}}

@@ -490,4 +490,15 @@ func TestPolicyBlock(t *testing.T) {
 			t.Errorf("problems lack %q:\n%v", want, err)
 		}
 	}
+	// An entry that does not parse does not shift the index or position
+	// of the next one's problem.
+	_, err = Parse("/etc/m/config.yaml", []byte(servers+"policy:\n  flows:\n    - \"weather -> weather\"\n    - \"weather -> calender\"\n"), env)
+	for _, want := range []string{
+		`config.yaml:6:7: policy.flows[0]: flow "weather -> weather" is not needed`,
+		`config.yaml:7:7: policy.flows[1]: unknown server "calender" (did you mean "calendar"?)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mediatorhq/mediator/internal/suggest"
@@ -41,11 +40,16 @@ var policySpec = &spec{kind: kObject, fields: map[string]*spec{
 }}
 
 // buildPolicy parses each "from -> to" with the workflow format's own
-// parser, so the syntax and its errors are those of a flow's flows:.
+// parser, so the syntax and its errors are those of a flow's flows:, and
+// checks the servers each names (cfg.Servers is built). A config has no
+// warnings, so an entry from a server to itself is an error here.
 func (w *walker) buildPolicy(raw rawPolicy, cfg *Config) {
 	for i, s := range raw.Flows {
 		field := fmt.Sprintf("policy.flows[%d]", i)
 		e, err := flow.ParseFlowEdge(s)
+		if err == nil {
+			err = e.Redundant()
+		}
 		if err != nil {
 			w.at(field, "%v", err)
 			continue
@@ -54,6 +58,8 @@ func (w *walker) buildPolicy(raw rawPolicy, cfg *Config) {
 		if n := w.node(field); n != nil {
 			e.Pos.Line, e.Pos.Column = n.Line, n.Column
 		}
+		w.checkPolicyServer(cfg, field, e.From)
+		w.checkPolicyServer(cfg, field, e.To)
 		cfg.Policy.Flows = append(cfg.Policy.Flows, e)
 	}
 	cfg.Policy.TrustAnnotations = raw.TrustAnnotations
@@ -62,24 +68,23 @@ func (w *walker) buildPolicy(raw rawPolicy, cfg *Config) {
 	}
 }
 
-// validatePolicy reports servers the policy names but the file does not
-// configure: a typo there would silently allow or trust nothing.
+// validatePolicy reports servers policy.trust_annotations names but the
+// file does not configure: a typo there would silently trust nothing.
 func (w *walker) validatePolicy(cfg *Config) {
+	for i, name := range cfg.Policy.TrustAnnotations {
+		w.checkPolicyServer(cfg, fmt.Sprintf("policy.trust_annotations[%d]", i), name)
+	}
+}
+
+// checkPolicyServer reports a server the policy names at field that the
+// file does not configure: a typo there would silently allow nothing.
+func (w *walker) checkPolicyServer(cfg *Config, field, name string) {
 	names := make([]string, 0, len(cfg.Servers))
 	for _, s := range cfg.Servers {
+		if s.Name == name {
+			return
+		}
 		names = append(names, s.Name)
 	}
-	check := func(field, name string) {
-		if !slices.Contains(names, name) {
-			w.at(field, "unknown server %q%s; configured: %s", name, suggest.Hint(name, names), strings.Join(names, ", "))
-		}
-	}
-	for i, e := range cfg.Policy.Flows {
-		field := fmt.Sprintf("policy.flows[%d]", i)
-		check(field, e.From)
-		check(field, e.To)
-	}
-	for i, name := range cfg.Policy.TrustAnnotations {
-		check(fmt.Sprintf("policy.trust_annotations[%d]", i), name)
-	}
+	w.at(field, "unknown server %q%s; configured: %s", name, suggest.Hint(name, names), strings.Join(names, ", "))
 }

@@ -35,6 +35,8 @@ type calcServer struct {
 	broken bool
 	// booking is signalled by every call of book as it begins.
 	booking chan struct{}
+	// hold, when set, holds every call of note until it is closed.
+	hold chan struct{}
 }
 
 func (c *calcServer) count(tool string) int {
@@ -69,6 +71,22 @@ func startCalc(t *testing.T) (*calcServer, string) {
 			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "flaky is broken today"}}}, addOut{}, nil
 		}
 		return nil, addOut{Sum: in.A * 10}, nil
+	})
+	// note has effects and no annotations, and answers at once, or once
+	// hold is closed while it is set.
+	mcp.AddTool(s, &mcp.Tool{Name: "note"}, func(ctx context.Context, _ *mcp.CallToolRequest, in addIn) (*mcp.CallToolResult, addOut, error) {
+		c.mu.Lock()
+		c.calls["note"]++
+		hold := c.hold
+		c.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-ctx.Done():
+				return nil, addOut{}, ctx.Err()
+			}
+		}
+		return nil, addOut{Sum: in.A}, nil
 	})
 	// book has effects and no annotations, and takes until it is
 	// cancelled: a call of it cut short leaves its outcome unknown. A
@@ -262,7 +280,7 @@ func TestRunRunsResume(t *testing.T) {
 	}
 	r = e.exec(runsCmd, "show", sum.RunID)
 	want(t, r, 0, "runs show")
-	for _, s := range []string{"Status:   succeeded", "Resumes:  1", "times[1]  calc.flaky  1        failed", "times[1]  calc.flaky  2        succeeded", "each[2]"} {
+	for _, s := range []string{"Status:   succeeded", "Resumes:  1", "Outputs:  {\n", `"tens": [`, "times[1]  calc.flaky  1        failed", "times[1]  calc.flaky  2        succeeded", "each[2]"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("runs show lacks %q:\n%s", s, r.stdout)
 		}
@@ -448,5 +466,147 @@ func TestInterruptThenResume(t *testing.T) {
 	}
 	if n := calc.count("book"); n != 1 {
 		t.Fatalf("book called %d times, want 1", n)
+	}
+}
+
+// TestRunRetryDecidedLive: run is connected, so it applies the retry rule
+// with the live annotations, as validate --connect does: a retry on a tool
+// annotated readOnlyHint passes run and run --dry-run, and defaults.retry
+// does not make a step calling a tool with effects say retry_unsafe (the
+// call is made once).
+func TestRunRetryDecidedLive(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	readOnly := e.writeFlow("readonly.flow.yaml", `version: 1
+name: readonly
+steps:
+  - id: sum
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+    retry: {max_attempts: 4, initial_interval: 10ms}
+outputs:
+  sum: ${ .steps.sum.result.sum }
+`)
+	defaults := e.writeFlow("defaults.flow.yaml", `version: 1
+name: defaults
+defaults:
+  retry: {max_attempts: 3, initial_interval: 10ms}
+steps:
+  - id: sum
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 2}
+  - id: write
+    call: {server: calc, tool: note}
+    with: {a: ${ .steps.sum.result.sum }, b: 0}
+outputs:
+  noted: ${ .steps.write.result.sum }
+`)
+	for _, flow := range []string{readOnly, defaults} {
+		r := e.exec(runCmd, flow, "--dry-run")
+		want(t, r, 0, "run --dry-run "+flow)
+		if strings.Contains(r.stderr, "cannot tell") || strings.Contains(r.stderr, "warning") {
+			t.Errorf("dry run questions the retry:\n%s", r.stderr)
+		}
+		r = e.exec(runCmd, flow)
+		want(t, r, 0, "run "+flow)
+		r = e.exec(validateCmd, "--connect", flow)
+		want(t, r, 0, "validate --connect "+flow)
+	}
+	if n := calc.count("note"); n != 1 {
+		t.Fatalf("note called %d times", n)
+	}
+}
+
+// TestConcurrentResumes: two `mediator resume` of one run at once: exactly
+// one goes ahead, the other exits 2 naming the process that holds the run,
+// and each remaining call reaches the server once.
+func TestConcurrentResumes(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("notes.flow.yaml", `version: 1
+name: notes
+steps:
+  - id: first
+    call: {server: calc, tool: flaky}
+    with: {a: 2, b: 0}
+  - id: w
+    needs: [first]
+    for_each: ${ [1, 2, 3] }
+    max_concurrency: 1
+    call: {server: calc, tool: note}
+    with: {a: ${ .item }, b: 0}
+`)
+	calc.mu.Lock()
+	calc.broken = true
+	calc.mu.Unlock()
+	r := e.exec(runCmd, flow, "--json")
+	want(t, r, 1, "failing run")
+	id := regexp.MustCompile(`"run_id": "([^"]+)"`).FindStringSubmatch(r.stdout)
+	if id == nil {
+		t.Fatalf("no run id:\n%s", r.stdout)
+	}
+	hold := make(chan struct{})
+	calc.mu.Lock()
+	calc.broken, calc.hold = false, hold
+	calc.mu.Unlock()
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Two resumes that both went ahead would both make the first note.
+	go func() {
+		for ctx.Err() == nil && calc.count("note") < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+	}()
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			r := e.execCtx(ctx, resumeCmd, id[1])
+			release() // the refused one lets the other go on
+			results <- r
+		}()
+	}
+	a, b := <-results, <-results
+	if a.code != 0 {
+		a, b = b, a
+	}
+	want(t, a, 0, "the resume that went ahead")
+	want(t, b, cmdutil.ExitUsage, "the resume that found the run held")
+	if w := fmt.Sprintf("pid %d", os.Getpid()); !strings.Contains(b.stderr, w) {
+		t.Errorf("refusal does not name the holder (%s):\n%s", w, b.stderr)
+	}
+	if n := calc.count("note"); n != 3 {
+		t.Fatalf("note called %d times, want 3", n)
+	}
+}
+
+// TestRunDryRunShowsEveryProblem: the text plan of a dry run flags the
+// call with invalid arguments and the call to a tool the server lacks, in
+// the order the run reached them, and the error names both.
+func TestRunDryRunShowsEveryProblem(t *testing.T) {
+	_, url := startCalc(t)
+	e := newEnv(t, url)
+	flow := e.writeFlow("problems.flow.yaml", `version: 1
+name: problems
+steps:
+  - id: second
+    needs: [first]
+    call: {server: calc, tool: nosuch}
+  - id: first
+    call: {server: calc, tool: add}
+    with: {a: text, b: 1}
+`)
+	r := e.exec(runCmd, flow, "--dry-run")
+	want(t, r, cmdutil.ExitUsage, "dry run")
+	first, second := strings.Index(r.stdout, "first  calc.add  [simulated; INVALID: invalid arguments for calc.add"), strings.Index(r.stdout, "second  calc.nosuch  [not called; INVALID:")
+	if first < 0 || second < first || !strings.Contains(r.stdout, `no tool "nosuch"`) {
+		t.Fatalf("plan:\n%s", r.stdout)
+	}
+	for _, s := range []string{"2 planned call(s) cannot be made as written", `dry run stopped: step second failed:`, `no tool "nosuch"`} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
 	}
 }

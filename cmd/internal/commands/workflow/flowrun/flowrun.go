@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -105,22 +106,43 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 	return p
 }
 
-// LoadFlow reads, parses and validates a flow file offline, allowing the
-// policy's flows besides the file's own. Every problem is reported at
-// once, each as FILE:LINE:COL, with exit code 2.
-func LoadFlow(ctx context.Context, path string, policy []flow.FlowEdge) (*flow.Flow, error) {
-	f, err := workflows.Load(path)
+// LoadFlow reads, parses and validates a flow file about to run: against
+// the policy's flows besides the file's own, and the config's servers; the
+// retry rule is the engine's, with the live annotations. Every error is
+// reported at once, each as FILE:LINE:COL, with exit code 2; warnings go
+// to stderr and do not stop the run.
+func LoadFlow(ctx context.Context, env Env, cfg *config.Config, path string) (*flow.Flow, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		var ps flow.Problems
-		if errors.As(err, &ps) {
-			return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
-		}
-		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("read flow file: %w", err)}
 	}
-	if ps := flow.Validate(ctx, f, flow.ValidateOptions{PolicyFlows: policy}); len(ps) > 0 {
-		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(ps), ps)}
+	f, ps := flow.Check(ctx, path, data, flow.ValidateOptions{
+		PolicyFlows:    PolicyOf(env, cfg).Flows,
+		RetryAtRunTime: true,
+		Server:         ServerCheck(cfg),
+	})
+	if errs := ps.Errors(); len(errs) > 0 {
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(errs), errs)}
+	}
+	if ws := ps.Warnings(); len(ws) > 0 && env.IO != nil {
+		fmt.Fprintln(env.IO.ErrOut, ws.Error())
 	}
 	return f, nil
+}
+
+// ServerCheck is flow.ValidateOptions.Server under cfg: a server the flow
+// calls must be configured (cmdutil.CheckServer says what is). Without a
+// config file there is nothing to check against: nil.
+func ServerCheck(cfg *config.Config) func(string) error {
+	if cfg == nil || !cfg.Found {
+		return nil
+	}
+	return func(name string) error {
+		if _, err := cmdutil.CheckServer(cfg, name); err != nil {
+			return errors.Unwrap(err)
+		}
+		return nil
+	}
 }
 
 // Servers lists the servers a flow calls, sorted.

@@ -38,13 +38,17 @@ with the same key) or retry_unsafe: true. Otherwise resume stops before
 calling anything and lists those calls; check on the server, then settle
 each with --mark-done STEP (it took effect; its result reads as null) or
 --rerun STEP (call it again). STEP is a call path such as remind[3], or a
-step id for all its items.
+step id for all its items. --rerun applies only to calls the journal shows
+were in flight: a call that succeeded is never made again.
+
+One process runs a run at a time: a resume of a run that another live
+process is running (or resuming) exits 2 naming that process's pid.
 
 Resume refuses when the flow file changed since the run started (its
 SHA-256 is journalled): restore the file or start a new run.
 
 Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
-decision exits 2.`,
+decision, or whose run another process holds, exits 2.`,
 		Example: `  mediator resume 20260501T073000-1a2b3c
   mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
   mediator resume 20260501T073000 --rerun remind`,
@@ -57,7 +61,7 @@ decision exits 2.`,
 			return resumeRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "call STEP again even though it may have taken effect (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "call STEP again although it was in flight and may have taken effect (repeatable; never a call that succeeded)")
 	cmd.Flags().StringArrayVar(&opts.MarkDone, "mark-done", nil, "accept STEP as done without calling it (repeatable)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error} as JSON")
 	return cmd
@@ -78,7 +82,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
 	pol := flowrun.PolicyOf(opts.Env, cfg)
-	f, err := flowrun.LoadFlow(ctx, rec.FlowPath, pol.Flows)
+	f, err := flowrun.LoadFlow(ctx, opts.Env, cfg, rec.FlowPath)
 	if err != nil {
 		return err
 	}

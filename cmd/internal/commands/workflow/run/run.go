@@ -4,6 +4,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,11 +64,12 @@ Progress goes to stderr (a live view on a terminal, plain lines otherwise),
 the outputs to stdout as JSON. --json prints {run_id, status, outputs,
 steps, error} instead, also when the run fails.
 
---dry-run prints the call plan instead of running: every call with its
-composed arguments, each validated against the tool's inputSchema, with
-sample results from outputSchema standing in for the answers. Nothing is
-called, except with --dry-run=read-only, which really calls tools annotated
-read-only.
+--dry-run prints the call plan instead of running, in the order a run makes
+the calls: every call with its composed arguments, each validated against
+the tool's inputSchema, with sample results from outputSchema standing in
+for the answers. Nothing is called, except with --dry-run=read-only, which
+really calls tools annotated read-only. Every problem is reported: each
+call marked INVALID, and why the dry run stopped.
 
 Ctrl-C cancels the run: in-flight calls are cancelled on their servers and
 journalled as cancelled.
@@ -109,7 +111,7 @@ func runRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	pol := flowrun.PolicyOf(opts.Env, cfg)
-	f, err := flowrun.LoadFlow(ctx, opts.FlowPath, pol.Flows)
+	f, err := flowrun.LoadFlow(ctx, opts.Env, cfg, opts.FlowPath)
 	if err != nil {
 		return err
 	}
@@ -218,7 +220,7 @@ func BuildInputs(f *flow.Flow, file string, pairs []string, readFile func(string
 
 func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runtime, inputs map[string]any, pol flowrun.Policy) error {
 	red := opts.Env.Redactor()
-	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: pol.TrustAnnotations}
+	dr := &workflows.DryRun{Inner: rt, CallReadOnly: opts.DryRun == DryRunReadOnly, TrustAnnotations: pol.TrustAnnotations, Flow: f}
 	tracker := flowrun.NewTracker(f, time.Now())
 	res, runErr := workflows.Run(ctx, f, workflows.RunOptions{Runtime: dr, Inputs: inputs,
 		PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, RunID: "dry-run",
@@ -255,6 +257,8 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			}
 			how := "simulated"
 			switch {
+			case c.Uncallable:
+				how = "not called"
 			case c.Called:
 				how = "called (read-only)"
 			case c.Conditional:
@@ -288,15 +292,26 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			return err
 		}
 	}
+	// Every problem is reported: the calls the plan flags, and why the
+	// run stopped (which may be one of them, or another).
+	var msgs []string
+	code := cmdutil.ExitOK
 	if n := dr.Problems(); n > 0 {
-		return cmdutil.Errorf(cmdutil.ExitUsage, "%d planned call(s) have arguments that do not match their tool's inputSchema", n)
+		msgs = append(msgs, fmt.Sprintf("%d planned call(s) cannot be made as written (marked INVALID above): arguments that do not match the tool's inputSchema, or a tool that cannot be called", n))
+		code = cmdutil.ExitUsage
 	}
 	if runErr != nil {
 		msg := runErr.Error()
 		if red != nil {
 			msg = red.Redact(msg)
 		}
-		return &cmdutil.ExitError{Code: flowrun.ExitCode(res, runErr), Err: fmt.Errorf("dry run stopped: %s", msg)}
+		msgs = append(msgs, "dry run stopped: "+msg)
+		if code == cmdutil.ExitOK {
+			code = flowrun.ExitCode(res, runErr)
+		}
+	}
+	if len(msgs) > 0 {
+		return &cmdutil.ExitError{Code: code, Err: errors.New(strings.Join(msgs, "\n"))}
 	}
 	return nil
 }

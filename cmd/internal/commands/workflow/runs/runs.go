@@ -71,9 +71,10 @@ func newCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one run and every call attempt it made",
-		Long: `Shows the run record and its call attempts: path (remind[3]), attempt,
-state, duration and error. ID may be a unique prefix. --json adds the
-argument digests and the redacted results.`,
+		Long: `Shows the run record (its inputs, and the outputs of a run that
+succeeded) and its call attempts: path (remind[3]), attempt, state,
+duration and error. ID may be a unique prefix. --json adds the argument
+digests and the redacted results.`,
 		Example: "  mediator runs show 20260501T073000-1a2b3c\n  mediator runs show 20260501 --json",
 		Args:    cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -196,6 +197,11 @@ func showRun(ctx context.Context, opts *Options) error {
 	}
 	if inputs, err := cmdutil.MarshalJSON(r.Inputs); err == nil {
 		fmt.Fprintf(&b, "Inputs:   %s\n", strings.ReplaceAll(strings.TrimSpace(string(inputs)), "\n", "\n          "))
+	}
+	if r.Outputs != nil {
+		if outputs, err := cmdutil.MarshalJSON(r.Outputs); err == nil {
+			fmt.Fprintf(&b, "Outputs:  %s\n", strings.ReplaceAll(strings.TrimSpace(string(outputs)), "\n", "\n          "))
+		}
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "Error:    %s\n", r.Error)

@@ -61,6 +61,14 @@ retry_unsafe: true. Tool annotations count as trusted because mediator pins
 each tool definition and refuses changed ones until accepted (the config's
 policy.trust_annotations can narrow that to some servers).
 
+Without --connect the retry rule cannot be applied: whether a tool is
+read-only or idempotent only its server says, so a step whose own retry
+may repeat a call gets a warning instead (run applies the rule before
+every call). Warnings, such as a flows: entry from a server to itself,
+are printed but do not make the file invalid.
+
+When the config loads, every server a call names must be configured in it.
+
 Exits 2 if there is any problem, 3 if a server could not be reached.`,
 		Example: `  mediator validate rain-reminders.flow.yaml
   mediator validate --connect rain-reminders.flow.yaml
@@ -85,6 +93,8 @@ type report struct {
 	Valid    bool          `json:"valid"`
 	Connect  bool          `json:"connect"`
 	Problems []problemJSON `json:"problems"`
+	// Warnings do not make the file invalid.
+	Warnings []problemJSON `json:"warnings"`
 }
 
 type problemJSON struct {
@@ -92,6 +102,14 @@ type problemJSON struct {
 	Column  int    `json:"column,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+}
+
+func problemsJSON(ps flow.Problems) []problemJSON {
+	out := []problemJSON{}
+	for _, p := range ps {
+		out = append(out, problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message})
+	}
+	return out
 }
 
 func validateRun(ctx context.Context, opts *Options) error {
@@ -111,6 +129,10 @@ func validateRun(ctx context.Context, opts *Options) error {
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
 	vopts := flow.ValidateOptions{PolicyFlows: pol.Flows}
+	if !opts.Connect {
+		// --connect's catalog reports an unconfigured server per call.
+		vopts.Server = flowrun.ServerCheck(cfg)
+	}
 	var cat *catalog
 	if opts.Connect {
 		// Parse first to learn which servers to connect to.
@@ -123,16 +145,14 @@ func validateRun(ctx context.Context, opts *Options) error {
 		vopts.Catalog = cat
 		vopts.TrustAnnotations = pol.TrustAnnotations
 	}
-	fl, probs := flow.Check(ctx, opts.File, data, vopts)
+	fl, all := flow.Check(ctx, opts.File, data, vopts)
+	probs, warnings := all.Errors(), all.Warnings()
 	code := cmdutil.ExitUsage
 	if cat != nil && cat.unreachable() {
 		code = cmdutil.ExitConnect
 	}
 	if opts.JSON {
-		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: []problemJSON{}}
-		for _, p := range probs {
-			r.Problems = append(r.Problems, problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message})
-		}
+		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(probs), Warnings: problemsJSON(warnings)}
 		out, err := cmdutil.MarshalJSON(r)
 		if err != nil {
 			return err
@@ -145,8 +165,8 @@ func validateRun(ctx context.Context, opts *Options) error {
 		}
 		return nil
 	}
+	writeProblems(opts.IO.ErrOut, data, all)
 	if len(probs) > 0 {
-		writeProblems(opts.IO.ErrOut, data, probs)
 		noun := "problems"
 		if len(probs) == 1 {
 			noun = "problem"

@@ -95,26 +95,41 @@ func (e *env) run(args ...string) result {
 
 func exitCode(err error) int { return cmdutil.ExitCode(err) }
 
-// TestValidateOfflineRetry: offline, a call that may be repeated without
-// idempotency_key or retry_unsafe is a problem, since only the server
-// knows whether the tool is read-only; --connect decides by annotations.
+// TestValidateOfflineRetry: offline, annotations are unknown, so a step's
+// own retry gets a warning that --connect and run decide it, and
+// defaults.retry none: it applies where the rule allows, so it forces
+// retry_unsafe onto no step.
 func TestValidateOfflineRetry(t *testing.T) {
 	e := newEnv(t)
 	r := e.run(e.write("rain.flow.yaml", rainFlow))
-	if exitCode(r.err) != cmdutil.ExitUsage || !strings.Contains(r.stderr, "steps[0].call: cannot tell offline whether weather.get_forecast is read-only or idempotent; add idempotency_key, retry_unsafe: true, or run validate --connect") {
-		t.Fatalf("exit %d\n%s", exitCode(r.err), r.stderr)
+	if r.err != nil || strings.Contains(r.stderr, "warning") {
+		t.Fatalf("defaults.retry offline: %v\n%s", r.err, r.stderr)
+	}
+	own := strings.Replace(rainFlow, "days: 1}\n", "days: 1}\n    retry: {max_attempts: 2}\n", 1)
+	r = e.run(e.write("own.flow.yaml", own))
+	if r.err != nil || !strings.Contains(r.stderr, ":14:5: warning: steps[0].retry: whether weather.get_forecast may be called up to 2 times depends on its annotations") {
+		t.Fatalf("own retry offline: %v\n%s", r.err, r.stderr)
 	}
 	if strings.Contains(r.stderr, "calendar.create_event") {
 		t.Errorf("create_event has an idempotency key, yet was reported:\n%s", r.stderr)
+	}
+	r = e.run("--json", e.write("own.flow.yaml", own))
+	var rep struct {
+		Valid    bool
+		Problems []struct{ Message string }
+		Warnings []struct {
+			Line    int
+			Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || !rep.Valid || len(rep.Problems) != 0 || len(rep.Warnings) != 1 || rep.Warnings[0].Line != 14 {
+		t.Fatalf("--json: %v %+v\n%s", err, rep, r.stdout)
 	}
 }
 
 func TestValidateOffline(t *testing.T) {
 	e := newEnv(t)
-	// Offline, get_forecast's readOnlyHint is unknown: the flow must vouch
-	// for repeating it (TestValidateOfflineRetry shows the problem).
-	vouched := strings.Replace(rainFlow, "days: 1}\n", "days: 1}\n    retry_unsafe: true\n", 1)
-	ok := e.write("rain.flow.yaml", vouched)
+	ok := e.write("rain.flow.yaml", rainFlow)
 	r := e.run(ok)
 	if r.err != nil {
 		t.Fatalf("err %v\n%s", r.err, r.stderr)
@@ -123,7 +138,7 @@ func TestValidateOffline(t *testing.T) {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 
-	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(vouched, "flows: [weather -> calendar]\n", "", 1),
+	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(rainFlow, "flows: [weather -> calendar]\n", "", 1),
 		"${ .item }, days: 1}", "${ .itme }, days: 1, when: ${ now }}", 1))
 	r = e.run(bad)
 	var ee *cmdutil.ExitError
@@ -134,7 +149,7 @@ func TestValidateOffline(t *testing.T) {
 		bad + `:12:22: steps[0].with.location: .itme is not in scope (did you mean "item"?)`,
 		"   12 |     with: {location: ${ .itme }, days: 1, when: ${ now }}\n      |                      ^\n",
 		bad + ":12:49: steps[0].with.when: now is not allowed in flow expressions",
-		bad + `:19:14: steps[1].with.title: step "remind" sends data from server "weather"`,
+		bad + `:18:14: steps[1].with.title: step "remind" sends data from server "weather"`,
 		`add "weather -> calendar" to flows:`,
 		"3 problems in " + bad + "\n",
 	} {
@@ -246,7 +261,6 @@ func TestValidateConnect(t *testing.T) {
 		`:23:11: steps[2].call: calendar.delete_event: the tools filter of server "calendar" in ` + e.cfg + ` does not allow "delete_event"`,
 		`:26:11: steps[3].call: weather.get_forcast: server "weather" has no tool "get_forcast" (did you mean "get_forecast"?); it has get_forecast`,
 		`:28:11: steps[4].call: wether.x: unknown server "wether" (did you mean "weather"?)`,
-		`:30:11: steps[5].call: step "short" may call calendar.create_event up to 3 times (defaults.retry)`,
 		`:31:5: steps[5].with: calendar.create_event requires argument "start"`,
 		`:31:19: steps[5].with.title: invalid argument for calendar.create_event: argument "title" must be a string (got 3)`,
 	} {
@@ -269,5 +283,53 @@ func TestValidateConnectUnreachable(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "steps[1].call: calendar.create_event:") {
 		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// TestValidateOfflineServers: with a config, offline validation checks
+// each called server against it, at the call; without one it cannot.
+func TestValidateOfflineServers(t *testing.T) {
+	e := newEnv(t)
+	fl := e.write("typo.flow.yaml", strings.Replace(rainFlow, "server: calendar,", "server: calender,", 1))
+	r := e.run(fl)
+	if r.err == nil || !strings.Contains(r.stderr, "config did not load") {
+		// calender is undeclared in flows:, so the file is invalid anyway;
+		// what matters is that no config means no server check.
+		t.Logf("no config: %v\n%s", r.err, r.stderr)
+	}
+	if strings.Contains(r.stderr, `unknown server`) {
+		t.Fatalf("checked servers without a config:\n%s", r.stderr)
+	}
+	e.config("  weather:\n    url: http://127.0.0.1:1/mcp\n  calendar:\n    url: http://127.0.0.1:1/mcp\n")
+	r = e.run(fl)
+	if exitCode(r.err) != cmdutil.ExitUsage || !strings.Contains(r.stderr, fl+`:17:11: steps[1].call.server: unknown server "calender" (did you mean "calendar"?)`) {
+		t.Fatalf("exit %d\n%s", exitCode(r.err), r.stderr)
+	}
+	if r := e.run(e.write("rain.flow.yaml", rainFlow)); r.err != nil {
+		t.Fatalf("configured servers: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// TestValidateRedundantFlow: `a -> a` in flows: is a warning, and the
+// file's other problems are all reported beside it, at their own index.
+func TestValidateRedundantFlow(t *testing.T) {
+	e := newEnv(t)
+	r := e.run(e.write("self.flow.yaml", strings.Replace(rainFlow, "flows: [weather -> calendar]", "flows: [weather -> weather, weather -> calendar]", 1)))
+	if r.err != nil || !strings.Contains(r.stderr, `:6:9: warning: flows[0]: flow "weather -> weather" is not needed`) {
+		t.Fatalf("err %v\n%s", r.err, r.stderr)
+	}
+	bad := e.write("bad.flow.yaml", strings.Replace(strings.Replace(rainFlow, "flows: [weather -> calendar]", "flows: [weather calendar, weather -> weather]", 1),
+		"${ .item }, days: 1}", "${ .itme }, days: 1}", 1))
+	r = e.run(bad)
+	for _, want := range []string{
+		`:6:9: flows[0]: invalid flow "weather calendar"`,
+		`:6:27: warning: flows[1]: flow "weather -> weather" is not needed`,
+		`:13:22: steps[0].with.location: .itme is not in scope`,
+		`steps[1].with.title: step "remind" sends data from server "weather"`,
+		"3 problems in " + bad,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
 	}
 }

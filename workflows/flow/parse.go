@@ -483,14 +483,15 @@ func (p *parser) flows(n *yaml.Node) []FlowEdge {
 			p.errf(e, field, "%v", err)
 			continue
 		}
-		edge.Pos = p.pos(e)
+		edge.Pos, edge.field = p.pos(e), field
 		out = append(out, edge)
 	}
 	return out
 }
 
 // ParseFlowEdge parses "from -> to", the syntax of `flows:` entries and of
-// the global config's policy.flows.
+// the global config's policy.flows. An edge from a server to itself
+// parses; each caller reports FlowEdge.Redundant as it sees fit.
 func ParseFlowEdge(s string) (FlowEdge, error) {
 	from, to, ok := strings.Cut(s, "->")
 	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
@@ -499,9 +500,6 @@ func ParseFlowEdge(s string) (FlowEdge, error) {
 	}
 	if strings.ContainsAny(from+to, " \t,") {
 		return FlowEdge{}, fmt.Errorf(`invalid flow %q: one "from -> to" pair per entry, each a single server name`, s)
-	}
-	if from == to {
-		return FlowEdge{}, fmt.Errorf(`flow %q is not needed: a server's own data may always go back to it`, s)
 	}
 	return FlowEdge{From: from, To: to}, nil
 }

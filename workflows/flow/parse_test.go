@@ -22,7 +22,7 @@ func TestLoadIssueExample(t *testing.T) {
 	if got := f.Inputs["threshold"].Schema["default"]; got != 0.6 {
 		t.Errorf("threshold default = %#v", got)
 	}
-	if want := []FlowEdge{{From: "weather", To: "calendar", Pos: Pos{File: f.Source, Line: 7, Column: 9}}}; !reflect.DeepEqual(f.Flows, want) {
+	if want := []FlowEdge{{From: "weather", To: "calendar", Pos: Pos{File: f.Source, Line: 7, Column: 9}, field: "flows[0]"}}; !reflect.DeepEqual(f.Flows, want) {
 		t.Errorf("flows = %+v", f.Flows)
 	}
 	if f.Defaults.Timeout != 20*time.Second {

@@ -631,3 +631,105 @@ func (b bitset) members() []int {
 	}
 	return out
 }
+
+// Allows reports whether data from server from may flow into a call to
+// server to under the file's flows: and the global policy. A server's own
+// data may always go back to it.
+func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
+	if from == to {
+		return true
+	}
+	for _, list := range [][]FlowEdge{f.Flows, policy} {
+		for _, e := range list {
+			if e.From == from && e.To == to {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// StepServers returns the servers whose results make up .steps.<id> of s:
+// its own call's server, or for a group every server called inside it.
+func StepServers(s *Step) []string {
+	x := &stepIndex{servers: map[*Step][]string{}}
+	return x.stepServers(s)
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stepIndex memoises the servers of each step, so drawing a large flow
+// stays linear.
+type stepIndex struct {
+	servers map[*Step][]string
+}
+
+func newStepIndex(*Flow) *stepIndex {
+	return &stepIndex{servers: map[*Step][]string{}}
+}
+
+// stepServers is StepServers, memoised.
+func (x *stepIndex) stepServers(s *Step) []string {
+	if srv, ok := x.servers[s]; ok {
+		return srv
+	}
+	set := map[string]bool{}
+	if s.Call != nil && s.Call.Server != "" {
+		set[s.Call.Server] = true
+	}
+	children := append([]*Step(nil), s.Steps...)
+	for _, b := range s.BranchOrder {
+		children = append(children, s.Parallel[b]...)
+	}
+	for _, c := range children {
+		for _, srv := range x.stepServers(c) {
+			set[srv] = true
+		}
+	}
+	srv := sortedSet(set)
+	x.servers[s] = srv
+	return srv
+}
+
+// flows checks that every server flows: names is called (warning of an
+// edge from a server to itself, which changes nothing), and every call's
+// arguments (and idempotency key, which is sent to the server too) and
+// control (Provenance) against the declared cross-server flows.
+func (v *validator) flows() {
+	called := map[string]bool{}
+	for _, s := range v.all {
+		if s.Call != nil {
+			called[s.Call.Server] = true
+		}
+	}
+	servers := sortedSet(called)
+	for i, e := range v.f.Flows {
+		field := e.field
+		if field == "" {
+			field = fmt.Sprintf("flows[%d]", i)
+		}
+		for _, name := range []string{e.From, e.To} {
+			if !called[name] {
+				v.add(e.Pos, field, "no step calls server %q%s", name, didYouMean(name, servers))
+			}
+			if e.From == e.To {
+				break
+			}
+		}
+		if err := e.Redundant(); err != nil {
+			v.warn(e.Pos, field, "%v", err)
+		}
+	}
+	for _, s := range v.all {
+		for _, u := range v.prov.Undeclared(s, v.opts.PolicyFlows) {
+			v.add(u.Pos, u.field, "step %q %s", s.ID, u.Message())
+		}
+	}
+}
