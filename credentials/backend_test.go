@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"runtime"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/99designs/keyring"
+
+	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
 // noDesktop is an environment without a D-Bus session bus, as on a
@@ -143,22 +146,19 @@ func testServiceNamesKeepItemsApart(t *testing.T, open openFunc) {
 }
 
 // TestKeyctlBackend runs the store against the kernel keyring, a second
-// real backend, where the kernel allows it. The service name is fixed so
-// repeated runs reuse one named keyring instead of leaving new ones behind.
+// real backend, where the kernel allows it. The items outlive the test
+// process in the user's keyring, so the named keyring is unique to the run
+// and removed at the end (testenv.KeyctlKeyring checks nothing is left).
 func TestKeyctlBackend(t *testing.T) {
 	if !slices.Contains(keyring.AvailableBackends(), keyring.KeyCtlBackend) {
 		t.Skip("keyctl exists only on Linux")
 	}
-	s, err := Open(t.Context(), Options{Backend: BackendKeyctl, ServiceName: "mediator-keyctl-test"})
+	service := "mediator-keyctl-test-" + strings.ToLower(rand.Text()[:8])
+	testenv.KeyctlKeyring(t, service)
+	s, err := Open(t.Context(), Options{Backend: BackendKeyctl, ServiceName: service})
 	if err != nil {
 		t.Skipf("the kernel keyring is not usable here: %v", err)
 	}
-	t.Cleanup(func() {
-		items, _ := s.List("")
-		for _, it := range items {
-			_ = s.Remove(it.Server, it.Name)
-		}
-	})
 	mustSet(t, s, "weather", "api-key", "keyctl-value-1")
 	mustSet(t, s, "weather", "api-key", "keyctl-value-2")
 	mustSet(t, s, "Calendar", "token", "keyctl-value-3")
