@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -321,14 +323,16 @@ func (k *secretService) err(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return kindErrorf(ErrUnreachable, "the Secret Service did not answer within %s", k.timeout)
 	}
-	// Anything else is the connection: godbus reports a bus that went away
-	// as the read error (EOF), or as ErrClosed, whose text ("closed by
-	// user") would mislead.
-	cause := ""
-	if !errors.Is(err, dbus.ErrClosed) {
-		cause = ": " + err.Error()
+	// godbus reports a bus that went away as the socket's error, or as
+	// ErrClosed, whose text ("closed by user") would mislead.
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, dbus.ErrClosed):
+		return kindErrorf(ErrUnreachable, "the connection to the D-Bus session bus at %s is closed (did the bus or the desktop session end?)", busName(k.address))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &opErr):
+		return kindErrorf(ErrUnreachable, "the connection to the D-Bus session bus at %s is closed (did the bus or the desktop session end?): %v", busName(k.address), err)
 	}
-	return kindErrorf(ErrUnreachable, "the connection to the D-Bus session bus at %s is closed (did the bus or the desktop session end?)%s", busName(k.address), cause)
+	return err
 }
 
 // busName is a bus address without its guid, for messages.

@@ -90,6 +90,13 @@ func TestSecretServiceAutoPicksIt(t *testing.T) {
 	if got := mustGet(t, s, "calendar", "token"); got != "written-by-v1" {
 		t.Errorf("the earlier version's item reads %q", got)
 	}
+	ss.CreateItem(t, "mediator/calendar/damaged", map[string]string{"profile": "mediator/calendar/damaged"}, []byte("not json"), "text/plain")
+	if _, err := s.Get("calendar", "damaged"); err == nil || !strings.Contains(err.Error(), "is not the JSON mediator writes") {
+		t.Errorf("a damaged item: %v", err)
+	}
+	if err := s.Remove("calendar", "damaged"); err != nil {
+		t.Fatal(err)
+	}
 	// Other programs' items share the collection; List shows mediator's.
 	ss.CreateItem(t, "Chrome Safe Storage", map[string]string{"application": "chrome"}, []byte("not-ours"), "text/plain")
 	ss.CreateItem(t, "mediator/.canary-00", map[string]string{"profile": "mediator/.canary-00"}, old, "application/json")
@@ -211,10 +218,12 @@ func TestSecretServiceGoneMidRun(t *testing.T) {
 // call by the timeout: Open and each operation return ErrUnreachable.
 func TestSecretServiceNotAnswering(t *testing.T) {
 	ss := testenv.StartSecretService(t)
-	opts := Options{Env: ss.Lookup, Backend: BackendSecretService, secretServiceTimeout: 200 * time.Millisecond}
-	s := mustOpen(t, opts)
+	s := mustOpen(t, Options{Env: ss.Lookup, Backend: BackendSecretService})
 	mustSet(t, s, "weather", "api-key", "value-of-the-key")
 	ss.FreezeDaemon(t)
+	// A short bound from now on, so the test does not wait 10 s a call.
+	s.ring.(*secretService).timeout = 200 * time.Millisecond
+	opts := Options{Env: ss.Lookup, Backend: BackendSecretService, secretServiceTimeout: 200 * time.Millisecond}
 	for op, err := range storeOps(t, s) {
 		t.Logf("%s: %v", op, err)
 		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "did not answer within 200ms") {

@@ -173,7 +173,7 @@ func (s *Store) Remove(server, name string) error {
 	notFound := s.notFound(server, name, fmt.Sprintf("see: mediator secret list %s", shellQuote(server)))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Some backends (the Secret Service) report success for a missing item,
+	// Some backends (keyring's KWallet) report success for a missing item,
 	// so look first.
 	keys, err := s.ring.Keys()
 	if err != nil {
