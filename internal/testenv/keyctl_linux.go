@@ -22,8 +22,8 @@ import (
 // that stores items there: when the test ends, every key it added is
 // unlinked, and so is the named keyring if the test created it; the test
 // fails if anything is left. A keyring of that name that already holds
-// keys may be a real user's, so the test does not run (Missing: it fails
-// when CI=true, where nothing should be there).
+// keys may be a real user's, so the test does not run (it fails when
+// CI=true, where nothing should be there).
 func KeyctlKeyring(t testing.TB, name string) {
 	t.Helper()
 	guardKeyctl(t, name, inProcess{})
@@ -45,6 +45,8 @@ type keyctlOps interface {
 	keys(name string) (ring int32, keys []int32, err error)
 	// unlink unlinks key from ring (0: the user keyring).
 	unlink(key, ring int32) error
+	// whose says whose keyring it is, for messages.
+	whose() string
 }
 
 func guardKeyctl(t testing.TB, name string, ops keyctlOps) {
@@ -54,8 +56,9 @@ func guardKeyctl(t testing.TB, name string, ops keyctlOps) {
 		t.Fatalf("reading the keyctl keyring %q: %v", name, err)
 	}
 	if len(before) > 0 {
-		Missing(t, "the user's kernel keyring already has a keyring %q holding %d keys (a real mediator keyctl store, or left by an earlier run); "+
-			"the test would overwrite and remove items there, so it does not run (if it is debris: keyctl unlink %d @u)", name, len(before), existed)
+		CannotRun(t, "keyctl keyring in use", fmt.Sprintf("if it is left from a test run: keyctl unlink %d @u (keyutils)%s", existed, ops.whose()),
+			"the user's kernel keyring already has a keyring %q holding %d keys, a real mediator keyctl store or left by an earlier run; "+
+				"the test would overwrite and remove items there, so it does not run", name, len(before))
 	}
 	t.Cleanup(func() {
 		ring, after, err := ops.keys(name)
@@ -111,6 +114,8 @@ func (inProcess) keys(name string) (int32, []int32, error) {
 	}
 	return int32(id), keys, nil
 }
+
+func (inProcess) whose() string { return "" }
 
 func (inProcess) unlink(key, ring int32) error {
 	if ring == 0 {
@@ -194,6 +199,8 @@ func (a asUser) run(op string) (keyctlReply, error) {
 	}
 	return r, nil
 }
+
+func (a asUser) whose() string { return fmt.Sprintf(", as uid %d", a.user.Uid) }
 
 func (a asUser) keys(name string) (int32, []int32, error) {
 	r, err := a.run("keys " + name)

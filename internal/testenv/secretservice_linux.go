@@ -65,13 +65,13 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
 // StartSecretService starts a private session bus (dbus-daemon, the bus
 // dbus-run-session runs) and `gnome-keyring-daemon --unlock
 // --components=secrets` on it, and waits until the Secret Service
-// answers. A missing dbus-daemon or gnome-keyring-daemon is reported
-// through Missing: a failure when CI=true.
+// answers. A missing dbus-daemon or gnome-keyring-daemon fails the test
+// when CI=true and skips it elsewhere.
 func StartSecretService(t testing.TB) *SecretService {
 	t.Helper()
 	for _, tool := range []string{"dbus-daemon", "gnome-keyring-daemon"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			Missing(t, "%s is not installed (Debian packages dbus and gnome-keyring; .ci/run installs them)", tool)
+			CannotRun(t, "required test tool missing", "install the Debian packages dbus and gnome-keyring; .ci/run does", "%s is not on PATH", tool)
 		}
 	}
 	// A short path: socket paths must fit in 108 bytes.
