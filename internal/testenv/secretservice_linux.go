@@ -24,12 +24,13 @@ import (
 // the bus activates no services, and the code under test reaches this
 // Secret Service only through Env, which the test hands it explicitly.
 type SecretService struct {
-	// Env leads to this Secret Service: DBUS_SESSION_BUS_ADDRESS,
-	// XDG_RUNTIME_DIR and HOME (where gnome-keyring keeps its files).
+	// Env leads to this Secret Service: DBUS_SESSION_BUS_ADDRESS and
+	// XDG_RUNTIME_DIR.
 	Env map[string]string
 	// Password unlocks the "login" collection.
 	Password string
 
+	home   string // the daemons' HOME, where gnome-keyring keeps its files
 	bus    *child
 	daemon *child
 	conn   *dbus.Conn
@@ -80,7 +81,7 @@ func StartSecretService(t testing.TB) *SecretService {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &SecretService{Password: "login-password-for-tests"}
+	s := &SecretService{Password: "login-password-for-tests", home: filepath.Join(dir, "home")}
 	for _, d := range []string{"run", "home"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -92,7 +93,7 @@ func StartSecretService(t testing.TB) *SecretService {
 	}
 
 	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address=1")
-	bus.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(dir, "home")}
+	bus.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.home}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +113,6 @@ func StartSecretService(t testing.TB) *SecretService {
 	s.Env = map[string]string{
 		"DBUS_SESSION_BUS_ADDRESS": line,
 		"XDG_RUNTIME_DIR":          filepath.Join(dir, "run"),
-		"HOME":                     filepath.Join(dir, "home"),
 	}
 	s.conn = s.dial(t)
 	t.Cleanup(func() { s.conn.Close() })
@@ -132,7 +132,7 @@ func (s *SecretService) Lookup(key string) (string, bool) {
 func (s *SecretService) StartDaemon(t testing.TB) {
 	t.Helper()
 	d := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
-	d.Env = []string{"PATH=" + os.Getenv("PATH")}
+	d.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.home}
 	for k, v := range s.Env {
 		d.Env = append(d.Env, k+"="+v)
 	}
