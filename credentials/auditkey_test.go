@@ -12,9 +12,10 @@ import (
 
 // The audit key is made once, read back the same by a later process, and
 // stays out of every server's items.
-func TestAuditKey(t *testing.T) {
-	dir := t.TempDir()
-	s := openFileStore(t, dir, testPassphrase)
+func TestAuditKey(t *testing.T) { forEachKeyring(t, testAuditKey) }
+
+func testAuditKey(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	if _, err := s.AuditKey(t.Context(), false); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("AuditKey before one exists = %v, want ErrNotFound", err)
 	}
@@ -32,7 +33,7 @@ func TestAuditKey(t *testing.T) {
 	}
 
 	mustSet(t, s, "weather", "api-key", "weather-key-A")
-	later := openFileStore(t, dir, testPassphrase)
+	later := open(t, Options{})
 	if got, err := later.AuditKey(t.Context(), false); err != nil || !got.Secret.Equal(k.Secret) {
 		t.Fatalf("another process reads %v", err)
 	}

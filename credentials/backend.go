@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -140,6 +141,11 @@ func openAuto(ctx context.Context, opts Options) (*Store, error) {
 		if err == nil {
 			return s, nil
 		}
+		if errors.Is(err, ErrLocked) {
+			// The user's secrets are most likely in there: falling back to
+			// another backend would report them missing.
+			return nil, fmt.Errorf("keyring backend %s: %w", b, err)
+		}
 		if opts.Logger != nil {
 			opts.Logger.DebugContext(ctx, "keyring backend not usable", "backend", b, "reason", err.Error())
 		}
@@ -152,26 +158,55 @@ func openBackend(ctx context.Context, opts Options, backend string) (*Store, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if why := unavailableReason(backend); why != "" {
+	if why := unavailableReason(backend, opts.env()); why != "" {
 		return nil, errors.New(why)
 	}
 	s := &Store{backend: backend, service: opts.ServiceName, redactor: NewRedactor()}
+	ring, err := s.openRing(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.ring = ring
+	if backend == BackendFile {
+		err = s.verifyPassphrase()
+	}
+	if err == nil {
+		err = s.canary()
+	}
+	if err != nil {
+		if ss, ok := ring.(*secretService); ok {
+			ss.close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// openRing opens s.backend and sets s.location. The Secret Service is
+// mediator's own client (see secretService) on the session bus opts.Env
+// leads to; the other backends are keyring's.
+func (s *Store) openRing(ctx context.Context, opts Options) (keyring.Keyring, error) {
+	if s.backend == BackendSecretService {
+		address, err := sessionBusAddress(opts.env())
+		if err != nil {
+			return nil, err
+		}
+		s.location = "collection " + opts.LibSecretCollection
+		return openSecretService(ctx, address, opts.LibSecretCollection, cmp.Or(opts.secretServiceTimeout, secretServiceTimeout))
+	}
 	cfg := keyring.Config{
-		AllowedBackends: []keyring.BackendType{keyring.BackendType(backend)},
+		AllowedBackends: []keyring.BackendType{keyring.BackendType(s.backend)},
 		ServiceName:     opts.ServiceName,
 	}
-	switch backend {
+	switch s.backend {
 	case BackendFile:
 		dir, err := prepareFileDir(opts.FileDir)
 		if err != nil {
 			return nil, err
 		}
 		cfg.FileDir = dir
-		cfg.FilePasswordFunc = passphraseFunc(opts.Passphrase, dir, s.redactor)
+		cfg.FilePasswordFunc = passphraseFunc(opts.Passphrase, opts.env(), dir, s.redactor)
 		s.location = dir
-	case BackendSecretService:
-		cfg.LibSecretCollectionName = opts.LibSecretCollection
-		s.location = "collection " + opts.LibSecretCollection
 	case BackendKeyctl:
 		// keyring has no default scope; "user" survives the session, so a
 		// secret set in one shell is readable from the next.
@@ -186,34 +221,37 @@ func openBackend(ctx context.Context, opts Options, backend string) (*Store, err
 		cfg.KeychainAccessibleWhenUnlocked = true
 	}
 	ring, err := keyring.Open(cfg)
-	if err != nil {
-		if errors.Is(err, keyring.ErrNoAvailImpl) {
-			return nil, errors.New(openFailureReason(backend))
-		}
-		return nil, err
+	if errors.Is(err, keyring.ErrNoAvailImpl) {
+		return nil, errors.New(openFailureReason(s.backend))
 	}
-	s.ring = ring
-	if backend == BackendFile {
-		if err := s.verifyPassphrase(); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.canary(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return ring, err
 }
 
-// unavailableReason says why keyring does not offer backend in this process,
-// or "" when it does. keyring itself only answers "not available".
-func unavailableReason(backend string) string {
+// unavailableReason says why backend cannot be used in this process, or
+// "" when it can; keyring itself only answers "not available". env is
+// Options.Env.
+func unavailableReason(backend string, env func(string) (string, bool)) string {
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	switch backend {
+	case BackendSecretService:
+		if runtime.GOOS != "linux" {
+			return "the Secret Service is supported only on Linux (this is " + platform + ")"
+		}
+		if _, err := sessionBusAddress(env); err != nil {
+			return err.Error()
+		}
+		return ""
+	case BackendKWallet:
+		if why := kwalletBusProblem(env); why != "" {
+			return why
+		}
+	}
 	if slices.Contains(keyring.AvailableBackends(), keyring.BackendType(backend)) {
 		if backend == BackendPass {
 			return passProblem()
 		}
 		return ""
 	}
-	platform := runtime.GOOS + "/" + runtime.GOARCH
 	switch backend {
 	case BackendKeychain:
 		if runtime.GOOS == "darwin" {
@@ -226,19 +264,31 @@ func unavailableReason(backend string) string {
 		return "the kernel keyring exists only on Linux (this is " + platform + ")"
 	case BackendPass:
 		return "pass is not supported on " + platform
-	case BackendSecretService, BackendKWallet:
+	case BackendKWallet:
 		if runtime.GOOS != "linux" {
 			return backend + " is supported only on Linux (this is " + platform + ")"
 		}
-		if backend == BackendKWallet && os.Getenv("DISABLE_KWALLET") == "1" {
+		if os.Getenv("DISABLE_KWALLET") == "1" {
 			return "disabled by DISABLE_KWALLET=1"
-		}
-		if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-			return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set (a headless or SSH session?)"
 		}
 		return "the D-Bus session bus named by DBUS_SESSION_BUS_ADDRESS did not answer when mediator started"
 	}
 	return "not available on " + platform
+}
+
+// kwalletBusProblem says why KWallet cannot be reached through the bus
+// that env leads to. keyring's KWallet client uses the one session bus it
+// found in the process environment at start, so any other bus (a test's
+// private one) cannot be used.
+func kwalletBusProblem(env func(string) (string, bool)) string {
+	address, err := sessionBusAddress(env)
+	if err != nil {
+		return err.Error()
+	}
+	if own, _ := sessionBusAddress(os.LookupEnv); own != address {
+		return "kwallet can use only the D-Bus session bus of mediator's own process environment, not " + busName(address)
+	}
+	return ""
 }
 
 // passProblem checks what pass needs before anything runs it: pass prints
@@ -265,8 +315,6 @@ func passProblem() string {
 // Open, which hides the cause.
 func openFailureReason(backend string) string {
 	switch backend {
-	case BackendSecretService:
-		return "no Secret Service answered on the D-Bus session bus (is gnome-keyring-daemon, KeePassXC or another provider of org.freedesktop.secrets running?)"
 	case BackendKWallet:
 		return "KWallet (kwalletd) did not answer on the D-Bus session bus"
 	case BackendKeyctl:
@@ -360,6 +408,9 @@ func (s *Store) canary() error {
 }
 
 func (s *Store) canaryErr(op string, err error) error {
+	if errors.Is(err, ErrLocked) || errors.Is(err, ErrUnreachable) {
+		return err // Open names the backend already
+	}
 	err = s.backendErr(err)
 	var pe *passphraseError
 	if errors.As(err, &pe) || errors.Is(err, ErrWrongPassphrase) {

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"runtime"
 	"slices"
@@ -9,27 +10,18 @@ import (
 	"testing"
 
 	"github.com/99designs/keyring"
+
+	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
-// nativeBackendsAvailable reports whether keyring registered one of the
-// desktop backends that "auto" tries before the file backend. Where one is
-// (a desktop session with D-Bus), auto may rightly pick it.
-func nativeBackendsAvailable() bool {
-	avail := keyring.AvailableBackends()
-	for _, b := range autoOrder() {
-		if b != BackendFile && slices.Contains(avail, keyring.BackendType(b)) {
-			return true
-		}
-	}
-	return false
-}
+// noDesktop is an environment without a D-Bus session bus, as on a
+// headless machine: "auto" cannot reach the Secret Service or KWallet,
+// whatever the test process's own environment holds.
+func noDesktop(string) (string, bool) { return "", false }
 
 func TestOpenAutoPicksFile(t *testing.T) {
-	if nativeBackendsAvailable() {
-		t.Skipf("a desktop keyring is registered here (%v); auto may pick it", keyring.AvailableBackends())
-	}
 	dir := t.TempDir()
-	s, err := Open(t.Context(), Options{Backend: BackendAuto, FileDir: dir, Passphrase: fixedPassphrase(testPassphrase)})
+	s, err := Open(t.Context(), Options{Backend: BackendAuto, Env: noDesktop, FileDir: dir, Passphrase: fixedPassphrase(testPassphrase)})
 	if err != nil {
 		t.Fatalf("auto: %v", err)
 	}
@@ -38,7 +30,7 @@ func TestOpenAutoPicksFile(t *testing.T) {
 	}
 	mustSet(t, s, "weather", "api-key", "auto-picked-file")
 	// The empty name means auto too.
-	s2, err := Open(t.Context(), Options{FileDir: dir, Passphrase: fixedPassphrase(testPassphrase)})
+	s2, err := Open(t.Context(), Options{Env: noDesktop, FileDir: dir, Passphrase: fixedPassphrase(testPassphrase)})
 	if err != nil || s2.Backend() != BackendFile {
 		t.Fatalf("empty Backend: %v, %v", s2, err)
 	}
@@ -48,11 +40,7 @@ func TestOpenAutoPicksFile(t *testing.T) {
 }
 
 func TestOpenAutoNoBackend(t *testing.T) {
-	if nativeBackendsAvailable() {
-		t.Skipf("a desktop keyring is registered here (%v)", keyring.AvailableBackends())
-	}
-	t.Setenv(PassphraseEnv, "")
-	_, err := Open(t.Context(), Options{Backend: BackendAuto, FileDir: t.TempDir()})
+	_, err := Open(t.Context(), Options{Backend: BackendAuto, Env: noDesktop, FileDir: t.TempDir()})
 	var nb *NoBackendError
 	if !errors.As(err, &nb) {
 		t.Fatalf("err = %v; want a *NoBackendError", err)
@@ -143,16 +131,11 @@ func TestOpenBadServiceName(t *testing.T) {
 	}
 }
 
-func TestServiceNamesKeepItemsApart(t *testing.T) {
-	dir := t.TempDir()
-	a, err := Open(t.Context(), Options{Backend: BackendFile, FileDir: dir, Passphrase: fixedPassphrase(testPassphrase), ServiceName: "mediator-test-a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Open(t.Context(), Options{Backend: BackendFile, FileDir: dir, Passphrase: fixedPassphrase(testPassphrase), ServiceName: "mediator-test-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestServiceNamesKeepItemsApart(t *testing.T) { forEachKeyring(t, testServiceNamesKeepItemsApart) }
+
+func testServiceNamesKeepItemsApart(t *testing.T, open openFunc) {
+	a := open(t, Options{ServiceName: "mediator-test-a"})
+	b := open(t, Options{ServiceName: "mediator-test-b"})
 	mustSet(t, a, "weather", "token", "service-a-token")
 	if items, _ := b.List(""); len(items) != 0 {
 		t.Errorf("service b lists service a's items: %v", items)
@@ -163,22 +146,19 @@ func TestServiceNamesKeepItemsApart(t *testing.T) {
 }
 
 // TestKeyctlBackend runs the store against the kernel keyring, a second
-// real backend, where the kernel allows it. The service name is fixed so
-// repeated runs reuse one named keyring instead of leaving new ones behind.
+// real backend, where the kernel allows it. The items outlive the test
+// process in the user's keyring, so the named keyring is unique to the run
+// and removed at the end (testenv.KeyctlKeyring checks nothing is left).
 func TestKeyctlBackend(t *testing.T) {
 	if !slices.Contains(keyring.AvailableBackends(), keyring.KeyCtlBackend) {
 		t.Skip("keyctl exists only on Linux")
 	}
-	s, err := Open(t.Context(), Options{Backend: BackendKeyctl, ServiceName: "mediator-keyctl-test"})
+	service := "mediator-keyctl-test-" + strings.ToLower(rand.Text()[:8])
+	testenv.KeyctlKeyring(t, service)
+	s, err := Open(t.Context(), Options{Backend: BackendKeyctl, ServiceName: service})
 	if err != nil {
 		t.Skipf("the kernel keyring is not usable here: %v", err)
 	}
-	t.Cleanup(func() {
-		items, _ := s.List("")
-		for _, it := range items {
-			_ = s.Remove(it.Server, it.Name)
-		}
-	})
 	mustSet(t, s, "weather", "api-key", "keyctl-value-1")
 	mustSet(t, s, "weather", "api-key", "keyctl-value-2")
 	mustSet(t, s, "Calendar", "token", "keyctl-value-3")

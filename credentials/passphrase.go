@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"github.com/99designs/keyring"
 )
@@ -46,7 +45,7 @@ func (e *wrongPassphraseError) Unwrap() []error { return []error{ErrWrongPassphr
 // passphraseFunc adapts Options.Passphrase for keyring, which calls it once,
 // at the first read or write, and would dereference a nil function. The
 // passphrase is registered with the redactor like any other secret.
-func passphraseFunc(get func(prompt string) (string, error), dir string, red *Redactor) keyring.PromptFunc {
+func passphraseFunc(get func(prompt string) (string, error), env func(string) (string, bool), dir string, red *Redactor) keyring.PromptFunc {
 	return func(string) (string, error) {
 		var (
 			p   string
@@ -60,7 +59,7 @@ func passphraseFunc(get func(prompt string) (string, error), dir string, red *Re
 			if p == "" {
 				return "", &passphraseError{fmt.Errorf("%w for the file keyring at %s: the passphrase given is empty, which would leave the secrets unprotected", ErrNoPassphrase, dir)}
 			}
-		} else if p = os.Getenv(PassphraseEnv); p == "" {
+		} else if p, _ = env(PassphraseEnv); p == "" {
 			return "", &passphraseError{fmt.Errorf("%w for the file keyring at %s: set the %s environment variable", ErrNoPassphrase, dir, PassphraseEnv)}
 		}
 		red.Add(NewSecret(p))

@@ -7,15 +7,25 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/keyring"
 )
 
 // ErrNotFound is returned when a server has no item of that name.
 var ErrNotFound = errors.New("secret not found")
+
+// ErrLocked means the keyring holds the items but will not hand them out
+// until its user unlocks it (a locked Secret Service collection).
+var ErrLocked = errors.New("keyring locked")
+
+// ErrUnreachable means the keyring stopped answering: its process or the
+// D-Bus session bus went away, or a call got no reply in time.
+var ErrUnreachable = errors.New("keyring unreachable")
 
 // Options configures Open.
 type Options struct {
@@ -39,17 +49,34 @@ type Options struct {
 	//		return readNoEcho(prompt) // e.g. golang.org/x/term.ReadPassword
 	//	}
 	//
-	// Nil means: the MEDIATOR_KEYRING_PASSPHRASE environment variable, else
-	// an error wrapping ErrNoPassphrase. An empty passphrase is refused:
-	// the file backend never stores secrets unencrypted.
+	// Nil means: the MEDIATOR_KEYRING_PASSPHRASE environment variable (read
+	// through Env), else an error wrapping ErrNoPassphrase. An empty
+	// passphrase is refused: the file backend never stores secrets
+	// unencrypted.
 	Passphrase func(prompt string) (string, error)
 	// ServiceName defaults to "mediator". It names the keyring service and
 	// prefixes every item key.
 	ServiceName string
-	// LibSecretCollection is the Secret Service collection (default "login").
+	// LibSecretCollection is the Secret Service collection (default
+	// "login"): an alias such as "default", or a collection's id.
 	LibSecretCollection string
+	// Env reads the environment: DBUS_SESSION_BUS_ADDRESS and
+	// XDG_RUNTIME_DIR lead to the Secret Service (and KWallet), and
+	// MEDIATOR_KEYRING_PASSPHRASE is the file backend's passphrase when
+	// Passphrase is nil. Nil means os.LookupEnv.
+	Env func(key string) (string, bool)
 	// Logger, when set, gets a debug record for each backend "auto" skips.
 	Logger *slog.Logger
+
+	// secretServiceTimeout, when set, replaces secretServiceTimeout (tests).
+	secretServiceTimeout time.Duration
+}
+
+func (o Options) env() func(string) (string, bool) {
+	if o.Env == nil {
+		return os.LookupEnv
+	}
+	return o.Env
 }
 
 // Item names one stored secret; it never carries the value.
@@ -146,7 +173,7 @@ func (s *Store) Remove(server, name string) error {
 	notFound := s.notFound(server, name, fmt.Sprintf("see: mediator secret list %s", shellQuote(server)))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Some backends (the Secret Service) report success for a missing item,
+	// Some backends (keyring's KWallet) report success for a missing item,
 	// so look first.
 	keys, err := s.ring.Keys()
 	if err != nil {

@@ -44,12 +44,12 @@ func mustGet(t *testing.T, s *Store, server, name string) string {
 	return v.Reveal()
 }
 
-func TestFileStoreSetGetListRemove(t *testing.T) {
-	dir := t.TempDir()
-	s := openFileStore(t, dir, testPassphrase)
-	if s.Backend() != BackendFile || s.Location() != dir {
-		t.Errorf("Backend, Location = %q, %q; want file, %s", s.Backend(), s.Location(), dir)
-	}
+func TestStoreSetGetListRemove(t *testing.T) {
+	forEachKeyring(t, testStoreSetGetListRemove)
+}
+
+func testStoreSetGetListRemove(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	if items, err := s.List(""); err != nil || len(items) != 0 {
 		t.Fatalf("a new keyring lists %v, %v (the canary must be gone)", items, err)
 	}
@@ -94,8 +94,8 @@ func TestFileStoreSetGetListRemove(t *testing.T) {
 		t.Fatalf("Remove: %v", err)
 	}
 	_, err = s.Get("weather", "api-key")
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "mediator secret set weather api-key") {
-		t.Errorf("Get after Remove = %v; want ErrNotFound telling how to set it", err)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "mediator secret set weather api-key") || !strings.Contains(err.Error(), s.Backend()+" keyring") {
+		t.Errorf("Get after Remove = %v; want ErrNotFound naming the backend and telling how to set it", err)
 	}
 	if err := s.Remove("weather", "api-key"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Remove = %v; want ErrNotFound", err)
@@ -104,8 +104,8 @@ func TestFileStoreSetGetListRemove(t *testing.T) {
 		t.Errorf("not-found hint is not pasteable: %v", err)
 	}
 
-	// Everything survives a reopen with the right passphrase.
-	again := openFileStore(t, dir, testPassphrase)
+	// Everything survives a reopen.
+	again := open(t, Options{})
 	if got := mustGet(t, again, "calendar", "token"); got != "calendar-key-B" {
 		t.Errorf("after reopen Get = %q", got)
 	}
@@ -114,6 +114,9 @@ func TestFileStoreSetGetListRemove(t *testing.T) {
 func TestFileStorePermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "keyring")
 	s := openFileStore(t, dir, testPassphrase)
+	if s.Backend() != BackendFile || s.Location() != dir {
+		t.Errorf("Backend, Location = %q, %q; want file, %s", s.Backend(), s.Location(), dir)
+	}
 	mustSet(t, s, "weather", "api-key", canaryValue)
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -248,8 +251,10 @@ func TestFileStorePassphraseFromEnv(t *testing.T) {
 	}
 }
 
-func TestServerSecretsScoped(t *testing.T) {
-	s := openFileStore(t, t.TempDir(), testPassphrase)
+func TestServerSecretsScoped(t *testing.T) { forEachKeyring(t, testServerSecretsScoped) }
+
+func testServerSecretsScoped(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	mustSet(t, s, "a", "token", "token-of-server-a")
 	mustSet(t, s, "b", "token", "token-of-server-b")
 	ctx := t.Context()
@@ -281,8 +286,10 @@ func TestServerSecretsScoped(t *testing.T) {
 	}
 }
 
-func TestServerSecretsWriteScoped(t *testing.T) {
-	s := openFileStore(t, t.TempDir(), testPassphrase)
+func TestServerSecretsWriteScoped(t *testing.T) { forEachKeyring(t, testServerSecretsWriteScoped) }
+
+func testServerSecretsWriteScoped(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	mustSet(t, s, "b", "token", "token-of-server-b")
 	ctx := t.Context()
 	a := s.ForServer("a")
@@ -323,14 +330,17 @@ func TestServerSecretsWriteScoped(t *testing.T) {
 }
 
 func TestStoreRedactorLearnsHandedOutSecrets(t *testing.T) {
-	dir := t.TempDir()
-	writer := openFileStore(t, dir, testPassphrase)
+	forEachKeyring(t, testStoreRedactorLearnsHandedOutSecrets)
+}
+
+func testStoreRedactorLearnsHandedOutSecrets(t *testing.T, open openFunc) {
+	writer := open(t, Options{})
 	mustSet(t, writer, "weather", "api-key", "stored-through-set")
 	if got := writer.Redactor().Redact("x stored-through-set"); got != "x "+redacted {
 		t.Errorf("Set did not register the value: %q", got)
 	}
 
-	reader := openFileStore(t, dir, testPassphrase)
+	reader := open(t, Options{})
 	if got := reader.Redactor().Redact("stored-through-set"); got != "stored-through-set" {
 		t.Errorf("a value was masked before it was handed out: %q", got)
 	}
@@ -342,8 +352,10 @@ func TestStoreRedactorLearnsHandedOutSecrets(t *testing.T) {
 	}
 }
 
-func TestStoreRejectsBadInput(t *testing.T) {
-	s := openFileStore(t, t.TempDir(), testPassphrase)
+func TestStoreRejectsBadInput(t *testing.T) { forEachKeyring(t, testStoreRejectsBadInput) }
+
+func testStoreRejectsBadInput(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	if err := s.Set("weather", "api-key", Secret{}); err == nil || !strings.Contains(err.Error(), "empty secret") {
 		t.Errorf("empty secret: %v", err)
 	}
@@ -376,8 +388,10 @@ func TestStoreListIgnoresForeignFiles(t *testing.T) {
 	openFileStore(t, dir, testPassphrase)
 }
 
-func TestStoreConcurrentUse(t *testing.T) {
-	s := openFileStore(t, t.TempDir(), testPassphrase)
+func TestStoreConcurrentUse(t *testing.T) { forEachKeyring(t, testStoreConcurrentUse) }
+
+func testStoreConcurrentUse(t *testing.T, open openFunc) {
+	s := open(t, Options{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := range 4 {

@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/hostile"
 	"github.com/mediatorhq/mediator/internal/sandbox"
+	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
 // hostileServerEnv makes the test binary run as hostile.EscapeServer, a
@@ -26,6 +28,9 @@ const hostileServerEnv = "HOSTILE_SERVER"
 func TestMain(m *testing.M) {
 	if os.Getenv(hostileServerEnv) == "escape" {
 		os.Exit(hostile.RunEscapeServer())
+	}
+	if code := testenv.RunKeyctlHelper(); code >= 0 {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -235,12 +240,18 @@ func TestSandboxKeepsHostileServerOut(t *testing.T) {
 		backend := strings.TrimSuffix(v.name, "-as-nobody")
 		t.Run(v.name, func(t *testing.T) {
 			h := newMediatorHome(t, bin, v.user)
+			if backend == "keyctl" {
+				// The items (other/token, the audit key) and the "mediator"
+				// keyring outlive mediator in the user's kernel keyring.
+				if v.user == nil {
+					testenv.KeyctlKeyring(t, credentials.DefaultServiceName)
+				} else {
+					testenv.KeyctlKeyringAs(t, credentials.DefaultServiceName, h.server, v.user)
+				}
+			}
 			h.writeConfig(backend, "")
 			if out, errOut, err := h.run(canaryToken, "secret", "set", "other", "token"); err != nil {
 				t.Fatalf("secret set: %v\n%s%s", err, out, errOut)
-			}
-			if backend == "keyctl" {
-				t.Cleanup(func() { h.run("", "secret", "rm", "other", "token") })
 			}
 			pins := filepath.Join(h.state, "pins.json")
 			before, _ := os.ReadFile(pins)

@@ -21,10 +21,17 @@ func RepoRoot() string {
 // CI=true, else t.Skip.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
+	CannotRun(t, "required test tool missing", "run `make tools`", format, args...)
+}
+
+// CannotRun reports why the test cannot run here, what and why, with a
+// hint on what to do: t.Fatal when CI=true, else t.Skip.
+func CannotRun(t testing.TB, what, hint, format string, args ...any) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("required test tool missing (CI=true, so this fails instead of skipping): "+format, args...)
+		t.Fatalf(what+" (CI=true, so this fails instead of skipping): "+format+" ("+hint+")", args...)
 	}
-	t.Skipf("skipping: "+format+" (run `make tools`)", args...)
+	t.Skipf("skipping: "+format+" ("+hint+")", args...)
 }
 
 // NPMServer returns the command line that starts one of the npm MCP servers

@@ -52,7 +52,7 @@ func ExitCode(err error) int {
 		}
 		return ExitConnect
 	}
-	if errors.Is(err, credentials.ErrWrongPassphrase) {
+	if errors.Is(err, credentials.ErrWrongPassphrase) || errors.Is(err, credentials.ErrLocked) || errors.Is(err, credentials.ErrUnreachable) {
 		return ExitConnect
 	}
 	return ExitUsage

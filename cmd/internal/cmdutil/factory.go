@@ -162,6 +162,7 @@ func (f *Factory) openKeyring(ctx context.Context, cfg *config.Config) (*credent
 		fromEnv = env
 		return p, err
 	}
+	opts.Env = f.LookupEnv // the Secret Service's session bus
 	opts.Logger = f.Logger()
 	store, err := credentials.Open(ctx, opts)
 	if err != nil {

@@ -31,6 +31,8 @@ type testEnv struct {
 	vars    map[string]string
 	cfgPath string
 	canary  []string
+	// backend is the config's credentials.backend (default file).
+	backend string
 	// setup adjusts the Factory before each run (e.g. a fake terminal).
 	setup func(*cmdutil.Factory)
 }
@@ -48,17 +50,28 @@ func newTestEnv(t *testing.T) *testEnv {
 			"XDG_STATE_HOME":              filepath.Join(dir, "state"),
 			"MEDIATOR_KEYRING_PASSPHRASE": canaryPassphrase,
 		},
-		canary: []string{canaryKey, canaryPassphrase},
+		canary:  []string{canaryKey, canaryPassphrase},
+		backend: "file",
 	}
 	e.cfgPath = filepath.Join(dir, "config", "mediator", "config.yaml")
 	return e
+}
+
+// useSecretService adds env, the variables that lead to a Secret Service
+// the test started (testenv.StartSecretService), to the environment, and
+// has writeConfig leave the backend to auto, which should pick it.
+func (e *testEnv) useSecretService(env map[string]string) {
+	for k, v := range env {
+		e.vars[k] = v
+	}
+	e.backend = "auto"
 }
 
 // writeConfig writes the default config file, with the file keyring in
 // the temp dir so no test touches a real keyring.
 func (e *testEnv) writeConfig(servers string) {
 	e.t.Helper()
-	body := "credentials:\n  backend: file\n  file_dir: " + filepath.Join(e.dir, "keyring") + "\n" + servers
+	body := "credentials:\n  backend: " + e.backend + "\n  file_dir: " + filepath.Join(e.dir, "keyring") + "\n" + servers
 	if err := os.MkdirAll(filepath.Dir(e.cfgPath), 0o700); err != nil {
 		e.t.Fatal(err)
 	}
