@@ -1,9 +1,9 @@
-# The one test command (README Quick start, .ci/run): format check, vet,
+# The one test command (README Quick start, .ci/run): format check, vet, staticcheck,
 # the real npm servers the tests talk to, every test with the race detector,
 # then the official MCP conformance suite against cmd/conformance-client.
 GO ?= go
 
-.PHONY: test check fmt-check vet tools build bench demo conformance
+.PHONY: test check fmt-check vet staticcheck tools build bench demo conformance
 
 # Modules of their own: test-only dependency graphs kept out of go.mod.
 SUBMODULES := connectors/oauth/interop
@@ -19,7 +19,19 @@ test: check tools
 conformance:
 	bash scripts/conformance.sh
 
-check: fmt-check vet
+check: fmt-check vet staticcheck
+
+# staticcheck, built once per version and Go toolchain into the user's cache
+# dir (a CI run is a fresh clone, so a folder inside it would not last).
+STATICCHECK_VERSION := v0.8.2
+TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mediator-tools
+STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)/staticcheck
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*')); \

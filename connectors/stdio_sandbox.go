@@ -178,12 +178,8 @@ func planSandbox(name string, cfg SandboxConfig, cmd *exec.Cmd, env map[string]s
 			}
 		}
 	}
-	for _, p := range cfg.Read {
-		read = append(read, p)
-	}
-	for _, p := range cfg.Write {
-		write = append(write, p)
-	}
+	read = append(read, cfg.Read...)
+	write = append(write, cfg.Write...)
 	plan.policy = sandbox.Policy{Read: read, Write: write, Network: !cfg.NoNetwork, UnixSockets: cfg.UnixSockets}
 	return plan, nil
 }

@@ -32,7 +32,7 @@ type withPrivateSecret struct {
 
 // Verbs that vet rejects for a struct, passed through variables because
 // some caller somewhere will use them anyway.
-var verbS, verbQ, verbX, verbD = "%s", "%q", "%x", "%d"
+var verbS, verbQ = "%s", "%q"
 
 func TestSecretFormattingRedacts(t *testing.T) {
 	s := NewSecret(canaryValue)

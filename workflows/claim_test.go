@@ -101,7 +101,7 @@ func newWriteServer(t *testing.T) (*writeServer, string) {
 			case <-ws.done:
 			}
 		}
-		return nil, out{N: a.N}, nil
+		return nil, out(a), nil
 	})
 	mcp.AddTool(s, &mcp.Tool{Name: "probe", Annotations: &mcp.ToolAnnotations{IdempotentHint: true}}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, out, error) {
 		ws.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,11 +33,14 @@ func verifyProof(t *testing.T, proof string) jwt.MapClaims {
 		if !ok || jwk["kty"] != "EC" || jwk["crv"] != "P-256" || jwk["d"] != nil {
 			return nil, fmt.Errorf("jwk %v is not a public P-256 key", tok.Header["jwk"])
 		}
-		coord := func(k string) *big.Int {
+		// The uncompressed point: 0x04, then x and y of 32 bytes each.
+		point := []byte{4}
+		for _, k := range []string{"x", "y"} {
 			b, _ := base64.RawURLEncoding.DecodeString(jwk[k].(string))
-			return new(big.Int).SetBytes(b)
+			point = append(point, make([]byte, 32-len(b))...)
+			point = append(point, b...)
 		}
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: coord("x"), Y: coord("y")}, nil
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
 	}, jwt.WithValidMethods([]string{"ES256"}))
 	if err != nil || !tok.Valid {
 		t.Fatalf("DPoP proof does not verify: %v", err)

@@ -284,8 +284,8 @@ func TestDiscoveryFailuresAreNotFallbacks(t *testing.T) {
 		hint string // in the challenge, or ""
 		want string
 	}{
-		"prm 500":         {prm: func(w http.ResponseWriter) { http.Error(w, "boom", 500) }, want: "500"},
-		"prm 429":         {prm: func(w http.ResponseWriter) { http.Error(w, "slow down", 429) }, want: "429"},
+		"prm 500":         {prm: func(w http.ResponseWriter) { http.Error(w, "boom", http.StatusInternalServerError) }, want: "500"},
+		"prm 429":         {prm: func(w http.ResponseWriter) { http.Error(w, "slow down", http.StatusTooManyRequests) }, want: "429"},
 		"prm unreachable": {hint: closedURL + "/prm", want: "connect"},
 		"prm not json":    {prm: func(w http.ResponseWriter) { _, _ = io.WriteString(w, "<html>") }, want: "decoding"},
 	} {

@@ -49,10 +49,6 @@ func (s Status) String() string {
 	return fmt.Sprintf("landlock v%d + seccomp", s.LandlockABI)
 }
 
-func errorUnavailable() error {
-	return fmt.Errorf("sandbox: %s", Probe().Reason)
-}
-
 // SystemPaths are the read-only system trees every program needs to start:
 // its loader and libraries, /etc's configuration (resolver, certificates,
 // time zones), and /proc and /sys, where Landlock still keeps the child

@@ -2,7 +2,10 @@
 
 package sandbox
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+)
 
 // Probe reports that children cannot be confined on this OS.
 func Probe() Status {
@@ -15,4 +18,8 @@ func Harden() error { return nil }
 // Start refuses: there is no sandbox here.
 func Start(p Policy, start func() error) error {
 	return errorUnavailable()
+}
+
+func errorUnavailable() error {
+	return fmt.Errorf("sandbox: %s", Probe().Reason)
 }

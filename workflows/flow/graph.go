@@ -153,8 +153,7 @@ func BuildGraph(f *Flow) *Graph {
 		e.Fields = append(e.Fields, ff)
 	}
 	// flowInto records the data an expression of `to` reads.
-	var flowInto func(to string, toServer string, s *Step, e *Expr, ownForEach bool, dst string, depth int)
-	flowInto = func(to, toServer string, s *Step, e *Expr, ownForEach bool, dst string, depth int) {
+	flowInto := func(to, toServer string, s *Step, e *Expr, ownForEach bool, dst string, depth int) {
 		for _, p := range e.Paths {
 			switch p[0] {
 			case "inputs":
