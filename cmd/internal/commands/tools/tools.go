@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -64,6 +65,10 @@ type toolRow struct {
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
 	InputSchema any    `json:"input_schema,omitempty"`
+	// OutputSchema and Annotations are what scripts and flows decide by:
+	// a retry is safe on a tool annotated readOnlyHint or idempotentHint.
+	OutputSchema any                  `json:"output_schema,omitempty"`
+	Annotations  *mcp.ToolAnnotations `json:"annotations,omitempty"`
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -96,6 +101,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		r := toolRow{Server: ti.Server, Name: ti.Name, Qualified: ti.Qualified, LLMName: ti.LLMName, Allowed: ti.Allowed, Pin: ti.Pin}
 		if ti.Tool != nil {
 			r.Title, r.Description, r.InputSchema = ti.Tool.Title, ti.Tool.Description, ti.Tool.InputSchema
+			r.OutputSchema, r.Annotations = ti.Tool.OutputSchema, ti.Tool.Annotations
 		}
 		rows = append(rows, r)
 	}
