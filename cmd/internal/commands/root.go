@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,9 @@ and audits each call, and no server ever sees another server's credential.`,
 			return nil
 		},
 	}
+	// --version prints what `mediator version` does.
+	root.Version = version.Read(f.Version, debug.ReadBuildInfo).Text()
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)
