@@ -64,9 +64,11 @@ taken as that JSON value, anything else as a string. A dotted KEY nests:
 Output: text content as text, structured content as indented JSON, other
 content summarized; --json prints the raw MCP CallToolResult.
 
-Exit codes: 0 success, 1 the tool returned an error result, 2 usage or
-config error (unknown server or tool, invalid arguments), 3 connection or
-authentication failure.`,
+Exit codes: 0 success; 1 the tool returned an error result; 2 refused
+before sending (usage, config, an unknown server or tool, a tool not
+allowed or with changes not accepted, invalid arguments); 3 the server
+could not be used (unreachable, no answer in time, credential rejected or
+missing, a JSON-RPC error). See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator call weather get_forecast -a location=Oslo -a days=3
   mediator call calendar create_event --args '{"title": "Walk", "start": "2026-05-01T10:00"}'
   mediator call calendar list_events --args @args.json --json`,

@@ -37,7 +37,8 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *ValidateOpti
 		Short: "Report every problem in the config file at once",
 		Long: `Reads the config file (--config, $MEDIATOR_CONFIG or the default) and
 reports every problem in it, one per line as FILE:LINE:COL: FIELD: PROBLEM,
-with the valid choices. Exits 2 if there is any.`,
+with the valid choices. Exits 2 if there is any, as every command does
+with such a config (see ` + "`mediator help exit-codes`" + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {

@@ -35,7 +35,8 @@ func NewCmdServers(f *cmdutil.Factory, runF func(context.Context, *ListOptions) 
 		Short: "List the configured servers, connecting to each to show its state",
 		Long: `Connects to every configured server at once and shows its transport,
 endpoint, state (ready, failed, auth-required) and number of tools, with the
-reason when it is not ready. Exits 3 if any server is not ready.`,
+reason when it is not ready. Exits 3 if any server is not ready, 2 if the
+config has problems (see ` + "`mediator help exit-codes`" + `).`,
 		Args: cobra.NoArgs,
 		RunE: run,
 	}

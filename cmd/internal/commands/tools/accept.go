@@ -76,7 +76,10 @@ is, and the command fails. This is the way to accept from a script.
 Without --digest, the changes are listed and shown first, as tools diff
 shows them; on a terminal you are then asked to confirm (--yes skips the
 question). What gets pinned is what was shown: a server that changes its
-tools between showing and pinning has nothing accepted.`,
+tools between showing and pinning has nothing accepted.
+
+Exits 2 when nothing was accepted because the tools differ from what was
+reviewed, 3 when the server could not be used (see ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator tools diff weather          # review; prints the digest
   mediator tools accept weather --digest sha256:…
   mediator tools accept weather get_forecast`,

@@ -37,7 +37,10 @@ changed (its definition changed since it was accepted; calls are refused
 until you accept it). "mediator tools diff SERVER [TOOL]" shows what changed
 and "mediator tools accept SERVER [TOOL] --digest DIGEST" accepts exactly
 that. A server offering more tools than its max_tools setting (default
-1000) has its tool list refused.`,
+1000) has its tool list refused.
+
+Exits 2 for an unknown server, 3 when a server's tools could not be
+listed (see ` + "`mediator help exit-codes`" + `).`,
 		Args: cmdutil.MaxArgs(1, "[SERVER]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -44,7 +44,8 @@ Resume refuses when the flow file changed since the run started (its
 SHA-256 is journalled): restore the file or start a new run.
 
 Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
-decision exits 2.`,
+decision, or of a run that is finished or unknown, exits 2 (see
+` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator resume 20260501T073000-1a2b3c
   mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
   mediator resume 20260501T073000 --rerun remind`,

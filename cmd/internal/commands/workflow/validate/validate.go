@@ -61,7 +61,8 @@ retry_unsafe: true. Tool annotations count as trusted because mediator pins
 each tool definition and refuses changed ones until accepted (the config's
 policy.trust_annotations can narrow that to some servers).
 
-Exits 2 if there is any problem, 3 if a server could not be reached.`,
+Exits 2 if there is any problem, 3 if a server could not be reached (see
+` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator validate rain-reminders.flow.yaml
   mediator validate --connect rain-reminders.flow.yaml
   mediator validate --json flow.yaml | jq '.problems[].message'`,
