@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -141,7 +140,7 @@ func acceptRun(ctx context.Context, opts *AcceptOptions) error {
 			}
 		}
 		if !opts.Yes && opts.CanPrompt() {
-			ok, err := opts.confirm(fmt.Sprintf("Accept these %d change(s) to %s? [y/N] ", len(r.Changes), what(r)))
+			ok, err := cmdutil.Confirm(opts.IO, fmt.Sprintf("Accept these %d change(s) to %s? [y/N] ", len(r.Changes), what(r)))
 			if err != nil {
 				return err
 			}
@@ -184,18 +183,4 @@ func what(r *orchestrator.Review) string {
 		return orchestrator.QualifiedName(r.Server, r.Tool)
 	}
 	return "the tools of " + r.Server
-}
-
-// confirm asks a yes/no question on the terminal; only yes is yes.
-func (o *AcceptOptions) confirm(question string) (bool, error) {
-	fmt.Fprint(o.IO.ErrOut, question)
-	line, err := bufio.NewReader(o.IO.In).ReadString('\n')
-	if err != nil && line == "" {
-		return false, fmt.Errorf("reading the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
 }

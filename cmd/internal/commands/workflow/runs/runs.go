@@ -34,12 +34,12 @@ type Options struct {
 func NewCmdRuns(f *cmdutil.Factory, listF, showF func(context.Context, *Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs <command>",
-		Short: "List and inspect workflow runs from the run journal",
+		Short: "List, inspect and prune workflow runs in the run journal",
 		Long: `Every ` + "`mediator run`" + ` is journalled under the state directory: the
 flow file and its hash, the inputs, and every call attempt with its state,
 argument digest, redacted result and timings.`,
 	}
-	cmd.AddCommand(newCmdList(f, listF), newCmdShow(f, showF))
+	cmd.AddCommand(newCmdList(f, listF), newCmdShow(f, showF), NewCmdPrune(f, nil))
 	return cmd
 }
 
