@@ -85,6 +85,7 @@ missing, a JSON-RPC error). See ` + "`mediator help exit-codes`" + `.`,
 	cmd.Flags().StringVar(&opts.ArgsJSON, "args", "", "arguments as a JSON object, @FILE, or - for stdin")
 	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE read by the tool's input schema, else as JSON when it is valid JSON)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the raw MCP CallToolResult as JSON")
+	_ = cmd.RegisterFlagCompletionFunc("arg", completeArg(f))
 	return cmd
 }
 

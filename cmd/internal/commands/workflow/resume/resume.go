@@ -49,7 +49,8 @@ decision, or of a run that is finished or unknown, exits 2 (see
 		Example: `  mediator resume 20260501T073000-1a2b3c
   mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
   mediator resume 20260501T073000 --rerun remind`,
-		Args: cmdutil.ExactArgs(1, "ID"),
+		Args:              cmdutil.ExactArgs(1, "ID"),
+		ValidArgsFunction: flowrun.CompleteRunIDs(opts.Env, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RunID = args[0]
 			if runF != nil {

@@ -83,7 +83,8 @@ JSON-RPC error); 130 cancelled. See ` + "`mediator help exit-codes`" + `.`,
   mediator run rain-reminders.flow.yaml --inputs inputs.yaml --json
   mediator run rain-reminders.flow.yaml --dry-run
   mediator run rain-reminders.flow.yaml --dry-run=read-only`,
-		Args: cmdutil.ExactArgs(1, "FLOW"),
+		Args:              cmdutil.ExactArgs(1, "FLOW"),
+		ValidArgsFunction: flowrun.CompleteFlowFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.FlowPath = args[0]
 			switch opts.DryRun {

@@ -19,14 +19,11 @@ import (
 	"github.com/mediatorhq/mediator/workflows"
 )
 
-// statusInterrupted is a run marked running whose process is gone.
-const statusInterrupted = "interrupted"
-
 // prunable are the statuses --status accepts; defaultPrune those pruned
 // without it. An interrupted run is one to resume, so it goes only when
 // named; a run in progress never does.
 var (
-	prunable     = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunBlocked, statusInterrupted}
+	prunable     = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunBlocked, flowrun.StatusInterrupted}
 	defaultPrune = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunBlocked}
 )
 
@@ -153,7 +150,7 @@ func parseStatuses(in []string) ([]string, error) {
 		s = strings.TrimSpace(s)
 		switch {
 		case s == workflows.RunRunning:
-			return nil, cmdutil.UsageErrorf("--status running: a run in progress is never pruned (a run whose process died is %s)", statusInterrupted)
+			return nil, cmdutil.UsageErrorf("--status running: a run in progress is never pruned (a run whose process died is %s)", flowrun.StatusInterrupted)
 		case !slices.Contains(prunable, s):
 			return nil, cmdutil.UsageErrorf("--status %q: valid states are %s", s, strings.Join(prunable, ", "))
 		case !slices.Contains(out, s):
@@ -188,13 +185,7 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 		shown  []string // each chosen run's status, interrupted for a dead one
 	)
 	for _, r := range all {
-		st := r.Status
-		if st == workflows.RunRunning {
-			if opts.Alive(r.PID) {
-				continue // in progress
-			}
-			st = statusInterrupted
-		}
+		st := flowrun.RunStatus(r, opts.Alive)
 		if slices.Contains(opts.Statuses, st) && (opts.OlderThan == 0 || r.StartedAt.Before(cutoff)) {
 			chosen, shown = append(chosen, r), append(shown, st)
 		}
