@@ -117,6 +117,7 @@ func TestExitCodesFollowOneTable(t *testing.T) {
 		{args: []string{"call", "rpc", "rpc"}, code: 3, want: "the backend refused the request"},
 		{args: []string{"call", "down", "echo"}, code: 3},
 		{args: []string{"call", "weather", "echo", "-a", "text=hi"}, code: 3, vars: wrongPassphrase, want: "wrong passphrase"},
+		{args: []string{"call", "weather", "say", "-a", "text=hi", "-o", filepath.Join(e.dir, "none.bin")}, code: 2, want: "nothing saved"},
 
 		{args: []string{"run", okFlow}, code: 0},
 		{args: []string{"run", failFlow}, code: 1, want: "weather.fail returned an error"},
@@ -145,6 +146,9 @@ func TestExitCodesFollowOneTable(t *testing.T) {
 		{args: []string{"runs", "list"}, code: 0},
 		{args: []string{"runs", "show", okRun}, code: 0},
 		{args: []string{"runs", "show", "nosuchrun"}, code: 2},
+		{args: []string{"runs", "prune", "--dry-run"}, code: 0},
+		{args: []string{"runs", "prune"}, code: 2, want: "pass --yes"},
+		{args: []string{"runs", "prune", "--status", "running"}, code: 2},
 
 		{args: []string{"--config", good, "servers"}, code: 0},
 		{args: []string{"servers"}, code: 3, want: "not ready"},
