@@ -121,7 +121,7 @@ func CompletionTools(f *Factory, cmd *cobra.Command, server string) []orchestrat
 		cobra.CompDebugln("listing tools: "+err.Error(), false)
 		return nil
 	}
-	out := tools[:0]
+	var out []orchestrator.ToolInfo
 	for _, t := range tools {
 		if t.Allowed && t.Tool != nil {
 			out = append(out, t)
