@@ -1,6 +1,7 @@
 package flowrun
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -57,7 +58,11 @@ func CompleteRunIDs(env Env, resumable bool) cobra.CompletionFunc {
 			return nil, none
 		}
 		defer j.Close()
-		runs, err := j.Runs(cmd.Context(), completionRuns)
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		runs, err := j.Runs(ctx, completionRuns)
 		if err != nil {
 			return nil, none
 		}
