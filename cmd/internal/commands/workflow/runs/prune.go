@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
+	"github.com/mediatorhq/mediator/internal/bytesize"
 	"github.com/mediatorhq/mediator/workflows"
 )
 
@@ -226,7 +227,7 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	if len(p.Runs) > 0 {
 		fmt.Fprintf(opts.Env.IO.ErrOut, "Deleted %d run(s) and their %d call attempt(s)", len(p.Runs), p.Attempts)
 		if err == nil {
-			fmt.Fprintf(opts.Env.IO.ErrOut, "; %s went from %s to %s", path, byteSize(before), byteSize(fileSize(path)))
+			fmt.Fprintf(opts.Env.IO.ErrOut, "; %s went from %s to %s", path, bytesize.Approx(before), bytesize.Approx(fileSize(path)))
 		}
 		fmt.Fprintln(opts.Env.IO.ErrOut)
 	}
@@ -254,17 +255,4 @@ func fileSize(path string) int64 {
 		}
 	}
 	return n
-}
-
-// byteSize renders n bytes for people: 9.1 MB, 120 kB.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.0f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
