@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
 // stdioServerEnv makes the test binary run as a go-sdk stdio MCP server
@@ -24,8 +25,11 @@ const stdioServerEnv = "MEDIATOR_TEST_STDIO_SERVER"
 const stdioRefuseFileEnv = "MEDIATOR_TEST_REFUSE_FILE"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(stdioServerEnv) == "1" {
+	switch os.Getenv(stdioServerEnv) {
+	case "1":
 		os.Exit(runStdioTestServer())
+	case "fail-start":
+		os.Exit(hostile.FailStart(os.Stderr, os.Getenv("API_TOKEN")))
 	}
 	os.Exit(m.Run())
 }

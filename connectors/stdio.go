@@ -122,9 +122,6 @@ func (c *Connector) stdioCommand(ctx context.Context) (*exec.Cmd, *stdioPlan, er
 	for _, k := range names {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
-	if c.opts.Stderr != nil {
-		cmd.Stderr = c.opts.Stderr
-	}
 	return cmd, plan, nil
 }
 

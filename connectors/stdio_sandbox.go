@@ -1,17 +1,13 @@
 package connectors
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -50,9 +46,8 @@ func (c *Connector) Sandbox() SandboxState {
 // sandboxedTransport starts a stdio server's process confined by policy;
 // everything else is go-sdk's CommandTransport.
 type sandboxedTransport struct {
-	inner  *commandTransport
-	plan   *stdioPlan
-	denied *deniedPaths
+	inner *commandTransport
+	plan  *stdioPlan
 }
 
 func (t *sandboxedTransport) Connect(ctx context.Context) (mcp.Connection, error) {
@@ -374,73 +369,6 @@ func within(p, dir string) bool {
 		return p != dir
 	}
 	return strings.HasPrefix(p, dir+string(filepath.Separator))
-}
-
-// deniedPaths remembers the paths a server's stderr says it was refused,
-// so a server that fails in the sandbox gets an error naming them.
-type deniedPaths struct {
-	mu    sync.Mutex
-	paths []string
-	line  []byte
-}
-
-// deniedPattern matches how node, Python, Go and C programs report a
-// refused path: "EACCES: permission denied, open '/x'", "[Errno 13]
-// Permission denied: '/x'", "open /x: permission denied", "/x: Permission
-// denied", and EPERM's "operation not permitted".
-var deniedPattern = regexp.MustCompile(`(?i)(?:(?:EACCES|EPERM|permission denied|operation not permitted)[^'"/]*['"]?(/[^'"\s,)]+))|(?:(/[^'"\s:,)]+)['"]?:\s*(?:permission denied|operation not permitted))`)
-
-func (d *deniedPaths) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.line = append(d.line, p...)
-	for {
-		i := bytes.IndexByte(d.line, '\n')
-		if i < 0 {
-			if len(d.line) > 64<<10 {
-				d.line = d.line[:0]
-			}
-			return len(p), nil
-		}
-		d.scan(d.line[:i])
-		d.line = d.line[i+1:]
-	}
-}
-
-func (d *deniedPaths) scan(line []byte) {
-	for _, m := range deniedPattern.FindAllSubmatch(line, -1) {
-		p := string(m[1])
-		if p == "" {
-			p = string(m[2])
-		}
-		if !slices.Contains(d.paths, p) && len(d.paths) < 8 {
-			d.paths = append(d.paths, p)
-		}
-	}
-}
-
-// hint is the sentence a failed connect gets, or "" when stderr named no
-// refused path.
-func (d *deniedPaths) hint(server string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.paths) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("the sandbox denied %s; allow it with servers.%s.sandbox.read or sandbox.write, or run the server with sandbox: off",
-		strings.Join(d.paths, ", "), server)
-}
-
-// sandboxed wraps ct so its process starts confined by plan, and watches
-// its stderr for refused paths.
-func (c *Connector) sandboxed(ct *commandTransport, plan *stdioPlan) *sandboxedTransport {
-	denied := &deniedPaths{}
-	if ct.Command.Stderr != nil {
-		ct.Command.Stderr = io.MultiWriter(ct.Command.Stderr, denied)
-	} else {
-		ct.Command.Stderr = denied
-	}
-	return &sandboxedTransport{inner: ct, plan: plan, denied: denied}
 }
 
 // commandOf is the command transport under t, if t starts a process.

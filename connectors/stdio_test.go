@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/internal/hostile"
 	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
@@ -216,5 +217,42 @@ func TestInheritedEnvPerOS(t *testing.T) {
 	setEnv(lin, "Path", "x", "linux")
 	if lin["PATH"] != "/bin" || lin["Path"] != "x" {
 		t.Errorf("on linux names are case-sensitive: %v", lin)
+	}
+}
+
+// A server that exits while starting gets an error that shows the last
+// lines of its stderr: its secrets masked, nothing that could drive a
+// terminal, only the last few lines.
+func TestStdioStartFailureShowsStderr(t *testing.T) {
+	const token = "start-fail-token-5Jq8Wz"
+	cfg := stdioTestConfig(t, "broken")
+	cfg.Env[stdioServerEnv] = "fail-start"
+	cfg.SecretEnv = map[string]string{"API_TOKEN": "token"}
+	c := mustNew(t, Options{Config: cfg, Secrets: secretMap{"token": token}})
+	err := c.Connect(testCtx(t))
+	if err == nil {
+		t.Fatal("a server that exits while starting connected")
+	}
+	msg := err.Error()
+	t.Logf("%s", msg)
+	for _, want := range []string{"exit status 0", "the last lines of its stderr:\n  ", "loading plugin 19", "  " + hostile.FailStartLast} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, token) {
+		t.Errorf("error shows the server's secret:\n%s", msg)
+	}
+	if !strings.Contains(msg, "token [REDACTED]") {
+		t.Errorf("the line with the secret is not shown masked:\n%s", msg)
+	}
+	if strings.ContainsAny(msg, "\x1b\x07\r") {
+		t.Errorf("error holds terminal controls: %q", msg)
+	}
+	if strings.Contains(msg, "loading plugin 0\n") || strings.Contains(msg, "starting failing-server") {
+		t.Errorf("error shows more than the last lines:\n%s", msg)
+	}
+	if kindOf(t, err) != KindTransport {
+		t.Errorf("kind %s", kindOf(t, err))
 	}
 }

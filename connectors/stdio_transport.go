@@ -24,6 +24,8 @@ type commandTransport struct {
 	TerminateDuration time.Duration
 	// Limit bounds each message on stdout; nil means go-sdk's default cap.
 	Limit *sessionLimit
+	// stderr watches the server's stderr (Command.Stderr writes to it).
+	stderr *serverStderr
 }
 
 func (t *commandTransport) Connect(ctx context.Context) (mcp.Connection, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -43,15 +44,22 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	}
 	if err != nil {
 		st.close()
-		if ct := commandOf(t); ct != nil && ct.Command.ProcessState != nil {
+		ct := commandOf(t)
+		if ct != nil && ct.Command.ProcessState != nil {
 			// go-sdk reaped the process when the handshake failed; its
 			// exit says more than the broken pipe does.
 			err = fmt.Errorf("%w (the server process exited: %v)", err, ct.Command.ProcessState)
 		}
 		if sb, ok := t.(*sandboxedTransport); ok {
 			sb.plan.cleanup()
-			if h := sb.denied.hint(c.cfg.Name); h != "" {
+			if h := ct.stderr.deniedHint(c.cfg.Name); h != "" {
 				err = fmt.Errorf("%w; %s", err, h)
+			}
+		}
+		if ct != nil {
+			// What the server said before it failed is usually why.
+			if tail := ct.stderr.tailText(c.redactor); tail != "" {
+				err = &explained{msg: err.Error() + tail, err: err}
 			}
 		}
 		return nil, nil, c.classify(ctx, opConnect, err, p)
@@ -73,11 +81,15 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		if err != nil {
 			return nil, nil, err
 		}
-		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit}
+		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit, stderr: &serverStderr{}}
+		cmd.Stderr = ct.stderr
+		if c.opts.Stderr != nil {
+			cmd.Stderr = io.MultiWriter(c.opts.Stderr, ct.stderr)
+		}
 		if plan == nil {
 			return ct, nil, nil
 		}
-		return c.sandboxed(ct, plan), nil, nil
+		return &sandboxedTransport{inner: ct, plan: plan}, nil, nil
 	case TransportStreamableHTTP, TransportSSE:
 		authn := c.opts.Authenticator
 		if authn == nil {

@@ -486,12 +486,17 @@ func errorView(err error, class string) any {
 		return nil
 	}
 	if class == "" {
-		class = errorClass(err)
+		class = ErrorClass(err)
 	}
 	return map[string]any{"message": err.Error(), "class": class}
 }
 
-func errorClass(err error) string {
+// ErrorClass is the class (Class* constants) of a step's failure as a run
+// reports it: a cancellation, a refusal by mediator (the data-flow policy,
+// an unknown or unaccepted tool), an expression that failed, a tool's
+// error result, or the class a ToolCaller gave; "" for failures that are
+// none of these (a journal or audit write, an output expression).
+func ErrorClass(err error) string {
 	var pe *policyError
 	var ee *exprError
 	var te *ToolError

@@ -587,6 +587,55 @@ func (j *Journal) Run(ctx context.Context, id string) (*RunRecord, error) {
 	return nil, fmt.Errorf("run id prefix %q is ambiguous: it matches %s, %s and maybe more; give more of the id", id, found[0].ID, found[1].ID)
 }
 
+// Pruned is what Prune deleted.
+type Pruned struct {
+	// Runs are the ids of the runs deleted, Attempts how many call
+	// attempts went with them.
+	Runs     []string
+	Attempts int
+}
+
+// Prune deletes runs with their attempts, each only if it is still as
+// listed (the same status and updated_at): a run a resume has taken up
+// since is kept. It then compacts the database (VACUUM, and a checkpoint
+// that empties the write-ahead log), so the space goes back to the file
+// system; a compaction that fails (another process holds the journal) is
+// reported after the deletions, which stand.
+func (j *Journal) Prune(ctx context.Context, runs []*RunRecord) (Pruned, error) {
+	var p Pruned
+	err := j.write(true, func(tx *sql.Tx) error {
+		p = Pruned{}
+		for _, r := range runs {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts WHERE run_id = ?`, r.ID).Scan(&n); err != nil {
+				return fmt.Errorf("prune run %s: %w", r.ID, err)
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id = ? AND status = ? AND updated_at = ?`, r.ID, r.Status, r.UpdatedAt.UnixNano())
+			if err != nil {
+				return fmt.Errorf("prune run %s: %w", r.ID, err)
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				p.Runs = append(p.Runs, r.ID)
+				p.Attempts += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Pruned{}, err
+	}
+	if len(p.Runs) == 0 {
+		return p, nil
+	}
+	if _, err := j.db.ExecContext(ctx, `VACUUM`); err != nil {
+		return p, fmt.Errorf("compact run journal: %w", err)
+	}
+	if _, err := j.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return p, fmt.Errorf("compact run journal: %w", err)
+	}
+	return p, nil
+}
+
 const attemptColumns = `run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at`
 
 func scanAttempt(row interface{ Scan(...any) error }, withResult bool) (*AttemptRecord, error) {

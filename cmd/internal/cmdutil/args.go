@@ -11,6 +11,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/internal/suggest"
+	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // ExactArgs is cobra.ExactArgs with a usage error that names the
@@ -95,51 +96,62 @@ func CompleteServers(f *Factory, upTo int) cobra.CompletionFunc {
 // names: a shell waiting longer than this is worse than no completion.
 const completionTimeout = 5 * time.Second
 
+// CompletionTools lists the tools server offers and its filter allows, for
+// completing a command line. Listing connects to the server as `mediator
+// tools SERVER` does, but never prompts (a keyring passphrase comes from
+// the environment or not at all) and gives up after completionTimeout: on
+// any failure it returns nil, offering nothing rather than hanging the
+// shell.
+func CompletionTools(f *Factory, cmd *cobra.Command, server string) []orchestrator.ToolInfo {
+	cfg, err := f.Config()
+	if err != nil || !slices.Contains(cfg.ServerNames(), server) {
+		return nil
+	}
+	f.NoPrompt = true
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+	defer cancel()
+	o, err := f.Orchestrator(ctx, cfg, server)
+	if err != nil {
+		cobra.CompDebugln("listing tools: "+err.Error(), false)
+		return nil
+	}
+	defer o.Close()
+	tools, err := o.Tools(ctx, server)
+	if err != nil {
+		cobra.CompDebugln("listing tools: "+err.Error(), false)
+		return nil
+	}
+	var out []orchestrator.ToolInfo
+	for _, t := range tools {
+		if t.Allowed && t.Tool != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// CompletionText is s made fit for a completion's description: its first
+// line, without tabs (a tab ends the description) or terminal controls.
+func CompletionText(s string) string {
+	return strings.ReplaceAll(OneLine(s, 0), "\t", " ")
+}
+
 // CompleteServerTools completes SERVER TOOL: server names, then the tools
-// the server offers and its filter allows, each with the first line of its
-// description. Listing connects to the server as `mediator tools SERVER`
-// does, but never prompts (a keyring passphrase comes from the environment
-// or not at all) and gives up after completionTimeout, offering nothing
-// rather than hanging the shell.
+// the server offers and its filter allows (CompletionTools), each with the
+// first line of its description.
 func CompleteServerTools(f *Factory) cobra.CompletionFunc {
 	servers := CompleteServers(f, 1)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) != 1 {
 			return servers(cmd, args, toComplete)
 		}
-		cfg, err := f.Config()
-		if err != nil || !slices.Contains(cfg.ServerNames(), args[0]) {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		f.NoPrompt = true
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, completionTimeout)
-		defer cancel()
-		o, err := f.Orchestrator(ctx, cfg, args[0])
-		if err != nil {
-			cobra.CompDebugln("listing tools: "+err.Error(), false)
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer o.Close()
-		tools, err := o.Tools(ctx, args[0])
-		if err != nil {
-			cobra.CompDebugln("listing tools: "+err.Error(), false)
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
 		var out []cobra.Completion
-		for _, t := range tools {
-			if !t.Allowed {
-				continue
-			}
-			desc := ""
-			if t.Tool != nil {
-				desc, _, _ = strings.Cut(t.Tool.Description, "\n")
-				desc = strings.ReplaceAll(desc, "\t", " ") // a tab ends the description
-			}
-			out = append(out, cobra.CompletionWithDesc(t.Name, desc))
+		for _, t := range CompletionTools(f, cmd, args[0]) {
+			out = append(out, cobra.CompletionWithDesc(t.Name, CompletionText(t.Tool.Description)))
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -4,13 +4,45 @@ package cmdutil
 
 import "fmt"
 
-// Exit codes are part of mediator's CLI contract.
+// Exit codes are part of mediator's CLI contract, the same for every
+// command: ExitCodesHelp says what each means, and ExitCode maps errors
+// to them.
 const (
 	ExitOK        = 0
-	ExitToolError = 1 // the tool ran and returned an error result
-	ExitUsage     = 2 // bad arguments, flags or config
-	ExitConnect   = 3 // connection or authentication failure
+	ExitToolError = 1 // the tool or flow ran and returned an error
+	ExitUsage     = 2 // refused before any work: usage, config, policy
+	ExitConnect   = 3 // a server or the keyring could not be used
 )
+
+// ExitCodesHelp is `mediator help exit-codes`.
+const ExitCodesHelp = `Every mediator command exits with one of these codes:
+
+  0    Success.
+
+  1    The work ran and failed: a tool answered with an error result
+       (isError), or a flow step failed while running (a tool's error
+       result, an expression that failed on the data, a result that does
+       not match the tool's outputSchema).
+
+  2    mediator refused before doing the work: bad arguments or flags; a
+       config or flow file with problems; an unknown server, tool or run;
+       a tool the server's tools filter excludes or whose changes are not
+       accepted (mediator tools diff/accept); arguments that do not match
+       the tool's inputSchema; a data flow between servers that no flows:
+       allows; a resume that needs a decision (--rerun or --mark-done); an
+       audit log that is broken or missing.
+
+  3    A server or the keyring could not be used: a server that cannot be
+       reached, exits or breaks the connection, does not answer in time,
+       rejects or lacks its credential, or answers with a JSON-RPC error
+       (a protocol error, as opposed to a tool's error result); a keyring
+       passphrase that is wrong.
+
+  130  Interrupted (Ctrl-C or SIGTERM); a workflow run can be finished with
+       mediator resume.
+
+Commands that check many things (servers, tools, validate --connect)
+exit 3 when any server could not be used and 2 when something else is wrong.`
 
 // ExitError carries the exit code a failure should produce. Its message is
 // what the user sees on stderr; Silent suppresses it when the command has

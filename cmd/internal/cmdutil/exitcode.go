@@ -13,10 +13,12 @@ import (
 // ExitInterrupted is the shell's convention for a run ended by Ctrl-C.
 const ExitInterrupted = 130
 
-// ExitCode maps an error to mediator's exit-code contract: tool errors
-// are 1, the user's mistakes (arguments, config, unknown names) 2, and
-// failing to reach or authenticate to a server 3. Errors nobody classified
-// count as 2: the contract reserves 1 and 3 for what they promise.
+// ExitCode maps an error to mediator's exit-code contract (ExitCodesHelp):
+// tool errors are 1, refusals (arguments, config, unknown names, pins,
+// policy) 2, and failing to reach, authenticate to or talk to a server or
+// the keyring 3. Errors nobody classified count as 2: the contract
+// reserves 1 and 3 for what they promise. A workflow run's failures are
+// classified by flowrun.ExitCode, which defers to this for the rest.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK

@@ -1,10 +1,14 @@
 package cmdutil
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/termtext"
@@ -51,4 +55,19 @@ func OneLine(s string, max int) string {
 		return string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// Confirm asks question on stderr and reads the answer from stdin: only
+// y or yes is yes. Callers ask only where someone can answer (a terminal).
+func Confirm(ios *iostreams.IOStreams, question string) (bool, error) {
+	fmt.Fprint(ios.ErrOut, question)
+	line, err := bufio.NewReader(ios.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("reading the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
 }

@@ -189,3 +189,63 @@ func TestAuditVerifyOldLog(t *testing.T) {
 		}
 	}
 }
+
+// A log that is gone is no clean log: verify finds what the calls left
+// elsewhere (the head, the run journal, the audit key) and reports the
+// records missing; only where nothing shows a call does "no log" pass.
+func TestAuditVerifyMissingLog(t *testing.T) {
+	e := callEnv(t)
+	r := e.mustRun("", "audit", "--help")
+	if !strings.Contains(r.stdout, "audit.path") || !strings.Contains(r.stdout, "~/.local/state/mediator/audit.jsonl") {
+		t.Errorf("audit --help does not say where the log is:\n%s", r.stdout)
+	}
+	r = e.mustRun("", "audit", "verify")
+	if !strings.Contains(r.stderr, "no call has been made") {
+		t.Errorf("before any call: %s", r.stderr)
+	}
+	e.mustRun("", "call", "weather", "echo", "-a", "text=one")
+	audit := filepath.Join(e.dir, "state", "mediator", "audit.jsonl")
+
+	for _, tc := range []struct {
+		name   string
+		remove []string
+		want   string
+	}{
+		{"log deleted", []string{audit}, "its head " + audit + ".head is there"},
+		{"log and head deleted", []string{audit, audit + ".head"}, "the keyring holds the audit key, made at the first audited call"},
+	} {
+		for _, p := range tc.remove {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+		r := e.run("", "audit", "verify")
+		expectCode(t, r, 2, tc.name)
+		if !strings.Contains(r.stderr, "no audit log at "+audit+", yet calls were audited") || !strings.Contains(r.stderr, tc.want) ||
+			!strings.Contains(r.stderr, "its records are missing") {
+			t.Errorf("%s: stderr:\n%s", tc.name, r.stderr)
+		}
+	}
+}
+
+// The run journal counts as a witness too: a run opens the audit log
+// before its first call.
+func TestAuditVerifyMissingLogWithRuns(t *testing.T) {
+	e := callEnv(t)
+	flow := filepath.Join(e.dir, "one.flow.yaml")
+	if err := os.WriteFile(flow, []byte("version: 1\nname: one\nsteps:\n  - id: a\n    call: {server: weather, tool: echo}\n    with: {text: hi}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("", "run", flow)
+	audit := filepath.Join(e.dir, "state", "mediator", "audit.jsonl")
+	for _, p := range []string{audit, audit + ".head"} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.run("", "audit", "verify")
+	expectCode(t, r, 2, "log gone, runs journalled")
+	if !strings.Contains(r.stderr, "the run journal lists 1 workflow run(s)") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}

@@ -170,15 +170,22 @@ func TestServersAndTools(t *testing.T) {
 
 	r = e.mustRun("", "tools", "weather", "--json")
 	var tools []struct {
-		Qualified string
-		Allowed   bool
-		Pin       string
+		Qualified    string
+		Allowed      bool
+		Pin          string
+		OutputSchema map[string]any `json:"output_schema"`
+		Annotations  map[string]any `json:"annotations"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &tools); err != nil {
 		t.Fatal(err)
 	}
 	if len(tools) != 4 || tools[1].Qualified != "weather.echo" || !tools[1].Allowed {
 		t.Errorf("tools --json: %+v", tools)
+	}
+	// The retry rules decide by annotations, and flows read results by
+	// outputSchema: a script needs both.
+	if len(tools) == 4 && (tools[1].Annotations["readOnlyHint"] != true || tools[1].OutputSchema["type"] != "object") {
+		t.Errorf("tools --json lacks echo's annotations or outputSchema:\n%s", r.stdout)
 	}
 
 	r = e.run("", "tools")

@@ -142,7 +142,7 @@ type addOut struct {
 func startServer(t *testing.T, key string) (*httptest.Server, *mcp.Server) {
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "1.0.0"}, nil)
-	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "Echo the text back.\nSecond line."},
+	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "Echo the text back.\nSecond line.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, echoOut, error) {
 			return nil, echoOut{Echo: in.Text}, nil
 		})

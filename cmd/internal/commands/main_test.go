@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "silent":
 		os.Exit(runSilentServer())
+	case "fail-start":
+		os.Exit(hostile.FailStart(os.Stderr, os.Getenv("API_TOKEN")))
 	case termServerMode:
 		if err := hostile.RunTermServer(context.Background()); err != nil {
 			os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Short: "Talk to many MCP servers safely",
 		Long: `mediator connects to many MCP servers, each with its own credential from
 the OS keyring, and mediates every call between them: it checks, validates
-and audits each call, and no server ever sees another server's credential.`,
+and audits each call, and no server ever sees another server's credential.
+
+Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
+(usage, config, policy), 3 a server or the keyring could not be used,
+130 interrupted; ` + "`mediator help exit-codes`" + ` says more.`,
 		Example: `  mediator demo
   mediator servers import ~/.config/Claude/claude_desktop_config.json
   mediator secret set weather api-key
@@ -52,6 +57,9 @@ and audits each call, and no server ever sees another server's credential.`,
 			return nil
 		},
 	}
+	// --version prints what `mediator version` does.
+	root.Version = version.Read(f.Version, debug.ReadBuildInfo).Text()
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)
@@ -62,6 +70,7 @@ and audits each call, and no server ever sees another server's credential.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.ConfigFlag, "config", "", "config file (default $XDG_CONFIG_HOME/mediator/config.yaml, or $"+config.EnvConfig+")")
 	pf.StringVar(&f.LogLevel, "log-level", "warn", "log to stderr at this level: debug, info, warn, error")
+	root.Flags().BoolP("version", "v", false, "print mediator's version and source revision, as the version command does")
 
 	root.AddGroup(&cobra.Group{ID: "use", Title: "Using servers:"},
 		&cobra.Group{ID: "flows", Title: "Workflows:"},
@@ -94,6 +103,12 @@ and audits each call, and no server ever sees another server's credential.`,
 		root.AddCommand(c)
 	}
 	root.AddCommand(version.NewCmdVersion(f, nil))
+	// A help topic (no Run): `mediator help exit-codes`.
+	root.AddCommand(&cobra.Command{
+		Use:   "exit-codes",
+		Short: "What mediator's exit codes mean, for every command",
+		Long:  cmdutil.ExitCodesHelp,
+	})
 	root.AddCommand(demo.NewCmdDemo(f.IOStreams))
 	return root
 }

@@ -93,6 +93,11 @@ func TestVersion(t *testing.T) {
 	if !strings.Contains(r.stdout, `"version": "test"`) {
 		t.Errorf("version --json: %s", r.stdout)
 	}
+	// --version is the same text as the command.
+	want := e.mustRun("", "version").stdout
+	if r := e.mustRun("", "--version"); r.stdout != want {
+		t.Errorf("--version printed\n%s\nwant\n%s", r.stdout, want)
+	}
 }
 
 func TestCompletion(t *testing.T) {

@@ -3,6 +3,8 @@ package commands_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
 // A stdio server that logs the credential mediator gave it: at --log-level
@@ -59,5 +61,32 @@ func TestStdioServersLogUnderTheirOwnNames(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "[one|two]") {
 		t.Errorf("a shared prefix:\n%s", r.stderr)
+	}
+}
+
+// A server that exits while starting: the error shows why, from the last
+// lines of its stderr, at the default log level; masked (the harness
+// fails the test on the canary) and with no terminal controls.
+func TestStdioStartFailureShowsItsStderr(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("servers:\n" + stdioServerYAML(t, "broken", "fail-start", "    secret_env: {API_TOKEN: token}\n    timeout: 20s\n"))
+	e.mustRun(canaryKey, "secret", "set", "broken", "token")
+
+	r := e.run("", "call", "broken", "echo", "-a", "text=hi")
+	expectCode(t, r, 3, "server that exits while starting")
+	t.Logf("%s", r.stderr)
+	for _, want := range []string{"exit status 0", "the last lines of its stderr:", "  " + hostile.FailStartLast, "token [REDACTED]"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\x07\r") {
+		t.Errorf("stderr holds terminal controls: %q", r.stderr)
+	}
+	// `servers` says the same in its reason column, on one line.
+	r = e.run("", "servers", "--json")
+	expectCode(t, r, 3, "servers")
+	if !strings.Contains(r.stdout, hostile.FailStartLast) {
+		t.Errorf("servers --json does not show why:\n%s", r.stdout)
 	}
 }

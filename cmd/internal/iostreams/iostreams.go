@@ -29,6 +29,10 @@ type IOStreams struct {
 	// terminal (the live progress view); any server text drawn there must
 	// go through termtext.Sanitize first.
 	TermErrOut io.Writer
+	// RawOut is stdout as it is, for bytes the user asked to get unchanged
+	// (a binary result with `call -o -`), never for text; commands write
+	// to it only when stdout is not a terminal.
+	RawOut io.Writer
 
 	// StdinFd is the file descriptor of In when it is a terminal, else -1;
 	// it is what a no-echo prompt reads from.
@@ -41,7 +45,7 @@ type IOStreams struct {
 // System returns the process's own streams.
 func System() *IOStreams {
 	fd := int(os.Stdin.Fd())
-	io := &IOStreams{In: os.Stdin, Out: termtext.NewWriter(os.Stdout), ErrOut: termtext.NewWriter(os.Stderr), TermErrOut: os.Stderr, StdinFd: -1}
+	io := &IOStreams{In: os.Stdin, Out: termtext.NewWriter(os.Stdout), ErrOut: termtext.NewWriter(os.Stderr), TermErrOut: os.Stderr, RawOut: os.Stdout, StdinFd: -1}
 	if term.IsTerminal(fd) {
 		io.stdinTTY = true
 		io.StdinFd = fd
@@ -55,7 +59,7 @@ func System() *IOStreams {
 // receive what a terminal would: Out and ErrOut sanitize as System's do.
 func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: termtext.NewWriter(out), ErrOut: termtext.NewWriter(errOut), TermErrOut: errOut, StdinFd: -1}, in, out, errOut
+	return &IOStreams{In: in, Out: termtext.NewWriter(out), ErrOut: termtext.NewWriter(errOut), TermErrOut: errOut, RawOut: out, StdinFd: -1}, in, out, errOut
 }
 
 func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }

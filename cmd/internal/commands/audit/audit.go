@@ -9,14 +9,18 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows"
 )
 
 // NewCmdAudit returns `mediator audit` and its verbs.
@@ -24,6 +28,12 @@ func NewCmdAudit(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit <command>",
 		Short: "Check the audit log",
+		Long: `Every call mediator makes is recorded in the audit log, one JSON line per
+call: time, server, tool, argument digest, outcome. The log is the file the
+config's audit.path names, by default audit.jsonl in the state directory
+($XDG_STATE_HOME/mediator/audit.jsonl, ~/.local/state/mediator/audit.jsonl
+when XDG_STATE_HOME is unset); its head is the file beside it ending in
+.head. ` + "`mediator audit verify`" + ` prints the path it checked.`,
 	}
 	cmd.AddCommand(NewCmdVerify(f, nil))
 	return cmd
@@ -34,6 +44,9 @@ type VerifyOptions struct {
 	IO      *iostreams.IOStreams
 	Config  func() (*config.Config, error)
 	Secrets func(context.Context, *config.Config) (*credentials.Store, error)
+	// Runs lists the journalled workflow runs, none when there is no
+	// journal: a missing log is checked against them.
+	Runs func(context.Context, *config.Config) ([]*workflows.RunRecord, error)
 	// File is --file; empty means the config's audit.path.
 	File string
 	JSON bool
@@ -41,7 +54,7 @@ type VerifyOptions struct {
 
 // NewCmdVerify returns `mediator audit verify`.
 func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
-	opts := &VerifyOptions{IO: f.IOStreams, Config: f.Config, Secrets: f.Secrets}
+	opts := &VerifyOptions{IO: f.IOStreams, Config: f.Config, Secrets: f.Secrets, Runs: journalRuns}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the audit log's records, their chain and the log's head",
@@ -56,8 +69,14 @@ Records from before mediator had an audit key are unkeyed: only a hash
 chains them, which anyone who can write the file could recompute. They are
 reported as such.
 
-Exits 0 when the log is intact, 2 when it is broken or cannot be read, and 3
-when the audit key cannot be read, so the MACs could not be checked.`,
+When there is no log at all, verify looks for what the log's calls leave
+elsewhere: its head, the workflow runs in the run journal (runs.db in the
+state directory) and the audit key in the keyring, which mediator makes at
+the first audited call. Finding any, it reports the records missing.
+
+Exits 0 when the log is intact (or there is none and nothing shows a call
+was made), 2 when it is broken, missing or cannot be read, and 3 when the
+audit key cannot be read, so the MACs could not be checked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -90,8 +109,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		path = cfg.Audit.Path
 	}
 	if _, err := os.Stat(path); opts.File == "" && errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(opts.IO.ErrOut, "no audit log yet at %s: no call has been made\n", path)
-		return nil
+		return missingLog(ctx, opts, cfg, path)
 	}
 	key := readAuditKey(ctx, opts, cfg)
 	rep, err := orchestrator.VerifyAuditFile(path, key.key)
@@ -124,6 +142,51 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return cmdutil.Errorf(cmdutil.ExitConnect, "the audit key could not be read, so the log could not be fully checked: %v", key.err)
 	}
 	return nil
+}
+
+// missingLog decides what the absence of the log at path means: nothing,
+// when no call has been made, or records lost, when something a call
+// leaves behind besides its record says one was.
+func missingLog(ctx context.Context, opts *VerifyOptions, cfg *config.Config, path string) error {
+	var seen []string
+	head := orchestrator.AuditHeadPath(path)
+	if _, err := os.Stat(head); err == nil {
+		seen = append(seen, fmt.Sprintf("its head %s is there, naming the last record written", head))
+	}
+	runs, err := opts.Runs(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("no audit log at %s, and the run journal, which would show whether calls were made, cannot be read: %w", path, err)
+	}
+	if len(runs) > 0 {
+		seen = append(seen, fmt.Sprintf("the run journal lists %d workflow run(s), the newest %s started %s, and every run opens the audit log before its first call",
+			len(runs), runs[0].ID, runs[0].StartedAt.UTC().Format(time.RFC3339)))
+	}
+	key := readAuditKey(ctx, opts, cfg)
+	if key.key != nil {
+		seen = append(seen, fmt.Sprintf("the keyring holds the audit key, made at the first audited call (%s)", key.key.Created.UTC().Format(time.RFC3339)))
+	}
+	if len(seen) > 0 {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "no audit log at %s, yet calls were audited: %s; its records are missing (deleted or moved; if audit.path changed, verify the old log with --file)",
+			path, strings.Join(seen, "; "))
+	}
+	if !key.opened {
+		return cmdutil.Errorf(cmdutil.ExitConnect, "no audit log at %s and no run in the journal, but the keyring could not be opened to look for the audit key a call would have made, so this is not fully checked: %v", path, key.err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "no audit log yet at %s: no call has been made (no head, no journalled run, no audit key in the keyring)\n", path)
+	return nil
+}
+
+// journalRuns lists the runs of the run journal, without creating one.
+func journalRuns(ctx context.Context, cfg *config.Config) ([]*workflows.RunRecord, error) {
+	if _, err := os.Stat(flowrun.JournalPath(cfg)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	j, err := flowrun.OpenJournal(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	return j.Runs(ctx, 0)
 }
 
 // auditKeyState is what verification knows of the audit key.

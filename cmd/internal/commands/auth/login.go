@@ -46,7 +46,8 @@ authorization server offers that.
 For the machine auth types (client-credentials, jwt-bearer, enterprise) the
 command only checks that a token can be obtained.
 
-Exit codes: 0 logged in, 2 usage or config error, 3 the login failed.`,
+Exit codes: 0 logged in, 2 usage or config error, 3 the login failed (see
+` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator auth login github
   mediator auth login github --no-browser
   mediator auth login github --device`,

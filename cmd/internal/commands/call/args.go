@@ -131,6 +131,15 @@ func readValue(raw string, types []string) any {
 // typesAt returns the JSON types the schema allows at path, nil when it
 // does not say.
 func typesAt(s map[string]any, path []string) []string {
+	if s = schemaAt(s, path); s == nil {
+		return nil
+	}
+	return schemaTypes(s)
+}
+
+// schemaAt returns the schema of the value at path (a property, else
+// additionalProperties, at each step), nil when s says nothing of it.
+func schemaAt(s map[string]any, path []string) map[string]any {
 	for _, key := range path {
 		if s == nil {
 			return nil
@@ -142,10 +151,7 @@ func typesAt(s map[string]any, path []string) []string {
 		}
 		s = next
 	}
-	if s == nil {
-		return nil
-	}
-	return schemaTypes(s)
+	return s
 }
 
 func schemaTypes(s map[string]any) []string {

@@ -34,6 +34,9 @@ type Options struct {
 	// Pairs are the -a key=value flags, in order.
 	Pairs []string
 	JSON  bool
+	// Output is -o: the file the result's binary content (image, audio,
+	// blob resource) is saved to, or "-" for stdout.
+	Output string
 }
 
 // NewCmdCall returns `mediator call SERVER TOOL`.
@@ -62,17 +65,28 @@ taken as that JSON value, anything else as a string. A dotted KEY nests:
 -a a.b=1 sets {"a": {"b": 1}}.
 
 Output: text content as text, structured content as indented JSON, other
-content summarized; --json prints the raw MCP CallToolResult.
+content summarized; --json prints the raw MCP CallToolResult. Binary
+content (an image, audio, an embedded blob) is never printed as such: -o
+FILE saves it to FILE (several blocks to FILE-1.EXT, FILE-2.EXT, ...), and
+-o - writes it to stdout unchanged when stdout is not a terminal.
 
-Exit codes: 0 success, 1 the tool returned an error result, 2 usage or
-config error (unknown server or tool, invalid arguments), 3 connection or
-authentication failure.`,
+Exit codes: 0 success; 1 the tool returned an error result; 2 refused
+before sending (usage, config, an unknown server or tool, a tool not
+allowed or with changes not accepted, invalid arguments); 3 the server
+could not be used (unreachable, no answer in time, credential rejected or
+missing, a JSON-RPC error). See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator call weather get_forecast -a location=Oslo -a days=3
   mediator call calendar create_event --args '{"title": "Walk", "start": "2026-05-01T10:00"}'
   mediator call calendar list_events --args @args.json --json`,
 		Args: cmdutil.ExactArgs(2, "SERVER TOOL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Server, opts.Tool = args[0], args[1]
+			if opts.Output == "-" && opts.JSON {
+				return cmdutil.UsageErrorf("-o - and --json both write to stdout; save the binary content to a file with -o FILE")
+			}
+			if opts.Output == "-" && opts.IO.IsStdoutTTY() {
+				return cmdutil.UsageErrorf("-o -: stdout is a terminal, and mediator does not write binary data to one; name a file with -o FILE, or pipe stdout")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -83,6 +97,8 @@ authentication failure.`,
 	cmd.Flags().StringVar(&opts.ArgsJSON, "args", "", "arguments as a JSON object, @FILE, or - for stdin")
 	cmd.Flags().StringArrayVarP(&opts.Pairs, "arg", "a", nil, "one argument as KEY=VALUE (repeatable; VALUE read by the tool's input schema, else as JSON when it is valid JSON)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the raw MCP CallToolResult as JSON")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "save the result's binary content (image, audio, blob) to FILE, or - for stdout when it is not a terminal")
+	_ = cmd.RegisterFlagCompletionFunc("arg", completeArg(f))
 	return cmd
 }
 
@@ -131,9 +147,17 @@ func callRun(ctx context.Context, opts *Options) error {
 	if res == nil {
 		return callErr
 	}
+	var saved map[int]string
+	var saveErr error
+	if opts.Output != "" && !res.IsError {
+		saved, saveErr = saveBinary(opts, opts.Redactor(), res.CallToolResult)
+		if saveErr == nil && len(saved) == 0 {
+			saveErr = cmdutil.Errorf(cmdutil.ExitUsage, "-o %s: nothing saved: the result holds no image, audio or blob resource (it is printed instead)", opts.Output)
+		}
+	}
 	// A result with an error after it (the audit log failed) is still
 	// the server's answer and is printed before the error.
-	if err := printResult(opts, res); err != nil {
+	if err := printResult(opts, res, saved); err != nil {
 		return err
 	}
 	if callErr != nil {
@@ -147,10 +171,13 @@ func callRun(ctx context.Context, opts *Options) error {
 	if res.IsError {
 		return &cmdutil.ExitError{Code: cmdutil.ExitToolError, Err: fmt.Errorf("%s returned an error", orchestrator.QualifiedName(res.Server, res.Tool))}
 	}
-	return nil
+	return saveErr
 }
 
-func printResult(opts *Options, res *orchestrator.Result) error {
+// printResult prints res as text or, with --json, as JSON; saved names
+// where binary blocks went (by content index), which the text says. With
+// the binary content on stdout (-o -), the text goes to stderr.
+func printResult(opts *Options, res *orchestrator.Result, saved map[int]string) error {
 	red := opts.Redactor()
 	if opts.JSON {
 		out, err := cmdutil.MarshalJSON(res.CallToolResult)
@@ -159,10 +186,10 @@ func printResult(opts *Options, res *orchestrator.Result) error {
 		}
 		return cmdutil.WriteRedacted(opts.IO.Out, red, out)
 	}
-	out := renderHuman(res.CallToolResult)
+	out := renderHuman(res.CallToolResult, saved)
 	// An error result is a message about the call, not data.
 	w := opts.IO.Out
-	if res.IsError {
+	if res.IsError || opts.Output == "-" {
 		w = opts.IO.ErrOut
 	}
 	return cmdutil.WriteRedacted(w, red, out)
@@ -170,8 +197,9 @@ func printResult(opts *Options, res *orchestrator.Result) error {
 
 // renderHuman prints text as text and structured content as indented
 // JSON, skipping a text block that merely repeats the structured content
-// (go-sdk servers send both).
-func renderHuman(res *mcp.CallToolResult) []byte {
+// (go-sdk servers send both). Binary content is summarized, with where it
+// was saved when saved names it.
+func renderHuman(res *mcp.CallToolResult, saved map[int]string) []byte {
 	var buf bytes.Buffer
 	var structured []byte
 	if res.StructuredContent != nil {
@@ -183,7 +211,13 @@ func renderHuman(res *mcp.CallToolResult) []byte {
 			buf.WriteByte('\n')
 		}
 	}
-	for _, c := range res.Content {
+	binary := func(i int, s string) {
+		if to, ok := saved[i]; ok {
+			s += ", saved to " + to
+		}
+		line(s + "]")
+	}
+	for i, c := range res.Content {
 		switch c := c.(type) {
 		case *mcp.TextContent:
 			if structured != nil && sameJSON(c.Text, res.StructuredContent) {
@@ -191,9 +225,9 @@ func renderHuman(res *mcp.CallToolResult) []byte {
 			}
 			line(c.Text)
 		case *mcp.ImageContent:
-			line(fmt.Sprintf("[image: %s, %d bytes]", c.MIMEType, len(c.Data)))
+			binary(i, fmt.Sprintf("[image: %s, %d bytes", c.MIMEType, len(c.Data)))
 		case *mcp.AudioContent:
-			line(fmt.Sprintf("[audio: %s, %d bytes]", c.MIMEType, len(c.Data)))
+			binary(i, fmt.Sprintf("[audio: %s, %d bytes", c.MIMEType, len(c.Data)))
 		case *mcp.ResourceLink:
 			s := "[resource link: " + c.URI
 			if c.Name != "" {
@@ -209,7 +243,7 @@ func renderHuman(res *mcp.CallToolResult) []byte {
 				line(fmt.Sprintf("[resource %s]", c.Resource.URI))
 				line(c.Resource.Text)
 			} else {
-				line(fmt.Sprintf("[resource %s: %s, %d bytes]", c.Resource.URI, c.Resource.MIMEType, len(c.Resource.Blob)))
+				binary(i, fmt.Sprintf("[resource %s: %s, %d bytes", c.Resource.URI, c.Resource.MIMEType, len(c.Resource.Blob)))
 			}
 		default:
 			b, _ := json.Marshal(c)

@@ -29,6 +29,13 @@ func TestNewCmdCallParsesFlags(t *testing.T) {
 	if !reflect.DeepEqual(got.Pairs, []string{"city=Oslo,Norway", "units=metric"}) {
 		t.Errorf("pairs: %q", got.Pairs)
 	}
+
+	got = nil
+	cmd = NewCmdCall(f, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"charts", "render", "-o", "chart.png"})
+	if err := cmd.Execute(); err != nil || got.Output != "chart.png" {
+		t.Errorf("-o: %v, %+v", err, got)
+	}
 }
 
 func TestBuildArgs(t *testing.T) {

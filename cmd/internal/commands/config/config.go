@@ -37,9 +37,9 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *ValidateOpti
 		Short: "Report every problem in the config file at once",
 		Long: `Reads the config file (--config, $MEDIATOR_CONFIG or the default) and
 reports every problem in it, one per line as FILE:LINE:COL: FIELD: PROBLEM,
-with the valid choices. Exits 2 if there is any. (Other commands refuse a
-server whose entry has a problem only when they need that server; a
-problem elsewhere in the file stops them all.)`,
+with the valid choices. Exits 2 if there is any (see ` + "`mediator help exit-codes`" + `).
+Other commands refuse a server whose entry has a problem only when they
+need that server; a problem elsewhere in the file stops them all.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {

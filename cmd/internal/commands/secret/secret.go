@@ -27,7 +27,10 @@ name. The config refers to them by name (auth.secret, secret_env); the
 values never appear in the config, in argv, or in any output.
 
 The file backend encrypts with a passphrase from $MEDIATOR_KEYRING_PASSPHRASE,
-or asks for it on a terminal.`,
+or asks for it on a terminal.
+
+Exits 2 for a bad server or secret name or a secret that is not there, 3
+when the keyring refuses the passphrase (see ` + "`mediator help exit-codes`" + `).`,
 	}
 	cmd.AddCommand(NewCmdSet(f, nil), NewCmdList(f, nil), NewCmdRemove(f, nil))
 	return cmd

@@ -44,7 +44,7 @@ shows as invalid-config with its problems, and the other servers are
 listed as usual.
 
 Exits 2 if any server's entry has a problem, else 3 if any server is not
-ready.`,
+ready (see ` + "`mediator help exit-codes`" + `).`,
 		Args: cobra.NoArgs,
 		RunE: run,
 	}

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -76,7 +75,10 @@ is, and the command fails. This is the way to accept from a script.
 Without --digest, the changes are listed and shown first, as tools diff
 shows them; on a terminal you are then asked to confirm (--yes skips the
 question). What gets pinned is what was shown: a server that changes its
-tools between showing and pinning has nothing accepted.`,
+tools between showing and pinning has nothing accepted.
+
+Exits 2 when nothing was accepted because the tools differ from what was
+reviewed, 3 when the server could not be used (see ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator tools diff weather          # review; prints the digest
   mediator tools accept weather --digest sha256:…
   mediator tools accept weather get_forecast`,
@@ -138,7 +140,7 @@ func acceptRun(ctx context.Context, opts *AcceptOptions) error {
 			}
 		}
 		if !opts.Yes && opts.CanPrompt() {
-			ok, err := opts.confirm(fmt.Sprintf("Accept these %d change(s) to %s? [y/N] ", len(r.Changes), what(r)))
+			ok, err := cmdutil.Confirm(opts.IO, fmt.Sprintf("Accept these %d change(s) to %s? [y/N] ", len(r.Changes), what(r)))
 			if err != nil {
 				return err
 			}
@@ -181,18 +183,4 @@ func what(r *orchestrator.Review) string {
 		return orchestrator.QualifiedName(r.Server, r.Tool)
 	}
 	return "the tools of " + r.Server
-}
-
-// confirm asks a yes/no question on the terminal; only yes is yes.
-func (o *AcceptOptions) confirm(question string) (bool, error) {
-	fmt.Fprint(o.IO.ErrOut, question)
-	line, err := bufio.NewReader(o.IO.In).ReadString('\n')
-	if err != nil && line == "" {
-		return false, fmt.Errorf("reading the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
 }

@@ -38,7 +38,7 @@ else by then. A tool pinned by a mediator that kept hashes only shows its
 definition now, with nothing to compare it to.
 
 Exit codes: 0 whether or not anything changed (the diff says), 2 usage or
-config error, 3 connection or authentication failure.`,
+config error, 3 the server could not be used (see ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator tools diff weather
   mediator tools diff weather get_forecast
   mediator tools diff weather --json | jq -r .digest`,

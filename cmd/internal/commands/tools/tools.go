@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -36,7 +37,10 @@ changed (its definition changed since it was accepted; calls are refused
 until you accept it). "mediator tools diff SERVER [TOOL]" shows what changed
 and "mediator tools accept SERVER [TOOL] --digest DIGEST" accepts exactly
 that. A server offering more tools than its max_tools setting (default
-1000) has its tool list refused.`,
+1000) has its tool list refused.
+
+Exits 2 for an unknown server, 3 when a server's tools could not be
+listed (see ` + "`mediator help exit-codes`" + `).`,
 		Args: cmdutil.MaxArgs(1, "[SERVER]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -64,6 +68,10 @@ type toolRow struct {
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
 	InputSchema any    `json:"input_schema,omitempty"`
+	// OutputSchema and Annotations are what scripts and flows decide by:
+	// a retry is safe on a tool annotated readOnlyHint or idempotentHint.
+	OutputSchema any                  `json:"output_schema,omitempty"`
+	Annotations  *mcp.ToolAnnotations `json:"annotations,omitempty"`
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -96,6 +104,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		r := toolRow{Server: ti.Server, Name: ti.Name, Qualified: ti.Qualified, LLMName: ti.LLMName, Allowed: ti.Allowed, Pin: ti.Pin}
 		if ti.Tool != nil {
 			r.Title, r.Description, r.InputSchema = ti.Tool.Title, ti.Tool.Description, ti.Tool.InputSchema
+			r.OutputSchema, r.Annotations = ti.Tool.OutputSchema, ti.Tool.Annotations
 		}
 		rows = append(rows, r)
 	}

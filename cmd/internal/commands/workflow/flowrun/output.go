@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
@@ -21,9 +22,7 @@ type Summary struct {
 
 // Report prints a finished run: its outputs as JSON on stdout (with --json
 // the whole summary, also for a failed run), and returns the error that
-// sets the exit code: 0 succeeded, 1 a step failed, 2 the run needs a
-// decision (resume blocked) or a flow problem, 3 a server could not be
-// reached, 130 cancelled.
+// sets the exit code (ExitCode).
 func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr error, asJSON bool) error {
 	if res == nil {
 		return runErr
@@ -68,8 +67,14 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 	return &cmdutil.ExitError{Code: ExitCode(res, runErr), Err: errors.New(msg + hint), Silent: false}
 }
 
-// ExitCode is the exit code of a run that ended with err: 130 cancelled,
-// 2 blocked on a decision, 3 a server could not be reached, else 1.
+// ExitCode is the exit code (cmdutil's table) of a run that ended with
+// err: 130 cancelled; 2 blocked on a decision, or a call mediator refused
+// (the data-flow policy, an unknown, filtered or unaccepted tool, invalid
+// arguments); 3 a server that could not be reached or answered with a
+// JSON-RPC error; 1 a step that failed on its own (a tool's error result,
+// an expression that failed on the data, a result not matching its
+// outputSchema). A failure outside the steps (the audit log, a server's
+// connection) has the code cmdutil.ExitCode gives it.
 func ExitCode(res *workflows.RunResult, err error) int {
 	if res != nil {
 		switch res.Status {
@@ -79,16 +84,19 @@ func ExitCode(res *workflows.RunResult, err error) int {
 			return cmdutil.ExitUsage
 		}
 	}
-	var ce *workflows.CallError
-	if errors.As(err, &ce) {
-		switch ce.Class {
-		case workflows.ClassTransport, workflows.ClassTimeout:
-			return cmdutil.ExitConnect
-		}
-	}
-	var oe *orchestrator.Error
-	if errors.As(err, &oe) && (oe.Kind == orchestrator.KindConnection || oe.Kind == orchestrator.KindClosed) {
+	switch workflows.ErrorClass(err) {
+	case workflows.ClassCancelled:
+		return cmdutil.ExitInterrupted
+	case workflows.ClassRefused:
+		return cmdutil.ExitUsage
+	case workflows.ClassTransport, workflows.ClassTimeout, workflows.ClassProtocol:
 		return cmdutil.ExitConnect
+	case "":
+		var oe *orchestrator.Error
+		var ce *connectors.Error
+		if errors.As(err, &oe) || errors.As(err, &ce) {
+			return cmdutil.ExitCode(err)
+		}
 	}
 	return cmdutil.ExitToolError
 }

@@ -49,7 +49,8 @@ viewers; --format dot is for Graphviz: mediator graph --format dot f.flow.yaml |
 The graph is drawn for any flow that parses; run mediator validate to check it.`,
 		Example: `  mediator graph rain-reminders.flow.yaml
   mediator graph --format dot rain-reminders.flow.yaml | dot -Tsvg > flow.svg`,
-		Args: cmdutil.ExactArgs(1, "FLOW"),
+		Args:              cmdutil.ExactArgs(1, "FLOW"),
+		ValidArgsFunction: flowrun.CompleteFlowFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			if runF != nil {

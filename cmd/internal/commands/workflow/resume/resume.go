@@ -48,11 +48,13 @@ Resume refuses when the flow file changed since the run started (its
 SHA-256 is journalled): restore the file or start a new run.
 
 Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
-decision, or whose run another process holds, exits 2.`,
+decision, of a run that is finished or unknown, or whose run another
+process holds, exits 2 (see ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator resume 20260501T073000-1a2b3c
   mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
   mediator resume 20260501T073000 --rerun remind`,
-		Args: cmdutil.ExactArgs(1, "ID"),
+		Args:              cmdutil.ExactArgs(1, "ID"),
+		ValidArgsFunction: flowrun.CompleteRunIDs(opts.Env, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RunID = args[0]
 			if runF != nil {

@@ -74,15 +74,19 @@ call marked INVALID, and why the dry run stopped.
 Ctrl-C cancels the run: in-flight calls are cancelled on their servers and
 journalled as cancelled.
 
-Exit codes: 0 success, 1 a step failed, 2 usage, flow or input problem (or
-a dry-run call with invalid arguments), 3 a server could not be reached,
-130 cancelled.`,
+Exit codes: 0 success; 1 a step failed (a tool's error result, an
+expression that failed on the data); 2 refused: a flow or input problem, a
+call mediator refused (an unknown or unaccepted tool, invalid arguments, a
+data flow not allowed), or a dry-run call with invalid arguments; 3 a
+server could not be used (unreachable, no answer in time, credential, a
+JSON-RPC error); 130 cancelled. See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator run rain-reminders.flow.yaml
   mediator run rain-reminders.flow.yaml -i threshold=0.4 -i 'cities=["Oslo","Tromsø"]'
   mediator run rain-reminders.flow.yaml --inputs inputs.yaml --json
   mediator run rain-reminders.flow.yaml --dry-run
   mediator run rain-reminders.flow.yaml --dry-run=read-only`,
-		Args: cmdutil.ExactArgs(1, "FLOW"),
+		Args:              cmdutil.ExactArgs(1, "FLOW"),
+		ValidArgsFunction: flowrun.CompleteFlowFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.FlowPath = args[0]
 			switch opts.DryRun {

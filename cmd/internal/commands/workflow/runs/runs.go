@@ -34,12 +34,12 @@ type Options struct {
 func NewCmdRuns(f *cmdutil.Factory, listF, showF func(context.Context, *Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs <command>",
-		Short: "List and inspect workflow runs from the run journal",
+		Short: "List, inspect and prune workflow runs in the run journal",
 		Long: `Every ` + "`mediator run`" + ` is journalled under the state directory: the
 flow file and its hash, the inputs, and every call attempt with its state,
 argument digest, redacted result and timings.`,
 	}
-	cmd.AddCommand(newCmdList(f, listF), newCmdShow(f, showF))
+	cmd.AddCommand(newCmdList(f, listF), newCmdShow(f, showF), NewCmdPrune(f, nil))
 	return cmd
 }
 
@@ -75,8 +75,9 @@ func newCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 succeeded) and its call attempts: path (remind[3]), attempt, state,
 duration and error. ID may be a unique prefix. --json adds the argument
 digests and the redacted results.`,
-		Example: "  mediator runs show 20260501T073000-1a2b3c\n  mediator runs show 20260501 --json",
-		Args:    cmdutil.ExactArgs(1, "ID"),
+		Example:           "  mediator runs show 20260501T073000-1a2b3c\n  mediator runs show 20260501 --json",
+		Args:              cmdutil.ExactArgs(1, "ID"),
+		ValidArgsFunction: flowrun.CompleteRunIDs(opts.Env, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RunID = args[0]
 			if runF != nil {
@@ -104,10 +105,7 @@ func openJournal(opts *Options) (*workflows.Journal, error) {
 
 // status shows a run marked running whose process is gone as interrupted.
 func status(opts *Options, r *workflows.RunRecord) string {
-	if r.Status == workflows.RunRunning && opts.Alive != nil && !opts.Alive(r.PID) {
-		return "interrupted"
-	}
-	return r.Status
+	return flowrun.RunStatus(r, opts.Alive)
 }
 
 func listRun(ctx context.Context, opts *Options) error {

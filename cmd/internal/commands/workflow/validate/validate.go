@@ -69,11 +69,13 @@ are printed but do not make the file invalid.
 
 When the config loads, every server a call names must be configured in it.
 
-Exits 2 if there is any problem, 3 if a server could not be reached.`,
+Exits 2 if there is any problem, 3 if a server could not be reached (see
+` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator validate rain-reminders.flow.yaml
   mediator validate --connect rain-reminders.flow.yaml
   mediator validate --json flow.yaml | jq '.problems[].message'`,
-		Args: cmdutil.ExactArgs(1, "FLOW"),
+		Args:              cmdutil.ExactArgs(1, "FLOW"),
+		ValidArgsFunction: flowrun.CompleteFlowFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			if runF != nil {
