@@ -52,17 +52,22 @@ type offeredTool struct {
 	pin  pinnedTool
 }
 
-// pinOf pins the whole definition. The JSON is made canonical (sorted
-// keys, numbers as written) so equal definitions always hash alike.
-func pinOf(t *mcp.Tool) (pinnedTool, error) {
-	return pinJSON(t)
+// pinOf pins the whole definition t (a tool, or the fields of one). The
+// JSON is made canonical (sorted keys, numbers as written) so equal
+// definitions always hash alike.
+func pinOf(t any) (pinnedTool, error) {
+	b, err := canonicalJSON(t)
+	if err != nil {
+		return pinnedTool{}, err
+	}
+	return pinnedTool{hash: digestOf(b), def: b}, nil
 }
 
 // legacyPinOf is what mediator pinned before it pinned every field: the
 // name, description, schemas and annotations. Pins so written are still
 // honoured, compared over these fields.
 func legacyPinOf(t *mcp.Tool) (pinnedTool, error) {
-	p, err := pinJSON(struct {
+	p, err := pinOf(struct {
 		Name         string               `json:"name"`
 		Description  string               `json:"description"`
 		InputSchema  any                  `json:"inputSchema"`
@@ -71,14 +76,6 @@ func legacyPinOf(t *mcp.Tool) (pinnedTool, error) {
 	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations})
 	p.legacy = true
 	return p, err
-}
-
-func pinJSON(v any) (pinnedTool, error) {
-	b, err := canonicalJSON(v)
-	if err != nil {
-		return pinnedTool{}, err
-	}
-	return pinnedTool{hash: digestOf(b), def: b}, nil
 }
 
 func digestOf(b []byte) string {

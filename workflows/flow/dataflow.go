@@ -649,13 +649,6 @@ func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
 	return false
 }
 
-// StepServers returns the servers whose results make up .steps.<id> of s:
-// its own call's server, or for a group every server called inside it.
-func StepServers(s *Step) []string {
-	x := &stepIndex{servers: map[*Step][]string{}}
-	return x.stepServers(s)
-}
-
 func sortedSet(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
@@ -675,7 +668,8 @@ func newStepIndex(*Flow) *stepIndex {
 	return &stepIndex{servers: map[*Step][]string{}}
 }
 
-// stepServers is StepServers, memoised.
+// stepServers returns the servers whose results make up .steps.<id> of s:
+// its own call's server, or for a group every server called inside it.
 func (x *stepIndex) stepServers(s *Step) []string {
 	if srv, ok := x.servers[s]; ok {
 		return srv
