@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/internal/argcheck"
+	"github.com/mediatorhq/mediator/internal/problem"
 )
 
 // Catalog looks up the tools a flow calls, for the checks that need the
@@ -55,7 +56,7 @@ func Check(ctx context.Context, name string, data []byte, opts ValidateOptions) 
 		probs = append(probs, Validate(ctx, f, opts)...)
 	}
 	probs = dedupeProblems(probs)
-	sortProblems(probs)
+	problem.Sort(probs)
 	if len(probs) > 0 {
 		return f, probs
 	}
@@ -106,7 +107,7 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	case !opts.RetryAtRunTime:
 		v.offlineRetry()
 	}
-	sortProblems(v.probs)
+	problem.Sort(v.probs)
 	return v.probs
 }
 
