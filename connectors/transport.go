@@ -2,14 +2,10 @@ package connectors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mediatorhq/mediator/credentials"
 )
 
 // dial makes one connect attempt bounded by the server's timeout: a fresh
@@ -119,29 +115,4 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		return t, st, nil
 	}
 	return nil, nil, c.newError(KindConfig, fmt.Errorf("transport %q has no implementation", c.cfg.Transport))
-}
-
-// fetchSecret reads one of this server's secrets for the wire and registers
-// its value with the connector's redactor before anything can print it.
-func (c *Connector) fetchSecret(ctx context.Context, name string) (credentials.Secret, error) {
-	if c.opts.Secrets == nil {
-		return credentials.Secret{}, c.newError(KindConfig, fmt.Errorf("the config refers to secret %q, but the connector has no secret source", name))
-	}
-	s, err := c.opts.Secrets.Secret(ctx, name)
-	if err != nil {
-		if errors.Is(err, credentials.ErrNotFound) {
-			if !strings.Contains(err.Error(), "mediator secret set") {
-				// The way out, unless the source gave it already (the
-				// keyring store names its backend and the command).
-				err = fmt.Errorf("secret %q is not in the keyring (store it with `mediator secret set %s %s`): %w", name, c.cfg.Name, name, err)
-			}
-			return credentials.Secret{}, c.newError(KindAuth, err)
-		}
-		return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("reading secret %q: %w", name, err))
-	}
-	if s.IsZero() {
-		return credentials.Secret{}, c.newError(KindAuth, fmt.Errorf("secret %q is empty (store it with `mediator secret set %s %s`)", name, c.cfg.Name, name))
-	}
-	c.redactor.Add(s)
-	return s, nil
 }

@@ -19,41 +19,21 @@ import (
 	"github.com/mediatorhq/mediator/internal/privfile"
 )
 
-// auditLog appends hash-chained JSON Lines, each sealed with an HMAC under
-// the keyring's audit key when it has an AuditKeyring (unkeyed, the old
-// format, without one), and keeps the log's head (see auditHead) up to
-// date.
+// auditLog appends hash-chained JSON Lines, HMAC-sealed under the audit key
+// when it has an AuditKeyring, and keeps the log's head (auditHead) current.
 //
-// Records are written behind the calls. A call hands its entry to the log
-// as it returns, which fixes the entry's place in the chain (the order in
-// which calls returned), and a drain does all the file work (lock, encode,
-// hash, write) for what was handed over within flushDelay of the first
-// entry, in one write. That work on the call's own path was over a third of
-// mediation's cost per loopback call; a write per record, even on a
-// goroutine of its own, still cost about 3% of the call against about 1%
-// batched (bench/). What the log has to guarantee holds without it:
+// Records are written behind the calls: a call hands its entry over as it
+// returns, which fixes its place in the chain, and a drain writes what was
+// handed over within flushDelay in one write. Still:
+//   - [auditLog.before] returns once every record of an earlier call to
+//     another server is on disk;
+//   - sync and close return once every record handed over is on disk;
+//   - while records are being lost, calls are refused and sync and close
+//     report the loss (auditing fails closed).
 //
-//   - Before a call is sent, every record of an earlier call to another
-//     server is on disk ([auditLog.before]): data never crosses from one
-//     server to another ahead of the record of the call that produced it.
-//   - sync and close return once every record handed over is on disk.
-//   - While records are being lost (a full disk, a broken tail), every call
-//     is refused before it is sent, and sync and close report the loss:
-//     auditing fails closed.
-//
-// What that gives up: a process killed within flushDelay of a call
-// returning loses that call's record, just as a call in flight at a crash
-// never gets one.
-//
-// One mutex orders this process's records; an advisory file lock (where
-// the OS has one; elsewhere two processes appending at once can fork the
-// chain, which `mediator audit verify` reports) orders them against other
-// mediator processes appending to the same file, and the chain resumes from whatever record another process
-// wrote last. The file lock is held for a short while (lockHold) from the
-// batch that takes it rather than taken for each: while it is held no
-// other process can have appended, so a batch costs one write. After a
-// release, the next batch takes and drops the lock on its own, which lets a
-// process waiting to append have its turn; it waits at most about lockHold.
+// A mutex and an advisory file lock (kept for lockHold) order records within
+// and across processes. Why, and the price: docs/design.md, "Hash-chained
+// JSON Lines audit".
 type auditLog struct {
 	path          string
 	includeValues bool

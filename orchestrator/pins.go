@@ -15,24 +15,11 @@ import (
 	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
-// Tool pinning defends against a server that changes what a tool claims to
-// do after the user started trusting it (a "rug pull"). The first time
-// mediator sees a server it pins every tool (trust on first use). From then
-// on:
-//   - a tool whose definition differs from its pin is "changed";
-//   - a tool with no pin on an already pinned server is "new".
-//
-// Both are refused until the user reviews them (`mediator tools diff`) and
-// accepts exactly what was reviewed (`mediator tools accept`, with the
-// review's digest). New tools are refused too, rather than trusted on first
-// use, because adding a tool to a trusted server is the same attack as
-// changing one.
-//
-// A pin covers the whole definition as the server sent it and go-sdk
-// decoded it: name, title, description, inputSchema, outputSchema,
-// annotations (with their title and hints), _meta and icons. That is
-// everything a host may show a user or a model may read; a field go-sdk
-// adds later is pinned without a change here.
+// Tool pinning: a tool whose definition differs from its pin ("changed"), or
+// a tool with no pin on a pinned server ("new"), is refused until the user
+// accepts exactly what was reviewed. A pin covers the whole definition as
+// go-sdk decoded it. Why, and what pins cannot do: docs/design.md, invariant
+// 4 and "Trust on first use for pins".
 
 // pinnedTool is what a pin holds of one tool.
 type pinnedTool struct {
@@ -52,17 +39,22 @@ type offeredTool struct {
 	pin  pinnedTool
 }
 
-// pinOf pins the whole definition. The JSON is made canonical (sorted
-// keys, numbers as written) so equal definitions always hash alike.
-func pinOf(t *mcp.Tool) (pinnedTool, error) {
-	return pinJSON(t)
+// pinOf pins the whole definition t (a tool, or the fields of one). The
+// JSON is made canonical (sorted keys, numbers as written) so equal
+// definitions always hash alike.
+func pinOf(t any) (pinnedTool, error) {
+	b, err := canonicalJSON(t)
+	if err != nil {
+		return pinnedTool{}, err
+	}
+	return pinnedTool{hash: digestOf(b), def: b}, nil
 }
 
 // legacyPinOf is what mediator pinned before it pinned every field: the
 // name, description, schemas and annotations. Pins so written are still
 // honoured, compared over these fields.
 func legacyPinOf(t *mcp.Tool) (pinnedTool, error) {
-	p, err := pinJSON(struct {
+	p, err := pinOf(struct {
 		Name         string               `json:"name"`
 		Description  string               `json:"description"`
 		InputSchema  any                  `json:"inputSchema"`
@@ -71,14 +63,6 @@ func legacyPinOf(t *mcp.Tool) (pinnedTool, error) {
 	}{t.Name, t.Description, t.InputSchema, t.OutputSchema, t.Annotations})
 	p.legacy = true
 	return p, err
-}
-
-func pinJSON(v any) (pinnedTool, error) {
-	b, err := canonicalJSON(v)
-	if err != nil {
-		return pinnedTool{}, err
-	}
-	return pinnedTool{hash: digestOf(b), def: b}, nil
 }
 
 func digestOf(b []byte) string {

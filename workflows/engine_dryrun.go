@@ -242,7 +242,7 @@ func (d *DryRun) Now() time.Time { return d.Inner.Now() }
 // sample is bounded: it holds sampleBudget values at most, and is as deep
 // as that allows (8 levels at most), however the schema's $refs fan out.
 func SampleFromSchema(schema any) any {
-	m := flow.SchemaMap(schema)
+	m := argcheck.SchemaMap(schema)
 	if m == nil {
 		return nil
 	}

@@ -4,20 +4,11 @@ import (
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
-// Run-time data-flow policy.
-//
-// Before a call step does anything (evaluates its for_each, if or
-// arguments) the engine asks the flow's static analysis, flow.Provenance,
-// which `validate` asks too, whether every server whose data its
-// arguments can carry, and every server whose data can decide whether and
-// how often it calls, may flow to the server it calls (Flow.Allows, under
-// the file's flows: and the global policy). A refused step fails with a
-// policyError, class refused, before anything is sent; on_error handles it
-// like any other failure. Because the analysis is static it covers every
-// run of the flow, so a run never sends what validation would have
-// refused; the run-time check exists because a flow may run without
-// validation or under a different global policy. See flow.Provenance for
-// what counts as a source.
+// Run-time data-flow policy: before a call step does anything (evaluates
+// its for_each, if or arguments) the engine asks flow.Provenance, as
+// `validate` does, whether the step's sources may flow to the server it
+// calls, and refuses it (class refused) before anything is sent otherwise.
+// See docs/workflow-engine.md, "Data-flow policy".
 
 // refusals computes, once per run, the first undeclared flow of every
 // call step, keyed by step.

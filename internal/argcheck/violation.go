@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
 // Violation is one way a value breaks its JSON Schema,
@@ -161,7 +163,7 @@ func (v *Violation) Sentence() string {
 		}
 		hint := ""
 		if str, ok := v.value.(string); ok && v.hasVal {
-			hint = DidYouMean(Suggest(str, strs))
+			hint = suggest.DidYouMean(suggest.Ranked(str, strs))
 		}
 		if len(s.Enum) == 1 {
 			return fmt.Sprintf("%s must be %s%s%s", at, vals[0], got, hint)
@@ -232,8 +234,8 @@ func (v *Violation) Sentence() string {
 		var b strings.Builder
 		if len(v.names) == 1 {
 			fmt.Fprintf(&b, "unknown %s %q", v.noun(), v.child(v.path, v.names[0]))
-			if sug := Suggest(v.names[0], valid); len(sug) > 0 {
-				b.WriteString(" (" + strings.TrimPrefix(DidYouMean(sug), "; ") + ")")
+			if sug := suggest.Ranked(v.names[0], valid); len(sug) > 0 {
+				b.WriteString(" (" + strings.TrimPrefix(suggest.DidYouMean(sug), "; ") + ")")
 			}
 		} else {
 			q := make([]string, len(v.names))

@@ -8,40 +8,12 @@ import (
 )
 
 // Provenance is the static information-flow analysis of a flow: for every
-// expression, step view and call, the servers whose data it may carry or
-// be decided by. Validate and the engine both ask it (Undeclared), so
-// `validate` and `run` cannot disagree on what a flow sends where, and
-// since it is static it covers every run of the flow. When unsure it
-// counts a source rather than miss one.
-//
-// Data. An expression carries the data of every step it reads
-// (.steps.<id>, whatever field) and, when it reads .item or .index, of
-// the for_each list that binds them. A step's view (every field alike:
-// result, error, status, attempts, content, text, counts, items, steps,
-// branches) carries the server the step calls, or for a group every
-// server called inside it; every expression of the step and of the steps
-// nested in it (arguments, since a tool may echo what it was sent; if and
-// for_each, which make statuses, counts and items, and any expression
-// whose failure puts its input in an error message); and everything that
-// decides whether the step ran (its control, below).
-//
-// Control. Whether, and how often, a step runs is decided by its own if
-// and for_each; by whatever decides whether its enclosing group runs; by
-// the failure of any step naming it in on_error (a handler runs only
-// then); by the failure of a sibling with on_error: fail (the default)
-// that cancels it, counted when the step waits for that sibling or when an
-// enclosing step's on_error absorbs the failure so the run goes on; and,
-// in a for_each with on_error: fail, by the failure of an earlier item,
-// which stops the later ones. A call's control is checked like its
-// arguments: a call to B decided by A's data tells B about that data, one
-// bit per call.
-//
-// Not counted: a failure that ends the run also cancels calls that were
-// running concurrently with it and do not wait for it, so which of those
-// were made tells their servers roughly when the run failed. That is the
-// termination and timing channel information-flow control leaves open
-// (termination-insensitive): at most one failure per run, observed through
-// timing. When a call is made is not tracked either.
+// expression, step view and call, the servers whose data it may carry
+// (data) or that may decide whether and how often it runs (control).
+// Validate and the engine both ask it (Undeclared), so `validate` and `run`
+// cannot disagree on what a flow sends where. When unsure it counts a
+// source rather than miss one. What counts as data and control, and the one
+// channel left open: docs/workflow-engine.md, "Data-flow policy".
 //
 // A Provenance is read-only once built and safe for concurrent use.
 type Provenance struct {
@@ -649,13 +621,6 @@ func (f *Flow) Allows(from, to string, policy []FlowEdge) bool {
 	return false
 }
 
-// StepServers returns the servers whose results make up .steps.<id> of s:
-// its own call's server, or for a group every server called inside it.
-func StepServers(s *Step) []string {
-	x := &stepIndex{servers: map[*Step][]string{}}
-	return x.stepServers(s)
-}
-
 func sortedSet(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
@@ -675,7 +640,8 @@ func newStepIndex(*Flow) *stepIndex {
 	return &stepIndex{servers: map[*Step][]string{}}
 }
 
-// stepServers is StepServers, memoised.
+// stepServers returns the servers whose results make up .steps.<id> of s:
+// its own call's server, or for a group every server called inside it.
 func (x *stepIndex) stepServers(s *Step) []string {
 	if srv, ok := x.servers[s]; ok {
 		return srv

@@ -15,6 +15,7 @@ import (
 
 	"github.com/itchyny/gojq"
 
+	"github.com/mediatorhq/mediator/internal/problem"
 	"github.com/mediatorhq/mediator/internal/suggest"
 )
 
@@ -124,22 +125,22 @@ func CompileExpr(source string) (*Expr, error) {
 // (its `${`) is written, srcPos where src itself starts; syntax errors point
 // into src, every other problem at the value.
 func compileExpr(src string, pos, srcPos Pos, field string) (*Expr, Problems) {
-	problem := func(p Pos, format string, args ...any) Problems {
+	fail := func(p Pos, format string, args ...any) Problems {
 		return Problems{{Pos: p, Field: field, Message: fmt.Sprintf(format, args...)}}
 	}
 	if strings.TrimSpace(src) == "" {
-		return nil, problem(pos, "empty expression ${ }; write a jq expression, e.g. ${ .inputs.name }")
+		return nil, fail(pos, "empty expression ${ }; write a jq expression, e.g. ${ .inputs.name }")
 	}
 	q, err := gojq.Parse(src)
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
-			return nil, problem(offsetPos(srcPos, src, pe.Offset-len(pe.Token)), "jq syntax error: %v", err)
+			return nil, fail(offsetPos(srcPos, src, pe.Offset-len(pe.Token)), "jq syntax error: %v", err)
 		}
-		return nil, problem(pos, "jq syntax error: %v", err)
+		return nil, fail(pos, "jq syntax error: %v", err)
 	}
 	if len(q.Imports) > 0 || q.Meta != nil {
-		return nil, problem(pos, "jq modules (import/include) are not allowed in flow expressions")
+		return nil, fail(pos, "jq modules (import/include) are not allowed in flow expressions")
 	}
 	a := &analyzer{pos: pos, field: field}
 	a.query(q, absValue{root: true}, nil)
@@ -154,10 +155,10 @@ func compileExpr(src string, pos, srcPos Pos, field string) (*Expr, Problems) {
 	}
 	code, err := gojq.Compile(q)
 	if err != nil {
-		return nil, problem(pos, "jq: %v", err)
+		return nil, fail(pos, "jq: %v", err)
 	}
 	if len(a.problems) > 0 {
-		sortProblems(a.problems)
+		problem.Sort(a.problems)
 		return nil, a.problems
 	}
 	e := &Expr{Source: strings.TrimSpace(src), Pos: pos, code: code, query: q}
@@ -894,17 +895,4 @@ func didYouMean(s string, known []string) string {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""
-}
-
-func sortProblems(ps Problems) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i].Pos, ps[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
 }

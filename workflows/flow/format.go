@@ -2,10 +2,10 @@ package flow
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/itchyny/gojq"
+	"github.com/mediatorhq/mediator/internal/problem"
 )
 
 // FormatVersion is the only `version:` this package reads. A new version
@@ -305,82 +305,14 @@ type Value struct {
 
 // Pos is a place in a flow file. Line and Column are 1-based; 0 means
 // unknown.
-type Pos struct {
-	File   string
-	Line   int
-	Column int
-}
-
-func (p Pos) String() string {
-	switch {
-	case p.Line == 0:
-		return p.File
-	case p.Column == 0:
-		return fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
-}
+type Pos = problem.Pos
 
 // Problem is one thing wrong with a flow file, or with Warning one worth
-// knowing that does not stop the flow from running.
-type Problem struct {
-	Pos Pos
-	// Field is the dotted path of the offending field, e.g.
-	// "steps[1].with.title" or "flows[0]".
-	Field   string
-	Message string
-	Warning bool
-}
-
-func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.Pos.String())
-	b.WriteString(": ")
-	if p.Warning {
-		b.WriteString("warning: ")
-	}
-	if p.Field != "" {
-		b.WriteString(p.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Message)
-	return b.String()
-}
+// knowing that does not stop the flow from running. Its Field is the dotted
+// path of the offending field, e.g. "steps[1].with.title" or "flows[0]".
+type Problem = problem.Problem
 
 // Problems is every problem found in one pass, ordered by position. As an
-// error it prints one problem per line.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Err returns ps as an error, or nil when there are none, so that a nil
-// Problems never becomes a non-nil error interface.
-func (ps Problems) Err() error {
-	if len(ps) == 0 {
-		return nil
-	}
-	return ps
-}
-
-// Errors returns the problems of ps that are not warnings: a flow with
-// any cannot run.
-func (ps Problems) Errors() Problems { return ps.filter(false) }
-
-// Warnings returns the warnings of ps.
-func (ps Problems) Warnings() Problems { return ps.filter(true) }
-
-func (ps Problems) filter(warning bool) Problems {
-	var out Problems
-	for _, p := range ps {
-		if p.Warning == warning {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+// error it prints one problem per line; Errors are what make a flow
+// invalid.
+type Problems = problem.Problems

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediatorhq/mediator/internal/problem"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,7 +30,7 @@ func Parse(name string, data []byte) (*Flow, error) {
 	p := &parser{file: name, budget: maxNodes}
 	f := p.parse(data)
 	if len(p.probs) > 0 {
-		sortProblems(p.probs)
+		problem.Sort(p.probs)
 		return f, p.probs
 	}
 	return f, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/internal/argcheck"
+	"github.com/mediatorhq/mediator/internal/problem"
 )
 
 // Catalog looks up the tools a flow calls, for the checks that need the
@@ -55,7 +56,7 @@ func Check(ctx context.Context, name string, data []byte, opts ValidateOptions) 
 		probs = append(probs, Validate(ctx, f, opts)...)
 	}
 	probs = dedupeProblems(probs)
-	sortProblems(probs)
+	problem.Sort(probs)
 	if len(probs) > 0 {
 		return f, probs
 	}
@@ -76,22 +77,19 @@ func dedupeProblems(ps Problems) Problems {
 }
 
 // Validate checks what needs the whole parsed flow: unique step ids,
-// references and needs that resolve and are visible, the dependency graph
-// is acyclic, on_error targets exist, input defaults match their schemas,
-// and every cross-server data flow is declared. With opts.Catalog it also
-// checks each call against the live tool (see Catalog). Problems are
-// sorted by position.
+// references and needs that resolve and are visible, an acyclic dependency
+// graph, on_error targets, input defaults against their schemas, and that
+// every cross-server data flow is declared. With opts.Catalog it also checks
+// each call against the live tool (see Catalog). Problems are sorted by
+// position; Problems.Errors make the flow invalid, warnings do not.
 //
-// Scoping: a step may read .steps.<id> of any step in its own list or in
-// a list enclosing it; steps nested in a group are private to that group
-// (read the group instead). Outputs may read top-level steps only.
+// A step may read .steps.<id> of any step in its own list or in a list
+// enclosing it; steps nested in a group are private to that group. Outputs
+// may read top-level steps only.
 //
 // Retry safety needs tool annotations: with a Catalog Validate applies
-// Flow.CheckRetrySafety (the annotations decide); without one it warns
-// of each step whose own retry it cannot judge, unless RetryAtRunTime.
-//
-// Warnings (Problem.Warning) do not stop a flow: Problems.Errors are what
-// make it invalid.
+// Flow.CheckRetrySafety; without one it warns of each step whose own retry
+// it cannot judge, unless RetryAtRunTime.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
 	v.index()
@@ -109,7 +107,7 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	case !opts.RetryAtRunTime:
 		v.offlineRetry()
 	}
-	sortProblems(v.probs)
+	problem.Sort(v.probs)
 	return v.probs
 }
 

@@ -64,7 +64,7 @@ func (v *validator) connect(ctx context.Context) {
 // unknown ones are reported when the schema is closed, and a simple path
 // from an input or an upstream result must have a compatible type.
 func (v *validator) arguments(ctx context.Context, s *Step, tool *mcp.Tool, lookup func(*Call) (*mcp.Tool, error)) {
-	schema := SchemaMap(tool.InputSchema)
+	schema := argcheck.SchemaMap(tool.InputSchema)
 	if schema == nil {
 		return
 	}
@@ -127,10 +127,6 @@ func quoteAll(ss []string) []string {
 	}
 	return out
 }
-
-// SchemaMap turns a tool schema (a map from the client, or anything that
-// marshals to a schema) into plain JSON maps.
-func SchemaMap(s any) map[string]any { return argcheck.SchemaMap(s) }
 
 // validateProperty validates one literal argument against its property
 // schema, resolved against the whole input schema so $refs work. The
@@ -312,7 +308,7 @@ func (v *validator) pathSchema(s *Step, k string, val *Value, path []string, loo
 		if err != nil {
 			return nil, ""
 		}
-		out := SchemaMap(tool.OutputSchema)
+		out := argcheck.SchemaMap(tool.OutputSchema)
 		if out == nil {
 			return nil, ""
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/problem"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -22,7 +23,7 @@ func TestExitCode(t *testing.T) {
 	}{
 		{nil, ExitOK},
 		{&ExitError{Code: ExitToolError, Err: errors.New("tool failed")}, ExitToolError},
-		{config.Problems{{File: "c.yaml", Msg: "bad"}}, ExitUsage},
+		{config.Problems{{Pos: problem.Pos{File: "c.yaml"}, Message: "bad"}}, ExitUsage},
 		{&orchestrator.Error{Kind: orchestrator.KindUnknownTool}, ExitUsage},
 		{&orchestrator.Error{Kind: orchestrator.KindInvalidArguments}, ExitUsage},
 		{&orchestrator.Error{Kind: orchestrator.KindToolChanged}, ExitUsage},

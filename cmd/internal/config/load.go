@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/internal/problem"
 )
 
 // LoadOptions says which file to load and from which environment.
@@ -374,7 +375,7 @@ func yamlSyntax(file string, data []byte, err error) Problem {
 	if l := yamlErrorLine(data); l > 0 {
 		line = l
 	}
-	return Problem{File: file, Line: line, Msg: "invalid YAML: " + msg + yamlHint(msg)}
+	return Problem{Pos: problem.Pos{File: file, Line: line}, Message: "invalid YAML: " + msg + yamlHint(msg)}
 }
 
 // yamlErrorLine returns the line that breaks the document: the one after
@@ -430,10 +431,10 @@ func strictJSON(file string, data []byte) (Problem, bool) {
 	if err == nil {
 		return Problem{}, true
 	}
-	p := Problem{File: file, Msg: "invalid JSON: " + err.Error()}
+	p := Problem{Pos: problem.Pos{File: file}, Message: "invalid JSON: " + err.Error()}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		p.Line, p.Col = lineCol(data, se.Offset)
+		p.Line, p.Column = lineCol(data, se.Offset)
 	}
 	return p, false
 }

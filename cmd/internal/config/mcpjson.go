@@ -15,6 +15,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/problem"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -80,7 +81,7 @@ func ParseMCPServers(file string, data []byte, prefix string, env Env) ([]Import
 	}
 	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
 	if len(doc.Content) == 0 || resolve(doc.Content[0]).Kind != yaml.MappingNode {
-		return nil, Problems{{File: file, Line: 1, Msg: `expected a JSON object with "mcpServers": {NAME: {command, args, env} or {url, headers}}`}}
+		return nil, Problems{{Pos: problem.Pos{File: file, Line: 1}, Message: `expected a JSON object with "mcpServers": {NAME: {command, args, env} or {url, headers}}`}}
 	}
 	root := resolve(doc.Content[0])
 	var servers *yaml.Node
@@ -91,7 +92,7 @@ func ParseMCPServers(file string, data []byte, prefix string, env Env) ([]Import
 		}
 	}
 	if servers == nil || servers.Kind != yaml.MappingNode {
-		return nil, Problems{{File: file, Line: root.Line, Col: root.Column, Msg: `no "mcpServers" object (or VS Code "servers") in this file`}}
+		return nil, Problems{{Pos: problem.Pos{File: file, Line: root.Line, Column: root.Column}, Message: `no "mcpServers" object (or VS Code "servers") in this file`}}
 	}
 
 	var out []ImportedServer

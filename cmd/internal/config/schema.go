@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mediatorhq/mediator/internal/problem"
 	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -190,9 +191,9 @@ func (w *walker) badValue(n *yaml.Node, field, format string, args ...any) {
 }
 
 func (w *walker) problemAt(n *yaml.Node, field, format string, args ...any) {
-	p := Problem{File: w.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	p := Problem{Pos: problem.Pos{File: w.file}, Field: field, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
-		p.Line, p.Col = n.Line, n.Column
+		p.Line, p.Column = n.Line, n.Column
 	}
 	w.problems = append(w.problems, p)
 }

@@ -204,7 +204,7 @@ func checkResult(path string, updated []byte, imps []config.ImportedServer, opts
 	for _, s := range imps {
 		if sc, ok := shape.Server(s.Name); ok {
 			for _, p := range sc.Problems {
-				own = append(own, fmt.Sprintf("%s (entry %q of %s): %s: %s", s.Name, s.Source, opts.File, p.Field, p.Msg))
+				own = append(own, fmt.Sprintf("%s (entry %q of %s): %s: %s", s.Name, s.Source, opts.File, p.Field, p.Message))
 			}
 		}
 	}

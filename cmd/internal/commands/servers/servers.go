@@ -186,7 +186,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 // invalidRow shows a server whose entry has problems. Its endpoint is left
 // out: the problem may be a secret in its URL or arguments.
 func invalidRow(s *config.Server) serverRow {
-	r := serverRow{Name: s.Name, State: stateInvalidConfig, Error: s.Problems[0].Field + ": " + s.Problems[0].Msg}
+	r := serverRow{Name: s.Name, State: stateInvalidConfig, Error: s.Problems[0].Field + ": " + s.Problems[0].Message}
 	if n := len(s.Problems) - 1; n > 0 {
 		r.Error += fmt.Sprintf(" (and %d more)", n)
 	}
