@@ -1,4 +1,4 @@
-package workflow_test
+package flows_test
 
 import (
 	"context"

@@ -16,7 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/validate"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 )
 

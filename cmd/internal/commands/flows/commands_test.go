@@ -1,4 +1,4 @@
-package workflow_test
+package flows_test
 
 import (
 	"context"
@@ -19,10 +19,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/resume"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/run"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/runs"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/validate"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/resume"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/run"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/workflow/graph"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/graph"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 )
 
