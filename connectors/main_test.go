@@ -11,6 +11,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/internal/hostile"
+	"github.com/mediatorhq/mediator/internal/reaper"
 )
 
 // stdioServerEnv makes the test binary run as a go-sdk stdio MCP server
@@ -24,8 +26,13 @@ const stdioServerEnv = "MEDIATOR_TEST_STDIO_SERVER"
 const stdioRefuseFileEnv = "MEDIATOR_TEST_REFUSE_FILE"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(stdioServerEnv) == "1" {
+	switch {
+	case reaper.Invoked(): // Shutdowns.Detach starts this binary again
+		os.Exit(reaper.Main())
+	case os.Getenv(stdioServerEnv) == "1":
 		os.Exit(runStdioTestServer())
+	case os.Getenv(stdioServerEnv) == "shutdown":
+		os.Exit(hostile.RunShutdownServer())
 	}
 	os.Exit(m.Run())
 }

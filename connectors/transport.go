@@ -43,10 +43,12 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	}
 	if err != nil {
 		st.close()
-		if ct := commandOf(t); ct != nil && ct.Command.ProcessState != nil {
-			// go-sdk reaped the process when the handshake failed; its
-			// exit says more than the broken pipe does.
-			err = fmt.Errorf("%w (the server process exited: %v)", err, ct.Command.ProcessState)
+		if ct := commandOf(t); ct != nil {
+			// go-sdk closed the connection when the handshake failed;
+			// the process's exit says more than the broken pipe does.
+			if ps := ct.exitState(); ps != nil {
+				err = fmt.Errorf("%w (the server process exited: %v)", err, ps)
+			}
 		}
 		if sb, ok := t.(*sandboxedTransport); ok {
 			sb.plan.cleanup()
@@ -73,7 +75,8 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		if err != nil {
 			return nil, nil, err
 		}
-		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit}
+		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit,
+			Shutdowns: c.opts.Shutdowns, Cancels: c.cancels}
 		if plan == nil {
 			return ct, nil, nil
 		}
