@@ -22,8 +22,11 @@ import (
 const hostileServerEnv = "HOSTILE_SERVER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(hostileServerEnv) == "escape" {
+	switch os.Getenv(hostileServerEnv) {
+	case "escape":
 		os.Exit(hostile.RunEscapeServer())
+	case "shutdown":
+		os.Exit(hostile.RunShutdownServer())
 	}
 	os.Exit(m.Run())
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/privfile"
@@ -63,6 +64,15 @@ type Factory struct {
 	// keyring it opens), so commands can scrub what they print.
 	Redactor *credentials.Redactor
 
+	// Shutdowns follows the stdio servers the commands' orchestrators
+	// closed, which may still be exiting when a command returns.
+	Shutdowns *connectors.Shutdowns
+	// DetachServers lets Close hand the servers still exiting to a
+	// watchdog process and return (connectors.Shutdowns.Detach); only
+	// main, which runs the watchdog when it is started as one, sets it.
+	// Otherwise Close waits for them.
+	DetachServers bool
+
 	// stderrMu serialises the logger's and the stdio servers' writes to
 	// ErrOut, which arrive from their own goroutines.
 	stderrMu sync.Mutex
@@ -80,6 +90,7 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 		ReadPassword: term.ReadPassword,
 		LogLevel:     "warn",
 		Redactor:     credentials.NewRedactor(),
+		Shutdowns:    &connectors.Shutdowns{},
 	}
 	f.ConfigPath = func() (string, bool, error) { return config.Locate(f.ConfigFlag, f.LookupEnv) }
 	f.Config = func() (*config.Config, error) {
@@ -238,6 +249,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 		}
 	}
 	opts.Redactor = f.Redactor
+	opts.Shutdowns = f.Shutdowns
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {
@@ -301,9 +313,14 @@ func (f *Factory) serverLogs(servers []orchestrator.ServerConfig) []orchestrator
 	return out
 }
 
-// Close writes out what the stdio servers logged without a final newline.
-// Run it once the orchestrators are closed, when their servers have exited.
+// Close sees the stdio servers' shutdown through, or hands it to a
+// watchdog (DetachServers), and then writes out what they logged without
+// a final newline. Run it once the orchestrators are closed.
 func (f *Factory) Close() error {
+	if !f.DetachServers || f.Shutdowns.Detach() != nil {
+		// Bounded: a server that ignores its closed stdin is signalled.
+		_ = f.Shutdowns.Wait(context.Background())
+	}
 	f.logsMu.Lock()
 	logs := f.logs
 	f.logs = nil
