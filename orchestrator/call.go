@@ -33,6 +33,12 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	id := o.callID()
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
 	if o.audit != nil {
+		if !o.audit.isOpen() {
+			// The first call reads the audit key (with the file keyring,
+			// a key derivation of milliseconds) while its server starts
+			// and lists its tools; the call itself waits for the log.
+			o.prefetch(ctx, server)
+		}
 		if err := o.audit.ready(ctx); err != nil {
 			return nil, err
 		}
@@ -118,6 +124,16 @@ func (o *Orchestrator) OpenAudit(ctx context.Context) error {
 		return nil
 	}
 	return o.audit.ready(ctx)
+}
+
+// prefetch connects server and lists its tools in the background, as
+// the call will; the call joins the attempt (see catalogueOf).
+func (o *Orchestrator) prefetch(ctx context.Context, server string) {
+	s, err := o.lookup(server)
+	if err != nil {
+		return
+	}
+	go func() { _, _ = o.catalogueOf(ctx, s) }()
 }
 
 // call is Call without the audit: every check, then the request. args is
