@@ -363,8 +363,11 @@ type deniedPaths struct {
 // deniedPattern matches how node, Python, Go and C programs report a
 // refused path: "EACCES: permission denied, open '/x'", "[Errno 13]
 // Permission denied: '/x'", "open /x: permission denied", "/x: Permission
-// denied", and EPERM's "operation not permitted".
-var deniedPattern = regexp.MustCompile(`(?i)(?:(?:EACCES|EPERM|permission denied|operation not permitted)[^'"/]*['"]?(/[^'"\s,)]+))|(?:(/[^'"\s:,)]+)['"]?:\s*(?:permission denied|operation not permitted))`)
+// denied", and EPERM's "operation not permitted". Compiled at the first
+// line a server logs, not at every mediator start.
+var deniedPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(?:(?:EACCES|EPERM|permission denied|operation not permitted)[^'"/]*['"]?(/[^'"\s,)]+))|(?:(/[^'"\s:,)]+)['"]?:\s*(?:permission denied|operation not permitted))`)
+})
 
 func (d *deniedPaths) Write(p []byte) (int, error) {
 	d.mu.Lock()
@@ -384,7 +387,7 @@ func (d *deniedPaths) Write(p []byte) (int, error) {
 }
 
 func (d *deniedPaths) scan(line []byte) {
-	for _, m := range deniedPattern.FindAllSubmatch(line, -1) {
+	for _, m := range deniedPattern().FindAllSubmatch(line, -1) {
 		p := string(m[1])
 		if p == "" {
 			p = string(m[2])
