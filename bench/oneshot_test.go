@@ -21,6 +21,7 @@ var (
 	oneshotRounds  = flag.Int("oneshot.rounds", 150, "alternating rounds against the Go stdio server")
 	oneshotNodeRnd = flag.Int("oneshot.node-rounds", 30, "alternating rounds against server-everything (node)")
 	oneshotBins    = flag.String("oneshot.bin", "", "a directory holding mediator, bareclient and stdioserver already built (ratio.sh builds them)")
+	oneshotOther   = flag.String("oneshot.compare", "", "another mediator binary (an older build) to time in the same rounds")
 )
 
 // TestOneShotRatio measures what a user sees: the wall time of one
@@ -86,6 +87,11 @@ servers:
 			{name: "bare-nolist", argv: append([]string{bare, "-tool", c.tool, "-args", c.args, "--"}, c.command...)},
 			{name: "mediator", argv: []string{mediator, "--config", cfgPath, "call", c.server, c.tool, "--args", c.args}, env: env},
 		}
+		if *oneshotOther != "" {
+			other := sides[2]
+			other.name, other.argv = "compare", append([]string{*oneshotOther}, other.argv[1:]...)
+			sides = append(sides, other)
+		}
 		for i := range sides {
 			sides[i].run(t) // warm up; mediator pins the tools
 		}
@@ -106,6 +112,11 @@ servers:
 		}
 		t.Logf("%-8s wall: bare %7.1f ms, bare without tools/list %7.1f ms, mediator %7.1f ms | ratio %.3f (%.3f against the bare client without tools/list) | %s | cpu: bare %5.1f ms, mediator %5.1f ms",
 			c.name, median(b.wall), median(nb.wall), median(m.wall), ratio, pairedRatio(m.wall, nb.wall), verdict, median(b.cpu), median(m.cpu))
+		if len(sides) > 3 {
+			o := sides[3]
+			t.Logf("%-8s compare: %s %7.1f ms, ratio %.3f against the bare client | this mediator against it: %.3f | cpu %5.1f ms",
+				c.name, *oneshotOther, median(o.wall), pairedRatio(o.wall, b.wall), pairedRatio(m.wall, o.wall), median(o.cpu))
+		}
 	}
 }
 
