@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/term"
@@ -313,10 +314,22 @@ func (f *Factory) serverLogs(servers []orchestrator.ServerConfig) []orchestrator
 	return out
 }
 
+// serverExitWait is how long Close lets closed servers exit on their own
+// before it hands the rest to the watchdog: a server that exits at once
+// on EOF (a Go server takes about a millisecond) then costs no watchdog
+// process, and one that takes longer (node: a third of a second) delays
+// mediator by no more than this.
+const serverExitWait = 2 * time.Millisecond
+
 // Close sees the stdio servers' shutdown through, or hands it to a
 // watchdog (DetachServers), and then writes out what they logged without
 // a final newline. Run it once the orchestrators are closed.
 func (f *Factory) Close() error {
+	if f.DetachServers {
+		ctx, cancel := context.WithTimeout(context.Background(), serverExitWait)
+		_ = f.Shutdowns.Wait(ctx)
+		cancel()
+	}
 	if !f.DetachServers || f.Shutdowns.Detach() != nil {
 		// Bounded: a server that ignores its closed stdin is signalled.
 		_ = f.Shutdowns.Wait(context.Background())
