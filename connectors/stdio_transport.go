@@ -59,8 +59,11 @@ func (t *commandTransport) Connect(ctx context.Context) (mcp.Connection, error) 
 	return iot.Connect(ctx)
 }
 
-// exitState ends the process, once started, as Close does, waits for it
-// to exit and returns how it ended; nil when it never started.
+// started reports whether Connect started the process.
+func (t *commandTransport) started() bool { return t.proc != nil }
+
+// exitState ends the process, once started, waits for it to exit and
+// returns how it ended; nil when it never started.
 func (t *commandTransport) exitState() *os.ProcessState {
 	if t.proc == nil {
 		return nil
@@ -68,6 +71,24 @@ func (t *commandTransport) exitState() *os.ProcessState {
 	t.proc.stop()
 	_ = t.proc.wait()
 	return t.Command.ProcessState
+}
+
+// end ends the process, once started, as closing the connection does.
+func (t *commandTransport) end() {
+	if t.proc != nil {
+		_ = endStdio(t.proc, t.Shutdowns)
+	}
+}
+
+// endStdio begins p's shutdown and hands it to sh; without sh it returns
+// once p has exited, with the exit's error.
+func endStdio(p *stdioProcess, sh *Shutdowns) error {
+	p.stop()
+	if sh != nil {
+		sh.add(p)
+		return nil
+	}
+	return p.wait()
 }
 
 // childStdout is the server's stdout as go-sdk reads it. Closing it does
@@ -106,11 +127,4 @@ func (s *childStdin) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *childStdin) Close() error {
-	s.proc.stop()
-	if s.shutdowns != nil {
-		s.shutdowns.add(s.proc)
-		return nil
-	}
-	return s.proc.wait()
-}
+func (s *childStdin) Close() error { return endStdio(s.proc, s.shutdowns) }

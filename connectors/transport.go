@@ -43,15 +43,21 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	}
 	if err != nil {
 		st.close()
-		if ct := commandOf(t); ct != nil {
-			// go-sdk closed the connection when the handshake failed;
-			// the process's exit says more than the broken pipe does.
-			if ps := ct.exitState(); ps != nil {
+		if ct := commandOf(t); ct != nil && ct.started() {
+			if ctx.Err() != nil {
+				// Canceled or out of time: the server shuts down as
+				// after Close, and nothing waits for it here.
+				ct.end()
+			} else if ps := ct.exitState(); ps != nil {
+				// The handshake failed on its own; the process's exit
+				// says more than the broken pipe does.
 				err = fmt.Errorf("%w (the server process exited: %v)", err, ps)
 			}
 		}
 		if sb, ok := t.(*sandboxedTransport); ok {
-			sb.plan.cleanup()
+			if !sb.inner.started() {
+				sb.plan.cleanup() // else removed once the process has exited
+			}
 			if h := sb.denied.hint(c.cfg.Name); h != "" {
 				err = fmt.Errorf("%w; %s", err, h)
 			}

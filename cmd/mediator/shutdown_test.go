@@ -154,6 +154,36 @@ func TestInterruptCancelsCallAndClosesServer(t *testing.T) {
 	}
 }
 
+// Ctrl-C while a server is still starting (it never answers initialize,
+// nor reads its stdin): mediator exits with 130 at once rather than wait
+// out the grace, and the server, which never got the terminal's SIGINT,
+// gets SIGTERM from the watchdog.
+func TestInterruptWhileServerStarts(t *testing.T) {
+	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeStall)
+	cmd, _, stderr, done := h.start("call", "slow", hostile.ShutdownQuickTool)
+	h.waitEvent(hostile.EventTmpDir) // the server runs, its handshake pending
+	sent := time.Now()
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := waitExit(t, done, stderr)
+	t.Logf("mediator exited %v after SIGINT", time.Since(sent))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("mediator: %v, want exit code 130; stderr:\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "stopping at once") {
+		t.Errorf("mediator had to be stopped by force:\n%s", stderr.String())
+	}
+	if h.log.Has(hostile.EventSIGTERM) {
+		t.Fatalf("the server got SIGTERM before mediator exited, so mediator waited out the grace:\n%s", h.log)
+	}
+	h.waitEvent(hostile.EventSIGTERM)
+	if h.log.Has(hostile.EventSIGINT) {
+		t.Errorf("the server got the terminal's SIGINT:\n%s", h.log)
+	}
+}
+
 // `mediator call` returns once the result is printed and its audit record
 // written, while the server still takes its time to exit after EOF; the
 // server is not signalled for it, and exits cleanly once it is done.

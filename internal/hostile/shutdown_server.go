@@ -40,6 +40,9 @@ const (
 	ShutdownModeLinger = "linger"
 	// ShutdownModeIgnore ignores EOF and runs until SIGTERM.
 	ShutdownModeIgnore = "ignore"
+	// ShutdownModeStall never answers, not even initialize: it does not
+	// read its stdin and runs until SIGTERM.
+	ShutdownModeStall = "stall"
 )
 
 // Events the server writes, each on a line of its own; EventTmpDir and
@@ -85,6 +88,10 @@ func RunShutdownServer() int {
 		}
 	}()
 
+	if mode == ShutdownModeStall {
+		<-terminated
+		return 0
+	}
 	s := mcp.NewServer(&mcp.Implementation{Name: "shutdown", Version: "1"}, nil)
 	mcp.AddTool(s, &mcp.Tool{Name: ShutdownSlowTool, Description: "Blocks until the call is canceled."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
