@@ -1,9 +1,10 @@
-//go:build unix
+//go:build linux
 
 package bench
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mediatorhq/mediator/internal/testenv"
 )
@@ -29,9 +32,12 @@ var (
 // process (bench/bareclient) that starts the same stdio server, lists its
 // tools, makes the same call, prints the result and exits without waiting
 // for the server to exit. Both leave the server to finish its shutdown
-// after they exit, so both pay the same background cost. Rounds rotate
-// which side runs first; the per-round ratios' median cancels the load
-// that drifts over seconds on a shared machine. mediator runs as a user
+// after they exit; the test, a subreaper, waits for every leftover process
+// (servers still exiting, mediator's watchdog) between runs and outside
+// the timing, as a user reads the output meanwhile, so no run pays for
+// the one before. Rounds rotate which side runs first; the per-round
+// ratios' median cancels the load that drifts over seconds on a shared
+// machine. mediator runs as a user
 // runs it: file keyring with a passphrase, keyed audit log, pins on disk,
 // sandbox on where the kernel has it. The CPU column is the client
 // process's, with the server's when the client reaped it (mediator does
@@ -40,6 +46,11 @@ var (
 func TestOneShotRatio(t *testing.T) {
 	if !*oneshot {
 		t.Skip("pass -oneshot (or run bench/ratio.sh) to measure")
+	}
+	// Servers left exiting and mediator's watchdog become this process's
+	// children when their parent exits, for reapOrphans.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
 	}
 	bins := *oneshotBins
 	if bins == "" {
@@ -82,9 +93,13 @@ servers:
 		{"go-stdio", "weather", "get_forecast", `{"city":"Lisbon","days":3}`, []string{goServer}, *oneshotRounds, 0},
 		{"node", "everything", "echo", `{"message":"hi"}`, []string{node, everything, "stdio"}, *oneshotNodeRnd, 1.05},
 	} {
+		// The bare client's server inherits what mediator gives its
+		// servers, PATH and HOME: node starts a sixth faster without the
+		// rest of a developer's environment.
+		bareEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
 		sides := []side{
-			{name: "bare", argv: append([]string{bare, "-list", "-tool", c.tool, "-args", c.args, "--"}, c.command...)},
-			{name: "bare-nolist", argv: append([]string{bare, "-tool", c.tool, "-args", c.args, "--"}, c.command...)},
+			{name: "bare", argv: append([]string{bare, "-list", "-tool", c.tool, "-args", c.args, "--"}, c.command...), env: bareEnv},
+			{name: "bare-nolist", argv: append([]string{bare, "-tool", c.tool, "-args", c.args, "--"}, c.command...), env: bareEnv},
 			{name: "mediator", argv: []string{mediator, "--config", cfgPath, "call", c.server, c.tool, "--args", c.args}, env: env},
 		}
 		if *oneshotOther != "" {
@@ -94,6 +109,7 @@ servers:
 		}
 		for i := range sides {
 			sides[i].run(t) // warm up; mediator pins the tools
+			reapOrphans(t)
 		}
 		for r := range c.rounds {
 			for i := range sides {
@@ -148,6 +164,22 @@ func (s *side) timed(t *testing.T) {
 	d, ps := s.run(t)
 	s.wall = append(s.wall, float64(d.Microseconds())/1e3)
 	s.cpu = append(s.cpu, float64((ps.UserTime()+ps.SystemTime()).Microseconds())/1e3)
+	reapOrphans(t)
+}
+
+// reapOrphans waits for every process left over from a run to exit.
+func reapOrphans(t *testing.T) {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(-1, &ws, 0, nil)
+		switch {
+		case err == nil, errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.ECHILD):
+			return
+		default:
+			t.Fatal(err)
+		}
+	}
 }
 
 func build(t *testing.T, dir, pkg string) {
