@@ -31,15 +31,26 @@ type shutdownHome struct {
 	log             hostile.ShutdownLog
 }
 
-func newShutdownHome(t *testing.T, bin, mode string) *shutdownHome {
-	h := &shutdownHome{mediatorHome: newMediatorHome(t, bin, nil)}
+func newShutdownHome(t *testing.T, bin, mode string, user *syscall.Credential) *shutdownHome {
+	h := &shutdownHome{mediatorHome: newMediatorHome(t, bin, user)}
 	// Outside mediator's home: the sandbox grants the server paths it is
 	// handed, but none that holds mediator's own files.
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "shutdown-events-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	h.events, h.release = filepath.Join(dir, "events"), filepath.Join(dir, "release")
 	h.log = hostile.ShutdownLog(h.events)
 	if err := os.WriteFile(h.events, nil, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if user != nil {
+		for _, p := range []string{dir, h.events} {
+			if err := os.Chown(p, int(user.Uid), int(user.Gid)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	cfg := fmt.Sprintf(`credentials:
   backend: file
@@ -55,8 +66,14 @@ servers:
       %s: %q
 `, h.keyring, h.server, hostileServerEnv, hostile.ShutdownModeEnv, mode,
 		hostile.ShutdownEventsEnv, h.events, hostile.ShutdownReleaseEnv, h.release)
-	if err := os.WriteFile(filepath.Join(h.config, "config.yaml"), []byte(cfg), 0o600); err != nil {
+	file := filepath.Join(h.config, "config.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if user != nil {
+		if err := os.Chown(file, int(user.Uid), int(user.Gid)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return h
 }
@@ -74,7 +91,7 @@ func (h *shutdownHome) start(args ...string) (cmd *exec.Cmd, stdout, stderr *byt
 		"XDG_STATE_HOME=" + filepath.Join(h.dir, "state"),
 		"MEDIATOR_KEYRING_PASSPHRASE=" + canaryPassphrase,
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: h.user}
 	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -122,7 +139,7 @@ func waitExit(t *testing.T, done <-chan error, stderr *bytes.Buffer) error {
 // process group only: the server, in a session of its own, never gets
 // it, and exits on its own.
 func TestInterruptCancelsCallAndClosesServer(t *testing.T) {
-	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeLinger)
+	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeLinger, nil)
 	cmd, _, stderr, done := h.start("call", "slow", hostile.ShutdownSlowTool)
 	h.waitEvent(hostile.EventCallStarted)
 	sent := time.Now()
@@ -159,7 +176,7 @@ func TestInterruptCancelsCallAndClosesServer(t *testing.T) {
 // out the grace, and the server, which never got the terminal's SIGINT,
 // gets SIGTERM from the watchdog.
 func TestInterruptWhileServerStarts(t *testing.T) {
-	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeStall)
+	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeStall, nil)
 	cmd, _, stderr, done := h.start("call", "slow", hostile.ShutdownQuickTool)
 	h.waitEvent(hostile.EventTmpDir) // the server runs, its handshake pending
 	sent := time.Now()
@@ -188,7 +205,7 @@ func TestInterruptWhileServerStarts(t *testing.T) {
 // written, while the server still takes its time to exit after EOF; the
 // server is not signalled for it, and exits cleanly once it is done.
 func TestCallReturnsBeforeServerExits(t *testing.T) {
-	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeLinger)
+	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeLinger, nil)
 	_, stdout, stderr, done := h.start("call", "slow", hostile.ShutdownQuickTool)
 	if err := waitExit(t, done, stderr); err != nil {
 		t.Fatalf("mediator call: %v\n%s", err, stderr.String())
@@ -217,9 +234,22 @@ func TestCallReturnsBeforeServerExits(t *testing.T) {
 
 // A server that ignores EOF gets SIGTERM after the grace, from the
 // watchdog mediator leaves behind: mediator itself returned at once.
-// Once the server is gone its sandbox temp dir is removed.
+// Once the server is gone its sandbox temp dir is removed. As root, also
+// as an unprivileged user: mediator is not dumpable, and starts the
+// watchdog from /proc/self/exe all the same.
 func TestServerIgnoringEOFGetsSIGTERM(t *testing.T) {
-	h := newShutdownHome(t, buildMediator(t), hostile.ShutdownModeIgnore)
+	bin := buildMediator(t)
+	users := map[string]*syscall.Credential{"self": nil}
+	if os.Geteuid() == 0 {
+		users["nobody"] = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	for name, user := range users {
+		t.Run(name, func(t *testing.T) { testServerIgnoringEOFGetsSIGTERM(t, bin, user) })
+	}
+}
+
+func testServerIgnoringEOFGetsSIGTERM(t *testing.T, bin string, user *syscall.Credential) {
+	h := newShutdownHome(t, bin, hostile.ShutdownModeIgnore, user)
 	_, _, stderr, done := h.start("call", "slow", hostile.ShutdownQuickTool)
 	if err := waitExit(t, done, stderr); err != nil {
 		t.Fatalf("mediator call: %v\n%s", err, stderr.String())

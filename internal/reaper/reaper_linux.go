@@ -42,17 +42,25 @@ func Handoff(procs []Process) error {
 	if len(procs) == 0 {
 		return nil
 	}
-	devNull, err := os.Open(os.DevNull)
+	// Its stdin, stdout and stderr are a pipe of its own: nothing of
+	// this process's terminal, and no /dev/null, which not every user
+	// may open in every sandbox.
+	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("starting the watchdog for the servers still shutting down: %w", err)
 	}
-	defer devNull.Close()
-	null, err := rawFD(devNull)
+	defer r.Close()
+	defer w.Close()
+	rfd, err := rawFD(r)
+	if err != nil {
+		return err
+	}
+	wfd, err := rawFD(w)
 	if err != nil {
 		return err
 	}
 	var p plan
-	fds := []uintptr{null, null, null}
+	fds := []uintptr{rfd, wfd, wfd}
 	for _, proc := range procs {
 		if proc.PidFD == nil {
 			return errors.New("handing a server to the watchdog: no pidfd for it")
@@ -61,7 +69,7 @@ func Handoff(procs []Process) error {
 		files := []*os.File{proc.PidFD, nil, nil}
 		copy(files[1:], proc.Outputs)
 		for _, f := range files {
-			fd := null // an output that is not there reads as empty
+			fd := ^uintptr(0) // closed in the watchdog
 			if f != nil {
 				if fd, err = rawFD(f); err != nil {
 					return err
@@ -120,6 +128,9 @@ func Main() int {
 		base := 3 + fdsPerProc*i
 		pidfd := base
 		for fd := base + 1; fd < base+fdsPerProc; fd++ {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+				continue // no such output
+			}
 			// Not waited for: a child of the server may hold the pipe.
 			go func() { _, _ = io.Copy(io.Discard, os.NewFile(uintptr(fd), "output")) }()
 		}
