@@ -1,7 +1,10 @@
 // Package bench measures what mediation costs: one orchestrator Call
 // (lookup, filter, pin check, schema validation, keyed audit record) against a
 // direct go-sdk CallTool on the same server, in-process and over loopback
-// streamable HTTP. Run ./bench/ratio.sh for the mediated/direct ratios.
+// streamable HTTP; and a whole one-shot `mediator call` process against a
+// bare go-sdk client process on the same stdio server (TestOneShotRatio,
+// with bench/bareclient and bench/stdioserver). Run ./bench/ratio.sh for
+// the mediated/direct ratios.
 // `go test ./bench -run TestPinsBesideBigServer -args -pins` measures what
 // a server with 50,000 pinned tools costs another server's calls.
 package bench

@@ -8,8 +8,12 @@
 #      TestRatio runs RUNS times (default 5), each in a fresh process: runs
 #      differ by more than batches within a run do (where goroutines land,
 #      when the GC runs), so the median over runs is the reported number.
-# Targets: <= 1.10 in-process, <= 1.05 over HTTP. On a busy machine trust
-# (2) over (1).
+#   3. TestOneShotRatio: whole `mediator call` processes against a bare
+#      go-sdk client process (bench/bareclient) on the same stdio server,
+#      a Go one (bench/stdioserver) and server-everything (node, from
+#      `make tools`). Skip it with ONESHOT=0.
+# Targets: <= 1.10 in-process, <= 1.05 over HTTP, <= 1.05 one-shot against
+# server-everything. On a busy machine trust (2) over (1).
 set -eu
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
@@ -72,3 +76,10 @@ END {
 		printf "  %-10s median %.3f  (min %.3f, max %.3f; target <= %s)\n", name, m, a[1], a[k], t[name]
 	}
 }' "$tmp/ratio"
+
+if [ "${ONESHOT:-1}" != 0 ]; then
+	echo
+	echo "One-shot mediator call against a bare go-sdk client (TestOneShotRatio):"
+	go build -o "$tmp/bin/" ./cmd/mediator ./bench/bareclient ./bench/stdioserver
+	"$tmp/bench.test" -test.run '^TestOneShotRatio$' -test.v -oneshot -oneshot.bin "$tmp/bin" | grep -E 'wall:|FAIL|SKIP' | sed 's/^ *oneshot_test.go:[0-9]*: /  /'
+fi

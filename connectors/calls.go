@@ -31,6 +31,7 @@ func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.To
 	p := c.newProbe(st)
 	for tool, err := range cs.Tools(ctx, nil) {
 		if err != nil {
+			c.told(ctx, err)
 			return nil, false, c.failed(cs, c.classify(ctx, "list tools", err, p))
 		}
 		if max > 0 && len(tools) == max {
@@ -46,7 +47,9 @@ func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.To
 //
 // The server's timeout applies unless ctx is shorter, or ctx carries a
 // call timeout ([WithCallTimeout]), which replaces it. Canceling ctx ends the
-// call at once and go-sdk tells the server (notifications/cancelled). A call
+// call at once and go-sdk tells the server (notifications/cancelled); for
+// a stdio server CallTool returns once that notice is written, so that a
+// Close right after does not overtake it. A call
 // made while the connector reconnects waits for the new session within the
 // same bound. A call whose session dies under it fails with KindTransport
 // and is never retried: the tool may have run, and tools need not be
@@ -84,6 +87,7 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {
+		c.told(ctx, err)
 		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	return res, nil

@@ -59,6 +59,10 @@ type Options struct {
 	// Now is the clock OAuth tokens' expiry is judged by; nil means
 	// time.Now. Tests move it past an expiry.
 	Now func() time.Time
+	// Shutdowns, when set, follows a stdio server after Close, which then
+	// returns as soon as the server's stdin is closed; nil makes Close
+	// wait for the server to exit.
+	Shutdowns *Shutdowns
 }
 
 // Connector is one authenticated MCP client for one server. It is safe for
@@ -70,7 +74,8 @@ type Connector struct {
 	origin   origin       // of cfg.URL; zero for stdio
 	backoff  Backoff
 	redactor *credentials.Redactor
-	limit    *resultLimit // max_result_bytes
+	limit    *resultLimit   // max_result_bytes
+	cancels  *cancelNotices // a stdio server's; nil for the others
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -117,6 +122,9 @@ func New(opts Options) (*Connector, error) {
 	}
 	if cfg.URL != "" {
 		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it
+	}
+	if cfg.Transport == TransportStdio && opts.NewTransport == nil {
+		c.cancels = newCancelNotices()
 	}
 	c.life, c.cancelLife = context.WithCancel(context.Background())
 	return c, nil
@@ -241,8 +249,9 @@ func (c *Connector) discard(cs *mcp.ClientSession, st *httpStack) {
 	st.close()
 }
 
-// Close ends the session (and a stdio server's process), stops any
-// reconnect loop, and returns once no goroutine of the connector is left.
+// Close ends the session, stops any reconnect loop, and returns once no
+// goroutine of the connector is left. A stdio server's stdin is closed;
+// Close waits for the server to exit unless Options.Shutdowns follows it.
 func (c *Connector) Close() error {
 	c.mu.Lock()
 	if c.closed {

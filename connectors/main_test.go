@@ -12,6 +12,7 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/hostile"
+	"github.com/mediatorhq/mediator/internal/reaper"
 )
 
 // stdioServerEnv makes the test binary run as a go-sdk stdio MCP server
@@ -25,11 +26,15 @@ const stdioServerEnv = "MEDIATOR_TEST_STDIO_SERVER"
 const stdioRefuseFileEnv = "MEDIATOR_TEST_REFUSE_FILE"
 
 func TestMain(m *testing.M) {
-	switch os.Getenv(stdioServerEnv) {
-	case "1":
+	switch {
+	case reaper.Invoked(): // Shutdowns.Detach starts this binary again
+		os.Exit(reaper.Main())
+	case os.Getenv(stdioServerEnv) == "1":
 		os.Exit(runStdioTestServer())
-	case "fail-start":
+	case os.Getenv(stdioServerEnv) == "fail-start":
 		os.Exit(hostile.FailStart(os.Stderr, os.Getenv("API_TOKEN")))
+	case os.Getenv(stdioServerEnv) == "shutdown":
+		os.Exit(hostile.RunShutdownServer())
 	}
 	os.Exit(m.Run())
 }

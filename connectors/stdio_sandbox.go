@@ -44,7 +44,7 @@ func (c *Connector) Sandbox() SandboxState {
 }
 
 // sandboxedTransport starts a stdio server's process confined by policy;
-// everything else is go-sdk's CommandTransport.
+// everything else is commandTransport's.
 type sandboxedTransport struct {
 	inner *commandTransport
 	plan  *stdioPlan
@@ -60,7 +60,7 @@ func (t *sandboxedTransport) Connect(ctx context.Context) (mcp.Connection, error
 	if err != nil {
 		return nil, err
 	}
-	return cleanupConn{Connection: conn, plan: t.plan}, nil
+	return conn, nil
 }
 
 // stdioPlan is what starting one stdio server takes besides its command:
@@ -387,16 +387,4 @@ func (p *stdioPlan) cleanup() {
 	if p != nil && p.tmpDir != "" {
 		_ = os.RemoveAll(p.tmpDir)
 	}
-}
-
-// cleanupConn removes the server's temp dir once its process is gone.
-type cleanupConn struct {
-	mcp.Connection
-	plan *stdioPlan
-}
-
-func (c cleanupConn) Close() error {
-	err := c.Connection.Close()
-	c.plan.cleanup()
-	return err
 }

@@ -41,13 +41,21 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	if err != nil {
 		st.close()
 		ct := commandOf(t)
-		if ct != nil && ct.Command.ProcessState != nil {
-			// go-sdk reaped the process when the handshake failed; its
-			// exit says more than the broken pipe does.
-			err = fmt.Errorf("%w (the server process exited: %v)", err, ct.Command.ProcessState)
+		if ct != nil && ct.started() {
+			if ctx.Err() != nil {
+				// Canceled or out of time: the server shuts down as
+				// after Close, and nothing waits for it here.
+				ct.end()
+			} else if ps := ct.exitState(); ps != nil {
+				// The handshake failed on its own; the process's exit
+				// says more than the broken pipe does.
+				err = fmt.Errorf("%w (the server process exited: %v)", err, ps)
+			}
 		}
 		if sb, ok := t.(*sandboxedTransport); ok {
-			sb.plan.cleanup()
+			if !sb.inner.started() {
+				sb.plan.cleanup() // else removed once the process has exited
+			}
 			if h := ct.stderr.deniedHint(c.cfg.Name); h != "" {
 				err = fmt.Errorf("%w; %s", err, h)
 			}
@@ -77,7 +85,8 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		if err != nil {
 			return nil, nil, err
 		}
-		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit, stderr: &serverStderr{}}
+		ct := &commandTransport{Command: cmd, TerminateDuration: stdioTerminateDuration, Limit: limit,
+			Shutdowns: c.opts.Shutdowns, Cancels: c.cancels, stderr: &serverStderr{}}
 		cmd.Stderr = ct.stderr
 		if c.opts.Stderr != nil {
 			cmd.Stderr = io.MultiWriter(c.opts.Stderr, ct.stderr)
@@ -85,6 +94,7 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		if plan == nil {
 			return ct, nil, nil
 		}
+		ct.TmpDir = plan.tmpDir // removed once the process has exited
 		return &sandboxedTransport{inner: ct, plan: plan}, nil, nil
 	case TransportStreamableHTTP, TransportSSE:
 		authn := c.opts.Authenticator

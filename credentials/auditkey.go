@@ -60,6 +60,11 @@ func (s *Store) AuditKey(ctx context.Context, create bool) (AuditKey, error) {
 	}
 	key := s.auditKeyKey()
 	s.mu.Lock()
+	if s.auditItem != nil {
+		data := s.auditItem
+		s.mu.Unlock()
+		return s.decodeAuditKey(data)
+	}
 	item, err := s.ring.Get(key)
 	s.mu.Unlock()
 	switch {

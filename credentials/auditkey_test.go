@@ -3,6 +3,7 @@ package credentials
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,37 @@ func TestAuditKeyDamaged(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("keyring dir holds %d files, want the damaged item only", len(entries))
+	}
+}
+
+// Opening a file keyring that holds the audit key decrypts that item to
+// check the passphrase, and AuditKey hands out what was decrypted then:
+// each item read costs a key derivation of thousands of hash rounds, and
+// every audited call reads the key. Open writes no encrypted test item.
+func TestFileOpenReadsTheAuditKeyOnce(t *testing.T) {
+	dir := t.TempDir()
+	k, err := openFileStore(t, dir, testPassphrase).AuditKey(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, openFileStore(t, dir, testPassphrase), "weather", "api-key", "weather-key-A")
+	before, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openFileStore(t, dir, testPassphrase)
+	if after, err := os.ReadDir(dir); err != nil || len(after) != len(before) {
+		t.Fatalf("Open left %d entries in the keyring directory, had %d (%v)", len(after), len(before), err)
+	}
+	// The item's file goes; the key read at Open is still the one handed out.
+	files, err := filepath.Glob(filepath.Join(dir, "*.audit-key"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("the audit key's file: %v, %v", files, err)
+	}
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AuditKey(t.Context(), false); err != nil || !got.Secret.Equal(k.Secret) || !got.Created.Equal(k.Created) {
+		t.Fatalf("AuditKey after Open: %v", err)
 	}
 }

@@ -105,8 +105,9 @@ func (e *NoBackendError) Unwrap() []error {
 //
 // Every backend gets that test write, because on a headless Linux machine
 // the Secret Service can open fine and refuse every write. For the file
-// backend Open also decrypts one existing item, so a wrong passphrase is
-// reported here rather than at the first connection.
+// backend Open decrypts one existing item instead, so a wrong passphrase
+// is reported here rather than at the first connection, and then writes a
+// plain file: each encrypted item read or written costs a key derivation.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.ServiceName == "" {
 		opts.ServiceName = DefaultServiceName
@@ -167,10 +168,16 @@ func openBackend(ctx context.Context, opts Options, backend string) (*Store, err
 		return nil, err
 	}
 	s.ring = ring
+	verified := false
 	if backend == BackendFile {
-		err = s.verifyPassphrase()
+		verified, err = s.verifyPassphrase()
+		if err == nil && verified {
+			// The passphrase decrypted an item: a test item would only
+			// cost two more key derivations to show the same.
+			err = fileWritable(s.location)
+		}
 	}
-	if err == nil {
+	if err == nil && !verified {
 		err = s.canary()
 	}
 	if err != nil {
@@ -194,14 +201,15 @@ func (s *Store) openRing(ctx context.Context, opts Options) (keyring.Keyring, er
 		s.location = "collection " + opts.LibSecretCollection
 		return openSecretService(ctx, address, opts.LibSecretCollection, cmp.Or(opts.secretServiceTimeout, secretServiceTimeout))
 	}
+	var dir string // the file backend's
 	cfg := keyring.Config{
 		AllowedBackends: []keyring.BackendType{keyring.BackendType(s.backend)},
 		ServiceName:     opts.ServiceName,
 	}
 	switch s.backend {
 	case BackendFile:
-		dir, err := prepareFileDir(opts.FileDir)
-		if err != nil {
+		var err error
+		if dir, err = prepareFileDir(opts.FileDir); err != nil {
 			return nil, err
 		}
 		cfg.FileDir = dir
@@ -350,25 +358,50 @@ func prepareFileDir(fileDir string) (string, error) {
 	return dir, nil
 }
 
-// verifyPassphrase decrypts one existing item (a server's, or the audit
-// key, which may be the only one). Without it a wrong
-// passphrase would go unnoticed until some connector needs its credential,
-// and Set would meanwhile write items that the right passphrase cannot read.
-func (s *Store) verifyPassphrase() error {
+// verifyPassphrase decrypts one existing item (the audit key, which every
+// audited call reads, else a server's) and reports whether there was one.
+// Without it a wrong passphrase would go unnoticed until some connector
+// needs its credential, and Set would meanwhile write items that the right
+// passphrase cannot read. The audit key's item is kept for AuditKey.
+func (s *Store) verifyPassphrase() (verified bool, err error) {
 	keys, err := s.ring.Keys()
 	if err != nil {
-		return s.backendErr(err)
+		return false, s.backendErr(err)
 	}
 	slices.Sort(keys)
+	if i := slices.Index(keys, s.auditKeyKey()); i > 0 {
+		keys[0], keys[i] = keys[i], keys[0]
+	}
 	for _, k := range keys {
 		if _, _, ok := parseItemKey(s.service, k); !ok && k != s.auditKeyKey() {
 			continue
 		}
-		_, err := s.ring.Get(k)
-		if err == nil || errors.Is(err, keyring.ErrKeyNotFound) {
-			return nil
+		item, err := s.ring.Get(k)
+		switch {
+		case err == nil:
+			if k == s.auditKeyKey() {
+				s.auditItem = item.Data
+			}
+			return true, nil
+		case errors.Is(err, keyring.ErrKeyNotFound):
+			return false, nil // removed meanwhile
 		}
-		return s.backendErr(err)
+		return false, s.backendErr(err)
+	}
+	return false, nil
+}
+
+// fileWritable checks that the file backend can write items into dir,
+// as the canary does for the other backends, without encrypting one.
+func fileWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("opened, but a test write failed: %w", err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("opened, but a test delete failed: %w", err)
 	}
 	return nil
 }

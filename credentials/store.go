@@ -96,6 +96,10 @@ type Store struct {
 	service  string
 	location string
 	redactor *Redactor
+	// auditItem is the audit key's item as Open decrypted it to check the
+	// file backend's passphrase: AuditKey uses it rather than derive the
+	// file key once more (thousands of hash rounds per item read).
+	auditItem []byte
 }
 
 // Format prints a summary. Without it, %s on a *Store would make fmt

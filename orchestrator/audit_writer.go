@@ -119,6 +119,13 @@ func (a *auditLog) ready(ctx context.Context) error {
 	return a.openLocked(ctx)
 }
 
+// isOpen reports whether ready has opened the log.
+func (a *auditLog) isOpen() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f != nil
+}
+
 // openLocked gets the key, opens the log and its head, and checks the log's
 // tail against the head. A log that cannot be continued is closed again,
 // so every call after is refused as well, before it is sent.

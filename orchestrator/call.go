@@ -32,8 +32,10 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*Result, error) {
 	id := o.callID()
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
+	var pre *loaded
 	if o.audit != nil {
-		if err := o.audit.ready(ctx); err != nil {
+		var err error
+		if pre, err = o.readyAudit(ctx, server); err != nil {
 			return nil, err
 		}
 	}
@@ -51,7 +53,7 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 		err = &Error{Kind: KindInvalidArguments, Server: server, Tool: tool, Msg: msg, Err: err, audit: msg}
 		outcome = OutcomeRefused
 	} else {
-		res, outcome, err = o.call(ctx, server, tool, plain, argsJSON, meta)
+		res, outcome, err = o.call(ctx, server, tool, plain, argsJSON, meta, pre)
 	}
 	d := time.Since(start)
 	if o.audit != nil {
@@ -120,14 +122,58 @@ func (o *Orchestrator) OpenAudit(ctx context.Context) error {
 	return o.audit.ready(ctx)
 }
 
+// loaded is a server's catalogue as readyAudit found it for a call.
+type loaded struct {
+	cat *catalogue
+	err error
+}
+
+// readyAudit opens the audit log for a call to server, unless it is open.
+// The first call reads the audit key (with the file keyring, a key
+// derivation of milliseconds) in the background while it starts the
+// server and lists its tools, and hands that listing to the call (nil
+// when it made none). Nothing is sent before the log is ready, and a log
+// that cannot open is the error: it cancels the listing.
+func (o *Orchestrator) readyAudit(ctx context.Context, server string) (*loaded, error) {
+	if o.audit.isOpen() {
+		return nil, o.audit.ready(ctx)
+	}
+	s, err := o.lookup(server)
+	if err != nil {
+		return nil, o.audit.ready(ctx)
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan error, 1)
+	go func() {
+		err := o.audit.ready(ctx)
+		if err != nil {
+			cancel()
+		}
+		ready <- err
+	}()
+	cat, err := o.catalogueOf(lctx, s)
+	if aerr := <-ready; aerr != nil {
+		return nil, aerr
+	}
+	return &loaded{cat, err}, nil
+}
+
 // call is Call without the audit: every check, then the request. args is
 // what gets validated; argsJSON, its encoding, is what gets sent.
-func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, argsJSON []byte, meta mcp.Meta) (*mcp.CallToolResult, string, error) {
+//
+// pre, when set, is the server's catalogue as readyAudit listed it.
+func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, argsJSON []byte, meta mcp.Meta, pre *loaded) (*mcp.CallToolResult, string, error) {
 	s, err := o.lookup(server)
 	if err != nil {
 		return nil, OutcomeRefused, err
 	}
-	cat, err := o.catalogueOf(ctx, s)
+	var cat *catalogue
+	if pre != nil {
+		cat, err = pre.cat, pre.err
+	} else {
+		cat, err = o.catalogueOf(ctx, s)
+	}
 	if err != nil {
 		return nil, outcomeOf(err), err
 	}

@@ -90,6 +90,10 @@ type Options struct {
 	// ProtectedPaths are mediator's own files and directories, which no
 	// sandboxed stdio server is granted (connectors.Options.ProtectedPaths).
 	ProtectedPaths []string
+	// Shutdowns, when set, follows the stdio servers after Close, which
+	// then returns without waiting for them to exit
+	// (connectors.Options.Shutdowns).
+	Shutdowns *connectors.Shutdowns
 }
 
 // Orchestrator is safe for concurrent use.

@@ -107,6 +107,7 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			NewTransport:   cfg.NewTransport,
 			LockDir:        o.opts.LockDir,
 			ProtectedPaths: o.opts.ProtectedPaths,
+			Shutdowns:      o.opts.Shutdowns,
 		})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", where, err))

@@ -11,6 +11,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/commands"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/internal/reaper"
 	"github.com/mediatorhq/mediator/internal/sandbox"
 )
 
@@ -18,6 +19,11 @@ import (
 var version = "dev"
 
 func main() {
+	// Started again as the watchdog of stdio servers still exiting after
+	// an earlier mediator returned (see cmdutil.Factory.DetachServers).
+	if reaper.Invoked() {
+		os.Exit(reaper.Main())
+	}
 	// Before any secret is read: no process of the same user may read
 	// mediator's memory or environment (the keyring passphrase).
 	if err := sandbox.Harden(); err != nil {
@@ -26,7 +32,9 @@ func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	in, ctx := cmdutil.WatchInterrupts(context.Background(), sigs, cmdutil.InterruptGrace, os.Exit, os.Stderr)
-	code := commands.Run(ctx, cmdutil.New(iostreams.System(), version, os.LookupEnv), os.Args[1:])
+	f := cmdutil.New(iostreams.System(), version, os.LookupEnv)
+	f.DetachServers = true
+	code := commands.Run(ctx, f, os.Args[1:])
 	code = in.Stop(code)
 	signal.Stop(sigs)
 	os.Exit(code)

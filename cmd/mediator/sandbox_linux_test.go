@@ -26,8 +26,11 @@ import (
 const hostileServerEnv = "HOSTILE_SERVER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(hostileServerEnv) == "escape" {
+	switch os.Getenv(hostileServerEnv) {
+	case "escape":
 		os.Exit(hostile.RunEscapeServer())
+	case "shutdown":
+		os.Exit(hostile.RunShutdownServer())
 	}
 	if code := testenv.RunKeyctlHelper(); code >= 0 {
 		os.Exit(code)

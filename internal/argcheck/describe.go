@@ -6,13 +6,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
 )
 
+// Compiled at first use, not at every mediator start: only failed
+// validations read them.
 var (
-	quotedRE   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	typeMsgRE  = regexp.MustCompile(`^type: .* has type "([a-z]+)", want (.+)$`)
+	quotedRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"(?:[^"\\]|\\.)*"`) })
+	typeMsgRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^type: .* has type "([a-z]+)", want (.+)$`) })
 	prefixWord = "validating "
 )
 
@@ -78,7 +81,7 @@ func describeSchemaError(root *jsonschema.Schema, msg string, args any, lab Labe
 			v.detail = "matches none of the allowed forms: " + strings.Join(why, "; ")
 		}
 	case keyword == "type":
-		if m := typeMsgRE.FindStringSubmatch(msg); m != nil {
+		if m := typeMsgRE().FindStringSubmatch(msg); m != nil {
 			v.gotType = m[1]
 		}
 	}
@@ -197,7 +200,7 @@ func schemaAt(s *jsonschema.Schema, ptr string) *jsonschema.Schema {
 
 func unquoteAll(s string) []string {
 	var out []string
-	for _, q := range quotedRE.FindAllString(s, -1) {
+	for _, q := range quotedRE().FindAllString(s, -1) {
 		if u, err := strconv.Unquote(q); err == nil {
 			out = append(out, u)
 		}

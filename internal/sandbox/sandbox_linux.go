@@ -106,15 +106,23 @@ func ruleset(p Policy) (fd int, flags uint32, err error) {
 		cfg.HandledAccessFS &^= llsys.AccessFSResolveUnix
 	}
 	var rules []landlock.Rule
-	// Every process expects these devices; none holds anything.
-	for _, path := range devices {
-		rules = appendRule(rules, path, true)
+	// A path listed twice gets one rule, with the wider rights: every
+	// rule costs go-landlock an open and a system call.
+	writable := make(map[string]bool, len(devices)+len(p.Write))
+	for _, list := range [][]string{devices, p.Write} {
+		for _, path := range list {
+			if !writable[path] {
+				writable[path] = true
+				rules = appendRule(rules, path, true)
+			}
+		}
 	}
+	readable := make(map[string]bool, len(p.Read))
 	for _, path := range p.Read {
-		rules = appendRule(rules, path, false)
-	}
-	for _, path := range p.Write {
-		rules = appendRule(rules, path, true)
+		if !writable[path] && !readable[path] {
+			readable[path] = true
+			rules = appendRule(rules, path, false)
+		}
 	}
 	fd, flags, err = cfg.NewRulesetFD(rules...)
 	if err != nil {
@@ -133,14 +141,8 @@ var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/d
 // cannot open (missing, or behind a directory it may not search) grants
 // nothing, since the child could not reach it either.
 func appendRule(rules []landlock.Rule, path string, write bool) []landlock.Rule {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return rules
-	}
 	var st unix.Stat_t
-	err = unix.Fstat(fd, &st)
-	unix.Close(fd)
-	if err != nil {
+	if err := unix.Stat(path, &st); err != nil {
 		return rules
 	}
 	dir := st.Mode&unix.S_IFMT == unix.S_IFDIR

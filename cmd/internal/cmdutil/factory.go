@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/term"
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/privfile"
@@ -66,6 +68,15 @@ type Factory struct {
 	// keyring it opens), so commands can scrub what they print.
 	Redactor *credentials.Redactor
 
+	// Shutdowns follows the stdio servers the commands' orchestrators
+	// closed, which may still be exiting when a command returns.
+	Shutdowns *connectors.Shutdowns
+	// DetachServers lets Close hand the servers still exiting to a
+	// watchdog process and return (connectors.Shutdowns.Detach); only
+	// main, which runs the watchdog when it is started as one, sets it.
+	// Otherwise Close waits for them.
+	DetachServers bool
+
 	// stderrMu serialises the logger's and the stdio servers' writes to
 	// ErrOut, which arrive from their own goroutines.
 	stderrMu sync.Mutex
@@ -83,6 +94,7 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 		ReadPassword: term.ReadPassword,
 		LogLevel:     "warn",
 		Redactor:     credentials.NewRedactor(),
+		Shutdowns:    &connectors.Shutdowns{},
 	}
 	f.ConfigPath = func() (string, bool, error) { return config.Locate(f.ConfigFlag, f.LookupEnv) }
 	f.Config = func() (*config.Config, error) {
@@ -247,6 +259,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 		}
 	}
 	opts.Redactor = f.Redactor
+	opts.Shutdowns = f.Shutdowns
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {
@@ -310,9 +323,26 @@ func (f *Factory) serverLogs(servers []orchestrator.ServerConfig) []orchestrator
 	return out
 }
 
-// Close writes out what the stdio servers logged without a final newline.
-// Run it once the orchestrators are closed, when their servers have exited.
+// serverExitWait is how long Close lets closed servers exit on their own
+// before it hands the rest to the watchdog: a server that exits at once
+// on EOF (a Go server takes about a millisecond) then costs no watchdog
+// process, and one that takes longer (node: a third of a second) delays
+// mediator by no more than this.
+const serverExitWait = 2 * time.Millisecond
+
+// Close sees the stdio servers' shutdown through, or hands it to a
+// watchdog (DetachServers), and then writes out what they logged without
+// a final newline. Run it once the orchestrators are closed.
 func (f *Factory) Close() error {
+	if f.DetachServers {
+		ctx, cancel := context.WithTimeout(context.Background(), serverExitWait)
+		_ = f.Shutdowns.Wait(ctx)
+		cancel()
+	}
+	if !f.DetachServers || f.Shutdowns.Detach() != nil {
+		// Bounded: a server that ignores its closed stdin is signalled.
+		_ = f.Shutdowns.Wait(context.Background())
+	}
 	f.logsMu.Lock()
 	logs := f.logs
 	f.logs = nil

@@ -119,8 +119,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	// The commands have closed their orchestrators, so the stdio servers
-	// have exited: what they logged without a final newline is complete.
+	// The commands have closed their orchestrators: the stdio servers'
+	// shutdown is seen through (or handed over), and what they logged
+	// without a final newline is complete.
 	_ = f.Close()
 	if err == nil {
 		return cmdutil.ExitOK

@@ -126,6 +126,9 @@ func callRun(ctx context.Context, opts *Options) error {
 
 	var schema any
 	if NeedsSchema(pairs) {
+		// The audit log opens (reading its key from the keyring) while
+		// the server starts, as in Call; Call reports a failure.
+		go func() { _ = o.OpenAudit(ctx) }()
 		// Listing connects the server, as the call would. A failure here
 		// is the call's failure: nothing was sent, and trying again in
 		// Call would only make the user wait a second timeout.
