@@ -127,11 +127,14 @@ func (s *serverStderr) tailText(red *credentials.Redactor) string {
 // deniedPattern matches how node, Python, Go and C programs report a
 // refused path: "EACCES: permission denied, open '/x'", "[Errno 13]
 // Permission denied: '/x'", "open /x: permission denied", "/x: Permission
-// denied", and EPERM's "operation not permitted".
-var deniedPattern = regexp.MustCompile(`(?i)(?:(?:EACCES|EPERM|permission denied|operation not permitted)[^'"/]*['"]?(/[^'"\s,)]+))|(?:(/[^'"\s:,)]+)['"]?:\s*(?:permission denied|operation not permitted))`)
+// denied", and EPERM's "operation not permitted". Compiled at the first
+// line a server logs, not at every mediator start.
+var deniedPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(?:(?:EACCES|EPERM|permission denied|operation not permitted)[^'"/]*['"]?(/[^'"\s,)]+))|(?:(/[^'"\s:,)]+)['"]?:\s*(?:permission denied|operation not permitted))`)
+})
 
 func (s *serverStderr) scanDenied(line string) {
-	for _, m := range deniedPattern.FindAllStringSubmatch(line, -1) {
+	for _, m := range deniedPattern().FindAllStringSubmatch(line, -1) {
 		p := m[1]
 		if p == "" {
 			p = m[2]

@@ -57,10 +57,7 @@ func (t *sandboxedTransport) Connect(ctx context.Context) (mcp.Connection, error
 		conn, err = t.inner.Connect(ctx)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return conn, nil
+	return conn, err
 }
 
 // stdioPlan is what starting one stdio server takes besides its command:
