@@ -28,10 +28,7 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	if st != nil {
 		keep = context.AfterFunc(ctx, st.cancel)
 	}
-	// No roots capability: a server that asks for roots (server-everything
-	// does after a call) otherwise delays its exit on close by 5 s.
-	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-	cs, err := client.Connect(ctx, limit.transport(t), nil)
+	cs, err := c.newClient().Connect(ctx, limit.transport(t), nil)
 	if !keep() && err == nil {
 		// The handshake finished just as the attempt ran out, and the
 		// stack is already canceled under the new session.
