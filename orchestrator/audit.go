@@ -25,19 +25,30 @@ const (
 // the hash (or, in a keyed log, the HMAC) covers exactly the bytes on disk
 // before it (see VerifyAuditFile).
 type auditRecord struct {
-	Seq        uint64          `json:"seq"`
-	Time       string          `json:"time"` // RFC 3339, UTC, nanoseconds
-	CallID     string          `json:"call_id"`
-	Server     string          `json:"server"`
-	Tool       string          `json:"tool"`
+	Seq    uint64 `json:"seq"`
+	Time   string `json:"time"` // RFC 3339, UTC, nanoseconds
+	CallID string `json:"call_id"`
+	Server string `json:"server"`
+	Tool   string `json:"tool"`
+	// Method is the MCP request the record is about when it is not a
+	// tools/call ("resources/read", "prompts/get", "skills/get",
+	// "sampling/createMessage", "elicitation/create"); Tool then names
+	// the prompt or skill, or is empty.
+	Method     string          `json:"method,omitempty"`
 	Run        string          `json:"run,omitempty"`  // the workflow run that made the call
 	Step       string          `json:"step,omitempty"` // its step path in that run ("remind[3]")
 	ArgsDigest string          `json:"args_digest"`
 	Args       json.RawMessage `json:"args,omitempty"`
-	DurationMS float64         `json:"duration_ms"`
-	Outcome    string          `json:"outcome"`
-	ErrorClass string          `json:"error_class,omitempty"`
-	Error      string          `json:"error,omitempty"`
+	// Sources are the servers whose output went into what was sent (the
+	// request's provenance); AllowedBy is the policy rule ("a -> b") or
+	// approval that let it cross to Server. Neither is set for data that
+	// came from Server alone.
+	Sources    []string `json:"sources,omitempty"`
+	AllowedBy  string   `json:"allowed_by,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+	Outcome    string   `json:"outcome"`
+	ErrorClass string   `json:"error_class,omitempty"`
+	Error      string   `json:"error,omitempty"`
 	// Prev is the previous record's hash ("" for the first record), which
 	// chains the records: editing, deleting or reordering one breaks the
 	// chain at the next.
@@ -55,9 +66,11 @@ type auditEntry struct {
 	callID   string
 	server   string
 	tool     string
+	method   string // "" for tools/call
 	origin   CallOrigin
 	argsJSON []byte // canonical JSON of the arguments; never modified after the call
 	duration time.Duration
+	flow     FlowDecision // who the data came from and what allowed it here
 	outcome  string
 	errClass string // "" when the call did not fail
 	errText  string // the failure as the log may hold it (see auditText), secrets masked
@@ -75,10 +88,13 @@ func (a *auditLog) appendLine(b []byte, seal *auditSealer, e *auditEntry, seq ui
 		CallID:     e.callID,
 		Server:     e.server,
 		Tool:       e.tool,
+		Method:     e.method,
 		Run:        e.origin.Run,
 		Step:       e.origin.Step,
 		ArgsDigest: argsDigest(e.argsJSON),
 		Args:       args,
+		Sources:    e.flow.Sources,
+		AllowedBy:  e.flow.AllowedBy,
 		DurationMS: float64(e.duration.Microseconds()) / 1000,
 		Outcome:    e.outcome,
 		ErrorClass: e.errClass,
@@ -117,6 +133,10 @@ func appendRecord(b []byte, rec *auditRecord, start time.Time) []byte {
 	b = appendJSONString(b, rec.Server)
 	b = append(b, `,"tool":`...)
 	b = appendJSONString(b, rec.Tool)
+	if rec.Method != "" {
+		b = append(b, `,"method":`...)
+		b = appendJSONString(b, rec.Method)
+	}
 	if rec.Run != "" {
 		b = append(b, `,"run":`...)
 		b = appendJSONString(b, rec.Run)
@@ -130,6 +150,20 @@ func appendRecord(b []byte, rec *auditRecord, start time.Time) []byte {
 	if len(rec.Args) > 0 {
 		b = append(b, `,"args":`...)
 		b = append(b, rec.Args...)
+	}
+	if len(rec.Sources) > 0 {
+		b = append(b, `,"sources":[`...)
+		for i, src := range rec.Sources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, src)
+		}
+		b = append(b, ']')
+	}
+	if rec.AllowedBy != "" {
+		b = append(b, `,"allowed_by":`...)
+		b = appendJSONString(b, rec.AllowedBy)
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, rec.DurationMS, 'f', -1, 64)
