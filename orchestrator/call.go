@@ -23,13 +23,33 @@ import (
 // over (the log was closed meanwhile), both the Result and a KindAudit error
 // are returned: the call has happened and cannot be undone.
 func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[string]any) (*Result, error) {
-	return o.CallWithMeta(ctx, server, tool, args, nil)
+	return o.CallWith(ctx, server, tool, args, CallOptions{})
 }
 
 // CallWithMeta is Call with a request _meta, e.g. the idempotency key a
 // workflow step sends so a retried or resumed call is not acted on twice.
 // meta is sent as given and never recorded in the audit log.
 func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, args map[string]any, meta mcp.Meta) (*Result, error) {
+	return o.CallWith(ctx, server, tool, args, CallOptions{Meta: meta})
+}
+
+// CallOptions are what a call carries besides its arguments.
+type CallOptions struct {
+	// Provenance is the servers whose data went into the arguments; the
+	// zero value is data from no server (what the user typed). The call
+	// is refused (KindFlowRefused) unless each of them may flow to the
+	// called server under the policy, the context's Session or an approval.
+	Provenance Provenance
+	// Meta is sent as the request's _meta and never recorded in the audit
+	// log.
+	Meta mcp.Meta
+}
+
+// CallWith is Call with provenance and _meta (CallOptions). The data-flow
+// decision is made after the call's other checks and before anything is
+// sent, and is in the call's audit record; the Result's Provenance is the
+// server's plus opts.Provenance.
+func (o *Orchestrator) CallWith(ctx context.Context, server, tool string, args map[string]any, opts CallOptions) (*Result, error) {
 	id := o.callID()
 	// Fail closed: with auditing on, nothing is sent unless it can be recorded.
 	var pre *loaded
@@ -46,6 +66,7 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	var (
 		res     *mcp.CallToolResult
 		outcome string
+		flow    FlowDecision
 	)
 	if err != nil {
 		msg := fmt.Sprintf("arguments for %s cannot be encoded as JSON (nothing was sent)", QualifiedName(server, tool))
@@ -53,13 +74,13 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 		err = &Error{Kind: KindInvalidArguments, Server: server, Tool: tool, Msg: msg, Err: err, audit: msg}
 		outcome = OutcomeRefused
 	} else {
-		res, outcome, err = o.call(ctx, server, tool, plain, argsJSON, meta, pre)
+		res, outcome, flow, err = o.call(ctx, server, tool, plain, argsJSON, opts, pre)
 	}
 	d := time.Since(start)
 	if o.audit != nil {
 		e := auditEntry{
 			start: start, callID: id, server: server, tool: tool, origin: callOriginOf(ctx),
-			argsJSON: argsJSON, duration: d, outcome: outcome,
+			argsJSON: argsJSON, duration: d, flow: flow, outcome: outcome,
 		}
 		if err != nil {
 			e.errClass = ErrorClass(err)
@@ -75,7 +96,8 @@ func (o *Orchestrator) CallWithMeta(ctx context.Context, server, tool string, ar
 	if res == nil {
 		return nil, err
 	}
-	return &Result{Server: server, Tool: tool, CallID: id, Duration: d, CallToolResult: res}, err
+	return &Result{Server: server, Tool: tool, CallID: id, Duration: d,
+		Provenance: ProvenanceOf(server).Union(opts.Provenance), CallToolResult: res}, err
 }
 
 // CallOrigin says what made a call, for its audit record: the workflow run
@@ -163,7 +185,38 @@ func (o *Orchestrator) readyAudit(ctx context.Context, server string) (*loaded, 
 // what gets validated; argsJSON, its encoding, is what gets sent.
 //
 // pre, when set, is the server's catalogue as readyAudit listed it.
-func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, argsJSON []byte, meta mcp.Meta, pre *loaded) (*mcp.CallToolResult, string, error) {
+func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[string]any, argsJSON []byte, opts CallOptions, pre *loaded) (*mcp.CallToolResult, string, FlowDecision, error) {
+	srv, outcome, err := o.checkCall(ctx, server, tool, args, pre)
+	if err != nil {
+		return nil, outcome, FlowDecision{}, err
+	}
+	// Last before sending: an approver may ask the user, who should be
+	// asked only about a call that can be made.
+	flow, err := o.checkFlow(ctx, server, methodToolsCall, tool, opts.Provenance)
+	if err != nil {
+		return nil, OutcomeRefused, flow, err
+	}
+	if o.audit != nil {
+		if err := o.audit.before(ctx, server); err != nil {
+			return nil, OutcomeRefused, flow, err
+		}
+	}
+	res, err := srv.conn.CallToolJSON(ctx, tool, argsJSON, opts.Meta)
+	if err != nil {
+		e := o.connErr(server, tool, err)
+		e.Msg = "calling " + QualifiedName(server, tool)
+		return nil, OutcomeError, flow, e
+	}
+	if res.IsError {
+		return res, OutcomeToolError, flow, nil
+	}
+	return res, OutcomeOK, flow, nil
+}
+
+// checkCall is every check of a call but the data-flow policy's: the
+// server, the tool, its filter and pin, and the arguments. It returns the
+// server, or the call's outcome and why it cannot be made.
+func (o *Orchestrator) checkCall(ctx context.Context, server, tool string, args map[string]any, pre *loaded) (*server, string, error) {
 	s, err := o.lookup(server)
 	if err != nil {
 		return nil, OutcomeRefused, err
@@ -198,21 +251,7 @@ func (o *Orchestrator) call(ctx context.Context, server, tool string, args map[s
 	if verr := o.validateArgs(ctx, e, args); verr != nil {
 		return nil, outcomeOf(verr), verr
 	}
-	if o.audit != nil {
-		if err := o.audit.before(ctx, server); err != nil {
-			return nil, OutcomeRefused, err
-		}
-	}
-	res, err := s.conn.CallToolJSON(ctx, tool, argsJSON, meta)
-	if err != nil {
-		e := o.connErr(server, tool, err)
-		e.Msg = "calling " + QualifiedName(server, tool)
-		return nil, OutcomeError, e
-	}
-	if res.IsError {
-		return res, OutcomeToolError, nil
-	}
-	return res, OutcomeOK, nil
+	return s, "", nil
 }
 
 // outcomeOf classifies a failure before sending: mediator's own refusals

@@ -23,6 +23,11 @@ const (
 	KindNotAllowed       Kind = "not-allowed"       // the server's tools filter excludes the tool
 	KindInvalidArguments Kind = "invalid-arguments" // args do not match the tool's inputSchema
 
+	// KindFlowRefused: the request would send data from another server
+	// that the data-flow policy does not let reach this one, and no
+	// approver approved it (Error.Flows says which flows). Nothing was sent.
+	KindFlowRefused Kind = "flow-refused"
+
 	// Pin kinds: the server's tool definitions differ from what the user accepted.
 	KindToolChanged Kind = "tool-changed" // a pinned tool's definition changed
 	KindToolNew     Kind = "tool-new"     // a tool appeared on an already pinned server
@@ -61,6 +66,8 @@ type Error struct {
 	Field string
 	// Suggestions are the closest known names for KindUnknownServer and KindUnknownTool.
 	Suggestions []string
+	// Flows are the refused flows (into Server) of KindFlowRefused.
+	Flows []Flow
 	// Msg says what went wrong, naming the server and tool, and what would
 	// be valid; Err, if any, follows it.
 	Msg string

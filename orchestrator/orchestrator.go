@@ -2,6 +2,27 @@
 // server, keeps the tool catalogue, decides whether a call is allowed,
 // validates its arguments, makes the call, and writes the audit log. Every
 // cross-server data flow passes through here.
+//
+// # Data-flow policy
+//
+// Data that came from server A may be sent to server B only if "A -> B" is
+// allowed. The rule is decided in one place, checkFlow (policy.go), for
+// every request that carries a caller's data to a server, before anything
+// of it is sent. A request carries its Provenance, the servers whose output
+// went into it (CallWith's CallOptions.Provenance; Call and CallWithMeta
+// carry none, as data the user typed). A flow is allowed by the config's
+// Options.Policy, by the caller's Session (the flows a flow file declares),
+// or by an approval: the Session's Approver (else Options.Approver) is
+// asked about what neither allows and answers Deny, ApproveOnce or
+// ApproveSession, which the Session remembers. Without an approver such a
+// request is refused with a KindFlowRefused *Error naming the servers, the
+// request and the line to add. The request's context carries its Session
+// (WithSession): a chat holds one per conversation, `mediator serve` one per
+// host session; a request without one uses the orchestrator's own.
+// Every decision, allowed or refused, is in the request's audit record
+// (sources and what allowed each), never the data. A Result's Provenance is
+// its server plus its arguments' provenance, since a tool may echo what it
+// got; a front end that sends it on carries that provenance with it.
 package orchestrator
 
 import (
@@ -94,6 +115,13 @@ type Options struct {
 	// then returns without waiting for them to exit
 	// (connectors.Options.Shutdowns).
 	Shutdowns *connectors.Shutdowns
+	// Policy is the data-flow policy (the config's policy.flows) every
+	// request obeys.
+	Policy Policy
+	// Approver decides the flows neither Policy nor the caller's Session
+	// allows, for requests whose session has no approver of its own; nil
+	// refuses them.
+	Approver Approver
 }
 
 // Orchestrator is safe for concurrent use.
@@ -104,6 +132,7 @@ type Orchestrator struct {
 	names   []string           // sorted server names
 	pins    *pinStore
 	audit   *auditLog // nil when auditing is off
+	session *Session  // requests' session when their context has none
 	schemas sync.Map  // tool definition hash -> *schemaResult
 
 	callPrefix string
@@ -121,9 +150,10 @@ func New(opts Options) (*Orchestrator, error) {
 		opts.Redactor = credentials.NewRedactor()
 	}
 	o := &Orchestrator{
-		opts: opts,
-		log:  opts.Logger,
-		pins: newPinStore(opts.PinDir, opts.LegacyPinFile, opts.LockDir, opts.Logger),
+		opts:    opts,
+		log:     opts.Logger,
+		pins:    newPinStore(opts.PinDir, opts.LegacyPinFile, opts.LockDir, opts.Logger),
+		session: NewSession(SessionOptions{}),
 	}
 	var err error
 	if o.servers, o.names, err = o.buildServers(opts.Servers); err != nil {
@@ -171,5 +201,8 @@ type Result struct {
 	Tool     string
 	CallID   string
 	Duration time.Duration
+	// Provenance is the result's: its server, and every server whose data
+	// went into the arguments, since a tool may echo what it got.
+	Provenance Provenance
 	*mcp.CallToolResult
 }

@@ -1,7 +1,6 @@
 package orchestrator
 
 import (
-	"context"
 	"slices"
 )
 
@@ -45,18 +44,11 @@ func (p Provenance) IsZero() bool { return len(p.servers) == 0 }
 
 // FlowDecision is what the data-flow policy decided about one request, as
 // the audit log records it: the servers the data came from (other than
-// the one it is sent to) and the rule or approval that allowed it.
+// the one it is sent to) and, for each, the flow and what allowed it
+// ("a -> b (policy)", "(flows)" for the caller's own flows,
+// "(approval:once)", "(approval:session)"), comma-separated; for a
+// refused request only what was allowed.
 type FlowDecision struct {
 	Sources   []string
 	AllowedBy string
-}
-
-// checkFlow is the one place the data-flow rule is decided: data of
-// provenance prov may be sent to server to (by the request method, naming
-// target, a tool, prompt, skill or resource) only if every other server
-// in prov may flow to it. It returns the decision for the audit record,
-// or an error when the flow is refused.
-func (o *Orchestrator) checkFlow(ctx context.Context, to, method, target string, prov Provenance) (FlowDecision, error) {
-	// TODO(issue 10): policy and approver.
-	return FlowDecision{}, nil
 }
