@@ -48,7 +48,9 @@ type RunOptions struct {
 	// against the flow's input schemas and fills defaults before any call.
 	Inputs map[string]any
 	// PolicyFlows are the global config's policy.flows, allowed in
-	// addition to the flow file's own flows:.
+	// addition to the flow file's own flows:, when the engine decides the
+	// data-flow policy itself: a Runtime that decides it (FlowDecider)
+	// holds its own policy.
 	PolicyFlows []flow.FlowEdge
 	// TrustAnnotations says whether a server's tool annotations
 	// (readOnlyHint, idempotentHint) may make its tools safe to call again
@@ -162,9 +164,14 @@ type engine struct {
 	log     *slog.Logger
 	runID   string
 	inputs  map[string]any
-	// prov is the flow's data-flow analysis; refused holds the first
-	// undeclared flow of each call step the policy refuses.
+	// prov is the flow's data-flow analysis and sources each call step's
+	// sources, which every call hands the runtime. decides says the
+	// runtime decides the data-flow policy; when it does not, refused
+	// holds the first undeclared flow of each call step the engine
+	// refuses itself.
 	prov    *flow.Provenance
+	sources map[*flow.Step][]string
+	decides bool
 	refused map[*flow.Step]flow.Violation
 	// retained are the step IDs some expression references: only their
 	// views are kept in memory once they finish.
@@ -224,7 +231,10 @@ func newEngine(fl *flow.Flow, opts RunOptions, inputs map[string]any) (*engine, 
 		byID:          map[string]*flow.Step{},
 	}
 	e.prov = flow.NewProvenance(fl)
-	e.refused = refusals(fl, e.prov, opts.PolicyFlows)
+	e.sources = callSources(fl, e.prov)
+	if e.decides = decidesFlows(opts.Runtime); !e.decides {
+		e.refused = refusals(fl, e.prov, opts.PolicyFlows)
+	}
 	for _, s := range fl.AllSteps() {
 		e.byID[s.ID] = s
 		switch s.OnError {

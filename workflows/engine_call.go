@@ -119,7 +119,11 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			// would otherwise end it at the server's timeout, when shorter.
 			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 		}
-		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path})
+		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path,
+			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source})
+		if fr, ok := asFlowRefusal(err); ok {
+			err = e.flowRefusal(s, path, fr, err)
+		}
 		class := ""
 		if err != nil {
 			class = classify(ctx, actx, err)
@@ -233,8 +237,8 @@ func (e *engine) planConditional(ctx context.Context, fr *frame, s *flow.Step, p
 	p.planConditional(ctx, req, sources, err)
 }
 
-// composeArgs evaluates a step's with: tree (runStep has checked the
-// data-flow policy already).
+// composeArgs evaluates a step's with: tree (the data-flow policy is
+// checked by runStep or, when the runtime decides it, at the call).
 func (e *engine) composeArgs(ctx context.Context, s *flow.Step, path string, scope map[string]any) (map[string]any, error) {
 	if s.With == nil {
 		return map[string]any{}, nil

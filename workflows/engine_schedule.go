@@ -272,9 +272,10 @@ func topoOrder(steps []*flow.Step, deps map[string][]string) []*flow.Step {
 
 // runStep runs one step in fr and returns its result.
 func (e *engine) runStep(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
-	if s.Call != nil {
-		// The data-flow policy first: a refused call evaluates nothing,
-		// not even its for_each or if.
+	if s.Call != nil && !e.decides {
+		// The data-flow policy first, when the runtime does not decide it
+		// at the call: a refused call evaluates nothing, not even its
+		// for_each or if.
 		if err := e.checkFlow(s, path); err != nil {
 			return e.failBeforeCall(s, path, "", "", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Runtime is everything the interpreter needs from the world it runs in:
@@ -21,7 +23,9 @@ import (
 type Runtime interface {
 	// CallTool makes one tools/call. A result with IsError set is returned
 	// without a Go error; a Go error means the call did not produce a
-	// result (transport, protocol, refused by policy, cancelled).
+	// result (transport, protocol, refused by policy, cancelled). A
+	// runtime that decides the data-flow policy (FlowDecider) refuses here
+	// a call whose req.Sources may not flow to req.Server.
 	CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error)
 	// Tool describes one tool (annotations decide the retry rule, the input
 	// schema checks --dry-run arguments). It returns an error naming the
@@ -53,7 +57,40 @@ type CallRequest struct {
 	// ("remind[3]"), for logs and the audit log.
 	Run  string
 	Step string
+	// Sources are the servers whose data the call may carry or that may
+	// decide whether it is made (flow.Provenance.CallSources), and Flows
+	// the flow file's own flows: (FlowFile is the file). A FlowDecider
+	// refuses the call unless every source other than Server may flow to
+	// it under Flows or its own policy.
+	Sources  []string
+	Flows    []flow.FlowEdge
+	FlowFile string
 }
+
+// FlowDecider is a Runtime, or a LocalRuntime's ToolCaller, that decides
+// the data-flow policy for the calls it makes: its CallTool refuses a call
+// whose req.Sources may not flow to req.Server (under req.Flows and the
+// policy it holds) before anything is sent, with an error that unwraps to
+// a *FlowRefusedError. The engine then leaves the decision to it, so
+// there is one place the rule is decided (the orchestrator, through
+// OrchestratorCaller). For a runtime that does not decide (DryRun,
+// SessionCaller, a test's own), the engine refuses undeclared flows
+// itself under RunOptions.PolicyFlows, before the step evaluates
+// anything: a runtime cannot skip the check by not knowing about it.
+type FlowDecider interface {
+	DecidesFlows() bool
+}
+
+// FlowRefusedError is a call a FlowDecider refused: data from the servers
+// From may not flow to server To. Err is the decider's own error.
+type FlowRefusedError struct {
+	From []string
+	To   string
+	Err  error
+}
+
+func (e *FlowRefusedError) Error() string { return e.Err.Error() }
+func (e *FlowRefusedError) Unwrap() error { return e.Err }
 
 // MetaIdempotencyKey is the _meta key under which a step's idempotency_key
 // travels. MCP has no standard idempotency field; the "mediator/" prefix
@@ -87,6 +124,16 @@ func (r *LocalRuntime) CallTool(ctx context.Context, req CallRequest) (*mcp.Call
 
 func (r *LocalRuntime) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
 	return r.Caller.Tool(ctx, server, tool)
+}
+
+// DecidesFlows reports whether its ToolCaller decides the data-flow
+// policy.
+func (r *LocalRuntime) DecidesFlows() bool { return decidesFlows(r.Caller) }
+
+// decidesFlows reports whether v is a FlowDecider that decides.
+func decidesFlows(v any) bool {
+	d, ok := v.(FlowDecider)
+	return ok && d.DecidesFlows()
 }
 
 type goTask struct{ wg sync.WaitGroup }

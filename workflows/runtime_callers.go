@@ -15,15 +15,29 @@ import (
 )
 
 // OrchestratorCaller makes a flow's calls through the orchestrator, so they
-// get its allow-lists, pinning, argument validation and audit log like
-// every other call mediator makes.
+// get its data-flow policy, allow-lists, pinning, argument validation and
+// audit log like every other call mediator makes. It decides the data-flow
+// policy (FlowDecider): each call carries its sources as provenance, in a
+// session derived from the context's (orchestrator.Session.With) that
+// adds the flow file's flows:, so approvals land in the caller's session.
 type OrchestratorCaller struct {
 	O *orchestrator.Orchestrator
 }
 
+// DecidesFlows is true: the orchestrator decides every call's flows.
+func (c OrchestratorCaller) DecidesFlows() bool { return true }
+
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
 	ctx = orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: req.Run, Step: req.Step})
-	res, err := c.O.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
+	opts := orchestrator.CallOptions{Meta: req.Meta, Provenance: orchestrator.ProvenanceOf(req.Sources...)}
+	if len(req.Flows) > 0 || req.FlowFile != "" {
+		flows := make([]orchestrator.Flow, len(req.Flows))
+		for i, e := range req.Flows {
+			flows[i] = orchestrator.Flow{From: e.From, To: e.To}
+		}
+		ctx = orchestrator.WithSession(ctx, c.O.Session(ctx).With(orchestrator.SessionOptions{Flows: flows, FlowFile: req.FlowFile}))
+	}
+	res, err := c.O.CallWith(ctx, req.Server, req.Tool, req.Args, opts)
 	if err != nil {
 		if res != nil && res.CallToolResult != nil {
 			// The call happened but could not be audited: keep the result,
@@ -70,6 +84,12 @@ func classifyOrchestrator(err error) error {
 		}
 	case orchestrator.KindServer:
 		class = ClassProtocol
+	case orchestrator.KindFlowRefused:
+		from := make([]string, len(oe.Flows))
+		for i, f := range oe.Flows {
+			from[i] = f.From
+		}
+		err = &FlowRefusedError{From: from, To: oe.Server, Err: err}
 	}
 	return &CallError{Class: class, Err: err}
 }
@@ -78,8 +98,9 @@ func classifyOrchestrator(err error) error {
 // itself, one per server name, without the orchestrator's registry. It
 // suits embedding the engine where the sessions already exist (a worker of
 // a distributed engine holding its own connections, tests, benchmarks).
-// The flow's data-flow policy still applies; the orchestrator's allow-lists,
-// pinning and audit do not.
+// The flow's data-flow policy still applies (the engine decides it, under
+// RunOptions.PolicyFlows); the orchestrator's allow-lists, pinning and
+// audit do not.
 type SessionCaller struct {
 	Sessions map[string]*mcp.ClientSession
 

@@ -381,6 +381,27 @@ func (p *Provenance) ControlServers(s *Step) []string {
 	return p.names(n, ok)
 }
 
+// CallSources returns the servers whose data the call of step s may
+// carry (in its arguments and idempotency key) or that may decide whether
+// and how often it is made, sorted: the provenance the engine hands the
+// runtime with each of its calls, the same sources Undeclared checks.
+// It returns nil for a step that calls nothing.
+func (p *Provenance) CallSources(s *Step) []string {
+	if s.Call == nil || s.Call.Server == "" {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, r := range stepExprs(s) {
+		for _, srv := range p.names(p.expr[r.e], true) {
+			set[srv] = true
+		}
+	}
+	for _, srv := range p.names(p.ctl[s], true) {
+		set[srv] = true
+	}
+	return sortedSet(set)
+}
+
 // Violation is one undeclared cross-server flow into a call: data from
 // server From in argument fields of the call, or (no Fields) the decision
 // whether and how often to make the call.
