@@ -13,8 +13,8 @@
 // carry none, as data the user typed). A flow is allowed by the config's
 // Options.Policy, by the caller's Session (the flows a flow file declares),
 // or by an approval: the Session's Approver (else Options.Approver) is
-// asked about what neither allows and answers Deny, ApproveOnce or
-// ApproveSession, which the Session remembers. Without an approver such a
+// asked about what neither allows and answers ApprovalDeny, ApprovalOnce or
+// ApprovalSession, which the Session remembers. Without an approver such a
 // request is refused with a KindFlowRefused *Error naming the servers, the
 // request and the line to add. The request's context carries its Session
 // (WithSession): a chat holds one per conversation, `mediator serve` one per

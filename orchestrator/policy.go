@@ -27,13 +27,13 @@ type Policy struct {
 type Approval int
 
 const (
-	// Deny refuses the request; nothing is sent.
-	Deny Approval = iota
-	// ApproveOnce allows this one request.
-	ApproveOnce
-	// ApproveSession allows the request and every later one of the
+	// ApprovalDeny refuses the request; nothing is sent.
+	ApprovalDeny Approval = iota
+	// ApprovalOnce allows this one request.
+	ApprovalOnce
+	// ApprovalSession allows the request and every later one of the
 	// caller's Session with the same flows.
-	ApproveSession
+	ApprovalSession
 )
 
 // FlowRequest asks an Approver whether data from the servers From may be
@@ -71,7 +71,8 @@ func (f ApproverFunc) ApproveFlow(ctx context.Context, req FlowRequest) (Approva
 // adds the file's flows:. Requests find their session on the context
 // (WithSession); without one they use the orchestrator's own, whose
 // approver is Options.Approver and whose approvals last as long as the
-// Orchestrator. A Session is safe for concurrent use.
+// Orchestrator. Make one with NewSession; a Session is safe for
+// concurrent use.
 type Session struct {
 	flows    []Flow
 	flowFile string
@@ -113,19 +114,26 @@ func (s *Session) With(opts SessionOptions) *Session {
 
 func (s *Session) allows(f Flow) bool { return slices.Contains(s.flows, f) }
 
-// approvals are the flows approved for a session.
+// approvals are the flows approved for a session. A nil *approvals (a
+// Session not made by NewSession) remembers nothing.
 type approvals struct {
 	mu    sync.Mutex
 	flows map[Flow]bool
 }
 
 func (a *approvals) has(f Flow) bool {
+	if a == nil {
+		return false
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.flows[f]
 }
 
 func (a *approvals) add(fs []Flow) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.flows == nil {
@@ -224,9 +232,9 @@ func (o *Orchestrator) approve(ctx context.Context, sess *Session, to, method, t
 	switch {
 	case err != nil:
 		return "", o.flowRefused(sess, to, method, target, pending, "asking for approval failed", err)
-	case a == ApproveOnce:
+	case a == ApprovalOnce:
 		return allowedByOnce, nil
-	case a == ApproveSession:
+	case a == ApprovalSession:
 		sess.approved.add(pending)
 		return allowedBySessionA, nil
 	}

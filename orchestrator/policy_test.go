@@ -225,7 +225,7 @@ func (r *recordingApprover) asked() int {
 }
 
 func TestFlowApprovalOnce(t *testing.T) {
-	ap := &recordingApprover{answer: orchestrator.ApproveOnce}
+	ap := &recordingApprover{answer: orchestrator.ApprovalOnce}
 	fs := newFlowSetup(t, orchestrator.Policy{}, ap)
 	ctx := testContext(t)
 	for range 2 {
@@ -251,7 +251,7 @@ func TestFlowApprovalOnce(t *testing.T) {
 }
 
 func TestFlowApprovalSession(t *testing.T) {
-	ap := &recordingApprover{answer: orchestrator.ApproveSession}
+	ap := &recordingApprover{answer: orchestrator.ApprovalSession}
 	fs := newFlowSetup(t, orchestrator.Policy{}, ap)
 	ctx := testContext(t)
 	chat := orchestrator.NewSession(orchestrator.SessionOptions{})
@@ -292,8 +292,8 @@ func TestFlowApprovalSession(t *testing.T) {
 // TestFlowApproverSessionOverrides: a session's own approver is asked
 // instead of Options.Approver.
 func TestFlowApproverSessionOverrides(t *testing.T) {
-	global := &recordingApprover{answer: orchestrator.Deny}
-	own := &recordingApprover{answer: orchestrator.ApproveOnce}
+	global := &recordingApprover{answer: orchestrator.ApprovalDeny}
+	own := &recordingApprover{answer: orchestrator.ApprovalOnce}
 	fs := newFlowSetup(t, orchestrator.Policy{}, global)
 	ctx := orchestrator.WithSession(testContext(t), orchestrator.NewSession(orchestrator.SessionOptions{Approver: own}))
 	if _, err := fs.echoFromA(ctx); err != nil {
@@ -310,10 +310,10 @@ func TestFlowApproverDeniesOrFails(t *testing.T) {
 		ap   *recordingApprover
 		say  string
 	}{
-		{"deny", &recordingApprover{answer: orchestrator.Deny}, "approval was denied"},
+		{"deny", &recordingApprover{answer: orchestrator.ApprovalDeny}, "approval was denied"},
 		// The approver's own error may hold anything the front end had; it
 		// is the error's cause, not the audit record's text.
-		{"error", &recordingApprover{answer: orchestrator.ApproveSession, err: errors.New("terminal gone while showing " + flowCanary)}, "asking for approval failed"},
+		{"error", &recordingApprover{answer: orchestrator.ApprovalSession, err: errors.New("terminal gone while showing " + flowCanary)}, "asking for approval failed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fs := newFlowSetup(t, orchestrator.Policy{}, c.ap)
