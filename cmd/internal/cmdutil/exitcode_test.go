@@ -27,6 +27,7 @@ func TestExitCode(t *testing.T) {
 		{&orchestrator.Error{Kind: orchestrator.KindUnknownTool}, ExitUsage},
 		{&orchestrator.Error{Kind: orchestrator.KindInvalidArguments}, ExitUsage},
 		{&orchestrator.Error{Kind: orchestrator.KindToolChanged}, ExitUsage},
+		{&orchestrator.Error{Kind: orchestrator.KindFlowRefused}, ExitUsage},
 		{conn(connectors.KindAuth), ExitConnect},
 		{conn(connectors.KindTimeout), ExitConnect},
 		{conn(connectors.KindConfig), ExitUsage},

@@ -63,7 +63,18 @@ func (c *Config) OrchestratorOptions(names ...string) orchestrator.Options {
 		LegacyPinFile:      filepath.Join(c.StateDir, "pins.json"),
 		LockDir:            c.LockDir(),
 		ProtectedPaths:     c.ProtectedPaths(),
+		Policy:             c.OrchestratorPolicy(),
 	}
+}
+
+// OrchestratorPolicy is policy.flows as the orchestrator's data-flow
+// policy, which every request of every command obeys.
+func (c *Config) OrchestratorPolicy() orchestrator.Policy {
+	var p orchestrator.Policy
+	for _, e := range c.Policy.Flows {
+		p.Flows = append(p.Flows, orchestrator.Flow{From: e.From, To: e.To})
+	}
+	return p
 }
 
 // ProtectedPaths are mediator's own files and directories, which no

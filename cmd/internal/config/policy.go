@@ -8,10 +8,11 @@ import (
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
-// Policy is the policy block: rules every workflow run obeys.
+// Policy is the policy block: rules every command and workflow run obeys.
 type Policy struct {
-	// Flows are cross-server data flows ("weather -> calendar") every flow
-	// file may make in addition to those its own flows: declares.
+	// Flows are cross-server data flows ("weather -> calendar") every
+	// request may make: the orchestrator's data-flow policy
+	// (OrchestratorPolicy), which a flow file's flows: adds to.
 	Flows []flow.FlowEdge
 	// TrustAnnotations names the servers whose tool annotations
 	// (readOnlyHint, idempotentHint) the workflow retry rule believes. Nil

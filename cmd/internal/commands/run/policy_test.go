@@ -15,10 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // loopbackServer serves one read-only tool over loopback HTTP and records
@@ -47,8 +44,9 @@ func loopbackServer(t *testing.T, name, tool string, answer map[string]any) (url
 }
 
 // TestGlobalPolicyFlows: a cross-server flow the file does not declare is
-// refused before any call, and allowed once the global policy lists it,
-// for a run and a dry run alike.
+// refused before any call, and allowed once the config's policy.flows
+// lists it, for a run and a dry run alike: validate reads it, and so does
+// the orchestrator, which decides the run's calls.
 func TestGlobalPolicyFlows(t *testing.T) {
 	srcURL, _ := loopbackServer(t, "src", "get", map[string]any{"v": "from-src"})
 	dstURL, dstGot := loopbackServer(t, "dst", "put", map[string]any{"ok": true})
@@ -56,9 +54,11 @@ func TestGlobalPolicyFlows(t *testing.T) {
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := fmt.Sprintf("credentials:\n  backend: file\n  file_dir: %s\nstate_dir: %s\nservers:\n  src:\n    url: %s\n  dst:\n    url: %s\n",
 		filepath.Join(dir, "keyring"), filepath.Join(dir, "state"), srcURL, dstURL)
+	allowPath := filepath.Join(dir, "allow.yaml")
 	fl := filepath.Join(dir, "move.flow.yaml")
 	for path, body := range map[string]string{
-		cfgPath: cfg,
+		cfgPath:   cfg,
+		allowPath: cfg + "policy:\n  flows: [\"src -> dst\"]\n",
 		fl: `version: 1
 name: move
 steps:
@@ -75,7 +75,7 @@ outputs:
 			t.Fatal(err)
 		}
 	}
-	exec := func(policy flowrun.PolicyFunc, args ...string) (stdout, stderr string, code int) {
+	exec := func(cfgPath string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
 		ios, _, out, errOut := iostreams.Test()
 		f := cmdutil.New(ios, "test", func(k string) (string, bool) {
@@ -88,10 +88,7 @@ outputs:
 			return "", false
 		})
 		f.ConfigFlag = cfgPath
-		cmd := NewCmdRun(f, func(ctx context.Context, o *Options) error {
-			o.Env.Policy = policy
-			return runRun(ctx, o)
-		})
+		cmd := NewCmdRun(f, nil)
 		cmd.SetArgs(args)
 		cmd.SilenceUsage, cmd.SilenceErrors = true, true
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -102,22 +99,18 @@ outputs:
 		}
 		return out.String(), errOut.String(), cmdutil.ExitCode(err)
 	}
-	allow := func(*config.Config) flowrun.Policy {
-		return flowrun.Policy{Flows: []flow.FlowEdge{{From: "src", To: "dst"}}}
-	}
-
-	_, stderr, code := exec(flowrun.DefaultPolicy, fl)
+	_, stderr, code := exec(cfgPath, fl)
 	if code != cmdutil.ExitUsage || !strings.Contains(stderr, `add "src -> dst" to flows:`) {
 		t.Fatalf("undeclared flow: exit %d\n%s", code, stderr)
 	}
-	stdout, stderr, code := exec(allow, fl, "--dry-run")
+	stdout, stderr, code := exec(allowPath, fl, "--dry-run")
 	if code != 0 || !strings.Contains(stdout, "put  dst.put  [simulated; arguments valid]") {
 		t.Fatalf("dry run under the policy: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if n := len(dstGot()); n != 0 {
 		t.Fatalf("dry run called dst %d times", n)
 	}
-	stdout, stderr, code = exec(allow, fl)
+	stdout, stderr, code = exec(allowPath, fl)
 	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
 		t.Fatalf("run under the policy: exit %d\n%s\n%s", code, stdout, stderr)
 	}
