@@ -198,20 +198,20 @@ func TestFlowPolicyConfigAllowsAtRunTime(t *testing.T) {
 }
 
 // TestFlowPolicyNoLeakThroughOrchestrator: flows that carry nothing of
-// a's to b are not refused by the orchestrator either.
+// a's to b are not refused by the orchestrator either, and b's records
+// name no other server.
 func TestFlowPolicyNoLeakThroughOrchestrator(t *testing.T) {
-	src := leakFlow(leakCase{steps: `
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {id: ${ .run.id }}
-`}, false)
-	run := runLeakOrchestrated(t, src, orchestrator.Policy{})
-	if len(run.refusals) > 0 || run.bCalls != 1 {
-		t.Fatalf("refusals %v, b calls %d", run.refusals, run.bCalls)
-	}
-	for _, r := range run.records {
-		if r.Server == "b" && (len(r.Sources) > 0 || r.AllowedBy != "") {
-			t.Errorf("record of a call carrying no other server's data %+v", r)
-		}
+	for _, c := range noLeakCases {
+		t.Run(c.name, func(t *testing.T) {
+			run := runLeakOrchestrated(t, leakFlow(leakCase{flows: c.flows, steps: c.steps}, false), orchestrator.Policy{})
+			if len(run.refusals) > 0 || run.bCalls != c.calls {
+				t.Fatalf("refusals %v, b calls %d, want %d", run.refusals, run.bCalls, c.calls)
+			}
+			for _, r := range run.records {
+				if r.Server == "b" && (len(r.Sources) > 0 || r.AllowedBy != "") {
+					t.Errorf("record of a call carrying no other server's data %+v", r)
+				}
+			}
+		})
 	}
 }

@@ -565,79 +565,7 @@ func findStep(f *flow.Flow, id string) *flow.Step {
 // so they need no a -> b: the analysis over-approximates, but not so far
 // that ordinary flows must declare everything.
 func TestFlowPolicyNoLeak(t *testing.T) {
-	for _, c := range []struct {
-		name, flows, steps string
-		calls              int
-	}{
-		{name: "outputs read a's data, b gets none", steps: `
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {n: 1}
-outputs:
-  secret: ${ .steps.src.result.secret }
-`, calls: 1},
-		{name: "run id, flow name and inputs", steps: `
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {id: ${ .run.id }, name: ${ .run.name }, who: ${ .inputs.who }}
-inputs:
-  who: {type: string, default: me}
-`, calls: 1},
-		{name: "independent of a's call, whose failure would end the run", steps: `
-  - id: probe
-    call: {server: a, tool: echo}
-    with: {n: 1}
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {n: 1}
-`, calls: 1},
-		{name: "needs a step whose failure is absorbed", steps: `
-  - id: probe
-    call: {server: a, tool: fail}
-    with: {n: 1}
-    on_error: continue
-  - id: sink
-    needs: [probe]
-    call: {server: b, tool: echo}
-    with: {n: 1}
-`, calls: 1},
-		{name: "a step of a's that starts only after b's call", flows: "b -> a", steps: `
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {n: 1}
-  - id: after
-    call: {server: a, tool: echo}
-    with: {x: ${ .steps.sink.result }}
-`, calls: 1},
-		{name: "for_each over a literal list, failing fast on b's own calls", steps: `
-  - id: sink
-    for_each: ${ [1, 2, 3] }
-    call: {server: b, tool: echo}
-    with: {i: ${ .item }}
-`, calls: 3},
-		{name: "handler of b's own failure", steps: `
-  - id: first
-    call: {server: b, tool: fail}
-    with: {n: 1}
-    on_error: sink
-  - id: sink
-    call: {server: b, tool: echo}
-    with: {n: 1}
-`, calls: 2},
-		{name: "calls of one item that both continue on error", steps: `
-  - id: each
-    for_each: ${ [1, 2] }
-    steps:
-      - id: probe
-        call: {server: a, tool: fail}
-        with: {i: ${ .item }}
-        on_error: continue
-      - id: sink
-        call: {server: b, tool: echo}
-        with: {n: 1}
-        on_error: continue
-`, calls: 2},
-	} {
+	for _, c := range noLeakCases {
 		t.Run(c.name, func(t *testing.T) {
 			src := leakFlow(leakCase{flows: c.flows, steps: c.steps}, false)
 			if _, probs := flowProblems(t, src); len(probs) > 0 {
@@ -652,4 +580,79 @@ inputs:
 			}
 		})
 	}
+}
+
+// noLeakCases are flows whose calls to b carry nothing of a's.
+var noLeakCases = []struct {
+	name, flows, steps string
+	calls              int
+}{
+	{name: "outputs read a's data, b gets none", steps: `
+  - id: sink
+    call: {server: b, tool: echo}
+    with: {n: 1}
+outputs:
+  secret: ${ .steps.src.result.secret }
+`, calls: 1},
+	{name: "run id, flow name and inputs", steps: `
+  - id: sink
+    call: {server: b, tool: echo}
+    with: {id: ${ .run.id }, name: ${ .run.name }, who: ${ .inputs.who }}
+inputs:
+  who: {type: string, default: me}
+`, calls: 1},
+	{name: "independent of a's call, whose failure would end the run", steps: `
+  - id: probe
+    call: {server: a, tool: echo}
+    with: {n: 1}
+  - id: sink
+    call: {server: b, tool: echo}
+    with: {n: 1}
+`, calls: 1},
+	{name: "needs a step whose failure is absorbed", steps: `
+  - id: probe
+    call: {server: a, tool: fail}
+    with: {n: 1}
+    on_error: continue
+  - id: sink
+    needs: [probe]
+    call: {server: b, tool: echo}
+    with: {n: 1}
+`, calls: 1},
+	{name: "a step of a's that starts only after b's call", flows: "b -> a", steps: `
+  - id: sink
+    call: {server: b, tool: echo}
+    with: {n: 1}
+  - id: after
+    call: {server: a, tool: echo}
+    with: {x: ${ .steps.sink.result }}
+`, calls: 1},
+	{name: "for_each over a literal list, failing fast on b's own calls", steps: `
+  - id: sink
+    for_each: ${ [1, 2, 3] }
+    call: {server: b, tool: echo}
+    with: {i: ${ .item }}
+`, calls: 3},
+	{name: "handler of b's own failure", steps: `
+  - id: first
+    call: {server: b, tool: fail}
+    with: {n: 1}
+    on_error: sink
+  - id: sink
+    call: {server: b, tool: echo}
+    with: {n: 1}
+`, calls: 2},
+	{name: "calls of one item that both continue on error", steps: `
+  - id: each
+    for_each: ${ [1, 2] }
+    steps:
+      - id: probe
+        call: {server: a, tool: fail}
+        with: {i: ${ .item }}
+        on_error: continue
+      - id: sink
+        call: {server: b, tool: echo}
+        with: {n: 1}
+        on_error: continue
+`, calls: 2},
 }
