@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -163,10 +164,10 @@ func (o *Orchestrator) Session(ctx context.Context) *Session {
 // How a flow was allowed, as FlowDecision.AllowedBy names it after the
 // flow: "a -> b (policy)".
 const (
-	allowedByPolicy   = "policy"           // the config's policy.flows
-	allowedBySession  = "flows"            // the caller's own flows (a flow file's flows:)
-	allowedByOnce     = "approval:once"    // the approver, for this request
-	allowedBySessionA = "approval:session" // the approver, for the session
+	allowedByPolicy          = "policy"           // the config's policy.flows
+	allowedByFlows           = "flows"            // the caller's own flows (a flow file's flows:)
+	allowedByApprovalOnce    = "approval:once"    // the approver, for this request
+	allowedByApprovalSession = "approval:session" // the approver, for the session
 )
 
 // checkFlow is the one place the data-flow rule is decided: data of
@@ -193,9 +194,9 @@ func (o *Orchestrator) checkFlow(ctx context.Context, to, method, target string,
 		case slices.Contains(o.opts.Policy.Flows, f):
 			by = append(by, f.String()+" ("+allowedByPolicy+")")
 		case sess.allows(f):
-			by = append(by, f.String()+" ("+allowedBySession+")")
+			by = append(by, f.String()+" ("+allowedByFlows+")")
 		case sess.approved.has(f):
-			by = append(by, f.String()+" ("+allowedBySessionA+")")
+			by = append(by, f.String()+" ("+allowedByApprovalSession+")")
 		default:
 			pending = append(pending, f)
 		}
@@ -233,10 +234,10 @@ func (o *Orchestrator) approve(ctx context.Context, sess *Session, to, method, t
 	case err != nil:
 		return "", o.flowRefused(sess, to, method, target, pending, "asking for approval failed", err)
 	case a == ApprovalOnce:
-		return allowedByOnce, nil
+		return allowedByApprovalOnce, nil
 	case a == ApprovalSession:
 		sess.approved.add(pending)
-		return allowedBySessionA, nil
+		return allowedByApprovalSession, nil
 	}
 	return "", o.flowRefused(sess, to, method, target, pending, "approval was denied", nil)
 }
@@ -244,7 +245,7 @@ func (o *Orchestrator) approve(ctx context.Context, sess *Session, to, method, t
 // flowRefused is the refusal of the flows pending into a request to
 // server to: it names them, the request, and the line that would allow
 // them, in the flow file when the caller is a flow, else in the config.
-// It quotes no value.
+// It quotes no data; its audit text does not name a non-tool target.
 func (o *Orchestrator) flowRefused(sess *Session, to, method, target string, pending []Flow, why string, err error) *Error {
 	from := make([]string, len(pending))
 	edges := make([]string, len(pending))
@@ -256,33 +257,32 @@ func (o *Orchestrator) flowRefused(sess *Session, to, method, target string, pen
 	if len(from) > 1 {
 		who = "servers " + strings.Join(from, ", ")
 	}
-	tool := ""
-	what := method + " " + target
+	// A tool's name is no value; a resource URI or a prompt's name may
+	// be, so the audit log's text names only the method.
+	tool, what, whatAudit := "", method+" of "+strconv.Quote(target), method
 	if method == "" || method == methodToolsCall {
 		tool = target
 		what = "calling " + QualifiedName(to, target)
+		whatAudit = what
 	}
 	list := "[" + strings.Join(edges, ", ") + "]"
 	verb := "is"
 	if len(edges) > 1 {
 		verb = "are"
 	}
-	msg := fmt.Sprintf("data from %s may not be sent to server %q (%s): %s %s not allowed", who, to, what, strings.Join(edges, ", "), verb)
-	if why != "" {
-		msg += ", and " + why
+	say := func(what string) string {
+		msg := fmt.Sprintf("data from %s may not be sent to server %q (%s): %s %s not allowed", who, to, what, strings.Join(edges, ", "), verb)
+		if why != "" {
+			msg += ", and " + why
+		}
+		if sess.flowFile != "" {
+			return msg + fmt.Sprintf("; to allow it, declare it in %s: flows: %s (or, for every caller, in the config: policy.flows: %s)", sess.flowFile, list, list)
+		}
+		return msg + fmt.Sprintf("; to allow it, add it to the config: policy.flows: %s", list)
 	}
-	if sess.flowFile != "" {
-		msg += fmt.Sprintf("; to allow it, declare it in %s: flows: %s (or, for every caller, in the config: policy.flows: %s)", sess.flowFile, list, list)
-	} else {
-		msg += fmt.Sprintf("; to allow it, add it to the config: policy.flows: %s", list)
-	}
-	e := &Error{Kind: KindFlowRefused, Server: to, Tool: tool, Flows: pending, Msg: msg, Err: err}
-	if err != nil {
-		// An approver's failure is the front end's text: keep it out of
-		// the log, which records the refusal itself.
-		e.audit = msg
-	}
-	return e
+	// The audit text leaves out an approver's failure too: it is the
+	// front end's text; the log records the refusal itself.
+	return &Error{Kind: KindFlowRefused, Server: to, Tool: tool, Flows: pending, Msg: say(what), Err: err, audit: say(whatAudit)}
 }
 
 // methodToolsCall is the request method of a tool call.
