@@ -17,6 +17,7 @@ import (
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // orchRecord is the part of an audit record a flow's call writes.
@@ -213,5 +214,33 @@ func TestFlowPolicyNoLeakThroughOrchestrator(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCallSourcesAgreeWithUndeclared: the sources the engine hands the
+// runtime are exactly what validate checks: every undeclared flow into a
+// call comes from one of its sources, and a source the file does not
+// declare is an undeclared flow.
+func TestCallSourcesAgreeWithUndeclared(t *testing.T) {
+	for _, c := range leakCases {
+		for _, declare := range []bool{false, true} {
+			f := parseUnvalidated(t, leakFlow(c, declare))
+			prov := flow.NewProvenance(f)
+			for _, s := range f.AllSteps() {
+				sources := prov.CallSources(s)
+				undeclared := map[string]bool{}
+				for _, v := range prov.Undeclared(s, nil) {
+					undeclared[v.From] = true
+					if !slices.Contains(sources, v.From) {
+						t.Errorf("%s: step %q: undeclared flow from %q is not among its sources %v", c.name, s.ID, v.From, sources)
+					}
+				}
+				for _, src := range sources {
+					if !f.Allows(src, s.Call.Server, nil) && !undeclared[src] {
+						t.Errorf("%s: step %q: source %q is neither declared nor refused", c.name, s.ID, src)
+					}
+				}
+			}
+		}
 	}
 }
