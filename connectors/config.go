@@ -152,6 +152,12 @@ type Config struct {
 	// DefaultMaxResultBytes. It does not apply to Options.NewTransport.
 	MaxResultBytes int64
 
+	// MaxResourceBytes bounds the contents of one resource read (texts'
+	// bytes plus blobs' decoded bytes); a larger resource is refused with
+	// KindTooLarge, never read whole (see Connector.ReadResource). Zero
+	// means DefaultMaxResourceBytes.
+	MaxResourceBytes int64
+
 	// Sandbox confines a stdio server; the zero value confines it with the
 	// paths found in its command, args and env.
 	Sandbox SandboxConfig
@@ -327,6 +333,12 @@ func (c Config) normalize(custom bool) (Config, error) {
 	}
 	if c.MaxResultBytes == 0 {
 		c.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if c.MaxResourceBytes < 0 {
+		return bad("max_resource_bytes", "must be more than 0 bytes, got %d", c.MaxResourceBytes)
+	}
+	if c.MaxResourceBytes == 0 {
+		c.MaxResourceBytes = DefaultMaxResourceBytes
 	}
 
 	switch c.Transport {
