@@ -37,7 +37,9 @@ func TestStdioEverythingResourcesAndPrompts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListResourceTemplates: %v", err)
 	}
-	if !slices.ContainsFunc(templates, func(rt *mcp.ResourceTemplate) bool { return rt.URITemplate == "demo://resource/dynamic/text/{resourceId}" }) {
+	if !slices.ContainsFunc(templates, func(rt *mcp.ResourceTemplate) bool {
+		return rt.URITemplate == "demo://resource/dynamic/text/{resourceId}"
+	}) {
 		t.Errorf("no dynamic text template among %d", len(templates))
 	}
 
@@ -118,7 +120,9 @@ func pagedServer(n int) *mcp.Server {
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, Text: "r"}}}, nil
 		})
 		s.AddResourceTemplate(&mcp.ResourceTemplate{Name: fmt.Sprintf("t%02d", i), URITemplate: fmt.Sprintf("paged://t%02d/{x}", i)},
-			func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) { return nil, nil })
+			func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+				return nil, nil
+			})
 		s.AddPrompt(&mcp.Prompt{Name: fmt.Sprintf("p%02d", i)}, func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 			return &mcp.GetPromptResult{}, nil
 		})
