@@ -242,3 +242,64 @@ func checkResourceTooLarge(t *testing.T, err error, detail string) {
 		}
 	}
 }
+
+// A subscription outlives its session: after the server drops the
+// session, the connector subscribes the new one again, and updates reach
+// the callback; cancelling unsubscribes.
+func TestSubscriptionAcrossReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	const uri = "docs://readme"
+	subscribed, unsubscribed := make(chan string, 8), make(chan string, 8)
+	s := mcp.NewServer(&mcp.Implementation{Name: "docs", Version: "1"}, &mcp.ServerOptions{
+		SubscribeHandler:   func(_ context.Context, req *mcp.SubscribeRequest) error { subscribed <- req.Params.URI; return nil },
+		UnsubscribeHandler: func(_ context.Context, req *mcp.UnsubscribeRequest) error { unsubscribed <- req.Params.URI; return nil },
+	})
+	s.AddResource(&mcp.Resource{Name: "readme", URI: uri}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, Text: "hi"}}}, nil
+	})
+	sessions := make(chan *mcp.ServerSession, 4)
+	c := mustNew(t, Options{Config: Config{Name: "docs"}, Reconnect: fastReconnect,
+		NewTransport: func(ctx context.Context) (mcp.Transport, error) {
+			st, ct := mcp.NewInMemoryTransports()
+			ss, err := s.Connect(ctx, st, nil)
+			sessions <- ss
+			return ct, err
+		}})
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := <-sessions
+	updates := make(chan ResourceUpdate, 8)
+	cancel, err := c.Subscribe(ctx, uri, func(u ResourceUpdate) { updates <- u })
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-subscribed
+
+	first.Close() // the server drops the session
+	select {
+	case got := <-subscribed:
+		if got != uri {
+			t.Fatalf("resubscribed to %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("the new session was not subscribed again")
+	}
+	if err := s.ResourceUpdated(ctx, &mcp.ResourceUpdatedNotificationParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case u := <-updates:
+		if u.URI != uri || u.Server != "docs" {
+			t.Errorf("update %+v", u)
+		}
+	case <-ctx.Done():
+		t.Fatal("no update after the reconnect")
+	}
+	if err := cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-unsubscribed; got != uri {
+		t.Errorf("unsubscribed from %q", got)
+	}
+}
