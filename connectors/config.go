@@ -21,7 +21,9 @@
 // wire (16 MiB by default): a tool result, a tools/list page, a
 // notification, an error. The count runs as the bytes arrive; a message
 // over it is never read whole, fails the operation waiting on it with
-// KindTooLarge, and ends the session, which reconnects.
+// KindTooLarge, and ends the session, which reconnects. While a resource
+// read is in flight the bound is what a resource of Config.MaxResourceBytes
+// takes on the wire, if that is more (see Connector.ReadResource).
 //
 // A session that drops is reopened with backoff ([Backoff]); calls made
 // meanwhile wait within their deadline; a call cut off by the drop fails and
@@ -150,6 +152,7 @@ type Config struct {
 	// larger fails the operation waiting on it with KindTooLarge and ends
 	// the session, without being read whole. Zero means
 	// DefaultMaxResultBytes. It does not apply to Options.NewTransport.
+	// While a resource read is in flight, MaxResourceBytes may raise it.
 	MaxResultBytes int64
 
 	// MaxResourceBytes bounds the contents of one resource read (texts'
