@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -35,9 +36,12 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 			attempt = last.Attempt + 1
 		}
 	}
-	var sources []string
+	// What the read sends: the URI, and whether it is sent at all.
+	sources := e.prov.ControlServers(s)
 	if s.Read.URI.Kind == flow.KindExpr {
-		sources = e.prov.ExprServers(s.Read.URI.Expr)
+		sources = append(sources, e.prov.ExprServers(s.Read.URI.Expr)...)
+		slices.Sort(sources)
+		sources = slices.Compact(sources)
 	}
 	rec := &AttemptRecord{
 		RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,

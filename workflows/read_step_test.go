@@ -186,3 +186,36 @@ func TestReadStepRefused(t *testing.T) {
 		t.Errorf("a denied read reached the server")
 	}
 }
+
+// sourcesSeen records the sources each read carries to its caller.
+type sourcesSeen struct {
+	workflows.OrchestratorCaller
+	got map[string][]string
+}
+
+func (s sourcesSeen) ReadResource(ctx context.Context, req workflows.ReadRequest) (*mcp.ReadResourceResult, error) {
+	s.got[req.Step] = req.Sources
+	return s.OrchestratorCaller.ReadResource(ctx, req)
+}
+
+// A read hands the orchestrator its provenance: the servers whose data
+// is in its URI, none for a literal URI.
+func TestReadStepCarriesProvenance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o, _, _ := readServers(t, nil)
+	fl, err := flow.Parse("reads.flow.yaml", []byte(readFlow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := sourcesSeen{OrchestratorCaller: workflows.OrchestratorCaller{O: o}, got: map[string][]string{}}
+	if _, err := workflows.Run(ctx, fl, workflows.RunOptions{Runtime: workflows.NewLocalRuntime(seen)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(seen.got["page"], ","); got != "a" {
+		t.Errorf("page's sources %q, want a", got)
+	}
+	if got := seen.got["readme"]; len(got) != 0 {
+		t.Errorf("readme's sources %q, want none", got)
+	}
+}

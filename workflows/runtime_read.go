@@ -14,8 +14,9 @@ import (
 type ReadRequest struct {
 	Server string
 	URI    string
-	// Sources are the servers whose data went into the URI (its
-	// provenance), for the orchestrator's data-flow check and audit.
+	// Sources are the servers whose data went into the URI or decided
+	// that the read is made (its provenance), for the orchestrator's
+	// data-flow check and audit, sorted.
 	Sources []string
 	// Run and Step are the run's ID and the read's journal path.
 	Run  string
