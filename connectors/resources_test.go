@@ -213,8 +213,7 @@ func TestReadResourceOverCap(t *testing.T) {
 		t.Errorf("the blob arrived with %d bytes", n)
 	}
 
-	var mem memUse
-	mem = measureMem(func() { _, err = c.ReadResource(ctx, fmt.Sprintf("flood://text/%d", hugeResult)) })
+	mem := measureMem(func() { _, err = c.ReadResource(ctx, fmt.Sprintf("flood://text/%d", hugeResult)) })
 	t.Logf("a %d-byte resource against a cap of %d: %v; %v", hugeResult, capBytes, err, mem)
 	checkResourceTooLarge(t, err, "on the wire")
 	checkMem(t, mem, wireBytes(capBytes))
