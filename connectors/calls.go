@@ -22,24 +22,13 @@ func (c *Connector) ListTools(ctx context.Context) ([]*mcp.Tool, error) {
 // offered more than max, and then returns the first max with more set: the
 // rest of a huge listing is never fetched.
 func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.Tool, more bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	cs, st, err := c.await(ctx, func() string { return "list tools" })
-	if err != nil {
-		return nil, false, err
-	}
-	p := c.newProbe(st)
-	for tool, err := range cs.Tools(ctx, nil) {
+	return listPages(ctx, c, "list tools", max, func(ctx context.Context, cs *mcp.ClientSession, cursor string) ([]*mcp.Tool, string, error) {
+		res, err := cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: cursor})
 		if err != nil {
-			c.told(ctx, err)
-			return nil, false, c.failed(cs, c.classify(ctx, "list tools", err, p))
+			return nil, "", err
 		}
-		if max > 0 && len(tools) == max {
-			return tools, true, nil
-		}
-		tools = append(tools, tool)
-	}
-	return tools, false, nil
+		return res.Tools, res.NextCursor, nil
+	})
 }
 
 // CallTool calls one tool. meta is sent as the request's _meta and may be nil.

@@ -21,7 +21,9 @@
 // wire (16 MiB by default): a tool result, a tools/list page, a
 // notification, an error. The count runs as the bytes arrive; a message
 // over it is never read whole, fails the operation waiting on it with
-// KindTooLarge, and ends the session, which reconnects.
+// KindTooLarge, and ends the session, which reconnects. While a resource
+// read is in flight the bound is what a resource of Config.MaxResourceBytes
+// takes on the wire, if that is more (see Connector.ReadResource).
 //
 // A session that drops is reopened with backoff ([Backoff]); calls made
 // meanwhile wait within their deadline; a call cut off by the drop fails and
@@ -150,7 +152,14 @@ type Config struct {
 	// larger fails the operation waiting on it with KindTooLarge and ends
 	// the session, without being read whole. Zero means
 	// DefaultMaxResultBytes. It does not apply to Options.NewTransport.
+	// While a resource read is in flight, MaxResourceBytes may raise it.
 	MaxResultBytes int64
+
+	// MaxResourceBytes bounds the contents of one resource read (texts'
+	// bytes plus blobs' decoded bytes); a larger resource is refused with
+	// KindTooLarge, never read whole (see Connector.ReadResource). Zero
+	// means DefaultMaxResourceBytes.
+	MaxResourceBytes int64
 
 	// Sandbox confines a stdio server; the zero value confines it with the
 	// paths found in its command, args and env.
@@ -327,6 +336,12 @@ func (c Config) normalize(custom bool) (Config, error) {
 	}
 	if c.MaxResultBytes == 0 {
 		c.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if c.MaxResourceBytes < 0 {
+		return bad("max_resource_bytes", "must be more than 0 bytes, got %d", c.MaxResourceBytes)
+	}
+	if c.MaxResourceBytes == 0 {
+		c.MaxResourceBytes = DefaultMaxResourceBytes
 	}
 
 	switch c.Transport {

@@ -76,6 +76,7 @@ type Connector struct {
 	redactor *credentials.Redactor
 	limit    *resultLimit   // max_result_bytes
 	cancels  *cancelNotices // a stdio server's; nil for the others
+	subs     subscriptions  // resource subscriptions, kept across sessions
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -239,6 +240,7 @@ func (c *Connector) adoptLocked(cs *mcp.ClientSession, st *httpStack) {
 	c.setStateLocked(StateReady, nil)
 	c.wg.Add(1)
 	go c.watch(cs, c.limit.trips.Load())
+	c.wg.Go(func() { c.resubscribe(cs) })
 }
 
 // discard closes a session that nobody will use, off the caller's path.

@@ -30,6 +30,38 @@ type resultLimit struct {
 	// trips counts refused messages over the connector's life, so that an
 	// operation can tell its failure was caused by one (see probe).
 	trips atomic.Int64
+
+	// While resource reads are in flight, a message may take as much as
+	// the largest of them needs on the wire (see Connector.ReadResource),
+	// if that is more than max.
+	readMu sync.Mutex
+	reads  map[*int64]struct{}
+	raised atomic.Int64 // the largest need of the reads in flight; 0 none
+}
+
+// current is the most bytes a message may take now.
+func (l *resultLimit) current() int64 { return max(l.max, l.raised.Load()) }
+
+// reading raises the limit to need until done is called.
+func (l *resultLimit) reading(need int64) (done func()) {
+	key := &need
+	l.readMu.Lock()
+	if l.reads == nil {
+		l.reads = map[*int64]struct{}{}
+	}
+	l.reads[key] = struct{}{}
+	l.raised.Store(max(l.raised.Load(), need))
+	l.readMu.Unlock()
+	return func() {
+		l.readMu.Lock()
+		delete(l.reads, key)
+		var top int64
+		for k := range l.reads {
+			top = max(top, *k)
+		}
+		l.raised.Store(top)
+		l.readMu.Unlock()
+	}
 }
 
 // session returns the limit of one connect attempt and the session it
@@ -130,7 +162,7 @@ const (
 type limitedReader struct {
 	r     io.Reader
 	limit *sessionLimit
-	max   int64
+	max   int64 // the limit in force, as of the last count
 	frame framing
 	err   error // sticky, once tripped
 
@@ -167,6 +199,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // count adds b to the messages it belongs to and reports whether every one
 // of them is still within the limit.
 func (l *limitedReader) count(b []byte) bool {
+	l.max = l.limit.rule.current()
 	switch l.frame {
 	case jsonValues:
 		return l.countJSON(b)

@@ -130,21 +130,41 @@ func offered(server string, tools []*mcp.Tool) (map[string]offeredTool, error) {
 }
 
 // denyReason says why the filter excludes tool, or "" if it is allowed.
-func (f ToolFilter) denyReason(tool string) string {
+func (f ToolFilter) denyReason(tool string) string { return f.excludes("tools", tool) }
+
+// excludes says why the server's filter of what (tools, resources,
+// prompts) excludes name, or "" if it is allowed.
+func (f ToolFilter) excludes(what, name string) string {
 	for _, p := range f.Deny {
-		if ok, _ := path.Match(p, tool); ok {
-			return fmt.Sprintf("denied by the server's tools filter (deny pattern %q)", p)
+		if globMatch(p, name) {
+			return fmt.Sprintf("denied by the server's %s filter (deny pattern %q)", what, p)
 		}
 	}
 	if len(f.Allow) == 0 {
 		return ""
 	}
 	for _, p := range f.Allow {
-		if ok, _ := path.Match(p, tool); ok {
+		if globMatch(p, name) {
 			return ""
 		}
 	}
-	return fmt.Sprintf("not allowed by the server's tools filter (allow: %s)", strings.Join(quoteAll(f.Allow), ", "))
+	return fmt.Sprintf("not allowed by the server's %s filter (allow: %s)", what, strings.Join(quoteAll(f.Allow), ", "))
+}
+
+// globMatch is path.Match, but for a pattern ending in "**", which
+// matches every name that begins with what comes before the "**" (a
+// prefix of URIs: "file:///srv/docs/**"), "/" included.
+func globMatch(pattern, name string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "**"); ok {
+		for i := len(name); i >= 0; i-- {
+			if ok, _ := path.Match(prefix, name[:i]); ok {
+				return true
+			}
+		}
+		return false
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
 }
 
 func quoteAll(ss []string) []string {

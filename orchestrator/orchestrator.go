@@ -46,6 +46,11 @@ import (
 type ServerConfig struct {
 	connectors.Config
 	Tools ToolFilter
+	// Resources filters the resources that may be read, by URI; Prompts,
+	// the prompts that may be got, by name. Same globs as Tools, but a
+	// final "**" matches the rest of a URI, "/" included.
+	Resources ToolFilter
+	Prompts   ToolFilter
 	// NewTransport, when set, connects to an in-process server instead of
 	// Config's URL or command (see connectors.Options.NewTransport).
 	NewTransport func(ctx context.Context) (mcp.Transport, error)

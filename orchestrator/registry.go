@@ -94,6 +94,14 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			problems = append(problems, fmt.Errorf("%s: tools: %w", where, err))
 			continue
 		}
+		if err := cfg.Resources.check(); err != nil {
+			problems = append(problems, fmt.Errorf("%s: resources: %w", where, err))
+			continue
+		}
+		if err := cfg.Prompts.check(); err != nil {
+			problems = append(problems, fmt.Errorf("%s: prompts: %w", where, err))
+			continue
+		}
 		var stderr io.Writer = o.opts.Stderr
 		if cfg.Stderr != nil {
 			stderr = cfg.Stderr
@@ -390,8 +398,11 @@ func (o *Orchestrator) Close() error {
 func (f ToolFilter) check() error {
 	for _, list := range [][]string{f.Allow, f.Deny} {
 		for _, p := range list {
-			if _, err := path.Match(p, ""); err != nil {
-				return fmt.Errorf("pattern %q: %w (use path.Match globs: *, ?, [a-z])", p, err)
+			if strings.Contains(strings.TrimSuffix(p, "**"), "**") {
+				return fmt.Errorf("pattern %q: \"**\" may only end a pattern (\"demo://docs/**\")", p)
+			}
+			if _, err := path.Match(strings.TrimSuffix(p, "**"), ""); err != nil {
+				return fmt.Errorf("pattern %q: %w (use path.Match globs: *, ?, [a-z]; a final ** matches the rest)", p, err)
 			}
 		}
 	}

@@ -326,6 +326,9 @@ func forEachExpr(fl *flow.Flow, fn func(*flow.Expr)) {
 				}
 			}
 			walkValue(s.With)
+			if s.Read != nil {
+				walkValue(s.Read.URI)
+			}
 			walk(s.Steps)
 			for _, b := range s.Parallel {
 				walk(b)

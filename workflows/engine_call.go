@@ -620,7 +620,7 @@ func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err erro
 	}
 	now := e.rt.Now()
 	rec := &AttemptRecord{
-		RunID: e.runID, Path: path, Attempt: 1, Step: s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
+		RunID: e.runID, Path: path, Attempt: 1, Step: s.Path, Server: s.Server(), Tool: requestTool(s),
 		State: AttemptFailed, ArgsDigest: digest, IdempotencyKey: key, Error: err.Error(), ErrorClass: class,
 		StartedAt: now, FinishedAt: now,
 	}

@@ -272,10 +272,10 @@ func topoOrder(steps []*flow.Step, deps map[string][]string) []*flow.Step {
 
 // runStep runs one step in fr and returns its result.
 func (e *engine) runStep(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
-	if s.Call != nil && !e.decides {
+	if s.Server() != "" && !e.decides {
 		// The data-flow policy first, when the runtime does not decide it
-		// at the call: a refused call evaluates nothing, not even its
-		// for_each or if.
+		// at the request: a refused call (or read) evaluates nothing, not
+		// even its for_each or if.
 		if err := e.checkFlow(s, path); err != nil {
 			return e.failBeforeCall(s, path, "", "", err)
 		}
@@ -305,6 +305,8 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path 
 	switch {
 	case s.Call != nil:
 		return e.runCall(ctx, fr, s, path)
+	case s.Read != nil:
+		return e.runRead(ctx, fr, s, path)
 	case len(s.Parallel) > 0:
 		return e.runParallel(ctx, fr, s, path)
 	default:

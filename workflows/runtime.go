@@ -31,6 +31,12 @@ type Runtime interface {
 	// schema checks --dry-run arguments). It returns an error naming the
 	// server and tool when there is no such tool.
 	Tool(ctx context.Context, server, tool string) (*mcp.Tool, error)
+	// ReadResource makes one resources/read, for a read: step. It is the
+	// only request besides tools/call a flow makes: listing resources or
+	// prompts is for people, and subscribing has no place in a run that
+	// ends, so the interface stays at what a distributed runtime must
+	// carry out as activities on a server's queue.
+	ReadResource(ctx context.Context, req ReadRequest) (*mcp.ReadResourceResult, error)
 	// Go starts fn concurrently and returns a handle to wait for it.
 	Go(ctx context.Context, fn func(ctx context.Context)) Task
 	// Sleep waits for d or until ctx ends, returning ctx's error then.
@@ -107,6 +113,7 @@ const MetaIdempotencyKey = "mediator/idempotency-key"
 type ToolCaller interface {
 	CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error)
 	Tool(ctx context.Context, server, tool string) (*mcp.Tool, error)
+	ReadResource(ctx context.Context, req ReadRequest) (*mcp.ReadResourceResult, error)
 }
 
 // LocalRuntime runs the interpreter in this process: goroutines for
@@ -134,6 +141,10 @@ func (r *LocalRuntime) DecidesFlows() bool { return decidesFlows(r.Caller) }
 func decidesFlows(v any) bool {
 	d, ok := v.(FlowDecider)
 	return ok && d.DecidesFlows()
+}
+
+func (r *LocalRuntime) ReadResource(ctx context.Context, req ReadRequest) (*mcp.ReadResourceResult, error) {
+	return r.Caller.ReadResource(ctx, req)
 }
 
 type goTask struct{ wg sync.WaitGroup }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // OrchestratorCaller makes a flow's calls through the orchestrator, so they
@@ -28,15 +29,8 @@ type OrchestratorCaller struct {
 func (c OrchestratorCaller) DecidesFlows() bool { return true }
 
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
-	ctx = orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: req.Run, Step: req.Step})
+	ctx = c.requestContext(ctx, req.Run, req.Step, req.Flows, req.FlowFile)
 	opts := orchestrator.CallOptions{Meta: req.Meta, Provenance: orchestrator.ProvenanceOf(req.Sources...)}
-	if len(req.Flows) > 0 || req.FlowFile != "" {
-		flows := make([]orchestrator.Flow, len(req.Flows))
-		for i, e := range req.Flows {
-			flows[i] = orchestrator.Flow{From: e.From, To: e.To}
-		}
-		ctx = orchestrator.WithSession(ctx, c.O.Session(ctx).With(orchestrator.SessionOptions{Flows: flows, FlowFile: req.FlowFile}))
-	}
 	res, err := c.O.CallWith(ctx, req.Server, req.Tool, req.Args, opts)
 	if err != nil {
 		if res != nil && res.CallToolResult != nil {
@@ -47,6 +41,21 @@ func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp
 		return nil, classifyOrchestrator(err)
 	}
 	return res.CallToolResult, nil
+}
+
+// requestContext is ctx for one request of a run: its audit origin (run
+// and step), and a session adding the flow file's flows: to the
+// orchestrator's policy.
+func (c OrchestratorCaller) requestContext(ctx context.Context, run, step string, edges []flow.FlowEdge, file string) context.Context {
+	ctx = orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: run, Step: step})
+	if len(edges) == 0 && file == "" {
+		return ctx
+	}
+	flows := make([]orchestrator.Flow, len(edges))
+	for i, e := range edges {
+		flows[i] = orchestrator.Flow{From: e.From, To: e.To}
+	}
+	return orchestrator.WithSession(ctx, c.O.Session(ctx).With(orchestrator.SessionOptions{Flows: flows, FlowFile: file}))
 }
 
 func (c OrchestratorCaller) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {

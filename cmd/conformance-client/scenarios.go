@@ -55,19 +55,6 @@ func (r *runner) run(ctx context.Context) error {
 			}
 			return nil
 		})
-	case "http-standard-headers":
-		return r.direct(ctx, nil, func(ctx context.Context, cs *mcp.ClientSession) error {
-			if tools, err := cs.ListTools(ctx, nil); err == nil && len(tools.Tools) > 0 {
-				_, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: tools.Tools[0].Name, Arguments: map[string]any{}})
-			}
-			if res, err := cs.ListResources(ctx, nil); err == nil && len(res.Resources) > 0 {
-				_, _ = cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: res.Resources[0].URI})
-			}
-			if ps, err := cs.ListPrompts(ctx, nil); err == nil && len(ps.Prompts) > 0 {
-				_, _ = cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: ps.Prompts[0].Name, Arguments: map[string]string{}})
-			}
-			return nil
-		})
 	}
 
 	c, err := r.connector()
@@ -101,6 +88,8 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		_, err = c.CallTool(ctx, "json_schema_echo", map[string]any{"schema": tools[i].InputSchema}, nil)
 		return err
+	case r.scenario == "http-standard-headers":
+		return r.everyRequest(ctx, c)
 	case r.scenario == "http-custom-headers":
 		if _, err := c.ListTools(ctx); err != nil {
 			return err
@@ -132,6 +121,41 @@ func (r *runner) run(ctx context.Context) error {
 		_, err := c.ListTools(ctx)
 		return err
 	}
+}
+
+// everyRequest sends each kind of request the scenario checks the headers
+// of (list, call, read, get) through the connector: every listed tool,
+// resource (their URIs have percent-encoding and a query string) and
+// prompt. A refused request is logged: the headers were sent all the same.
+func (r *runner) everyRequest(ctx context.Context, c *connectors.Connector) error {
+	tools, err := c.ListTools(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tools {
+		if _, err := c.CallTool(ctx, t.Name, nil, nil); err != nil {
+			r.log.Info("tool call refused", "tool", t.Name, "error", err)
+		}
+	}
+	resources, _, err := c.ListResources(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, res := range resources {
+		if _, err := c.ReadResource(ctx, res.URI); err != nil {
+			r.log.Info("read refused", "uri", res.URI, "error", err)
+		}
+	}
+	prompts, _, err := c.ListPrompts(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, p := range prompts {
+		if _, err := c.GetPrompt(ctx, p.Name, map[string]string{}); err != nil {
+			r.log.Info("prompt refused", "prompt", p.Name, "error", err)
+		}
+	}
+	return nil
 }
 
 func callIfListed(ctx context.Context, c *connectors.Connector, name string, args map[string]any) error {
@@ -222,9 +246,9 @@ func (r *runner) connector() (*connectors.Connector, error) {
 	})
 }
 
-// direct is for the scenarios that need client handlers (elicitation) or
-// session methods (resources, prompts) that connectors.Connector does not
-// expose. None of their servers asks for authorization.
+// direct is for the scenarios that need client handlers (elicitation)
+// that connectors.Connector does not offer yet. None of their servers asks
+// for authorization.
 func (r *runner) direct(ctx context.Context, opts *mcp.ClientOptions, body func(context.Context, *mcp.ClientSession) error) error {
 	client := mcp.NewClient(&mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"}, opts)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.serverURL}, nil)

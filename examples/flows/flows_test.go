@@ -303,6 +303,9 @@ func TestEverythingTour(t *testing.T) {
 	if text, _ := out["echo_text"].(string); !strings.Contains(text, "sums: 3, 7, 7; 2 cities") {
 		t.Errorf("echo_text %q", out["echo_text"])
 	}
+	if text, _ := out["doc_text"].(string); !strings.Contains(text, "Resource 4") {
+		t.Errorf("doc_text %q", out["doc_text"])
+	}
 }
 
 func toJSON(v any) string {

@@ -69,8 +69,8 @@ func NewProvenance(f *Flow) *Provenance {
 		}
 		p.view[s] = p.node(pnode{server: -1})
 		p.ctl[s] = p.node(pnode{server: -1, ctl: true})
-		if s.Call != nil && s.Call.Server != "" {
-			p.nodes[p.view[s]].server = p.serverBit(s.Call.Server)
+		if srv := s.Server(); srv != "" {
+			p.nodes[p.view[s]].server = p.serverBit(srv)
 		}
 		for _, r := range stepExprs(s) {
 			p.expr[r.e] = p.node(pnode{server: -1, expr: r.e})
@@ -134,7 +134,7 @@ func NewProvenance(f *Flow) *Provenance {
 				// group that does not absorb its own failure; its if is
 				// in c already.
 				earlier := fmt.Sprintf("a failure in an earlier item of for_each %q (line %d), which stops the later items under on_error: fail", s.ID, s.Pos.Line)
-				if s.Call != nil {
+				if s.Server() != "" {
 					p.edge(c, v, earlier, hopFailure)
 				}
 				for _, y := range children(s) {
@@ -387,7 +387,7 @@ func (p *Provenance) ControlServers(s *Step) []string {
 // runtime with each of its calls, the same sources Undeclared checks.
 // It returns nil for a step that calls nothing.
 func (p *Provenance) CallSources(s *Step) []string {
-	if s.Call == nil || s.Call.Server == "" {
+	if s.Server() == "" {
 		return nil
 	}
 	set := map[string]bool{}
@@ -435,10 +435,10 @@ func (v Violation) Message() string {
 	add := fmt.Sprintf("this flow is not declared: add %q to flows: (or, for every flow, to policy.flows in the config)", v.Edge().String())
 	if v.Control() {
 		return fmt.Sprintf("calls %s under the control of data from server %q (via %s), so whether and how often it calls tells server %q about that data; %s",
-			v.Step.Call, v.From, strings.Join(v.Via, ", "), v.To, add)
+			v.Step.Request(), v.From, strings.Join(v.Via, ", "), v.To, add)
 	}
 	return fmt.Sprintf("sends data from server %q (via %s) to %s in %s; %s",
-		v.From, strings.Join(v.Via, ", "), v.Step.Call, plural("field", v.Fields), add)
+		v.From, strings.Join(v.Via, ", "), v.Step.Request(), plural("field", v.Fields), add)
 }
 
 // Undeclared returns every flow into the call of step s that neither the
@@ -448,10 +448,10 @@ func (v Violation) Message() string {
 // decides whether and how often s calls. It returns nil for a step that
 // calls nothing.
 func (p *Provenance) Undeclared(s *Step, policy []FlowEdge) []Violation {
-	if s.Call == nil || s.Call.Server == "" {
+	to := s.Server()
+	if to == "" {
 		return nil
 	}
-	to := s.Call.Server
 	var out []Violation
 	byFrom := map[string]int{}
 	for _, r := range stepExprs(s) {
@@ -668,8 +668,8 @@ func (x *stepIndex) stepServers(s *Step) []string {
 		return srv
 	}
 	set := map[string]bool{}
-	if s.Call != nil && s.Call.Server != "" {
-		set[s.Call.Server] = true
+	if srv := s.Server(); srv != "" {
+		set[srv] = true
 	}
 	children := append([]*Step(nil), s.Steps...)
 	for _, b := range s.BranchOrder {
@@ -692,8 +692,8 @@ func (x *stepIndex) stepServers(s *Step) []string {
 func (v *validator) flows() {
 	called := map[string]bool{}
 	for _, s := range v.all {
-		if s.Call != nil {
-			called[s.Call.Server] = true
+		if srv := s.Server(); srv != "" {
+			called[srv] = true
 		}
 	}
 	servers := sortedSet(called)

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/itchyny/gojq"
@@ -85,6 +86,9 @@ type Step struct {
 	// parallel branch. Journals key on it (plus "[index]" per item).
 	Path string
 	Call *Call
+	// Read, instead of Call, reads one resource: its view is a call's,
+	// with result {contents: [...]} (see ReadResult).
+	Read *Read
 	// With is the argument object for Call (Kind KindObject), or nil.
 	With *Value
 	// ForEach yields the array this step runs over; .item and .index are
@@ -182,7 +186,7 @@ func (s *Step) ItemFields() []string {
 // InstanceViewFields are the fields of one run of s, for_each aside.
 func (s *Step) InstanceViewFields() []string {
 	switch {
-	case s.Call != nil:
+	case s.Call != nil, s.Read != nil:
 		return callViewFields
 	case len(s.Parallel) > 0:
 		return parallelViewFields
@@ -190,7 +194,7 @@ func (s *Step) InstanceViewFields() []string {
 	return groupViewFields
 }
 
-// StepKind names the kind of s as problems mention it: "call",
+// StepKind names the kind of s as problems mention it: "call", "read",
 // "for_each", "parallel" or "group".
 func (s *Step) StepKind() string {
 	switch {
@@ -198,6 +202,8 @@ func (s *Step) StepKind() string {
 		return "for_each"
 	case s.Call != nil:
 		return "call"
+	case s.Read != nil:
+		return "read"
 	case len(s.Parallel) > 0:
 		return "parallel"
 	}
@@ -237,6 +243,74 @@ type Call struct {
 }
 
 func (c Call) String() string { return c.Server + "." + c.Tool }
+
+// Read names the resource a step reads: a server alias and the URI, a
+// string or an expression (Kind KindLiteral or KindExpr).
+type Read struct {
+	Server string
+	URI    *Value
+	Pos    Pos
+}
+
+func (r Read) String() string {
+	return "the read of a resource of server " + fmt.Sprintf("%q", r.Server)
+}
+
+// ReadResult is the result of a read step (.steps.<id>.result): the
+// resource's contents, each {uri, mimeType, text} or {uri, mimeType,
+// blob} with the blob in base64, as MCP's resources/read answers them.
+const ReadResult = "contents"
+
+// Servers lists the servers the flow's steps call or read from, sorted.
+func (f *Flow) Servers() []string {
+	set := map[string]bool{}
+	for _, s := range f.AllSteps() {
+		if srv := s.Server(); srv != "" {
+			set[srv] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Server is the server step s sends its request to (a call's or a read's),
+// or "" for a group or parallel step.
+func (s *Step) Server() string {
+	switch {
+	case s.Call != nil:
+		return s.Call.Server
+	case s.Read != nil:
+		return s.Read.Server
+	}
+	return ""
+}
+
+// Request names what step s sends, for messages: "server.tool" for a call,
+// "the read of a resource of server \"docs\"" for a read.
+func (s *Step) Request() string {
+	switch {
+	case s.Call != nil:
+		return s.Call.String()
+	case s.Read != nil:
+		return s.Read.String()
+	}
+	return ""
+}
+
+// requestPos is where the step's call: or read: is written.
+func (s *Step) requestPos() (Pos, string) {
+	if s.Read != nil {
+		return s.Read.Pos, s.field + ".read"
+	}
+	if s.Call != nil {
+		return s.Call.Pos, s.field + ".call"
+	}
+	return s.Pos, s.field
+}
 
 // Retry error classes a policy may list in On.
 const (

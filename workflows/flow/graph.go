@@ -109,11 +109,17 @@ func BuildGraph(f *Flow) *Graph {
 			n.Parent = s.Parent.Path
 		}
 		switch {
-		case s.Call != nil:
-			n.Kind, n.Server, n.Tool = NodeCall, s.Call.Server, s.Call.Tool
-			if !seenServer[s.Call.Server] {
-				seenServer[s.Call.Server] = true
-				g.Servers = append(g.Servers, s.Call.Server)
+		case s.Call != nil, s.Read != nil:
+			// A read is drawn as a call of its server's resources/read.
+			n.Kind, n.Server = NodeCall, s.Server()
+			if s.Call != nil {
+				n.Tool = s.Call.Tool
+			} else {
+				n.Tool = "resources/read"
+			}
+			if !seenServer[n.Server] {
+				seenServer[n.Server] = true
+				g.Servers = append(g.Servers, n.Server)
 			}
 		case s.Parallel != nil:
 			n.Kind = NodeParallel
@@ -202,10 +208,7 @@ func BuildGraph(f *Flow) *Graph {
 		}
 	}
 	for _, s := range f.AllSteps() {
-		server := ""
-		if s.Call != nil {
-			server = s.Call.Server
-		}
+		server := s.Server()
 		for _, r := range stepExprs(s) {
 			flowInto(s.Path, server, s, r.e, r.ownForEach, r.arg, 0)
 		}

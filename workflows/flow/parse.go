@@ -49,7 +49,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var (
 	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "steps", "outputs"}
-	stepFieldNames = []string{"id", "description", "call", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs"}
+	stepFieldNames = []string{"id", "description", "call", "read", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs"}
 	callFields     = []string{"server", "tool"}
 	defaultsFields = []string{"timeout", "retry"}
 	retryFields    = []string{"max_attempts", "initial_interval", "backoff", "max_interval", "jitter", "on"}
@@ -641,19 +641,20 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	}
 
 	_, hasCall := fields["call"]
+	_, hasRead := fields["read"]
 	_, hasSteps := fields["steps"]
 	_, hasParallel := fields["parallel"]
 	kinds := 0
-	for _, b := range []bool{hasCall, hasSteps, hasParallel} {
+	for _, b := range []bool{hasCall, hasRead, hasSteps, hasParallel} {
 		if b {
 			kinds++
 		}
 	}
 	switch {
 	case kinds == 0:
-		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, a steps: group or parallel: branches", s.ID)
+		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, read: {server, uri}, a steps: group or parallel: branches", s.ID)
 	case kinds > 1:
-		p.errf(n, field, "step %q has more than one of call, steps and parallel; split it into separate steps", s.ID)
+		p.errf(n, field, "step %q has more than one of call, read, steps and parallel; split it into separate steps", s.ID)
 	}
 	onlyWithCall := func(key string) bool {
 		if !hasCall {
@@ -668,6 +669,9 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	}
 	if v, ok := fields["call"]; ok {
 		s.Call = p.call(v, field+".call")
+	}
+	if v, ok := fields["read"]; ok {
+		s.Read = p.read(v, field+".read")
 	}
 	if v, ok := fields["with"]; ok && onlyWithCall("with") {
 		vv := p.deref(v)
@@ -709,7 +713,7 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 			p.errf(v, field+".steps", "a group needs at least one step")
 		}
 	}
-	if v, ok := fields["timeout"]; ok && onlyWithCall("timeout") {
+	if v, ok := fields["timeout"]; ok && (hasRead || onlyWithCall("timeout")) {
 		s.Timeout, _ = p.durationValue(v, field+".timeout")
 	}
 	if v, ok := fields["retry"]; ok && onlyWithCall("retry") {
@@ -801,6 +805,48 @@ func (p *parser) call(n *yaml.Node, field string) *Call {
 		}
 	}
 	return c
+}
+
+// readFields are the keys of a read: mapping.
+var readFields = []string{"server", "uri"}
+
+// read parses read: {server, uri}, the uri a string or ${ ... }.
+func (p *parser) read(n *yaml.Node, field string) *Read {
+	n = p.deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, field, "must be {server: <alias>, uri: <URI or ${ ... }>}, found %s", kindName(n))
+		return nil
+	}
+	r := &Read{Pos: p.pos(n)}
+	fields := p.mapping(n, field, readFields)
+	if v, ok := fields["server"]; !ok {
+		p.errf(n, field, "missing server")
+	} else if s, ok := p.stringValue(v, field+".server"); ok {
+		if s == "" {
+			p.errf(v, field+".server", "must not be empty")
+		}
+		r.Server = s
+	}
+	v, ok := fields["uri"]
+	if !ok {
+		p.errf(n, field, "missing uri")
+		return r
+	}
+	u := p.value(v, field+".uri")
+	switch {
+	case u == nil:
+	case u.Kind == KindExpr:
+		r.URI = u
+	case u.Kind == KindLiteral:
+		if s, isStr := u.Literal.(string); isStr && s != "" {
+			r.URI = u
+			break
+		}
+		p.errf(v, field+".uri", "must be a non-empty URI string or ${ ... } yielding one")
+	default:
+		p.errf(v, field+".uri", "must be a URI string or ${ ... } yielding one, found an object or list")
+	}
+	return r
 }
 
 func (p *parser) parallel(n *yaml.Node, field string, s *Step) {

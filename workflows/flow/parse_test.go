@@ -178,7 +178,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "call missing tool", src: header + "steps:\n  - id: a\n    call: {server: s}\n", want: []string{
 			"5:11 steps[0].call: missing tool"}},
 		{name: "call and steps", src: header + "steps:\n  - id: a\n    call: {server: s, tool: t}\n    steps:\n      - id: b\n        call: {server: s, tool: t}\n", want: []string{
-			`4:5 steps[0]: step "a" has more than one of call, steps and parallel`}},
+			`4:5 steps[0]: step "a" has more than one of call, read, steps and parallel`}},
 		{name: "call-only fields on a group", src: header + "steps:\n  - id: g\n    with: {a: 1}\n    retry: {max_attempts: 2}\n    steps:\n      - id: b\n        call: {server: s, tool: t}\n", want: []string{
 			"5:5 steps[0].with: with applies only to a step with call:",
 			"6:5 steps[0].retry: retry applies only to a step with call:"}},

@@ -119,12 +119,14 @@ func (v *validator) servers() {
 	}
 	seen := map[string]bool{}
 	for _, s := range v.all {
-		if s.Call == nil || s.Call.Server == "" || seen[s.Call.Server] {
+		server := s.Server()
+		if server == "" || seen[server] {
 			continue
 		}
-		seen[s.Call.Server] = true
-		if err := v.opts.Server(s.Call.Server); err != nil {
-			v.add(s.Call.Pos, s.field+".call.server", "%v", err)
+		seen[server] = true
+		if err := v.opts.Server(server); err != nil {
+			pos, field := s.requestPos()
+			v.add(pos, field+".server", "%v", err)
 		}
 	}
 }
@@ -253,6 +255,9 @@ func stepExprs(s *Step) []exprRef {
 	}
 	if s.IdempotencyKey != nil {
 		out = append(out, exprRef{field: s.field + ".idempotency_key", arg: "idempotency_key", e: s.IdempotencyKey})
+	}
+	if s.Read != nil && s.Read.URI != nil && s.Read.URI.Kind == KindExpr {
+		out = append(out, exprRef{field: s.field + ".read.uri", arg: "uri", e: s.Read.URI.Expr})
 	}
 	return out
 }

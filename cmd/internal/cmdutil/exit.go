@@ -27,7 +27,9 @@ const ExitCodesHelp = `Every mediator command exits with one of these codes:
   2    mediator refused before doing the work: bad arguments or flags; a
        config or flow file with problems; an unknown server, tool or run;
        a tool the server's tools filter excludes or whose changes are not
-       accepted (mediator tools diff/accept); arguments that do not match
+       accepted (mediator tools diff/accept); a resource or prompt the
+       server's resources or prompts filter excludes; binary contents of
+       a read without -o FILE; arguments that do not match
        the tool's inputSchema; a data flow between servers that no flows:
        allows; a resume that needs a decision (--rerun or --mark-done); an
        audit log that is broken or missing.
@@ -35,7 +37,9 @@ const ExitCodesHelp = `Every mediator command exits with one of these codes:
   3    A server or the keyring could not be used: a server that cannot be
        reached, exits or breaks the connection, does not answer in time,
        rejects or lacks its credential, or answers with a JSON-RPC error
-       (a protocol error, as opposed to a tool's error result); a keyring
+       (a protocol error, as opposed to a tool's error result), or sends
+       a message or resource over its max_result_bytes or
+       max_resource_bytes; a keyring
        passphrase that is wrong.
 
   130  Interrupted (Ctrl-C or SIGTERM); a workflow run can be finished with

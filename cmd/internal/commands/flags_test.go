@@ -13,6 +13,8 @@ import (
 	authcmd "github.com/mediatorhq/mediator/cmd/internal/commands/auth"
 	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
 	flowgraph "github.com/mediatorhq/mediator/cmd/internal/commands/graph"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/prompts"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/resources"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/resume"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/run"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
@@ -74,6 +76,22 @@ func TestCommandsParseFlags(t *testing.T) {
 	{
 		o := parse(t, tools.NewCmdAccept, "weather", "forecast", "--digest", digest, "-y", "--json")
 		check("tools accept", o.Server == "weather" && o.Tool == "forecast" && o.Digest == digest && o.Yes && o.JSON, o)
+	}
+	{
+		o := parse(t, resources.NewCmdResources, "docs", "--json")
+		check("resources", o.Server == "docs" && o.JSON, o)
+	}
+	{
+		o := parse(t, resources.NewCmdRead, "docs", "docs://a b", "-o", "out.bin")
+		check("read", o.Server == "docs" && o.URI == "docs://a b" && o.Output == "out.bin" && !o.JSON, o)
+	}
+	{
+		o := parse(t, prompts.NewCmdPrompts, "--json")
+		check("prompts", o.Server == "" && o.JSON, o)
+	}
+	{
+		o := parse(t, prompts.NewCmdPrompt, "docs", "greet", "-a", "who=Ada", "-a", "tone=dry", "--json")
+		check("prompt", o.Server == "docs" && o.Name == "greet" && strings.Join(o.Pairs, ",") == "who=Ada,tone=dry" && o.JSON, o)
 	}
 	{
 		o := parse(t, secret.NewCmdSet, "weather", "api_key")

@@ -19,6 +19,8 @@ import (
 	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/demo"
 	flowgraph "github.com/mediatorhq/mediator/cmd/internal/commands/graph"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/prompts"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/resources"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/resume"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/run"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
@@ -79,6 +81,11 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		servers.NewCmdServers(f, nil),
 		tools.NewCmdTools(f, nil),
 		call.NewCmdCall(f, nil),
+		// Resources and prompts.
+		resources.NewCmdResources(f, nil),
+		resources.NewCmdRead(f, nil),
+		prompts.NewCmdPrompts(f, nil),
+		prompts.NewCmdPrompt(f, nil),
 	} {
 		c.GroupID = "use"
 		root.AddCommand(c)

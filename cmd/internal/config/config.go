@@ -71,6 +71,12 @@ type Server struct {
 	// MaxResultBytes bounds each message from the server; 0 means the
 	// connector's default. See connectors.Config.MaxResultBytes.
 	MaxResultBytes int64
+	// Resources filters the resources that may be read (globs on URIs; a
+	// final ** matches the rest), Prompts the prompts that may be got.
+	Resources, Prompts ToolFilter
+	// MaxResourceBytes bounds one resource read; 0 means the connector's
+	// default. See connectors.Config.MaxResourceBytes.
+	MaxResourceBytes int64
 	// Problems are what is wrong with this server's entry (an unset
 	// ${VAR}, a secret written inline, a misspelt field). A server with
 	// problems is never connected to: ServerConfigs leaves it out, and Err

@@ -24,6 +24,8 @@ func serverConfig(s *Server) connectors.Config {
 		Timeout:        s.Timeout,
 		Sandbox:        s.Sandbox,
 		MaxResultBytes: s.MaxResultBytes,
+		// Resources.
+		MaxResourceBytes: s.MaxResourceBytes,
 	}
 }
 
@@ -41,6 +43,9 @@ func (c *Config) ServerConfigs(names ...string) []orchestrator.ServerConfig {
 			Config:   serverConfig(s),
 			Tools:    orchestrator.ToolFilter{Allow: s.Tools.Allow, Deny: s.Tools.Deny},
 			MaxTools: s.MaxTools,
+			// Resources and prompts.
+			Resources: orchestrator.ToolFilter{Allow: s.Resources.Allow, Deny: s.Resources.Deny},
+			Prompts:   orchestrator.ToolFilter{Allow: s.Prompts.Allow, Deny: s.Prompts.Deny},
 		})
 	}
 	return out

@@ -129,6 +129,15 @@ type rawServer struct {
 	Timeout        string `mapstructure:"timeout"`
 	MaxTools       *int   `mapstructure:"max_tools"`
 	MaxResultBytes string `mapstructure:"max_result_bytes"`
+	// Resources and prompts.
+	Resources        rawFilter `mapstructure:"resources"`
+	Prompts          rawFilter `mapstructure:"prompts"`
+	MaxResourceBytes string    `mapstructure:"max_resource_bytes"`
+}
+
+type rawFilter struct {
+	Allow []string `mapstructure:"allow"`
+	Deny  []string `mapstructure:"deny"`
 }
 
 // Parse validates config data that came from file (the name is used in
@@ -232,6 +241,11 @@ func (w *walker) build(raw *rawFile) *Config {
 		s.MaxTools = w.maxTools(path+".max_tools", rs.MaxTools)
 		if rs.MaxResultBytes != "" {
 			s.MaxResultBytes = w.size(path+".max_result_bytes", rs.MaxResultBytes)
+		}
+		s.Resources = ToolFilter{Allow: rs.Resources.Allow, Deny: rs.Resources.Deny}
+		s.Prompts = ToolFilter{Allow: rs.Prompts.Allow, Deny: rs.Prompts.Deny}
+		if rs.MaxResourceBytes != "" {
+			s.MaxResourceBytes = w.size(path+".max_resource_bytes", rs.MaxResourceBytes)
 		}
 		cfg.Servers = append(cfg.Servers, s)
 	}

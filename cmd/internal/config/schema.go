@@ -122,10 +122,14 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"allow": {kind: kStrings},
 		"deny":  {kind: kStrings},
 	}},
-	"timeout":          {kind: kString},
-	"max_tools":        {kind: kInt},
-	"max_result_bytes": {kind: kString}, // a number is read as its text
-	"sandbox":          sandboxSpec,
+	// Resources and prompts: the same globs as tools, on URIs and names.
+	"resources":          filterSpec,
+	"prompts":            filterSpec,
+	"max_resource_bytes": {kind: kString}, // a number is read as its text
+	"timeout":            {kind: kString},
+	"max_tools":          {kind: kInt},
+	"max_result_bytes":   {kind: kString}, // a number is read as its text
+	"sandbox":            sandboxSpec,
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
@@ -134,6 +138,12 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"apikey":   serverSecretMsg,
 	"password": serverSecretMsg,
 	"secret":   serverSecretMsg,
+}}
+
+// filterSpec is an allow/deny filter of globs.
+var filterSpec = &spec{kind: kObject, fields: map[string]*spec{
+	"allow": {kind: kStrings},
+	"deny":  {kind: kStrings},
 }}
 
 // sandboxSpec is a stdio server's sandbox: `sandbox: off`, or the paths

@@ -143,13 +143,14 @@ func (w *walker) validateServer(s *Server) {
 	for _, list := range []struct {
 		name     string
 		patterns []string
-	}{{"allow", s.Tools.Allow}, {"deny", s.Tools.Deny}} {
+	}{{"tools.allow", s.Tools.Allow}, {"tools.deny", s.Tools.Deny}} {
 		for i, pat := range list.patterns {
 			if _, err := path.Match(pat, ""); err != nil || pat == "" {
-				w.at(fmt.Sprintf("%s.tools.%s[%d]", p, list.name, i), "%q is not a valid glob; use * and ? (path.Match syntax), e.g. \"get-*\"", pat)
+				w.at(fmt.Sprintf("%s.%s[%d]", p, list.name, i), "%q is not a valid glob; use * and ? (path.Match syntax), e.g. \"get-*\"", pat)
 			}
 		}
 	}
+	w.validateFilters(s, p)
 
 	// Rules the connector enforces that the checks above do not cover (yet)
 	// still surface here, located at the server, rather than at connect time.

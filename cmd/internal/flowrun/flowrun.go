@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -145,21 +144,8 @@ func ServerCheck(cfg *config.Config) func(string) error {
 	}
 }
 
-// Servers lists the servers a flow calls, sorted.
-func Servers(f *flow.Flow) []string {
-	set := map[string]bool{}
-	for _, s := range f.AllSteps() {
-		if s.Call != nil {
-			set[s.Call.Server] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+// Servers lists the servers a flow calls or reads from, sorted.
+func Servers(f *flow.Flow) []string { return f.Servers() }
 
 // WithAuditLoss adds to runErr the loss of any of the run's audit records.
 // The last steps' records are written behind them, and a run whose records

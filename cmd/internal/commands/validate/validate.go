@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -194,20 +193,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func serversOf(f *flow.Flow) []string {
-	set := map[string]bool{}
-	for _, s := range f.AllSteps() {
-		if s.Call != nil && s.Call.Server != "" {
-			set[s.Call.Server] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+func serversOf(f *flow.Flow) []string { return f.Servers() }
 
 // writeProblems prints each problem with the line it points at and a
 // caret under the column, as compilers do: a position alone makes the
