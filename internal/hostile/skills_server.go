@@ -54,6 +54,7 @@ type SkillServer struct {
 
 	mu    sync.Mutex
 	reads map[string]int
+	asks  int // skills/list and skills/get requests
 }
 
 // NewSkillServer offers the skills, one skills/list page of pageSize
@@ -78,6 +79,7 @@ func NewSkillServer(pageSize int, specs ...SkillSpec) *SkillServer {
 		}
 	}
 	_ = mcp.AddReceivingCustomMethod(s.Server, "skills/list", func(ctx context.Context, _ *mcp.ServerSession, p *skillListParams) (*skillListResult, error) {
+		s.asked()
 		entries := s.entries()
 		start := 0
 		if p.Cursor != nil {
@@ -95,6 +97,7 @@ func NewSkillServer(pageSize int, specs ...SkillSpec) *SkillServer {
 		return res, nil
 	})
 	_ = mcp.AddReceivingCustomMethod(s.Server, "skills/get", func(ctx context.Context, _ *mcp.ServerSession, p *skillGetParams) (*skillGetResult, error) {
+		s.asked()
 		for _, e := range s.entries() {
 			if e["uri"] == p.URI {
 				return &skillGetResult{Skill: e}, nil
@@ -110,6 +113,19 @@ func (s *SkillServer) Reads() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.reads)
+}
+
+func (s *SkillServer) asked() {
+	s.mu.Lock()
+	s.asks++
+	s.mu.Unlock()
+}
+
+// SkillRequests is the number of skills/list and skills/get requests served.
+func (s *SkillServer) SkillRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.asks
 }
 
 // TotalReads is the number of resources/read requests served.
