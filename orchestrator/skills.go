@@ -85,6 +85,10 @@ func (o *Orchestrator) skillsOf(ctx context.Context, s *server) ([]SkillInfo, er
 	out := make([]SkillInfo, 0, len(entries))
 	for _, e := range entries {
 		_, problem := e.Check()
+		var se *connectors.SkillError
+		if errors.As(problem, &se) {
+			se.Server = s.cfg.Name
+		}
 		out = append(out, SkillInfo{Server: s.cfg.Name, Entry: e, Problem: problem})
 	}
 	return out, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/secret"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/servers"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/skills"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/tools"
 	flowvalidate "github.com/mediatorhq/mediator/cmd/internal/commands/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/version"
@@ -79,6 +80,8 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		servers.NewCmdServers(f, nil),
 		tools.NewCmdTools(f, nil),
 		call.NewCmdCall(f, nil),
+		skills.NewCmdSkills(f, nil),
+		skills.NewCmdSkill(f, nil),
 	} {
 		c.GroupID = "use"
 		root.AddCommand(c)
