@@ -484,7 +484,7 @@ func (c *Connector) readSkillFile(ctx context.Context, s *Skill, files []SkillFi
 	// 0) with bytes from before the listing changed, and has no way to
 	// bypass it; a mismatch then persists until the TTL ends.
 	cached := ""
-	if res.TTLMs > 0 {
+	if ir := cs.InitializeResult(); res.TTLMs > 0 && ir != nil && ir.ProtocolVersion >= "2026-07-28" {
 		cached = fmt.Sprintf(" (the server let this read be cached for %d ms: until then go-sdk replays the same bytes)", res.TTLMs)
 	}
 	if len(res.Contents) != 1 || res.Contents[0] == nil || res.Contents[0].URI != uri {

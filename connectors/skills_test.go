@@ -2,6 +2,8 @@ package connectors
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -230,5 +232,33 @@ func TestParseFrontmatter(t *testing.T) {
 	b.WriteString("---\n")
 	if _, err := parseFrontmatter([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Errorf("alias bomb: %v", err)
+	}
+}
+
+// go-sdk caches reads for the ttlMs the server gives (protocol
+// 2026-07-28) and cannot be told not to: a refused file is then replayed
+// from the cache, and the refusal says so.
+func TestSkillReadCacheReplayIsNamed(t *testing.T) {
+	sp := pdfSkill
+	sp.Tamper = hostile.TamperDigest
+	srv := hostile.NewSkillServer(0, sp)
+	srv.ReadTTLMs = 60000
+	// Stateless: go-sdk serves protocol 2026-07-28 only so.
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.Server }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	t.Cleanup(hs.Close)
+	c := mustNew(t, Options{Config: Config{Name: "skills", URL: hs.URL, Transport: TransportStreamableHTTP}})
+	ctx := testCtx(t)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := listOne(t, c, hostile.SkillURI("pdf-processing"))
+	for range 2 {
+		_, err := c.LoadSkill(ctx, s)
+		if err == nil || !strings.Contains(err.Error(), "digest mismatch") || !strings.Contains(err.Error(), "cached for 60000 ms") {
+			t.Fatalf("error %v; want a digest mismatch that names the cache", err)
+		}
+	}
+	if n := srv.Reads()[s.URI]; n != 1 {
+		t.Errorf("the server saw %d reads; go-sdk was expected to replay the second from its cache", n)
 	}
 }

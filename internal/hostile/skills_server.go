@@ -51,6 +51,9 @@ type SkillSpec struct {
 type SkillServer struct {
 	Server *mcp.Server
 	specs  []SkillSpec
+	// ReadTTLMs is the ttlMs of every resources/read result: how long a
+	// client may serve the read from its cache (protocol 2026-07-28).
+	ReadTTLMs int
 
 	mu    sync.Mutex
 	reads map[string]int
@@ -74,7 +77,7 @@ func NewSkillServer(pageSize int, specs ...SkillSpec) *SkillServer {
 					s.mu.Lock()
 					s.reads[uri]++
 					s.mu.Unlock()
-					return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "text/markdown", Text: text}}}, nil
+					return &mcp.ReadResourceResult{Cacheable: mcp.Cacheable{TTLMs: s.ReadTTLMs}, Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "text/markdown", Text: text}}}, nil
 				})
 		}
 	}
