@@ -25,15 +25,18 @@ type SkillInfo struct {
 	Problem error
 }
 
-// Skill is a loaded skill: its entry and its SKILL.md, verified against
-// the entry's size, digest and frontmatter. Content is still untrusted:
+// Skill is a loaded skill: its entry and its SKILL.md (or the one file
+// ReadSkillFile read), verified against the entry's size and digest, and
+// for SKILL.md its frontmatter. Content is still untrusted:
 // the server wrote it, as Provenance says.
 type Skill struct {
 	Server string
 	CallID string
 	Entry  *connectors.Skill
-	Files  []connectors.SkillFile // every file the entry lists; only SKILL.md was read
-	// Content is SKILL.md as the server sent it.
+	Files  []connectors.SkillFile // every file the entry lists; only File was read
+	// File is the URI of the file read: SKILL.md's for LoadSkill.
+	File string
+	// Content is that file as the server sent it.
 	Content []byte
 	// Provenance is the server plus the provenance of the request (a
 	// server may echo what it was sent).
@@ -122,6 +125,25 @@ func (o *Orchestrator) connected(ctx context.Context, s *server) error {
 // the request (method "skills/get") and the file read (method
 // "resources/read") are audited, and nothing is sent unless it can be.
 func (o *Orchestrator) LoadSkill(ctx context.Context, server, ref string, prov Provenance) (*Skill, error) {
+	return o.readSkill(ctx, server, ref, "", prov)
+}
+
+// ReadSkillFile reads one other file of a skill when it is needed (a
+// reference SKILL.md points to): the skill is named as for LoadSkill, and
+// file by its URI or its path in the skill's directory
+// ("references/FORMS.md"). Only a file the skill's entry lists is read,
+// and it is returned only if its size and digest match the entry; the
+// Skill's Content is then that file, and File its URI. Audited and
+// checked like LoadSkill.
+func (o *Orchestrator) ReadSkillFile(ctx context.Context, server, ref, file string, prov Provenance) (*Skill, error) {
+	if file == "" {
+		return nil, &Error{Kind: KindInvalidArguments, Server: server, Tool: ref, Msg: "no file of the skill named; give its path in the skill (references/FORMS.md) or its skill:// URI"}
+	}
+	return o.readSkill(ctx, server, ref, file, prov)
+}
+
+// readSkill is LoadSkill (file "") and ReadSkillFile.
+func (o *Orchestrator) readSkill(ctx context.Context, server, ref, file string, prov Provenance) (*Skill, error) {
 	id := o.callID()
 	s, err := o.lookup(server)
 	if err != nil {
@@ -152,27 +174,71 @@ func (o *Orchestrator) LoadSkill(ctx context.Context, server, ref string, prov P
 
 	// The entry is checked before anything is read: a refused entry
 	// reads nothing.
+	uri := fileURI(entry.URI, file)
 	start = time.Now()
-	var loaded *connectors.LoadedSkill
+	var (
+		content []byte
+		files   []connectors.SkillFile
+	)
 	outcome = OutcomeRefused
-	if _, err = entry.Check(); err != nil {
+	if files, err = entry.Check(); err != nil {
 		err = o.skillErr(server, entry.URI, err)
+	} else if !slices.ContainsFunc(files, func(f connectors.SkillFile) bool { return f.URI == uri }) {
+		err = unlistedFile(server, entry, files, uri)
 	} else if o.audit != nil {
 		err = o.audit.before(ctx, server)
 	}
 	if err == nil {
 		outcome = OutcomeOK
-		if loaded, err = s.conn.LoadSkill(ctx, entry); err != nil {
+		if file == "" {
+			var loaded *connectors.LoadedSkill
+			if loaded, err = s.conn.LoadSkill(ctx, entry); err == nil {
+				content = loaded.Content
+			}
+		} else {
+			content, err = s.conn.ReadSkillFile(ctx, entry, uri)
+		}
+		if err != nil {
 			err, outcome = o.skillErr(server, entry.URI, err), OutcomeError
 		}
 	}
-	e = auditEntry{start: start, callID: id, server: server, tool: entry.URI, method: "resources/read",
-		origin: callOriginOf(ctx), argsJSON: mustJSON(map[string]string{"uri": entry.URI}), duration: time.Since(start), flow: flow, outcome: outcome}
+	e = auditEntry{start: start, callID: id, server: server, tool: uri, method: "resources/read",
+		origin: callOriginOf(ctx), argsJSON: mustJSON(map[string]string{"uri": uri}), duration: time.Since(start), flow: flow, outcome: outcome}
 	if err = o.recordOp(e, err); err != nil {
 		return nil, err
 	}
-	return &Skill{Server: server, CallID: id, Entry: entry, Files: loaded.Files, Content: loaded.Content,
+	return &Skill{Server: server, CallID: id, Entry: entry, Files: files, File: uri, Content: content,
 		Provenance: ProvenanceOf(server).Union(prov)}, nil
+}
+
+// unlistedFile refuses a file the skill's entry does not list, naming the
+// files it does.
+func unlistedFile(server string, entry *connectors.Skill, files []connectors.SkillFile, uri string) *Error {
+	dir := strings.TrimSuffix(entry.URI, "SKILL.md")
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = strings.TrimPrefix(f.URI, dir)
+	}
+	sug := suggest.Ranked(strings.TrimPrefix(uri, dir), paths)
+	if n := len(paths); n > 20 {
+		paths = append(paths[:20], fmt.Sprintf("and %d more", n-20))
+	}
+	return &Error{Kind: KindUnknownSkill, Server: server, Tool: entry.URI, Suggestions: sug,
+		Msg: fmt.Sprintf("skill %s of server %q lists no file %s, so it is not read%s; its files: %s",
+			entry.URI, server, uri, suggest.DidYouMean(sug), strings.Join(paths, ", "))}
+}
+
+// fileURI is the URI of file in the skill whose SKILL.md is at skillURI:
+// file itself when it is a URI, else its path in the skill's directory.
+// "" is SKILL.md.
+func fileURI(skillURI, file string) string {
+	switch {
+	case file == "":
+		return skillURI
+	case strings.Contains(file, "://"):
+		return file
+	}
+	return strings.TrimSuffix(skillURI, "SKILL.md") + strings.TrimPrefix(file, "/")
 }
 
 // skillEntry fetches the entry ref names, right after the audit barrier.

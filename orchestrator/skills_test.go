@@ -185,3 +185,36 @@ func TestLoadSkillRefusedWithoutAudit(t *testing.T) {
 		t.Errorf("%d skills requests and %d reads sent without an audit log", srv.SkillRequests(), srv.TotalReads())
 	}
 }
+
+// A skill's other files are read one at a time, when asked for, and only
+// if the entry lists them.
+func TestReadSkillFile(t *testing.T) {
+	ctx := testContext(t)
+	sp := pdfSkill
+	sp.Unlisted = map[string]string{"secret.md": "not listed"}
+	srv := hostile.NewSkillServer(0, sp)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	o := newOrchestrator(t, orchestrator.Options{AuditPath: auditPath, Servers: []orchestrator.ServerConfig{inProcessServer("docs", srv.Server)}})
+	forms := "skill://pdf-processing/references/FORMS.md"
+	for _, file := range []string{"references/FORMS.md", forms} {
+		sk, err := o.ReadSkillFile(ctx, "docs", "pdf-processing", file, orchestrator.ProvenanceOf("mail"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sk.File != forms || string(sk.Content) != "Supporting content.\n" || !sk.Provenance.Has("docs") || !sk.Provenance.Has("mail") {
+			t.Errorf("%s: file %q content %q provenance %v", file, sk.File, sk.Content, sk.Provenance.Servers())
+		}
+	}
+	_, err := o.ReadSkillFile(ctx, "docs", "pdf-processing", "secret.md", orchestrator.Provenance{})
+	if oe := asError(t, err, orchestrator.KindUnknownSkill); !oe.Usage() || !strings.Contains(err.Error(), "lists no file skill://pdf-processing/secret.md, so it is not read") {
+		t.Errorf("unlisted file: %q", err)
+	}
+	if reads := srv.Reads(); len(reads) != 1 || reads[forms] != 2 {
+		t.Errorf("reads %v; want FORMS.md twice and nothing else", reads)
+	}
+	syncAudit(t, o)
+	lines := readSkillAudit(t, auditPath)
+	if len(lines) != 6 || lines[1].Tool != forms || lines[1].Method != "resources/read" || lines[5].Outcome != orchestrator.OutcomeRefused {
+		t.Errorf("audit %+v", lines)
+	}
+}

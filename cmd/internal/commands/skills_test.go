@@ -64,7 +64,7 @@ func TestSkillsListAndLoad(t *testing.T) {
 	if r.stdout != "---\nname: pdf-processing\ndescription: Extract, fill, and assemble PDF documents\n---\n# PDF\nUse the forms.\n" {
 		t.Errorf("skill printed %q; want SKILL.md without the escape sequence", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "SKILL.md matches its listing") {
+	if !strings.Contains(r.stderr, `skill skill://pdf-processing/SKILL.md of server "docs": SKILL.md matches its listing`) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	r = e.mustRun("", "skill", "docs", "pdf-processing", "--json")
@@ -78,6 +78,16 @@ func TestSkillsListAndLoad(t *testing.T) {
 	}
 	if reads := good.Reads(); len(reads) != 1 {
 		t.Errorf("reads %v; only SKILL.md may be read", reads)
+	}
+
+	r = e.mustRun("", "skill", "docs", "pdf-processing", "--file", "references/FORMS.md")
+	if r.stdout != "Supporting content.\n" {
+		t.Errorf("--file printed %q", r.stdout)
+	}
+	r = e.run("", "skill", "docs", "pdf-processing", "--file", "references/FORM.md")
+	expectCode(t, r, 2, "unlisted file")
+	if !strings.Contains(r.stderr, `did you mean "references/FORMS.md"?`) {
+		t.Errorf("unlisted file: %s", r.stderr)
 	}
 
 	r = e.run("", "skill", "docs", "pdf-procesing")

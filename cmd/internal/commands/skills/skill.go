@@ -3,6 +3,7 @@ package skills
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ type LoadOptions struct {
 
 	Server string
 	Skill  string // a name, or a skill:// URI
+	File   string // another file of the skill to print instead of SKILL.md
 	JSON   bool
 }
 
@@ -48,10 +50,17 @@ refused. What is printed is the server's text, with anything that could
 drive a terminal removed. --json prints the entry, the list of its files
 and SKILL.md's content.
 
+--file PATH prints another file of the skill instead (a path in the
+skill's directory, as SKILL.md refers to it, or its skill:// URI): only a
+file the listing names is read, and only printed if its size and digest
+match. A file that is not text is written only to a stdout that is not a
+terminal.
+
 Exits 2 for an unknown server or skill, 3 when the server could not be
 used or served a skill that does not match its listing (see
 ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator skill docs pdf-processing
+  mediator skill docs pdf-processing --file references/FORMS.md
   mediator skill docs skill://acme/pdf-processing/SKILL.md --json`,
 		Args: cmdutil.ExactArgs(2, "SERVER NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,7 +72,8 @@ used or served a skill that does not match its listing (see
 		},
 		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the entry, its files and SKILL.md as JSON")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the entry, its files and SKILL.md (or --file's file) as JSON")
+	cmd.Flags().StringVar(&opts.File, "file", "", "print this file of the skill (its path in the skill, or its skill:// URI) instead of SKILL.md")
 	return cmd
 }
 
@@ -74,6 +84,7 @@ type loadedJSON struct {
 	Description string                 `json:"description"`
 	Frontmatter map[string]any         `json:"frontmatter"`
 	Files       []connectors.SkillFile `json:"files"`
+	File        string                 `json:"file"` // the URI of the file in content
 	Content     string                 `json:"content"`
 	Provenance  []string               `json:"provenance"`
 }
@@ -91,7 +102,12 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 		return err
 	}
 	defer o.Close()
-	sk, err := o.LoadSkill(ctx, opts.Server, opts.Skill, orchestrator.Provenance{})
+	var sk *orchestrator.Skill
+	if opts.File != "" {
+		sk, err = o.ReadSkillFile(ctx, opts.Server, opts.Skill, opts.File, orchestrator.Provenance{})
+	} else {
+		sk, err = o.LoadSkill(ctx, opts.Server, opts.Skill, orchestrator.Provenance{})
+	}
 	if err != nil {
 		return err
 	}
@@ -100,27 +116,39 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 		return err
 	}
 	e := sk.Entry
-	var out []byte
 	if opts.JSON {
-		out, err = cmdutil.MarshalJSON(loadedJSON{Server: sk.Server, Name: e.Name(), URI: e.URI, Description: e.Description(),
-			Frontmatter: e.Frontmatter, Files: sk.Files, Content: string(sk.Content), Provenance: sk.Provenance.Servers()})
+		if !utf8.Valid(sk.Content) {
+			return cmdutil.Errorf(cmdutil.ExitUsage, "%s is not text, so it has no JSON string form; print it without --json, to a file", sk.File)
+		}
+		out, err := cmdutil.MarshalJSON(loadedJSON{Server: sk.Server, Name: e.Name(), URI: e.URI, Description: e.Description(),
+			Frontmatter: e.Frontmatter, Files: sk.Files, File: sk.File, Content: string(sk.Content), Provenance: sk.Provenance.Servers()})
 		if err != nil {
 			return err
 		}
-	} else {
-		// Out drops what could drive a terminal (termtext).
-		out = sk.Content
-		fmt.Fprintf(opts.IO.ErrOut, "skill %s of server %q: SKILL.md matches its listing (%d bytes, %s); the text is the server's\n",
-			e.URI, sk.Server, len(sk.Content), sk.Files[fileIndex(sk.Files, e.URI)].Digest)
+		return cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out)
 	}
-	return cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out)
+	what := "SKILL.md"
+	if sk.File != e.URI {
+		what = sk.File
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "skill %s of server %q: %s matches its listing (%d bytes, %s); the text is the server's\n",
+		e.URI, sk.Server, what, len(sk.Content), digestOf(sk.Files, sk.File))
+	if !utf8.Valid(sk.Content) {
+		if opts.IO.IsStdoutTTY() {
+			return cmdutil.Errorf(cmdutil.ExitUsage, "%s is not text; redirect stdout to a file to get its bytes", sk.File)
+		}
+		_, err := opts.IO.RawOut.Write(sk.Content)
+		return err
+	}
+	// Out drops what could drive a terminal (termtext).
+	return cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), sk.Content)
 }
 
-func fileIndex(files []connectors.SkillFile, uri string) int {
-	for i, f := range files {
+func digestOf(files []connectors.SkillFile, uri string) string {
+	for _, f := range files {
 		if f.URI == uri {
-			return i
+			return f.Digest
 		}
 	}
-	return 0
+	return ""
 }
