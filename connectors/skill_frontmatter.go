@@ -212,6 +212,8 @@ func frontmatterDiff(file, entry map[string]any) string {
 		ev, inEntry := entry[k]
 		ev = canonJSON(ev)
 		switch {
+		case fv == nil && ev == nil:
+			// An absent field and a null one are the same content.
 		case !inFile:
 			diffs = append(diffs, fmt.Sprintf("field %q is in the listing (%s) but not in SKILL.md", k, showValue(ev)))
 		case !inEntry:

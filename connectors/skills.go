@@ -37,8 +37,9 @@ const (
 // Bounds on a listing, so a server cannot make mediator page forever or
 // hold an unbounded list.
 const (
-	maxSkillPages = 100
-	maxSkills     = 10000
+	maxSkillPages     = 100
+	maxSkills         = 1000
+	maxSkillListBytes = 16 << 20 // of the entries kept, as encoded
 )
 
 const (
@@ -276,8 +277,9 @@ type listSkillsParams struct {
 
 type listSkillsResult struct {
 	mcp.ResultBase
-	Skills     []*Skill `json:"skills"`
-	NextCursor *string  `json:"nextCursor,omitempty"`
+	// Raw, so that the bytes kept can be counted before they are decoded.
+	Skills     []json.RawMessage `json:"skills"`
+	NextCursor *string           `json:"nextCursor,omitempty"`
 }
 
 type getSkillParams struct {
@@ -321,8 +323,9 @@ func (c *Connector) OffersSkills(ctx context.Context) (bool, error) {
 }
 
 // ListSkills returns the server's skill entries, following pagination (a
-// "" cursor continues the list), at most maxSkills of them over at most
-// maxSkillPages pages: a longer listing is refused. Entries are returned
+// "" cursor continues the list), at most maxSkills of them, of at most
+// maxSkillListBytes, over at most maxSkillPages pages: a longer listing is
+// refused. Entries are returned
 // as sent; Skill.Check says whether one can be loaded. No file of any
 // skill is read. A server without the extension yields an error wrapping
 // ErrNoSkills.
@@ -340,6 +343,7 @@ func (c *Connector) ListSkills(ctx context.Context) ([]*Skill, error) {
 	var (
 		skills []*Skill
 		cursor *string
+		size   int
 	)
 	for range maxSkillPages {
 		p := c.newProbe(st)
@@ -348,10 +352,15 @@ func (c *Connector) ListSkills(ctx context.Context) ([]*Skill, error) {
 			c.told(ctx, err)
 			return nil, c.failed(cs, c.classify(ctx, op, err, p))
 		}
-		for _, s := range res.Skills {
-			if s != nil {
-				skills = append(skills, s)
+		for i, raw := range res.Skills {
+			if size += len(raw); size > maxSkillListBytes {
+				return nil, c.newError(KindProtocol, fmt.Errorf("%s: the server's skill entries take more than %d bytes; mediator refuses the listing", op, maxSkillListBytes))
 			}
+			var s Skill
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, c.newError(KindProtocol, fmt.Errorf("%s: skills[%d] of a page is not a skill entry: %v", op, i, err))
+			}
+			skills = append(skills, &s)
 		}
 		if len(skills) > maxSkills {
 			return nil, c.newError(KindProtocol, fmt.Errorf("%s: the server lists more than %d skills; mediator refuses the listing", op, maxSkills))

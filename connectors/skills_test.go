@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -205,7 +206,7 @@ func TestListSkillsWithoutExtension(t *testing.T) {
 }
 
 func TestParseFrontmatter(t *testing.T) {
-	entry := map[string]any{"name": "x", "n": 1.0, "when": "2024-01-02", "tags": []any{"a", "b"}, "nested": map[string]any{"k": true}}
+	entry := map[string]any{"name": "x", "license": nil, "n": 1.0, "when": "2024-01-02", "tags": []any{"a", "b"}, "nested": map[string]any{"k": true}}
 	md := "\ufeff---\r\nname: x\nn: 0x1\nwhen: 2024-01-02\ntags: [a, b]\nnested: {k: yes}\n--- \nbody\n"
 	fm, err := parseFrontmatter([]byte(md))
 	if err != nil {
@@ -260,5 +261,23 @@ func TestSkillReadCacheReplayIsNamed(t *testing.T) {
 	}
 	if n := srv.Reads()[s.URI]; n != 1 {
 		t.Errorf("the server saw %d reads; go-sdk was expected to replay the second from its cache", n)
+	}
+}
+
+// A listing over mediator's bounds is refused whole, and no page after the
+// bound is asked for.
+func TestListSkillsRefusesTooMany(t *testing.T) {
+	specs := make([]hostile.SkillSpec, maxSkills+1)
+	for i := range specs {
+		specs[i] = hostile.SkillSpec{Path: fmt.Sprintf("s%d", i), Description: "d"}
+	}
+	srv := hostile.NewSkillServer(100, specs...)
+	c := skillConnector(t, srv)
+	_, err := c.ListSkills(testCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "more than 1000 skills") {
+		t.Fatalf("error %v", err)
+	}
+	if n := srv.SkillRequests(); n != maxSkills/100+1 {
+		t.Errorf("%d pages asked for; want %d", n, maxSkills/100+1)
 	}
 }
