@@ -128,6 +128,8 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		out = buf.Bytes()
 	} else if opts.Server != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "server %q lists no skills\n", opts.Server)
+	} else if listErr == nil {
+		fmt.Fprintln(opts.IO.ErrOut, "no connected server offers skills")
 	}
 	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
 		return err
