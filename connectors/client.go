@@ -8,8 +8,10 @@ import "github.com/modelcontextprotocol/go-sdk/mcp"
 func (c *Connector) newClient() *mcp.Client {
 	// No roots capability: a server that asks for roots (server-everything
 	// does after a call) otherwise delays its exit on close by 5 s.
-	return mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{
+	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{
 		Capabilities:           &mcp.ClientCapabilities{},
 		ResourceUpdatedHandler: c.resourceUpdated,
 	})
+	addSkillMethods(client)
+	return client
 }

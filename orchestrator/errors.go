@@ -43,6 +43,14 @@ const (
 	// tool is refused. The server is at fault, not the caller.
 	KindBadSchema Kind = "bad-schema"
 
+	// KindUnknownSkill: the server lists no skill of that name (or several,
+	// or offers no skills at all).
+	KindUnknownSkill Kind = "unknown-skill"
+	// KindSkillRejected: a skill's entry breaks the skills extension's
+	// rules, or a file read for it does not match its entry (size, digest,
+	// frontmatter); it is not loaded. The server is at fault.
+	KindSkillRejected Kind = "skill-rejected"
+
 	// Connection kinds: the server could not be reached or talked to. The
 	// wrapped *connectors.Error tells auth, timeout and transport apart (see
 	// [Error.ConnectorKind]).
@@ -110,7 +118,7 @@ func (e *Error) ConnectorKind() connectors.Kind {
 // with its usage exit code rather than as a connection failure.
 func (e *Error) Usage() bool {
 	switch e.Kind {
-	case KindInvalidConfig, KindUnknownServer, KindUnknownTool, KindNotAllowed, KindInvalidArguments:
+	case KindInvalidConfig, KindUnknownServer, KindUnknownTool, KindNotAllowed, KindInvalidArguments, KindUnknownSkill:
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -111,6 +112,24 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 		return nil
+	case r.scenario == "sep-2640-client-no-prefetch":
+		// Listing is the test: no skill file may be read before a skill is loaded.
+		_, err := c.ListSkills(ctx)
+		return err
+	case strings.HasPrefix(r.scenario, "sep-2640-client-verify-"):
+		// Each skill is loaded as a host would: the served SKILL.md is
+		// tampered with, so loading must fail and read nothing more.
+		skills, err := c.ListSkills(ctx)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, s := range skills {
+			if _, err := c.LoadSkill(ctx, s); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	case strings.HasPrefix(r.scenario, "auth/"):
 		if _, err := c.ListTools(ctx); err != nil {
 			return err

@@ -37,10 +37,10 @@ const ExitCodesHelp = `Every mediator command exits with one of these codes:
   3    A server or the keyring could not be used: a server that cannot be
        reached, exits or breaks the connection, does not answer in time,
        rejects or lacks its credential, or answers with a JSON-RPC error
-       (a protocol error, as opposed to a tool's error result), or sends
+       (a protocol error, as opposed to a tool's error result), sends
        a message or resource over its max_result_bytes or
-       max_resource_bytes; a keyring
-       passphrase that is wrong.
+       max_resource_bytes, or serves a skill whose files do not match
+       its own listing; a keyring passphrase that is wrong.
 
   130  Interrupted (Ctrl-C or SIGTERM); a workflow run can be finished with
        mediator resume.

@@ -39,6 +39,9 @@ func ExitCode(err error) int {
 		switch {
 		case oe.Usage():
 			return ExitUsage
+		case oe.Kind == orchestrator.KindSkillRejected:
+			// The server served a skill that breaks its own listing.
+			return ExitConnect
 		case oe.Kind == orchestrator.KindConnection, oe.Kind == orchestrator.KindServer, oe.Kind == orchestrator.KindClosed:
 			if oe.ConnectorKind() == connectors.KindConfig {
 				return ExitUsage

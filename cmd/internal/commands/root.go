@@ -26,6 +26,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/secret"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/servers"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/skills"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/tools"
 	flowvalidate "github.com/mediatorhq/mediator/cmd/internal/commands/validate"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/version"
@@ -86,6 +87,9 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		resources.NewCmdRead(f, nil),
 		prompts.NewCmdPrompts(f, nil),
 		prompts.NewCmdPrompt(f, nil),
+		// Skills.
+		skills.NewCmdSkills(f, nil),
+		skills.NewCmdSkill(f, nil),
 	} {
 		c.GroupID = "use"
 		root.AddCommand(c)

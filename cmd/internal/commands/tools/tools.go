@@ -6,7 +6,6 @@ package tools
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -136,39 +134,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	// Other servers' tools are listed; these could not be: servers whose
 	// entries have problems (never connected to, exit 2), and servers
 	// that failed (exit 3) or whose tool list was refused.
-	var unlisted []error
-	code := cmdutil.ExitOK
-	if opts.Server == "" {
-		for i := range cfg.Servers {
-			if err := cfg.Servers[i].Err(); err != nil {
-				unlisted, code = append(unlisted, err), cmdutil.ExitUsage
-			}
-		}
-	}
-	if listErr != nil {
-		unlisted = append(unlisted, listErr)
-		if code == cmdutil.ExitOK {
-			code = cmdutil.ExitCode(listErr)
-		}
-	} else {
-		// The listing covers the servers that connected; the others say why not.
-		for _, st := range o.Servers() {
-			if st.State != connectors.StateReady {
-				reason := errors.New(string(st.State))
-				if st.Err != nil {
-					reason = st.Err
-				}
-				unlisted = append(unlisted, reason)
-				if code == cmdutil.ExitOK {
-					code = cmdutil.ExitConnect
-				}
-			}
-		}
-	}
-	if len(unlisted) > 0 {
-		return &cmdutil.ExitError{Code: code, Err: fmt.Errorf("some servers' tools are not listed:\n%w", errors.Join(unlisted...))}
-	}
-	return nil
+	return cmdutil.Unlisted(cfg, o, opts.Server == "", listErr, "tools")
 }
 
 func countPin(rows []toolRow, pin string) int {
