@@ -24,6 +24,9 @@ func serverConfig(s *Server) connectors.Config {
 		Timeout:        s.Timeout,
 		Sandbox:        s.Sandbox,
 		MaxResultBytes: s.MaxResultBytes,
+		Sampling:       s.Sampling,
+		Elicitation:    s.Elicitation,
+		Roots:          s.Roots,
 	}
 }
 
