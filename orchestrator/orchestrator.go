@@ -94,6 +94,9 @@ type Options struct {
 	// then returns without waiting for them to exit
 	// (connectors.Options.Shutdowns).
 	Shutdowns *connectors.Shutdowns
+	// Host is the front end's handling of what servers ask of mediator
+	// (sampling, elicitation) and tell it (list changes); see Host.
+	Host Host
 }
 
 // Orchestrator is safe for concurrent use.
@@ -105,6 +108,11 @@ type Orchestrator struct {
 	pins    *pinStore
 	audit   *auditLog // nil when auditing is off
 	schemas sync.Map  // tool definition hash -> *schemaResult
+
+	// bg holds the work servers' notifications start (listing tools
+	// again); Close waits for it. bgMu keeps bg.Go from racing Close.
+	bgMu sync.Mutex
+	bg   sync.WaitGroup
 
 	callPrefix string
 	callSeq    atomic.Uint64
