@@ -58,6 +58,9 @@ type Factory struct {
 	// usable ones when none are named), opening the keyring only if one of
 	// them needs it. A named server whose entry has problems is an error.
 	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
+	// OrchestratorWithHost is Orchestrator with a front end for what the
+	// servers ask of the user (see orchestrator.Host).
+	OrchestratorWithHost func(ctx context.Context, cfg *config.Config, host orchestrator.Host, servers ...string) (*orchestrator.Orchestrator, error)
 	// Logger logs to stderr at --log-level.
 	Logger func() *slog.Logger
 	// OpenBrowser opens a URL in the system browser, without a shell
@@ -117,7 +120,10 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	}
 	f.OpenBrowser = oauth.OpenBrowser
 	f.Secrets = f.openSecrets
-	f.Orchestrator = f.newOrchestrator
+	f.Orchestrator = func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+		return f.newOrchestrator(ctx, cfg, orchestrator.Host{}, servers...)
+	}
+	f.OrchestratorWithHost = f.newOrchestrator
 	return f
 }
 
@@ -216,7 +222,7 @@ func (f *Factory) Prompt(prompt string) (string, error) {
 	return string(b), nil
 }
 
-func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, host orchestrator.Host, servers ...string) (*orchestrator.Orchestrator, error) {
 	for _, name := range servers {
 		if s, ok := cfg.Server(name); ok && s.Err() != nil {
 			return nil, &ExitError{Code: ExitUsage, Err: s.Err()}
@@ -260,6 +266,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	}
 	opts.Redactor = f.Redactor
 	opts.Shutdowns = f.Shutdowns
+	opts.Host = host
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {

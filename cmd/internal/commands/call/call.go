@@ -15,6 +15,8 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -23,8 +25,12 @@ import (
 type Options struct {
 	IO           *iostreams.IOStreams
 	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
+	Orchestrator func(context.Context, *config.Config, orchestrator.Host, ...string) (*orchestrator.Orchestrator, error)
 	Redactor     func() *credentials.Redactor
+	// Terminal asks the user what a server asks during the call, and
+	// shows the call's progress; without a terminal it declines and
+	// shows nothing.
+	Terminal *prompter.Terminal
 	// ReadFile reads --args @FILE.
 	ReadFile func(string) ([]byte, error)
 
@@ -44,9 +50,11 @@ func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{
 		IO:           f.IOStreams,
 		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
+		Orchestrator: f.OrchestratorWithHost,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		ReadFile:     os.ReadFile,
+		Terminal: &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
+			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY()},
 	}
 	cmd := &cobra.Command{
 		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
@@ -69,6 +77,15 @@ content summarized; --json prints the raw MCP CallToolResult. Binary
 content (an image, audio, an embedded blob) is never printed as such: -o
 FILE saves it to FILE (several blocks to FILE-1.EXT, FILE-2.EXT, ...), and
 -o - writes it to stdout unchanged when stdout is not a terminal.
+
+While the call runs, the server may ask you for input (elicitation, if
+its elicitation setting is ask, the default). On a terminal mediator
+names the server, shows a form with the server's defaults filled in,
+and sends your answer only once it fits the server's form and you chose
+to send it; a web page the server asks you to open is shown in full,
+its domain set apart, and never opened by mediator. Without a terminal
+such requests are declined. On a terminal a line on stderr shows the
+server's progress reports.
 
 Exit codes: 0 success; 1 the tool returned an error result; 2 refused
 before sending (usage, config, an unknown server or tool, a tool not
@@ -118,7 +135,17 @@ func callRun(ctx context.Context, opts *Options) error {
 	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
 		return err
 	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	term := opts.Terminal
+	if term == nil {
+		term = &prompter.Terminal{}
+	}
+	host := orchestrator.Host{
+		Elicit: func(ctx context.Context, req *orchestrator.ElicitationRequest) (*mcp.ElicitResult, error) {
+			return term.Elicit(ctx, req.ElicitationRequest)
+		},
+		ElicitURL: true,
+	}
+	o, err := opts.Orchestrator(ctx, cfg, host, opts.Server)
 	if err != nil {
 		return err
 	}
@@ -146,7 +173,8 @@ func callRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	res, callErr := o.Call(ctx, opts.Server, opts.Tool, args)
+	res, callErr := o.Call(connectors.WithProgress(ctx, term.Progress), opts.Server, opts.Tool, args)
+	term.ClearProgress()
 	if res == nil {
 		return callErr
 	}
