@@ -3,7 +3,7 @@ module github.com/mediatorhq/mediator
 go 1.26.8
 
 require (
-	charm.land/bubbles/v2 v2.2.1
+	charm.land/bubbles/v2 v2.1.1
 	charm.land/bubbletea/v2 v2.1.1
 	github.com/99designs/keyring v1.2.2
 	github.com/aymanbagabas/go-udiff v0.4.1
