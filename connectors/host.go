@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -297,7 +300,39 @@ func ValidateElicitation(requested any, content map[string]any) (map[string]any,
 	if err := resolved.Validate(out); err != nil {
 		return nil, err
 	}
+	// The validator leaves formats alone; a form's strings may have one.
+	for name, p := range schema.Properties {
+		if v, ok := out[name].(string); ok && p != nil {
+			if err := checkFormat(p.Format, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
 	return out, nil
+}
+
+// checkFormat checks a string against an elicitation form's format
+// (email, uri, date, date-time); other formats pass.
+func checkFormat(format, v string) error {
+	switch format {
+	case "email":
+		if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
+			return errors.New("not an email address")
+		}
+	case "uri":
+		if u, err := url.Parse(v); err != nil || u.Scheme == "" {
+			return errors.New("not a URI (with a scheme, such as https:)")
+		}
+	case "date":
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return errors.New("not a date (YYYY-MM-DD)")
+		}
+	case "date-time":
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return errors.New("not a date and time (RFC 3339, e.g. 2026-05-01T10:00:00Z)")
+		}
+	}
+	return nil
 }
 
 // ElicitationSchema decodes a requested schema (as go-sdk hands it over)
@@ -344,6 +379,57 @@ func (c *Connector) logged(_ context.Context, r *mcp.LoggingMessageRequest) {
 		attrs = append(attrs, "logger", termtext.Sanitize(c.redactor.Redact(p.Logger)))
 	}
 	c.log.Log(context.Background(), logLevel(p.Level), "server log", attrs...)
+}
+
+// protocolStateless is the first protocol version without logging/setLevel:
+// a request asks for the server's logs in its own _meta.
+const protocolStateless = "2026-07-28"
+
+// serverLogLevel is the least severe level of the server's logs the
+// connector's log keeps: what it asks the server to send.
+func (c *Connector) serverLogLevel() mcp.LoggingLevel {
+	ctx := context.Background()
+	switch {
+	case c.log.Enabled(ctx, slog.LevelDebug):
+		return "debug"
+	case c.log.Enabled(ctx, slog.LevelInfo):
+		return "info"
+	case c.log.Enabled(ctx, slog.LevelWarn):
+		return "warning"
+	}
+	return "error"
+}
+
+// askForLogs asks a server that offers logging to send its logs at the
+// level the connector's log keeps: once per session on protocols with
+// logging/setLevel (here), in each request's _meta on later ones
+// (logMeta). A server that refuses is only noted: its logs are a
+// courtesy.
+func (c *Connector) askForLogs(ctx context.Context, cs *mcp.ClientSession) {
+	ir := cs.InitializeResult()
+	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= protocolStateless {
+		return
+	}
+	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: c.serverLogLevel()}); err != nil {
+		c.log.Debug("the server refused logging/setLevel", "error", c.redactor.Redact(err.Error()))
+	}
+}
+
+// logMeta adds the log level to a request's _meta on protocols where a
+// request asks for logs itself.
+func (c *Connector) logMeta(cs *mcp.ClientSession, meta mcp.Meta) mcp.Meta {
+	ir := cs.InitializeResult()
+	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion < protocolStateless {
+		return meta
+	}
+	if _, set := meta[mcp.MetaKeyLogLevel]; set {
+		return meta
+	}
+	if meta == nil {
+		meta = mcp.Meta{}
+	}
+	meta[mcp.MetaKeyLogLevel] = c.serverLogLevel()
+	return meta
 }
 
 // logLevel maps an MCP (syslog) level onto slog's four.

@@ -536,3 +536,69 @@ func TestCallToolCancellationReachesHTTPServer(t *testing.T) {
 		t.Fatal("the server never saw the cancellation")
 	}
 }
+
+// A server's log messages reach the connector's log at their level, on
+// both protocol eras (mediator asks for them: logging/setLevel, or the
+// log level in each request's _meta), with this server's credential
+// masked and terminal controls removed.
+func TestServerLogsReachTheLogMasked(t *testing.T) {
+	const key = "key-canary-log-81c4"
+	for _, versions := range [][]string{{"2025-11-25"}, nil} {
+		t.Run(fmt.Sprint(versions), func(t *testing.T) {
+			s := mcp.NewServer(&mcp.Implementation{Name: "chatty", Version: "1"}, &mcp.ServerOptions{SupportedProtocolVersions: versions})
+			mcp.AddTool(s, &mcp.Tool{Name: "leak"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+				got := req.GetExtra().Header.Get("X-API-Key")
+				err := req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "warning", Logger: "auth", Data: "using key " + got + "\x1b[2J done"})
+				return textResult("ok"), nil, err
+			})
+			srv := httptest.NewServer(mcpHandler(TransportStreamableHTTP, s))
+			t.Cleanup(srv.Close)
+			logs := &logBuf{want: "server log", seen: make(chan struct{}, 1)}
+			c := mustNew(t, Options{Config: Config{Name: "chatty", URL: srv.URL, Auth: AuthConfig{Type: AuthAPIKey, Secret: "k"}},
+				Secrets: secretMap{"k": key}, Logger: logs.logger()})
+			ctx := testCtx(t)
+			if err := c.Connect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.CallTool(ctx, "leak", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-logs.seen:
+			case <-ctx.Done():
+				t.Fatal("the server's log message never reached the connector's log")
+			}
+			got := logs.String()
+			if strings.Contains(got, key) || strings.Contains(got, "\x1b") {
+				t.Errorf("log holds the key or an escape: %q", got)
+			}
+			if !strings.Contains(got, "level=WARN msg=\"server log\" server=chatty") || !strings.Contains(got, "logger=auth") || !strings.Contains(got, "done") {
+				t.Errorf("log %q lacks the message at its level", got)
+			}
+		})
+	}
+}
+
+// A form answer is sent as the schema's defaults complete it, and only
+// if it fits the schema, formats included.
+func TestValidateElicitation(t *testing.T) {
+	schema := map[string]any{"type": "object", "properties": map[string]any{
+		"mail": map[string]any{"type": "string", "format": "email"},
+		"when": map[string]any{"type": "string", "format": "date"},
+		"site": map[string]any{"type": "string", "format": "uri"},
+		"at":   map[string]any{"type": "string", "format": "date-time"},
+		"n":    map[string]any{"type": "integer", "default": 3},
+	}}
+	got, err := ValidateElicitation(schema, map[string]any{"mail": "ada@example.com", "when": "2026-05-01", "site": "https://example.com", "at": "2026-05-01T10:00:00Z"})
+	if err != nil || got["n"] != float64(3) {
+		t.Fatalf("valid answer: %v, %v", got, err)
+	}
+	for field, bad := range map[string]string{"mail": "Ada <ada@example.com>", "when": "1 May", "site": "example.com", "at": "2026-05-01"} {
+		if _, err := ValidateElicitation(schema, map[string]any{field: bad}); err == nil || !strings.HasPrefix(err.Error(), field+": ") {
+			t.Errorf("%s=%q: %v", field, bad, err)
+		}
+	}
+	if _, err := ValidateElicitation(schema, map[string]any{"n": "three"}); err == nil {
+		t.Error("a string for an integer passed")
+	}
+}

@@ -236,3 +236,18 @@ func (o *Orchestrator) toolsChanged(server string) {
 		}
 	})
 }
+
+// SetRoots replaces the directories a server is offered as roots
+// (absolute paths of existing directories) and tells the server when
+// they changed (see connectors.Connector.SetRoots): a front end calls it
+// when the user changes them, e.g. after the config was edited.
+func (o *Orchestrator) SetRoots(server string, dirs []string) error {
+	s, err := o.lookup(server)
+	if err != nil {
+		return err
+	}
+	if err := s.conn.SetRoots(dirs); err != nil {
+		return &Error{Kind: KindInvalidConfig, Server: server, Msg: "roots", Err: err}
+	}
+	return nil
+}

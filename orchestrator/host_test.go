@@ -181,3 +181,49 @@ func TestToolsListChangedRechecksPins(t *testing.T) {
 	_, err = o.Call(ctx, "notes", "fresh", nil)
 	asError(t, err, orchestrator.KindToolNew)
 }
+
+// A server is offered its configured roots as file:// URIs; SetRoots
+// changes them and the server is told (roots/list_changed). A root that
+// is not an absolute directory is refused with the field named.
+func TestRoots(t *testing.T) {
+	ctx := testContext(t)
+	a, b := t.TempDir(), t.TempDir()
+	changed := make(chan struct{}, 1)
+	s := mcp.NewServer(&mcp.Implementation{Name: "rooted", Version: "1"}, &mcp.ServerOptions{
+		SupportedProtocolVersions: []string{"2025-11-25"},
+		RootsListChangedHandler:   func(context.Context, *mcp.RootsListChangedRequest) { changed <- struct{}{} },
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "roots"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		res, err := req.Session.ListRoots(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		var uris []string
+		for _, r := range res.Roots {
+			uris = append(uris, r.URI)
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.Join(uris, " ")}}}, nil, nil
+	})
+	cfg := inProcessServer("rooted", s)
+	cfg.Roots = []string{a}
+	o := newOrchestrator(t, orchestrator.Options{Servers: []orchestrator.ServerConfig{cfg}})
+	res, err := o.Call(ctx, "rooted", "roots", nil)
+	if err != nil || textOf(res) != "file://"+filepath.ToSlash(a) {
+		t.Fatalf("roots: %q, %v", textOf(res), err)
+	}
+	if err := o.SetRoots("rooted", []string{b}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("the server was not told the roots changed")
+	}
+	res, err = o.Call(ctx, "rooted", "roots", nil)
+	if err != nil || textOf(res) != "file://"+filepath.ToSlash(b) {
+		t.Fatalf("roots after SetRoots: %q, %v", textOf(res), err)
+	}
+	if err := o.SetRoots("rooted", []string{"relative"}); err == nil || !strings.Contains(err.Error(), `roots[0]: "relative" is not an absolute path`) {
+		t.Errorf("relative root: %v", err)
+	}
+}
