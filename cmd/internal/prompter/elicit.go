@@ -37,6 +37,10 @@ type Terminal struct {
 	// Accessible asks line by line instead of with a full-screen form
 	// (screen readers, tests).
 	Accessible bool
+	// Redact masks the secrets mediator knows in what a server wrote
+	// before it is shown; nil shows it as it is (made safe for the
+	// terminal all the same).
+	Redact func(string) string
 
 	mu   sync.Mutex // one prompt or progress write at a time
 	line bool       // a progress line is shown
@@ -64,7 +68,7 @@ func (t *Terminal) Elicit(ctx context.Context, req *connectors.ElicitationReques
 	defer t.mu.Unlock()
 	t.clearLocked()
 	server := termtext.Sanitize(req.Server)
-	msg := oneLine(req.Params.Message, 2000)
+	msg := oneLine(t.redact(req.Params.Message), 2000)
 	if !t.Interactive || t.In == nil || t.Out == nil {
 		if t.Out != nil {
 			fmt.Fprintf(t.Out, "server %s asked for input (%s); declined: mediator asks only on a terminal\n", server, msg)
@@ -86,7 +90,7 @@ func (t *Terminal) elicitURL(ctx context.Context, server, msg, raw string) (*mcp
 		return &mcp.ElicitResult{Action: "decline"}, nil
 	}
 	host := u.Hostname()
-	fmt.Fprintf(t.Out, "\nserver %s asks you to open a web page: %s\n  %s\n  domain: %s\n", server, msg, termtext.Sanitize(u.String()), bold(host))
+	fmt.Fprintf(t.Out, "\nserver %s asks you to open a web page: %s\n  %s\n  domain: %s\n", server, msg, termtext.Sanitize(t.redact(u.String())), bold(host))
 	if w := punycodeWarning(host); w != "" {
 		fmt.Fprintf(t.Out, "  warning: %s\n", w)
 	}
@@ -143,7 +147,7 @@ func (t *Terminal) elicitForm(ctx context.Context, server, msg string, requested
 		fmt.Fprintf(t.Out, "the server's form cannot be shown (%v); declined\n", err)
 		return &mcp.ElicitResult{Action: choiceDecline}, nil
 	}
-	fields := newFields(schema)
+	fields := newFields(schema, t.redact)
 	for range maxEdits {
 		if err := t.run(ctx, fields.group()); err != nil {
 			return &mcp.ElicitResult{Action: choiceCancel}, nil
@@ -157,7 +161,7 @@ func (t *Terminal) elicitForm(ctx context.Context, server, msg string, requested
 			continue
 		}
 		b, _ := json.MarshalIndent(content, "  ", "  ")
-		fmt.Fprintf(t.Out, "answer for server %s:\n  %s\n", server, termtext.Sanitize(string(b)))
+		fmt.Fprintf(t.Out, "answer for server %s:\n  %s\n", server, termtext.Sanitize(t.redact(string(b))))
 		choice := choiceSend
 		if err := t.run(ctx, huh.NewGroup(huh.NewSelect[string]().Title("Send it?").
 			Options(huh.NewOption("Send", choiceSend), huh.NewOption("Edit", choiceEdit), huh.NewOption("Decline", choiceDecline), huh.NewOption("Cancel", choiceCancel)).
@@ -196,6 +200,7 @@ type field struct {
 	name     string
 	prop     *jsonschema.Schema
 	required bool
+	redact   func(string) string // of the schema's texts
 	text     string   // string, number, integer
 	def      string   // text's default: what an empty answer means
 	flag     bool     // boolean
@@ -206,7 +211,7 @@ type fields []*field
 
 // newFields lays out the schema's properties, required ones first, each
 // pre-filled with its default.
-func newFields(s *jsonschema.Schema) fields {
+func newFields(s *jsonschema.Schema, redact func(string) string) fields {
 	names := slices.Sorted(maps.Keys(s.Properties))
 	slices.SortStableFunc(names, func(a, b string) int {
 		ra, rb := slices.Contains(s.Required, a), slices.Contains(s.Required, b)
@@ -224,7 +229,7 @@ func newFields(s *jsonschema.Schema) fields {
 		if p == nil {
 			continue
 		}
-		f := &field{name: n, prop: p, required: slices.Contains(s.Required, n)}
+		f := &field{name: n, prop: p, required: slices.Contains(s.Required, n), redact: redact}
 		if len(p.Default) > 0 {
 			var d any
 			if json.Unmarshal(p.Default, &d) == nil {
@@ -265,7 +270,7 @@ func (f *field) title() string {
 	if t == "" {
 		t = f.name
 	}
-	t = oneLine(t, 200)
+	t = oneLine(f.redact(t), 200)
 	if f.required {
 		t += " (required)"
 	}
@@ -274,7 +279,7 @@ func (f *field) title() string {
 
 func (f *field) huhField() huh.Field {
 	p := f.prop
-	desc := oneLine(p.Description, 500)
+	desc := oneLine(f.redact(p.Description), 500)
 	switch {
 	case p.Type == "boolean":
 		return huh.NewConfirm().Title(f.title()).Description(desc).Value(&f.flag)
@@ -378,6 +383,14 @@ func (fs fields) content() (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// redact masks known secrets in s.
+func (t *Terminal) redact(s string) string {
+	if t.Redact == nil {
+		return s
+	}
+	return t.Redact(s)
 }
 
 // oneLine is server text made safe for one line of the terminal and cut

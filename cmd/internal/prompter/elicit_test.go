@@ -166,3 +166,23 @@ func TestAcceptDefaults(t *testing.T) {
 		t.Fatalf("required field without a value: %+v, %v", res, err)
 	}
 }
+
+// A secret mediator knows never shows in a prompt or the progress line,
+// whichever of the server's texts holds it.
+func TestPromptsMaskSecrets(t *testing.T) {
+	const canary = "canary-prompt-e41b"
+	schema := map[string]any{"type": "object", "properties": map[string]any{
+		"x": map[string]any{"type": "string", "title": "key " + canary, "description": "paste " + canary},
+	}}
+	term, out := terminal("1", "typed", "1")
+	term.Redact = strings.NewReplacer(canary, "***").Replace
+	req := formRequest(schema)
+	req.Params.Message = "need " + canary
+	if _, err := term.Elicit(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	term.Progress(connectors.Progress{Server: "shop", Progress: 1, Message: "using " + canary})
+	if strings.Contains(out.String(), canary) || !strings.Contains(out.String(), "need ***") {
+		t.Errorf("output:\n%s", out)
+	}
+}

@@ -16,6 +16,7 @@ func (t *Terminal) Progress(p connectors.Progress) {
 	if !t.Interactive || t.Out == nil {
 		return
 	}
+	p.Message = t.redact(p.Message)
 	fmt.Fprintf(t.Out, "\r\x1b[K%s", progressText(p))
 	t.line = true
 }

@@ -54,7 +54,9 @@ func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		ReadFile:     os.ReadFile,
 		Terminal: &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
-			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY()},
+			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
+			// The keyring, once open, replaces f.Redactor.
+			Redact: func(s string) string { return f.Redactor.Redact(s) }},
 	}
 	cmd := &cobra.Command{
 		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
