@@ -201,10 +201,10 @@ type field struct {
 	prop     *jsonschema.Schema
 	required bool
 	redact   func(string) string // of the schema's texts
-	text     string   // string, number, integer
-	def      string   // text's default: what an empty answer means
-	flag     bool     // boolean
-	picks    []string // multi-select
+	text     string              // string, number, integer
+	def      string              // text's default: what an empty answer means
+	flag     bool                // boolean
+	picks    []string            // multi-select
 }
 
 type fields []*field
