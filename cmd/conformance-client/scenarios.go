@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
@@ -203,14 +204,29 @@ func (k keyring) Secret(_ context.Context, name string) (credentials.Secret, err
 // config, logged in by the headless user agent.
 func (r *runner) connector() (*connectors.Connector, error) {
 	cfg, items := r.serverConfig()
+	var host connectors.Host
+	if r.scenario == "request-metadata" {
+		// The scenario checks the client features a client declares:
+		// declare them all, as a front end with a user would.
+		cfg.Sampling = connectors.SamplingConfig{Mode: connectors.SamplingAsk}
+		cfg.Roots = []string{os.TempDir()}
+		host = connectors.Host{Elicit: prompter.AcceptDefaults, Sample: rejectSampling}
+	}
 	return connectors.New(connectors.Options{
 		Config:     cfg,
+		Host:       host,
 		Secrets:    items,
 		TokenStore: oauth.NewMemoryStore(),
 		Login:      &connectors.Login{Fetcher: &oauth.HeadlessFetcher{}},
 		Logger:     r.log,
 		ClientInfo: &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
 	})
+}
+
+// rejectSampling answers a sampling request as a user who declines it:
+// the harness has no model.
+func rejectSampling(context.Context, *connectors.SamplingRequest) (*mcp.CreateMessageWithToolsResult, error) {
+	return nil, connectors.ErrUserRejected
 }
 
 // withHost runs body on a connector to a server that asks for no
