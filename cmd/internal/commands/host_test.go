@@ -23,7 +23,13 @@ func TestCallDeclinesElicitationWithoutTerminal(t *testing.T) {
 	audit := filepath.Join(e.dir, "audit", "audit.jsonl")
 	e.writeConfig("audit:\n  path: " + audit + "\nservers:\n  everything:\n    command: " + command + "\n    args: [" + strings.Join(quoted, ", ") + "]\n    timeout: 20s\n")
 
-	r := e.mustRun("", "call", "everything", "trigger-elicitation-request")
+	// Every command offers the same client features, so the tools a
+	// server lists (and their pins) do not depend on the command.
+	r := e.mustRun("", "tools", "everything")
+	if !strings.Contains(r.stdout, "everything.trigger-elicitation-request") || strings.Contains(r.stdout, "trigger-sampling-request") {
+		t.Errorf("tools: want the elicitation tool and no sampling tool (the command line has no model):\n%s", r.stdout)
+	}
+	r = e.mustRun("", "call", "everything", "trigger-elicitation-request")
 	if !strings.Contains(strings.ToLower(r.stdout), "declined") {
 		t.Errorf("the server did not see a decline: %s", r.stdout)
 	}

@@ -25,12 +25,11 @@ import (
 type Options struct {
 	IO           *iostreams.IOStreams
 	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, orchestrator.Host, ...string) (*orchestrator.Orchestrator, error)
+	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
 	Redactor     func() *credentials.Redactor
-	// Terminal asks the user what a server asks during the call, and
-	// shows the call's progress; without a terminal it declines and
-	// shows nothing.
-	Terminal *prompter.Terminal
+	// Terminal shows the call's progress (and, through the
+	// orchestrator, asks what a server asks); nil shows nothing.
+	Terminal func() *prompter.Terminal
 	// ReadFile reads --args @FILE.
 	ReadFile func(string) ([]byte, error)
 
@@ -50,13 +49,10 @@ func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{
 		IO:           f.IOStreams,
 		Config:       f.Config,
-		Orchestrator: f.OrchestratorWithHost,
+		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		ReadFile:     os.ReadFile,
-		Terminal: &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
-			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
-			// The keyring, once open, replaces f.Redactor.
-			Redact: func(s string) string { return f.Redactor.Redact(s) }},
+		Terminal:     f.Terminal,
 	}
 	cmd := &cobra.Command{
 		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
@@ -137,17 +133,11 @@ func callRun(ctx context.Context, opts *Options) error {
 	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
 		return err
 	}
-	term := opts.Terminal
-	if term == nil {
-		term = &prompter.Terminal{}
+	term := &prompter.Terminal{} // shows nothing
+	if opts.Terminal != nil {
+		term = opts.Terminal()
 	}
-	host := orchestrator.Host{
-		Elicit: func(ctx context.Context, req *orchestrator.ElicitationRequest) (*mcp.ElicitResult, error) {
-			return term.Elicit(ctx, req.ElicitationRequest)
-		},
-		ElicitURL: true,
-	}
-	o, err := opts.Orchestrator(ctx, cfg, host, opts.Server)
+	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
 	if err != nil {
 		return err
 	}
