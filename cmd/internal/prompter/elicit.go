@@ -44,6 +44,25 @@ type Terminal struct {
 
 	mu   sync.Mutex // one prompt or progress write at a time
 	line bool       // a progress line is shown
+	held int        // Holds not yet released
+}
+
+// Hold keeps prompts and the progress line off the terminal while
+// another view draws on it and reads its keys (the flow live view):
+// meanwhile an elicitation is declined. The returned func releases it.
+func (t *Terminal) Hold() (release func()) {
+	t.mu.Lock()
+	t.clearLocked()
+	t.held++
+	t.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.mu.Lock()
+			t.held--
+			t.mu.Unlock()
+		})
+	}
 }
 
 // Answers of the review step.
@@ -67,6 +86,11 @@ func (t *Terminal) Elicit(ctx context.Context, req *connectors.ElicitationReques
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clearLocked()
+	if t.held > 0 {
+		// Writing now would tear the other view; the audit log
+		// records the decline.
+		return &mcp.ElicitResult{Action: choiceDecline}, nil
+	}
 	server := termtext.Sanitize(req.Server)
 	msg := oneLine(t.redact(req.Params.Message), 2000)
 	if !t.Interactive || t.In == nil || t.Out == nil {

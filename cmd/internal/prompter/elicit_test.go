@@ -186,3 +186,21 @@ func TestPromptsMaskSecrets(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
+
+// While another view holds the terminal, a server's question is declined
+// without a word drawn over that view, and progress is not shown.
+func TestHoldDeclinesQuietly(t *testing.T) {
+	term, out := terminal("1", "", "", "", "", "1")
+	release := term.Hold()
+	res, err := term.Elicit(context.Background(), formRequest(orderSchema))
+	term.Progress(connectors.Progress{Server: "shop", Progress: 1, Total: 2})
+	if err != nil || res.Action != "decline" || out.Len() != 0 {
+		t.Fatalf("held: %+v, %v, output %q", res, err, out.String())
+	}
+	release()
+	release() // a second release is a no-op
+	res, err = term.Elicit(context.Background(), formRequest(orderSchema))
+	if err != nil || res.Action != "accept" {
+		t.Fatalf("released: %+v, %v", res, err)
+	}
+}

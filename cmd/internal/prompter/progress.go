@@ -13,7 +13,7 @@ import (
 func (t *Terminal) Progress(p connectors.Progress) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.Interactive || t.Out == nil {
+	if !t.Interactive || t.Out == nil || t.held > 0 {
 		return
 	}
 	p.Message = t.redact(p.Message)
