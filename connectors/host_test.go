@@ -25,18 +25,20 @@ import (
 type logBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer
-	// seen is signalled at each record that holds want.
-	want string
+	// seen is signalled at each record that holds one of want.
+	want []string
 	seen chan struct{}
 }
 
 func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.seen != nil && l.want != "" && bytes.Contains(p, []byte(l.want)) {
-		select {
-		case l.seen <- struct{}{}:
-		default:
+	for _, w := range l.want {
+		if l.seen != nil && bytes.Contains(p, []byte(w)) {
+			select {
+			case l.seen <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return l.b.Write(p)
@@ -133,13 +135,33 @@ func TestEverythingHostFeatures(t *testing.T) {
 			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada"}}, nil
 		},
 	}
-	logs := &logBuf{want: "server log", seen: make(chan struct{}, 1)}
+	// server-everything registers the tools that need a client feature
+	// once the session is initialized, and says so: tools/list_changed.
+	changed := make(chan string, 8)
+	host.ToolsChanged = func(server string) {
+		select {
+		case changed <- server:
+		default:
+		}
+	}
+	// The simulated messages: "Info-level message", "Alert level-message".
+	logs := &logBuf{want: []string{"level message", "level-message"}, seen: make(chan struct{}, 1)}
 	c := everything(t, Config{
 		Sampling: SamplingConfig{Mode: SamplingAllow, MaxTokens: 50, Models: []string{"test-model"}},
 		Roots:    []string{rootA},
 	}, host, logs.logger())
 	ctx := testCtx(t)
 
+	t.Run("tools list changed", func(t *testing.T) {
+		select {
+		case server := <-changed:
+			if server != "everything" {
+				t.Errorf("ToolsChanged(%q)", server)
+			}
+		case <-ctx.Done():
+			t.Fatal("tools/list_changed never reached ToolsChanged")
+		}
+	})
 	t.Run("sampling", func(t *testing.T) {
 		res, err := c.CallTool(ctx, "trigger-sampling-request", map[string]any{"prompt": "hello", "maxTokens": 100}, nil)
 		if err != nil || res.IsError {
@@ -553,7 +575,7 @@ func TestServerLogsReachTheLogMasked(t *testing.T) {
 			})
 			srv := httptest.NewServer(mcpHandler(TransportStreamableHTTP, s))
 			t.Cleanup(srv.Close)
-			logs := &logBuf{want: "server log", seen: make(chan struct{}, 1)}
+			logs := &logBuf{want: []string{"server log"}, seen: make(chan struct{}, 1)}
 			c := mustNew(t, Options{Config: Config{Name: "chatty", URL: srv.URL, Auth: AuthConfig{Type: AuthAPIKey, Secret: "k"}},
 				Secrets: secretMap{"k": key}, Logger: logs.logger()})
 			ctx := testCtx(t)
