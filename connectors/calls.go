@@ -72,7 +72,8 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	}
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
-	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
+	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: c.logMeta(cs, maps.Clone(meta))}
+	defer c.progress.track(ctx, params)()
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {

@@ -4,14 +4,20 @@ import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // newClient builds the go-sdk client of one connect attempt: mediator's
 // identity, the client capabilities this connector advertises, and the
-// handlers behind them. A feature is advertised only when it has a handler.
+// handlers behind them. A feature is advertised only when it has a handler
+// (see Host): the capabilities start empty, since nil would advertise
+// roots.
 func (c *Connector) newClient() *mcp.Client {
-	// No roots capability: a server that asks for roots (server-everything
-	// does after a call) otherwise delays its exit on close by 5 s.
-	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{
-		Capabilities:           &mcp.ClientCapabilities{},
-		ResourceUpdatedHandler: c.resourceUpdated,
-	})
+	c.hostMu.Lock()
+	defer c.hostMu.Unlock()
+	roots := mcpRoots(c.roots)
+	opts := &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
+	c.hostOptions(opts, roots)
+	opts.ResourceUpdatedHandler = c.resourceUpdated
+	client := mcp.NewClient(c.opts.ClientInfo, opts)
+	client.AddReceivingMiddleware(c.refuseUnoffered(len(roots) > 0))
+	client.AddRoots(roots...)
+	c.client = client
 	addSkillMethods(client)
 	return client
 }

@@ -164,6 +164,17 @@ type Config struct {
 	// Sandbox confines a stdio server; the zero value confines it with the
 	// paths found in its command, args and env.
 	Sandbox SandboxConfig
+
+	// Sampling says whether the server's sampling requests may reach a
+	// model (see SamplingConfig); the zero value denies them.
+	Sampling SamplingConfig
+	// Elicitation is ElicitationDeny or ElicitationAsk (the default when
+	// empty): whether the server may ask the user for input.
+	Elicitation string
+	// Roots are the directories the server is offered as roots (absolute
+	// paths of existing directories, shown as file:// URIs); none means
+	// no roots capability.
+	Roots []string
 }
 
 // SandboxConfig shapes the sandbox of a stdio server (Linux: Landlock and
@@ -394,6 +405,36 @@ func (c Config) normalize(custom bool) (Config, error) {
 		if item == "" {
 			return bad("secret_env."+name, "names no keyring item")
 		}
+	}
+
+	switch c.Sampling.Mode {
+	case "":
+		c.Sampling.Mode = SamplingDeny
+	case SamplingDeny, SamplingAsk, SamplingAllow:
+	default:
+		return bad("sampling.mode", "unknown mode %q (valid: %s, %s, %s)", c.Sampling.Mode, SamplingDeny, SamplingAsk, SamplingAllow)
+	}
+	if c.Sampling.MaxTokens < 0 {
+		return bad("sampling.max_tokens", "must be more than 0, got %d", c.Sampling.MaxTokens)
+	}
+	for i, m := range c.Sampling.Models {
+		if strings.TrimSpace(m) == "" {
+			return bad(fmt.Sprintf("sampling.models[%d]", i), "is empty; name a model, or leave models out to allow any")
+		}
+	}
+	switch c.Elicitation {
+	case "":
+		c.Elicitation = ElicitationAsk
+	case ElicitationDeny, ElicitationAsk:
+	default:
+		return bad("elicitation", "unknown setting %q (valid: %s, %s)", c.Elicitation, ElicitationDeny, ElicitationAsk)
+	}
+	if len(c.Roots) > 0 {
+		roots, err := checkRoots("roots", c.Roots)
+		if err != nil {
+			return Config{}, &Error{Server: c.Name, Kind: KindConfig, Err: err}
+		}
+		c.Roots = roots
 	}
 
 	if ps := c.AuthProblems(); len(ps) > 0 {

@@ -63,6 +63,9 @@ type Options struct {
 	// returns as soon as the server's stdin is closed; nil makes Close
 	// wait for the server to exit.
 	Shutdowns *Shutdowns
+	// Host handles what the server asks of the client (sampling,
+	// elicitation) and what it notifies; see [Host].
+	Host Host
 }
 
 // Connector is one authenticated MCP client for one server. It is safe for
@@ -77,6 +80,13 @@ type Connector struct {
 	limit    *resultLimit   // max_result_bytes
 	cancels  *cancelNotices // a stdio server's; nil for the others
 	subs     subscriptions  // resource subscriptions, kept across sessions
+	progress progressRoutes
+
+	// hostMu guards the roots offered and the go-sdk client of the
+	// latest connect attempt, which SetRoots tells of a change.
+	hostMu sync.Mutex
+	roots  []string
+	client *mcp.Client
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -120,6 +130,7 @@ func New(opts Options) (*Connector, error) {
 		limit:    &resultLimit{max: cfg.MaxResultBytes},
 		status:   Status{State: StateIdle, Since: time.Now()},
 		changed:  make(chan struct{}),
+		roots:    cfg.Roots,
 	}
 	if cfg.URL != "" {
 		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it

@@ -244,6 +244,9 @@ func (c *Connector) resourceUpdated(_ context.Context, req *mcp.ResourceUpdatedN
 	for _, fn := range fns {
 		fn(ResourceUpdate{Server: c.cfg.Name, URI: uri})
 	}
+	if f := c.opts.Host.ResourceUpdated; f != nil {
+		f(c.cfg.Name, uri)
+	}
 }
 
 // resubscribe subscribes a new session to every subscribed URI; a URI the

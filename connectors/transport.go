@@ -65,6 +65,7 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 		}
 		return nil, nil, c.classify(ctx, opConnect, err, p)
 	}
+	c.askForLogs(ctx, cs)
 	return cs, st, nil
 }
 

@@ -127,6 +127,9 @@ type Options struct {
 	// allows, for requests whose session has no approver of its own; nil
 	// refuses them.
 	Approver Approver
+	// Host is the front end's handling of what servers ask of mediator
+	// (sampling, elicitation) and tell it (list changes); see Host.
+	Host Host
 }
 
 // Orchestrator is safe for concurrent use.
@@ -139,6 +142,11 @@ type Orchestrator struct {
 	audit   *auditLog // nil when auditing is off
 	session *Session  // requests' session when their context has none
 	schemas sync.Map  // tool definition hash -> *schemaResult
+
+	// bg holds the work servers' notifications start (listing tools
+	// again); Close waits for it. bgMu keeps bg.Go from racing Close.
+	bgMu sync.Mutex
+	bg   sync.WaitGroup
 
 	callPrefix string
 	callSeq    atomic.Uint64

@@ -398,14 +398,21 @@ func (o *Orchestrator) AcceptTools(ctx context.Context, server string, a Accept)
 	}
 	// The catalogue is rebuilt from the same listing, so the session's
 	// calls see the new pins at once.
+	s.mu.Lock()
+	s.pinGen++
+	s.mu.Unlock()
 	next, err := o.buildCatalogue(ctx, s, now)
 	s.mu.Lock()
-	if s.cat == cat {
-		if err == nil {
-			s.cat = next
-		} else {
-			s.cat, s.catErr = nil, err
-		}
+	switch {
+	case s.cat == cat && err == nil:
+		s.cat = next
+	case s.cat == cat:
+		s.cat, s.catErr = nil, err
+	case s.flight == nil:
+		// Another listing (the server said its tools changed) became
+		// the catalogue meanwhile, perhaps checked against the old
+		// pins: list again at the next use.
+		s.cat, s.catErr = nil, nil
 	}
 	s.mu.Unlock()
 	return accepted, err

@@ -147,9 +147,12 @@ func TestLegacyPinsKeepHolding(t *testing.T) {
 	pinDir, legacy := writeLegacy(t, old)
 	notes, other := hostile.NewRugPull(), hostile.NewManyTools(3)
 	var logs bytes.Buffer
+	// One handler for every session: it serializes their writes (a
+	// session still open logs when its server's tools change).
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	open := func(notes *hostile.RugPull) *orchestrator.Orchestrator {
 		return newOrchestrator(t, orchestrator.Options{PinDir: pinDir, LegacyPinFile: legacy, LockDir: filepath.Join(filepath.Dir(pinDir), "locks"),
-			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			Logger: logger,
 			Servers: []orchestrator.ServerConfig{
 				{Config: connectors.Config{Name: "notes", Timeout: 5 * time.Second}, NewTransport: notes.Dial()},
 				{Config: connectors.Config{Name: "other", Timeout: 5 * time.Second}, NewTransport: other.Dial()},

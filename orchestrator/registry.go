@@ -54,6 +54,10 @@ type server struct {
 	// pins) again.
 	catSince time.Time
 	catErr   error
+	// pinGen counts the accepts of this server's tools: a listing that
+	// started before one was checked against older pins, and is checked
+	// again before it becomes the catalogue.
+	pinGen uint64
 }
 
 // flight is one connect-and-list attempt that concurrent callers share.
@@ -116,6 +120,7 @@ func (o *Orchestrator) buildServers(cfgs []ServerConfig) (map[string]*server, []
 			LockDir:        o.opts.LockDir,
 			ProtectedPaths: o.opts.ProtectedPaths,
 			Shutdowns:      o.opts.Shutdowns,
+			Host:           o.connectorHost(),
 		})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", where, err))
@@ -233,11 +238,20 @@ func (o *Orchestrator) catalogueOf(ctx context.Context, s *server) (*catalogue, 
 	}
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
+	gen := s.pinGen
 	s.mu.Unlock()
 
 	cat, since, err := o.load(ctx, s)
 
 	s.mu.Lock()
+	// A listing may be under way when the server says its tools changed
+	// and the user accepts some: never keep one checked against old pins.
+	for err == nil && cat != nil && s.pinGen != gen {
+		gen = s.pinGen
+		s.mu.Unlock()
+		cat, err = o.buildCatalogue(ctx, s, cat.offered())
+		s.mu.Lock()
+	}
 	s.flight = nil
 	s.cat, s.catSince, s.catErr = cat, since, err
 	f.cat, f.err = cat, err
@@ -366,7 +380,10 @@ func (o *Orchestrator) Servers() []ServerStatus {
 
 // Close closes every connector concurrently and then the audit log.
 func (o *Orchestrator) Close() error {
-	if o.closed.Swap(true) {
+	o.bgMu.Lock()
+	was := o.closed.Swap(true)
+	o.bgMu.Unlock()
+	if was {
 		return nil
 	}
 	var (
@@ -385,6 +402,7 @@ func (o *Orchestrator) Close() error {
 		})
 	}
 	wg.Wait()
+	o.bg.Wait() // its listings fail at once on closed connectors
 	if o.audit != nil {
 		if err := o.audit.close(); err != nil {
 			errs = append(errs, err)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
@@ -32,24 +34,14 @@ type runner struct {
 func (r *runner) run(ctx context.Context) error {
 	switch r.scenario {
 	case "elicitation-sep1034-client-defaults":
-		return r.direct(ctx, &mcp.ClientOptions{
-			ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-				// Accept with nothing filled in: the SDK applies the schema's defaults.
-				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{}}, nil
-			},
-		}, func(ctx context.Context, cs *mcp.ClientSession) error {
-			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_client_elicitation_defaults", Arguments: map[string]any{}})
+		return r.withHost(ctx, func(ctx context.Context, c *connectors.Connector) error {
+			_, err := c.CallTool(ctx, "test_client_elicitation_defaults", nil, nil)
 			return err
 		})
 	case "sep-2322-client-request-state":
-		return r.direct(ctx, &mcp.ClientOptions{
-			Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{}},
-			ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirmed": true}}, nil
-			},
-		}, func(ctx context.Context, cs *mcp.ClientSession) error {
+		return r.withHost(ctx, func(ctx context.Context, c *connectors.Connector) error {
 			for _, name := range []string{"test_mrtr_echo_state", "test_mrtr_no_state", "test_mrtr_unrelated", "test_mrtr_no_result_type"} {
-				if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{}}); err != nil {
+				if _, err := c.CallTool(ctx, name, nil, nil); err != nil {
 					// Some of these are meant to be refused by the client.
 					r.log.Info("tool call refused", "tool", name, "error", err)
 				}
@@ -255,8 +247,17 @@ func (k keyring) Secret(_ context.Context, name string) (credentials.Secret, err
 // config, logged in by the headless user agent.
 func (r *runner) connector() (*connectors.Connector, error) {
 	cfg, items := r.serverConfig()
+	var host connectors.Host
+	if r.scenario == "request-metadata" {
+		// The scenario checks the client features a client declares:
+		// declare them all, as a front end with a user would.
+		cfg.Sampling = connectors.SamplingConfig{Mode: connectors.SamplingAsk}
+		cfg.Roots = []string{os.TempDir()}
+		host = connectors.Host{Elicit: prompter.AcceptDefaults, Sample: rejectSampling}
+	}
 	return connectors.New(connectors.Options{
 		Config:     cfg,
+		Host:       host,
 		Secrets:    items,
 		TokenStore: oauth.NewMemoryStore(),
 		Login:      &connectors.Login{Fetcher: &oauth.HeadlessFetcher{}},
@@ -265,15 +266,29 @@ func (r *runner) connector() (*connectors.Connector, error) {
 	})
 }
 
-// direct is for the scenarios that need client handlers (elicitation)
-// that connectors.Connector does not offer yet. None of their servers asks
-// for authorization.
-func (r *runner) direct(ctx context.Context, opts *mcp.ClientOptions, body func(context.Context, *mcp.ClientSession) error) error {
-	client := mcp.NewClient(&mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"}, opts)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.serverURL}, nil)
+// rejectSampling answers a sampling request as a user who declines it:
+// the harness has no model.
+func rejectSampling(context.Context, *connectors.SamplingRequest) (*mcp.CreateMessageWithToolsResult, error) {
+	return nil, connectors.ErrUserRejected
+}
+
+// withHost runs body on a connector to a server that asks for no
+// authorization, with a front end that answers elicitations as a user
+// who confirms every pre-filled field would: accept, the requested
+// schema's defaults filled in (prompter.AcceptDefaults).
+func (r *runner) withHost(ctx context.Context, body func(context.Context, *connectors.Connector) error) error {
+	c, err := connectors.New(connectors.Options{
+		Config:     connectors.Config{Name: "conformance", URL: r.serverURL, Transport: connectors.TransportStreamableHTTP},
+		Logger:     r.log,
+		ClientInfo: &mcp.Implementation{Name: "mediator-conformance-client", Version: "dev"},
+		Host:       connectors.Host{Elicit: prompter.AcceptDefaults},
+	})
 	if err != nil {
 		return err
 	}
-	defer cs.Close()
-	return body(ctx, cs)
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		return err
+	}
+	return body(ctx, c)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/credentials"
@@ -58,6 +59,13 @@ type Factory struct {
 	// usable ones when none are named), opening the keyring only if one of
 	// them needs it. A named server whose entry has problems is an error.
 	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
+	// Terminal is where commands ask the user what a server asks
+	// (elicitation) and show a call's progress; made at first use, when
+	// the flags (--no-prompt) are known. Every command's orchestrator
+	// offers servers the same client features, so that the tools a
+	// server lists (and the pins they are checked against) do not depend
+	// on the command.
+	Terminal func() *prompter.Terminal
 	// Logger logs to stderr at --log-level.
 	Logger func() *slog.Logger
 	// OpenBrowser opens a URL in the system browser, without a shell
@@ -118,7 +126,29 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	f.OpenBrowser = oauth.OpenBrowser
 	f.Secrets = f.openSecrets
 	f.Orchestrator = f.newOrchestrator
+	f.Terminal = sync.OnceValue(func() *prompter.Terminal {
+		return &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
+			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
+			// The keyring, once open, replaces f.Redactor.
+			Redact: func(s string) string { return f.Redactor.Redact(s) }}
+	})
 	return f
+}
+
+// host is the command line's side of what servers ask of mediator: a
+// form on a terminal for an elicitation (declined without one), a URL
+// shown and never opened. It has no model, so sampling is not offered.
+func (f *Factory) host() orchestrator.Host {
+	if f.Terminal == nil {
+		return orchestrator.Host{}
+	}
+	term := f.Terminal()
+	return orchestrator.Host{
+		Elicit: func(ctx context.Context, req *orchestrator.ElicitationRequest) (*mcp.ElicitResult, error) {
+			return term.Elicit(ctx, req.ElicitationRequest)
+		},
+		ElicitURL: true,
+	}
 }
 
 // securePrivateDirs makes the existing directories where mediator keeps
@@ -260,6 +290,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	}
 	opts.Redactor = f.Redactor
 	opts.Shutdowns = f.Shutdowns
+	opts.Host = f.host()
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {

@@ -22,7 +22,7 @@ func TestConfigValidate(t *testing.T) {
 	want := []string{
 		e.cfgPath + `:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
 		e.cfgPath + `:8:3: servers.x: needs either url (an HTTP server) or command (a stdio server)`,
-		e.cfgPath + `:9:5: servers.x.comand: unknown field (did you mean "command"?); valid: args, auth, command, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, sandbox, secret_env, timeout, tls, tools, transport, url`,
+		e.cfgPath + `:9:5: servers.x.comand: unknown field (did you mean "command"?); valid: args, auth, command, elicitation, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, roots, sampling, sandbox, secret_env, timeout, tls, tools, transport, url`,
 		"3 problems in " + e.cfgPath,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {

@@ -77,6 +77,11 @@ type Server struct {
 	// MaxResourceBytes bounds one resource read; 0 means the connector's
 	// default. See connectors.Config.MaxResourceBytes.
 	MaxResourceBytes int64
+	// Sampling, Elicitation and Roots are the client features the server
+	// may use; see connectors.Config.
+	Sampling    connectors.SamplingConfig
+	Elicitation string
+	Roots       []string
 	// Problems are what is wrong with this server's entry (an unset
 	// ${VAR}, a secret written inline, a misspelt field). A server with
 	// problems is never connected to: ServerConfigs leaves it out, and Err

@@ -155,7 +155,7 @@ stat_dir: /tmp
 		`FILE:2:12: credentials.backend: unknown backend "filee" (did you mean "file"?); valid: auto, file, keychain, secret-service, kwallet, pass, wincred, keyctl`,
 		`FILE:6:16: servers.weather.transport: unknown transport "streamable-htp" (did you mean "streamable-http"?); valid: streamable-http, sse`,
 		`FILE:7:18: servers.weather.auth.type: unknown auth type "baerer" (did you mean "bearer"?); valid: none, api-key, bearer, oauth, client-credentials, jwt-bearer, enterprise, mtls`,
-		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, sandbox, secret_env, timeout, tls, tools, transport, url`,
+		`FILE:8:5: servers.weather.timout: unknown field (did you mean "timeout"?); valid: args, auth, command, elicitation, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, roots, sampling, sandbox, secret_env, timeout, tls, tools, transport, url`,
 		`FILE:10:10: servers.calendar.url: URL must start with http:// or https://, got "ftp://calendar.example.com"`,
 		`FILE:11:14: servers.calendar.timeout: "soon" is not a duration; write e.g. 30s, 2m or 1m30s`,
 		`FILE:14:21: servers.tools-bad.tools.allow[0]: "[oops" is not a valid glob; use * and ? (path.Match syntax), e.g. "get-*"`,
@@ -332,7 +332,7 @@ func TestJSONConfig(t *testing.T) {
 	})
 	_, path, err = load(t, "config.json", "{\"servers\": {\"a\": {\"url\": \"https://a.example.com\", \"urll\": 1}}}", nil)
 	assertProblems(t, problems(t, err, path), []string{
-		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, sandbox, secret_env, timeout, tls, tools, transport, url`,
+		`FILE:1:52: servers.a.urll: unknown field (did you mean "url"?); valid: args, auth, command, elicitation, env, headers, max_resource_bytes, max_result_bytes, max_tools, prompts, resources, roots, sampling, sandbox, secret_env, timeout, tls, tools, transport, url`,
 	})
 }
 

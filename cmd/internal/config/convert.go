@@ -26,6 +26,9 @@ func serverConfig(s *Server) connectors.Config {
 		MaxResultBytes: s.MaxResultBytes,
 		// Resources.
 		MaxResourceBytes: s.MaxResourceBytes,
+		Sampling:         s.Sampling,
+		Elicitation:      s.Elicitation,
+		Roots:            s.Roots,
 	}
 }
 

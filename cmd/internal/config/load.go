@@ -129,6 +129,13 @@ type rawServer struct {
 	Timeout        string `mapstructure:"timeout"`
 	MaxTools       *int   `mapstructure:"max_tools"`
 	MaxResultBytes string `mapstructure:"max_result_bytes"`
+	Sampling       struct {
+		Mode      string   `mapstructure:"mode"`
+		MaxTokens int64    `mapstructure:"max_tokens"`
+		Models    []string `mapstructure:"models"`
+	} `mapstructure:"sampling"`
+	Elicitation string   `mapstructure:"elicitation"`
+	Roots       []string `mapstructure:"roots"`
 	// Resources and prompts.
 	Resources        rawFilter `mapstructure:"resources"`
 	Prompts          rawFilter `mapstructure:"prompts"`
@@ -234,6 +241,9 @@ func (w *walker) build(raw *rawFile) *Config {
 				Off: rs.Sandbox.Off, Read: w.paths(path+".sandbox.read", rs.Sandbox.Read), Write: w.paths(path+".sandbox.write", rs.Sandbox.Write),
 				NoNetwork: rs.Sandbox.Network != nil && !*rs.Sandbox.Network, UnixSockets: rs.Sandbox.UnixSockets,
 			},
+			Sampling:    connectors.SamplingConfig{Mode: rs.Sampling.Mode, MaxTokens: rs.Sampling.MaxTokens, Models: rs.Sampling.Models},
+			Elicitation: rs.Elicitation,
+			Roots:       rs.Roots,
 		}
 		if rs.Timeout != "" {
 			s.Timeout = w.duration(path+".timeout", rs.Timeout)

@@ -30,6 +30,7 @@ const (
 	kObject         // fixed keys
 	kMapOf          // free keys, object values (servers)
 	kSandbox        // "off", or an object (see sandboxSpec)
+	kSampling       // deny|ask|allow, or an object (see samplingSpec)
 )
 
 type spec struct {
@@ -130,6 +131,10 @@ var serverSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"max_tools":          {kind: kInt},
 	"max_result_bytes":   {kind: kString}, // a number is read as its text
 	"sandbox":            sandboxSpec,
+	// Client features the server may use (connectors.Host).
+	"sampling":    samplingSpec,
+	"elicitation": {kind: kString},
+	"roots":       {kind: kStrings},
 }, wrong: map[string]string{
 	"mtls":     `a client certificate goes in tls: {cert: FILE, key_secret: ITEM, ca: FILE}, or auth: {type: mtls, cert: FILE, key_secret: ITEM} when it is the only credential`,
 	"type":     `unknown field "type" (did you mean "transport"? valid: streamable-http, sse, stdio)`,
@@ -153,6 +158,14 @@ var sandboxSpec = &spec{kind: kSandbox, fields: map[string]*spec{
 	"write":        {kind: kStrings},
 	"network":      {kind: kBool},
 	"unix_sockets": {kind: kBool},
+}}
+
+// samplingSpec is a server's sampling setting: `sampling: ask`, or
+// {mode: allow, max_tokens: 1000, models: [NAME...]}.
+var samplingSpec = &spec{kind: kSampling, fields: map[string]*spec{
+	"mode":       {kind: kString},
+	"max_tokens": {kind: kInt},
+	"models":     {kind: kStrings},
 }}
 
 var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
@@ -303,6 +316,19 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 		}
 		if n.Kind != yaml.MappingNode {
 			w.badValue(n, path, "expected off, or a mapping {read: [PATH...], write: [PATH...], network: false, unix_sockets: true}, got %s", kindName(n))
+			return nil
+		}
+		return w.mapping(n, &spec{kind: kObject, fields: s.fields}, path)
+	case kSampling:
+		const want = "expected deny, ask or allow, or a mapping {mode: allow, max_tokens: 1000, models: [NAME...]}"
+		if n.Kind == yaml.ScalarNode {
+			// `sampling: ask` is {mode: ask}.
+			return w.mapping(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "mode", Line: n.Line, Column: n.Column}, n}},
+				&spec{kind: kObject, fields: s.fields}, path)
+		}
+		if n.Kind != yaml.MappingNode {
+			w.badValue(n, path, "%s, got %s", want, kindName(n))
 			return nil
 		}
 		return w.mapping(n, &spec{kind: kObject, fields: s.fields}, path)

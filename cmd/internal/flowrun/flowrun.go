@@ -15,6 +15,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
@@ -31,6 +32,9 @@ type Env struct {
 	Redactor func() *credentials.Redactor
 	// Policy reads the global config's rules for every flow.
 	Policy PolicyFunc
+	// Terminal is where a server's questions would be asked; the live
+	// view holds it while it draws (nil: nothing to hold).
+	Terminal func() *prompter.Terminal
 }
 
 // NewEnv takes the workflow commands' dependencies from f.
@@ -41,6 +45,7 @@ func NewEnv(f *cmdutil.Factory) Env {
 		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		Policy:       ConfigPolicy,
+		Terminal:     f.Terminal,
 	}
 }
 

@@ -33,6 +33,11 @@ func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redact
 	}
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
+	// The view owns the terminal: a server's question is declined
+	// rather than drawn over it.
+	if env.Terminal != nil {
+		defer env.Terminal().Hold()()
+	}
 	// The live view reads keys itself, so Ctrl-C arrives as a key press
 	// rather than SIGINT; the cause says so in the run's error.
 	cancel := func() { cancelRun(errInterrupted) }

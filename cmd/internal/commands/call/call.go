@@ -15,6 +15,8 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -25,6 +27,9 @@ type Options struct {
 	Config       func() (*config.Config, error)
 	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
 	Redactor     func() *credentials.Redactor
+	// Terminal shows the call's progress (and, through the
+	// orchestrator, asks what a server asks); nil shows nothing.
+	Terminal func() *prompter.Terminal
 	// ReadFile reads --args @FILE.
 	ReadFile func(string) ([]byte, error)
 
@@ -47,6 +52,7 @@ func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		ReadFile:     os.ReadFile,
+		Terminal:     f.Terminal,
 	}
 	cmd := &cobra.Command{
 		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
@@ -69,6 +75,15 @@ content summarized; --json prints the raw MCP CallToolResult. Binary
 content (an image, audio, an embedded blob) is never printed as such: -o
 FILE saves it to FILE (several blocks to FILE-1.EXT, FILE-2.EXT, ...), and
 -o - writes it to stdout unchanged when stdout is not a terminal.
+
+While the call runs, the server may ask you for input (elicitation, if
+its elicitation setting is ask, the default). On a terminal mediator
+names the server, shows a form with the server's defaults filled in,
+and sends your answer only once it fits the server's form and you chose
+to send it; a web page the server asks you to open is shown in full,
+its domain set apart, and never opened by mediator. Without a terminal
+such requests are declined. On a terminal a line on stderr shows the
+server's progress reports.
 
 Exit codes: 0 success; 1 the tool returned an error result; 2 refused
 before sending (usage, config, an unknown server or tool, a tool not
@@ -118,6 +133,10 @@ func callRun(ctx context.Context, opts *Options) error {
 	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
 		return err
 	}
+	term := &prompter.Terminal{} // shows nothing
+	if opts.Terminal != nil {
+		term = opts.Terminal()
+	}
 	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
 	if err != nil {
 		return err
@@ -146,7 +165,8 @@ func callRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	res, callErr := o.Call(ctx, opts.Server, opts.Tool, args)
+	res, callErr := o.Call(connectors.WithProgress(ctx, term.Progress), opts.Server, opts.Tool, args)
+	term.ClearProgress()
 	if res == nil {
 		return callErr
 	}
