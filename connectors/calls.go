@@ -81,14 +81,36 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	if err != nil {
 		return nil, err
 	}
+	if id := taskResumeID(ctx); id != "" {
+		return c.attach(ctx, cs, st, name, id)
+	}
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
+	token := ""
+	if c.asTask(ctx, name) {
+		if c.tasks.wire(cs) == nil {
+			return nil, c.newError(KindProtocol, fmt.Errorf("%s: the tool runs as a task, which this transport cannot carry", op()))
+		}
+		token = c.tasks.expect()
+		if params.Meta == nil {
+			params.Meta = mcp.Meta{}
+		}
+		params.Meta[taskMark] = token
+		params.Meta[taskMark+"-ttl"] = max(c.callTimeout(ctx), taskTTLMin).Milliseconds()
+	}
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
+	var created *taskInfo
+	if token != "" {
+		created = createdTask(c.tasks.take(token))
+	}
 	if err != nil {
 		c.told(ctx, err)
 		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
+	}
+	if created != nil {
+		return c.runTask(ctx, cs, p, name, created)
 	}
 	return res, nil
 }

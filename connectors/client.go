@@ -8,5 +8,7 @@ import "github.com/modelcontextprotocol/go-sdk/mcp"
 func (c *Connector) newClient() *mcp.Client {
 	// No roots capability: a server that asks for roots (server-everything
 	// does after a call) otherwise delays its exit on close by 5 s.
-	return mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	addTaskMethods(client)
+	return client
 }

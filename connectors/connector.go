@@ -76,6 +76,7 @@ type Connector struct {
 	redactor *credentials.Redactor
 	limit    *resultLimit   // max_result_bytes
 	cancels  *cancelNotices // a stdio server's; nil for the others
+	tasks    *taskState     // what the sessions' wires learnt (see taskWire)
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -119,6 +120,7 @@ func New(opts Options) (*Connector, error) {
 		limit:    &resultLimit{max: cfg.MaxResultBytes},
 		status:   Status{State: StateIdle, Since: time.Now()},
 		changed:  make(chan struct{}),
+		tasks:    newTaskState(),
 	}
 	if cfg.URL != "" {
 		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it
