@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/internal/hostile"
 	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
@@ -102,6 +105,127 @@ func TestTaskServerEverythingCancel(t *testing.T) {
 	}
 	// Attaching to a task the server never made is ErrTaskNotFound.
 	if _, err := c.AttachTask(ctx, "simulate-research-query", "no-such-task"); !errors.Is(err, ErrTaskNotFound) {
+		t.Errorf("AttachTask(unknown) = %v, want ErrTaskNotFound", err)
+	}
+}
+
+func taskServerConnector(t *testing.T, ctx context.Context, s *hostile.TaskServer, url string) *Connector {
+	t.Helper()
+	cfg := Config{Name: "tasks", Timeout: 20 * time.Second}
+	opts := Options{Config: cfg}
+	if url != "" {
+		opts.Config.URL = url
+	} else {
+		opts.NewTransport = s.Dial()
+	}
+	c := mustNew(t, opts)
+	if err := c.Connect(ctx); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if _, err := c.ListTools(ctx); err != nil {
+		t.Fatalf("ListTools: %v", err)
+	}
+	return c
+}
+
+// A task that never completes ends at the call's timeout, and the server
+// is told with tasks/cancel, not notifications/cancelled.
+func TestTaskNeverCompletesEndsAtTimeout(t *testing.T) {
+	ctx := testCtx(t)
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{})
+	c := taskServerConnector(t, ctx, s, "")
+	var id string
+	cctx := WithTaskStarted(WithCallTimeout(ctx, 200*time.Millisecond), func(taskID string) { id = taskID })
+	_, err := c.CallTool(cctx, hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+	if err == nil || kindOf(t, err) != KindTimeout {
+		t.Fatalf("CallTool = %v, want KindTimeout", err)
+	}
+	if !strings.Contains(err.Error(), "the call's timeout is 200ms") || !strings.Contains(err.Error(), "tasks/cancel sent") {
+		t.Errorf("error %q does not name the timeout and the cancel", err)
+	}
+	if id == "" {
+		t.Fatal("the task's id was never reported")
+	}
+	if got := s.Status(id); got != "cancelled" {
+		t.Errorf("task %s is %q on the server, want cancelled", id, got)
+	}
+	var calls, cancels, notices int
+	for _, m := range s.Sent() {
+		switch m.Method {
+		case "tools/call":
+			calls++
+			if !m.Task {
+				t.Errorf("tools/call sent without its task parameter")
+			}
+		case "tasks/cancel":
+			cancels++
+			if m.TaskID != id {
+				t.Errorf("tasks/cancel for %q, want %q", m.TaskID, id)
+			}
+		case "notifications/cancelled":
+			notices++
+		}
+	}
+	if calls != 1 || cancels != 1 || notices != 0 {
+		t.Errorf("sent %d tools/call, %d tasks/cancel, %d notifications/cancelled; want 1, 1, 0", calls, cancels, notices)
+	}
+}
+
+// A task completes over an in-process transport and over streamable HTTP
+// (where the wire is the round tripper), its status on the way reported
+// as progress; the task parameter's mark never reaches the server.
+func TestTaskCompletes(t *testing.T) {
+	for _, transport := range []string{"in-process", "streamable-http"} {
+		t.Run(transport, func(t *testing.T) {
+			ctx := testCtx(t)
+			s := hostile.NewTaskServer(hostile.TaskServerOptions{CompleteAfterPolls: 3})
+			url := ""
+			if transport != "in-process" {
+				url = s.URL(t)
+			}
+			c := taskServerConnector(t, ctx, s, url)
+			var log progressLog
+			res, err := c.CallTool(WithProgress(ctx, log.add), hostile.TaskTool, map[string]any{"topic": "x"}, mcp.Meta{"other": "kept"})
+			if err != nil {
+				t.Fatalf("CallTool: %v", err)
+			}
+			if got := resultText(t, res); got != "done after polls" {
+				t.Errorf("result %q", got)
+			}
+			if got := strings.Join(log.all(), "|"); got != "started|poll 1|poll 2|done after polls" {
+				t.Errorf("progress %q", got)
+			}
+			if s.Count("tools/call") != 1 || s.Count("tasks/result") != 1 || s.Count("tasks/cancel") != 0 {
+				t.Errorf("sent %+v", s.Sent())
+			}
+		})
+	}
+}
+
+// AttachTask picks up a task made earlier (by a client that is gone), and
+// fails with ErrTaskNotFound for one the server does not know.
+func TestAttachTask(t *testing.T) {
+	ctx := testCtx(t)
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{CompleteAfterPolls: 2})
+	c := taskServerConnector(t, ctx, s, "")
+	id := s.Start()
+	res, err := c.AttachTask(ctx, hostile.TaskTool, id)
+	if err != nil {
+		t.Fatalf("AttachTask: %v", err)
+	}
+	if got := resultText(t, res); got != "done after polls" {
+		t.Errorf("result %q", got)
+	}
+	// The same through CallTool with WithTaskResume: no tools/call.
+	id = s.Start()
+	if _, err := c.CallTool(WithTaskResume(ctx, id), hostile.TaskTool, nil, nil); err != nil {
+		t.Fatalf("CallTool resuming: %v", err)
+	}
+	if n := s.Count("tools/call"); n != 0 {
+		t.Errorf("%d tools/call sent; attaching sends none", n)
+	}
+	_, err = c.AttachTask(ctx, hostile.TaskTool, "task-999")
+	if !errors.Is(err, ErrTaskNotFound) || kindOf(t, err) != KindProtocol {
 		t.Errorf("AttachTask(unknown) = %v, want ErrTaskNotFound", err)
 	}
 }

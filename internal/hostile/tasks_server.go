@@ -1,0 +1,361 @@
+package hostile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TaskTool is the tool of a TaskServer: its listing says
+// execution.taskSupport "required", and every call of it creates a task.
+const TaskTool = "research"
+
+// TaskServer is a go-sdk server speaking the 2025-11-25 tasks protocol
+// (SEP-1686), which go-sdk itself lacks: tools/call of TaskTool answers a
+// CreateTaskResult, and tasks/get, tasks/result and tasks/cancel work on
+// the tasks it made. By default its tasks never finish (a server that
+// hangs): Complete finishes one, CompleteAfterPolls makes them finish by
+// themselves. It records every request and notification a client sent it
+// (through Dial or URL), so a test can tell what went over the wire.
+// Its tasks outlive sessions, as a real server's do.
+type TaskServer struct {
+	Server *mcp.Server
+	opts   TaskServerOptions
+
+	mu    sync.Mutex
+	tasks map[string]*serverTask
+	n     int
+	sent  []Sent
+}
+
+// TaskServerOptions shape a TaskServer.
+type TaskServerOptions struct {
+	// Idempotent annotates TaskTool idempotent (safe to call again).
+	Idempotent bool
+	// PollInterval is what the tasks ask their clients to poll at; 0
+	// means 10ms.
+	PollInterval time.Duration
+	// CompleteAfterPolls, when positive, completes a task at its nth
+	// tasks/get.
+	CompleteAfterPolls int
+}
+
+// Sent is one message a client sent a TaskServer.
+type Sent struct {
+	Method string
+	// Task: the params held a task parameter (a task-augmented request).
+	Task bool
+	// TaskID is params.taskId (tasks/*), or params.requestId
+	// (notifications/cancelled).
+	TaskID string
+}
+
+type serverTask struct {
+	id      string
+	status  string
+	message string
+	polls   int
+	result  *mcp.CallToolResult
+	done    chan struct{} // closed at a terminal status
+	created time.Time
+}
+
+// NewTaskServer returns a TaskServer.
+func NewTaskServer(opts TaskServerOptions) *TaskServer {
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 10 * time.Millisecond
+	}
+	s := &TaskServer{opts: opts, tasks: map[string]*serverTask{}}
+	s.Server = mcp.NewServer(&mcp.Implementation{Name: "tasks", Version: "1"}, nil)
+	ann := &mcp.ToolAnnotations{IdempotentHint: opts.Idempotent}
+	mcp.AddTool(s.Server, &mcp.Tool{Name: TaskTool, Description: "Research a topic, as a task.", Annotations: ann},
+		func(context.Context, *mcp.CallToolRequest, struct {
+			Topic string `json:"topic"`
+		}) (*mcp.CallToolResult, any, error) {
+			return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: TaskTool + " requires task augmentation"}
+		})
+	s.Server.AddReceivingMiddleware(s.middleware)
+	_ = mcp.AddReceivingCustomMethod(s.Server, "tasks/get", func(ctx context.Context, _ *mcp.ServerSession, p *taskIDParams) (*taskResult, error) {
+		return s.get(p.TaskID)
+	})
+	_ = mcp.AddReceivingCustomMethod(s.Server, "tasks/result", func(ctx context.Context, _ *mcp.ServerSession, p *taskIDParams) (*mcp.CallToolResult, error) {
+		return s.result(ctx, p.TaskID)
+	})
+	_ = mcp.AddReceivingCustomMethod(s.Server, "tasks/cancel", func(ctx context.Context, _ *mcp.ServerSession, p *taskIDParams) (*taskResult, error) {
+		return s.cancel(p.TaskID)
+	})
+	return s
+}
+
+type taskIDParams struct {
+	mcp.ParamsBase
+	TaskID string `json:"taskId"`
+}
+
+type wireTask struct {
+	TaskID        string `json:"taskId"`
+	Status        string `json:"status"`
+	StatusMessage string `json:"statusMessage,omitempty"`
+	CreatedAt     string `json:"createdAt"`
+	LastUpdatedAt string `json:"lastUpdatedAt"`
+	TTL           int64  `json:"ttl"`
+	PollInterval  int64  `json:"pollInterval"`
+}
+
+type taskResult struct {
+	mcp.ResultBase
+	wireTask
+}
+
+type createTaskResult struct {
+	mcp.ResultBase
+	Task wireTask `json:"task"`
+}
+
+// rawResult is a result sent as it is.
+type rawResult struct {
+	mcp.ResultBase
+	raw json.RawMessage
+}
+
+func (r *rawResult) MarshalJSON() ([]byte, error) { return r.raw, nil }
+
+// middleware adds execution.taskSupport to TaskTool's listing and turns
+// its calls into tasks.
+func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch method {
+		case "tools/call":
+			if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && p.Name == TaskTool {
+				return &createTaskResult{Task: s.create()}, nil
+			}
+		case "tools/list":
+			res, err := next(ctx, method, req)
+			if err != nil {
+				return res, err
+			}
+			var m map[string]any
+			b, _ := json.Marshal(res)
+			if err := json.Unmarshal(b, &m); err != nil {
+				return nil, err
+			}
+			tools, _ := m["tools"].([]any)
+			for _, t := range tools {
+				if tm, ok := t.(map[string]any); ok && tm["name"] == TaskTool {
+					tm["execution"] = map[string]any{"taskSupport": "required"}
+				}
+			}
+			b, err = json.Marshal(m)
+			return &rawResult{raw: b}, err
+		}
+		return next(ctx, method, req)
+	}
+}
+
+func (s *TaskServer) create() wireTask {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	t := &serverTask{id: "task-" + strconv.Itoa(s.n), status: "working", message: "started", done: make(chan struct{}), created: time.Now()}
+	s.tasks[t.id] = t
+	return s.wireLocked(t)
+}
+
+func (s *TaskServer) wireLocked(t *serverTask) wireTask {
+	ts := t.created.UTC().Format(time.RFC3339)
+	return wireTask{TaskID: t.id, Status: t.status, StatusMessage: t.message, CreatedAt: ts, LastUpdatedAt: ts,
+		TTL: 3600000, PollInterval: s.opts.PollInterval.Milliseconds()}
+}
+
+func notFound(id string) error {
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("Task not found: %s", id)}
+}
+
+func (s *TaskServer) get(id string) (*taskResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[id]
+	if !ok {
+		return nil, notFound(id)
+	}
+	if t.status == "working" {
+		t.polls++
+		t.message = fmt.Sprintf("poll %d", t.polls)
+		if s.opts.CompleteAfterPolls > 0 && t.polls >= s.opts.CompleteAfterPolls {
+			s.finishLocked(t, "completed", "done after polls")
+		}
+	}
+	return &taskResult{wireTask: s.wireLocked(t)}, nil
+}
+
+func (s *TaskServer) finishLocked(t *serverTask, status, text string) {
+	if t.status != "working" {
+		return
+	}
+	t.status, t.message = status, text
+	t.result = &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}
+	close(t.done)
+}
+
+func (s *TaskServer) result(ctx context.Context, id string) (*mcp.CallToolResult, error) {
+	s.mu.Lock()
+	t, ok := s.tasks[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, notFound(id)
+	}
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.status != "completed" {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "task " + t.status}
+	}
+	return t.result, nil
+}
+
+func (s *TaskServer) cancel(id string) (*taskResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[id]
+	if !ok {
+		return nil, notFound(id)
+	}
+	s.finishLocked(t, "cancelled", "cancelled by the client")
+	return &taskResult{wireTask: s.wireLocked(t)}, nil
+}
+
+// Start makes a task as a call of TaskTool would, for a client that is
+// gone, and returns its id.
+func (s *TaskServer) Start() string { return s.create().TaskID }
+
+// Complete finishes task id with text as its result.
+func (s *TaskServer) Complete(id, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tasks[id]; ok {
+		s.finishLocked(t, "completed", text)
+	}
+}
+
+// Status is task id's status ("" for an unknown task).
+func (s *TaskServer) Status(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tasks[id]; ok {
+		return t.status
+	}
+	return ""
+}
+
+// Sent returns the messages clients sent so far.
+func (s *TaskServer) Sent() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.sent...)
+}
+
+// Count is how many messages of method clients sent.
+func (s *TaskServer) Count(method string) int {
+	n := 0
+	for _, m := range s.Sent() {
+		if m.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *TaskServer) record(msg jsonrpc.Message) {
+	req, ok := msg.(*jsonrpc.Request)
+	if !ok {
+		return
+	}
+	var p struct {
+		Task      json.RawMessage `json:"task"`
+		TaskID    string          `json:"taskId"`
+		RequestID any             `json:"requestId"`
+	}
+	_ = json.Unmarshal(req.Params, &p)
+	m := Sent{Method: req.Method, Task: len(p.Task) > 0, TaskID: p.TaskID}
+	if p.RequestID != nil {
+		m.TaskID = fmt.Sprint(p.RequestID)
+	}
+	s.mu.Lock()
+	s.sent = append(s.sent, m)
+	s.mu.Unlock()
+}
+
+// Dial connects each new session to the server through an in-memory
+// pipe (a connectors.Options.NewTransport), recording what the client
+// writes.
+func (s *TaskServer) Dial() func(context.Context) (mcp.Transport, error) {
+	return func(context.Context) (mcp.Transport, error) {
+		st, ct := mcp.NewInMemoryTransports()
+		if _, err := s.Server.Connect(context.Background(), st, nil); err != nil {
+			return nil, err
+		}
+		return recordingTransport{inner: ct, s: s}, nil
+	}
+}
+
+type recordingTransport struct {
+	inner mcp.Transport
+	s     *TaskServer
+}
+
+func (t recordingTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	c, err := t.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return recordingConn{Connection: c, s: t.s}, nil
+}
+
+type recordingConn struct {
+	mcp.Connection
+	s *TaskServer
+}
+
+func (c recordingConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	c.s.record(msg)
+	return c.Connection.Write(ctx, msg)
+}
+
+// Handler serves the server over streamable HTTP, recording each POSTed
+// message.
+func (s *TaskServer) Handler() http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.Server }, nil)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			if msg, err := jsonrpc.DecodeMessage(body); err == nil {
+				s.record(msg)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// URL serves Handler over loopback HTTP until the test ends.
+func (s *TaskServer) URL(tb testing.TB) string {
+	tb.Helper()
+	hs := httptest.NewServer(s.Handler())
+	tb.Cleanup(hs.Close)
+	return hs.URL
+}
