@@ -23,6 +23,10 @@ type OrchestratorCaller struct {
 
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
 	ctx = orchestrator.WithCallOrigin(ctx, orchestrator.CallOrigin{Run: req.Run, Step: req.Step})
+	if req.OnTask != nil {
+		ctx = connectors.WithTaskStarted(ctx, req.OnTask)
+	}
+	ctx = connectors.WithTaskResume(ctx, req.ResumeTaskID)
 	res, err := c.O.CallWithMeta(ctx, req.Server, req.Tool, req.Args, req.Meta)
 	if err != nil {
 		if res != nil && res.CallToolResult != nil {
@@ -79,7 +83,8 @@ func classifyOrchestrator(err error) error {
 // suits embedding the engine where the sessions already exist (a worker of
 // a distributed engine holding its own connections, tests, benchmarks).
 // The flow's data-flow policy still applies; the orchestrator's allow-lists,
-// pinning and audit do not.
+// pinning and audit do not, and neither do MCP tasks (a go-sdk session
+// cannot run them): it cannot attach to a journalled task.
 type SessionCaller struct {
 	Sessions map[string]*mcp.ClientSession
 
@@ -104,6 +109,9 @@ func (c *SessionCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.Cal
 	cs, err := c.session(req.Server)
 	if err != nil {
 		return nil, err
+	}
+	if req.ResumeTaskID != "" {
+		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s.%s: cannot attach to task %s over a plain go-sdk session", req.Server, req.Tool, req.ResumeTaskID)}
 	}
 	// Fresh params per call: the SDK writes into Meta.
 	params := &mcp.CallToolParams{Name: req.Tool, Arguments: req.Args}
