@@ -70,11 +70,15 @@ content (an image, audio, an embedded blob) is never printed as such: -o
 FILE saves it to FILE (several blocks to FILE-1.EXT, FILE-2.EXT, ...), and
 -o - writes it to stdout unchanged when stdout is not a terminal.
 
+A tool that runs as a task (MCP tasks) is waited for within the server's
+timeout, its status shown on stderr when that is a terminal; Ctrl-C
+cancels the task on the server (tasks/cancel).
+
 Exit codes: 0 success; 1 the tool returned an error result; 2 refused
 before sending (usage, config, an unknown server or tool, a tool not
 allowed or with changes not accepted, invalid arguments); 3 the server
 could not be used (unreachable, no answer in time, credential rejected or
-missing, a JSON-RPC error). See ` + "`mediator help exit-codes`" + `.`,
+missing, a JSON-RPC error); 130 interrupted (Ctrl-C). See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator call weather get_forecast -a location=Oslo -a days=3
   mediator call calendar create_event --args '{"title": "Walk", "start": "2026-05-01T10:00"}'
   mediator call calendar list_events --args @args.json --json`,
@@ -146,7 +150,11 @@ func callRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	res, callErr := o.Call(ctx, opts.Server, opts.Tool, args)
+	// A long call (a tool that runs as a task) shows its progress; Ctrl-C
+	// cancels it (a task with tasks/cancel).
+	pctx, clearProgress := progressLine(ctx, opts.IO)
+	res, callErr := o.Call(pctx, opts.Server, opts.Tool, args)
+	clearProgress()
 	if res == nil {
 		return callErr
 	}
