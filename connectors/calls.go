@@ -54,6 +54,12 @@ func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.To
 // same bound. A call whose session dies under it fails with KindTransport
 // and is never retried: the tool may have run, and tools need not be
 // idempotent.
+//
+// A tool that runs as a task (MCP tasks; see tasks.go) is called, waited
+// for and returned the same way, within the same bound; canceling ctx or
+// running out of time then sends tasks/cancel instead. [WithTaskStarted]
+// learns the task's id, and [WithTaskResume] attaches to a running task
+// instead of calling.
 func (c *Connector) CallTool(ctx context.Context, name string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, error) {
 	if args == nil {
 		args = map[string]any{}

@@ -128,6 +128,7 @@ func New(opts Options) (*Connector, error) {
 	if cfg.Transport == TransportStdio && opts.NewTransport == nil {
 		c.cancels = newCancelNotices()
 	}
+	c.tasks.orphan = c.cancelOrphan
 	c.life, c.cancelLife = context.WithCancel(context.Background())
 	return c, nil
 }

@@ -266,7 +266,7 @@ func (c *Connector) taskFailed(ctx context.Context, cs *mcp.ClientSession, p pro
 	if ctx.Err() == nil {
 		what = fmt.Sprintf("call tool %q: task %s: %s (tasks/cancel sent)", name, id, op)
 	}
-	return c.classify(ctx, what, err, p)
+	return c.failed(cs, c.classify(ctx, what, err, p))
 }
 
 // cancelTask sends tasks/cancel for id and waits a little for the answer.
@@ -276,6 +276,18 @@ func (c *Connector) cancelTask(ctx context.Context, cs *mcp.ClientSession, id st
 	_, _ = taskRequest(wctx, c, func(rctx context.Context) (*taskResult, error) {
 		return c.taskCall(rctx, cs, "tasks/cancel", id)
 	})
+}
+
+// cancelOrphan cancels task id, which the server created for a call that
+// had given up (see taskState.orphan).
+func (c *Connector) cancelOrphan(cs *mcp.ClientSession, id string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := context.AfterFunc(c.life, cancel)
+	defer stop()
+	if _, err := c.taskCall(ctx, cs, "tasks/cancel", id); err != nil {
+		c.log.Debug("cancelling the task of a call that gave up", "task", id, "error", err)
+	}
 }
 
 // taskRequest sends one request about a task on a context of its own,

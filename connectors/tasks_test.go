@@ -229,3 +229,24 @@ func TestAttachTask(t *testing.T) {
 		t.Errorf("AttachTask(unknown) = %v, want ErrTaskNotFound", err)
 	}
 }
+
+// A call that gives up before the server answered it with a task (its
+// timeout) leaves no task behind: the task that arrives late is
+// cancelled.
+func TestTaskOrphanCancelled(t *testing.T) {
+	ctx := testCtx(t)
+	hold := make(chan struct{})
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{HoldCreate: hold})
+	c := taskServerConnector(t, ctx, s, "")
+	_, err := c.CallTool(WithCallTimeout(ctx, 50*time.Millisecond), hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+	if err == nil || kindOf(t, err) != KindTimeout {
+		t.Fatalf("CallTool = %v, want KindTimeout", err)
+	}
+	close(hold)
+	for s.Status("task-1") != "cancelled" {
+		if ctx.Err() != nil {
+			t.Fatalf("the late task is %q, never cancelled; sent %+v", s.Status("task-1"), s.Sent())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -47,15 +47,20 @@ type taskState struct {
 	serverCalls bool
 	// created holds, per marked call's token, the raw result of the
 	// call once it arrived: a CreateTaskResult, or the tool's result if
-	// the server answered at once.
+	// the server answered at once. waiting holds the tokens of the calls
+	// still waiting for theirs.
 	created map[string]json.RawMessage
+	waiting map[string]bool
 	next    uint64
+	// orphan cancels a task whose call had given up before the server
+	// answered with it: nobody would wait for it, nor cancel it.
+	orphan func(cs *mcp.ClientSession, taskID string)
 	// live is the live session's wire.
 	live *taskWire
 }
 
 func newTaskState() *taskState {
-	return &taskState{support: map[string]string{}, created: map[string]json.RawMessage{}}
+	return &taskState{support: map[string]string{}, created: map[string]json.RawMessage{}, waiting: map[string]bool{}}
 }
 
 // toolSupport is name's execution.taskSupport ("" when none was listed)
@@ -71,7 +76,9 @@ func (s *taskState) expect() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
-	return "t" + strconv.FormatUint(s.next, 10)
+	token := "t" + strconv.FormatUint(s.next, 10)
+	s.waiting[token] = true
+	return token
 }
 
 // take returns and forgets the raw result captured for token, if any.
@@ -80,6 +87,7 @@ func (s *taskState) take(token string) json.RawMessage {
 	defer s.mu.Unlock()
 	raw := s.created[token]
 	delete(s.created, token)
+	delete(s.waiting, token)
 	return raw
 }
 
@@ -225,8 +233,17 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 		s.mu.Unlock()
 	case "tools/call":
 		s.mu.Lock()
-		s.created[req.token] = append(json.RawMessage(nil), resp.Result...)
+		waiting := s.waiting[req.token]
+		if waiting {
+			s.created[req.token] = append(json.RawMessage(nil), resp.Result...)
+		}
+		cs, orphan := w.cs, s.orphan
 		s.mu.Unlock()
+		if t := createdTask(resp.Result); !waiting && t != nil && orphan != nil && cs != nil {
+			// Not on this goroutine: it reads the session's messages,
+			// the answer to tasks/cancel among them.
+			go orphan(cs, t.TaskID)
+		}
 	}
 }
 
@@ -276,13 +293,16 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 	if err != nil {
 		return nil, err
 	}
-	msg, err := jsonrpc.DecodeMessage(body)
 	watch := false
-	if err == nil {
-		var out jsonrpc.Message
-		if out, watch = w.outgoing(msg); out != msg {
-			if b, err := jsonrpc.EncodeMessage(out); err == nil {
-				body = b
+	// Only a request outgoing may pick is decoded: a tool's arguments can
+	// be large.
+	if bytes.Contains(body, []byte(taskMark)) || bytes.Contains(body, []byte(`"initialize"`)) || bytes.Contains(body, []byte(`"tools/list"`)) {
+		if msg, err := jsonrpc.DecodeMessage(body); err == nil {
+			var out jsonrpc.Message
+			if out, watch = w.outgoing(msg); out != msg {
+				if b, err := jsonrpc.EncodeMessage(out); err == nil {
+					body = b
+				}
 			}
 		}
 	}

@@ -49,6 +49,11 @@ type TaskServerOptions struct {
 	// CompleteAfterPolls, when positive, completes a task at its nth
 	// tasks/get.
 	CompleteAfterPolls int
+	// HoldCreate, when set, holds every tools/call of TaskTool until it
+	// is closed, whether or not the client cancels the call meanwhile,
+	// and then creates the task: a slow server that ignores
+	// notifications/cancelled.
+	HoldCreate chan struct{}
 }
 
 // Sent is one message a client sent a TaskServer.
@@ -138,6 +143,9 @@ func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		switch method {
 		case "tools/call":
 			if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && p.Name == TaskTool {
+				if s.opts.HoldCreate != nil {
+					<-s.opts.HoldCreate
+				}
 				return &createTaskResult{Task: s.create()}, nil
 			}
 		case "tools/list":
