@@ -180,9 +180,17 @@ func (c *Connector) attach(ctx context.Context, cs *mcp.ClientSession, st *httpS
 	return c.runTask(ctx, cs, p, name, &t.taskInfo)
 }
 
+// maxTaskID bounds a task's id: an opaque handle that callers keep (a
+// flow's journal) and show.
+const maxTaskID = 256
+
 // runTask follows task t of tool name to its end and returns its result.
 func (c *Connector) runTask(ctx context.Context, cs *mcp.ClientSession, p probe, name string, t *taskInfo) (*mcp.CallToolResult, error) {
 	id := t.TaskID
+	if len(id) > maxTaskID {
+		c.cancelTask(ctx, cs, id)
+		return nil, c.newError(KindProtocol, fmt.Errorf("call tool %q: the server's task id is %d bytes long, over the %d mediator keeps (tasks/cancel sent)", name, len(id), maxTaskID))
+	}
 	if fn := taskStartedFunc(ctx); fn != nil {
 		fn(id)
 	}

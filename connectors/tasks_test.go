@@ -250,3 +250,18 @@ func TestTaskOrphanCancelled(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A task id too long to keep is refused (and the task cancelled).
+func TestTaskIDTooLong(t *testing.T) {
+	ctx := testCtx(t)
+	prefix := strings.Repeat("x", maxTaskID)
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{IDPrefix: prefix})
+	c := taskServerConnector(t, ctx, s, "")
+	_, err := c.CallTool(ctx, hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+	if err == nil || kindOf(t, err) != KindProtocol || !strings.Contains(err.Error(), "over the 256 mediator keeps") {
+		t.Fatalf("CallTool = %v, want the task id refused", err)
+	}
+	if got := s.Status(prefix + "task-1"); got != "cancelled" {
+		t.Errorf("the task is %q, want cancelled", got)
+	}
+}

@@ -54,6 +54,9 @@ type TaskServerOptions struct {
 	// and then creates the task: a slow server that ignores
 	// notifications/cancelled.
 	HoldCreate chan struct{}
+	// IDPrefix goes before each task's id ("task-1"): a long one makes
+	// ids no client should keep.
+	IDPrefix string
 }
 
 // Sent is one message a client sent a TaskServer.
@@ -175,7 +178,7 @@ func (s *TaskServer) create() wireTask {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
-	t := &serverTask{id: "task-" + strconv.Itoa(s.n), status: "working", message: "started", done: make(chan struct{}), created: time.Now()}
+	t := &serverTask{id: s.opts.IDPrefix + "task-" + strconv.Itoa(s.n), status: "working", message: "started", done: make(chan struct{}), created: time.Now()}
 	s.tasks[t.id] = t
 	return s.wireLocked(t)
 }
