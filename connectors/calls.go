@@ -94,29 +94,36 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: maps.Clone(meta)}
 	token := ""
-	if c.asTask(ctx, name) {
+	if mode := c.taskMode(ctx, name); mode != plainCall {
 		if c.tasks.wire(cs) == nil {
 			return nil, c.newError(KindProtocol, fmt.Errorf("%s: the tool runs as a task, which this transport cannot carry", op()))
 		}
+		// The mark has the session's wire add the task parameter (and
+		// take the mark out), and hand over a task the server answers.
 		token = c.tasks.expect()
 		if params.Meta == nil {
 			params.Meta = mcp.Meta{}
 		}
 		params.Meta[taskMark] = token
-		params.Meta[taskMark+"-ttl"] = max(c.callTimeout(ctx), taskTTLMin).Milliseconds()
+		if mode == taskCall {
+			params.Meta[taskMark+"-ttl"] = max(c.callTimeout(ctx), taskTTLMin).Milliseconds()
+		}
 	}
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
-	var created *taskInfo
+	var (
+		created *taskInfo
+		ext     bool
+	)
 	if token != "" {
-		created = createdTask(c.tasks.take(token))
+		created, ext = createdTask(c.tasks.take(token))
 	}
 	if err != nil {
 		c.told(ctx, err)
 		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	if created != nil {
-		return c.runTask(ctx, cs, p, name, created)
+		return c.runTask(ctx, cs, p, name, created, ext)
 	}
 	return res, nil
 }

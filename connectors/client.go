@@ -8,7 +8,9 @@ import "github.com/modelcontextprotocol/go-sdk/mcp"
 func (c *Connector) newClient() *mcp.Client {
 	// No roots capability: a server that asks for roots (server-everything
 	// does after a call) otherwise delays its exit on close by 5 s.
-	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	caps := &mcp.ClientCapabilities{}
+	declareTasks(caps)
+	client := mcp.NewClient(c.opts.ClientInfo, &mcp.ClientOptions{Capabilities: caps})
 	addTaskMethods(client)
 	return client
 }

@@ -25,6 +25,18 @@ import (
 // when ctx ends first the connector sends tasks/cancel (never
 // notifications/cancelled, which does not cancel a task) and returns.
 // How the task parameter gets onto the wire is taskWire's business.
+//
+// The tasks extension of MCP 2026-07-28 (SEP-2663, TasksExtension) works
+// differently and is supported too, as far as a task that needs no input:
+// the connector declares the extension, and a server that declares it
+// back may answer any tools/call with a task (a flat CreateTaskResult,
+// resultType "task"), whose result tasks/get returns inline once the task
+// is done (there is no tasks/result). A task that asks for input
+// (input_required, answered with tasks/update) is cancelled with an error
+// saying so: mediator does not answer task input yet.
+
+// TasksExtension is the name of the MCP tasks extension (SEP-2663).
+const TasksExtension = "io.modelcontextprotocol/tasks"
 
 // Execution.taskSupport values of a tool's listing.
 const (
@@ -106,6 +118,12 @@ type taskInfo struct {
 	Status        string   `json:"status"`
 	StatusMessage string   `json:"statusMessage,omitempty"`
 	PollInterval  *float64 `json:"pollInterval,omitempty"`
+	// The tasks extension's names and fields: its poll interval, and a
+	// finished task's outcome inline in tasks/get.
+	PollIntervalMs *float64        `json:"pollIntervalMs,omitempty"`
+	ResultType     string          `json:"resultType,omitempty"`
+	Result         json.RawMessage `json:"result,omitempty"`
+	Error          *jsonrpc.Error  `json:"error,omitempty"`
 }
 
 // taskIDParams are the params of tasks/get, tasks/result and tasks/cancel.
@@ -120,6 +138,13 @@ type taskResult struct {
 	taskInfo
 }
 
+// declareTasks adds what the connector supports of tasks to caps: the
+// tasks extension (SEP-2663). The 2025-11-25 tasks need no declaration
+// from a client that only calls tools as tasks.
+func declareTasks(caps *mcp.ClientCapabilities) {
+	caps.AddExtension(TasksExtension, map[string]any{})
+}
+
 // addTaskMethods registers the task methods the connector sends.
 func addTaskMethods(client *mcp.Client) {
 	// Errors only for a standard method's name, which these are not.
@@ -128,28 +153,48 @@ func addTaskMethods(client *mcp.Client) {
 	_ = mcp.AddSendingCustomMethod[*taskIDParams, *taskResult](client, "tasks/cancel")
 }
 
-// asTask reports whether a call of tool name made with ctx runs as a task.
-func (c *Connector) asTask(ctx context.Context, name string) bool {
+// How a tools/call is sent (taskMode).
+const (
+	plainCall   = iota // an ordinary tools/call
+	taskCall           // with the task parameter (2025-11-25)
+	watchedCall        // as is, but the server may answer with a task (the extension)
+)
+
+// taskMode says how a call of tool name made with ctx is sent.
+func (c *Connector) taskMode(ctx context.Context, name string) int {
+	if c.tasks.extension() {
+		return watchedCall
+	}
 	support, serverCalls := c.tasks.toolSupport(name)
 	switch support {
 	case TaskSupportRequired:
-		return true
+		return taskCall
 	case TaskSupportOptional:
-		return serverCalls && taskStartedFunc(ctx) != nil
+		if serverCalls && taskStartedFunc(ctx) != nil {
+			return taskCall
+		}
 	}
-	return false
+	return plainCall
 }
 
-// createdTask returns the task a tools/call's raw result created, or nil
-// when the result is the tool's own.
-func createdTask(raw json.RawMessage) *taskInfo {
+// createdTask returns the task a tools/call's raw result created, and
+// whether it is the extension's, or nil when the result is the tool's
+// own.
+func createdTask(raw json.RawMessage) (*taskInfo, bool) {
 	var r struct {
 		Task *taskInfo `json:"task"`
+		taskInfo
 	}
-	if json.Unmarshal(raw, &r) != nil || r.Task == nil || r.Task.TaskID == "" {
-		return nil
+	if json.Unmarshal(raw, &r) != nil {
+		return nil, false
 	}
-	return r.Task
+	if r.Task != nil && r.Task.TaskID != "" {
+		return r.Task, false
+	}
+	if r.ResultType == "task" && r.TaskID != "" {
+		return &r.taskInfo, true
+	}
+	return nil, false
 }
 
 // AttachTask waits for the running task taskID, a task-augmented call of
@@ -177,15 +222,16 @@ func (c *Connector) attach(ctx context.Context, cs *mcp.ClientSession, st *httpS
 	if err != nil {
 		return nil, c.taskFailed(ctx, cs, p, name, taskID, "tasks/get", err)
 	}
-	return c.runTask(ctx, cs, p, name, &t.taskInfo)
+	return c.runTask(ctx, cs, p, name, &t.taskInfo, c.tasks.extension())
 }
 
 // maxTaskID bounds a task's id: an opaque handle that callers keep (a
 // flow's journal) and show.
 const maxTaskID = 256
 
-// runTask follows task t of tool name to its end and returns its result.
-func (c *Connector) runTask(ctx context.Context, cs *mcp.ClientSession, p probe, name string, t *taskInfo) (*mcp.CallToolResult, error) {
+// runTask follows task t of tool name to its end and returns its result;
+// ext says the task is the tasks extension's.
+func (c *Connector) runTask(ctx context.Context, cs *mcp.ClientSession, p probe, name string, t *taskInfo, ext bool) (*mcp.CallToolResult, error) {
 	id := t.TaskID
 	if len(id) > maxTaskID {
 		c.cancelTask(ctx, cs, id)
@@ -203,8 +249,16 @@ func (c *Connector) runTask(ctx context.Context, cs *mcp.ClientSession, p probe,
 			reported++
 			report(Progress{Server: c.cfg.Name, Progress: reported, Message: t.StatusMessage})
 		}
+		if ext {
+			if res, err, done := c.extensionOutcome(ctx, cs, name, t); done {
+				return res, err
+			}
+		}
 		switch t.Status {
 		case taskCompleted, taskFailed, taskCancelled, taskInputRequired:
+			if ext {
+				break // the outcome comes with a later tasks/get
+			}
 			// tasks/result waits for the end, delivering the server's
 			// requests (input_required) meanwhile.
 			res, err := taskRequest(ctx, c, func(rctx context.Context) (*mcp.CallToolResult, error) {
@@ -252,11 +306,43 @@ func (c *Connector) taskCall(ctx context.Context, cs *mcp.ClientSession, method,
 	return mcp.CallCustomMethod[*taskIDParams, *taskResult](ctx, cs, method, &taskIDParams{TaskID: id})
 }
 
+// extensionOutcome is the outcome of the extension's task t, when its
+// status carries one (done).
+func (c *Connector) extensionOutcome(ctx context.Context, cs *mcp.ClientSession, name string, t *taskInfo) (res *mcp.CallToolResult, err error, done bool) {
+	what := fmt.Sprintf("call tool %q: task %s", name, t.TaskID)
+	switch t.Status {
+	case taskCompleted:
+		if len(t.Result) == 0 {
+			return nil, nil, false
+		}
+		res = new(mcp.CallToolResult)
+		if err := json.Unmarshal(t.Result, res); err != nil {
+			return nil, c.newError(KindProtocol, fmt.Errorf("%s: its result: %w", what, err)), true
+		}
+		return res, nil, true
+	case taskFailed:
+		if t.Error == nil {
+			return nil, nil, false
+		}
+		return nil, c.newError(KindProtocol, fmt.Errorf("%s failed: %w", what, t.Error)), true
+	case taskCancelled:
+		return nil, c.newError(KindProtocol, fmt.Errorf("%s was cancelled by the server: %s", what, t.StatusMessage)), true
+	case taskInputRequired:
+		c.cancelTask(ctx, cs, t.TaskID)
+		return nil, c.newError(KindProtocol, fmt.Errorf("%s asks for input (tasks/update), which mediator does not give a task yet (tasks/cancel sent)", what)), true
+	}
+	return nil, nil, false
+}
+
 func pollInterval(t *taskInfo) time.Duration {
-	if t.PollInterval == nil {
+	ms := t.PollInterval
+	if t.PollIntervalMs != nil {
+		ms = t.PollIntervalMs
+	}
+	if ms == nil {
 		return taskPollDefault
 	}
-	d := time.Duration(*t.PollInterval * float64(time.Millisecond))
+	d := time.Duration(*ms * float64(time.Millisecond))
 	return min(max(d, taskPollMin), taskPollMax)
 }
 

@@ -265,3 +265,60 @@ func TestTaskIDTooLong(t *testing.T) {
 		t.Errorf("the task is %q, want cancelled", got)
 	}
 }
+
+// The tasks extension of MCP 2026-07-28 (SEP-2663): the connector
+// declares it, the server answers with a flat CreateTaskResult, tasks/get
+// brings the result inline (no tasks/result), and over HTTP each request
+// about a task names it in Mcp-Name.
+func TestTaskExtension(t *testing.T) {
+	for _, transport := range []string{"in-process", "streamable-http"} {
+		t.Run(transport, func(t *testing.T) {
+			ctx := testCtx(t)
+			s := hostile.NewTaskServer(hostile.TaskServerOptions{Extension: true, CompleteAfterPolls: 2})
+			url := ""
+			if transport != "in-process" {
+				url = s.URL(t)
+			}
+			c := taskServerConnector(t, ctx, s, url)
+			var log progressLog
+			res, err := c.CallTool(WithProgress(ctx, log.add), hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+			if err != nil {
+				t.Fatalf("CallTool: %v", err)
+			}
+			if got := resultText(t, res); got != "done after polls" || res.IsError {
+				t.Errorf("result %q (IsError %v)", got, res.IsError)
+			}
+			if got := strings.Join(log.all(), "|"); got != "started|poll 1|done after polls" {
+				t.Errorf("progress %q", got)
+			}
+			for _, m := range s.Sent() {
+				switch m.Method {
+				case "tools/call":
+					if m.Task {
+						t.Error("tools/call carried the 2025-11-25 task parameter")
+					}
+				case "tasks/result":
+					t.Error("tasks/result sent; the extension has none")
+				case "tasks/get":
+					if url != "" && m.McpName != m.TaskID {
+						t.Errorf("tasks/get for %q with Mcp-Name %q", m.TaskID, m.McpName)
+					}
+				}
+			}
+
+			// A task that never ends is cancelled at the call's timeout.
+			never := hostile.NewTaskServer(hostile.TaskServerOptions{Extension: true})
+			if url != "" {
+				url = never.URL(t)
+			}
+			c = taskServerConnector(t, ctx, never, url)
+			_, err = c.CallTool(WithCallTimeout(ctx, 100*time.Millisecond), hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+			if err == nil || kindOf(t, err) != KindTimeout {
+				t.Fatalf("CallTool = %v, want KindTimeout", err)
+			}
+			if got := never.Status("task-1"); got != "cancelled" {
+				t.Errorf("task-1 is %q, want cancelled", got)
+			}
+		})
+	}
+}

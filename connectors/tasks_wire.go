@@ -43,8 +43,10 @@ type taskState struct {
 	// listing that named the tool; a tool without one is absent.
 	support map[string]string
 	// serverCalls: the server declared tasks.requests.tools.call in its
-	// last initialize result.
+	// last initialize result. serverExt: it declared the tasks extension
+	// (TasksExtension) there or in its server/discover result.
 	serverCalls bool
+	serverExt   bool
 	// created holds, per marked call's token, the raw result of the
 	// call once it arrived: a CreateTaskResult, or the tool's result if
 	// the server answered at once. waiting holds the tokens of the calls
@@ -69,6 +71,13 @@ func (s *taskState) toolSupport(name string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.support[name], s.serverCalls
+}
+
+// extension reports whether the server declared the tasks extension.
+func (s *taskState) extension() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serverExt
 }
 
 // expect returns a fresh token for a marked call.
@@ -138,7 +147,7 @@ func (w *taskWire) outgoing(msg jsonrpc.Message) (jsonrpc.Message, bool) {
 	}
 	var token string
 	switch req.Method {
-	case "initialize", "tools/list":
+	case "initialize", "server/discover", "tools/list":
 	case "tools/call":
 		if !bytes.Contains(req.Params, []byte(taskMark)) {
 			return msg, false
@@ -151,8 +160,7 @@ func (w *taskWire) outgoing(msg jsonrpc.Message) (jsonrpc.Message, bool) {
 		if json.Unmarshal(params["_meta"], &meta) != nil || json.Unmarshal(meta[taskMark], &token) != nil {
 			return msg, false
 		}
-		var ttl int64
-		_ = json.Unmarshal(meta[taskMark+"-ttl"], &ttl)
+		ttl, augment := meta[taskMark+"-ttl"]
 		delete(meta, taskMark)
 		delete(meta, taskMark+"-ttl")
 		if len(meta) == 0 {
@@ -160,7 +168,9 @@ func (w *taskWire) outgoing(msg jsonrpc.Message) (jsonrpc.Message, bool) {
 		} else {
 			params["_meta"], _ = json.Marshal(meta)
 		}
-		params["task"], _ = json.Marshal(map[string]int64{"ttl": ttl})
+		if augment {
+			params["task"], _ = json.Marshal(map[string]json.RawMessage{"ttl": ttl})
+		}
 		p, err := json.Marshal(params)
 		if err != nil {
 			return msg, false
@@ -193,10 +203,11 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 	}
 	s := w.state
 	switch req.method {
-	case "initialize":
+	case "initialize", "server/discover":
 		var r struct {
 			Capabilities struct {
-				Tasks *struct {
+				Extensions map[string]json.RawMessage `json:"extensions"`
+				Tasks      *struct {
 					Requests *struct {
 						Tools *struct {
 							Call json.RawMessage `json:"call"`
@@ -209,6 +220,7 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 		t := r.Capabilities.Tasks
 		s.mu.Lock()
 		s.serverCalls = t != nil && t.Requests != nil && t.Requests.Tools != nil && t.Requests.Tools.Call != nil
+		_, s.serverExt = r.Capabilities.Extensions[TasksExtension]
 		s.mu.Unlock()
 	case "tools/list":
 		var r struct {
@@ -232,6 +244,10 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 		}
 		s.mu.Unlock()
 	case "tools/call":
+		t, _ := createdTask(resp.Result)
+		if t == nil {
+			return // the tool's own result, which go-sdk decodes
+		}
 		s.mu.Lock()
 		waiting := s.waiting[req.token]
 		if waiting {
@@ -239,7 +255,7 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 		}
 		cs, orphan := w.cs, s.orphan
 		s.mu.Unlock()
-		if t := createdTask(resp.Result); !waiting && t != nil && orphan != nil && cs != nil {
+		if !waiting && orphan != nil && cs != nil {
 			// Not on this goroutine: it reads the session's messages,
 			// the answer to tasks/cancel among them.
 			go orphan(cs, t.TaskID)
@@ -293,11 +309,13 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 	if err != nil {
 		return nil, err
 	}
-	watch := false
-	// Only a request outgoing may pick is decoded: a tool's arguments can
-	// be large.
-	if bytes.Contains(body, []byte(taskMark)) || bytes.Contains(body, []byte(`"initialize"`)) || bytes.Contains(body, []byte(`"tools/list"`)) {
+	watch, name := false, ""
+	// Only a request outgoing may pick, or one about a task, is decoded: a
+	// tool's arguments can be large.
+	if bytes.Contains(body, []byte(taskMark)) || bytes.Contains(body, []byte(`"tasks/`)) ||
+		bytes.Contains(body, []byte(`"initialize"`)) || bytes.Contains(body, []byte(`"server/discover"`)) || bytes.Contains(body, []byte(`"tools/list"`)) {
 		if msg, err := jsonrpc.DecodeMessage(body); err == nil {
+			name = taskName(msg)
 			var out jsonrpc.Message
 			if out, watch = w.outgoing(msg); out != msg {
 				if b, err := jsonrpc.EncodeMessage(out); err == nil {
@@ -307,6 +325,11 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 		}
 	}
 	req = req.Clone(req.Context())
+	if name != "" {
+		// The tasks extension routes a request about a task by its id
+		// (SEP-2243), which go-sdk does not set for custom methods.
+		req.Header.Set("Mcp-Name", name)
+	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -317,6 +340,20 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	resp.Body = &wireBody{ReadCloser: resp.Body, wire: w, events: mt == "text/event-stream"}
 	return resp, nil
+}
+
+// taskName is the task id of a tasks/get, tasks/update or tasks/cancel
+// request, or "".
+func taskName(msg jsonrpc.Message) string {
+	req, ok := msg.(*jsonrpc.Request)
+	if !ok || (req.Method != "tasks/get" && req.Method != "tasks/update" && req.Method != "tasks/cancel") {
+		return ""
+	}
+	var p struct {
+		TaskID string `json:"taskId"`
+	}
+	_ = json.Unmarshal(req.Params, &p)
+	return p.TaskID
 }
 
 // wireBody passes a response body through, handing each JSON-RPC message

@@ -57,6 +57,12 @@ type TaskServerOptions struct {
 	// IDPrefix goes before each task's id ("task-1"): a long one makes
 	// ids no client should keep.
 	IDPrefix string
+	// Extension makes the server speak the tasks extension of MCP
+	// 2026-07-28 (SEP-2663) instead: it declares the extension, answers
+	// a call of TaskTool from a client that declared it with a flat
+	// CreateTaskResult (resultType "task"), returns a finished task's
+	// result inline in tasks/get, and has no tasks/result (-32601).
+	Extension bool
 }
 
 // Sent is one message a client sent a TaskServer.
@@ -67,6 +73,8 @@ type Sent struct {
 	// TaskID is params.taskId (tasks/*), or params.requestId
 	// (notifications/cancelled).
 	TaskID string
+	// McpName is the request's Mcp-Name header (over HTTP).
+	McpName string
 }
 
 type serverTask struct {
@@ -85,7 +93,13 @@ func NewTaskServer(opts TaskServerOptions) *TaskServer {
 		opts.PollInterval = 10 * time.Millisecond
 	}
 	s := &TaskServer{opts: opts, tasks: map[string]*serverTask{}}
-	s.Server = mcp.NewServer(&mcp.Implementation{Name: "tasks", Version: "1"}, nil)
+	var sopts *mcp.ServerOptions
+	if opts.Extension {
+		caps := &mcp.ServerCapabilities{}
+		caps.AddExtension(tasksExtension, map[string]any{})
+		sopts = &mcp.ServerOptions{Capabilities: caps}
+	}
+	s.Server = mcp.NewServer(&mcp.Implementation{Name: "tasks", Version: "1"}, sopts)
 	ann := &mcp.ToolAnnotations{IdempotentHint: opts.Idempotent}
 	mcp.AddTool(s.Server, &mcp.Tool{Name: TaskTool, Description: "Research a topic, as a task.", Annotations: ann},
 		func(context.Context, *mcp.CallToolRequest, struct {
@@ -98,6 +112,9 @@ func NewTaskServer(opts TaskServerOptions) *TaskServer {
 		return s.get(p.TaskID)
 	})
 	_ = mcp.AddReceivingCustomMethod(s.Server, "tasks/result", func(ctx context.Context, _ *mcp.ServerSession, p *taskIDParams) (*mcp.CallToolResult, error) {
+		if opts.Extension {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "tasks/result is not a method of the tasks extension"}
+		}
 		return s.result(ctx, p.TaskID)
 	})
 	_ = mcp.AddReceivingCustomMethod(s.Server, "tasks/cancel", func(ctx context.Context, _ *mcp.ServerSession, p *taskIDParams) (*taskResult, error) {
@@ -105,6 +122,8 @@ func NewTaskServer(opts TaskServerOptions) *TaskServer {
 	})
 	return s
 }
+
+const tasksExtension = "io.modelcontextprotocol/tasks"
 
 type taskIDParams struct {
 	mcp.ParamsBase
@@ -117,13 +136,18 @@ type wireTask struct {
 	StatusMessage string `json:"statusMessage,omitempty"`
 	CreatedAt     string `json:"createdAt"`
 	LastUpdatedAt string `json:"lastUpdatedAt"`
-	TTL           int64  `json:"ttl"`
-	PollInterval  int64  `json:"pollInterval"`
+	TTL           int64  `json:"ttl,omitempty"`
+	PollInterval  int64  `json:"pollInterval,omitempty"`
 }
 
 type taskResult struct {
 	mcp.ResultBase
 	wireTask
+	// The extension's names, and a finished task's result inline.
+	ResultType     string              `json:"resultType,omitempty"`
+	TTLMs          int64               `json:"ttlMs,omitempty"`
+	PollIntervalMs int64               `json:"pollIntervalMs,omitempty"`
+	Result         *mcp.CallToolResult `json:"result,omitempty"`
 }
 
 type createTaskResult struct {
@@ -149,6 +173,13 @@ func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 				if s.opts.HoldCreate != nil {
 					<-s.opts.HoldCreate
 				}
+				if s.opts.Extension {
+					if !declared(req) {
+						break // a synchronous call, which fails
+					}
+					t := s.create()
+					return s.flat(taskResult{wireTask: t, ResultType: "task"}), nil
+				}
 				return &createTaskResult{Task: s.create()}, nil
 			}
 		case "tools/list":
@@ -172,6 +203,34 @@ func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// declared reports whether the client of req declared the tasks
+// extension: in its initialize capabilities, or in the request's _meta
+// (2026-07-28).
+func declared(req mcp.Request) bool {
+	var caps any
+	if ss, ok := req.GetSession().(*mcp.ServerSession); ok && ss.InitializeParams() != nil && ss.InitializeParams().Capabilities != nil {
+		caps = ss.InitializeParams().Capabilities
+	}
+	if m := req.GetParams().GetMeta(); m[mcp.MetaKeyClientCapabilities] != nil {
+		caps = m[mcp.MetaKeyClientCapabilities]
+	}
+	b, _ := json.Marshal(caps)
+	var c struct {
+		Extensions map[string]any `json:"extensions"`
+	}
+	_ = json.Unmarshal(b, &c)
+	_, ok := c.Extensions[tasksExtension]
+	return ok
+}
+
+// flat is t in the extension's form: ttlMs and pollIntervalMs for ttl
+// and pollInterval.
+func (s *TaskServer) flat(t taskResult) *taskResult {
+	t.TTLMs, t.PollIntervalMs = t.TTL, t.PollInterval
+	t.TTL, t.PollInterval = 0, 0
+	return &t
 }
 
 func (s *TaskServer) create() wireTask {
@@ -206,6 +265,13 @@ func (s *TaskServer) get(id string) (*taskResult, error) {
 		if s.opts.CompleteAfterPolls > 0 && t.polls >= s.opts.CompleteAfterPolls {
 			s.finishLocked(t, "completed", "done after polls")
 		}
+	}
+	if s.opts.Extension {
+		r := taskResult{wireTask: s.wireLocked(t)}
+		if t.status == "completed" {
+			r.Result = t.result
+		}
+		return s.flat(r), nil
 	}
 	return &taskResult{wireTask: s.wireLocked(t)}, nil
 }
@@ -247,6 +313,9 @@ func (s *TaskServer) cancel(id string) (*taskResult, error) {
 		return nil, notFound(id)
 	}
 	s.finishLocked(t, "cancelled", "cancelled by the client")
+	if s.opts.Extension {
+		return &taskResult{}, nil // an empty ack
+	}
 	return &taskResult{wireTask: s.wireLocked(t)}, nil
 }
 
@@ -291,7 +360,7 @@ func (s *TaskServer) Count(method string) int {
 	return n
 }
 
-func (s *TaskServer) record(msg jsonrpc.Message) {
+func (s *TaskServer) record(msg jsonrpc.Message, mcpName string) {
 	req, ok := msg.(*jsonrpc.Request)
 	if !ok {
 		return
@@ -302,7 +371,7 @@ func (s *TaskServer) record(msg jsonrpc.Message) {
 		RequestID any             `json:"requestId"`
 	}
 	_ = json.Unmarshal(req.Params, &p)
-	m := Sent{Method: req.Method, Task: len(p.Task) > 0, TaskID: p.TaskID}
+	m := Sent{Method: req.Method, Task: len(p.Task) > 0, TaskID: p.TaskID, McpName: mcpName}
 	if p.RequestID != nil {
 		m.TaskID = fmt.Sprint(p.RequestID)
 	}
@@ -343,7 +412,7 @@ type recordingConn struct {
 }
 
 func (c recordingConn) Write(ctx context.Context, msg jsonrpc.Message) error {
-	c.s.record(msg)
+	c.s.record(msg, "")
 	return c.Connection.Write(ctx, msg)
 }
 
@@ -355,7 +424,7 @@ func (s *TaskServer) Handler() http.Handler {
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
 			if msg, err := jsonrpc.DecodeMessage(body); err == nil {
-				s.record(msg)
+				s.record(msg, r.Header.Get("Mcp-Name"))
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
