@@ -140,10 +140,12 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		if attach != "" && errors.Is(err, connectors.ErrTaskNotFound) {
 			// The task is gone (expired, or its server restarted): the call
 			// is as undecided as any interrupted one, and the retry rule
-			// says whether it is sent again.
+			// says whether it is sent again. The journal says so too: an
+			// interrupted call without a task, which a later resume
+			// treats the same way (--rerun and --mark-done settle it).
 			cancel()
 			attach = ""
-			rec.State, rec.FinishedAt, rec.Error, rec.ErrorClass = AttemptFailed, e.rt.Now(), err.Error(), ClassProtocol
+			rec.TaskID, rec.Error = "", err.Error()
 			if e.journal != nil {
 				if jerr := e.journal.RecordAttempt(rec, true); jerr != nil {
 					return callFailed(jerr, attempt)

@@ -191,6 +191,22 @@ func TestResumeTaskGone(t *testing.T) {
 		if n := restarted.Count("tools/call"); n != 0 {
 			t.Errorf("%d tools/call sent for a call that is not safe to repeat", n)
 		}
+		// Still undecided at the next resume, which stops before calling;
+		// --mark-done settles it.
+		_, j, err := resumeTask(t, ctx, flowPath, journalPath, runID, restarted.URL(t))
+		if !errors.As(err, &be) {
+			t.Fatalf("second Resume = %v, want a ResumeBlockedError", err)
+		}
+		last, err := j.LastAttempts(ctx, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := last["ask"]; a.State != AttemptStarted || a.TaskID != "" || !strings.Contains(a.Error, "does not know the task") {
+			t.Errorf("journalled attempt %+v, want an interrupted call without a task", a)
+		}
+		if n := restarted.Count("tools/call"); n != 0 {
+			t.Errorf("%d tools/call sent by the second resume", n)
+		}
 	})
 	t.Run("idempotent", func(t *testing.T) {
 		opts := hostile.TaskServerOptions{Idempotent: true}
