@@ -250,7 +250,7 @@ func (c *Connector) runTask(ctx context.Context, cs *mcp.ClientSession, p probe,
 			report(Progress{Server: c.cfg.Name, Progress: reported, Message: t.StatusMessage})
 		}
 		if ext {
-			if res, err, done := c.extensionOutcome(ctx, cs, name, t); done {
+			if res, done, err := c.extensionOutcome(ctx, cs, name, t); done {
 				return res, err
 			}
 		}
@@ -308,30 +308,30 @@ func (c *Connector) taskCall(ctx context.Context, cs *mcp.ClientSession, method,
 
 // extensionOutcome is the outcome of the extension's task t, when its
 // status carries one (done).
-func (c *Connector) extensionOutcome(ctx context.Context, cs *mcp.ClientSession, name string, t *taskInfo) (res *mcp.CallToolResult, err error, done bool) {
+func (c *Connector) extensionOutcome(ctx context.Context, cs *mcp.ClientSession, name string, t *taskInfo) (res *mcp.CallToolResult, done bool, err error) {
 	what := fmt.Sprintf("call tool %q: task %s", name, t.TaskID)
 	switch t.Status {
 	case taskCompleted:
 		if len(t.Result) == 0 {
-			return nil, nil, false
+			return nil, false, nil
 		}
 		res = new(mcp.CallToolResult)
 		if err := json.Unmarshal(t.Result, res); err != nil {
-			return nil, c.newError(KindProtocol, fmt.Errorf("%s: its result: %w", what, err)), true
+			return nil, true, c.newError(KindProtocol, fmt.Errorf("%s: its result: %w", what, err))
 		}
-		return res, nil, true
+		return res, true, nil
 	case taskFailed:
 		if t.Error == nil {
-			return nil, nil, false
+			return nil, false, nil
 		}
-		return nil, c.newError(KindProtocol, fmt.Errorf("%s failed: %w", what, t.Error)), true
+		return nil, true, c.newError(KindProtocol, fmt.Errorf("%s failed: %w", what, t.Error))
 	case taskCancelled:
-		return nil, c.newError(KindProtocol, fmt.Errorf("%s was cancelled by the server: %s", what, t.StatusMessage)), true
+		return nil, true, c.newError(KindProtocol, fmt.Errorf("%s was cancelled by the server: %s", what, t.StatusMessage))
 	case taskInputRequired:
 		c.cancelTask(ctx, cs, t.TaskID)
-		return nil, c.newError(KindProtocol, fmt.Errorf("%s asks for input (tasks/update), which mediator does not give a task yet (tasks/cancel sent)", what)), true
+		return nil, true, c.newError(KindProtocol, fmt.Errorf("%s asks for input (tasks/update), which mediator does not give a task yet (tasks/cancel sent)", what))
 	}
-	return nil, nil, false
+	return nil, false, nil
 }
 
 func pollInterval(t *taskInfo) time.Duration {
