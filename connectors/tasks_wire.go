@@ -24,13 +24,17 @@ import (
 // in the HTTP round tripper over streamable HTTP, whose connection go-sdk
 // must get unwrapped) and
 //   - adds the task parameter to a tools/call that callTool marked (the
-//     mark, a _meta key, is taken out again: it never reaches the server),
-//     and hands that call's raw result to callTool, so a CreateTaskResult
-//     is not lost;
+//     mark, a _meta key, is taken out again: it never reaches the server;
+//     a call marked only to be watched, under the tasks extension, gets
+//     no parameter), and hands callTool the call's result when it is a
+//     task, so a CreateTaskResult is not lost;
 //   - reads each tool's execution.taskSupport from tools/list results and
-//     the server's tasks capability from the initialize result.
-// tasks/get, tasks/result and tasks/cancel need nothing of the sort: they
-// are custom methods (see newClient).
+//     the server's tasks capability and extension from the initialize
+//     (or server/discover) result;
+//   - over HTTP, names the task of a tasks/get|update|cancel in the
+//     Mcp-Name header, as the tasks extension asks.
+// tasks/get, tasks/result and tasks/cancel are otherwise ordinary custom
+// methods (see addTaskMethods).
 
 // taskMark is the _meta key under which callTool marks a tools/call to be
 // sent as a task; its value is the call's token (see taskState.expect).
@@ -47,10 +51,9 @@ type taskState struct {
 	// (TasksExtension) there or in its server/discover result.
 	serverCalls bool
 	serverExt   bool
-	// created holds, per marked call's token, the raw result of the
-	// call once it arrived: a CreateTaskResult, or the tool's result if
-	// the server answered at once. waiting holds the tokens of the calls
-	// still waiting for theirs.
+	// created holds, per marked call's token, the call's result when it
+	// was a task (a CreateTaskResult). waiting holds the tokens of the
+	// calls still waiting for theirs.
 	created map[string]json.RawMessage
 	waiting map[string]bool
 	next    uint64
