@@ -322,3 +322,33 @@ func TestTaskExtension(t *testing.T) {
 		})
 	}
 }
+
+// A tool whose task support is optional runs as a task only for a caller
+// that wants the task's id (WithTaskStarted), and only with a server that
+// declared task-augmented calls; otherwise it is an ordinary call.
+func TestTaskOptional(t *testing.T) {
+	ctx := testCtx(t)
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{Optional: true, CompleteAfterPolls: 1})
+	c := taskServerConnector(t, ctx, s, "")
+	if support, declared := c.tasks.toolSupport(hostile.TaskTool); support != TaskSupportOptional || !declared {
+		t.Fatalf("task support %q, server declared task calls %v; want optional, true", support, declared)
+	}
+	res, err := c.CallTool(ctx, hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+	if err != nil || resultText(t, res) != "done at once" {
+		t.Fatalf("plain call: %v, %v", res, err)
+	}
+	var id string
+	res, err = c.CallTool(WithTaskStarted(ctx, func(taskID string) { id = taskID }), hostile.TaskTool, map[string]any{"topic": "x"}, nil)
+	if err != nil || resultText(t, res) != "done after polls" || id == "" {
+		t.Fatalf("call as a task: %v, %v (task %q)", res, err, id)
+	}
+	var tasks []bool
+	for _, m := range s.Sent() {
+		if m.Method == "tools/call" {
+			tasks = append(tasks, m.Task)
+		}
+	}
+	if len(tasks) != 2 || tasks[0] || !tasks[1] {
+		t.Errorf("task parameter on the calls: %v, want [false true]", tasks)
+	}
+}

@@ -63,6 +63,11 @@ type TaskServerOptions struct {
 	// CreateTaskResult (resultType "task"), returns a finished task's
 	// result inline in tasks/get, and has no tasks/result (-32601).
 	Extension bool
+	// Optional lists TaskTool with taskSupport "optional" and declares
+	// task-augmented tools/call (tasks.requests.tools.call): a call
+	// without the task parameter is answered at once ("done at once").
+	// Only through Dial, which sees whether a call had it.
+	Optional bool
 }
 
 // Sent is one message a client sent a TaskServer.
@@ -105,6 +110,9 @@ func NewTaskServer(opts TaskServerOptions) *TaskServer {
 		func(context.Context, *mcp.CallToolRequest, struct {
 			Topic string `json:"topic"`
 		}) (*mcp.CallToolResult, any, error) {
+			if opts.Optional {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done at once"}}}, nil, nil
+			}
 			return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: TaskTool + " requires task augmentation"}
 		})
 	s.Server.AddReceivingMiddleware(s.middleware)
@@ -173,6 +181,9 @@ func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 				if s.opts.HoldCreate != nil {
 					<-s.opts.HoldCreate
 				}
+				if s.opts.Optional && !s.lastCallTask() {
+					break // answered at once
+				}
 				if s.opts.Extension {
 					if !declared(req) {
 						break // a synchronous call, which fails
@@ -192,12 +203,34 @@ func (s *TaskServer) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			if err := json.Unmarshal(b, &m); err != nil {
 				return nil, err
 			}
+			support := "required"
+			if s.opts.Optional {
+				support = "optional"
+			}
 			tools, _ := m["tools"].([]any)
 			for _, t := range tools {
 				if tm, ok := t.(map[string]any); ok && tm["name"] == TaskTool {
-					tm["execution"] = map[string]any{"taskSupport": "required"}
+					tm["execution"] = map[string]any{"taskSupport": support}
 				}
 			}
+			b, err = json.Marshal(m)
+			return &rawResult{raw: b}, err
+		case "initialize", "server/discover":
+			res, err := next(ctx, method, req)
+			if err != nil || !s.opts.Optional {
+				return res, err
+			}
+			var m map[string]any
+			b, _ := json.Marshal(res)
+			if err := json.Unmarshal(b, &m); err != nil {
+				return nil, err
+			}
+			caps, _ := m["capabilities"].(map[string]any)
+			if caps == nil {
+				caps = map[string]any{}
+				m["capabilities"] = caps
+			}
+			caps["tasks"] = map[string]any{"requests": map[string]any{"tools": map[string]any{"call": map[string]any{}}}}
 			b, err = json.Marshal(m)
 			return &rawResult{raw: b}, err
 		}
@@ -347,6 +380,19 @@ func (s *TaskServer) Sent() []Sent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Sent(nil), s.sent...)
+}
+
+// lastCallTask reports whether the last tools/call recorded had the task
+// parameter.
+func (s *TaskServer) lastCallTask() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.sent) - 1; i >= 0; i-- {
+		if s.sent[i].Method == "tools/call" {
+			return s.sent[i].Task
+		}
+	}
+	return false
 }
 
 // Count is how many messages of method clients sent.
