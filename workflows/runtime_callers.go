@@ -106,12 +106,12 @@ func (c *SessionCaller) session(server string) (*mcp.ClientSession, error) {
 }
 
 func (c *SessionCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	if req.ResumeTaskID != "" {
+		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s.%s: cannot attach to task %s over a plain go-sdk session", req.Server, req.Tool, req.ResumeTaskID)}
+	}
 	cs, err := c.session(req.Server)
 	if err != nil {
 		return nil, err
-	}
-	if req.ResumeTaskID != "" {
-		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s.%s: cannot attach to task %s over a plain go-sdk session", req.Server, req.Tool, req.ResumeTaskID)}
 	}
 	// Fresh params per call: the SDK writes into Meta.
 	params := &mcp.CallToolParams{Name: req.Tool, Arguments: req.Args}

@@ -274,3 +274,13 @@ func TestJournalMigratesTaskID(t *testing.T) {
 	}
 	j2.Close()
 }
+
+// A SessionCaller cannot run tasks, so it refuses to attach to one rather
+// than call the tool again.
+func TestSessionCallerRefusesAttach(t *testing.T) {
+	_, err := (&SessionCaller{}).CallTool(context.Background(), CallRequest{Server: "lab", Tool: "research", ResumeTaskID: "task-1"})
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Class != ClassRefused || !strings.Contains(err.Error(), "cannot attach to task task-1") {
+		t.Errorf("CallTool = %v, want a refusal to attach", err)
+	}
+}
