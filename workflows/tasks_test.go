@@ -284,3 +284,37 @@ func TestSessionCallerRefusesAttach(t *testing.T) {
 		t.Errorf("CallTool = %v, want a refusal to attach", err)
 	}
 }
+
+// A step's timeout bounds its task as one call: a task that never ends
+// fails the step at the timeout, cancelled on the server (tasks/cancel),
+// with its id in the journal.
+func TestStepTimeoutCancelsTask(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{})
+	o, err := taskOrchestrator(s.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	j, err := OpenJournal(filepath.Join(t.TempDir(), JournalFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	fl := parseFlow(t, strings.Replace(taskFlow, "timeout: 1m", "timeout: 200ms", 1))
+	res, err := Run(ctx, fl, RunOptions{Runtime: NewLocalRuntime(OrchestratorCaller{O: o}), Journal: j, TrustAnnotations: trustAll})
+	if err == nil || res.Status != RunFailed || !strings.Contains(err.Error(), "timed out after 200ms") {
+		t.Fatalf("Run = %v (%v), want the step timed out", err, res.Status)
+	}
+	if s.Count("tools/call") != 1 || s.Count("tasks/cancel") != 1 || s.Status("task-1") != "cancelled" {
+		t.Errorf("server saw %+v; task-1 is %q", s.Sent(), s.Status("task-1"))
+	}
+	last, err := j.LastAttempts(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := last["ask"]; a == nil || a.TaskID != "task-1" || a.State != AttemptFailed || a.ErrorClass != ClassTimeout {
+		t.Errorf("journalled attempt %+v", a)
+	}
+}
