@@ -506,6 +506,9 @@ func (j *Journal) ClaimRun(ctx context.Context, id string, pid int, now time.Tim
 // repeat, a finished record of a call with effects).
 func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	key := j.redact(a.IdempotencyKey)
+	// A server chooses its task ids; one that holds a secret is stored
+	// redacted, and a resume then finds no such task.
+	taskID := j.redact(a.TaskID)
 	result := ""
 	if len(a.Result) > 0 {
 		result = j.redact(string(a.Result))
@@ -519,7 +522,7 @@ func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	return j.write(wait, func(tx *sql.Tx) error {
 		_, err := tx.Stmt(j.insertAttempt).Exec(
 			rec.RunID, rec.Path, rec.Attempt, rec.Step, rec.Server, rec.Tool, rec.State, rec.ArgsDigest, key, result, errText, rec.ErrorClass,
-			rec.StartedAt.UnixNano(), finished, rec.TaskID)
+			rec.StartedAt.UnixNano(), finished, taskID)
 		if err != nil {
 			return fmt.Errorf("record attempt %s #%d of run %s: %w", rec.Path, rec.Attempt, rec.RunID, err)
 		}

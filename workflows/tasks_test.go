@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/hostile"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -316,5 +317,31 @@ func TestStepTimeoutCancelsTask(t *testing.T) {
 	}
 	if a := last["ask"]; a == nil || a.TaskID != "task-1" || a.State != AttemptFailed || a.ErrorClass != ClassTimeout {
 		t.Errorf("journalled attempt %+v", a)
+	}
+}
+
+// A task id that holds a known secret value is stored redacted.
+func TestJournalRedactsTaskID(t *testing.T) {
+	const canary = "canary-task-5e1f"
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(canary))
+	j, err := OpenJournal(filepath.Join(t.TempDir(), JournalFile), red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.CreateRun(&RunRecord{ID: "r", FlowName: "f", FlowPath: "p", FlowDigest: "d", Status: RunRunning, StartedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.RecordAttempt(&AttemptRecord{RunID: "r", Path: "a", Attempt: 1, Step: "a", Server: "s", Tool: "t",
+		State: AttemptStarted, ArgsDigest: "x", StartedAt: time.Now(), TaskID: "task-" + canary}, true); err != nil {
+		t.Fatal(err)
+	}
+	last, err := j.LastAttempts(context.Background(), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := last["a"].TaskID; got == "" || strings.Contains(got, canary) {
+		t.Errorf("stored task id %q", got)
 	}
 }
