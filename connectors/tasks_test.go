@@ -172,13 +172,13 @@ func TestTaskNeverCompletesEndsAtTimeout(t *testing.T) {
 }
 
 // A task completes over an in-process transport and over streamable HTTP
-// (where the wire is the round tripper), its status on the way reported
-// as progress; the task parameter's mark never reaches the server.
+// (where the wire is the round tripper), answered as event streams or as
+// JSON, its status on the way reported as progress.
 func TestTaskCompletes(t *testing.T) {
-	for _, transport := range []string{"in-process", "streamable-http"} {
+	for _, transport := range []string{"in-process", "streamable-http", "streamable-http-json"} {
 		t.Run(transport, func(t *testing.T) {
 			ctx := testCtx(t)
-			s := hostile.NewTaskServer(hostile.TaskServerOptions{CompleteAfterPolls: 3})
+			s := hostile.NewTaskServer(hostile.TaskServerOptions{CompleteAfterPolls: 3, JSONResponse: transport == "streamable-http-json"})
 			url := ""
 			if transport != "in-process" {
 				url = s.URL(t)
@@ -197,6 +197,21 @@ func TestTaskCompletes(t *testing.T) {
 			}
 			if s.Count("tools/call") != 1 || s.Count("tasks/result") != 1 || s.Count("tasks/cancel") != 0 {
 				t.Errorf("sent %+v", s.Sent())
+			}
+			// The mark that asked for the task parameter never reaches the
+			// server; the caller's _meta does.
+			for _, m := range s.Sent() {
+				if m.Method != "tools/call" {
+					continue
+				}
+				if !m.Task || m.Meta["other"] != "kept" {
+					t.Errorf("tools/call sent with task %v and _meta %v", m.Task, m.Meta)
+				}
+				for k := range m.Meta {
+					if strings.HasPrefix(k, taskMark) {
+						t.Errorf("tools/call sent with the mark %q in its _meta", k)
+					}
+				}
 			}
 		})
 	}

@@ -68,6 +68,9 @@ type TaskServerOptions struct {
 	// without the task parameter is answered at once ("done at once").
 	// Only through Dial, which sees whether a call had it.
 	Optional bool
+	// JSONResponse answers each HTTP request with application/json rather
+	// than an event stream.
+	JSONResponse bool
 }
 
 // Sent is one message a client sent a TaskServer.
@@ -80,6 +83,8 @@ type Sent struct {
 	TaskID string
 	// McpName is the request's Mcp-Name header (over HTTP).
 	McpName string
+	// Meta is params._meta.
+	Meta map[string]any
 }
 
 type serverTask struct {
@@ -415,9 +420,10 @@ func (s *TaskServer) record(msg jsonrpc.Message, mcpName string) {
 		Task      json.RawMessage `json:"task"`
 		TaskID    string          `json:"taskId"`
 		RequestID any             `json:"requestId"`
+		Meta      map[string]any  `json:"_meta"`
 	}
 	_ = json.Unmarshal(req.Params, &p)
-	m := Sent{Method: req.Method, Task: len(p.Task) > 0, TaskID: p.TaskID, McpName: mcpName}
+	m := Sent{Method: req.Method, Task: len(p.Task) > 0, TaskID: p.TaskID, McpName: mcpName, Meta: p.Meta}
 	if p.RequestID != nil {
 		m.TaskID = fmt.Sprint(p.RequestID)
 	}
@@ -465,7 +471,7 @@ func (c recordingConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 // Handler serves the server over streamable HTTP, recording each POSTed
 // message.
 func (s *TaskServer) Handler() http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.Server }, nil)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.Server }, &mcp.StreamableHTTPOptions{JSONResponse: s.opts.JSONResponse})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
