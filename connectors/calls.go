@@ -43,6 +43,12 @@ func (c *Connector) ListToolsUpTo(ctx context.Context, max int) (tools []*mcp.To
 // same bound. A call whose session dies under it fails with KindTransport
 // and is never retried: the tool may have run, and tools need not be
 // idempotent.
+//
+// A tool that runs as a task (MCP tasks; see tasks.go) is called, waited
+// for and returned the same way, within the same bound; canceling ctx or
+// running out of time then sends tasks/cancel instead. [WithTaskStarted]
+// learns the task's id, and [WithTaskResume] attaches to a running task
+// instead of calling.
 func (c *Connector) CallTool(ctx context.Context, name string, args map[string]any, meta mcp.Meta) (*mcp.CallToolResult, error) {
 	if args == nil {
 		args = map[string]any{}
@@ -70,15 +76,44 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	if err != nil {
 		return nil, err
 	}
+	if id := taskResumeID(ctx); id != "" {
+		return c.attach(ctx, cs, st, name, id)
+	}
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: c.logMeta(cs, maps.Clone(meta))}
+	token := ""
+	if mode := c.taskMode(ctx, name); mode != plainCall {
+		if c.tasks.wire(cs) == nil {
+			return nil, c.newError(KindProtocol, fmt.Errorf("%s: the tool runs as a task, which this transport cannot carry", op()))
+		}
+		// The mark has the session's wire add the task parameter (and
+		// take the mark out), and hand over a task the server answers.
+		token = c.tasks.expect()
+		if params.Meta == nil {
+			params.Meta = mcp.Meta{}
+		}
+		params.Meta[taskMark] = token
+		if mode == taskCall {
+			params.Meta[taskMark+"-ttl"] = max(c.callTimeout(ctx), taskTTLMin).Milliseconds()
+		}
+	}
 	defer c.progress.track(ctx, params)()
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
+	var (
+		created *taskInfo
+		ext     bool
+	)
+	if token != "" {
+		created, ext = createdTask(c.tasks.take(token))
+	}
 	if err != nil {
 		c.told(ctx, err)
 		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
+	}
+	if created != nil {
+		return c.runTask(ctx, cs, p, name, created, ext)
 	}
 	return res, nil
 }

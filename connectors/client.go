@@ -13,11 +13,13 @@ func (c *Connector) newClient() *mcp.Client {
 	roots := mcpRoots(c.roots)
 	opts := &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
 	c.hostOptions(opts, roots)
+	declareTasks(opts.Capabilities)
 	opts.ResourceUpdatedHandler = c.resourceUpdated
 	client := mcp.NewClient(c.opts.ClientInfo, opts)
 	client.AddReceivingMiddleware(c.refuseUnoffered(len(roots) > 0))
 	client.AddRoots(roots...)
 	c.client = client
 	addSkillMethods(client)
+	addTaskMethods(client)
 	return client
 }

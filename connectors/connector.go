@@ -87,6 +87,7 @@ type Connector struct {
 	hostMu sync.Mutex
 	roots  []string
 	client *mcp.Client
+	tasks  *taskState // what the sessions' wires learnt (see taskWire)
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context
@@ -131,6 +132,7 @@ func New(opts Options) (*Connector, error) {
 		status:   Status{State: StateIdle, Since: time.Now()},
 		changed:  make(chan struct{}),
 		roots:    cfg.Roots,
+		tasks:    newTaskState(),
 	}
 	if cfg.URL != "" {
 		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it
@@ -138,6 +140,7 @@ func New(opts Options) (*Connector, error) {
 	if cfg.Transport == TransportStdio && opts.NewTransport == nil {
 		c.cancels = newCancelNotices()
 	}
+	c.tasks.orphan = c.cancelOrphan
 	c.life, c.cancelLife = context.WithCancel(context.Background())
 	return c, nil
 }

@@ -137,6 +137,7 @@ type originTransport struct {
 	life    context.Context // the stack's
 	grace   time.Duration   // bodyGrace; tests choose their own
 	limit   *sessionLimit   // bounds each message in a response; nil means none
+	wire    *taskWire       // the session's task wire; nil means none
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -189,7 +190,13 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else if t.headers == nil {
 		req = req.WithContext(ctx)
 	}
-	resp, err := t.base.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if t.wire != nil {
+		resp, err = t.wire.roundTrip(req, t.base.RoundTrip)
+	} else {
+		resp, err = t.base.RoundTrip(req)
+	}
 	if err != nil {
 		r.finish()
 		return nil, err

@@ -15,7 +15,8 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	limit := c.limit.session()
-	t, st, err := c.newTransport(ctx, limit)
+	wire := c.tasks.newWire()
+	t, st, err := c.newTransport(ctx, limit, wire)
 	if err != nil {
 		st.close()
 		return nil, nil, c.classify(ctx, opConnect, err, probe{})
@@ -28,7 +29,13 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	if st != nil {
 		keep = context.AfterFunc(ctx, st.cancel)
 	}
-	cs, err := c.newClient().Connect(ctx, limit.transport(t), nil)
+	wt := limit.transport(t)
+	if st == nil || st.origin.wire == nil {
+		// Over streamable HTTP the round tripper is the wire instead:
+		// go-sdk needs that connection unwrapped.
+		wt = wire.transport(wt)
+	}
+	cs, err := c.newClient().Connect(ctx, wt, nil)
 	if !keep() && err == nil {
 		// The handshake finished just as the attempt ran out, and the
 		// stack is already canceled under the new session.
@@ -66,13 +73,14 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 		return nil, nil, c.classify(ctx, opConnect, err, p)
 	}
 	c.askForLogs(ctx, cs)
+	c.tasks.bind(cs, wire)
 	return cs, st, nil
 }
 
 // newTransport builds the go-sdk transport for one connect attempt, with
 // limit on every message from the server (except over Options.NewTransport,
 // whose wire is not the connector's).
-func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.Transport, *httpStack, error) {
+func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit, wire *taskWire) (mcp.Transport, *httpStack, error) {
 	if c.opts.NewTransport != nil {
 		t, err := c.opts.NewTransport(ctx)
 		return t, nil, err
@@ -116,6 +124,7 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit) (mcp.
 		if c.cfg.Transport == TransportSSE {
 			return sseTransport{inner: &mcp.SSEClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client, MaxEventSize: -1}, st: st}, st, nil
 		}
+		st.origin.wire = wire
 		t := &mcp.StreamableClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client, MaxEventSize: -1}
 		if oa, ok := authn.(OAuthAuthenticator); ok {
 			t.OAuthHandler = oa.OAuthHandler()

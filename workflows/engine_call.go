@@ -44,16 +44,19 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	keep := e.contentNeeded[s.ID]
 
 	attempt := 1
+	// A resume that attaches to the task a call was running (see below).
+	attach := ""
+	// safe says whether the call may be sent again by the retry rule.
+	safe := func() (bool, error) {
+		ent, err := e.lookupTool(ctx, server, s.Call.Tool)
+		if err != nil {
+			return false, err
+		}
+		return flow.SafeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
+	}
 	if e.resume != nil {
 		// A journalled success is reused without asking the server
 		// anything: a resume needs only the servers it still has to call.
-		safe := func() (bool, error) {
-			ent, err := e.lookupTool(ctx, server, s.Call.Tool)
-			if err != nil {
-				return false, err
-			}
-			return flow.SafeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
-		}
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
 		case resumeReuse:
@@ -64,6 +67,9 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			return callFailed(d.err, d.attempt)
 		case resumeRerun:
 			attempt = d.attempt + 1
+		case resumeAttach:
+			// The same attempt, continued.
+			attempt, attach = d.attempt, d.taskID
 		}
 	}
 
@@ -101,7 +107,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		rec := &AttemptRecord{
 			RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,
 			Server: server, Tool: s.Call.Tool, State: AttemptStarted,
-			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started,
+			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started, TaskID: attach,
 		}
 		if e.journal != nil {
 			// A call that may have effects is known as in flight before it
@@ -119,11 +125,48 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			// would otherwise end it at the server's timeout, when shorter.
 			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 		}
-		res, err := e.rt.CallTool(actx, CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path,
-			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source})
+		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
+			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source}
+		if e.journal != nil {
+			req.OnTask = func(id string) {
+				// Committed before the call waits for its task: a run
+				// killed from now on leaves a task to attach to. A
+				// journal that cannot write fails the record after the
+				// call, below.
+				rec.TaskID = id
+				_ = e.journal.RecordAttempt(rec, true)
+			}
+		}
+		res, err := e.rt.CallTool(actx, req)
 		if fr, ok := asFlowRefusal(err); ok {
 			err = e.flowRefusal(s, path, fr, err)
 		}
+		if attach != "" && errors.Is(err, connectors.ErrTaskNotFound) {
+			// The task is gone (expired, or its server restarted): the call
+			// is as undecided as any interrupted one, and the retry rule
+			// says whether it is sent again. The journal says so too: an
+			// interrupted call without a task, which a later resume
+			// treats the same way (--rerun and --mark-done settle it).
+			cancel()
+			attach = ""
+			rec.TaskID, rec.Error = "", err.Error()
+			if e.journal != nil {
+				if jerr := e.journal.RecordAttempt(rec, true); jerr != nil {
+					return callFailed(jerr, attempt)
+				}
+			}
+			ok, serr := safe()
+			if serr != nil {
+				return callFailed(fmt.Errorf("deciding whether %s may be sent again: %w", path, serr), attempt)
+			}
+			if !ok {
+				return callFailed(&ResumeBlockedError{RunID: e.runID, Calls: []BlockedCall{{
+					Path: path, Server: server, Tool: s.Call.Tool, State: AttemptStarted, Attempt: attempt}}}, attempt)
+			}
+			first = attempt + 1
+			continue
+		}
+		attach = ""
 		class := ""
 		if err != nil {
 			class = classify(ctx, actx, err)

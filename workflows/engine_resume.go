@@ -60,9 +60,10 @@ func (e *ResumeBlockedError) Error() string {
 type resumeKind int
 
 const (
-	resumeRerun resumeKind = iota // call (again); attempt is the last one journalled
-	resumeReuse                   // take result from the journal
-	resumeFail                    // the call cannot go ahead
+	resumeRerun  resumeKind = iota // call (again); attempt is the last one journalled
+	resumeReuse                    // take result from the journal
+	resumeFail                     // the call cannot go ahead
+	resumeAttach                   // wait for the journalled task of the attempt
 )
 
 type resumeDecision struct {
@@ -70,6 +71,7 @@ type resumeDecision struct {
 	attempt int
 	result  *mcp.CallToolResult
 	err     error
+	taskID  string // resumeAttach's
 }
 
 // resumeState answers, per call path, what the journal says about it.
@@ -138,6 +140,11 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	case AttemptStarted, AttemptCancelled:
 		if rerun {
 			break
+		}
+		if last.attachable() {
+			// The call is a task the server may still be running: wait
+			// for it rather than call again.
+			return resumeDecision{kind: resumeAttach, attempt: n, taskID: last.TaskID}
 		}
 		ok, err := safe()
 		if err != nil {
@@ -250,7 +257,9 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*flow.Step) 
 		if s == nil || s.Call == nil {
 			return nil, fmt.Errorf("run %s journalled a call of step %q, which the flow does not have", e.runID, a.Step)
 		}
-		if matchAny(e.resume.rerun, path, s) || matchAny(e.resume.markDone, path, s) {
+		if matchAny(e.resume.rerun, path, s) || matchAny(e.resume.markDone, path, s) || a.attachable() {
+			// An attachable task is decided when the run gets to it: only
+			// if the server no longer knows it is the call in question.
 			continue
 		}
 		ent, err := e.lookupTool(ctx, s.Call.Server, s.Call.Tool)
@@ -265,6 +274,10 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*flow.Step) 
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
+
+// attachable reports whether a resume attaches to the attempt's task: the
+// call was in flight as a task when the run stopped.
+func (a *AttemptRecord) attachable() bool { return a.State == AttemptStarted && a.TaskID != "" }
 
 func matchAny(list []string, path string, s *flow.Step) bool {
 	for _, a := range list {

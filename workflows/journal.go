@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,10 @@ type AttemptRecord struct {
 	// arguments themselves are not stored.
 	ArgsDigest     string `json:"args_digest"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// TaskID is the server's task of a call that runs as a task (MCP
+	// tasks), recorded as soon as the server created it, so that a resume
+	// attaches to the task instead of calling again.
+	TaskID string `json:"task_id,omitempty"`
 	// Result is the redacted CallToolResult as JSON.
 	Result     json.RawMessage `json:"result,omitempty"`
 	Error      string          `json:"error,omitempty"`
@@ -153,6 +158,10 @@ func OpenJournal(path string, redactor Redactor) (*Journal, error) {
 	if _, err := db.Exec(journalSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open run journal %s: create tables: %w", path, err)
+	}
+	if err := migrateJournal(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open run journal %s: %w", path, err)
 	}
 	j := &Journal{
 		db:       db,
@@ -227,9 +236,39 @@ CREATE TABLE IF NOT EXISTS attempts (
 	error_class     TEXT NOT NULL DEFAULT '',
 	started_at      INTEGER NOT NULL,
 	finished_at     INTEGER NOT NULL DEFAULT 0,
+	task_id         TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (run_id, path, attempt)
 );
 `
+
+// journalColumns are the columns added to the schema since its first
+// version, with their definitions: a journal an earlier version made gets
+// them when it is opened (existing rows take the default).
+var journalColumns = []struct{ table, column, def string }{
+	{"attempts", "task_id", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// migrateJournal adds the columns of journalColumns that db lacks.
+func migrateJournal(db *sql.DB) error {
+	for _, c := range journalColumns {
+		var n int
+		err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("read the schema of table %s: %w", c.table, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := db.Exec(`ALTER TABLE ` + c.table + ` ADD COLUMN ` + c.column + ` ` + c.def); err != nil {
+			// Another process may have added it since.
+			if strings.Contains(err.Error(), "duplicate column") {
+				continue
+			}
+			return fmt.Errorf("add column %s.%s: %w", c.table, c.column, err)
+		}
+	}
+	return nil
+}
 
 // writer commits queued operations in batches until Close.
 func (j *Journal) writer() {
@@ -467,6 +506,9 @@ func (j *Journal) ClaimRun(ctx context.Context, id string, pid int, now time.Tim
 // repeat, a finished record of a call with effects).
 func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	key := j.redact(a.IdempotencyKey)
+	// A server chooses its task ids; one that holds a secret is stored
+	// redacted, and a resume then finds no such task.
+	taskID := j.redact(a.TaskID)
 	result := ""
 	if len(a.Result) > 0 {
 		result = j.redact(string(a.Result))
@@ -480,7 +522,7 @@ func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	return j.write(wait, func(tx *sql.Tx) error {
 		_, err := tx.Stmt(j.insertAttempt).Exec(
 			rec.RunID, rec.Path, rec.Attempt, rec.Step, rec.Server, rec.Tool, rec.State, rec.ArgsDigest, key, result, errText, rec.ErrorClass,
-			rec.StartedAt.UnixNano(), finished)
+			rec.StartedAt.UnixNano(), finished, taskID)
 		if err != nil {
 			return fmt.Errorf("record attempt %s #%d of run %s: %w", rec.Path, rec.Attempt, rec.RunID, err)
 		}
@@ -488,8 +530,8 @@ func (j *Journal) RecordAttempt(a *AttemptRecord, wait bool) error {
 	})
 }
 
-const insertAttemptSQL = `INSERT OR REPLACE INTO attempts (run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAttemptSQL = `INSERT OR REPLACE INTO attempts (run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at, task_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Flush waits until every write queued so far is committed.
 func (j *Journal) Flush() error {
@@ -636,7 +678,7 @@ func (j *Journal) Prune(ctx context.Context, runs []*RunRecord) (Pruned, error) 
 	return p, nil
 }
 
-const attemptColumns = `run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at`
+const attemptColumns = `run_id, path, attempt, step, server, tool, state, args_digest, idempotency_key, result, error, error_class, started_at, finished_at, task_id`
 
 func scanAttempt(row interface{ Scan(...any) error }, withResult bool) (*AttemptRecord, error) {
 	var (
@@ -645,7 +687,7 @@ func scanAttempt(row interface{ Scan(...any) error }, withResult bool) (*Attempt
 		started, finished int64
 	)
 	if err := row.Scan(&a.RunID, &a.Path, &a.Attempt, &a.Step, &a.Server, &a.Tool, &a.State, &a.ArgsDigest,
-		&a.IdempotencyKey, &result, &a.Error, &a.ErrorClass, &started, &finished); err != nil {
+		&a.IdempotencyKey, &result, &a.Error, &a.ErrorClass, &started, &finished, &a.TaskID); err != nil {
 		return nil, err
 	}
 	if withResult && result != "" {

@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runnerMain())
 	case "resume":
 		os.Exit(resumeRunnerMain())
+	case envTasksRunner:
+		os.Exit(tasksRunnerMain())
 	}
 	os.Exit(m.Run())
 }

@@ -71,6 +71,15 @@ type CallRequest struct {
 	Sources  []string
 	Flows    []flow.FlowEdge
 	FlowFile string
+	// OnTask, when set, is told the task's id as soon as the server has
+	// created it, for a call that runs as a task (MCP tasks); the call
+	// then waits for the task. The journal records it there.
+	OnTask func(taskID string)
+	// ResumeTaskID, when set, makes the call attach to that running task
+	// of the same tool instead of calling: a resume picking up a call
+	// whose task was journalled. A task the server does not know fails
+	// with an error that wraps connectors.ErrTaskNotFound.
+	ResumeTaskID string
 }
 
 // FlowDecider is a Runtime, or a LocalRuntime's ToolCaller, that decides

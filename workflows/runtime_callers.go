@@ -30,6 +30,10 @@ func (c OrchestratorCaller) DecidesFlows() bool { return true }
 
 func (c OrchestratorCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
 	ctx = c.requestContext(ctx, req.Run, req.Step, req.Flows, req.FlowFile)
+	if req.OnTask != nil {
+		ctx = connectors.WithTaskStarted(ctx, req.OnTask)
+	}
+	ctx = connectors.WithTaskResume(ctx, req.ResumeTaskID)
 	opts := orchestrator.CallOptions{Meta: req.Meta, Provenance: orchestrator.ProvenanceOf(req.Sources...)}
 	res, err := c.O.CallWith(ctx, req.Server, req.Tool, req.Args, opts)
 	if err != nil {
@@ -109,7 +113,8 @@ func classifyOrchestrator(err error) error {
 // a distributed engine holding its own connections, tests, benchmarks).
 // The flow's data-flow policy still applies (the engine decides it, under
 // RunOptions.PolicyFlows); the orchestrator's allow-lists, pinning and
-// audit do not.
+// audit do not, and neither do MCP tasks (a go-sdk session cannot run
+// them): it cannot attach to a journalled task.
 type SessionCaller struct {
 	Sessions map[string]*mcp.ClientSession
 
@@ -131,6 +136,9 @@ func (c *SessionCaller) session(server string) (*mcp.ClientSession, error) {
 }
 
 func (c *SessionCaller) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
+	if req.ResumeTaskID != "" {
+		return nil, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s.%s: cannot attach to task %s over a plain go-sdk session", req.Server, req.Tool, req.ResumeTaskID)}
+	}
 	cs, err := c.session(req.Server)
 	if err != nil {
 		return nil, err

@@ -128,7 +128,8 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	f.Orchestrator = f.newOrchestrator
 	f.Terminal = sync.OnceValue(func() *prompter.Terminal {
 		return &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
-			Interactive: !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
+			Interactive:  !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
+			ShowProgress: f.IOStreams.IsStderrTTY(),
 			// The keyring, once open, replaces f.Redactor.
 			Redact: func(s string) string { return f.Redactor.Redact(s) }}
 	})

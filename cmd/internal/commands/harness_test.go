@@ -89,13 +89,19 @@ type result struct {
 // value appears in what it printed.
 func (e *testEnv) run(stdin string, args ...string) result {
 	e.t.Helper()
+	return e.runCtx(context.Background(), stdin, args...)
+}
+
+// runCtx is run under ctx: canceling ctx is Ctrl-C.
+func (e *testEnv) runCtx(ctx context.Context, stdin string, args ...string) result {
+	e.t.Helper()
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString(stdin)
 	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok })
 	if e.setup != nil {
 		e.setup(f)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	code := commands.Run(ctx, f, args)
 	r := result{stdout: out.String(), stderr: errOut.String(), code: code}

@@ -32,8 +32,11 @@ type Terminal struct {
 	In  io.Reader
 	Out io.Writer // where prompts and the progress line go (stderr)
 	// Interactive says In and Out are a terminal: without one, Elicit
-	// declines and Progress shows nothing.
+	// declines.
 	Interactive bool
+	// ShowProgress says Out is a terminal, where Progress draws its line
+	// even when nobody can be asked (stdin is not a terminal).
+	ShowProgress bool
 	// Accessible asks line by line instead of with a full-screen form
 	// (screen readers, tests).
 	Accessible bool

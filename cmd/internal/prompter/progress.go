@@ -13,7 +13,7 @@ import (
 func (t *Terminal) Progress(p connectors.Progress) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.Interactive || t.Out == nil || t.held > 0 {
+	if !(t.Interactive || t.ShowProgress) || t.Out == nil || t.held > 0 {
 		return
 	}
 	p.Message = t.redact(p.Message)
@@ -36,17 +36,19 @@ func (t *Terminal) clearLocked() {
 }
 
 // progressText is one report as the line shows it: the server, how far
-// (a percentage when the total is known), and the server's message made
-// safe and short.
+// (a percentage when the total is known; a bare count only when there is
+// no message, such as a task's status, to say more), and the server's
+// message made safe and short.
 func progressText(p connectors.Progress) string {
-	s := oneLine(p.Server, 64) + ": "
+	s := oneLine(p.Server, 64) + ":"
+	m := oneLine(p.Message, 80)
 	switch {
 	case p.Total > 0:
-		s += strconv.Itoa(int(100*p.Progress/p.Total)) + "%"
-	default:
-		s += strconv.FormatFloat(p.Progress, 'f', -1, 64)
+		s += " " + strconv.Itoa(int(100*p.Progress/p.Total)) + "%"
+	case m == "":
+		s += " " + strconv.FormatFloat(p.Progress, 'f', -1, 64)
 	}
-	if m := oneLine(p.Message, 80); m != "" {
+	if m != "" {
 		s += " " + m
 	}
 	return s

@@ -85,11 +85,15 @@ its domain set apart, and never opened by mediator. Without a terminal
 such requests are declined. On a terminal a line on stderr shows the
 server's progress reports.
 
+A tool that runs as a task (MCP tasks) is waited for within the server's
+timeout, its status shown on stderr when that is a terminal; Ctrl-C
+cancels the task on the server (tasks/cancel).
+
 Exit codes: 0 success; 1 the tool returned an error result; 2 refused
 before sending (usage, config, an unknown server or tool, a tool not
 allowed or with changes not accepted, invalid arguments); 3 the server
 could not be used (unreachable, no answer in time, credential rejected or
-missing, a JSON-RPC error). See ` + "`mediator help exit-codes`" + `.`,
+missing, a JSON-RPC error); 130 interrupted (Ctrl-C). See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator call weather get_forecast -a location=Oslo -a days=3
   mediator call calendar create_event --args '{"title": "Walk", "start": "2026-05-01T10:00"}'
   mediator call calendar list_events --args @args.json --json`,

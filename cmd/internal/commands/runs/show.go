@@ -95,7 +95,11 @@ func showRun(ctx context.Context, opts *Options) error {
 		if !a.FinishedAt.IsZero() {
 			d = a.FinishedAt.Sub(a.StartedAt).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s.%s\t%d\t%s\t%s\t%s\n", a.Path, a.Server, a.Tool, a.Attempt, a.State, d, flowrun.ErrorLine(a.Error, 100))
+		state := a.State
+		if a.TaskID != "" {
+			state += " (task " + a.TaskID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s.%s\t%d\t%s\t%s\t%s\n", a.Path, a.Server, a.Tool, a.Attempt, state, d, flowrun.ErrorLine(a.Error, 100))
 	}
 	tw.Flush()
 	return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))
