@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
@@ -75,6 +76,9 @@ const (
 	EventStepStarted  EventKind = "step-started"
 	EventItemFinished EventKind = "item-finished"
 	EventRetrying     EventKind = "retrying"
+	// EventProgress is a server's progress report (or a task's status)
+	// about a call or read in flight.
+	EventProgress     EventKind = "progress"
 	EventStepFinished EventKind = "step-finished"
 	EventRunFinished  EventKind = "run-finished"
 )
@@ -100,6 +104,8 @@ type Event struct {
 	Err   error
 	// RunID is set on run events.
 	RunID string
+	// Report is the server's report (EventProgress): untrusted text.
+	Report connectors.Progress
 }
 
 // RunResult is what a run produced.
@@ -339,6 +345,17 @@ func forEachExpr(fl *flow.Flow, fn func(*flow.Expr)) {
 	for _, v := range fl.Outputs {
 		walkValue(v)
 	}
+}
+
+// withProgress returns ctx for the request of step s at path, its
+// server's progress reports passed on as EventProgress.
+func (e *engine) withProgress(ctx context.Context, s *flow.Step, path string) context.Context {
+	if e.opts.Progress == nil {
+		return ctx
+	}
+	return connectors.WithProgress(ctx, func(p connectors.Progress) {
+		e.emit(Event{Kind: EventProgress, Path: path, Step: s, Report: p})
+	})
 }
 
 func (e *engine) emit(ev Event) {

@@ -125,6 +125,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			// would otherwise end it at the server's timeout, when shorter.
 			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 		}
+		actx = e.withProgress(actx, s, path)
 		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
 			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source}
 		if e.journal != nil {

@@ -51,6 +51,7 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 	if timeout := e.flow.EffectiveTimeout(s); timeout > 0 {
 		actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
 	}
+	actx = e.withProgress(actx, s, path)
 	res, err := e.rt.ReadResource(actx, ReadRequest{Server: s.Read.Server, URI: uri, Run: e.runID, Step: path,
 		Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source})
 	if fr, ok := asFlowRefusal(err); ok {

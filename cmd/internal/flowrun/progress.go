@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -49,6 +50,9 @@ type Row struct {
 	Status    string // "" (waiting), "running", or a final status
 	instances int    // started minus finished instances
 	LastErr   string
+	// Progress is the server's latest progress report about the step's
+	// request in flight, as a line shows it (sanitized, not redacted).
+	Progress string
 }
 
 // Finished items of the row.
@@ -147,11 +151,16 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 				return fmt.Sprintf("  %s: %d/%d", r.Path, n, r.Total)
 			}
 		}
+	case workflows.EventProgress:
+		// The live view shows it; plain output would be a line per report.
+		r.Progress = prompter.ProgressText(ev.Report)
+		return ""
 	case workflows.EventRetrying:
 		r.Retries++
 		return fmt.Sprintf("  ↻ %s: attempt %d failed (%s); retrying in %s", ev.Path, ev.Attempt, ErrorLine(errText(ev.Err), 160), ev.Delay.Round(time.Millisecond))
 	case workflows.EventStepFinished:
 		r.instances--
+		r.Progress = ""
 		if !r.ForEach && r.Depth > 0 && strings.Contains(ev.Path, "[") {
 			// An instance inside another step's items: count it.
 			r.Done[ev.Status]++

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -163,5 +164,30 @@ func TestSucceededWithFailures(t *testing.T) {
 	line := tr.Handle(workflows.Event{Kind: workflows.EventRunFinished, RunID: "r", Status: workflows.RunSucceeded, Time: time.Now()})
 	if !strings.HasSuffix(line, "; failures that their on_error let the run go past: a") {
 		t.Fatalf("last line %q", line)
+	}
+}
+
+// A server's progress report shows on its step's row while the step runs,
+// made safe for the terminal and masked, and never as a plain line.
+func TestLiveViewShowsStepProgress(t *testing.T) {
+	const secret = "canary-progress-secret"
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(secret))
+	tr := NewTracker(parse(t), time.Now())
+	m := newViewModel(tr, red, func() {})
+	one := tr.flow.Steps[1]
+	tr.Handle(workflows.Event{Kind: workflows.EventStepStarted, Path: "one", Step: one, Time: time.Now()})
+	line := tr.Handle(workflows.Event{Kind: workflows.EventProgress, Path: "one", Step: one, Time: time.Now(),
+		Report: connectors.Progress{Server: "s", Progress: 1, Total: 4, Message: "copying \x1b[31mfiles\x1b[0m for " + secret}})
+	if line != "" {
+		t.Errorf("a progress report printed a plain line: %q", line)
+	}
+	view := m.render()
+	if !strings.Contains(view, "25% copying files for") || strings.Contains(view, secret) || strings.Contains(view, "\x1b[31m") {
+		t.Errorf("the row does not show the report safely:\n%q", view)
+	}
+	tr.Handle(workflows.Event{Kind: workflows.EventStepFinished, Path: "one", Step: one, Status: workflows.StatusSucceeded, Time: time.Now()})
+	if view := m.render(); strings.Contains(view, "copying") {
+		t.Errorf("a finished step still shows its progress:\n%s", view)
 	}
 }

@@ -193,6 +193,9 @@ func (m *viewModel) render() string {
 			}
 			line += "  " + end.Sub(r.Started).Round(100*time.Millisecond).String()
 		}
+		if r.Progress != "" && r.Status == "running" {
+			line += "  " + r.Progress
+		}
 		if r.LastErr != "" && r.Status == workflows.StatusFailed {
 			line += "  " + ErrorLine(termtext.Sanitize(r.LastErr), max(20, m.width-len(line)-4))
 		}

@@ -17,7 +17,7 @@ func (t *Terminal) Progress(p connectors.Progress) {
 		return
 	}
 	p.Message = t.redact(p.Message)
-	fmt.Fprintf(t.Out, "\r\x1b[K%s", progressText(p))
+	fmt.Fprintf(t.Out, "\r\x1b[K%s: %s", oneLine(p.Server, 64), ProgressText(p))
 	t.line = true
 }
 
@@ -35,21 +35,21 @@ func (t *Terminal) clearLocked() {
 	}
 }
 
-// progressText is one report as the line shows it: the server, how far
-// (a percentage when the total is known; a bare count only when there is
-// no message, such as a task's status, to say more), and the server's
-// message made safe and short.
-func progressText(p connectors.Progress) string {
-	s := oneLine(p.Server, 64) + ":"
+// ProgressText is one report as a progress line shows it after the
+// server's name: how far (a percentage when the total is known; a bare
+// count only when there is no message, such as a task's status, to say
+// more), and the server's message made safe and short.
+func ProgressText(p connectors.Progress) string {
 	m := oneLine(p.Message, 80)
+	s := ""
 	switch {
 	case p.Total > 0:
-		s += " " + strconv.Itoa(int(100*p.Progress/p.Total)) + "%"
+		s = strconv.Itoa(int(100*p.Progress/p.Total)) + "%"
 	case m == "":
-		s += " " + strconv.FormatFloat(p.Progress, 'f', -1, 64)
+		s = strconv.FormatFloat(p.Progress, 'f', -1, 64)
 	}
-	if m != "" {
-		s += " " + m
+	if m != "" && s != "" {
+		s += " "
 	}
-	return s
+	return s + m
 }
