@@ -82,6 +82,13 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	// Fresh params for every call: go-sdk writes into Meta, and a reused
 	// value would carry one session's protocol details into the next.
 	params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: c.logMeta(cs, maps.Clone(meta))}
+	if c.tasks.unlisted(name) {
+		// Whether the tool must run as a task is in its listing: a caller
+		// that never listed (the orchestrator always has) gets one first.
+		if _, _, err := c.ListToolsUpTo(ctx, 0); err != nil {
+			return nil, err
+		}
+	}
 	token := ""
 	if mode := c.taskMode(ctx, name); mode != plainCall {
 		if c.tasks.wire(cs) == nil {

@@ -46,6 +46,10 @@ type taskState struct {
 	// support is each tool's execution.taskSupport, from the last
 	// listing that named the tool; a tool without one is absent.
 	support map[string]string
+	// listed holds every tool name a listing has named, with or without
+	// a taskSupport: a call to a tool not in it cannot tell "no task
+	// support" from "not listed yet".
+	listed map[string]bool
 	// serverCalls: the server declared tasks.requests.tools.call in its
 	// last initialize result. serverExt: it declared the tasks extension
 	// (TasksExtension) there or in its server/discover result.
@@ -65,7 +69,7 @@ type taskState struct {
 }
 
 func newTaskState() *taskState {
-	return &taskState{support: map[string]string{}, created: map[string]json.RawMessage{}, waiting: map[string]bool{}}
+	return &taskState{support: map[string]string{}, listed: map[string]bool{}, created: map[string]json.RawMessage{}, waiting: map[string]bool{}}
 }
 
 // toolSupport is name's execution.taskSupport ("" when none was listed)
@@ -74,6 +78,14 @@ func (s *taskState) toolSupport(name string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.support[name], s.serverCalls
+}
+
+// unlisted reports whether the server runs tools as tasks but no listing
+// has named tool name yet, so its task support is unknown.
+func (s *taskState) unlisted(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serverCalls && !s.listed[name]
 }
 
 // extension reports whether the server declared the tasks extension.
@@ -239,6 +251,7 @@ func (w *taskWire) incoming(msg jsonrpc.Message) {
 		}
 		s.mu.Lock()
 		for _, t := range r.Tools {
+			s.listed[t.Name] = true
 			if t.Execution != nil && t.Execution.TaskSupport != "" {
 				s.support[t.Name] = t.Execution.TaskSupport
 			} else {
