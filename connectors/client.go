@@ -1,5 +1,7 @@
 package connectors
 
+//lint:file-ignore SA1019 sampling and roots are deprecated from protocol 2026-07-28 on, but mediator offers them to servers that use them (2025-11-25 and the deprecation window)
+
 import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // newClient builds the go-sdk client of one connect attempt: mediator's
