@@ -284,16 +284,24 @@ func TestSubscriptionAcrossReconnect(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the new session was not subscribed again")
 	}
-	if err := s.ResourceUpdated(ctx, &mcp.ResourceUpdatedNotificationParams{URI: uri}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case u := <-updates:
-		if u.URI != uri || u.Server != "docs" {
-			t.Errorf("update %+v", u)
+	// go-sdk's server records a subscription only after its handler has
+	// returned, so notify until the new session is on its list.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for got := false; !got; {
+		if err := s.ResourceUpdated(ctx, &mcp.ResourceUpdatedNotificationParams{URI: uri}); err != nil {
+			t.Fatal(err)
 		}
-	case <-ctx.Done():
-		t.Fatal("no update after the reconnect")
+		select {
+		case u := <-updates:
+			if u.URI != uri || u.Server != "docs" {
+				t.Errorf("update %+v", u)
+			}
+			got = true
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("no update after the reconnect")
+		}
 	}
 	if err := cancel(ctx); err != nil {
 		t.Fatal(err)
