@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 
@@ -70,14 +71,19 @@ func (a Approvals) Decide(t orchestrator.ToolInfo) (Verdict, string) {
 			}
 		}
 	}
-	readOnly := t.Tool != nil && t.Tool.Annotations != nil && t.Tool.Annotations.ReadOnlyHint
 	switch {
-	case !readOnly:
+	case !readOnly(t):
 		return VerdictAsk, "the default: the tool is not annotated read-only"
 	case t.Pin != orchestrator.PinPinned:
 		return VerdictAsk, "the default: the tool's definition is not pinned"
 	}
 	return VerdictAllow, "the default: a read-only tool with a pinned definition"
+}
+
+// readOnly reports whether t is annotated read-only (a hint from its
+// server, pinned with its definition).
+func readOnly(t orchestrator.ToolInfo) bool {
+	return t.Tool != nil && t.Tool.Annotations != nil && t.Tool.Annotations.ReadOnlyHint
 }
 
 // ToolRequest asks the front end whether a tool call may be made: the
@@ -88,6 +94,7 @@ type ToolRequest struct {
 	Server, Tool string
 	Args         map[string]any
 	Reason       string // the rule or the default that asks
+	ReadOnly     bool   // the tool is annotated read-only
 	Provenance   orchestrator.Provenance
 }
 
@@ -110,4 +117,42 @@ type FlowRequest struct {
 type Approver interface {
 	ApproveTool(ctx context.Context, req ToolRequest) (orchestrator.Approval, error)
 	ApproveFlow(ctx context.Context, req FlowRequest) (orchestrator.Approval, error)
+}
+
+// ApproveMode is what OneShot approves of the calls the rules ask about.
+type ApproveMode string
+
+const (
+	ApproveNone     ApproveMode = ""          // nothing: such calls are refused
+	ApproveReadOnly ApproveMode = "read-only" // calls to tools annotated read-only
+	ApproveAll      ApproveMode = "all"       // every call
+)
+
+// OneShot is the Approver of a front end with no one to ask (`mediator
+// chat -p --approve MODE`): it approves tool calls per Mode, once each,
+// and never a cross-server flow, so an undeclared flow is refused (fail
+// closed) unless the config's policy.flows or the session's Flows
+// (`--allow-flow`) allow it.
+type OneShot struct {
+	Mode ApproveMode
+}
+
+// ParseApproveMode checks an --approve value.
+func ParseApproveMode(s string) (ApproveMode, error) {
+	switch m := ApproveMode(s); m {
+	case ApproveNone, ApproveReadOnly, ApproveAll:
+		return m, nil
+	}
+	return "", fmt.Errorf("--approve: %q is not a mode (valid: read-only, all)", s)
+}
+
+func (o OneShot) ApproveTool(ctx context.Context, req ToolRequest) (orchestrator.Approval, error) {
+	if o.Mode == ApproveAll || o.Mode == ApproveReadOnly && req.ReadOnly {
+		return orchestrator.ApprovalOnce, nil
+	}
+	return orchestrator.ApprovalDeny, nil
+}
+
+func (OneShot) ApproveFlow(ctx context.Context, req FlowRequest) (orchestrator.Approval, error) {
+	return orchestrator.ApprovalDeny, errors.New("no one can be asked here, and --approve never approves a cross-server flow")
 }

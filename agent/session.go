@@ -45,17 +45,39 @@ type Options struct {
 	// Redactor masks secrets in everything the model is told of a call:
 	// results and errors. Use the store's (credentials.Store.Redactor).
 	Redactor *credentials.Redactor
-	System   string // "" means DefaultSystem
-	MaxSteps int    // 0 means DefaultMaxSteps
+	// Transcript continues a saved conversation, with its provenance.
+	Transcript []Entry
+	System     string // "" means DefaultSystem
+	MaxSteps   int    // 0 means DefaultMaxSteps
 }
 
 // Entry is one message of the transcript with its provenance: the
 // servers whose output is in it. A tool result's is its server's plus
 // its arguments'; an assistant message's is everything the model had
 // seen when it wrote it; the user's is none.
+// An Entry marshals as its message with "provenance": the servers'
+// names, so a saved transcript reopens with what its context held.
 type Entry struct {
 	Message
-	Provenance orchestrator.Provenance `json:"-"`
+	Provenance orchestrator.Provenance
+}
+
+type entryJSON struct {
+	Message
+	Provenance []string `json:"provenance,omitempty"`
+}
+
+func (e Entry) MarshalJSON() ([]byte, error) {
+	return json.Marshal(entryJSON{e.Message, e.Provenance.Servers()})
+}
+
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	var j entryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Entry{Message: j.Message, Provenance: orchestrator.ProvenanceOf(j.Provenance...)}
+	return nil
 }
 
 // Session is one conversation with the model: the transcript, what the
@@ -74,7 +96,7 @@ type Session struct {
 	flows   map[string]bool // flowKey allowed for the session
 }
 
-// NewSession starts an empty conversation.
+// NewSession starts a conversation, empty or Options.Transcript.
 func NewSession(opts Options) (*Session, error) {
 	if opts.Model == nil || opts.Orchestrator == nil {
 		return nil, errors.New("agent: a session needs a Model and an Orchestrator")
@@ -93,6 +115,9 @@ func NewSession(opts Options) (*Session, error) {
 	}
 	s := &Session{opts: opts, tools: map[string]bool{}, flows: map[string]bool{}}
 	s.orch = orchestrator.NewSession(orchestrator.SessionOptions{Flows: opts.Flows})
+	for _, e := range opts.Transcript {
+		s.add(e)
+	}
 	return s, nil
 }
 
@@ -383,7 +408,7 @@ func (s *Session) approveTool(ctx context.Context, t orchestrator.ToolInfo, args
 	if s.opts.Approver == nil {
 		return fmt.Sprintf("the call to %s needs the user's approval (%s), and no one can be asked here; nothing was sent", t.LLMName, why), nil
 	}
-	a, err := s.opts.Approver.ApproveTool(ctx, ToolRequest{Server: t.Server, Tool: t.Name, Args: args, Reason: why, Provenance: prov})
+	a, err := s.opts.Approver.ApproveTool(ctx, ToolRequest{Server: t.Server, Tool: t.Name, Args: args, Reason: why, ReadOnly: readOnly(t), Provenance: prov})
 	switch {
 	case ctx.Err() != nil:
 		return "", ctx.Err()

@@ -525,3 +525,103 @@ func TestCanaryNeverReachesTheModel(t *testing.T) {
 		})
 	}
 }
+
+// `chat -p --approve all`: tool calls are approved but the undeclared
+// flow is refused and the model told; with `--allow-flow
+// weather->calendar` the call is made.
+func TestOneShotApprovesToolsNeverFlows(t *testing.T) {
+	w := wires[0]
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprint("allow-flow=", allow), func(t *testing.T) {
+			ctx := testContext(t)
+			s := newSetup(t, w, setupOptions{script: seedScript})
+			opts := agent.Options{Approver: agent.OneShot{Mode: agent.ApproveAll}}
+			if allow {
+				opts.Flows = []orchestrator.Flow{{From: "weather", To: "calendar"}}
+			}
+			sess := s.session(t, opts)
+			if _, err := sess.Send(ctx, "Plan a picnic.", nil); err != nil {
+				t.Fatal(err)
+			}
+			r := results(sess)["calendar__create_event"]
+			if got := s.cal.got(); allow != (len(got) == 1) {
+				t.Errorf("calendar got %q", got)
+			}
+			if allow && (r == nil || r.IsError) || !allow && (r == nil || !strings.Contains(r.Text, "--approve never approves a cross-server flow")) {
+				t.Errorf("the model was told %+v", r)
+			}
+		})
+	}
+}
+
+// A saved transcript reopens with its provenance: the resumed context
+// still holds weather's output, so a call to calendar is held to
+// weather -> calendar although no weather call was made since.
+func TestResumedTranscriptKeepsProvenance(t *testing.T) {
+	w := wires[3]
+	ctx := testContext(t)
+	s := newSetup(t, w, setupOptions{script: []fakellm.Turn{
+		{ToolCalls: []fakellm.ToolCall{{ID: "w", Name: "weather__get_forecast", Args: `{"city":"Lisbon"}`}}},
+		{Text: "Sunny."},
+		{ToolCalls: []fakellm.ToolCall{{ID: "c", Name: "calendar__create_event", Args: `{"title":"sunny"}`}}},
+		{Text: "Refused."},
+	}})
+	first := s.session(t, agent.Options{})
+	if _, err := first.Send(ctx, "weather?", nil); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := json.Marshal(first.Transcript())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(saved), `"provenance":["weather"]`) {
+		t.Errorf("saved transcript has no provenance: %s", saved)
+	}
+	var entries []agent.Entry
+	if err := json.Unmarshal(saved, &entries); err != nil {
+		t.Fatal(err)
+	}
+	resumed := s.session(t, agent.Options{Transcript: entries, Approvals: agent.Approvals{Allow: []string{"calendar.*"}}})
+	if got := resumed.Provenance().Servers(); fmt.Sprint(got) != "[weather]" {
+		t.Fatalf("resumed context holds %v", got)
+	}
+	if _, err := resumed.Send(ctx, "put it in my calendar", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.cal.got(); len(got) != 0 {
+		t.Errorf("calendar got %q", got)
+	}
+	resumed.Clear()
+	if !resumed.Provenance().IsZero() {
+		t.Error("Clear left provenance behind")
+	}
+}
+
+// A server that dies mid-conversation: the model is told the call
+// failed, and the conversation goes on.
+func TestServerDiesMidConversation(t *testing.T) {
+	w := wires[0]
+	ctx := testContext(t)
+	dying := mcp.NewServer(&mcp.Implementation{Name: "weather", Version: "1"}, nil)
+	mcp.AddTool(dying, &mcp.Tool{Name: "get_forecast", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			go req.Session.Close() // hang up while the call is in flight
+			<-ctx.Done()
+			return nil, nil, ctx.Err()
+		})
+	s := newSetup(t, w, setupOptions{weather: dying, script: []fakellm.Turn{
+		{ToolCalls: []fakellm.ToolCall{{ID: "w", Name: "weather__get_forecast", Args: `{}`}}},
+		{Text: "The weather server is down."},
+	}})
+	sess := s.session(t, agent.Options{})
+	reply, err := sess.Send(ctx, "weather?", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Text != "The weather server is down." {
+		t.Errorf("reply %q", reply.Text)
+	}
+	if r := results(sess)["weather__get_forecast"]; r == nil || !r.IsError || !strings.Contains(r.Text, "failed") {
+		t.Errorf("the model was told %+v", r)
+	}
+}
