@@ -24,6 +24,8 @@ type Request struct {
 	System   string
 	Messages []Message
 	Tools    []ToolDef
+	// MaxOutputTokens caps this answer; 0 leaves the Config's cap.
+	MaxOutputTokens int64
 }
 
 // Role is who a Message is from.

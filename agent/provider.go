@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,8 +170,8 @@ func (m *fantasyModel) Name() string { return m.name }
 func (m *fantasyModel) Stream(ctx context.Context, req Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		call := fantasyCall(req)
-		if m.maxTokens > 0 {
-			call.MaxOutputTokens = &m.maxTokens
+		if n := cmp.Or(req.MaxOutputTokens, m.maxTokens); n > 0 {
+			call.MaxOutputTokens = &n
 		}
 		if m.noStream {
 			m.generate(ctx, call, yield)
