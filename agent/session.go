@@ -240,15 +240,29 @@ func (s *Session) Send(ctx context.Context, text string, update func(Update)) (*
 			reply.Text = msg.Text
 			return &reply, nil
 		}
-		for _, tc := range msg.ToolCalls {
+		for i, tc := range msg.ToolCalls {
 			e, err := s.run(ctx, tools, tc, prov, update)
 			if err != nil {
+				s.unanswered(msg.ToolCalls[i:], err)
 				return &reply, err
 			}
 			s.add(e)
 		}
 	}
 	return &reply, fmt.Errorf("the model was still calling tools after %d turns; stopped (its last calls' results are in the transcript)", s.opts.MaxSteps)
+}
+
+// unanswered gives each of calls a result saying it was stopped by err
+// (a cancel, the audit log), since a provider refuses a transcript with
+// a tool call left unanswered, and the conversation must go on.
+func (s *Session) unanswered(calls []ToolCall, err error) {
+	why := "stopped before it gave a result (it may have run in part): " + s.opts.Redactor.Redact(err.Error())
+	if errors.Is(err, context.Canceled) {
+		why = "stopped by the user before it gave a result (it may have run in part)"
+	}
+	for _, tc := range calls {
+		s.add(Entry{Message: Message{Role: RoleTool, Result: &ToolResult{CallID: tc.ID, Name: tc.Name, Text: why, IsError: true}}})
+	}
 }
 
 // turn sends the transcript and collects the model's answer.

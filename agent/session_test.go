@@ -625,3 +625,42 @@ func TestServerDiesMidConversation(t *testing.T) {
 		t.Errorf("the model was told %+v", r)
 	}
 }
+
+// A call cancelled while it runs (Esc) ends Send with the cancellation,
+// and every call of that turn still gets a result, so the conversation
+// goes on: the provider refuses a transcript with an unanswered call.
+func TestCancelledCallLeavesTranscriptUsable(t *testing.T) {
+	w := wires[0]
+	started := make(chan struct{})
+	slow := mcp.NewServer(&mcp.Implementation{Name: "weather", Version: "1"}, nil)
+	mcp.AddTool(slow, &mcp.Tool{Name: "get_forecast", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, nil, ctx.Err()
+		})
+	s := newSetup(t, w, setupOptions{weather: slow, script: []fakellm.Turn{
+		{ToolCalls: []fakellm.ToolCall{{ID: "a", Name: "weather__get_forecast", Args: `{}`}, {ID: "b", Name: "calendar__list_events", Args: `{}`}}},
+		{Text: "Cancelled, as you asked."},
+	}})
+	sess := s.session(t, agent.Options{})
+	ctx, cancel := context.WithCancel(testContext(t))
+	go func() { <-started; cancel() }()
+	if _, err := sess.Send(ctx, "weather?", nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the cancellation", err)
+	}
+	rs := results(sess)
+	if len(rs) != 2 || !strings.Contains(rs["weather__get_forecast"].Text, "stopped by the user") {
+		t.Errorf("results after cancel: %+v", rs)
+	}
+	reply, err := sess.Send(testContext(t), "never mind", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Text != "Cancelled, as you asked." {
+		t.Errorf("reply %q", reply.Text)
+	}
+	if got := s.cal.got(); len(got) != 0 {
+		t.Errorf("calendar got %q after the cancel", got)
+	}
+}

@@ -178,6 +178,10 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, openAIError("server_error", "fakellm: the script has no more turns"))
 		return
 	}
+	if msg := unansweredOpenAI(body); msg != "" {
+		writeJSON(w, http.StatusBadRequest, openAIError("invalid_request_error", msg))
+		return
+	}
 	finish := "stop"
 	if len(t.ToolCalls) > 0 {
 		finish = "tool_calls"
@@ -307,4 +311,40 @@ func (s *Server) Bodies() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// unansweredOpenAI checks, as OpenAI does, that every tool call of an
+// assistant message is answered by the tool messages that follow it,
+// and says what is wrong, or "".
+func unansweredOpenAI(body []byte) string {
+	var req struct {
+		Messages []struct {
+			Role       string `json:"role"`
+			ToolCallID string `json:"tool_call_id"`
+			ToolCalls  []struct {
+				ID string `json:"id"`
+			} `json:"tool_calls"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return "could not parse the JSON body of your request: " + err.Error()
+	}
+	for i, m := range req.Messages {
+		if len(m.ToolCalls) == 0 {
+			continue
+		}
+		answered := map[string]bool{}
+		for _, n := range req.Messages[i+1:] {
+			if n.Role != "tool" {
+				break
+			}
+			answered[n.ToolCallID] = true
+		}
+		for _, c := range m.ToolCalls {
+			if !answered[c.ID] {
+				return fmt.Sprintf("An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: %s", c.ID)
+			}
+		}
+	}
+	return ""
 }
