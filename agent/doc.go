@@ -26,6 +26,9 @@
 //     arguments that would be sent). A session approval is remembered for
 //     (sources -> server, tool), never for the edge as a whole. Without an
 //     Approver such calls are refused (fail closed).
+//   - Skills are offered by name and description through the load_skill
+//     tool and read only when the model loads one (orchestrator.LoadSkill);
+//     the listing and each skill's text carry their server's provenance.
 //   - Whatever is refused, the model is told: the tool result says it
 //     was refused, by what, and that nothing was sent.
 //   - Results and errors go to the model through the credentials.Redactor,

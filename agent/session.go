@@ -300,7 +300,8 @@ func (s *Session) turn(ctx context.Context, defs []ToolDef, update func(Update))
 
 // offer lists the session's tools by offered name (the orchestrator's
 // allowed, pinned tools of the session's servers) and the definitions
-// offered to the model: those no deny rule names.
+// offered to the model: those no deny rule names, and load_skill when
+// the servers list skills (whose servers the context then holds).
 func (s *Session) offer(ctx context.Context) (map[string]orchestrator.ToolInfo, []ToolDef, error) {
 	var all []orchestrator.ToolInfo
 	if s.opts.Servers == nil {
@@ -316,6 +317,12 @@ func (s *Session) offer(ctx context.Context) (map[string]orchestrator.ToolInfo, 
 	}
 	tools := map[string]orchestrator.ToolInfo{}
 	var defs []ToolDef
+	if sk := s.offerSkills(ctx); sk != nil {
+		defs = append(defs, sk.def)
+		s.mu.Lock()
+		s.prov = s.prov.Union(sk.servers)
+		s.mu.Unlock()
+	}
 	for _, t := range all {
 		if !t.Allowed || t.Pin != orchestrator.PinPinned {
 			continue
@@ -363,6 +370,10 @@ func (s *Session) run(ctx context.Context, tools map[string]orchestrator.ToolInf
 		update(Update{Kind: UpdateToolResult, Call: info})
 		return Entry{Message: Message{Role: RoleTool, Result: r}, Provenance: p}
 	}
+	if tc.Name == LoadSkillTool {
+		update(Update{Kind: UpdateToolCall, Call: info})
+		return s.loadSkill(ctx, tc, prov, info, done)
+	}
 	t, ok := tools[tc.Name]
 	if !ok {
 		update(Update{Kind: UpdateToolCall, Call: info})
@@ -388,17 +399,25 @@ func (s *Session) run(ctx context.Context, tools map[string]orchestrator.ToolInf
 	sess := s.orch.With(orchestrator.SessionOptions{Approver: &flowAsker{s: s, args: args}})
 	res, err := s.opts.Orchestrator.CallWith(orchestrator.WithSession(ctx, sess), t.Server, t.Name, args, orchestrator.CallOptions{Provenance: prov})
 	info.Duration = time.Since(start)
+	if err != nil {
+		return s.failed(ctx, tc, t.Server, err, done)
+	}
+	return done(resultText(res.CallToolResult), res.IsError, false, res.Provenance), nil
+}
+
+// failed is what the model is told of a request to server that failed
+// with err, or the error that ends Send: a cancel, or a failure of
+// mediator's own (the audit log, a closed orchestrator).
+func (s *Session) failed(ctx context.Context, tc ToolCall, server string, err error, done func(string, bool, bool, orchestrator.Provenance) Entry) (Entry, error) {
 	var oe *orchestrator.Error
 	switch {
-	case err == nil:
-		return done(resultText(res.CallToolResult), res.IsError, false, res.Provenance), nil
 	case ctx.Err() != nil:
 		return Entry{}, ctx.Err()
 	case !errors.As(err, &oe), oe.Kind == orchestrator.KindAudit, oe.Kind == orchestrator.KindClosed:
 		return Entry{}, err
-	case oe.Kind == orchestrator.KindConnection, oe.Kind == orchestrator.KindServer:
+	case oe.Kind == orchestrator.KindConnection, oe.Kind == orchestrator.KindServer, oe.Kind == orchestrator.KindSkillRejected:
 		// The server's own words may be in it.
-		return done(fmt.Sprintf("the call to %s failed: %v", tc.Name, err), true, false, orchestrator.ProvenanceOf(t.Server)), nil
+		return done(fmt.Sprintf("the call to %s failed: %v", tc.Name, err), true, false, orchestrator.ProvenanceOf(server)), nil
 	}
 	return done(fmt.Sprintf("mediator refused the call to %s, nothing was sent: %v", tc.Name, err), true, true, orchestrator.Provenance{}), nil
 }

@@ -120,6 +120,7 @@ type setupOptions struct {
 	weather *mcp.Server // nil: a plain forecast
 	policy  orchestrator.Policy
 	script  []fakellm.Turn
+	extra   []orchestrator.ServerConfig // more servers
 }
 
 func newSetup(t *testing.T, w wire, so setupOptions) *setup {
@@ -132,10 +133,10 @@ func newSetup(t *testing.T, w wire, so setupOptions) *setup {
 	}
 	var err error
 	s.orch, err = orchestrator.New(orchestrator.Options{
-		Servers: []orchestrator.ServerConfig{
+		Servers: append([]orchestrator.ServerConfig{
 			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(so.weather)},
 			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(s.cal.server())},
-		},
+		}, so.extra...),
 		AuditPath: s.audit,
 		PinDir:    filepath.Join(dir, "pins"),
 		Policy:    so.policy,
@@ -145,7 +146,7 @@ func newSetup(t *testing.T, w wire, so setupOptions) *setup {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.orch.Close() })
-	s.orch.Connect(ctx, "weather", "calendar")
+	s.orch.Connect(ctx)
 
 	s.llm = fakellm.Start(apiKey, so.script...)
 	t.Cleanup(s.llm.Close)
