@@ -67,7 +67,7 @@ func (o *Orchestrator) GetPrompt(ctx context.Context, server, name string, args 
 	var res *mcp.GetPromptResult
 	req := request{server: server, method: "prompts/get", target: name, tool: name, argsJSON: argsJSON, prov: prov,
 		allowed: func(cfg ServerConfig) string { return cfg.Prompts.excludes("prompts", name) }}
-	id, d, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
+	id, d, _, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
 		var err error
 		if res, err = conn.GetPrompt(ctx, name, args); err != nil {
 			e := o.connErr(server, name, err)

@@ -90,7 +90,7 @@ func (o *Orchestrator) ReadResource(ctx context.Context, server, uri string, pro
 	var res *mcp.ReadResourceResult
 	req := request{server: server, method: "resources/read", target: uri, argsJSON: argsJSON, prov: prov,
 		allowed: func(cfg ServerConfig) string { return cfg.Resources.excludes("resources", uri) }}
-	id, d, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
+	id, d, _, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
 		var err error
 		if res, err = conn.ReadResource(ctx, uri); err != nil {
 			e := o.connErr(server, "", err)
@@ -110,20 +110,15 @@ func (o *Orchestrator) ReadResource(ctx context.Context, server, uri string, pro
 // eachServer runs list on server (connected first if need be), or on every
 // connected server whose capabilities has says offers the feature when
 // server is "". Failures of the one server are its error; of several,
-// joined.
+// joined (the others are still listed).
 func (o *Orchestrator) eachServer(ctx context.Context, name string, has func(*mcp.ServerCapabilities) bool, list func(context.Context, ServerConfig, *connectors.Connector) error) error {
 	if name != "" {
 		s, err := o.lookup(name)
 		if err != nil {
 			return err
 		}
-		if s.conn.Status().State != connectors.StateReady {
-			cctx, cancel := context.WithTimeout(ctx, s.timeout())
-			err := s.conn.Connect(cctx)
-			cancel()
-			if err != nil {
-				return o.connErr(name, "", err)
-			}
+		if err := o.connected(ctx, s, ""); err != nil {
+			return err
 		}
 		return list(ctx, s.cfg, s.conn)
 	}
