@@ -37,11 +37,10 @@ func (o *Orchestrator) Prompts(ctx context.Context, server string) ([]PromptInfo
 	var infos []PromptInfo
 	err := o.eachServer(ctx, server, func(caps *mcp.ServerCapabilities) bool { return caps.Prompts != nil },
 		func(ctx context.Context, cfg ServerConfig, conn *connectors.Connector) error {
-			ps, more, err := conn.ListPrompts(ctx, maxListed)
+			ps, err := listUpTo(ctx, o, cfg.Name, "prompts", conn.ListPrompts)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing prompts: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "prompts", more)
 			for _, p := range ps {
 				infos = append(infos, PromptInfo{Server: cfg.Name, Prompt: p, Allowed: cfg.Prompts.excludes("prompts", p.Name) == ""})
 			}

@@ -54,19 +54,17 @@ func (o *Orchestrator) Resources(ctx context.Context, server string) ([]Resource
 	)
 	err := o.eachServer(ctx, server, func(caps *mcp.ServerCapabilities) bool { return caps.Resources != nil },
 		func(ctx context.Context, cfg ServerConfig, conn *connectors.Connector) error {
-			rs, more, err := conn.ListResources(ctx, maxListed)
+			rs, err := listUpTo(ctx, o, cfg.Name, "resources", conn.ListResources)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing resources: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "resources", more)
 			for _, r := range rs {
 				infos = append(infos, ResourceInfo{Server: cfg.Name, Resource: r, Allowed: cfg.Resources.excludes("resources", r.URI) == ""})
 			}
-			ts, more, err := conn.ListResourceTemplates(ctx, maxListed)
+			ts, err := listUpTo(ctx, o, cfg.Name, "resource templates", conn.ListResourceTemplates)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing resource templates: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "resource templates", more)
 			for _, t := range ts {
 				temps = append(temps, ResourceTemplateInfo{Server: cfg.Name, Template: t})
 			}
@@ -136,9 +134,16 @@ func (o *Orchestrator) eachServer(ctx context.Context, name string, has func(*mc
 	return errors.Join(errs...)
 }
 
-// cut logs a listing cut at maxListed.
-func (o *Orchestrator) cut(server, what string, more bool) {
+// listUpTo lists what (prompts, resources, ...) of server with list, at
+// most maxListed of them: a longer listing is cut there, and the log says
+// so.
+func listUpTo[T any](ctx context.Context, o *Orchestrator, server, what string, list func(context.Context, int) ([]*T, bool, error)) ([]*T, error) {
+	items, more, err := list(ctx, maxListed)
+	if err != nil {
+		return nil, o.connErr(server, "", fmt.Errorf("listing %s: %w", what, err))
+	}
 	if more {
 		o.log.Warn("listing cut short", "server", server, "what", what, "max", maxListed)
 	}
+	return items, nil
 }
