@@ -83,7 +83,7 @@ type Connector struct {
 	progress progressRoutes
 	// logLevel is what the server is asked to log (serverLogLevel).
 	logLevelOnce sync.Once
-	logLevel     mcp.LoggingLevel
+	logLevel     string
 
 	// hostMu guards the roots offered and the go-sdk client of the
 	// latest connect attempt, which SetRoots tells of a change.

@@ -399,7 +399,7 @@ func (c *Connector) serverLogLevel() mcp.LoggingLevel {
 			c.logLevel = "error"
 		}
 	})
-	return c.logLevel
+	return mcp.LoggingLevel(c.logLevel)
 }
 
 // askForLogs asks a server that offers logging to send its logs at the
