@@ -81,6 +81,9 @@ type Connector struct {
 	cancels  *cancelNotices // a stdio server's; nil for the others
 	subs     subscriptions  // resource subscriptions, kept across sessions
 	progress progressRoutes
+	// logLevel is what the server is asked to log (serverLogLevel).
+	logLevelOnce sync.Once
+	logLevel     string
 
 	// hostMu guards the roots offered and the go-sdk client of the
 	// latest connect attempt, which SetRoots tells of a change.

@@ -382,18 +382,24 @@ func (c *Connector) logged(_ context.Context, r *mcp.LoggingMessageRequest) {
 const protocolStateless = "2026-07-28"
 
 // serverLogLevel is the least severe level of the server's logs the
-// connector's log keeps: what it asks the server to send.
+// connector's log keeps: what it asks the server to send; "" when the log
+// keeps nothing, and then nothing is asked for. The logger is fixed at
+// New, so this is decided once.
 func (c *Connector) serverLogLevel() mcp.LoggingLevel {
-	ctx := context.Background()
-	switch {
-	case c.log.Enabled(ctx, slog.LevelDebug):
-		return "debug"
-	case c.log.Enabled(ctx, slog.LevelInfo):
-		return "info"
-	case c.log.Enabled(ctx, slog.LevelWarn):
-		return "warning"
-	}
-	return "error"
+	c.logLevelOnce.Do(func() {
+		ctx := context.Background()
+		switch {
+		case c.log.Enabled(ctx, slog.LevelDebug):
+			c.logLevel = "debug"
+		case c.log.Enabled(ctx, slog.LevelInfo):
+			c.logLevel = "info"
+		case c.log.Enabled(ctx, slog.LevelWarn):
+			c.logLevel = "warning"
+		case c.log.Enabled(ctx, slog.LevelError):
+			c.logLevel = "error"
+		}
+	})
+	return mcp.LoggingLevel(c.logLevel)
 }
 
 // askForLogs asks a server that offers logging to send its logs at the
@@ -403,7 +409,7 @@ func (c *Connector) serverLogLevel() mcp.LoggingLevel {
 // courtesy.
 func (c *Connector) askForLogs(ctx context.Context, cs *mcp.ClientSession) {
 	ir := cs.InitializeResult()
-	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= protocolStateless {
+	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion >= protocolStateless || c.serverLogLevel() == "" {
 		return
 	}
 	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: c.serverLogLevel()}); err != nil {
@@ -415,7 +421,7 @@ func (c *Connector) askForLogs(ctx context.Context, cs *mcp.ClientSession) {
 // request asks for logs itself.
 func (c *Connector) logMeta(cs *mcp.ClientSession, meta mcp.Meta) mcp.Meta {
 	ir := cs.InitializeResult()
-	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion < protocolStateless {
+	if ir == nil || ir.Capabilities == nil || ir.Capabilities.Logging == nil || ir.ProtocolVersion < protocolStateless || c.serverLogLevel() == "" {
 		return meta
 	}
 	if _, set := meta[mcp.MetaKeyLogLevel]; set {

@@ -23,18 +23,8 @@ func (c *Connector) ListPrompts(ctx context.Context, max int) (prompts []*mcp.Pr
 // GetPrompt gets one prompt with its arguments filled in. The server's
 // timeout applies unless ctx is shorter.
 func (c *Connector) GetPrompt(ctx context.Context, name string, args map[string]string) (*mcp.GetPromptResult, error) {
-	op := func() string { return fmt.Sprintf("get prompt %q", name) }
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	cs, st, err := c.await(ctx, op)
-	if err != nil {
-		return nil, err
-	}
-	p := c.newProbe(st)
-	res, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: name, Arguments: args})
-	if err != nil {
-		c.told(ctx, err)
-		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
-	}
-	return res, nil
+	return request(ctx, c, func() string { return fmt.Sprintf("get prompt %q", name) }, nil,
+		func(ctx context.Context, cs *mcp.ClientSession) (*mcp.GetPromptResult, error) {
+			return cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: name, Arguments: args})
+		})
 }

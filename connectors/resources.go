@@ -217,18 +217,37 @@ func (c *Connector) Subscribe(ctx context.Context, uri string, fn func(ResourceU
 // resourceRequest sends one request that answers nothing but success,
 // bounded by the server's timeout.
 func (c *Connector) resourceRequest(ctx context.Context, op func() string, send func(context.Context, *mcp.ClientSession) error) error {
+	_, err := request(ctx, c, op, nil, func(ctx context.Context, cs *mcp.ClientSession) (struct{}, error) {
+		return struct{}{}, send(ctx, cs)
+	})
+	return err
+}
+
+// request sends one request once the server is ready, bounded by the
+// server's timeout unless ctx is shorter, and classifies its failure as
+// op's (see classify). ready, when set, is asked first whether the
+// session can take the request at all; its error is returned as is and
+// nothing is sent.
+func request[R any](ctx context.Context, c *Connector, op func() string, ready func(*mcp.ClientSession) error, send func(context.Context, *mcp.ClientSession) (R, error)) (R, error) {
+	var zero R
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	cs, st, err := c.await(ctx, op)
 	if err != nil {
-		return err
+		return zero, err
+	}
+	if ready != nil {
+		if err := ready(cs); err != nil {
+			return zero, err
+		}
 	}
 	p := c.newProbe(st)
-	if err := send(ctx, cs); err != nil {
+	res, err := send(ctx, cs)
+	if err != nil {
 		c.told(ctx, err)
-		return c.failed(cs, c.classify(ctx, op(), err, p))
+		return zero, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
-	return nil
+	return res, nil
 }
 
 // resourceUpdated hands a resources/updated notification to the

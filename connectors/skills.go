@@ -377,20 +377,16 @@ func (c *Connector) ListSkills(ctx context.Context) ([]*Skill, error) {
 // (skills/get). No file is read.
 func (c *Connector) GetSkill(ctx context.Context, uri string) (*Skill, error) {
 	op := func() string { return fmt.Sprintf("get skill %s", uri) }
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	cs, st, err := c.await(ctx, op)
+	res, err := request(ctx, c, op, func(cs *mcp.ClientSession) error {
+		if !offersSkills(cs) {
+			return c.newError(KindProtocol, fmt.Errorf("%s: %w", op(), ErrNoSkills))
+		}
+		return nil
+	}, func(ctx context.Context, cs *mcp.ClientSession) (*getSkillResult, error) {
+		return mcp.CallCustomMethod[*getSkillParams, *getSkillResult](ctx, cs, methodGetSkill, &getSkillParams{URI: uri})
+	})
 	if err != nil {
 		return nil, err
-	}
-	if !offersSkills(cs) {
-		return nil, c.newError(KindProtocol, fmt.Errorf("%s: %w", op(), ErrNoSkills))
-	}
-	p := c.newProbe(st)
-	res, err := mcp.CallCustomMethod[*getSkillParams, *getSkillResult](ctx, cs, methodGetSkill, &getSkillParams{URI: uri})
-	if err != nil {
-		c.told(ctx, err)
-		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	if res.Skill == nil || res.Skill.URI != uri {
 		got := "no skill"
@@ -476,18 +472,14 @@ func (c *Connector) readSkillFile(ctx context.Context, s *Skill, files []SkillFi
 	if want == nil {
 		return nil, refuse("the skill's entry does not list this file, so mediator does not read it")
 	}
-	op := func() string { return fmt.Sprintf("read skill file %s", uri) }
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	cs, st, err := c.await(ctx, op)
+	var cs *mcp.ClientSession
+	res, err := request(ctx, c, func() string { return fmt.Sprintf("read skill file %s", uri) }, nil,
+		func(ctx context.Context, session *mcp.ClientSession) (*mcp.ReadResourceResult, error) {
+			cs = session
+			return session.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
+		})
 	if err != nil {
 		return nil, err
-	}
-	p := c.newProbe(st)
-	res, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
-	if err != nil {
-		c.told(ctx, err)
-		return nil, c.failed(cs, c.classify(ctx, op(), err, p))
 	}
 	// go-sdk may answer from its read cache (protocol 2026-07-28, ttlMs >
 	// 0) with bytes from before the listing changed, and has no way to

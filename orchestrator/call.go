@@ -77,22 +77,10 @@ func (o *Orchestrator) CallWith(ctx context.Context, server, tool string, args m
 		res, outcome, flow, err = o.call(ctx, server, tool, plain, argsJSON, opts, pre)
 	}
 	d := time.Since(start)
-	if o.audit != nil {
-		e := auditEntry{
-			start: start, callID: id, server: server, tool: tool, origin: callOriginOf(ctx),
-			argsJSON: argsJSON, duration: d, flow: flow, outcome: outcome,
-		}
-		if err != nil {
-			e.errClass = ErrorClass(err)
-			e.errText = o.opts.Redactor.Redact(auditText(err, o.opts.AuditIncludeValues))
-		}
-		if aerr := o.audit.record(e); aerr != nil {
-			o.log.Error("audit record not written", "call_id", id, "server", server, "tool", tool, "error", aerr)
-			if err == nil {
-				err = aerr
-			}
-		}
-	}
+	err = o.recordRequest(auditEntry{
+		start: start, callID: id, server: server, tool: tool, origin: callOriginOf(ctx),
+		argsJSON: argsJSON, duration: d, flow: flow, outcome: outcome,
+	}, err)
 	if res == nil {
 		return nil, err
 	}

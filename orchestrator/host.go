@@ -174,14 +174,13 @@ func (o *Orchestrator) hostRequest(ctx context.Context, server, method string, p
 			e.errText = fmt.Sprintf("JSON-RPC error %d", je.Code)
 		}
 	}
-	if berr := o.audit.before(ctx, server); berr != nil && err == nil {
+	// The record says nothing of a failure of the barrier: it is the
+	// request's own outcome.
+	failed := err != nil
+	berr := o.audit.before(ctx, server)
+	err = o.recordRequest(e, err)
+	if berr != nil && !failed {
 		err = berr
-	}
-	if aerr := o.audit.record(e); aerr != nil {
-		o.log.Error("audit record not written", "call_id", id, "server", server, "method", method, "error", aerr)
-		if err == nil {
-			err = aerr
-		}
 	}
 	if err != nil && !isJSONRPC(err) {
 		// The front end's or the log's reason stays in mediator.

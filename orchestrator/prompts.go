@@ -37,11 +37,10 @@ func (o *Orchestrator) Prompts(ctx context.Context, server string) ([]PromptInfo
 	var infos []PromptInfo
 	err := o.eachServer(ctx, server, func(caps *mcp.ServerCapabilities) bool { return caps.Prompts != nil },
 		func(ctx context.Context, cfg ServerConfig, conn *connectors.Connector) error {
-			ps, more, err := conn.ListPrompts(ctx, maxListed)
+			ps, err := listUpTo(ctx, o, cfg.Name, "prompts", conn.ListPrompts)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing prompts: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "prompts", more)
 			for _, p := range ps {
 				infos = append(infos, PromptInfo{Server: cfg.Name, Prompt: p, Allowed: cfg.Prompts.excludes("prompts", p.Name) == ""})
 			}
@@ -67,7 +66,7 @@ func (o *Orchestrator) GetPrompt(ctx context.Context, server, name string, args 
 	var res *mcp.GetPromptResult
 	req := request{server: server, method: "prompts/get", target: name, tool: name, argsJSON: argsJSON, prov: prov,
 		allowed: func(cfg ServerConfig) string { return cfg.Prompts.excludes("prompts", name) }}
-	id, d, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
+	id, d, _, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
 		var err error
 		if res, err = conn.GetPrompt(ctx, name, args); err != nil {
 			e := o.connErr(server, name, err)

@@ -54,19 +54,17 @@ func (o *Orchestrator) Resources(ctx context.Context, server string) ([]Resource
 	)
 	err := o.eachServer(ctx, server, func(caps *mcp.ServerCapabilities) bool { return caps.Resources != nil },
 		func(ctx context.Context, cfg ServerConfig, conn *connectors.Connector) error {
-			rs, more, err := conn.ListResources(ctx, maxListed)
+			rs, err := listUpTo(ctx, o, cfg.Name, "resources", conn.ListResources)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing resources: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "resources", more)
 			for _, r := range rs {
 				infos = append(infos, ResourceInfo{Server: cfg.Name, Resource: r, Allowed: cfg.Resources.excludes("resources", r.URI) == ""})
 			}
-			ts, more, err := conn.ListResourceTemplates(ctx, maxListed)
+			ts, err := listUpTo(ctx, o, cfg.Name, "resource templates", conn.ListResourceTemplates)
 			if err != nil {
-				return o.connErr(cfg.Name, "", fmt.Errorf("listing resource templates: %w", err))
+				return err
 			}
-			o.cut(cfg.Name, "resource templates", more)
 			for _, t := range ts {
 				temps = append(temps, ResourceTemplateInfo{Server: cfg.Name, Template: t})
 			}
@@ -90,7 +88,7 @@ func (o *Orchestrator) ReadResource(ctx context.Context, server, uri string, pro
 	var res *mcp.ReadResourceResult
 	req := request{server: server, method: "resources/read", target: uri, argsJSON: argsJSON, prov: prov,
 		allowed: func(cfg ServerConfig) string { return cfg.Resources.excludes("resources", uri) }}
-	id, d, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
+	id, d, _, err := o.send(ctx, req, func(ctx context.Context, conn *connectors.Connector) error {
 		var err error
 		if res, err = conn.ReadResource(ctx, uri); err != nil {
 			e := o.connErr(server, "", err)
@@ -110,20 +108,15 @@ func (o *Orchestrator) ReadResource(ctx context.Context, server, uri string, pro
 // eachServer runs list on server (connected first if need be), or on every
 // connected server whose capabilities has says offers the feature when
 // server is "". Failures of the one server are its error; of several,
-// joined.
+// joined (the others are still listed).
 func (o *Orchestrator) eachServer(ctx context.Context, name string, has func(*mcp.ServerCapabilities) bool, list func(context.Context, ServerConfig, *connectors.Connector) error) error {
 	if name != "" {
 		s, err := o.lookup(name)
 		if err != nil {
 			return err
 		}
-		if s.conn.Status().State != connectors.StateReady {
-			cctx, cancel := context.WithTimeout(ctx, s.timeout())
-			err := s.conn.Connect(cctx)
-			cancel()
-			if err != nil {
-				return o.connErr(name, "", err)
-			}
+		if err := o.connected(ctx, s, ""); err != nil {
+			return err
 		}
 		return list(ctx, s.cfg, s.conn)
 	}
@@ -141,9 +134,16 @@ func (o *Orchestrator) eachServer(ctx context.Context, name string, has func(*mc
 	return errors.Join(errs...)
 }
 
-// cut logs a listing cut at maxListed.
-func (o *Orchestrator) cut(server, what string, more bool) {
+// listUpTo lists what (prompts, resources, ...) of server with list, at
+// most maxListed of them: a longer listing is cut there, and the log says
+// so.
+func listUpTo[T any](ctx context.Context, o *Orchestrator, server, what string, list func(context.Context, int) ([]*T, bool, error)) ([]*T, error) {
+	items, more, err := list(ctx, maxListed)
+	if err != nil {
+		return nil, o.connErr(server, "", fmt.Errorf("listing %s: %w", what, err))
+	}
 	if more {
 		o.log.Warn("listing cut short", "server", server, "what", what, "max", maxListed)
 	}
+	return items, nil
 }

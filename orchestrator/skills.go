@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/internal/suggest"
 )
@@ -48,69 +50,26 @@ type Skill struct {
 // reads no skill's files. With "", a server whose listing fails is left
 // out and its error joined into the returned error.
 func (o *Orchestrator) Skills(ctx context.Context, server string) ([]SkillInfo, error) {
-	if server != "" {
-		s, err := o.lookup(server)
+	var out []SkillInfo
+	err := o.eachServer(ctx, server, func(caps *mcp.ServerCapabilities) bool {
+		_, ok := caps.Extensions[connectors.SkillsExtension]
+		return ok
+	}, func(ctx context.Context, cfg ServerConfig, conn *connectors.Connector) error {
+		entries, err := conn.ListSkills(ctx)
 		if err != nil {
-			return nil, err
+			return o.skillErr(cfg.Name, "", err)
 		}
-		if err := o.connected(ctx, s); err != nil {
-			return nil, err
+		for _, e := range entries {
+			_, problem := e.Check()
+			var se *connectors.SkillError
+			if errors.As(problem, &se) {
+				se.Server = cfg.Name
+			}
+			out = append(out, SkillInfo{Server: cfg.Name, Entry: e, Problem: problem})
 		}
-		return o.skillsOf(ctx, s)
-	}
-	var (
-		out  []SkillInfo
-		errs []error
-	)
-	for _, name := range o.names {
-		s := o.servers[name]
-		if s.conn.Status().State != connectors.StateReady {
-			continue // connected servers only; failures show in Servers()
-		}
-		if ok, err := s.conn.OffersSkills(ctx); err != nil || !ok {
-			continue
-		}
-		infos, err := o.skillsOf(ctx, s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, infos...)
-	}
-	return out, errors.Join(errs...)
-}
-
-func (o *Orchestrator) skillsOf(ctx context.Context, s *server) ([]SkillInfo, error) {
-	entries, err := s.conn.ListSkills(ctx)
-	if err != nil {
-		return nil, o.skillErr(s.cfg.Name, "", err)
-	}
-	out := make([]SkillInfo, 0, len(entries))
-	for _, e := range entries {
-		_, problem := e.Check()
-		var se *connectors.SkillError
-		if errors.As(problem, &se) {
-			se.Server = s.cfg.Name
-		}
-		out = append(out, SkillInfo{Server: s.cfg.Name, Entry: e, Problem: problem})
-	}
-	return out, nil
-}
-
-// connected connects the server unless it is ready, within its timeout.
-func (o *Orchestrator) connected(ctx context.Context, s *server) error {
-	if o.closed.Load() {
-		return &Error{Kind: KindClosed, Server: s.cfg.Name, Msg: "orchestrator is closed"}
-	}
-	if s.conn.Status().State == connectors.StateReady {
 		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout())
-	defer cancel()
-	if err := s.conn.Connect(ctx); err != nil {
-		return o.connErr(s.cfg.Name, "", err)
-	}
-	return nil
+	})
+	return out, err
 }
 
 // LoadSkill loads one skill of server, named by its frontmatter name or
@@ -142,45 +101,39 @@ func (o *Orchestrator) ReadSkillFile(ctx context.Context, server, ref, file stri
 	return o.readSkill(ctx, server, ref, file, prov)
 }
 
-// readSkill is LoadSkill (file "") and ReadSkillFile.
+// readSkill is LoadSkill (file "") and ReadSkillFile: skills/get through
+// send, then the file's read, recorded under the same call ID.
 func (o *Orchestrator) readSkill(ctx context.Context, server, ref, file string, prov Provenance) (*Skill, error) {
-	id := o.callID()
 	s, err := o.lookup(server)
 	if err != nil {
 		return nil, err
-	}
-	if o.audit != nil {
-		if err := o.audit.ready(ctx); err != nil {
-			return nil, err
-		}
 	}
 	isURI := strings.HasPrefix(ref, "skill://")
 	args := map[string]string{"name": ref}
 	if isURI {
 		args = map[string]string{"uri": ref}
 	}
-	start := time.Now()
-	flow, err := o.checkFlow(ctx, server, "skills/get", ref, prov)
 	var entry *connectors.Skill
-	outcome := OutcomeRefused
-	if err == nil {
-		entry, outcome, err = o.skillEntry(ctx, s, ref, isURI)
-	}
-	e := auditEntry{start: start, callID: id, server: server, tool: ref, method: "skills/get",
-		origin: callOriginOf(ctx), argsJSON: mustJSON(args), duration: time.Since(start), flow: flow, outcome: outcome}
-	if err = o.recordOp(e, err); err != nil {
+	req := request{server: server, method: "skills/get", target: ref, tool: ref, argsJSON: mustJSON(args), prov: prov,
+		allowed: func(ServerConfig) string { return "" }}
+	id, _, flow, err := o.send(ctx, req, func(ctx context.Context, _ *connectors.Connector) error {
+		var err error
+		entry, err = o.skillEntry(ctx, s, ref, isURI)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 
 	// The entry is checked before anything is read: a refused entry
 	// reads nothing.
 	uri := fileURI(entry.URI, file)
-	start = time.Now()
+	start := time.Now()
 	var (
 		content []byte
 		files   []connectors.SkillFile
 	)
-	outcome = OutcomeRefused
+	outcome := OutcomeRefused
 	if files, err = entry.Check(); err != nil {
 		err = o.skillErr(server, entry.URI, err)
 	} else if !slices.ContainsFunc(files, func(f connectors.SkillFile) bool { return f.URI == uri }) {
@@ -202,9 +155,9 @@ func (o *Orchestrator) readSkill(ctx context.Context, server, ref, file string, 
 			err, outcome = o.skillErr(server, entry.URI, err), OutcomeError
 		}
 	}
-	e = auditEntry{start: start, callID: id, server: server, tool: uri, method: "resources/read",
-		origin: callOriginOf(ctx), argsJSON: mustJSON(map[string]string{"uri": uri}), duration: time.Since(start), flow: flow, outcome: outcome}
-	if err = o.recordOp(e, err); err != nil {
+	err = o.recordRequest(auditEntry{start: start, callID: id, server: server, tool: uri, method: "resources/read",
+		origin: callOriginOf(ctx), argsJSON: mustJSON(map[string]string{"uri": uri}), duration: time.Since(start), flow: flow, outcome: outcome}, err)
+	if err != nil {
 		return nil, err
 	}
 	return &Skill{Server: server, CallID: id, Entry: entry, Files: files, File: uri, Content: content,
@@ -241,27 +194,21 @@ func fileURI(skillURI, file string) string {
 	return strings.TrimSuffix(skillURI, "SKILL.md") + strings.TrimPrefix(file, "/")
 }
 
-// skillEntry fetches the entry ref names, right after the audit barrier.
-func (o *Orchestrator) skillEntry(ctx context.Context, s *server, ref string, isURI bool) (*connectors.Skill, string, error) {
+// skillEntry fetches the entry ref names, once send has connected the
+// server and passed the audit barrier. A name that matches no skill, or
+// several, is refused (see refusal).
+func (o *Orchestrator) skillEntry(ctx context.Context, s *server, ref string, isURI bool) (*connectors.Skill, error) {
 	name := s.cfg.Name
-	if err := o.connected(ctx, s); err != nil {
-		return nil, OutcomeError, err
-	}
-	if o.audit != nil {
-		if err := o.audit.before(ctx, name); err != nil {
-			return nil, OutcomeRefused, err
-		}
-	}
 	if isURI {
 		entry, err := s.conn.GetSkill(ctx, ref)
 		if err != nil {
-			return nil, OutcomeError, o.skillErr(name, ref, err)
+			return nil, o.skillErr(name, ref, err)
 		}
-		return entry, OutcomeOK, nil
+		return entry, nil
 	}
 	entries, err := s.conn.ListSkills(ctx)
 	if err != nil {
-		return nil, OutcomeError, o.skillErr(name, "", err)
+		return nil, o.skillErr(name, "", err)
 	}
 	var (
 		found []*connectors.Skill
@@ -275,7 +222,7 @@ func (o *Orchestrator) skillEntry(ctx context.Context, s *server, ref string, is
 	}
 	switch len(found) {
 	case 1:
-		return found[0], OutcomeOK, nil
+		return found[0], nil
 	case 0:
 		slices.Sort(names)
 		names = slices.Compact(names)
@@ -284,14 +231,14 @@ func (o *Orchestrator) skillEntry(ctx context.Context, s *server, ref string, is
 		if len(sug) == 0 {
 			msg += fmt.Sprintf(" (run `mediator skills %s` to list its %d skills)", name, len(entries))
 		}
-		return nil, OutcomeRefused, &Error{Kind: KindUnknownSkill, Server: name, Tool: ref, Suggestions: sug, Msg: msg}
+		return nil, &refusal{&Error{Kind: KindUnknownSkill, Server: name, Tool: ref, Suggestions: sug, Msg: msg}}
 	}
 	uris := make([]string, len(found))
 	for i, e := range found {
 		uris[i] = e.URI
 	}
-	return nil, OutcomeRefused, &Error{Kind: KindUnknownSkill, Server: name, Tool: ref,
-		Msg: fmt.Sprintf("server %q lists %d skills named %q; name the one you mean by its URI: %s", name, len(found), ref, strings.Join(uris, ", "))}
+	return nil, &refusal{&Error{Kind: KindUnknownSkill, Server: name, Tool: ref,
+		Msg: fmt.Sprintf("server %q lists %d skills named %q; name the one you mean by its URI: %s", name, len(found), ref, strings.Join(uris, ", "))}}
 }
 
 // skillErr classifies a connector's skill failure: a refused skill
@@ -307,27 +254,6 @@ func (o *Orchestrator) skillErr(server, uri string, err error) error {
 		return &Error{Kind: KindUnknownSkill, Server: server, Tool: uri, Msg: fmt.Sprintf("server %q does not offer skills (its capabilities do not declare %s)", server, connectors.SkillsExtension)}
 	}
 	return o.connErr(server, uri, err)
-}
-
-// recordOp writes the audit record of one request made on a caller's
-// behalf, its failure (if any) in it, and returns the request's error, or
-// the audit's when the request succeeded and its record could not be
-// handed over.
-func (o *Orchestrator) recordOp(e auditEntry, err error) error {
-	if o.audit == nil {
-		return err
-	}
-	if err != nil {
-		e.errClass = ErrorClass(err)
-		e.errText = o.opts.Redactor.Redact(auditText(err, o.opts.AuditIncludeValues))
-	}
-	if aerr := o.audit.record(e); aerr != nil {
-		o.log.Error("audit record not written", "call_id", e.callID, "server", e.server, "method", e.method, "error", aerr)
-		if err == nil {
-			return aerr
-		}
-	}
-	return err
 }
 
 // mustJSON encodes the audit arguments of a request mediator builds itself.

@@ -119,13 +119,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 				return callFailed(err, attempt)
 			}
 		}
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if timeout > 0 {
-			// The step's timeout is the call's whole bound: the connector
-			// would otherwise end it at the server's timeout, when shorter.
-			actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
-		}
-		actx = e.withProgress(actx, s, path)
+		actx, cancel := e.attemptContext(ctx, s, path, timeout)
 		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
 			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source}
 		if e.journal != nil {
@@ -186,28 +180,9 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		cancel()
 
-		rec.FinishedAt = e.rt.Now()
-		switch {
-		case err == nil:
-			rec.State = AttemptSucceeded
-		case class == ClassCancelled:
-			rec.State = AttemptCancelled
-		default:
-			rec.State = AttemptFailed
-		}
-		if err != nil {
-			rec.Error, rec.ErrorClass = err.Error(), class
-		}
-		if e.journal != nil {
-			if res != nil {
-				rec.Result, _ = json.Marshal(res)
-			}
-			// Waiting for the commit keeps a finished call with effects from
-			// being sent again by a resume after a crash right here.
-			if jerr := e.journal.RecordAttempt(rec, !harmless); jerr != nil && err == nil {
-				err = jerr
-			}
-		}
+		// Waiting for the commit keeps a finished call with effects from
+		// being sent again by a resume after a crash right here.
+		err = endAttempt(e, rec, res, err, class, !harmless)
 		if err == nil {
 			return callSucceeded(res, attempt, keep)
 		}
@@ -455,13 +430,11 @@ func preCallClass(err error) string {
 }
 
 func callFailedClass(res *mcp.CallToolResult, err error, class string, attempts int, keep bool) *stepResult {
-	view := callView(StatusFailed, res, attempts, err, class, keep)
-	return &stepResult{status: StatusFailed, err: err, view: view, result: view[flow.FieldResult]}
+	return finished(StatusFailed, err, callView(StatusFailed, res, attempts, err, class, keep))
 }
 
 func callSucceeded(res *mcp.CallToolResult, attempts int, keep bool) *stepResult {
-	view := callView(StatusSucceeded, res, attempts, nil, "", keep)
-	return &stepResult{status: StatusSucceeded, view: view, result: view[flow.FieldResult]}
+	return finished(StatusSucceeded, nil, callView(StatusSucceeded, res, attempts, nil, "", keep))
 }
 
 // callView is .steps.<id> of a call step (Step.ViewFields). Without keep,

@@ -8,7 +8,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -47,11 +46,7 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 			return callFailed(err, attempt)
 		}
 	}
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if timeout := e.flow.EffectiveTimeout(s); timeout > 0 {
-		actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
-	}
-	actx = e.withProgress(actx, s, path)
+	actx, cancel := e.attemptContext(ctx, s, path, e.flow.EffectiveTimeout(s))
 	res, err := e.rt.ReadResource(actx, ReadRequest{Server: s.Read.Server, URI: uri, Run: e.runID, Step: path,
 		Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source})
 	if fr, ok := asFlowRefusal(err); ok {
@@ -62,32 +57,14 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 		class = classify(ctx, actx, err)
 	}
 	cancel()
-	rec.FinishedAt = e.rt.Now()
-	switch {
-	case err == nil:
-		rec.State = AttemptSucceeded
-	case class == ClassCancelled:
-		rec.State = AttemptCancelled
-	default:
-		rec.State = AttemptFailed
-		rec.Error, rec.ErrorClass = err.Error(), class
-	}
-	if e.journal != nil {
-		if res != nil {
-			rec.Result, _ = json.Marshal(res)
-		}
-		if jerr := e.journal.RecordAttempt(rec, false); jerr != nil && err == nil {
-			err = jerr
-		}
-	}
+	err = endAttempt(e, rec, res, err, class, false)
 	switch {
 	case err == nil:
 		return readSucceeded(res, attempt, keep)
 	case class == ClassCancelled:
 		return &stepResult{status: StatusCancelled, err: err, view: readView(StatusCancelled, nil, attempt, err, class, keep)}
 	}
-	view := readView(StatusFailed, nil, attempt, err, class, keep)
-	return &stepResult{status: StatusFailed, err: err, view: view, result: view[flow.FieldResult]}
+	return finished(StatusFailed, err, readView(StatusFailed, nil, attempt, err, class, keep))
 }
 
 // readURI is the step's URI: the literal, or what its expression yields,
@@ -126,8 +103,7 @@ func (e *engine) reusedRead(ctx context.Context, path string, last *AttemptRecor
 }
 
 func readSucceeded(res *mcp.ReadResourceResult, attempts int, keep bool) *stepResult {
-	view := readView(StatusSucceeded, res, attempts, nil, "", keep)
-	return &stepResult{status: StatusSucceeded, view: view, result: view[flow.FieldResult]}
+	return finished(StatusSucceeded, nil, readView(StatusSucceeded, res, attempts, nil, "", keep))
 }
 
 // readView is .steps.<id> of a read step, shaped as a call's: result is

@@ -13,20 +13,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // Options of `mediator call`.
 type Options struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
+	cmdutil.ServerDeps
 	// Terminal shows the call's progress (and, through the
 	// orchestrator, asks what a server asks); nil shows nothing.
 	Terminal func() *prompter.Terminal
@@ -46,14 +40,7 @@ type Options struct {
 
 // NewCmdCall returns `mediator call SERVER TOOL`.
 func NewCmdCall(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{
-		IO:           f.IOStreams,
-		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
-		Redactor:     func() *credentials.Redactor { return f.Redactor },
-		ReadFile:     os.ReadFile,
-		Terminal:     f.Terminal,
-	}
+	opts := &Options{ServerDeps: cmdutil.NewServerDeps(f), ReadFile: os.ReadFile, Terminal: f.Terminal}
 	cmd := &cobra.Command{
 		Use:   "call SERVER TOOL [--args JSON | -a KEY=VALUE ...]",
 		Short: "Call one tool of one server through mediator",
@@ -130,22 +117,15 @@ func callRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	term := &prompter.Terminal{} // shows nothing
-	if opts.Terminal != nil {
-		term = opts.Terminal()
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.Open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
+	term := &prompter.Terminal{} // shows nothing
+	if opts.Terminal != nil {
+		term = opts.Terminal()
+	}
 
 	var schema any
 	if NeedsSchema(pairs) {

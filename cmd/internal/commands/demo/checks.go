@@ -3,9 +3,12 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/examples/guard"
@@ -112,5 +115,57 @@ func verifyAuditClean(path string, keys *demoKeys) check {
 	a, bb := bytes.Count(b, []byte(keys.a.Reveal())), bytes.Count(b, []byte(keys.b.Reveal()))
 	c.Passed = a == 0 && bb == 0
 	c.Detail = fmt.Sprintf("key A found %d time(s), key B %d time(s) in %d bytes", a, bb, len(b))
+	return c
+}
+
+// verifyRefusal checks that the hop carrying calendar's data back to
+// weather was refused by the data-flow policy and that weather received
+// nothing for it.
+func verifyRefusal(err error, received int) check {
+	c := check{Name: "an undeclared flow is refused before sending"}
+	var oe *orchestrator.Error
+	refused := errors.As(err, &oe) && oe.Kind == orchestrator.KindFlowRefused
+	c.Passed = refused && received == 0
+	switch {
+	case err == nil:
+		c.Detail = "calendar -> weather was allowed: the call was made"
+	case !refused:
+		c.Detail = fmt.Sprintf("refused for another reason: %v", err)
+	default:
+		c.Detail = fmt.Sprintf("calendar -> weather refused (%s); weather received %d request(s) for it", oe.Kind, received)
+	}
+	return c
+}
+
+// verifyFlowAudit checks that the audit log names each decision: the
+// calendar call's sources and the rule that allowed them, and the refused
+// call back to weather.
+func verifyFlowAudit(path string) check {
+	c := check{Name: "flow decisions audited"}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.Detail = fmt.Sprintf("reading the audit log: %v", err)
+		return c
+	}
+	var allowed, refused int
+	for line := range bytes.SplitSeq(bytes.TrimSpace(b), []byte("\n")) {
+		var rec struct {
+			Server     string   `json:"server"`
+			Sources    []string `json:"sources"`
+			AllowedBy  string   `json:"allowed_by"`
+			ErrorClass string   `json:"error_class"`
+		}
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		switch {
+		case rec.Server == calendarServer && slices.Equal(rec.Sources, []string{weatherServer}) && rec.AllowedBy == "weather -> calendar (policy)":
+			allowed++
+		case rec.Server == weatherServer && slices.Equal(rec.Sources, []string{calendarServer}) && rec.ErrorClass == string(orchestrator.KindFlowRefused):
+			refused++
+		}
+	}
+	c.Passed = allowed == 1 && refused == 1
+	c.Detail = fmt.Sprintf("%d record(s) of weather -> calendar allowed by policy.flows (want 1), %d of calendar -> weather refused (want 1)", allowed, refused)
 	return c
 }

@@ -70,7 +70,10 @@ Mediator asks weather for a forecast, then creates a calendar event whose
 arguments come from that forecast, printing each hop with the credential
 name it used (never the value). Finally it shows from both servers' own
 request logs that each saw only its own key and never heard from the other,
-and checks the audit log's hash chain. Everything is deleted at exit.
+and checks the audit log's hash chain. The config allows the one flow
+weather -> calendar; a last hop that tries to send calendar's answer back
+to weather is refused by the data-flow policy before anything is sent,
+and the audit log names both decisions. Everything is deleted at exit.
 
 Exits 0 only if every check held.`,
 		Example: "  mediator demo\n  mediator demo --city Bergen --json",
@@ -227,6 +230,9 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 		Redactor:  store.Redactor(),
 		AuditPath: auditPath,
 		AuditKeys: store,
+		// The one cross-server flow the demo makes: weather's output into
+		// calendar's arguments. Nothing may flow back.
+		Policy: orchestrator.Policy{Flows: []orchestrator.Flow{{From: weatherServer, To: calendarServer}}},
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the orchestrator: %w", err)
@@ -247,17 +253,26 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 	}
 
 	// Hop 1: the forecast.
-	fc, err := callInto[weather.Forecast](ctx, o, rep, weatherServer, weather.ToolGetForecast, weatherSecret,
-		map[string]any{"location": city, "days": 1}, nil)
+	fc, prov, err := callInto[weather.Forecast](ctx, o, rep, weatherServer, weather.ToolGetForecast, weatherSecret,
+		map[string]any{"location": city, "days": 1}, nil, orchestrator.Provenance{})
 	if err != nil {
 		return err
 	}
 
-	// Hop 2: the event, every argument taken from hop 1's result.
+	// Hop 2: the event, every argument taken from hop 1's result, so the
+	// call carries weather's data: policy.flows allows weather -> calendar.
 	args, why := compose(fc)
-	if _, err := callInto[calendar.CreateEventOutput](ctx, o, rep, calendarServer, calendar.ToolCreateEvent, calendarSecret, args, why); err != nil {
+	ev, prov, err := callInto[calendar.CreateEventOutput](ctx, o, rep, calendarServer, calendar.ToolCreateEvent, calendarSecret, args, why, prov)
+	if err != nil {
 		return err
 	}
+
+	// Hop 3: calendar's answer sent back to weather, a flow nothing
+	// allows: the orchestrator refuses it before anything is sent.
+	before := weatherLog.Len()
+	refusal := refusedHop(ctx, o, rep, weatherServer, weather.ToolGetForecast, weatherSecret,
+		map[string]any{"location": ev.Title, "days": 1}, []string{"location <- title"}, prov)
+	rep.check(verifyRefusal(refusal, weatherLog.Len()-before))
 
 	// Close the connections first so the servers' logs are complete.
 	if err := closeOrch(); err != nil {
@@ -268,7 +283,8 @@ func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err err
 	rep.check(verifyLog(weatherServer, weatherLog, keys.a, "key A", keys.b, "key B"))
 	rep.check(verifyLog(calendarServer, calendarLog, keys.b, "key B", keys.a, "key A"))
 	rep.check(verifyIsolation(weatherLog, calendarLog, keys))
-	rep.check(verifyAudit(ctx, auditPath, store, 2))
+	rep.check(verifyAudit(ctx, auditPath, store, 3))
+	rep.check(verifyFlowAudit(auditPath))
 	rep.check(verifyAuditClean(auditPath, keys))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,11 @@ func TestDemoText(t *testing.T) {
 		"PASS  weather saw only key A",
 		"PASS  calendar saw only key B",
 		"PASS  neither server contacted the other",
-		"PASS  audit log keyed, chained and anchored: 2 record(s), one per hop (want 2), 2 with an HMAC under the keyring's audit key",
+		"carries   data from weather",
+		`REFUSED   data from server "calendar" may not be sent to server "weather"`,
+		"PASS  an undeclared flow is refused before sending: calendar -> weather refused (flow-refused); weather received 0 request(s) for it",
+		"PASS  audit log keyed, chained and anchored: 3 record(s), one per hop (want 3), 3 with an HMAC under the keyring's audit key",
+		"PASS  flow decisions audited: 1 record(s) of weather -> calendar allowed by policy.flows (want 1), 1 of calendar -> weather refused (want 1)",
 		"PASS  audit log holds no key",
 		"all checks passed",
 	} {
@@ -114,9 +119,10 @@ func TestDemoJSONComposesFromTheForecast(t *testing.T) {
 			var rep struct {
 				Passed bool `json:"passed"`
 				Hops   []struct {
-					Server, Tool, Credential string
-					Arguments                map[string]any
-					Result                   map[string]any
+					Server, Tool, Credential, Refused string
+					Carries                           []string
+					Arguments                         map[string]any
+					Result                            map[string]any
 				} `json:"hops"`
 				Checks []check              `json:"checks"`
 				Logs   map[string][]logLine `json:"server_logs"`
@@ -124,10 +130,13 @@ func TestDemoJSONComposesFromTheForecast(t *testing.T) {
 			if err := json.Unmarshal([]byte(got), &rep); err != nil {
 				t.Fatalf("--json output is not JSON: %v\n%s", err, got)
 			}
-			if !rep.Passed || len(rep.Checks) != 5 || len(rep.Hops) != 2 {
-				t.Fatalf("passed=%v, %d checks, %d hops; want passed with 5 checks and 2 hops:\n%s", rep.Passed, len(rep.Checks), len(rep.Hops), got)
+			if !rep.Passed || len(rep.Checks) != 7 || len(rep.Hops) != 3 {
+				t.Fatalf("passed=%v, %d checks, %d hops; want passed with 7 checks and 3 hops:\n%s", rep.Passed, len(rep.Checks), len(rep.Hops), got)
 			}
-			fc, ev := rep.Hops[0], rep.Hops[1]
+			fc, ev, back := rep.Hops[0], rep.Hops[1], rep.Hops[2]
+			if len(fc.Carries) != 0 || !slices.Equal(ev.Carries, []string{"weather"}) || back.Refused == "" || back.Result != nil {
+				t.Errorf("provenance of the hops: %v, %v; the way back refused %q with result %v", fc.Carries, ev.Carries, back.Refused, back.Result)
+			}
 			if fc.Credential != "weather/api-key" || ev.Credential != "calendar/token" {
 				t.Errorf("credentials %q, %q; want the keyring item names", fc.Credential, ev.Credential)
 			}

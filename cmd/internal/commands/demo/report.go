@@ -66,9 +66,14 @@ type hop struct {
 	ComposedFrom []string       `json:"composed_from,omitempty"`
 	Arguments    map[string]any `json:"arguments"`
 	Result       any            `json:"result,omitempty"`
-	CallID       string         `json:"call_id,omitempty"`
-	DurationMS   float64        `json:"duration_ms"`
-	Error        string         `json:"error,omitempty"`
+	// Carries lists the servers whose output went into Arguments.
+	Carries    []string `json:"carries,omitempty"`
+	CallID     string   `json:"call_id,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+	Error      string   `json:"error,omitempty"`
+	// Refused is the data-flow policy's refusal of a hop that must not
+	// happen; nothing was sent.
+	Refused string `json:"refused,omitempty"`
 }
 
 type logLine struct {
@@ -137,15 +142,17 @@ func (r *report) check(c check) {
 	}
 }
 
-// callInto makes one hop through the orchestrator, records it, and decodes
-// the structured result into T.
-func callInto[T any](ctx context.Context, o *orchestrator.Orchestrator, r *report, server, tool, secret string, args map[string]any, why []string) (T, error) {
+// callInto makes one hop through the orchestrator with the provenance of
+// what its arguments were built from, records it, and decodes the
+// structured result into T. It returns the result's provenance too.
+func callInto[T any](ctx context.Context, o *orchestrator.Orchestrator, r *report, server, tool, secret string, args map[string]any, why []string, prov orchestrator.Provenance) (T, orchestrator.Provenance, error) {
 	var out T
-	h := hop{N: len(r.Hops) + 1, Server: server, Tool: tool, Credential: server + "/" + secret, ComposedFrom: why, Arguments: args}
-	res, err := o.Call(ctx, server, tool, args)
+	h := hop{N: len(r.Hops) + 1, Server: server, Tool: tool, Credential: server + "/" + secret, ComposedFrom: why, Arguments: args, Carries: prov.Servers()}
+	res, err := o.CallWith(ctx, server, tool, args, orchestrator.CallOptions{Provenance: prov})
 	if res != nil {
 		h.CallID, h.DurationMS = res.CallID, float64(res.Duration)/float64(time.Millisecond)
 		h.Result = res.StructuredContent
+		prov = res.Provenance
 	}
 	switch {
 	case err != nil:
@@ -163,9 +170,21 @@ func callInto[T any](ctx context.Context, o *orchestrator.Orchestrator, r *repor
 	}
 	r.Hops = append(r.Hops, h)
 	if h.Error != "" {
-		return out, fmt.Errorf("hop %d, %s.%s: %s", h.N, server, tool, h.Error)
+		return out, prov, fmt.Errorf("hop %d, %s.%s: %s", h.N, server, tool, h.Error)
 	}
-	return out, nil
+	return out, prov, nil
+}
+
+// refusedHop tries a hop the data-flow policy must refuse and records the
+// refusal; it returns the orchestrator's error (nil if the call was made).
+func refusedHop(ctx context.Context, o *orchestrator.Orchestrator, r *report, server, tool, secret string, args map[string]any, why []string, prov orchestrator.Provenance) error {
+	h := hop{N: len(r.Hops) + 1, Server: server, Tool: tool, Credential: server + "/" + secret, ComposedFrom: why, Arguments: args, Carries: prov.Servers()}
+	_, err := o.CallWith(ctx, server, tool, args, orchestrator.CallOptions{Provenance: prov})
+	if err != nil {
+		h.Refused = err.Error()
+	}
+	r.Hops = append(r.Hops, h)
+	return err
 }
 
 func resultText(res *mcp.CallToolResult) string {
@@ -212,6 +231,13 @@ func (r *report) writeText(b *bytes.Buffer) {
 		fmt.Fprintf(b, "\nhop %d  mediator -> %s.%s  (credential: keyring item %s)\n", h.N, h.Server, h.Tool, h.Credential)
 		for _, w := range h.ComposedFrom {
 			fmt.Fprintf(b, "       from hop %d: %s\n", h.N-1, w)
+		}
+		if len(h.Carries) > 0 {
+			fmt.Fprintf(b, "       carries   data from %s\n", strings.Join(h.Carries, ", "))
+		}
+		if h.Refused != "" {
+			fmt.Fprintf(b, "       REFUSED   %s (nothing was sent)\n", h.Refused)
+			continue
 		}
 		fmt.Fprintf(b, "       sent      %s\n", compact(h.Arguments))
 		if h.Error != "" {

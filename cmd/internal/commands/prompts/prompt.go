@@ -13,18 +13,12 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/call"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // GetOptions of `mediator prompt`.
 type GetOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
+	cmdutil.ServerDeps
 
 	Server, Name string
 	// Pairs are the -a key=value flags, in order; a prompt's arguments
@@ -35,12 +29,7 @@ type GetOptions struct {
 
 // NewCmdPrompt returns `mediator prompt SERVER NAME`.
 func NewCmdPrompt(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error) *cobra.Command {
-	opts := &GetOptions{
-		IO:           f.IOStreams,
-		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
-		Redactor:     func() *credentials.Redactor { return f.Redactor },
-	}
+	opts := &GetOptions{ServerDeps: cmdutil.NewServerDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "prompt SERVER NAME [-a KEY=VALUE ...]",
 		Short: "Get one prompt of one server through mediator",
@@ -80,14 +69,7 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 	for _, p := range pairs {
 		args[p.Key] = p.Raw
 	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.Open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}

@@ -16,38 +16,17 @@ import (
 )
 
 // ListOptions of `mediator prompts`.
-type ListOptions struct {
-	cmdutil.ListingDeps
-	Server string
-	JSON   bool
-}
+type ListOptions = cmdutil.ListOptions
 
 // NewCmdPrompts returns `mediator prompts [SERVER]`.
 func NewCmdPrompts(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{ListingDeps: cmdutil.NewListingDeps(f)}
-	cmd := &cobra.Command{
-		Use:   "prompts [SERVER]",
-		Short: "List the prompts of one server or of all",
-		Long: `Lists each prompt by server and name, whether the server's prompts filter
+	return cmdutil.NewCmdList(f, "prompts [SERVER]", "List the prompts of one server or of all",
+		`Lists each prompt by server and name, whether the server's prompts filter
 allows getting it, its arguments (required ones marked *) and description.
 Get one with "mediator prompt SERVER NAME -a KEY=VALUE".
 
 Exits 2 for an unknown server, 3 when a server's prompts could not be
-listed (see ` + "`mediator help exit-codes`" + `).`,
-		Args: cmdutil.MaxArgs(1, "[SERVER]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Server = args[0]
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
-		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
-	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
-	return cmd
+listed (see `+"`mediator help exit-codes`"+`).`, runF, listRun)
 }
 
 type promptRow struct {
@@ -67,47 +46,45 @@ type argumentRow struct {
 
 func listRun(ctx context.Context, opts *ListOptions) error {
 	var ps []orchestrator.PromptInfo
-	code, listErr := cmdutil.ListEach(ctx, opts.ListingDeps, opts.Server, "prompts", func(ctx context.Context, o *orchestrator.Orchestrator) error {
-		var err error
-		ps, err = o.Prompts(ctx, opts.Server)
-		return err
-	}, func(out *bytes.Buffer) error {
-		rows := make([]promptRow, 0, len(ps))
-		for _, p := range ps {
-			r := promptRow{Server: p.Server, Name: p.Prompt.Name, Title: p.Prompt.Title, Description: p.Prompt.Description, Allowed: p.Allowed, Arguments: []argumentRow{}}
-			for _, a := range p.Prompt.Arguments {
-				if a != nil {
-					r.Arguments = append(r.Arguments, argumentRow{Name: a.Name, Description: a.Description, Required: a.Required})
-				}
-			}
-			rows = append(rows, r)
-		}
-		if opts.JSON {
-			b, err := cmdutil.MarshalJSON(rows)
-			out.Write(b)
+	return cmdutil.ListEach(ctx, opts, cmdutil.Listing{What: "prompts",
+		List: func(ctx context.Context, o *orchestrator.Orchestrator) error {
+			var err error
+			ps, err = o.Prompts(ctx, opts.Server)
 			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SERVER\tPROMPT\tALLOWED\tARGUMENTS\tDESCRIPTION")
-		for _, r := range rows {
-			var args []string
-			for _, a := range r.Arguments {
-				n := a.Name
-				if a.Required {
-					n += "*"
+		},
+		Render: func(out *bytes.Buffer) (string, error) {
+			rows := make([]promptRow, 0, len(ps))
+			for _, p := range ps {
+				r := promptRow{Server: p.Server, Name: p.Prompt.Name, Title: p.Prompt.Title, Description: p.Prompt.Description, Allowed: p.Allowed, Arguments: []argumentRow{}}
+				for _, a := range p.Prompt.Arguments {
+					if a != nil {
+						r.Arguments = append(r.Arguments, argumentRow{Name: a.Name, Description: a.Description, Required: a.Required})
+					}
 				}
-				args = append(args, n)
+				rows = append(rows, r)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Server, cmdutil.OneLine(r.Name, 40), cmdutil.YesNo(r.Allowed),
-				cmdutil.OneLine(strings.Join(args, ", "), 40), cmdutil.OneLine(r.Description, 60))
-		}
-		return tw.Flush()
-	})
-	if listErr != nil {
-		return &cmdutil.ExitError{Code: code, Err: listErr}
-	}
-	return nil
+			if opts.JSON {
+				b, err := cmdutil.MarshalJSON(rows)
+				out.Write(b)
+				return "", err
+			}
+			if len(rows) == 0 {
+				return "", nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVER\tPROMPT\tALLOWED\tARGUMENTS\tDESCRIPTION")
+			for _, r := range rows {
+				var args []string
+				for _, a := range r.Arguments {
+					n := a.Name
+					if a.Required {
+						n += "*"
+					}
+					args = append(args, n)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Server, cmdutil.OneLine(r.Name, 40), cmdutil.YesNo(r.Allowed),
+					cmdutil.OneLine(strings.Join(args, ", "), 40), cmdutil.OneLine(r.Description, 60))
+			}
+			return "", tw.Flush()
+		}})
 }

@@ -9,18 +9,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // ReadOptions of `mediator read`.
 type ReadOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
+	cmdutil.ServerDeps
 
 	Server, URI string
 	JSON        bool
@@ -31,12 +25,7 @@ type ReadOptions struct {
 
 // NewCmdRead returns `mediator read SERVER URI`.
 func NewCmdRead(f *cmdutil.Factory, runF func(context.Context, *ReadOptions) error) *cobra.Command {
-	opts := &ReadOptions{
-		IO:           f.IOStreams,
-		Config:       f.Config,
-		Orchestrator: f.Orchestrator,
-		Redactor:     func() *credentials.Redactor { return f.Redactor },
-	}
+	opts := &ReadOptions{ServerDeps: cmdutil.NewServerDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "read SERVER URI [--json] [-o FILE]",
 		Short: "Read one resource of one server through mediator",
@@ -81,14 +70,7 @@ max_resource_bytes). See ` + "`mediator help exit-codes`" + `.`,
 }
 
 func readRun(ctx context.Context, opts *ReadOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.Open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}

@@ -16,39 +16,18 @@ import (
 )
 
 // ListOptions of `mediator resources`.
-type ListOptions struct {
-	cmdutil.ListingDeps
-	Server string
-	JSON   bool
-}
+type ListOptions = cmdutil.ListOptions
 
 // NewCmdResources returns `mediator resources [SERVER]`.
 func NewCmdResources(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{ListingDeps: cmdutil.NewListingDeps(f)}
-	cmd := &cobra.Command{
-		Use:   "resources [SERVER]",
-		Short: "List the resources and resource templates of one server or of all",
-		Long: `Lists each resource by server and URI, whether the server's resources
+	return cmdutil.NewCmdList(f, "resources [SERVER]", "List the resources and resource templates of one server or of all",
+		`Lists each resource by server and URI, whether the server's resources
 filter allows reading it, and its name and description; then the resource
 templates (URIs with {placeholders}), whose URIs the filter judges when one
 is read. Read one with "mediator read SERVER URI".
 
 Exits 2 for an unknown server, 3 when a server's resources could not be
-listed (see ` + "`mediator help exit-codes`" + `).`,
-		Args: cmdutil.MaxArgs(1, "[SERVER]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Server = args[0]
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
-		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
-	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
-	return cmd
+listed (see `+"`mediator help exit-codes`"+`).`, runF, listRun)
 }
 
 type resourceRow struct {
@@ -73,53 +52,51 @@ type templateRow struct {
 
 func listRun(ctx context.Context, opts *ListOptions) error {
 	var (
-		rs  []orchestrator.ResourceInfo
-		ts  []orchestrator.ResourceTemplateInfo
-		err error
+		rs []orchestrator.ResourceInfo
+		ts []orchestrator.ResourceTemplateInfo
 	)
-	code, listErr := cmdutil.ListEach(ctx, opts.ListingDeps, opts.Server, "resources", func(ctx context.Context, o *orchestrator.Orchestrator) error {
-		rs, ts, err = o.Resources(ctx, opts.Server)
-		return err
-	}, func(out *bytes.Buffer) error {
-		resources := make([]resourceRow, 0, len(rs))
-		for _, r := range rs {
-			resources = append(resources, resourceRow{Server: r.Server, URI: r.Resource.URI, Name: r.Resource.Name, Title: r.Resource.Title,
-				Description: r.Resource.Description, MIMEType: r.Resource.MIMEType, Size: r.Resource.Size, Allowed: r.Allowed})
-		}
-		templates := make([]templateRow, 0, len(ts))
-		for _, t := range ts {
-			templates = append(templates, templateRow{Server: t.Server, URITemplate: t.Template.URITemplate, Name: t.Template.Name, Title: t.Template.Title,
-				Description: t.Template.Description, MIMEType: t.Template.MIMEType})
-		}
-		if opts.JSON {
-			b, err := cmdutil.MarshalJSON(struct {
-				Resources []resourceRow `json:"resources"`
-				Templates []templateRow `json:"templates"`
-			}{resources, templates})
-			out.Write(b)
+	return cmdutil.ListEach(ctx, opts, cmdutil.Listing{What: "resources",
+		List: func(ctx context.Context, o *orchestrator.Orchestrator) error {
+			var err error
+			rs, ts, err = o.Resources(ctx, opts.Server)
 			return err
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		if len(resources) > 0 {
-			fmt.Fprintln(tw, "SERVER\tURI\tALLOWED\tNAME\tDESCRIPTION")
-			for _, r := range resources {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Server, cmdutil.OneLine(r.URI, 80), cmdutil.YesNo(r.Allowed),
-					cmdutil.OneLine(r.Name, 40), cmdutil.OneLine(r.Description, 60))
+		},
+		Render: func(out *bytes.Buffer) (string, error) {
+			resources := make([]resourceRow, 0, len(rs))
+			for _, r := range rs {
+				resources = append(resources, resourceRow{Server: r.Server, URI: r.Resource.URI, Name: r.Resource.Name, Title: r.Resource.Title,
+					Description: r.Resource.Description, MIMEType: r.Resource.MIMEType, Size: r.Resource.Size, Allowed: r.Allowed})
 			}
-		}
-		if len(templates) > 0 {
+			templates := make([]templateRow, 0, len(ts))
+			for _, t := range ts {
+				templates = append(templates, templateRow{Server: t.Server, URITemplate: t.Template.URITemplate, Name: t.Template.Name, Title: t.Template.Title,
+					Description: t.Template.Description, MIMEType: t.Template.MIMEType})
+			}
+			if opts.JSON {
+				b, err := cmdutil.MarshalJSON(struct {
+					Resources []resourceRow `json:"resources"`
+					Templates []templateRow `json:"templates"`
+				}{resources, templates})
+				out.Write(b)
+				return "", err
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			if len(resources) > 0 {
-				fmt.Fprintln(tw)
+				fmt.Fprintln(tw, "SERVER\tURI\tALLOWED\tNAME\tDESCRIPTION")
+				for _, r := range resources {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Server, cmdutil.OneLine(r.URI, 80), cmdutil.YesNo(r.Allowed),
+						cmdutil.OneLine(r.Name, 40), cmdutil.OneLine(r.Description, 60))
+				}
 			}
-			fmt.Fprintln(tw, "SERVER\tTEMPLATE\tNAME\tDESCRIPTION")
-			for _, t := range templates {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Server, cmdutil.OneLine(t.URITemplate, 80), cmdutil.OneLine(t.Name, 40), cmdutil.OneLine(t.Description, 60))
+			if len(templates) > 0 {
+				if len(resources) > 0 {
+					fmt.Fprintln(tw)
+				}
+				fmt.Fprintln(tw, "SERVER\tTEMPLATE\tNAME\tDESCRIPTION")
+				for _, t := range templates {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Server, cmdutil.OneLine(t.URITemplate, 80), cmdutil.OneLine(t.Name, 40), cmdutil.OneLine(t.Description, 60))
+				}
 			}
-		}
-		return tw.Flush()
-	})
-	if listErr != nil {
-		return &cmdutil.ExitError{Code: code, Err: listErr}
-	}
-	return nil
+			return "", tw.Flush()
+		}})
 }

@@ -8,19 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/config"
-	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/connectors"
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // LoadOptions of `mediator skill`.
 type LoadOptions struct {
-	IO           *iostreams.IOStreams
-	Config       func() (*config.Config, error)
-	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
-	Redactor     func() *credentials.Redactor
+	cmdutil.ServerDeps
 
 	Server string
 	Skill  string // a name, or a skill:// URI
@@ -30,10 +24,7 @@ type LoadOptions struct {
 
 // NewCmdSkill returns `mediator skill SERVER NAME`.
 func NewCmdSkill(f *cmdutil.Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
-	opts := &LoadOptions{
-		IO: f.IOStreams, Config: f.Config, Orchestrator: f.Orchestrator,
-		Redactor: func() *credentials.Redactor { return f.Redactor },
-	}
+	opts := &LoadOptions{ServerDeps: cmdutil.NewServerDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "skill SERVER NAME",
 		Short: "Load one skill of a server and print its SKILL.md",
@@ -90,14 +81,7 @@ type loadedJSON struct {
 }
 
 func loadRun(ctx context.Context, opts *LoadOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
-		return err
-	}
-	o, err := opts.Orchestrator(ctx, cfg, opts.Server)
+	o, err := opts.Open(ctx, opts.Server)
 	if err != nil {
 		return err
 	}

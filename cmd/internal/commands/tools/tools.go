@@ -17,19 +17,12 @@ import (
 )
 
 // ListOptions of `mediator tools`.
-type ListOptions struct {
-	cmdutil.ListingDeps
-	Server string
-	JSON   bool
-}
+type ListOptions = cmdutil.ListOptions
 
 // NewCmdTools returns `mediator tools [SERVER]` and its verbs.
 func NewCmdTools(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{ListingDeps: cmdutil.NewListingDeps(f)}
-	cmd := &cobra.Command{
-		Use:   "tools [SERVER]",
-		Short: "List the tools of one server or of all, with filter and pin state",
-		Long: `Lists each tool by its qualified name (server.tool), whether the server's
+	cmd := cmdutil.NewCmdList(f, "tools [SERVER]", "List the tools of one server or of all, with filter and pin state",
+		`Lists each tool by its qualified name (server.tool), whether the server's
 tools filter allows it, and its pin state: pinned (as accepted), new, or
 changed (its definition changed since it was accepted; calls are refused
 until you accept it). "mediator tools diff SERVER [TOOL]" shows what changed
@@ -38,20 +31,7 @@ that. A server offering more tools than its max_tools setting (default
 1000) has its tool list refused.
 
 Exits 2 for an unknown server, 3 when a server's tools could not be
-listed (see ` + "`mediator help exit-codes`" + `).`,
-		Args: cmdutil.MaxArgs(1, "[SERVER]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Server = args[0]
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
-		ValidArgsFunction: cmdutil.CompleteServers(f, 1),
-	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print as JSON")
+listed (see `+"`mediator help exit-codes`"+`).`, runF, listRun)
 	cmd.AddCommand(NewCmdAccept(f, nil), NewCmdDiff(f, nil))
 	return cmd
 }
@@ -73,68 +53,43 @@ type toolRow struct {
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	var names []string
-	if opts.Server != "" {
-		if _, err := cmdutil.CheckServer(cfg, opts.Server); err != nil {
+	var infos []orchestrator.ToolInfo
+	return cmdutil.ListEach(ctx, opts, cmdutil.Listing{What: "tools",
+		List: func(ctx context.Context, o *orchestrator.Orchestrator) error {
+			var err error
+			infos, err = o.Tools(ctx, opts.Server)
 			return err
-		}
-		names = []string{opts.Server}
-	} else {
-		opts.NoConfigHint(cfg)
-	}
-	o, err := opts.Orchestrator(ctx, cfg, names...)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	o.Connect(ctx, names...)
-	infos, listErr := o.Tools(ctx, opts.Server)
-	if listErr != nil && opts.Server != "" {
-		return listErr
-	}
-
-	rows := make([]toolRow, 0, len(infos))
-	for _, ti := range infos {
-		r := toolRow{Server: ti.Server, Name: ti.Name, Qualified: ti.Qualified, LLMName: ti.LLMName, Allowed: ti.Allowed, Pin: ti.Pin}
-		if ti.Tool != nil {
-			r.Title, r.Description, r.InputSchema = ti.Tool.Title, ti.Tool.Description, ti.Tool.InputSchema
-			r.OutputSchema, r.Annotations = ti.Tool.OutputSchema, ti.Tool.Annotations
-		}
-		rows = append(rows, r)
-	}
-	var out []byte
-	if opts.JSON {
-		if out, err = cmdutil.MarshalJSON(rows); err != nil {
-			return err
-		}
-	} else if len(rows) > 0 {
-		var buf bytes.Buffer
-		tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TOOL\tALLOWED\tPIN\tDESCRIPTION")
-		for _, r := range rows {
-			allowed := "yes"
-			if !r.Allowed {
-				allowed = "no"
+		},
+		Render: func(out *bytes.Buffer) (string, error) {
+			rows := make([]toolRow, 0, len(infos))
+			for _, ti := range infos {
+				r := toolRow{Server: ti.Server, Name: ti.Name, Qualified: ti.Qualified, LLMName: ti.LLMName, Allowed: ti.Allowed, Pin: ti.Pin}
+				if ti.Tool != nil {
+					r.Title, r.Description, r.InputSchema = ti.Tool.Title, ti.Tool.Description, ti.Tool.InputSchema
+					r.OutputSchema, r.Annotations = ti.Tool.OutputSchema, ti.Tool.Annotations
+				}
+				rows = append(rows, r)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Qualified, allowed, r.Pin, cmdutil.OneLine(r.Description, 80))
-		}
-		tw.Flush()
-		out = buf.Bytes()
-	}
-	if err := cmdutil.WriteRedacted(opts.IO.Out, opts.Redactor(), out); err != nil {
-		return err
-	}
-	if changed := countPin(rows, orchestrator.PinChanged); changed > 0 && !opts.JSON {
-		fmt.Fprintf(opts.IO.ErrOut, "%d tool(s) changed since they were accepted; calls to them are refused until you review them with `mediator tools diff SERVER` and accept them with `mediator tools accept SERVER`\n", changed)
-	}
-	// Other servers' tools are listed; these could not be: servers whose
-	// entries have problems (never connected to, exit 2), and servers
-	// that failed (exit 3) or whose tool list was refused.
-	return cmdutil.Unlisted(cfg, o, opts.Server == "", listErr, "tools")
+			if opts.JSON {
+				b, err := cmdutil.MarshalJSON(rows)
+				out.Write(b)
+				return "", err
+			}
+			if len(rows) > 0 {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TOOL\tALLOWED\tPIN\tDESCRIPTION")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Qualified, cmdutil.YesNo(r.Allowed), r.Pin, cmdutil.OneLine(r.Description, 80))
+				}
+				if err := tw.Flush(); err != nil {
+					return "", err
+				}
+			}
+			if changed := countPin(rows, orchestrator.PinChanged); changed > 0 {
+				return fmt.Sprintf("%d tool(s) changed since they were accepted; calls to them are refused until you review them with `mediator tools diff SERVER` and accept them with `mediator tools accept SERVER`", changed), nil
+			}
+			return "", nil
+		}})
 }
 
 func countPin(rows []toolRow, pin string) int {
