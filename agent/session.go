@@ -211,10 +211,17 @@ type Reply struct {
 // A -> B is allowed. Before results go to the model their audit records
 // are written; nothing of a server's credentials reaches the model.
 func (s *Session) Send(ctx context.Context, text string, update func(Update)) (*Reply, error) {
+	return s.SendInput(ctx, Input{Text: text}, update)
+}
+
+// SendInput is Send with attachments: content the user brought in from a
+// server (a resource, a prompt). The user's entry carries their servers'
+// provenance, so the context holds those servers from then on.
+func (s *Session) SendInput(ctx context.Context, in Input, update func(Update)) (*Reply, error) {
 	if update == nil {
 		update = func(Update) {}
 	}
-	s.add(Entry{Message: Message{Role: RoleUser, Text: text}})
+	s.add(in.entry())
 	var reply Reply
 	for reply.Steps < s.opts.MaxSteps {
 		tools, defs, err := s.offer(ctx)
@@ -524,3 +531,24 @@ func resultText(r *mcp.CallToolResult) string {
 	}
 	return strings.Join(parts, "\n")
 }
+
+// Approved is what the user allowed for the rest of the session: tool
+// calls ("server.tool") and flows ("a,b -> server method target"),
+// sorted.
+func (s *Session) Approved() (tools, flows []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.tools {
+		tools = append(tools, k)
+	}
+	for k := range s.flows {
+		flows = append(flows, k)
+	}
+	slices.Sort(tools)
+	slices.Sort(flows)
+	return tools, flows
+}
+
+// Flows are the flows allowed for the session besides the config's
+// policy (Options.Flows).
+func (s *Session) Flows() []orchestrator.Flow { return slices.Clone(s.opts.Flows) }
