@@ -283,7 +283,10 @@ func (s *Session) turn(ctx context.Context, defs []ToolDef, update func(Update))
 		text  strings.Builder
 		usage Usage
 	)
-	for ev, err := range s.opts.Model.Stream(ctx, req) {
+	s.mu.Lock()
+	model := s.opts.Model
+	s.mu.Unlock()
+	for ev, err := range model.Stream(ctx, req) {
 		if err != nil {
 			return msg, usage, err
 		}
@@ -552,3 +555,11 @@ func (s *Session) Approved() (tools, flows []string) {
 // Flows are the flows allowed for the session besides the config's
 // policy (Options.Flows).
 func (s *Session) Flows() []orchestrator.Flow { return slices.Clone(s.opts.Flows) }
+
+// SetModel switches the model for the turns to come (`/model`); the
+// transcript and its provenance stay.
+func (s *Session) SetModel(m Model) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Model = m
+}
