@@ -93,7 +93,6 @@ type Session struct {
 	prov    orchestrator.Provenance
 	usage   Usage
 	tools   map[string]bool // "server.tool" allowed for the session
-	flows   map[string]bool // flowKey allowed for the session
 }
 
 // NewSession starts a conversation, empty or Options.Transcript.
@@ -113,7 +112,7 @@ func NewSession(opts Options) (*Session, error) {
 	if opts.MaxSteps <= 0 {
 		opts.MaxSteps = DefaultMaxSteps
 	}
-	s := &Session{opts: opts, tools: map[string]bool{}, flows: map[string]bool{}}
+	s := &Session{opts: opts, tools: map[string]bool{}}
 	s.orch = orchestrator.NewSession(orchestrator.SessionOptions{Flows: opts.Flows})
 	for _, e := range opts.Transcript {
 		s.add(e)
@@ -469,40 +468,19 @@ func (s *Session) approveTool(ctx context.Context, t orchestrator.ToolInfo, args
 }
 
 // flowAsker is the orchestrator's Approver for one call: it asks the
-// session's Approver, showing the call's arguments, and remembers a
-// session approval keyed on (sources -> server, request), answering the
-// orchestrator "once" so that no edge is granted for every tool.
+// session's Approver, showing the call's arguments. The orchestrator's
+// Session remembers a session approval for (source -> server, tool),
+// never the flow for every tool.
 type flowAsker struct {
 	s    *Session
 	args map[string]any
 }
 
-func flowKey(r orchestrator.FlowRequest) string {
-	return strings.Join(r.From, ",") + " -> " + r.To + " " + r.Method + " " + r.Target
-}
-
 func (f *flowAsker) ApproveFlow(ctx context.Context, req orchestrator.FlowRequest) (orchestrator.Approval, error) {
-	s := f.s
-	key := flowKey(req)
-	s.mu.Lock()
-	ok := s.flows[key]
-	s.mu.Unlock()
-	if ok {
-		return orchestrator.ApprovalOnce, nil
-	}
-	if s.opts.Approver == nil {
+	if f.s.opts.Approver == nil {
 		return orchestrator.ApprovalDeny, errors.New("no one can be asked here")
 	}
-	a, err := s.opts.Approver.ApproveFlow(ctx, FlowRequest{FlowRequest: req, Args: f.args})
-	if err != nil || a == orchestrator.ApprovalDeny {
-		return orchestrator.ApprovalDeny, err
-	}
-	if a == orchestrator.ApprovalSession {
-		s.mu.Lock()
-		s.flows[key] = true
-		s.mu.Unlock()
-	}
-	return orchestrator.ApprovalOnce, nil
+	return f.s.opts.Approver.ApproveFlow(ctx, FlowRequest{FlowRequest: req, Args: f.args})
 }
 
 // resultText is a tool result as the model reads it: its text, a note
@@ -536,20 +514,15 @@ func resultText(r *mcp.CallToolResult) string {
 }
 
 // Approved is what the user allowed for the rest of the session: tool
-// calls ("server.tool") and flows ("a,b -> server method target"),
-// sorted.
+// calls ("server.tool") and flows ("a -> b tools/call tool"), sorted.
 func (s *Session) Approved() (tools, flows []string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for k := range s.tools {
 		tools = append(tools, k)
 	}
-	for k := range s.flows {
-		flows = append(flows, k)
-	}
+	s.mu.Unlock()
 	slices.Sort(tools)
-	slices.Sort(flows)
-	return tools, flows
+	return tools, s.orch.Approved()
 }
 
 // Flows are the flows allowed for the session besides the config's

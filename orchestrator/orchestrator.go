@@ -14,7 +14,8 @@
 // Options.Policy, by the caller's Session (the flows a flow file declares),
 // or by an approval: the Session's Approver (else Options.Approver) is
 // asked about what neither allows and answers ApprovalDeny, ApprovalOnce or
-// ApprovalSession, which the Session remembers. Without an approver such a
+// ApprovalSession, which the Session remembers for that flow into that
+// target. Without an approver such a
 // request is refused with a KindFlowRefused *Error naming the servers, the
 // request and the line to add. The request's context carries its Session
 // (WithSession): a chat holds one per conversation, `mediator serve` one per

@@ -33,7 +33,9 @@ const (
 	// ApprovalOnce allows this one request.
 	ApprovalOnce
 	// ApprovalSession allows the request and every later one of the
-	// caller's Session with the same flows.
+	// caller's Session with the same flows to the same target (the same
+	// tool, resource, prompt or skill of the same server): never the flow
+	// for every target.
 	ApprovalSession
 )
 
@@ -115,34 +117,59 @@ func (s *Session) With(opts SessionOptions) *Session {
 
 func (s *Session) allows(f Flow) bool { return slices.Contains(s.flows, f) }
 
-// approvals are the flows approved for a session. A nil *approvals (a
-// Session not made by NewSession) remembers nothing.
+// approvals are the flows approved for a session, each for one request
+// method and target. A nil *approvals (a Session not made by NewSession)
+// remembers nothing.
 type approvals struct {
 	mu    sync.Mutex
-	flows map[Flow]bool
+	flows map[approvedFlow]bool
 }
 
-func (a *approvals) has(f Flow) bool {
+// approvedFlow is what a session approval covers: one flow into one
+// target of its server.
+type approvedFlow struct {
+	Flow
+	method, target string
+}
+
+func (a *approvals) has(f Flow, method, target string) bool {
 	if a == nil {
 		return false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.flows[f]
+	return a.flows[approvedFlow{f, method, target}]
 }
 
-func (a *approvals) add(fs []Flow) {
+func (a *approvals) add(fs []Flow, method, target string) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.flows == nil {
-		a.flows = map[Flow]bool{}
+		a.flows = map[approvedFlow]bool{}
 	}
 	for _, f := range fs {
-		a.flows[f] = true
+		a.flows[approvedFlow{f, method, target}] = true
 	}
+}
+
+// Approved lists the session's approvals, each as "from -> to method
+// target" (e.g. "weather -> calendar tools/call create_event"), sorted.
+func (s *Session) Approved() []string {
+	a := s.approved
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.flows))
+	for f := range a.flows {
+		out = append(out, f.Flow.String()+" "+f.method+" "+f.target)
+	}
+	slices.Sort(out)
+	return out
 }
 
 type sessionKey struct{}
@@ -195,7 +222,7 @@ func (o *Orchestrator) checkFlow(ctx context.Context, to, method, target string,
 			by = append(by, f.String()+" ("+allowedByPolicy+")")
 		case sess.allows(f):
 			by = append(by, f.String()+" ("+allowedByFlows+")")
-		case sess.approved.has(f):
+		case sess.approved.has(f, method, target):
 			by = append(by, f.String()+" ("+allowedByApprovalSession+")")
 		default:
 			pending = append(pending, f)
@@ -236,7 +263,7 @@ func (o *Orchestrator) approve(ctx context.Context, sess *Session, to, method, t
 	case a == ApprovalOnce:
 		return allowedByApprovalOnce, nil
 	case a == ApprovalSession:
-		sess.approved.add(pending)
+		sess.approved.add(pending, method, target)
 		return allowedByApprovalSession, nil
 	}
 	return "", o.flowRefused(sess, to, method, target, pending, "approval was denied", nil)

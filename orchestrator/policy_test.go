@@ -289,6 +289,31 @@ func TestFlowApprovalSession(t *testing.T) {
 	}
 }
 
+// TestFlowApprovalSessionIsPerTarget: approving a -> b for the session
+// while calling b.echo approves that tool only; a call of another tool of
+// b with a's data is asked about again, and the session lists what it
+// approved.
+func TestFlowApprovalSessionIsPerTarget(t *testing.T) {
+	ap := &recordingApprover{answer: orchestrator.ApprovalSession}
+	fs := newFlowSetup(t, orchestrator.Policy{}, ap)
+	chat := orchestrator.NewSession(orchestrator.SessionOptions{})
+	ctx := orchestrator.WithSession(testContext(t), chat)
+	if _, err := fs.echoFromA(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.o.CallWith(ctx, "b", "create_event", map[string]any{"title": "x", "where": map[string]any{"room": "1"}},
+		orchestrator.CallOptions{Provenance: orchestrator.ProvenanceOf("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if ap.asked() != 2 {
+		t.Errorf("the approver was asked %d times for two tools, want 2", ap.asked())
+	}
+	want := []string{"a -> b tools/call create_event", "a -> b tools/call echo"}
+	if got := chat.Approved(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Approved() = %q, want %q", got, want)
+	}
+}
+
 // TestFlowApproverSessionOverrides: a session's own approver is asked
 // instead of Options.Approver.
 func TestFlowApproverSessionOverrides(t *testing.T) {
