@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/examples/calendar"
-	"github.com/mediatorhq/mediator/examples/guard"
 	"github.com/mediatorhq/mediator/examples/weather"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -175,53 +173,17 @@ func (k *demoKeys) label(v string) string {
 
 // run does the work; everything it starts is stopped before it returns.
 func run(ctx context.Context, city string, keys *demoKeys, rep *report) (err error) {
-	dir, err := os.MkdirTemp("", "mediator-demo-")
+	w, err := StartWorld(ctx, keys.a, keys.b)
 	if err != nil {
-		return fmt.Errorf("creating a temporary directory: %w", err)
+		return err
 	}
 	defer func() {
-		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-			err = fmt.Errorf("removing the demo directory %s: %w", dir, rerr)
+		if cerr := w.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-
-	// The two servers, each with its own key and its own request log.
-	weatherLog, calendarLog := guard.NewRequestLog(nil), guard.NewRequestLog(nil)
-	ws, err := guard.Start("127.0.0.1:0", "/mcp", weather.NewHandler(keys.a.Reveal(), weatherLog))
-	if err != nil {
-		return fmt.Errorf("starting the weather server: %w", err)
-	}
-	defer stopServer(ws, &err)
-	cs, err := guard.Start("127.0.0.1:0", "/mcp", calendar.NewHandler(keys.b.Reveal(), calendarLog))
-	if err != nil {
-		return fmt.Errorf("starting the calendar server: %w", err)
-	}
-	defer stopServer(cs, &err)
-
-	// The keyring: both keys stored as a user would with `mediator secret set`.
-	passphrase := randomHex(16)
-	store, err := credentials.Open(ctx, credentials.Options{
-		Backend:    credentials.BackendFile,
-		FileDir:    filepath.Join(dir, "keyring"),
-		Passphrase: func(string) (string, error) { return passphrase, nil },
-	})
-	if err != nil {
-		return fmt.Errorf("opening the throwaway keyring: %w", err)
-	}
-	if err := store.Set(weatherServer, weatherSecret, keys.a); err != nil {
-		return fmt.Errorf("storing the weather key: %w", err)
-	}
-	if err := store.Set(calendarServer, calendarSecret, keys.b); err != nil {
-		return fmt.Errorf("storing the calendar token: %w", err)
-	}
-
-	servers := []orchestrator.ServerConfig{
-		{Config: connectors.Config{Name: weatherServer, URL: ws.URL, Timeout: 10 * time.Second,
-			Auth: connectors.AuthConfig{Type: connectors.AuthAPIKey, Header: weather.KeyHeader, Secret: weatherSecret}}},
-		{Config: connectors.Config{Name: calendarServer, URL: cs.URL, Timeout: 10 * time.Second,
-			Auth: connectors.AuthConfig{Type: connectors.AuthBearer, Secret: calendarSecret}}},
-	}
-	auditPath := filepath.Join(dir, "audit.jsonl")
+	store, servers, weatherLog, calendarLog := w.Store, w.Servers, w.WeatherLog, w.CalendarLog
+	auditPath := filepath.Join(w.Dir, "audit.jsonl")
 	rep.setup(servers, store)
 
 	o, err := orchestrator.New(orchestrator.Options{
@@ -318,14 +280,6 @@ func sync1(f func() error) func() error {
 			done, err = true, f()
 		}
 		return err
-	}
-}
-
-func stopServer(s *guard.Server, err *error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := s.Shutdown(ctx); serr != nil && *err == nil {
-		*err = serr
 	}
 }
 
