@@ -104,7 +104,7 @@ func parseArgs(text string) (map[string]any, error) {
 	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("the arguments are not valid JSON at offset %d (%s): %v; give an object such as {\"city\": \"Oslo\"}", se.Offset, near(text, se.Offset), err)
+			return nil, fmt.Errorf("the arguments are not valid JSON at byte %d (marked ▶ in %s): %v; give an object such as {\"city\": \"Oslo\"}", se.Offset, marked(text, se.Offset), err)
 		}
 		return nil, fmt.Errorf("the arguments are not valid JSON: %v; give an object such as {\"city\": \"Oslo\"}", err)
 	}
@@ -115,11 +115,19 @@ func parseArgs(text string) (map[string]any, error) {
 	return obj, nil
 }
 
-// near quotes the text around offset (1-based, as json counts it).
-func near(text string, offset int64) string {
+// marked is text with ▶ before the byte at offset (1-based, as
+// encoding/json counts), cut to a few bytes either side.
+func marked(text string, offset int64) string {
 	i := int(min(max(offset-1, 0), int64(len(text))))
-	from, to := max(0, i-10), min(len(text), i+10)
-	return fmt.Sprintf("near %q", text[from:to])
+	from, to := max(0, i-20), min(len(text), i+20)
+	pre, post := text[from:i], text[i:to]
+	if from > 0 {
+		pre = "…" + pre
+	}
+	if to < len(text) {
+		post += "…"
+	}
+	return pre + "▶" + post
 }
 
 // read reads a resource for the user to see: the URI is what they typed,
