@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -40,6 +41,7 @@ func (c *Commands) call(ctx context.Context, args string, out chat.Sink) (chat.R
 	}
 	info := &agent.CallInfo{ID: "user", Server: server, Tool: tool, Args: toolArgs}
 	var res *orchestrator.Result
+	start := time.Now()
 	err = pump(func(emit func(func())) error {
 		pctx := connectors.WithProgress(ctx, func(p connectors.Progress) {
 			p.Message = c.env.Redactor.Redact(p.Message)
@@ -56,21 +58,25 @@ func (c *Commands) call(ctx context.Context, args string, out chat.Sink) (chat.R
 	}
 	if err != nil {
 		var oe *orchestrator.Error
-		if res == nil && errors.As(err, &oe) && oe.Usage() {
+		isOE := errors.As(err, &oe)
+		switch {
+		case res != nil:
+			// The call was made; its result shows, and so does the error
+			// (its audit record could not be handed over).
+			out.Call(info)
+			return chat.Result{}, err
+		case isOE && oe.Usage():
 			// Nothing was called: the user's mistake, said as such.
 			return chat.Result{}, fmt.Errorf("/call %s: %s", target, c.toolHint(err))
+		case isOE && (oe.Kind == orchestrator.KindAudit || oe.Kind == orchestrator.KindClosed), !isOE && ctx.Err() == nil:
+			return chat.Result{}, fmt.Errorf("/call %s: %w", target, err)
 		}
-		if errors.As(err, &oe) {
-			switch oe.Kind {
-			case orchestrator.KindConnection, orchestrator.KindServer, orchestrator.KindAudit, orchestrator.KindClosed:
-			default:
-				info.Refused = true // mediator refused: nothing was sent
-			}
-		}
-		if res == nil {
-			info.Result = &agent.ToolResult{CallID: "user", Name: orchestrator.LLMName(server, tool),
-				Text: c.env.Redactor.Redact(c.toolHint(err)), IsError: true}
-		}
+		// A refusal (pins, the data-flow policy) sent nothing; a failure
+		// of the server or its connection may have sent it.
+		info.Duration = time.Since(start)
+		info.Refused = isOE && oe.Kind != orchestrator.KindConnection && oe.Kind != orchestrator.KindServer
+		info.Result = &agent.ToolResult{CallID: "user", Name: orchestrator.LLMName(server, tool),
+			Text: c.env.Redactor.Redact(err.Error()), IsError: true}
 	}
 	out.Call(info)
 	return chat.Result{}, nil

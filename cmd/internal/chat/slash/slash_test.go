@@ -145,12 +145,15 @@ type env struct {
 	audit   string
 	// progressSeen tells slow_report that a progress report was shown.
 	progressSeen chan struct{}
-	// onPrompts is told of prompts/list_changed.
+	// onPrompts and onTools are told of prompts/list_changed and
+	// tools/list_changed.
 	onPrompts atomic.Pointer[func(string)]
+	onTools   atomic.Pointer[func(string, error)]
 }
 
 type envOptions struct {
 	policy orchestrator.Policy
+	extra  []orchestrator.ServerConfig // more servers
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -169,20 +172,27 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.red = store.Redactor()
 	e.audit = filepath.Join(e.dir, "audit.jsonl")
 	e.orch, err = orchestrator.New(orchestrator.Options{
-		Servers: []orchestrator.ServerConfig{
+		Servers: append([]orchestrator.ServerConfig{
 			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(e.weather)},
 			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(calendarServer())},
 			{Config: connectors.Config{Name: "vault", Timeout: 10 * time.Second}, NewTransport: inProcess(vaultServer())},
-		},
+		}, o.extra...),
 		AuditPath: e.audit,
 		PinDir:    filepath.Join(e.dir, "pins"),
 		Policy:    o.policy,
 		Redactor:  e.red,
-		Host: orchestrator.Host{PromptsChanged: func(server string) {
-			if f := e.onPrompts.Load(); f != nil {
-				(*f)(server)
-			}
-		}},
+		Host: orchestrator.Host{
+			PromptsChanged: func(server string) {
+				if f := e.onPrompts.Load(); f != nil {
+					(*f)(server)
+				}
+			},
+			ToolsChanged: func(server string, err error) {
+				if f := e.onTools.Load(); f != nil {
+					(*f)(server, err)
+				}
+			},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
