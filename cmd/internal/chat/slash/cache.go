@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -98,7 +100,10 @@ func (c *cache) refreshPrompts(ctx context.Context, server string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.prompts[server] = slices.DeleteFunc(ps, func(p orchestrator.PromptInfo) bool { return !p.Allowed || p.Prompt == nil })
+	c.prompts[server] = slices.DeleteFunc(ps, func(p orchestrator.PromptInfo) bool {
+		// A name a command line cannot hold is left out.
+		return !p.Allowed || p.Prompt == nil || p.Prompt.Name == "" || strings.ContainsFunc(p.Prompt.Name, unicode.IsSpace)
+	})
 }
 
 func (c *cache) refreshResources(ctx context.Context, server string) {

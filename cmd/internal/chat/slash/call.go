@@ -24,7 +24,7 @@ const callUsage = `/call server.tool {"name": "value"}`
 // orchestrator's checks and policy, shown as a tool-call block; the model
 // never sees it.
 func (c *Commands) call(ctx context.Context, args string, out chat.Sink) (chat.Result, error) {
-	target, rest, _ := strings.Cut(args, " ")
+	target, rest := cutSpace(args)
 	if target == "" {
 		return chat.Result{}, fmt.Errorf("/call needs a tool: %s", callUsage)
 	}

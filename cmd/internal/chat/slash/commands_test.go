@@ -65,7 +65,7 @@ func TestTools(t *testing.T) {
 func TestCall(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.commands(slash.Env{})
-	out, res := run(t, c, `/call weather.get_forecast {"location": "Oslo", "days": 1}`)
+	out, res := run(t, c, "/call weather.get_forecast\n{\"location\": \"Oslo\",\n \"days\": 1}")
 	if res.Send != nil {
 		t.Error("/call sends to the model")
 	}
@@ -172,6 +172,9 @@ func TestHelpQuitClear(t *testing.T) {
 	var names []string
 	for _, h := range c.Help() {
 		names = append(names, h.Name)
+		if strings.ContainsAny(h.Name, " \t\n") {
+			t.Errorf("Help lists %q, which no command line can hold", h.Name)
+		}
 	}
 	for _, want := range []string{"/servers", "/tools", "/call", "/read", "/run", "/skills", "/auth", "/policy", "/model", "/clear", "/save", "/help", "/quit", "/weather:brief"} {
 		if !slices.Contains(names, want) {

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/mediatorhq/mediator/agent"
 	"github.com/mediatorhq/mediator/cmd/internal/chat"
@@ -154,8 +155,7 @@ func (c *Commands) Run(ctx context.Context, line string, out chat.Sink) (res cha
 	if !strings.HasPrefix(line, "/") {
 		return chat.Result{}, errors.New("a command starts with /; type /help for the list")
 	}
-	name, rest, _ := strings.Cut(line, " ")
-	rest = strings.TrimSpace(rest)
+	name, rest := cutSpace(line)
 	if cmd, ok := lookupCommand(name); ok {
 		return cmd.run(c, ctx, rest, out)
 	}
@@ -163,6 +163,16 @@ func (c *Commands) Run(ctx context.Context, line string, out chat.Sink) (res cha
 		return c.prompt(ctx, server, prompt, rest, out)
 	}
 	return chat.Result{}, fmt.Errorf("unknown command %q%s; type /help for the list", name, suggest.Hint(name, c.commandNames()))
+}
+
+// cutSpace splits s at its first run of white space (a space, a tab, a
+// newline of a multi-line input).
+func cutSpace(s string) (head, rest string) {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
 }
 
 // commandNames are the built-in commands and the servers' prompts.

@@ -87,6 +87,10 @@ func weatherServer(seen <-chan struct{}) *mcp.Server {
 				{Role: "assistant", Content: &mcp.TextContent{Text: "Sure."}},
 			}}, nil
 		})
+	// A prompt name no command line can hold.
+	s.AddPrompt(&mcp.Prompt{Name: "two words"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return &mcp.GetPromptResult{}, nil
+	})
 	mcp.AddTool(s, &mcp.Tool{Name: "slow_report", Description: "A report that takes steps.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 			if tok := req.Params.GetProgressToken(); tok != nil {
