@@ -666,3 +666,30 @@ func TestComplete(t *testing.T) {
 		t.Errorf("Complete(/) = %q", got)
 	}
 }
+
+// A failed run's events and report hold no secret: the step's error
+// quoting the vault's token is redacted on its way to the Sink.
+func TestRunFailureRedacted(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	dir := t.TempDir()
+	const src = "version: 1\nname: leak\nsteps:\n  - id: boom\n    call: {server: vault, tool: fail}\n"
+	if err := os.WriteFile(filepath.Join(dir, "leak.flow.yaml"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.commands(slash.Env{FlowDir: dir})
+	out, _ := run(t, c, "/run leak")
+	if !strings.Contains(out.text(), "failed") {
+		t.Errorf("/run leak shows:\n%s", out.text())
+	}
+	noCanary(t, "the run's report", out.text())
+	var errs int
+	for _, ev := range out.flow {
+		if ev.Err != nil {
+			errs++
+			noCanary(t, "a run event's error", ev.Err.Error())
+		}
+	}
+	if errs == 0 {
+		t.Error("no event carried the step's error")
+	}
+}

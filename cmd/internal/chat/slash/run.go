@@ -76,7 +76,14 @@ func (c *Commands) runFlow(ctx context.Context, args string, out chat.Sink) (cha
 	}
 	var res *workflows.RunResult
 	runErr := pump(func(emit func(func())) error {
-		opts.Progress = func(ev workflows.Event) { emit(func() { out.Flow(ev) }) }
+		opts.Progress = func(ev workflows.Event) {
+			// What the TUI shows of a step holds no secret either.
+			if ev.Err != nil {
+				ev.Err = redactedErr(c.env.Redactor, ev.Err)
+			}
+			ev.Report.Message = c.env.Redactor.Redact(ev.Report.Message)
+			emit(func() { out.Flow(ev) })
+		}
 		var err error
 		res, err = workflows.Run(ctx, f, opts)
 		return err
