@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -24,6 +25,25 @@ type LoginOptions struct {
 	NoBrowser bool
 	Device    bool
 	Timeout   time.Duration
+	// Messages is where the login talks to the user (the URL to open, the
+	// device code, the outcome); nil means stderr.
+	Messages io.Writer
+}
+
+// Login logs in to server as `mediator auth login SERVER` does, with the
+// default timeout, telling the user what to do on out: the chat's
+// `/auth login SERVER`.
+func Login(ctx context.Context, f *cmdutil.Factory, server string, out io.Writer) error {
+	opts := &LoginOptions{deps: newDeps(f), Server: server, Timeout: DefaultLoginTimeout, Messages: out}
+	return loginRun(ctx, opts)
+}
+
+// messages is where the login talks to the user.
+func (opts *LoginOptions) messages() io.Writer {
+	if opts.Messages != nil {
+		return opts.Messages
+	}
+	return opts.IO.ErrOut
 }
 
 // NewCmdLogin returns `mediator auth login SERVER`.
@@ -118,14 +138,14 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if !st.Expiry.IsZero() {
 		fmt.Fprintf(&b, "; the token expires at %s and is renewed before then", st.Expiry.Local().Format(time.DateTime))
 	}
-	fmt.Fprintln(opts.IO.ErrOut, b.String())
+	fmt.Fprintln(opts.messages(), b.String())
 	return nil
 }
 
 // login is how this login reaches the user: a browser, a printed URL, or a
 // device code.
 func (opts *LoginOptions) login(server string) *connectors.Login {
-	w := opts.IO.ErrOut
+	w := opts.messages()
 	if opts.Device {
 		return &connectors.Login{Device: func(_ context.Context, da *oauth.DeviceAuthorization) error {
 			// Each URL and the code on a line of its own: terminals make a

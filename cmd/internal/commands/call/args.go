@@ -53,7 +53,7 @@ func ReadArgs(argsJSON string, stdin io.Reader, readFile func(string) ([]byte, e
 		}
 		data = b
 	}
-	v, err := decodeJSON(data)
+	v, err := DecodeJSON(data)
 	if err != nil {
 		return nil, cmdutil.UsageErrorf("%s: not valid JSON: %v; give an object such as '{\"location\": \"Oslo\"}'", src, err)
 	}
@@ -88,7 +88,7 @@ func ParsePairs(pairs []string) ([]Pair, error) {
 // taken two ways.
 func NeedsSchema(pairs []Pair) bool {
 	for _, p := range pairs {
-		if v, err := decodeJSON([]byte(p.Raw)); err == nil {
+		if v, err := DecodeJSON([]byte(p.Raw)); err == nil {
 			if _, isString := v.(string); !isString {
 				return true
 			}
@@ -116,7 +116,7 @@ func ApplyPairs(args map[string]any, pairs []Pair, schema any) error {
 }
 
 func readValue(raw string, types []string) any {
-	v, err := decodeJSON([]byte(raw))
+	v, err := DecodeJSON([]byte(raw))
 	switch {
 	case err != nil:
 		return raw
@@ -260,8 +260,8 @@ func setPath(args map[string]any, key string, val any) error {
 	return nil
 }
 
-// decodeJSON decodes one JSON value, keeping integers exact.
-func decodeJSON(data []byte) (any, error) {
+// DecodeJSON decodes one JSON value, keeping integers exact.
+func DecodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
