@@ -536,3 +536,11 @@ func (s *Session) SetModel(m Model) {
 	defer s.mu.Unlock()
 	s.opts.Model = m
 }
+
+// FlowSession is the conversation's standing under the data-flow policy
+// for requests the user makes outside the agent loop (`@server:uri`,
+// `/server:prompt`): the session's flows and approvals, shared both
+// ways, with approver asking about the rest (nil refuses them).
+func (s *Session) FlowSession(approver orchestrator.Approver) *orchestrator.Session {
+	return s.orch.With(orchestrator.SessionOptions{Approver: approver})
+}

@@ -525,6 +525,26 @@ func TestExpandFlowRefused(t *testing.T) {
 	if len(asked) != 1 || asked[0].To != "calendar" || !slices.Equal(asked[0].From, []string{"weather"}) || asked[0].Method != "resources/read" {
 		t.Errorf("asked %+v", asked)
 	}
+
+	// Approved for the session, the read joins the conversation's
+	// approvals: not asked again, and listed by /policy.
+	asked = nil
+	sess, _ = e.session(agent.Options{Transcript: heldBy("weather")})
+	c = e.commands(slash.Env{Session: sess, FlowApprover: orchestrator.ApproverFunc(func(_ context.Context, r orchestrator.FlowRequest) (orchestrator.Approval, error) {
+		asked = append(asked, r)
+		return orchestrator.ApprovalSession, nil
+	})})
+	for range 2 {
+		if _, err := c.Expand(testContext(t), "and @calendar:calendar://today"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(asked) != 1 {
+		t.Errorf("asked %d times after a session approval", len(asked))
+	}
+	if _, flows := sess.Approved(); !slices.Equal(flows, []string{"weather -> calendar resources/read calendar://today"}) {
+		t.Errorf("the session's approvals: %q", flows)
+	}
 }
 
 // /save writes the transcript as Markdown, 0600, named by the time in

@@ -45,13 +45,13 @@ func (c *Commands) contextProvenance() orchestrator.Provenance {
 }
 
 // flowContext is ctx under the session's standing with the data-flow
-// policy: its flows (--allow-flow) and the FlowApprover.
+// policy: its flows (--allow-flow) and approvals, which an approval given
+// here joins, and the FlowApprover.
 func (c *Commands) flowContext(ctx context.Context) context.Context {
-	opts := orchestrator.SessionOptions{Approver: c.env.FlowApprover}
 	if c.env.Session != nil {
-		opts.Flows = c.env.Session.Flows()
+		return orchestrator.WithSession(ctx, c.env.Session.FlowSession(c.env.FlowApprover))
 	}
-	return orchestrator.WithSession(ctx, orchestrator.NewSession(opts))
+	return orchestrator.WithSession(ctx, orchestrator.NewSession(orchestrator.SessionOptions{Approver: c.env.FlowApprover}))
 }
 
 // prompt gets a server's prompt with the context's provenance and sends
