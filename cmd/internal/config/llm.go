@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -189,3 +190,6 @@ func (w *walker) buildLLM(raw *rawFile, cfg *Config) {
 		}
 	}
 }
+
+// ChatDir holds the saved chat sessions (agent.Store).
+func (c *Config) ChatDir() string { return filepath.Join(c.StateDir, "chat") }
