@@ -84,9 +84,9 @@ type Interactive struct {
 	Redactor *credentials.Redactor
 }
 
-// NewCmdChat returns `mediator chat` and `mediator chat sessions`.
-func NewCmdChat(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{
+// newOptions takes the chat's dependencies from f.
+func newOptions(f *cmdutil.Factory) *Options {
+	return &Options{
 		IO:           f.IOStreams,
 		Config:       f.Config,
 		Secrets:      f.Secrets,
@@ -97,6 +97,11 @@ func NewCmdChat(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 			return cmdutil.UsageErrorf("this mediator has no terminal UI for chat; ask one question with: mediator chat -p \"...\"")
 		},
 	}
+}
+
+// NewCmdChat returns `mediator chat` and `mediator chat sessions`.
+func NewCmdChat(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := &cobra.Command{
 		Use:   "chat [-p PROMPT] [flags]",
 		Short: "Chat with a model whose every tool call is mediated",
@@ -257,8 +262,8 @@ func chatRun(ctx context.Context, opts *Options) error {
 		transcript = log.Entries()
 	}
 	var approver agent.Approver = hooks
+	mode := agent.ApproveReadOnly
 	if oneShot {
-		mode := agent.ApproveReadOnly
 		if opts.Approve != "" {
 			mode, _ = agent.ParseApproveMode(opts.Approve) // checked in checkFlags
 		}
@@ -274,7 +279,7 @@ func chatRun(ctx context.Context, opts *Options) error {
 	}
 	sv := &saver{store: store, log: log, sess: sess, model: model.Name(), servers: serverNames(o)}
 	if oneShot {
-		return oneShotRun(ctx, opts, sess, sv, red)
+		return oneShotRun(ctx, opts, sess, mode, sv, red)
 	}
 	deps.Session, deps.Model = sess, model.Name()
 	deps.Save = func() error { _, err := sv.save(); return err }

@@ -2,14 +2,17 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/mediatorhq/mediator/agent"
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // oneShotJSON is `chat -p --json`'s output.
@@ -39,7 +42,7 @@ type toolCallJSON struct {
 
 // oneShotRun asks the one question, explains each refusal on stderr,
 // saves the session and prints the answer.
-func oneShotRun(ctx context.Context, opts *Options, sess *agent.Session, sv *saver, red *credentials.Redactor) error {
+func oneShotRun(ctx context.Context, opts *Options, sess *agent.Session, mode agent.ApproveMode, sv *saver, red *credentials.Redactor) error {
 	calls := []toolCallJSON{}
 	update := func(u agent.Update) {
 		if u.Kind != agent.UpdateToolResult || u.Call == nil || u.Call.Result == nil {
@@ -54,7 +57,7 @@ func oneShotRun(ctx context.Context, opts *Options, sess *agent.Session, sv *sav
 		}
 		calls = append(calls, tc)
 		if c.Refused {
-			fmt.Fprintln(opts.IO.ErrOut, red.Redact(refusal(c)))
+			fmt.Fprintln(opts.IO.ErrOut, red.Redact(refusal(c, mode)))
 		}
 	}
 	reply, err := sess.Send(ctx, opts.Prompt, update)
@@ -83,28 +86,36 @@ func oneShotRun(ctx context.Context, opts *Options, sess *agent.Session, sv *sav
 }
 
 // refusal explains a refused call on stderr: what was refused and why
-// (the orchestrator's text names the policy line to add), and for a
-// cross-server flow the flag that allows it for one run.
-func refusal(c *agent.CallInfo) string {
+// (the orchestrator's text names the policy line to add), and the flag
+// that allows it for one run: --allow-flow for a cross-server flow,
+// --approve all for a call --approve read-only did not approve.
+func refusal(c *agent.CallInfo, mode agent.ApproveMode) string {
 	name := c.Result.Name
 	if c.Server != "" {
 		name = orchestrator.QualifiedName(c.Server, c.Tool)
 	}
 	msg := fmt.Sprintf("refused: %s: %s", name, c.Result.Text)
-	if !strings.Contains(c.Result.Text, "policy.flows") {
-		return msg
-	}
 	var flags []string
-	for _, from := range c.Provenance.Servers() {
-		if from != c.Server {
-			flags = append(flags, "--allow-flow "+from+"->"+c.Server)
+	if m := policyLine.FindStringSubmatch(c.Result.Text); m != nil {
+		var edges []string
+		_ = json.Unmarshal([]byte(m[1]), &edges)
+		for _, e := range edges {
+			if f, err := flow.ParseFlowEdge(e); err == nil {
+				flags = append(flags, "--allow-flow "+f.From+"->"+f.To)
+			}
 		}
+	} else if strings.Contains(c.Result.Text, "the user denied") && mode != agent.ApproveAll {
+		flags = append(flags, "--approve all (--approve read-only approves calls to tools annotated read-only only)")
 	}
 	if len(flags) > 0 {
-		msg += "\n  to allow it for one run instead: " + strings.Join(flags, " ")
+		msg += "\n  to allow it for one run: " + strings.Join(flags, " ")
 	}
 	return msg
 }
+
+// policyLine finds the flows a refusal's text says to add to the
+// config (orchestrator: `policy.flows: ["a -> b", ...]`).
+var policyLine = regexp.MustCompile(`policy\.flows: (\[[^\]]*\])`)
 
 // sendError is the exit an error of the conversation gives: the
 // orchestrator's own (the audit log) and an interrupt keep theirs; the
