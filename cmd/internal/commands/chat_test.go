@@ -5,6 +5,7 @@ package commands_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -72,6 +73,10 @@ func startChatServers(t *testing.T) *chatServers {
 			City string `json:"city"`
 		}) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: cs.weatherText}}}, nil, nil
+		})
+	mcp.AddTool(w, &mcp.Tool{Name: "get_alerts", Description: "Weather alerts.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			return nil, nil, errors.New("alerts backend refused token " + calendarKey)
 		})
 	mcp.AddTool(w, &mcp.Tool{Name: "confirm_city", Description: "Asks the user which city.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
@@ -513,5 +518,44 @@ func TestChatOneShotElicitationAndSampling(t *testing.T) {
 	}
 	if e.llm.Left() != 0 {
 		t.Errorf("%d turns left: the declined request reached the model?", e.llm.Left())
+	}
+}
+
+// A secret in a server's error never reaches the model, the output or
+// the session file either.
+func TestChatSecretInErrorMasked(t *testing.T) {
+	e := newChatEnv(t, "openai-compatible",
+		fakellm.Turn{ToolCalls: []fakellm.ToolCall{{ID: "c1", Name: "weather__get_alerts", Args: `{}`}}},
+		fakellm.Turn{Text: "The alerts failed."})
+	r := e.mustRun("", "chat", "-p", "Any alerts?", "--json")
+	if !strings.Contains(r.stdout, "alerts backend refused token") || !strings.Contains(e.llm.Bodies(), "alerts backend refused token") {
+		t.Fatalf("the error did not reach the model and the output: %s", r.stdout)
+	}
+	e.noLeaks()
+}
+
+// A model that fails (the provider answers with an error) is exit 3, the
+// model named; --servers offers only those servers' tools, and an unknown
+// one is exit 2.
+func TestChatModelErrorAndServers(t *testing.T) {
+	e := newChatEnv(t, "openai-compatible") // no turns: every request fails
+	r := e.run("", "chat", "-p", "hello")
+	expectCode(t, r, 3, "a failing model")
+	if !strings.Contains(r.stderr, "openai-compatible/fake-model") {
+		t.Errorf("stderr does not name the model: %s", r.stderr)
+	}
+
+	e.script(fakellm.Turn{ToolCalls: []fakellm.ToolCall{{ID: "c1", Name: "calendar__list_events", Args: `{}`}}}, fakellm.Turn{Text: "No calendar here."})
+	r = e.mustRun("", "chat", "-p", "My events?", "--servers", "weather", "--json")
+	if !strings.Contains(r.stdout, `there is no tool \"calendar__list_events\"`) {
+		t.Errorf("a server left out by --servers was called: %s", r.stdout)
+	}
+	if body := string(e.llm.Requests()[0].Body); strings.Contains(body, "calendar__") || !strings.Contains(body, "weather__get_forecast") {
+		t.Errorf("the tools offered are not weather's alone")
+	}
+	r = e.run("", "chat", "-p", "x", "--servers", "wether")
+	expectCode(t, r, 2, "an unknown server")
+	if !strings.Contains(r.stderr, "wether") {
+		t.Errorf("stderr: %s", r.stderr)
 	}
 }
