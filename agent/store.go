@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/privfile"
 	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -31,10 +32,12 @@ import (
 // last line, and reading skips a torn one.
 //
 // Only what the Session's transcript holds is written: results and
-// errors are redacted before they enter it, so no secret mediator knows of
-// is saved.
+// errors are redacted before they enter it, and Redactor, when set, masks
+// every secret it knows in the rest too (a key the user typed), so no
+// secret mediator knows of is saved.
 type Store struct {
-	Dir string
+	Dir      string
+	Redactor *credentials.Redactor
 }
 
 // SessionInfo describes a saved session, for `mediator chat sessions`.
@@ -73,6 +76,7 @@ type line struct {
 // SessionLog is one saved session, open for appending.
 type SessionLog struct {
 	path string
+	red  *credentials.Redactor
 
 	mu      sync.Mutex
 	info    SessionInfo
@@ -109,7 +113,7 @@ func (s Store) Create(model string, servers []string) (*SessionLog, error) {
 	if _, err := f.Write(append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("writing session %s: %w", path, err)
 	}
-	return &SessionLog{path: path, info: SessionInfo{ID: h.ID, Created: h.Created, Updated: now, Model: model, Servers: h.Servers}}, nil
+	return &SessionLog{path: path, red: s.Redactor, info: SessionInfo{ID: h.ID, Created: h.Created, Updated: now, Model: model, Servers: h.Servers}}, nil
 }
 
 // Open reopens the session id. An unknown id is an error that names the
@@ -117,6 +121,9 @@ func (s Store) Create(model string, servers []string) (*SessionLog, error) {
 func (s Store) Open(id string) (*SessionLog, error) {
 	if idRule.MatchString(id) {
 		l, err := readLog(filepath.Join(s.Dir, id+sessionExt))
+		if err == nil {
+			l.red = s.Redactor
+		}
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			return l, err
 		}
@@ -270,7 +277,7 @@ func (l *SessionLog) Sync(entries []Entry) error {
 	defer l.mu.Unlock()
 	marshalled := make([][]byte, len(entries))
 	for i, e := range entries {
-		data, err := json.Marshal(e)
+		data, err := json.Marshal(redactEntry(l.red, e))
 		if err != nil {
 			return fmt.Errorf("saving session %s: %w", l.info.ID, err)
 		}
@@ -299,6 +306,30 @@ func (l *SessionLog) Sync(entries []Entry) error {
 		return fmt.Errorf("saving session %s: %w", l.info.ID, err)
 	}
 	l.written, l.entries = marshalled, slices.Clone(entries)
+	for i, e := range l.entries {
+		l.entries[i] = redactEntry(l.red, e)
+	}
 	l.info.Updated = time.Now().UTC()
 	return nil
+}
+
+// redactEntry is e with every secret red knows masked.
+func redactEntry(red *credentials.Redactor, e Entry) Entry {
+	if red == nil {
+		return e
+	}
+	e.Text = red.Redact(e.Text)
+	if len(e.ToolCalls) > 0 {
+		calls := slices.Clone(e.ToolCalls)
+		for i := range calls {
+			calls[i].Args = red.Redact(calls[i].Args)
+		}
+		e.ToolCalls = calls
+	}
+	if e.Result != nil {
+		r := *e.Result
+		r.Text = red.Redact(r.Text)
+		e.Result = &r
+	}
+	return e
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mediatorhq/mediator/agent"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -162,3 +163,37 @@ func (nilModel) Stream(context.Context, agent.Request) iter.Seq2[agent.Event, er
 	return func(func(agent.Event, error) bool) {}
 }
 func (nilModel) Name() string { return "none/none" }
+
+// With a Redactor the store masks a secret wherever it is in an entry,
+// the user's own text included.
+func TestStoreRedacts(t *testing.T) {
+	const secret = "sk-typed-by-the-user-8Jd3"
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(secret))
+	st := agent.Store{Dir: t.TempDir(), Redactor: red}
+	l, err := st.Create("m", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := []agent.Entry{
+		{Message: agent.Message{Role: agent.RoleUser, Text: "my key is " + secret}},
+		{Message: agent.Message{Role: agent.RoleAssistant, ToolCalls: []agent.ToolCall{{ID: "c1", Name: "a__b", Args: `{"k":"` + secret + `"}`}}}},
+		{Message: agent.Message{Role: agent.RoleTool, Result: &agent.ToolResult{CallID: "c1", Name: "a__b", Text: "echo " + secret}}},
+	}
+	if err := l.Sync(es); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(es); err != nil { // stable: nothing rewritten
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), secret) || strings.Contains(string(data), `"clear"`) || !strings.Contains(string(data), "my key is") {
+		t.Errorf("file:\n%s", data)
+	}
+	if es[0].Text != "my key is "+secret {
+		t.Error("Sync changed the caller's entries")
+	}
+}

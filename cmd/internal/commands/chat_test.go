@@ -392,6 +392,18 @@ func TestChatKeyReachesOnlyTheProvider(t *testing.T) {
 				t.Errorf("stdout: %s", r.stdout)
 			}
 			e.noLeaks()
+
+			// list and rm take llm like a server, without a warning.
+			r = e.mustRun("", "secret", "list", "llm")
+			if !strings.Contains(r.stdout, "llm     api_key") || strings.Contains(r.stderr, "not in the config") {
+				t.Errorf("secret list llm:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+			}
+			e.mustRun("", "secret", "rm", "llm", "api_key")
+			r = e.run("", "chat", "-p", "Weather?")
+			expectCode(t, r, 2, "chat -p after the key was removed")
+			if !strings.Contains(r.stderr, "store it with: mediator secret set llm api_key") {
+				t.Errorf("stderr: %s", r.stderr)
+			}
 		})
 	}
 }

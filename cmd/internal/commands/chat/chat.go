@@ -246,7 +246,7 @@ func chatRun(ctx context.Context, opts *Options) error {
 		return opts.Interactive(ctx, deps)
 	}
 
-	store := agent.Store{Dir: cfg.ChatDir()}
+	store := agent.Store{Dir: cfg.ChatDir(), Redactor: red}
 	var log *agent.SessionLog
 	switch {
 	case opts.Continue:
