@@ -565,6 +565,15 @@ func TestChatModelErrorAndServers(t *testing.T) {
 	if body := string(e.llm.Requests()[0].Body); strings.Contains(body, "calendar__") || !strings.Contains(body, "weather__get_forecast") {
 		t.Errorf("the tools offered are not weather's alone")
 	}
+	// A server that cannot be reached is named on stderr; the chat goes on
+	// without its tools.
+	e.servers.calendar.Close()
+	e.script(fakellm.Turn{Text: "Only the weather today."})
+	r = e.mustRun("", "chat", "-p", "Hello")
+	if !strings.Contains(r.stderr, "warning: server calendar cannot be used") || !strings.Contains(r.stdout, "Only the weather today.") {
+		t.Errorf("an unreachable server:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+	}
+
 	r = e.run("", "chat", "-p", "x", "--servers", "wether")
 	expectCode(t, r, 2, "an unknown server")
 	if !strings.Contains(r.stderr, "wether") {

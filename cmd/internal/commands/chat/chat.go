@@ -18,6 +18,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -279,6 +280,7 @@ func chatRun(ctx context.Context, opts *Options) error {
 	}
 	sv := &saver{store: store, log: log, sess: sess, model: model.Name(), servers: serverNames(o)}
 	if oneShot {
+		warnUnusable(opts.IO.ErrOut, o, red)
 		return oneShotRun(ctx, opts, sess, mode, sv, red)
 	}
 	deps.Session, deps.Model = sess, model.Name()
@@ -383,4 +385,22 @@ func (s *saver) id() string {
 		return ""
 	}
 	return s.log.ID()
+}
+
+// warnUnusable says on stderr which servers chat -p goes without: their
+// tools are not offered to the model. (The UI shows them in its status
+// bar.)
+func warnUnusable(w io.Writer, o *orchestrator.Orchestrator, red *credentials.Redactor) {
+	for _, s := range o.Servers() {
+		switch {
+		case s.State == connectors.StateReady && s.ToolsErr != nil:
+			fmt.Fprintln(w, red.Redact(fmt.Sprintf("warning: server %s: its tools are not offered: %v", s.Name, s.ToolsErr)))
+		case s.State == connectors.StateFailed || s.State == connectors.StateAuthRequired:
+			why := "it could not be reached"
+			if s.Err != nil {
+				why = s.Err.Error()
+			}
+			fmt.Fprintln(w, red.Redact(fmt.Sprintf("warning: server %s cannot be used, its tools are not offered: %s", s.Name, why)))
+		}
+	}
 }
