@@ -109,10 +109,12 @@ func startChatServers(t *testing.T) *chatServers {
 			http.Error(rw, "gone", http.StatusBadGateway)
 			return
 		}
-		wh.ServeHTTP(rw, r)
+		// Marked before this call is answered: the client may send the
+		// next request as soon as it has the answer.
 		if strings.Contains(body, `"tools/call"`) && cs.dieAfter.Add(-1) == 0 {
 			cs.weatherDead.Store(true)
 		}
+		wh.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(cs.weather.Close)
 
