@@ -236,6 +236,13 @@ func readLog(path string) (*SessionLog, error) {
 	return l, nil
 }
 
+// SetRedactor has Sync mask every secret red knows (see Store.Redactor).
+func (l *SessionLog) SetRedactor(red *credentials.Redactor) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.red = red
+}
+
 // ID is the session's ID.
 func (l *SessionLog) ID() string { return l.info.ID }
 

@@ -76,6 +76,10 @@ type Interactive struct {
 	// servers' sampling and elicitation requests, and their
 	// notifications. Until it does, they are declined.
 	Hooks *Hooks
+	// OpenModel builds another model of the configured provider, with
+	// the same key, for Session.SetModel (`/model NAME`); nil in direct
+	// mode.
+	OpenModel func(ctx context.Context, model string) (agent.Model, error)
 	// Save writes the Session's transcript to its file (created at the
 	// first save of a non-empty one); call it after each turn and on quit.
 	Save func() error
@@ -218,6 +222,18 @@ func chatRun(ctx context.Context, opts *Options) error {
 	if cfg.LLM == nil && (oneShot || opts.Continue || opts.Resume != "") {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New(config.NoModelAdvice(cfg.Path))}
 	}
+	// A conversation to continue is found before anything connects.
+	store := agent.Store{Dir: cfg.ChatDir()}
+	var log *agent.SessionLog
+	switch {
+	case opts.Continue:
+		log, err = store.Latest()
+	case opts.Resume != "":
+		log, err = store.Open(opts.Resume)
+	}
+	if err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
 	var (
 		model agent.Model
 		key   credentials.Secret
@@ -247,19 +263,10 @@ func chatRun(ctx context.Context, opts *Options) error {
 		return opts.Interactive(ctx, deps)
 	}
 
-	store := agent.Store{Dir: cfg.ChatDir(), Redactor: red}
-	var log *agent.SessionLog
-	switch {
-	case opts.Continue:
-		log, err = store.Latest()
-	case opts.Resume != "":
-		log, err = store.Open(opts.Resume)
-	}
-	if err != nil {
-		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
-	}
+	store.Redactor = red
 	var transcript []agent.Entry
 	if log != nil {
+		log.SetRedactor(red)
 		transcript = log.Entries()
 	}
 	var approver agent.Approver = hooks
@@ -284,6 +291,11 @@ func chatRun(ctx context.Context, opts *Options) error {
 		return oneShotRun(ctx, opts, sess, mode, sv, red)
 	}
 	deps.Session, deps.Model = sess, model.Name()
+	deps.OpenModel = func(ctx context.Context, name string) (agent.Model, error) {
+		mc := cfg.ModelConfig(key)
+		mc.Model = name
+		return opts.NewModel(ctx, mc)
+	}
 	deps.Save = func() error { _, err := sv.save(); return err }
 	deps.SessionID = sv.id
 	err = opts.Interactive(ctx, deps)

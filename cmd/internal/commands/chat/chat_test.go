@@ -142,6 +142,10 @@ func TestInteractiveSession(t *testing.T) {
 		if err := d.Save(); err != nil {
 			return err
 		}
+		m, err := d.OpenModel(ctx, "other-model")
+		if err != nil || m.Name() != "openai-compatible/other-model" {
+			t.Errorf("OpenModel: %v, %v", m, err)
+		}
 		id = d.SessionID()
 		return nil
 	}
