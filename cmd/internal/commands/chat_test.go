@@ -582,3 +582,18 @@ func TestChatModelErrorAndServers(t *testing.T) {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 }
+
+// -p - reads the question from stdin; --continue with nothing saved is a
+// usage error that says so.
+func TestChatPromptFromStdin(t *testing.T) {
+	e := newChatEnv(t, "openai-compatible", fakellm.Turn{Text: "Hello back."})
+	r := e.run("", "chat", "-p", "hi", "--continue")
+	expectCode(t, r, 2, "--continue with nothing saved")
+	if !strings.Contains(r.stderr, "no saved chat session to continue") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	r = e.mustRun("A question from a pipe\n", "chat", "-p", "-")
+	if r.stdout != "Hello back.\n" || !strings.Contains(e.llm.Bodies(), "A question from a pipe") {
+		t.Errorf("stdout %q; the model got %s", r.stdout, e.llm.Bodies())
+	}
+}
