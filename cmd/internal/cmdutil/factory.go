@@ -59,6 +59,11 @@ type Factory struct {
 	// usable ones when none are named), opening the keyring only if one of
 	// them needs it. A named server whose entry has problems is an error.
 	Orchestrator func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error)
+	// HostOrchestrator is Orchestrator answering servers through host
+	// instead of the command line's (a form on the terminal for an
+	// elicitation, no sampling): `mediator chat` answers sampling with
+	// its model and elicitation in its UI. Orchestrator calls it.
+	HostOrchestrator func(ctx context.Context, cfg *config.Config, host orchestrator.Host, servers ...string) (*orchestrator.Orchestrator, error)
 	// Terminal is where commands ask the user what a server asks
 	// (elicitation) and show a call's progress; made at first use, when
 	// the flags (--no-prompt) are known. Every command's orchestrator
@@ -125,7 +130,10 @@ func New(ios *iostreams.IOStreams, version string, lookupEnv config.Env) *Factor
 	}
 	f.OpenBrowser = oauth.OpenBrowser
 	f.Secrets = f.openSecrets
-	f.Orchestrator = f.newOrchestrator
+	f.HostOrchestrator = f.newOrchestrator
+	f.Orchestrator = func(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+		return f.HostOrchestrator(ctx, cfg, f.host(), servers...)
+	}
 	f.Terminal = sync.OnceValue(func() *prompter.Terminal {
 		return &prompter.Terminal{In: f.IOStreams.In, Out: f.IOStreams.TermErrOut,
 			Interactive:  !f.NoPrompt && f.IOStreams.IsStdinTTY() && f.IOStreams.IsStderrTTY(),
@@ -247,7 +255,7 @@ func (f *Factory) Prompt(prompt string) (string, error) {
 	return string(b), nil
 }
 
-func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, servers ...string) (*orchestrator.Orchestrator, error) {
+func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, host orchestrator.Host, servers ...string) (*orchestrator.Orchestrator, error) {
 	for _, name := range servers {
 		if s, ok := cfg.Server(name); ok && s.Err() != nil {
 			return nil, &ExitError{Code: ExitUsage, Err: s.Err()}
@@ -291,7 +299,7 @@ func (f *Factory) newOrchestrator(ctx context.Context, cfg *config.Config, serve
 	}
 	opts.Redactor = f.Redactor
 	opts.Shutdowns = f.Shutdowns
-	opts.Host = f.host()
+	opts.Host = host
 	// A stdio server's own log lines are noise unless the user asked for
 	// more than warnings.
 	if level, _ := ParseLogLevel(f.LogLevel); level < slog.LevelWarn {

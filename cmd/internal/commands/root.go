@@ -16,6 +16,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/audit"
 	authcmd "github.com/mediatorhq/mediator/cmd/internal/commands/auth"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/call"
+	chatcmd "github.com/mediatorhq/mediator/cmd/internal/commands/chat"
 	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/demo"
 	flowgraph "github.com/mediatorhq/mediator/cmd/internal/commands/graph"
@@ -79,6 +80,7 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		&cobra.Group{ID: "flows", Title: "Workflows:"},
 		&cobra.Group{ID: "setup", Title: "Setting up:"})
 	for _, c := range []*cobra.Command{
+		chatcmd.NewCmdChat(f, nil),
 		servers.NewCmdServers(f, nil),
 		tools.NewCmdTools(f, nil),
 		call.NewCmdCall(f, nil),

@@ -30,6 +30,11 @@ type Config struct {
 	StateDir string
 	// Policy holds the rules every workflow run obeys.
 	Policy Policy
+	// LLM is the model `mediator chat` talks to; nil when the file has no
+	// llm block (chat then runs in direct mode).
+	LLM *LLM
+	// Approvals decide whether the chat asks before a tool call.
+	Approvals Approvals
 }
 
 // Credentials selects the keyring backend.

@@ -65,8 +65,10 @@ type rawFile struct {
 		Path          string `mapstructure:"path"`
 		IncludeValues bool   `mapstructure:"include_values"`
 	} `mapstructure:"audit"`
-	StateDir string    `mapstructure:"state_dir"`
-	Policy   rawPolicy `mapstructure:"policy"`
+	StateDir  string       `mapstructure:"state_dir"`
+	Policy    rawPolicy    `mapstructure:"policy"`
+	LLM       rawLLM       `mapstructure:"llm"`
+	Approvals rawApprovals `mapstructure:"approvals"`
 }
 
 // RawTLS is the tls block as viper decodes it (exported only because the
@@ -164,7 +166,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
 			if root.Kind != yaml.MappingNode {
-				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir or policy at the top, got %s", kindName(root))
+				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir, policy, llm or approvals at the top, got %s", kindName(root))
 				return nil, w.problems
 			}
 			clean = w.mapping(root, fileSpec, "")
@@ -261,6 +263,7 @@ func (w *walker) build(raw *rawFile) *Config {
 	}
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
 	w.buildPolicy(raw.Policy, cfg)
+	w.buildLLM(raw, cfg)
 	return cfg
 }
 

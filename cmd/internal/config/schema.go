@@ -180,6 +180,8 @@ var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
 	}},
 	"state_dir": {kind: kString},
 	"policy":    policySpec,
+	"llm":       llmSpec,
+	"approvals": approvalsSpec,
 }}
 
 // loc is where a field sits in the file, and its value before ${VAR}

@@ -127,6 +127,10 @@ func (w *walker) validateServer(s *Server) {
 	if w.broken[s.Name] {
 		return
 	}
+	if s.Name == LLMSecretServer {
+		w.keyAt(p, "the server name %q is reserved: the keyring holds the chat model's key under it (mediator secret set %s NAME); give this server another name", LLMSecretServer, LLMSecretServer)
+		return
+	}
 
 	hasURL, hasCommand := s.URL != "" || w.bad[p+".url"], s.Command != "" || w.bad[p+".command"]
 	switch {

@@ -26,6 +26,9 @@ func NewCmdSecret(f *cmdutil.Factory) *cobra.Command {
 name. The config refers to them by name (auth.secret, secret_env); the
 values never appear in the config, in argv, or in any output.
 
+The chat model's API key lives under the reserved name llm, which is not a
+server: mediator secret set llm api_key (see llm.api_key_secret).
+
 The file backend encrypts with a passphrase from $MEDIATOR_KEYRING_PASSPHRASE,
 or asks for it on a terminal.
 
@@ -48,14 +51,16 @@ func newDeps(f *cmdutil.Factory) deps {
 }
 
 // open loads the config (for the backend) and opens the keyring, warning
-// when server is not one the config knows: storing a secret before adding
-// the server is fine, a typo is worth a word.
+// when server is not one the config knows (or llm, the reserved name of the
+// chat model's key): storing a secret before adding the server is fine, a
+// typo is worth a word.
 func (d deps) open(ctx context.Context, server string) (*credentials.Store, error) {
 	cfg, err := d.Config()
 	if err != nil {
 		return nil, err
 	}
-	if server != "" {
+	// llm is no server: the chat model's key lives under it (llm.api_key_secret).
+	if server != "" && server != config.LLMSecretServer {
 		if _, ok := cfg.Server(server); !ok {
 			where := cfg.Path
 			if !cfg.Found {
