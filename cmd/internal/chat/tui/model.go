@@ -182,10 +182,7 @@ func (m *model) handlePosted(msg tea.Msg) tea.Cmd {
 	case turnUpdate:
 		m.turnUpdate(msg.u)
 	case turnDone:
-		m.finish()
-		if msg.reply != nil {
-			m.usage = m.usage.Add(msg.reply.Usage)
-		}
+		m.finish(msg.err)
 		if msg.err != nil {
 			m.failed(msg.err)
 		}
@@ -193,11 +190,13 @@ func (m *model) handlePosted(msg tea.Msg) tea.Cmd {
 			m.u.opts.AfterTurn()
 		}
 	case cmdDone:
-		m.finish()
+		m.finish(msg.err)
 		if msg.err != nil {
 			m.failed(msg.err)
 		}
-		return m.result(msg.res)
+		cmd := m.result(msg.res)
+		m.refresh()
+		return cmd
 	case showMarkdown:
 		m.add(&markdownItem{md: msg.md})
 	case showCall:
@@ -277,9 +276,21 @@ func (m *model) flow(e workflows.Event) {
 	it.event(e)
 }
 
-// finish ends the running turn or command.
-func (m *model) finish() {
+// finish ends the running turn or command; a call still running when
+// it ended with err was stopped, and its block says so.
+func (m *model) finish(err error) {
 	m.endAnswer()
+	for _, it := range m.calls {
+		if it.done {
+			continue
+		}
+		why := "stopped before it gave a result (it may have run in part)"
+		if errors.Is(err, context.Canceled) {
+			why = "stopped by the user before it gave a result (it may have run in part)"
+		}
+		it.done = true
+		it.info.Result = &agent.ToolResult{CallID: it.info.ID, Text: why, IsError: true}
+	}
 	if m.cancel != nil {
 		m.cancel()
 		m.cancel = nil
