@@ -457,7 +457,6 @@ func TestResizeNarrow(t *testing.T) {
 	}
 }
 
-
 // With NoColor the program draws no colour at all, though the terminal
 // supports true colour; without it, it does.
 func TestNoColor(t *testing.T) {
