@@ -161,8 +161,7 @@ func newWorld(t *testing.T, wo worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ui.opts.Session = w.sess
-	w.ui.m = newModel(w.ui)
+	w.ui.SetSession(w.sess)
 	return w
 }
 

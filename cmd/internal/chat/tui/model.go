@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -105,10 +106,7 @@ func newModel(u *UI) *model {
 	m.ta = textarea.New()
 	m.ta.ShowLineNumbers = false
 	m.ta.Prompt = "> "
-	m.ta.Placeholder = "Ask the model, or type / for commands"
-	if u.opts.Session == nil {
-		m.ta.Placeholder = "Type / for commands (direct mode: no model)"
-	}
+	m.placeholder()
 	m.ta.DynamicHeight = true
 	m.ta.MinHeight = 1
 	m.ta.MaxHeight = 6
@@ -123,13 +121,27 @@ func newModel(u *UI) *model {
 	return m
 }
 
+// placeholder is the empty input's hint, by mode.
+func (m *model) placeholder() {
+	m.ta.Placeholder = "Ask the model, or type / for commands"
+	if m.u.opts.Session == nil {
+		m.ta.Placeholder = "Type / for commands (direct mode: no model)"
+	}
+}
+
 func (m *model) Init() tea.Cmd {
 	m.done = m.u.start()
+	if m.width <= 0 {
+		// Until the terminal says its size (it may never, on a pipe).
+		m.width, m.height = defaultWidth, defaultHeight
+		m.layout()
+	}
 	if m.u.opts.Session == nil {
 		m.add(&noteItem{text: "Direct mode: no model is configured, so only /commands work. " + m.u.opts.Advice})
 	} else {
 		m.add(&noteItem{text: "Type a message, or /help for commands and keys."})
 	}
+	m.refresh()
 	return m.u.listen(m.done)
 }
 
@@ -781,36 +793,23 @@ func (m *model) menuView() string {
 	return strings.Join(lines, "\n")
 }
 
-// modalView is the prompt shown, boxed; a long body is cut to fit, and
+// modalView is the prompt shown, boxed, within the height left over
+// by the input and the status bar; a long body is cut to fit, and
 // pgup/pgdown scroll it.
 func (m *model) modalView() string {
 	p := m.prompt()
 	if p == nil || m.width <= 0 {
 		return ""
 	}
-	inner := max(m.width-4, 8)
-	var lines []string
-	lines = append(lines, m.st.bold.Render(wrap(p.title, inner)))
-	var body []string
-	for _, l := range p.body {
-		body = append(body, strings.Split(wrap(l, inner), "\n")...)
-	}
-	room := max(m.height-m.ta.Height()-2-6-len(m.prompts)-2, 3)
-	if p.huh != nil {
-		room = max(room/3, 2)
-	}
-	if len(body) > room {
-		m.modalAt = min(m.modalAt, len(body)-room)
-		more := len(body) - room - m.modalAt
-		cut := body[m.modalAt : m.modalAt+room]
-		body = append(append([]string{}, cut...), m.st.dim.Render(fmt.Sprintf("… %d lines above, %d below (pgup/pgdown)", m.modalAt, more)))
-	}
-	lines = append(lines, body...)
+	inner := max(m.width-4, 1)
+	split := func(s string) []string { return strings.Split(wrap(s, inner), "\n") }
+	head := split(m.st.bold.Render(p.title))
+	var tail []string
 	if p.note != "" {
-		lines = append(lines, m.st.errText.Render(wrap(p.note, inner)))
+		tail = append(tail, split(m.st.errText.Render(p.note))...)
 	}
 	if p.huh != nil {
-		lines = append(lines, p.huh.View())
+		tail = append(tail, strings.Split(p.huh.View(), "\n")...)
 	} else {
 		var opts []string
 		for i, o := range p.options {
@@ -820,12 +819,31 @@ func (m *model) modalView() string {
 			}
 			opts = append(opts, s)
 		}
-		lines = append(lines, wrap(strings.Join(opts, "  "), inner))
+		tail = append(tail, split(strings.Join(opts, "  "))...)
 	}
 	if n := len(m.prompts) - 1; n > 0 {
-		lines = append(lines, m.st.dim.Render(fmt.Sprintf("(%d more waiting)", n)))
+		tail = append(tail, m.st.dim.Render(fmt.Sprintf("(%d more waiting)", n)))
 	}
-	return m.st.modal.Width(m.width).Render(strings.Join(lines, "\n"))
+	var body []string
+	for _, l := range p.body {
+		body = append(body, split(l)...)
+	}
+	// The box's border takes 2 lines; the transcript keeps 1.
+	avail := max(m.height-2-m.ta.Height()-1-lineCount(m.menuView())-1, 3)
+	if room := avail - 2 - len(head) - len(tail); len(body) > room {
+		room = max(room-1, 0) // the line that says what is cut
+		m.modalAt = max(min(m.modalAt, len(body)-room), 0)
+		more := len(body) - room - m.modalAt
+		body = append(slices.Clone(body[m.modalAt:m.modalAt+room]),
+			m.st.dim.Render(ansi.Truncate(fmt.Sprintf("… %d lines above, %d below (pgup/pgdown)", m.modalAt, more), inner, "…")))
+	}
+	lines := append(append(head, body...), tail...)
+	box := strings.Split(m.st.modal.Width(m.width).Render(strings.Join(lines, "\n")), "\n")
+	if len(box) > avail {
+		// A window too small for the options: they stay, the top goes.
+		box = box[len(box)-avail:]
+	}
+	return strings.Join(box, "\n")
 }
 
 // statusView is the status bar: the model, the servers, what the
@@ -867,7 +885,7 @@ func (m *model) statusView() string {
 	}
 	parts = append(parts, ctx)
 	if n := len(m.prompts); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d pending", n))
+		parts = append(parts, fmt.Sprintf("%d waiting for you", n))
 	}
 	if u := st.Usage; u.InputTokens+u.OutputTokens > 0 {
 		parts = append(parts, fmt.Sprintf("tokens: %d in, %d out", u.InputTokens, u.OutputTokens))
@@ -898,6 +916,11 @@ func (m *model) View() tea.View {
 	}
 	parts = append(parts, m.st.dim.Render(strings.Repeat("─", m.width)), m.ta.View(), m.statusView())
 	frame := strings.Join(parts, "\n")
+	if lines := strings.Split(frame, "\n"); len(lines) > m.height {
+		// The window is smaller than the least the UI needs: the
+		// input and the status bar stay in view.
+		frame = strings.Join(lines[len(lines)-m.height:], "\n")
+	}
 	if m.st.noColor {
 		frame = plain(frame)
 	}

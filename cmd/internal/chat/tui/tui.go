@@ -28,6 +28,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/term"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/agent"
@@ -35,6 +36,10 @@ import (
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
+
+// The size drawn for until the terminal tells its own, or when out is
+// not a terminal.
+const defaultWidth, defaultHeight = 80, 24
 
 // Options configures New.
 type Options struct {
@@ -95,6 +100,14 @@ func New(opts Options) *UI {
 	return u
 }
 
+// SetSession sets the conversation the UI drives, for a command that
+// needs the UI's Approver to make the session (agent.Options.Approver).
+// Call it before the program runs.
+func (u *UI) SetSession(s *agent.Session) {
+	u.opts.Session = s
+	u.m.placeholder()
+}
+
 // Model is the root model, for a tea.Program (teatest). Its Init marks
 // the UI live: from then on, prompts are shown instead of refused, until
 // the model quits.
@@ -109,6 +122,10 @@ func (u *UI) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	opts := []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx)}
 	if u.opts.NoColor {
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	if f, ok := out.(interface{ Fd() uintptr }); !ok || !term.IsTerminal(f.Fd()) {
+		// No terminal to ask for its size: draw for a common one.
+		opts = append(opts, tea.WithWindowSize(defaultWidth, defaultHeight))
 	}
 	_, err := tea.NewProgram(u.m, opts...).Run()
 	u.stop()

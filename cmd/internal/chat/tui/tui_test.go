@@ -192,10 +192,10 @@ func TestToolApprovalKeys(t *testing.T) {
 			w := newWorld(t, worldOptions{script: script})
 			s := run(t, w.ui.Model(), 100, 40)
 			s.send("add a standup")
-			s.waitFor("Allow the call to calendar.create_event?", `{"title":"standup"}`, "not annotated read-only", "[o] allow once", "[d] deny", "1 pending")
+			s.waitFor("Allow the call to calendar.create_event?", `{"title":"standup"}`, "not annotated read-only", "[o] allow once", "[d] deny", "1 waiting for you")
 			tc.press(s)
 			s.waitFor("First done.")
-			s.waitGone("1 pending")
+			s.waitGone("1 waiting for you")
 			if tc.calls == 0 {
 				s.waitFor("refused:", "the user denied the call")
 			}
@@ -255,7 +255,7 @@ func TestElicitationForm(t *testing.T) {
 		}
 		got <- res
 	}()
-	s.waitFor("Server shop asks for input", "Your order details", "[a] answer", "[n] decline all from shop", "1 pending")
+	s.waitFor("Server shop asks for input", "Your order details", "[a] answer", "[n] decline all from shop", "1 waiting for you")
 	s.key('a')
 	s.waitFor("Your name (required)")
 	s.typeText("Ada")
