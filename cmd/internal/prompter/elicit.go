@@ -169,20 +169,16 @@ func (t *Terminal) elicitForm(ctx context.Context, server, msg string, requested
 	if choice != "answer" {
 		return &mcp.ElicitResult{Action: choice}, nil
 	}
-	schema, err := formSchema(requested)
+	form, err := NewForm(requested, t.redact)
 	if err != nil {
 		fmt.Fprintf(t.Out, "the server's form cannot be shown (%v); declined\n", err)
 		return &mcp.ElicitResult{Action: choiceDecline}, nil
 	}
-	fields := newFields(schema, t.redact)
 	for range maxEdits {
-		if err := t.run(ctx, fields.group()); err != nil {
+		if err := t.run(ctx, form.Group()); err != nil {
 			return &mcp.ElicitResult{Action: choiceCancel}, nil
 		}
-		content, err := fields.content()
-		if err == nil {
-			content, err = connectors.ValidateElicitation(requested, content)
-		}
+		content, err := form.Answer()
 		if err != nil {
 			fmt.Fprintf(t.Out, "the answer does not fit the form: %s\n", oneLine(err.Error(), 500))
 			continue

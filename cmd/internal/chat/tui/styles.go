@@ -1,0 +1,78 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/glamour/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+)
+
+// styles are the UI's looks. Without colour they keep bold and reverse
+// only, and the finished frame is downsampled (plain) so that nothing a
+// component draws carries a colour either.
+type styles struct {
+	noColor bool
+
+	user, assistant, note, errText, dim, badge, bold, status, modal, selected lipgloss.Style
+	glamourStyle                                                              string
+}
+
+func newStyles(noColor bool) *styles {
+	s := &styles{noColor: noColor}
+	base := lipgloss.NewStyle()
+	s.bold = base.Bold(true)
+	s.selected = base.Reverse(true)
+	s.modal = base.Border(lipgloss.NormalBorder()).Padding(0, 1)
+	s.status = base.Reverse(true)
+	if noColor {
+		s.user, s.assistant, s.badge = s.bold, s.bold, s.bold
+		s.note, s.errText, s.dim = base, s.bold, base
+		s.glamourStyle = "notty"
+		return s
+	}
+	s.user = s.bold.Foreground(lipgloss.Color("12"))
+	s.assistant = s.bold.Foreground(lipgloss.Color("10"))
+	s.badge = base.Foreground(lipgloss.Color("0")).Background(lipgloss.Color("14"))
+	s.note = base.Foreground(lipgloss.Color("8"))
+	s.errText = base.Foreground(lipgloss.Color("9"))
+	s.dim = base.Foreground(lipgloss.Color("8"))
+	s.modal = s.modal.BorderForeground(lipgloss.Color("11"))
+	s.status = base.Foreground(lipgloss.Color("15")).Background(lipgloss.Color("4"))
+	s.glamourStyle = "dark"
+	return s
+}
+
+// plain removes every colour from a frame, keeping the text and its
+// other attributes: NO_COLOR for what components (huh, the textarea)
+// draw in colours of their own.
+func plain(frame string) string {
+	var b strings.Builder
+	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.Ascii}
+	if _, err := w.WriteString(frame); err != nil {
+		return frame
+	}
+	return b.String()
+}
+
+// markdown renders Markdown for a width, one renderer per width.
+type markdown struct {
+	style string
+	width int
+	r     *glamour.TermRenderer
+}
+
+func (m *markdown) render(md string, width int) string {
+	if m.r == nil || m.width != width {
+		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(m.style), glamour.WithWordWrap(max(width-2, 10)))
+		if err != nil {
+			return md
+		}
+		m.r, m.width = r, width
+	}
+	out, err := m.r.Render(md)
+	if err != nil {
+		return md
+	}
+	return strings.Trim(out, "\n")
+}
