@@ -98,9 +98,7 @@ func newOptions(f *cmdutil.Factory) *Options {
 		Orchestrator: f.HostOrchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		NewModel:     agent.NewModel,
-		Interactive: func(context.Context, *Interactive) error {
-			return cmdutil.UsageErrorf("this mediator has no terminal UI for chat; ask one question with: mediator chat -p \"...\"")
-		},
+		Interactive: func(ctx context.Context, d *Interactive) error { return runTUI(ctx, f, d) },
 	}
 }
 
