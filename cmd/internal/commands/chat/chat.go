@@ -98,7 +98,7 @@ func newOptions(f *cmdutil.Factory) *Options {
 		Orchestrator: f.HostOrchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		NewModel:     agent.NewModel,
-		Interactive: func(ctx context.Context, d *Interactive) error { return runTUI(ctx, f, d) },
+		Interactive:  func(ctx context.Context, d *Interactive) error { return runTUI(ctx, f, d) },
 	}
 }
 
