@@ -53,6 +53,14 @@ type Options struct {
 	Continue   bool
 	Resume     string
 	Servers    []string
+	// Demo runs the chat on the demo's two example servers, which
+	// OpenDemo starts; it returns the user's own config file (for the
+	// no-model advice) and how to stop them.
+	Demo     bool
+	OpenDemo func(ctx context.Context) (userConfig string, close func() error, err error)
+	// adviceConfig is the config file the no-model advice names when it
+	// is not the one in use: the user's own, under --demo.
+	adviceConfig string
 }
 
 // Interactive is what the terminal UI gets.
@@ -99,6 +107,7 @@ func newOptions(f *cmdutil.Factory) *Options {
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		NewModel:     agent.NewModel,
 		Interactive:  func(ctx context.Context, d *Interactive) error { return runTUI(ctx, f, d) },
+		OpenDemo:     func(ctx context.Context) (string, func() error, error) { return openDemo(ctx, f) },
 	}
 }
 
@@ -166,8 +175,17 @@ configured, no key stored); 3 the model or the keyring could not be used;
 	fl.BoolVar(&opts.Continue, "continue", false, "continue the latest saved conversation")
 	fl.StringVar(&opts.Resume, "resume", "", "continue the saved conversation `ID` (see mediator chat sessions)")
 	fl.StringSliceVar(&opts.Servers, "servers", nil, "use only these servers (comma-separated)")
+	fl.BoolVar(&opts.Demo, "demo", false, "chat with the demo's weather and calendar servers, each with its own throwaway key (direct mode); nothing to set up, nothing left behind")
 	cmd.AddCommand(NewCmdSessions(f, nil))
 	return cmd
+}
+
+// adviceConfigPath is the config file to add an llm: block to.
+func (opts *Options) adviceConfigPath(cfg *config.Config) string {
+	if opts.adviceConfig != "" {
+		return opts.adviceConfig
+	}
+	return cfg.Path
 }
 
 // checkFlags refuses flag combinations that mean nothing.
@@ -177,6 +195,8 @@ func checkFlags(opts *Options) error {
 		return cmdutil.UsageErrorf("--approve applies to -p only: in the chat you are asked")
 	case !opts.PromptSet && opts.JSON:
 		return cmdutil.UsageErrorf("--json applies to -p only")
+	case opts.Demo && (opts.Continue || opts.Resume != ""):
+		return cmdutil.UsageErrorf("--demo starts a new chat on throwaway servers; it cannot continue a saved one")
 	case opts.Continue && opts.Resume != "":
 		return cmdutil.UsageErrorf("--continue and --resume both name a conversation; give one")
 	case opts.PromptSet && strings.TrimSpace(opts.Prompt) == "":
@@ -204,6 +224,14 @@ func chatRun(ctx context.Context, opts *Options) error {
 			return cmdutil.UsageErrorf("-p -: stdin held no prompt")
 		}
 	}
+	if opts.Demo {
+		userConfig, closeDemo, err := opts.OpenDemo(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeDemo()
+		opts.adviceConfig = userConfig
+	}
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
@@ -218,7 +246,7 @@ func chatRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if cfg.LLM == nil && (oneShot || opts.Continue || opts.Resume != "") {
-		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New(config.NoModelAdvice(cfg.Path))}
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New(config.NoModelAdvice(opts.adviceConfigPath(cfg)))}
 	}
 	// A conversation to continue is found before anything connects.
 	store := agent.Store{Dir: cfg.ChatDir()}
@@ -257,7 +285,7 @@ func chatRun(ctx context.Context, opts *Options) error {
 	deps := &Interactive{Orchestrator: o, Config: cfg, Servers: opts.Servers, Flows: flows, Hooks: hooks, Redactor: red,
 		Save: func() error { return nil }, SessionID: func() string { return "" }}
 	if model == nil {
-		deps.Advice = config.NoModelAdvice(cfg.Path)
+		deps.Advice = config.NoModelAdvice(opts.adviceConfigPath(cfg))
 		return opts.Interactive(ctx, deps)
 	}
 

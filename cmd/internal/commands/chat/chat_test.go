@@ -4,6 +4,9 @@ package chat
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -194,4 +197,42 @@ func TestHooksFailClosed(t *testing.T) {
 
 func agentToolRequest() agent.ToolRequest {
 	return agent.ToolRequest{Server: "calendar", Tool: "create_event"}
+}
+
+// --demo runs the chat on the demo's two servers, each reached with its
+// own key from a throwaway keyring, in direct mode; the advice names the
+// user's own config, and nothing of the demo is left afterwards.
+func TestInteractiveDemo(t *testing.T) {
+	opts, _, path := testOptions(t, "servers:\n  weather: {url: "+summarizer(t)+"}\n")
+	opts.Demo = true
+	var (
+		got      *Interactive
+		forecast string
+	)
+	opts.Interactive = func(ctx context.Context, deps *Interactive) error {
+		got = deps
+		res, err := deps.Orchestrator.Call(ctx, "weather", "get_forecast", map[string]any{"location": "Oslo"})
+		if err != nil {
+			return err
+		}
+		b, _ := res.MarshalJSON()
+		forecast = string(b)
+		return nil
+	}
+	if err := chatRun(testCtx(t), opts); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Session != nil || got.Advice != config.NoModelAdvice(path) {
+		t.Fatalf("deps: %+v", got)
+	}
+	var names []string
+	for _, st := range got.Orchestrator.Servers() {
+		names = append(names, st.Name)
+	}
+	if fmt.Sprint(names) != "[calendar weather]" || !strings.Contains(forecast, "Oslo") {
+		t.Errorf("servers %v, forecast %s", names, forecast)
+	}
+	if _, err := os.Stat(got.Config.Path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the demo's config %s is left behind: %v", got.Config.Path, err)
+	}
 }
