@@ -302,7 +302,7 @@ func (s *screen) waitGone(texts ...string) {
 
 func (s *screen) waitUntil(what string, cond func(screen string) bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: the machine may be busy; not a measure
 	for {
 		_, _ = io.ReadAll(s.out)
 		// Text the width wrapped is found on the screen's words joined.
