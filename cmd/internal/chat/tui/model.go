@@ -25,11 +25,8 @@ import (
 // Messages the goroutines of a turn or a command post, in order.
 type (
 	turnUpdate struct{ u agent.Update } // its Call is the model's own copy
-	turnDone   struct {
-		reply *agent.Reply
-		err   error
-	}
-	cmdDone struct {
+	turnDone   struct{ err error }
+	cmdDone    struct {
 		res chat.Result
 		err error
 	}
@@ -74,7 +71,6 @@ type model struct {
 	cycling bool     // the input is menu[menuAt], chosen by Tab
 
 	ctrlC bool // ctrl+c pressed once: once more quits
-	usage agent.Usage
 }
 
 // Key bindings beyond typing, as /help lists them.
@@ -443,14 +439,14 @@ func (m *model) send(in agent.Input, line string) tea.Cmd {
 		for _, a := range in.Attachments {
 			u.post(bg, showNote{text: fmt.Sprintf("attached %s:%s (the context now holds %s's output)", a.Server, a.Label, a.Server)})
 		}
-		reply, err := sess.SendInput(ctx, in, func(up agent.Update) {
+		_, err := sess.SendInput(ctx, in, func(up agent.Update) {
 			if up.Call != nil {
 				c := *up.Call // the loop goes on with its own
 				up.Call = &c
 			}
 			u.post(bg, turnUpdate{up})
 		})
-		u.post(bg, turnDone{reply, err})
+		u.post(bg, turnDone{err})
 		return nil
 	}
 }
