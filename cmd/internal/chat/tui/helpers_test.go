@@ -112,6 +112,7 @@ type worldOptions struct {
 	script    []fakellm.Turn
 	approvals agent.Approvals
 	ui        Options // Session, Status, AfterTurn and Commands are filled in
+	extra     []orchestrator.ServerConfig
 }
 
 func newWorld(t *testing.T, wo worldOptions) *world {
@@ -123,21 +124,6 @@ func newWorld(t *testing.T, wo worldOptions) *world {
 		wo.weather = forecast("sunny in Lisbon")
 	}
 	red := credentials.NewRedactor()
-	var err error
-	w.orch, err = orchestrator.New(orchestrator.Options{
-		Servers: []orchestrator.ServerConfig{
-			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weatherServer(wo.weather))},
-			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(w.cal.server())},
-		},
-		AuditPath: filepath.Join(dir, "audit.jsonl"),
-		PinDir:    filepath.Join(dir, "pins"),
-		Redactor:  red,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.orch.Close() })
-	w.orch.Connect(ctx)
 	w.llm = fakellm.Start(apiKey, wo.script...)
 	t.Cleanup(w.llm.Close)
 	model, err := agent.NewModel(ctx, agent.Config{Provider: agent.ProviderOpenAI, Model: "fake-model", APIKey: credentials.NewSecret(apiKey), BaseURL: w.llm.OpenAIURL()})
@@ -157,6 +143,33 @@ func newWorld(t *testing.T, wo worldOptions) *world {
 		return chat.Status{Model: "openai/fake-model", Servers: w.orch.Servers(), Context: w.sess.Provenance().Servers(), Usage: w.sess.Usage()}
 	}
 	w.ui = New(opts)
+	// What servers ask goes to the UI, as the chat command wires it.
+	host := orchestrator.Host{
+		Elicit: w.ui.Elicit,
+		Sample: func(ctx context.Context, req *orchestrator.SamplingRequest) (*mcp.CreateMessageWithToolsResult, error) {
+			if req.Ask {
+				if ok, err := w.ui.ApproveSampling(ctx, req); err != nil || !ok {
+					return nil, errors.New("the user denied the sampling request")
+				}
+			}
+			return agent.Sample(ctx, model, req)
+		},
+	}
+	w.orch, err = orchestrator.New(orchestrator.Options{
+		Servers: append([]orchestrator.ServerConfig{
+			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weatherServer(wo.weather))},
+			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(w.cal.server())},
+		}, wo.extra...),
+		AuditPath: filepath.Join(dir, "audit.jsonl"),
+		PinDir:    filepath.Join(dir, "pins"),
+		Redactor:  red,
+		Host:      host,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.orch.Close() })
+	w.orch.Connect(ctx)
 	w.sess, err = agent.NewSession(agent.Options{Model: model, Orchestrator: w.orch, Redactor: red, Approvals: wo.approvals, Approver: w.ui.Approver()})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +315,7 @@ func (s *screen) waitGone(texts ...string) {
 
 func (s *screen) waitUntil(what string, cond func(screen string) bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: the machine may be busy; not a measure
 	for {
 		_, _ = io.ReadAll(s.out)
 		// Text the width wrapped is found on the screen's words joined.

@@ -25,11 +25,8 @@ import (
 // Messages the goroutines of a turn or a command post, in order.
 type (
 	turnUpdate struct{ u agent.Update } // its Call is the model's own copy
-	turnDone   struct {
-		reply *agent.Reply
-		err   error
-	}
-	cmdDone struct {
+	turnDone   struct{ err error }
+	cmdDone    struct {
 		res chat.Result
 		err error
 	}
@@ -74,7 +71,6 @@ type model struct {
 	cycling bool     // the input is menu[menuAt], chosen by Tab
 
 	ctrlC bool // ctrl+c pressed once: once more quits
-	usage agent.Usage
 }
 
 // Key bindings beyond typing, as /help lists them.
@@ -443,14 +439,14 @@ func (m *model) send(in agent.Input, line string) tea.Cmd {
 		for _, a := range in.Attachments {
 			u.post(bg, showNote{text: fmt.Sprintf("attached %s:%s (the context now holds %s's output)", a.Server, a.Label, a.Server)})
 		}
-		reply, err := sess.SendInput(ctx, in, func(up agent.Update) {
+		_, err := sess.SendInput(ctx, in, func(up agent.Update) {
 			if up.Call != nil {
 				c := *up.Call // the loop goes on with its own
 				up.Call = &c
 			}
 			u.post(bg, turnUpdate{up})
 		})
-		u.post(bg, turnDone{reply, err})
+		u.post(bg, turnDone{err})
 		return nil
 	}
 }
@@ -730,9 +726,15 @@ func (m *model) layout() {
 	if m.width <= 0 {
 		return
 	}
+	bottom := m.vp.AtBottom()
+	defer func() {
+		if bottom {
+			m.vp.GotoBottom()
+		}
+	}()
 	m.ta.SetWidth(m.width)
 	m.vp.SetWidth(m.width)
-	used := 1 + 1 + m.ta.Height() // status, rule, input
+	used := lineCount(m.statusView()) + 1 + m.ta.Height() // status, rule, input
 	used += lineCount(m.menuView())
 	used += lineCount(m.modalView())
 	m.vp.SetHeight(max(m.height-used, 1))
@@ -802,7 +804,7 @@ func (m *model) modalView() string {
 		return ""
 	}
 	inner := max(m.width-4, 1)
-	split := func(s string) []string { return strings.Split(wrap(s, inner), "\n") }
+	split := func(s string) []string { return strings.Split(hang(s, inner), "\n") }
 	head := split(m.st.bold.Render(p.title))
 	var tail []string
 	if p.note != "" {
@@ -829,7 +831,7 @@ func (m *model) modalView() string {
 		body = append(body, split(l)...)
 	}
 	// The box's border takes 2 lines; the transcript keeps 1.
-	avail := max(m.height-2-m.ta.Height()-1-lineCount(m.menuView())-1, 3)
+	avail := max(m.height-lineCount(m.statusView())-1-m.ta.Height()-lineCount(m.menuView())-1, 3)
 	if room := avail - 2 - len(head) - len(tail); len(body) > room {
 		room = max(room-1, 0) // the line that says what is cut
 		m.modalAt = max(min(m.modalAt, len(body)-room), 0)
@@ -896,11 +898,28 @@ func (m *model) statusView() string {
 	if m.ctrlC {
 		parts = append(parts, "ctrl+c again quits")
 	}
-	line := ansi.Truncate(" "+strings.Join(parts, " · "), m.width, "…")
-	if pad := m.width - ansi.StringWidth(line); pad > 0 {
-		line += strings.Repeat(" ", pad)
+	// Two lines at most: a narrow window wraps the parts, not the words.
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		switch {
+		case line == "":
+			line = " " + p
+		case ansi.StringWidth(line+" · "+p) <= m.width || len(lines) == 1:
+			line += " · " + p
+		default:
+			lines, line = append(lines, line), " "+p
+		}
 	}
-	return m.st.status.Render(line)
+	lines = append(lines, line)
+	for i, l := range lines {
+		l = ansi.Truncate(l, m.width, "…")
+		if pad := m.width - ansi.StringWidth(l); pad > 0 {
+			l += strings.Repeat(" ", pad)
+		}
+		lines[i] = m.st.status.Render(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (m *model) View() tea.View {

@@ -34,6 +34,29 @@ type renderer struct {
 // wrap word-wraps s (already safe) to width, breaking long words.
 func wrap(s string, width int) string { return ansi.Wrap(s, max(width, 1), "") }
 
+// hang wraps each line of s to width, continuation lines indented as
+// far as the line they continue.
+func hang(s string, width int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		plainL := ansi.Strip(l)
+		lead := plainL[:len(plainL)-len(strings.TrimLeft(plainL, " "))]
+		if len(lead) >= width/2 {
+			lead = ""
+		}
+		parts := strings.Split(wrap(l, width), "\n")
+		if len(parts) > 1 && lead != "" {
+			rest := strings.Split(wrap(strings.Join(parts[1:], " "), width-len(lead)), "\n")
+			for i := range rest {
+				rest[i] = lead + rest[i]
+			}
+			parts = append(parts[:1], rest...)
+		}
+		out = append(out, parts...)
+	}
+	return strings.Join(out, "\n")
+}
+
 // userItem is what the user typed.
 type userItem struct{ text string }
 
@@ -118,7 +141,7 @@ func (it *callItem) render(r *renderer, w int) string {
 		b.WriteString(r.st.dim.Render("  " + c.Duration.Round(time.Millisecond).String()))
 	}
 	head := wrap(b.String(), w)
-	lines := []string{head, wrap(r.st.dim.Render("  args: ")+compactJSON(c.Args), w)}
+	lines := []string{head, hang("  "+r.st.dim.Render("args: ")+compactJSON(c.Args), w)}
 	if !it.done && r.progress != nil {
 		lines = append(lines, progressLine(r, *r.progress, w))
 	}
@@ -146,7 +169,7 @@ func (it *callItem) render(r *renderer, w int) string {
 			lines = append(lines, "  "+style.Render(l))
 		}
 		if more > 0 {
-			lines = append(lines, r.st.dim.Render(fmt.Sprintf("  … %d more lines (ctrl+o expands)", more)))
+			lines = append(lines, r.st.dim.Render(fmt.Sprintf("  … %d more %s (ctrl+o expands)", more, plural(more, "line"))))
 		}
 	}
 	return strings.Join(lines, "\n")
@@ -242,4 +265,12 @@ func (it *flowItem) render(r *renderer, w int) string {
 		lines = append(lines, style.Render(wrap(untrusted(r.redact(s), 600), w)))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// plural is noun for n of it.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }

@@ -129,7 +129,7 @@ func (u *UI) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	_, err := tea.NewProgram(u.m, opts...).Run()
 	u.stop()
-	if err == tea.ErrProgramKilled && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return err

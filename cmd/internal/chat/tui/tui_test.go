@@ -441,13 +441,15 @@ func TestResizeNarrow(t *testing.T) {
 	s := run(t, w.ui.Model(), 100, 30)
 	s.send("weather?")
 	s.waitFor("finally here.")
-	s.emu.Resize(40, 30)
-	s.tm.Send(tea.WindowSizeMsg{Width: 40, Height: 30})
+	s.emu.Resize(40, 20)
+	s.tm.Send(tea.WindowSizeMsg{Width: 40, Height: 20})
 	s.waitUntil("the answer wrapped to 40 columns", func(screen string) bool {
 		return strings.Contains(strings.Join(strings.Fields(screen), " "), "finally here.") && strings.Contains(screen, "servers:")
 	})
+	// The menu takes room from the transcript, which stays at its end;
+	// the status bar wraps to two lines, keeping the context in view.
 	s.typeText("/")
-	s.waitFor("/echo")
+	s.waitFor("/echo", "finally here.", "context: weather")
 	_ = s.tm.Quit()
 	m := s.tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))
 	for i, l := range strings.Split(m.View().Content, "\n") {
