@@ -1,5 +1,7 @@
 package tui
 
+//lint:file-ignore SA1019 sampling is deprecated from protocol 2026-07-28 on, but mediator answers servers that use it
+
 import (
 	"bytes"
 	"context"

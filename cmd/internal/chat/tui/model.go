@@ -133,7 +133,7 @@ func (m *model) Init() tea.Cmd {
 		m.layout()
 	}
 	if m.u.opts.Session == nil {
-		m.add(&noteItem{text: "Direct mode: no model is configured, so only /commands work. " + m.u.opts.Advice})
+		m.add(&noteItem{text: m.directAdvice()})
 	} else {
 		m.add(&noteItem{text: "Type a message, or /help for commands and keys."})
 	}
@@ -388,12 +388,21 @@ func (m *model) submit() tea.Cmd {
 	}
 	m.add(&userItem{text: line})
 	if m.u.opts.Session == nil {
-		m.add(&noteItem{text: "No model is configured, so only /commands work here. " + m.u.opts.Advice})
+		m.add(&noteItem{text: m.directAdvice()})
 		m.refresh()
 		return nil
 	}
 	m.refresh()
 	return m.send(agent.Input{}, line)
+}
+
+// directAdvice is what direct mode says: Options.Advice, which says how
+// to configure a model, or that only /commands work.
+func (m *model) directAdvice() string {
+	if m.u.opts.Advice != "" {
+		return m.u.opts.Advice
+	}
+	return "Direct mode: no model is configured, so only /commands work."
 }
 
 // command runs a slash command in its own goroutine.
@@ -418,7 +427,7 @@ func (m *model) command(line string) tea.Cmd {
 func (m *model) send(in agent.Input, line string) tea.Cmd {
 	sess := m.u.opts.Session
 	if sess == nil {
-		m.add(&noteItem{text: "No model is configured. " + m.u.opts.Advice})
+		m.add(&noteItem{text: m.directAdvice()})
 		m.refresh()
 		return nil
 	}
@@ -472,7 +481,7 @@ func (m *model) help() string {
 			fmt.Fprintf(&b, "`: %s\n", h.Summary)
 		}
 	}
-	b.WriteString("- `/help`: this list\n\n## Keys\n\n")
+	b.WriteString("\n## Keys\n\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "- **%s**: %s\n", k.keys, k.help)
 	}

@@ -1,5 +1,7 @@
 package tui
 
+//lint:file-ignore SA1019 sampling is deprecated from protocol 2026-07-28 on, but mediator answers servers that use it
+
 import (
 	"context"
 	"testing"
@@ -25,7 +27,7 @@ func sampling(u *UI, ctx context.Context, server string) <-chan bool {
 func TestPromptsWaitInTurn(t *testing.T) {
 	u := New(Options{})
 	s := run(t, u.Model(), 100, 30)
-	s.waitFor("Direct mode")
+	s.waitFor("direct mode")
 	first := sampling(u, testContext(t), "one")
 	s.waitFor("hi from one")
 	second := sampling(u, testContext(t), "two")
@@ -47,7 +49,7 @@ func TestPromptsWaitInTurn(t *testing.T) {
 func TestPromptWithdrawnWhenAskerGivesUp(t *testing.T) {
 	u := New(Options{})
 	s := run(t, u.Model(), 100, 30)
-	s.waitFor("Direct mode")
+	s.waitFor("direct mode")
 	ctx, cancel := context.WithCancel(testContext(t))
 	got := sampling(u, ctx, "quitter")
 	s.waitFor("hi from quitter")
@@ -63,7 +65,7 @@ func TestPromptWithdrawnWhenAskerGivesUp(t *testing.T) {
 func TestElicitationFormDefaults(t *testing.T) {
 	u := New(Options{})
 	s := run(t, u.Model(), 100, 40)
-	s.waitFor("Direct mode")
+	s.waitFor("direct mode")
 	got := make(chan *mcp.ElicitResult, 1)
 	go func() {
 		res, _ := u.Elicit(testContext(t), &orchestrator.ElicitationRequest{ElicitationRequest: &connectors.ElicitationRequest{

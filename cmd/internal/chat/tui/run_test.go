@@ -1,5 +1,7 @@
 package tui
 
+//lint:file-ignore SA1019 sampling is deprecated from protocol 2026-07-28 on, but mediator answers servers that use it
+
 import (
 	"bytes"
 	"context"
@@ -27,7 +29,7 @@ func TestRunUntilQuit(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- u.Run(testContext(t), in, out) }()
-	for i := 0; !strings.Contains(out.String(), "Direct mode: no model is configured"); i++ {
+	for i := 0; !strings.Contains(out.String(), "Set llm: in the config."); i++ {
 		if i == 1000 {
 			t.Fatalf("the advice was not drawn: %q", out.String())
 		}
