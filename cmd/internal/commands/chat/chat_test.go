@@ -105,7 +105,8 @@ func TestInteractiveDirectMode(t *testing.T) {
 }
 
 // With a model, the UI gets the Session; until it sets its Handlers a
-// server's sampling request is declined, then ApproveSampling is asked
+// server's sampling request (sampling: ask) is declined, then
+// ApproveSampling is asked
 // (naming the server) before the request goes to the model; Save writes
 // the transcript to the session file, and the chat saves it on quit.
 func TestInteractiveSession(t *testing.T) {
@@ -116,7 +117,7 @@ func TestInteractiveSession(t *testing.T) {
 		fakellm.Turn{Text: "Warm."}, // the sampling request's answer
 		fakellm.Turn{Text: "The summary: warm."})
 	t.Cleanup(llm.Close)
-	opts, f, _ := testOptions(t, "servers:\n  weather: {url: "+summarizer(t)+", sampling: allow}\n"+
+	opts, f, _ := testOptions(t, "servers:\n  weather: {url: "+summarizer(t)+", sampling: ask}\n"+
 		"llm: {provider: openai-compatible, model: fake-model, base_url: "+llm.OpenAIURL()+", api_key_secret: api_key}\n")
 	var (
 		deps  *Interactive

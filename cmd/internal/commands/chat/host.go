@@ -29,10 +29,11 @@ type host struct {
 
 // orchestratorHost is h as the orchestrator takes it.
 //
-// Sampling, with a model: in an interactive chat every request is shown
-// (ApproveSampling) before it goes to the model; in chat -p a request
-// the server's setting says to ask about (sampling: ask) is declined, and
-// one it allows goes to the model. Elicitation: the UI's form, or in
+// Sampling, with a model: a request the server's setting says to ask
+// about (sampling: ask) is shown in an interactive chat
+// (ApproveSampling, naming the server) before it goes to the model, and
+// declined in chat -p; one it allows (sampling: allow) goes to the model
+// within the setting's caps. Elicitation: the UI's form, or in
 // chat -p a decline naming the server.
 func (h *host) orchestratorHost() orchestrator.Host {
 	oh := orchestrator.Host{
@@ -50,6 +51,8 @@ func (h *host) orchestratorHost() orchestrator.Host {
 
 func (h *host) sample(ctx context.Context, req *orchestrator.SamplingRequest) (*mcp.CreateMessageWithToolsResult, error) {
 	switch {
+	case !req.Ask:
+		// sampling: allow: the user chose not to be asked.
 	case h.interactive:
 		ok, err := h.hooks.approveSampling(ctx, req)
 		if err != nil {
@@ -58,7 +61,7 @@ func (h *host) sample(ctx context.Context, req *orchestrator.SamplingRequest) (*
 		if !ok {
 			return nil, connectors.ErrUserRejected
 		}
-	case req.Ask:
+	default:
 		h.say("server %s asked to use the model (sampling); declined: its sampling setting is ask, and chat -p has no one to ask (set sampling: allow for it to be answered without asking)", req.Server)
 		return nil, connectors.ErrUserRejected
 	}
