@@ -45,7 +45,7 @@ func TestSampleAnswersAServer(t *testing.T) {
 			}
 			o, err := orchestrator.New(orchestrator.Options{
 				Servers: []orchestrator.ServerConfig{{Config: connectors.Config{Name: "notes", Timeout: 10 * time.Second,
-					Sampling: connectors.SamplingConfig{Mode: connectors.SamplingAllow}}, NewTransport: inProcess(srv)}},
+					Sampling: connectors.SamplingConfig{Mode: connectors.SamplingAllow}}, NewTransport: orchestrator.InProcess(srv)}},
 				Host: orchestrator.Host{Sample: func(ctx context.Context, req *orchestrator.SamplingRequest) (*mcp.CreateMessageWithToolsResult, error) {
 					return agent.Sample(ctx, model, req)
 				}},

@@ -97,14 +97,6 @@ func weatherServer(text string) *mcp.Server {
 	return s
 }
 
-func inProcess(s *mcp.Server) func(context.Context) (mcp.Transport, error) {
-	return func(ctx context.Context) (mcp.Transport, error) {
-		st, ct := mcp.NewInMemoryTransports()
-		_, err := s.Connect(context.Background(), st, nil)
-		return ct, err
-	}
-}
-
 // setup is a real orchestrator over in-process weather and calendar
 // servers, auditing to a file, and a fake model provider.
 type setup struct {
@@ -134,8 +126,8 @@ func newSetup(t *testing.T, w wire, so setupOptions) *setup {
 	var err error
 	s.orch, err = orchestrator.New(orchestrator.Options{
 		Servers: append([]orchestrator.ServerConfig{
-			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(so.weather)},
-			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(s.cal.server())},
+			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(so.weather)},
+			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(s.cal.server())},
 		}, so.extra...),
 		AuditPath: s.audit,
 		PinDir:    filepath.Join(dir, "pins"),

@@ -21,7 +21,7 @@ func TestSkillLoadedOnDemand(t *testing.T) {
 			ctx := testContext(t)
 			srv := hostile.NewSkillServer(0, hostile.SkillSpec{Path: "pdf-processing", Description: "Fill in PDF forms.", Body: "Use pdftk to fill the form fields."})
 			s := newSetup(t, w, setupOptions{
-				extra: []orchestrator.ServerConfig{{Config: connectors.Config{Name: "docs", Timeout: 10 * time.Second}, NewTransport: inProcess(srv.Server)}},
+				extra: []orchestrator.ServerConfig{{Config: connectors.Config{Name: "docs", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(srv.Server)}},
 				script: []fakellm.Turn{
 					{ToolCalls: []fakellm.ToolCall{{ID: "s", Name: agent.LoadSkillTool, Args: `{"server":"docs","skill":"pdf-processing"}`}}},
 					{Text: "I will use pdftk."},

@@ -34,12 +34,8 @@ func Example() {
 
 	o, err := orchestrator.New(orchestrator.Options{
 		Servers: []orchestrator.ServerConfig{{
-			Config: connectors.Config{Name: "weather"},
-			NewTransport: func(ctx context.Context) (mcp.Transport, error) {
-				st, ct := mcp.NewInMemoryTransports()
-				_, err := weather.Connect(context.Background(), st, nil)
-				return ct, err
-			},
+			Config:       connectors.Config{Name: "weather"},
+			NewTransport: orchestrator.InProcess(weather),
 		}},
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
 		PinDir:    filepath.Join(dir, "pins"),

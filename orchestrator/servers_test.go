@@ -116,22 +116,8 @@ func forecastSchema() map[string]any {
 	}
 }
 
-// inProcess connects each new session of the orchestrator to srv through an
-// in-memory pipe.
-func inProcess(srv *mcp.Server) func(ctx context.Context) (mcp.Transport, error) {
-	return func(ctx context.Context) (mcp.Transport, error) {
-		st, ct := mcp.NewInMemoryTransports()
-		// The server session lives as long as the pipe, not as long as the
-		// connect context.
-		if _, err := srv.Connect(context.Background(), st, nil); err != nil {
-			return nil, err
-		}
-		return ct, nil
-	}
-}
-
 func inProcessServer(name string, srv *mcp.Server) orchestrator.ServerConfig {
-	return orchestrator.ServerConfig{Config: connectors.Config{Name: name, Timeout: 5 * time.Second}, NewTransport: inProcess(srv)}
+	return orchestrator.ServerConfig{Config: connectors.Config{Name: name, Timeout: 5 * time.Second}, NewTransport: orchestrator.InProcess(srv)}
 }
 
 // httpServer serves srv over loopback streamable HTTP.

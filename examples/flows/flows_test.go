@@ -51,16 +51,6 @@ func TestExamplesValidate(t *testing.T) {
 	}
 }
 
-func inProcess(srv *mcp.Server) func(context.Context) (mcp.Transport, error) {
-	return func(context.Context) (mcp.Transport, error) {
-		st, ct := mcp.NewInMemoryTransports()
-		if _, err := srv.Connect(context.Background(), st, nil); err != nil {
-			return nil, err
-		}
-		return ct, nil
-	}
-}
-
 func newOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) *orchestrator.Orchestrator {
 	o, _ := auditedOrchestrator(t, servers...)
 	return o
@@ -159,8 +149,8 @@ func TestRainReminders(t *testing.T) {
 	var got keyLog
 	cal.AddReceivingMiddleware(got.middleware)
 	o, auditPath := auditedOrchestrator(t,
-		orchestrator.ServerConfig{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weather.NewServer(now))},
-		orchestrator.ServerConfig{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(cal)},
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(weather.NewServer(now))},
+		orchestrator.ServerConfig{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(cal)},
 	)
 	caller := workflows.OrchestratorCaller{O: o}
 	cities := []any{"Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Lisbon"}

@@ -219,7 +219,7 @@ func TestSkills(t *testing.T) {
 	docs := hostile.NewSkillServer(0,
 		hostile.SkillSpec{Path: "pdf-processing", Description: "Fill in PDF forms."},
 		hostile.SkillSpec{Path: "live-data", Description: "Changes as you read.", Dynamic: true})
-	e = newEnv(t, envOptions{extra: []orchestrator.ServerConfig{{Config: connectors.Config{Name: "docs", Timeout: 10 * time.Second}, NewTransport: inProcess(docs.Server)}}})
+	e = newEnv(t, envOptions{extra: []orchestrator.ServerConfig{{Config: connectors.Config{Name: "docs", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(docs.Server)}}})
 	c = e.commands(slash.Env{})
 	out, _ = run(t, c, "/skills")
 	text := out.text()

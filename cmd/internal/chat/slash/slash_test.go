@@ -134,14 +134,6 @@ func vaultServer() *mcp.Server {
 	return s
 }
 
-func inProcess(s *mcp.Server) func(context.Context) (mcp.Transport, error) {
-	return func(ctx context.Context) (mcp.Transport, error) {
-		st, ct := mcp.NewInMemoryTransports()
-		_, err := s.Connect(context.Background(), st, nil)
-		return ct, err
-	}
-}
-
 // env is a real orchestrator over in-process servers, auditing to a file,
 // with the vault's token in a file-backend keyring whose Redactor masks
 // it.
@@ -182,9 +174,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.audit = filepath.Join(e.dir, "audit.jsonl")
 	e.orch, err = orchestrator.New(orchestrator.Options{
 		Servers: append([]orchestrator.ServerConfig{
-			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(e.weather)},
-			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(calendarServer())},
-			{Config: connectors.Config{Name: "vault", Timeout: 10 * time.Second}, NewTransport: inProcess(vaultServer())},
+			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(e.weather)},
+			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(calendarServer())},
+			{Config: connectors.Config{Name: "vault", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(vaultServer())},
 		}, o.extra...),
 		AuditPath: e.audit,
 		PinDir:    filepath.Join(e.dir, "pins"),

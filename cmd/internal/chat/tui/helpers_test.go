@@ -87,14 +87,6 @@ func weatherServer(h weatherTool) *mcp.Server {
 	return s
 }
 
-func inProcess(s *mcp.Server) func(context.Context) (mcp.Transport, error) {
-	return func(ctx context.Context) (mcp.Transport, error) {
-		st, ct := mcp.NewInMemoryTransports()
-		_, err := s.Connect(context.Background(), st, nil)
-		return ct, err
-	}
-}
-
 // world is a real orchestrator over in-process weather and calendar
 // servers, auditing to a file, a fake model provider playing a script,
 // and a session over them whose Approver is the UI's.
@@ -159,8 +151,8 @@ func newWorld(t *testing.T, wo worldOptions) *world {
 	}
 	w.orch, err = orchestrator.New(orchestrator.Options{
 		Servers: append([]orchestrator.ServerConfig{
-			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: inProcess(weatherServer(wo.weather))},
-			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: inProcess(w.cal.server())},
+			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(weatherServer(wo.weather))},
+			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(w.cal.server())},
 		}, wo.extra...),
 		AuditPath: filepath.Join(dir, "audit.jsonl"),
 		PinDir:    filepath.Join(dir, "pins"),

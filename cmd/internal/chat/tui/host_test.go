@@ -44,7 +44,7 @@ func askerServer() *mcp.Server {
 
 func asker() orchestrator.ServerConfig {
 	return orchestrator.ServerConfig{Config: connectors.Config{Name: "asker", Timeout: 10 * time.Second,
-		Sampling: connectors.SamplingConfig{Mode: connectors.SamplingAsk}}, NewTransport: inProcess(askerServer())}
+		Sampling: connectors.SamplingConfig{Mode: connectors.SamplingAsk}}, NewTransport: orchestrator.InProcess(askerServer())}
 }
 
 // A server's elicitation during the model's tool call is a form in the
