@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/agent"
@@ -211,4 +215,163 @@ func prettyJSON(v any) string {
 		return fmt.Sprintf("(cannot show: %v)", err)
 	}
 	return string(termtext.EscapeJSON(b))
+}
+
+// prompt is the prompt shown, or nil.
+func (m *model) prompt() *prompt {
+	if len(m.prompts) == 0 {
+		return nil
+	}
+	return m.prompts[0]
+}
+
+// drop answers p with v and takes it down.
+func (m *model) drop(p *prompt, v any) {
+	for i, q := range m.prompts {
+		if q == p {
+			m.prompts = append(m.prompts[:i], m.prompts[i+1:]...)
+			select {
+			case p.reply <- v:
+			default:
+			}
+			if i == 0 {
+				m.modalAt = 0
+			}
+			break
+		}
+	}
+	m.layout()
+}
+
+// promptKey handles a key while a prompt is shown.
+func (m *model) promptKey(p *prompt, msg tea.KeyPressMsg) tea.Cmd {
+	if p.huh != nil {
+		return m.updateForm(p, msg)
+	}
+	switch k := msg.String(); k {
+	case "esc":
+		m.choose(p, p.options[len(p.options)-1])
+	case "left", "up", "shift+tab":
+		p.sel = (p.sel + len(p.options) - 1) % len(p.options)
+	case "right", "down", "tab":
+		p.sel = (p.sel + 1) % len(p.options)
+	case "enter":
+		return m.choose(p, p.options[p.sel])
+	case "pgup":
+		m.modalAt = max(0, m.modalAt-5)
+	case "pgdown":
+		m.modalAt += 5
+	default:
+		for _, o := range p.options {
+			if o.key == k {
+				return m.choose(p, o)
+			}
+		}
+	}
+	return nil
+}
+
+// choose acts on the option the user picked.
+func (m *model) choose(p *prompt, o option) tea.Cmd {
+	switch o.value.(type) {
+	case fillForm:
+		return m.openForm(p)
+	case declineAll:
+		m.u.declineAll(p.server)
+		m.add(&noteItem{text: "every request from " + safe(p.server) + " will be declined for the rest of this session"})
+		m.drop(p, decline())
+	default:
+		m.drop(p, o.value)
+	}
+	m.refresh()
+	return nil
+}
+
+// openForm shows an elicitation's fields.
+func (m *model) openForm(p *prompt) tea.Cmd {
+	km := huh.NewDefaultKeyMap()
+	km.Quit = key.NewBinding(key.WithKeys("esc"))
+	p.huh = huh.NewForm(p.form.Group()).WithKeyMap(km).WithShowHelp(true).WithWidth(max(m.width-4, 10))
+	m.layout()
+	return p.huh.Init()
+}
+
+// updateForm passes msg to the prompt's form, and answers when the form
+// is done: the answer if it fits the schema (else the form again, with
+// why), cancel if the user left it.
+func (m *model) updateForm(p *prompt, msg tea.Msg) tea.Cmd {
+	fm, cmd := p.huh.Update(msg)
+	p.huh = fm.(*huh.Form)
+	switch p.huh.State {
+	case huh.StateCompleted:
+		content, err := p.form.Answer()
+		if err != nil {
+			p.note = "the answer does not fit the form: " + untrusted(err.Error(), 300)
+			return m.openForm(p)
+		}
+		m.add(&noteItem{text: "answered " + safe(p.server) + "'s request"})
+		m.drop(p, &mcp.ElicitResult{Action: "accept", Content: content})
+		m.refresh()
+		return nil
+	case huh.StateAborted:
+		m.add(&noteItem{text: "cancelled " + safe(p.server) + "'s request"})
+		m.drop(p, cancelled())
+		m.refresh()
+		return nil
+	}
+	m.layout()
+	return cmd
+}
+
+// modalView is the prompt shown, boxed, within the height left over
+// by the input and the status bar; a long body is cut to fit, and
+// pgup/pgdown scroll it.
+func (m *model) modalView() string {
+	p := m.prompt()
+	if p == nil || m.width <= 0 {
+		return ""
+	}
+	inner := max(m.width-4, 1)
+	split := func(s string) []string { return strings.Split(hang(s, inner), "\n") }
+	head := split(m.st.bold.Render(p.title))
+	var tail []string
+	if p.note != "" {
+		tail = append(tail, split(m.st.errText.Render(p.note))...)
+	}
+	if p.huh != nil {
+		tail = append(tail, strings.Split(p.huh.View(), "\n")...)
+	} else {
+		var opts []string
+		for i, o := range p.options {
+			s := "[" + o.key + "] " + o.label
+			if i == p.sel {
+				s = m.st.selected.Render(s)
+			}
+			opts = append(opts, s)
+		}
+		tail = append(tail, split(strings.Join(opts, "  "))...)
+	}
+	if n := len(m.prompts) - 1; n > 0 {
+		tail = append(tail, m.st.dim.Render(fmt.Sprintf("(%d more waiting)", n)))
+	}
+	var body []string
+	for _, l := range p.body {
+		body = append(body, split(l)...)
+	}
+	// The box's border takes 2 lines; the transcript keeps 1.
+	avail := max(m.height-lineCount(m.statusView())-1-m.ta.Height()-lineCount(m.menuView())-1, 3)
+	if room := avail - 2 - len(head) - len(tail); len(body) > room {
+		room = max(room-1, 0) // the line that says what is cut
+		m.modalAt = max(min(m.modalAt, len(body)-room), 0)
+		more := len(body) - room - m.modalAt
+		body = append(slices.Clone(body[m.modalAt:m.modalAt+room]),
+			m.st.dim.Render(ansi.Truncate(fmt.Sprintf("… %d lines above, %d below (pgup/pgdown)", m.modalAt, more), inner, "…")))
+	}
+	lines := append(append(head, body...), tail...)
+	box := strings.Split(m.st.modal.Width(m.width).Render(strings.Join(lines, "\n")), "\n")
+	if len(box) > avail {
+		// A window too small for the options: they stay, the top goes.
+		box = box[len(box)-avail:]
+	}
+	return strings.Join(box, "\n")
 }
