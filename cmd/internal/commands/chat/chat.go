@@ -127,8 +127,9 @@ refused unless A -> B is in policy.flows, given with --allow-flow, or
 approved in the chat.
 
 Without -p, chat opens the terminal UI; with no model configured it runs in
-direct mode (slash commands only) and says how to configure one. The model's
-key lives in the keyring under the reserved name llm:
+direct mode (slash commands only) and says how to configure one; --demo
+opens it on the demo's weather and calendar servers, nothing to set up.
+The model's key lives in the keyring under the reserved name llm:
 mediator secret set llm api_key.
 
 -p PROMPT asks one question (- reads it from stdin) and prints the answer on
@@ -146,6 +147,7 @@ Exit codes: 0 answered; 2 refused before asking (usage, config, no model
 configured, no key stored); 3 the model or the keyring could not be used;
 130 interrupted. See ` + "`mediator help exit-codes`" + `.`,
 		Example: `  mediator chat
+  mediator chat --demo
   mediator chat -p "What is the weather in Oslo?"
   mediator chat -p "Put tomorrow's forecast in my calendar" --approve all --allow-flow weather->calendar --json
   mediator chat --continue
