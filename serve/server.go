@@ -1,0 +1,240 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// Server is mediator as one MCP server: New builds it, Host gives the
+// orchestrator its handling of the servers' requests, SetOrchestrator
+// hands it the orchestrator, and MCPServer is what a transport serves
+// (stdio, or the HTTP face's streamable handler). Safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mcp  *mcp.Server
+
+	mu   sync.Mutex
+	orch *orchestrator.Orchestrator
+	// offered is what the gateway offers the host, per backend server;
+	// every name or URI the host sends is looked up there.
+	offered map[string]*offering
+
+	sessions sessions
+	inflight inflight
+}
+
+// listTimeout bounds listing a server's tools, prompts and resources
+// again after it said they changed.
+const listTimeout = time.Minute
+
+// New checks opts and returns a Server offering opts.Workflows at once and
+// the gateway's lists once SetOrchestrator is called.
+func New(opts Options) (*Server, error) {
+	if opts.NoPrefix && len(opts.Servers) != 1 {
+		return nil, fmt.Errorf("serve: serving without the server__ prefix (prefix: false) needs exactly one server in serve.servers, not %d", len(opts.Servers))
+	}
+	if opts.NoPrefix && !opts.Gateway {
+		return nil, errors.New("serve: prefix: false applies to the gateway's tools, but the gateway is off (serve.tools: workflows)")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	impl := opts.Implementation
+	if impl == nil {
+		impl = &mcp.Implementation{Name: "mediator", Title: "mediator: a policy-enforcing MCP gateway"}
+	}
+	caps := &mcp.ServerCapabilities{
+		Logging: &mcp.LoggingCapabilities{},
+		Tools:   &mcp.ToolCapabilities{ListChanged: true},
+	}
+	if opts.Gateway {
+		caps.Prompts = &mcp.PromptCapabilities{ListChanged: true}
+		caps.Resources = &mcp.ResourceCapabilities{ListChanged: true}
+	}
+	s := &Server{opts: opts, log: opts.Logger, offered: map[string]*offering{}}
+	s.sessions.m = map[*mcp.ServerSession]*state{}
+	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
+	seen := map[string]bool{}
+	for i, wt := range opts.Workflows {
+		if wt.Tool == nil || wt.Run == nil {
+			return nil, fmt.Errorf("serve: workflow tool %d has no Tool or no Run", i)
+		}
+		if seen[wt.Tool.Name] {
+			return nil, fmt.Errorf("serve: two workflows are offered as tool %q; rename one", wt.Tool.Name)
+		}
+		seen[wt.Tool.Name] = true
+		if err := addTool(s.mcp, wt.Tool, s.workflowHandler(wt)); err != nil {
+			return nil, fmt.Errorf("serve: workflow tool %q: %w", wt.Tool.Name, err)
+		}
+	}
+	return s, nil
+}
+
+// MCPServer is the one go-sdk server every transport serves.
+func (s *Server) MCPServer() *mcp.Server { return s.mcp }
+
+// SetOrchestrator hands the Server the orchestrator built with Host, and
+// builds the gateway's lists (connecting the servers served): call it
+// once, before serving. A server that cannot be listed is logged and
+// left out until it says its lists changed.
+func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) {
+	s.mu.Lock()
+	s.orch = o
+	s.mu.Unlock()
+	if !s.opts.Gateway {
+		return
+	}
+	ctx := context.Background()
+	servers := s.servers()
+	o.Connect(ctx, servers...)
+	var wg sync.WaitGroup
+	for _, name := range servers {
+		wg.Go(func() { s.refresh(ctx, name, kindAll) })
+	}
+	wg.Wait()
+}
+
+// orchestrator is the orchestrator, or nil before SetOrchestrator.
+func (s *Server) orchestrator() *orchestrator.Orchestrator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.orch
+}
+
+// servers are the names of the servers the gateway offers.
+func (s *Server) servers() []string {
+	if s.opts.Servers != nil {
+		return s.opts.Servers
+	}
+	o := s.orchestrator()
+	if o == nil {
+		return nil
+	}
+	var names []string
+	for _, st := range o.Servers() {
+		names = append(names, st.Name)
+	}
+	return names
+}
+
+// serves reports whether the gateway offers server.
+func (s *Server) serves(server string) bool {
+	for _, n := range s.servers() {
+		if n == server {
+			return true
+		}
+	}
+	return false
+}
+
+// addTool is mcp.Server.AddTool, which panics on a tool definition it
+// cannot take (a schema that is not an object): a backend server's
+// definition must not take mediator down, so that is an error here.
+func addTool(srv *mcp.Server, t *mcp.Tool, h mcp.ToolHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the definition cannot be offered: %v", r)
+		}
+	}()
+	srv.AddTool(t, h)
+	return nil
+}
+
+// toolError is a tool result saying why the call failed: the host's model
+// reads it, and a refusal says how to allow what was refused.
+func toolError(err error) *mcp.CallToolResult {
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}
+}
+
+// arguments decodes a call's arguments; none is an empty object.
+func arguments(raw json.RawMessage, tool string) (map[string]any, error) {
+	args := map[string]any{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return args, nil
+	}
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return nil, fmt.Errorf("the arguments of tool %q must be a JSON object: %w", tool, err)
+	}
+	return args, nil
+}
+
+// progressTo returns a progress func that notifies the host of the
+// request's progress under its progress token, or nil when the host sent
+// none.
+func progressTo(ss *mcp.ServerSession, token any) func(connectors.Progress) {
+	if token == nil || ss == nil {
+		return nil
+	}
+	return func(p connectors.Progress) {
+		// The host's call may be gone; the report goes nowhere then.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ss.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: p.Progress, Total: p.Total, Message: p.Message})
+	}
+}
+
+// authorize asks Options.Authorize about the name the host used.
+func (s *Server) authorize(ctx context.Context, name string) error {
+	if s.opts.Authorize == nil {
+		return nil
+	}
+	return s.opts.Authorize(ctx, name)
+}
+
+// requestError is err as a JSON-RPC error for the host (prompts/get,
+// resources/read): a refusal is invalid params, with err's text.
+func requestError(err error) error {
+	var je *jsonrpc.Error
+	if errors.As(err, &je) {
+		return je
+	}
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: err.Error()}
+}
+
+// workflowHandler runs wt for the host session of each call, under that
+// session's standing with the data-flow policy.
+func (s *Server) workflowHandler(wt WorkflowTool) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		name := wt.Tool.Name
+		if err := s.authorize(ctx, name); err != nil {
+			return toolError(err), nil
+		}
+		args, err := arguments(req.Params.Arguments, name)
+		if err != nil {
+			return toolError(err), nil
+		}
+		st := s.sessions.of(s, req.Session)
+		ctx = st.context(ctx, pendingRequest{method: "tools/call", name: name, args: req.Params.Arguments, workflow: true})
+		// A workflow calls servers mediator cannot name ahead: their
+		// requests may reach this session if it is the only one in flight.
+		defer s.inflight.enter(anyServer, st)()
+		progress := progressTo(req.Session, req.Params.GetProgressToken())
+		if progress == nil {
+			progress = func(connectors.Progress) {}
+		}
+		res, prov, err := wt.Run(ctx, st.sess, args, progress)
+		st.returned(prov)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return toolError(err), nil
+		}
+		if res == nil {
+			return toolError(fmt.Errorf("workflow %q returned no result", name)), nil
+		}
+		return res, nil
+	}
+}
