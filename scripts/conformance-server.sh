@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Runs the server scenarios of the official MCP conformance suite
+# (@modelcontextprotocol/conformance, pinned in testdata/conformance) twice,
+# `--suite all` each time:
+#   1. directly against the fixture, the go-sdk's conformance
+#      everything-server (built from the module in go.mod), over streamable
+#      HTTP;
+#   2. through `mediator serve --http` fronting that same fixture as its one
+#      server, unprefixed (serve: {prefix: false}).
+# Writes a markdown table (scenario, direct, through mediator) to
+# $OUT/summary.md and exits non-zero when a scenario that passes directly
+# fails through mediator and testdata/conformance/expected-server-failures.yaml
+# does not list it with the reason, when that baseline is stale, or when a
+# scenario of `list --server` has no results.
+#
+# Environment:
+#   OUT                where results and summary.md go
+#                      (default conformance-results/server)
+#   DIRECT_ONLY=1      score the fixture alone (no mediator run, no gate)
+#   SCENARIO_TIMEOUT   per-scenario timeout in ms (default 15000)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/conformance-suite.sh
+. "$root/scripts/conformance-suite.sh"
+out=${OUT:-"$root/conformance-results/server"}
+baseline="$suite_dir/expected-server-failures.yaml"
+direct_only=${DIRECT_ONLY:-0}
+
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/home"
+start=$SECONDS
+(cd "$root" && go build -o "$out/bin/" github.com/modelcontextprotocol/go-sdk/conformance/everything-server ./cmd/mediator)
+
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+# free_port prints a loopback port nothing listens on (a later bind can
+# still race another process; the readiness check below then fails loudly).
+free_port() {
+	local port
+	for _ in $(seq 50); do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+	echo "conformance-server: no free loopback port found" >&2
+	return 1
+}
+
+# wait_listening PORT PID NAME LOG waits until PORT accepts connections,
+# failing when the process PID exits first or after 30 s.
+wait_listening() {
+	local port=$1 pid=$2 name=$3 log=$4
+	for _ in $(seq 300); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "conformance-server: $name exited before listening on 127.0.0.1:$port:" >&2
+			cat "$log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "conformance-server: $name is not listening on 127.0.0.1:$port after 30 s (see $log)" >&2
+	return 1
+}
+
+# run_suite NAME URL scores one server with every server scenario.
+run_suite() {
+	local name=$1 url=$2
+	if ! "$node" "$cli" server --url "$url" --suite all --timeout "${SCENARIO_TIMEOUT:-15000}" -o "$out/$name" >"$out/$name.log" 2>&1; then
+		echo "conformance-server: $name: the suite reported failures (expected for some scenarios; see $out/$name.log)" >&2
+	fi
+}
+
+# Scenario names of `list --server`: "  - name [versions]".
+"$node" "$cli" list --server | sed -n 's/^  - \([^ ]*\).*/\1/p' >"$out/scenarios.txt"
+if [ ! -s "$out/scenarios.txt" ]; then
+	echo "conformance-server: the suite listed no server scenarios" >&2
+	exit 1
+fi
+
+# The fixture is stateful (-stateless=false), as the go-sdk's own
+# scripts/server-conformance.sh runs it: sampling and elicitation from a
+# server need a session.
+fixture_port=$(free_port)
+"$out/bin/everything-server" -http="127.0.0.1:$fixture_port" -stateless=false >"$out/fixture.log" 2>&1 &
+pids+=($!)
+wait_listening "$fixture_port" "${pids[-1]}" fixture "$out/fixture.log"
+
+run_suite direct "http://127.0.0.1:$fixture_port/"
+
+if [ "$direct_only" = 1 ]; then
+	echo "conformance-server: DIRECT_ONLY=1: the fixture alone, no run through mediator" >&2
+else
+	mediator_port=$(free_port)
+	home="$out/home"
+	cat >"$home/config.yaml" <<CONFIG
+credentials:
+  backend: file
+  file_dir: $home/keyring
+servers:
+  fixture:
+    url: http://127.0.0.1:$fixture_port/
+serve:
+  tools: gateway
+  servers: [fixture]
+  prefix: false
+  http:
+    listen: 127.0.0.1:$mediator_port
+    auth: none
+CONFIG
+	env -i PATH="$PATH" HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_STATE_HOME="$home/state" \
+		MEDIATOR_KEYRING_PASSPHRASE=conformance-server \
+		"$out/bin/mediator" --config "$home/config.yaml" serve --http >"$out/mediator.log" 2>&1 &
+	pids+=($!)
+	wait_listening "$mediator_port" "${pids[-1]}" "mediator serve --http" "$out/mediator.log"
+	run_suite mediator "http://127.0.0.1:$mediator_port/mcp"
+fi
+
+summary="$out/summary.md"
+version=$("$node" -p "require('$suite_dir/node_modules/@modelcontextprotocol/conformance/package.json').version")
+{
+	echo "# Server conformance: @modelcontextprotocol/conformance $version"
+	echo
+	echo "Fixture: go-sdk $(cd "$root" && go list -m -f '{{.Version}}' github.com/modelcontextprotocol/go-sdk) conformance/everything-server (stateful streamable HTTP); through mediator: \`mediator serve --http\` fronting it (gateway, one server, unprefixed); $(wc -l <"$out/scenarios.txt") server scenarios listed (\`--suite all\`); $(date -u +%Y-%m-%dT%H:%MZ)."
+	echo
+} >"$summary"
+status=0
+mediator_results="$out/mediator"
+[ "$direct_only" = 1 ] && mediator_results=-
+if ! "$node" "$suite_dir/compare-server.mjs" "$out/direct" "$mediator_results" "$baseline" "$out/scenarios.txt" "$summary"; then
+	echo "conformance-server: unexpected results (see $summary)" >&2
+	status=1
+fi
+echo "Total time: $((SECONDS - start)) s (builds included)." >>"$summary"
+
+cat "$summary"
+exit $status
