@@ -12,8 +12,13 @@
 #      go-sdk client process (bench/bareclient) on the same stdio server,
 #      a Go one (bench/stdioserver) and server-everything (node, from
 #      `make tools`). Skip it with ONESHOT=0.
+#   4. TestServeRatio: a call through `mediator serve --stdio` (the real
+#      binary, a go-sdk client as the host) against the same call made
+#      directly on the backend over loopback HTTP, alternating batches in
+#      one process, RUNS runs. Skip it with SERVE=0.
 # Targets: <= 1.10 in-process, <= 1.05 over HTTP, <= 1.05 one-shot against
-# server-everything. On a busy machine trust (2) over (1).
+# server-everything, <= 1.5 through mediator serve. On a busy machine trust
+# (2) over (1).
 set -eu
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
@@ -82,4 +87,21 @@ if [ "${ONESHOT:-1}" != 0 ]; then
 	echo "One-shot mediator call against a bare go-sdk client (TestOneShotRatio):"
 	go build -o "$tmp/bin/" ./cmd/mediator ./bench/bareclient ./bench/stdioserver
 	"$tmp/bench.test" -test.run '^TestOneShotRatio$' -test.v -oneshot -oneshot.bin "$tmp/bin" | grep -E 'wall:|FAIL|SKIP' | sed 's/^ *oneshot_test.go:[0-9]*: /  /'
+fi
+
+if [ "${SERVE:-1}" != 0 ]; then
+	echo
+	echo "Through mediator serve --stdio against direct over loopback HTTP (TestServeRatio), $RUNS runs, each in a fresh process:"
+	go build -o "$tmp/bin/" ./cmd/mediator
+	for i in $(seq "$RUNS"); do
+		"$tmp/bench.test" -test.run '^TestServeRatio$' -test.v -serve -serve.bin "$tmp/bin/mediator" | grep -E 'wall:|FAIL|SKIP' | sed 's/^ *serve_test.go:[0-9]*: /  /' | tee -a "$tmp/serve"
+	done
+	echo
+	echo "Median ratio over the $RUNS runs (the number to compare with the target):"
+	awk '
+/wall:/ { for (i = 1; i <= NF; i++) if ($i == "ratio") { n++; v[n] = $(i + 1) } }
+END {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+	if (n) printf "  serve-stdio median %.3f  (min %.3f, max %.3f; target <= 1.50)\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n]
+}' "$tmp/serve"
 fi
