@@ -83,6 +83,13 @@ run_suite() {
 	fi
 }
 
+# The gate's own tests first: a broken comparison would pass anything.
+if ! "$node" --test "$suite_dir/compare-server.test.mjs" >"$out/compare-server.test.log" 2>&1; then
+	cat "$out/compare-server.test.log" >&2
+	echo "conformance-server: the tests of compare-server.mjs fail" >&2
+	exit 1
+fi
+
 # Scenario names of `list --server`: "  - name [versions]".
 "$node" "$cli" list --server | sed -n 's/^  - \([^ ]*\).*/\1/p' >"$out/scenarios.txt"
 if [ ! -s "$out/scenarios.txt" ]; then

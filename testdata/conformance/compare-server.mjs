@@ -42,7 +42,7 @@ function readBaseline(file) {
 const verdict = (r) => (!r ? 'none' : r.failed + r.warnings === 0 ? 'pass' : 'fail');
 const cell = (r) => ({
   none: '**no results**',
-  pass: `pass (${r?.passed} checks)`,
+  pass: `pass (${r?.passed} check${r?.passed === 1 ? "" : "s"})`,
   fail: `fail (${r?.passed} / ${r?.failed} / ${r?.warnings})`,
 })[verdict(r)];
 
