@@ -265,7 +265,7 @@ func (w *workflow) run(ctx context.Context, sess *orchestrator.Session, args map
 		return workflowError(w.redact(err.Error())), none, nil
 	}
 	opts := workflows.RunOptions{
-		Runtime:          workflows.NewLocalRuntime(workflows.OrchestratorCaller{O: o}),
+		Runtime:          workflows.NewLocalRuntime(hostSourced{OrchestratorCaller: workflows.OrchestratorCaller{O: o}, from: hostProvenance(ctx).Servers()}),
 		Inputs:           inputs,
 		PolicyFlows:      w.opts.PolicyFlows,
 		TrustAnnotations: w.opts.TrustAnnotations,
@@ -464,4 +464,49 @@ func stepVerb(status string) string {
 		return "finished"
 	}
 	return status
+}
+
+type hostProvenanceKey struct{}
+
+// withHostProvenance returns ctx for a workflow run whose host session has
+// been given data of prov: the run's arguments may carry it. The gateway
+// sets it on each workflow call (the session's provenance so far).
+func withHostProvenance(ctx context.Context, prov orchestrator.Provenance) context.Context {
+	return context.WithValue(ctx, hostProvenanceKey{}, prov)
+}
+
+func hostProvenance(ctx context.Context) orchestrator.Provenance {
+	p, _ := ctx.Value(hostProvenanceKey{}).(orchestrator.Provenance)
+	return p
+}
+
+// hostSourced makes every call and read of a run carry the host session's
+// provenance besides the sources the flow's analysis gives it: the run's
+// inputs come from the host, and which calls an input reaches is not
+// tracked, so every call is taken to carry them. Without this a host
+// could launder server A's data into server B through a workflow's
+// arguments, past the session's data-flow check. (DecidesFlows is
+// OrchestratorCaller's: the orchestrator decides.)
+type hostSourced struct {
+	workflows.OrchestratorCaller
+	from []string
+}
+
+func (c hostSourced) CallTool(ctx context.Context, req workflows.CallRequest) (*mcp.CallToolResult, error) {
+	req.Sources = c.sources(req.Sources)
+	return c.OrchestratorCaller.CallTool(ctx, req)
+}
+
+func (c hostSourced) ReadResource(ctx context.Context, req workflows.ReadRequest) (*mcp.ReadResourceResult, error) {
+	req.Sources = c.sources(req.Sources)
+	return c.OrchestratorCaller.ReadResource(ctx, req)
+}
+
+func (c hostSourced) sources(own []string) []string {
+	if len(c.from) == 0 {
+		return own
+	}
+	out := slices.Concat(own, c.from)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -601,3 +601,42 @@ outputs:
 		t.Errorf("the host session's approvals are %v", got)
 	}
 }
+
+// A run's arguments come from the host, whose session has been given data
+// of some servers: every call of the run carries that provenance, so data
+// the host got from weather cannot reach work through a workflow's
+// arguments unless the flow is allowed or the host's user approves it.
+func TestWorkflowCarriesHostProvenance(t *testing.T) {
+	w := newWFWorld(t)
+	w.add(t, "crunch.flow.yaml", "version: 1\nname: crunch\ninputs:\n  text: {type: string, default: x}\nsteps:\n  - id: crunch\n    call: {server: work, tool: crunch}\n    with: {text: ${ .inputs.text }}\noutputs:\n  ok: ${ .steps.crunch.result.ok }\n")
+	wt := w.load(t, w.options())["crunch"]
+	ctx := withHostProvenance(t.Context(), orchestrator.ProvenanceOf("weather"))
+	args := map[string]any{"text": "the forecast the host was given"}
+
+	res, _, err := wt.Run(ctx, orchestrator.NewSession(orchestrator.SessionOptions{}), args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := resultText(res); !res.IsError || !strings.Contains(msg, "weather -> work") || !strings.Contains(msg, "step crunch") {
+		t.Fatalf("want the call refused for weather -> work, got %v %q", res.IsError, msg)
+	}
+
+	var asked []orchestrator.FlowRequest
+	sess := orchestrator.NewSession(orchestrator.SessionOptions{Approver: orchestrator.ApproverFunc(func(_ context.Context, req orchestrator.FlowRequest) (orchestrator.Approval, error) {
+		asked = append(asked, req)
+		return orchestrator.ApprovalOnce, nil
+	})})
+	res, _, err = wt.Run(ctx, sess, args, nil)
+	if err != nil || res.IsError {
+		t.Fatalf("approved run: %v %s", err, resultText(res))
+	}
+	if len(asked) != 1 || !slices.Equal(asked[0].From, []string{"weather"}) || asked[0].To != "work" {
+		t.Errorf("asked %+v, want weather -> work", asked)
+	}
+
+	// A host session that was given nothing: nothing to ask.
+	res, _, err = wt.Run(t.Context(), orchestrator.NewSession(orchestrator.SessionOptions{}), args, nil)
+	if err != nil || res.IsError {
+		t.Fatalf("run without host provenance: %v %s", err, resultText(res))
+	}
+}
