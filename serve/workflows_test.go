@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -638,5 +639,103 @@ func TestWorkflowCarriesHostProvenance(t *testing.T) {
 	res, _, err = wt.Run(t.Context(), orchestrator.NewSession(orchestrator.SessionOptions{}), args, nil)
 	if err != nil || res.IsError {
 		t.Fatalf("run without host provenance: %v %s", err, resultText(res))
+	}
+}
+
+// Through the Server, a go-sdk client as the host: the workflow tool is
+// listed with its schemas beside the gateway's server__tool names, a call
+// with a progress token gets the step reports and the outputs as
+// structuredContent (checked by the client against the outputSchema), and
+// what the run returned counts as given to the host: a later call of the
+// host's to another server carries weather's and calendar's data.
+func TestWorkflowToolThroughServer(t *testing.T) {
+	w := newWFWorld(t)
+	w.add(t, "rain-reminders.flow.yaml", "")
+	opts := w.options()
+	opts.Prefix = true
+	tools, err := LoadWorkflowTools(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Gateway: true, Servers: []string{"work"}, Workflows: tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOrchestrator(w.o)
+
+	var (
+		mu    sync.Mutex
+		notes []*mcp.ProgressNotificationParams
+		got   = make(chan struct{}, 16)
+	)
+	client := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			notes = append(notes, req.Params)
+			mu.Unlock()
+			got <- struct{}{}
+		},
+	})
+	st, ct := mcp.NewInMemoryTransports()
+	if _, err := s.MCPServer().Connect(t.Context(), st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := client.Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+
+	var names []string
+	for tool, err := range cs.Tools(t.Context(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tool.Name)
+		if tool.Name == "workflow__rain-reminders" && (tool.OutputSchema == nil || tool.InputSchema == nil) {
+			t.Errorf("listed without schemas: %+v", tool)
+		}
+	}
+	if !slices.Contains(names, "workflow__rain-reminders") || !slices.Contains(names, "work__crunch") {
+		t.Fatalf("tools %v", names)
+	}
+
+	params := &mcp.CallToolParams{Name: "workflow__rain-reminders", Arguments: map[string]any{"cities": []string{"Bergen", "Lisbon"}, "threshold": 0.5}}
+	params.SetProgressToken("run-1")
+	res, err := cs.CallTool(t.Context(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError {
+		t.Fatalf("tool error: %s", resultText(res))
+	}
+	out, _ := res.StructuredContent.(map[string]any)
+	if len(out) != 3 || out["rainy_cities"] == nil {
+		t.Errorf("structuredContent %v", res.StructuredContent)
+	}
+	// A guard against a hang, not a measure: the reports were sent
+	// before the result.
+	guard, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for range 2 {
+		select {
+		case <-got:
+		case <-guard.Done():
+			t.Fatal("the step reports did not arrive")
+		}
+	}
+	mu.Lock()
+	slices.SortFunc(notes, func(a, b *mcp.ProgressNotificationParams) int { return cmp.Compare(a.Progress, b.Progress) })
+	if len(notes) < 2 || notes[0].Message != "step forecast done (1/2)" || notes[1].Message != "step remind done (2/2)" || notes[1].Progress != 2 || notes[1].Total != 2 {
+		t.Errorf("progress %+v", notes)
+	}
+	mu.Unlock()
+
+	res, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "work__crunch", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := resultText(res); !res.IsError || !strings.Contains(msg, `"calendar"`) || !strings.Contains(msg, `"weather"`) {
+		t.Errorf("work__crunch after the workflow's result: %v %q; want it refused for calendar's and weather's data", res.IsError, msg)
 	}
 }
