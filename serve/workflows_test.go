@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/examples/calendar"
 	"github.com/mediatorhq/mediator/examples/weather"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -53,6 +54,14 @@ func workServer(heard <-chan struct{}) *mcp.Server {
 				}
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: `{"ok":true}`}}, StructuredContent: map[string]any{"ok": true}}, nil
+		})
+	srv.AddTool(&mcp.Tool{Name: "echo", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			var args map[string]any
+			if err := json.Unmarshal(req.Params.Arguments, &args); err != nil {
+				return nil, err
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(req.Params.Arguments)}}, StructuredContent: args}, nil
 		})
 	srv.AddTool(&mcp.Tool{Name: "boom", InputSchema: obj},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -737,5 +746,34 @@ func TestWorkflowToolThroughServer(t *testing.T) {
 	}
 	if msg := resultText(res); !res.IsError || !strings.Contains(msg, `"calendar"`) || !strings.Contains(msg, `"weather"`) {
 		t.Errorf("work__crunch after the workflow's result: %v %q; want it refused for calendar's and weather's data", res.IsError, msg)
+	}
+}
+
+// No secret the redactor knows reaches the host through a workflow: not
+// in the outputs (structured or text), not in an error.
+func TestWorkflowRedactsSecrets(t *testing.T) {
+	const key = "sk-canary-0123456789abcdef"
+	w := newWFWorld(t)
+	w.add(t, "echo.flow.yaml", "version: 1\nname: echo\ninputs:\n  text: {type: string}\n  n: {type: number, default: 1}\nsteps:\n  - id: echo\n    call: {server: work, tool: echo}\n    with: {text: ${ .inputs.text }}\noutputs:\n  said: ${ .steps.echo.result.text }\n")
+	opts := w.options()
+	opts.Redactor = credentials.NewRedactor()
+	opts.Redactor.Add(credentials.NewSecret(key))
+	wt := w.load(t, opts)["echo"]
+
+	res, _, err := wt.Run(t.Context(), nil, map[string]any{"text": "the key is " + key}, nil)
+	if err != nil || res.IsError {
+		t.Fatalf("run: %v %s", err, resultText(res))
+	}
+	structured, _ := json.Marshal(res.StructuredContent)
+	if strings.Contains(string(structured), key) || strings.Contains(resultText(res), key) || !strings.Contains(resultText(res), "[REDACTED]") {
+		t.Errorf("the key reached the host: %s / %s", structured, resultText(res))
+	}
+
+	res, _, err = wt.Run(t.Context(), nil, map[string]any{"text": "x", "n": key}, nil)
+	if err != nil || !res.IsError {
+		t.Fatalf("bad argument not refused: %v %s", err, resultText(res))
+	}
+	if msg := resultText(res); strings.Contains(msg, key) || !strings.Contains(msg, "[REDACTED]") {
+		t.Errorf("the key reached the host in an error: %q", msg)
 	}
 }
