@@ -6,13 +6,15 @@
 // usage: node compare-server.mjs DIRECT_DIR MEDIATOR_DIR BASELINE_YAML SCENARIOS_FILE SUMMARY_MD
 // (MEDIATOR_DIR "-": not run, the fixture is scored alone)
 //
-// A scenario passes when it has results and no FAILURE or WARNING check;
-// a cell shows its checks passed / failed / warnings.
-// Exit status 1 when a scenario of SCENARIOS_FILE (one per line) has no
-// results in a run; when one that passes directly fails through mediator
-// and the baseline does not list it; or when the baseline is stale (an
-// entry that passes through mediator, fails directly, is not a listed
-// scenario, or gives no reason). So the baseline can only shrink.
+// A scenario passes as the suite counts it: results and no FAILURE check
+// (a WARNING is a recommendation missed); a cell shows its checks passed /
+// failed / warnings. A scenario regresses through mediator when it fails
+// there but not directly, or warns there of something it does not warn of
+// directly. Exit status 1 when a scenario of SCENARIOS_FILE (one per line)
+// has no results in a run; when one regresses through mediator and the
+// baseline does not list it; or when the baseline is stale (an entry for a
+// scenario that does not regress or is not listed) or gives no reason. So
+// the baseline can only shrink.
 import { readFileSync, appendFileSync } from 'node:fs';
 import { readResults } from './results.mjs';
 
@@ -39,12 +41,22 @@ function readBaseline(file) {
   return entries;
 }
 
-const verdict = (r) => (!r ? 'none' : r.failed + r.warnings === 0 ? 'pass' : 'fail');
+const verdict = (r) => (!r ? 'none' : r.failed === 0 ? 'pass' : 'fail');
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const cell = (r) => ({
   none: '**no results**',
-  pass: `pass (${r?.passed} check${r?.passed === 1 ? "" : "s"})`,
+  pass: `pass (${plural(r?.passed, 'check')}${r?.warnings ? `, ${plural(r.warnings, 'warning')}` : ''})`,
   fail: `fail (${r?.passed} / ${r?.failed} / ${r?.warnings})`,
 })[verdict(r)];
+
+// regression lists the checks that fail or warn through mediator (m) but
+// not directly (d); for a scenario that fails directly, only new warnings
+// and failures of checks that passed directly count.
+function regression(d, m) {
+  const before = new Set([...d.failedIds, ...d.warnedIds]);
+  const failedAnew = d.failed === 0 ? m.failedIds : m.failedIds.filter((id) => !before.has(id));
+  return [...new Set([...failedAnew, ...m.warnedIds.filter((id) => !before.has(id))])];
+}
 
 const scenarios = readFileSync(scenariosFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
 const direct = readResults(directDir, 'server-');
@@ -75,21 +87,24 @@ for (const s of scenarios) {
   if (dv === 'none' || mv === 'none') {
     note = '**FAIL**: no results (not run or crashed)';
     problems.push(`${s}: no results ${dv === 'none' ? 'directly' : 'through mediator'}`);
-  } else if (b && (dv !== 'pass' || mv === 'pass')) {
-    note = `**stale baseline entry** (${baselineFile}:${b.line}): ${dv !== 'pass' ? 'fails directly too' : 'now passes through mediator'}`;
-    problems.push(`${s}: stale baseline entry`);
-  } else if (b && !b.reason) {
-    note = `**baseline entry without a reason** (${baselineFile}:${b.line})`;
-    problems.push(`${s}: baseline entry without a reason`);
-  } else if (b) {
-    note = `expected (baseline): ${b.reason}`;
-  } else if (dv === 'pass' && mv !== 'pass') {
-    note = `**FAIL**: passes directly, fails through mediator (${[...new Set(m.bad)].join(', ')})`;
-    problems.push(`${s}: passes directly, fails through mediator`);
-  } else if (dv !== 'pass' && mv === 'pass') {
-    note = 'passes through mediator only';
-  } else if (dv !== 'pass') {
-    note = 'the fixture fails it';
+  } else {
+    const regressed = regression(d, m);
+    if (b && regressed.length === 0) {
+      note = `**stale baseline entry** (${baselineFile}:${b.line}): no regression through mediator`;
+      problems.push(`${s}: stale baseline entry`);
+    } else if (b && !b.reason) {
+      note = `**baseline entry without a reason** (${baselineFile}:${b.line})`;
+      problems.push(`${s}: baseline entry without a reason`);
+    } else if (b) {
+      note = `expected (baseline): ${b.reason}`;
+    } else if (regressed.length > 0) {
+      note = `**FAIL**: regresses through mediator (${regressed.join(', ')})`;
+      problems.push(`${s}: regresses through mediator (${regressed.join(', ')})`);
+    } else if (dv !== 'pass' && mv === 'pass') {
+      note = 'passes through mediator only';
+    } else if (dv !== 'pass') {
+      note = 'the fixture fails it';
+    }
   }
   lines.push(`| \`${s}\` | ${cell(d)} | ${cell(m)} | ${note} |`);
 }

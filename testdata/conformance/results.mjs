@@ -15,8 +15,8 @@ function walk(dir) {
 }
 
 // readResults returns a Map from scenario name to { passed, failed,
-// warnings, skipped, bad } where bad lists the ids of FAILURE and WARNING
-// checks. The suite names a result directory after its scenario and a
+// warnings, skipped, bad, failedIds, warnedIds } where bad lists the ids
+// of FAILURE and WARNING checks, failedIds and warnedIds each kind alone. The suite names a result directory after its scenario and a
 // timestamp ("auth/dpop-2026-12-07T12-09-42-542Z"); a server run puts
 // "server-" in front, passed here as prefix.
 export function readResults(resultsDir, prefix = '') {
@@ -24,11 +24,11 @@ export function readResults(resultsDir, prefix = '') {
   for (const f of walk(resultsDir)) {
     let scenario = relative(resultsDir, join(f, '..')).replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
     if (prefix && scenario.startsWith(prefix)) scenario = scenario.slice(prefix.length);
-    const r = { passed: 0, failed: 0, warnings: 0, skipped: 0, bad: [] };
+    const r = { passed: 0, failed: 0, warnings: 0, skipped: 0, bad: [], failedIds: [], warnedIds: [] };
     for (const c of JSON.parse(readFileSync(f, 'utf8'))) {
       if (c.status === 'SUCCESS') r.passed++;
-      else if (c.status === 'FAILURE') { r.failed++; r.bad.push(c.id); }
-      else if (c.status === 'WARNING') { r.warnings++; r.bad.push(c.id); }
+      else if (c.status === 'FAILURE') { r.failed++; r.bad.push(c.id); r.failedIds.push(c.id); }
+      else if (c.status === 'WARNING') { r.warnings++; r.bad.push(c.id); r.warnedIds.push(c.id); }
       else if (c.status === 'SKIPPED') r.skipped++;
     }
     rows.set(scenario, r);
