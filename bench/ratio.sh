@@ -92,14 +92,14 @@ fi
 if [ "${SERVE:-1}" != 0 ]; then
 	echo
 	echo "Through mediator serve --stdio against direct over loopback HTTP (TestServeRatio), $RUNS runs, each in a fresh process:"
-	go build -o "$tmp/bin/" ./cmd/mediator
+	go build -o "$tmp/bin/" ./cmd/mediator ./bench/stdioserver
 	for i in $(seq "$RUNS"); do
-		"$tmp/bench.test" -test.run '^TestServeRatio$' -test.v -serve -serve.bin "$tmp/bin/mediator" | grep -E 'wall:|FAIL|SKIP' | sed 's/^ *serve_test.go:[0-9]*: /  /' | tee -a "$tmp/serve"
+		"$tmp/bench.test" -test.run '^TestServeRatio$' -test.v -serve -serve.bin "$tmp/bin" | grep -E 'wall:|FAIL|SKIP' | sed 's/^ *serve_test.go:[0-9]*: /  /' | tee -a "$tmp/serve"
 	done
 	echo
 	echo "Median ratio over the $RUNS runs (the number to compare with the target):"
 	awk '
-/wall:/ { for (i = 1; i <= NF; i++) if ($i == "ratio") { n++; v[n] = $(i + 1) } }
+/serve-stdio wall:/ { for (i = 1; i <= NF; i++) if ($i == "ratio") { n++; v[n] = $(i + 1) } }
 END {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
 	if (n) printf "  serve-stdio median %.3f  (min %.3f, max %.3f; target <= 1.50)\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n]

@@ -3,23 +3,27 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 var (
-	serveRatio  = flag.Bool("serve", false, "measure a call through `mediator serve --stdio` against the same call made directly over loopback HTTP (builds mediator unless -serve.bin)")
-	serveRounds = flag.Int("serve.rounds", 200, "alternating rounds")
+	serveRatio  = flag.Bool("serve", false, "measure a call through `mediator serve --stdio` against the same call made directly over loopback HTTP (builds mediator and stdioserver unless -serve.bin)")
+	serveRounds = flag.Int("serve.rounds", 100, "alternating rounds per comparison")
 	serveBatch  = flag.Int("serve.batch", 20, "calls per batch")
-	serveBin    = flag.String("serve.bin", "", "a mediator binary already built (ratio.sh builds one)")
+	serveBins   = flag.String("serve.bin", "", "a directory holding mediator and stdioserver already built (ratio.sh builds them)")
 )
 
 // serveTarget is the most a call through `mediator serve --stdio` may
@@ -36,30 +40,102 @@ const serveTarget = 1.5
 // alternate in one process (see TestRatio), so load from other processes
 // hits both sides alike; the number is the median of the per-round
 // ratios. mediator runs as a user runs it: file keyring with a
-// passphrase, keyed audit log, pins on disk. Only wall time is compared:
-// mediator's CPU is spent in another process. It prints numbers and
-// asserts nothing about time.
+// passphrase, keyed audit log, pins on disk. The backend runs in a process
+// of its own, as a real HTTP server does, and, for comparison, in the test
+// process beside the direct client. For scale it also times the
+// extra hop alone: the same call on a bare go-sdk stdio server
+// (bench/stdioserver) in a process of its own, against the same direct
+// call. Only wall time is compared: mediator's CPU is spent in another
+// process. It prints numbers and asserts nothing about time.
 func TestServeRatio(t *testing.T) {
 	if !*serveRatio {
 		t.Skip("pass -serve (or run bench/ratio.sh) to measure")
 	}
-	bin := *serveBin
-	if bin == "" {
-		dir := filepath.Join(t.TempDir(), "bin")
-		build(t, dir, "./cmd/mediator")
-		bin = filepath.Join(dir, "mediator")
+	bins := *serveBins
+	if bins == "" {
+		bins = filepath.Join(t.TempDir(), "bin")
+		build(t, bins, "./cmd/mediator")
+		build(t, bins, "./bench/stdioserver")
 	}
-	url := httpEndpoint(t)
-	d := direct(t, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
-	m := served(t, bin, url)
-	dw, _, mw, _ := alternate(t, d, m, nil, *serveRounds, *serveBatch)
-	ratio := pairedRatio(mw, dw)
-	verdict := "within"
-	if ratio > serveTarget {
-		verdict = "OVER"
+	stdioserver := filepath.Join(bins, "stdioserver")
+	for _, backend := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		// A real HTTP server runs in a process of its own; so does mediator.
+		{"own-process", httpBackendProcess},
+		// The direct client and the backend share this process and
+		// talk without a context switch between processes.
+		{"in-process", httpEndpoint},
+	} {
+		url := backend.url(t)
+		d := direct(t, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
+		m := served(t, filepath.Join(bins, "mediator"), url)
+		hop := direct(t, &mcp.CommandTransport{Command: exec.Command(stdioserver)})
+
+		dw, _, mw, _ := alternate(t, d, m, nil, *serveRounds, *serveBatch)
+		ratio := pairedRatio(mw, dw)
+		verdict := "within"
+		if ratio > serveTarget {
+			verdict = "OVER"
+		}
+		hdw, _, hw, _ := alternate(t, d, hop, nil, *serveRounds, *serveBatch)
+		t.Logf("serve-stdio %-11s backend wall: direct over HTTP %6.1f µs, through mediator serve --stdio %6.1f µs, ratio %.3f | target ≤ %.2f (wall): %s",
+			backend.name, median(dw), median(mw), ratio, serveTarget, verdict)
+		t.Logf("stdio-hop   %-11s backend wall: direct over HTTP %6.1f µs, a bare go-sdk stdio server %6.1f µs, ratio %.3f (the extra hop alone, for scale)",
+			backend.name, median(hdw), median(hw), pairedRatio(hw, hdw))
 	}
-	t.Logf("serve-stdio wall: direct over HTTP %6.1f µs, through mediator serve --stdio %6.1f µs, ratio %.3f | target ≤ %.2f (wall): %s",
-		median(dw), median(mw), ratio, serveTarget, verdict)
+}
+
+// backendEnv makes this test binary the HTTP backend of TestServeRatio
+// (TestHelperHTTPBackend).
+const backendEnv = "MEDIATOR_BENCH_HTTP_BACKEND"
+
+// TestHelperHTTPBackend is not a test: run by httpBackendProcess with
+// backendEnv set, it serves the bench's server (newServer) over loopback
+// streamable HTTP, prints its URL and serves until stdin closes.
+func TestHelperHTTPBackend(t *testing.T) {
+	if os.Getenv(backendEnv) == "" {
+		t.Skip("the HTTP backend process of TestServeRatio")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer()
+	go http.Serve(ln, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	fmt.Printf("http://%s\n", ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// httpBackendProcess starts the bench's server over loopback HTTP in a
+// process of its own (this test binary as TestHelperHTTPBackend) and
+// returns its URL; it stops when the test ends.
+func httpBackendProcess(tb testing.TB) string {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHTTPBackend$")
+	cmd.Env = append(os.Environ(), backendEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("the HTTP backend process printed no URL: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	return strings.TrimSpace(line)
 }
 
 // served starts `mediator serve --stdio` offering the server at url as
