@@ -119,6 +119,9 @@ credentials:
 servers:
   fixture:
     url: http://127.0.0.1:$fixture_port/
+    # The suite's client answers sampling itself: let the fixture's
+    # requests through to it (the default, deny, would refuse them).
+    sampling: allow
 serve:
   tools: gateway
   servers: [fixture]
