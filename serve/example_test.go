@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -78,7 +79,9 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("%s: error=%v %.78s\n", name, res.IsError, res.Content[0].(*mcp.TextContent).Text)
+		// A refusal goes on to say which flow, and the line to add.
+		first, _, _ := strings.Cut(res.Content[0].(*mcp.TextContent).Text, ": ")
+		fmt.Printf("%s: error=%v %s\n", name, res.IsError, first)
 	}
 	show("notes__read") // the host has now seen notes' data...
 	show("mail__send")  // ...so mail gets nothing from it unless "notes -> mail" is allowed
