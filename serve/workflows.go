@@ -62,9 +62,11 @@ type WorkflowOptions struct {
 	// JournalPath is the run journal (the state directory's); empty runs
 	// without one, and a failed run cannot be resumed.
 	JournalPath string
-	// Redactor scrubs known secrets from the journal and from everything
-	// a run returns; nil scrubs nothing.
-	Redactor *credentials.Redactor
+	// Redactor returns what scrubs known secrets from the journal and from
+	// everything a run returns. It is asked at each run: opening the
+	// keyring, which comes after loading, replaces the redactor. Nil, or
+	// a nil result, scrubs nothing.
+	Redactor func() *credentials.Redactor
 	// Prefix names each tool WorkflowPrefix+NAME.
 	Prefix bool
 	// Logger receives each file's warnings.
@@ -274,8 +276,8 @@ func (w *workflow) run(ctx context.Context, sess *orchestrator.Session, args map
 	}
 	if w.opts.JournalPath != "" {
 		var red workflows.Redactor
-		if w.opts.Redactor != nil {
-			red = w.opts.Redactor
+		if r := w.redactor(); r != nil {
+			red = r
 		}
 		j, err := workflows.OpenJournal(w.opts.JournalPath, red)
 		if err != nil {
@@ -338,8 +340,8 @@ func (w *workflow) succeeded(res *workflows.RunResult) (*mcp.CallToolResult, orc
 		out = map[string]any{}
 	}
 	var structured any = out
-	if w.opts.Redactor != nil {
-		structured = w.opts.Redactor.RedactValue(out)
+	if r := w.redactor(); r != nil {
+		structured = r.RedactValue(out)
 	}
 	text, err := json.MarshalIndent(structured, "", "  ")
 	if err != nil {
@@ -379,11 +381,18 @@ func (w *workflow) failed(res *workflows.RunResult, runErr error) *mcp.CallToolR
 	return workflowError(w.redact(b.String()))
 }
 
-func (w *workflow) redact(s string) string {
+func (w *workflow) redactor() *credentials.Redactor {
 	if w.opts.Redactor == nil {
-		return s
+		return nil
 	}
-	return w.opts.Redactor.Redact(s)
+	return w.opts.Redactor()
+}
+
+func (w *workflow) redact(s string) string {
+	if r := w.redactor(); r != nil {
+		return r.Redact(s)
+	}
+	return s
 }
 
 func workflowError(text string) *mcp.CallToolResult {

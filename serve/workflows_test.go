@@ -756,9 +756,12 @@ func TestWorkflowRedactsSecrets(t *testing.T) {
 	w := newWFWorld(t)
 	w.add(t, "echo.flow.yaml", "version: 1\nname: echo\ninputs:\n  text: {type: string}\n  n: {type: number, default: 1}\nsteps:\n  - id: echo\n    call: {server: work, tool: echo}\n    with: {text: ${ .inputs.text }}\noutputs:\n  said: ${ .steps.echo.result.text }\n")
 	opts := w.options()
-	opts.Redactor = credentials.NewRedactor()
-	opts.Redactor.Add(credentials.NewSecret(key))
+	// The redactor is replaced after loading, as opening the keyring does.
+	var red *credentials.Redactor
+	opts.Redactor = func() *credentials.Redactor { return red }
 	wt := w.load(t, opts)["echo"]
+	red = credentials.NewRedactor()
+	red.Add(credentials.NewSecret(key))
 
 	res, _, err := wt.Run(t.Context(), nil, map[string]any{"text": "the key is " + key}, nil)
 	if err != nil || res.IsError {
