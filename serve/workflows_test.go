@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,16 +29,27 @@ import (
 // function of the city and the date.
 func wfNow() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 
+// workState is what the work server's tools share with a test.
+type workState struct {
+	// heard, when set, holds crunch's answer until it is closed.
+	heard <-chan struct{}
+	// fixed makes boom succeed.
+	fixed atomic.Bool
+	// crunches counts crunch's calls.
+	crunches atomic.Int32
+}
+
 // workServer is a go-sdk server whose crunch tool reports progress as it
-// works and whose boom tool fails with a tool error. Crunch answers once
-// heard is closed (nil: at once), so that a test sees its reports before
+// works and whose boom tool fails with a tool error until ws.fixed. Crunch
+// answers once ws.heard is closed, so that a test sees its reports before
 // the result: go-sdk handles notifications apart from responses, and a
 // report arriving after the result is dropped.
-func workServer(heard <-chan struct{}) *mcp.Server {
+func workServer(ws *workState) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "work", Version: "1"}, nil)
 	obj := map[string]any{"type": "object"}
 	srv.AddTool(&mcp.Tool{Name: "crunch", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ws.crunches.Add(1)
 			if token := req.Params.GetProgressToken(); token != nil {
 				for i := 1; i <= 3; i++ {
 					if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
@@ -45,9 +57,9 @@ func workServer(heard <-chan struct{}) *mcp.Server {
 						return nil, err
 					}
 				}
-				if heard != nil {
+				if ws.heard != nil {
 					select {
-					case <-heard:
+					case <-ws.heard:
 					case <-ctx.Done():
 						return nil, ctx.Err()
 					}
@@ -65,6 +77,9 @@ func workServer(heard <-chan struct{}) *mcp.Server {
 		})
 	srv.AddTool(&mcp.Tool{Name: "boom", InputSchema: obj},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if ws.fixed.Load() {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: `{"fixed":true}`}}, StructuredContent: map[string]any{"fixed": true}}, nil
+			}
 			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "boom went off"}}}, nil
 		})
 	return srv
@@ -75,6 +90,7 @@ func workServer(heard <-chan struct{}) *mcp.Server {
 // workflow files.
 type wfWorld struct {
 	o       *orchestrator.Orchestrator
+	work    *workState
 	dir     string
 	journal string
 }
@@ -85,11 +101,12 @@ func newWFWorld(t *testing.T) *wfWorld { return newWFWorldHeard(t, nil) }
 // heard is closed.
 func newWFWorldHeard(t *testing.T, heard <-chan struct{}) *wfWorld {
 	t.Helper()
+	ws := &workState{heard: heard}
 	o, err := orchestrator.New(orchestrator.Options{
 		Servers: []orchestrator.ServerConfig{
 			{Config: connectors.Config{Name: "weather", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(weather.NewServer(wfNow))},
 			{Config: connectors.Config{Name: "calendar", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(calendar.NewServer())},
-			{Config: connectors.Config{Name: "work", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(workServer(heard))},
+			{Config: connectors.Config{Name: "work", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(workServer(ws))},
 		},
 		AuditPath: filepath.Join(t.TempDir(), "audit.jsonl"),
 	})
@@ -97,7 +114,7 @@ func newWFWorldHeard(t *testing.T, heard <-chan struct{}) *wfWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.Close() })
-	w := &wfWorld{o: o, dir: t.TempDir(), journal: filepath.Join(t.TempDir(), workflows.JournalFile)}
+	w := &wfWorld{o: o, work: ws, dir: t.TempDir(), journal: filepath.Join(t.TempDir(), workflows.JournalFile)}
 	return w
 }
 
@@ -505,6 +522,24 @@ func TestWorkflowFailedRun(t *testing.T) {
 	r, err := j.Run(t.Context(), id[1])
 	if err != nil || r.Status != workflows.RunFailed {
 		t.Fatalf("journalled run %+v, %v", r, err)
+	}
+
+	// What `mediator resume ID` does with it: the file from the journal,
+	// the succeeded crunch reused, the failed boom called again.
+	w.work.fixed.Store(true)
+	f, ps, err := workflows.LoadForRun(t.Context(), r.FlowPath, flow.ValidateOptions{})
+	if err != nil || len(ps.Errors()) > 0 {
+		t.Fatalf("load %s: %v %v", r.FlowPath, ps, err)
+	}
+	crunches := w.work.crunches.Load()
+	again, err := workflows.Resume(t.Context(), f, r.ID, workflows.RunOptions{
+		Runtime: workflows.NewLocalRuntime(workflows.OrchestratorCaller{O: w.o}), Journal: j, TrustAnnotations: func(string) bool { return true },
+	}, workflows.ResumeOptions{})
+	if err != nil || again.Status != workflows.RunSucceeded || again.Outputs["ok"] != true {
+		t.Fatalf("resume: %+v %v", again, err)
+	}
+	if n := w.work.crunches.Load(); n != crunches {
+		t.Errorf("resume called crunch again (%d calls, %d before)", n, crunches)
 	}
 }
 
