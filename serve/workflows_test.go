@@ -815,3 +815,26 @@ func TestWorkflowRedactsSecrets(t *testing.T) {
 		t.Errorf("the key reached the host in an error: %q", msg)
 	}
 }
+
+// A run the host cancels (its call's context ends) is cancelled on the
+// servers and journalled, and answers with a tool error that says so and
+// how to resume it.
+func TestWorkflowCancelled(t *testing.T) {
+	w := newWFWorldHeard(t, make(chan struct{})) // crunch never answers on its own
+	w.add(t, "crunch.flow.yaml", "version: 1\nname: crunch\nsteps:\n  - id: crunch\n    call: {server: work, tool: crunch}\noutputs:\n  ok: ${ .steps.crunch.result.ok }\n")
+	wt := w.load(t, w.options())["crunch"]
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res, _, err := wt.Run(ctx, nil, nil, func(p connectors.Progress) {
+		if p.Server == "work" {
+			cancel() // the server is at work: the host gives up
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := resultText(res)
+	if !res.IsError || !regexp.MustCompile("run \\S+ cancelled").MatchString(msg) || !strings.Contains(msg, "error class: cancelled") || !strings.Contains(msg, "mediator resume ") {
+		t.Errorf("cancelled run: %v %q", res.IsError, msg)
+	}
+}
