@@ -103,6 +103,19 @@ func TestServeProblems(t *testing.T) {
 	}
 }
 
+// The keyring item serve.http.tls.key_secret names is under the server
+// name serve, which no server may take.
+func TestServeNameReserved(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(serveServers+"  serve: {url: \"https://x.example/mcp\"}\n"), homeEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := cfg.Server("serve")
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), `the server name "serve" is reserved`) {
+		t.Errorf("a server named serve: %v", err)
+	}
+}
+
 // shiftLines adds n to the line of a "c.yaml:L:C" prefix.
 func shiftLines(s string, n int) string {
 	rest, ok := strings.CutPrefix(s, "c.yaml:")
