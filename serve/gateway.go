@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -19,7 +20,8 @@ import (
 // offered under (server__name, or the server's own name with NoPrefix), a
 // resource by its URI, which is the server's own (a URI names no server,
 // so each offered URI and template is owned by the one server that listed
-// it; a URI another server lists too is offered for the first only). The
+// it; a URI another server lists too is offered for the first only;
+// skill:// resources are offered only as skills, see skills.go). The
 // go-sdk server answers a name or URI not offered with an error, so
 // nothing the host sends reaches a server, a tool or a credential outside
 // what the config lets the gateway offer.
@@ -183,8 +185,8 @@ func (s *Server) refreshResources(ctx context.Context, o *orchestrator.Orchestra
 	}
 	want := map[string]*mcp.Resource{}
 	for _, ri := range infos {
-		if !ri.Allowed || ri.Resource == nil || ri.Resource.URI == "" {
-			continue
+		if !ri.Allowed || ri.Resource == nil || ri.Resource.URI == "" || strings.HasPrefix(ri.Resource.URI, skillScheme) {
+			continue // skill files go only through the skills' verification (skills.go)
 		}
 		if owner := s.ownerOf(ri.Resource.URI, server, false); owner != "" {
 			s.log.Warn("serve: two servers list the same resource URI; offering the first's", "uri", ri.Resource.URI, "server", owner, "also", server)
@@ -194,7 +196,7 @@ func (s *Server) refreshResources(ctx context.Context, o *orchestrator.Orchestra
 	}
 	wantT := map[string]*mcp.ResourceTemplate{}
 	for _, ti := range temps {
-		if ti.Template == nil || ti.Template.URITemplate == "" {
+		if ti.Template == nil || ti.Template.URITemplate == "" || strings.HasPrefix(ti.Template.URITemplate, skillScheme) {
 			continue
 		}
 		if owner := s.ownerOf(ti.Template.URITemplate, server, true); owner != "" {

@@ -82,7 +82,7 @@ type host struct {
 	wire *syncBuffer
 }
 
-func (r *rig) connect(t *testing.T, copts *mcp.ClientOptions) *host {
+func (r *rig) connect(t *testing.T, copts *mcp.ClientOptions, setup ...func(*mcp.Client)) *host {
 	t.Helper()
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
@@ -91,6 +91,9 @@ func (r *rig) connect(t *testing.T, copts *mcp.ClientOptions) *host {
 	}
 	wire := &syncBuffer{}
 	c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, copts)
+	for _, f := range setup {
+		f(c)
+	}
 	cs, err := c.Connect(ctx, &mcp.LoggingTransport{Transport: ct, Writer: wire}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatalf("host connecting: %v", err)

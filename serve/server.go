@@ -62,10 +62,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Gateway {
 		caps.Prompts = &mcp.PromptCapabilities{ListChanged: true}
 		caps.Resources = &mcp.ResourceCapabilities{ListChanged: true}
+		caps.AddExtension(connectors.SkillsExtension, nil)
 	}
 	s := &Server{opts: opts, log: opts.Logger, offered: map[string]*offering{}}
 	s.sessions.m = map[*mcp.ServerSession]*state{}
 	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
+	if opts.Gateway {
+		if err := s.addSkills(); err != nil {
+			return nil, fmt.Errorf("serve: offering skills: %w", err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, wt := range opts.Workflows {
 		if wt.Tool == nil || wt.Run == nil {
