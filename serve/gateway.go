@@ -317,7 +317,7 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 		}
 		st := s.sessions.of(s, req.Session)
 		ctx = st.context(ctx, pendingRequest{method: "tools/call", name: name, args: req.Params.Arguments})
-		if p := progressTo(req.Session, req.Params.GetProgressToken()); p != nil {
+		if p := progressTo(ctx, req.Session, req.Params.GetProgressToken()); p != nil {
 			ctx = connectors.WithProgress(ctx, p)
 		}
 		defer s.inflight.enter(server, st)()

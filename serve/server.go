@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -25,10 +26,11 @@ type Server struct {
 	log  *slog.Logger
 	mcp  *mcp.Server
 
-	mu   sync.Mutex
-	orch *orchestrator.Orchestrator
-	// offered is what the gateway offers the host, per backend server;
-	// every name or URI the host sends is looked up there.
+	orch atomic.Pointer[orchestrator.Orchestrator]
+	// mu guards offered, what the gateway offers the host per backend
+	// server, and is held while a server's lists are brought in line with
+	// it (never by a request's handler, so a slow listing holds no call).
+	mu      sync.Mutex
 	offered map[string]*offering
 
 	sessions sessions
@@ -96,9 +98,7 @@ func (s *Server) MCPServer() *mcp.Server { return s.mcp }
 // once, before serving. A server that cannot be listed is logged and
 // left out until it says its lists changed.
 func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) {
-	s.mu.Lock()
-	s.orch = o
-	s.mu.Unlock()
+	s.orch.Store(o)
 	if !s.opts.Gateway {
 		return
 	}
@@ -113,11 +113,7 @@ func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) {
 }
 
 // orchestrator is the orchestrator, or nil before SetOrchestrator.
-func (s *Server) orchestrator() *orchestrator.Orchestrator {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.orch
-}
+func (s *Server) orchestrator() *orchestrator.Orchestrator { return s.orch.Load() }
 
 // servers are the names of the servers the gateway offers.
 func (s *Server) servers() []string {
@@ -177,16 +173,14 @@ func arguments(raw json.RawMessage, tool string) (map[string]any, error) {
 }
 
 // progressTo returns a progress func that notifies the host of the
-// request's progress under its progress token, or nil when the host sent
-// none.
-func progressTo(ss *mcp.ServerSession, token any) func(connectors.Progress) {
+// progress of its request (ctx) under the request's progress token, or
+// nil when the host sent none. A report after the request ended goes
+// nowhere.
+func progressTo(ctx context.Context, ss *mcp.ServerSession, token any) func(connectors.Progress) {
 	if token == nil || ss == nil {
 		return nil
 	}
 	return func(p connectors.Progress) {
-		// The host's call may be gone; the report goes nowhere then.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
 		_ = ss.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: p.Progress, Total: p.Total, Message: p.Message})
 	}
 }
@@ -226,7 +220,7 @@ func (s *Server) workflowHandler(wt WorkflowTool) mcp.ToolHandler {
 		// A workflow calls servers mediator cannot name ahead: their
 		// requests may reach this session if it is the only one in flight.
 		defer s.inflight.enter(anyServer, st)()
-		progress := progressTo(req.Session, req.Params.GetProgressToken())
+		progress := progressTo(ctx, req.Session, req.Params.GetProgressToken())
 		if progress == nil {
 			progress = func(connectors.Progress) {}
 		}
