@@ -445,3 +445,64 @@ func writeSelfSigned(t *testing.T, dir string) (string, []byte, *x509.CertPool) 
 	pool.AddCert(leaf)
 	return certFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), pool
 }
+
+// serve.tools: both offers the workflow files of serve.workflows_dir as
+// workflow__NAME beside the gateway's tools, and runs them; a file that
+// does not validate is named on stderr and not offered.
+func TestServeWorkflows(t *testing.T) {
+	e := newServeEnv(t, "")
+	dir := filepath.Join(e.dir, "flows")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	flow := `version: 1
+name: forecast
+description: The forecast for a city.
+inputs:
+  city: {type: string}
+steps:
+  - id: f
+    call: {server: weather, tool: get_forecast}
+    with: {city: "${ .inputs.city }"}
+outputs:
+  done: ${ true }
+`
+	if err := os.WriteFile(filepath.Join(dir, "forecast.flow.yaml"), []byte(flow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.flow.yaml"), []byte("version: 1\nname: broken\nsteps: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.write("serve:\n  tools: both\n  workflows_dir: " + dir + "\n")
+	hostOut, serveIn := io.Pipe()
+	serveOutR, serveOut := io.Pipe()
+	s := e.start(hostOut, serveOut, "serve", "--stdio")
+	c := mcp.NewClient(&mcp.Implementation{Name: "host"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.IOTransport{Reader: serveOutR, Writer: serveIn}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr:\n%s", err, s.stderr.String())
+	}
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range tools.Tools {
+		names = append(names, tl.Name)
+	}
+	all := strings.Join(names, " ")
+	if !strings.Contains(all, "workflow__forecast") || !strings.Contains(all, "weather__get_forecast") || strings.Contains(all, "broken") {
+		t.Errorf("tools %v: want workflow__forecast and the gateway's, not broken", names)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "workflow__forecast", Arguments: map[string]any{"city": "Oslo"}})
+	if err != nil || res.IsError {
+		t.Errorf("workflow__forecast: %v %q", err, resultText(res))
+	}
+	cs.Close()
+	if code := e.wait(s); code != 0 {
+		t.Errorf("exit %d\n%s", code, s.stderr.String())
+	}
+	if !strings.Contains(s.stderr.String(), "broken.flow.yaml") {
+		t.Errorf("the broken flow is not named on stderr:\n%s", s.stderr.String())
+	}
+}
