@@ -24,6 +24,7 @@ var (
 	serveRounds = flag.Int("serve.rounds", 100, "alternating rounds per comparison")
 	serveBatch  = flag.Int("serve.batch", 20, "calls per batch")
 	serveBins   = flag.String("serve.bin", "", "a directory holding mediator and stdioserver already built (ratio.sh builds them)")
+	serveGOGC   = flag.String("serve.gogc", "", "GOGC for the mediator process alone (default: Go's), to see what its garbage collection costs")
 )
 
 // serveTarget is the most a call through `mediator serve --stdio` may
@@ -165,6 +166,9 @@ serve:
 		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
 		"XDG_STATE_HOME=" + filepath.Join(home, "state"),
 		"MEDIATOR_KEYRING_PASSPHRASE=bench-passphrase",
+	}
+	if *serveGOGC != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+*serveGOGC)
 	}
 	// A file, not a buffer: the process writes it while the test reads.
 	stderr, err := os.Create(filepath.Join(home, "stderr"))
