@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -317,6 +318,9 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 		}
 		st := s.sessions.of(s, req.Session)
 		ctx = st.context(ctx, pendingRequest{method: "tools/call", name: name, args: req.Params.Arguments})
+		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+			request: "tools/call\x00" + name + "\x00" + jsonOf(args)}
+		ctx = withAsk(ctx, a)
 		if p := progressTo(ctx, req.Session, req.Params.GetProgressToken()); p != nil {
 			ctx = connectors.WithProgress(ctx, p)
 		}
@@ -326,7 +330,10 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 			st.returned(res.Provenance)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case a.question != nil && errors.Is(err, errAskHost):
+				return a.inputRequired(), nil // nothing was sent; the host retries with the answer
+			case ctx.Err() != nil:
 				return nil, ctx.Err()
 			}
 			return toolError(err), nil

@@ -84,6 +84,13 @@ type host struct {
 
 func (r *rig) connect(t *testing.T, copts *mcp.ClientOptions, setup ...func(*mcp.Client)) *host {
 	t.Helper()
+	return r.connectAt(t, "2025-11-25", copts, setup...)
+}
+
+// connectAt connects a host speaking protocol version ("" for go-sdk's
+// newest).
+func (r *rig) connectAt(t *testing.T, version string, copts *mcp.ClientOptions, setup ...func(*mcp.Client)) *host {
+	t.Helper()
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
 	if _, err := r.srv.MCPServer().Connect(ctx, st, nil); err != nil {
@@ -94,7 +101,7 @@ func (r *rig) connect(t *testing.T, copts *mcp.ClientOptions, setup ...func(*mcp
 	for _, f := range setup {
 		f(c)
 	}
-	cs, err := c.Connect(ctx, &mcp.LoggingTransport{Transport: ct, Writer: wire}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	cs, err := c.Connect(ctx, &mcp.LoggingTransport{Transport: ct, Writer: wire}, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("host connecting: %v", err)
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ type Server struct {
 
 	sessions sessions
 	inflight inflight
+	key      []byte // this process's key for approval questions' requestState
 }
 
 // listTimeout bounds listing a server's tools, prompts and resources
@@ -66,7 +68,8 @@ func New(opts Options) (*Server, error) {
 		caps.Resources = &mcp.ResourceCapabilities{ListChanged: true}
 		caps.AddExtension(connectors.SkillsExtension, nil)
 	}
-	s := &Server{opts: opts, log: opts.Logger, offered: map[string]*offering{}}
+	s := &Server{opts: opts, log: opts.Logger, offered: map[string]*offering{}, key: make([]byte, 32)}
+	_, _ = rand.Read(s.key)
 	s.sessions.m = map[*mcp.ServerSession]*state{}
 	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
 	if opts.Gateway {

@@ -20,6 +20,7 @@ import (
 type state struct {
 	ss   *mcp.ServerSession
 	sess *orchestrator.Session
+	key  []byte // signs the requestState of approval questions
 
 	mu   sync.Mutex
 	prov orchestrator.Provenance
@@ -40,7 +41,7 @@ func (ss *sessions) of(s *Server, hs *mcp.ServerSession) *state {
 	if st, ok := ss.m[hs]; ok {
 		return st
 	}
-	st := &state{ss: hs}
+	st := &state{ss: hs, key: s.key}
 	st.sess = orchestrator.NewSession(orchestrator.SessionOptions{Approver: orchestrator.ApproverFunc(st.approve)})
 	if hs == nil {
 		return st // not a session's request: nothing to keep
@@ -95,51 +96,6 @@ func (st *state) context(ctx context.Context, req pendingRequest) context.Contex
 	return context.WithValue(ctx, pendingKey{}, req)
 }
 
-// Answers of the approval form.
-const (
-	answerOnce    = "allow once"
-	answerSession = "allow for this session"
-	answerDeny    = "deny"
-)
-
-// approve asks the host's user, by a form elicitation, about a flow the
-// policy does not allow; a host that cannot be asked gets a refusal
-// (which says what to add to the config).
-func (st *state) approve(ctx context.Context, fr orchestrator.FlowRequest) (orchestrator.Approval, error) {
-	if !canElicit(st.ss, "form") {
-		return orchestrator.ApprovalDeny, nil
-	}
-	res, err := st.ss.Elicit(ctx, &mcp.ElicitParams{
-		Mode:    "form",
-		Message: approvalMessage(ctx, fr),
-		RequestedSchema: map[string]any{
-			"type": "object",
-			"properties": map[string]any{
-				"decision": map[string]any{
-					"type":        "string",
-					"title":       "Send it?",
-					"description": "allow once: this request only; allow for this session: this request and later ones of the same flow to the same target until you disconnect",
-					"enum":        []string{answerOnce, answerSession, answerDeny},
-				},
-			},
-			"required": []string{"decision"},
-		},
-	})
-	if err != nil {
-		return orchestrator.ApprovalDeny, fmt.Errorf("asking the user through the host: %w", err)
-	}
-	if res.Action != "accept" {
-		return orchestrator.ApprovalDeny, nil
-	}
-	switch res.Content["decision"] {
-	case answerOnce:
-		return orchestrator.ApprovalOnce, nil
-	case answerSession:
-		return orchestrator.ApprovalSession, nil
-	}
-	return orchestrator.ApprovalDeny, nil
-}
-
 // approvalMessage names the servers the data came from, the server and
 // request it would go to, and exactly the arguments that would be sent.
 func approvalMessage(ctx context.Context, fr orchestrator.FlowRequest) string {
@@ -184,7 +140,11 @@ func flowList(fr orchestrator.FlowRequest) string {
 // canElicit reports whether the host of ss declared elicitation in mode
 // ("form" or "url"); a declaration with neither mode means form.
 func canElicit(ss *mcp.ServerSession, mode string) bool {
-	caps := clientCaps(ss)
+	return capsElicit(clientCaps(ss), mode)
+}
+
+// capsElicit reports whether caps declare elicitation in mode.
+func capsElicit(caps *mcp.ClientCapabilities, mode string) bool {
 	if caps == nil || caps.Elicitation == nil {
 		return false
 	}
