@@ -18,14 +18,15 @@ import (
 // elicitation: a message naming the servers, the request and exactly the
 // arguments, and a choice of allow once / allow for this session / deny.
 //
-// A tool call asks it as a multi-round-trip request (SEP-2322): the call
-// is refused before anything is sent, its result asks for the answer
+// A tool call, a prompt's get or a resource's read asks it as a
+// multi-round-trip request (SEP-2322): the request is refused before
+// anything is sent, its result asks for the answer
 // (inputRequests) with a requestState that mediator signed for exactly
 // that request, and the host retries with the answer. go-sdk turns this
 // into a plain elicitation/create for a host on an older protocol, so
-// one path serves both. Other requests (prompts, resources, skills, a
-// workflow's steps) ask by elicitation/create directly, which only a
-// host on an older protocol can answer. A host that cannot be asked gets
+// one path serves both. Skills and a workflow's steps ask by
+// elicitation/create directly, which only a host on an older protocol
+// can answer. A host that cannot be asked gets
 // the refusal, which says what to add to the config.
 
 // Answers of the approval form.
@@ -61,9 +62,13 @@ func withAsk(ctx context.Context, a *ask) context.Context {
 	return context.WithValue(ctx, askKey{}, a)
 }
 
-// inputRequired is the result asking the host for a's question.
-func (a *ask) inputRequired() *mcp.CallToolResult {
-	return &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{approvalInput: a.question}, RequestState: a.wantState}
+// asking reports whether err is the approver's refusal to go on until
+// the host answers a's question, which then goes back in the result:
+// inputRequests() and wantState.
+func (a *ask) asking(err error) bool { return a.question != nil && errors.Is(err, errAskHost) }
+
+func (a *ask) inputRequests() mcp.InputRequestMap {
+	return mcp.InputRequestMap{approvalInput: a.question}
 }
 
 // approve decides fr for the session's request on ctx.
@@ -129,4 +134,11 @@ func approvalParams(ctx context.Context, fr orchestrator.FlowRequest) *mcp.Elici
 			"required": []string{"decision"},
 		},
 	}
+}
+
+// roundTrips reports whether the host of ss speaks a protocol with
+// multi-round-trip requests (2026-07-28 on).
+func roundTrips(ss *mcp.ServerSession) bool {
+	p := ss.InitializeParams()
+	return p == nil || p.ProtocolVersion >= "2026-07-28"
 }

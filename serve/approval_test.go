@@ -100,3 +100,29 @@ func TestApprovalAnswerBoundToItsRequest(t *testing.T) {
 		t.Fatalf("mail was called %d times, want 1", mailCalls.Load())
 	}
 }
+
+// A prompt's get and a resource's read are asked about as a tool call
+// is, on either protocol.
+func TestApprovalOfPromptsAndResources(t *testing.T) {
+	for _, version := range []string{"2025-11-25", ""} {
+		t.Run("protocol "+version, func(t *testing.T) {
+			r := notesAndMail(t, nil)
+			var asked atomic.Int32
+			h := r.connectAt(t, version, &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				asked.Add(1)
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"decision": answerOnce}}, nil
+			}})
+			ctx := context.Background()
+			h.call(t, "mail__send", nil) // the host has seen mail's data
+			if _, err := h.cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "notes__summarize", Arguments: map[string]string{"topic": "x"}}); err != nil {
+				t.Fatalf("prompt: %v", err)
+			}
+			if _, err := h.cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "note://a"}); err != nil {
+				t.Fatalf("resource: %v", err)
+			}
+			if asked.Load() != 2 {
+				t.Fatalf("asked %d times, want 2", asked.Load())
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -331,8 +330,9 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 		}
 		if err != nil {
 			switch {
-			case a.question != nil && errors.Is(err, errAskHost):
-				return a.inputRequired(), nil // nothing was sent; the host retries with the answer
+			case a.asking(err):
+				// Nothing was sent; the host retries with the answer.
+				return &mcp.CallToolResult{InputRequests: a.inputRequests(), RequestState: a.wantState}, nil
 			case ctx.Err() != nil:
 				return nil, ctx.Err()
 			}
@@ -357,10 +357,16 @@ func (s *Server) promptHandler(server, prompt, name string) mcp.PromptHandler {
 		st := s.sessions.of(s, req.Session)
 		args, _ := json.Marshal(req.Params.Arguments)
 		ctx = st.context(ctx, pendingRequest{method: "prompts/get", name: name, args: args})
+		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+			request: "prompts/get\x00" + name + "\x00" + string(args)}
+		ctx = withAsk(ctx, a)
 		defer s.inflight.enter(server, st)()
 		pm, err := o.GetPrompt(ctx, server, prompt, req.Params.Arguments, st.provenance())
 		if pm != nil {
 			st.returned(pm.Provenance)
+		}
+		if a.asking(err) {
+			return &mcp.GetPromptResult{InputRequests: a.inputRequests(), RequestState: a.wantState}, nil
 		}
 		if err != nil {
 			return nil, requestError(err)
@@ -384,10 +390,21 @@ func (s *Server) resourceHandler(server string) mcp.ResourceHandler {
 		}
 		st := s.sessions.of(s, req.Session)
 		ctx = st.context(ctx, pendingRequest{method: "resources/read", name: uri})
+		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+			request: "resources/read\x00" + uri}
+		if roundTrips(req.Session) {
+			// go-sdk v1.8.0 refuses a read's input-required result for a
+			// host on an older protocol instead of asking it: such a host
+			// is asked directly (see approve).
+			ctx = withAsk(ctx, a)
+		}
 		defer s.inflight.enter(server, st)()
 		rc, err := o.ReadResource(ctx, server, uri, st.provenance())
 		if rc != nil {
 			st.returned(rc.Provenance)
+		}
+		if a.asking(err) {
+			return &mcp.ReadResourceResult{InputRequests: a.inputRequests(), RequestState: a.wantState}, nil
 		}
 		if err != nil {
 			return nil, requestError(err)
