@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
 
@@ -41,6 +42,12 @@ type Options struct {
 	// bearer token's scope there) and the name the host used; an error
 	// refuses the request with its text.
 	Authorize func(ctx context.Context, name string) error
+	// Redactor, when set, is read at each message to the host, and every
+	// secret it knows is masked in what the host receives: results,
+	// errors, and the requests and notifications mediator sends (a server
+	// may echo a key). Opening the keyring replaces the redactor, hence a
+	// func.
+	Redactor func() *credentials.Redactor
 	// Implementation is what the server says it is; nil means mediator's.
 	Implementation *mcp.Implementation
 	Logger         *slog.Logger

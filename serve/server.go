@@ -72,6 +72,9 @@ func New(opts Options) (*Server, error) {
 	_, _ = rand.Read(s.key)
 	s.sessions.m = map[*mcp.ServerSession]*state{}
 	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
+	if opts.Redactor != nil {
+		maskSecrets(s.mcp, opts.Redactor)
+	}
 	if opts.Gateway {
 		if err := s.addSkills(); err != nil {
 			return nil, fmt.Errorf("serve: offering skills: %w", err)

@@ -241,6 +241,8 @@ func (s *served) endpoint(t *testing.T) string {
 type bearerRT struct {
 	token string
 	base  http.RoundTripper
+	// rec, when set, keeps every response body the host receives.
+	rec *lockedBuffer
 }
 
 func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -252,13 +254,25 @@ func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	resp, err := base.RoundTrip(r)
+	if err == nil && b.rec != nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(resp.Body, b.rec), resp.Body}
+	}
+	return resp, err
 }
 
 func connectHTTP(t *testing.T, url, token string, base http.RoundTripper) (*mcp.ClientSession, error) {
 	t.Helper()
+	return connectRecorded(t, url, bearerRT{token: token, base: base})
+}
+
+func connectRecorded(t *testing.T, url string, rt bearerRT) (*mcp.ClientSession, error) {
+	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "host"}, nil)
-	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: bearerRT{token, base}}}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: rt}}, nil)
 	if err == nil {
 		t.Cleanup(func() { cs.Close() })
 	}
@@ -287,7 +301,8 @@ func TestServeHTTPToken(t *testing.T) {
 	if _, err := connectHTTP(t, url, "mdt_wrong", nil); err == nil {
 		t.Error("a wrong token connected")
 	}
-	cs, err := connectHTTP(t, url, token, nil)
+	received := &lockedBuffer{}
+	cs, err := connectRecorded(t, url, bearerRT{token: token, rec: received})
 	if err != nil {
 		t.Fatalf("connect with the token: %v\n%s", err, s.stderr.String())
 	}
@@ -298,6 +313,20 @@ func TestServeHTTPToken(t *testing.T) {
 	res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
 	if err != nil || !res.IsError || !strings.Contains(resultText(res), `outside the scope of token "ci"`) {
 		t.Errorf("calendar__list_events with a weather__* token: %v %q; want refused by scope", err, resultText(res))
+	}
+	// A server that echoes another's key: the host gets its error, masked.
+	res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "weather__get_alerts", Arguments: map[string]any{}})
+	if err != nil || !res.IsError {
+		t.Errorf("weather__get_alerts: %v %+v; want its error", err, res)
+	}
+	// The host received the forecast and the error, and no key.
+	if !strings.Contains(received.String(), "sunny in Lisbon") {
+		t.Errorf("the recorder missed the results:\n%s", received.String())
+	}
+	for _, c := range []string{calendarKey, canaryPassphrase} {
+		if strings.Contains(received.String(), c) {
+			t.Errorf("the host received the secret %q:\n%s", c, received.String())
+		}
 	}
 	cs.Close()
 	s.cancel() // Ctrl-C

@@ -36,6 +36,9 @@ type Options struct {
 	// usable ones when none are named), answering them through host.
 	Orchestrator func(ctx context.Context, cfg *config.Config, host orchestrator.Host, servers ...string) (*orchestrator.Orchestrator, error)
 	Logger       func() *slog.Logger
+	// Redactor is read at each message to the host: once the keyring is
+	// open it knows every secret to mask.
+	Redactor func() *credentials.Redactor
 	// Workflows are the workflow commands' dependencies, for the flow
 	// files offered as tools.
 	Workflows flowrun.Env
@@ -63,6 +66,7 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Secrets:      f.Secrets,
 		Orchestrator: f.HostOrchestrator,
 		Logger:       f.Logger,
+		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		Workflows:    flowrun.NewEnv(f),
 	}
 	cmd := &cobra.Command{
@@ -170,6 +174,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 
 	so := cfg.ServeOptions()
 	so.Logger = logger
+	so.Redactor = opts.Redactor
 	var srv *serve.Server
 	var orch *orchestrator.Orchestrator
 	if sc.Workflows() {
