@@ -127,10 +127,18 @@ func (r *recorder) String() string {
 
 // The end to end over stdio, in process: the host lists tools,
 // calls weather, then tries to send the result to calendar: refused, with
-// the policy line to add; stdout holds only protocol; the calendar's key
-// is in nothing the host receives; EOF on stdin ends mediator cleanly.
+// the policy line to add, and made once the config allows the flow;
+// stdout holds only protocol; the calendar's key is in nothing the host
+// receives; EOF on stdin ends mediator cleanly.
 func TestServeStdio(t *testing.T) {
-	e := newServeEnv(t, "")
+	t.Run("refused without the flow", func(t *testing.T) { serveStdioChain(t, "", false) })
+	t.Run("made with it", func(t *testing.T) {
+		serveStdioChain(t, "policy:\n  flows: [\"weather -> calendar\"]\n", true)
+	})
+}
+
+func serveStdioChain(t *testing.T, configBlock string, allowed bool) {
+	e := newServeEnv(t, configBlock)
 	hostOut, serveIn := io.Pipe()    // host -> mediator
 	serveOutR, serveOut := io.Pipe() // mediator -> host
 	rec := &recorder{w: serveOut}
@@ -162,10 +170,12 @@ func TestServeStdio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.IsError || !strings.Contains(resultText(res), "weather -> calendar") {
+	switch got := e.servers.calls(); {
+	case allowed && (res.IsError || len(got) != 1):
+		t.Errorf("calendar__create_event with weather -> calendar allowed: %q, events %v; want one event made", resultText(res), got)
+	case !allowed && (!res.IsError || !strings.Contains(resultText(res), "weather -> calendar")):
 		t.Errorf("calendar__create_event after weather: error=%v %q; want refused naming the flow", res.IsError, resultText(res))
-	}
-	if got := e.servers.calls(); len(got) != 0 {
+	case !allowed && len(got) != 0:
 		t.Errorf("the calendar made events %v", got)
 	}
 
