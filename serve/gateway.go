@@ -104,32 +104,11 @@ func (s *Server) refreshTools(ctx context.Context, o *orchestrator.Orchestrator,
 		want[name] = &def
 		own[name] = ti.Name
 	}
-	var gone []string
-	for name := range off.tools {
-		if _, ok := want[name]; !ok {
-			gone = append(gone, name)
-			delete(off.tools, name)
-		}
-	}
-	if len(gone) > 0 {
-		s.mcp.RemoveTools(gone...)
-	}
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		def := want[name]
-		j := jsonOf(def)
-		if off.tools[name] == j {
-			continue
-		}
-		if err := addTool(s.mcp, def, s.toolHandler(server, own[name], name)); err != nil {
-			s.log.Warn("serve: not offering a tool", "server", server, "tool", name, "error", err)
-			if _, had := off.tools[name]; had {
-				s.mcp.RemoveTools(name)
-				delete(off.tools, name)
-			}
-			continue
-		}
-		off.tools[name] = j
-	}
+	reconcile(off.tools, want, s.mcp.RemoveTools, func(name string, def *mcp.Tool) error {
+		return addTool(s.mcp, def, s.toolHandler(server, own[name], name))
+	}, func(name string, err error) {
+		s.log.Warn("serve: not offering a tool", "server", server, "tool", name, "error", err)
+	})
 }
 
 func (s *Server) isWorkflow(name string) bool {
@@ -158,24 +137,10 @@ func (s *Server) refreshPrompts(ctx context.Context, o *orchestrator.Orchestrato
 		want[name] = &p
 		own[name] = pi.Prompt.Name
 	}
-	var gone []string
-	for name := range off.prompts {
-		if _, ok := want[name]; !ok {
-			gone = append(gone, name)
-			delete(off.prompts, name)
-		}
-	}
-	if len(gone) > 0 {
-		s.mcp.RemovePrompts(gone...)
-	}
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		j := jsonOf(want[name])
-		if off.prompts[name] == j {
-			continue
-		}
-		s.mcp.AddPrompt(want[name], s.promptHandler(server, own[name], name))
-		off.prompts[name] = j
-	}
+	reconcile(off.prompts, want, s.mcp.RemovePrompts, func(name string, p *mcp.Prompt) error {
+		s.mcp.AddPrompt(p, s.promptHandler(server, own[name], name))
+		return nil
+	}, nil)
 }
 
 func (s *Server) refreshResources(ctx context.Context, o *orchestrator.Orchestrator, server string, off *offering) {
@@ -205,47 +170,51 @@ func (s *Server) refreshResources(ctx context.Context, o *orchestrator.Orchestra
 		}
 		wantT[ti.Template.URITemplate] = ti.Template
 	}
+	reconcile(off.resources, want, s.mcp.RemoveResources, func(_ string, r *mcp.Resource) error {
+		return addResource(s.mcp, r, s.resourceHandler(server))
+	}, func(uri string, err error) {
+		s.log.Warn("serve: not offering a resource", "server", server, "uri", uri, "error", err)
+	})
+	reconcile(off.templates, wantT, s.mcp.RemoveResourceTemplates, func(_ string, t *mcp.ResourceTemplate) error {
+		return addTemplate(s.mcp, t, s.resourceHandler(server))
+	}, func(t string, err error) {
+		s.log.Warn("serve: not offering a resource template", "server", server, "template", t, "error", err)
+	})
+}
+
+// reconcile makes the go-sdk server offer exactly want, offered recording
+// what it offers (name -> its JSON): what is gone is removed, what is new
+// or changed is added. One that add refuses is reported to refused (nil:
+// none can be) and no longer offered.
+func reconcile[T any](offered map[string]string, want map[string]T, remove func(...string), add func(name string, v T) error, refused func(name string, err error)) {
 	var gone []string
-	for uri := range off.resources {
-		if _, ok := want[uri]; !ok {
-			gone = append(gone, uri)
-			delete(off.resources, uri)
+	for name := range offered {
+		if _, ok := want[name]; !ok {
+			gone = append(gone, name)
+			delete(offered, name)
 		}
 	}
 	if len(gone) > 0 {
-		s.mcp.RemoveResources(gone...)
+		remove(gone...)
 	}
 	gone = gone[:0]
-	for t := range off.templates {
-		if _, ok := wantT[t]; !ok {
-			gone = append(gone, t)
-			delete(off.templates, t)
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		j := jsonOf(want[name])
+		if offered[name] == j {
+			continue
 		}
+		if err := add(name, want[name]); err != nil {
+			refused(name, err)
+			if _, had := offered[name]; had {
+				gone = append(gone, name)
+				delete(offered, name)
+			}
+			continue
+		}
+		offered[name] = j
 	}
 	if len(gone) > 0 {
-		s.mcp.RemoveResourceTemplates(gone...)
-	}
-	for _, uri := range slices.Sorted(maps.Keys(want)) {
-		j := jsonOf(want[uri])
-		if off.resources[uri] == j {
-			continue
-		}
-		if err := addResource(s.mcp, want[uri], s.resourceHandler(server)); err != nil {
-			s.log.Warn("serve: not offering a resource", "server", server, "uri", uri, "error", err)
-			continue
-		}
-		off.resources[uri] = j
-	}
-	for _, t := range slices.Sorted(maps.Keys(wantT)) {
-		j := jsonOf(wantT[t])
-		if off.templates[t] == j {
-			continue
-		}
-		if err := addTemplate(s.mcp, wantT[t], s.resourceHandler(server)); err != nil {
-			s.log.Warn("serve: not offering a resource template", "server", server, "template", t, "error", err)
-			continue
-		}
-		off.templates[t] = j
+		remove(gone...)
 	}
 }
 
