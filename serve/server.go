@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,7 @@ func New(opts Options) (*Server, error) {
 	}
 	impl := opts.Implementation
 	if impl == nil {
-		impl = &mcp.Implementation{Name: "mediator", Title: "mediator: a policy-enforcing MCP gateway"}
+		impl = &mcp.Implementation{Name: "mediator", Title: "mediator: a policy-enforcing MCP gateway", Version: buildVersion()}
 	}
 	caps := &mcp.ServerCapabilities{
 		Logging: &mcp.LoggingCapabilities{},
@@ -94,6 +95,16 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// buildVersion is the version the go command stamped on the binary's
+// main module (a tag, or a pseudo-version from the VCS), or "dev": a
+// host is told a version, as the spec's serverInfo wants one.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 // MCPServer is the one go-sdk server every transport serves.
