@@ -133,18 +133,23 @@ func (s *Server) sample(ctx context.Context, req *orchestrator.SamplingRequest) 
 	} else {
 		p.SystemPrompt = tag
 	}
-	meta := mcp.Meta{}
-	for k, v := range p.Meta {
-		meta[k] = v
-	}
-	meta[metaServer] = req.Server
-	p.Meta = meta
+	p.Meta = fromServer(p.Meta, req.Server)
 	return st.ss.CreateMessageWithTools(ctx, &p)
 }
 
 // metaServer names, in the _meta of a forwarded request, the server it
 // came from.
 const metaServer = "mediator/server"
+
+// fromServer is a copy of meta naming server as the request's origin.
+func fromServer(meta mcp.Meta, server string) mcp.Meta {
+	out := mcp.Meta{}
+	for k, v := range meta {
+		out[k] = v
+	}
+	out[metaServer] = server
+	return out
+}
 
 func (s *Server) elicit(ctx context.Context, req *orchestrator.ElicitationRequest) (*mcp.ElicitResult, error) {
 	st := s.inflight.owner(req.Server)
@@ -160,11 +165,6 @@ func (s *Server) elicit(ctx context.Context, req *orchestrator.ElicitationReques
 	}
 	p := *req.Params
 	p.Message = fmt.Sprintf("[%s] %s", req.Server, p.Message)
-	meta := mcp.Meta{}
-	for k, v := range p.Meta {
-		meta[k] = v
-	}
-	meta[metaServer] = req.Server
-	p.Meta = meta
+	p.Meta = fromServer(p.Meta, req.Server)
 	return st.ss.Elicit(ctx, &p)
 }

@@ -139,24 +139,8 @@ func TestServeStdio(t *testing.T) {
 
 func serveStdioChain(t *testing.T, configBlock string, allowed bool) {
 	e := newServeEnv(t, configBlock)
-	hostOut, serveIn := io.Pipe()    // host -> mediator
-	serveOutR, serveOut := io.Pipe() // mediator -> host
-	rec := &recorder{w: serveOut}
-	s := e.start(hostOut, rec, "serve", "--stdio")
-
-	c := mcp.NewClient(&mcp.Implementation{Name: "host"}, nil)
-	cs, err := c.Connect(context.Background(), &mcp.IOTransport{Reader: serveOutR, Writer: serveIn}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v\nstderr:\n%s", err, s.stderr.String())
-	}
-	tools, err := cs.ListTools(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tl := range tools.Tools {
-		names = append(names, tl.Name)
-	}
+	cs, s, rec := e.serveStdio()
+	names := toolNames(t, cs)
 	for _, want := range []string{"weather__get_forecast", "calendar__create_event"} {
 		if !strings.Contains(strings.Join(names, " "), want) {
 			t.Errorf("tools %v lack %s", names, want)
@@ -195,6 +179,35 @@ func serveStdioChain(t *testing.T, configBlock string, allowed bool) {
 			t.Errorf("stdout line %d is not a JSON-RPC message: %q", i+1, line)
 		}
 	}
+}
+
+// serveStdio runs `mediator serve --stdio` in process with a go-sdk host
+// connected to it; rec keeps every byte mediator sent the host.
+func (e *testEnv) serveStdio() (cs *mcp.ClientSession, s *served, rec *recorder) {
+	e.t.Helper()
+	hostOut, serveIn := io.Pipe()    // host -> mediator
+	serveOutR, serveOut := io.Pipe() // mediator -> host
+	rec = &recorder{w: serveOut}
+	s = e.start(hostOut, rec, "serve", "--stdio")
+	c := mcp.NewClient(&mcp.Implementation{Name: "host"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.IOTransport{Reader: serveOutR, Writer: serveIn}, nil)
+	if err != nil {
+		e.t.Fatalf("connect: %v\nstderr:\n%s", err, s.stderr.String())
+	}
+	return cs, s, rec
+}
+
+func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range tools.Tools {
+		names = append(names, tl.Name)
+	}
+	return names
 }
 
 func resultText(res *mcp.CallToolResult) string {
@@ -513,22 +526,8 @@ outputs:
 		t.Fatal(err)
 	}
 	e.write("serve:\n  tools: both\n  workflows_dir: " + dir + "\n")
-	hostOut, serveIn := io.Pipe()
-	serveOutR, serveOut := io.Pipe()
-	s := e.start(hostOut, serveOut, "serve", "--stdio")
-	c := mcp.NewClient(&mcp.Implementation{Name: "host"}, nil)
-	cs, err := c.Connect(context.Background(), &mcp.IOTransport{Reader: serveOutR, Writer: serveIn}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v\nstderr:\n%s", err, s.stderr.String())
-	}
-	tools, err := cs.ListTools(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tl := range tools.Tools {
-		names = append(names, tl.Name)
-	}
+	cs, s, _ := e.serveStdio()
+	names := toolNames(t, cs)
 	all := strings.Join(names, " ")
 	if !strings.Contains(all, "workflow__forecast") || !strings.Contains(all, "weather__get_forecast") || strings.Contains(all, "broken") {
 		t.Errorf("tools %v: want workflow__forecast and the gateway's, not broken", names)
