@@ -41,12 +41,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a loopback port nothing listens on (a later bind can
-# still race another process; the readiness check below then fails loudly).
+# free_port prints a loopback port nothing listens on, below the
+# ephemeral range (where outgoing connections take their local ports, and
+# a port no one listens on may still be taken). Another process can still
+# bind it first: listen then tries another.
 free_port() {
-	local port
+	local lo=32768 port
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
 	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
@@ -56,22 +59,40 @@ free_port() {
 	return 1
 }
 
-# wait_listening PORT PID NAME LOG waits until PORT accepts connections,
-# failing when the process PID exits first or after 30 s.
+# wait_listening PORT PID waits until PORT accepts connections; it fails
+# when the process PID exits first, or after 30 s.
 wait_listening() {
-	local port=$1 pid=$2 name=$3 log=$4
+	local port=$1 pid=$2
 	for _ in $(seq 300); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			return 0
 		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "conformance-server: $name exited before listening on 127.0.0.1:$port:" >&2
-			cat "$log" >&2
-			return 1
-		fi
+		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
-	echo "conformance-server: $name is not listening on 127.0.0.1:$port after 30 s (see $log)" >&2
+	return 1
+}
+
+# listen NAME LOG START runs START PORT (which starts NAME in the
+# background, logging to LOG) on a free port until NAME listens there, at
+# most 5 times (a port can be taken between the check and the bind), and
+# sets port to that port.
+listen() {
+	local name=$1 log=$2 start=$3 pid
+	for _ in 1 2 3 4 5; do
+		port=$(free_port)
+		"$start" "$port"
+		pid=$!
+		if wait_listening "$port" "$pid"; then
+			pids+=("$pid")
+			return 0
+		fi
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		cat "$log" >>"$log.tries"
+	done
+	echo "conformance-server: $name did not listen after 5 tries (30 s each at most):" >&2
+	cat "$log.tries" >&2
 	return 1
 }
 
@@ -100,19 +121,26 @@ fi
 # The fixture is stateful (-stateless=false), as the go-sdk's own
 # scripts/server-conformance.sh runs it: sampling and elicitation from a
 # server need a session.
-fixture_port=$(free_port)
-"$out/bin/everything-server" -http="127.0.0.1:$fixture_port" -stateless=false >"$out/fixture.log" 2>&1 &
-pids+=($!)
-wait_listening "$fixture_port" "${pids[-1]}" fixture "$out/fixture.log"
+start_fixture() {
+	"$out/bin/everything-server" -http="127.0.0.1:$1" -stateless=false >"$out/fixture.log" 2>&1 &
+}
+listen fixture "$out/fixture.log" start_fixture
+fixture_port=$port
 
 run_suite direct "http://127.0.0.1:$fixture_port/"
 
 if [ "$direct_only" = 1 ]; then
 	echo "conformance-server: DIRECT_ONLY=1: the fixture alone, no run through mediator" >&2
 else
-	mediator_port=$(free_port)
 	home="$out/home"
-	cat >"$home/config.yaml" <<CONFIG
+	start_mediator() {
+		write_config "$1"
+		env -i PATH="$PATH" HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_STATE_HOME="$home/state" \
+			MEDIATOR_KEYRING_PASSPHRASE=conformance-server \
+			"$out/bin/mediator" --config "$home/config.yaml" serve --http >"$out/mediator-serve.log" 2>&1 &
+	}
+	write_config() {
+		cat >"$home/config.yaml" <<CONFIG
 credentials:
   backend: file
   file_dir: $home/keyring
@@ -127,15 +155,12 @@ serve:
   servers: [fixture]
   prefix: false
   http:
-    listen: 127.0.0.1:$mediator_port
+    listen: 127.0.0.1:$1
     auth: none
 CONFIG
-	env -i PATH="$PATH" HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_STATE_HOME="$home/state" \
-		MEDIATOR_KEYRING_PASSPHRASE=conformance-server \
-		"$out/bin/mediator" --config "$home/config.yaml" serve --http >"$out/mediator-serve.log" 2>&1 &
-	pids+=($!)
-	wait_listening "$mediator_port" "${pids[-1]}" "mediator serve --http" "$out/mediator-serve.log"
-	run_suite mediator "http://127.0.0.1:$mediator_port/mcp"
+	}
+	listen "mediator serve --http" "$out/mediator-serve.log" start_mediator
+	run_suite mediator "http://127.0.0.1:$port/mcp"
 fi
 
 summary="$out/summary.md"

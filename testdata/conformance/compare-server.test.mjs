@@ -121,6 +121,16 @@ test('a listed scenario without results in either run fails the gate', () => {
   assert.match(d.stderr, /ping: no results directly/);
 });
 
+test('no results through mediator alone pass when the baseline says why (the suite aborted the scenario), never directly', () => {
+  const baseline = 'through_mediator:\n  ping: "the suite aborts it through mediator"\n';
+  const r = run({ scenarios: ['ping'], direct: { ping: ['SUCCESS'] }, mediator: {}, baseline });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(row(r.summary, 'ping'), /\*\*no results\*\* \| expected \(baseline\): the suite aborts it through mediator \|$/);
+  const d = run({ scenarios: ['ping'], direct: {}, mediator: { ping: ['SUCCESS'] }, baseline });
+  assert.equal(d.status, 1);
+  assert.match(d.stderr, /ping: no results directly/);
+});
+
 test('without a run through mediator ("-") the fixture is scored alone and nothing is gated but missing results', () => {
   const r = run({ scenarios: ['ping', 'caching'], direct: { ping: ['SUCCESS'], caching: ['FAILURE'] }, mediator: '-' });
   assert.equal(r.status, 0, r.stderr);
