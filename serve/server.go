@@ -38,6 +38,8 @@ type Server struct {
 	sessions sessions
 	inflight inflight
 	key      []byte // this process's key for approval questions' requestState
+	tasks    *taskStore
+	stop     context.CancelFunc // ends the runs of tasks (Close)
 }
 
 // listTimeout bounds listing a server's tools, prompts and resources
@@ -69,12 +71,20 @@ func New(opts Options) (*Server, error) {
 		caps.Resources = &mcp.ResourceCapabilities{ListChanged: true}
 		caps.AddExtension(connectors.SkillsExtension, nil)
 	}
+	if len(opts.Workflows) > 0 {
+		caps.AddExtension(connectors.TasksExtension, map[string]any{})
+	}
 	s := &Server{opts: opts, log: opts.Logger, offered: map[string]*offering{}, key: make([]byte, 32)}
 	_, _ = rand.Read(s.key)
+	life, stop := context.WithCancel(context.Background())
+	s.tasks, s.stop = newTaskStore(life), stop
 	s.sessions.m = map[*mcp.ServerSession]*state{}
 	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
 	if opts.Redactor != nil {
 		maskSecrets(s.mcp, opts.Redactor)
+	}
+	if len(opts.Workflows) > 0 {
+		s.addTasks()
 	}
 	if opts.Gateway {
 		if err := s.addSkills(); err != nil {
@@ -109,6 +119,14 @@ func buildVersion() string {
 
 // MCPServer is the one go-sdk server every transport serves.
 func (s *Server) MCPServer() *mcp.Server { return s.mcp }
+
+// Close cancels the workflow runs still going as tasks and waits for
+// them to end (journalled as cancelled, so they can be resumed).
+func (s *Server) Close() error {
+	s.stop()
+	s.tasks.close()
+	return nil
+}
 
 // SetOrchestrator hands the Server the orchestrator built with Host, and
 // builds the gateway's lists (connecting the servers served): call it
@@ -221,7 +239,8 @@ func requestError(err error) error {
 }
 
 // workflowHandler runs wt for the host session of each call, under that
-// session's standing with the data-flow policy.
+// session's standing with the data-flow policy: as a task when the host
+// can take one (taskCall), else within the call.
 func (s *Server) workflowHandler(wt WorkflowTool) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		name := wt.Tool.Name
@@ -233,25 +252,49 @@ func (s *Server) workflowHandler(wt WorkflowTool) mcp.ToolHandler {
 			return toolError(err), nil
 		}
 		st := s.sessions.of(s, req.Session)
-		ctx = st.context(ctx, pendingRequest{method: "tools/call", name: name, args: req.Params.Arguments, workflow: true})
-		// A workflow calls servers mediator cannot name ahead: their
-		// requests may reach this session if it is the only one in flight.
-		defer s.inflight.enter(anyServer, st)()
+		call := workflowCall{wt: wt, st: st, args: args, raw: req.Params.Arguments}
+		if tc := taskCallOf(ctx); tc != nil {
+			tc.started = s.tasks.start(st, tc.ext, func(ctx context.Context, progress func(connectors.Progress)) (*mcp.CallToolResult, error) {
+				return s.runWorkflow(ctx, call, progress)
+			})
+			return &mcp.CallToolResult{}, nil // the middleware answers with the task
+		}
 		progress := progressTo(ctx, req.Session, req.Params.GetProgressToken())
 		if progress == nil {
 			progress = func(connectors.Progress) {}
 		}
-		res, prov, err := wt.Run(ctx, st.sess, args, progress)
-		st.returned(prov)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return toolError(err), nil
-		}
-		if res == nil {
-			return toolError(fmt.Errorf("workflow %q returned no result", name)), nil
-		}
-		return res, nil
+		return s.runWorkflow(ctx, call, progress)
 	}
+}
+
+// workflowCall is a host's call of a workflow tool, its arguments checked.
+type workflowCall struct {
+	wt   WorkflowTool
+	st   *state
+	args map[string]any
+	raw  json.RawMessage // as the host sent them
+}
+
+// runWorkflow runs c on ctx (the call's, or its task's), reporting its
+// progress, and returns the tool's result: a failure is a tool error,
+// and only ctx's end is an error. What it returns is counted into the
+// session's provenance.
+func (s *Server) runWorkflow(ctx context.Context, c workflowCall, progress func(connectors.Progress)) (*mcp.CallToolResult, error) {
+	name := c.wt.Tool.Name
+	ctx = c.st.context(ctx, pendingRequest{method: "tools/call", name: name, args: c.raw, workflow: true})
+	// A workflow calls servers mediator cannot name ahead: their
+	// requests may reach this session if it is the only one in flight.
+	defer s.inflight.enter(anyServer, c.st)()
+	res, prov, err := c.wt.Run(ctx, c.st.sess, c.args, progress)
+	c.st.returned(prov)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return toolError(err), nil
+	}
+	if res == nil {
+		return toolError(fmt.Errorf("workflow %q returned no result", name)), nil
+	}
+	return res, nil
 }
