@@ -282,6 +282,8 @@ type workflowCall struct {
 func (s *Server) runWorkflow(ctx context.Context, c workflowCall, progress func(connectors.Progress)) (*mcp.CallToolResult, error) {
 	name := c.wt.Tool.Name
 	ctx = c.st.context(ctx, pendingRequest{method: "tools/call", name: name, args: c.raw, workflow: true})
+	// The arguments may carry anything the session was given.
+	ctx = withHostProvenance(ctx, c.st.provenance())
 	// A workflow calls servers mediator cannot name ahead: their
 	// requests may reach this session if it is the only one in flight.
 	defer s.inflight.enter(anyServer, c.st)()

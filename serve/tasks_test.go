@@ -197,6 +197,47 @@ func TestWorkflowTaskResultCountsIntoSession(t *testing.T) {
 	}
 }
 
+// A workflow's call carries what the host session was given, as a run
+// inside the call and as a task: data the host got from weather cannot
+// reach work through the workflow's arguments unasked.
+func TestWorkflowCallCarriesSessionProvenance(t *testing.T) {
+	w := newWFWorld(t)
+	w.add(t, "crunch.flow.yaml", "version: 1\nname: crunch\ninputs:\n  text: {type: string, default: x}\nsteps:\n  - id: crunch\n    call: {server: work, tool: crunch}\n    with: {text: ${ .inputs.text }}\noutputs:\n  ok: ${ .steps.crunch.result.ok }\n")
+	tools, err := LoadWorkflowTools(t.Context(), w.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Gateway: true, Servers: []string{"weather"}, Workflows: tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOrchestrator(w.o)
+	t.Cleanup(func() { _ = s.Close() })
+	forecast := map[string]any{"location": "Bergen", "days": 1}
+
+	h := plainHost(t, s, false)
+	if res := h.call(t, "weather__get_forecast", forecast); res.IsError {
+		t.Fatalf("forecast: %s", resultText(res))
+	}
+	if res := h.call(t, "crunch", map[string]any{"text": "the forecast"}); !res.IsError || !strings.Contains(resultText(res), "weather -> work") {
+		t.Errorf("synchronous workflow call after weather's data: %v %q, want it refused for weather -> work", res.IsError, resultText(res))
+	}
+
+	c := hostConnector(t, s)
+	if res, err := c.CallTool(t.Context(), "weather__get_forecast", forecast, nil); err != nil || res.IsError {
+		t.Fatalf("forecast: %v %v", err, res)
+	}
+	var task bool
+	ctx := connectors.WithTaskStarted(t.Context(), func(string) { task = true })
+	res, err := c.CallTool(ctx, "crunch", map[string]any{"text": "the forecast"}, nil)
+	if err != nil || !task || !res.IsError || !strings.Contains(resultText(res), "weather -> work") {
+		t.Errorf("workflow task after weather's data: %v (task %v) %q, want it refused for weather -> work", err, task, resultText(res))
+	}
+	if got := w.work.crunches.Load(); got != 0 {
+		t.Errorf("crunch was called %d times", got)
+	}
+}
+
 // Cancelling a task mid-run (the connector sends tasks/cancel when its
 // call's context ends) cancels the run: journalled cancelled, so it can
 // be resumed, as a synchronous call the host cancels is.
