@@ -133,7 +133,7 @@ func (ts *taskStore) start(st *state, ext bool, run func(ctx context.Context, pr
 		defer ts.runs.Done()
 		defer cancel()
 		res, err := run(ctx, func(p connectors.Progress) { t.set(p.Message) })
-		ts.finish(t, ctx, res, err)
+		ts.finish(ctx, t, res, err)
 	}()
 	return t
 }
@@ -163,7 +163,7 @@ func (t *task) set(msg string) {
 
 // finish records how t's run ended: its result (a tool error included),
 // an error for the host, or its cancellation.
-func (ts *taskStore) finish(t *task, ctx context.Context, res *mcp.CallToolResult, err error) {
+func (ts *taskStore) finish(ctx context.Context, t *task, res *mcp.CallToolResult, err error) {
 	now := time.Now()
 	t.mu.Lock()
 	t.updated, t.finished = now, now
