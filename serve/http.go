@@ -203,7 +203,7 @@ func httpHandler(srv *mcp.Server, opts HTTPOptions) (http.Handler, error) {
 	})
 
 	srv.AddReceivingMiddleware(scopeMiddleware)
-	var endpoint http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Logger: logger})
+	endpoint := TasksHandler(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Logger: logger}))
 	if !opts.NoAuth {
 		tokens := opts.Tokens
 		verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {

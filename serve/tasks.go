@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -542,17 +543,22 @@ func (c tasksConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 
 // TasksHandler is TasksTransport for h, a streamable HTTP endpoint of the
 // Server: each POSTed tools/call's task parameter is handed on in its
-// _meta. Wrap the endpoint inside the token check.
+// _meta. HTTPHandler's endpoint has it.
 func TasksHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
+		// The endpoint's own bound, applied before reading.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, mcp.DefaultMaxRequestBodyBytes))
 		_ = r.Body.Close()
 		if err != nil {
-			http.Error(w, "Bad Request: reading the body: "+err.Error(), http.StatusBadRequest)
+			status := http.StatusBadRequest
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				status = http.StatusRequestEntityTooLarge
+			}
+			http.Error(w, "reading the body: "+err.Error(), status)
 			return
 		}
 		if bytes.Contains(body, []byte(`"tools/call"`)) || bytes.Contains(body, []byte(`"initialize"`)) {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -542,14 +540,14 @@ func TestWorkflowTask20251125(t *testing.T) {
 	}
 }
 
-// Over streamable HTTP, TasksHandler does what TasksTransport does.
+// Over streamable HTTP, HTTPHandler's endpoint does what TasksTransport
+// does (TasksHandler).
 func TestWorkflowTask20251125OverHTTP(t *testing.T) {
 	w := newWFWorld(t)
 	w.add(t, "rain-reminders.flow.yaml", "")
 	s := taskServer(t, w, Options{})
-	hs := httptest.NewServer(TasksHandler(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.MCPServer() }, nil)))
-	t.Cleanup(hs.Close)
-	h := rawHostOn(t, &mcp.StreamableClientTransport{Endpoint: hs.URL})
+	hs := startHTTP(t, s.MCPServer(), HTTPOptions{NoAuth: true})
+	h := rawHostOn(t, &mcp.StreamableClientTransport{Endpoint: hs.URL + MCPPath})
 	if caps := h.initialize(t); caps.Tasks.Requests.Tools.Call == nil {
 		t.Fatalf("initialize does not declare task-augmented tools/call: %+v", caps)
 	}

@@ -211,6 +211,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer orch.Close()
+	defer srv.Close() // before the orchestrator: runs still going are journalled as cancelled
 	srv.SetOrchestrator(orch)
 
 	if opts.Stdio {
@@ -226,7 +227,7 @@ func serveStdio(ctx context.Context, opts *Options, srv *serve.Server) error {
 	if out == nil {
 		out = opts.IO.Out
 	}
-	t := &mcp.IOTransport{Reader: io.NopCloser(opts.IO.In), Writer: nopWriteCloser{out}}
+	t := serve.TasksTransport(&mcp.IOTransport{Reader: io.NopCloser(opts.IO.In), Writer: nopWriteCloser{out}})
 	err := srv.MCPServer().Run(ctx, t)
 	if err == nil || errors.Is(err, io.EOF) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return ctx.Err()
