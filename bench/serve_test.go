@@ -46,7 +46,10 @@ const serveTarget = 1.5
 // process beside the direct client. For scale it also times the
 // extra hop alone: the same call on a bare go-sdk stdio server
 // (bench/stdioserver) in a process of its own, against the same direct
-// call. Only wall time is compared: mediator's CPU is spent in another
+// call; and the floor of any stdio gateway built on go-sdk, a bare go-sdk
+// proxy (bench/stdioproxy: stdio server in, streamable HTTP client out,
+// nothing in between), against the direct call and against mediator.
+// Only wall time is compared: mediator's CPU is spent in another
 // process. It prints numbers and asserts nothing about time.
 func TestServeRatio(t *testing.T) {
 	if !*serveRatio {
@@ -57,8 +60,10 @@ func TestServeRatio(t *testing.T) {
 		bins = filepath.Join(t.TempDir(), "bin")
 		build(t, bins, "./cmd/mediator")
 		build(t, bins, "./bench/stdioserver")
+		build(t, bins, "./bench/stdioproxy")
 	}
 	stdioserver := filepath.Join(bins, "stdioserver")
+	stdioproxy := filepath.Join(bins, "stdioproxy")
 	for _, backend := range []struct {
 		name string
 		url  func(testing.TB) string
@@ -73,6 +78,7 @@ func TestServeRatio(t *testing.T) {
 		d := direct(t, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
 		m := served(t, filepath.Join(bins, "mediator"), url)
 		hop := direct(t, &mcp.CommandTransport{Command: exec.Command(stdioserver)})
+		proxy := direct(t, &mcp.CommandTransport{Command: exec.Command(stdioproxy, url)})
 
 		dw, _, mw, _ := alternate(t, d, m, nil, *serveRounds, *serveBatch)
 		ratio := pairedRatio(mw, dw)
@@ -85,6 +91,12 @@ func TestServeRatio(t *testing.T) {
 			backend.name, median(dw), median(mw), ratio, serveTarget, verdict)
 		t.Logf("stdio-hop   %-11s backend wall: direct over HTTP %6.1f µs, a bare go-sdk stdio server %6.1f µs, ratio %.3f (the extra hop alone, for scale)",
 			backend.name, median(hdw), median(hw), pairedRatio(hw, hdw))
+		pdw, _, pw, _ := alternate(t, d, proxy, nil, *serveRounds, *serveBatch)
+		t.Logf("bare-proxy  %-11s backend wall: direct over HTTP %6.1f µs, through a bare go-sdk proxy %6.1f µs, ratio %.3f (the floor of a go-sdk stdio gateway)",
+			backend.name, median(pdw), median(pw), pairedRatio(pw, pdw))
+		ppw, _, pmw, _ := alternate(t, proxy, m, nil, *serveRounds, *serveBatch)
+		t.Logf("over-proxy  %-11s backend wall: a bare go-sdk proxy %6.1f µs, through mediator serve --stdio %6.1f µs, ratio %.3f (what mediator adds to the floor)",
+			backend.name, median(ppw), median(pmw), pairedRatio(pmw, ppw))
 	}
 }
 
