@@ -81,6 +81,7 @@ func (s *Server) refresh(ctx context.Context, server string, k kind) {
 	if k&kindResources != 0 {
 		s.refreshResources(ctx, o, server, off)
 	}
+	s.routes.set(server, off, s.ownPrompt(server))
 }
 
 func (s *Server) refreshTools(ctx context.Context, o *orchestrator.Orchestrator, server string, off *offering) {
@@ -292,7 +293,7 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 		if p := progressTo(ctx, req.Session, req.Params.GetProgressToken()); p != nil {
 			ctx = connectors.WithProgress(ctx, p)
 		}
-		defer s.inflight.enter(server, st)()
+		defer s.inflight.enterRequest(ctx, server, st)()
 		res, err := o.CallWith(ctx, server, tool, args, orchestrator.CallOptions{Provenance: st.provenance()})
 		if res != nil {
 			st.returned(res.Provenance)
@@ -329,7 +330,7 @@ func (s *Server) promptHandler(server, prompt, name string) mcp.PromptHandler {
 		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
 			request: "prompts/get\x00" + name + "\x00" + string(args)}
 		ctx = withAsk(ctx, a)
-		defer s.inflight.enter(server, st)()
+		defer s.inflight.enterRequest(ctx, server, st)()
 		pm, err := o.GetPrompt(ctx, server, prompt, req.Params.Arguments, st.provenance())
 		if pm != nil {
 			st.returned(pm.Provenance)
@@ -367,7 +368,7 @@ func (s *Server) resourceHandler(server string) mcp.ResourceHandler {
 			// is asked directly (see approve).
 			ctx = withAsk(ctx, a)
 		}
-		defer s.inflight.enter(server, st)()
+		defer s.inflight.enterRequest(ctx, server, st)()
 		rc, err := o.ReadResource(ctx, server, uri, st.provenance())
 		if rc != nil {
 			st.returned(rc.Provenance)

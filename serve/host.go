@@ -5,6 +5,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -23,25 +24,42 @@ const anyServer = ""
 // behalf of one of them, and goes to it only when it is the only one.
 type inflight struct {
 	mu sync.Mutex
-	m  map[string]map[*state]int
+	m  map[string]map[*state][]*inflightRequest
 }
+
+// inflightRequest is one host request in flight; ctx is its handler's context
+// (nil for a workflow's run), which ties a notification to the request.
+type inflightRequest struct{ ctx context.Context }
 
 // enter records a request of st to server, and returns its end.
 func (f *inflight) enter(server string, st *state) func() {
+	return f.add(server, st, &inflightRequest{})
+}
+
+// enterRequest records the host request on ctx of st to server, and
+// returns its end.
+func (f *inflight) enterRequest(ctx context.Context, server string, st *state) func() {
+	return f.add(server, st, &inflightRequest{ctx: ctx})
+}
+
+func (f *inflight) add(server string, st *state, r *inflightRequest) func() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.m == nil {
-		f.m = map[string]map[*state]int{}
+		f.m = map[string]map[*state][]*inflightRequest{}
 	}
 	if f.m[server] == nil {
-		f.m[server] = map[*state]int{}
+		f.m[server] = map[*state][]*inflightRequest{}
 	}
-	f.m[server][st]++
+	f.m[server][st] = append(f.m[server][st], r)
 	return func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if f.m[server][st]--; f.m[server][st] == 0 {
+		rs := slices.DeleteFunc(f.m[server][st], func(x *inflightRequest) bool { return x == r })
+		if len(rs) == 0 {
 			delete(f.m[server], st)
+		} else {
+			f.m[server][st] = rs
 		}
 	}
 }
@@ -49,18 +67,35 @@ func (f *inflight) enter(server string, st *state) func() {
 // owner is the one host session with a request to server (or a workflow
 // run) in flight, or nil when there is none or more than one.
 func (f *inflight) owner(server string) *state {
+	st, _ := f.ownerRequest(server)
+	return st
+}
+
+// ownerRequest is owner, and the context of its latest request to server
+// that has one (else context.Background()).
+func (f *inflight) ownerRequest(server string) (*state, context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var found *state
+	var (
+		found *state
+		ctx   = context.Background()
+	)
 	for _, key := range []string{server, anyServer} {
-		for st := range f.m[key] {
+		for st, rs := range f.m[key] {
 			if found != nil && found != st {
-				return nil
+				return nil, nil
 			}
 			found = st
+			if key == server {
+				for _, r := range rs {
+					if r.ctx != nil {
+						ctx = r.ctx
+					}
+				}
+			}
 		}
 	}
-	return found
+	return found, ctx
 }
 
 // Host is the orchestrator.Host to build the orchestrator with: it
@@ -85,7 +120,31 @@ func (s *Server) Host() orchestrator.Host {
 		ResourcesChanged: func(server string) {
 			go s.refreshLater(server, kindResources)
 		},
+		ResourceUpdated: s.resourceUpdated,
+		Log:             s.serverLog,
 	}
+}
+
+// serverLog passes a server's log message on to the host session with a
+// request to that server in flight (when it is the only one, as for
+// sampling), its logger prefixed with the server's name, at the level the
+// session set with logging/setLevel (none until it sets one). The
+// message counts as data that server gave the session.
+func (s *Server) serverLog(server string, msg *mcp.LoggingMessageParams) {
+	st, ctx := s.inflight.ownerRequest(server)
+	if st == nil || st.ss == nil {
+		return
+	}
+	p := *msg
+	p.Meta = nil
+	p.Logger = server
+	if msg.Logger != "" {
+		p.Logger = server + "/" + msg.Logger
+	}
+	st.returned(orchestrator.ProvenanceOf(server))
+	// On the request's context the message goes with its answer (on its
+	// stream over HTTP), ahead of it.
+	_ = st.ss.Log(ctx, &p)
 }
 
 func (s *Server) refreshLater(server string, k kind) {

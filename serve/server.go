@@ -37,7 +37,9 @@ type Server struct {
 
 	sessions sessions
 	inflight inflight
-	key      []byte // this process's key for approval questions' requestState
+	routes   routes        // the gateway's prompts and resources, by server
+	subs     subscriptions // the host sessions' resource subscriptions
+	key      []byte        // this process's key for approval questions' requestState
 	tasks    *taskStore
 	stop     context.CancelFunc // ends the runs of tasks (Close)
 }
@@ -79,7 +81,13 @@ func New(opts Options) (*Server, error) {
 	life, stop := context.WithCancel(context.Background())
 	s.tasks, s.stop = newTaskStore(life), stop
 	s.sessions.m = map[*mcp.ServerSession]*state{}
-	s.mcp = mcp.NewServer(impl, &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps})
+	sopts := &mcp.ServerOptions{Logger: opts.Logger, Capabilities: caps}
+	if opts.Gateway {
+		caps.Completions = &mcp.CompletionCapabilities{}
+		caps.Resources.Subscribe = true
+		sopts.CompletionHandler, sopts.SubscribeHandler, sopts.UnsubscribeHandler = s.complete, s.subscribe, s.unsubscribe
+	}
+	s.mcp = mcp.NewServer(impl, sopts)
 	if opts.Redactor != nil {
 		maskSecrets(s.mcp, opts.Redactor)
 	}

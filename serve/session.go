@@ -52,6 +52,7 @@ func (ss *sessions) of(s *Server, hs *mcp.ServerSession) *state {
 		ss.mu.Lock()
 		delete(ss.m, hs)
 		ss.mu.Unlock()
+		s.unsubscribeAll(hs)
 	}()
 	return st
 }
@@ -116,7 +117,7 @@ func approvalMessage(ctx context.Context, fr orchestrator.FlowRequest) string {
 	switch {
 	case req.workflow:
 		fmt.Fprintf(&b, ", a step of workflow %q (its arguments are built by the workflow from its inputs and earlier steps).\n", req.name)
-	case fr.Method == "tools/call" || fr.Method == "prompts/get":
+	case fr.Method == "tools/call" || fr.Method == "prompts/get" || fr.Method == orchestrator.MethodComplete:
 		args := string(req.args)
 		if args == "" || args == "null" {
 			args = "{}"
