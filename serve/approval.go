@@ -45,7 +45,7 @@ var errAskHost = errors.New("the user's approval is asked for")
 
 // ask is a tool call's state for its approval question.
 type ask struct {
-	caps      *mcp.ClientCapabilities
+	caps      func() *mcp.ClientCapabilities // asked only when a question is: decoding them costs
 	responses mcp.InputResponseMap
 	state     string // as the host echoed it
 	request   string // the request, as the state signs it
@@ -75,7 +75,7 @@ func (a *ask) inputRequests() mcp.InputRequestMap {
 func (st *state) approve(ctx context.Context, fr orchestrator.FlowRequest) (orchestrator.Approval, error) {
 	params := approvalParams(ctx, fr)
 	if a, ok := ctx.Value(askKey{}).(*ask); ok {
-		if !capsElicit(a.caps, "form") {
+		if !capsElicit(a.caps(), "form") {
 			return orchestrator.ApprovalDeny, nil
 		}
 		want := st.sign(a.request, fr)

@@ -287,7 +287,7 @@ func (s *Server) toolHandler(server, tool, name string) mcp.ToolHandler {
 		}
 		st := s.sessions.of(s, req.Session)
 		ctx = st.context(ctx, pendingRequest{method: "tools/call", name: name, args: req.Params.Arguments})
-		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+		a := &ask{caps: req.ClientCapabilities, responses: req.Params.InputResponses, state: req.Params.RequestState,
 			request: "tools/call\x00" + name + "\x00" + jsonOf(args)}
 		ctx = withAsk(ctx, a)
 		if p := progressTo(ctx, req.Session, req.Params.GetProgressToken()); p != nil {
@@ -327,7 +327,7 @@ func (s *Server) promptHandler(server, prompt, name string) mcp.PromptHandler {
 		st := s.sessions.of(s, req.Session)
 		args, _ := json.Marshal(req.Params.Arguments)
 		ctx = st.context(ctx, pendingRequest{method: "prompts/get", name: name, args: args})
-		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+		a := &ask{caps: req.ClientCapabilities, responses: req.Params.InputResponses, state: req.Params.RequestState,
 			request: "prompts/get\x00" + name + "\x00" + string(args)}
 		ctx = withAsk(ctx, a)
 		defer s.inflight.enterRequest(ctx, server, st)()
@@ -360,7 +360,7 @@ func (s *Server) resourceHandler(server string) mcp.ResourceHandler {
 		}
 		st := s.sessions.of(s, req.Session)
 		ctx = st.context(ctx, pendingRequest{method: "resources/read", name: uri})
-		a := &ask{caps: req.ClientCapabilities(), responses: req.Params.InputResponses, state: req.Params.RequestState,
+		a := &ask{caps: req.ClientCapabilities, responses: req.Params.InputResponses, state: req.Params.RequestState,
 			request: "resources/read\x00" + uri}
 		if roundTrips(req.Session) {
 			// go-sdk v1.8.0 refuses a read's input-required result for a

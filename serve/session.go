@@ -1,5 +1,7 @@
 package serve
 
+//lint:file-ignore SA1019 logging and sampling are deprecated from protocol 2026-07-28 on, but mediator passes them between hosts and servers that use them (2025-11-25 and the deprecation window)
+
 import (
 	"context"
 	"encoding/json"

@@ -834,7 +834,7 @@ func TestWorkflowCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := resultText(res)
-	if !res.IsError || !regexp.MustCompile("run \\S+ cancelled").MatchString(msg) || !strings.Contains(msg, "error class: cancelled") || !strings.Contains(msg, "mediator resume ") {
+	if !res.IsError || !regexp.MustCompile(`run \S+ cancelled`).MatchString(msg) || !strings.Contains(msg, "error class: cancelled") || !strings.Contains(msg, "mediator resume ") {
 		t.Errorf("cancelled run: %v %q", res.IsError, msg)
 	}
 }

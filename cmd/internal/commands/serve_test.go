@@ -73,7 +73,6 @@ func (l *lockedBuffer) String() string {
 
 // served is a `mediator serve` running in process.
 type served struct {
-	stdout bytes.Buffer // what went to stdout (stdio: guarded by the pipe's end)
 	stderr *lockedBuffer
 	code   chan int
 	cancel context.CancelFunc
