@@ -1,9 +1,10 @@
 # The one test command (README Quick start, .ci/run): format check, vet, staticcheck,
 # the real npm servers the tests talk to, every test with the race detector,
-# then the official MCP conformance suite against cmd/conformance-client.
+# then the official MCP conformance suite against cmd/conformance-client and,
+# as a server, against `mediator serve`.
 GO ?= go
 
-.PHONY: test check fmt-check vet staticcheck tools build bench demo conformance
+.PHONY: test check fmt-check vet staticcheck tools build bench demo conformance conformance-server
 
 # Modules of their own: test-only dependency graphs kept out of go.mod.
 SUBMODULES := connectors/oauth/interop
@@ -12,12 +13,22 @@ test: check tools
 	$(GO) test -race -count=1 ./...
 	for m in $(SUBMODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	$(MAKE) conformance
+	$(MAKE) conformance-server
 
 # Every client scenario of @modelcontextprotocol/conformance (Node 22 from npm),
 # plus the 2025-11-25 and 2026-07-28 requirement sets; summary in
 # conformance-results/summary.md.
 conformance:
 	bash scripts/conformance.sh
+
+# Every server scenario of the same suite, directly against the go-sdk's
+# conformance everything-server and through `mediator serve --http` fronting
+# it; fails when one passes directly but not through mediator (unless
+# testdata/conformance/expected-server-failures.yaml says why); summary in
+# conformance-results/server/summary.md. Runs after `conformance`, which
+# clears conformance-results/.
+conformance-server:
+	bash scripts/conformance-server.sh
 
 check: fmt-check vet staticcheck
 

@@ -91,6 +91,7 @@ type Connector struct {
 	roots  []string
 	client *mcp.Client
 	tasks  *taskState // what the sessions' wires learnt (see taskWire)
+	logs   logOrder   // the log messages read and handled (see logOrder)
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context

@@ -57,6 +57,13 @@ type Host struct {
 	PromptsChanged   func(server string)
 	ResourcesChanged func(server string)
 	ResourceUpdated  func(server, uri string)
+
+	// Log is handed each notifications/message of the server, after the
+	// connector logged it (masked, stripped of terminal controls). The
+	// message is the server's, untouched: untrusted. With Log set the
+	// server is asked for every level (debug); the front end filters. It
+	// must not block, as ToolsChanged.
+	Log func(server string, msg *mcp.LoggingMessageParams)
 }
 
 // SamplingRequest is one sampling/createMessage from a server, with the
@@ -111,6 +118,7 @@ const (
 	methodSampling    = "sampling/createMessage"
 	methodElicitation = "elicitation/create"
 	methodRoots       = "roots/list"
+	methodLog         = "notifications/message"
 )
 
 // hostOptions fills opts with the handlers and capabilities this
@@ -352,11 +360,16 @@ func ElicitationSchema(requested any) (*jsonschema.Schema, error) {
 const logMaxRunes = 2000
 
 // logged writes a server's notifications/message to the connector's log
-// at its level, its text redacted and stripped of terminal controls.
+// at its level, its text redacted and stripped of terminal controls, then
+// hands it to Host.Log.
 func (c *Connector) logged(_ context.Context, r *mcp.LoggingMessageRequest) {
+	defer c.logs.done()
 	p := r.Params
 	if p == nil {
 		return
+	}
+	if f := c.opts.Host.Log; f != nil {
+		defer f(c.cfg.Name, p)
 	}
 	var text string
 	switch d := p.Data.(type) {
@@ -382,14 +395,14 @@ func (c *Connector) logged(_ context.Context, r *mcp.LoggingMessageRequest) {
 const protocolStateless = "2026-07-28"
 
 // serverLogLevel is the least severe level of the server's logs the
-// connector's log keeps: what it asks the server to send; "" when the log
-// keeps nothing, and then nothing is asked for. The logger is fixed at
-// New, so this is decided once.
+// connector's log keeps, or debug when Host.Log takes them: what it asks
+// the server to send; "" when nothing keeps them, and then nothing is
+// asked for. The logger is fixed at New, so this is decided once.
 func (c *Connector) serverLogLevel() mcp.LoggingLevel {
 	c.logLevelOnce.Do(func() {
 		ctx := context.Background()
 		switch {
-		case c.log.Enabled(ctx, slog.LevelDebug):
+		case c.opts.Host.Log != nil || c.log.Enabled(ctx, slog.LevelDebug):
 			c.logLevel = "debug"
 		case c.log.Enabled(ctx, slog.LevelInfo):
 			c.logLevel = "info"

@@ -141,6 +141,7 @@ func (s *taskState) newWire() *taskWire {
 // taskWire watches one session's messages (see the comment at the top).
 type taskWire struct {
 	state *taskState
+	logs  *logOrder // counts the log messages read, when the front end takes them
 
 	mu      sync.Mutex
 	pending map[jsonrpc.ID]wireRequest // requests whose responses it reads
@@ -304,6 +305,9 @@ func (c *wiredConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	msg, err := c.Connection.Read(ctx)
 	if err == nil {
 		c.wire.incoming(msg)
+		if r, ok := msg.(*jsonrpc.Request); ok && r.Method == methodLog && c.wire.logs != nil {
+			c.wire.logs.seen()
+		}
 	}
 	return msg, err
 }
@@ -350,11 +354,15 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 	req.ContentLength = int64(len(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	resp, err := next(req)
-	if err != nil || !watch {
+	if err != nil {
 		return resp, err
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	resp.Body = &wireBody{ReadCloser: resp.Body, wire: w, events: mt == "text/event-stream"}
+	events := mt == "text/event-stream"
+	if !watch && (w.logs == nil || !events) {
+		return resp, nil
+	}
+	resp.Body = &wireBody{ReadCloser: resp.Body, wire: w, events: events, watch: watch}
 	return resp, nil
 }
 
@@ -380,6 +388,7 @@ type wireBody struct {
 	io.ReadCloser
 	wire   *taskWire
 	events bool
+	watch  bool         // the wire reads the response (else only log messages are counted)
 	buf    bytes.Buffer // the body so far (JSON), or the current line
 	data   bytes.Buffer // the current event's data
 }
@@ -428,7 +437,14 @@ func (b *wireBody) lines(p []byte) {
 }
 
 func (b *wireBody) message(data []byte) {
+	isLog := b.wire.logs != nil && bytes.Contains(data, []byte(methodLog))
+	if !b.watch && !isLog {
+		return
+	}
 	if msg, err := jsonrpc.DecodeMessage(data); err == nil {
 		b.wire.incoming(msg)
+		if r, ok := msg.(*jsonrpc.Request); ok && isLog && r.Method == methodLog {
+			b.wire.logs.seen()
+		}
 	}
 }

@@ -16,6 +16,9 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	defer cancel()
 	limit := c.limit.session()
 	wire := c.tasks.newWire()
+	if c.opts.Host.Log != nil {
+		wire.logs = &c.logs
+	}
 	t, st, err := c.newTransport(ctx, limit, wire)
 	if err != nil {
 		st.close()

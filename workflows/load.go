@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -17,4 +18,21 @@ func Load(path string) (*flow.Flow, error) {
 		return nil, fmt.Errorf("read flow file: %w", err)
 	}
 	return flow.Parse(path, data)
+}
+
+// LoadForRun reads the flow file at path and validates it as a flow about
+// to run, as `mediator run` does: under opts (the config's policy.flows
+// and servers), with the retry rule left to the engine (RetryAtRunTime),
+// which applies it before each call with the live annotations. It returns
+// every problem found, each at FILE:LINE:COL; the flow may run only when
+// problems.Errors() is empty (warnings do not stop it). The error is a
+// read error.
+func LoadForRun(ctx context.Context, path string, opts flow.ValidateOptions) (*flow.Flow, flow.Problems, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read flow file: %w", err)
+	}
+	opts.RetryAtRunTime = true
+	f, ps := flow.Check(ctx, path, data, opts)
+	return f, ps, nil
 }

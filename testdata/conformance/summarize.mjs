@@ -8,20 +8,10 @@
 // Exit status 1 when a scenario listed in EXPECTED_SCENARIOS_FILE (one per
 // line; "-" for none) has no results, or a scenario not in the baseline
 // has a FAILURE or WARNING check.
-import { readdirSync, readFileSync, appendFileSync, existsSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync, appendFileSync, existsSync } from 'node:fs';
+import { readResults } from './results.mjs';
 
 const [resultsDir, title, baselineFile, summaryFile, expectedFile] = process.argv.slice(2);
-
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (name === 'checks.json') out.push(p);
-  }
-  return out;
-}
 
 // The baseline is `client:` followed by `- scenario` or `- scenario:check`
 // lines; comments are allowed. Parsed by hand to need no YAML package.
@@ -33,20 +23,7 @@ if (existsSync(baselineFile)) {
   }
 }
 
-const rows = new Map();
-for (const f of walk(resultsDir)) {
-  const rel = relative(resultsDir, join(f, '..'));
-  const scenario = rel.replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
-  const checks = JSON.parse(readFileSync(f, 'utf8'));
-  const r = { passed: 0, failed: 0, warnings: 0, skipped: 0, bad: [] };
-  for (const c of checks) {
-    if (c.status === 'SUCCESS') r.passed++;
-    else if (c.status === 'FAILURE') { r.failed++; r.bad.push(c.id); }
-    else if (c.status === 'WARNING') { r.warnings++; r.bad.push(c.id); }
-    else if (c.status === 'SKIPPED') r.skipped++;
-  }
-  rows.set(scenario, r);
-}
+const rows = readResults(resultsDir);
 
 let unexpected = 0;
 const lines = [`## ${title}`, '', '| Scenario | Passed | Failed | Warnings | Skipped | Verdict |', '| --- | ---: | ---: | ---: | ---: | --- |'];

@@ -374,6 +374,22 @@ func (p *Provenance) ViewServers(s *Step) []string {
 	return p.names(n, ok)
 }
 
+// OutputServers returns the servers whose data the flow's outputs can
+// carry, sorted: the provenance of what a run returns. Outputs are read
+// after every step settled, so this is the union of their expressions'
+// servers; a literal output carries none.
+func (p *Provenance) OutputServers() []string {
+	set := map[string]bool{}
+	for _, name := range p.f.OutputOrder {
+		valueExprs(p.f.Outputs[name], "", func(_ string, e *Expr) {
+			for _, srv := range p.ExprServers(e) {
+				set[srv] = true
+			}
+		})
+	}
+	return sortedSet(set)
+}
+
 // ControlServers returns the servers whose data can decide whether, and
 // how often, s runs.
 func (p *Provenance) ControlServers(s *Step) []string {

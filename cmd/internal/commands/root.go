@@ -26,6 +26,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/run"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/secret"
+	servecmd "github.com/mediatorhq/mediator/cmd/internal/commands/serve"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/servers"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/skills"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/tools"
@@ -92,6 +93,8 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		// Skills.
 		skills.NewCmdSkills(f, nil),
 		skills.NewCmdSkill(f, nil),
+		// mediator as an MCP server for an agent host.
+		servecmd.NewCmdServe(f, nil),
 	} {
 		c.GroupID = "use"
 		root.AddCommand(c)

@@ -35,6 +35,8 @@ type Config struct {
 	LLM *LLM
 	// Approvals decide whether the chat asks before a tool call.
 	Approvals Approvals
+	// Serve is what `mediator serve` offers a host, and how.
+	Serve Serve
 }
 
 // Credentials selects the keyring backend.

@@ -69,6 +69,7 @@ type rawFile struct {
 	Policy    rawPolicy    `mapstructure:"policy"`
 	LLM       rawLLM       `mapstructure:"llm"`
 	Approvals rawApprovals `mapstructure:"approvals"`
+	Serve     rawServe     `mapstructure:"serve"`
 }
 
 // RawTLS is the tls block as viper decodes it (exported only because the
@@ -166,7 +167,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
 			if root.Kind != yaml.MappingNode {
-				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir, policy, llm or approvals at the top, got %s", kindName(root))
+				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir, policy, llm, approvals or serve at the top, got %s", kindName(root))
 				return nil, w.problems
 			}
 			clean = w.mapping(root, fileSpec, "")
@@ -264,6 +265,7 @@ func (w *walker) build(raw *rawFile) *Config {
 	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
 	w.buildPolicy(raw.Policy, cfg)
 	w.buildLLM(raw, cfg)
+	w.buildServe(raw.Serve, cfg)
 	return cfg
 }
 

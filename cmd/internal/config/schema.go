@@ -31,6 +31,7 @@ const (
 	kMapOf          // free keys, object values (servers)
 	kSandbox        // "off", or an object (see sandboxSpec)
 	kSampling       // deny|ask|allow, or an object (see samplingSpec)
+	kObjects        // list of elem objects (serve.http.tokens)
 )
 
 type spec struct {
@@ -182,6 +183,7 @@ var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"policy":    policySpec,
 	"llm":       llmSpec,
 	"approvals": approvalsSpec,
+	"serve":     serveSpec,
 }}
 
 // loc is where a field sits in the file, and its value before ${VAR}
@@ -301,6 +303,22 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 			if c := w.value(nil, item, &spec{kind: kString}, fmt.Sprintf("%s[%d]", path, i)); c != nil {
 				out.Content = append(out.Content, c)
 			}
+		}
+		return out
+	case kObjects:
+		if n.Kind != yaml.SequenceNode {
+			w.badValue(n, path, "expected a list of mappings, got %s", kindName(n))
+			return nil
+		}
+		out := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for i, item := range n.Content {
+			c := w.value(nil, item, s.elem, fmt.Sprintf("%s[%d]", path, i))
+			if c == nil {
+				// An unusable item keeps its place, so the indexes in
+				// problems stay those of the file.
+				c = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			}
+			out.Content = append(out.Content, c)
 		}
 		return out
 	case kSandbox:

@@ -131,6 +131,10 @@ func (w *walker) validateServer(s *Server) {
 		w.keyAt(p, "the server name %q is reserved: the keyring holds the chat model's key under it (mediator secret set %s NAME); give this server another name", LLMSecretServer, LLMSecretServer)
 		return
 	}
+	if s.Name == ServeSecretServer {
+		w.keyAt(p, "the server name %q is reserved: the keyring holds the private key of mediator serve's TLS certificate under it (serve.http.tls.key_secret); give this server another name", ServeSecretServer)
+		return
+	}
 
 	hasURL, hasCommand := s.URL != "" || w.bad[p+".url"], s.Command != "" || w.bad[p+".command"]
 	switch {

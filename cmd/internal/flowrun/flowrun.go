@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -116,15 +115,13 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 // reported at once, each as FILE:LINE:COL, with exit code 2; warnings go
 // to stderr and do not stop the run.
 func LoadFlow(ctx context.Context, env Env, cfg *config.Config, path string) (*flow.Flow, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("read flow file: %w", err)}
-	}
-	f, ps := flow.Check(ctx, path, data, flow.ValidateOptions{
-		PolicyFlows:    PolicyOf(env, cfg).Flows,
-		RetryAtRunTime: true,
-		Server:         ServerCheck(cfg),
+	f, ps, err := workflows.LoadForRun(ctx, path, flow.ValidateOptions{
+		PolicyFlows: PolicyOf(env, cfg).Flows,
+		Server:      ServerCheck(cfg),
 	})
+	if err != nil {
+		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
 	if errs := ps.Errors(); len(errs) > 0 {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(errs), errs)}
 	}
