@@ -525,15 +525,16 @@ func TestClearAndSend(t *testing.T) {
 	s := run(t, w.ui.Model(), 100, 30)
 	s.send("/prompt")
 	s.waitFor("attached weather:daily", "Summary given.", "context: weather")
-	turns := w.afterTurns()
+	// The answer is drawn before the turn's end is handled.
+	s.waitUntil("the turn's end (AfterTurn)", func(string) bool { return w.afterTurns() == 1 })
 	s.send("/clear")
 	s.waitFor("cleared", "context: empty")
 	s.waitGone("Summary given.")
 	if len(w.sess.Transcript()) != 0 {
 		t.Error("the session still has its transcript")
 	}
-	if w.afterTurns() != turns+1 {
-		t.Error("AfterTurn was not called after /clear")
+	if got := w.afterTurns(); got != 2 {
+		t.Errorf("AfterTurn was called %d times, want 2: once for the turn, once for /clear", got)
 	}
 }
 
