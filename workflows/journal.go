@@ -27,6 +27,9 @@ const (
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
 	RunCancelled = "cancelled"
+	// RunTimedOut is a run whose flow's timeout passed; resume refuses it
+	// unless given more time (--extend).
+	RunTimedOut = "timed_out"
 	// RunBlocked is a resume that stopped before calling anything because
 	// an in-flight call's outcome is unknown and re-running it is not safe;
 	// the operator settles it with --rerun or --mark-done.

@@ -68,13 +68,17 @@ func (b *stepBudget) Err() error {
 // `.inputs`, `.steps`, `.item`, `.index`, `.run`.
 var scopeKeys = []string{"inputs", "steps", "item", "index", "run"}
 
-// runKeys are the fields of .run (RunFieldID, RunFieldName).
-var runKeys = []string{RunFieldID, RunFieldName}
+// runKeys are the fields of .run (RunFieldID, RunFieldName,
+// RunFieldStatus).
+var runKeys = []string{RunFieldID, RunFieldName, RunFieldStatus}
 
 // The fields of .run, which the engine fills.
 const (
 	RunFieldID   = "id"
 	RunFieldName = "name"
+	// RunFieldStatus is the run's outcome so far: "running" in its steps,
+	// and succeeded, failed, cancelled or timed_out in its finally steps.
+	RunFieldStatus = "status"
 )
 
 func prefixAll(prefix string, ss []string) []string {

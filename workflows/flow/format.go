@@ -37,7 +37,67 @@ type Flow struct {
 	Outputs map[string]*Value
 	// OutputOrder lists Outputs' names in file order, for stable printing.
 	OutputOrder []string
-	Pos         Pos
+	// Timeout bounds the whole run (top-level `timeout:`); 0 means none.
+	// When it passes, in-flight calls are cancelled, the run ends
+	// timed_out, and Finally still runs within FinallyTimeout.
+	Timeout time.Duration
+	// Finally are steps run once after Steps end, whatever the outcome
+	// (succeeded, failed, cancelled, timed_out). They read .run.status and
+	// .steps.*; their calls follow the same data-flow policy; a failure
+	// among them is reported beside the run's own, never instead of it.
+	// Their paths start with "finally/".
+	Finally []*Step
+	Pos     Pos
+}
+
+// FinallyTimeout is the budget of a flow's finally steps once the run's
+// own Timeout has passed (or the run was cancelled): cleanup gets a short,
+// bounded time of its own.
+const FinallyTimeout = time.Minute
+
+// Tolerance is a for_each step's `tolerate_failures:`: a count of items
+// (`3`) or a share of them (`"10%"`) that may fail while the step still
+// succeeds.
+type Tolerance struct {
+	// Count is the number of failed items tolerated, when Percent is 0.
+	Count int
+	// Percent, in (0, 100], is the share of items tolerated.
+	Percent float64
+	Pos     Pos
+}
+
+// Allows reports whether failed failures among total items are within t.
+// A nil t tolerates none.
+func (t *Tolerance) Allows(failed, total int) bool {
+	switch {
+	case failed == 0:
+		return true
+	case t == nil:
+		return false
+	case t.Percent > 0:
+		return float64(failed)*100 <= t.Percent*float64(total)
+	}
+	return failed <= t.Count
+}
+
+// Uses is a step's sub-flow: `uses: path/to/other.flow.yaml` with `with:`
+// (Step.With) as its inputs and its outputs as the step's result.
+type Uses struct {
+	// Path is as written, relative to the calling file's directory.
+	Path string
+	// Flow is the called flow, parsed and validated when its caller is
+	// loaded (with its own Flows, which apply inside it).
+	Flow *Flow
+	Pos  Pos
+}
+
+// Poll is a call step's `poll:` for `until:`: the call is repeated every
+// Every until the condition holds or Max has passed since the first
+// attempt.
+type Poll struct {
+	Every time.Duration
+	Max   time.Duration
+	Pos   Pos
 }
 
 // Input is one declared input: its JSON Schema as the YAML decoded it
@@ -114,6 +174,17 @@ type Step struct {
 	// RetryUnsafe allows retries of a tool that is neither read-only nor
 	// idempotent and has no IdempotencyKey.
 	RetryUnsafe bool
+	// TolerateFailures, on a for_each step, is how many items may fail
+	// while the step succeeds; nil tolerates none.
+	TolerateFailures *Tolerance
+	// Uses, instead of Call or Read, runs another flow file; With holds
+	// its inputs, and its outputs are the step's result.
+	Uses *Uses
+	// Until, on a call step of a read-only or idempotent tool, repeats the
+	// call per Poll until the expression (reading .result, as the step's
+	// view) yields true.
+	Until *Expr
+	Poll  *Poll
 	// Needs are explicit dependencies by step ID, beyond those inferred from
 	// .steps.<id> references.
 	Needs []string
