@@ -104,7 +104,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 				}
 			}
 			if len(failed) > 0 {
-				line += fmt.Sprintf("; failures that their on_error let the run go past: %s", strings.Join(failed, ", "))
+				line += fmt.Sprintf("; failures that their on_error or tolerate_failures let the run go past: %s", strings.Join(failed, ", "))
 			}
 		}
 		return line
