@@ -155,6 +155,14 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 		// The live view shows it; plain output would be a line per report.
 		r.Progress = prompter.ProgressText(ev.Report)
 		return ""
+	case workflows.EventPolling:
+		// The live view shows where the wait is; plain output a line per
+		// poll of the step's own instance.
+		r.Progress = workflows.PollingText(ev)
+		if top {
+			return fmt.Sprintf("  … %s: %s", ev.Path, r.Progress)
+		}
+		return ""
 	case workflows.EventRetrying:
 		r.Retries++
 		return fmt.Sprintf("  ↻ %s: attempt %d failed (%s); retrying in %s", ev.Path, ev.Attempt, ErrorLine(errText(ev.Err), 160), ev.Delay.Round(time.Millisecond))
