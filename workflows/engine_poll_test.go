@@ -346,3 +346,41 @@ func TestPollDryRun(t *testing.T) {
 		t.Errorf("a simulated dry run called the server")
 	}
 }
+
+// A run stopped mid-wait (here cancelled while it waits for its next
+// poll) resumes the wait: the journalled polls are kept, the next attempt
+// follows them, and the condition is met on the server's later answer.
+func TestPollResumeContinuesTheWait(t *testing.T) {
+	h, js := pollHarness(t)
+	f := parseFlow(t, waitFlow("status", "{job: c, done_after: 5}", "{every: 5ms, max: 1m}", ""))
+	ctx, cancel := context.WithCancel(t.Context())
+	opts := h.opts(nil)
+	opts.Progress = func(ev Event) {
+		if ev.Kind == EventPolling && ev.Attempt == 2 {
+			cancel()
+		}
+	}
+	res, err := Run(ctx, f, opts)
+	if err == nil || res.Status != RunCancelled {
+		t.Fatalf("run: %v", err)
+	}
+	if n := js.statusCalls("c"); n != 2 {
+		t.Fatalf("server saw %d calls before the cancel", n)
+	}
+	res, err = Resume(t.Context(), f, res.RunID, h.opts(nil), ResumeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := engJSON(res.Outputs); got != `{"attempts":5,"calls":5,"status":"done"}` {
+		t.Errorf("outputs %s", got)
+	}
+	atts := pathAttempts(t, h.journal, res.RunID, "job")
+	if len(atts) != 5 {
+		t.Fatalf("%d attempts journalled", len(atts))
+	}
+	for i, a := range atts {
+		if a.Attempt != i+1 || a.State != AttemptSucceeded {
+			t.Errorf("attempt %d: #%d %s", i+1, a.Attempt, a.State)
+		}
+	}
+}
