@@ -2,6 +2,8 @@ package flow
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.yaml.in/yaml/v3"
@@ -134,5 +136,17 @@ func pollNote(s *Step) []string {
 	if s.Until == nil || s.Poll == nil {
 		return nil
 	}
-	return []string{fmt.Sprintf("until, every %v ≤%v", s.Poll.Every, s.Poll.Max)}
+	return []string{fmt.Sprintf("until, every %s ≤%s", shortDuration(s.Poll.Every), shortDuration(s.Poll.Max))}
+}
+
+// shortDuration writes d as people do: 30m rather than 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

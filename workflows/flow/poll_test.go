@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,5 +117,32 @@ func TestSchemaToleranceAndPoll(t *testing.T) {
 				t.Errorf("schema: %v (want ok=%v)", err, tc.ok)
 			}
 		})
+	}
+}
+
+// The graph notes a step's tolerance and its wait.
+func TestGraphNotesToleranceAndPoll(t *testing.T) {
+	f, probs := Check(context.Background(), "f.flow.yaml", []byte(header+`steps:
+  - id: each
+    for_each: ${ [1, 2] }
+    tolerate_failures: "10%"
+    call: {server: s, tool: t}
+  - id: job
+    call: {server: s, tool: status}
+    until: ${ .result.done }
+    poll: {every: 10s, max: 1h}
+`), ValidateOptions{RetryAtRunTime: true})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var notes []string
+	for _, n := range BuildGraph(f).Nodes {
+		notes = append(notes, n.ID+": "+strings.Join(n.Notes, " · "))
+	}
+	got := strings.Join(notes, "\n")
+	for _, want := range []string{"each: for each · tolerate 10% failed", "job: until, every 10s ≤1h"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("graph notes\n%s\nlack %q", got, want)
+		}
 	}
 }
