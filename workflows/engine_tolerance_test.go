@@ -142,3 +142,30 @@ func badItems(items []any) map[string]any {
 	}
 	return m
 }
+
+// A dry run applies the bound like a run: items whose call cannot be made
+// fail, and once the bound cannot hold the rest are not planned.
+func TestToleratedFailuresDryRun(t *testing.T) {
+	h := newHarness(t, "a")
+	f := parseFlow(t, `version: 1
+name: tolerate-dry
+steps:
+  - id: each
+    for_each: ${ [range(4)] }
+    max_concurrency: 1
+    tolerate_failures: "50%"
+    call: {server: a, tool: missing}
+`)
+	dr := &DryRun{Inner: NewLocalRuntime(h.caller), TrustAnnotations: trustAll, Flow: f}
+	res, err := Run(t.Context(), f, RunOptions{Runtime: dr, TrustAnnotations: trustAll})
+	if err == nil || !strings.Contains(err.Error(), "3 of 4 items failed, more than tolerate_failures: 50% allows") {
+		t.Fatalf("dry run: %v", err)
+	}
+	plan := dr.Plan()
+	if len(plan) != 3 || !plan[0].Uncallable || plan[2].Path != "each[2]" {
+		t.Errorf("plan %+v: want the three items up to the bound, each uncallable", plan)
+	}
+	if res.Steps["each"] != StatusFailed {
+		t.Errorf("step %s", res.Steps["each"])
+	}
+}
