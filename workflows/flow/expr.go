@@ -298,7 +298,7 @@ type analyzer struct {
 	result   absValue
 	escaped  bool
 	// roots are scope keys beyond scopeKeys that this expression may
-	// read (an until's view of its own call, see compileUntil).
+	// read (an until's view of its own call, untilRoots).
 	roots []string
 }
 
