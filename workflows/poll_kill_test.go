@@ -75,7 +75,7 @@ func TestSIGKILLDuringPollThenResume(t *testing.T) {
 	srv := httptest.NewServer(js.handler())
 	defer srv.Close()
 
-	const max = 1500 * time.Millisecond
+	const max = 2 * time.Second
 	dir := t.TempDir()
 	flowPath := filepath.Join(dir, "wait.flow.yaml")
 	fl := fmt.Sprintf(`
