@@ -54,12 +54,23 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		return flow.SafeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
 	}
+	var wait *pollWait
+	if s.Until != nil {
+		if wait, err = e.newPollWait(ctx, fr, s, path); err != nil {
+			return e.failBeforeCall(s, path, key, digest, err)
+		}
+	}
 	if e.resume != nil {
 		// A journalled success is reused without asking the server
 		// anything: a resume needs only the servers it still has to call.
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
 		case resumeReuse:
+			if wait != nil && !wait.resumed(ctx, d.result, d.attempt) {
+				// Stopped mid-wait: the wait goes on.
+				attempt = d.attempt + 1
+				break
+			}
 			r := callSucceeded(d.result, d.attempt, keep)
 			r.reused = true
 			return r
@@ -85,6 +96,12 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		return e.failBeforeCall(s, path, key, digest, err)
 	}
 	ann := annotations(e.trustedTool(ent))
+	if wait != nil {
+		// The polling rule holds at run time whatever validation said.
+		if err := e.flow.CheckPoll(s, ann); err != nil {
+			return e.failBeforeCall(s, path, key, digest, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s: %w", s.Until.Pos, err)})
+		}
+	}
 	// A tool that says it is read-only or idempotent does no harm when
 	// called again, so its journal records need not be committed before
 	// the run moves on: a crash that loses them only makes a resume call
@@ -183,6 +200,18 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		// Waiting for the commit keeps a finished call with effects from
 		// being sent again by a resume after a crash right here.
 		err = endAttempt(e, rec, res, err, class, !harmless)
+		if err == nil && wait != nil {
+			r, delay := wait.next(ctx, res, rec, keep, !harmless)
+			if r != nil {
+				return r
+			}
+			// The next poll gets the whole retry policy again.
+			first = attempt + 1
+			if serr := e.rt.Sleep(ctx, delay); serr != nil {
+				return &stepResult{status: StatusCancelled, err: context.Cause(ctx), view: callView(StatusCancelled, res, attempt, nil, ClassCancelled, keep)}
+			}
+			continue
+		}
 		if err == nil {
 			return callSucceeded(res, attempt, keep)
 		}

@@ -64,6 +64,9 @@ type PlannedCall struct {
 	Uncallable bool `json:"uncallable,omitempty"`
 	// Result is the sample (or, when called, the real) result.
 	Result any `json:"result"`
+	// Until, set for a call a run repeats until a condition holds, says
+	// which and how often; the plan shows the first call only.
+	Until string `json:"until,omitempty"`
 }
 
 // Plan returns the calls made so far in the order a run makes them (see

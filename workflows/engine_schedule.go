@@ -449,7 +449,6 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		workers = DefaultMaxConcurrency
 	}
 	workers = min(workers, n)
-	failFast := s.OnError == "" || s.OnError == "fail"
 	itemCtx, cancelItems := context.WithCancelCause(ctx)
 	defer cancelItems(nil)
 
@@ -482,9 +481,10 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 			if r.status == StatusFailed && firstErr == nil {
 				firstErr = fmt.Errorf("item %d: %w", i, r.err)
 			}
+			stop := r.status == StatusFailed && itemsStop(s, counts[StatusFailed], n)
 			mu.Unlock()
 			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
-			if r.status == StatusFailed && failFast {
+			if stop {
 				// Fail fast: the remaining items are cancelled, not run.
 				cancelItems(fmt.Errorf("item %s failed", ipath))
 			}
@@ -499,13 +499,14 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	}
 
 	status := StatusSucceeded
+	failure := forEachFailure(s, counts[StatusFailed], n, firstErr)
 	switch {
-	case counts[StatusFailed] > 0:
+	case failure != nil:
 		status = StatusFailed
 	case counts[StatusCancelled] > 0:
 		status = StatusCancelled
 	}
-	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(firstErr, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(failure, "")}
 	var result any
 	if keep {
 		view[flow.FieldItems] = items
@@ -518,7 +519,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		view[flow.FieldResult] = results
 		result = results
 	}
-	return &stepResult{status: status, view: view, result: result, err: firstErr}
+	return &stepResult{status: status, view: view, result: result, err: failure}
 }
 
 // itemView is one element of .steps.<id>.items (Step.ItemFields).

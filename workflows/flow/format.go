@@ -181,8 +181,9 @@ type Step struct {
 	// its inputs, and its outputs are the step's result.
 	Uses *Uses
 	// Until, on a call step of a read-only or idempotent tool, repeats the
-	// call per Poll until the expression (reading .result, as the step's
-	// view) yields true.
+	// call per Poll until the expression yields true. It reads the call's
+	// own view, the latest attempt's (.result, .text, ...: Step.ViewFields
+	// of a call), and .inputs, .item, .index and .run, not .steps.
 	Until *Expr
 	Poll  *Poll
 	// Needs are explicit dependencies by step ID, beyond those inferred from

@@ -303,6 +303,8 @@ func stepNotes(f *Flow, s *Step) []string {
 			notes = append(notes, "idempotency key")
 		}
 	}
+	notes = append(notes, toleranceNote(s)...)
+	notes = append(notes, pollNote(s)...)
 	switch s.OnError {
 	case "", "fail":
 	case "continue":

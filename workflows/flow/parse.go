@@ -49,7 +49,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var (
 	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "steps", "outputs"}
-	stepFieldNames = []string{"id", "description", "call", "read", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs"}
+	stepFieldNames = []string{"id", "description", "call", "read", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs", "tolerate_failures", "until", "poll"}
 	callFields     = []string{"server", "tool"}
 	defaultsFields = []string{"timeout", "retry"}
 	retryFields    = []string{"max_attempts", "initial_interval", "backoff", "max_interval", "jitter", "on"}
@@ -737,6 +737,8 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		s.Needs = p.stringList(v, field+".needs")
 		s.needsNodes = p.listNodes(v)
 	}
+	p.stepTolerance(n, field, s, fields)
+	p.stepPoll(n, field, s, fields)
 	return s
 }
 

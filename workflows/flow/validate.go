@@ -101,11 +101,13 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v.cycles()
 	v.flows()
 	v.servers()
+	v.polls()
 	switch {
 	case opts.Catalog != nil:
 		v.connect(ctx)
 	case !opts.RetryAtRunTime:
 		v.offlineRetry()
+		v.offlinePoll()
 	}
 	problem.Sort(v.probs)
 	return v.probs

@@ -104,7 +104,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 				}
 			}
 			if len(failed) > 0 {
-				line += fmt.Sprintf("; failures that their on_error let the run go past: %s", strings.Join(failed, ", "))
+				line += fmt.Sprintf("; failures that their on_error or tolerate_failures let the run go past: %s", strings.Join(failed, ", "))
 			}
 		}
 		return line
@@ -154,6 +154,14 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventProgress:
 		// The live view shows it; plain output would be a line per report.
 		r.Progress = prompter.ProgressText(ev.Report)
+		return ""
+	case workflows.EventPolling:
+		// The live view shows where the wait is; plain output a line per
+		// poll of the step's own instance.
+		r.Progress = workflows.PollingText(ev)
+		if top {
+			return fmt.Sprintf("  … %s: %s", ev.Path, r.Progress)
+		}
 		return ""
 	case workflows.EventRetrying:
 		r.Retries++

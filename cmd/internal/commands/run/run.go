@@ -274,6 +274,9 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			if c.IdempotencyKey != "" {
 				fmt.Fprintf(&b, "  idempotency key: %s\n", c.IdempotencyKey)
 			}
+			if c.Until != "" {
+				fmt.Fprintf(&b, "  repeated until %s (a run repeats it; the plan shows the first call)\n", c.Until)
+			}
 			b.WriteString("  " + strings.ReplaceAll(strings.TrimSpace(string(args)), "\n", "\n  ") + "\n")
 		}
 		if len(skipped) > 0 {
