@@ -89,8 +89,11 @@ type Event struct {
 	Time time.Time
 	// Path is the runtime path ("remind", "remind[3]", "batch[2]/upload").
 	Path string
-	// Step is the static step (nil for run events).
-	Step   *flow.Step
+	// Step is the static step (nil for run events), and StepPath its path
+	// in the run: Step.Path, under the uses steps that run its flow
+	// ("sync.uses/add").
+	Step     *flow.Step
+	StepPath string
 	Status string
 	// Total is the number of items (EventStepStarted of a for_each step).
 	Total int
@@ -146,7 +149,7 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		ID:         e.runID,
 		FlowName:   fl.Name,
 		FlowPath:   e.flowPath(),
-		FlowDigest: fl.Digest,
+		FlowDigest: fl.RunDigest(),
 		Inputs:     inputs,
 		Status:     RunRunning,
 		StartedAt:  opts.Runtime.Now(),
@@ -199,6 +202,12 @@ type engine struct {
 
 	// handlers are the step IDs named by some on_error.
 	handlers map[string]bool
+
+	// uses is set on the engine of a sub-flow (engine_uses.go); subs are
+	// the engines of the uses steps of this one, made once per run.
+	uses   *usesLink
+	subsMu sync.Mutex
+	subs   map[*flow.Step]*engine
 
 	failMu  sync.Mutex
 	failErr error // the first failure that ends the run
@@ -364,6 +373,9 @@ func (e *engine) emit(ev Event) {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = e.rt.Now()
+	}
+	if ev.Step != nil && ev.StepPath == "" {
+		ev.StepPath = e.staticPath(ev.Step)
 	}
 	e.opts.Progress(ev)
 }

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mediatorhq/mediator/internal/argcheck"
+	"github.com/mediatorhq/mediator/internal/problem"
 )
 
 // MaxUsesDepth bounds how deep sub-flows nest: a flow, the flow it uses,
@@ -268,4 +269,14 @@ func (f *Flow) Files() []string {
 	}
 	walk(f)
 	return out
+}
+
+// LoadUses loads f's sub-flows as Validate does (opts.ReadFile reads
+// them; each is parsed and validated with opts) without validating f
+// itself, for a caller that validates separately or not at all. It
+// returns the problems of loading, sorted.
+func LoadUses(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
+	probs := resolveUses(ctx, f, opts)
+	problem.Sort(probs)
+	return probs
 }

@@ -349,3 +349,50 @@ steps:
 		})
 	}
 }
+
+// TestUsesGraph: the sub-flow is drawn as a cluster under its step, its
+// calls named with their servers, its steps' IDs under the step's path.
+func TestUsesGraph(t *testing.T) {
+	dir := writeFlows(t, map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+flows: [weather -> calendar, weather -> chat]
+steps:
+  - id: fc
+    call: {server: weather, tool: forecast}
+  - id: sync
+    uses: lib/remind.flow.yaml
+    with:
+      when: ${ .steps.fc.result.date }
+`,
+		"lib/remind.flow.yaml": remindFlow,
+	})
+	f, probs := checkFile(t, dir, "main.flow.yaml")
+	wantProblems(t, probs)
+	g := BuildGraph(f)
+	var mm, dot strings.Builder
+	if err := g.WriteMermaid(&mm); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WriteDOT(&dot); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`subgraph sub0 ["sub-flow lib/remind.flow.yaml (remind)"]`,
+		`n_sync_uses__add["<b>add</b><br/>calendar.create_event"]`,
+		`n_sync{{"<b>sync</b><br/><i>uses lib/remind.flow.yaml</i>"}}`,
+		`n_sync -.- n_sync_uses__add`,
+		`n_sync_uses__inputs -- "when → date" --> n_sync_uses__add`,
+		`n_fc -- "date → when" --> n_sync`,
+	} {
+		if !strings.Contains(mm.String(), want) {
+			t.Errorf("mermaid lacks %q:\n%s", want, mm.String())
+		}
+	}
+	if strings.Contains(mm.String(), `server: calendar`) {
+		t.Errorf("an empty server cluster for a server only the sub-flow calls:\n%s", mm.String())
+	}
+	if !strings.Contains(dot.String(), `subgraph cluster_sub0 {`) || !strings.Contains(dot.String(), `"sync.uses/add" [label="add\ncalendar.create_event"];`) {
+		t.Errorf("dot:\n%s", dot.String())
+	}
+}
