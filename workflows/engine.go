@@ -94,7 +94,7 @@ type Event struct {
 	// ("sync.uses/add").
 	Step     *flow.Step
 	StepPath string
-	Status string
+	Status   string
 	// Total is the number of items (EventStepStarted of a for_each step).
 	Total int
 	// Attempt is the attempt that failed (EventRetrying) or the last one.

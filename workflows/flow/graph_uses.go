@@ -101,7 +101,6 @@ func callLabelInSubFlow(n *GraphNode) string {
 	return n.Server + "." + n.Tool
 }
 
-
 // callsOwn reports whether the flow itself (not a sub-flow) calls srv.
 func (g *Graph) callsOwn(srv string) bool {
 	for _, n := range g.Nodes {
