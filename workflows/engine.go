@@ -89,12 +89,9 @@ type Event struct {
 	Time time.Time
 	// Path is the runtime path ("remind", "remind[3]", "batch[2]/upload").
 	Path string
-	// Step is the static step (nil for run events), and StepPath its path
-	// in the run: Step.Path, under the uses steps that run its flow
-	// ("sync.uses/add").
-	Step     *flow.Step
-	StepPath string
-	Status   string
+	// Step is the static step (nil for run events).
+	Step   *flow.Step
+	Status string
 	// Total is the number of items (EventStepStarted of a for_each step).
 	Total int
 	// Attempt is the attempt that failed (EventRetrying) or the last one.
@@ -109,6 +106,10 @@ type Event struct {
 	RunID string
 	// Report is the server's report (EventProgress): untrusted text.
 	Report connectors.Progress
+
+	// StepPath is Step's static path in the run: Step.Path, under the
+	// uses steps that run its flow ("sync.uses/add").
+	StepPath string
 }
 
 // RunResult is what a run produced.

@@ -408,3 +408,41 @@ outputs:
 	}
 	t.Logf("killed after %d journalled successes inside the sub-flow; the resume sent none of them again", len(doneBefore))
 }
+
+// TestUsesDryRun: a dry run plans the sub-flow's calls under the step's
+// path, in the order a run makes them, with the inputs passed in.
+func TestUsesDryRun(t *testing.T) {
+	dir := writeFlowFiles(t, map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+steps:
+  - id: each
+    for_each: ${ [1, 2] }
+    uses: adder.flow.yaml
+    with: {x: "${ .item }"}
+  - id: after
+    call: {server: b, tool: echo}
+    with: {sums: "${ [.steps.each.items[].result.sum] }"}
+`,
+		"adder.flow.yaml": adderFlow,
+	})
+	h := newHarness(t)
+	f := checkFlowFile(t, filepath.Join(dir, "main.flow.yaml"))
+	dr := &DryRun{Inner: NewLocalRuntime(h.caller), TrustAnnotations: trustAll, Flow: f}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := Run(ctx, f, RunOptions{Runtime: dr, TrustAnnotations: trustAll}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range dr.Plan() {
+		got = append(got, c.Path+" "+engJSON(c.Args))
+	}
+	want := `each[0].uses/add {"a":1,"b":10}|each[1].uses/add {"a":2,"b":10}|after {"sums":[0,0]}`
+	if strings.Join(got, "|") != want {
+		t.Errorf("plan\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	if n := h.services["b"].count("add"); n != 0 {
+		t.Errorf("a dry run called b.add %d times", n)
+	}
+}

@@ -192,7 +192,7 @@ func (v *validator) usesInputs(ctx context.Context) {
 					continue // the sub-flow's own validation reports its schema
 				}
 				for _, sentence := range say {
-					v.add(val.Pos, field, "%s (input %q of sub-flow %s, declared at line %d)", sentence, k, sub.Source, in.Pos.Line)
+					v.add(val.Pos, field, "%s (as sub-flow %s declares it at line %d)", sentence, sub.Source, in.Pos.Line)
 				}
 			}
 		}

@@ -184,7 +184,7 @@ steps:
 		},
 		want: []string{
 			"main.flow.yaml:7:7 steps[0].with: |missing input \"when\"",
-			"main.flow.yaml:7:13 steps[0].with.note: |input \"note\" of sub-flow",
+			"main.flow.yaml:7:13 steps[0].with.note: |input \"note\" must be a string (got 42) (as sub-flow ",
 			"main.flow.yaml:8:13 steps[0].with.wehn: |declares no input \"wehn\" (did you mean \"when\"?); its inputs: note, when",
 		},
 	}, {

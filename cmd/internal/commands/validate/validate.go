@@ -99,16 +99,22 @@ type report struct {
 }
 
 type problemJSON struct {
+	// File is set for a problem in a sub-flow's file, not the one validated.
+	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
-func problemsJSON(ps flow.Problems) []problemJSON {
+func problemsJSON(file string, ps flow.Problems) []problemJSON {
 	out := []problemJSON{}
 	for _, p := range ps {
-		out = append(out, problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message})
+		pj := problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message}
+		if p.Pos.File != file {
+			pj.File = p.Pos.File
+		}
+		out = append(out, pj)
 	}
 	return out
 }
@@ -157,7 +163,7 @@ func validateRun(ctx context.Context, opts *Options) error {
 		code = cmdutil.ExitConnect
 	}
 	if opts.JSON {
-		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(probs), Warnings: problemsJSON(warnings)}
+		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(opts.File, probs), Warnings: problemsJSON(opts.File, warnings)}
 		out, err := cmdutil.MarshalJSON(r)
 		if err != nil {
 			return err
