@@ -95,6 +95,10 @@ func dedupeProblems(ps Problems) Problems {
 // enclosing it; steps nested in a group are private to that group. Outputs
 // may read top-level steps only.
 //
+// A uses step's sub-flow is loaded first (opts.ReadFile reads it; see
+// LoadUses) and validated with the same options, its problems at their
+// places in its own file.
+//
 // Retry safety needs tool annotations: with a Catalog Validate applies
 // Flow.CheckRetrySafety; without one it warns of each step whose own retry
 // it cannot judge, unless RetryAtRunTime.
