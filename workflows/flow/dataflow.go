@@ -159,6 +159,7 @@ func NewProvenance(f *Flow) *Provenance {
 	}
 	p.cancellations(f)
 	p.solve()
+	p.finishUses()
 	return p
 }
 

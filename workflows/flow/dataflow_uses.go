@@ -49,22 +49,30 @@ func (p *Provenance) usesView(s *Step) {
 	}
 }
 
-// sub returns the analysis of sub-flow g, made once.
-func (p *Provenance) sub(g *Flow) *Provenance {
-	if q, ok := p.subs[g]; ok {
-		return q
+// finishUses analyses the sub-flows of f's uses steps and summarises f as
+// a sub-flow (Reach), once the sets are solved: afterwards p is read-only.
+func (p *Provenance) finishUses() {
+	for _, s := range p.f.AllSteps() {
+		if g := usesFlow(s); g != nil && p.subs[g] == nil {
+			p.subs[g] = NewProvenance(g)
+		}
 	}
-	q := NewProvenance(g)
-	p.subs[g] = q
-	return q
+	p.reach = p.computeReach()
+}
+
+func usesFlow(s *Step) *Flow {
+	if s.Uses == nil {
+		return nil
+	}
+	return s.Uses.Flow
 }
 
 // Sub returns the analysis of the sub-flow of uses step s, or nil.
 func (p *Provenance) Sub(s *Step) *Provenance {
-	if s.Uses == nil || s.Uses.Flow == nil {
-		return nil
+	if g := usesFlow(s); g != nil {
+		return p.subs[g]
 	}
-	return p.sub(s.Uses.Flow)
+	return nil
 }
 
 func (p *Provenance) inputs(n int, ok bool) []string {
@@ -130,11 +138,10 @@ func isWithArg(s *Step, r exprRef) bool { return strings.HasPrefix(r.field, s.fi
 // Reach summarises the flow as a sub-flow: for every server its calls
 // (its own sub-flows' included) go to, the inputs whose data may reach
 // them, in arguments or in the decision to call. Every server the flow
-// calls is a key, with no inputs when none reach it.
-func (p *Provenance) Reach() map[string][]string {
-	if p.reach != nil {
-		return p.reach
-	}
+// calls is a key, with no inputs when none reach it. Do not modify it.
+func (p *Provenance) Reach() map[string][]string { return p.reach }
+
+func (p *Provenance) computeReach() map[string][]string {
 	set := map[string]map[string]bool{}
 	add := func(to string, ins []string) {
 		if set[to] == nil {
@@ -163,11 +170,11 @@ func (p *Provenance) Reach() map[string][]string {
 			}
 		}
 	}
-	p.reach = map[string][]string{}
+	reach := map[string][]string{}
 	for to, ins := range set {
-		p.reach[to] = sortedSet(ins)
+		reach[to] = sortedSet(ins)
 	}
-	return p.reach
+	return reach
 }
 
 // undeclaredUses is Undeclared for uses step s: for every server its
