@@ -446,3 +446,77 @@ steps:
 		t.Errorf("a dry run called b.add %d times", n)
 	}
 }
+
+// TestUsesResumeSettlesCallInSubFlow: a call inside a sub-flow whose
+// outcome is unknown blocks the resume under its path, and --mark-done
+// settles it by that path or by its static step path.
+func TestUsesResumeSettlesCallInSubFlow(t *testing.T) {
+	for _, name := range []string{"each[1].uses/book", "each.uses/book"} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFlowFiles(t, map[string]string{
+				"main.flow.yaml": `version: 1
+name: main
+steps:
+  - id: each
+    for_each: ${ [0, 1] }
+    max_concurrency: 1
+    uses: book.flow.yaml
+    with: {n: "${ .item }"}
+outputs:
+  booked: ${ [.steps.each.items[].result.status] }
+`,
+				"book.flow.yaml": `version: 1
+name: book
+inputs:
+  n: {type: integer}
+steps:
+  - id: ok
+    call: {server: a, tool: echo}
+    with: {n: "${ .inputs.n }"}
+  - id: book
+    if: ${ .inputs.n == 1 }
+    needs: [ok]
+    call: {server: a, tool: slow_create}
+  - id: after
+    call: {server: a, tool: echo}
+    with: {status: "${ .steps.book.status }"}
+outputs:
+  status: ${ .steps.after.result.status }
+`,
+			})
+			h := newHarness(t)
+			f := checkFlowFile(t, filepath.Join(dir, "main.flow.yaml"))
+			svc := h.services["a"]
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { <-svc.started; cancel() }()
+			res, _ := Run(ctx, f, h.opts(nil))
+			if res.Status != RunCancelled {
+				t.Fatalf("first run %v", res.Status)
+			}
+			echoes := svc.count("echo")
+			rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer rcancel()
+			_, err := Resume(rctx, f, res.RunID, h.opts(nil), ResumeOptions{})
+			var be *ResumeBlockedError
+			if !errors.As(err, &be) || len(be.Calls) != 1 || be.Calls[0].Path != "each[1].uses/book" {
+				t.Fatalf("resume without a decision: %v", err)
+			}
+			res2, err := Resume(rctx, f, res.RunID, h.opts(nil), ResumeOptions{MarkDone: []string{name}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := engJSON(res2.Outputs); got != `{"booked":["skipped","succeeded"]}` || svc.count("slow_create") != 1 {
+				t.Fatalf("outputs %s, slow_create calls %d", got, svc.count("slow_create"))
+			}
+			// Item 0 and item 1's first echo were journalled: only item 1's
+			// last echo is made now.
+			if n := svc.count("echo") - echoes; n != 1 {
+				t.Errorf("resume made %d echo calls, want 1", n)
+			}
+			last, _ := h.journal.LastAttempts(rctx, res.RunID)
+			if a := last["each[1].uses/book"]; a == nil || a.State != AttemptMarkedDone || a.Step != "each.uses/book" {
+				t.Fatalf("journal %+v", a)
+			}
+		})
+	}
+}
