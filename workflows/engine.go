@@ -106,6 +106,10 @@ type Event struct {
 	RunID string
 	// Report is the server's report (EventProgress): untrusted text.
 	Report connectors.Progress
+
+	// StepPath is Step's static path in the run: Step.Path, under the
+	// uses steps that run its flow ("sync.uses/add").
+	StepPath string
 }
 
 // RunResult is what a run produced.
@@ -146,7 +150,7 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		ID:         e.runID,
 		FlowName:   fl.Name,
 		FlowPath:   e.flowPath(),
-		FlowDigest: fl.Digest,
+		FlowDigest: fl.RunDigest(),
 		Inputs:     inputs,
 		Status:     RunRunning,
 		StartedAt:  opts.Runtime.Now(),
@@ -199,6 +203,12 @@ type engine struct {
 
 	// handlers are the step IDs named by some on_error.
 	handlers map[string]bool
+
+	// uses is set on the engine of a sub-flow (engine_uses.go); subs are
+	// the engines of the uses steps of this one, made once per run.
+	uses   *usesLink
+	subsMu sync.Mutex
+	subs   map[*flow.Step]*engine
 
 	failMu  sync.Mutex
 	failErr error // the first failure that ends the run
@@ -364,6 +374,9 @@ func (e *engine) emit(ev Event) {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = e.rt.Now()
+	}
+	if ev.Step != nil && ev.StepPath == "" {
+		ev.StepPath = e.staticPath(ev.Step)
 	}
 	e.opts.Progress(ev)
 }

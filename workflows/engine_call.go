@@ -122,7 +122,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	for ; ; attempt++ {
 		started := e.rt.Now()
 		rec := &AttemptRecord{
-			RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,
+			RunID: e.runID, Path: path, Attempt: attempt, Step: e.staticPath(s),
 			Server: server, Tool: s.Call.Tool, State: AttemptStarted,
 			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started, TaskID: attach,
 		}
@@ -138,7 +138,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		actx, cancel := e.attemptContext(ctx, s, path, timeout)
 		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
-			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source}
+			Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source}
 		if e.journal != nil {
 			req.OnTask = func(id string) {
 				// Committed before the call waits for its task: a run
@@ -420,7 +420,7 @@ func (e *engine) scope(fr *frame, refs []string) map[string]any {
 		}
 	}
 	sc := map[string]any{
-		"inputs": e.inputs,
+		"inputs": e.inputsAt(fr),
 		"steps":  steps,
 		"run":    map[string]any{flow.RunFieldID: e.runID, flow.RunFieldName: e.flow.Name},
 	}
@@ -666,7 +666,7 @@ func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err erro
 	}
 	now := e.rt.Now()
 	rec := &AttemptRecord{
-		RunID: e.runID, Path: path, Attempt: 1, Step: s.Path, Server: s.Server(), Tool: requestTool(s),
+		RunID: e.runID, Path: path, Attempt: 1, Step: e.staticPath(s), Server: s.Server(), Tool: requestTool(s),
 		State: AttemptFailed, ArgsDigest: digest, IdempotencyKey: key, Error: err.Error(), ErrorClass: class,
 		StartedAt: now, FinishedAt: now,
 	}

@@ -366,17 +366,21 @@ func (sm *sampler) sample(s map[string]any, name string, depth int) any {
 // index.
 func executionOrder(f *flow.Flow) func(a, b string) bool {
 	rank := map[string]int{}
-	var walk func(steps []*flow.Step)
-	walk = func(steps []*flow.Step) {
+	var walk func(prefix string, steps []*flow.Step)
+	walk = func(prefix string, steps []*flow.Step) {
 		for _, s := range waves(steps) {
-			rank[s.Path] = len(rank)
-			walk(s.Steps)
+			rank[prefix+s.Path] = len(rank)
+			walk(prefix, s.Steps)
 			for _, b := range s.BranchOrder {
-				walk(s.Parallel[b])
+				walk(prefix, s.Parallel[b])
+			}
+			if s.Uses != nil && s.Uses.Flow != nil {
+				// "sync.uses/add" reads as step sync, branch uses, step add.
+				walk(prefix+s.Path+"/uses/", s.Uses.Flow.Steps)
 			}
 		}
 	}
-	walk(f.Steps)
+	walk("", f.Steps)
 	return func(a, b string) bool {
 		ka, kb := orderKey(a, rank), orderKey(b, rank)
 		for i := 0; i < len(ka) && i < len(kb); i++ {

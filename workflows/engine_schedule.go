@@ -22,6 +22,8 @@ type frame struct {
 	hasItem bool
 	item    any
 	index   int
+	// inputs, on the top frame of a sub-flow's run, are its .inputs.
+	inputs map[string]any
 
 	mu      sync.Mutex
 	results map[string]*stepResult
@@ -307,6 +309,8 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path 
 		return e.runCall(ctx, fr, s, path)
 	case s.Read != nil:
 		return e.runRead(ctx, fr, s, path)
+	case s.Uses != nil:
+		return e.runUses(ctx, fr, s, path)
 	case len(s.Parallel) > 0:
 		return e.runParallel(ctx, fr, s, path)
 	default:

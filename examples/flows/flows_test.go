@@ -34,7 +34,7 @@ func load(t *testing.T, name string) *flow.Flow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, probs := flow.Check(context.Background(), name, data, flow.ValidateOptions{})
+	f, probs := flow.Check(context.Background(), name, data, flow.ValidateOptions{ReadFile: os.ReadFile})
 	if len(probs) > 0 { // warnings included: an example shows a clean file
 		t.Fatalf("%s does not validate:\n%v", name, probs)
 	}

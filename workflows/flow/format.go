@@ -229,12 +229,14 @@ const (
 var (
 	callViewFields     = []string{FieldStatus, FieldResult, FieldError, FieldAttempts, FieldContent, FieldText}
 	groupViewFields    = []string{FieldStatus, FieldResult, FieldError, FieldSteps}
+	usesViewFields     = []string{FieldStatus, FieldResult, FieldError}
 	parallelViewFields = []string{FieldStatus, FieldResult, FieldError, FieldBranches}
 	forEachViewFields  = []string{FieldStatus, FieldResult, FieldError, FieldCounts, FieldItems}
 )
 
 // ViewFields lists the fields of .steps.<id> for s: a call step has
-// status, result, error, attempts, content and text; a group has status,
+// status, result, error, attempts, content and text; a uses step status,
+// result (the sub-flow's outputs by name) and error; a group has status,
 // result, error and steps; a parallel step status, result, error and
 // branches; a for_each step status, result, error, counts and items. The
 // slice is shared: do not modify it.
@@ -260,6 +262,8 @@ func (s *Step) InstanceViewFields() []string {
 	switch {
 	case s.Call != nil, s.Read != nil:
 		return callViewFields
+	case s.Uses != nil:
+		return usesViewFields
 	case len(s.Parallel) > 0:
 		return parallelViewFields
 	}
@@ -267,7 +271,7 @@ func (s *Step) InstanceViewFields() []string {
 }
 
 // StepKind names the kind of s as problems mention it: "call", "read",
-// "for_each", "parallel" or "group".
+// "uses", "for_each", "parallel" or "group".
 func (s *Step) StepKind() string {
 	switch {
 	case s.ForEach != nil:
@@ -276,6 +280,8 @@ func (s *Step) StepKind() string {
 		return "call"
 	case s.Read != nil:
 		return "read"
+	case s.Uses != nil:
+		return "uses"
 	case len(s.Parallel) > 0:
 		return "parallel"
 	}
@@ -333,12 +339,18 @@ func (r Read) String() string {
 // blob} with the blob in base64, as MCP's resources/read answers them.
 const ReadResult = "contents"
 
-// Servers lists the servers the flow's steps call or read from, sorted.
+// Servers lists the servers the flow's steps call or read from, its
+// sub-flows' (Uses) included, sorted.
 func (f *Flow) Servers() []string {
 	set := map[string]bool{}
 	for _, s := range f.AllSteps() {
 		if srv := s.Server(); srv != "" {
 			set[srv] = true
+		}
+		if s.Uses != nil && s.Uses.Flow != nil {
+			for _, srv := range s.Uses.Flow.Servers() {
+				set[srv] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -362,13 +374,16 @@ func (s *Step) Server() string {
 }
 
 // Request names what step s sends, for messages: "server.tool" for a call,
-// "the read of a resource of server \"docs\"" for a read.
+// "the read of a resource of server \"docs\"" for a read, "the sub-flow
+// \"x.flow.yaml\"" for a uses step.
 func (s *Step) Request() string {
 	switch {
 	case s.Call != nil:
 		return s.Call.String()
 	case s.Read != nil:
 		return s.Read.String()
+	case s.Uses != nil:
+		return fmt.Sprintf("the sub-flow %q", s.Uses.Path)
 	}
 	return ""
 }
@@ -380,6 +395,9 @@ func (s *Step) requestPos() (Pos, string) {
 	}
 	if s.Call != nil {
 		return s.Call.Pos, s.field + ".call"
+	}
+	if s.Uses != nil {
+		return s.Uses.Pos, s.field + ".uses"
 	}
 	return s.Pos, s.field
 }

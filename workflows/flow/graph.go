@@ -15,6 +15,8 @@ type Graph struct {
 	Edges []*GraphEdge
 	// Servers lists every server called, in order of first use.
 	Servers []string
+	// SubFlows are the clusters of uses steps' sub-flows (graph_uses.go).
+	SubFlows []*GraphSubFlow
 }
 
 // NodeKind says what a graph node stands for.
@@ -42,6 +44,9 @@ type GraphNode struct {
 	Branch string
 	// Notes are short annotations: "for each", "if", "retry ×3", ...
 	Notes []string
+	// Flow is the ID of the uses step whose sub-flow holds the node, or
+	// "" for the flow's own.
+	Flow string
 }
 
 // EdgeKind says why an edge exists.
@@ -226,6 +231,7 @@ func BuildGraph(f *Flow) *Graph {
 			flowInto("outputs", "", nil, e, false, name, 0)
 		})
 	}
+	embedUses(g, f)
 	return g
 }
 
@@ -390,7 +396,11 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 		case NodeOutputs:
 			return id + `(["outputs"])`
 		case NodeCall:
-			label := "<b>" + mermaidText(n.Step.ID) + "</b><br/>" + mermaidText(n.Tool)
+			tool := n.Tool
+			if n.Flow != "" {
+				tool = callLabelInSubFlow(n)
+			}
+			label := "<b>" + mermaidText(n.Step.ID) + "</b><br/>" + mermaidText(tool)
 			if len(n.Notes) > 0 {
 				label += "<br/><i>" + mermaidText(strings.Join(n.Notes, " · ")) + "</i>"
 			}
@@ -407,19 +417,25 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 		}
 	}
 	for _, n := range g.Nodes {
-		if n.Kind != NodeCall {
+		if n.Kind != NodeCall && n.Flow == "" {
 			b.WriteString("  " + nodeLine(n) + "\n")
 		}
 	}
 	for i, srv := range g.Servers {
+		if !g.callsOwn(srv) {
+			continue
+		}
 		fmt.Fprintf(&b, "  subgraph srv%d [\"server: %s\"]\n", i, mermaidText(srv))
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv {
+			if n.Kind == NodeCall && n.Server == srv && n.Flow == "" {
 				b.WriteString("    " + nodeLine(n) + "\n")
 			}
 		}
 		b.WriteString("  end\n")
 	}
+	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {
+		return fmt.Sprintf("subgraph sub%d [\"%s\"]", i, mermaidText(subFlowTitle(sf)))
+	}, "end", nodeLine)
 	for _, e := range g.Edges {
 		from, to := mermaidID(e.From), mermaidID(e.To)
 		label := mermaidText(e.label(", "))
@@ -462,7 +478,11 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		case NodeInputs, NodeOutputs:
 			return fmt.Sprintf("%s [shape=oval, label=%s];", dotQuote(n.ID), dotQuote(n.ID))
 		case NodeCall:
-			label := n.Step.ID + "\n" + n.Tool
+			tool := n.Tool
+			if n.Flow != "" {
+				tool = callLabelInSubFlow(n)
+			}
+			label := n.Step.ID + "\n" + tool
 			if len(n.Notes) > 0 {
 				label += "\n" + strings.Join(n.Notes, " · ")
 			}
@@ -479,19 +499,25 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		}
 	}
 	for _, n := range g.Nodes {
-		if n.Kind != NodeCall {
+		if n.Kind != NodeCall && n.Flow == "" {
 			b.WriteString("  " + nodeLine(n) + "\n")
 		}
 	}
 	for i, srv := range g.Servers {
+		if !g.callsOwn(srv) {
+			continue
+		}
 		fmt.Fprintf(&b, "  subgraph cluster_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote("server: "+srv))
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv {
+			if n.Kind == NodeCall && n.Server == srv && n.Flow == "" {
 				b.WriteString("    " + nodeLine(n) + "\n")
 			}
 		}
 		b.WriteString("  }\n")
 	}
+	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {
+		return fmt.Sprintf("subgraph cluster_sub%d {\n    label=%s;\n    style=rounded;", i, dotQuote(subFlowTitle(sf)))
+	}, "}", nodeLine)
 	for _, e := range g.Edges {
 		var attrs []string
 		switch {

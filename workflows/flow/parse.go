@@ -49,7 +49,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var (
 	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "steps", "outputs"}
-	stepFieldNames = []string{"id", "description", "call", "read", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs", "tolerate_failures", "until", "poll"}
+	stepFieldNames = []string{"id", "description", "call", "read", "uses", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs", "tolerate_failures", "until", "poll"}
 	callFields     = []string{"server", "tool"}
 	defaultsFields = []string{"timeout", "retry"}
 	retryFields    = []string{"max_attempts", "initial_interval", "backoff", "max_interval", "jitter", "on"}
@@ -644,17 +644,18 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	_, hasRead := fields["read"]
 	_, hasSteps := fields["steps"]
 	_, hasParallel := fields["parallel"]
+	_, hasUses := fields["uses"]
 	kinds := 0
-	for _, b := range []bool{hasCall, hasRead, hasSteps, hasParallel} {
+	for _, b := range []bool{hasCall, hasRead, hasSteps, hasParallel, hasUses} {
 		if b {
 			kinds++
 		}
 	}
 	switch {
 	case kinds == 0:
-		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, read: {server, uri}, a steps: group or parallel: branches", s.ID)
+		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, read: {server, uri}, uses: other.flow.yaml, a steps: group or parallel: branches", s.ID)
 	case kinds > 1:
-		p.errf(n, field, "step %q has more than one of call, read, steps and parallel; split it into separate steps", s.ID)
+		p.errf(n, field, "step %q has more than one of call, read, steps and parallel (or uses); split it into separate steps", s.ID)
 	}
 	onlyWithCall := func(key string) bool {
 		if !hasCall {
@@ -673,7 +674,10 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	if v, ok := fields["read"]; ok {
 		s.Read = p.read(v, field+".read")
 	}
-	if v, ok := fields["with"]; ok && onlyWithCall("with") {
+	if v, ok := fields["uses"]; ok {
+		s.Uses = p.uses(v, field+".uses")
+	}
+	if v, ok := fields["with"]; ok && (hasUses || onlyWithCall("with")) {
 		vv := p.deref(v)
 		if vv.Kind != yaml.MappingNode {
 			p.errf(v, field+".with", "must map argument names to values, found %s", kindName(vv))

@@ -41,6 +41,14 @@ type ValidateOptions struct {
 	// (nil) or why not (the config does not have it); Validate reports
 	// the error at the call. Nil checks no server names.
 	Server func(name string) error
+	// ReadFile reads the file of a uses step's sub-flow (UsesFile names
+	// it), which Validate then parses and validates with these options
+	// and sets as Uses.Flow. Nil reads nothing: a sub-flow not loaded yet
+	// is a problem.
+	ReadFile func(path string) ([]byte, error)
+
+	// uses is the state of loading a tree of sub-flows.
+	uses *usesState
 }
 
 // Check parses data and validates the result in one pass, returning every
@@ -87,13 +95,19 @@ func dedupeProblems(ps Problems) Problems {
 // enclosing it; steps nested in a group are private to that group. Outputs
 // may read top-level steps only.
 //
+// A uses step's sub-flow is loaded first (opts.ReadFile reads it; see
+// LoadUses) and validated with the same options, its problems at their
+// places in its own file.
+//
 // Retry safety needs tool annotations: with a Catalog Validate applies
 // Flow.CheckRetrySafety; without one it warns of each step whose own retry
 // it cannot judge, unless RetryAtRunTime.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
-	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
+	loaded := resolveUses(ctx, f, opts)
+	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f), probs: loaded}
 	v.index()
 	v.inputs()
+	v.usesInputs(ctx)
 	for _, s := range v.all {
 		v.step(s)
 	}
@@ -474,6 +488,10 @@ func (v *validator) viewField(e *Expr, r exprRef, t *Step, p []string) {
 		}
 		if !contains(ids, p[3]) {
 			v.add(e.Pos, r.field, "group %q has no step %q in .steps.%s.steps.%s%s; its steps are %s", id, p[3], id, p[3], didYouMean(p[3], ids), strings.Join(ids, ", "))
+		}
+	case FieldResult:
+		if t.Uses != nil && t.Uses.Flow != nil && t.ForEach == nil {
+			v.usesOutput(e, r, t, p[3])
 		}
 	case FieldBranches:
 		if _, ok := t.Parallel[p[3]]; !ok {

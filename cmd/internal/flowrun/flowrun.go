@@ -110,7 +110,8 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 	return p
 }
 
-// LoadFlow reads, parses and validates a flow file about to run: against
+// LoadFlow reads, parses and validates a flow file about to run, with the
+// sub-flows its uses steps run (each validated the same way): against
 // the policy's flows besides the file's own, and the config's servers; the
 // retry rule is the engine's, with the live annotations. Every error is
 // reported at once, each as FILE:LINE:COL, with exit code 2; warnings go
@@ -124,6 +125,7 @@ func LoadFlow(ctx context.Context, env Env, cfg *config.Config, path string) (*f
 		PolicyFlows:    PolicyOf(env, cfg).Flows,
 		RetryAtRunTime: true,
 		Server:         ServerCheck(cfg),
+		ReadFile:       os.ReadFile,
 	})
 	if errs := ps.Errors(); len(errs) > 0 {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s has %d problem(s):\n%w", path, len(errs), errs)}

@@ -67,19 +67,23 @@ func (r *Row) finished() int {
 // NewTracker lists every step of f in file order.
 func NewTracker(f *flow.Flow, now time.Time) *Tracker {
 	t := &Tracker{flow: f, byPath: map[string]*Row{}, start: now, failuresShown: map[string]int{}}
-	var walk func(steps []*flow.Step, depth int)
-	walk = func(steps []*flow.Step, depth int) {
+	var walk func(prefix string, steps []*flow.Step, depth int)
+	walk = func(prefix string, steps []*flow.Step, depth int) {
 		for _, s := range steps {
-			r := &Row{Path: s.Path, Name: s.ID, Depth: depth, ForEach: s.ForEach != nil, Done: map[string]int{}}
+			r := &Row{Path: prefix + s.Path, Name: s.ID, Depth: depth, ForEach: s.ForEach != nil, Done: map[string]int{}}
 			t.rows = append(t.rows, r)
-			t.byPath[s.Path] = r
-			walk(s.Steps, depth+1)
+			t.byPath[r.Path] = r
+			walk(prefix, s.Steps, depth+1)
 			for _, b := range s.BranchOrder {
-				walk(s.Parallel[b], depth+1)
+				walk(prefix, s.Parallel[b], depth+1)
+			}
+			if s.Uses != nil && s.Uses.Flow != nil {
+				// A sub-flow's steps, under the step that uses it.
+				walk(r.Path+flow.UsesPathSep, s.Uses.Flow.Steps, depth+1)
 			}
 		}
 	}
-	walk(f.Steps, 0)
+	walk("", f.Steps, 0)
 	return t
 }
 
@@ -112,7 +116,11 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	if ev.Step == nil {
 		return ""
 	}
-	r := t.byPath[ev.Step.Path]
+	path := ev.StepPath
+	if path == "" {
+		path = ev.Step.Path
+	}
+	r := t.byPath[path]
 	if r == nil {
 		return ""
 	}
