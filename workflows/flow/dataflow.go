@@ -26,6 +26,9 @@ type Provenance struct {
 	expr    map[*Expr]int
 	// sets[n] is every server reachable from node n.
 	sets []bitset
+	// status is the node of .run.status in finally steps, plus one; 0
+	// until one reads it (runStatus).
+	status int
 }
 
 // pnode is one thing whose provenance is a set of servers: a step's view,
@@ -87,6 +90,9 @@ func NewProvenance(f *Flow) *Provenance {
 			if t, ok := byID[id]; ok {
 				p.edge(n, p.view[t], ".steps."+id, hopData)
 			}
+		}
+		if s != nil && s.finally && readsRunStatus(e) {
+			p.edge(n, p.runStatus(), ".run."+RunFieldStatus, hopFailure)
 		}
 		if s == nil || !readsItem(e) {
 			return
@@ -260,7 +266,10 @@ func forEachList(f *Flow, fn func(parent *Step, list []*Step)) {
 	if len(f.Steps) > 0 {
 		fn(nil, f.Steps)
 	}
-	walkSteps(f.Steps, func(s *Step) {
+	if len(f.Finally) > 0 {
+		fn(nil, f.Finally)
+	}
+	walkSteps(append(append([]*Step(nil), f.Steps...), f.Finally...), func(s *Step) {
 		if len(s.Steps) > 0 {
 			fn(s, s.Steps)
 		}
