@@ -22,6 +22,9 @@ type frame struct {
 	hasItem bool
 	item    any
 	index   int
+	// outcome is .run.status in the frame of the finally steps (and the
+	// frames under it); "" elsewhere.
+	outcome string
 
 	mu      sync.Mutex
 	results map[string]*stepResult
