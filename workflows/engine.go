@@ -107,6 +107,8 @@ type Event struct {
 	// Finally is how the finally steps ended (EventRunFinished of a flow
 	// that has them), beside Status.
 	Finally *FinallyResult
+	// Timeout is the run's time (EventRunStarted), 0 for none.
+	Timeout time.Duration
 	// Report is the server's report (EventProgress): untrusted text.
 	Report connectors.Progress
 }
@@ -407,7 +409,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 	ctx, cancel := context.WithCancelCause(tctx)
 	defer cancel(nil)
 	e.cancel = cancel
-	e.emit(Event{Kind: EventRunStarted, RunID: e.runID})
+	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
 
 	top := &frame{results: map[string]*stepResult{}}
 	if err := e.runGroup(ctx, top, e.flow.Steps); err != nil {

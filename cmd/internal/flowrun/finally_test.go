@@ -37,7 +37,10 @@ finally:
 		}
 	}
 	work, tidy := f.Steps[0], f.Finally[0]
-	add(workflows.Event{Kind: workflows.EventRunStarted, RunID: "r1"})
+	add(workflows.Event{Kind: workflows.EventRunStarted, RunID: "r1", Timeout: time.Minute})
+	if view := m.render(); !strings.Contains(view, "· times out in ") {
+		t.Errorf("the view does not show the time left:\n%s", view)
+	}
 	add(workflows.Event{Kind: workflows.EventStepStarted, Path: "work", Step: work})
 	add(workflows.Event{Kind: workflows.EventStepFinished, Path: "work", Step: work, Status: workflows.StatusCancelled})
 	add(workflows.Event{Kind: workflows.EventStepStarted, Path: "finally/tidy", Step: tidy})

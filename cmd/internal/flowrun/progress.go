@@ -32,6 +32,8 @@ type Tracker struct {
 	// finally heads the rows of the flow's finally steps, nil without
 	// them; its status is theirs as a whole.
 	finally *Row
+	// timeout is the run's time, 0 for none.
+	timeout time.Duration
 }
 
 // Row is one step's progress.
@@ -99,6 +101,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventRunStarted:
 		t.runID = ev.RunID
 		t.status = "running"
+		t.timeout = ev.Timeout
 		return fmt.Sprintf("run %s: %s started", ev.RunID, t.flow.Name)
 	case workflows.EventRunFinished:
 		t.status, t.err, t.end = ev.Status, ev.Err, ev.Time
@@ -330,4 +333,15 @@ func (p *PlainPrinter) Event(ev workflows.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_ = cmdutil.WriteRedacted(p.w, p.red, []byte(line+"\n"))
+}
+
+// timeLeft is what is left of the run's time after elapsed, 0 when it has
+// no timeout or none is left.
+func (t *Tracker) timeLeft(elapsed time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timeout <= 0 {
+		return 0
+	}
+	return max(t.timeout-elapsed, 0)
 }

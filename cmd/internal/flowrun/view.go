@@ -153,6 +153,8 @@ func (m *viewModel) render() string {
 		head += " · " + status
 	} else if m.cancelling {
 		head += " · cancelling (waiting for in-flight calls to stop)"
+	} else if left := m.t.timeLeft(elapsed); left > 0 {
+		head += " · times out in " + left.Round(time.Second).String()
 	}
 	b.WriteString(head + "\n")
 	nameWidth := 0

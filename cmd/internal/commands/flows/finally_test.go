@@ -38,7 +38,7 @@ func TestRunTimeoutThenResumeWithExtend(t *testing.T) {
 	path := e.writeFlow("bounded.flow.yaml", boundedFlow)
 	r := e.exec(validateCmd, path)
 	want(t, r, 0, "validate")
-	if !strings.Contains(r.stdout, "2 steps") {
+	if !strings.Contains(r.stdout, "2 steps (1 in finally) calling calc, run timeout 300ms") {
 		t.Errorf("validate counts the finally step: %s", r.stdout)
 	}
 
