@@ -133,8 +133,10 @@ type RunResult struct {
 
 // Run executes flow: it checks and completes the inputs, then runs the
 // steps in dependency order, independent steps concurrently, journalling
-// every call attempt, and finally evaluates the outputs. The returned error
-// is the run's failure (also in RunResult.Err); a RunResult is returned
+// every call attempt, within the flow's timeout if it has one, evaluates
+// the outputs, and then runs the flow's finally steps whatever the outcome
+// (RunResult.Finally). The returned error is the run's failure (also in
+// RunResult.Err), never the finally steps'; a RunResult is returned
 // whenever the run started.
 func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error) {
 	if opts.Runtime == nil {
@@ -422,7 +424,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 		res.Steps[id] = r.status
 	}
 	switch {
-	case timedOut(ctx, top, e.flow.Steps) && parent.Err() == nil:
+	case timedOut(ctx, top, e.flow.Steps, e.failure() != nil) && parent.Err() == nil:
 		res.Status, res.Err = RunTimedOut, context.Cause(ctx)
 	case e.failure() != nil:
 		res.Status, res.Err = RunFailed, e.failure()

@@ -68,16 +68,19 @@ func (e *engine) withRunTimeout(ctx context.Context) (context.Context, context.C
 }
 
 // timedOut reports whether the run's timeout ended its steps: it passed
-// before they all succeeded (or were skipped), or before a failure had
-// already ended them.
-func timedOut(ctx context.Context, top *frame, steps []*flow.Step) bool {
+// before a failure ended them (ctx's cause is the first), and cut some
+// step short or failed one. One that passes as the last step ends does
+// not count.
+func timedOut(ctx context.Context, top *frame, steps []*flow.Step, failed bool) bool {
 	var te *RunTimeoutError
 	if !errors.As(context.Cause(ctx), &te) {
 		return false
 	}
+	if failed {
+		return true
+	}
 	for _, s := range steps {
-		r := top.results[s.ID]
-		if r == nil || (r.status != StatusSucceeded && r.status != StatusSkipped) {
+		if r := top.results[s.ID]; r == nil || r.status == StatusCancelled {
 			return true
 		}
 	}
