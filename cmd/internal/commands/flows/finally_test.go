@@ -1,9 +1,14 @@
 package flows_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 )
 
 const boundedFlow = `version: 1
@@ -145,5 +150,44 @@ finally:
 	want(t, r, 0, "dry run")
 	if !strings.Contains(r.stdout, "Calls under finally/ run after the steps") || !strings.Contains(r.stdout, "finally/tidy  calc.flaky") {
 		t.Errorf("dry run:\n%s", r.stdout)
+	}
+}
+
+// Ctrl-C cancels the steps; the finally steps still run, see the run
+// cancelled, and the exit code is the interruption's.
+func TestInterruptRunsFinally(t *testing.T) {
+	calc, url := startCalc(t)
+	e := newEnv(t, url)
+	path := e.writeFlow("book.flow.yaml", `version: 1
+name: book
+steps:
+  - id: book
+    call: {server: calc, tool: book}
+    with: {a: 1, b: 2}
+finally:
+  - id: tidy
+    if: ${ .run.status == "cancelled" }
+    call: {server: calc, tool: add}
+    with: {a: 1, b: 1}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, interrupt := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-calc.booking:
+			interrupt(errors.New("interrupt signal received"))
+		case <-ctx.Done():
+		}
+	}()
+	r := e.execCtx(runCtx, runCmd, path, "--json")
+	want(t, r, cmdutil.ExitInterrupted, "interrupted run")
+	var sum summary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Status != "cancelled" ||
+		sum.Finally == nil || sum.Finally.Steps["tidy"] != "succeeded" {
+		t.Fatalf("--json: %v %+v\n%s", err, sum, r.stdout)
+	}
+	if n := calc.count("add"); n != 1 {
+		t.Errorf("finally's call made %d times after the interrupt", n)
 	}
 }
