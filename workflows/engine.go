@@ -104,6 +104,11 @@ type Event struct {
 	Err   error
 	// RunID is set on run events.
 	RunID string
+	// Finally is how the finally steps ended (EventRunFinished of a flow
+	// that has them), beside Status.
+	Finally *FinallyResult
+	// Timeout is the run's time (EventRunStarted), 0 for none.
+	Timeout time.Duration
 	// Report is the server's report (EventProgress): untrusted text.
 	Report connectors.Progress
 
@@ -124,12 +129,18 @@ type RunResult struct {
 	// Err is why the run failed, was cancelled or blocked; also returned
 	// by Run.
 	Err error
+	// Finally is how the flow's finally steps ended; nil when it has none
+	// or they did not run (a blocked resume). Their failure is reported
+	// here, beside Status and Err, never in them.
+	Finally *FinallyResult
 }
 
 // Run executes flow: it checks and completes the inputs, then runs the
 // steps in dependency order, independent steps concurrently, journalling
-// every call attempt, and finally evaluates the outputs. The returned error
-// is the run's failure (also in RunResult.Err); a RunResult is returned
+// every call attempt, within the flow's timeout if it has one, evaluates
+// the outputs, and then runs the flow's finally steps whatever the outcome
+// (RunResult.Finally). The returned error is the run's failure (also in
+// RunResult.Err), never the finally steps'; a RunResult is returned
 // whenever the run started.
 func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error) {
 	if opts.Runtime == nil {
@@ -156,6 +167,7 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		StartedAt:  opts.Runtime.Now(),
 		UpdatedAt:  opts.Runtime.Now(),
 		PID:        os.Getpid(),
+		Timeout:    fl.Timeout,
 	}
 	if opts.Journal != nil {
 		if err := opts.Journal.CreateRun(rec); err != nil {
@@ -213,6 +225,11 @@ type engine struct {
 	failMu  sync.Mutex
 	failErr error // the first failure that ends the run
 	cancel  context.CancelCauseFunc
+
+	// timeout is the run's time (the flow's timeout:, or resume
+	// --extend's), 0 for none; deadline is when it ends, once started.
+	timeout  time.Duration
+	deadline time.Time
 }
 
 // toolEntry is a tool's definition and compiled output schema.
@@ -245,6 +262,7 @@ func newEngine(fl *flow.Flow, opts RunOptions, inputs map[string]any) (*engine, 
 		tools:         map[[2]string]*toolSlot{},
 		handlers:      map[string]bool{},
 		byID:          map[string]*flow.Step{},
+		timeout:       fl.Timeout,
 	}
 	e.prov = flow.NewProvenance(fl)
 	e.sources = callSources(fl, e.prov)
@@ -352,6 +370,7 @@ func forEachExpr(fl *flow.Flow, fn func(*flow.Expr)) {
 		}
 	}
 	walk(fl.Steps)
+	walk(fl.Finally)
 	for _, v := range fl.Outputs {
 		walkValue(v)
 	}
@@ -400,21 +419,26 @@ func (e *engine) failure() error {
 
 // execute runs the steps and outputs and settles the run record.
 func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
-	ctx, cancel := context.WithCancelCause(parent)
+	tctx, stop := e.withRunTimeout(parent)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(tctx)
 	defer cancel(nil)
 	e.cancel = cancel
-	e.emit(Event{Kind: EventRunStarted, RunID: e.runID})
+	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
 
 	top := &frame{results: map[string]*stepResult{}}
 	if err := e.runGroup(ctx, top, e.flow.Steps); err != nil {
 		e.fail(err)
 	}
+	stop()
 
 	res := &RunResult{RunID: e.runID, Steps: map[string]string{}}
 	for id, r := range top.results {
 		res.Steps[id] = r.status
 	}
 	switch {
+	case timedOut(ctx, top, e.flow.Steps, e.failure() != nil) && parent.Err() == nil:
+		res.Status, res.Err = RunTimedOut, context.Cause(ctx)
 	case e.failure() != nil:
 		res.Status, res.Err = RunFailed, e.failure()
 		var be *ResumeBlockedError
@@ -425,7 +449,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 		res.Status = RunCancelled
 		res.Err = fmt.Errorf("run %s cancelled: %w", e.runID, context.Cause(parent))
 	default:
-		outputs, err := e.evalOutputs(ctx, top)
+		outputs, err := e.evalOutputs(parent, top)
 		if err != nil {
 			res.Status, res.Err = RunFailed, err
 		} else {
@@ -438,6 +462,15 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 	if res.Err != nil {
 		rec.Error = res.Err.Error()
 	}
+	if len(e.flow.Finally) > 0 && res.Status != RunBlocked {
+		// The finally steps run whatever the outcome, once it is known;
+		// the run record has it meanwhile.
+		fin, err := e.runFinally(parent, top, res.Status, rec)
+		if err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+		res.Finally = fin
+	}
 	rec.UpdatedAt = e.rt.Now()
 	rec.FinishedAt = rec.UpdatedAt
 	if e.journal != nil {
@@ -445,7 +478,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 			res.Err = errors.Join(res.Err, err)
 		}
 	}
-	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err})
+	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err, Finally: res.Finally})
 	return res, res.Err
 }
 

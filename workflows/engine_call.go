@@ -422,7 +422,7 @@ func (e *engine) scope(fr *frame, refs []string) map[string]any {
 	sc := map[string]any{
 		"inputs": e.inputsAt(fr),
 		"steps":  steps,
-		"run":    map[string]any{flow.RunFieldID: e.runID, flow.RunFieldName: e.flow.Name},
+		"run":    map[string]any{flow.RunFieldID: e.runID, flow.RunFieldName: e.flow.Name, flow.RunFieldStatus: e.runStatus(fr)},
 	}
 	if fr.hasItem {
 		sc["item"] = fr.item

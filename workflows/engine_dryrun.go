@@ -359,8 +359,8 @@ func (sm *sampler) sample(s map[string]any, name string, depth int) any {
 	return nil
 }
 
-// executionOrder orders the call paths of f's runs as a run makes them:
-// within each steps list, by how many steps a step waits for one after
+// executionOrder orders the call paths of f's runs as a run makes them
+// (the finally steps last): within each steps list, by how many steps a step waits for one after
 // another (steps that start together keep their file order); a group's or
 // branch's nested steps right after the step holding them; items by
 // index.
@@ -381,6 +381,11 @@ func executionOrder(f *flow.Flow) func(a, b string) bool {
 		}
 	}
 	walk("", f.Steps)
+	if len(f.Finally) > 0 {
+		// The finally steps come after every step, as a run makes them.
+		rank[strings.TrimSuffix(flow.FinallyPath, "/")] = len(rank)
+		walk("", f.Finally)
+	}
 	return func(a, b string) bool {
 		ka, kb := orderKey(a, rank), orderKey(b, rank)
 		for i := 0; i < len(ka) && i < len(kb); i++ {

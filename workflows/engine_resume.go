@@ -28,6 +28,10 @@ type ResumeOptions struct {
 	// MarkDone lists calls to treat as done without calling: their effect
 	// is accepted, their result reads as null. Same matching as Rerun.
 	MarkDone []string
+	// Extend is the time the resumed run gets instead of the flow's
+	// timeout:; a run that timed out resumes only with it
+	// (ResumeNeedsTimeError). The journal adds it to RunRecord.Extended.
+	Extend time.Duration
 }
 
 // ResumeBlockedError lists calls that were in flight when the run stopped
@@ -120,7 +124,9 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	switch last.State {
 	case AttemptSucceeded:
 		if last.ArgsDigest != digest {
-			if rerun {
+			if rerun || s.InFinally() {
+				// A finally step's arguments may read .run.status, which
+				// the resume changed: made with these, it is a new call.
 				// Not a repeat: a call with these arguments was never made.
 				return resumeDecision{kind: resumeRerun, attempt: n}
 			}
@@ -225,6 +231,12 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 		return nil, err
 	}
 	e.runID = rec.ID
+	if rec.Status == RunTimedOut && ro.Extend <= 0 {
+		return nil, &ResumeNeedsTimeError{RunID: rec.ID, Timeout: rec.Timeout}
+	}
+	if ro.Extend > 0 {
+		e.timeout = ro.Extend
+	}
 	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone}
 
 	steps := stepsByPath(fl)
@@ -246,6 +258,8 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 	}
 	run.Resumes++
 	run.Status, run.Error, run.PID = RunRunning, "", os.Getpid()
+	run.Timeout, run.Extended = e.timeout, run.Extended+ro.Extend
+	run.Finally, run.FinallyError = "", ""
 	run.UpdatedAt, run.FinishedAt = opts.Runtime.Now(), time.Time{}
 	if err := j.UpdateRun(&run); err != nil {
 		return nil, err
@@ -359,5 +373,6 @@ func stepsByPath(fl *flow.Flow) map[string]*flow.Step {
 		}
 	}
 	walk("", fl.Steps)
+	walk("", fl.Finally)
 	return out
 }

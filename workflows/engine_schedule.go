@@ -24,6 +24,9 @@ type frame struct {
 	index   int
 	// inputs, on the top frame of a sub-flow's run, are its .inputs.
 	inputs map[string]any
+	// outcome is .run.status in the frame of the finally steps (and the
+	// frames under it); "" elsewhere.
+	outcome string
 
 	mu      sync.Mutex
 	results map[string]*stepResult

@@ -30,6 +30,9 @@ type Provenance struct {
 	// summary of f as a sub-flow (see dataflow_uses.go).
 	subs  map[*Flow]*Provenance
 	reach map[string][]string
+	// status is the node of .run.status in finally steps, plus one; 0
+	// until one reads it (runStatus).
+	status int
 }
 
 // pnode is one thing whose provenance is a set of servers: a step's view,
@@ -93,6 +96,9 @@ func NewProvenance(f *Flow) *Provenance {
 			}
 		}
 		p.inputEdges(n, e)
+		if s != nil && s.finally && readsRunStatus(e) {
+			p.edge(n, p.runStatus(), ".run."+RunFieldStatus, hopFailure)
+		}
 		if s == nil || !readsItem(e) {
 			return
 		}
@@ -267,7 +273,10 @@ func forEachList(f *Flow, fn func(parent *Step, list []*Step)) {
 	if len(f.Steps) > 0 {
 		fn(nil, f.Steps)
 	}
-	walkSteps(f.Steps, func(s *Step) {
+	if len(f.Finally) > 0 {
+		fn(nil, f.Finally)
+	}
+	walkSteps(append(append([]*Step(nil), f.Steps...), f.Finally...), func(s *Step) {
 		if len(s.Steps) > 0 {
 			fn(s, s.Steps)
 		}

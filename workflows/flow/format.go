@@ -204,6 +204,8 @@ type Step struct {
 	branch string
 	// needsNodes are the positions of Needs' entries.
 	needsNodes []Pos
+	// finally is set on the flow's finally steps, nested ones included.
+	finally bool
 }
 
 // Fields of .steps.<id> as expressions read them. Which of them a step

@@ -47,6 +47,9 @@ type GraphNode struct {
 	// Flow is the ID of the uses step whose sub-flow holds the node, or
 	// "" for the flow's own.
 	Flow string
+	// Finally is set for the flow's finally steps, drawn in a lane of
+	// their own after the steps.
+	Finally bool
 }
 
 // EdgeKind says why an edge exists.
@@ -107,9 +110,9 @@ func BuildGraph(f *Flow) *Graph {
 		nodes[n.ID] = n
 	}
 	seenServer := map[string]bool{}
-	walkSteps(f.Steps, func(s *Step) {
+	for _, s := range f.AllSteps() {
 		byID[s.ID] = s
-		n := &GraphNode{ID: s.Path, Step: s, Branch: s.branch}
+		n := &GraphNode{ID: s.Path, Step: s, Branch: s.branch, Finally: s.finally}
 		if s.Parent != nil {
 			n.Parent = s.Parent.Path
 		}
@@ -134,7 +137,7 @@ func BuildGraph(f *Flow) *Graph {
 		n.Notes = stepNotes(f, s)
 		g.Nodes = append(g.Nodes, n)
 		nodes[n.ID] = n
-	})
+	}
 	if len(f.Outputs) > 0 {
 		n := &GraphNode{ID: "outputs", Kind: NodeOutputs}
 		g.Nodes = append(g.Nodes, n)
@@ -416,21 +419,32 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 			return id + `{{"` + label + `"}}`
 		}
 	}
-	for _, n := range g.Nodes {
-		if n.Kind != NodeCall && n.Flow == "" {
-			b.WriteString("  " + nodeLine(n) + "\n")
-		}
-	}
-	for i, srv := range g.Servers {
-		if !g.callsOwn(srv) {
-			continue
-		}
-		fmt.Fprintf(&b, "  subgraph srv%d [\"server: %s\"]\n", i, mermaidText(srv))
+	lane := func(indent string, finally bool) {
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv && n.Flow == "" {
-				b.WriteString("    " + nodeLine(n) + "\n")
+			if n.Kind != NodeCall && n.Finally == finally && n.Flow == "" {
+				b.WriteString(indent + nodeLine(n) + "\n")
 			}
 		}
+		for i, srv := range g.Servers {
+			calls := g.laneCalls(srv, finally)
+			if len(calls) == 0 {
+				continue
+			}
+			id := fmt.Sprintf("srv%d", i)
+			if finally {
+				id = "finally_" + id
+			}
+			fmt.Fprintf(&b, "%ssubgraph %s [\"server: %s\"]\n", indent, id, mermaidText(srv))
+			for _, n := range calls {
+				b.WriteString(indent + "  " + nodeLine(n) + "\n")
+			}
+			b.WriteString(indent + "end\n")
+		}
+	}
+	lane("  ", false)
+	if g.hasFinally() {
+		b.WriteString("  subgraph finally [\"" + finallyLaneLabel + "\"]\n")
+		lane("    ", true)
 		b.WriteString("  end\n")
 	}
 	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {
@@ -498,21 +512,32 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 			return fmt.Sprintf("%s [shape=hexagon, style=\"\", label=%s];", dotQuote(n.ID), dotQuote(label))
 		}
 	}
-	for _, n := range g.Nodes {
-		if n.Kind != NodeCall && n.Flow == "" {
-			b.WriteString("  " + nodeLine(n) + "\n")
-		}
-	}
-	for i, srv := range g.Servers {
-		if !g.callsOwn(srv) {
-			continue
-		}
-		fmt.Fprintf(&b, "  subgraph cluster_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote("server: "+srv))
+	lane := func(indent string, finally bool) {
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv && n.Flow == "" {
-				b.WriteString("    " + nodeLine(n) + "\n")
+			if n.Kind != NodeCall && n.Finally == finally && n.Flow == "" {
+				b.WriteString(indent + nodeLine(n) + "\n")
 			}
 		}
+		for i, srv := range g.Servers {
+			calls := g.laneCalls(srv, finally)
+			if len(calls) == 0 {
+				continue
+			}
+			id := fmt.Sprintf("cluster_%d", i)
+			if finally {
+				id = "cluster_finally_" + fmt.Sprint(i)
+			}
+			fmt.Fprintf(&b, "%ssubgraph %s {\n%s  label=%s;\n%s  style=dashed;\n", indent, id, indent, dotQuote("server: "+srv), indent)
+			for _, n := range calls {
+				b.WriteString(indent + "  " + nodeLine(n) + "\n")
+			}
+			b.WriteString(indent + "}\n")
+		}
+	}
+	lane("  ", false)
+	if g.hasFinally() {
+		fmt.Fprintf(&b, "  subgraph cluster_finally {\n    label=%s;\n    style=bold;\n", dotQuote(finallyLaneLabel))
+		lane("    ", true)
 		b.WriteString("  }\n")
 	}
 	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {

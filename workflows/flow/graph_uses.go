@@ -100,13 +100,3 @@ func subFlowTitle(sf *GraphSubFlow) string {
 func callLabelInSubFlow(n *GraphNode) string {
 	return n.Server + "." + n.Tool
 }
-
-// callsOwn reports whether the flow itself (not a sub-flow) calls srv.
-func (g *Graph) callsOwn(srv string) bool {
-	for _, n := range g.Nodes {
-		if n.Kind == NodeCall && n.Server == srv && n.Flow == "" {
-			return true
-		}
-	}
-	return false
-}

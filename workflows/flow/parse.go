@@ -48,7 +48,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var (
-	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "steps", "outputs"}
+	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "timeout", "steps", "finally", "outputs"}
 	stepFieldNames = []string{"id", "description", "call", "read", "uses", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs", "tolerate_failures", "until", "poll"}
 	callFields     = []string{"server", "tool"}
 	defaultsFields = []string{"timeout", "retry"}
@@ -63,6 +63,8 @@ type parser struct {
 	depth   int
 	tooDeep bool
 	nsteps  int
+	// inFinally is set while the flow's finally: steps are parsed.
+	inFinally bool
 	// cols maps columns of the text given to the YAML parser back to the
 	// file's (see quoteExprs).
 	cols *colMap
@@ -158,6 +160,12 @@ func (p *parser) parse(data []byte) *Flow {
 		}
 	} else {
 		p.errf(root, "", "missing steps; a flow needs at least one step")
+	}
+	if v, ok := fields["timeout"]; ok {
+		f.Timeout, _ = p.durationValue(v, "timeout")
+	}
+	if v, ok := fields["finally"]; ok {
+		f.Finally = p.finally(v)
 	}
 	if v, ok := fields["outputs"]; ok {
 		f.Outputs, f.OutputOrder = p.outputs(v)
@@ -616,7 +624,7 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		p.errf(n, field, "a step is a mapping with id and call (or steps, or parallel), found %s", kindName(n))
 		return nil
 	}
-	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, values: map[string]Pos{}, field: field, branch: branch}
+	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, values: map[string]Pos{}, field: field, branch: branch, finally: p.inFinally}
 	fields := p.mappingKeys(n, field, stepFieldNames, s.fields)
 	for k, v := range fields {
 		s.values[k] = p.pos(v)
@@ -632,6 +640,9 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		p.errf(n, field, "missing id; every step needs one, e.g. `id: fetch`")
 	}
 	s.Path = s.ID
+	if parent == nil && s.finally {
+		s.Path = FinallyPath + s.ID
+	}
 	if parent != nil {
 		s.Path = parent.Path + "/"
 		if branch != "" {

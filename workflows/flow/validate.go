@@ -186,22 +186,23 @@ func walkSteps(steps []*Step, fn func(*Step)) {
 func (f *Flow) AllSteps() []*Step {
 	var out []*Step
 	walkSteps(f.Steps, func(s *Step) { out = append(out, s) })
+	walkSteps(f.Finally, func(s *Step) { out = append(out, s) })
 	return out
 }
 
 func (v *validator) index() {
-	walkSteps(v.f.Steps, func(s *Step) {
+	for _, s := range v.f.AllSteps() {
 		v.all = append(v.all, s)
 		if s.ID == "" {
-			return
+			continue
 		}
 		if prev, dup := v.byID[s.ID]; dup {
 			v.add(s.ValuePos("id"), s.field+".id", "duplicate step id %q (first used at line %d); ids are unique across the whole file, nested groups included", s.ID, prev.Pos.Line)
-			return
+			continue
 		}
 		v.byID[s.ID] = s
 		v.ids = append(v.ids, s.ID)
-	})
+	}
 }
 
 func container(s *Step) string {
@@ -379,6 +380,8 @@ func (v *validator) target(s *Step, id string, pos Pos, field, what string) *Ste
 		v.add(pos, field, "step %q names itself in %s", id, what)
 	case isAncestor(t, s):
 		v.add(pos, field, "step %q is the group enclosing this step, which finishes only after it", id)
+	case finallyTarget(s, t, what) != "":
+		v.add(pos, field, "%s", finallyTarget(s, t, what))
 	case !visible(s, t):
 		v.add(pos, field, "step %q is inside group %q and private to it%s", id, t.Parent.ID, v.visibleHint(s, t))
 	default:
@@ -430,6 +433,9 @@ func (v *validator) paths(s *Step, r exprRef) {
 				continue
 			case s != nil && isAncestor(t, s):
 				v.add(e.Pos, r.field, "reads .steps.%s, the group enclosing this step, which finishes only after it; read the step's own .item or a sibling step instead", id)
+				continue
+			case finallyTarget(s, t, "read") != "":
+				v.add(e.Pos, r.field, "%s", finallyTarget(s, t, "read"))
 				continue
 			case !visible(s, t):
 				if s == nil {

@@ -29,6 +29,11 @@ type Tracker struct {
 	err    error
 	// failuresShown caps the failure lines per step in plain output.
 	failuresShown map[string]int
+	// finally heads the rows of the flow's finally steps, nil without
+	// them; its status is theirs as a whole.
+	finally *Row
+	// timeout is the run's time, 0 for none.
+	timeout time.Duration
 }
 
 // Row is one step's progress.
@@ -84,6 +89,11 @@ func NewTracker(f *flow.Flow, now time.Time) *Tracker {
 		}
 	}
 	walk("", f.Steps, 0)
+	if len(f.Finally) > 0 {
+		t.finally = &Row{Name: "finally", Done: map[string]int{}}
+		t.rows = append(t.rows, t.finally)
+		walk("", f.Finally, 1)
+	}
 	return t
 }
 
@@ -95,10 +105,20 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventRunStarted:
 		t.runID = ev.RunID
 		t.status = "running"
+		t.timeout = ev.Timeout
 		return fmt.Sprintf("run %s: %s started", ev.RunID, t.flow.Name)
 	case workflows.EventRunFinished:
 		t.status, t.err, t.end = ev.Status, ev.Err, ev.Time
 		line := fmt.Sprintf("run %s: %s in %s", ev.RunID, ev.Status, ev.Time.Sub(t.start).Round(time.Millisecond))
+		if fin := ev.Finally; fin != nil && t.finally != nil {
+			t.finally.Status, t.finally.Finished = fin.Status, ev.Time
+			// Beside the run's own status, never instead of it.
+			if fin.Err != nil && fin.Status == workflows.StatusFailed {
+				line += "; " + ErrorLine(fin.Err.Error(), 200) // "finally failed: ..."
+			} else {
+				line += "; finally " + fin.Status
+			}
+		}
 		if ev.Status == workflows.RunSucceeded {
 			// A success with failed steps in it is easy to misread.
 			var failed []string
@@ -127,6 +147,9 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	// Only the step's own instance (not one inside another step's items)
 	// gets start and finish lines; the rest shows as counts.
 	top := !strings.Contains(ev.Path, "[")
+	if t.finally != nil && ev.Step.InFinally() && t.finally.Status == "" {
+		t.finally.Status, t.finally.Started = "running", ev.Time
+	}
 	switch ev.Kind {
 	case workflows.EventStepStarted:
 		r.instances++
@@ -326,4 +349,15 @@ func (p *PlainPrinter) Event(ev workflows.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_ = cmdutil.WriteRedacted(p.w, p.red, []byte(line+"\n"))
+}
+
+// timeLeft is what is left of the run's time after elapsed, 0 when it has
+// no timeout or none is left.
+func (t *Tracker) timeLeft(elapsed time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timeout <= 0 {
+		return 0
+	}
+	return max(t.timeout-elapsed, 0)
 }

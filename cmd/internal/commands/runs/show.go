@@ -87,6 +87,19 @@ func showRun(ctx context.Context, opts *Options) error {
 	if r.Error != "" {
 		fmt.Fprintf(&b, "Error:    %s\n", r.Error)
 	}
+	if r.Timeout > 0 {
+		fmt.Fprintf(&b, "Timeout:  %s", r.Timeout)
+		if r.Extended > 0 {
+			fmt.Fprintf(&b, " (resume --extend gave %s in all)", r.Extended)
+		}
+		b.WriteString("\n")
+	}
+	if r.Finally != "" {
+		fmt.Fprintf(&b, "Finally:  %s\n", r.Finally)
+		if r.FinallyError != "" {
+			fmt.Fprintf(&b, "          %s\n", r.FinallyError)
+		}
+	}
 	fmt.Fprintf(&b, "\n%d call attempt(s):\n", len(atts))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tCALL\tATTEMPT\tSTATE\tDURATION\tERROR")

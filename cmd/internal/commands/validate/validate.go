@@ -191,8 +191,8 @@ func validateRun(ctx context.Context, opts *Options) error {
 	if opts.Connect {
 		how = "against the live tools"
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s calling %s, checked %s\n",
-		opts.File, steps, plural(steps, "step", "steps"), strings.Join(servers, ", "), how)
+	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s%s calling %s%s, checked %s\n",
+		opts.File, steps, plural(steps, "step", "steps"), finallyNote(fl), strings.Join(servers, ", "), timeoutNote(fl), how)
 	return err
 }
 
@@ -324,4 +324,27 @@ func (c *catalog) Tool(ctx context.Context, server, tool string) (*mcp.Tool, err
 		return t.Tool, nil
 	}
 	return nil, fmt.Errorf("server %q has no tool %q%s; it has %s", server, tool, suggest.Hint(tool, names), suggest.List(names))
+}
+
+// finallyNote counts the finally steps among a flow's steps, for the OK
+// line.
+func finallyNote(f *flow.Flow) string {
+	n := 0
+	for _, s := range f.AllSteps() {
+		if s.InFinally() {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d in finally)", n)
+}
+
+// timeoutNote is the flow's run timeout, for the OK line.
+func timeoutNote(f *flow.Flow) string {
+	if f.Timeout <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", run timeout %s", f.Timeout)
 }
