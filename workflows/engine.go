@@ -222,14 +222,9 @@ type engine struct {
 	subsMu sync.Mutex
 	subs   map[*flow.Step]*engine
 
-	failMu  sync.Mutex
-	failErr error // the first failure that ends the run
-	cancel  context.CancelCauseFunc
-
 	// timeout is the run's time (the flow's timeout:, or resume
-	// --extend's), 0 for none; deadline is when it ends, once started.
-	timeout  time.Duration
-	deadline time.Time
+	// --extend's), or a sub-flow's for each run of it; 0 for none.
+	timeout time.Duration
 }
 
 // toolEntry is a tool's definition and compiled output schema.
@@ -400,60 +395,21 @@ func (e *engine) emit(ev Event) {
 	e.opts.Progress(ev)
 }
 
-// fail records the first failure that ends the run and cancels everything
-// still running, so in-flight calls get MCP cancellation.
-func (e *engine) fail(err error) {
-	e.failMu.Lock()
-	if e.failErr == nil {
-		e.failErr = err
-	}
-	e.failMu.Unlock()
-	e.cancel(err)
-}
-
-func (e *engine) failure() error {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	return e.failErr
-}
-
 // execute runs the steps and outputs and settles the run record.
 func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
-	tctx, stop := e.withRunTimeout(parent)
-	defer stop()
-	ctx, cancel := context.WithCancelCause(tctx)
-	defer cancel(nil)
-	e.cancel = cancel
 	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
-
 	top := &frame{results: map[string]*stepResult{}}
-	if err := e.runGroup(ctx, top, e.flow.Steps); err != nil {
-		e.fail(err)
-	}
-	stop()
-
-	res := &RunResult{RunID: e.runID, Steps: map[string]string{}}
+	status, err, deadline := e.runSteps(parent, top)
+	res := &RunResult{RunID: e.runID, Status: status, Err: err, Steps: map[string]string{}}
 	for id, r := range top.results {
 		res.Steps[id] = r.status
 	}
-	switch {
-	case timedOut(ctx, top, e.flow.Steps, e.failure() != nil) && parent.Err() == nil:
-		res.Status, res.Err = RunTimedOut, context.Cause(ctx)
-	case e.failure() != nil:
-		res.Status, res.Err = RunFailed, e.failure()
-		var be *ResumeBlockedError
-		if errors.As(res.Err, &be) {
-			res.Status = RunBlocked
-		}
-	case parent.Err() != nil:
-		res.Status = RunCancelled
-		res.Err = fmt.Errorf("run %s cancelled: %w", e.runID, context.Cause(parent))
-	default:
+	if status == RunSucceeded {
 		outputs, err := e.evalOutputs(parent, top)
 		if err != nil {
 			res.Status, res.Err = RunFailed, err
 		} else {
-			res.Status, res.Outputs = RunSucceeded, outputs
+			res.Outputs = outputs
 		}
 	}
 	rec.Status = res.Status
@@ -465,7 +421,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 	if len(e.flow.Finally) > 0 && res.Status != RunBlocked {
 		// The finally steps run whatever the outcome, once it is known;
 		// the run record has it meanwhile.
-		fin, err := e.runFinally(parent, top, res.Status, rec)
+		fin, err := e.runFinally(parent, top, res.Status, deadline, rec)
 		if err != nil {
 			res.Err = errors.Join(res.Err, err)
 		}

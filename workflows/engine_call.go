@@ -544,16 +544,19 @@ func errorView(err error, class string) any {
 // ErrorClass is the class (Class* constants) of a step's failure as a run
 // reports it: a cancellation, a refusal by mediator (the data-flow policy,
 // an unknown or unaccepted tool), an expression that failed, a tool's
-// error result, or the class a ToolCaller gave; "" for failures that are
+// error result, a flow's timeout, or the class a ToolCaller gave; "" for failures that are
 // none of these (a journal or audit write, an output expression).
 func ErrorClass(err error) string {
 	var pe *policyError
 	var ee *exprError
 	var te *ToolError
 	var ce *CallError
+	var rt *RunTimeoutError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ClassCancelled
+	case errors.As(err, &rt):
+		return ClassTimedOut
 	case errors.As(err, &pe):
 		return ClassRefused
 	case errors.As(err, &ee):

@@ -375,8 +375,14 @@ func executionOrder(f *flow.Flow) func(a, b string) bool {
 				walk(prefix, s.Parallel[b])
 			}
 			if s.Uses != nil && s.Uses.Flow != nil {
-				// "sync.uses/add" reads as step sync, branch uses, step add.
-				walk(prefix+s.Path+"/uses/", s.Uses.Flow.Steps)
+				// "sync.uses/add" reads as step sync, branch uses, step add;
+				// the sub-flow's finally steps come after its steps.
+				sub := prefix + s.Path + "/uses/"
+				walk(sub, s.Uses.Flow.Steps)
+				if len(s.Uses.Flow.Finally) > 0 {
+					rank[sub+strings.TrimSuffix(flow.FinallyPath, "/")] = len(rank)
+					walk(sub, s.Uses.Flow.Finally)
+				}
 			}
 		}
 	}

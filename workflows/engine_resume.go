@@ -351,7 +351,8 @@ func firstOr(list []string, def string) string {
 }
 
 // stepsByPath indexes every step of a flow by its static path, its
-// sub-flows' steps under their uses steps' (flow.UsesPathSep).
+// sub-flows' steps (finally steps included) under their uses steps'
+// (flow.UsesPathSep).
 func stepsByPath(fl *flow.Flow) map[string]*flow.Step {
 	out := map[string]*flow.Step{}
 	var walk func(prefix string, steps []*flow.Step)
@@ -369,6 +370,7 @@ func stepsByPath(fl *flow.Flow) map[string]*flow.Step {
 			}
 			if s.Uses != nil && s.Uses.Flow != nil {
 				walk(prefix+s.Path+flow.UsesPathSep, s.Uses.Flow.Steps)
+				walk(prefix+s.Path+flow.UsesPathSep, s.Uses.Flow.Finally)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 
@@ -116,7 +117,7 @@ func (e *engine) subEngine(s *flow.Step) (*engine, error) {
 		}
 	}
 	c.uses = link
-	c.runID, c.cancel = e.runID, e.cancel
+	c.runID = e.runID
 	for _, cs := range c.flow.AllSteps() {
 		if cs.Server() != "" {
 			c.sources[cs] = c.resolve(c.prov.CallSources(cs), c.prov.CallInputs(cs))
@@ -135,8 +136,13 @@ func (e *engine) subEngine(s *flow.Step) (*engine, error) {
 }
 
 // runUses runs uses step s once in fr: its with: evaluated and checked
-// as `run` checks a flow's inputs, then the sub-flow's steps and outputs.
-// The step's result is the outputs by name.
+// as `run` checks a flow's inputs, then the sub-flow as Run runs a flow:
+// its steps within its own timeout:, its outputs, and its finally steps
+// whatever the outcome, under the step's path. The step's result is the
+// outputs by name; it succeeds when the sub-flow's run did and its
+// finally steps too. A sub-flow that timed out fails the step (class
+// timed_out); one that failed or was cancelled gives the step its
+// status and error. See docs/workflow-engine.md, "Sub-flows".
 func (e *engine) runUses(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	if !e.decides {
 		// The runtime does not decide the policy at each call: refuse here
@@ -160,20 +166,45 @@ func (e *engine) runUses(ctx context.Context, fr *frame, s *flow.Step, path stri
 		return &stepResult{status: StatusFailed, err: err}
 	}
 	top := &frame{path: path + ".uses", inputs: inputs, results: map[string]*stepResult{}}
-	r := c.groupResult(ctx, top, c.flow.Steps)
-	view := map[string]any{flow.FieldStatus: r.status, flow.FieldError: r.view[flow.FieldError], flow.FieldResult: nil}
-	res := &stepResult{status: r.status, view: view, err: r.err}
-	if r.status != StatusSucceeded {
-		return res
+	status, err, deadline := c.runSteps(ctx, top)
+	var out map[string]any
+	if status == RunSucceeded {
+		outputs, oerr := c.evalOutputs(ctx, top)
+		if oerr != nil {
+			status, err = RunFailed, oerr
+		} else {
+			out = make(map[string]any, len(outputs))
+			for k, v := range outputs {
+				out[k] = v
+			}
+		}
 	}
-	outputs, err := c.evalOutputs(ctx, top)
-	if err != nil {
-		return exprFailed(ctx, err)
+	res := &stepResult{status: usesStatus(status), err: err}
+	if len(c.flow.Finally) > 0 && status != RunBlocked {
+		fin := c.finallySteps(ctx, top, status, deadline)
+		switch {
+		case fin.Err == nil:
+		case res.status == StatusSucceeded:
+			res.status, res.err = fin.Status, fin.Err
+		default:
+			res.err = fmt.Errorf("%w; then %v", res.err, fin.Err)
+		}
 	}
-	out := make(map[string]any, len(outputs))
-	for k, v := range outputs {
-		out[k] = v
+	if res.status == StatusSucceeded {
+		res.result = out
 	}
-	view[flow.FieldResult], res.result = out, out
+	res.view = map[string]any{flow.FieldStatus: res.status, flow.FieldError: errorView(res.err, ""), flow.FieldResult: res.result}
 	return res
+}
+
+// usesStatus is the status of a uses step whose sub-flow's run ended
+// with run status st.
+func usesStatus(st string) string {
+	switch st {
+	case RunSucceeded:
+		return StatusSucceeded
+	case RunCancelled:
+		return StatusCancelled
+	}
+	return StatusFailed
 }

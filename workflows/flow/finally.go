@@ -26,6 +26,23 @@ func (p *parser) finally(n *yaml.Node) []*Step {
 	return steps
 }
 
+// FinallyDepth is how many finally lists of f's tree may have to run one
+// after another once a run is cancelled: a sub-flow's, then its caller's,
+// each with FinallyTimeout of its own. 0 when no file of the tree has
+// finally steps.
+func (f *Flow) FinallyDepth() int {
+	d := 0
+	for _, s := range f.AllSteps() {
+		if s.Uses != nil && s.Uses.Flow != nil {
+			d = max(d, s.Uses.Flow.FinallyDepth())
+		}
+	}
+	if len(f.Finally) > 0 {
+		d++
+	}
+	return d
+}
+
 // finallyTarget explains why step s (nil for the outputs) may not name
 // step t, across the line between a flow's steps and its finally steps, or
 // returns "". Finally steps run once the steps have ended and may read any
@@ -75,9 +92,11 @@ func (p *Provenance) runStatus() int {
 // finallyLaneLabel titles the finally steps' lane in a drawn graph.
 const finallyLaneLabel = "finally: after the steps, whatever the outcome"
 
+// hasFinally reports whether the flow itself (not a sub-flow) has finally
+// steps.
 func (g *Graph) hasFinally() bool {
 	for _, n := range g.Nodes {
-		if n.Finally {
+		if n.Finally && n.Flow == "" {
 			return true
 		}
 	}

@@ -3,6 +3,8 @@ package flow
 import (
 	"fmt"
 	"io"
+	"slices"
+	"time"
 )
 
 // GraphSubFlow is the cluster of a uses step's sub-flow: its nodes have
@@ -13,6 +15,8 @@ type GraphSubFlow struct {
 	Name string
 	// Parent is the ID of the sub-flow cluster holding this one, or "".
 	Parent string
+	// Timeout is the sub-flow's own timeout:, 0 for none.
+	Timeout time.Duration
 }
 
 // embedUses adds the sub-flow of each uses step of f to g: its graph's
@@ -43,13 +47,17 @@ func embedUses(g *Graph, f *Flow) {
 			}
 			return prefix + id
 		}
-		g.SubFlows = append(g.SubFlows, &GraphSubFlow{ID: s.Path, Path: s.Uses.Path, Name: s.Uses.Flow.Name})
+		g.SubFlows = append(g.SubFlows, &GraphSubFlow{ID: s.Path, Path: s.Uses.Path, Name: s.Uses.Flow.Name, Timeout: s.Uses.Flow.Timeout})
 		for _, sf := range sg.SubFlows {
-			g.SubFlows = append(g.SubFlows, &GraphSubFlow{ID: prefix + sf.ID, Path: sf.Path, Name: sf.Name, Parent: under(sf.Parent)})
+			g.SubFlows = append(g.SubFlows, &GraphSubFlow{ID: prefix + sf.ID, Path: sf.Path, Name: sf.Name, Parent: under(sf.Parent), Timeout: sf.Timeout})
 		}
 		for _, n := range sg.Nodes {
 			c := *n
 			c.ID, c.Flow = prefix+n.ID, under(n.Flow)
+			if n.Finally && n.Flow == "" && n.Parent == "" && n.Step != nil {
+				// Drawn in the sub-flow's cluster, not a lane of its own.
+				c.Notes = append(slices.Clip(n.Notes), "finally")
+			}
 			if n.Parent != "" {
 				c.Parent = prefix + n.Parent
 			}
@@ -92,7 +100,11 @@ func (g *Graph) writeSubFlows(b io.Writer, parent, indent string, open func(i in
 
 // subFlowTitle is a sub-flow cluster's title.
 func subFlowTitle(sf *GraphSubFlow) string {
-	return "sub-flow " + sf.Path + " (" + sf.Name + ")"
+	t := "sub-flow " + sf.Path + " (" + sf.Name + ")"
+	if sf.Timeout > 0 {
+		t += ", timeout " + shortDuration(sf.Timeout)
+	}
+	return t
 }
 
 // callLabelInSubFlow names a call's server too: a sub-flow's calls are

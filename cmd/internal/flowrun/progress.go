@@ -85,6 +85,7 @@ func NewTracker(f *flow.Flow, now time.Time) *Tracker {
 			if s.Uses != nil && s.Uses.Flow != nil {
 				// A sub-flow's steps, under the step that uses it.
 				walk(r.Path+flow.UsesPathSep, s.Uses.Flow.Steps, depth+1)
+				walk(r.Path+flow.UsesPathSep, s.Uses.Flow.Finally, depth+1)
 			}
 		}
 	}
@@ -147,7 +148,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	// Only the step's own instance (not one inside another step's items)
 	// gets start and finish lines; the rest shows as counts.
 	top := !strings.Contains(ev.Path, "[")
-	if t.finally != nil && ev.Step.InFinally() && t.finally.Status == "" {
+	if t.finally != nil && strings.HasPrefix(path, flow.FinallyPath) && t.finally.Status == "" {
 		t.finally.Status, t.finally.Started = "running", ev.Time
 	}
 	switch ev.Kind {

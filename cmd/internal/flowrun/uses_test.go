@@ -17,7 +17,7 @@ import (
 // TestTrackerSubFlow runs a flow whose step uses a sub-flow, once and per
 // item, against a real go-sdk server: the tracker lists the sub-flow's
 // steps under the step that uses it and counts their calls there, apart
-// from the caller's step of the same id.
+// from the caller's step of the same id, its finally steps after them.
 func TestTrackerSubFlow(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -27,7 +27,8 @@ func TestTrackerSubFlow(t *testing.T) {
 		}
 		return p
 	}
-	write("sub.flow.yaml", "version: 1\nname: sub\ninputs:\n  n: {type: number}\nsteps:\n  - id: echo\n    call: {server: s, tool: echo}\n    with: {n: \"${ .inputs.n }\"}\noutputs:\n  n: ${ .steps.echo.result.n }\n")
+	write("sub.flow.yaml", "version: 1\nname: sub\ninputs:\n  n: {type: number}\nsteps:\n  - id: echo\n    call: {server: s, tool: echo}\n    with: {n: \"${ .inputs.n }\"}\noutputs:\n  n: ${ .steps.echo.result.n }\n"+
+		"finally:\n  - id: tidy\n    call: {server: s, tool: echo}\n    with: {status: \"${ .run.status }\"}\n")
 	main := write("main.flow.yaml", `version: 1
 name: main
 steps:
@@ -41,6 +42,9 @@ steps:
     for_each: ${ [1, 2, 3] }
     uses: sub.flow.yaml
     with: {n: "${ .item }"}
+finally:
+  - id: last
+    call: {server: s, tool: echo}
 `)
 	data, _ := os.ReadFile(main)
 	f, ps := flow.Check(context.Background(), main, data, flow.ValidateOptions{ReadFile: os.ReadFile, RetryAtRunTime: true})
@@ -88,7 +92,7 @@ steps:
 	for _, r := range rows {
 		got = append(got, strings.Repeat(" ", r.Depth)+r.Path+"="+r.Status)
 	}
-	want := "echo=succeeded|one=succeeded| one.uses/echo=succeeded|many=succeeded| many.uses/echo=succeeded"
+	want := "echo=succeeded|one=succeeded| one.uses/echo=succeeded| one.uses/finally/tidy=succeeded|many=succeeded| many.uses/echo=succeeded| many.uses/finally/tidy=succeeded|=succeeded| finally/last=succeeded"
 	if strings.Join(got, "|") != want {
 		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}

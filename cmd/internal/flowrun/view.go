@@ -27,10 +27,11 @@ type RunFunc func(ctx context.Context, progress func(workflows.Event)) (*workflo
 // with in-flight calls cancelled and journalled as such (and its finally
 // steps run), before Execute returns.
 func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redactor, fn RunFunc) (*workflows.RunResult, error) {
-	if len(f.Finally) > 0 {
-		// After Ctrl-C (SIGINT) the finally steps still run, within
-		// their own time; mediator waits for them.
-		cmdutil.Linger(ctx, flow.FinallyTimeout+cmdutil.InterruptGrace)
+	if n := f.FinallyDepth(); n > 0 {
+		// After Ctrl-C (SIGINT) the finally steps (a sub-flow's, then
+		// its caller's) still run, each within its own time; mediator
+		// waits for them.
+		cmdutil.Linger(ctx, time.Duration(n)*flow.FinallyTimeout+cmdutil.InterruptGrace)
 	}
 	t := NewTracker(f, time.Now())
 	if !env.IO.IsStderrTTY() {
