@@ -74,7 +74,7 @@ func TestFinallyUsesSubFlow(t *testing.T) {
 	for _, tc := range []struct{ tool, want string }{{"echo", RunSucceeded}, {"fail", RunFailed}} {
 		t.Run(tc.tool, func(t *testing.T) {
 			dir := writeFlowFiles(t, map[string]string{
-				"main.flow.yaml":      finallyUsesMain(tc.tool, "flows: [a -> b]\n"),
+				"main.flow.yaml":       finallyUsesMain(tc.tool, "flows: [a -> b]\n"),
 				"lib/notify.flow.yaml": notifyFlow,
 			})
 			h := newHarness(t, "a", "b")
@@ -103,7 +103,7 @@ func TestFinallyUsesSubFlow(t *testing.T) {
 	// Undeclared: .run.status (decided by a's failures) and a's result
 	// would reach b through the sub-flow.
 	dir := writeFlowFiles(t, map[string]string{
-		"main.flow.yaml":      finallyUsesMain("echo", ""),
+		"main.flow.yaml":       finallyUsesMain("echo", ""),
 		"lib/notify.flow.yaml": notifyFlow,
 	})
 	path := filepath.Join(dir, "main.flow.yaml")
