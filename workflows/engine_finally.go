@@ -27,9 +27,9 @@ type RunTimeoutError struct {
 
 func (e *RunTimeoutError) Error() string {
 	if e.SubFlow != "" {
-		return fmt.Sprintf("sub-flow %s timed out after %s", e.SubFlow, e.Timeout)
+		return fmt.Sprintf("sub-flow %s timed out after %s", e.SubFlow, flow.FormatDuration(e.Timeout))
 	}
-	return fmt.Sprintf("run %s timed out after %s", e.RunID, e.Timeout)
+	return fmt.Sprintf("run %s timed out after %s", e.RunID, flow.FormatDuration(e.Timeout))
 }
 
 // ResumeNeedsTimeError refuses to resume a timed-out run without more
@@ -41,7 +41,7 @@ type ResumeNeedsTimeError struct {
 
 func (e *ResumeNeedsTimeError) Error() string {
 	return fmt.Sprintf("run %s timed out after %s; give the resumed run time of its own: mediator resume %s --extend 10m (or as long as it needs)",
-		e.RunID, e.Timeout, e.RunID)
+		e.RunID, flow.FormatDuration(e.Timeout), e.RunID)
 }
 
 // FinallyResult is how a flow's finally steps ended, reported beside the

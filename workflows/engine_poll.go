@@ -114,7 +114,7 @@ func (w *pollWait) next(ctx context.Context, res *mcp.CallToolResult, rec *Attem
 // waited for, and what it read of the last result.
 func (w *pollWait) timeout(res *mcp.CallToolResult, attempts int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s still false after %s (poll.max %s, %d attempt(s))", w.s.Until, w.e.rt.Now().Sub(w.start).Round(time.Millisecond), w.s.Poll.Max, attempts)
+	fmt.Fprintf(&b, "%s still false after %s (poll.max %s, %d attempt(s))", w.s.Until, w.e.rt.Now().Sub(w.start).Round(time.Millisecond), flow.FormatDuration(w.s.Poll.Max), attempts)
 	view := callView(StatusSucceeded, res, attempts, nil, "", true)
 	var read []string
 	for _, p := range w.s.Until.Paths {
@@ -185,7 +185,7 @@ func (d *DryRun) notePoll(path string, s *flow.Step) {
 	defer d.mu.Unlock()
 	for i := len(d.plan) - 1; i >= 0; i-- {
 		if d.plan[i].Path == path {
-			d.plan[i].Until = fmt.Sprintf("%s, every %s for at most %s", s.Until, s.Poll.Every, s.Poll.Max)
+			d.plan[i].Until = fmt.Sprintf("%s, every %s for at most %s", s.Until, flow.FormatDuration(s.Poll.Every), flow.FormatDuration(s.Poll.Max))
 			return
 		}
 	}

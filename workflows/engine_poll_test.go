@@ -339,7 +339,7 @@ func TestPollDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := dr.Plan()
-	if len(plan) != 1 || plan[0].Until != `${ .result.status == "done" }, every 1h0m0s for at most 2h0m0s` {
+	if len(plan) != 1 || plan[0].Until != `${ .result.status == "done" }, every 1h for at most 2h` {
 		t.Fatalf("plan %+v", plan)
 	}
 	if js.statusCalls("d") != 0 {

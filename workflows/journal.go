@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Run states.
@@ -80,6 +82,32 @@ type RunRecord struct {
 	// they failed.
 	Finally      string `json:"finally,omitempty"`
 	FinallyError string `json:"finally_error,omitempty"`
+}
+
+// MarshalJSON writes the record with Timeout and Extended as durations
+// the way a flow file writes them ("30m"; time.ParseDuration reads them),
+// as `runs show --json` and `runs list --json` print it, not as
+// nanoseconds.
+func (r RunRecord) MarshalJSON() ([]byte, error) {
+	type plain RunRecord
+	out := struct {
+		plain
+		Timeout  string `json:"timeout,omitempty"`
+		Extended string `json:"extended,omitempty"`
+	}{plain: plain(r)}
+	if r.Timeout > 0 {
+		out.Timeout = flow.FormatDuration(r.Timeout)
+	}
+	if r.Extended > 0 {
+		out.Extended = flow.FormatDuration(r.Extended)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // AttemptRecord is one attempt of one call.

@@ -102,7 +102,7 @@ func (g *Graph) writeSubFlows(b io.Writer, parent, indent string, open func(i in
 func subFlowTitle(sf *GraphSubFlow) string {
 	t := "sub-flow " + sf.Path + " (" + sf.Name + ")"
 	if sf.Timeout > 0 {
-		t += ", timeout " + shortDuration(sf.Timeout)
+		t += ", timeout " + FormatDuration(sf.Timeout)
 	}
 	return t
 }

@@ -86,7 +86,7 @@ func (p *parser) poll(n *yaml.Node, field string) *Poll {
 		}
 	}
 	if pl.Every > 0 && pl.Max > 0 && pl.Max < pl.Every {
-		p.errf(fields["max"], field+".max", "max %v is shorter than every %v, so the call would never be repeated; make max at least every (e.g. every: %v, max: %v)", pl.Max, pl.Every, pl.Every, 10*pl.Every)
+		p.errf(fields["max"], field+".max", "max %s is shorter than every %s, so the call would never be repeated; make max at least every (e.g. every: %s, max: %s)", FormatDuration(pl.Max), FormatDuration(pl.Every), FormatDuration(pl.Every), FormatDuration(10*pl.Every))
 	}
 	return pl
 }
@@ -136,11 +136,12 @@ func pollNote(s *Step) []string {
 	if s.Until == nil || s.Poll == nil {
 		return nil
 	}
-	return []string{fmt.Sprintf("until, every %s ≤%s", shortDuration(s.Poll.Every), shortDuration(s.Poll.Max))}
+	return []string{fmt.Sprintf("until, every %s ≤%s", FormatDuration(s.Poll.Every), FormatDuration(s.Poll.Max))}
 }
 
-// shortDuration writes d as people do: 30m rather than 30m0s.
-func shortDuration(d time.Duration) string {
+// FormatDuration writes d as a flow file and people do: 30m rather than
+// 30m0s, 1h30m rather than 1h30m0s. time.ParseDuration reads it back.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -22,7 +22,7 @@ func TestPollProblems(t *testing.T) {
 		{name: "every negative", opts: runtime, src: call + "    until: ${ .result.done }\n    poll: {every: -1s, max: 30m}\n", want: []string{
 			`7:19 steps[0].poll.every: invalid duration "-1s": write a positive duration`}},
 		{name: "max shorter than every", opts: runtime, src: call + "    until: ${ .result.done }\n    poll: {every: 1m, max: 30s}\n", want: []string{
-			`7:28 steps[0].poll.max: max 30s is shorter than every 1m0s, so the call would never be repeated`}},
+			`7:28 steps[0].poll.max: max 30s is shorter than every 1m, so the call would never be repeated`}},
 		{name: "poll missing max", opts: runtime, src: call + "    until: ${ .result.done }\n    poll: {every: 1m}\n", want: []string{
 			`7:11 steps[0].poll: missing max`}},
 		{name: "poll unknown field", opts: runtime, src: call + "    until: ${ .result.done }\n    poll: {every: 1m, max: 2m, tries: 3}\n", want: []string{

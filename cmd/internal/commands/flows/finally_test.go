@@ -94,10 +94,20 @@ func TestRunTimeoutThenResumeWithExtend(t *testing.T) {
 	}
 	r = e.exec(runsCmd, "show", sum.RunID)
 	want(t, r, 0, "runs show")
-	for _, s := range []string{"Status:   succeeded", "Timeout:  1m0s (resume --extend gave 1m0s in all)", "Finally:  succeeded", "finally/report"} {
+	for _, s := range []string{"Status:   succeeded", "Timeout:  1m (resume --extend gave 1m in all)", "Finally:  succeeded", "finally/report"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("runs show lacks %q:\n%s", s, r.stdout)
 		}
+	}
+	// --json writes the durations as the flow file does, not in
+	// nanoseconds.
+	r = e.exec(runsCmd, "show", sum.RunID, "--json")
+	want(t, r, 0, "runs show --json")
+	var shown struct {
+		Run map[string]any `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown.Run["timeout"] != "1m" || shown.Run["extended"] != "1m" {
+		t.Errorf("runs show --json: %v, run %v", err, shown.Run)
 	}
 }
 

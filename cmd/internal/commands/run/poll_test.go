@@ -64,7 +64,7 @@ outputs:
 		return out.String(), errOut.String(), cmdutil.ExitCode(err)
 	}
 	stdout, stderr, code := exec(fl, "--dry-run")
-	if code != 0 || !strings.Contains(stdout, `repeated until ${ .result.status == "done" }, every 1h0m0s for at most 2h0m0s`) {
+	if code != 0 || !strings.Contains(stdout, `repeated until ${ .result.status == "done" }, every 1h for at most 2h`) {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if n := len(got()); n != 0 {

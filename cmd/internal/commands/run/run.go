@@ -350,7 +350,7 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 func finallyPlanNote(f *flow.Flow) string {
 	var b strings.Builder
 	if f.Timeout > 0 {
-		fmt.Fprintf(&b, "The run may take %s; past that its calls are cancelled and it ends timed_out.\n", f.Timeout)
+		fmt.Fprintf(&b, "The run may take %s; past that its calls are cancelled and it ends timed_out.\n", flow.FormatDuration(f.Timeout))
 	}
 	if len(f.Finally) > 0 {
 		fmt.Fprintf(&b, "Calls under %s run after the steps, whatever their outcome (planned here after a success).\n", flow.FinallyPath)

@@ -12,6 +12,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 func newCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
@@ -88,9 +89,9 @@ func showRun(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(&b, "Error:    %s\n", r.Error)
 	}
 	if r.Timeout > 0 {
-		fmt.Fprintf(&b, "Timeout:  %s", r.Timeout)
+		fmt.Fprintf(&b, "Timeout:  %s", flow.FormatDuration(r.Timeout))
 		if r.Extended > 0 {
-			fmt.Fprintf(&b, " (resume --extend gave %s in all)", r.Extended)
+			fmt.Fprintf(&b, " (resume --extend gave %s in all)", flow.FormatDuration(r.Extended))
 		}
 		b.WriteString("\n")
 	}

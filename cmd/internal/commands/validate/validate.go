@@ -346,5 +346,5 @@ func timeoutNote(f *flow.Flow) string {
 	if f.Timeout <= 0 {
 		return ""
 	}
-	return fmt.Sprintf(", run timeout %s", f.Timeout)
+	return fmt.Sprintf(", run timeout %s", flow.FormatDuration(f.Timeout))
 }
