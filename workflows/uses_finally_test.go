@@ -37,6 +37,8 @@ finally:
     call: {server: b, tool: echo}
     with: {status: ${ .run.status }, good: ${ .steps.good.status }}
   - id: broken_cleanup
+    # After cleanup, whose call its failure would cancel otherwise.
+    needs: [cleanup]
     if: ${ .inputs.break_cleanup }
     call: {server: b, tool: charge}
 `

@@ -728,7 +728,9 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 			p.errf(v, field+".steps", "a group needs at least one step")
 		}
 	}
-	if v, ok := fields["timeout"]; ok && (hasRead || onlyWithCall("timeout")) {
+	if v, ok := fields["timeout"]; ok && hasUses {
+		p.errf(p.keyNode(n, "timeout"), field+".timeout", "timeout applies only to a step with call: or read:; a sub-flow's time is the top-level timeout: in its own file, which bounds each run of it")
+	} else if ok && (hasRead || onlyWithCall("timeout")) {
 		s.Timeout, _ = p.durationValue(v, field+".timeout")
 	}
 	if v, ok := fields["retry"]; ok && onlyWithCall("retry") {

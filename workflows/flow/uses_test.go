@@ -140,6 +140,13 @@ steps:
 `},
 		want: []string{"main.flow.yaml:5:11 steps[0].uses: |absolute path"},
 	}, {
+		name: "a uses step's own timeout",
+		files: map[string]string{
+			"main.flow.yaml": "version: 1\nname: main\nsteps:\n  - id: s\n    uses: sub.flow.yaml\n    timeout: 5s\n",
+			"sub.flow.yaml":  "version: 1\nname: sub\ntimeout: 1m\nsteps:\n  - id: x\n    call: {server: a, tool: t}\n",
+		},
+		want: []string{"main.flow.yaml:6:5 steps[0].timeout: |a sub-flow's time is the top-level timeout: in its own file"},
+	}, {
 		name: "self cycle",
 		files: map[string]string{"main.flow.yaml": `version: 1
 name: main
