@@ -405,3 +405,37 @@ finally:
 		}
 	}
 }
+
+// TestFinallyOutlivesCancellation: a cancellation that comes while the
+// finally steps run (Ctrl-C after the steps ended) does not cut them
+// short: they have flow.FinallyTimeout from then on, as after a
+// cancellation of the steps.
+func TestFinallyOutlivesCancellation(t *testing.T) {
+	h := newHarness(t, "a", "b")
+	f := parseFlow(t, `version: 1
+name: outlive
+steps:
+  - id: work
+    call: {server: a, tool: echo}
+finally:
+  - id: tidy
+    call: {server: b, tool: slow}
+    with: {ms: 300, tag: tidy}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-h.services["b"].started
+		cancel()
+	}()
+	res, err := Run(ctx, f, h.opts(nil))
+	if err != nil || res.Status != RunSucceeded {
+		t.Fatalf("run %+v: %v", res, err)
+	}
+	if res.Finally == nil || res.Finally.Status != StatusSucceeded {
+		t.Fatalf("finally %+v: cut short by the cancellation", res.Finally)
+	}
+	if got := h.result(res.RunID, "finally/tidy"); got["slept"] != 300.0 {
+		t.Errorf("tidy returned %v", got)
+	}
+}
