@@ -307,3 +307,44 @@ outputs:
 		}
 	})
 }
+
+// TestPollInsideSubFlowNeedsSafeTool: the polling rule holds inside a
+// sub-flow as at the top: validate --connect refuses until on a tool that
+// may have effects, at its position in the sub-flow's file, and the
+// engine refuses it before any call, failing the uses step.
+func TestPollInsideSubFlowNeedsSafeTool(t *testing.T) {
+	dir := writeFlowFiles(t, map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+steps:
+  - id: sync
+    uses: lib/poker.flow.yaml
+`,
+		"lib/poker.flow.yaml": `version: 1
+name: poker
+steps:
+  - id: wait
+    call: {server: jobs, tool: poke}
+    with: {job: p}
+    until: ${ .result.status == "done" }
+    poll: {every: 5ms, max: 1m}
+`,
+	})
+	h, js := jobsHarness(t, "a")
+	path := filepath.Join(dir, "main.flow.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps := flow.Check(t.Context(), path, data, flow.ValidateOptions{ReadFile: os.ReadFile, Catalog: h.caller, TrustAnnotations: trustAll})
+	if errs := ps.Errors().Error(); !strings.Contains(errs, "poker.flow.yaml:7:") || !strings.Contains(errs, "jobs.poke") {
+		t.Errorf("validate --connect: %s", errs)
+	}
+	res, err := Run(t.Context(), loadUnvalidated(t, path), h.opts(nil))
+	if res == nil || res.Status != RunFailed || err == nil || !strings.Contains(err.Error(), "until repeats the call of jobs.poke") {
+		t.Fatalf("run %+v: %v", res, err)
+	}
+	if n := js.statusCalls("p"); n != 0 {
+		t.Errorf("server saw %d calls", n)
+	}
+}
