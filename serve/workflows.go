@@ -304,7 +304,7 @@ func (w *workflow) run(ctx context.Context, sess *orchestrator.Session, args map
 		// Nothing ran: the inputs (checked above) or the journal.
 		return workflowError(w.redact(fmt.Sprintf("workflow %s did not start: %v", w.name, runErr))), none, nil
 	}
-	if runErr == nil && res.Status == workflows.RunSucceeded {
+	if runErr == nil && res.Status == workflows.RunSucceeded && (res.Finally == nil || res.Finally.Status == workflows.StatusSucceeded) {
 		return w.succeeded(res)
 	}
 	return w.failed(res, runErr), orchestrator.ProvenanceOf(w.flow.Servers()...), nil
@@ -354,8 +354,9 @@ func (w *workflow) succeeded(res *workflows.RunResult) (*mcp.CallToolResult, orc
 	return r, orchestrator.ProvenanceOf(w.prov.OutputServers()...), nil
 }
 
-// failed is a run that failed, was cancelled or blocked, as a tool error:
-// the run, the failed steps, the error and its class, and how to resume.
+// failed is a run that failed, was cancelled, timed out or blocked, or
+// whose finally steps failed, as a tool error: the run, the failed steps,
+// the error and its class, finally's outcome, and how to resume.
 func (w *workflow) failed(res *workflows.RunResult, runErr error) *mcp.CallToolResult {
 	var b strings.Builder
 	fmt.Fprintf(&b, "workflow %s: run %s %s", w.name, res.RunID, res.Status)
@@ -375,8 +376,17 @@ func (w *workflow) failed(res *workflows.RunResult, runErr error) *mcp.CallToolR
 			fmt.Fprintf(&b, "\nerror class: %s", class)
 		}
 	}
-	if w.opts.JournalPath != "" && (res.Status == workflows.RunFailed || res.Status == workflows.RunCancelled) {
-		fmt.Fprintf(&b, "\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
+	finallyFailed := res.Finally != nil && res.Finally.Status != workflows.StatusSucceeded
+	if finallyFailed {
+		fmt.Fprintf(&b, "\nits finally steps %s: %v", res.Finally.Status, res.Finally.Err)
+	}
+	if w.opts.JournalPath != "" {
+		switch {
+		case res.Status == workflows.RunTimedOut:
+			fmt.Fprintf(&b, "\nresume it with more time: `mediator resume %s --extend 10m` (journalled successes are reused)", res.RunID)
+		case res.Status == workflows.RunFailed || res.Status == workflows.RunCancelled || finallyFailed:
+			fmt.Fprintf(&b, "\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
+		}
 	}
 	return workflowError(w.redact(b.String()))
 }

@@ -838,3 +838,31 @@ func TestWorkflowCancelled(t *testing.T) {
 		t.Errorf("cancelled run: %v %q", res.IsError, msg)
 	}
 }
+
+// A run whose timeout passes, and a run whose finally steps fail after
+// its steps succeeded, are tool errors that say so and how to resume.
+func TestWorkflowTimedOutAndFinallyFailed(t *testing.T) {
+	heard := make(chan struct{}) // never closed: crunch waits until cancelled
+	w := newWFWorldHeard(t, heard)
+	w.add(t, "slow.flow.yaml", "version: 1\nname: slow\ntimeout: 300ms\nsteps:\n  - id: crunch\n    call: {server: work, tool: crunch}\noutputs:\n  ok: ${ .steps.crunch.result.ok }\n")
+	w.add(t, "tidy.flow.yaml", "version: 1\nname: tidy\nsteps:\n  - id: echo\n    call: {server: work, tool: echo}\n    with: {a: 1}\nfinally:\n  - id: cleanup\n    call: {server: work, tool: boom}\noutputs:\n  a: ${ .steps.echo.result.a }\n")
+	tools := w.load(t, w.options())
+
+	res, _, err := tools["slow"].Run(t.Context(), nil, map[string]any{}, func(connectors.Progress) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := resultText(res)
+	if !res.IsError || !strings.Contains(msg, "timed_out") || !strings.Contains(msg, "--extend") {
+		t.Errorf("timed-out run: error=%v %q; want timed_out and how to resume with more time", res.IsError, msg)
+	}
+
+	res, _, err = tools["tidy"].Run(t.Context(), nil, map[string]any{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg = resultText(res)
+	if !res.IsError || !strings.Contains(msg, "succeeded") || !strings.Contains(msg, "finally steps failed") || !strings.Contains(msg, "mediator resume ") {
+		t.Errorf("run whose finally failed: error=%v %q; want its success, finally's failure and the resume hint", res.IsError, msg)
+	}
+}

@@ -104,8 +104,17 @@ type Event struct {
 	Err   error
 	// RunID is set on run events.
 	RunID string
+	// Finally is how the finally steps ended (EventRunFinished of a flow
+	// that has them), beside Status.
+	Finally *FinallyResult
+	// Timeout is the run's time (EventRunStarted), 0 for none.
+	Timeout time.Duration
 	// Report is the server's report (EventProgress): untrusted text.
 	Report connectors.Progress
+
+	// StepPath is Step's static path in the run: Step.Path, under the
+	// uses steps that run its flow ("sync.uses/add").
+	StepPath string
 }
 
 // RunResult is what a run produced.
@@ -120,12 +129,18 @@ type RunResult struct {
 	// Err is why the run failed, was cancelled or blocked; also returned
 	// by Run.
 	Err error
+	// Finally is how the flow's finally steps ended; nil when it has none
+	// or they did not run (a blocked resume). Their failure is reported
+	// here, beside Status and Err, never in them.
+	Finally *FinallyResult
 }
 
 // Run executes flow: it checks and completes the inputs, then runs the
 // steps in dependency order, independent steps concurrently, journalling
-// every call attempt, and finally evaluates the outputs. The returned error
-// is the run's failure (also in RunResult.Err); a RunResult is returned
+// every call attempt, within the flow's timeout if it has one, evaluates
+// the outputs, and then runs the flow's finally steps whatever the outcome
+// (RunResult.Finally). The returned error is the run's failure (also in
+// RunResult.Err), never the finally steps'; a RunResult is returned
 // whenever the run started.
 func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error) {
 	if opts.Runtime == nil {
@@ -146,12 +161,13 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		ID:         e.runID,
 		FlowName:   fl.Name,
 		FlowPath:   e.flowPath(),
-		FlowDigest: fl.Digest,
+		FlowDigest: fl.RunDigest(),
 		Inputs:     inputs,
 		Status:     RunRunning,
 		StartedAt:  opts.Runtime.Now(),
 		UpdatedAt:  opts.Runtime.Now(),
 		PID:        os.Getpid(),
+		Timeout:    fl.Timeout,
 	}
 	if opts.Journal != nil {
 		if err := opts.Journal.CreateRun(rec); err != nil {
@@ -200,9 +216,15 @@ type engine struct {
 	// handlers are the step IDs named by some on_error.
 	handlers map[string]bool
 
-	failMu  sync.Mutex
-	failErr error // the first failure that ends the run
-	cancel  context.CancelCauseFunc
+	// uses is set on the engine of a sub-flow (engine_uses.go); subs are
+	// the engines of the uses steps of this one, made once per run.
+	uses   *usesLink
+	subsMu sync.Mutex
+	subs   map[*flow.Step]*engine
+
+	// timeout is the run's time (the flow's timeout:, or resume
+	// --extend's), or a sub-flow's for each run of it; 0 for none.
+	timeout time.Duration
 }
 
 // toolEntry is a tool's definition and compiled output schema.
@@ -235,6 +257,7 @@ func newEngine(fl *flow.Flow, opts RunOptions, inputs map[string]any) (*engine, 
 		tools:         map[[2]string]*toolSlot{},
 		handlers:      map[string]bool{},
 		byID:          map[string]*flow.Step{},
+		timeout:       fl.Timeout,
 	}
 	e.prov = flow.NewProvenance(fl)
 	e.sources = callSources(fl, e.prov)
@@ -342,6 +365,7 @@ func forEachExpr(fl *flow.Flow, fn func(*flow.Expr)) {
 		}
 	}
 	walk(fl.Steps)
+	walk(fl.Finally)
 	for _, v := range fl.Outputs {
 		walkValue(v)
 	}
@@ -365,58 +389,27 @@ func (e *engine) emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.rt.Now()
 	}
-	e.opts.Progress(ev)
-}
-
-// fail records the first failure that ends the run and cancels everything
-// still running, so in-flight calls get MCP cancellation.
-func (e *engine) fail(err error) {
-	e.failMu.Lock()
-	if e.failErr == nil {
-		e.failErr = err
+	if ev.Step != nil && ev.StepPath == "" {
+		ev.StepPath = e.staticPath(ev.Step)
 	}
-	e.failMu.Unlock()
-	e.cancel(err)
-}
-
-func (e *engine) failure() error {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	return e.failErr
+	e.opts.Progress(ev)
 }
 
 // execute runs the steps and outputs and settles the run record.
 func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	e.cancel = cancel
-	e.emit(Event{Kind: EventRunStarted, RunID: e.runID})
-
+	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
 	top := &frame{results: map[string]*stepResult{}}
-	if err := e.runGroup(ctx, top, e.flow.Steps); err != nil {
-		e.fail(err)
-	}
-
-	res := &RunResult{RunID: e.runID, Steps: map[string]string{}}
+	status, err, deadline := e.runSteps(parent, top)
+	res := &RunResult{RunID: e.runID, Status: status, Err: err, Steps: map[string]string{}}
 	for id, r := range top.results {
 		res.Steps[id] = r.status
 	}
-	switch {
-	case e.failure() != nil:
-		res.Status, res.Err = RunFailed, e.failure()
-		var be *ResumeBlockedError
-		if errors.As(res.Err, &be) {
-			res.Status = RunBlocked
-		}
-	case parent.Err() != nil:
-		res.Status = RunCancelled
-		res.Err = fmt.Errorf("run %s cancelled: %w", e.runID, context.Cause(parent))
-	default:
-		outputs, err := e.evalOutputs(ctx, top)
+	if status == RunSucceeded {
+		outputs, err := e.evalOutputs(parent, top)
 		if err != nil {
 			res.Status, res.Err = RunFailed, err
 		} else {
-			res.Status, res.Outputs = RunSucceeded, outputs
+			res.Outputs = outputs
 		}
 	}
 	rec.Status = res.Status
@@ -425,6 +418,15 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 	if res.Err != nil {
 		rec.Error = res.Err.Error()
 	}
+	if len(e.flow.Finally) > 0 && res.Status != RunBlocked {
+		// The finally steps run whatever the outcome, once it is known;
+		// the run record has it meanwhile.
+		fin, err := e.runFinally(parent, top, res.Status, deadline, rec)
+		if err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+		res.Finally = fin
+	}
 	rec.UpdatedAt = e.rt.Now()
 	rec.FinishedAt = rec.UpdatedAt
 	if e.journal != nil {
@@ -432,7 +434,7 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 			res.Err = errors.Join(res.Err, err)
 		}
 	}
-	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err})
+	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err, Finally: res.Finally})
 	return res, res.Err
 }
 

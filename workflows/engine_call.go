@@ -54,12 +54,23 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		return flow.SafeToRepeat(annotations(e.trustedTool(ent)), key != "", s.RetryUnsafe), nil
 	}
+	var wait *pollWait
+	if s.Until != nil {
+		if wait, err = e.newPollWait(ctx, fr, s, path); err != nil {
+			return e.failBeforeCall(s, path, key, digest, err)
+		}
+	}
 	if e.resume != nil {
 		// A journalled success is reused without asking the server
 		// anything: a resume needs only the servers it still has to call.
 		d := e.resume.decide(ctx, path, s, safe, digest)
 		switch d.kind {
 		case resumeReuse:
+			if wait != nil && !wait.resumed(ctx, d.result, d.attempt) {
+				// Stopped mid-wait: the wait goes on.
+				attempt = d.attempt + 1
+				break
+			}
 			r := callSucceeded(d.result, d.attempt, keep)
 			r.reused = true
 			return r
@@ -85,6 +96,12 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		return e.failBeforeCall(s, path, key, digest, err)
 	}
 	ann := annotations(e.trustedTool(ent))
+	if wait != nil {
+		// The polling rule holds at run time whatever validation said.
+		if err := e.flow.CheckPoll(s, ann); err != nil {
+			return e.failBeforeCall(s, path, key, digest, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s: %w", s.Until.Pos, err)})
+		}
+	}
 	// A tool that says it is read-only or idempotent does no harm when
 	// called again, so its journal records need not be committed before
 	// the run moves on: a crash that loses them only makes a resume call
@@ -105,7 +122,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	for ; ; attempt++ {
 		started := e.rt.Now()
 		rec := &AttemptRecord{
-			RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,
+			RunID: e.runID, Path: path, Attempt: attempt, Step: e.staticPath(s),
 			Server: server, Tool: s.Call.Tool, State: AttemptStarted,
 			ArgsDigest: digest, IdempotencyKey: key, StartedAt: started, TaskID: attach,
 		}
@@ -121,7 +138,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 		actx, cancel := e.attemptContext(ctx, s, path, timeout)
 		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
-			Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source}
+			Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source}
 		if e.journal != nil {
 			req.OnTask = func(id string) {
 				// Committed before the call waits for its task: a run
@@ -183,6 +200,18 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		// Waiting for the commit keeps a finished call with effects from
 		// being sent again by a resume after a crash right here.
 		err = endAttempt(e, rec, res, err, class, !harmless)
+		if err == nil && wait != nil {
+			r, delay := wait.next(ctx, res, rec, keep, !harmless)
+			if r != nil {
+				return r
+			}
+			// The next poll gets the whole retry policy again.
+			first = attempt + 1
+			if serr := e.rt.Sleep(ctx, delay); serr != nil {
+				return &stepResult{status: StatusCancelled, err: context.Cause(ctx), view: callView(StatusCancelled, res, attempt, nil, ClassCancelled, keep)}
+			}
+			continue
+		}
 		if err == nil {
 			return callSucceeded(res, attempt, keep)
 		}
@@ -391,9 +420,9 @@ func (e *engine) scope(fr *frame, refs []string) map[string]any {
 		}
 	}
 	sc := map[string]any{
-		"inputs": e.inputs,
+		"inputs": e.inputsAt(fr),
 		"steps":  steps,
-		"run":    map[string]any{flow.RunFieldID: e.runID, flow.RunFieldName: e.flow.Name},
+		"run":    map[string]any{flow.RunFieldID: e.runID, flow.RunFieldName: e.flow.Name, flow.RunFieldStatus: e.runStatus(fr)},
 	}
 	if fr.hasItem {
 		sc["item"] = fr.item
@@ -515,16 +544,19 @@ func errorView(err error, class string) any {
 // ErrorClass is the class (Class* constants) of a step's failure as a run
 // reports it: a cancellation, a refusal by mediator (the data-flow policy,
 // an unknown or unaccepted tool), an expression that failed, a tool's
-// error result, or the class a ToolCaller gave; "" for failures that are
+// error result, a flow's timeout, or the class a ToolCaller gave; "" for failures that are
 // none of these (a journal or audit write, an output expression).
 func ErrorClass(err error) string {
 	var pe *policyError
 	var ee *exprError
 	var te *ToolError
 	var ce *CallError
+	var rt *RunTimeoutError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ClassCancelled
+	case errors.As(err, &rt):
+		return ClassTimedOut
 	case errors.As(err, &pe):
 		return ClassRefused
 	case errors.As(err, &ee):
@@ -637,7 +669,7 @@ func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err erro
 	}
 	now := e.rt.Now()
 	rec := &AttemptRecord{
-		RunID: e.runID, Path: path, Attempt: 1, Step: s.Path, Server: s.Server(), Tool: requestTool(s),
+		RunID: e.runID, Path: path, Attempt: 1, Step: e.staticPath(s), Server: s.Server(), Tool: requestTool(s),
 		State: AttemptFailed, ArgsDigest: digest, IdempotencyKey: key, Error: err.Error(), ErrorClass: class,
 		StartedAt: now, FinishedAt: now,
 	}

@@ -64,6 +64,9 @@ type PlannedCall struct {
 	Uncallable bool `json:"uncallable,omitempty"`
 	// Result is the sample (or, when called, the real) result.
 	Result any `json:"result"`
+	// Until, set for a call a run repeats until a condition holds, says
+	// which and how often; the plan shows the first call only.
+	Until string `json:"until,omitempty"`
 }
 
 // Plan returns the calls made so far in the order a run makes them (see
@@ -356,24 +359,39 @@ func (sm *sampler) sample(s map[string]any, name string, depth int) any {
 	return nil
 }
 
-// executionOrder orders the call paths of f's runs as a run makes them:
-// within each steps list, by how many steps a step waits for one after
+// executionOrder orders the call paths of f's runs as a run makes them
+// (the finally steps last): within each steps list, by how many steps a step waits for one after
 // another (steps that start together keep their file order); a group's or
 // branch's nested steps right after the step holding them; items by
 // index.
 func executionOrder(f *flow.Flow) func(a, b string) bool {
 	rank := map[string]int{}
-	var walk func(steps []*flow.Step)
-	walk = func(steps []*flow.Step) {
+	var walk func(prefix string, steps []*flow.Step)
+	walk = func(prefix string, steps []*flow.Step) {
 		for _, s := range waves(steps) {
-			rank[s.Path] = len(rank)
-			walk(s.Steps)
+			rank[prefix+s.Path] = len(rank)
+			walk(prefix, s.Steps)
 			for _, b := range s.BranchOrder {
-				walk(s.Parallel[b])
+				walk(prefix, s.Parallel[b])
+			}
+			if s.Uses != nil && s.Uses.Flow != nil {
+				// "sync.uses/add" reads as step sync, branch uses, step add;
+				// the sub-flow's finally steps come after its steps.
+				sub := prefix + s.Path + "/uses/"
+				walk(sub, s.Uses.Flow.Steps)
+				if len(s.Uses.Flow.Finally) > 0 {
+					rank[sub+strings.TrimSuffix(flow.FinallyPath, "/")] = len(rank)
+					walk(sub, s.Uses.Flow.Finally)
+				}
 			}
 		}
 	}
-	walk(f.Steps)
+	walk("", f.Steps)
+	if len(f.Finally) > 0 {
+		// The finally steps come after every step, as a run makes them.
+		rank[strings.TrimSuffix(flow.FinallyPath, "/")] = len(rank)
+		walk("", f.Finally)
+	}
 	return func(a, b string) bool {
 		ka, kb := orderKey(a, rank), orderKey(b, rank)
 		for i := 0; i < len(ka) && i < len(kb); i++ {

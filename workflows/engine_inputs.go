@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mediatorhq/mediator/internal/argcheck"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -43,19 +42,14 @@ func PrepareInputs(ctx context.Context, fl *flow.Flow, given map[string]any) (ma
 			v = d
 		}
 		v = flow.Normalize(asDecodedJSON(v))
-		rs, err := argcheck.Resolve(in.Schema)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: input %q: its schema is invalid: %w", in.Pos, n, err))
-			continue
-		}
-		viols, err := rs.Check(ctx, asDecodedJSON(v), argcheck.Label{Noun: "input", Root: n})
+		viols, err := flow.CheckInputValue(ctx, in, asDecodedJSON(v))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: input %q: %w", in.Pos, n, err))
 			continue
 		}
 		if len(viols) > 0 {
 			for _, vl := range viols {
-				errs = append(errs, fmt.Errorf("%s: %s", in.Pos, vl.Sentence()))
+				errs = append(errs, fmt.Errorf("%s: %s", in.Pos, vl))
 			}
 			continue
 		}

@@ -35,7 +35,7 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 		}
 	}
 	rec := &AttemptRecord{
-		RunID: e.runID, Path: path, Attempt: attempt, Step: s.Path,
+		RunID: e.runID, Path: path, Attempt: attempt, Step: e.staticPath(s),
 		Server: s.Read.Server, Tool: ReadTool, State: AttemptStarted,
 		ArgsDigest: digest, StartedAt: e.rt.Now(),
 	}
@@ -48,7 +48,7 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 	}
 	actx, cancel := e.attemptContext(ctx, s, path, e.flow.EffectiveTimeout(s))
 	res, err := e.rt.ReadResource(actx, ReadRequest{Server: s.Read.Server, URI: uri, Run: e.runID, Step: path,
-		Sources: e.sources[s], Flows: e.flow.Flows, FlowFile: e.flow.Source})
+		Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source})
 	if fr, ok := asFlowRefusal(err); ok {
 		err = e.flowRefusal(s, path, fr, err)
 	}

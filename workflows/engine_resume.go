@@ -28,6 +28,10 @@ type ResumeOptions struct {
 	// MarkDone lists calls to treat as done without calling: their effect
 	// is accepted, their result reads as null. Same matching as Rerun.
 	MarkDone []string
+	// Extend is the time the resumed run gets instead of the flow's
+	// timeout:; a run that timed out resumes only with it
+	// (ResumeNeedsTimeError). The journal adds it to RunRecord.Extended.
+	Extend time.Duration
 }
 
 // ResumeBlockedError lists calls that were in flight when the run stopped
@@ -82,10 +86,14 @@ type resumeState struct {
 	last     map[string]*AttemptRecord
 	rerun    []string
 	markDone []string
+	// prefix starts the static paths of a sub-flow's steps (engine.uses).
+	prefix string
 }
 
-func matchesCall(arg, path string, s *flow.Step) bool {
-	return arg == path || arg == s.Path || arg == s.ID
+// matchesCall reports whether a --rerun/--mark-done argument names the
+// call at path of step s, whose static path is static.
+func matchesCall(arg, path, static string, s *flow.Step) bool {
+	return arg == path || arg == static || arg == s.ID
 }
 
 // decide says what to do with call path. safe tells whether the call may
@@ -97,9 +105,9 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	if last != nil {
 		n = last.Attempt
 	}
-	if matchAny(r.markDone, path, s) && (last == nil || last.State != AttemptSucceeded) {
+	if matchAny(r.markDone, path, r.prefix+s.Path, s) && (last == nil || last.State != AttemptSucceeded) {
 		rec := &AttemptRecord{
-			RunID: r.runID, Path: path, Attempt: n + 1, Step: s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
+			RunID: r.runID, Path: path, Attempt: n + 1, Step: r.prefix + s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
 			State: AttemptMarkedDone, ArgsDigest: digest, StartedAt: r.now(), FinishedAt: r.now(),
 		}
 		if err := r.journal.RecordAttempt(rec, true); err != nil {
@@ -112,11 +120,13 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	}
 	// --rerun settles a call the journal shows interrupted; a success is
 	// never sent again, whatever it names.
-	rerun := matchAny(r.rerun, path, s)
+	rerun := matchAny(r.rerun, path, r.prefix+s.Path, s)
 	switch last.State {
 	case AttemptSucceeded:
 		if last.ArgsDigest != digest {
-			if rerun {
+			if rerun || s.InFinally() {
+				// A finally step's arguments may read .run.status, which
+				// the resume changed: made with these, it is a new call.
 				// Not a repeat: a call with these arguments was never made.
 				return resumeDecision{kind: resumeRerun, attempt: n}
 			}
@@ -179,9 +189,13 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 	if err != nil {
 		return nil, err
 	}
-	if rec.FlowDigest != fl.Digest {
-		return nil, fmt.Errorf("run %s was started from %s with content sha256 %.12s…, but the file now has sha256 %.12s…; "+
-			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, fl.Digest)
+	if digest := fl.RunDigest(); rec.FlowDigest != digest {
+		what := "the file now has"
+		if digest != fl.Digest {
+			what = "the file and the sub-flow files it uses (" + strings.Join(fl.Files()[1:], ", ") + ") now have"
+		}
+		return nil, fmt.Errorf("run %s was started from %s with content sha256 %.12s…, but %s sha256 %.12s…; "+
+			"a changed flow cannot be resumed consistently: restore the file or start a new run", rec.ID, rec.FlowPath, rec.FlowDigest, what, digest)
 	}
 	inputs, err := PrepareInputs(ctx, fl, rec.Inputs)
 	if err != nil {
@@ -217,6 +231,12 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 		return nil, err
 	}
 	e.runID = rec.ID
+	if rec.Status == RunTimedOut && ro.Extend <= 0 {
+		return nil, &ResumeNeedsTimeError{RunID: rec.ID, Timeout: rec.Timeout}
+	}
+	if ro.Extend > 0 {
+		e.timeout = ro.Extend
+	}
 	e.resume = &resumeState{journal: j, now: opts.Runtime.Now, runID: rec.ID, last: last, rerun: ro.Rerun, markDone: ro.MarkDone}
 
 	steps := stepsByPath(fl)
@@ -238,6 +258,8 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 	}
 	run.Resumes++
 	run.Status, run.Error, run.PID = RunRunning, "", os.Getpid()
+	run.Timeout, run.Extended = e.timeout, run.Extended+ro.Extend
+	run.Finally, run.FinallyError = "", ""
 	run.UpdatedAt, run.FinishedAt = opts.Runtime.Now(), time.Time{}
 	if err := j.UpdateRun(&run); err != nil {
 		return nil, err
@@ -257,7 +279,7 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*flow.Step) 
 		if s == nil || s.Call == nil {
 			return nil, fmt.Errorf("run %s journalled a call of step %q, which the flow does not have", e.runID, a.Step)
 		}
-		if matchAny(e.resume.rerun, path, s) || matchAny(e.resume.markDone, path, s) || a.attachable() {
+		if matchAny(e.resume.rerun, path, a.Step, s) || matchAny(e.resume.markDone, path, a.Step, s) || a.attachable() {
 			// An attachable task is decided when the run gets to it: only
 			// if the server no longer knows it is the call in question.
 			continue
@@ -279,9 +301,9 @@ func (e *engine) blockedCalls(ctx context.Context, steps map[string]*flow.Step) 
 // call was in flight as a task when the run stopped.
 func (a *AttemptRecord) attachable() bool { return a.State == AttemptStarted && a.TaskID != "" }
 
-func matchAny(list []string, path string, s *flow.Step) bool {
+func matchAny(list []string, path, static string, s *flow.Step) bool {
 	for _, a := range list {
-		if matchesCall(a, path, s) {
+		if matchesCall(a, path, static, s) {
 			return true
 		}
 	}
@@ -328,24 +350,31 @@ func firstOr(list []string, def string) string {
 	return def
 }
 
-// stepsByPath indexes every step of a flow by its static path.
+// stepsByPath indexes every step of a flow by its static path, its
+// sub-flows' steps (finally steps included) under their uses steps'
+// (flow.UsesPathSep).
 func stepsByPath(fl *flow.Flow) map[string]*flow.Step {
 	out := map[string]*flow.Step{}
-	var walk func(steps []*flow.Step)
-	walk = func(steps []*flow.Step) {
+	var walk func(prefix string, steps []*flow.Step)
+	walk = func(prefix string, steps []*flow.Step) {
 		for _, s := range steps {
-			out[s.Path] = s
-			walk(s.Steps)
+			out[prefix+s.Path] = s
+			walk(prefix, s.Steps)
 			for _, name := range s.BranchOrder {
-				walk(s.Parallel[name])
+				walk(prefix, s.Parallel[name])
 			}
 			if len(s.BranchOrder) == 0 {
 				for _, b := range s.Parallel {
-					walk(b)
+					walk(prefix, b)
 				}
+			}
+			if s.Uses != nil && s.Uses.Flow != nil {
+				walk(prefix+s.Path+flow.UsesPathSep, s.Uses.Flow.Steps)
+				walk(prefix+s.Path+flow.UsesPathSep, s.Uses.Flow.Finally)
 			}
 		}
 	}
-	walk(fl.Steps)
+	walk("", fl.Steps)
+	walk("", fl.Finally)
 	return out
 }

@@ -22,6 +22,11 @@ type frame struct {
 	hasItem bool
 	item    any
 	index   int
+	// inputs, on the top frame of a sub-flow's run, are its .inputs.
+	inputs map[string]any
+	// outcome is .run.status in the frame of the finally steps (and the
+	// frames under it); "" elsewhere.
+	outcome string
 
 	mu      sync.Mutex
 	results map[string]*stepResult
@@ -307,6 +312,8 @@ func (e *engine) runInstance(ctx context.Context, fr *frame, s *flow.Step, path 
 		return e.runCall(ctx, fr, s, path)
 	case s.Read != nil:
 		return e.runRead(ctx, fr, s, path)
+	case s.Uses != nil:
+		return e.runUses(ctx, fr, s, path)
 	case len(s.Parallel) > 0:
 		return e.runParallel(ctx, fr, s, path)
 	default:
@@ -449,7 +456,6 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		workers = DefaultMaxConcurrency
 	}
 	workers = min(workers, n)
-	failFast := s.OnError == "" || s.OnError == "fail"
 	itemCtx, cancelItems := context.WithCancelCause(ctx)
 	defer cancelItems(nil)
 
@@ -482,9 +488,10 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 			if r.status == StatusFailed && firstErr == nil {
 				firstErr = fmt.Errorf("item %d: %w", i, r.err)
 			}
+			stop := r.status == StatusFailed && itemsStop(s, counts[StatusFailed], n)
 			mu.Unlock()
 			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
-			if r.status == StatusFailed && failFast {
+			if stop {
 				// Fail fast: the remaining items are cancelled, not run.
 				cancelItems(fmt.Errorf("item %s failed", ipath))
 			}
@@ -499,13 +506,14 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	}
 
 	status := StatusSucceeded
+	failure := forEachFailure(s, counts[StatusFailed], n, firstErr)
 	switch {
-	case counts[StatusFailed] > 0:
+	case failure != nil:
 		status = StatusFailed
 	case counts[StatusCancelled] > 0:
 		status = StatusCancelled
 	}
-	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(firstErr, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(failure, "")}
 	var result any
 	if keep {
 		view[flow.FieldItems] = items
@@ -518,7 +526,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		view[flow.FieldResult] = results
 		result = results
 	}
-	return &stepResult{status: status, view: view, result: result, err: firstErr}
+	return &stepResult{status: status, view: view, result: result, err: failure}
 }
 
 // itemView is one element of .steps.<id>.items (Step.ItemFields).

@@ -970,10 +970,7 @@ outputs:
 	}
 	e.runID = "r"
 	top := &frame{results: map[string]*stepResult{}}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	e.cancel = cancel
-	if err := e.runGroup(ctx, top, f.Steps); err != nil {
+	if err := e.runGroup(context.Background(), top, f.Steps); err != nil {
 		t.Fatal(err)
 	}
 	if q := top.results["quiet"]; q.view != nil || q.result != nil {

@@ -46,6 +46,12 @@ type orchLeakRun struct {
 // secret, and must appear in no refusal and no audit record.
 func runLeakOrchestrated(t *testing.T, src string, policy orchestrator.Policy) orchLeakRun {
 	t.Helper()
+	return runOrchestrated(t, parseUnvalidated(t, src), policy)
+}
+
+// runOrchestrated is runLeakOrchestrated for a loaded flow.
+func runOrchestrated(t *testing.T, f *flow.Flow, policy orchestrator.Policy) orchLeakRun {
+	t.Helper()
 	services := map[string]*testService{}
 	var servers []orchestrator.ServerConfig
 	for _, name := range []string{"a", "b", "c"} {
@@ -83,7 +89,7 @@ func runLeakOrchestrated(t *testing.T, src string, policy orchestrator.Policy) o
 		}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	run.res, _ = Run(ctx, parseUnvalidated(t, src), opts)
+	run.res, _ = Run(ctx, f, opts)
 	if err := o.SyncAudit(ctx); err != nil {
 		t.Fatal(err)
 	}

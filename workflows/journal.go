@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // Run states.
@@ -27,6 +29,9 @@ const (
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
 	RunCancelled = "cancelled"
+	// RunTimedOut is a run whose flow's timeout passed; resume refuses it
+	// unless given more time (--extend).
+	RunTimedOut = "timed_out"
 	// RunBlocked is a resume that stopped before calling anything because
 	// an in-flight call's outcome is unknown and re-running it is not safe;
 	// the operator settles it with --rerun or --mark-done.
@@ -66,6 +71,43 @@ type RunRecord struct {
 	// PID is the process running (or that last ran) the run, so a listing
 	// can tell a live run from one whose process died.
 	PID int `json:"pid"`
+	// Timeout is the time the run had when it last started or resumed:
+	// the flow's timeout:, or what resume --extend gave it; 0 is none.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Extended sums the time every resume --extend gave the run.
+	Extended time.Duration `json:"extended,omitempty"`
+	// Finally is how the flow's finally steps ended, beside Status:
+	// "" (the flow has none, or they have not run), FinallyRunning, or a
+	// step status (succeeded, failed, cancelled). FinallyError says why
+	// they failed.
+	Finally      string `json:"finally,omitempty"`
+	FinallyError string `json:"finally_error,omitempty"`
+}
+
+// MarshalJSON writes the record with Timeout and Extended as durations
+// the way a flow file writes them ("30m"; time.ParseDuration reads them),
+// as `runs show --json` and `runs list --json` print it, not as
+// nanoseconds.
+func (r RunRecord) MarshalJSON() ([]byte, error) {
+	type plain RunRecord
+	out := struct {
+		plain
+		Timeout  string `json:"timeout,omitempty"`
+		Extended string `json:"extended,omitempty"`
+	}{plain: plain(r)}
+	if r.Timeout > 0 {
+		out.Timeout = flow.FormatDuration(r.Timeout)
+	}
+	if r.Extended > 0 {
+		out.Extended = flow.FormatDuration(r.Extended)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // AttemptRecord is one attempt of one call.
@@ -246,6 +288,10 @@ CREATE TABLE IF NOT EXISTS attempts (
 // them when it is opened (existing rows take the default).
 var journalColumns = []struct{ table, column, def string }{
 	{"attempts", "task_id", "TEXT NOT NULL DEFAULT ''"},
+	{"runs", "timeout", "INTEGER NOT NULL DEFAULT 0"},
+	{"runs", "extended", "INTEGER NOT NULL DEFAULT 0"},
+	{"runs", "finally", "TEXT NOT NULL DEFAULT ''"},
+	{"runs", "finally_error", "TEXT NOT NULL DEFAULT ''"},
 }
 
 // migrateJournal adds the columns of journalColumns that db lacks.
@@ -405,10 +451,10 @@ func NewRunID(now time.Time) string {
 func (j *Journal) CreateRun(r *RunRecord) error {
 	inputs := j.redactJSON(r.Inputs)
 	return j.write(true, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO runs (id, flow_name, flow_path, flow_digest, inputs, status, error, outputs, started_at, updated_at, finished_at, resumes, pid)
-			VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, 0, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO runs (id, flow_name, flow_path, flow_digest, inputs, status, error, outputs, started_at, updated_at, finished_at, resumes, pid, timeout)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, 0, ?, ?, ?)`,
 			r.ID, r.FlowName, r.FlowPath, r.FlowDigest, inputs, r.Status, j.redact(r.Error),
-			r.StartedAt.UnixNano(), r.UpdatedAt.UnixNano(), r.Resumes, r.PID)
+			r.StartedAt.UnixNano(), r.UpdatedAt.UnixNano(), r.Resumes, r.PID, int64(r.Timeout))
 		if err != nil {
 			return fmt.Errorf("create run %s: %w", r.ID, err)
 		}
@@ -416,8 +462,8 @@ func (j *Journal) CreateRun(r *RunRecord) error {
 	})
 }
 
-// UpdateRun stores a run's status, error, outputs, times, resume count and
-// process id.
+// UpdateRun stores a run's status, error, outputs, times, resume count,
+// process id, time budget and how its finally steps ended.
 func (j *Journal) UpdateRun(r *RunRecord) error {
 	outputs := j.redactJSON(r.Outputs)
 	var finished int64
@@ -425,8 +471,10 @@ func (j *Journal) UpdateRun(r *RunRecord) error {
 		finished = r.FinishedAt.UnixNano()
 	}
 	return j.write(true, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE runs SET status = ?, error = ?, outputs = ?, updated_at = ?, finished_at = ?, resumes = ?, pid = ? WHERE id = ?`,
-			r.Status, j.redact(r.Error), outputs, r.UpdatedAt.UnixNano(), finished, r.Resumes, r.PID, r.ID)
+		res, err := tx.Exec(`UPDATE runs SET status = ?, error = ?, outputs = ?, updated_at = ?, finished_at = ?, resumes = ?, pid = ?,
+			timeout = ?, extended = ?, finally = ?, finally_error = ? WHERE id = ?`,
+			r.Status, j.redact(r.Error), outputs, r.UpdatedAt.UnixNano(), finished, r.Resumes, r.PID,
+			int64(r.Timeout), int64(r.Extended), r.Finally, j.redact(r.FinallyError), r.ID)
 		if err != nil {
 			return fmt.Errorf("update run %s: %w", r.ID, err)
 		}
@@ -453,8 +501,9 @@ func (e *RunHeldError) Error() string {
 }
 
 // ClaimRun makes process pid the one running run id: in one write
-// transaction it reads the run and, unless it succeeded already or is
-// marked running by a process that is alive (ProcessAlive; this one
+// transaction it reads the run and, unless it succeeded already (its
+// finally steps, if any, too) or is marked running, or running its
+// finally steps, by a process that is alive (ProcessAlive; this one
 // included), marks it running in pid. Of any number of claims of one run
 // at once, from any processes, exactly one succeeds; the others get a
 // *RunHeldError naming the holder. The claim lasts until the holder
@@ -477,10 +526,10 @@ func (j *Journal) ClaimRun(ctx context.Context, id string, pid int, now time.Tim
 			return nil
 		case err != nil:
 			return fmt.Errorf("claim run %s: %w", id, err)
-		case r.Status == RunSucceeded:
+		case r.Status == RunSucceeded && r.finallyDone():
 			refused = fmt.Errorf("run %s already succeeded; there is nothing to resume", id)
 			return nil
-		case r.Status == RunRunning && ProcessAlive(r.PID):
+		case (r.Status == RunRunning || r.Finally == FinallyRunning) && ProcessAlive(r.PID):
 			refused = &RunHeldError{RunID: id, PID: r.PID}
 			return nil
 		}
@@ -541,18 +590,21 @@ func (j *Journal) Flush() error {
 // ErrRunNotFound is returned for an unknown run id.
 var ErrRunNotFound = errors.New("no such run")
 
-const runColumns = `id, flow_name, flow_path, flow_digest, inputs, status, error, outputs, started_at, updated_at, finished_at, resumes, pid`
+const runColumns = `id, flow_name, flow_path, flow_digest, inputs, status, error, outputs, started_at, updated_at, finished_at, resumes, pid,
+	timeout, extended, finally, finally_error`
 
 func scanRun(row interface{ Scan(...any) error }) (*RunRecord, error) {
 	var (
 		r                          RunRecord
 		inputs, outputs            string
 		started, updated, finished int64
+		timeout, extended          int64
 	)
 	if err := row.Scan(&r.ID, &r.FlowName, &r.FlowPath, &r.FlowDigest, &inputs, &r.Status, &r.Error, &outputs,
-		&started, &updated, &finished, &r.Resumes, &r.PID); err != nil {
+		&started, &updated, &finished, &r.Resumes, &r.PID, &timeout, &extended, &r.Finally, &r.FinallyError); err != nil {
 		return nil, err
 	}
+	r.Timeout, r.Extended = time.Duration(timeout), time.Duration(extended)
 	if inputs != "" {
 		if err := json.Unmarshal([]byte(inputs), &r.Inputs); err != nil {
 			return nil, fmt.Errorf("run %s: stored inputs: %w", r.ID, err)

@@ -59,9 +59,13 @@ func (e *engine) checkFlow(s *flow.Step, path string) error {
 // runtime's own words at the step.
 func (e *engine) flowRefusal(s *flow.Step, path string, fr *FlowRefusedError, err error) error {
 	vs := e.prov.Undeclared(s, nil)
+	for c := e; c.uses != nil; c = c.uses.parent {
+		// In a sub-flow, data its caller passed in is the caller's to declare.
+		vs = append(vs, c.uses.parent.prov.Undeclared(c.uses.step, nil)...)
+	}
 	for _, from := range fr.From {
 		for _, v := range vs {
-			if v.From == from {
+			if v.From == from && v.To == fr.To {
 				return newPolicyError(path, v, err)
 			}
 		}

@@ -33,6 +33,9 @@ const (
 	ClassCancelled = "cancelled"
 	// ClassExpression is an expression that failed or yielded the wrong type.
 	ClassExpression = "expression"
+	// ClassTimedOut is a flow's timeout: that passed (RunTimeoutError):
+	// a sub-flow's fails its uses step with it.
+	ClassTimedOut = RunTimedOut
 )
 
 // retryPolicy is the effective RetryPolicy of a step, in the form the

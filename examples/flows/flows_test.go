@@ -34,8 +34,12 @@ func load(t *testing.T, name string) *flow.Flow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, probs := flow.Check(context.Background(), name, data, flow.ValidateOptions{})
-	if len(probs) > 0 { // warnings included: an example shows a clean file
+	f, probs := flow.Check(context.Background(), name, data, flow.ValidateOptions{ReadFile: os.ReadFile})
+	// Warnings included: an example shows a clean file, but for the one
+	// every wait gets offline (until needs the tool's annotations, which
+	// only validate --connect sees; run checks them, as the tests do).
+	probs = slices.DeleteFunc(probs, func(p flow.Problem) bool { return p.Warning && strings.HasSuffix(p.Field, ".until") })
+	if len(probs) > 0 {
 		t.Fatalf("%s does not validate:\n%v", name, probs)
 	}
 	return f

@@ -26,6 +26,13 @@ type Provenance struct {
 	expr    map[*Expr]int
 	// sets[n] is every server reachable from node n.
 	sets []bitset
+	// subs are the analyses of the flows uses steps run; reach is the
+	// summary of f as a sub-flow (see dataflow_uses.go).
+	subs  map[*Flow]*Provenance
+	reach map[string][]string
+	// status is the node of .run.status in finally steps, plus one; 0
+	// until one reads it (runStatus).
+	status int
 }
 
 // pnode is one thing whose provenance is a set of servers: a step's view,
@@ -60,7 +67,7 @@ const (
 // NewProvenance analyses f. Unknown step ids (which Validate reports)
 // contribute nothing.
 func NewProvenance(f *Flow) *Provenance {
-	p := &Provenance{f: f, bit: map[string]int{}, view: map[*Step]int{}, ctl: map[*Step]int{}, expr: map[*Expr]int{}}
+	p := &Provenance{f: f, bit: map[string]int{}, view: map[*Step]int{}, ctl: map[*Step]int{}, expr: map[*Expr]int{}, subs: map[*Flow]*Provenance{}}
 	all := f.AllSteps()
 	byID := map[string]*Step{}
 	for _, s := range all {
@@ -87,6 +94,10 @@ func NewProvenance(f *Flow) *Provenance {
 			if t, ok := byID[id]; ok {
 				p.edge(n, p.view[t], ".steps."+id, hopData)
 			}
+		}
+		p.inputEdges(n, e)
+		if s != nil && s.finally && readsRunStatus(e) {
+			p.edge(n, p.runStatus(), ".run."+RunFieldStatus, hopFailure)
 		}
 		if s == nil || !readsItem(e) {
 			return
@@ -122,6 +133,7 @@ func NewProvenance(f *Flow) *Provenance {
 		for _, ch := range children(s) {
 			p.edge(v, p.view[ch], "", hopData)
 		}
+		p.usesView(s)
 
 		// The control.
 		if s.If != nil {
@@ -134,7 +146,7 @@ func NewProvenance(f *Flow) *Provenance {
 				// group that does not absorb its own failure; its if is
 				// in c already.
 				earlier := fmt.Sprintf("a failure in an earlier item of for_each %q (line %d), which stops the later items under on_error: fail", s.ID, s.Pos.Line)
-				if s.Server() != "" {
+				if s.Server() != "" || s.Uses != nil {
 					p.edge(c, v, earlier, hopFailure)
 				}
 				for _, y := range children(s) {
@@ -153,6 +165,7 @@ func NewProvenance(f *Flow) *Provenance {
 	}
 	p.cancellations(f)
 	p.solve()
+	p.finishUses()
 	return p
 }
 
@@ -260,7 +273,10 @@ func forEachList(f *Flow, fn func(parent *Step, list []*Step)) {
 	if len(f.Steps) > 0 {
 		fn(nil, f.Steps)
 	}
-	walkSteps(f.Steps, func(s *Step) {
+	if len(f.Finally) > 0 {
+		fn(nil, f.Finally)
+	}
+	walkSteps(append(append([]*Step(nil), f.Steps...), f.Finally...), func(s *Step) {
 		if len(s.Steps) > 0 {
 			fn(s, s.Steps)
 		}
@@ -355,7 +371,9 @@ func (p *Provenance) names(n int, ok bool) []string {
 	}
 	var out []string
 	for _, b := range p.sets[n].members() {
-		out = append(out, p.servers[b])
+		if !isInputSource(p.servers[b]) {
+			out = append(out, p.servers[b])
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -449,12 +467,20 @@ func (v Violation) Edge() FlowEdge { return FlowEdge{From: v.From, To: v.To} }
 // after the step's name ("step \"sink\" " + Message()).
 func (v Violation) Message() string {
 	add := fmt.Sprintf("this flow is not declared: add %q to flows: (or, for every flow, to policy.flows in the config)", v.Edge().String())
+	req := v.Step.Request()
+	if v.Step.Uses != nil {
+		req = fmt.Sprintf("server %q through %s", v.To, req)
+		if v.Control() {
+			return fmt.Sprintf("runs %s, which calls server %q, under the control of data from server %q (via %s), so whether and how often it calls tells server %q about that data; %s",
+				v.Step.Request(), v.To, v.From, strings.Join(v.Via, ", "), v.To, add)
+		}
+	}
 	if v.Control() {
 		return fmt.Sprintf("calls %s under the control of data from server %q (via %s), so whether and how often it calls tells server %q about that data; %s",
-			v.Step.Request(), v.From, strings.Join(v.Via, ", "), v.To, add)
+			req, v.From, strings.Join(v.Via, ", "), v.To, add)
 	}
 	return fmt.Sprintf("sends data from server %q (via %s) to %s in %s; %s",
-		v.From, strings.Join(v.Via, ", "), v.Step.Request(), plural("field", v.Fields), add)
+		v.From, strings.Join(v.Via, ", "), req, plural("field", v.Fields), add)
 }
 
 // Undeclared returns every flow into the call of step s that neither the
@@ -464,14 +490,23 @@ func (v Violation) Message() string {
 // decides whether and how often s calls. It returns nil for a step that
 // calls nothing.
 func (p *Provenance) Undeclared(s *Step, policy []FlowEdge) []Violation {
+	if s.Uses != nil {
+		return p.undeclaredUses(s, policy)
+	}
 	to := s.Server()
 	if to == "" {
 		return nil
 	}
+	return p.undeclaredTo(s, to, policy, func(exprRef) bool { return true })
+}
+
+// undeclaredTo is Undeclared for the requests of s to server to: the
+// data in the arguments args selects, then the control.
+func (p *Provenance) undeclaredTo(s *Step, to string, policy []FlowEdge, args func(exprRef) bool) []Violation {
 	var out []Violation
 	byFrom := map[string]int{}
 	for _, r := range stepExprs(s) {
-		if r.arg == "for_each" || r.arg == "if" {
+		if r.arg == "for_each" || r.arg == "if" || !args(r) {
 			continue // decisions, checked below with the rest of the control
 		}
 		n := p.expr[r.e]
@@ -687,6 +722,11 @@ func (x *stepIndex) stepServers(s *Step) []string {
 	if srv := s.Server(); srv != "" {
 		set[srv] = true
 	}
+	if s.Uses != nil && s.Uses.Flow != nil {
+		for _, srv := range s.Uses.Flow.Servers() {
+			set[srv] = true
+		}
+	}
 	children := append([]*Step(nil), s.Steps...)
 	for _, b := range s.BranchOrder {
 		children = append(children, s.Parallel[b]...)
@@ -707,10 +747,8 @@ func (x *stepIndex) stepServers(s *Step) []string {
 // control (Provenance) against the declared cross-server flows.
 func (v *validator) flows() {
 	called := map[string]bool{}
-	for _, s := range v.all {
-		if srv := s.Server(); srv != "" {
-			called[srv] = true
-		}
+	for _, srv := range v.f.Servers() {
+		called[srv] = true
 	}
 	servers := sortedSet(called)
 	for i, e := range v.f.Flows {

@@ -8,5 +8,6 @@
 // in package workflows/schema.
 //
 // The package does no I/O (a test holds it to that): reading files and
-// running flows belong to package workflows.
+// running flows belong to package workflows. A uses step's sub-flow is read
+// through ValidateOptions.ReadFile, which the caller supplies.
 package flow

@@ -68,13 +68,17 @@ func (b *stepBudget) Err() error {
 // `.inputs`, `.steps`, `.item`, `.index`, `.run`.
 var scopeKeys = []string{"inputs", "steps", "item", "index", "run"}
 
-// runKeys are the fields of .run (RunFieldID, RunFieldName).
-var runKeys = []string{RunFieldID, RunFieldName}
+// runKeys are the fields of .run (RunFieldID, RunFieldName,
+// RunFieldStatus).
+var runKeys = []string{RunFieldID, RunFieldName, RunFieldStatus}
 
 // The fields of .run, which the engine fills.
 const (
 	RunFieldID   = "id"
 	RunFieldName = "name"
+	// RunFieldStatus is the run's outcome so far: "running" in its steps,
+	// and succeeded, failed, cancelled or timed_out in its finally steps.
+	RunFieldStatus = "status"
 )
 
 func prefixAll(prefix string, ss []string) []string {
@@ -125,6 +129,12 @@ func CompileExpr(source string) (*Expr, error) {
 // (its `${`) is written, srcPos where src itself starts; syntax errors point
 // into src, every other problem at the value.
 func compileExpr(src string, pos, srcPos Pos, field string) (*Expr, Problems) {
+	return compileExprRoots(src, pos, srcPos, field, nil)
+}
+
+// compileExprRoots is compileExpr for an expression whose scope also has
+// the keys roots.
+func compileExprRoots(src string, pos, srcPos Pos, field string, roots []string) (*Expr, Problems) {
 	fail := func(p Pos, format string, args ...any) Problems {
 		return Problems{{Pos: p, Field: field, Message: fmt.Sprintf(format, args...)}}
 	}
@@ -142,7 +152,7 @@ func compileExpr(src string, pos, srcPos Pos, field string) (*Expr, Problems) {
 	if len(q.Imports) > 0 || q.Meta != nil {
 		return nil, fail(pos, "jq modules (import/include) are not allowed in flow expressions")
 	}
-	a := &analyzer{pos: pos, field: field}
+	a := &analyzer{pos: pos, field: field, roots: roots}
 	a.query(q, absValue{root: true}, nil)
 	if v := a.result; v.root {
 		a.escape()
@@ -287,6 +297,9 @@ type analyzer struct {
 	banned   Problems
 	result   absValue
 	escaped  bool
+	// roots are scope keys beyond scopeKeys that this expression may
+	// read (an until's view of its own call, untilRoots).
+	roots []string
 }
 
 func (a *analyzer) add(format string, args ...any) {
@@ -615,6 +628,10 @@ func (a *analyzer) suffix(v absValue, s *gojq.Suffix, in absValue, env *absEnv) 
 
 // record notes a static path read from the scope and checks its root.
 func (a *analyzer) record(path []string) {
+	if a.roots != nil && path[0] == "steps" {
+		a.add(".steps is not in scope here: the scope is %s; a condition on another step belongs in that step's if", untilScopeText)
+		return
+	}
 	switch path[0] {
 	case "steps":
 		if len(path) < 2 {
@@ -630,6 +647,13 @@ func (a *analyzer) record(path []string) {
 		}
 	case "inputs", "item", "index":
 	default:
+		if slices.Contains(a.roots, path[0]) {
+			break
+		}
+		if a.roots != nil {
+			a.add(".%s is not in scope%s; the scope is %s", path[0], didYouMean(path[0], append(append([]string(nil), a.roots...), scopeKeys...)), untilScopeText)
+			return
+		}
 		a.add(".%s is not in scope%s; the scope is .inputs, .steps.<id>, .item, .index and .run", path[0], didYouMean(path[0], scopeKeys))
 		return
 	}

@@ -37,7 +37,67 @@ type Flow struct {
 	Outputs map[string]*Value
 	// OutputOrder lists Outputs' names in file order, for stable printing.
 	OutputOrder []string
-	Pos         Pos
+	// Timeout bounds the whole run (top-level `timeout:`); 0 means none.
+	// When it passes, in-flight calls are cancelled, the run ends
+	// timed_out, and Finally still runs within FinallyTimeout.
+	Timeout time.Duration
+	// Finally are steps run once after Steps end, whatever the outcome
+	// (succeeded, failed, cancelled, timed_out). They read .run.status and
+	// .steps.*; their calls follow the same data-flow policy; a failure
+	// among them is reported beside the run's own, never instead of it.
+	// Their paths start with "finally/".
+	Finally []*Step
+	Pos     Pos
+}
+
+// FinallyTimeout is the budget of a flow's finally steps once the run's
+// own Timeout has passed (or the run was cancelled): cleanup gets a short,
+// bounded time of its own.
+const FinallyTimeout = time.Minute
+
+// Tolerance is a for_each step's `tolerate_failures:`: a count of items
+// (`3`) or a share of them (`"10%"`) that may fail while the step still
+// succeeds.
+type Tolerance struct {
+	// Count is the number of failed items tolerated, when Percent is 0.
+	Count int
+	// Percent, in (0, 100], is the share of items tolerated.
+	Percent float64
+	Pos     Pos
+}
+
+// Allows reports whether failed failures among total items are within t.
+// A nil t tolerates none.
+func (t *Tolerance) Allows(failed, total int) bool {
+	switch {
+	case failed == 0:
+		return true
+	case t == nil:
+		return false
+	case t.Percent > 0:
+		return float64(failed)*100 <= t.Percent*float64(total)
+	}
+	return failed <= t.Count
+}
+
+// Uses is a step's sub-flow: `uses: path/to/other.flow.yaml` with `with:`
+// (Step.With) as its inputs and its outputs as the step's result.
+type Uses struct {
+	// Path is as written, relative to the calling file's directory.
+	Path string
+	// Flow is the called flow, parsed and validated when its caller is
+	// loaded (with its own Flows, which apply inside it).
+	Flow *Flow
+	Pos  Pos
+}
+
+// Poll is a call step's `poll:` for `until:`: the call is repeated every
+// Every until the condition holds or Max has passed since the first
+// attempt.
+type Poll struct {
+	Every time.Duration
+	Max   time.Duration
+	Pos   Pos
 }
 
 // Input is one declared input: its JSON Schema as the YAML decoded it
@@ -114,6 +174,18 @@ type Step struct {
 	// RetryUnsafe allows retries of a tool that is neither read-only nor
 	// idempotent and has no IdempotencyKey.
 	RetryUnsafe bool
+	// TolerateFailures, on a for_each step, is how many items may fail
+	// while the step succeeds; nil tolerates none.
+	TolerateFailures *Tolerance
+	// Uses, instead of Call or Read, runs another flow file; With holds
+	// its inputs, and its outputs are the step's result.
+	Uses *Uses
+	// Until, on a call step of a read-only or idempotent tool, repeats the
+	// call per Poll until the expression yields true. It reads the call's
+	// own view, the latest attempt's (.result, .text, ...: Step.ViewFields
+	// of a call), and .inputs, .item, .index and .run, not .steps.
+	Until *Expr
+	Poll  *Poll
 	// Needs are explicit dependencies by step ID, beyond those inferred from
 	// .steps.<id> references.
 	Needs []string
@@ -132,6 +204,8 @@ type Step struct {
 	branch string
 	// needsNodes are the positions of Needs' entries.
 	needsNodes []Pos
+	// finally is set on the flow's finally steps, nested ones included.
+	finally bool
 }
 
 // Fields of .steps.<id> as expressions read them. Which of them a step
@@ -157,12 +231,14 @@ const (
 var (
 	callViewFields     = []string{FieldStatus, FieldResult, FieldError, FieldAttempts, FieldContent, FieldText}
 	groupViewFields    = []string{FieldStatus, FieldResult, FieldError, FieldSteps}
+	usesViewFields     = []string{FieldStatus, FieldResult, FieldError}
 	parallelViewFields = []string{FieldStatus, FieldResult, FieldError, FieldBranches}
 	forEachViewFields  = []string{FieldStatus, FieldResult, FieldError, FieldCounts, FieldItems}
 )
 
 // ViewFields lists the fields of .steps.<id> for s: a call step has
-// status, result, error, attempts, content and text; a group has status,
+// status, result, error, attempts, content and text; a uses step status,
+// result (the sub-flow's outputs by name) and error; a group has status,
 // result, error and steps; a parallel step status, result, error and
 // branches; a for_each step status, result, error, counts and items. The
 // slice is shared: do not modify it.
@@ -188,6 +264,8 @@ func (s *Step) InstanceViewFields() []string {
 	switch {
 	case s.Call != nil, s.Read != nil:
 		return callViewFields
+	case s.Uses != nil:
+		return usesViewFields
 	case len(s.Parallel) > 0:
 		return parallelViewFields
 	}
@@ -195,7 +273,7 @@ func (s *Step) InstanceViewFields() []string {
 }
 
 // StepKind names the kind of s as problems mention it: "call", "read",
-// "for_each", "parallel" or "group".
+// "uses", "for_each", "parallel" or "group".
 func (s *Step) StepKind() string {
 	switch {
 	case s.ForEach != nil:
@@ -204,6 +282,8 @@ func (s *Step) StepKind() string {
 		return "call"
 	case s.Read != nil:
 		return "read"
+	case s.Uses != nil:
+		return "uses"
 	case len(s.Parallel) > 0:
 		return "parallel"
 	}
@@ -261,12 +341,18 @@ func (r Read) String() string {
 // blob} with the blob in base64, as MCP's resources/read answers them.
 const ReadResult = "contents"
 
-// Servers lists the servers the flow's steps call or read from, sorted.
+// Servers lists the servers the flow's steps call or read from, its
+// sub-flows' (Uses) included, sorted.
 func (f *Flow) Servers() []string {
 	set := map[string]bool{}
 	for _, s := range f.AllSteps() {
 		if srv := s.Server(); srv != "" {
 			set[srv] = true
+		}
+		if s.Uses != nil && s.Uses.Flow != nil {
+			for _, srv := range s.Uses.Flow.Servers() {
+				set[srv] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -290,13 +376,16 @@ func (s *Step) Server() string {
 }
 
 // Request names what step s sends, for messages: "server.tool" for a call,
-// "the read of a resource of server \"docs\"" for a read.
+// "the read of a resource of server \"docs\"" for a read, "the sub-flow
+// \"x.flow.yaml\"" for a uses step.
 func (s *Step) Request() string {
 	switch {
 	case s.Call != nil:
 		return s.Call.String()
 	case s.Read != nil:
 		return s.Read.String()
+	case s.Uses != nil:
+		return fmt.Sprintf("the sub-flow %q", s.Uses.Path)
 	}
 	return ""
 }
@@ -308,6 +397,9 @@ func (s *Step) requestPos() (Pos, string) {
 	}
 	if s.Call != nil {
 		return s.Call.Pos, s.field + ".call"
+	}
+	if s.Uses != nil {
+		return s.Uses.Pos, s.field + ".uses"
 	}
 	return s.Pos, s.field
 }

@@ -15,6 +15,8 @@ type Graph struct {
 	Edges []*GraphEdge
 	// Servers lists every server called, in order of first use.
 	Servers []string
+	// SubFlows are the clusters of uses steps' sub-flows (graph_uses.go).
+	SubFlows []*GraphSubFlow
 }
 
 // NodeKind says what a graph node stands for.
@@ -42,6 +44,12 @@ type GraphNode struct {
 	Branch string
 	// Notes are short annotations: "for each", "if", "retry ×3", ...
 	Notes []string
+	// Flow is the ID of the uses step whose sub-flow holds the node, or
+	// "" for the flow's own.
+	Flow string
+	// Finally is set for the flow's finally steps, drawn in a lane of
+	// their own after the steps.
+	Finally bool
 }
 
 // EdgeKind says why an edge exists.
@@ -102,9 +110,9 @@ func BuildGraph(f *Flow) *Graph {
 		nodes[n.ID] = n
 	}
 	seenServer := map[string]bool{}
-	walkSteps(f.Steps, func(s *Step) {
+	for _, s := range f.AllSteps() {
 		byID[s.ID] = s
-		n := &GraphNode{ID: s.Path, Step: s, Branch: s.branch}
+		n := &GraphNode{ID: s.Path, Step: s, Branch: s.branch, Finally: s.finally}
 		if s.Parent != nil {
 			n.Parent = s.Parent.Path
 		}
@@ -129,7 +137,7 @@ func BuildGraph(f *Flow) *Graph {
 		n.Notes = stepNotes(f, s)
 		g.Nodes = append(g.Nodes, n)
 		nodes[n.ID] = n
-	})
+	}
 	if len(f.Outputs) > 0 {
 		n := &GraphNode{ID: "outputs", Kind: NodeOutputs}
 		g.Nodes = append(g.Nodes, n)
@@ -226,6 +234,7 @@ func BuildGraph(f *Flow) *Graph {
 			flowInto("outputs", "", nil, e, false, name, 0)
 		})
 	}
+	embedUses(g, f)
 	return g
 }
 
@@ -303,6 +312,8 @@ func stepNotes(f *Flow, s *Step) []string {
 			notes = append(notes, "idempotency key")
 		}
 	}
+	notes = append(notes, toleranceNote(s)...)
+	notes = append(notes, pollNote(s)...)
 	switch s.OnError {
 	case "", "fail":
 	case "continue":
@@ -388,7 +399,11 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 		case NodeOutputs:
 			return id + `(["outputs"])`
 		case NodeCall:
-			label := "<b>" + mermaidText(n.Step.ID) + "</b><br/>" + mermaidText(n.Tool)
+			tool := n.Tool
+			if n.Flow != "" {
+				tool = callLabelInSubFlow(n)
+			}
+			label := "<b>" + mermaidText(n.Step.ID) + "</b><br/>" + mermaidText(tool)
 			if len(n.Notes) > 0 {
 				label += "<br/><i>" + mermaidText(strings.Join(n.Notes, " · ")) + "</i>"
 			}
@@ -404,20 +419,37 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 			return id + `{{"` + label + `"}}`
 		}
 	}
-	for _, n := range g.Nodes {
-		if n.Kind != NodeCall {
-			b.WriteString("  " + nodeLine(n) + "\n")
-		}
-	}
-	for i, srv := range g.Servers {
-		fmt.Fprintf(&b, "  subgraph srv%d [\"server: %s\"]\n", i, mermaidText(srv))
+	lane := func(indent string, finally bool) {
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv {
-				b.WriteString("    " + nodeLine(n) + "\n")
+			if n.Kind != NodeCall && n.Finally == finally && n.Flow == "" {
+				b.WriteString(indent + nodeLine(n) + "\n")
 			}
 		}
+		for i, srv := range g.Servers {
+			calls := g.laneCalls(srv, finally)
+			if len(calls) == 0 {
+				continue
+			}
+			id := fmt.Sprintf("srv%d", i)
+			if finally {
+				id = "finally_" + id
+			}
+			fmt.Fprintf(&b, "%ssubgraph %s [\"server: %s\"]\n", indent, id, mermaidText(srv))
+			for _, n := range calls {
+				b.WriteString(indent + "  " + nodeLine(n) + "\n")
+			}
+			b.WriteString(indent + "end\n")
+		}
+	}
+	lane("  ", false)
+	if g.hasFinally() {
+		b.WriteString("  subgraph finally [\"" + finallyLaneLabel + "\"]\n")
+		lane("    ", true)
 		b.WriteString("  end\n")
 	}
+	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {
+		return fmt.Sprintf("subgraph sub%d [\"%s\"]", i, mermaidText(subFlowTitle(sf)))
+	}, "end", nodeLine)
 	for _, e := range g.Edges {
 		from, to := mermaidID(e.From), mermaidID(e.To)
 		label := mermaidText(e.label(", "))
@@ -460,7 +492,11 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		case NodeInputs, NodeOutputs:
 			return fmt.Sprintf("%s [shape=oval, label=%s];", dotQuote(n.ID), dotQuote(n.ID))
 		case NodeCall:
-			label := n.Step.ID + "\n" + n.Tool
+			tool := n.Tool
+			if n.Flow != "" {
+				tool = callLabelInSubFlow(n)
+			}
+			label := n.Step.ID + "\n" + tool
 			if len(n.Notes) > 0 {
 				label += "\n" + strings.Join(n.Notes, " · ")
 			}
@@ -476,20 +512,37 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 			return fmt.Sprintf("%s [shape=hexagon, style=\"\", label=%s];", dotQuote(n.ID), dotQuote(label))
 		}
 	}
-	for _, n := range g.Nodes {
-		if n.Kind != NodeCall {
-			b.WriteString("  " + nodeLine(n) + "\n")
-		}
-	}
-	for i, srv := range g.Servers {
-		fmt.Fprintf(&b, "  subgraph cluster_%d {\n    label=%s;\n    style=dashed;\n", i, dotQuote("server: "+srv))
+	lane := func(indent string, finally bool) {
 		for _, n := range g.Nodes {
-			if n.Kind == NodeCall && n.Server == srv {
-				b.WriteString("    " + nodeLine(n) + "\n")
+			if n.Kind != NodeCall && n.Finally == finally && n.Flow == "" {
+				b.WriteString(indent + nodeLine(n) + "\n")
 			}
 		}
+		for i, srv := range g.Servers {
+			calls := g.laneCalls(srv, finally)
+			if len(calls) == 0 {
+				continue
+			}
+			id := fmt.Sprintf("cluster_%d", i)
+			if finally {
+				id = "cluster_finally_" + fmt.Sprint(i)
+			}
+			fmt.Fprintf(&b, "%ssubgraph %s {\n%s  label=%s;\n%s  style=dashed;\n", indent, id, indent, dotQuote("server: "+srv), indent)
+			for _, n := range calls {
+				b.WriteString(indent + "  " + nodeLine(n) + "\n")
+			}
+			b.WriteString(indent + "}\n")
+		}
+	}
+	lane("  ", false)
+	if g.hasFinally() {
+		fmt.Fprintf(&b, "  subgraph cluster_finally {\n    label=%s;\n    style=bold;\n", dotQuote(finallyLaneLabel))
+		lane("    ", true)
 		b.WriteString("  }\n")
 	}
+	g.writeSubFlows(&b, "", "  ", func(i int, sf *GraphSubFlow) string {
+		return fmt.Sprintf("subgraph cluster_sub%d {\n    label=%s;\n    style=rounded;", i, dotQuote(subFlowTitle(sf)))
+	}, "}", nodeLine)
 	for _, e := range g.Edges {
 		var attrs []string
 		switch {

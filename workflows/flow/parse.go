@@ -48,8 +48,8 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var (
-	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "steps", "outputs"}
-	stepFieldNames = []string{"id", "description", "call", "read", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs"}
+	flowFields     = []string{"version", "name", "description", "inputs", "flows", "defaults", "timeout", "steps", "finally", "outputs"}
+	stepFieldNames = []string{"id", "description", "call", "read", "uses", "with", "for_each", "max_concurrency", "if", "parallel", "steps", "timeout", "retry", "on_error", "idempotency_key", "retry_unsafe", "needs", "tolerate_failures", "until", "poll"}
 	callFields     = []string{"server", "tool"}
 	defaultsFields = []string{"timeout", "retry"}
 	retryFields    = []string{"max_attempts", "initial_interval", "backoff", "max_interval", "jitter", "on"}
@@ -63,6 +63,8 @@ type parser struct {
 	depth   int
 	tooDeep bool
 	nsteps  int
+	// inFinally is set while the flow's finally: steps are parsed.
+	inFinally bool
 	// cols maps columns of the text given to the YAML parser back to the
 	// file's (see quoteExprs).
 	cols *colMap
@@ -158,6 +160,12 @@ func (p *parser) parse(data []byte) *Flow {
 		}
 	} else {
 		p.errf(root, "", "missing steps; a flow needs at least one step")
+	}
+	if v, ok := fields["timeout"]; ok {
+		f.Timeout, _ = p.durationValue(v, "timeout")
+	}
+	if v, ok := fields["finally"]; ok {
+		f.Finally = p.finally(v)
 	}
 	if v, ok := fields["outputs"]; ok {
 		f.Outputs, f.OutputOrder = p.outputs(v)
@@ -616,7 +624,7 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		p.errf(n, field, "a step is a mapping with id and call (or steps, or parallel), found %s", kindName(n))
 		return nil
 	}
-	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, values: map[string]Pos{}, field: field, branch: branch}
+	s := &Step{Parent: parent, Pos: p.pos(n), fields: map[string]Pos{}, values: map[string]Pos{}, field: field, branch: branch, finally: p.inFinally}
 	fields := p.mappingKeys(n, field, stepFieldNames, s.fields)
 	for k, v := range fields {
 		s.values[k] = p.pos(v)
@@ -632,6 +640,9 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		p.errf(n, field, "missing id; every step needs one, e.g. `id: fetch`")
 	}
 	s.Path = s.ID
+	if parent == nil && s.finally {
+		s.Path = FinallyPath + s.ID
+	}
 	if parent != nil {
 		s.Path = parent.Path + "/"
 		if branch != "" {
@@ -644,17 +655,18 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	_, hasRead := fields["read"]
 	_, hasSteps := fields["steps"]
 	_, hasParallel := fields["parallel"]
+	_, hasUses := fields["uses"]
 	kinds := 0
-	for _, b := range []bool{hasCall, hasRead, hasSteps, hasParallel} {
+	for _, b := range []bool{hasCall, hasRead, hasSteps, hasParallel, hasUses} {
 		if b {
 			kinds++
 		}
 	}
 	switch {
 	case kinds == 0:
-		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, read: {server, uri}, a steps: group or parallel: branches", s.ID)
+		p.errf(n, field, "step %q does nothing: give it call: {server, tool}, read: {server, uri}, uses: other.flow.yaml, a steps: group or parallel: branches", s.ID)
 	case kinds > 1:
-		p.errf(n, field, "step %q has more than one of call, read, steps and parallel; split it into separate steps", s.ID)
+		p.errf(n, field, "step %q has more than one of call, read, steps and parallel (or uses); split it into separate steps", s.ID)
 	}
 	onlyWithCall := func(key string) bool {
 		if !hasCall {
@@ -673,7 +685,10 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 	if v, ok := fields["read"]; ok {
 		s.Read = p.read(v, field+".read")
 	}
-	if v, ok := fields["with"]; ok && onlyWithCall("with") {
+	if v, ok := fields["uses"]; ok {
+		s.Uses = p.uses(v, field+".uses")
+	}
+	if v, ok := fields["with"]; ok && (hasUses || onlyWithCall("with")) {
 		vv := p.deref(v)
 		if vv.Kind != yaml.MappingNode {
 			p.errf(v, field+".with", "must map argument names to values, found %s", kindName(vv))
@@ -713,7 +728,9 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 			p.errf(v, field+".steps", "a group needs at least one step")
 		}
 	}
-	if v, ok := fields["timeout"]; ok && (hasRead || onlyWithCall("timeout")) {
+	if v, ok := fields["timeout"]; ok && hasUses {
+		p.errf(p.keyNode(n, "timeout"), field+".timeout", "timeout applies only to a step with call: or read:; a sub-flow's time is the top-level timeout: in its own file, which bounds each run of it")
+	} else if ok && (hasRead || onlyWithCall("timeout")) {
 		s.Timeout, _ = p.durationValue(v, field+".timeout")
 	}
 	if v, ok := fields["retry"]; ok && onlyWithCall("retry") {
@@ -737,6 +754,8 @@ func (p *parser) step(n *yaml.Node, field string, parent *Step, branch string) *
 		s.Needs = p.stringList(v, field+".needs")
 		s.needsNodes = p.listNodes(v)
 	}
+	p.stepTolerance(n, field, s, fields)
+	p.stepPoll(n, field, s, fields)
 	return s
 }
 

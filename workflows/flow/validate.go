@@ -41,6 +41,14 @@ type ValidateOptions struct {
 	// (nil) or why not (the config does not have it); Validate reports
 	// the error at the call. Nil checks no server names.
 	Server func(name string) error
+	// ReadFile reads the file of a uses step's sub-flow (UsesFile names
+	// it), which Validate then parses and validates with these options
+	// and sets as Uses.Flow. Nil reads nothing: a sub-flow not loaded yet
+	// is a problem.
+	ReadFile func(path string) ([]byte, error)
+
+	// uses is the state of loading a tree of sub-flows.
+	uses *usesState
 }
 
 // Check parses data and validates the result in one pass, returning every
@@ -87,13 +95,19 @@ func dedupeProblems(ps Problems) Problems {
 // enclosing it; steps nested in a group are private to that group. Outputs
 // may read top-level steps only.
 //
+// A uses step's sub-flow is loaded first (opts.ReadFile reads it; see
+// LoadUses) and validated with the same options, its problems at their
+// places in its own file.
+//
 // Retry safety needs tool annotations: with a Catalog Validate applies
 // Flow.CheckRetrySafety; without one it warns of each step whose own retry
 // it cannot judge, unless RetryAtRunTime.
 func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
-	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f)}
+	loaded := resolveUses(ctx, f, opts)
+	v := &validator{f: f, opts: opts, byID: map[string]*Step{}, deps: map[*Step][]dep{}, prov: NewProvenance(f), probs: loaded}
 	v.index()
 	v.inputs()
+	v.usesInputs(ctx)
 	for _, s := range v.all {
 		v.step(s)
 	}
@@ -101,11 +115,13 @@ func Validate(ctx context.Context, f *Flow, opts ValidateOptions) Problems {
 	v.cycles()
 	v.flows()
 	v.servers()
+	v.polls()
 	switch {
 	case opts.Catalog != nil:
 		v.connect(ctx)
 	case !opts.RetryAtRunTime:
 		v.offlineRetry()
+		v.offlinePoll()
 	}
 	problem.Sort(v.probs)
 	return v.probs
@@ -170,22 +186,23 @@ func walkSteps(steps []*Step, fn func(*Step)) {
 func (f *Flow) AllSteps() []*Step {
 	var out []*Step
 	walkSteps(f.Steps, func(s *Step) { out = append(out, s) })
+	walkSteps(f.Finally, func(s *Step) { out = append(out, s) })
 	return out
 }
 
 func (v *validator) index() {
-	walkSteps(v.f.Steps, func(s *Step) {
+	for _, s := range v.f.AllSteps() {
 		v.all = append(v.all, s)
 		if s.ID == "" {
-			return
+			continue
 		}
 		if prev, dup := v.byID[s.ID]; dup {
 			v.add(s.ValuePos("id"), s.field+".id", "duplicate step id %q (first used at line %d); ids are unique across the whole file, nested groups included", s.ID, prev.Pos.Line)
-			return
+			continue
 		}
 		v.byID[s.ID] = s
 		v.ids = append(v.ids, s.ID)
-	})
+	}
 }
 
 func container(s *Step) string {
@@ -363,6 +380,8 @@ func (v *validator) target(s *Step, id string, pos Pos, field, what string) *Ste
 		v.add(pos, field, "step %q names itself in %s", id, what)
 	case isAncestor(t, s):
 		v.add(pos, field, "step %q is the group enclosing this step, which finishes only after it", id)
+	case finallyTarget(s, t, what) != "":
+		v.add(pos, field, "%s", finallyTarget(s, t, what))
 	case !visible(s, t):
 		v.add(pos, field, "step %q is inside group %q and private to it%s", id, t.Parent.ID, v.visibleHint(s, t))
 	default:
@@ -414,6 +433,9 @@ func (v *validator) paths(s *Step, r exprRef) {
 				continue
 			case s != nil && isAncestor(t, s):
 				v.add(e.Pos, r.field, "reads .steps.%s, the group enclosing this step, which finishes only after it; read the step's own .item or a sibling step instead", id)
+				continue
+			case finallyTarget(s, t, "read") != "":
+				v.add(e.Pos, r.field, "%s", finallyTarget(s, t, "read"))
 				continue
 			case !visible(s, t):
 				if s == nil {
@@ -472,6 +494,10 @@ func (v *validator) viewField(e *Expr, r exprRef, t *Step, p []string) {
 		}
 		if !contains(ids, p[3]) {
 			v.add(e.Pos, r.field, "group %q has no step %q in .steps.%s.steps.%s%s; its steps are %s", id, p[3], id, p[3], didYouMean(p[3], ids), strings.Join(ids, ", "))
+		}
+	case FieldResult:
+		if t.Uses != nil && t.Uses.Flow != nil && t.ForEach == nil {
+			v.usesOutput(e, r, t, p[3])
 		}
 	case FieldBranches:
 		if _, ok := t.Parallel[p[3]]; !ok {

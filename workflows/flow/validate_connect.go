@@ -55,6 +55,9 @@ func (v *validator) connect(ctx context.Context) {
 			}
 			v.add(pos, field, "%v", err)
 		}
+		if err := v.f.CheckPoll(s, ann); err != nil {
+			v.add(s.FieldPos("until"), s.field+".until", "%v", err)
+		}
 		v.arguments(ctx, s, tool, lookup)
 	}
 }

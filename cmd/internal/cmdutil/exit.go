@@ -22,7 +22,8 @@ const ExitCodesHelp = `Every mediator command exits with one of these codes:
   1    The work ran and failed: a tool answered with an error result
        (isError), or a flow step failed while running (a tool's error
        result, an expression that failed on the data, a result that does
-       not match the tool's outputSchema).
+       not match the tool's outputSchema), a flow run passed its
+       timeout:, or a finally: step failed after the run succeeded.
 
   2    mediator refused before doing the work: bad arguments or flags; a
        config or flow file with problems; an unknown server, tool or run;

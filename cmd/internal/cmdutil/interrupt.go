@@ -30,6 +30,9 @@ type Interrupts struct {
 	mu   sync.Mutex
 	sig  os.Signal     // the first signal, once it came
 	done chan struct{} // closed by Stop
+	// linger, when longer than grace, is the wait after the first signal
+	// a command asked for (Linger).
+	linger time.Duration
 }
 
 // WatchInterrupts starts watching sigs (the channel signal.Notify fills)
@@ -53,7 +56,7 @@ func WatchInterrupts(parent context.Context, sigs <-chan os.Signal, grace time.D
 				in.mu.Unlock()
 				if first {
 					cancel(fmt.Errorf("%w by %v", context.Canceled, s))
-					deadline = time.After(in.grace)
+					deadline = time.After(in.wait())
 					continue
 				}
 				in.force("a second signal (%v)", s)
@@ -64,7 +67,30 @@ func WatchInterrupts(parent context.Context, sigs <-chan os.Signal, grace time.D
 			}
 		}
 	}()
-	return in, ctx
+	return in, context.WithValue(ctx, interruptsKey{}, in)
+}
+
+type interruptsKey struct{}
+
+// Linger asks the Interrupts watching ctx, if any, to wait up to d after
+// the first signal before it forces the exit, for a command that has
+// clean-up work of its own to finish then (a flow's finally steps); a
+// second signal still forces it at once.
+func Linger(ctx context.Context, d time.Duration) {
+	in, ok := ctx.Value(interruptsKey{}).(*Interrupts)
+	if !ok {
+		return
+	}
+	in.mu.Lock()
+	in.linger = max(in.linger, d)
+	in.mu.Unlock()
+}
+
+// wait is how long the first signal leaves the command to return.
+func (in *Interrupts) wait() time.Duration {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return max(in.grace, in.linger)
 }
 
 func (in *Interrupts) signal() os.Signal {

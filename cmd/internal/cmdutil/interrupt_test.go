@@ -127,3 +127,28 @@ func TestSecondInterruptExitsAtOnce(t *testing.T) {
 		t.Errorf("warned %q", warn.String())
 	}
 }
+
+// A command that asked to linger gets that long after the first signal,
+// and a second signal still ends it at once.
+func TestLingerWaitsThenSecondSignalForces(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	ex := newExits()
+	var warn syncBuffer
+	in, ctx := WatchInterrupts(context.Background(), sigs, 10*time.Millisecond, ex.exit, &warn)
+	defer in.Stop(0)
+	Linger(ctx, time.Hour)
+	sigs <- os.Interrupt
+	<-ctx.Done()
+	select {
+	case c := <-ex.ch:
+		t.Fatalf("exit(%d) forced while the command lingers", c)
+	case <-time.After(200 * time.Millisecond):
+	}
+	sigs <- os.Interrupt
+	if code := ex.wait(t); code != 130 {
+		t.Errorf("exit code %d, want 130", code)
+	}
+	if !strings.Contains(warn.String(), "a second signal (interrupt)") {
+		t.Errorf("warned %q", warn.String())
+	}
+}

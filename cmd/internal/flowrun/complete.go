@@ -17,10 +17,15 @@ const StatusInterrupted = "interrupted"
 
 // RunStatus is r's status as the commands show it: StatusInterrupted for
 // a run marked running whose process alive says is gone (nil: every
-// process counts as alive).
+// process counts as alive), and running while a live process runs its
+// finally steps.
 func RunStatus(r *workflows.RunRecord, alive func(pid int) bool) string {
 	if r.Status == workflows.RunRunning && alive != nil && !alive(r.PID) {
 		return StatusInterrupted
+	}
+	if r.Finally == workflows.FinallyRunning && alive != nil && alive(r.PID) {
+		// Its steps have ended, its finally steps are still running.
+		return workflows.RunRunning
 	}
 	return r.Status
 }

@@ -109,7 +109,8 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 	return p
 }
 
-// LoadFlow reads, parses and validates a flow file about to run: against
+// LoadFlow reads, parses and validates a flow file about to run, with the
+// sub-flows its uses steps run (each validated the same way): against
 // the policy's flows besides the file's own, and the config's servers; the
 // retry rule is the engine's, with the live annotations. Every error is
 // reported at once, each as FILE:LINE:COL, with exit code 2; warnings go

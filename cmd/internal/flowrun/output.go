@@ -3,6 +3,7 @@ package flowrun
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/connectors"
@@ -18,11 +19,22 @@ type Summary struct {
 	Outputs map[string]any    `json:"outputs"`
 	Steps   map[string]string `json:"steps,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// Finally is how the flow's finally steps ended, beside Status.
+	Finally *FinallySummary `json:"finally,omitempty"`
+}
+
+// FinallySummary is Summary.Finally.
+type FinallySummary struct {
+	Status string            `json:"status"`
+	Steps  map[string]string `json:"steps,omitempty"`
+	Error  string            `json:"error,omitempty"`
 }
 
 // Report prints a finished run: its outputs as JSON on stdout (with --json
 // the whole summary, also for a failed run), and returns the error that
-// sets the exit code (ExitCode).
+// sets the exit code (ExitCode). A failure of the finally steps is
+// reported beside the run's own; alone, after a run that succeeded, it
+// exits 1.
 func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr error, asJSON bool) error {
 	if res == nil {
 		return runErr
@@ -31,6 +43,12 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 		s := Summary{RunID: res.RunID, Status: res.Status, Outputs: res.Outputs, Steps: res.Steps}
 		if runErr != nil {
 			s.Error = runErr.Error()
+		}
+		if fin := res.Finally; fin != nil {
+			s.Finally = &FinallySummary{Status: fin.Status, Steps: fin.Steps}
+			if fin.Err != nil {
+				s.Finally.Error = fin.Err.Error()
+			}
 		}
 		out, err := cmdutil.MarshalJSON(s)
 		if err != nil {
@@ -52,10 +70,22 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 			return err
 		}
 	}
-	if runErr == nil {
+	var finErr error
+	if res.Finally != nil && res.Finally.Err != nil {
+		finErr = res.Finally.Err
+	}
+	if runErr == nil && finErr == nil {
 		return nil
 	}
-	msg := runErr.Error()
+	var msgs []string
+	if runErr != nil {
+		msgs = append(msgs, runErr.Error())
+	}
+	if finErr != nil {
+		// Beside the run's own outcome, never instead of it.
+		msgs = append(msgs, finErr.Error())
+	}
+	msg := strings.Join(msgs, "\n")
 	if red != nil {
 		msg = red.Redact(msg)
 	}
@@ -63,12 +93,20 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 	switch res.Status {
 	case workflows.RunFailed, workflows.RunCancelled:
 		hint = fmt.Sprintf("\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
+	case workflows.RunTimedOut:
+		hint = fmt.Sprintf("\nresume it with more time: `mediator resume %s --extend 10m` (journalled successes are reused)", res.RunID)
+	case workflows.RunSucceeded:
+		hint = fmt.Sprintf("\nthe run succeeded; `mediator resume %s` runs what its finally steps left undone", res.RunID)
 	}
-	return &cmdutil.ExitError{Code: ExitCode(res, runErr), Err: errors.New(msg + hint), Silent: false}
+	code := cmdutil.ExitToolError
+	if runErr != nil {
+		code = ExitCode(res, runErr)
+	}
+	return &cmdutil.ExitError{Code: code, Err: errors.New(msg + hint), Silent: false}
 }
 
 // ExitCode is the exit code (cmdutil's table) of a run that ended with
-// err: 130 cancelled; 2 blocked on a decision, or a call mediator refused
+// err: 1 timed out (its timeout: passed); 130 cancelled; 2 blocked on a decision, or a call mediator refused
 // (the data-flow policy, an unknown, filtered or unaccepted tool, invalid
 // arguments); 3 a server that could not be reached or answered with a
 // JSON-RPC error; 1 a step that failed on its own (a tool's error result,
@@ -78,6 +116,10 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 func ExitCode(res *workflows.RunResult, err error) int {
 	if res != nil {
 		switch res.Status {
+		case workflows.RunTimedOut:
+			// The work ran and did not finish in its time: not an
+			// interruption (130), nor a server that did not answer (3).
+			return cmdutil.ExitToolError
 		case workflows.RunCancelled:
 			return cmdutil.ExitInterrupted
 		case workflows.RunBlocked:

@@ -29,6 +29,11 @@ type Tracker struct {
 	err    error
 	// failuresShown caps the failure lines per step in plain output.
 	failuresShown map[string]int
+	// finally heads the rows of the flow's finally steps, nil without
+	// them; its status is theirs as a whole.
+	finally *Row
+	// timeout is the run's time, 0 for none.
+	timeout time.Duration
 }
 
 // Row is one step's progress.
@@ -67,19 +72,29 @@ func (r *Row) finished() int {
 // NewTracker lists every step of f in file order.
 func NewTracker(f *flow.Flow, now time.Time) *Tracker {
 	t := &Tracker{flow: f, byPath: map[string]*Row{}, start: now, failuresShown: map[string]int{}}
-	var walk func(steps []*flow.Step, depth int)
-	walk = func(steps []*flow.Step, depth int) {
+	var walk func(prefix string, steps []*flow.Step, depth int)
+	walk = func(prefix string, steps []*flow.Step, depth int) {
 		for _, s := range steps {
-			r := &Row{Path: s.Path, Name: s.ID, Depth: depth, ForEach: s.ForEach != nil, Done: map[string]int{}}
+			r := &Row{Path: prefix + s.Path, Name: s.ID, Depth: depth, ForEach: s.ForEach != nil, Done: map[string]int{}}
 			t.rows = append(t.rows, r)
-			t.byPath[s.Path] = r
-			walk(s.Steps, depth+1)
+			t.byPath[r.Path] = r
+			walk(prefix, s.Steps, depth+1)
 			for _, b := range s.BranchOrder {
-				walk(s.Parallel[b], depth+1)
+				walk(prefix, s.Parallel[b], depth+1)
+			}
+			if s.Uses != nil && s.Uses.Flow != nil {
+				// A sub-flow's steps, under the step that uses it.
+				walk(r.Path+flow.UsesPathSep, s.Uses.Flow.Steps, depth+1)
+				walk(r.Path+flow.UsesPathSep, s.Uses.Flow.Finally, depth+1)
 			}
 		}
 	}
-	walk(f.Steps, 0)
+	walk("", f.Steps, 0)
+	if len(f.Finally) > 0 {
+		t.finally = &Row{Name: "finally", Done: map[string]int{}}
+		t.rows = append(t.rows, t.finally)
+		walk("", f.Finally, 1)
+	}
 	return t
 }
 
@@ -91,10 +106,20 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventRunStarted:
 		t.runID = ev.RunID
 		t.status = "running"
+		t.timeout = ev.Timeout
 		return fmt.Sprintf("run %s: %s started", ev.RunID, t.flow.Name)
 	case workflows.EventRunFinished:
 		t.status, t.err, t.end = ev.Status, ev.Err, ev.Time
 		line := fmt.Sprintf("run %s: %s in %s", ev.RunID, ev.Status, ev.Time.Sub(t.start).Round(time.Millisecond))
+		if fin := ev.Finally; fin != nil && t.finally != nil {
+			t.finally.Status, t.finally.Finished = fin.Status, ev.Time
+			// Beside the run's own status, never instead of it.
+			if fin.Err != nil && fin.Status == workflows.StatusFailed {
+				line += "; " + ErrorLine(fin.Err.Error(), 200) // "finally failed: ..."
+			} else {
+				line += "; finally " + fin.Status
+			}
+		}
 		if ev.Status == workflows.RunSucceeded {
 			// A success with failed steps in it is easy to misread.
 			var failed []string
@@ -104,7 +129,7 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 				}
 			}
 			if len(failed) > 0 {
-				line += fmt.Sprintf("; failures that their on_error let the run go past: %s", strings.Join(failed, ", "))
+				line += fmt.Sprintf("; failures that their on_error or tolerate_failures let the run go past: %s", strings.Join(failed, ", "))
 			}
 		}
 		return line
@@ -112,13 +137,20 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	if ev.Step == nil {
 		return ""
 	}
-	r := t.byPath[ev.Step.Path]
+	path := ev.StepPath
+	if path == "" {
+		path = ev.Step.Path
+	}
+	r := t.byPath[path]
 	if r == nil {
 		return ""
 	}
 	// Only the step's own instance (not one inside another step's items)
 	// gets start and finish lines; the rest shows as counts.
 	top := !strings.Contains(ev.Path, "[")
+	if t.finally != nil && strings.HasPrefix(path, flow.FinallyPath) && t.finally.Status == "" {
+		t.finally.Status, t.finally.Started = "running", ev.Time
+	}
 	switch ev.Kind {
 	case workflows.EventStepStarted:
 		r.instances++
@@ -154,6 +186,14 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 	case workflows.EventProgress:
 		// The live view shows it; plain output would be a line per report.
 		r.Progress = prompter.ProgressText(ev.Report)
+		return ""
+	case workflows.EventPolling:
+		// The live view shows where the wait is; plain output a line per
+		// poll of the step's own instance.
+		r.Progress = workflows.PollingText(ev)
+		if top {
+			return fmt.Sprintf("  … %s: %s", ev.Path, r.Progress)
+		}
 		return ""
 	case workflows.EventRetrying:
 		r.Retries++
@@ -310,4 +350,15 @@ func (p *PlainPrinter) Event(ev workflows.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_ = cmdutil.WriteRedacted(p.w, p.red, []byte(line+"\n"))
+}
+
+// timeLeft is what is left of the run's time after elapsed, 0 when it has
+// no timeout or none is left.
+func (t *Tracker) timeLeft(elapsed time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timeout <= 0 {
+		return 0
+	}
+	return max(t.timeout-elapsed, 0)
 }

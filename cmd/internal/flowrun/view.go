@@ -24,9 +24,15 @@ type RunFunc func(ctx context.Context, progress func(workflows.Event)) (*workflo
 // Execute runs fn with progress on stderr: a live view (per-step status,
 // counts, elapsed time) when stderr is a terminal, plain lines otherwise.
 // Ctrl-C in the live view cancels the run; the run then ends on its own,
-// with in-flight calls cancelled and journalled as such, before Execute
-// returns.
+// with in-flight calls cancelled and journalled as such (and its finally
+// steps run), before Execute returns.
 func Execute(ctx context.Context, env Env, f *flow.Flow, red *credentials.Redactor, fn RunFunc) (*workflows.RunResult, error) {
+	if n := f.FinallyDepth(); n > 0 {
+		// After Ctrl-C (SIGINT) the finally steps (a sub-flow's, then
+		// its caller's) still run, each within its own time; mediator
+		// waits for them.
+		cmdutil.Linger(ctx, time.Duration(n)*flow.FinallyTimeout+cmdutil.InterruptGrace)
+	}
 	t := NewTracker(f, time.Now())
 	if !env.IO.IsStderrTTY() {
 		return fn(ctx, NewPlainPrinter(env.IO.ErrOut, red, t).Event)
@@ -148,6 +154,8 @@ func (m *viewModel) render() string {
 		head += " · " + status
 	} else if m.cancelling {
 		head += " · cancelling (waiting for in-flight calls to stop)"
+	} else if left := m.t.timeLeft(elapsed); left > 0 {
+		head += " · times out in " + left.Round(time.Second).String()
 	}
 	b.WriteString(head + "\n")
 	nameWidth := 0

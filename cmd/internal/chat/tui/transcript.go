@@ -220,6 +220,8 @@ func (it *flowItem) event(e workflows.Event) {
 		set(e.Path, "running")
 	case workflows.EventRetrying:
 		set(e.Path, fmt.Sprintf("retrying (attempt %d failed)", e.Attempt))
+	case workflows.EventPolling:
+		set(e.Path, workflows.PollingText(e))
 	case workflows.EventItemFinished, workflows.EventStepFinished:
 		st := e.Status
 		if e.Err != nil {

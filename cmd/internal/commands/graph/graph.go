@@ -97,7 +97,7 @@ func graphRun(ctx context.Context, opts *Options) error {
 		cfg, _ = opts.Config()
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
-	if probs := flow.Validate(ctx, fl, flow.ValidateOptions{PolicyFlows: pol.Flows}).Errors(); len(probs) > 0 {
+	if probs := flow.Validate(ctx, fl, flow.ValidateOptions{PolicyFlows: pol.Flows, ReadFile: opts.ReadFile}).Errors(); len(probs) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s has %d %s; `mediator validate %s` lists them\n", opts.File, len(probs), plural(len(probs)), opts.File)
 	}
 	g := flow.BuildGraph(fl)

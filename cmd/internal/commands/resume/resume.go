@@ -4,6 +4,7 @@ package resume
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,14 +19,17 @@ type Options struct {
 	RunID    string
 	Rerun    []string
 	MarkDone []string
-	JSON     bool
+	// Extend is --extend: the resumed run's time, required for a run
+	// that timed out.
+	Extend time.Duration
+	JSON   bool
 }
 
 // NewCmdResume returns `mediator resume ID`.
 func NewCmdResume(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{Env: flowrun.NewEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "resume ID [--rerun STEP ...] [--mark-done STEP ...]",
+		Use:   "resume ID [--rerun STEP ...] [--mark-done STEP ...] [--extend DURATION]",
 		Short: "Finish a failed, cancelled or killed workflow run from its journal",
 		Long: `Runs the flow of run ID again under the same run id and inputs. Calls the
 journal shows succeeded are not made again: their journalled (redacted)
@@ -41,6 +45,16 @@ each with --mark-done STEP (it took effect; its result reads as null) or
 step id for all its items. --rerun applies only to calls the journal shows
 were in flight: a call that succeeded is never made again.
 
+A run that timed out (its flow's timeout: passed) resumes only with
+--extend DURATION, the time the resumed run gets (journalled); without
+it resume refuses rather than run with no bound or time out again at
+once. --extend on another run replaces the flow's timeout for this resume.
+
+The flow's finally steps run again at the end of the resumed run; calls
+they completed before (with the same arguments) are not made again. A
+run that succeeded but whose finally steps failed or were killed can be
+resumed to finish them.
+
 One process runs a run at a time: a resume of a run that another live
 process is running (or resuming) exits 2 naming that process's pid.
 
@@ -52,11 +66,15 @@ decision, of a run that is finished or unknown, or whose run another
 process holds, exits 2 (see ` + "`mediator help exit-codes`" + `).`,
 		Example: `  mediator resume 20260501T073000-1a2b3c
   mediator resume 20260501T073000-1a2b3c --mark-done 'remind[3]'
-  mediator resume 20260501T073000 --rerun remind`,
+  mediator resume 20260501T073000 --rerun remind
+  mediator resume 20260501T073000-1a2b3c --extend 10m`,
 		Args:              cmdutil.ExactArgs(1, "ID"),
 		ValidArgsFunction: flowrun.CompleteRunIDs(opts.Env, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RunID = args[0]
+			if cmd.Flags().Changed("extend") && opts.Extend <= 0 {
+				return cmdutil.UsageErrorf("--extend %s: give a positive duration such as 10m or 1h", opts.Extend)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -65,7 +83,8 @@ process holds, exits 2 (see ` + "`mediator help exit-codes`" + `).`,
 	}
 	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "call STEP again although it was in flight and may have taken effect (repeatable; never a call that succeeded)")
 	cmd.Flags().StringArrayVar(&opts.MarkDone, "mark-done", nil, "accept STEP as done without calling it (repeatable)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error} as JSON")
+	cmd.Flags().DurationVar(&opts.Extend, "extend", 0, "give the resumed run this much time (required to resume a run that timed out), e.g. 10m")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error, finally} as JSON")
 	return cmd
 }
 
@@ -99,7 +118,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 		return workflows.Resume(ctx, f, rec.ID, workflows.RunOptions{
 			Runtime: rt, Journal: j, FlowPath: rec.FlowPath,
 			PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations, Progress: progress,
-		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone})
+		}, workflows.ResumeOptions{Rerun: opts.Rerun, MarkDone: opts.MarkDone, Extend: opts.Extend})
 	})
 	runErr = flowrun.WithAuditLoss(ctx, o, runErr)
 	if res == nil && runErr != nil {

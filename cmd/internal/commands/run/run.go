@@ -62,7 +62,13 @@ parsed as JSON otherwise (-i threshold=0.5 -i 'cities=["Oslo"]').
 
 Progress goes to stderr (a live view on a terminal, plain lines otherwise),
 the outputs to stdout as JSON. --json prints {run_id, status, outputs,
-steps, error} instead, also when the run fails.
+steps, error, finally} instead, also when the run fails.
+
+A flow's timeout: bounds the run: when it passes, in-flight calls are
+cancelled and the run ends timed_out (resume it with --extend). Its
+finally: steps run once the steps end, whatever the outcome (Ctrl-C
+included: mediator then waits for them, at most a minute; a second Ctrl-C
+stops at once); their failure is reported beside the run's status.
 
 --dry-run prints the call plan instead of running, in the order a run makes
 the calls: every call with its composed arguments, each validated against
@@ -75,7 +81,8 @@ Ctrl-C cancels the run: in-flight calls are cancelled on their servers and
 journalled as cancelled.
 
 Exit codes: 0 success; 1 a step failed (a tool's error result, an
-expression that failed on the data); 2 refused: a flow or input problem, a
+expression that failed on the data), the run timed out, or (after a run
+that succeeded) a finally step failed; 2 refused: a flow or input problem, a
 call mediator refused (an unknown or unaccepted tool, invalid arguments, a
 data flow not allowed), or a dry-run call with invalid arguments; 3 a
 server could not be used (unreachable, no answer in time, credential, a
@@ -103,7 +110,7 @@ JSON-RPC error); 130 cancelled. See ` + "`mediator help exit-codes`" + `.`,
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&opts.Inputs, "input", "i", nil, "one input as NAME=VALUE (repeatable)")
 	fl.StringVar(&opts.InputsFile, "inputs", "", "read inputs from a JSON or YAML file holding an object")
-	fl.BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error} as JSON")
+	fl.BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error, finally} as JSON")
 	fl.StringVar(&opts.DryRun, "dry-run", "", "print the call plan without calling anything (=read-only: call read-only tools)")
 	fl.Lookup("dry-run").NoOptDefVal = DryRunSimulate
 	return cmd
@@ -235,6 +242,9 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 		doc := map[string]any{"calls": plan, "outputs": nil, "status": "", "skipped": skipped}
 		if res != nil {
 			doc["outputs"], doc["status"] = res.Outputs, res.Status
+			if res.Finally != nil {
+				doc["finally"] = res.Finally.Status
+			}
 		}
 		if runErr != nil {
 			doc["error"] = runErr.Error()
@@ -253,6 +263,7 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			b.WriteString(" except to read-only tools")
 		}
 		b.WriteString("):\n")
+		b.WriteString(finallyPlanNote(f))
 		for _, c := range plan {
 			args, _ := cmdutil.MarshalJSON(c.Args)
 			verdict := "arguments valid"
@@ -273,6 +284,9 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			fmt.Fprintf(&b, "\n%s  %s.%s  [%s; %s]\n", c.Path, c.Server, c.Tool, how, verdict)
 			if c.IdempotencyKey != "" {
 				fmt.Fprintf(&b, "  idempotency key: %s\n", c.IdempotencyKey)
+			}
+			if c.Until != "" {
+				fmt.Fprintf(&b, "  repeated until %s (a run repeats it; the plan shows the first call)\n", c.Until)
 			}
 			b.WriteString("  " + strings.ReplaceAll(strings.TrimSpace(string(args)), "\n", "\n  ") + "\n")
 		}
@@ -314,8 +328,32 @@ func dryRun(ctx context.Context, opts *Options, f *flow.Flow, rt workflows.Runti
 			code = flowrun.ExitCode(res, runErr)
 		}
 	}
+	if res != nil && res.Finally != nil && res.Finally.Err != nil {
+		msg := res.Finally.Err.Error()
+		if red != nil {
+			msg = red.Redact(msg)
+		}
+		msgs = append(msgs, "in the dry run, "+msg)
+		if code == cmdutil.ExitOK {
+			code = cmdutil.ExitToolError
+		}
+	}
 	if len(msgs) > 0 {
 		return &cmdutil.ExitError{Code: code, Err: errors.New(strings.Join(msgs, "\n"))}
 	}
 	return nil
+}
+
+// finallyPlanNote says, above a dry run's plan, what the plan cannot show:
+// the run's time limit, and that the calls under finally/ run whatever
+// the outcome.
+func finallyPlanNote(f *flow.Flow) string {
+	var b strings.Builder
+	if f.Timeout > 0 {
+		fmt.Fprintf(&b, "The run may take %s; past that its calls are cancelled and it ends timed_out.\n", flow.FormatDuration(f.Timeout))
+	}
+	if len(f.Finally) > 0 {
+		fmt.Fprintf(&b, "Calls under %s run after the steps, whatever their outcome (planned here after a success).\n", flow.FinallyPath)
+	}
+	return b.String()
 }

@@ -24,8 +24,8 @@ import (
 // without it. An interrupted run is one to resume, so it goes only when
 // named; a run in progress never does.
 var (
-	prunable     = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunBlocked, flowrun.StatusInterrupted}
-	defaultPrune = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunBlocked}
+	prunable     = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunTimedOut, workflows.RunBlocked, flowrun.StatusInterrupted}
+	defaultPrune = []string{workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled, workflows.RunTimedOut, workflows.RunBlocked}
 )
 
 // PruneOptions of `mediator runs prune`.
@@ -58,11 +58,12 @@ goes back to the file system.
 
 --older-than AGE keeps runs that started more recently: AGE is a number with
 d (days), w (weeks), h, m or s, e.g. 30d or 12h. --status picks which runs
-go: succeeded, failed, cancelled, blocked, interrupted (a run whose process
-died; it can still be resumed); repeat it or separate with commas. Without
---status every finished run goes (succeeded, failed, cancelled, blocked),
-never an interrupted one. A run in progress is never pruned, nor one that a
-resume takes up while prune runs.
+go: succeeded, failed, cancelled, timed_out, blocked, interrupted (a run
+whose process died; it can still be resumed); repeat it or separate with
+commas. Without --status every finished run goes (succeeded, failed,
+cancelled, timed_out, blocked),
+never an interrupted one. A run in progress (its finally steps included) is
+never pruned, nor one that a resume takes up while prune runs.
 
 --dry-run lists what would go and deletes nothing. On a terminal prune asks
 before deleting; elsewhere it needs --yes.`,

@@ -12,6 +12,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 func newCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
@@ -86,6 +87,19 @@ func showRun(ctx context.Context, opts *Options) error {
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "Error:    %s\n", r.Error)
+	}
+	if r.Timeout > 0 {
+		fmt.Fprintf(&b, "Timeout:  %s", flow.FormatDuration(r.Timeout))
+		if r.Extended > 0 {
+			fmt.Fprintf(&b, " (resume --extend gave %s in all)", flow.FormatDuration(r.Extended))
+		}
+		b.WriteString("\n")
+	}
+	if r.Finally != "" {
+		fmt.Fprintf(&b, "Finally:  %s\n", r.Finally)
+		if r.FinallyError != "" {
+			fmt.Fprintf(&b, "          %s\n", r.FinallyError)
+		}
 	}
 	fmt.Fprintf(&b, "\n%d call attempt(s):\n", len(atts))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)

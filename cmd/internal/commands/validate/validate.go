@@ -99,16 +99,22 @@ type report struct {
 }
 
 type problemJSON struct {
+	// File is set for a problem in a sub-flow's file, not the one validated.
+	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
-func problemsJSON(ps flow.Problems) []problemJSON {
+func problemsJSON(file string, ps flow.Problems) []problemJSON {
 	out := []problemJSON{}
 	for _, p := range ps {
-		out = append(out, problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message})
+		pj := problemJSON{Line: p.Pos.Line, Column: p.Pos.Column, Field: p.Field, Message: p.Message}
+		if p.Pos.File != file {
+			pj.File = p.Pos.File
+		}
+		out = append(out, pj)
 	}
 	return out
 }
@@ -129,7 +135,7 @@ func validateRun(ctx context.Context, opts *Options) error {
 		cfg = nil
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
-	vopts := flow.ValidateOptions{PolicyFlows: pol.Flows}
+	vopts := flow.ValidateOptions{PolicyFlows: pol.Flows, ReadFile: opts.ReadFile}
 	if !opts.Connect {
 		// --connect's catalog reports an unconfigured server per call.
 		vopts.Server = flowrun.ServerCheck(cfg)
@@ -138,6 +144,10 @@ func validateRun(ctx context.Context, opts *Options) error {
 	if opts.Connect {
 		// Parse first to learn which servers to connect to.
 		f, _ := flow.Parse(opts.File, data)
+		if f != nil {
+			// Its sub-flows' servers too; Check loads them again, validated.
+			flow.LoadUses(ctx, f, flow.ValidateOptions{ReadFile: opts.ReadFile, RetryAtRunTime: true})
+		}
 		cat, err = newCatalog(ctx, opts, cfg, f)
 		if err != nil {
 			return err
@@ -153,7 +163,7 @@ func validateRun(ctx context.Context, opts *Options) error {
 		code = cmdutil.ExitConnect
 	}
 	if opts.JSON {
-		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(probs), Warnings: problemsJSON(warnings)}
+		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(opts.File, probs), Warnings: problemsJSON(opts.File, warnings)}
 		out, err := cmdutil.MarshalJSON(r)
 		if err != nil {
 			return err
@@ -166,7 +176,7 @@ func validateRun(ctx context.Context, opts *Options) error {
 		}
 		return nil
 	}
-	writeProblems(opts.IO.ErrOut, data, all)
+	writeProblems(opts.IO.ErrOut, opts.File, data, opts.ReadFile, all)
 	if len(probs) > 0 {
 		noun := "problems"
 		if len(probs) == 1 {
@@ -181,8 +191,8 @@ func validateRun(ctx context.Context, opts *Options) error {
 	if opts.Connect {
 		how = "against the live tools"
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s calling %s, checked %s\n",
-		opts.File, steps, plural(steps, "step", "steps"), strings.Join(servers, ", "), how)
+	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s%s calling %s%s, checked %s\n",
+		opts.File, steps, plural(steps, "step", "steps"), finallyNote(fl), strings.Join(servers, ", "), timeoutNote(fl), how)
 	return err
 }
 
@@ -198,10 +208,18 @@ func serversOf(f *flow.Flow) []string { return f.Servers() }
 // writeProblems prints each problem with the line it points at and a
 // caret under the column, as compilers do: a position alone makes the
 // reader open the file.
-func writeProblems(w io.Writer, data []byte, probs flow.Problems) {
-	lines := strings.Split(string(data), "\n")
+func writeProblems(w io.Writer, file string, data []byte, read func(string) ([]byte, error), probs flow.Problems) {
+	texts := map[string][]string{file: strings.Split(string(data), "\n")}
 	for _, p := range probs {
 		fmt.Fprintln(w, p)
+		lines, ok := texts[p.Pos.File]
+		if !ok && read != nil {
+			// A sub-flow's problem: show its own file's line.
+			if b, err := read(p.Pos.File); err == nil {
+				lines = strings.Split(string(b), "\n")
+			}
+			texts[p.Pos.File] = lines
+		}
 		if p.Pos.Line < 1 || p.Pos.Line > len(lines) {
 			continue
 		}
@@ -306,4 +324,27 @@ func (c *catalog) Tool(ctx context.Context, server, tool string) (*mcp.Tool, err
 		return t.Tool, nil
 	}
 	return nil, fmt.Errorf("server %q has no tool %q%s; it has %s", server, tool, suggest.Hint(tool, names), suggest.List(names))
+}
+
+// finallyNote counts the finally steps among a flow's steps, for the OK
+// line.
+func finallyNote(f *flow.Flow) string {
+	n := 0
+	for _, s := range f.AllSteps() {
+		if s.InFinally() {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d in finally)", n)
+}
+
+// timeoutNote is the flow's run timeout, for the OK line.
+func timeoutNote(f *flow.Flow) string {
+	if f.Timeout <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", run timeout %s", flow.FormatDuration(f.Timeout))
 }

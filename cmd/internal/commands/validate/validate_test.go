@@ -333,3 +333,48 @@ func TestValidateRedundantFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateSubFlow: a sub-flow's problems are shown at their place in
+// its own file, with its line, and the uses step says it has them.
+func TestValidateSubFlow(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.dir, "lib"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sub := e.write("lib/remind.flow.yaml", "version: 1\nname: remind\ninputs:\n  when: {type: string}\nsteps:\n  - id: add\n    call: {server: calendar, tool: create_event}\n    with: {date: ${ .inputs.wehn }}\n")
+	main := e.write("main.flow.yaml", "version: 1\nname: main\nsteps:\n  - id: sync\n    uses: lib/remind.flow.yaml\n    with: {when: 3}\n")
+	r := e.run(main)
+	if exitCode(r.err) != cmdutil.ExitUsage {
+		t.Fatalf("exit %d: %v\n%s", exitCode(r.err), r.err, r.stderr)
+	}
+	for _, want := range []string{
+		main + ":5:11: steps[0].uses: sub-flow " + sub + " has 1 problem(s)",
+		main + ":6:18: steps[0].with.when: input \"when\" must be a string (got 3) (as sub-flow " + sub + " declares it at line 4)",
+		sub + ":8:18: steps[0].with.date: undeclared input \"wehn\"",
+		"    8 |     with: {date: ${ .inputs.wehn }}",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	r = e.run("--json", main)
+	var rep struct {
+		Problems []struct {
+			File string
+			Line int
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Problems) != 3 {
+		t.Fatalf("--json: %v %+v\n%s", err, rep, r.stdout)
+	}
+	if rep.Problems[0].File != sub || rep.Problems[0].Line != 8 || rep.Problems[1].File != "" {
+		t.Errorf("--json problems %+v", rep.Problems)
+	}
+	if err := os.WriteFile(sub, []byte("version: 1\nname: remind\ninputs:\n  when: {type: string}\nsteps:\n  - id: add\n    call: {server: calendar, tool: create_event}\n    with: {date: ${ .inputs.when }}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run(e.write("main.flow.yaml", "version: 1\nname: main\nsteps:\n  - id: sync\n    uses: lib/remind.flow.yaml\n    with: {when: \"x\"}\n"))
+	if r.err != nil || !strings.Contains(r.stdout, "calling calendar") {
+		t.Fatalf("valid: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+}
