@@ -399,7 +399,7 @@ func (e *engine) emit(ev Event) {
 func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
 	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
 	top := &frame{results: map[string]*stepResult{}}
-	status, err, deadline := e.runSteps(parent, top)
+	status, deadline, err := e.runSteps(parent, top)
 	res := &RunResult{RunID: e.runID, Status: status, Err: err, Steps: map[string]string{}}
 	for id, r := range top.results {
 		res.Steps[id] = r.status

@@ -86,7 +86,7 @@ func (e *engine) withRunTimeout(ctx context.Context) (_ context.Context, _ conte
 // a Run* status and the error that decided it. It is where the outcome of
 // the run, and of each run of a sub-flow, is decided; the outputs are the
 // caller's to evaluate.
-func (e *engine) runSteps(parent context.Context, top *frame) (status string, err error, deadline time.Time) {
+func (e *engine) runSteps(parent context.Context, top *frame) (status string, deadline time.Time, err error) {
 	tctx, stop, limit, deadline := e.withRunTimeout(parent)
 	defer stop()
 	ctx, cancel := context.WithCancelCause(tctx)
@@ -101,19 +101,19 @@ func (e *engine) runSteps(parent context.Context, top *frame) (status string, er
 	var be *ResumeBlockedError
 	switch {
 	case timedOut(ctx, limit, top, e.flow.Steps, failure != nil) && parent.Err() == nil:
-		return RunTimedOut, limit, deadline
+		return RunTimedOut, deadline, limit
 	case errors.As(failure, &be):
-		return RunBlocked, failure, deadline
+		return RunBlocked, deadline, failure
 	case failure != nil:
-		return RunFailed, failure, deadline
+		return RunFailed, deadline, failure
 	case parent.Err() != nil:
 		what := "run " + e.runID
 		if e.uses != nil {
 			what = "sub-flow " + e.uses.step.Uses.Path
 		}
-		return RunCancelled, fmt.Errorf("%s cancelled: %w", what, context.Cause(parent)), deadline
+		return RunCancelled, deadline, fmt.Errorf("%s cancelled: %w", what, context.Cause(parent))
 	}
-	return RunSucceeded, nil, deadline
+	return RunSucceeded, deadline, nil
 }
 
 // timedOut reports whether limit ended the steps: it passed before a

@@ -166,7 +166,7 @@ func (e *engine) runUses(ctx context.Context, fr *frame, s *flow.Step, path stri
 		return &stepResult{status: StatusFailed, err: err}
 	}
 	top := &frame{path: path + ".uses", inputs: inputs, results: map[string]*stepResult{}}
-	status, err, deadline := c.runSteps(ctx, top)
+	status, deadline, err := c.runSteps(ctx, top)
 	var out map[string]any
 	if status == RunSucceeded {
 		outputs, oerr := c.evalOutputs(ctx, top)

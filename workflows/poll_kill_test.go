@@ -152,7 +152,7 @@ outputs:
 	// counted from its own start would poll on for another max.
 	time.Sleep(time.Until(first.Add(max + 50*time.Millisecond)))
 	_, statusBefore := js.counts()
-	res, err := Resume(ctx, f, runID, opts, ResumeOptions{})
+	_, err = Resume(ctx, f, runID, opts, ResumeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "still false after") {
 		t.Fatalf("first resume: %v", err)
 	}
@@ -174,7 +174,7 @@ outputs:
 	js.mu.Lock()
 	js.done = true
 	js.mu.Unlock()
-	res, err = Resume(ctx, f, runID, opts, ResumeOptions{})
+	res, err := Resume(ctx, f, runID, opts, ResumeOptions{})
 	if err != nil {
 		t.Fatalf("second resume: %v", err)
 	}
