@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -58,26 +55,10 @@ func newCancelRig(t *testing.T, names ...string) *cancelRig {
 				}
 				return structured(map[string]any{"done": true}), nil
 			})
-		st, ct := mcp.NewInMemoryTransports()
-		ss, err := srv.Connect(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := mcp.NewClient(&mcp.Implementation{Name: "mediator-test", Version: "1"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-		cs, err := client.Connect(ctx, ct, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cs.Close(); ss.Close() })
 		r.services[n] = ts
-		r.caller.Sessions[n] = cs
+		r.caller.Sessions[n] = connectInMemory(ctx, t, srv)
 	}
-	j, err := OpenJournal(filepath.Join(t.TempDir(), JournalFile), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	r.journal = j
+	r.journal = openTestJournal(t, filepath.Join(t.TempDir(), JournalFile))
 	return r
 }
 
@@ -336,13 +317,9 @@ outputs:
 // steps' completed calls are not sent again and the rest are made.
 func TestSIGKILLInFinallyThenResume(t *testing.T) {
 	const items = 40
-	srvState := &bookingServer{requests: map[string]int{}, booked: map[string]string{}}
-	srv := httptest.NewServer(srvState.handler())
-	defer srv.Close()
+	srvState, srvURL := newBookingServer(t)
 
-	dir := t.TempDir()
-	flowPath := filepath.Join(dir, "cleanup.flow.yaml")
-	fl := fmt.Sprintf(`
+	flowPath, journalPath := writeRunnerFlow(t, "cleanup.flow.yaml", fmt.Sprintf(`
 version: 1
 name: kill-finally
 steps:
@@ -356,40 +333,14 @@ finally:
     call: {server: cal, tool: book}
     with: {n: ${ .item }}
     idempotency_key: ${ "cleanup-\(.item)" }
-`, items)
-	if err := os.WriteFile(flowPath, []byte(fl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	journalPath := filepath.Join(dir, JournalFile)
+`, items))
 	const runID = "kill-finally-run"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRunner+"=1", envURL+"="+srv.URL, envFlow+"="+flowPath, envJournal+"="+journalPath, envRunID+"="+runID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for srvState.bookings() < 1+items/3 {
-		if ctx.Err() != nil {
-			t.Fatal("runner made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if cmd.ProcessState.Success() {
-		t.Fatal("runner finished before it was killed; make the loop longer")
-	}
+	killRunnerWhen(ctx, t, srvURL, flowPath, journalPath, runID, func() bool { return srvState.bookings() >= 1+items/3 })
 
-	j, err := OpenJournal(journalPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := openTestJournal(t, journalPath)
 	rec, err := j.Run(ctx, runID)
 	if err != nil {
 		t.Fatal(err)
@@ -397,10 +348,7 @@ finally:
 	if rec.Status != RunSucceeded || rec.Finally != FinallyRunning {
 		t.Fatalf("killed in finally, the journal says status %s, finally %q", rec.Status, rec.Finally)
 	}
-	before, err := j.LastAttempts(ctx, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := lastAttempts(ctx, t, j, runID)
 	doneBefore := map[string]bool{}
 	for path, a := range before {
 		if a.State == AttemptSucceeded {
@@ -410,23 +358,14 @@ finally:
 	if !doneBefore["main"] || len(doneBefore) < 2 {
 		t.Fatalf("journal before resume: %v", doneBefore)
 	}
-	srvState.mu.Lock()
-	requestsBefore := map[string]int{}
-	for k, n := range srvState.requests {
-		requestsBefore[k] = n
-	}
-	srvState.mu.Unlock()
+	requestsBefore := srvState.requestCounts()
 
 	f, err := Load(flowPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller, closeFn, err := httpCaller(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	res, err := Resume(ctx, f, runID, RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}, ResumeOptions{})
+	opts := httpRunOptions(ctx, t, srvURL, j)
+	res, err := Resume(ctx, f, runID, opts, ResumeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,25 +380,12 @@ finally:
 	if srvState.total != items+1 {
 		t.Errorf("%d bookings, want %d", srvState.total, items+1)
 	}
-	for i := range items {
-		path, key := fmt.Sprintf("finally/cleanup[%d]", i), fmt.Sprintf("cleanup-%d", i)
-		sent := srvState.requests[key]
-		switch {
-		case doneBefore[path]:
-			if sent != 1 {
-				t.Errorf("%s completed before the kill but was sent %d times", path, sent)
-			}
-		case requestsBefore[key] == 0 && sent != 1:
-			t.Errorf("%s not started before the kill: sent %d times", path, sent)
-		case sent > 2:
-			t.Errorf("%s in flight at the kill was sent %d times", path, sent)
-		}
-	}
+	checkCleanupResent(t, srvState, "finally/cleanup[%d]", "cleanup-%d", items, doneBefore, requestsBefore)
 	if rec, _ := j.Run(ctx, runID); rec.Finally != StatusSucceeded || rec.Status != RunSucceeded {
 		t.Errorf("journal after resume: %+v", rec)
 	}
 	// The run is done now, finally included: nothing left to resume.
-	if _, err := Resume(ctx, f, runID, RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}, ResumeOptions{}); err == nil || !strings.Contains(err.Error(), "already succeeded") {
+	if _, err := Resume(ctx, f, runID, opts, ResumeOptions{}); err == nil || !strings.Contains(err.Error(), "already succeeded") {
 		t.Errorf("resume of a finished run: %v", err)
 	}
 }

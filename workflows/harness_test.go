@@ -204,26 +204,10 @@ func newHarness(t *testing.T, names ...string) *harness {
 	h := &harness{t: t, services: map[string]*testService{}, caller: &SessionCaller{Sessions: map[string]*mcp.ClientSession{}}}
 	for _, n := range names {
 		ts := newTestService(n)
-		st, ct := mcp.NewInMemoryTransports()
-		ss, err := ts.server().Connect(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := mcp.NewClient(&mcp.Implementation{Name: "mediator-test", Version: "1"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-		cs, err := client.Connect(ctx, ct, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cs.Close(); ss.Close() })
 		h.services[n] = ts
-		h.caller.Sessions[n] = cs
+		h.caller.Sessions[n] = connectInMemory(ctx, t, ts.server())
 	}
-	j, err := OpenJournal(filepath.Join(t.TempDir(), JournalFile), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	h.journal = j
+	h.journal = openTestJournal(t, filepath.Join(t.TempDir(), JournalFile))
 	return h
 }
 

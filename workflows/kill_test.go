@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -126,13 +123,9 @@ func (b *bookingServer) bookings() int {
 // the outputs.
 func TestSIGKILLThenResume(t *testing.T) {
 	const items = 40
-	srvState := &bookingServer{requests: map[string]int{}, booked: map[string]string{}}
-	srv := httptest.NewServer(srvState.handler())
-	defer srv.Close()
+	srvState, srvURL := newBookingServer(t)
 
-	dir := t.TempDir()
-	flowPath := filepath.Join(dir, "book.flow.yaml")
-	fl := fmt.Sprintf(`
+	flowPath, journalPath := writeRunnerFlow(t, "book.flow.yaml", fmt.Sprintf(`
 version: 1
 name: book-many
 steps:
@@ -144,48 +137,19 @@ steps:
     idempotency_key: ${ "booking-\(.item)" }
 outputs:
   ids: ${ [.steps.book.items[].result.event_id] }
-`, items)
-	if err := os.WriteFile(flowPath, []byte(fl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	journalPath := filepath.Join(dir, JournalFile)
+`, items))
 	const runID = "kill-test-run"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRunner+"=1", envURL+"="+srv.URL, envFlow+"="+flowPath, envJournal+"="+journalPath, envRunID+"="+runID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// Kill once a good part of the loop is done, while calls are in flight.
-	for srvState.bookings() < items/3 {
-		if ctx.Err() != nil {
-			t.Fatal("runner made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if cmd.ProcessState.Success() {
-		t.Fatal("runner finished before it was killed; make the loop longer")
-	}
+	killRunnerWhen(ctx, t, srvURL, flowPath, journalPath, runID, func() bool { return srvState.bookings() >= items/3 })
 	if n := srvState.bookings(); n >= items {
 		t.Fatalf("all %d items booked before the kill", n)
 	}
 
-	j, err := OpenJournal(journalPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	before, err := j.LastAttempts(ctx, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := openTestJournal(t, journalPath)
+	before := lastAttempts(ctx, t, j, runID)
 	doneBefore, inFlight := map[string]bool{}, map[string]bool{}
 	for path, a := range before {
 		switch a.State {
@@ -201,36 +165,20 @@ outputs:
 	if len(inFlight) > 4 {
 		t.Fatalf("%d calls in flight with max_concurrency 4", len(inFlight))
 	}
-	srvState.mu.Lock()
-	requestsBefore := map[string]int{}
-	for k, n := range srvState.requests {
-		requestsBefore[k] = n
-	}
-	srvState.mu.Unlock()
+	requestsBefore := srvState.requestCounts()
 
 	f, err := Load(flowPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller, closeFn, err := httpCaller(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	res, err := Resume(ctx, f, runID, RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}, ResumeOptions{})
+	res, err := Resume(ctx, f, runID, httpRunOptions(ctx, t, srvURL, j), ResumeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	srvState.mu.Lock()
 	defer srvState.mu.Unlock()
-	if len(srvState.booked) != items || srvState.total != items {
-		t.Fatalf("%d keys booked, %d bookings made; want %d each", len(srvState.booked), srvState.total, items)
-	}
-	ids, _ := res.Outputs["ids"].([]any)
-	if len(ids) != items {
-		t.Fatalf("outputs hold %d ids", len(ids))
-	}
+	ids := checkBookedOnce(t, srvState, items, res.Outputs)
 	resent := 0
 	for i := range items {
 		path, key := fmt.Sprintf("book[%d]", i), fmt.Sprintf("booking-%d", i)

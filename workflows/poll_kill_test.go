@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -76,9 +73,7 @@ func TestSIGKILLDuringPollThenResume(t *testing.T) {
 	defer srv.Close()
 
 	const max = 2 * time.Second
-	dir := t.TempDir()
-	flowPath := filepath.Join(dir, "wait.flow.yaml")
-	fl := fmt.Sprintf(`
+	flowPath, journalPath := writeRunnerFlow(t, "wait.flow.yaml", fmt.Sprintf(`
 version: 1
 name: wait-killed
 steps:
@@ -94,40 +89,14 @@ steps:
 outputs:
   status: ${ .steps.wait.result.status }
   attempts: ${ .steps.wait.attempts }
-`, max)
-	if err := os.WriteFile(flowPath, []byte(fl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	journalPath := filepath.Join(dir, JournalFile)
+`, max))
 	const runID = "poll-kill-run"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRunner+"=1", envURL+"="+srv.URL, envFlow+"="+flowPath, envJournal+"="+journalPath, envRunID+"="+runID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := js.counts(); n < 4; _, n = js.counts() {
-		if ctx.Err() != nil {
-			t.Fatal("runner made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if cmd.ProcessState.Success() {
-		t.Fatal("runner finished before it was killed")
-	}
+	killRunnerWhen(ctx, t, srv.URL, flowPath, journalPath, runID, func() bool { _, n := js.counts(); return n >= 4 })
 
-	j, err := OpenJournal(journalPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := openTestJournal(t, journalPath)
 	before := pathAttempts(t, j, runID, "wait")
 	if len(before) == 0 {
 		t.Fatal("no poll journalled before the kill")
@@ -141,12 +110,7 @@ outputs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller, closeFn, err := httpCaller(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	opts := RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}
+	opts := httpRunOptions(ctx, t, srv.URL, j)
 
 	// Let poll.max pass since the wait's first attempt: a resume that
 	// counted from its own start would poll on for another max.

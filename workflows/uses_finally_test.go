@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -290,9 +287,7 @@ finally:
 // not sent again and the rest are made.
 func TestUsesSIGKILLInSubFlowFinallyThenResume(t *testing.T) {
 	const items = 40
-	srvState := &bookingServer{requests: map[string]int{}, booked: map[string]string{}}
-	srv := httptest.NewServer(srvState.handler())
-	defer srv.Close()
+	srvState, srvURL := newBookingServer(t)
 	dir := writeFlowFiles(t, map[string]string{
 		"main.flow.yaml": `version: 1
 name: main
@@ -325,35 +320,10 @@ finally:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRunner+"=1", envURL+"="+srv.URL, envFlow+"="+flowPath, envJournal+"="+journalPath, envRunID+"="+runID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for srvState.bookings() < 1+items/3 {
-		if ctx.Err() != nil {
-			t.Fatal("runner made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if cmd.ProcessState.Success() {
-		t.Fatal("runner finished before it was killed; make the loop longer")
-	}
+	killRunnerWhen(ctx, t, srvURL, flowPath, journalPath, runID, func() bool { return srvState.bookings() >= 1+items/3 })
 
-	j, err := OpenJournal(journalPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	before, err := j.LastAttempts(ctx, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := openTestJournal(t, journalPath)
+	before := lastAttempts(ctx, t, j, runID)
 	doneBefore := map[string]bool{}
 	for path, a := range before {
 		if a.State == AttemptSucceeded {
@@ -366,19 +336,9 @@ finally:
 	if !doneBefore["sync.uses/main"] || len(doneBefore) < 2 {
 		t.Fatalf("journal before resume: %v", doneBefore)
 	}
-	srvState.mu.Lock()
-	requestsBefore := map[string]int{}
-	for k, n := range srvState.requests {
-		requestsBefore[k] = n
-	}
-	srvState.mu.Unlock()
+	requestsBefore := srvState.requestCounts()
 
-	caller, closeFn, err := httpCaller(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	res, err := Resume(ctx, loadUnvalidated(t, flowPath), runID, RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}, ResumeOptions{})
+	res, err := Resume(ctx, loadUnvalidated(t, flowPath), runID, httpRunOptions(ctx, t, srvURL, j), ResumeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,20 +350,7 @@ finally:
 	if srvState.requests["main"] != 1 || srvState.total != items+1 {
 		t.Errorf("main sent %d times, %d bookings; want 1 and %d", srvState.requests["main"], srvState.total, items+1)
 	}
-	for i := range items {
-		path, key := fmt.Sprintf("sync.uses/finally/cleanup[%d]", i), fmt.Sprintf("cleanup-%d", i)
-		sent := srvState.requests[key]
-		switch {
-		case doneBefore[path]:
-			if sent != 1 {
-				t.Errorf("%s completed before the kill but was sent %d times", path, sent)
-			}
-		case requestsBefore[key] == 0 && sent != 1:
-			t.Errorf("%s not started before the kill: sent %d times", path, sent)
-		case sent > 2:
-			t.Errorf("%s in flight at the kill was sent %d times", path, sent)
-		}
-	}
+	checkCleanupResent(t, srvState, "sync.uses/finally/cleanup[%d]", "cleanup-%d", items, doneBefore, requestsBefore)
 }
 
 // TestFinallyOutlivesCancellation: a cancellation that comes while the

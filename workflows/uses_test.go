@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -284,9 +281,7 @@ steps:
 // and a changed sub-flow file refuses the resume as a changed flow does.
 func TestUsesSIGKILLThenResume(t *testing.T) {
 	const items = 40
-	srvState := &bookingServer{requests: map[string]int{}, booked: map[string]string{}}
-	srv := httptest.NewServer(srvState.handler())
-	defer srv.Close()
+	srvState, srvURL := newBookingServer(t)
 	sub := `version: 1
 name: book-many
 inputs:
@@ -319,35 +314,10 @@ outputs:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRunner+"=1", envURL+"="+srv.URL, envFlow+"="+flowPath, envJournal+"="+journalPath, envRunID+"="+runID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for srvState.bookings() < items/3 {
-		if ctx.Err() != nil {
-			t.Fatal("runner made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if cmd.ProcessState.Success() {
-		t.Fatal("runner finished before it was killed")
-	}
+	killRunnerWhen(ctx, t, srvURL, flowPath, journalPath, runID, func() bool { return srvState.bookings() >= items/3 })
 
-	j, err := OpenJournal(journalPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	before, err := j.LastAttempts(ctx, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := openTestJournal(t, journalPath)
+	before := lastAttempts(ctx, t, j, runID)
 	doneBefore := map[string]bool{}
 	for path, a := range before {
 		if !strings.HasPrefix(path, "sync.uses/book[") || a.Step != "sync.uses/book" {
@@ -360,16 +330,9 @@ outputs:
 	if len(doneBefore) == 0 {
 		t.Fatal("journal has no finished call from before the kill")
 	}
-	srvState.mu.Lock()
-	requestsBefore := maps.Clone(srvState.requests)
-	srvState.mu.Unlock()
+	requestsBefore := srvState.requestCounts()
 
-	caller, closeFn, err := httpCaller(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	opts := RunOptions{Runtime: NewLocalRuntime(caller), Journal: j, TrustAnnotations: trustAll}
+	opts := httpRunOptions(ctx, t, srvURL, j)
 
 	// A changed sub-flow refuses the resume, and nothing is sent.
 	subPath := filepath.Join(dir, "lib", "book.flow.yaml")
@@ -390,13 +353,7 @@ outputs:
 	}
 	srvState.mu.Lock()
 	defer srvState.mu.Unlock()
-	if len(srvState.booked) != items || srvState.total != items {
-		t.Fatalf("%d keys booked, %d bookings made; want %d each", len(srvState.booked), srvState.total, items)
-	}
-	ids, _ := res.Outputs["ids"].([]any)
-	if len(ids) != items {
-		t.Fatalf("outputs hold %d ids", len(ids))
-	}
+	ids := checkBookedOnce(t, srvState, items, res.Outputs)
 	for i := range items {
 		path, key := fmt.Sprintf("sync.uses/book[%d]", i), fmt.Sprintf("booking-%d", i)
 		if ids[i] != srvState.booked[key] {

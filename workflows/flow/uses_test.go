@@ -79,7 +79,11 @@ outputs:
   event: ${ .steps.add.result }
 `
 
-func TestUsesLoads(t *testing.T) {
+// checkRemindMain checks a main flow whose step sync uses
+// lib/remind.flow.yaml (remindFlow) with the date of a forecast, followed
+// by more (YAML at the top level), and wants no problem.
+func checkRemindMain(t *testing.T, more string) *Flow {
+	t.Helper()
 	dir := writeFlows(t, map[string]string{
 		"main.flow.yaml": `version: 1
 name: main
@@ -91,13 +95,16 @@ steps:
     uses: lib/remind.flow.yaml
     with:
       when: ${ .steps.fc.result.date }
-outputs:
-  id: ${ .steps.sync.result.event }
-`,
+` + more,
 		"lib/remind.flow.yaml": remindFlow,
 	})
 	f, probs := checkFile(t, dir, "main.flow.yaml")
 	wantProblems(t, probs)
+	return f
+}
+
+func TestUsesLoads(t *testing.T) {
+	f := checkRemindMain(t, "outputs:\n  id: ${ .steps.sync.result.event }\n")
 	sync := f.Steps[1]
 	if sync.Uses == nil || sync.Uses.Flow == nil || sync.Uses.Flow.Name != "remind" {
 		t.Fatalf("sub-flow not loaded: %+v", sync.Uses)
@@ -360,22 +367,7 @@ steps:
 // TestUsesGraph: the sub-flow is drawn as a cluster under its step, its
 // calls named with their servers, its steps' IDs under the step's path.
 func TestUsesGraph(t *testing.T) {
-	dir := writeFlows(t, map[string]string{
-		"main.flow.yaml": `version: 1
-name: main
-flows: [weather -> calendar, weather -> chat]
-steps:
-  - id: fc
-    call: {server: weather, tool: forecast}
-  - id: sync
-    uses: lib/remind.flow.yaml
-    with:
-      when: ${ .steps.fc.result.date }
-`,
-		"lib/remind.flow.yaml": remindFlow,
-	})
-	f, probs := checkFile(t, dir, "main.flow.yaml")
-	wantProblems(t, probs)
+	f := checkRemindMain(t, "")
 	g := BuildGraph(f)
 	var mm, dot strings.Builder
 	if err := g.WriteMermaid(&mm); err != nil {

@@ -45,6 +45,30 @@ func (c *calcServer) count(tool string) int {
 	return c.calls[tool]
 }
 
+// setBroken sets whether the flaky tool fails.
+func (c *calcServer) setBroken(broken bool) {
+	c.mu.Lock()
+	c.broken = broken
+	c.mu.Unlock()
+}
+
+// interruptOnBooking returns a context for a run, cancelled as Ctrl-C
+// cancels one ("interrupt signal received") once a call of book begins;
+// it ends at the latest after 30s.
+func interruptOnBooking(t *testing.T, c *calcServer) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	runCtx, interrupt := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-c.booking:
+			interrupt(errors.New("interrupt signal received"))
+		case <-ctx.Done():
+		}
+	}()
+	return runCtx
+}
+
 type addIn struct {
 	A float64 `json:"a"`
 	B float64 `json:"b"`
@@ -241,9 +265,7 @@ func TestRunRunsResume(t *testing.T) {
 	firstID := regexp.MustCompile(`run (\S+): sums started`).FindStringSubmatch(r.stderr)[1]
 
 	// A failing run, then a resume once the server is fixed.
-	calc.mu.Lock()
-	calc.broken = true
-	calc.mu.Unlock()
+	calc.setBroken(true)
 	r = e.exec(runCmd, flow, "--json")
 	want(t, r, 1, "failing run")
 	var sum struct {
@@ -258,9 +280,7 @@ func TestRunRunsResume(t *testing.T) {
 		t.Errorf("no resume hint:\n%s", r.stderr)
 	}
 	addBefore := calc.count("add")
-	calc.mu.Lock()
-	calc.broken = false
-	calc.mu.Unlock()
+	calc.setBroken(false)
 	r = e.exec(resumeCmd, sum.RunID[:18])
 	want(t, r, 0, "resume")
 	if !strings.Contains(r.stdout, `"tens": [`) {
@@ -430,17 +450,7 @@ func TestInterruptThenResume(t *testing.T) {
 	e := newEnv(t, url)
 	flow := e.writeFlow("book.flow.yaml", "version: 1\nname: book\nsteps:\n  - id: book\n    call: {server: calc, tool: book}\n    with: {a: 1, b: 2}\noutputs:\n  status: ${ .steps.book.status }\n")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	runCtx, interrupt := context.WithCancelCause(ctx)
-	go func() {
-		select {
-		case <-calc.booking:
-			interrupt(errors.New("interrupt signal received"))
-		case <-ctx.Done():
-		}
-	}()
-	r := e.execCtx(runCtx, runCmd, flow)
+	r := e.execCtx(interruptOnBooking(t, calc), runCmd, flow)
 	want(t, r, cmdutil.ExitInterrupted, "interrupted run")
 	id := regexp.MustCompile("mediator resume ([^\\s`]+)").FindStringSubmatch(r.stderr)
 	if id == nil || !strings.Contains(r.stderr, "cancelled: interrupt signal received") {
@@ -536,9 +546,7 @@ steps:
     call: {server: calc, tool: note}
     with: {a: ${ .item }, b: 0}
 `)
-	calc.mu.Lock()
-	calc.broken = true
-	calc.mu.Unlock()
+	calc.setBroken(true)
 	r := e.exec(runCmd, flow, "--json")
 	want(t, r, 1, "failing run")
 	id := regexp.MustCompile(`"run_id": "([^"]+)"`).FindStringSubmatch(r.stdout)

@@ -1,12 +1,9 @@
 package flows_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 )
@@ -129,9 +126,7 @@ finally:
     call: {server: calc, tool: flaky}
     with: {a: 2, b: 0}
 `)
-	calc.mu.Lock()
-	calc.broken = true
-	calc.mu.Unlock()
+	calc.setBroken(true)
 	r := e.exec(runCmd, path)
 	want(t, r, 1, "run whose finally fails")
 	if strings.TrimSpace(r.stdout) != "{\n  \"sum\": 3\n}" {
@@ -150,9 +145,7 @@ finally:
 		t.Fatalf("--json: %v %+v\n%s", err, sum, r.stdout)
 	}
 	// Resume finishes what finally left undone.
-	calc.mu.Lock()
-	calc.broken = false
-	calc.mu.Unlock()
+	calc.setBroken(false)
 	r = e.exec(resumeCmd, sum.RunID)
 	want(t, r, 0, "resume of the failed finally")
 
@@ -180,17 +173,7 @@ finally:
     call: {server: calc, tool: add}
     with: {a: 1, b: 1}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	runCtx, interrupt := context.WithCancelCause(ctx)
-	go func() {
-		select {
-		case <-calc.booking:
-			interrupt(errors.New("interrupt signal received"))
-		case <-ctx.Done():
-		}
-	}()
-	r := e.execCtx(runCtx, runCmd, path, "--json")
+	r := e.execCtx(interruptOnBooking(t, calc), runCmd, path, "--json")
 	want(t, r, cmdutil.ExitInterrupted, "interrupted run")
 	var sum summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Status != "cancelled" ||

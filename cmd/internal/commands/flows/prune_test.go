@@ -67,13 +67,9 @@ func TestRunsPrune(t *testing.T) {
 	}
 	flow := e.writeFlow("sums.flow.yaml", sumFlow)
 	want(t, e.exec(runCmd, big, "--inputs", inputs), 0, "big run")
-	calc.mu.Lock()
-	calc.broken = true
-	calc.mu.Unlock()
+	calc.setBroken(true)
 	want(t, e.exec(runCmd, flow), 1, "failing run")
-	calc.mu.Lock()
-	calc.broken = false
-	calc.mu.Unlock()
+	calc.setBroken(false)
 	want(t, e.exec(runCmd, flow), 0, "run")
 	ids := e.runIDs()
 	if len(ids) != 3 {

@@ -65,18 +65,14 @@ outputs:
 		t.Errorf("dry-run plan:\n%s", r.stdout)
 	}
 
-	calc.mu.Lock()
-	calc.broken = true
-	calc.mu.Unlock()
+	calc.setBroken(true)
 	r = e.exec(runCmd, main, "--json")
 	want(t, r, 1, "failing run")
 	id := regexp.MustCompile(`"run_id": "([^"]+)"`).FindStringSubmatch(r.stdout)
 	if id == nil || !strings.Contains(r.stdout, "step tens failed: step tens.uses/each failed: item 1") {
 		t.Fatalf("failed run:\n%s\n%s", r.stdout, r.stderr)
 	}
-	calc.mu.Lock()
-	calc.broken = false
-	calc.mu.Unlock()
+	calc.setBroken(false)
 	flakyBefore, addBefore := calc.count("flaky"), calc.count("add")
 
 	if err := os.WriteFile(sub, []byte(timesFlow+"# edited\n"), 0o600); err != nil {
