@@ -64,14 +64,30 @@ func Start(p Policy, start func() error) error {
 		return err
 	}
 
+	return <-onSpareThread(func() error { return restrictThreadAndStart(rulesetFD, flags, filter, start) })
+}
+
+// onSpareThread runs f on an OS thread of its own that the Go runtime ends
+// afterwards, and never on the main thread: that one is the thread group
+// leader, which a child signals or ptraces as "mediator", and the runtime
+// keeps it (wedged) instead of ending it, so whatever f does to its thread
+// would stay with mediator.
+func onSpareThread(f func() error) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		// Never unlocked: the goroutine ends on the thread, and the Go
 		// runtime then ends the thread rather than reuse it.
 		runtime.LockOSThread()
-		done <- restrictThreadAndStart(rulesetFD, flags, filter, start)
+		if unix.Gettid() != unix.Getpid() {
+			done <- f()
+			return
+		}
+		// On the main thread: hold it, so the goroutine below runs on
+		// another, and give it back untouched.
+		done <- <-onSpareThread(f)
+		runtime.UnlockOSThread()
 	}()
-	return <-done
+	return done
 }
 
 func restrictThreadAndStart(rulesetFD int, flags uint32, filter []unix.SockFilter, start func() error) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -141,5 +142,45 @@ func TestConfinedChild(t *testing.T) {
 	}
 	if got := confined(t, Policy{Network: true, UnixSockets: true}, "unix", ""); got != "ok" {
 		t.Errorf("UnixSockets: true still refuses unix sockets: %s", got)
+	}
+}
+
+// Start restricts a thread of its own, never the main thread: that one is
+// the thread group leader, which children signal and ptrace as "mediator",
+// and the Go runtime keeps it (wedged) instead of ending it, so a
+// restriction there would put mediator itself in the child's domain. The
+// restriction shows on a thread as its seccomp mode.
+func TestStartLeavesTheMainThreadAlone(t *testing.T) {
+	requireSandbox(t)
+	// Goroutines that keep the other threads busy, so the scheduler often
+	// has only the main thread free for Start's goroutine.
+	stop := make(chan struct{})
+	defer close(stop)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		got := confined(t, Policy{}, "signal", "")
+		if strings.Contains(got, "ok") {
+			t.Fatalf("run %d: the confined child could signal mediator: %s", i+1, got)
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", os.Getpid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "Seccomp:") && strings.TrimSpace(strings.TrimPrefix(line, "Seccomp:")) != "0" {
+				t.Fatalf("run %d: the main thread was restricted (%s)", i+1, line)
+			}
+		}
 	}
 }
