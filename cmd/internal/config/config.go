@@ -37,6 +37,8 @@ type Config struct {
 	Approvals Approvals
 	// Serve is what `mediator serve` offers a host, and how.
 	Serve Serve
+	// Daemon is what `mediator daemon` serves and runs.
+	Daemon Daemon
 }
 
 // Credentials selects the keyring backend.

@@ -70,6 +70,7 @@ type rawFile struct {
 	LLM       rawLLM       `mapstructure:"llm"`
 	Approvals rawApprovals `mapstructure:"approvals"`
 	Serve     rawServe     `mapstructure:"serve"`
+	Daemon    rawDaemon    `mapstructure:"daemon"`
 }
 
 // RawTLS is the tls block as viper decodes it (exported only because the
@@ -154,7 +155,7 @@ type rawFilter struct {
 // problems and to resolve relative paths), as Load does. JSON is accepted
 // as well as YAML, whatever the file is called.
 func Parse(file string, data []byte, env Env) (*Config, error) {
-	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}}
+	w := &walker{file: file, env: env, locs: map[string]loc{}, keys: map[string][]string{}, broken: map[string]bool{}, bad: map[string]bool{}, anys: map[string]any{}}
 	if p, ok := jsonSyntax(file, data); !ok {
 		return nil, Problems{p}
 	}
@@ -167,7 +168,7 @@ func Parse(file string, data []byte, env Env) (*Config, error) {
 		root := resolve(doc.Content[0])
 		if !isNull(root) {
 			if root.Kind != yaml.MappingNode {
-				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir, policy, llm, approvals or serve at the top, got %s", kindName(root))
+				w.problemAt(root, "", "expected a mapping with credentials, servers, audit, state_dir, policy, llm, approvals, serve or daemon at the top, got %s", kindName(root))
 				return nil, w.problems
 			}
 			clean = w.mapping(root, fileSpec, "")
@@ -266,6 +267,7 @@ func (w *walker) build(raw *rawFile) *Config {
 	w.buildPolicy(raw.Policy, cfg)
 	w.buildLLM(raw, cfg)
 	w.buildServe(raw.Serve, cfg)
+	w.buildDaemon(raw.Daemon, cfg)
 	return cfg
 }
 

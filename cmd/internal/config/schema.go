@@ -32,6 +32,7 @@ const (
 	kSandbox        // "off", or an object (see sandboxSpec)
 	kSampling       // deny|ask|allow, or an object (see samplingSpec)
 	kObjects        // list of elem objects (serve.http.tokens)
+	kAnyMap         // a mapping of any values, kept as written in walker.anys (daemon schedules' inputs)
 )
 
 type spec struct {
@@ -184,6 +185,7 @@ var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"llm":       llmSpec,
 	"approvals": approvalsSpec,
 	"serve":     serveSpec,
+	"daemon":    daemonSpec,
 }}
 
 // loc is where a field sits in the file, and its value before ${VAR}
@@ -210,6 +212,8 @@ type walker struct {
 	// bad holds fields whose value could not be read or expanded; checks of
 	// the value itself would only repeat the problem.
 	bad map[string]bool
+	// anys holds the kAnyMap values by path; they never reach viper.
+	anys map[string]any
 }
 
 func (w *walker) badValue(n *yaml.Node, field, format string, args ...any) {
@@ -352,6 +356,9 @@ func (w *walker) value(key, n *yaml.Node, s *spec, path string) *yaml.Node {
 			return nil
 		}
 		return w.mapping(n, &spec{kind: kObject, fields: s.fields}, path)
+	case kAnyMap:
+		w.anyMap(n, path)
+		return nil
 	case kStringMap, kHeaderMap, kMapOf, kObject:
 		if n.Kind != yaml.MappingNode {
 			w.badValue(n, path, "expected a mapping of key: value, got %s", kindName(n))

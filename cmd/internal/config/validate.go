@@ -135,6 +135,10 @@ func (w *walker) validateServer(s *Server) {
 		w.keyAt(p, "the server name %q is reserved: the keyring holds the private key of mediator serve's TLS certificate under it (serve.http.tls.key_secret); give this server another name", ServeSecretServer)
 		return
 	}
+	if s.Name == DaemonSecretServer {
+		w.keyAt(p, "the server name %q is reserved: the keyring holds the private key of mediator daemon's TLS certificate under it (daemon.tls.key_secret); give this server another name", DaemonSecretServer)
+		return
+	}
 
 	hasURL, hasCommand := s.URL != "" || w.bad[p+".url"], s.Command != "" || w.bad[p+".command"]
 	switch {
