@@ -42,3 +42,7 @@ func LockPath(ctx context.Context, path string) (unlock func(), err error) {
 		}
 	}
 }
+
+// TryLock takes an exclusive lock on f if no other process holds one,
+// and reports whether it did, without waiting.
+func TryLock(f *os.File) (bool, error) { return tryLock(f) }
