@@ -1,0 +1,364 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// The local API: JSON over HTTP on the daemon's Unix socket, for the CLI
+// of the same user (docs/daemon.md). Every request carries the identity of
+// the config the CLI loaded in the Identity headers; a daemon serving
+// another config answers 409 and does nothing.
+const (
+	LocalPathHello = "/local/v1/hello"
+	LocalPathCall  = "/local/v1/call"
+	LocalPathTools = "/local/v1/tools"
+
+	HeaderConfigPath   = "Mediator-Config-Path"
+	HeaderConfigSHA256 = "Mediator-Config-Sha256"
+	HeaderStateDir     = "Mediator-State-Dir"
+)
+
+// maxLocalBody bounds a request body: a call's arguments.
+const maxLocalBody = 16 << 20
+
+// Identity names the config a daemon serves: the config file's absolute
+// path, the SHA-256 of its content, and the state dir. The CLI uses a
+// daemon only when all three are those of the config it loaded.
+type Identity struct {
+	ConfigPath   string `json:"config_path"`
+	ConfigSHA256 string `json:"config_sha256"`
+	StateDir     string `json:"state_dir"`
+}
+
+// IdentityOf reads the config file at path and returns its identity with
+// stateDir (both made absolute).
+func IdentityOf(path, stateDir string) (Identity, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Identity{}, err
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return Identity{}, fmt.Errorf("reading the config for its identity: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	sd, err := filepath.Abs(stateDir)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{ConfigPath: abs, ConfigSHA256: hex.EncodeToString(sum[:]), StateDir: sd}, nil
+}
+
+// SetHeaders puts id on a request.
+func (id Identity) SetHeaders(h http.Header) {
+	h.Set(HeaderConfigPath, id.ConfigPath)
+	h.Set(HeaderConfigSHA256, id.ConfigSHA256)
+	h.Set(HeaderStateDir, id.StateDir)
+}
+
+func identityFrom(h http.Header) Identity {
+	return Identity{ConfigPath: h.Get(HeaderConfigPath), ConfigSHA256: h.Get(HeaderConfigSHA256), StateDir: h.Get(HeaderStateDir)}
+}
+
+// CallRequest is the body of POST /local/v1/call.
+type CallRequest struct {
+	Server    string          `json:"server"`
+	Tool      string          `json:"tool"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+}
+
+// CallResponse is the answer to a call: what orchestrator.Call returned
+// (Result and Error may both be set), and AuditError, the failure to write
+// the call's audit record, which the daemon waits for before answering.
+type CallResponse struct {
+	Result     *WireResult `json:"result,omitempty"`
+	Error      *WireError  `json:"error,omitempty"`
+	AuditError *WireError  `json:"audit_error,omitempty"`
+}
+
+// WireResult is an orchestrator.Result.
+type WireResult struct {
+	Server     string              `json:"server"`
+	Tool       string              `json:"tool"`
+	CallID     string              `json:"call_id"`
+	Duration   time.Duration       `json:"duration_ns"`
+	Provenance []string            `json:"provenance,omitempty"`
+	Result     *mcp.CallToolResult `json:"result"`
+}
+
+// Orchestrator returns the result as the orchestrator returned it.
+func (w *WireResult) Orchestrator() *orchestrator.Result {
+	return &orchestrator.Result{Server: w.Server, Tool: w.Tool, CallID: w.CallID, Duration: w.Duration,
+		Provenance: orchestrator.ProvenanceOf(w.Provenance...), CallToolResult: w.Result}
+}
+
+// ToolsRequest is the body of POST /local/v1/tools.
+type ToolsRequest struct {
+	Server string `json:"server"`
+}
+
+// ToolsResponse is what orchestrator.Tools returned.
+type ToolsResponse struct {
+	Tools []orchestrator.ToolInfo `json:"tools,omitempty"`
+	Error *WireError              `json:"error,omitempty"`
+}
+
+// WireError carries an error across the socket: its message as the
+// daemon's orchestrator wrote it (secrets masked) and what the CLI needs
+// to classify it as the error itself would be: the orchestrator's kind
+// and fields, the connector's kind, or a canceled context.
+type WireError struct {
+	Message       string              `json:"message"`
+	Kind          orchestrator.Kind   `json:"kind,omitempty"`
+	ConnectorKind connectors.Kind     `json:"connector_kind,omitempty"`
+	Server        string              `json:"server,omitempty"`
+	Tool          string              `json:"tool,omitempty"`
+	Field         string              `json:"field,omitempty"`
+	Suggestions   []string            `json:"suggestions,omitempty"`
+	Flows         []orchestrator.Flow `json:"flows,omitempty"`
+	Canceled      bool                `json:"canceled,omitempty"`
+}
+
+// wireError encodes err; nil stays nil.
+func wireError(err error, red *credentials.Redactor) *WireError {
+	if err == nil {
+		return nil
+	}
+	w := &WireError{Message: red.Redact(err.Error()), Canceled: errors.Is(err, context.Canceled)}
+	var oe *orchestrator.Error
+	var ce *connectors.Error
+	if errors.As(err, &oe) {
+		w.Kind, w.ConnectorKind = oe.Kind, oe.ConnectorKind()
+		w.Server, w.Tool, w.Field, w.Suggestions, w.Flows = oe.Server, oe.Tool, oe.Field, oe.Suggestions, oe.Flows
+	} else if errors.As(err, &ce) {
+		w.ConnectorKind, w.Server = ce.Kind, ce.Server
+	}
+	return w
+}
+
+// Err rebuilds the error: its text is Message, and errors.As and
+// errors.Is find in it the *orchestrator.Error, *connectors.Error and
+// context.Canceled that the daemon's error held, so a front end picks the
+// same exit code.
+func (w *WireError) Err() error {
+	if w == nil {
+		return nil
+	}
+	var inner error
+	if w.ConnectorKind != "" {
+		inner = &connectors.Error{Server: w.Server, Kind: w.ConnectorKind, Err: errors.New(w.Message)}
+	}
+	if w.Kind != "" {
+		inner = &orchestrator.Error{Kind: w.Kind, Server: w.Server, Tool: w.Tool, Field: w.Field,
+			Suggestions: w.Suggestions, Flows: w.Flows, Msg: w.Message, Err: inner}
+	}
+	if w.Canceled {
+		inner = errors.Join(inner, context.Canceled)
+	}
+	return &RemoteError{Message: w.Message, inner: inner}
+}
+
+// RemoteError is an error the daemon reported: its text is the daemon's,
+// and it unwraps to the classification WireError.Err rebuilt.
+type RemoteError struct {
+	Message string
+	inner   error
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+func (e *RemoteError) Unwrap() error { return e.inner }
+
+// LocalOptions configure the local API.
+type LocalOptions struct {
+	// Identity is the config the daemon serves; requests for another are
+	// refused (409).
+	Identity Identity
+	// Redactor masks the secrets the daemon knows in every answer: the
+	// CLI on the other end has not opened the keyring.
+	Redactor *credentials.Redactor
+	Logger   *slog.Logger
+}
+
+// LocalHandler serves the CLI's warm calls with orch, which decides,
+// calls and audits exactly as the CLI's own orchestrator would.
+// Elicitation and sampling are answered by orch's Host, and a call's
+// progress is not relayed.
+func LocalHandler(orch *orchestrator.Orchestrator, opts LocalOptions) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &localHandler{orch: orch, opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+LocalPathHello, h.hello)
+	mux.HandleFunc("POST "+LocalPathCall, h.call)
+	mux.HandleFunc("POST "+LocalPathTools, h.tools)
+	return h.checkIdentity(mux)
+}
+
+// ServeLocal serves LocalHandler on ln until ctx ends, then stops
+// accepting and waits up to a few seconds for calls under way.
+func ServeLocal(ctx context.Context, ln net.Listener, orch *orchestrator.Orchestrator, opts LocalOptions) error {
+	srv := &http.Server{Handler: LocalHandler(orch, opts), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(sctx)
+			cancel()
+		case <-done:
+		}
+	}()
+	err := srv.Serve(ln)
+	close(done)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type localHandler struct {
+	orch *orchestrator.Orchestrator
+	opts LocalOptions
+}
+
+func (h *localHandler) checkIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := identityFrom(r.Header); got != h.opts.Identity {
+			writeJSON(w, http.StatusConflict, &WireError{Message: fmt.Sprintf(
+				"this daemon serves config %s (state dir %s), not the one the request names", h.opts.Identity.ConfigPath, h.opts.Identity.StateDir)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *localHandler) hello(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, h.opts.Identity)
+}
+
+func (h *localHandler) call(w http.ResponseWriter, r *http.Request) {
+	var req CallRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	args := map[string]any{}
+	if len(req.Arguments) > 0 && !bytes.Equal(req.Arguments, []byte("null")) {
+		dec := json.NewDecoder(bytes.NewReader(req.Arguments))
+		dec.UseNumber()
+		if err := dec.Decode(&args); err != nil {
+			writeJSON(w, http.StatusBadRequest, &WireError{Message: "arguments: not a JSON object: " + err.Error()})
+			return
+		}
+		plainNumbers(args)
+	}
+	ctx := r.Context()
+	res, err := h.orch.Call(ctx, req.Server, req.Tool, args)
+	out := CallResponse{Error: wireError(err, h.opts.Redactor)}
+	if res != nil {
+		out.Result = &WireResult{Server: res.Server, Tool: res.Tool, CallID: res.CallID, Duration: res.Duration,
+			Provenance: res.Provenance.Servers(), Result: h.redactResult(res.CallToolResult)}
+		if err == nil {
+			// The CLI reports a lost record as its command's error.
+			out.AuditError = wireError(h.orch.SyncAudit(ctx), h.opts.Redactor)
+		}
+	}
+	writeJSON(w, http.StatusOK, &out)
+}
+
+func (h *localHandler) tools(w http.ResponseWriter, r *http.Request) {
+	var req ToolsRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	tools, err := h.orch.Tools(r.Context(), req.Server)
+	writeJSON(w, http.StatusOK, &ToolsResponse{Tools: tools, Error: wireError(err, h.opts.Redactor)})
+}
+
+// redactResult masks every secret the daemon knows in every string of
+// res, as the CLI masks what it prints.
+func (h *localHandler) redactResult(res *mcp.CallToolResult) *mcp.CallToolResult {
+	if res == nil || h.opts.Redactor == nil {
+		return res
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return res
+	}
+	if red := h.opts.Redactor.RedactBytes(b); !bytes.Equal(red, b) {
+		// Values changed; go through the decoded form so that the JSON
+		// stays well formed whatever the secret's characters.
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			if b2, err := json.Marshal(h.opts.Redactor.RedactValue(v)); err == nil {
+				var out mcp.CallToolResult
+				if json.Unmarshal(b2, &out) == nil {
+					return &out
+				}
+			}
+		}
+	}
+	return res
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLocalBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: " + err.Error()})
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: more than one JSON value"})
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// plainNumbers turns json.Number into int64 when integral, else float64,
+// as the CLI decodes arguments.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	}
+	return v
+}
