@@ -245,7 +245,7 @@ type localHandler struct {
 func (h *localHandler) checkIdentity(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if got := identityFrom(r.Header); got != h.opts.Identity {
-			writeJSON(w, http.StatusConflict, &WireError{Message: fmt.Sprintf(
+			writeLocalJSON(w, http.StatusConflict, &WireError{Message: fmt.Sprintf(
 				"this daemon serves config %s (state dir %s), not the one the request names", h.opts.Identity.ConfigPath, h.opts.Identity.StateDir)})
 			return
 		}
@@ -254,12 +254,12 @@ func (h *localHandler) checkIdentity(next http.Handler) http.Handler {
 }
 
 func (h *localHandler) hello(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, h.opts.Identity)
+	writeLocalJSON(w, http.StatusOK, h.opts.Identity)
 }
 
 func (h *localHandler) call(w http.ResponseWriter, r *http.Request) {
 	var req CallRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeLocalBody(w, r, &req) {
 		return
 	}
 	args := map[string]any{}
@@ -267,10 +267,10 @@ func (h *localHandler) call(w http.ResponseWriter, r *http.Request) {
 		dec := json.NewDecoder(bytes.NewReader(req.Arguments))
 		dec.UseNumber()
 		if err := dec.Decode(&args); err != nil {
-			writeJSON(w, http.StatusBadRequest, &WireError{Message: "arguments: not a JSON object: " + err.Error()})
+			writeLocalJSON(w, http.StatusBadRequest, &WireError{Message: "arguments: not a JSON object: " + err.Error()})
 			return
 		}
-		plainNumbers(args)
+		localPlainNumbers(args)
 	}
 	ctx := r.Context()
 	res, err := h.orch.Call(ctx, req.Server, req.Tool, args)
@@ -283,16 +283,16 @@ func (h *localHandler) call(w http.ResponseWriter, r *http.Request) {
 			out.AuditError = wireError(h.orch.SyncAudit(ctx), h.opts.Redactor)
 		}
 	}
-	writeJSON(w, http.StatusOK, &out)
+	writeLocalJSON(w, http.StatusOK, &out)
 }
 
 func (h *localHandler) tools(w http.ResponseWriter, r *http.Request) {
 	var req ToolsRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeLocalBody(w, r, &req) {
 		return
 	}
 	tools, err := h.orch.Tools(r.Context(), req.Server)
-	writeJSON(w, http.StatusOK, &ToolsResponse{Tools: tools, Error: wireError(err, h.opts.Redactor)})
+	writeLocalJSON(w, http.StatusOK, &ToolsResponse{Tools: tools, Error: wireError(err, h.opts.Redactor)})
 }
 
 // redactResult masks every secret the daemon knows in every string of
@@ -321,21 +321,21 @@ func (h *localHandler) redactResult(res *mcp.CallToolResult) *mcp.CallToolResult
 	return res
 }
 
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+func decodeLocalBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLocalBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: " + err.Error()})
+		writeLocalJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: " + err.Error()})
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: more than one JSON value"})
+		writeLocalJSON(w, http.StatusBadRequest, &WireError{Message: "malformed request: more than one JSON value"})
 		return false
 	}
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeLocalJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
@@ -343,7 +343,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // plainNumbers turns json.Number into int64 when integral, else float64,
 // as the CLI decodes arguments.
-func plainNumbers(v any) any {
+func localPlainNumbers(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
@@ -353,11 +353,11 @@ func plainNumbers(v any) any {
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = plainNumbers(e)
+			x[k] = localPlainNumbers(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = plainNumbers(e)
+			x[i] = localPlainNumbers(e)
 		}
 	}
 	return v
