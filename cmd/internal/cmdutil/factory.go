@@ -45,6 +45,9 @@ type Factory struct {
 	// NoPrompt forbids prompts even on a terminal: shell completion runs
 	// with the user's terminal as stdin while the shell waits for it.
 	NoPrompt bool
+	// NoDaemon is --no-daemon: commands work without a running daemon
+	// even when one serves this config.
+	NoDaemon bool
 
 	// ConfigPath says which config file applies and whether the user named it.
 	ConfigPath func() (path string, explicit bool, err error)

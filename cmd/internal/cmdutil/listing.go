@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/daemonclient"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -19,6 +20,9 @@ type ServerDeps struct {
 	// Redactor is read when printing, not when the command is built: the
 	// keyring the orchestrator opens teaches it the secrets to scrub.
 	Redactor func() *credentials.Redactor
+	// Daemon is the orchestrator of the daemon running for the config,
+	// or nil (see OpenCaller).
+	Daemon func(context.Context, *config.Config) *daemonclient.Orchestrator
 }
 
 // NewServerDeps takes a one-server command's dependencies from f.
@@ -28,6 +32,7 @@ func NewServerDeps(f *Factory) ServerDeps {
 		Config:       f.Config,
 		Orchestrator: f.Orchestrator,
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
+		Daemon:       f.findDaemon,
 	}
 }
 

@@ -75,6 +75,7 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.ConfigFlag, "config", "", "config file (default $XDG_CONFIG_HOME/mediator/config.yaml, or $"+config.EnvConfig+")")
 	pf.StringVar(&f.LogLevel, "log-level", "warn", "log to stderr at this level: debug, info, warn, error")
+	pf.BoolVar(&f.NoDaemon, "no-daemon", false, "work without the daemon even when one runs for this config")
 	root.Flags().BoolP("version", "v", false, "print mediator's version and source revision, as the version command does")
 
 	root.AddGroup(&cobra.Group{ID: "use", Title: "Using servers:"},

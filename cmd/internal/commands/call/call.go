@@ -117,7 +117,7 @@ func callRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	o, err := opts.Open(ctx, opts.Server)
+	o, err := opts.OpenCaller(ctx, opts.Server)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,68 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/daemonclient"
+	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/orchestrator"
+)
+
+// Caller is what a command that calls one server's tools uses of an
+// orchestrator: the CLI's own (*orchestrator.Orchestrator) or a running
+// daemon's, through its socket (*daemonclient.Orchestrator), which
+// decides, calls and audits the same way.
+type Caller interface {
+	Call(ctx context.Context, server, tool string, args map[string]any) (*orchestrator.Result, error)
+	Tools(ctx context.Context, server string) ([]orchestrator.ToolInfo, error)
+	OpenAudit(ctx context.Context) error
+	SyncAudit(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ Caller = (*orchestrator.Orchestrator)(nil)
+	_ Caller = (*daemonclient.Orchestrator)(nil)
+)
+
+// findDaemon returns the orchestrator of the daemon running for cfg, or
+// nil when there is none, --no-daemon is given, or the daemon's socket is
+// not safe to use (said on stderr; the command then works alone).
+func (f *Factory) findDaemon(ctx context.Context, cfg *config.Config) *daemonclient.Orchestrator {
+	if f.NoDaemon || !cfg.Found || cfg.StateDir == "" {
+		return nil
+	}
+	socket := daemon.SocketPath(cfg.Daemon.Socket, cfg.StateDir)
+	c, err := daemonclient.Find(ctx, cfg.Path, cfg.StateDir, socket)
+	if err != nil {
+		if errors.Is(err, daemonclient.ErrRefused) {
+			fmt.Fprintf(f.IOStreams.ErrOut, "warning: %v; working without the daemon\n", err)
+		}
+		return nil
+	}
+	if c == nil {
+		return nil
+	}
+	return c.Orchestrator()
+}
+
+// OpenCaller is Open, through the daemon running for this config when
+// there is one (see Factory.NoDaemon).
+func (d ServerDeps) OpenCaller(ctx context.Context, server string) (Caller, error) {
+	cfg, err := d.Config()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := CheckServer(cfg, server); err != nil {
+		return nil, err
+	}
+	if d.Daemon != nil {
+		if o := d.Daemon(ctx, cfg); o != nil {
+			return o, nil
+		}
+	}
+	return d.Orchestrator(ctx, cfg, server)
+}
