@@ -205,21 +205,12 @@ func httpHandler(srv *mcp.Server, opts HTTPOptions) (http.Handler, error) {
 	srv.AddReceivingMiddleware(scopeMiddleware)
 	endpoint := TasksHandler(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Logger: logger}))
 	if !opts.NoAuth {
-		tokens := opts.Tokens
+		match := tokenMatcher(opts.Tokens, hashes)
 		verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
-			sum := sha256.Sum256([]byte(token))
-			found := -1
-			// Every hash is compared, so the time taken says nothing
-			// of which one matched, or how much of one.
-			for i, h := range hashes {
-				if subtle.ConstantTimeCompare(sum[:], h) == 1 {
-					found = i
-				}
-			}
-			if found < 0 {
+			t := match(token)
+			if t == nil {
 				return nil, fmt.Errorf("%w: no configured token has this hash", auth.ErrInvalidToken)
 			}
-			t := &tokens[found]
 			return &auth.TokenInfo{UserID: t.Name, Extra: map[string]any{scopeExtra: t}}, nil
 		}
 		endpoint = auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{
@@ -234,6 +225,49 @@ func httpHandler(srv *mcp.Server, opts HTTPOptions) (http.Handler, error) {
 	mux.Handle(MetadataPath, meta)
 	mux.Handle(MetadataPath+MCPPath, meta)
 	return mux, nil
+}
+
+// MatchToken returns what finds the token a bearer token is, among
+// tokens (each checked with ValidateToken first; the error names the
+// token): the *Token whose hash it has, or nil. Every hash is compared,
+// in constant time, so the time taken says nothing of which one matched,
+// or how much of one.
+func MatchToken(tokens []Token) (func(token string) *Token, error) {
+	hashes := make([][]byte, len(tokens))
+	for i, t := range tokens {
+		if err := ValidateToken(t); err != nil {
+			return nil, fmt.Errorf("token %q: %w", t.Name, err)
+		}
+		hashes[i], _ = hex.DecodeString(t.SHA256)
+	}
+	return tokenMatcher(slices.Clone(tokens), hashes), nil
+}
+
+func tokenMatcher(tokens []Token, hashes [][]byte) func(string) *Token {
+	return func(token string) *Token {
+		sum := sha256.Sum256([]byte(token))
+		found := -1
+		for i, h := range hashes {
+			if subtle.ConstantTimeCompare(sum[:], h) == 1 {
+				found = i
+			}
+		}
+		if found < 0 {
+			return nil
+		}
+		return &tokens[found]
+	}
+}
+
+// AllowsWorkflow reports whether a glob of t.Workflows matches the
+// workflow name (path.Match), as TokenAuthorizer decides for a workflow.
+func (t *Token) AllowsWorkflow(name string) bool {
+	for _, g := range t.Workflows {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // scopeExtra is the TokenInfo.Extra key of the *Token a request came with.
