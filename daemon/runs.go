@@ -81,8 +81,10 @@ type Runs struct {
 	mu      sync.Mutex
 	catalog *Catalog
 	live    map[string]*liveRun
-	closed  bool
-	wg      sync.WaitGroup
+	// closed is set when Shutdown begins, stopped when it closed the
+	// journal and the store.
+	closed, stopped bool
+	wg              sync.WaitGroup
 	// submitMu serializes submissions: the idempotency-key check and
 	// the insert are one step.
 	submitMu sync.Mutex
@@ -508,6 +510,9 @@ func notFound(id string) error {
 // Workflow returns the workflow a run was submitted for, or an *Error
 // with CodeNotFound.
 func (r *Runs) Workflow(ctx context.Context, id string) (string, error) {
+	if err := r.checkStopped(); err != nil {
+		return "", err
+	}
 	sub, err := r.store.get(ctx, id)
 	if err != nil {
 		return "", err
@@ -521,6 +526,9 @@ func (r *Runs) Workflow(ctx context.Context, id string) (string, error) {
 // Get returns one run with its steps and calls; an unknown id is an
 // *Error with CodeNotFound.
 func (r *Runs) Get(ctx context.Context, id string) (*RunInfo, error) {
+	if err := r.checkStopped(); err != nil {
+		return nil, err
+	}
 	sub, err := r.store.get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -605,6 +613,18 @@ func maps(m map[string]string) map[string]string {
 	return out
 }
 
+var errStopped = &Error{Code: CodeShuttingDown, Message: "the daemon has shut down"}
+
+// checkStopped refuses reads once Shutdown closed the journal.
+func (r *Runs) checkStopped() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return errStopped
+	}
+	return nil
+}
+
 func (r *Runs) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -645,6 +665,9 @@ type RunPage struct {
 
 // List pages through the runs submitted to the daemon, newest first.
 func (r *Runs) List(ctx context.Context, lo ListOptions) (*RunPage, error) {
+	if err := r.checkStopped(); err != nil {
+		return nil, err
+	}
 	switch {
 	case lo.Limit == 0:
 		lo.Limit = DefaultListLimit
@@ -697,6 +720,9 @@ func (r *Runs) List(ctx context.Context, lo ListOptions) (*RunPage, error) {
 // Cancel stops a queued or running run (journalled cancelled) or a
 // blocked one; a run that ended is a CodeConflict *Error.
 func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
+	if err := r.checkStopped(); err != nil {
+		return nil, err
+	}
 	sub, err := r.store.get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -751,6 +777,9 @@ func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
 func (r *Runs) Resolve(ctx context.Context, id, action string, calls []string) (*RunInfo, error) {
 	if action != ActionRerun && action != ActionMarkDone {
 		return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("action %q: give %s (call the blocked calls again) or %s (they took effect)", action, ActionRerun, ActionMarkDone)}
+	}
+	if r.isClosed() {
+		return nil, &Error{Code: CodeShuttingDown, Message: "the daemon is shutting down and resumes no runs"}
 	}
 	info, err := r.Get(ctx, id)
 	if err != nil {
@@ -935,5 +964,8 @@ func (r *Runs) Shutdown(ctx context.Context) error {
 		<-idle
 	}
 	r.cancelBase()
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
 	return errors.Join(r.journal.Close(), r.store.close())
 }
