@@ -9,6 +9,9 @@
 // go-sdk stdio gateway, a bare proxy (bench/stdioproxy). Run
 // ./bench/ratio.sh for the mediated/direct ratios; docs/serve.md keeps the
 // serve figures.
+// `go test ./bench -run TestWarmCallRatio -v -args -warm` times a warm
+// `mediator call` through a daemon's socket against a cold one
+// (--no-daemon) on server-everything, in the same run.
 // `go test ./bench -run TestPinsBesideBigServer -args -pins` measures what
 // a server with 50,000 pinned tools costs another server's calls.
 package bench
