@@ -12,6 +12,11 @@ import (
 // passphrase when Options.Passphrase is nil.
 const PassphraseEnv = "MEDIATOR_KEYRING_PASSPHRASE"
 
+// PassphraseFileEnv names a file holding the passphrase (its first line),
+// for services whose manager hands secrets over as files (systemd's
+// LoadCredential); the command line reads it when PassphraseEnv is unset.
+const PassphraseFileEnv = "MEDIATOR_KEYRING_PASSPHRASE_FILE"
+
 // ErrNoPassphrase means the file backend got no passphrase: Options.Passphrase
 // is nil and PassphraseEnv is unset, or the callback returned "".
 var ErrNoPassphrase = errors.New("no passphrase")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -225,7 +226,7 @@ func (f *Factory) openKeyring(ctx context.Context, cfg *config.Config) (*credent
 			// easy to forget.
 			from := "the prompt"
 			if fromEnv {
-				from = "the environment variable " + credentials.PassphraseEnv
+				from = "the environment variable " + credentials.PassphraseEnv + " (or the file " + credentials.PassphraseFileEnv + " names)"
 			}
 			return nil, fmt.Errorf("opening the keyring: %w; the passphrase tried came from %s", err, from)
 		}
@@ -234,17 +235,38 @@ func (f *Factory) openKeyring(ctx context.Context, cfg *config.Config) (*credent
 	return store, nil
 }
 
-// passphrase prefers the environment, so scripts and tests never block on
-// a prompt; it prompts only on a terminal.
+// passphrase prefers the environment (the variable, else the file the
+// _FILE variable names), so scripts, services and tests never block on a
+// prompt; it prompts only on a terminal.
 func (f *Factory) passphrase(prompt string) (p string, fromEnv bool, err error) {
 	if p, ok := f.LookupEnv(credentials.PassphraseEnv); ok && p != "" {
 		return p, true, nil
 	}
+	if path, ok := f.LookupEnv(credentials.PassphraseFileEnv); ok && path != "" {
+		p, err := readPassphraseFile(path)
+		return p, true, err
+	}
 	if !f.IOStreams.IsStdinTTY() || f.NoPrompt {
-		return "", false, fmt.Errorf("%w: set %s, or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv)
+		return "", false, fmt.Errorf("%w: set %s (or %s to a file holding it), or run mediator in a terminal to be asked for it", credentials.ErrNoPassphrase, credentials.PassphraseEnv, credentials.PassphraseFileEnv)
 	}
 	p, err = f.Prompt(prompt)
 	return p, false, err
+}
+
+// readPassphraseFile reads the passphrase from the first line of path
+// (a trailing newline is not part of it). The errors never quote the
+// file's content.
+func readPassphraseFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading %s (named by %s): %v", credentials.ErrNoPassphrase, path, credentials.PassphraseFileEnv, errors.Unwrap(err))
+	}
+	p, _, _ := strings.Cut(string(b), "\n")
+	p = strings.TrimSuffix(p, "\r")
+	if p == "" {
+		return "", fmt.Errorf("%w: %s (named by %s) is empty", credentials.ErrNoPassphrase, path, credentials.PassphraseFileEnv)
+	}
+	return p, nil
 }
 
 // Prompt asks for a value on the terminal without echoing it.

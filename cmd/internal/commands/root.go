@@ -18,6 +18,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/commands/call"
 	chatcmd "github.com/mediatorhq/mediator/cmd/internal/commands/chat"
 	configcmd "github.com/mediatorhq/mediator/cmd/internal/commands/config"
+	daemoncmd "github.com/mediatorhq/mediator/cmd/internal/commands/daemon"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/demo"
 	flowgraph "github.com/mediatorhq/mediator/cmd/internal/commands/graph"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/prompts"
@@ -106,6 +107,8 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		flowgraph.NewCmdGraph(f, nil),
 		runs.NewCmdRuns(f, nil, nil),
 		resume.NewCmdResume(f, nil),
+		// Unattended: schedules, the run API, warm sessions.
+		daemoncmd.NewCmdDaemon(f, nil),
 	} {
 		c.GroupID = "flows"
 		root.AddCommand(c)

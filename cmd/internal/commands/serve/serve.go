@@ -160,7 +160,8 @@ func serveRun(ctx context.Context, opts *Options) error {
 			return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 		}
 		if sc.HTTP.TLS.Cert != "" {
-			if tlsCfg, err = loadTLS(ctx, opts, cfg); err != nil {
+			t := sc.HTTP.TLS
+			if tlsCfg, err = LoadTLS(ctx, opts.Secrets, cfg, TLSFiles{Field: "serve.http.tls", Cert: t.Cert, KeyFile: t.KeyFile, KeySecret: t.KeySecret, SecretServer: config.ServeSecretServer}); err != nil {
 				return err
 			}
 		}
@@ -172,34 +173,10 @@ func serveRun(ctx context.Context, opts *Options) error {
 		httpOpts.Logger = logger
 	}
 
-	so := cfg.ServeOptions()
-	so.Logger = logger
-	so.Redactor = opts.Redactor
-	var srv *serve.Server
 	var orch *orchestrator.Orchestrator
-	if sc.Workflows() {
-		wo := flowrun.ServeWorkflows(opts.Workflows, cfg, sc.WorkflowsDir, func() *orchestrator.Orchestrator { return orch })
-		wo.Prefix = sc.Gateway()
-		wo.Logger = logger
-		tools, err := serve.LoadWorkflowTools(ctx, wo)
-		if err != nil {
-			if len(tools) == 0 {
-				return cmdutil.Errorf(cmdutil.ExitUsage, "serve.workflows_dir: %v", err)
-			}
-			// The files that validate are offered; the others are named.
-			fmt.Fprintf(opts.IO.ErrOut, "warning: some workflow files are not offered:\n%v\n", err)
-		}
-		so.Workflows = tools
-	}
-	if opts.HTTP && !httpOpts.NoAuth {
-		var names []string
-		for _, wt := range so.Workflows {
-			names = append(names, wt.Tool.Name)
-		}
-		so.Authorize = serve.TokenAuthorizer(names)
-	}
-	if srv, err = serve.New(so); err != nil {
-		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s: %v", cfg.Path, err)
+	srv, err := NewServer(ctx, opts, cfg, opts.HTTP && !httpOpts.NoAuth, func() *orchestrator.Orchestrator { return orch })
+	if err != nil {
+		return err
 	}
 	// A workflow may call any server; the gateway offers only its own.
 	var servers []string
@@ -218,6 +195,46 @@ func serveRun(ctx context.Context, opts *Options) error {
 		return serveStdio(ctx, opts, srv)
 	}
 	return serveHTTP(ctx, opts, srv, httpOpts, ln, tlsCfg)
+}
+
+// NewServer builds the serve.Server the serve block describes, without
+// its orchestrator (orch is asked at each workflow run; call
+// SetOrchestrator once it is built): the gateway, and the workflow files
+// of serve.workflows_dir as tools (a file that does not validate is left
+// out with a warning). tokens authorizes each call by the bearer token's
+// scope. mediator serve and mediator daemon (at /mcp) build it so.
+func NewServer(ctx context.Context, opts *Options, cfg *config.Config, tokens bool, orch func() *orchestrator.Orchestrator) (*serve.Server, error) {
+	sc := cfg.Serve
+	logger := opts.Logger()
+	so := cfg.ServeOptions()
+	so.Logger = logger
+	so.Redactor = opts.Redactor
+	if sc.Workflows() {
+		wo := flowrun.ServeWorkflows(opts.Workflows, cfg, sc.WorkflowsDir, orch)
+		wo.Prefix = sc.Gateway()
+		wo.Logger = logger
+		tools, err := serve.LoadWorkflowTools(ctx, wo)
+		if err != nil {
+			if len(tools) == 0 {
+				return nil, cmdutil.Errorf(cmdutil.ExitUsage, "serve.workflows_dir: %v", err)
+			}
+			// The files that validate are offered; the others are named.
+			logger.Warn("some workflow files are not offered", "error", err.Error())
+		}
+		so.Workflows = tools
+	}
+	if tokens {
+		var names []string
+		for _, wt := range so.Workflows {
+			names = append(names, wt.Tool.Name)
+		}
+		so.Authorize = serve.TokenAuthorizer(names)
+	}
+	srv, err := serve.New(so)
+	if err != nil {
+		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "config %s: %v", cfg.Path, err)
+	}
+	return srv, nil
 }
 
 // serveStdio speaks MCP on the streams until the host closes stdin (a
@@ -287,37 +304,42 @@ func endpointBase(addr net.Addr, tls bool) string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
-// loadTLS reads serve.http.tls: the certificate file, and its key from
-// the keyring (key_secret, under the server name serve) or a file.
-func loadTLS(ctx context.Context, opts *Options, cfg *config.Config) (*tls.Config, error) {
-	t := cfg.Serve.HTTP.TLS
+// TLSFiles names a certificate and its key: a file, or a keyring item
+// under SecretServer. Field is the config block's path, for errors.
+type TLSFiles struct {
+	Field, Cert, KeyFile, KeySecret, SecretServer string
+}
+
+// LoadTLS reads a certificate file and its key from the keyring
+// (KeySecret) or a file, for an HTTP face (serve.http.tls, daemon.tls).
+func LoadTLS(ctx context.Context, secrets func(context.Context, *config.Config) (*credentials.Store, error), cfg *config.Config, t TLSFiles) (*tls.Config, error) {
 	certPEM, err := os.ReadFile(t.Cert)
 	if err != nil {
-		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "serve.http.tls.cert: %v", err)
+		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%s.cert: %v", t.Field, err)
 	}
 	var keyPEM []byte
 	if t.KeyFile != "" {
 		if keyPEM, err = os.ReadFile(t.KeyFile); err != nil {
-			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "serve.http.tls.key_file: %v", err)
+			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%s.key_file: %v", t.Field, err)
 		}
 	} else {
-		store, err := opts.Secrets(ctx, cfg)
+		store, err := secrets(ctx, cfg)
 		if err != nil {
-			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "serve.http.tls.key_secret: %v", err)
+			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%s.key_secret: %v", t.Field, err)
 		}
-		key, err := store.Get(config.ServeSecretServer, t.KeySecret)
+		key, err := store.Get(t.SecretServer, t.KeySecret)
 		if errors.Is(err, credentials.ErrNotFound) {
-			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "serve.http.tls.key_secret: no keyring item %s/%s; store the PEM key with: mediator secret set %s %s < KEY.pem", config.ServeSecretServer, t.KeySecret, config.ServeSecretServer, t.KeySecret)
+			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%s.key_secret: no keyring item %s/%s; store the PEM key with: mediator secret set %s %s < KEY.pem", t.Field, t.SecretServer, t.KeySecret, t.SecretServer, t.KeySecret)
 		}
 		if err != nil {
-			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "serve.http.tls.key_secret: %v", err)
+			return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%s.key_secret: %v", t.Field, err)
 		}
 		keyPEM = []byte(key.Reveal())
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// X509KeyPair's errors never quote the key.
-		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "serve.http.tls: the certificate %s and its key do not make a pair: %v", t.Cert, err)
+		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%s: the certificate %s and its key do not make a pair: %v", t.Field, t.Cert, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }

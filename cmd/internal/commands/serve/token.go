@@ -73,12 +73,21 @@ outside the scope is refused. To revoke a token, delete its entry.`,
 	return cmd
 }
 
-func tokenCreateRun(opts *TokenOptions) error {
+// NewToken makes a bearer token from r's bytes (crypto/rand.Reader):
+// mdt_ and 256 random bits, for serve.http.tokens and daemon.api_tokens.
+func NewToken(r io.Reader) (string, error) {
 	b := make([]byte, tokenBytes)
-	if _, err := io.ReadFull(opts.Rand, b); err != nil {
-		return fmt.Errorf("making a token: %w", err)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("making a token: %w", err)
 	}
-	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func tokenCreateRun(opts *TokenOptions) error {
+	token, err := NewToken(opts.Rand)
+	if err != nil {
+		return err
+	}
 	t := serve.Token{Name: opts.Name, SHA256: serve.HashToken(token), Tools: opts.Tools, Workflows: opts.Workflows}
 	if err := serve.ValidateToken(t); err != nil {
 		return cmdutil.UsageErrorf("%v", err)
@@ -90,14 +99,14 @@ serve:
   http:
     tokens:
 %s
-`, tokenYAML(t))
+`, TokenYAML(t, "      "))
 	return nil
 }
 
-// tokenYAML is t's entry in serve.http.tokens, indented to its place.
-func tokenYAML(t serve.Token) string {
+// TokenYAML is t's entry in a list of tokens, each line led by indent.
+func TokenYAML(t serve.Token, indent string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "      - name: %s\n        token_sha256: %s\n", strconv.Quote(t.Name), t.SHA256)
+	fmt.Fprintf(&b, "%s- name: %s\n%s  token_sha256: %s\n", indent, strconv.Quote(t.Name), indent, t.SHA256)
 	for _, l := range []struct {
 		key   string
 		globs []string
@@ -109,7 +118,7 @@ func tokenYAML(t serve.Token) string {
 		for i, g := range l.globs {
 			q[i] = strconv.Quote(g)
 		}
-		fmt.Fprintf(&b, "        %s: [%s]\n", l.key, strings.Join(q, ", "))
+		fmt.Fprintf(&b, "%s  %s: [%s]\n", indent, l.key, strings.Join(q, ", "))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -1,0 +1,345 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/serve"
+)
+
+// Canaries: the server's key and the keyring passphrase, which must never
+// show up in the daemon's logs.
+const (
+	canaryKey        = "canary-daemon-key-Vq3Xw8Lp"
+	canaryPassphrase = "canary-daemon-pass-Hd2Kf9"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// home is an isolated config, keyring (the file backend, its passphrase
+// in a file as systemd's LoadCredential hands it over) and state dir,
+// with one go-sdk server that wants canaryKey.
+type home struct {
+	t         *testing.T
+	dir, cfg  string
+	vars      map[string]string
+	serverURL string
+}
+
+func newHome(t *testing.T) *home {
+	t.Helper()
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "passphrase")
+	if err := os.WriteFile(pass, []byte(canaryPassphrase+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &home{t: t, dir: dir, cfg: filepath.Join(dir, "config.yaml"), vars: map[string]string{
+		"HOME": dir, "XDG_CONFIG_HOME": filepath.Join(dir, "config"), "XDG_STATE_HOME": filepath.Join(dir, "state"),
+		credentials.PassphraseFileEnv: pass,
+	}}
+	h.vars["MEDIATOR_CONFIG"] = h.cfg
+	s := mcp.NewServer(&mcp.Implementation{Name: "echo-server", Version: "1.0.0"}, nil)
+	type in struct {
+		Text string `json:"text"`
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "echo", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(_ context.Context, _ *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
+		})
+	mh := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != canaryKey {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		mh.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	h.serverURL = srv.URL
+	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// write writes the config with daemonBlock.
+func (h *home) write(daemonBlock string) {
+	h.t.Helper()
+	body := fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
+state_dir: %s
+servers:
+  echo:
+    url: %s
+    auth: {type: api-key, header: X-API-Key, secret: key}
+serve:
+  http: {auth: none}
+daemon:
+  listen: 127.0.0.1:0
+  workflows_dir: flows
+%s`, filepath.Join(h.dir, "keyring"), filepath.Join(h.dir, "state"), h.serverURL, daemonBlock)
+	if err := os.WriteFile(h.cfg, []byte(body), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *home) factory(stderr io.Writer) *cmdutil.Factory {
+	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: stderr, TermErrOut: stderr, StdinFd: -1}
+	return cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := h.vars[k]; return v, ok })
+}
+
+// storeKey puts the server's key in the file keyring, whose passphrase
+// comes from MEDIATOR_KEYRING_PASSPHRASE_FILE.
+func (h *home) storeKey() {
+	h.t.Helper()
+	f := h.factory(io.Discard)
+	cfg, err := f.Config()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	store, err := f.Secrets(h.t.Context(), cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := store.Set("echo", "key", credentials.NewSecret(canaryKey)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// running is `mediator daemon` in process.
+type running struct {
+	stderr   *lockedBuffer
+	url      chan string
+	done     chan error
+	cancel   context.CancelFunc
+	reload   chan os.Signal
+	reloaded chan error
+}
+
+func (h *home) start(args ...string) *running {
+	h.t.Helper()
+	r := &running{stderr: &lockedBuffer{}, url: make(chan string, 1), done: make(chan error, 1),
+		reload: make(chan os.Signal, 1), reloaded: make(chan error, 1)}
+	f := h.factory(r.stderr)
+	cmd := NewCmdDaemon(f, func(ctx context.Context, o *Options) error {
+		o.Listening = func(u string) { r.url <- u }
+		o.Reload = r.reload
+		o.Reloaded = func(err error) { r.reloaded <- err }
+		return daemonRun(ctx, o)
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	r.cancel = cancel
+	h.t.Cleanup(cancel)
+	go func() { r.done <- cmd.ExecuteContext(ctx) }()
+	return r
+}
+
+func (r *running) baseURL(t *testing.T) string {
+	t.Helper()
+	select {
+	case u := <-r.url:
+		return u
+	case err := <-r.done:
+		t.Fatalf("the daemon ended: %v\n%s", err, r.stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("the daemon never listened:\n%s", r.stderr.String())
+	}
+	return ""
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("daemon: %v\n%s", err, r.stderr.String())
+	}
+	for _, c := range []string{canaryKey, canaryPassphrase} {
+		if strings.Contains(r.stderr.String(), c) {
+			t.Errorf("the daemon logged the secret %q:\n%s", c, r.stderr.String())
+		}
+	}
+}
+
+// logLines parses stderr as JSON lines, failing on any other line.
+func (r *running) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// The daemon serves /healthz and /mcp (a host lists and calls the
+// server's tool through it, the key coming from the keyring opened with
+// the passphrase file), logs JSON with no secret, refuses a second
+// daemon for the state directory naming its pid, and stops on cancel.
+func TestDaemonServes(t *testing.T) {
+	h := newHome(t)
+	h.write("")
+	h.storeKey()
+	r := h.start()
+	base := r.baseURL(t)
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
+		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
+	}
+
+	c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo__echo", Arguments: map[string]any{"text": "hello " + canaryKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError || len(res.Content) == 0 {
+		t.Fatalf("echo__echo: %+v", res)
+	}
+	if text := res.Content[0].(*mcp.TextContent).Text; !strings.HasPrefix(text, "hello ") || strings.Contains(text, canaryKey) {
+		t.Errorf("echo__echo answered %q: want the key masked", text)
+	}
+	cs.Close()
+
+	// A second daemon for the same state directory.
+	second := h.start()
+	select {
+	case err := <-second.done:
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("another mediator daemon (pid %d) is running for the state directory", os.Getpid())) {
+			t.Errorf("second daemon: %v", err)
+		}
+		var ee *cmdutil.ExitError
+		if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage {
+			t.Errorf("second daemon's exit: %v", err)
+		}
+	case <-second.url:
+		t.Fatal("a second daemon started for the same state directory")
+	}
+
+	r.stop(t)
+	lines := r.logLines(t)
+	if len(lines) == 0 || lines[0]["level"] == nil {
+		t.Errorf("logs: %v", lines)
+	}
+}
+
+// SIGHUP reloads the schedules; a config with problems is refused, the
+// old one stays, and every problem is logged at its position.
+func TestDaemonReload(t *testing.T) {
+	h := newHome(t)
+	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * * *\"}\n")
+	h.storeKey()
+	r := h.start()
+	r.baseURL(t)
+
+	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * *\"}\n    - {workflow: snow, cron: \"@daily\", missed: sometimes}\n")
+	r.reload <- nil
+	if err := <-r.reloaded; err == nil {
+		t.Fatal("a config with problems was taken")
+	}
+	logs := r.stderr.String()
+	for _, want := range []string{`daemon.schedules[0].cron: \"0 6 * *\" is not a cron expression`, `daemon.schedules[1].missed: unknown value \"sometimes\"`, "config reload refused; the old config stays"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, `"config reloaded"`) {
+		t.Errorf("logged a reload that did not happen:\n%s", logs)
+	}
+
+	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * * *\"}\n    - {workflow: snow, cron: \"@daily\"}\n")
+	r.reload <- nil
+	if err := <-r.reloaded; err != nil {
+		t.Fatalf("a good config was refused: %v", err)
+	}
+	var reloaded map[string]any
+	for _, l := range r.logLines(t) {
+		if l["msg"] == "config reloaded" {
+			reloaded = l
+		}
+	}
+	if reloaded == nil || reloaded["schedules"] != float64(2) {
+		t.Errorf("reload log: %v\n%s", reloaded, r.stderr.String())
+	}
+	r.stop(t)
+}
+
+// A non-loopback address is refused without TLS, in the daemon's words.
+func TestDaemonRefusesOpenListen(t *testing.T) {
+	h := newHome(t)
+	h.write(fmt.Sprintf("  api_tokens: [{name: ci, token_sha256: %s, workflows: ['*']}]\n", serve.HashToken("x")))
+	r := h.start("--listen", "0.0.0.0:0")
+	err := <-r.done
+	if err == nil || !strings.Contains(err.Error(), "daemon.tls is not set") || strings.Contains(err.Error(), "serve.http.tls") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// token create prints the token once on stdout and the api_tokens lines
+// (its hash and scope) on stderr.
+func TestTokenCreate(t *testing.T) {
+	var out, errOut bytes.Buffer
+	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, StdinFd: -1}
+	f := cmdutil.New(ios, "test", func(string) (string, bool) { return "", false })
+	cmd := NewCmdTokenCreate(f, nil)
+	cmd.SetArgs([]string{"ci", "--workflows", "rain-*"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out.String())
+	want := "daemon:\n  api_tokens:\n    - name: \"ci\"\n      token_sha256: " + serve.HashToken(token) + "\n      workflows: [\"rain-*\"]\n"
+	if !strings.HasPrefix(token, "mdt_") || !strings.Contains(errOut.String(), want) || strings.Contains(errOut.String(), token) {
+		t.Errorf("stdout %q\nstderr:\n%s\nwant:\n%s", token, errOut.String(), want)
+	}
+	cmd = NewCmdTokenCreate(f, nil)
+	cmd.SetArgs([]string{"ci"})
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "--workflows GLOB") {
+		t.Errorf("no scope: %v", err)
+	}
+}
