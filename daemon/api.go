@@ -101,24 +101,18 @@ type api struct {
 
 // principal is who a request comes from and which workflows it reaches.
 type principal struct {
-	name      string
-	workflows []string // globs
+	name string
+	// scope holds the workflow globs: the token's, or a certificate's.
+	scope *serve.Token
 }
 
-func (p *principal) allows(workflow string) bool {
-	for _, g := range p.workflows {
-		if ok, _ := path.Match(g, workflow); ok {
-			return true
-		}
-	}
-	return false
-}
+func (p *principal) allows(workflow string) bool { return p.scope.AllowsWorkflow(workflow) }
 
 func (p *principal) forbid(w http.ResponseWriter, workflow string) bool {
 	if p.allows(workflow) {
 		return false
 	}
-	writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("workflow %q is outside the scope of %s (its workflows: [%s])", workflow, p.name, strings.Join(p.workflows, ", ")), nil)
+	writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("workflow %q is outside the scope of %s (its workflows: [%s])", workflow, p.name, strings.Join(p.scope.Workflows, ", ")), nil)
 	return true
 }
 
@@ -130,7 +124,7 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) *principal {
 		if globs == nil {
 			globs = []string{"*"}
 		}
-		return &principal{name: "client certificate " + strconv.Quote(r.TLS.VerifiedChains[0][0].Subject.CommonName), workflows: globs}
+		return &principal{name: "client certificate " + strconv.Quote(r.TLS.VerifiedChains[0][0].Subject.CommonName), scope: &serve.Token{Workflows: globs}}
 	}
 	h := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(h, " ")
@@ -145,7 +139,7 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) *principal {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not one of the daemon's api_tokens", nil)
 		return nil
 	}
-	return &principal{name: "token " + strconv.Quote(t.Name), workflows: t.Workflows}
+	return &principal{name: "token " + strconv.Quote(t.Name), scope: t}
 }
 
 func (a *api) authed(h func(http.ResponseWriter, *http.Request, *principal)) http.Handler {

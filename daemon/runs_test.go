@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/examples/calendar"
 	"github.com/mediatorhq/mediator/examples/weather"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -115,6 +116,8 @@ type rig struct {
 	work  *work
 	dir   string // workflows
 	state string
+	// red, when set, is the runs' redactor.
+	red *credentials.Redactor
 }
 
 var rigServers = []string{"calendar", "weather", "work"}
@@ -173,6 +176,7 @@ func (rg *rig) runs(t *testing.T, max int) *Runs {
 		TrustAnnotations:  func(string) bool { return true },
 		Server:            serverCheck,
 		MaxConcurrentRuns: max,
+		Redactor:          func() *credentials.Redactor { return rg.red },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -562,5 +566,67 @@ func TestListPages(t *testing.T) {
 	var e *Error
 	if _, err := r.List(t.Context(), ListOptions{Cursor: "garbage!"}); !errors.As(err, &e) || e.Code != CodeBadRequest {
 		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+// A known secret in a run's inputs and in what a server returns is in
+// none of what Runs reports or stores: the run, its events, an inputs
+// error, the journal and the store files.
+func TestCanarySecretNeverOut(t *testing.T) {
+	const canary = "canary-S3CRET-7f3a9b"
+	rg := newRig(t)
+	rg.red = credentials.NewRedactor()
+	rg.red.Add(credentials.NewSecret(canary))
+	rg.work.open()
+	r := rg.runs(t, 0)
+	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "x" + canary}, canary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop, err := r.Subscribe(t.Context(), sub.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var seen []byte
+	for ev := range events {
+		b, _ := json.Marshal(ev)
+		seen = append(seen, b...)
+	}
+	info := waitRun(t, r, sub.ID)
+	if info.Status != workflows.RunSucceeded {
+		t.Fatalf("run = %+v", info)
+	}
+	b, _ := json.Marshal(info)
+	seen = append(seen, b...)
+	_, err = r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "x", "n": canary}, "")
+	if err == nil {
+		t.Fatal("a string for an integer input was taken")
+	}
+	seen = append(seen, err.Error()...)
+	if err := r.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{workflows.JournalFile, StoreFile} {
+		for _, side := range []string{"", "-wal"} {
+			data, err := os.ReadFile(filepath.Join(rg.state, f+side))
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			seen = append(seen, data...)
+		}
+	}
+	if strings.Contains(string(seen), canary) {
+		whereCanary(t, "out", seen, canary)
+		t.Fatal("the canary secret got out")
+	}
+	if !strings.Contains(string(b), "[REDACTED]") {
+		t.Errorf("the run shows no redaction: %s", b)
+	}
+}
+
+func whereCanary(t *testing.T, label string, data []byte, canary string) {
+	if i := strings.Index(string(data), canary); i >= 0 {
+		t.Logf("%s: ...%q...", label, data[max(0, i-80):min(len(data), i+40)])
 	}
 }
