@@ -571,3 +571,106 @@ func (a *apiRig) clientWithCert(t *testing.T, notAfter time.Time) *http.Client {
 	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
 	return &http.Client{Transport: tr}
 }
+
+// stream is an open event stream.
+type stream struct {
+	resp *http.Response
+	sc   *bufio.Scanner
+}
+
+func (a *apiRig) openEvents(t *testing.T, id, lastEventID string) *stream {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", a.srv.URL+"/v1/runs/"+id+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokenAll)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := a.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &stream{resp: resp, sc: bufio.NewScanner(resp.Body)}
+}
+
+// next reads one event; false at the end of the stream.
+func (s *stream) next(t *testing.T) (Event, bool) {
+	t.Helper()
+	for s.sc.Scan() {
+		if data, ok := strings.CutPrefix(s.sc.Text(), "data: "); ok {
+			var ev Event
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			return ev, true
+		}
+	}
+	return Event{}, false
+}
+
+// Events stream live while a run executes, a server's progress report
+// among them; a client that reconnects with Last-Event-ID gets exactly
+// the events after the one it saw, then the rest as they come.
+func TestAPIEventsLive(t *testing.T) {
+	a := newAPIRig(t)
+	r := a.do(t, nil, "", "POST", "/v1/runs", tokenAll, strings.NewReader(`{"workflow":"hold","inputs":{"tag":"live"}}`))
+	want(t, r, 201, "")
+	id, _ := r.json(t)["id"].(string)
+	a.waitStarted(t)
+
+	s := a.openEvents(t, id, "")
+	var first []Event
+	for {
+		ev, ok := s.next(t)
+		if !ok {
+			t.Fatalf("the stream ended while the run holds; got %+v", first)
+		}
+		first = append(first, ev)
+		if ev.Type == EventProgress {
+			if ev.Message != "holding live" || ev.Server != "work" || ev.Path != "wait" {
+				t.Errorf("progress event = %+v", ev)
+			}
+			break
+		}
+	}
+	if first[0].Seq != 1 || first[0].Type != EventRunStarted {
+		t.Errorf("first events = %+v", first)
+	}
+	s.resp.Body.Close()
+	cut := first[len(first)-2] // reconnect as if the progress event was lost
+	s2 := a.openEvents(t, id, strconv.FormatInt(cut.Seq, 10))
+	ev, ok := s2.next(t)
+	if !ok || ev.Seq != cut.Seq+1 || ev.Type != EventProgress {
+		t.Fatalf("after Last-Event-ID %d came %+v", cut.Seq, ev)
+	}
+	a.work.open()
+	var rest []string
+	for {
+		ev, ok := s2.next(t)
+		if !ok {
+			break
+		}
+		rest = append(rest, ev.Type)
+		if ev.Type == EventRunFinished && ev.Status != workflows.RunSucceeded {
+			t.Errorf("run finished %+v", ev)
+		}
+	}
+	if len(rest) == 0 || rest[len(rest)-1] != EventRunFinished || !slicesContains(rest, EventStepFinished) {
+		t.Errorf("live events after the gate opened: %v", rest)
+	}
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -378,6 +378,12 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 	lr.mu.Unlock()
 
 	o := r.opts.Orchestrator()
+	if o == nil {
+		err := errors.New("no orchestrator to run it over")
+		log.Error("run not started", "error", err.Error())
+		lr.hub.publish(Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: StatusQueued, Error: err.Error()})
+		return
+	}
 	opts := workflows.RunOptions{
 		Runtime:          workflows.NewLocalRuntime(workflows.OrchestratorCaller{O: o}),
 		Journal:          r.journal,

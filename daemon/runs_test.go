@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,6 +71,12 @@ func workServer(w *work) *mcp.Server {
 			tag, _ := args["tag"].(string)
 			if name == "poke" {
 				w.pokes.Add(1)
+			}
+			if token := req.Params.GetProgressToken(); token != nil {
+				if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+					ProgressToken: token, Progress: 1, Total: 2, Message: "holding " + tag}); err != nil {
+					return nil, err
+				}
 			}
 			w.started <- name + ":" + tag
 			select {
@@ -628,5 +635,131 @@ func TestCanarySecretNeverOut(t *testing.T) {
 func whereCanary(t *testing.T, label string, data []byte, canary string) {
 	if i := strings.Index(string(data), canary); i >= 0 {
 		t.Logf("%s: ...%q...", label, data[max(0, i-80):min(len(data), i+40)])
+	}
+}
+
+// deadPID is the pid of a process that has exited and been reaped.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// A run the journal shows running in a process that died (a crash: no
+// shutdown marked it) resumes on start by the resume rules: its safe
+// call is made again and it succeeds.
+func TestResumeAfterCrash(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 0)
+	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "c"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.waitStarted(t)
+	grace, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(grace); err != nil {
+		t.Fatal(err)
+	}
+	// Make the journal and the store say what a kill -9 leaves: the run
+	// running in a dead process, its call started, nothing interrupted.
+	j, err := workflows.OpenJournal(filepath.Join(rg.state, workflows.JournalFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := j.Run(t.Context(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Status, rec.PID, rec.FinishedAt = workflows.RunRunning, deadPID(t), time.Time{}
+	if err := j.UpdateRun(rec); err != nil {
+		t.Fatal(err)
+	}
+	last, err := j.LastAttempts(t.Context(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := last["wait"]
+	a.State, a.FinishedAt = workflows.AttemptStarted, time.Time{}
+	if err := j.RecordAttempt(a, true); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	st, err := openStore(filepath.Join(rg.state, StoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.setInterrupted(t.Context(), sub.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+
+	rg.work.open()
+	r2 := rg.runs(t, 0)
+	if info := mustGet(t, r2, sub.ID); info.Status != StatusInterrupted {
+		t.Fatalf("crashed run shows %s", info.Status)
+	}
+	started, err := r2.ResumeInterrupted(t.Context())
+	if err != nil || len(started) != 1 {
+		t.Fatalf("started %v, %v", started, err)
+	}
+	if info := waitRun(t, r2, sub.ID); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "c" {
+		t.Fatalf("run = %+v", info)
+	}
+}
+
+// Concurrent submissions with one key make one run.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	rg := newRig(t)
+	rg.work.open()
+	r := rg.runs(t, 0)
+	ids := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			s, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "k"}, "same")
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = s.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("ids = %v, want one run", ids)
+		}
+	}
+	waitRun(t, r, ids[0])
+	if p, err := r.List(t.Context(), ListOptions{}); err != nil || len(p.Runs) != 1 {
+		t.Fatalf("runs = %+v, %v", p, err)
+	}
+}
+
+// A shutdown whose grace outlasts the runs lets them finish: nothing is
+// interrupted, nothing resumes on the next start.
+func TestShutdownWithinGrace(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 0)
+	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "g"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.waitStarted(t)
+	done := make(chan error, 1)
+	go func() { done <- r.Shutdown(t.Context()) }()
+	rg.work.open()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r2 := rg.runs(t, 0)
+	if info := mustGet(t, r2, sub.ID); info.Status != workflows.RunSucceeded {
+		t.Fatalf("run = %+v", info)
+	}
+	if started, err := r2.ResumeInterrupted(t.Context()); err != nil || len(started) != 0 {
+		t.Fatalf("resumed %v, %v", started, err)
 	}
 }
