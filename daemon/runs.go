@@ -61,6 +61,8 @@ type RunsOptions struct {
 	// queue in submission order. 0 is DefaultMaxConcurrentRuns.
 	MaxConcurrentRuns int
 	Logger            *slog.Logger
+	// Metrics, when set, records runs' states and steps (NewMetrics).
+	Metrics *Metrics
 }
 
 // Runs is the daemon's run manager: runs of the catalog's workflows,
@@ -328,6 +330,7 @@ func (r *Runs) register(id, workflow string) (context.Context, *liveRun) {
 	ctx, cancel := context.WithCancelCause(r.base)
 	lr := &liveRun{id: id, workflow: workflow, hub: newHub(), cancel: cancel, done: make(chan struct{}),
 		status: StatusQueued, steps: map[string]string{}}
+	r.opts.Metrics.RunState(workflow, StatusQueued)
 	r.mu.Lock()
 	r.live[id] = lr
 	r.wg.Add(1)
@@ -428,6 +431,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 			status = rec.Status
 		}
 	}
+	r.opts.Metrics.RunState(lr.workflow, status)
 	ev := Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: status}
 	if runErr != nil {
 		ev.Error = r.redact(runErr.Error())
@@ -440,6 +444,10 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 
 // onEvent records a step's state and passes the engine's event on.
 func (r *Runs) onEvent(lr *liveRun, ev workflows.Event) {
+	r.opts.Metrics.EngineEvent(lr.id, ev)
+	if ev.Kind == workflows.EventRunStarted {
+		r.opts.Metrics.RunState(lr.workflow, workflows.RunRunning)
+	}
 	if ev.Kind == workflows.EventRunFinished {
 		return // the daemon's own comes once the audit is written
 	}

@@ -179,11 +179,12 @@ type daemond struct {
 	opts   *Options
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	cfg   *config.Config
-	sched *daemon.Scheduler
-	runs  *daemon.Runs
-	orch  *orchestrator.Orchestrator
+	mu      sync.Mutex
+	cfg     *config.Config
+	sched   *daemon.Scheduler
+	runs    *daemon.Runs
+	orch    *orchestrator.Orchestrator
+	metrics *daemon.Metrics
 	// baseURL is where the HTTP face is reached.
 	baseURL string
 	// handler is the HTTP face, replaced by a reload.
@@ -273,7 +274,9 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
 	pol := flowrun.PolicyOf(opts.Workflows, cfg)
+	d.metrics = daemon.NewMetrics()
 	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
+		Metrics:  d.metrics,
 		StateDir: cfg.StateDir, Catalog: catalog,
 		Orchestrator:      func() *orchestrator.Orchestrator { return orch },
 		PolicyFlows:       pol.Flows,
@@ -320,7 +323,10 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}()
 
 	// The HTTP face.
-	h := d.buildHandler()
+	h, err := d.buildHandler(cfg)
+	if err != nil {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
+	}
 	d.handler.Store(&h)
 	hs := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*d.handler.Load()).ServeHTTP(w, r) }),
@@ -390,22 +396,24 @@ loop:
 	return ctx.Err()
 }
 
-// buildHandler is the HTTP face: /mcp when served, and the daemon's own
-// endpoints.
-// TODO(issue 14): mount daemon.APIHandler at /v1, /readyz and /metrics
-// once it exists.
-func (d *daemond) buildHandler() http.Handler {
+// buildHandler is the HTTP face under cfg's API tokens: /mcp when
+// served, and the run API (/v1, /healthz, /readyz, /metrics) for the
+// rest.
+func (d *daemond) buildHandler(cfg *config.Config) (http.Handler, error) {
+	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens,
+		Orchestrator: func() *orchestrator.Orchestrator { return d.orch },
+		Metrics:      d.metrics.Handler(), Logger: d.logger})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	if d.mcp != nil {
 		mux.Handle(serve.MCPPath, d.mcp)
 		mux.Handle(serve.MetadataPath, d.mcp)
 		mux.Handle(serve.MetadataPath+serve.MCPPath, d.mcp)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	return mux
+	mux.Handle("/", api)
+	return mux, nil
 }
 
 func (d *daemond) loadCatalog(ctx context.Context, cfg *config.Config) (*daemon.Catalog, error) {
@@ -480,6 +488,11 @@ func (d *daemond) reload(ctx context.Context) error {
 		d.logReloadProblems(err)
 		return err
 	}
+	h, err := d.buildHandler(cfg)
+	if err != nil {
+		d.logReloadProblems(err)
+		return err
+	}
 	// Taken: the workflows, the schedules, the tokens.
 	d.runs.SetCatalog(catalog)
 	d.mu.Lock()
@@ -491,7 +504,6 @@ func (d *daemond) reload(ctx context.Context) error {
 	if err := sched.Start(ctx); err != nil {
 		d.logger.Error("scheduled runs missed during the reload were not all handled", "error", err.Error())
 	}
-	h := d.buildHandler()
 	d.handler.Store(&h)
 	if len(restart) > 0 {
 		d.logger.Warn("config reloaded, but these changes need a restart of the daemon to apply", "fields", restart)

@@ -91,6 +91,9 @@ func newHome(t *testing.T) *home {
 	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "flows", "say.flow.yaml"), []byte(sayFlow), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -135,6 +138,46 @@ func (h *home) storeKey() {
 	if err := store.Set("echo", "key", credentials.NewSecret(canaryKey)); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+const sayFlow = `version: 1
+name: say
+inputs:
+  text: {type: string}
+steps:
+  - id: say
+    call: {server: echo, tool: echo}
+    with: {text: ${ .inputs.text }}
+`
+
+// apiToken reaches every workflow of the daemon's API.
+const apiToken = "mdt_test-token-for-the-daemon-api"
+
+// api calls the daemon's API with the token, decoding the JSON answer.
+func api(t *testing.T, method, url, token, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if s, ok := out.(*string); ok {
+			*s = string(b)
+		} else if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
 }
 
 // running is `mediator daemon` in process.
@@ -214,7 +257,7 @@ func (r *running) logLines(t *testing.T) []map[string]any {
 // daemon for the state directory naming its pid, and stops on cancel.
 func TestDaemonServes(t *testing.T) {
 	h := newHome(t)
-	h.write("")
+	h.write(fmt.Sprintf("  api_tokens: [{name: ci, token_sha256: %s, workflows: ['*']}]\n", serve.HashToken(apiToken)))
 	h.storeKey()
 	r := h.start()
 	base := r.baseURL(t)
@@ -245,6 +288,33 @@ func TestDaemonServes(t *testing.T) {
 		t.Errorf("echo__echo answered %q: want the key masked", text)
 	}
 	cs.Close()
+
+	// A run through the API, and the metrics it leaves.
+	var sub struct{ ID, Status string }
+	if code := api(t, "POST", base+"/v1/runs", apiToken, `{"workflow": "say", "inputs": {"text": "hi"}}`, &sub); code/100 != 2 || sub.ID == "" {
+		t.Fatalf("POST /v1/runs: %d %+v", code, sub)
+	}
+	var info struct{ Status string }
+	for range 600 {
+		api(t, "GET", base+"/v1/runs/"+sub.ID, apiToken, "", &info)
+		if info.Status == "succeeded" || info.Status == "failed" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if info.Status != "succeeded" {
+		t.Fatalf("run %s: %s\n%s", sub.ID, info.Status, r.stderr.String())
+	}
+	var metrics string
+	if code := api(t, "GET", base+"/metrics", "", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d", code)
+	}
+	api(t, "GET", base+"/metrics", apiToken, "", &metrics)
+	for _, want := range []string{`mediator_runs_total{state="succeeded",workflow="say"} 1`, `mediator_step_duration_seconds_count{server="echo",status="succeeded"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// A second daemon for the same state directory.
 	second := h.start()

@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+// Metrics is the daemon's Prometheus registry: runs by workflow and
+// state, step and tool-call latency per server, errors by class, policy
+// refusals. Labels hold names only (workflows, servers, states, classes),
+// never argument values or error text. Its methods are safe for
+// concurrent use, and a nil *Metrics records nothing.
+type Metrics struct {
+	reg       *prometheus.Registry
+	runs      *prometheus.CounterVec
+	steps     *prometheus.HistogramVec
+	toolCalls *prometheus.HistogramVec
+	errors    *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+
+	mu      sync.Mutex
+	started map[stepKey]time.Time
+}
+
+type stepKey struct{ run, path string }
+
+// NewMetrics returns a registry with the daemon's metrics and the Go
+// runtime's and the process's.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediator_runs_total",
+			Help: "Runs by workflow and the state they reached (queued, running, succeeded, failed, cancelled, blocked, interrupted).",
+		}, []string{"workflow", "state"}),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mediator_step_duration_seconds",
+			Help:    "Time from a call step's start to its end, retries included, by the server it calls and how it ended.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
+		}, []string{"server", "status"}),
+		toolCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mediator_tool_call_duration_seconds",
+			Help:    "Time of one tool call, by server.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"server"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediator_errors_total",
+			Help: "Step failures by error class (refused, protocol, timed_out, ...).",
+		}, []string{"class"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediator_policy_refusals_total",
+			Help: "Calls mediator refused (the data-flow policy, an unknown or unaccepted tool), by the server called.",
+		}, []string{"server"}),
+		started: map[stepKey]time.Time{},
+	}
+	m.reg.MustRegister(m.runs, m.steps, m.toolCalls, m.errors, m.refusals,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in Prometheus's text format (for GET
+// /metrics; APIOptions.Metrics takes it).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry is the registry, for collectors of other parts.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// RunState counts a run of workflow reaching state.
+func (m *Metrics) RunState(workflow, state string) {
+	if m == nil {
+		return
+	}
+	m.runs.WithLabelValues(workflow, state).Inc()
+}
+
+// ToolCall records one tool call to server that took d.
+func (m *Metrics) ToolCall(server string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.toolCalls.WithLabelValues(server).Observe(d.Seconds())
+}
+
+// EngineEvent records what an engine event of a run says: a call step's
+// latency by its server when it finishes, a failure's class, a refusal.
+func (m *Metrics) EngineEvent(runID string, ev workflows.Event) {
+	if m == nil {
+		return
+	}
+	key := stepKey{runID, ev.Path}
+	switch ev.Kind {
+	case workflows.EventStepStarted:
+		m.mu.Lock()
+		m.started[key] = ev.Time
+		m.mu.Unlock()
+	case workflows.EventStepFinished:
+		m.mu.Lock()
+		start, ok := m.started[key]
+		delete(m.started, key)
+		m.mu.Unlock()
+		server := ""
+		if ev.Step != nil && ev.Step.Call != nil {
+			server = ev.Step.Call.Server
+		}
+		if ok && server != "" && !ev.Reused {
+			m.steps.WithLabelValues(server, ev.Status).Observe(ev.Time.Sub(start).Seconds())
+		}
+		if ev.Err == nil {
+			return
+		}
+		class := workflows.ErrorClass(ev.Err)
+		if class == "" {
+			class = "other"
+		}
+		m.errors.WithLabelValues(class).Inc()
+		if class == workflows.ClassRefused && server != "" {
+			m.refusals.WithLabelValues(server).Inc()
+		}
+	case workflows.EventRunFinished:
+		// Steps a cancellation left unfinished are forgotten with the run.
+		m.mu.Lock()
+		for k := range m.started {
+			if k.run == runID {
+				delete(m.started, k)
+			}
+		}
+		m.mu.Unlock()
+	}
+}
