@@ -31,6 +31,7 @@ const (
 	LocalPathHello = "/local/v1/hello"
 	LocalPathCall  = "/local/v1/call"
 	LocalPathTools = "/local/v1/tools"
+	LocalPathRead  = "/local/v1/read"
 
 	HeaderConfigPath   = "Mediator-Config-Path"
 	HeaderConfigSHA256 = "Mediator-Config-Sha256"
@@ -109,6 +110,37 @@ type WireResult struct {
 func (w *WireResult) Orchestrator() *orchestrator.Result {
 	return &orchestrator.Result{Server: w.Server, Tool: w.Tool, CallID: w.CallID, Duration: w.Duration,
 		Provenance: orchestrator.ProvenanceOf(w.Provenance...), CallToolResult: w.Result}
+}
+
+// ReadRequest is the body of POST /local/v1/read: a resource the user
+// named (its URI carries no server's data).
+type ReadRequest struct {
+	Server string `json:"server"`
+	URI    string `json:"uri"`
+}
+
+// ReadResponse is what orchestrator.ReadResource returned, as
+// CallResponse is for a call.
+type ReadResponse struct {
+	Result     *WireContents `json:"result,omitempty"`
+	Error      *WireError    `json:"error,omitempty"`
+	AuditError *WireError    `json:"audit_error,omitempty"`
+}
+
+// WireContents is an orchestrator.ResourceContents.
+type WireContents struct {
+	Server     string                  `json:"server"`
+	URI        string                  `json:"uri"`
+	CallID     string                  `json:"call_id"`
+	Duration   time.Duration           `json:"duration_ns"`
+	Provenance []string                `json:"provenance,omitempty"`
+	Result     *mcp.ReadResourceResult `json:"result"`
+}
+
+// Orchestrator returns the contents as the orchestrator returned them.
+func (w *WireContents) Orchestrator() *orchestrator.ResourceContents {
+	return &orchestrator.ResourceContents{Server: w.Server, URI: w.URI, CallID: w.CallID, Duration: w.Duration,
+		Provenance: orchestrator.ProvenanceOf(w.Provenance...), ReadResourceResult: w.Result}
 }
 
 // ToolsRequest is the body of POST /local/v1/tools.
@@ -211,6 +243,7 @@ func LocalHandler(orch *orchestrator.Orchestrator, opts LocalOptions) http.Handl
 	mux.HandleFunc("GET "+LocalPathHello, h.hello)
 	mux.HandleFunc("POST "+LocalPathCall, h.call)
 	mux.HandleFunc("POST "+LocalPathTools, h.tools)
+	mux.HandleFunc("POST "+LocalPathRead, h.read)
 	return h.checkIdentity(mux)
 }
 
@@ -276,10 +309,46 @@ func (h *localHandler) call(w http.ResponseWriter, r *http.Request) {
 	res, err := h.orch.Call(ctx, req.Server, req.Tool, args)
 	out := CallResponse{Error: wireError(err, h.opts.Redactor)}
 	if res != nil {
+		masked, merr := h.redactResult(res.CallToolResult)
+		if merr != nil {
+			// The call happened and is audited; its answer cannot be
+			// shown safely.
+			h.opts.Logger.Error("a call's result could not be masked", "server", req.Server, "tool", req.Tool, "error", merr)
+			out.Error = &WireError{Message: h.opts.Redactor.Redact(fmt.Sprintf("%s answered, but its result could not be masked for display: %v", orchestrator.QualifiedName(req.Server, req.Tool), merr)),
+				Kind: orchestrator.KindServer, Server: req.Server, Tool: req.Tool}
+			writeLocalJSON(w, http.StatusOK, &out)
+			return
+		}
 		out.Result = &WireResult{Server: res.Server, Tool: res.Tool, CallID: res.CallID, Duration: res.Duration,
-			Provenance: res.Provenance.Servers(), Result: h.redactResult(res.CallToolResult)}
+			Provenance: res.Provenance.Servers(), Result: masked}
 		if err == nil {
 			// The CLI reports a lost record as its command's error.
+			out.AuditError = wireError(h.orch.SyncAudit(ctx), h.opts.Redactor)
+		}
+	}
+	writeLocalJSON(w, http.StatusOK, &out)
+}
+
+func (h *localHandler) read(w http.ResponseWriter, r *http.Request) {
+	var req ReadRequest
+	if !decodeLocalBody(w, r, &req) {
+		return
+	}
+	ctx := r.Context()
+	rc, err := h.orch.ReadResource(ctx, req.Server, req.URI, orchestrator.Provenance{})
+	out := ReadResponse{Error: wireError(err, h.opts.Redactor)}
+	if rc != nil {
+		masked, merr := h.redactContents(rc.ReadResourceResult)
+		if merr != nil {
+			h.opts.Logger.Error("a resource could not be masked", "server", req.Server, "error", merr)
+			out.Error = &WireError{Message: h.opts.Redactor.Redact(fmt.Sprintf("server %q answered, but resource %q could not be masked for display: %v", req.Server, req.URI, merr)),
+				Kind: orchestrator.KindServer, Server: req.Server}
+			writeLocalJSON(w, http.StatusOK, &out)
+			return
+		}
+		out.Result = &WireContents{Server: rc.Server, URI: rc.URI, CallID: rc.CallID, Duration: rc.Duration,
+			Provenance: rc.Provenance.Servers(), Result: masked}
+		if err == nil {
 			out.AuditError = wireError(h.orch.SyncAudit(ctx), h.opts.Redactor)
 		}
 	}
@@ -295,30 +364,115 @@ func (h *localHandler) tools(w http.ResponseWriter, r *http.Request) {
 	writeLocalJSON(w, http.StatusOK, &ToolsResponse{Tools: tools, Error: wireError(err, h.opts.Redactor)})
 }
 
-// redactResult masks every secret the daemon knows in every string of
-// res, as the CLI masks what it prints.
-func (h *localHandler) redactResult(res *mcp.CallToolResult) *mcp.CallToolResult {
-	if res == nil || h.opts.Redactor == nil {
-		return res
+// SecretFill is what a binary block holding a secret is filled with in an
+// answer of the local API, repeated to the block's length: four bytes
+// that never occur in UTF-8 text. The CLI's redactor knows it as a
+// secret, so it saves no such block and says why, as it would with the
+// secret itself.
+const SecretFill = "\xff\xfe\xfd\xfc"
+
+// maskBinary returns b, or, when b holds a secret red knows, a block of
+// its length filled with SecretFill.
+func maskBinary(red *credentials.Redactor, b []byte) []byte {
+	if bytes.Equal(red.RedactBytes(b), b) {
+		return b
 	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return res
+	out := make([]byte, len(b))
+	for i := range out {
+		out[i] = SecretFill[i%len(SecretFill)]
 	}
-	if red := h.opts.Redactor.RedactBytes(b); !bytes.Equal(red, b) {
-		// Values changed; go through the decoded form so that the JSON
-		// stays well formed whatever the secret's characters.
-		var v any
-		if json.Unmarshal(b, &v) == nil {
-			if b2, err := json.Marshal(h.opts.Redactor.RedactValue(v)); err == nil {
-				var out mcp.CallToolResult
-				if json.Unmarshal(b2, &out) == nil {
-					return &out
-				}
+	return out
+}
+
+// redactResult masks every secret the daemon knows in res, as the CLI
+// masks what it prints: in every text, and in binary blocks (maskBinary).
+func (h *localHandler) redactResult(res *mcp.CallToolResult) (*mcp.CallToolResult, error) {
+	if res == nil {
+		return nil, nil
+	}
+	for _, c := range res.Content {
+		switch c := c.(type) {
+		case *mcp.ImageContent:
+			c.Data = maskBinary(h.opts.Redactor, c.Data)
+		case *mcp.AudioContent:
+			c.Data = maskBinary(h.opts.Redactor, c.Data)
+		case *mcp.EmbeddedResource:
+			if c.Resource != nil {
+				c.Resource.Blob = maskBinary(h.opts.Redactor, c.Resource.Blob)
 			}
 		}
 	}
-	return res
+	return redactJSON(h.opts.Redactor, res)
+}
+
+// redactContents is redactResult for a resource's contents.
+func (h *localHandler) redactContents(res *mcp.ReadResourceResult) (*mcp.ReadResourceResult, error) {
+	if res == nil {
+		return nil, nil
+	}
+	for _, c := range res.Contents {
+		if c != nil {
+			c.Blob = maskBinary(h.opts.Redactor, c.Blob)
+		}
+	}
+	return redactJSON(h.opts.Redactor, res)
+}
+
+// redactJSON masks every text of v (strings, object keys, numbers) in its
+// JSON form but the base64 of binary blocks ("data", "blob"), which
+// redactResult masked as bytes, and decodes it back. It fails rather than
+// return anything unmasked.
+func redactJSON[T any](red *credentials.Redactor, v *T) (*T, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the answer to mask it: %w", err)
+	}
+	if red == nil || bytes.Equal(red.RedactBytes(b), b) {
+		return v, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, fmt.Errorf("decoding the answer to mask it: %w", err)
+	}
+	b, err = json.Marshal(redactTree(red, tree, false))
+	if err != nil {
+		return nil, fmt.Errorf("encoding the masked answer: %w", err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decoding the masked answer: %w", err)
+	}
+	return &out, nil
+}
+
+// redactTree masks v's texts; binary says v is a binary block's base64.
+func redactTree(red *credentials.Redactor, v any, binary bool) any {
+	switch x := v.(type) {
+	case string:
+		if binary {
+			return x
+		}
+		return red.Redact(x)
+	case json.Number:
+		if m := red.Redact(string(x)); m != string(x) {
+			return m
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = redactTree(red, e, false)
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[red.Redact(k)] = redactTree(red, e, k == "data" || k == "blob")
+		}
+		return out
+	}
+	return v
 }
 
 func decodeLocalBody(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -38,6 +38,15 @@ func localOrch(t *testing.T, dir string) *orchestrator.Orchestrator {
 	mcp.AddTool(srv, &mcp.Tool{Name: "fail"}, func(_ context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "no notes today"}}}, nil, nil
 	})
+	mcp.AddTool(srv, &mcp.Tool{Name: "snap"}, func(_ context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{
+			Content: []mcp.Content{
+				&mcp.ImageContent{MIMEType: "image/png", Data: []byte("png " + localSecret)},
+				&mcp.ImageContent{MIMEType: "image/png", Data: []byte("plain png")},
+			},
+			StructuredContent: map[string]any{localSecret: "v " + localSecret},
+		}, nil, nil
+	})
 	o, err := orchestrator.New(orchestrator.Options{
 		Servers: []orchestrator.ServerConfig{{
 			Config:       connectors.Config{Name: "notes", Timeout: 5 * time.Second},
@@ -162,9 +171,27 @@ func TestLocalCall(t *testing.T) {
 		t.Errorf("unknown tool: %+v, %v; want %v", resp, err, want)
 	}
 
+	// Binary blocks holding a secret are filled with SecretFill, at their
+	// length; the others are untouched; texts and keys are masked.
+	resp = CallResponse{}
+	post(t, c, id, LocalPathCall, CallRequest{Server: "notes", Tool: "snap"}, &resp)
+	if resp.Error != nil || resp.Result == nil {
+		t.Fatalf("snap: %+v", resp)
+	}
+	img := resp.Result.Result.Content[0].(*mcp.ImageContent).Data
+	if len(img) != len("png "+localSecret) || string(img[:4]) != SecretFill {
+		t.Errorf("an image holding a secret came as %q", img)
+	}
+	if plain := resp.Result.Result.Content[1].(*mcp.ImageContent).Data; string(plain) != "plain png" {
+		t.Errorf("an image without a secret came as %q", plain)
+	}
+	if b, _ := json.Marshal(resp.Result.Result.StructuredContent); strings.Contains(string(b), localSecret) || !strings.Contains(string(b), "v [REDACTED]") {
+		t.Errorf("structured content: %s", b)
+	}
+
 	var tools ToolsResponse
 	post(t, c, id, LocalPathTools, ToolsRequest{Server: "notes"}, &tools)
-	if tools.Error != nil || len(tools.Tools) != 2 || tools.Tools[0].Tool == nil {
+	if tools.Error != nil || len(tools.Tools) != 3 || tools.Tools[0].Tool == nil {
 		t.Errorf("tools: %+v", tools)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/daemonclient"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -18,6 +19,7 @@ import (
 type Caller interface {
 	Call(ctx context.Context, server, tool string, args map[string]any) (*orchestrator.Result, error)
 	Tools(ctx context.Context, server string) ([]orchestrator.ToolInfo, error)
+	ReadResource(ctx context.Context, server, uri string, prov orchestrator.Provenance) (*orchestrator.ResourceContents, error)
 	OpenAudit(ctx context.Context) error
 	SyncAudit(ctx context.Context) error
 	Close() error
@@ -46,6 +48,9 @@ func (f *Factory) findDaemon(ctx context.Context, cfg *config.Config) *daemoncli
 	if c == nil {
 		return nil
 	}
+	// The daemon masks the secrets it knows; a binary block that held one
+	// is filled with SecretFill, which SaveBinary then refuses as a secret.
+	f.Redactor.Add(credentials.NewSecret(daemon.SecretFill))
 	return c.Orchestrator()
 }
 

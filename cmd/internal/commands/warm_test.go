@@ -1,14 +1,18 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
@@ -196,5 +200,70 @@ func TestWarmDaemonProcess(t *testing.T) {
 	fmt.Println("warm daemon ready")
 	if err := daemon.ServeLocal(ctx, ln, o, daemon.LocalOptions{Identity: id, Redactor: f.Redactor, Logger: f.Logger()}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWarmReadSameAsCold: `mediator read` through the daemon prints what
+// it prints alone: text masked, --json, a blob that must not be printed
+// (exit 2), a blob saved with -o, a blob holding a secret never saved, an
+// unknown resource; and a tool's image holding a secret is not saved by
+// `mediator call -o` either.
+func TestWarmReadSameAsCold(t *testing.T) {
+	e := newTestEnv(t)
+	srv, s := startServer(t, canaryKey)
+	s.AddResource(&mcp.Resource{Name: "note", URI: "test://note"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "test://note", Text: "a note, key=" + canaryKey}}}, nil
+	})
+	s.AddResource(&mcp.Resource{Name: "pic", URI: "test://pic"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "test://pic", MIMEType: "image/png", Blob: []byte("\x89PNG not really")}}}, nil
+	})
+	s.AddResource(&mcp.Resource{Name: "leak", URI: "test://leak"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "test://leak", MIMEType: "application/octet-stream", Blob: []byte("bin " + canaryKey)}}}, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "snap"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.ImageContent{MIMEType: "image/png", Data: []byte("png " + canaryKey)}}}, nil, nil
+	})
+	e.writeConfig("servers:\n  test:\n    url: " + srv.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n")
+	e.mustRun(canaryKey, "secret", "set", "test", "api-key")
+
+	pic, leak, snap := filepath.Join(e.dir, "pic.png"), filepath.Join(e.dir, "leak.bin"), filepath.Join(e.dir, "snap.png")
+	invocations := [][]string{
+		{"read", "test", "test://note"},
+		{"read", "test", "test://note", "--json"},
+		{"read", "test", "test://pic"},
+		{"read", "test", "test://pic", "-o", pic},
+		{"read", "test", "test://leak", "-o", leak},
+		{"read", "test", "test://nothing"},
+		{"call", "test", "snap", "-o", snap},
+	}
+	cold := make([]result, len(invocations))
+	for i, args := range invocations {
+		cold[i] = e.run("", args...)
+	}
+	coldPic, err := os.ReadFile(pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(pic)
+	d := startWarmDaemon(t, e)
+	for i, args := range invocations {
+		if r := e.run("", args...); r != cold[i] {
+			t.Errorf("mediator %s\ngot  exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q",
+				strings.Join(args, " "), r.code, r.stdout, r.stderr, cold[i].code, cold[i].stdout, cold[i].stderr)
+		}
+	}
+	if got := d.calls.Load(); got != int64(len(invocations)) {
+		t.Errorf("the daemon answered %d requests, want %d", got, len(invocations))
+	}
+	if warmPic, err := os.ReadFile(pic); err != nil || !bytes.Equal(warmPic, coldPic) {
+		t.Errorf("the blob saved through the daemon: %q, %v; want %q", warmPic, err, coldPic)
+	}
+	for _, p := range []string{leak, snap} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s holds a secret and was saved", p)
+		}
+	}
+	if cold[4].code != 2 || cold[6].code != 2 {
+		t.Errorf("a blob holding a secret: exits %d and %d, want 2", cold[4].code, cold[6].code)
 	}
 }

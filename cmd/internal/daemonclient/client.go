@@ -166,6 +166,24 @@ func (o *Orchestrator) Call(ctx context.Context, server, tool string, args map[s
 	return res, resp.Error.Err()
 }
 
+// ReadResource reads the resource uri of server through the daemon; the
+// URI is the user's own, so prov must be empty.
+func (o *Orchestrator) ReadResource(ctx context.Context, server, uri string, prov orchestrator.Provenance) (*orchestrator.ResourceContents, error) {
+	if !prov.IsZero() {
+		return nil, fmt.Errorf("daemonclient: reading a resource with the provenance %v is not supported", prov.Servers())
+	}
+	var resp daemon.ReadResponse
+	if err := o.c.post(ctx, daemon.LocalPathRead, &daemon.ReadRequest{Server: server, URI: uri}, &resp); err != nil {
+		return nil, connErr(server, err)
+	}
+	o.auditErr = resp.AuditError.Err()
+	var rc *orchestrator.ResourceContents
+	if resp.Result != nil {
+		rc = resp.Result.Orchestrator()
+	}
+	return rc, resp.Error.Err()
+}
+
 // Tools lists server's tools as the daemon's orchestrator sees them.
 func (o *Orchestrator) Tools(ctx context.Context, server string) ([]orchestrator.ToolInfo, error) {
 	var resp daemon.ToolsResponse

@@ -70,7 +70,7 @@ max_resource_bytes). See ` + "`mediator help exit-codes`" + `.`,
 }
 
 func readRun(ctx context.Context, opts *ReadOptions) error {
-	o, err := opts.Open(ctx, opts.Server)
+	o, err := opts.OpenCaller(ctx, opts.Server)
 	if err != nil {
 		return err
 	}
