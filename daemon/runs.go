@@ -87,8 +87,8 @@ type Runs struct {
 	// journal and the store.
 	closed, stopped bool
 	wg              sync.WaitGroup
-	// submitMu serializes submissions: the idempotency-key check and
-	// the insert are one step.
+	// submitMu serializes submissions with an idempotency key: the
+	// key's check and the insert are one step.
 	submitMu sync.Mutex
 }
 
@@ -260,9 +260,9 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	digest := workflows.ArgsDigest(given)
 	hash := keyHash(idempotencyKey)
 
-	r.submitMu.Lock()
-	defer r.submitMu.Unlock()
 	if hash != "" {
+		r.submitMu.Lock()
+		defer r.submitMu.Unlock()
 		old, err := r.store.byKey(ctx, workflow, hash)
 		if err != nil {
 			return Submission{}, err
@@ -426,10 +426,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 	}
 	if status == "" {
 		// Nothing ran: the journal, or a resume that could not start.
-		status = workflows.RunFailed
-		if rec, err := r.journal.Run(context.WithoutCancel(ctx), lr.id); err == nil && rec.ID == lr.id {
-			status = rec.Status
-		}
+		status = r.notStarted(context.WithoutCancel(ctx), lr.id, resume != nil, runErr)
 	}
 	r.opts.Metrics.RunState(lr.workflow, status)
 	ev := Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: status}
@@ -440,6 +437,29 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		log.Info("run ended", "status", status)
 	}
 	lr.hub.publish(ev)
+}
+
+// notStarted is the status of a run whose execution ran nothing. A resume
+// refused for a lasting reason (the flow file changed, the journal does not
+// match it) leaves the run failed with that reason, where Get shows it and
+// from where `mediator resume` can take it up once the cause is fixed,
+// rather than interrupted and retried at every start. One refused because
+// another process holds the run leaves it as it is.
+func (r *Runs) notStarted(ctx context.Context, id string, resumed bool, runErr error) string {
+	rec, err := r.journal.Run(ctx, id)
+	if err != nil || rec.ID != id {
+		return workflows.RunFailed
+	}
+	var held *workflows.RunHeldError
+	if !resumed || runErr == nil || errors.As(runErr, &held) || rec.Status == workflows.RunSucceeded || rec.Status == workflows.RunBlocked {
+		return rec.Status
+	}
+	rec.Status, rec.Error = workflows.RunFailed, "the daemon could not resume it: "+runErr.Error()
+	rec.UpdatedAt, rec.FinishedAt = time.Now(), time.Now()
+	if err := r.journal.UpdateRun(rec); err != nil {
+		r.log.Error("journalling a resume that could not start failed", "run", id, "error", r.redact(err.Error()))
+	}
+	return rec.Status
 }
 
 // onEvent records a step's state and passes the engine's event on.

@@ -763,3 +763,34 @@ func TestShutdownWithinGrace(t *testing.T) {
 		t.Fatalf("resumed %v, %v", started, err)
 	}
 }
+
+// An interrupted run whose workflow file changed since cannot resume
+// consistently: on start it ends failed saying so, and is not retried at
+// every start.
+func TestInterruptedRunWithChangedFile(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 0)
+	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "f"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.waitStarted(t)
+	grace, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(grace); err != nil {
+		t.Fatal(err)
+	}
+	rg.write(t, "hold.flow.yaml", holdFlow+"description: changed\n")
+	rg.work.open()
+	r2 := rg.runs(t, 0)
+	if _, err := r2.ResumeInterrupted(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	info := waitRun(t, r2, sub.ID)
+	if info.Status != workflows.RunFailed || !strings.Contains(info.Error, "could not resume") || !strings.Contains(info.Error, "changed flow") {
+		t.Fatalf("run = %+v", info)
+	}
+	if started, err := r2.ResumeInterrupted(t.Context()); err != nil || len(started) != 0 {
+		t.Fatalf("retried: %v, %v", started, err)
+	}
+}
