@@ -674,3 +674,35 @@ func slicesContains(list []string, s string) bool {
 	}
 	return false
 }
+
+// APIHandler refuses options it cannot serve safely, naming the field;
+// ClientCertWorkflows scopes client certificates as globs scope tokens.
+func TestAPIHandlerOptions(t *testing.T) {
+	a := newAPIRig(t)
+	for _, tc := range []struct {
+		opts APIOptions
+		want string
+	}{
+		{APIOptions{}, "no Runs"},
+		{APIOptions{Runs: a.runs, Tokens: []serve.Token{{Name: "ci", SHA256: "abc"}}}, `token "ci": token_sha256`},
+		{APIOptions{Runs: a.runs, ClientCertWorkflows: []string{"[a-"}}, "workflows[0]"},
+	} {
+		if _, err := APIHandler(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("APIHandler(%+v) = %v, want an error with %q", tc.opts, err, tc.want)
+		}
+	}
+	h, err := APIHandler(APIOptions{Runs: a.runs, ClientCertWorkflows: []string{"rain-*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.handler.Store(&h)
+	c := a.clientWithCert(t, time.Now().Add(time.Hour))
+	r := a.do(t, c, "", "GET", "/v1/workflows", "", nil)
+	want(t, r, 200, "")
+	if wfs, _ := r.json(t)["workflows"].([]any); len(wfs) != 1 {
+		t.Errorf("a certificate scoped to rain-* sees %s", r.body)
+	}
+	want(t, a.do(t, c, "", "POST", "/v1/runs", "", strings.NewReader(`{"workflow":"hold","inputs":{"tag":"x"}}`)), 403, "forbidden")
+	// No /metrics without a Metrics handler.
+	want(t, a.do(t, c, "", "GET", "/metrics", "", nil), 404, "not_found")
+}
