@@ -2,7 +2,6 @@ package cmdutil
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -31,8 +30,9 @@ var (
 )
 
 // findDaemon returns the orchestrator of the daemon running for cfg, or
-// nil when there is none, --no-daemon is given, or the daemon's socket is
-// not safe to use (said on stderr; the command then works alone).
+// nil when there is none, --no-daemon is given, or the daemon is not
+// used: its socket is not safe, or it does not answer (said on stderr;
+// the command then works alone).
 func (f *Factory) findDaemon(ctx context.Context, cfg *config.Config) *daemonclient.Orchestrator {
 	if f.NoDaemon || !cfg.Found || cfg.StateDir == "" {
 		return nil
@@ -40,9 +40,7 @@ func (f *Factory) findDaemon(ctx context.Context, cfg *config.Config) *daemoncli
 	socket := daemon.SocketPath(cfg.Daemon.Socket, cfg.StateDir)
 	c, err := daemonclient.Find(ctx, cfg.Path, cfg.StateDir, socket)
 	if err != nil {
-		if errors.Is(err, daemonclient.ErrRefused) {
-			fmt.Fprintf(f.IOStreams.ErrOut, "warning: %v; working without the daemon\n", err)
-		}
+		fmt.Fprintf(f.IOStreams.ErrOut, "warning: %v; working without the daemon\n", f.Redactor.Redact(err.Error()))
 		return nil
 	}
 	if c == nil {

@@ -267,3 +267,36 @@ func TestWarmReadSameAsCold(t *testing.T) {
 		t.Errorf("a blob holding a secret: exits %d and %d, want 2", cold[4].code, cold[6].code)
 	}
 }
+
+// A daemon that accepts and never answers is not waited for: the call is
+// made without it, with a warning.
+func TestWarmCallPastAHungDaemon(t *testing.T) {
+	e := callEnv(t)
+	want := e.mustRun("", "call", "weather", "echo", "-a", "text=hello")
+	ios, _, _, _ := iostreams.Test()
+	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok })
+	cfg, err := f.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := daemon.SocketPath(cfg.Daemon.Socket, cfg.StateDir)
+	ln, err := daemon.ListenLocal(socket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, unanswered, until the test ends
+		}
+	}()
+	r := e.run("", "call", "weather", "echo", "-a", "text=hello")
+	expectCode(t, r, 0, "a call beside a hung daemon")
+	if r.stdout != want.stdout || !strings.Contains(r.stderr, "warning: the daemon on "+socket+" does not answer") {
+		t.Errorf("beside a hung daemon: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
@@ -36,8 +37,8 @@ type Client struct {
 // Find returns a client for the daemon serving the config at configPath
 // with stateDir, listening at socket; nil and no error when no daemon
 // serves this config there (no socket, nobody listening, or a daemon of
-// another config). An error wrapping ErrRefused says a socket is there
-// but is not safe to use.
+// another config). An error says a daemon is there but is not used: its
+// socket is not safe (ErrRefused) or it does not answer in time.
 func Find(ctx context.Context, configPath, stateDir, socket string) (*Client, error) {
 	if _, err := os.Lstat(socket); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -74,30 +75,39 @@ func Find(ctx context.Context, configPath, stateDir, socket string) (*Client, er
 			return conn, nil
 		},
 	}}
-	// One round trip before anything else, so that a daemon that is gone
-	// or serves another config is known before any work is sent.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://daemon"+daemon.LocalPathHello, nil)
+	// One round trip before anything else, so that a daemon that is gone,
+	// hangs or serves another config is known before any work is sent.
+	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(hctx, http.MethodGet, "http://daemon"+daemon.LocalPathHello, nil)
 	if err != nil {
 		return nil, err
 	}
 	id.SetHeaders(req.Header)
 	resp, err := c.http.Do(req)
-	if err != nil {
-		if refused != nil {
-			return nil, refused
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, fs.ErrNotExist) {
-			return nil, nil // a socket left behind
-		}
-		return nil, nil
+	switch {
+	case err == nil:
+	case refused != nil:
+		return nil, refused
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil, nil // a socket left behind by a daemon that is gone
+	default:
+		return nil, fmt.Errorf("the daemon on %s does not answer: %w", socket, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return c, nil
+	case http.StatusConflict:
 		return nil, nil // another config's daemon
 	}
-	return c, nil
+	return nil, fmt.Errorf("the daemon on %s answered %s", socket, resp.Status)
 }
+
+// helloTimeout bounds the first round trip: a daemon that does not answer
+// it is not used.
+const helloTimeout = 2 * time.Second
 
 // Socket is the socket the client talks to.
 func (c *Client) Socket() string { return c.socket }
