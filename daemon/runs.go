@@ -822,6 +822,9 @@ func (r *Runs) Resolve(ctx context.Context, id, action string, calls []string) (
 	if info.Status != workflows.RunBlocked {
 		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is %s, not blocked: there is nothing to resolve", id, info.Status)}
 	}
+	if len(info.Blocked) == 0 {
+		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is blocked but the journal shows no interrupted call to settle; see `mediator runs show %s` and resume it with `mediator resume %s`", id, id, id)}
+	}
 	var paths []string
 	for _, c := range info.Blocked {
 		if len(calls) == 0 || slices.ContainsFunc(calls, func(s string) bool { return s == c.Path || s == c.Step }) {
