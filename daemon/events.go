@@ -61,7 +61,16 @@ type hub struct {
 	closed  bool
 }
 
-func newHub() *hub { return &hub{subs: map[chan Event]struct{}{}} }
+// newHub numbers its events after seq: the last of the run's earlier
+// execution, 0 for a new run.
+func newHub(seq int64) *hub { return &hub{seq: seq, subs: map[chan Event]struct{}{}} }
+
+// nextSeq is the Seq the next event will have.
+func (h *hub) nextSeq() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq + 1
+}
 
 // publish numbers ev and sends it to every subscriber; a run-finished
 // event closes the hub.

@@ -102,6 +102,16 @@ type liveRun struct {
 	mu     sync.Mutex
 	status string // StatusQueued or workflows.RunRunning
 	steps  map[string]string
+	// ended is set once the execution's outcome is journalled and
+	// stored, before run-finished is sent: readers then take the
+	// journal's status rather than "running".
+	ended bool
+}
+
+func (lr *liveRun) end() {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	lr.ended = true
 }
 
 // errUserCancel and errShutdown are the causes a run is cancelled with.
@@ -292,7 +302,7 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	stored.Inputs = r.redactValue(prepared)
 	// Registered live before it is stored, so that no reader takes it for
 	// a submission a shutdown left queued.
-	ctxRun, lr := r.register(sub.ID, workflow)
+	ctxRun, lr := r.register(sub.ID, workflow, 0)
 	if err := r.store.insert(ctx, &stored); err != nil {
 		r.unregister(lr)
 		return Submission{}, err
@@ -321,14 +331,14 @@ type resumeMode = *workflows.ResumeOptions
 
 // start queues the run's execution.
 func (r *Runs) start(sub *submission, fl *flow.Flow, resume resumeMode) {
-	ctx, lr := r.register(sub.ID, sub.Workflow)
+	ctx, lr := r.register(sub.ID, sub.Workflow, sub.LastSeq)
 	go r.execute(ctx, lr, sub, fl, resume)
 }
 
 // register makes a run live; execute, or unregister, ends it.
-func (r *Runs) register(id, workflow string) (context.Context, *liveRun) {
+func (r *Runs) register(id, workflow string, lastSeq int64) (context.Context, *liveRun) {
 	ctx, cancel := context.WithCancelCause(r.base)
-	lr := &liveRun{id: id, workflow: workflow, hub: newHub(), cancel: cancel, done: make(chan struct{}),
+	lr := &liveRun{id: id, workflow: workflow, hub: newHub(lastSeq), cancel: cancel, done: make(chan struct{}),
 		status: StatusQueued, steps: map[string]string{}}
 	r.opts.Metrics.RunState(workflow, StatusQueued)
 	r.mu.Lock()
@@ -362,6 +372,10 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		if errors.Is(context.Cause(ctx), errShutdown) || resume != nil {
 			// It stays queued in the store (or as journalled) and starts
 			// when the daemon does again.
+			if err := r.store.setEnded(context.WithoutCancel(ctx), lr.id, nil, sub.Interrupted, lr.hub.nextSeq()); err != nil {
+				log.Error("recording a queued run's stop failed", "error", r.redact(err.Error()))
+			}
+			lr.end()
 			lr.hub.publish(Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: StatusInterrupted})
 			return
 		}
@@ -372,6 +386,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		if err := r.journal.CreateRun(rec); err != nil {
 			log.Error("journalling a queued run's cancellation failed", "error", r.redact(err.Error()))
 		}
+		lr.end()
 		lr.hub.publish(Event{Type: EventRunFinished, Time: now, RunID: lr.id, Status: workflows.RunCancelled, Error: errUserCancel.Error()})
 		return
 	}
@@ -384,6 +399,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 	if o == nil {
 		err := errors.New("no orchestrator to run it over")
 		log.Error("run not started", "error", err.Error())
+		lr.end()
 		lr.hub.publish(Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: StatusQueued, Error: err.Error()})
 		return
 	}
@@ -421,7 +437,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 	lr.mu.Lock()
 	steps := maps(lr.steps)
 	lr.mu.Unlock()
-	if err := r.store.setEnded(context.WithoutCancel(ctx), lr.id, steps, interrupted); err != nil {
+	if err := r.store.setEnded(context.WithoutCancel(ctx), lr.id, steps, interrupted, lr.hub.nextSeq()); err != nil {
 		log.Error("recording how the run ended failed; an interrupted run will not resume on its own", "error", r.redact(err.Error()))
 	}
 	if status == "" {
@@ -429,6 +445,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		status = r.notStarted(context.WithoutCancel(ctx), lr.id, resume != nil, runErr)
 	}
 	r.opts.Metrics.RunState(lr.workflow, status)
+	lr.end()
 	ev := Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: status}
 	if runErr != nil {
 		ev.Error = r.redact(runErr.Error())
@@ -596,6 +613,27 @@ func (r *Runs) Get(ctx context.Context, id string) (*RunInfo, error) {
 // info is a run's summary: the live state when this process runs it, else
 // the journal's, else queued.
 func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.RunRecord, error) {
+	// Liveness first: a run that ends meanwhile is then read from the
+	// journal and the store as they are after it.
+	r.mu.Lock()
+	lr := r.live[sub.ID]
+	r.mu.Unlock()
+	live, liveStatus := false, ""
+	var liveSteps map[string]string
+	if lr != nil {
+		lr.mu.Lock()
+		live, liveStatus, liveSteps = !lr.ended, lr.status, maps(lr.steps)
+		lr.mu.Unlock()
+		if !live {
+			fresh, err := r.store.get(ctx, sub.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if fresh != nil {
+				sub = fresh
+			}
+		}
+	}
 	info := &RunInfo{ID: sub.ID, Workflow: sub.Workflow, Inputs: sub.Inputs, SubmittedAt: sub.SubmittedAt, Status: StatusQueued}
 	rec, err := r.journal.Run(ctx, sub.ID)
 	switch {
@@ -612,26 +650,22 @@ func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.
 		info.Finally, info.FinallyError = rec.Finally, rec.FinallyError
 		info.Inputs = rec.Inputs
 	}
-	r.mu.Lock()
-	lr := r.live[sub.ID]
-	r.mu.Unlock()
-	if lr != nil {
-		lr.mu.Lock()
-		if lr.status == StatusQueued && (rec == nil || rec.Status != workflows.RunRunning) {
+	switch {
+	case live:
+		if liveStatus == StatusQueued && (rec == nil || rec.Status != workflows.RunRunning) {
 			info.Status = StatusQueued
 		} else {
 			info.Status = workflows.RunRunning
 		}
-		info.Steps = maps(lr.steps)
-		lr.mu.Unlock()
-	} else if rec != nil {
+		info.Steps = liveSteps
+	case rec != nil:
 		info.Steps = sub.Steps
 		interrupted := (rec.Status == workflows.RunRunning && !workflows.ProcessAlive(rec.PID)) ||
 			(sub.Interrupted && rec.Status == workflows.RunCancelled)
 		if interrupted {
 			info.Status = StatusInterrupted
 		}
-	} else if !r.isClosed() {
+	case !r.isClosed():
 		// Not in the journal and not live: a submission a shutdown or
 		// crash left queued, which ResumeInterrupted starts.
 		info.Status = StatusInterrupted
@@ -950,7 +984,11 @@ func (r *Runs) Subscribe(ctx context.Context, id string, after int64) (<-chan Ev
 		return nil, nil, err
 	}
 	ch := make(chan Event, 1)
-	ch <- Event{Seq: after + 1, Type: EventRunFinished, Time: time.Now(), RunID: id, Status: info.Status, Error: info.Error}
+	seq := after + 1
+	if sub, err := r.store.get(ctx, id); err == nil && sub != nil && sub.LastSeq > after {
+		seq = sub.LastSeq
+	}
+	ch <- Event{Seq: seq, Type: EventRunFinished, Time: time.Now(), RunID: id, Status: info.Status, Error: info.Error}
 	close(ch)
 	return ch, func() {}, nil
 }

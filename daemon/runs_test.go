@@ -794,3 +794,66 @@ func TestInterruptedRunWithChangedFile(t *testing.T) {
 		t.Fatalf("retried: %v, %v", started, err)
 	}
 }
+
+// Event numbers go on across a resume, also after a restart, so that a
+// stream's Last-Event-ID stays valid; once run-finished is sent, Get shows
+// the outcome.
+func TestEventSeqAcrossResume(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 0)
+	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "e"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop, err := r.Subscribe(t.Context(), sub.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	rg.waitStarted(t)
+	grace, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(grace); err != nil {
+		t.Fatal(err)
+	}
+	var last Event
+	for ev := range events {
+		last = ev
+	}
+	if last.Type != EventRunFinished || last.Status != StatusInterrupted || last.Seq < 3 {
+		t.Fatalf("last event before the restart = %+v", last)
+	}
+	rg.work.open()
+	r2 := rg.runs(t, 0)
+	// Before it resumes: one run-finished under the last number.
+	ch, _, err := r2.Subscribe(t.Context(), sub.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-ch; ev.Seq != last.Seq || ev.Status != StatusInterrupted {
+		t.Errorf("before resuming: %+v, want run-finished #%d interrupted", ev, last.Seq)
+	}
+	if _, err := r2.ResumeInterrupted(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ch, stop2, err := r2.Subscribe(t.Context(), sub.ID, last.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop2()
+	want := last.Seq + 1
+	var end Event
+	for ev := range ch {
+		if ev.Seq != want {
+			t.Fatalf("event %+v, want #%d", ev, want)
+		}
+		want++
+		end = ev
+	}
+	if end.Type != EventRunFinished || end.Status != workflows.RunSucceeded {
+		t.Fatalf("last event = %+v", end)
+	}
+	if info := mustGet(t, r2, sub.ID); info.Status != workflows.RunSucceeded || info.Steps["wait"] != workflows.StatusSucceeded {
+		t.Fatalf("right after run-finished: %+v", info)
+	}
+}

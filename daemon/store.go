@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -50,6 +51,10 @@ type submission struct {
 	// Steps are the step and item states of the run's last execution
 	// in the daemon, by runtime path.
 	Steps map[string]string
+	// LastSeq is the Seq of the last event of the run's last execution:
+	// the next execution numbers its events after it, so that an event
+	// stream's Last-Event-ID stays valid across a resume.
+	LastSeq int64
 }
 
 const storeSchema = `
@@ -63,6 +68,7 @@ CREATE TABLE IF NOT EXISTS submissions (
 	submitted_at  INTEGER NOT NULL,
 	interrupted   INTEGER NOT NULL DEFAULT 0,
 	steps         TEXT NOT NULL DEFAULT '{}',
+	last_seq      INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (workflow, key_hash)
 );
 CREATE INDEX IF NOT EXISTS submissions_order ON submissions (submitted_at DESC, id DESC);
@@ -86,6 +92,17 @@ func openStore(path string) (*store, error) {
 	if _, err := db.Exec(storeSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: create tables: %w", path, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('submissions') WHERE name = 'last_seq'`).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if n == 0 {
+		if _, err := db.Exec(`ALTER TABLE submissions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			db.Close()
+			return nil, fmt.Errorf("open %s: add column last_seq: %w", path, err)
+		}
 	}
 	for _, side := range []string{"-wal", "-shm"} {
 		if err := privfile.Narrow(path + side); err != nil {
@@ -133,7 +150,7 @@ func (s *store) insert(ctx context.Context, sub *submission) error {
 	return nil
 }
 
-const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps`
+const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps, last_seq`
 
 func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 	var (
@@ -142,7 +159,7 @@ func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 		steps     string
 		submitted int64
 	)
-	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps); err != nil {
+	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps, &sub.LastSeq); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(steps), &sub.Steps); err != nil {
@@ -217,18 +234,22 @@ func (s *store) setInterrupted(ctx context.Context, id string, v bool) error {
 }
 
 // setEnded records how an execution of the run left it: its step states
-// (unless it ran none), and whether a shutdown interrupted it.
-func (s *store) setEnded(ctx context.Context, id string, steps map[string]string, interrupted bool) error {
+// (unless it ran none), whether a shutdown interrupted it, and the Seq of
+// its last event.
+func (s *store) setEnded(ctx context.Context, id string, steps map[string]string, interrupted bool, lastSeq int64) error {
 	if len(steps) == 0 {
 		// It stopped before any step (a blocked resume): the last
 		// execution's states stand.
-		return s.setInterrupted(ctx, id, interrupted)
+		if _, err := s.db.ExecContext(ctx, `UPDATE submissions SET interrupted = ?, last_seq = ? WHERE id = ?`, interrupted, lastSeq, id); err != nil {
+			return fmt.Errorf("record run %s: %w", id, err)
+		}
+		return nil
 	}
 	data, err := json.Marshal(steps)
 	if err != nil {
 		return fmt.Errorf("record run %s: %w", id, err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE submissions SET steps = ?, interrupted = ? WHERE id = ?`, string(data), interrupted, id); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE submissions SET steps = ?, interrupted = ?, last_seq = ? WHERE id = ?`, string(data), interrupted, lastSeq, id); err != nil {
 		return fmt.Errorf("record run %s: %w", id, err)
 	}
 	return nil
