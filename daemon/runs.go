@@ -660,7 +660,7 @@ func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.
 		info.Steps = liveSteps
 	case rec != nil:
 		info.Steps = sub.Steps
-		interrupted := (rec.Status == workflows.RunRunning && !workflows.ProcessAlive(rec.PID)) ||
+		interrupted := (rec.Status == workflows.RunRunning && r.deadHolder(rec.PID)) ||
 			(sub.Interrupted && rec.Status == workflows.RunCancelled)
 		if interrupted {
 			info.Status = StatusInterrupted
@@ -671,6 +671,14 @@ func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.
 		info.Status = StatusInterrupted
 	}
 	return info, rec, nil
+}
+
+// deadHolder reports whether the process a run is journalled running in
+// is gone. This process counts as gone for a run it does not run: an
+// earlier daemon had the same pid (pid 1 in a container), since this
+// process runs a daemon run only while it is live here.
+func (r *Runs) deadHolder(pid int) bool {
+	return pid == os.Getpid() || !workflows.ProcessAlive(pid)
 }
 
 func maps(m map[string]string) map[string]string {
@@ -953,10 +961,20 @@ func (r *Runs) ResumeInterrupted(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
-		crashed := rec.Status == workflows.RunRunning && !workflows.ProcessAlive(rec.PID)
+		crashed := rec.Status == workflows.RunRunning && r.deadHolder(rec.PID)
 		stopped := sub.Interrupted && rec.Status == workflows.RunCancelled
 		if !crashed && !stopped {
 			continue
+		}
+		if crashed && rec.PID == os.Getpid() {
+			// An earlier daemon with this pid (pid 1 in a container)
+			// left it: the claim would take this process for the
+			// holder.
+			rec.PID = 0
+			if err := r.journal.UpdateRun(rec); err != nil {
+				errs = append(errs, fmt.Errorf("resume run %s: %w", sub.ID, err))
+				continue
+			}
 		}
 		if err := r.resume(ctx, sub.ID, &workflows.ResumeOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("resume run %s: %w", sub.ID, err))

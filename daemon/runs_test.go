@@ -652,6 +652,13 @@ func deadPID(t *testing.T) int {
 // shutdown marked it) resumes on start by the resume rules: its safe
 // call is made again and it succeeds.
 func TestResumeAfterCrash(t *testing.T) {
+	t.Run("another pid", func(t *testing.T) { testResumeAfterCrash(t, deadPID(t)) })
+	// In a container every daemon is pid 1: a run journalled running by
+	// this pid, and not running here, was left by the daemon before.
+	t.Run("this pid", func(t *testing.T) { testResumeAfterCrash(t, os.Getpid()) })
+}
+
+func testResumeAfterCrash(t *testing.T, pid int) {
 	rg := newRig(t)
 	r := rg.runs(t, 0)
 	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "c"}, "")
@@ -674,7 +681,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Status, rec.PID, rec.FinishedAt = workflows.RunRunning, deadPID(t), time.Time{}
+	rec.Status, rec.PID, rec.FinishedAt = workflows.RunRunning, pid, time.Time{}
 	if err := j.UpdateRun(rec); err != nil {
 		t.Fatal(err)
 	}
