@@ -413,3 +413,50 @@ func TestTokenCreate(t *testing.T) {
 		t.Errorf("no scope: %v", err)
 	}
 }
+
+// The passphrase file's problems are errors that name the file and the
+// variable and never quote what the file holds; a wrong one says where
+// it came from.
+func TestPassphraseFile(t *testing.T) {
+	h := newHome(t)
+	h.write("")
+	h.storeKey()
+	pass := h.vars[credentials.PassphraseFileEnv]
+	open := func() error {
+		f := h.factory(io.Discard)
+		cfg, err := f.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Secrets(t.Context(), cfg)
+		return err
+	}
+	for _, tc := range []struct {
+		name, content string
+		want          []string
+		is            error
+	}{
+		{"empty", "\n", []string{pass, credentials.PassphraseFileEnv, "is empty"}, credentials.ErrNoPassphrase},
+		{"wrong", "not-the-" + canaryPassphrase + "\n", []string{"wrong passphrase", credentials.PassphraseFileEnv}, credentials.ErrWrongPassphrase},
+		{"missing", "", []string{pass, credentials.PassphraseFileEnv}, credentials.ErrNoPassphrase},
+	} {
+		if tc.name == "missing" {
+			os.Remove(pass)
+		} else if err := os.WriteFile(pass, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := open()
+		if !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v; want %v", tc.name, err, tc.is)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v; want it to name %s", tc.name, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), canaryPassphrase) {
+			t.Errorf("%s: the error quotes the file: %v", tc.name, err)
+		}
+	}
+}
