@@ -1,14 +1,17 @@
 package daemon
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
 )
 
@@ -88,6 +91,30 @@ func (m *Metrics) ToolCall(server string, d time.Duration) {
 		return
 	}
 	m.toolCalls.WithLabelValues(server).Observe(d.Seconds())
+}
+
+// Caller is the tool caller of a run over o: each tool call is timed by
+// its server (mediator_tool_call_duration_seconds). It is
+// workflows.OrchestratorCaller, which decides the data-flow policy, with
+// its CallTool timed.
+func (m *Metrics) Caller(o *orchestrator.Orchestrator) workflows.ToolCaller {
+	oc := workflows.OrchestratorCaller{O: o}
+	if m == nil {
+		return oc
+	}
+	return timedCaller{oc, m}
+}
+
+type timedCaller struct {
+	workflows.OrchestratorCaller
+	m *Metrics
+}
+
+func (c timedCaller) CallTool(ctx context.Context, req workflows.CallRequest) (*mcp.CallToolResult, error) {
+	start := time.Now()
+	res, err := c.OrchestratorCaller.CallTool(ctx, req)
+	c.m.ToolCall(req.Server, time.Since(start))
+	return res, err
 }
 
 // EngineEvent records what an engine event of a run says: a call step's

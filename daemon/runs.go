@@ -404,7 +404,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		return
 	}
 	opts := workflows.RunOptions{
-		Runtime:          workflows.NewLocalRuntime(workflows.OrchestratorCaller{O: o}),
+		Runtime:          workflows.NewLocalRuntime(r.opts.Metrics.Caller(o)),
 		Journal:          r.journal,
 		Inputs:           sub.Inputs,
 		PolicyFlows:      r.opts.PolicyFlows,

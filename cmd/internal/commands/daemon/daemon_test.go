@@ -310,7 +310,7 @@ func TestDaemonServes(t *testing.T) {
 		t.Errorf("/metrics without a token: %d", code)
 	}
 	api(t, "GET", base+"/metrics", apiToken, "", &metrics)
-	for _, want := range []string{`mediator_runs_total{state="succeeded",workflow="say"} 1`, `mediator_step_duration_seconds_count{server="echo",status="succeeded"} 1`} {
+	for _, want := range []string{`mediator_runs_total{state="succeeded",workflow="say"} 1`, `mediator_step_duration_seconds_count{server="echo",status="succeeded"} 1`, `mediator_tool_call_duration_seconds_count{server="echo"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
