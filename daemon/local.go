@@ -32,6 +32,8 @@ const (
 	LocalPathCall  = "/local/v1/call"
 	LocalPathTools = "/local/v1/tools"
 	LocalPathRead  = "/local/v1/read"
+	// LocalPathServers connects servers and answers their states.
+	LocalPathServers = "/local/v1/servers"
 
 	HeaderConfigPath   = "Mediator-Config-Path"
 	HeaderConfigSHA256 = "Mediator-Config-Sha256"
@@ -143,6 +145,39 @@ func (w *WireContents) Orchestrator() *orchestrator.ResourceContents {
 		Provenance: orchestrator.ProvenanceOf(w.Provenance...), ReadResourceResult: w.Result}
 }
 
+// ServersRequest is the body of POST /local/v1/servers: the servers to
+// connect (every configured one when empty) before answering.
+type ServersRequest struct {
+	Connect []string `json:"connect,omitempty"`
+}
+
+// ServersResponse is orchestrator.Servers after connecting.
+type ServersResponse struct {
+	Servers []WireServerStatus `json:"servers"`
+}
+
+// WireServerStatus is an orchestrator.ServerStatus.
+type WireServerStatus struct {
+	Name            string                  `json:"name"`
+	Transport       string                  `json:"transport,omitempty"`
+	Endpoint        string                  `json:"endpoint,omitempty"`
+	Sandbox         connectors.SandboxState `json:"sandbox"`
+	State           connectors.State        `json:"state"`
+	Err             *WireError              `json:"error,omitempty"`
+	Since           time.Time               `json:"since"`
+	ServerInfo      *mcp.Implementation     `json:"server_info,omitempty"`
+	ProtocolVersion string                  `json:"protocol_version,omitempty"`
+	Tools           int                     `json:"tools"`
+	ToolsErr        *WireError              `json:"tools_error,omitempty"`
+}
+
+// Orchestrator returns the status as the orchestrator reported it.
+func (w *WireServerStatus) Orchestrator() orchestrator.ServerStatus {
+	return orchestrator.ServerStatus{Name: w.Name, Transport: w.Transport, Endpoint: w.Endpoint, Sandbox: w.Sandbox,
+		Status: connectors.Status{State: w.State, Err: w.Err.Err(), Since: w.Since, ServerInfo: w.ServerInfo, ProtocolVersion: w.ProtocolVersion},
+		Tools:  w.Tools, ToolsErr: w.ToolsErr.Err()}
+}
+
 // ToolsRequest is the body of POST /local/v1/tools.
 type ToolsRequest struct {
 	Server string `json:"server"`
@@ -244,6 +279,7 @@ func LocalHandler(orch *orchestrator.Orchestrator, opts LocalOptions) http.Handl
 	mux.HandleFunc("POST "+LocalPathCall, h.call)
 	mux.HandleFunc("POST "+LocalPathTools, h.tools)
 	mux.HandleFunc("POST "+LocalPathRead, h.read)
+	mux.HandleFunc("POST "+LocalPathServers, h.servers)
 	return h.checkIdentity(mux)
 }
 
@@ -351,6 +387,21 @@ func (h *localHandler) read(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			out.AuditError = wireError(h.orch.SyncAudit(ctx), h.opts.Redactor)
 		}
+	}
+	writeLocalJSON(w, http.StatusOK, &out)
+}
+
+func (h *localHandler) servers(w http.ResponseWriter, r *http.Request) {
+	var req ServersRequest
+	if !decodeLocalBody(w, r, &req) {
+		return
+	}
+	h.orch.Connect(r.Context(), req.Connect...)
+	out := ServersResponse{Servers: []WireServerStatus{}}
+	for _, st := range h.orch.Servers() {
+		out.Servers = append(out.Servers, WireServerStatus{Name: st.Name, Transport: st.Transport, Endpoint: st.Endpoint,
+			Sandbox: st.Sandbox, State: st.State, Err: wireError(st.Err, h.opts.Redactor), Since: st.Since,
+			ServerInfo: st.ServerInfo, ProtocolVersion: st.ProtocolVersion, Tools: st.Tools, ToolsErr: wireError(st.ToolsErr, h.opts.Redactor)})
 	}
 	writeLocalJSON(w, http.StatusOK, &out)
 }

@@ -24,9 +24,17 @@ type Caller interface {
 	Close() error
 }
 
+// Lister is a Caller that also connects servers and reports their
+// states: what `servers` and `tools` use.
+type Lister interface {
+	Caller
+	Connect(ctx context.Context, servers ...string)
+	Servers() []orchestrator.ServerStatus
+}
+
 var (
-	_ Caller = (*orchestrator.Orchestrator)(nil)
-	_ Caller = (*daemonclient.Orchestrator)(nil)
+	_ Lister = (*orchestrator.Orchestrator)(nil)
+	_ Lister = (*daemonclient.Orchestrator)(nil)
 )
 
 // findDaemon returns the orchestrator of the daemon running for cfg, or
@@ -68,4 +76,16 @@ func (d ServerDeps) OpenCaller(ctx context.Context, server string) (Caller, erro
 		}
 	}
 	return d.Orchestrator(ctx, cfg, server)
+}
+
+// OpenLister is Orchestrator over the servers named (all when none),
+// through the daemon running for cfg when there is one; the daemon's
+// orchestrator serves every configured server.
+func (d ServerDeps) OpenLister(ctx context.Context, cfg *config.Config, servers ...string) (Lister, error) {
+	if d.Daemon != nil {
+		if o := d.Daemon(ctx, cfg); o != nil {
+			return o, nil
+		}
+	}
+	return d.Orchestrator(ctx, cfg, servers...)
 }

@@ -53,6 +53,10 @@ type Listing struct {
 	// List lists opts.Server's entries, or every connected server's; its
 	// error is the listing's.
 	List func(context.Context, *orchestrator.Orchestrator) error
+	// ListWarm, when set, is List for a listing the daemon running for
+	// the config can answer: it gets the daemon's orchestrator when one
+	// runs, else the CLI's own, and List is not used.
+	ListWarm func(context.Context, Caller) error
 	// Render writes what List found (a table or JSON) to out, and returns
 	// a note for stderr printed after it, or "".
 	Render func(out *bytes.Buffer) (note string, err error)
@@ -78,13 +82,23 @@ func ListEach(ctx context.Context, opts *ListOptions, l Listing) error {
 	} else {
 		opts.NoConfigHint(cfg)
 	}
-	o, err := opts.Orchestrator(ctx, cfg, names...)
+	var o Lister
+	if l.ListWarm != nil {
+		o, err = opts.OpenLister(ctx, cfg, names...)
+	} else {
+		o, err = opts.Orchestrator(ctx, cfg, names...)
+	}
 	if err != nil {
 		return err
 	}
 	defer o.Close()
 	o.Connect(ctx, names...)
-	listErr := l.List(ctx, o)
+	var listErr error
+	if l.ListWarm != nil {
+		listErr = l.ListWarm(ctx, o)
+	} else {
+		listErr = l.List(ctx, o.(*orchestrator.Orchestrator))
+	}
 	if listErr != nil && opts.Server != "" {
 		return listErr
 	}
@@ -108,7 +122,7 @@ func ListEach(ctx context.Context, opts *ListOptions, l Listing) error {
 // servers that are not connected 3; listErr (the listing's own error)
 // exits with its code unless something else set one first. nil when
 // everything was listed.
-func Unlisted(cfg *config.Config, o *orchestrator.Orchestrator, all bool, listErr error, what string) error {
+func Unlisted(cfg *config.Config, o Lister, all bool, listErr error, what string) error {
 	var unlisted []error
 	code := ExitOK
 	add := func(err error, c int) {

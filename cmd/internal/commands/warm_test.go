@@ -300,3 +300,54 @@ func TestWarmCallPastAHungDaemon(t *testing.T) {
 		t.Errorf("beside a hung daemon: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 }
+
+// `mediator tools` and `servers` through the daemon list what they list
+// alone, with the same exit codes: tools of one server and of all (one
+// unreachable, exit 3), --json, an unknown server (refused by the CLI),
+// and the servers' states apart from when each state began (the
+// daemon's sessions are older).
+func TestWarmListingSameAsCold(t *testing.T) {
+	e := callEnv(t)
+	invocations := [][]string{
+		{"tools", "weather"},
+		{"tools", "weather", "--json"},
+		{"tools"},
+		{"tools", "down"},
+		{"tools", "wether"},
+		{"servers"},
+	}
+	cold := make([]result, len(invocations))
+	for i, args := range invocations {
+		cold[i] = e.run("", args...)
+	}
+	if cold[0].code != 0 || cold[2].code != 3 || cold[3].code != 3 || cold[4].code != 2 || cold[5].code != 3 {
+		t.Fatalf("the cold answers are not what this test expects: %+v", cold)
+	}
+	d := startWarmDaemon(t, e)
+	for i, args := range invocations {
+		if r := e.run("", args...); r != cold[i] {
+			t.Errorf("mediator %s\ngot  exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q",
+				strings.Join(args, " "), r.code, r.stdout, r.stderr, cold[i].code, cold[i].stdout, cold[i].stderr)
+		}
+	}
+	// Each listing but the refused one connects (one request), and the
+	// tools listings list (a second).
+	if got, want := d.calls.Load(), int64(4*2+1); got != want {
+		t.Errorf("the daemon answered %d requests, want %d", got, want)
+	}
+	// servers --json shows since, which is the daemon's: compare the rest.
+	strip := func(s string) string {
+		var out []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.Contains(l, `"since"`) {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	c := e.run("", "--no-daemon", "servers", "--json")
+	w := e.run("", "servers", "--json")
+	if w.code != c.code || strip(w.stdout) != strip(c.stdout) || w.stderr != c.stderr {
+		t.Errorf("servers --json through the daemon:\n%+v\nalone:\n%+v", w, c)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -149,6 +150,8 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 // orchestrator's: decided, made and audited there.
 type Orchestrator struct {
 	c *Client
+	// servers are the states the last Connect brought back.
+	servers []orchestrator.ServerStatus
 	// auditErr is the failure to record the last call, which SyncAudit
 	// reports.
 	auditErr error
@@ -202,6 +205,30 @@ func (o *Orchestrator) Tools(ctx context.Context, server string) ([]orchestrator
 	}
 	return resp.Tools, resp.Error.Err()
 }
+
+// Connect has the daemon connect servers (every configured one when none
+// are named), as orchestrator.Connect does, and keeps their states for
+// Servers. A daemon that cannot be asked leaves the named servers failed
+// with that error.
+func (o *Orchestrator) Connect(ctx context.Context, servers ...string) {
+	var resp daemon.ServersResponse
+	if err := o.c.post(ctx, daemon.LocalPathServers, &daemon.ServersRequest{Connect: servers}, &resp); err != nil {
+		o.servers = nil
+		for _, name := range servers {
+			o.servers = append(o.servers, orchestrator.ServerStatus{Name: name,
+				Status: connectors.Status{State: connectors.StateFailed, Err: connErr(name, err), Since: time.Now()}})
+		}
+		return
+	}
+	o.servers = make([]orchestrator.ServerStatus, 0, len(resp.Servers))
+	for i := range resp.Servers {
+		o.servers = append(o.servers, resp.Servers[i].Orchestrator())
+	}
+}
+
+// Servers is the states of the daemon's servers as the last Connect found
+// them.
+func (o *Orchestrator) Servers() []orchestrator.ServerStatus { return o.servers }
 
 // OpenAudit does nothing: the daemon's orchestrator opens its audit log.
 func (o *Orchestrator) OpenAudit(context.Context) error { return nil }

@@ -92,7 +92,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	opts.NoConfigHint(cfg)
-	o, err := opts.Orchestrator(ctx, cfg)
+	o, err := opts.OpenLister(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ type toolRow struct {
 func listRun(ctx context.Context, opts *ListOptions) error {
 	var infos []orchestrator.ToolInfo
 	return cmdutil.ListEach(ctx, opts, cmdutil.Listing{What: "tools",
-		List: func(ctx context.Context, o *orchestrator.Orchestrator) error {
+		ListWarm: func(ctx context.Context, o cmdutil.Caller) error {
 			var err error
 			infos, err = o.Tools(ctx, opts.Server)
 			return err
