@@ -253,11 +253,12 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
 	if orch, err = opts.Orchestrator(ctx, cfg, srv.Host()); err != nil {
+		srv.Close()
 		return err
 	}
 	defer orch.Close()
+	defer srv.Close() // before the orchestrator: /mcp's runs still going are journalled as cancelled
 	srv.SetOrchestrator(orch)
 	d.orch = orch
 	if serveMCP {

@@ -56,6 +56,9 @@ type home struct {
 	dir, cfg  string
 	vars      map[string]string
 	serverURL string
+	// hold's calls wait for release; started says one came.
+	release chan struct{}
+	started chan struct{}
 }
 
 func newHome(t *testing.T) *home {
@@ -70,12 +73,23 @@ func newHome(t *testing.T) *home {
 		credentials.PassphraseFileEnv: pass,
 	}}
 	h.vars["MEDIATOR_CONFIG"] = h.cfg
+	h.release, h.started = make(chan struct{}), make(chan struct{}, 8)
 	s := mcp.NewServer(&mcp.Implementation{Name: "echo-server", Version: "1.0.0"}, nil)
 	type in struct {
 		Text string `json:"text"`
 	}
 	mcp.AddTool(s, &mcp.Tool{Name: "echo", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(_ context.Context, _ *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "hold", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, _ *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
+			h.started <- struct{}{}
+			select {
+			case <-h.release:
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: a.Text}}}, nil, nil
 		})
 	mh := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
@@ -92,6 +106,9 @@ func newHome(t *testing.T) *home {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "flows", "say.flow.yaml"), []byte(sayFlow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flows", "hold.flow.yaml"), []byte(strings.ReplaceAll(sayFlow, "echo}", "hold}")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -294,16 +311,8 @@ func TestDaemonServes(t *testing.T) {
 	if code := api(t, "POST", base+"/v1/runs", apiToken, `{"workflow": "say", "inputs": {"text": "hi"}}`, &sub); code/100 != 2 || sub.ID == "" {
 		t.Fatalf("POST /v1/runs: %d %+v", code, sub)
 	}
-	var info struct{ Status string }
-	for range 600 {
-		api(t, "GET", base+"/v1/runs/"+sub.ID, apiToken, "", &info)
-		if info.Status == "succeeded" || info.Status == "failed" {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if info.Status != "succeeded" {
-		t.Fatalf("run %s: %s\n%s", sub.ID, info.Status, r.stderr.String())
+	if got := waitStatus(t, base, sub.ID, "succeeded", "failed", "blocked"); got != "succeeded" {
+		t.Fatalf("run %s: %s\n%s", sub.ID, got, r.stderr.String())
 	}
 	var metrics string
 	if code := api(t, "GET", base+"/metrics", "", "", nil); code != http.StatusUnauthorized {
@@ -459,4 +468,49 @@ func TestPassphraseFile(t *testing.T) {
 			t.Errorf("%s: the error quotes the file: %v", tc.name, err)
 		}
 	}
+}
+
+// waitStatus polls the run until it reaches one of states.
+func waitStatus(t *testing.T, base, id string, states ...string) string {
+	t.Helper()
+	var info struct{ Status string }
+	for range 1500 {
+		api(t, "GET", base+"/v1/runs/"+id, apiToken, "", &info)
+		for _, s := range states {
+			if info.Status == s {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("run %s stayed %s, never %v", id, info.Status, states)
+	return ""
+}
+
+// SIGTERM with --grace 0 interrupts a run in progress; the next start
+// resumes it (its step is safe to call again) and it succeeds.
+func TestDaemonGraceAndResume(t *testing.T) {
+	h := newHome(t)
+	h.write(fmt.Sprintf("  api_tokens: [{name: ci, token_sha256: %s, workflows: ['*']}]\n", serve.HashToken(apiToken)))
+	h.storeKey()
+	r := h.start("--grace", "0s")
+	base := r.baseURL(t)
+	var sub struct{ ID string }
+	if code := api(t, "POST", base+"/v1/runs", apiToken, `{"workflow": "hold", "inputs": {"text": "x"}}`, &sub); code/100 != 2 {
+		t.Fatalf("POST /v1/runs: %d", code)
+	}
+	<-h.started
+	r.stop(t)
+	if !strings.Contains(r.stderr.String(), `"status":"interrupted"`) {
+		t.Errorf("the run was not interrupted by the stop:\n%s", r.stderr.String())
+	}
+
+	r = h.start()
+	base = r.baseURL(t)
+	<-h.started
+	close(h.release)
+	if got := waitStatus(t, base, sub.ID, "succeeded", "failed", "blocked"); got != "succeeded" {
+		t.Errorf("after the restart the run %s:\n%s", got, r.stderr.String())
+	}
+	r.stop(t)
 }
