@@ -3,12 +3,12 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/mediatorhq/mediator/internal/testenv"
 )
 
 var (
@@ -32,9 +30,8 @@ var (
 // --no-daemon: mediator starts node, lists, pins and calls) against warm
 // (through the socket of a daemon that holds the session), alternating
 // in the same run, with the ratio cold/warm per round and its median.
-// The daemon side is the commands package's TestWarmDaemonProcess (the
-// CLI's own orchestrator behind daemon.ServeLocal) until `mediator
-// daemon` serves the socket. mediator runs as a user runs it: file
+// The daemon is `mediator daemon` (HTTP on a loopback port of its
+// choosing). mediator runs as a user runs it: file
 // keyring with a passphrase, keyed audit log, pins on disk. Leftover
 // processes of a cold call (node exiting, mediator's watchdog) are waited
 // for between runs, outside the timing. It prints numbers and asserts
@@ -48,12 +45,6 @@ func TestWarmCallRatio(t *testing.T) {
 	}
 	bins := filepath.Join(t.TempDir(), "bin")
 	build(t, bins, "./cmd/mediator")
-	daemonBin := filepath.Join(bins, "commands.test")
-	cmd := exec.Command("go", "test", "-c", "-o", daemonBin, "./cmd/internal/commands")
-	cmd.Dir = testenv.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go test -c ./cmd/internal/commands: %v\n%s", err, out)
-	}
 	mediator := filepath.Join(bins, "mediator")
 
 	home := t.TempDir()
@@ -82,46 +73,26 @@ func TestWarmCallRatio(t *testing.T) {
 	coldOut := runOut(t, &cold)
 	reapExcept(t, 0)
 
-	d := exec.Command(daemonBin, "-test.run", "^TestWarmDaemonProcess$")
-	d.Env = append(env, "MEDIATOR_WARM_DAEMON_CONFIG="+cfgPath)
-	stdin, err := d.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := d.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := exec.Command(mediator, "--config", cfgPath, "daemon", "--listen", "127.0.0.1:0")
+	d.Env = env
 	var daemonErr bytes.Buffer
-	d.Stderr = &daemonErr
+	d.Stdout, d.Stderr = io.Discard, &daemonErr
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		stdin.Close()
-		if err := d.Wait(); err != nil {
-			t.Errorf("the daemon: %v\n%s", err, daemonErr.String())
-		}
+		_ = d.Process.Signal(unix.SIGTERM)
+		_ = d.Wait()
 	}()
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "warm daemon ready" {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
+	socket := filepath.Join(home, "state", "mediator", "daemon.sock")
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
+			break
 		}
-		ready <- errors.New("the daemon exited before it was ready")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatalf("%v\n%s", err, daemonErr.String())
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("mediator daemon did not listen on %s in 30s\n%s", socket, daemonErr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the daemon was not ready in 30s\n%s", daemonErr.String())
 	}
 	// The first warm call connects the daemon's session to node.
 	if out := runOut(t, &warmSide); out != coldOut {

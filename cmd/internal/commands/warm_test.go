@@ -3,8 +3,6 @@ package commands_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,53 +151,6 @@ func TestWarmCallRefusesAnOpenSocket(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "warning: not using the daemon socket "+d.socket+": "+d.socket+" is open to other users (mode 0666); it must be 0600; working without the daemon") {
 		t.Errorf("no warning about the socket: %q", r.stderr)
-	}
-}
-
-// WarmDaemonEnv names the config TestWarmDaemonProcess serves.
-const warmDaemonEnv = "MEDIATOR_WARM_DAEMON_CONFIG"
-
-// TestWarmDaemonProcess is the daemon's local API in a process of its
-// own, for bench/TestWarmCallRatio until `mediator daemon` serves it: with
-// MEDIATOR_WARM_DAEMON_CONFIG set to a config file, it builds the
-// orchestrator as the CLI does (from the process environment), listens
-// on the config's socket, prints "warm daemon ready" on stdout and
-// serves until its stdin closes. Without the variable it does nothing.
-func TestWarmDaemonProcess(t *testing.T) {
-	cfgPath := os.Getenv(warmDaemonEnv)
-	if cfgPath == "" {
-		return
-	}
-	f := cmdutil.New(iostreams.System(), "bench", os.LookupEnv)
-	f.ConfigFlag = cfgPath
-	f.NoPrompt = true
-	cfg, err := f.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	o, err := f.Orchestrator(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	defer o.Close()
-	id, err := daemon.IdentityOf(cfg.Path, cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := daemon.ListenLocal(daemon.SocketPath(cfg.Daemon.Socket, cfg.StateDir), f.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
-	fmt.Println("warm daemon ready")
-	if err := daemon.ServeLocal(ctx, ln, o, daemon.LocalOptions{Identity: id, Redactor: f.Redactor, Logger: f.Logger()}); err != nil {
-		t.Fatal(err)
 	}
 }
 
