@@ -34,6 +34,7 @@ import (
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/serve"
+	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -64,6 +65,12 @@ type Options struct {
 	InsecureListen bool
 	// Grace is how long runs in progress get to finish on SIGTERM.
 	Grace time.Duration
+
+	// syncRedactor, when set, makes Redactor return the Factory's
+	// current one; called where the Factory may have replaced it (after
+	// an orchestrator is built), so other goroutines never read the
+	// Factory's field while it is written.
+	syncRedactor func()
 }
 
 // DefaultGrace is --grace's default.
@@ -97,9 +104,9 @@ fronts it.
 
 SIGTERM (or Ctrl-C) stops accepting and gives runs in progress --grace to
 finish; the rest are journalled interrupted and resume at the next start.
-SIGHUP reloads the config's schedules, tokens and workflow files; a config
-with problems is not taken: the old one stays and every problem is
-logged. Logs are JSON lines on stderr. The file keyring's passphrase is
+SIGHUP reloads the config's servers, schedules, tokens and workflow files
+(runs in progress finish on the servers they began with); a config with
+problems is not taken: the old one stays and every problem is logged. Logs are JSON lines on stderr. The file keyring's passphrase is
 read from $MEDIATOR_KEYRING_PASSPHRASE_FILE (systemd's LoadCredential) or
 $MEDIATOR_KEYRING_PASSPHRASE. docs/daemon.md has the details.
 
@@ -118,6 +125,11 @@ the address could not be used; 143 stopped by SIGTERM.`,
 			if fl := cmd.Flag("log-level"); fl != nil && fl.Changed {
 				level, _ = cmdutil.ParseLogLevel(f.LogLevel)
 			}
+			var red atomic.Pointer[credentials.Redactor]
+			red.Store(f.Redactor)
+			opts.Redactor = red.Load
+			opts.Workflows.Redactor = red.Load
+			opts.syncRedactor = func() { red.Store(f.Redactor) }
 			logger := NewLogger(f.IOStreams.ErrOut, level, opts.Redactor)
 			opts.Logger = func() *slog.Logger { return logger }
 			// The orchestrator and everything else the Factory builds log
@@ -179,17 +191,125 @@ type daemond struct {
 	opts   *Options
 	logger *slog.Logger
 
+	// addr, tlsOn and insecure are how the HTTP face listens, fixed
+	// until a restart; baseURL is where it is reached.
+	addr            string
+	tlsOn, insecure bool
+	baseURL         string
+
 	mu      sync.Mutex
 	cfg     *config.Config
 	sched   *daemon.Scheduler
 	runs    *daemon.Runs
-	orch    *orchestrator.Orchestrator
+	gen     *servers
 	metrics *daemon.Metrics
-	// baseURL is where the HTTP face is reached.
-	baseURL string
+	// retired counts the server generations a reload replaced that are
+	// still open for the runs that use them.
+	retired sync.WaitGroup
 	// handler is the HTTP face, replaced by a reload.
 	handler atomic.Pointer[http.Handler]
-	mcp     http.Handler
+}
+
+// servers is one generation of the daemon's servers: the orchestrator,
+// /mcp's server over it, and the CLI's socket served with it. A reload
+// that changes the servers builds another and retires this one once the
+// runs started on it have ended.
+type servers struct {
+	orch *orchestrator.Orchestrator
+	srv  *serve.Server
+	// mcp is /mcp's handler; nil when /mcp is not served.
+	mcp       http.Handler
+	stopLocal context.CancelFunc
+	localDone chan error
+}
+
+// current is the servers new runs and calls use.
+func (d *daemond) current() *servers {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen
+}
+
+// mcpOptions is cfg's /mcp face, and whether it is served: it is when
+// serve.http has tokens or says auth: none, and its rules allow the
+// daemon's address.
+func (d *daemond) mcpOptions(cfg *config.Config) (serve.HTTPOptions, bool, error) {
+	o := cfg.ServeHTTPOptions(d.baseURL)
+	if !o.NoAuth && len(o.Tokens) == 0 {
+		return o, false, nil
+	}
+	if err := o.CheckListen(d.addr, d.tlsOn, d.insecure); err != nil {
+		return o, false, fmt.Errorf("/mcp: %w", err)
+	}
+	o.Logger = d.logger
+	return o, true, nil
+}
+
+// connect builds a generation of servers under cfg: /mcp's server, and
+// the orchestrator over every usable server answering through its host.
+func (d *daemond) connect(ctx context.Context, cfg *config.Config) (*servers, error) {
+	mcpOpts, serveMCP, err := d.mcpOptions(cfg)
+	if err != nil {
+		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
+	}
+	g := &servers{}
+	sopts := &servecmd.Options{IO: d.opts.IO, Config: d.opts.Config, Secrets: d.opts.Secrets, Orchestrator: d.opts.Orchestrator,
+		Logger: d.opts.Logger, Redactor: d.opts.Redactor, Workflows: d.opts.Workflows}
+	if g.srv, err = servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return g.orch }); err != nil {
+		return nil, err
+	}
+	if g.orch, err = d.opts.Orchestrator(ctx, cfg, g.srv.Host()); err != nil {
+		g.srv.Close()
+		return nil, err
+	}
+	g.srv.SetOrchestrator(g.orch)
+	if d.opts.syncRedactor != nil {
+		d.opts.syncRedactor() // opening the keyring replaced it
+	}
+	if serveMCP {
+		if g.mcp, err = serve.HTTPHandler(g.srv, mcpOpts); err != nil {
+			g.close()
+			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
+		}
+	}
+	return g, nil
+}
+
+// serveLocal serves the CLI's socket with g's orchestrator, for the
+// config cfg is (the CLI uses a daemon only for the config it loaded).
+func (d *daemond) serveLocal(g *servers, cfg *config.Config) (string, error) {
+	sock := daemon.SocketPath(cfg.Daemon.Socket, cfg.StateDir)
+	id, err := daemon.IdentityOf(cfg.Path, cfg.StateDir)
+	if err != nil {
+		return sock, err
+	}
+	lln, err := daemon.ListenLocal(sock, d.logger)
+	if err != nil {
+		return sock, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	g.stopLocal, g.localDone = stop, make(chan error, 1)
+	go func() {
+		g.localDone <- daemon.ServeLocal(ctx, lln, g.orch, daemon.LocalOptions{Identity: id, Redactor: d.opts.Redactor(), Logger: d.logger})
+	}()
+	return sock, nil
+}
+
+// stopSocket stops serving the CLI's socket, letting calls under way end.
+func (g *servers) stopSocket() {
+	if g.stopLocal != nil {
+		g.stopLocal()
+		<-g.localDone
+		g.stopLocal = nil
+	}
+}
+
+// close closes the socket, /mcp's server (its runs still going are
+// journalled cancelled), then the orchestrator.
+func (g *servers) close() {
+	g.stopSocket()
+	g.srv.Close()
+	g.orch.Close()
 }
 
 func daemonRun(ctx context.Context, opts *Options) error {
@@ -201,7 +321,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s does not exist: the daemon serves the servers and workflows of a config file; write one (mediator servers add, docs/daemon.md)", cfg.Path)
 	}
 	logger := opts.Logger()
-	d := &daemond{opts: opts, logger: logger, cfg: cfg}
+	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen}
 
 	lock, err := daemon.AcquireLock(cfg.StateDir)
 	if err != nil {
@@ -215,59 +335,43 @@ func daemonRun(ctx context.Context, opts *Options) error {
 
 	// The HTTP face's safety is decided before anything connects.
 	dc := cfg.Daemon
-	addr := opts.Addr
-	if addr == "" {
-		addr = dc.Listen
+	d.addr = opts.Addr
+	if d.addr == "" {
+		d.addr = dc.Listen
 	}
-	tlsOn := dc.TLS.Cert != ""
-	if err := (serve.HTTPOptions{Tokens: dc.Tokens}).CheckListen(addr, tlsOn, opts.InsecureListen); err != nil {
+	d.tlsOn = dc.TLS.Cert != ""
+	if err := (serve.HTTPOptions{Tokens: dc.Tokens}).CheckListen(d.addr, d.tlsOn, opts.InsecureListen); err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%s", listenWords.Replace(err.Error()))
 	}
-	mcpOpts := cfg.ServeHTTPOptions("")
-	serveMCP := mcpOpts.NoAuth || len(mcpOpts.Tokens) > 0
-	if serveMCP {
-		if err := mcpOpts.CheckListen(addr, tlsOn, opts.InsecureListen); err != nil {
-			return cmdutil.Errorf(cmdutil.ExitUsage, "/mcp: %v", err)
-		}
-	} else {
-		logger.Warn("/mcp is not served: serve.http has no tokens; add one (mediator serve token create NAME) or write serve: {http: {auth: none}} on loopback")
+	if _, _, err := d.mcpOptions(cfg); err != nil {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
 	var tlsCfg *tls.Config
-	if tlsOn {
+	if d.tlsOn {
 		if tlsCfg, err = loadTLS(ctx, opts, cfg); err != nil {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
-		return cmdutil.Errorf(cmdutil.ExitConnect, "listening on %s: %v", addr, err)
+		return cmdutil.Errorf(cmdutil.ExitConnect, "listening on %s: %v", d.addr, err)
 	}
 	defer ln.Close()
 	d.baseURL = endpointBase(ln.Addr(), tlsCfg != nil)
 
 	// The servers, behind /mcp's host.
-	var orch *orchestrator.Orchestrator
-	sopts := &servecmd.Options{IO: opts.IO, Config: opts.Config, Secrets: opts.Secrets, Orchestrator: opts.Orchestrator,
-		Logger: opts.Logger, Redactor: opts.Redactor, Workflows: opts.Workflows}
-	srv, err := servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return orch })
-	if err != nil {
+	if d.gen, err = d.connect(ctx, cfg); err != nil {
 		return err
 	}
-	if orch, err = opts.Orchestrator(ctx, cfg, srv.Host()); err != nil {
-		srv.Close()
-		return err
+	if d.gen.mcp == nil {
+		logger.Warn("/mcp is not served: serve.http has no tokens; add one (mediator serve token create NAME) or write serve: {http: {auth: none}} on loopback")
 	}
-	defer orch.Close()
-	defer srv.Close() // before the orchestrator: /mcp's runs still going are journalled as cancelled
-	srv.SetOrchestrator(orch)
-	d.orch = orch
-	if serveMCP {
-		mcpOpts.URL = d.baseURL
-		mcpOpts.Logger = logger
-		if d.mcp, err = serve.HTTPHandler(srv, mcpOpts); err != nil {
-			return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
-		}
-	}
+	defer func() {
+		// Runs are over by now, so the generations a reload replaced
+		// close; then the current one.
+		d.retired.Wait()
+		d.current().close()
+	}()
 
 	// Runs, and the runs a shutdown or crash left.
 	catalog, err := d.loadCatalog(ctx, cfg)
@@ -279,7 +383,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
 		Metrics:  d.metrics,
 		StateDir: cfg.StateDir, Catalog: catalog,
-		Orchestrator:      func() *orchestrator.Orchestrator { return orch },
+		Orchestrator:      func() *orchestrator.Orchestrator { return d.current().orch },
 		PolicyFlows:       pol.Flows,
 		TrustAnnotations:  pol.TrustAnnotations,
 		Server:            flowrun.ServerCheck(cfg),
@@ -307,24 +411,13 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}
 
 	// The CLI's socket.
-	sock := daemon.SocketPath(dc.Socket, cfg.StateDir)
-	id, err := daemon.IdentityOf(cfg.Path, cfg.StateDir)
+	sock, err := d.serveLocal(d.gen, cfg)
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
 	}
-	lln, err := daemon.ListenLocal(sock, logger)
-	if err != nil {
-		return cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
-	}
-	localCtx, stopLocal := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLocal()
-	localDone := make(chan error, 1)
-	go func() {
-		localDone <- daemon.ServeLocal(localCtx, lln, orch, daemon.LocalOptions{Identity: id, Redactor: opts.Redactor(), Logger: logger})
-	}()
 
 	// The HTTP face.
-	h, err := d.buildHandler(cfg)
+	h, err := d.buildHandler(cfg, d.gen)
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
@@ -350,7 +443,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	// The first SIGTERM must leave the runs their grace, not mediator's
 	// usual second.
 	cmdutil.Linger(ctx, opts.Grace+cmdutil.InterruptGrace+5*time.Second)
-	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", serveMCP, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
+	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", d.gen.mcp != nil, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
 	if opts.Listening != nil {
 		opts.Listening(d.baseURL)
 	}
@@ -389,29 +482,27 @@ loop:
 	if err := d.runs.Shutdown(gctx); err != nil {
 		logger.Error("closing the run journal", "error", err.Error())
 	}
-	stopLocal()
-	<-localDone
 	if serveErr != nil {
 		return serveErr
 	}
 	return ctx.Err()
 }
 
-// buildHandler is the HTTP face under cfg's API tokens: /mcp when
+// buildHandler is the HTTP face under cfg's API tokens: g's /mcp when
 // served, and the run API (/v1, /healthz, /readyz, /metrics) for the
 // rest.
-func (d *daemond) buildHandler(cfg *config.Config) (http.Handler, error) {
+func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, error) {
 	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens,
-		Orchestrator: func() *orchestrator.Orchestrator { return d.orch },
+		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
 		Metrics:      d.metrics.Handler(), Logger: d.logger})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	if d.mcp != nil {
-		mux.Handle(serve.MCPPath, d.mcp)
-		mux.Handle(serve.MetadataPath, d.mcp)
-		mux.Handle(serve.MetadataPath+serve.MCPPath, d.mcp)
+	if m := g.mcp; m != nil {
+		mux.Handle(serve.MCPPath, m)
+		mux.Handle(serve.MetadataPath, m)
+		mux.Handle(serve.MetadataPath+serve.MCPPath, m)
 	}
 	mux.Handle("/", api)
 	return mux, nil
@@ -441,11 +532,13 @@ func (d *daemond) newScheduler(cfg *config.Config) (*daemon.Scheduler, error) {
 		StateDir: cfg.StateDir, Logger: d.logger})
 }
 
-// reload reads the config again and takes its schedules, API tokens and
-// workflow files. A config with any problem is not taken: the old one
-// stays and every problem is logged. What a reload cannot change (the
-// address, TLS, the socket, the state directory, the servers) is logged
-// as needing a restart.
+// reload reads the config again and takes it: the servers (a new
+// orchestrator, /mcp's server and the CLI's socket when the servers, the
+// policy, the credentials or the serve block changed), the schedules,
+// the API tokens and the workflow files. A config with any problem is
+// not taken: the old one stays and every problem is logged. What a
+// reload cannot change (the address, TLS, the state directory, the
+// bound on runs) is logged as needing a restart.
 func (d *daemond) reload(ctx context.Context) error {
 	cfg, err := d.opts.Config()
 	if err == nil {
@@ -458,7 +551,7 @@ func (d *daemond) reload(ctx context.Context) error {
 		return err
 	}
 	d.mu.Lock()
-	old := d.cfg
+	old, oldGen := d.cfg, d.gen
 	d.mu.Unlock()
 	var restart []string
 	if cfg.StateDir != old.StateDir {
@@ -467,17 +560,20 @@ func (d *daemond) reload(ctx context.Context) error {
 	if cfg.Daemon.Listen != old.Daemon.Listen {
 		restart = append(restart, "daemon.listen")
 	}
-	if cfg.Daemon.Socket != old.Daemon.Socket {
-		restart = append(restart, "daemon.socket")
-	}
 	if cfg.Daemon.TLS != old.Daemon.TLS {
 		restart = append(restart, "daemon.tls")
 	}
-	if !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Serve, old.Serve) {
-		restart = append(restart, "servers and serve")
-	}
 	if cfg.Daemon.MaxConcurrentRuns != old.Daemon.MaxConcurrentRuns {
 		restart = append(restart, "daemon.max_concurrent_runs")
+	}
+	if cfg.StateDir != old.StateDir {
+		// The socket and the schedules' state live there: keep them.
+		cfg.StateDir = old.StateDir
+	}
+	if err := (serve.HTTPOptions{Tokens: cfg.Daemon.Tokens}).CheckListen(d.addr, d.tlsOn, d.insecure); err != nil {
+		err = errors.New(listenWords.Replace(err.Error()))
+		d.logReloadProblems(err)
+		return err
 	}
 	catalog, err := d.loadCatalog(ctx, cfg)
 	if err != nil {
@@ -489,28 +585,80 @@ func (d *daemond) reload(ctx context.Context) error {
 		d.logReloadProblems(err)
 		return err
 	}
-	h, err := d.buildHandler(cfg)
+	gen := oldGen
+	reconnect := !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Serve, old.Serve) ||
+		!reflect.DeepEqual(cfg.Policy, old.Policy) || cfg.Credentials != old.Credentials || cfg.Audit != old.Audit
+	if reconnect {
+		if gen, err = d.connect(ctx, cfg); err != nil {
+			d.logReloadProblems(err)
+			return err
+		}
+	}
+	h, err := d.buildHandler(cfg, gen)
 	if err != nil {
+		if gen != oldGen {
+			gen.close()
+		}
 		d.logReloadProblems(err)
 		return err
 	}
-	// Taken: the workflows, the schedules, the tokens.
+
+	// Taken. The CLI's socket moves to the new config (the CLI checks
+	// it serves the config it loaded), with the new servers if any.
+	oldGen.stopSocket()
+	if _, err := d.serveLocal(gen, cfg); err != nil {
+		d.logger.Error("the CLI's socket could not be served again; the CLI works without the daemon until a restart", "error", err.Error())
+	}
 	d.runs.SetCatalog(catalog)
 	d.mu.Lock()
 	oldSched := d.sched
-	d.sched = sched
-	d.cfg = cfg
+	d.sched, d.cfg, d.gen = sched, cfg, gen
 	d.mu.Unlock()
+	d.handler.Store(&h)
 	oldSched.Stop()
 	if err := sched.Start(ctx); err != nil {
 		d.logger.Error("scheduled runs missed during the reload were not all handled", "error", err.Error())
 	}
-	d.handler.Store(&h)
+	if gen != oldGen {
+		d.retire(ctx, oldGen)
+	}
 	if len(restart) > 0 {
 		d.logger.Warn("config reloaded, but these changes need a restart of the daemon to apply", "fields", restart)
 	}
-	d.logger.Info("config reloaded", "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
+	d.logger.Info("config reloaded", "servers_reconnected", reconnect, "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
 	return nil
+}
+
+// retire closes g once the runs running or queued now (one may have
+// just taken g's orchestrator) have ended; new runs use the current
+// servers. /mcp's sessions on g end with it: hosts connect again.
+func (d *daemond) retire(ctx context.Context, g *servers) {
+	var ids []string
+	for _, status := range []string{workflows.RunRunning, daemon.StatusQueued} {
+		lo := daemon.ListOptions{Status: status}
+		for {
+			page, err := d.runs.List(context.WithoutCancel(ctx), lo)
+			if err != nil {
+				d.logger.Error("listing the runs in progress to retire the old servers", "error", err.Error())
+				break
+			}
+			for _, r := range page.Runs {
+				ids = append(ids, r.ID)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			lo.Cursor = page.NextCursor
+		}
+	}
+	d.retired.Add(1)
+	go func() {
+		defer d.retired.Done()
+		for _, id := range ids {
+			_ = d.runs.Wait(context.Background(), id)
+		}
+		g.close()
+	}()
 }
 
 // logReloadProblems logs each problem of a config not taken, one record

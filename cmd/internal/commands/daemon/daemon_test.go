@@ -115,7 +115,11 @@ func newHome(t *testing.T) *home {
 }
 
 // write writes the config with daemonBlock.
-func (h *home) write(daemonBlock string) {
+func (h *home) write(daemonBlock string) { h.writeServers("", daemonBlock) }
+
+// writeServers writes the config with more servers (entries under
+// servers:) and daemonBlock.
+func (h *home) writeServers(more, daemonBlock string) {
 	h.t.Helper()
 	body := fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
 state_dir: %s
@@ -123,7 +127,7 @@ servers:
   echo:
     url: %s
     auth: {type: api-key, header: X-API-Key, secret: key}
-serve:
+`+more+`serve:
   http: {auth: none}
 daemon:
   listen: 127.0.0.1:0
@@ -512,5 +516,56 @@ func TestDaemonGraceAndResume(t *testing.T) {
 	if got := waitStatus(t, base, sub.ID, "succeeded", "failed", "blocked"); got != "succeeded" {
 		t.Errorf("after the restart the run %s:\n%s", got, r.stderr.String())
 	}
+	r.stop(t)
+}
+
+// A reload that adds a server connects a new orchestrator: /mcp offers
+// the new server's tools, calls work, and the old servers are closed
+// once no run uses them.
+func TestDaemonReloadServers(t *testing.T) {
+	h := newHome(t)
+	h.write("")
+	h.storeKey()
+	r := h.start()
+	base := r.baseURL(t)
+
+	f := h.factory(io.Discard)
+	cfg, err := f.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := f.Secrets(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Set("echo2", "key", credentials.NewSecret(canaryKey)); err != nil {
+		t.Fatal(err)
+	}
+	h.writeServers(fmt.Sprintf("  echo2:\n    url: %s\n    auth: {type: api-key, header: X-API-Key, secret: key}\n", h.serverURL), "")
+	r.reload <- nil
+	if err := <-r.reloaded; err != nil {
+		t.Fatalf("reload: %v\n%s", err, r.stderr.String())
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo2__echo", Arguments: map[string]any{"text": "hi"}})
+	if err != nil || res.IsError {
+		t.Fatalf("echo2__echo after the reload: %v %+v\n%s", err, res, r.stderr.String())
+	}
+	// The first orchestrator's echo session closes (no run used it).
+	for range 500 {
+		if strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
+		t.Errorf("the old servers were not closed:\n%s", r.stderr.String())
+	}
+	cs.Close()
 	r.stop(t)
 }
