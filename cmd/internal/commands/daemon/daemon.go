@@ -524,6 +524,18 @@ func (d *daemond) loadCatalog(ctx context.Context, cfg *config.Config) (*daemon.
 			d.logger.Warn("workflow cannot run", "workflow", w.Name, "file", w.Path, "problems", w.Problems)
 		}
 	}
+	// A schedule of a file that is not there would only fail at its
+	// fire time; one whose file does not validate is left to fail then
+	// (the file may be fixed and reloaded before).
+	var errs []error
+	for i, s := range cfg.Daemon.Schedules {
+		if c.Get(s.Workflow) == nil {
+			errs = append(errs, fmt.Errorf("%s: daemon.schedules[%d].workflow: no workflow file %s.flow.yaml (or .flow.yml) in %s", cfg.Path, i, s.Workflow, dir))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return c, nil
 }
 

@@ -355,12 +355,12 @@ func TestDaemonServes(t *testing.T) {
 // old one stays, and every problem is logged at its position.
 func TestDaemonReload(t *testing.T) {
 	h := newHome(t)
-	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * * *\"}\n")
+	h.write("  schedules:\n    - {workflow: say, cron: \"0 6 * * *\"}\n")
 	h.storeKey()
 	r := h.start()
 	r.baseURL(t)
 
-	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * *\"}\n    - {workflow: snow, cron: \"@daily\", missed: sometimes}\n")
+	h.write("  schedules:\n    - {workflow: say, cron: \"0 6 * *\"}\n    - {workflow: hold, cron: \"@daily\", missed: sometimes}\n")
 	r.reload <- nil
 	if err := <-r.reloaded; err == nil {
 		t.Fatal("a config with problems was taken")
@@ -375,7 +375,13 @@ func TestDaemonReload(t *testing.T) {
 		t.Errorf("logged a reload that did not happen:\n%s", logs)
 	}
 
-	h.write("  schedules:\n    - {workflow: rain, cron: \"0 6 * * *\"}\n    - {workflow: snow, cron: \"@daily\"}\n")
+	h.write("  schedules:\n    - {workflow: say, cron: \"0 6 * * *\"}\n    - {workflow: rain, cron: \"@daily\"}\n")
+	r.reload <- nil
+	if err := <-r.reloaded; err == nil || !strings.Contains(r.stderr.String(), `daemon.schedules[1].workflow: no workflow file rain.flow.yaml`) {
+		t.Fatalf("a schedule of a missing workflow file was taken: %v\n%s", err, r.stderr.String())
+	}
+
+	h.write("  schedules:\n    - {workflow: say, cron: \"0 6 * * *\"}\n    - {workflow: hold, cron: \"@daily\"}\n")
 	r.reload <- nil
 	if err := <-r.reloaded; err != nil {
 		t.Fatalf("a good config was refused: %v", err)
