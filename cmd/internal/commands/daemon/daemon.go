@@ -106,9 +106,12 @@ SIGTERM (or Ctrl-C) stops accepting and gives runs in progress --grace to
 finish; the rest are journalled interrupted and resume at the next start.
 SIGHUP reloads the config's servers, schedules, tokens and workflow files
 (runs in progress finish on the servers they began with); a config with
-problems is not taken: the old one stays and every problem is logged. Logs are JSON lines on stderr. The file keyring's passphrase is
-read from $MEDIATOR_KEYRING_PASSPHRASE_FILE (systemd's LoadCredential) or
-$MEDIATOR_KEYRING_PASSPHRASE. docs/daemon.md has the details.
+problems is not taken: the old one stays and every problem is logged.
+
+Logs are JSON lines on stderr, at info unless --log-level says otherwise.
+The file keyring's passphrase is read from $MEDIATOR_KEYRING_PASSPHRASE,
+else from the file $MEDIATOR_KEYRING_PASSPHRASE_FILE names (systemd's
+LoadCredential). docs/daemon.md has the details.
 
 Exit codes: 0 stopped; 2 refused (config, unsafe listen address, another
 daemon running for the state directory); 3 the keyring, a certificate or
