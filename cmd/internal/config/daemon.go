@@ -20,8 +20,8 @@ import (
 const DefaultDaemonListen = "127.0.0.1:7420"
 
 // DefaultMaxConcurrentRuns bounds the daemon's runs in progress unless
-// daemon.max_concurrent_runs says otherwise.
-const DefaultMaxConcurrentRuns = 4
+// daemon.max_concurrent_runs says otherwise: the run manager's default.
+const DefaultMaxConcurrentRuns = daemon.DefaultMaxConcurrentRuns
 
 // Daemon is the daemon block: what `mediator daemon` serves and runs.
 type Daemon struct {
