@@ -24,9 +24,9 @@ import (
 )
 
 // crashFlow books once per run (an unsafe tool made safe to repeat by
-// its idempotency key) and then waits on a read-only tool that holds
-// until the test lets it go, so a kill lands with runs mid-run and their
-// booking journalled.
+// its idempotency key) and then waits on a read-only tool; the test's
+// servers hold one of the two until it lets them go, so a kill lands
+// with runs mid-run.
 const crashFlow = `version: 1
 name: crash
 flows: ["booker -> slow"]
@@ -89,19 +89,53 @@ func daemonAPI(t *testing.T, method, url, token, key, body string, out any) (int
 // The issue's crash test: the real binary as a daemon, runs submitted
 // over the API with Idempotency-Keys, kill -9 while some run and some
 // wait in the queue, a second start. Every submitted run is still there
-// and reaches a final state (succeeded: the interrupted ones resume,
-// reusing the journalled booking and sending the read-only wait again,
-// the queued ones start), the booking server saw each run's keyed call
-// exactly once, and submitting again with a key returns the run it made
-// before the crash.
+// and reaches a final state (succeeded: the interrupted ones resume, the
+// queued ones start), and submitting again with a key returns the run it
+// made before the crash. The booking server counts the keyed calls it
+// receives: killed after the bookings were answered, each run's keyed
+// call is made exactly once (the resume reuses the journalled result and
+// sends only the read-only wait again); killed with the bookings in
+// flight, the resume sends each interrupted booking once more with the
+// same key, so the server can tell it is the same booking (and no call
+// ever comes without its key).
 func TestDaemonCrashResume(t *testing.T) {
 	bin := buildMediator(t)
+	t.Run("waiting", func(t *testing.T) { crashResume(t, bin, false) })
+	t.Run("booking", func(t *testing.T) { crashResume(t, bin, true) })
+}
+
+// crashResume runs the crash test, killing the daemon with runs held in
+// the booking (inBooking) or in the wait after it.
+func crashResume(t *testing.T, bin string, inBooking bool) {
 	h := newMediatorHome(t, bin, nil)
+	// entered gets a call held by the server until its release closes;
+	// the step not held has its release closed from the start.
+	entered := make(chan string, 64)
+	bookRelease, waitRelease := make(chan struct{}), make(chan struct{})
+	if inBooking {
+		close(waitRelease)
+	} else {
+		close(bookRelease)
+	}
+	hold := func(ctx context.Context, release chan struct{}, what string) error {
+		select {
+		case <-release:
+			return nil
+		default:
+		}
+		entered <- what
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 
 	book := &bookings{byKey: map[string]int{}}
 	bs := mcp.NewServer(&mcp.Implementation{Name: "booker", Version: "1"}, nil)
 	mcp.AddTool(bs, &mcp.Tool{Name: "book"},
-		func(_ context.Context, req *mcp.CallToolRequest, in struct {
+		func(ctx context.Context, req *mcp.CallToolRequest, in struct {
 			N string `json:"n"`
 		}) (*mcp.CallToolResult, any, error) {
 			book.mu.Lock()
@@ -111,20 +145,18 @@ func TestDaemonCrashResume(t *testing.T) {
 				book.nokey++
 			}
 			book.mu.Unlock()
+			if err := hold(ctx, bookRelease, in.N); err != nil {
+				return nil, nil, err
+			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "booked " + in.N}}}, nil, nil
 		})
-	entered := make(chan string, 64)
-	release := make(chan struct{})
 	ss := mcp.NewServer(&mcp.Implementation{Name: "slow", Version: "1"}, nil)
 	mcp.AddTool(ss, &mcp.Tool{Name: "wait", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in struct {
 			After string `json:"after"`
 		}) (*mcp.CallToolResult, any, error) {
-			entered <- in.After
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+			if err := hold(ctx, waitRelease, in.After); err != nil {
+				return nil, nil, err
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done " + in.After}}}, nil, nil
 		})
@@ -190,15 +222,15 @@ func TestDaemonCrashResume(t *testing.T) {
 		}
 		ids[i] = sub.ID
 	}
-	// The first maxRunning runs have booked and are waiting; the others
-	// are queued behind them.
+	// The first maxRunning runs are held in the booking or the wait; the
+	// others are queued behind them.
 	for range maxRunning {
 		select {
 		case <-entered:
 		case err := <-done:
 			t.Fatalf("the daemon ended: %v\n%s", err, stderr.String())
 		case <-time.After(time.Minute):
-			t.Fatalf("the runs never reached the slow step:\n%s", stderr.String())
+			t.Fatalf("the runs never reached the held step:\n%s", stderr.String())
 		}
 	}
 	statuses := map[string]int{}
@@ -215,25 +247,29 @@ func TestDaemonCrashResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	close(release)
+	if inBooking {
+		close(bookRelease)
+	} else {
+		close(waitRelease)
+	}
 	booked, _ := book.snapshot()
 	if len(booked) != maxRunning {
 		t.Fatalf("bookings before the restart: %v, want %d", booked, maxRunning)
 	}
 
 	_, stderr, done, base = start()
-	resumed := 0
+	resumed := map[string]bool{}
 	for _, id := range ids {
 		info := waitRunFinal(t, base, token, id, done, stderr)
 		if info.Status != "succeeded" {
 			t.Errorf("run %s after the restart: %s %s\n%s", id, info.Status, info.Error, stderr.String())
 		}
 		if info.Resumes > 0 {
-			resumed++
+			resumed[id] = true
 		}
 	}
-	if resumed != maxRunning {
-		t.Errorf("%d runs resumed after the kill, want the %d that were running", resumed, maxRunning)
+	if len(resumed) != maxRunning {
+		t.Errorf("%d runs resumed after the kill, want the %d that were running", len(resumed), maxRunning)
 	}
 
 	booked, nokey := book.snapshot()
@@ -241,8 +277,13 @@ func TestDaemonCrashResume(t *testing.T) {
 		t.Errorf("%d bookings came without an idempotency key", nokey)
 	}
 	for _, id := range ids {
-		if n := booked[id+"-book"]; n != 1 {
-			t.Errorf("run %s booked %d times, want once (server's count: %v)", id, n, booked)
+		want := 1
+		if inBooking && resumed[id] {
+			// Sent before the kill, and again by the resume, same key.
+			want = 2
+		}
+		if n := booked[id+"-book"]; n != want {
+			t.Errorf("the server got run %s's keyed booking %d times, want %d (by key: %v)", id, n, want, booked)
 		}
 	}
 	if len(booked) != runs {
