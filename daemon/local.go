@@ -280,6 +280,7 @@ func LocalHandler(orch *orchestrator.Orchestrator, opts LocalOptions) http.Handl
 	mux.HandleFunc("POST "+LocalPathTools, h.tools)
 	mux.HandleFunc("POST "+LocalPathRead, h.read)
 	mux.HandleFunc("POST "+LocalPathServers, h.servers)
+	h.mountFlow(mux)
 	return h.checkIdentity(mux)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/daemonclient"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/cmd/internal/prompter"
 	"github.com/mediatorhq/mediator/credentials"
@@ -34,6 +35,9 @@ type Env struct {
 	// Terminal is where a server's questions would be asked; the live
 	// view holds it while it draws (nil: nothing to hold).
 	Terminal func() *prompter.Terminal
+	// Daemon is the orchestrator of the daemon running for the config, or
+	// nil (none, or --no-daemon): Connect makes the run's calls through it.
+	Daemon func(context.Context, *config.Config) *daemonclient.Orchestrator
 }
 
 // NewEnv takes the workflow commands' dependencies from f.
@@ -45,6 +49,7 @@ func NewEnv(f *cmdutil.Factory) Env {
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		Policy:       ConfigPolicy,
 		Terminal:     f.Terminal,
+		Daemon:       cmdutil.NewServerDeps(f).Daemon,
 	}
 }
 
@@ -153,22 +158,44 @@ func Servers(f *flow.Flow) []string { return f.Servers() }
 // WithAuditLoss adds to runErr the loss of any of the run's audit records.
 // The last steps' records are written behind them, and a run whose records
 // are lost was not fully audited; a cancelled run waits for them too.
-func WithAuditLoss(ctx context.Context, o *orchestrator.Orchestrator, runErr error) error {
+func WithAuditLoss(ctx context.Context, o interface{ SyncAudit(context.Context) error }, runErr error) error {
 	if err := o.SyncAudit(context.WithoutCancel(ctx)); err != nil {
 		return errors.Join(runErr, err)
 	}
 	return runErr
 }
 
-// Connect checks that every server the flow calls is configured and builds
-// an orchestrator over just those, its audit log open: the progress view
-// takes over the terminal, so any prompt for the keyring (the audit key is
-// there) comes now.
-func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*orchestrator.Orchestrator, error) {
+// Conn is where a run's calls go: the CLI's own orchestrator, or the
+// daemon running for the config (daemonclient.FlowCaller), whose
+// orchestrator decides, calls and audits them the same way.
+type Conn interface {
+	// Runtime is the in-process runtime making the run's calls.
+	Runtime() workflows.Runtime
+	// SyncAudit waits for the run's audit records and reports any lost.
+	SyncAudit(context.Context) error
+	Close() error
+}
+
+// orchConn is the CLI's own orchestrator as a Conn.
+type orchConn struct{ *orchestrator.Orchestrator }
+
+func (c orchConn) Runtime() workflows.Runtime { return Runtime(c.Orchestrator) }
+
+// Connect checks that every server the flow calls is configured and
+// returns the daemon running for the config when there is one (see
+// Env.Daemon), else builds an orchestrator over just those servers, its
+// audit log open: the progress view takes over the terminal, so any
+// prompt for the keyring (the audit key is there) comes now.
+func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (Conn, error) {
 	servers := Servers(f)
 	for _, s := range servers {
 		if _, err := cmdutil.CheckServer(cfg, s); err != nil {
 			return nil, fmt.Errorf("%s calls server %q: %w", f.Source, s, err)
+		}
+	}
+	if env.Daemon != nil {
+		if d := env.Daemon(ctx, cfg); d != nil {
+			return d.FlowCaller(), nil
 		}
 	}
 	o, err := env.Orchestrator(ctx, cfg, servers...)
@@ -179,7 +206,7 @@ func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (*o
 		o.Close()
 		return nil, err
 	}
-	return o, nil
+	return orchConn{o}, nil
 }
 
 // JournalPath is where the run journal lives: the state directory.

@@ -113,7 +113,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	}
 	defer o.Close()
 	red := opts.Env.Redactor()
-	rt := flowrun.Runtime(o)
+	rt := o.Runtime()
 	res, runErr := flowrun.Execute(ctx, opts.Env, f, red, func(ctx context.Context, progress func(workflows.Event)) (*workflows.RunResult, error) {
 		return workflows.Resume(ctx, f, rec.ID, workflows.RunOptions{
 			Runtime: rt, Journal: j, FlowPath: rec.FlowPath,

@@ -140,7 +140,7 @@ func runRun(ctx context.Context, opts *Options) error {
 	}
 	defer o.Close()
 	red := opts.Env.Redactor()
-	rt := flowrun.Runtime(o)
+	rt := o.Runtime()
 	if opts.DryRun != "" {
 		return dryRun(ctx, opts, f, rt, inputs, pol)
 	}
