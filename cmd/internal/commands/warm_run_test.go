@@ -1,11 +1,16 @@
 package commands_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/internal/hostile"
 )
 
 // runIDs and durations differ from one run to the next, with or without
@@ -55,6 +60,7 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	invocations := [][]string{
 		{"run", okFlow},
 		{"run", okFlow, "--json"},
+		{"run", okFlow, "--dry-run"},
 		{"run", leakFlow},
 		{"run", failFlow},
 	}
@@ -62,10 +68,10 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	for i, args := range invocations {
 		cold[i] = e.run("", args...)
 	}
-	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, `"said": "hello"`) || cold[2].code != 2 || cold[3].code != 1 {
+	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, `"said": "hello"`) || cold[3].code != 2 || cold[4].code != 1 {
 		t.Fatalf("the cold answers are not what this test expects: %+v", cold)
 	}
-	failedRun := runID(t, cold[3])
+	failedRun := runID(t, cold[4])
 	coldResume := normalizeRun(e.run("", "resume", failedRun))
 
 	d := startWarmDaemon(t, e)
@@ -82,10 +88,12 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	compare("warm")
 	// The chain's two calls (twice) and the failing call reach the
 	// daemon, each after the tool's description the retry rule reads;
-	// the undeclared flow is refused by the CLI before anything connects.
+	// the dry run asks for the descriptions (each twice: for the retry
+	// rule and to check the arguments); the undeclared flow is refused
+	// by the CLI before anything connects.
 	warmCalls := d.calls.Load()
-	if warmCalls != 2*(2*2)+2 {
-		t.Errorf("the daemon answered %d requests, want 10: 5 calls and their tools' descriptions", warmCalls)
+	if warmCalls != 2*(2*2)+2+4 {
+		t.Errorf("the daemon answered %d requests, want 14: 5 calls and their tools' descriptions, 4 for the dry run", warmCalls)
 	}
 	if r := normalizeRun(e.run("", "resume", failedRun)); r != coldResume {
 		t.Errorf("resume through the daemon:\n%+v\nalone:\n%+v", r, coldResume)
@@ -101,4 +109,41 @@ func TestWarmRunSameAsCold(t *testing.T) {
 
 	// The daemon's records and the CLI's are one intact audit log.
 	e.mustRun("", "audit", "verify")
+}
+
+// Ctrl-C during a run whose call the daemon is making as an MCP task
+// cancels the task on the server (the daemon's orchestrator sees the
+// CLI's request end) and exits 130; the task's id reached the CLI's
+// journal.
+func TestWarmRunCtrlCCancelsTask(t *testing.T) {
+	s := hostile.NewTaskServer(hostile.TaskServerOptions{})
+	e := taskEnv(t, s)
+	fl := filepath.Join(e.dir, "research.flow.yaml")
+	if err := os.WriteFile(fl, []byte("version: 1\nname: research\nsteps:\n  - id: r\n    call: {server: lab, tool: "+hostile.TaskTool+"}\n    with: {topic: tides}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startWarmDaemon(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for s.Count("tasks/get") == 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // Ctrl-C
+	}()
+	r := e.runCtx(ctx, "", "run", fl)
+	expectCode(t, r, cmdutil.ExitInterrupted, "Ctrl-C during a task through the daemon")
+	if d.calls.Load() == 0 {
+		t.Fatal("the run did not go through the daemon")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Status("task-1") != "cancelled" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := s.Status("task-1"); got != "cancelled" {
+		t.Errorf("task-1 is %q on the server, want cancelled (sent %+v)", got, s.Sent())
+	}
+	if j := e.run("", "runs", "show", runID(t, r), "--json"); !strings.Contains(j.stdout, "task-1") {
+		t.Errorf("the journal does not hold the task's id:\n%s\n%s", j.stdout, j.stderr)
+	}
 }
