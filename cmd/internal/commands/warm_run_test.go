@@ -31,8 +31,9 @@ func normalizeRun(r result) result {
 // TestWarmRunSameAsCold: `mediator run` through the daemon (its calls made
 // by the daemon's orchestrator, the run and its journal in the CLI)
 // prints what it prints alone, with the same exit codes: a chain across
-// two servers its flows: declares, the same chain undeclared (refused,
-// exit 2), and a tool's error result (exit 1); --no-daemon bypasses the
+// two servers its flows: declares (also --json and --dry-run), the same
+// chain undeclared (refused, exit 2), a tool's error result (exit 1) and
+// an unreachable server (exit 3); --no-daemon bypasses the
 // daemon; and `mediator resume` of the failed run goes through it too.
 func TestWarmRunSameAsCold(t *testing.T) {
 	e := newTestEnv(t)
@@ -40,7 +41,8 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	notes, _ := startServer(t, canaryKey)
 	e.writeConfig("servers:\n" +
 		"  weather:\n    url: " + weather.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n" +
-		"  notes:\n    url: " + notes.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n")
+		"  notes:\n    url: " + notes.URL + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n" +
+		"  down:\n    url: " + downURL(t) + "\n    timeout: 10s\n")
 	e.mustRun(canaryKey, "secret", "set", "weather", "api-key")
 	e.mustRun(canaryKey, "secret", "set", "notes", "api-key")
 	flowFile := func(name, body string) string {
@@ -57,18 +59,20 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	okFlow := flowFile("chain", "flows: [\"weather -> notes\"]\n"+chain)
 	leakFlow := flowFile("leak", chain)
 	failFlow := flowFile("fail", "steps:\n  - id: a\n    call: {server: weather, tool: fail}\n")
+	downFlow := flowFile("down", "steps:\n  - id: a\n    call: {server: down, tool: echo}\n    with: {text: hi}\n")
 	invocations := [][]string{
 		{"run", okFlow},
 		{"run", okFlow, "--json"},
 		{"run", okFlow, "--dry-run"},
 		{"run", leakFlow},
 		{"run", failFlow},
+		{"run", downFlow},
 	}
 	cold := make([]result, len(invocations))
 	for i, args := range invocations {
 		cold[i] = e.run("", args...)
 	}
-	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, `"said": "hello"`) || cold[3].code != 2 || cold[4].code != 1 {
+	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, `"said": "hello"`) || cold[3].code != 2 || cold[4].code != 1 || cold[5].code != 3 {
 		t.Fatalf("the cold answers are not what this test expects: %+v", cold)
 	}
 	failedRun := runID(t, cold[4])
@@ -89,11 +93,12 @@ func TestWarmRunSameAsCold(t *testing.T) {
 	// The chain's two calls (twice) and the failing call reach the
 	// daemon, each after the tool's description the retry rule reads;
 	// the dry run asks for the descriptions (each twice: for the retry
-	// rule and to check the arguments); the undeclared flow is refused
-	// by the CLI before anything connects.
+	// rule and to check the arguments); the unreachable server's
+	// description fails, so nothing is called; the undeclared flow is
+	// refused by the CLI before anything connects.
 	warmCalls := d.calls.Load()
-	if warmCalls != 2*(2*2)+2+4 {
-		t.Errorf("the daemon answered %d requests, want 14: 5 calls and their tools' descriptions, 4 for the dry run", warmCalls)
+	if warmCalls != 2*(2*2)+2+4+1 {
+		t.Errorf("the daemon answered %d requests, want 15: 5 calls and their tools' descriptions, 4 for the dry run, 1 for the unreachable server", warmCalls)
 	}
 	if r := normalizeRun(e.run("", "resume", failedRun)); r != coldResume {
 		t.Errorf("resume through the daemon:\n%+v\nalone:\n%+v", r, coldResume)

@@ -33,6 +33,8 @@ type flowDaemon struct {
 	orch  *orchestrator.Orchestrator
 	fc    *FlowCaller
 	audit string
+	// stop ends the daemon's socket (the daemon going away).
+	stop func()
 
 	mu   sync.Mutex
 	puts []map[string]any
@@ -91,11 +93,17 @@ func startFlowDaemon(t *testing.T) *flowDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- daemon.ServeLocal(ctx, ln, o, daemon.LocalOptions{Identity: id, Redactor: red}) }()
+	var stopOnce sync.Once
+	d.stop = func() {
+		stopOnce.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ServeLocal: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeLocal: %v", err)
-		}
+		d.stop()
 		o.Close()
 	})
 	c, err := Find(context.Background(), cfg, dir, sock)
@@ -273,5 +281,18 @@ func TestFlowCallerTasks(t *testing.T) {
 	if !errors.Is(localErr, connectors.ErrTaskNotFound) || !errors.Is(warmErr, connectors.ErrTaskNotFound) || localErr.Error() != warmErr.Error() {
 		t.Errorf("attaching to an unknown task: through the daemon %q (not found: %v); in process %q (not found: %v)",
 			warmErr, errors.Is(warmErr, connectors.ErrTaskNotFound), localErr, errors.Is(localErr, connectors.ErrTaskNotFound))
+	}
+}
+
+// A daemon that has gone away fails a run's next call as a transport
+// failure of its server (a connection error: exit 3), which the engine
+// may retry and the journal keeps resumable.
+func TestFlowCallerDaemonGone(t *testing.T) {
+	d := startFlowDaemon(t)
+	d.stop()
+	_, err := d.fc.CallTool(context.Background(), workflows.CallRequest{Server: "a", Tool: "get"})
+	var oe *orchestrator.Error
+	if workflows.ErrorClass(err) != workflows.ClassTransport || !errors.As(err, &oe) || oe.Kind != orchestrator.KindConnection || oe.Server != "a" {
+		t.Errorf("a call to a daemon gone: %v (class %q)", err, workflows.ErrorClass(err))
 	}
 }
