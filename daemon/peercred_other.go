@@ -2,7 +2,14 @@
 
 package daemon
 
-import "net"
+import (
+	"errors"
+	"net"
+)
+
+// errNoPeerCred: the platform gives no peer credentials, so no peer is
+// trusted.
+var errNoPeerCred = errors.New("peer credentials are not available on this platform")
 
 // PeerUID is not implemented off Linux: every peer is refused.
 func PeerUID(c *net.UnixConn) (int, error) { return -1, errNoPeerCred }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -125,7 +124,3 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
-
-// errNoPeerCred: the platform gives no peer credentials, so no peer is
-// trusted.
-var errNoPeerCred = errors.New("peer credentials are not available on this platform")
