@@ -9,7 +9,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/internal/suggest"
 	"github.com/mediatorhq/mediator/serve"
@@ -242,23 +241,7 @@ func (w *walker) buildDaemonTLS(t *DaemonTLS) {
 	if *t == (DaemonTLS{}) {
 		return
 	}
-	if t.Cert == "" {
-		w.keyAt(p, "cert is not set: name the certificate file (PEM), e.g. cert: /etc/mediator/daemon.crt")
-	} else {
-		t.Cert = w.absPath(p+".cert", t.Cert)
-	}
-	switch {
-	case t.KeySecret != "" && t.KeyFile != "":
-		w.keyAt(p+".key_file", "key_secret and key_file both name the private key; keep one")
-	case t.KeySecret == "" && t.KeyFile == "":
-		w.keyAt(p, "the private key is not named: write key_file: FILE, or key_secret: NAME (stored with mediator secret set %s NAME)", DaemonSecretServer)
-	case t.KeyFile != "":
-		t.KeyFile = w.absPath(p+".key_file", t.KeyFile)
-	default:
-		if err := credentials.ValidateName("key_secret", t.KeySecret); err != nil {
-			w.at(p+".key_secret", "%v", err)
-		}
-	}
+	w.certAndKey(p, DaemonSecretServer, &t.Cert, &t.KeyFile, t.KeySecret)
 	if t.ClientCA != "" {
 		t.ClientCA = w.absPath(p+".client_ca", t.ClientCA)
 	}

@@ -215,24 +215,30 @@ func (w *walker) buildServe(raw rawServe, cfg *Config) {
 // buildServeTLS checks serve.http.tls: a certificate and exactly one
 // source of its key.
 func (w *walker) buildServeTLS(t *connectors.TLSConfig) {
-	const p = "serve.http.tls"
 	if *t == (connectors.TLSConfig{}) {
 		return
 	}
-	if t.Cert == "" {
-		w.keyAt(p, "cert is not set: name the certificate file (PEM), e.g. cert: /etc/mediator/serve.crt")
+	w.certAndKey("serve.http.tls", ServeSecretServer, &t.Cert, &t.KeyFile, t.KeySecret)
+}
+
+// certAndKey checks the TLS block at p of mediator's own listener: a
+// certificate and exactly one source of its private key, a file or a
+// keyring item of secretServer. Paths are made absolute in place.
+func (w *walker) certAndKey(p, secretServer string, cert, keyFile *string, keySecret string) {
+	if *cert == "" {
+		w.keyAt(p, "cert is not set: name the certificate file (PEM), e.g. cert: /etc/mediator/%s.crt", secretServer)
 	} else {
-		t.Cert = w.absPath(p+".cert", t.Cert)
+		*cert = w.absPath(p+".cert", *cert)
 	}
 	switch {
-	case t.KeySecret != "" && t.KeyFile != "":
+	case keySecret != "" && *keyFile != "":
 		w.keyAt(p+".key_file", "key_secret and key_file both name the private key; keep one")
-	case t.KeySecret == "" && t.KeyFile == "":
-		w.keyAt(p, "the private key is not named: write key_secret: NAME (stored with mediator secret set %s NAME) or key_file: FILE", ServeSecretServer)
-	case t.KeyFile != "":
-		t.KeyFile = w.absPath(p+".key_file", t.KeyFile)
+	case keySecret == "" && *keyFile == "":
+		w.keyAt(p, "the private key is not named: write key_secret: NAME (stored with mediator secret set %s NAME) or key_file: FILE", secretServer)
+	case *keyFile != "":
+		*keyFile = w.absPath(p+".key_file", *keyFile)
 	default:
-		if err := credentials.ValidateName("key_secret", t.KeySecret); err != nil {
+		if err := credentials.ValidateName("key_secret", keySecret); err != nil {
 			w.at(p+".key_secret", "%v", err)
 		}
 	}
