@@ -258,7 +258,10 @@ func (c *Connector) adoptLocked(cs *mcp.ClientSession, st *httpStack) {
 	c.setStateLocked(StateReady, nil)
 	c.wg.Add(1)
 	go c.watch(cs, c.limit.trips.Load())
-	c.wg.Go(func() { c.resubscribe(cs) })
+	// The URIs subscribed before this session: one subscribed after it
+	// opened was sent on it already.
+	uris := c.subscribedURIs()
+	c.wg.Go(func() { c.resubscribe(cs, uris) })
 }
 
 // discard closes a session that nobody will use, off the caller's path.

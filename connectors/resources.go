@@ -270,12 +270,17 @@ func (c *Connector) resourceUpdated(_ context.Context, req *mcp.ResourceUpdatedN
 	}
 }
 
-// resubscribe subscribes a new session to every subscribed URI; a URI the
-// server refuses now is logged and stays subscribed for the next session.
-func (c *Connector) resubscribe(cs *mcp.ClientSession) {
+// subscribedURIs are the URIs with a subscription now, sorted.
+func (c *Connector) subscribedURIs() []string {
 	c.subs.mu.Lock()
-	uris := slices.Sorted(maps.Keys(c.subs.subs))
-	c.subs.mu.Unlock()
+	defer c.subs.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.subs.subs))
+}
+
+// resubscribe subscribes a new session to uris, those subscribed before it
+// opened; a URI the server refuses now is logged and stays subscribed for
+// the next session.
+func (c *Connector) resubscribe(cs *mcp.ClientSession, uris []string) {
 	for _, uri := range uris {
 		ctx, cancel := context.WithTimeout(c.life, c.cfg.Timeout)
 		err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: uri})
