@@ -108,7 +108,7 @@ func (c *Connector) callTool(ctx context.Context, name string, args any, meta mc
 	defer c.progress.track(ctx, params)()
 	p := c.newProbe(st)
 	res, err := cs.CallTool(ctx, params)
-	c.logsSettled(ctx)
+	c.noticesSettled(ctx)
 	var (
 		created *taskInfo
 		ext     bool

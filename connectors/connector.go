@@ -87,11 +87,11 @@ type Connector struct {
 
 	// hostMu guards the roots offered and the go-sdk client of the
 	// latest connect attempt, which SetRoots tells of a change.
-	hostMu sync.Mutex
-	roots  []string
-	client *mcp.Client
-	tasks  *taskState // what the sessions' wires learnt (see taskWire)
-	logs   logOrder   // the log messages read and handled (see logOrder)
+	hostMu  sync.Mutex
+	roots   []string
+	client  *mcp.Client
+	tasks   *taskState  // what the sessions' wires learnt (see taskWire)
+	notices noticeOrder // the log and progress notifications read and handled
 
 	// life is canceled by Close; it bounds reconnects and aborts dials.
 	life       context.Context

@@ -119,6 +119,7 @@ const (
 	methodElicitation = "elicitation/create"
 	methodRoots       = "roots/list"
 	methodLog         = "notifications/message"
+	methodProgress    = "notifications/progress"
 )
 
 // hostOptions fills opts with the handlers and capabilities this
@@ -363,7 +364,7 @@ const logMaxRunes = 2000
 // at its level, its text redacted and stripped of terminal controls, then
 // hands it to Host.Log.
 func (c *Connector) logged(_ context.Context, r *mcp.LoggingMessageRequest) {
-	defer c.logs.done()
+	defer c.notices.done()
 	p := r.Params
 	if p == nil {
 		return

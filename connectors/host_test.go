@@ -236,9 +236,9 @@ func TestEverythingHostFeatures(t *testing.T) {
 		if err != nil || res.IsError {
 			t.Fatalf("trigger-long-running-operation: %v %+v", err, res)
 		}
-		// The last report comes with the result and may be dropped.
-		if len(reports) == 0 || reports[0].Progress != 1 || reports[0].Total != 2 || reports[0].Server != "everything" {
-			t.Errorf("progress reports %+v; want 1/2 (and 2/2) from everything", reports)
+		// The last report comes with the result and still arrives first.
+		if len(reports) != 2 || reports[0].Progress != 1 || reports[1].Progress != 2 || reports[0].Total != 2 || reports[0].Server != "everything" {
+			t.Errorf("progress reports %+v; want 1/2 and 2/2 from everything", reports)
 		}
 		n := len(reports)
 		// A call without a callback sends no token and gets no reports.
@@ -439,8 +439,7 @@ func TestSamplingModelsAndRejection(t *testing.T) {
 
 // Concurrent calls each get their own progress, and tools/list_changed
 // reaches the front end's callback. (The server waits for each report to
-// arrive before it goes on: a report that arrives only together with the
-// result may be dropped, as the call has ended.)
+// arrive before it goes on, so the reports interleave.)
 func TestProgressRoutingAndListChanged(t *testing.T) {
 	acks := []chan struct{}{make(chan struct{}), make(chan struct{})}
 	s := mcp.NewServer(&mcp.Implementation{Name: "prog", Version: "1"}, nil)

@@ -53,9 +53,8 @@ type tokened interface{ SetProgressToken(any) }
 // track gives params a progress token unique among the connector's
 // requests when ctx carries a progress callback, and routes the
 // request's progress to it until done is called; after done returns the
-// callback is not called again. go-sdk handles notifications apart from
-// responses, so a report that arrives together with the result may come
-// too late and be dropped.
+// callback is not called again. Reports read before the request's answer
+// are handled before it returns (noticeOrder).
 func (r *progressRoutes) track(ctx context.Context, params tokened) (done func()) {
 	fn := progressFunc(ctx)
 	if fn == nil {
@@ -105,6 +104,7 @@ func (r *progressRoutes) report(server string, p *mcp.ProgressNotificationParams
 
 // progressed is the client's notifications/progress handler.
 func (c *Connector) progressed(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+	defer c.notices.done()
 	if r.Params != nil {
 		c.progress.report(c.cfg.Name, r.Params)
 	}

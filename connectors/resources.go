@@ -121,7 +121,7 @@ func (c *Connector) ReadResource(ctx context.Context, uri string) (*mcp.ReadReso
 	defer done()
 	p := c.newProbe(st)
 	res, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
-	c.logsSettled(ctx)
+	c.noticesSettled(ctx)
 	if err != nil {
 		c.told(ctx, err)
 		ce := c.failed(cs, c.classify(ctx, op(), err, p))
@@ -244,7 +244,7 @@ func request[R any](ctx context.Context, c *Connector, op func() string, ready f
 	}
 	p := c.newProbe(st)
 	res, err := send(ctx, cs)
-	c.logsSettled(ctx)
+	c.noticesSettled(ctx)
 	if err != nil {
 		c.told(ctx, err)
 		return zero, c.failed(cs, c.classify(ctx, op(), err, p))

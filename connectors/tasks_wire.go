@@ -140,8 +140,8 @@ func (s *taskState) newWire() *taskWire {
 
 // taskWire watches one session's messages (see the comment at the top).
 type taskWire struct {
-	state *taskState
-	logs  *logOrder // counts the log messages read, when the front end takes them
+	state   *taskState
+	notices *noticeOrder // counts the log and progress notifications read
 
 	mu      sync.Mutex
 	pending map[jsonrpc.ID]wireRequest // requests whose responses it reads
@@ -305,8 +305,8 @@ func (c *wiredConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	msg, err := c.Connection.Read(ctx)
 	if err == nil {
 		c.wire.incoming(msg)
-		if r, ok := msg.(*jsonrpc.Request); ok && r.Method == methodLog && c.wire.logs != nil {
-			c.wire.logs.seen()
+		if r, ok := msg.(*jsonrpc.Request); ok && (r.Method == methodLog || r.Method == methodProgress) {
+			c.wire.notices.seen()
 		}
 	}
 	return msg, err
@@ -359,7 +359,7 @@ func (w *taskWire) roundTrip(req *http.Request, next func(*http.Request) (*http.
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	events := mt == "text/event-stream"
-	if !watch && (w.logs == nil || !events) {
+	if !watch && !events {
 		return resp, nil
 	}
 	resp.Body = &wireBody{ReadCloser: resp.Body, wire: w, events: events, watch: watch}
@@ -437,14 +437,14 @@ func (b *wireBody) lines(p []byte) {
 }
 
 func (b *wireBody) message(data []byte) {
-	isLog := b.wire.logs != nil && bytes.Contains(data, []byte(methodLog))
-	if !b.watch && !isLog {
+	isNotice := bytes.Contains(data, []byte(methodLog)) || bytes.Contains(data, []byte(methodProgress))
+	if !b.watch && !isNotice {
 		return
 	}
 	if msg, err := jsonrpc.DecodeMessage(data); err == nil {
 		b.wire.incoming(msg)
-		if r, ok := msg.(*jsonrpc.Request); ok && isLog && r.Method == methodLog {
-			b.wire.logs.seen()
+		if r, ok := msg.(*jsonrpc.Request); ok && isNotice && (r.Method == methodLog || r.Method == methodProgress) {
+			b.wire.notices.seen()
 		}
 	}
 }

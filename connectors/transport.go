@@ -16,9 +16,7 @@ func (c *Connector) dial(ctx context.Context) (*mcp.ClientSession, *httpStack, *
 	defer cancel()
 	limit := c.limit.session()
 	wire := c.tasks.newWire()
-	if c.opts.Host.Log != nil {
-		wire.logs = &c.logs
-	}
+	wire.notices = &c.notices
 	t, st, err := c.newTransport(ctx, limit, wire)
 	if err != nil {
 		st.close()

@@ -28,11 +28,6 @@ func TestStepProgressEvents(t *testing.T) {
 					return nil, err
 				}
 			}
-			// go-sdk handles notifications apart from responses, so a report
-			// sent just before the result can be handled after the call
-			// returned (docs/design.md, "What is not guaranteed"): give the
-			// reports a head start over the result.
-			time.Sleep(50 * time.Millisecond)
 			return structured(map[string]any{"ok": true}), nil
 		})
 	o, err := orchestrator.New(orchestrator.Options{Servers: []orchestrator.ServerConfig{{
@@ -66,10 +61,10 @@ func TestStepProgressEvents(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// A report that arrives with the result may be dropped (go-sdk
-	// handles notifications apart from responses), so at least one.
-	if len(reports) == 0 {
-		t.Fatal("no progress event for the step's call")
+	// Every report sent before the result reaches the step, even the one
+	// sent just before it (connectors' noticeOrder).
+	if len(reports) != 3 {
+		t.Fatalf("%d progress events for the step's call, want 3: %+v", len(reports), reports)
 	}
 	for _, ev := range reports {
 		if ev.Path != "crunch" || ev.Step == nil || ev.Step.ID != "crunch" || ev.Report.Server != "work" || ev.Report.Total != 4 || ev.Report.Message != "chunk" {
