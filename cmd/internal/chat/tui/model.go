@@ -89,7 +89,7 @@ func newModel(u *UI) *model {
 		u:      u,
 		base:   context.Background(),
 		st:     st,
-		r:      &renderer{st: st, md: &markdown{style: st.glamourStyle}, redact: u.opts.Redact},
+		r:      &renderer{st: st, md: newMarkdown(st), redact: u.opts.Redact},
 		calls:  map[string]*callItem{},
 		menuAt: -1,
 	}

@@ -3,7 +3,6 @@ package tui
 import (
 	"strings"
 
-	"charm.land/glamour/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 )
@@ -15,7 +14,6 @@ type styles struct {
 	noColor bool
 
 	user, assistant, note, errText, dim, badge, bold, status, modal, selected lipgloss.Style
-	glamourStyle                                                              string
 }
 
 func newStyles(noColor bool) *styles {
@@ -28,7 +26,6 @@ func newStyles(noColor bool) *styles {
 	if noColor {
 		s.user, s.assistant, s.badge = s.bold, s.bold, s.bold
 		s.note, s.errText, s.dim = base, s.bold, base
-		s.glamourStyle = "notty"
 		return s
 	}
 	s.user = s.bold.Foreground(lipgloss.Color("12"))
@@ -39,7 +36,6 @@ func newStyles(noColor bool) *styles {
 	s.dim = base.Foreground(lipgloss.Color("8"))
 	s.modal = s.modal.BorderForeground(lipgloss.Color("11"))
 	s.status = base.Foreground(lipgloss.Color("15")).Background(lipgloss.Color("4"))
-	s.glamourStyle = "dark"
 	return s
 }
 
@@ -53,26 +49,4 @@ func plain(frame string) string {
 		return frame
 	}
 	return b.String()
-}
-
-// markdown renders Markdown for a width, one renderer per width.
-type markdown struct {
-	style string
-	width int
-	r     *glamour.TermRenderer
-}
-
-func (m *markdown) render(md string, width int) string {
-	if m.r == nil || m.width != width {
-		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(m.style), glamour.WithWordWrap(max(width-2, 10)))
-		if err != nil {
-			return md
-		}
-		m.r, m.width = r, width
-	}
-	out, err := m.r.Render(md)
-	if err != nil {
-		return md
-	}
-	return strings.Trim(out, "\n")
 }
