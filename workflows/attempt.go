@@ -3,22 +3,16 @@ package workflows
 import (
 	"context"
 	"encoding/json"
-	"time"
 
-	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // attemptContext is the context of one attempt of step s (a call or a
-// read): the step's timeout, when it has one, is the attempt's whole bound
-// (the connector would otherwise end it at the server's timeout, when
-// shorter), and the server's progress reports reach the step's row.
-func (e *engine) attemptContext(ctx context.Context, s *flow.Step, path string, timeout time.Duration) (context.Context, context.CancelFunc) {
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		actx, cancel = context.WithTimeout(connectors.WithCallTimeout(ctx, timeout), timeout)
-	}
-	return e.withProgress(actx, s, path), cancel
+// read): the server's progress reports reach the step's row. The step's
+// timeout is the runtime's to apply (CallRequest.Timeout), so that a
+// replay classifies the same way.
+func (e *engine) attemptContext(ctx context.Context, s *flow.Step, path string) context.Context {
+	return e.withProgress(ctx, s, path)
 }
 
 // endAttempt journals how the attempt rec ended: succeeded (err nil),
@@ -26,8 +20,8 @@ func (e *engine) attemptContext(ctx context.Context, s *flow.Step, path string, 
 // answer res when there is one. wait is RecordAttempt's: whether the record
 // must be committed before the run moves on. It returns err, or the
 // journal's error when the attempt succeeded.
-func endAttempt[R any](e *engine, rec *AttemptRecord, res *R, err error, class string, wait bool) error {
-	rec.FinishedAt = e.rt.Now()
+func endAttempt[R any](ctx context.Context, e *engine, rec *AttemptRecord, res *R, err error, class string, wait bool) error {
+	rec.FinishedAt = e.rt.Now(ctx)
 	switch {
 	case err == nil:
 		rec.State = AttemptSucceeded

@@ -57,7 +57,10 @@ type RunOptions struct {
 	// (readOnlyHint, idempotentHint) may make its tools safe to call again
 	// under the retry rule; nil trusts none, as in ValidateOptions.
 	TrustAnnotations func(server string) bool
-	// RunID names the run; empty generates one.
+	// RunID names the run; empty generates one from the clock and random
+	// bits. A runtime that replays a run (a Temporal workflow) must give
+	// one that its replay gives again, such as its workflow id: retry
+	// jitter is derived from it.
 	RunID string
 	// FlowPath is the file the flow was loaded from, as journalled;
 	// empty uses Flow.Source.
@@ -155,7 +158,7 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		return nil, err
 	}
 	if e.runID == "" {
-		e.runID = NewRunID(opts.Runtime.Now())
+		e.runID = NewRunID(opts.Runtime.Now(ctx))
 	}
 	rec := &RunRecord{
 		ID:         e.runID,
@@ -164,8 +167,8 @@ func Run(ctx context.Context, fl *flow.Flow, opts RunOptions) (*RunResult, error
 		FlowDigest: fl.RunDigest(),
 		Inputs:     inputs,
 		Status:     RunRunning,
-		StartedAt:  opts.Runtime.Now(),
-		UpdatedAt:  opts.Runtime.Now(),
+		StartedAt:  opts.Runtime.Now(ctx),
+		UpdatedAt:  opts.Runtime.Now(ctx),
 		PID:        os.Getpid(),
 		Timeout:    fl.Timeout,
 	}
@@ -237,7 +240,6 @@ type toolEntry struct {
 // toolSlot holds one tool's lookup for the run: the entry, or a failure
 // that will not pass (no such tool, not allowed).
 type toolSlot struct {
-	mu  sync.Mutex
 	ent *toolEntry
 	err error
 }
@@ -378,16 +380,16 @@ func (e *engine) withProgress(ctx context.Context, s *flow.Step, path string) co
 		return ctx
 	}
 	return connectors.WithProgress(ctx, func(p connectors.Progress) {
-		e.emit(Event{Kind: EventProgress, Path: path, Step: s, Report: p})
+		e.emit(ctx, Event{Kind: EventProgress, Path: path, Step: s, Report: p})
 	})
 }
 
-func (e *engine) emit(ev Event) {
+func (e *engine) emit(ctx context.Context, ev Event) {
 	if e.opts.Progress == nil {
 		return
 	}
 	if ev.Time.IsZero() {
-		ev.Time = e.rt.Now()
+		ev.Time = e.rt.Now(ctx)
 	}
 	if ev.Step != nil && ev.StepPath == "" {
 		ev.StepPath = e.staticPath(ev.Step)
@@ -397,7 +399,7 @@ func (e *engine) emit(ev Event) {
 
 // execute runs the steps and outputs and settles the run record.
 func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, error) {
-	e.emit(Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
+	e.emit(parent, Event{Kind: EventRunStarted, RunID: e.runID, Timeout: e.timeout})
 	top := &frame{results: map[string]*stepResult{}}
 	status, deadline, err := e.runSteps(parent, top)
 	res := &RunResult{RunID: e.runID, Status: status, Err: err, Steps: map[string]string{}}
@@ -427,14 +429,14 @@ func (e *engine) execute(parent context.Context, rec *RunRecord) (*RunResult, er
 		}
 		res.Finally = fin
 	}
-	rec.UpdatedAt = e.rt.Now()
+	rec.UpdatedAt = e.rt.Now(parent)
 	rec.FinishedAt = rec.UpdatedAt
 	if e.journal != nil {
 		if err := e.journal.UpdateRun(rec); err != nil {
 			res.Err = errors.Join(res.Err, err)
 		}
 	}
-	e.emit(Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err, Finally: res.Finally})
+	e.emit(parent, Event{Kind: EventRunFinished, RunID: e.runID, Status: res.Status, Err: res.Err, Finally: res.Finally})
 	return res, res.Err
 }
 

@@ -28,12 +28,12 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 
 	args, err := e.composeArgs(ctx, s, path, scope)
 	if err != nil {
-		return e.failBeforeCall(s, path, "", "", err)
+		return e.failBeforeCall(ctx, s, path, "", "", err)
 	}
 	key := ""
 	if s.IdempotencyKey != nil {
 		if key, err = e.evalKey(ctx, s.IdempotencyKey, scope); err != nil {
-			return e.failBeforeCall(s, path, "", "", err)
+			return e.failBeforeCall(ctx, s, path, "", "", err)
 		}
 	}
 	digest := ""
@@ -57,7 +57,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	var wait *pollWait
 	if s.Until != nil {
 		if wait, err = e.newPollWait(ctx, fr, s, path); err != nil {
-			return e.failBeforeCall(s, path, key, digest, err)
+			return e.failBeforeCall(ctx, s, path, key, digest, err)
 		}
 	}
 	if e.resume != nil {
@@ -93,13 +93,13 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			}
 			p.planUncallable(req, err)
 		}
-		return e.failBeforeCall(s, path, key, digest, err)
+		return e.failBeforeCall(ctx, s, path, key, digest, err)
 	}
 	ann := annotations(e.trustedTool(ent))
 	if wait != nil {
 		// The polling rule holds at run time whatever validation said.
 		if err := e.flow.CheckPoll(s, ann); err != nil {
-			return e.failBeforeCall(s, path, key, digest, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s: %w", s.Until.Pos, err)})
+			return e.failBeforeCall(ctx, s, path, key, digest, &CallError{Class: ClassRefused, Err: fmt.Errorf("%s: %w", s.Until.Pos, err)})
 		}
 	}
 	// A tool that says it is read-only or idempotent does no harm when
@@ -120,7 +120,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 	}
 	first := attempt
 	for ; ; attempt++ {
-		started := e.rt.Now()
+		started := e.rt.Now(ctx)
 		rec := &AttemptRecord{
 			RunID: e.runID, Path: path, Attempt: attempt, Step: e.staticPath(s),
 			Server: server, Tool: s.Call.Tool, State: AttemptStarted,
@@ -136,9 +136,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 				return callFailed(err, attempt)
 			}
 		}
-		actx, cancel := e.attemptContext(ctx, s, path, timeout)
 		req := CallRequest{Server: server, Tool: s.Call.Tool, Args: args, Meta: meta, Run: e.runID, Step: path, ResumeTaskID: attach,
-			Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source}
+			Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source, Timeout: timeout}
 		if e.journal != nil {
 			req.OnTask = func(id string) {
 				// Committed before the call waits for its task: a run
@@ -149,7 +148,7 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 				_ = e.journal.RecordAttempt(rec, true)
 			}
 		}
-		res, err := e.rt.CallTool(actx, req)
+		res, err := e.rt.CallTool(e.attemptContext(ctx, s, path), req)
 		if fr, ok := asFlowRefusal(err); ok {
 			err = e.flowRefusal(s, path, fr, err)
 		}
@@ -159,7 +158,6 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			// says whether it is sent again. The journal says so too: an
 			// interrupted call without a task, which a later resume
 			// treats the same way (--rerun and --mark-done settle it).
-			cancel()
 			attach = ""
 			rec.TaskID, rec.Error = "", err.Error()
 			if e.journal != nil {
@@ -181,8 +179,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 		attach = ""
 		class := ""
 		if err != nil {
-			class = classify(ctx, actx, err)
-			if class == ClassTimeout && actx.Err() != nil {
+			class = classify(ctx, err)
+			if class == ClassTimeout && errors.Is(err, ErrAttemptTimeout) {
 				err = fmt.Errorf("attempt %d timed out after %s: %w", attempt, timeout, err)
 			}
 		} else if res.IsError {
@@ -195,11 +193,10 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			class = ClassInvalidOutput
 			err = verr
 		}
-		cancel()
 
 		// Waiting for the commit keeps a finished call with effects from
 		// being sent again by a resume after a crash right here.
-		err = endAttempt(e, rec, res, err, class, !harmless)
+		err = endAttempt(ctx, e, rec, res, err, class, !harmless)
 		if err == nil && wait != nil {
 			r, delay := wait.next(ctx, res, rec, keep, !harmless)
 			if r != nil {
@@ -225,8 +222,8 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			}
 			return callFailedClass(res, err, class, attempt, keep)
 		}
-		delay := policy.delay(n)
-		e.emit(Event{Kind: EventRetrying, Path: path, Step: s, Attempt: attempt, Delay: delay, Err: err})
+		delay := policy.delay(n, jitterOf(e.runID, path, attempt))
+		e.emit(ctx, Event{Kind: EventRetrying, Path: path, Step: s, Attempt: attempt, Delay: delay, Err: err})
 		if serr := e.rt.Sleep(ctx, delay); serr != nil {
 			return &stepResult{status: StatusCancelled, err: context.Cause(ctx), view: callView(StatusCancelled, res, attempt, err, class, keep)}
 		}
@@ -595,36 +592,40 @@ func describe(v any) string {
 // caller's context ended) is not kept, so the next call asks again; one
 // that will not (no such tool, not allowed) is.
 func (e *engine) lookupTool(ctx context.Context, server, name string) (*toolEntry, error) {
+	key := [2]string{server, name}
 	e.toolsMu.Lock()
-	slot, ok := e.tools[[2]string{server, name}]
-	if !ok {
-		slot = &toolSlot{}
-		e.tools[[2]string{server, name}] = slot
-	}
+	slot := e.tools[key]
 	e.toolsMu.Unlock()
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if slot.ent != nil || slot.err != nil {
+	if slot != nil {
 		return slot.ent, slot.err
 	}
+	// No lock is held across the runtime's call (Runtime's contract): two
+	// steps asking at once may both ask the runtime, and the first answer
+	// kept serves every later step.
 	tool, err := e.rt.Tool(ctx, server, name)
 	if err != nil {
-		switch classify(ctx, ctx, err) {
+		switch classify(ctx, err) {
 		case ClassTransport, ClassTimeout, ClassRateLimited, ClassCancelled:
-		default:
-			slot.err = err
+			return nil, err
 		}
-		return nil, err
+		slot = &toolSlot{err: err}
+	} else {
+		ent := &toolEntry{server: server, tool: tool}
+		if tool != nil && tool.OutputSchema != nil {
+			// A schema that does not compile, or cannot be checked safely,
+			// is the server's problem; the output is then not checked
+			// rather than every call failing.
+			ent.output, _ = argcheck.Resolve(tool.OutputSchema)
+		}
+		slot = &toolSlot{ent: ent}
 	}
-	ent := &toolEntry{server: server, tool: tool}
-	if tool != nil && tool.OutputSchema != nil {
-		// A schema that does not compile, or cannot be checked safely, is
-		// the server's problem; the output is then not checked rather
-		// than every call failing.
-		ent.output, _ = argcheck.Resolve(tool.OutputSchema)
+	e.toolsMu.Lock()
+	defer e.toolsMu.Unlock()
+	if kept := e.tools[key]; kept != nil {
+		return kept.ent, kept.err
 	}
-	slot.ent = ent
-	return ent, nil
+	e.tools[key] = slot
+	return slot.ent, slot.err
 }
 
 // lookupToolRetrying is lookupTool under the step's retry policy: nothing
@@ -636,7 +637,7 @@ func (e *engine) lookupToolRetrying(ctx context.Context, s *flow.Step, path stri
 		if err == nil {
 			return ent, nil
 		}
-		class := classify(ctx, ctx, err)
+		class := classify(ctx, err)
 		if class == ClassRefused || class == ClassProtocol {
 			// Point at the call in the file: the tool named there is
 			// missing or not allowed.
@@ -645,8 +646,8 @@ func (e *engine) lookupToolRetrying(ctx context.Context, s *flow.Step, path stri
 		if !policy.retries(class, n) {
 			return nil, &CallError{Class: class, Err: err}
 		}
-		delay := policy.delay(n)
-		e.emit(Event{Kind: EventRetrying, Path: path, Step: s, Attempt: n, Delay: delay, Err: err})
+		delay := policy.delay(n, jitterOf(e.runID, path, n))
+		e.emit(ctx, Event{Kind: EventRetrying, Path: path, Step: s, Attempt: n, Delay: delay, Err: err})
 		if serr := e.rt.Sleep(ctx, delay); serr != nil {
 			return nil, &CallError{Class: ClassCancelled, Err: context.Cause(ctx)}
 		}
@@ -658,7 +659,7 @@ func (e *engine) lookupToolRetrying(ctx context.Context, s *flow.Step, path stri
 // a failed attempt, so `mediator runs show` says why the step failed, but
 // only when the call path has no record yet: it must never hide an earlier
 // attempt's success or unknown outcome from a later resume.
-func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err error) *stepResult {
+func (e *engine) failBeforeCall(ctx context.Context, s *flow.Step, path, key, digest string, err error) *stepResult {
 	class := preCallClass(err)
 	if class == ClassCancelled {
 		return &stepResult{status: StatusCancelled, err: err}
@@ -667,7 +668,7 @@ func (e *engine) failBeforeCall(s *flow.Step, path, key, digest string, err erro
 	if e.journal == nil || (e.resume != nil && e.resume.last[path] != nil) {
 		return r
 	}
-	now := e.rt.Now()
+	now := e.rt.Now(ctx)
 	rec := &AttemptRecord{
 		RunID: e.runID, Path: path, Attempt: 1, Step: e.staticPath(s), Server: s.Server(), Tool: requestTool(s),
 		State: AttemptFailed, ArgsDigest: digest, IdempotencyKey: key, Error: err.Error(), ErrorClass: class,

@@ -236,7 +236,7 @@ func (d *DryRun) Go(ctx context.Context, fn func(ctx context.Context)) Task {
 // Sleep does not wait: a dry run retries nothing for real.
 func (d *DryRun) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
-func (d *DryRun) Now() time.Time { return d.Inner.Now() }
+func (d *DryRun) Now(ctx context.Context) time.Time { return d.Inner.Now(ctx) }
 
 // SampleFromSchema builds a plausible value for a JSON Schema: its const,
 // first example, default or enum value when it has one, else a

@@ -79,7 +79,7 @@ func (e *engine) withRunTimeout(ctx context.Context) (_ context.Context, _ conte
 		limit.SubFlow = e.uses.step.Uses.Path
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, e.timeout, limit)
-	return ctx, cancel, limit, e.rt.Now().Add(e.timeout)
+	return ctx, cancel, limit, e.rt.Now(ctx).Add(e.timeout)
 }
 
 // runSteps runs e's steps in top within e's time and says how they ended:
@@ -144,7 +144,7 @@ func timedOut(ctx context.Context, limit *RunTimeoutError, top *frame, steps []*
 // if parent is cancelled while they run, at most that from then on.
 func (e *engine) finallyContext(parent context.Context, status string, deadline time.Time) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
-	least := e.rt.Now().Add(flow.FinallyTimeout)
+	least := e.rt.Now(ctx).Add(flow.FinallyTimeout)
 	var until time.Time
 	switch {
 	case status == RunTimedOut || status == RunCancelled:
@@ -189,7 +189,7 @@ func (e *engine) finallyContext(parent context.Context, status string, deadline 
 func (e *engine) runFinally(parent context.Context, top *frame, status string, deadline time.Time, rec *RunRecord) (*FinallyResult, error) {
 	rec.Finally, rec.FinallyError = FinallyRunning, ""
 	if e.journal != nil {
-		rec.UpdatedAt = e.rt.Now()
+		rec.UpdatedAt = e.rt.Now(parent)
 		if err := e.journal.UpdateRun(rec); err != nil {
 			return nil, err
 		}

@@ -37,7 +37,7 @@ type pollWait struct {
 // newPollWait begins (or, on resume, continues) the wait of call step s
 // at path.
 func (e *engine) newPollWait(ctx context.Context, fr *frame, s *flow.Step, path string) (*pollWait, error) {
-	w := &pollWait{e: e, fr: fr, s: s, path: path, start: e.rt.Now()}
+	w := &pollWait{e: e, fr: fr, s: s, path: path, start: e.rt.Now(ctx)}
 	if e.resume != nil && e.journal != nil {
 		t, ok, err := e.journal.waitStart(ctx, e.runID, path)
 		if err != nil {
@@ -96,7 +96,7 @@ func (w *pollWait) next(ctx context.Context, res *mcp.CallToolResult, rec *Attem
 	}
 	at := rec.StartedAt.Add(w.s.Poll.Every)
 	if at.After(w.start.Add(w.s.Poll.Max)) {
-		err := &CallError{Class: ClassPollTimeout, Err: w.timeout(res, attempt)}
+		err := &CallError{Class: ClassPollTimeout, Err: w.timeout(ctx, res, attempt)}
 		rec.State, rec.Error, rec.ErrorClass = AttemptFailed, err.Error(), ClassPollTimeout
 		if w.e.journal != nil {
 			if jerr := w.e.journal.RecordAttempt(rec, commit); jerr != nil {
@@ -105,16 +105,16 @@ func (w *pollWait) next(ctx context.Context, res *mcp.CallToolResult, rec *Attem
 		}
 		return callFailedClass(res, err, ClassPollTimeout, attempt, keep), 0
 	}
-	delay := max(at.Sub(w.e.rt.Now()), 0)
-	w.e.emit(Event{Kind: EventPolling, Path: w.path, Step: w.s, Attempt: attempt, Delay: delay})
+	delay := max(at.Sub(w.e.rt.Now(ctx)), 0)
+	w.e.emit(ctx, Event{Kind: EventPolling, Path: w.path, Step: w.s, Attempt: attempt, Delay: delay})
 	return nil, delay
 }
 
 // timeout says that the wait is over: the condition, for how long it was
 // waited for, and what it read of the last result.
-func (w *pollWait) timeout(res *mcp.CallToolResult, attempts int) error {
+func (w *pollWait) timeout(ctx context.Context, res *mcp.CallToolResult, attempts int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s still false after %s (poll.max %s, %d attempt(s))", w.s.Until, w.e.rt.Now().Sub(w.start).Round(time.Millisecond), flow.FormatDuration(w.s.Poll.Max), attempts)
+	fmt.Fprintf(&b, "%s still false after %s (poll.max %s, %d attempt(s))", w.s.Until, w.e.rt.Now(ctx).Sub(w.start).Round(time.Millisecond), flow.FormatDuration(w.s.Poll.Max), attempts)
 	view := callView(StatusSucceeded, res, attempts, nil, "", true)
 	var read []string
 	for _, p := range w.s.Until.Paths {

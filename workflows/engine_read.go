@@ -19,7 +19,7 @@ import (
 func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	uri, err := e.readURI(ctx, fr, s)
 	if err != nil {
-		return e.failBeforeCall(s, path, "", "", err)
+		return e.failBeforeCall(ctx, s, path, "", "", err)
 	}
 	digest := ArgsDigest(map[string]any{"uri": uri})
 	keep := e.contentNeeded[s.ID]
@@ -37,7 +37,7 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 	rec := &AttemptRecord{
 		RunID: e.runID, Path: path, Attempt: attempt, Step: e.staticPath(s),
 		Server: s.Read.Server, Tool: ReadTool, State: AttemptStarted,
-		ArgsDigest: digest, StartedAt: e.rt.Now(),
+		ArgsDigest: digest, StartedAt: e.rt.Now(ctx),
 	}
 	if e.journal != nil {
 		// A read is harmless to repeat: its records need not be committed
@@ -46,18 +46,16 @@ func (e *engine) runRead(ctx context.Context, fr *frame, s *flow.Step, path stri
 			return callFailed(err, attempt)
 		}
 	}
-	actx, cancel := e.attemptContext(ctx, s, path, e.flow.EffectiveTimeout(s))
-	res, err := e.rt.ReadResource(actx, ReadRequest{Server: s.Read.Server, URI: uri, Run: e.runID, Step: path,
-		Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source})
+	res, err := e.rt.ReadResource(e.attemptContext(ctx, s, path), ReadRequest{Server: s.Read.Server, URI: uri, Run: e.runID, Step: path,
+		Sources: e.sources[s], Flows: e.callFlows(s), FlowFile: e.flow.Source, Timeout: e.flow.EffectiveTimeout(s)})
 	if fr, ok := asFlowRefusal(err); ok {
 		err = e.flowRefusal(s, path, fr, err)
 	}
 	class := ""
 	if err != nil {
-		class = classify(ctx, actx, err)
+		class = classify(ctx, err)
 	}
-	cancel()
-	err = endAttempt(e, rec, res, err, class, false)
+	err = endAttempt(ctx, e, rec, res, err, class, false)
 	switch {
 	case err == nil:
 		return readSucceeded(res, attempt, keep)

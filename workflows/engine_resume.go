@@ -81,7 +81,7 @@ type resumeDecision struct {
 // resumeState answers, per call path, what the journal says about it.
 type resumeState struct {
 	journal  *Journal
-	now      func() time.Time
+	now      func(context.Context) time.Time
 	runID    string
 	last     map[string]*AttemptRecord
 	rerun    []string
@@ -108,7 +108,7 @@ func (r *resumeState) decide(ctx context.Context, path string, s *flow.Step, saf
 	if matchAny(r.markDone, path, r.prefix+s.Path, s) && (last == nil || last.State != AttemptSucceeded) {
 		rec := &AttemptRecord{
 			RunID: r.runID, Path: path, Attempt: n + 1, Step: r.prefix + s.Path, Server: s.Call.Server, Tool: s.Call.Tool,
-			State: AttemptMarkedDone, ArgsDigest: digest, StartedAt: r.now(), FinishedAt: r.now(),
+			State: AttemptMarkedDone, ArgsDigest: digest, StartedAt: r.now(ctx), FinishedAt: r.now(ctx),
 		}
 		if err := r.journal.RecordAttempt(rec, true); err != nil {
 			return resumeDecision{kind: resumeFail, err: err, attempt: n}
@@ -201,7 +201,7 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: journalled inputs: %w", rec.ID, err)
 	}
-	prev, err := j.ClaimRun(ctx, rec.ID, os.Getpid(), opts.Runtime.Now())
+	prev, err := j.ClaimRun(ctx, rec.ID, os.Getpid(), opts.Runtime.Now(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func Resume(ctx context.Context, fl *flow.Flow, runID string, opts RunOptions, r
 	res, err := resumeClaimed(ctx, fl, prev, inputs, opts, ro)
 	if res == nil && err != nil {
 		// Nothing ran: give the run back as it was.
-		prev.UpdatedAt = opts.Runtime.Now()
+		prev.UpdatedAt = opts.Runtime.Now(ctx)
 		if uerr := j.UpdateRun(prev); uerr != nil {
 			err = errors.Join(err, uerr)
 		}
@@ -250,7 +250,7 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 	run := *rec
 	if len(blocked) > 0 {
 		berr := &ResumeBlockedError{RunID: rec.ID, Calls: blocked}
-		run.Status, run.Error, run.UpdatedAt, run.PID = RunBlocked, berr.Error(), opts.Runtime.Now(), os.Getpid()
+		run.Status, run.Error, run.UpdatedAt, run.PID = RunBlocked, berr.Error(), opts.Runtime.Now(ctx), os.Getpid()
 		if err := j.UpdateRun(&run); err != nil {
 			return nil, errors.Join(berr, err)
 		}
@@ -260,7 +260,7 @@ func resumeClaimed(ctx context.Context, fl *flow.Flow, rec *RunRecord, inputs ma
 	run.Status, run.Error, run.PID = RunRunning, "", os.Getpid()
 	run.Timeout, run.Extended = e.timeout, run.Extended+ro.Extend
 	run.Finally, run.FinallyError = "", ""
-	run.UpdatedAt, run.FinishedAt = opts.Runtime.Now(), time.Time{}
+	run.UpdatedAt, run.FinishedAt = opts.Runtime.Now(ctx), time.Time{}
 	if err := j.UpdateRun(&run); err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*flow.Step) er
 		}
 		tasks[s.ID] = e.rt.Go(gctx, func(ctx context.Context) {
 			for _, t := range waitFor {
-				t.Wait()
+				t.Wait(ctx)
 			}
 			if err := e.settle(ctx, fr, s); err != nil {
 				failed(err)
@@ -135,7 +135,7 @@ func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*flow.Step) er
 		})
 	}
 	for _, t := range tasks {
-		t.Wait()
+		t.Wait(ctx)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -148,19 +148,19 @@ func (e *engine) runGroup(ctx context.Context, fr *frame, steps []*flow.Step) er
 func (e *engine) settle(ctx context.Context, fr *frame, s *flow.Step) error {
 	path := fr.childPath(s.ID)
 	if ctx.Err() != nil {
-		e.finish(fr, s, path, &stepResult{status: StatusCancelled, err: context.Cause(ctx)})
+		e.finish(ctx, fr, s, path, &stepResult{status: StatusCancelled, err: context.Cause(ctx)})
 		return nil
 	}
 	if e.handlers[s.ID] && !fr.wasTriggered(s.ID) {
 		// A handler runs only when a step naming it in on_error failed.
-		e.finish(fr, s, path, &stepResult{status: StatusSkipped})
+		e.finish(ctx, fr, s, path, &stepResult{status: StatusSkipped})
 		return nil
 	}
 	if s.ForEach == nil {
-		e.emit(Event{Kind: EventStepStarted, Path: path, Step: s})
+		e.emit(ctx, Event{Kind: EventStepStarted, Path: path, Step: s})
 	}
 	r := e.runStep(ctx, fr, s, path)
-	e.finish(fr, s, path, r)
+	e.finish(ctx, fr, s, path, r)
 	if r.status != StatusFailed {
 		return nil
 	}
@@ -180,14 +180,14 @@ func (e *engine) settle(ctx context.Context, fr *frame, s *flow.Step) error {
 	return nil
 }
 
-func (e *engine) finish(fr *frame, s *flow.Step, path string, r *stepResult) {
+func (e *engine) finish(ctx context.Context, fr *frame, s *flow.Step, path string, r *stepResult) {
 	if e.retained[s.ID] {
 		r.view = fillView(r.view, e.viewFields(s), r)
 	} else {
 		r.view = nil
 	}
 	fr.set(s.ID, r)
-	e.emit(Event{Kind: EventStepFinished, Path: path, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
+	e.emit(ctx, Event{Kind: EventStepFinished, Path: path, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
 }
 
 // StepError is a step failure that ended the run.
@@ -282,7 +282,7 @@ func (e *engine) runStep(ctx context.Context, fr *frame, s *flow.Step, path stri
 		// at the request: a refused call (or read) evaluates nothing, not
 		// even its for_each or if.
 		if err := e.checkFlow(s, path); err != nil {
-			return e.failBeforeCall(s, path, "", "", err)
+			return e.failBeforeCall(ctx, s, path, "", "", err)
 		}
 	}
 	if s.ForEach != nil {
@@ -401,7 +401,7 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *flow.Step, path 
 		})
 	}
 	for _, t := range tasks {
-		t.Wait()
+		t.Wait(ctx)
 	}
 	branches := map[string]any{}
 	results := map[string]any{}
@@ -438,7 +438,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 			err: fmt.Errorf("%s: %s must yield an array, got %s", s.ForEach.Pos, s.ForEach, describe(v))}}
 	}
 	n := len(list)
-	e.emit(Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
+	e.emit(ctx, Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
 
 	keep := e.itemsNeeded[s.ID]
 	var items []any
@@ -490,7 +490,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 			}
 			stop := r.status == StatusFailed && itemsStop(s, counts[StatusFailed], n)
 			mu.Unlock()
-			e.emit(Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
+			e.emit(ctx, Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
 			if stop {
 				// Fail fast: the remaining items are cancelled, not run.
 				cancelItems(fmt.Errorf("item %s failed", ipath))
@@ -502,7 +502,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		tasks[w] = e.rt.Go(itemCtx, work)
 	}
 	for _, t := range tasks {
-		t.Wait()
+		t.Wait(ctx)
 	}
 
 	status := StatusSucceeded

@@ -228,20 +228,22 @@ outputs:
 			outputs: `{"names":["x","y"]}`,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			res, err := h.run("version: 1\nname: t\n"+tt.flow, tt.inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != RunSucceeded {
-				t.Fatalf("status %s", res.Status)
-			}
-			if got := engJSON(res.Outputs); got != tt.outputs {
-				t.Fatalf("outputs\n got %s\nwant %s", got, tt.outputs)
-			}
-		})
+	for _, rt := range runtimes {
+		for _, tt := range tests {
+			t.Run(rt+"/"+tt.name, func(t *testing.T) {
+				h := newHarnessOn(t, rt)
+				res, err := h.run("version: 1\nname: t\n"+tt.flow, tt.inputs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Status != RunSucceeded {
+					t.Fatalf("status %s", res.Status)
+				}
+				if got := engJSON(res.Outputs); got != tt.outputs {
+					t.Fatalf("outputs\n got %s\nwant %s", got, tt.outputs)
+				}
+			})
+		}
 	}
 }
 
@@ -573,18 +575,21 @@ steps:
 	}
 }
 
+// retryCase is one of TestRetry's steps and what running it must give.
+type retryCase struct {
+	name     string
+	step     string
+	trust    bool
+	status   string
+	attempts int
+	calls    int
+	wantErr  string
+	notErr   string
+	defaults string
+}
+
 func TestRetry(t *testing.T) {
-	tests := []struct {
-		name     string
-		step     string
-		trust    bool
-		status   string
-		attempts int
-		calls    int
-		wantErr  string
-		notErr   string
-		defaults string
-	}{
+	tests := []retryCase{
 		{
 			name: "idempotent tool retried on tool_error until it succeeds",
 			step: `
@@ -674,38 +679,44 @@ func TestRetry(t *testing.T) {
 			trust: true, status: RunFailed, attempts: 2, calls: 2, wantErr: "timed out after 30ms",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			f := parseFlow(t, "version: 1\nname: t\n"+tt.defaults+"steps:\n  - id: s"+tt.step+"\noutputs:\n  attempts: ${ .steps.s.attempts }\n")
-			opts := h.opts(nil)
-			if !tt.trust {
-				opts.TrustAnnotations = nil
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			res, err := Run(ctx, f, opts)
-			if res.Status != tt.status {
-				t.Fatalf("status %s want %s: %v", res.Status, tt.status, err)
-			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("err %v, want %q", err, tt.wantErr)
-			}
-			if tt.notErr != "" && err != nil && strings.Contains(err.Error(), tt.notErr) {
-				t.Fatalf("err %v mentions %q", err, tt.notErr)
-			}
-			tool := f.Steps[0].Call.Tool
-			if n := h.services["a"].count(tool); n != tt.calls {
-				t.Errorf("%s called %d times, want %d", tool, n, tt.calls)
-			}
-			atts, err := h.journal.Attempts(ctx, res.RunID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(atts) != tt.attempts {
-				t.Errorf("journal has %d attempts, want %d", len(atts), tt.attempts)
-			}
-		})
+	for _, rt := range runtimes {
+		for _, tt := range tests {
+			t.Run(rt+"/"+tt.name, func(t *testing.T) {
+				testRetryCase(t, newHarnessOn(t, rt), tt)
+			})
+		}
+	}
+}
+
+// testRetryCase runs one of TestRetry's steps on h.
+func testRetryCase(t *testing.T, h *harness, tt retryCase) {
+	f := parseFlow(t, "version: 1\nname: t\n"+tt.defaults+"steps:\n  - id: s"+tt.step+"\noutputs:\n  attempts: ${ .steps.s.attempts }\n")
+	opts := h.opts(nil)
+	if !tt.trust {
+		opts.TrustAnnotations = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := h.runFlow(ctx, f, opts)
+	if res.Status != tt.status {
+		t.Fatalf("status %s want %s: %v", res.Status, tt.status, err)
+	}
+	if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+		t.Fatalf("err %v, want %q", err, tt.wantErr)
+	}
+	if tt.notErr != "" && err != nil && strings.Contains(err.Error(), tt.notErr) {
+		t.Fatalf("err %v mentions %q", err, tt.notErr)
+	}
+	tool := f.Steps[0].Call.Tool
+	if n := h.services["a"].count(tool); n != tt.calls {
+		t.Errorf("%s called %d times, want %d", tool, n, tt.calls)
+	}
+	atts, err := h.journal.Attempts(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts) != tt.attempts {
+		t.Errorf("journal has %d tt.attempts, want %d", len(atts), tt.attempts)
 	}
 }
 

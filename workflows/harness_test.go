@@ -192,6 +192,21 @@ type harness struct {
 	services map[string]*testService
 	caller   *SessionCaller
 	journal  *Journal
+	// coop, when set, runs flows on it instead of a LocalRuntime.
+	coop *coopRuntime
+}
+
+// runtimes are the runtimes every engine scenario of a table test runs
+// on: the local one, and cooperative coroutines as under Temporal.
+var runtimes = []string{"local", "cooperative"}
+
+// newHarnessOn is newHarness on the runtime named (runtimes).
+func newHarnessOn(t *testing.T, runtime string, names ...string) *harness {
+	h := newHarness(t, names...)
+	if runtime == "cooperative" {
+		h.coop = newCoopRuntime(h.caller)
+	}
+	return h
 }
 
 func newHarness(t *testing.T, names ...string) *harness {
@@ -214,7 +229,11 @@ func newHarness(t *testing.T, names ...string) *harness {
 func trustAll(string) bool { return true }
 
 func (h *harness) opts(inputs map[string]any) RunOptions {
-	return RunOptions{Runtime: NewLocalRuntime(h.caller), Journal: h.journal, Inputs: inputs, TrustAnnotations: trustAll}
+	var rt Runtime = NewLocalRuntime(h.caller)
+	if h.coop != nil {
+		rt = h.coop
+	}
+	return RunOptions{Runtime: rt, Journal: h.journal, Inputs: inputs, TrustAnnotations: trustAll}
 }
 
 // parseFlow parses and validates a flow as `run` does, failing the test on
@@ -245,7 +264,24 @@ func (h *harness) run(src string, inputs map[string]any) (*RunResult, error) {
 	f := parseFlow(h.t, src)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return Run(ctx, f, h.opts(inputs))
+	return h.runFlow(ctx, f, h.opts(inputs))
+}
+
+// runFlow runs f with opts, as the first task of h's cooperative runtime
+// when it has one.
+func (h *harness) runFlow(ctx context.Context, f *flow.Flow, opts RunOptions) (*RunResult, error) {
+	if h.coop == nil {
+		return Run(ctx, f, opts)
+	}
+	var res *RunResult
+	var runErr error
+	if err := h.coop.run(ctx, func(ctx context.Context) error {
+		res, runErr = Run(ctx, f, opts)
+		return nil
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return res, runErr
 }
 
 func engJSON(v any) string {

@@ -3,8 +3,9 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -68,9 +69,10 @@ func (p retryPolicy) retries(class string, attempt int) bool {
 
 // delay is the wait before the attempt after attempt (counting from 1):
 // initial * backoff^(attempt-1), capped at maxInterval, and with full jitter
-// a uniform pick in [0, that]. Jitter spreads retries of many items that
-// failed together; it affects timing only, never the data path.
-func (p retryPolicy) delay(attempt int) time.Duration {
+// that times jitter, a fraction in [0, 1) (jitterOf). Jitter spreads retries
+// of many items that failed together; it affects timing only, never the
+// data path.
+func (p retryPolicy) delay(attempt int, jitter float64) time.Duration {
 	d := float64(p.initialInterval) * math.Pow(p.backoff, float64(attempt-1))
 	if max := float64(p.maxInterval); p.maxInterval > 0 && d > max {
 		d = max
@@ -79,9 +81,19 @@ func (p retryPolicy) delay(attempt int) time.Duration {
 		d = float64(p.maxInterval)
 	}
 	if p.fullJitter && d > 0 {
-		d = rand.Float64() * d
+		d = jitter * d
 	}
 	return time.Duration(d)
+}
+
+// jitterOf is the jitter of a retry: a fraction in [0, 1) derived from the
+// run, the call's path and the attempt rather than drawn at random, so that
+// a replay of the run (a distributed runtime's) waits the same, while
+// calls of other paths or runs spread apart.
+func jitterOf(run, path string, attempt int) float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%d", run, path, attempt)
+	return float64(h.Sum64()>>11) / (1 << 53)
 }
 
 // annotations returns tool's annotations, nil for a nil tool.
@@ -103,12 +115,12 @@ func readOnly(tool *mcp.Tool) bool {
 // a timeout of this attempt and a cancellation of the whole run are told
 // apart. An answer (see answered) is classed by what it says even when a
 // context ended after it came: the call failed before it was cancelled.
-func classify(runCtx, attemptCtx context.Context, err error) string {
+func classify(runCtx context.Context, err error) string {
 	if !answered(err) {
 		if runCtx.Err() != nil {
 			return ClassCancelled
 		}
-		if errors.Is(err, context.DeadlineExceeded) || attemptCtx.Err() != nil {
+		if errors.Is(err, ErrAttemptTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			return ClassTimeout
 		}
 	}

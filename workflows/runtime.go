@@ -2,11 +2,13 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -42,13 +44,16 @@ type Runtime interface {
 	// Sleep waits for d or until ctx ends, returning ctx's error then.
 	Sleep(ctx context.Context, d time.Duration) error
 	// Now is used for timings only; it never influences the data path.
-	Now() time.Time
+	// ctx is the calling task's, as for every method: a runtime of
+	// cooperatively scheduled coroutines finds the running one there.
+	Now(ctx context.Context) time.Time
 }
 
 // Task is a handle on work started with Runtime.Go.
 type Task interface {
-	// Wait blocks until the task's function has returned.
-	Wait()
+	// Wait blocks until the task's function has returned; ctx is the
+	// waiting task's own.
+	Wait(ctx context.Context)
 }
 
 // CallRequest is one tools/call as the interpreter composes it.
@@ -75,6 +80,12 @@ type CallRequest struct {
 	// created it, for a call that runs as a task (MCP tasks); the call
 	// then waits for the task. The journal records it there.
 	OnTask func(taskID string)
+	// Timeout, when positive, is the step's timeout: the runtime bounds
+	// this one attempt by it (locally a deadline on the call; a
+	// distributed runtime its activity's start-to-close timeout) and
+	// returns an error that wraps ErrAttemptTimeout when it passes. Zero
+	// leaves the server's own timeout.
+	Timeout time.Duration
 	// ResumeTaskID, when set, makes the call attach to that running task
 	// of the same tool instead of calling: a resume picking up a call
 	// whose task was journalled. A task the server does not know fails
@@ -135,7 +146,39 @@ type LocalRuntime struct {
 func NewLocalRuntime(caller ToolCaller) *LocalRuntime { return &LocalRuntime{Caller: caller} }
 
 func (r *LocalRuntime) CallTool(ctx context.Context, req CallRequest) (*mcp.CallToolResult, error) {
-	return r.Caller.CallTool(ctx, req)
+	ctx, done := withAttemptTimeout(ctx, req.Timeout)
+	res, err := r.Caller.CallTool(ctx, req)
+	return res, done(err)
+}
+
+// ErrAttemptTimeout is wrapped by the error of an attempt that ran out of
+// its step's timeout (CallRequest.Timeout, ReadRequest.Timeout).
+var ErrAttemptTimeout = errors.New("the step's timeout passed")
+
+// attemptTimedOut is an attempt's error when its step's timeout passed: the
+// caller's own error, which also matches ErrAttemptTimeout.
+type attemptTimedOut struct{ err error }
+
+func (e *attemptTimedOut) Error() string   { return e.err.Error() }
+func (e *attemptTimedOut) Unwrap() []error { return []error{e.err, ErrAttemptTimeout} }
+
+// withAttemptTimeout bounds one attempt by d, when positive (the connector
+// would otherwise end it at the server's timeout, when shorter). done takes
+// the attempt's error and returns it, marked with ErrAttemptTimeout when d
+// passed while ctx itself had not ended.
+func withAttemptTimeout(ctx context.Context, d time.Duration) (context.Context, func(error) error) {
+	if d <= 0 {
+		return ctx, func(err error) error { return err }
+	}
+	actx, cancel := context.WithTimeoutCause(connectors.WithCallTimeout(ctx, d), d, ErrAttemptTimeout)
+	return actx, func(err error) error {
+		timedOut := ctx.Err() == nil && errors.Is(context.Cause(actx), ErrAttemptTimeout)
+		cancel()
+		if err != nil && timedOut {
+			return &attemptTimedOut{err: err}
+		}
+		return err
+	}
 }
 
 func (r *LocalRuntime) Tool(ctx context.Context, server, tool string) (*mcp.Tool, error) {
@@ -153,12 +196,14 @@ func decidesFlows(v any) bool {
 }
 
 func (r *LocalRuntime) ReadResource(ctx context.Context, req ReadRequest) (*mcp.ReadResourceResult, error) {
-	return r.Caller.ReadResource(ctx, req)
+	ctx, done := withAttemptTimeout(ctx, req.Timeout)
+	res, err := r.Caller.ReadResource(ctx, req)
+	return res, done(err)
 }
 
 type goTask struct{ wg sync.WaitGroup }
 
-func (t *goTask) Wait() { t.wg.Wait() }
+func (t *goTask) Wait(context.Context) { t.wg.Wait() }
 
 func (r *LocalRuntime) Go(ctx context.Context, fn func(ctx context.Context)) Task {
 	t := &goTask{}
@@ -184,4 +229,4 @@ func (r *LocalRuntime) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (r *LocalRuntime) Now() time.Time { return time.Now() }
+func (r *LocalRuntime) Now(context.Context) time.Time { return time.Now() }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -26,6 +27,8 @@ type ReadRequest struct {
 	// Run and Step are the run's ID and the read's journal path.
 	Run  string
 	Step string
+	// Timeout is the step's timeout, as CallRequest.Timeout.
+	Timeout time.Duration
 }
 
 // ReadTool is what a read's journal records and plan entries name as its
