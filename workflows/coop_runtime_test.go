@@ -138,6 +138,40 @@ func (r *coopRuntime) Sleep(ctx context.Context, d time.Duration) error {
 	return yield(r, func() error { return r.inner.Sleep(ctx, d) })
 }
 
+// AfterFunc waits in a coroutine of its own, calling f with the baton.
+func (r *coopRuntime) AfterFunc(ctx context.Context, start <-chan struct{}, d time.Duration, f func()) (stop func()) {
+	quit := make(chan struct{})
+	stopped := false // read and written with the baton
+	r.Go(ctx, func(context.Context) {
+		fire := yield(r, func() bool {
+			if start != nil {
+				select {
+				case <-start:
+				case <-quit:
+					return false
+				}
+			}
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return true
+			case <-quit:
+				return false
+			}
+		})
+		if fire && !stopped {
+			f()
+		}
+	})
+	return func() {
+		if !stopped {
+			stopped = true
+			close(quit)
+		}
+	}
+}
+
 func (r *coopRuntime) Now(context.Context) time.Time { return time.Now() }
 
 func (r *coopRuntime) DecidesFlows() bool { return r.inner.DecidesFlows() }

@@ -238,6 +238,10 @@ func (d *DryRun) Sleep(ctx context.Context, _ time.Duration) error { return ctx.
 
 func (d *DryRun) Now(ctx context.Context) time.Time { return d.Inner.Now(ctx) }
 
+func (d *DryRun) AfterFunc(ctx context.Context, start <-chan struct{}, after time.Duration, f func()) func() {
+	return d.Inner.AfterFunc(ctx, start, after, f)
+}
+
 // SampleFromSchema builds a plausible value for a JSON Schema: its const,
 // first example, default or enum value when it has one, else a
 // placeholder of its type (objects with every property, arrays with one

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -78,8 +77,9 @@ func (e *engine) withRunTimeout(ctx context.Context) (_ context.Context, _ conte
 	if e.uses != nil {
 		limit.SubFlow = e.uses.step.Uses.Path
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, e.timeout, limit)
-	return ctx, cancel, limit, e.rt.Now(ctx).Add(e.timeout)
+	ctx, cancel := context.WithCancelCause(ctx)
+	stopTimer := e.rt.AfterFunc(ctx, nil, e.timeout, func() { cancel(limit) })
+	return ctx, func() { stopTimer(); cancel(nil) }, limit, e.rt.Now(ctx).Add(e.timeout)
 }
 
 // runSteps runs e's steps in top within e's time and says how they ended:
@@ -155,30 +155,17 @@ func (e *engine) finallyContext(parent context.Context, status string, deadline 
 			until = least
 		}
 	}
-	stopDeadline := context.CancelFunc(func() {})
+	stops := []func(){func() { cancel(nil) }}
 	if !until.IsZero() {
-		ctx, stopDeadline = context.WithDeadline(ctx, until)
+		stops = append(stops, e.rt.AfterFunc(ctx, nil, until.Sub(e.rt.Now(ctx)), func() { cancel(context.DeadlineExceeded) }))
 	}
-	var (
-		mu    sync.Mutex
-		grace *time.Timer
-	)
-	stopWatch := context.AfterFunc(parent, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		grace = time.AfterFunc(flow.FinallyTimeout, func() {
-			cancel(fmt.Errorf("finally steps still running %s after: %w", flow.FinallyTimeout, context.Cause(parent)))
-		})
-	})
+	stops = append(stops, e.rt.AfterFunc(ctx, parent.Done(), flow.FinallyTimeout, func() {
+		cancel(fmt.Errorf("finally steps still running %s after: %w", flow.FinallyTimeout, context.Cause(parent)))
+	}))
 	return ctx, func() {
-		stopWatch()
-		mu.Lock()
-		if grace != nil {
-			grace.Stop()
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
 		}
-		mu.Unlock()
-		stopDeadline()
-		cancel(nil)
 	}
 }
 

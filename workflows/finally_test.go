@@ -124,28 +124,34 @@ finally:
 // notifications/cancelled), the run ends timed_out, and finally still runs
 // and reads .run.status as timed_out.
 func TestRunTimeoutCancelsAndFinallyRuns(t *testing.T) {
-	r := newCancelRig(t, "a", "b")
-	res, err := r.run(timeoutFlow, nil)
-	var te *RunTimeoutError
-	if !errors.As(err, &te) || te.Timeout != 200*time.Millisecond {
-		t.Fatalf("err %v, want a RunTimeoutError", err)
-	}
-	if res.Status != RunTimedOut || res.Steps["work"] != StatusCancelled {
-		t.Fatalf("status %s, steps %v", res.Status, res.Steps)
-	}
-	if !r.saw("a", "notifications/cancelled") {
-		t.Error("server a never got notifications/cancelled for the call in flight")
-	}
-	if res.Finally == nil || res.Finally.Status != StatusSucceeded || res.Finally.Steps["report"] != StatusSucceeded {
-		t.Fatalf("finally %+v", res.Finally)
-	}
-	got := r.result(res.RunID, "finally/report")
-	if got["status"] != RunTimedOut || got["work"] != StatusCancelled {
-		t.Errorf("finally saw %v", got)
-	}
-	rec := r.record(res.RunID)
-	if rec.Status != RunTimedOut || rec.Finally != StatusSucceeded || rec.Timeout != 200*time.Millisecond || !strings.Contains(rec.Error, "timed out after 200ms") {
-		t.Errorf("journal: %+v", rec)
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			r := newCancelRig(t, "a", "b")
+			r.on(rt)
+			res, err := r.run(timeoutFlow, nil)
+			var te *RunTimeoutError
+			if !errors.As(err, &te) || te.Timeout != 200*time.Millisecond {
+				t.Fatalf("err %v, want a RunTimeoutError", err)
+			}
+			if res.Status != RunTimedOut || res.Steps["work"] != StatusCancelled {
+				t.Fatalf("status %s, steps %v", res.Status, res.Steps)
+			}
+			if !r.saw("a", "notifications/cancelled") {
+				t.Error("server a never got notifications/cancelled for the call in flight")
+			}
+			if res.Finally == nil || res.Finally.Status != StatusSucceeded || res.Finally.Steps["report"] != StatusSucceeded {
+				t.Fatalf("finally %+v", res.Finally)
+			}
+			got := r.result(res.RunID, "finally/report")
+			if got["status"] != RunTimedOut || got["work"] != StatusCancelled {
+				t.Errorf("finally saw %v", got)
+			}
+			rec := r.record(res.RunID)
+			if rec.Status != RunTimedOut || rec.Finally != StatusSucceeded || rec.Timeout != 200*time.Millisecond || !strings.Contains(rec.Error, "timed out after 200ms") {
+				t.Errorf("journal: %+v", rec)
+			}
+
+		})
 	}
 }
 
@@ -190,6 +196,12 @@ func TestResumeTimedOutNeedsExtend(t *testing.T) {
 
 // Finally runs after every outcome and sees it in .run.status.
 func TestFinallyAfterEachOutcome(t *testing.T) {
+	for _, rt := range runtimes {
+		testFinallyAfterEachOutcome(t, rt)
+	}
+}
+
+func testFinallyAfterEachOutcome(t *testing.T, rt string) {
 	for _, tc := range []struct {
 		name, tool, want string
 		cancel           bool
@@ -198,8 +210,9 @@ func TestFinallyAfterEachOutcome(t *testing.T) {
 		{name: "failure", tool: "fail", want: RunFailed},
 		{name: "cancel", tool: "slow", want: RunCancelled, cancel: true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(rt+"/"+tc.name, func(t *testing.T) {
 			r := newCancelRig(t, "a", "b")
+			r.on(rt)
 			f := parseFlow(t, fmt.Sprintf(`version: 1
 name: outcomes
 flows: [a -> b]
@@ -223,7 +236,7 @@ finally:
 					cancel()
 				}()
 			}
-			res, err := Run(ctx, f, r.opts(nil))
+			res, err := r.runFlow(ctx, f, r.opts(nil))
 			if res == nil {
 				t.Fatal(err)
 			}

@@ -203,10 +203,16 @@ var runtimes = []string{"local", "cooperative"}
 // newHarnessOn is newHarness on the runtime named (runtimes).
 func newHarnessOn(t *testing.T, runtime string, names ...string) *harness {
 	h := newHarness(t, names...)
+	h.on(runtime)
+	return h
+}
+
+// on makes h run its flows on the runtime named (runtimes).
+func (h *harness) on(runtime string) {
+	h.coop = nil
 	if runtime == "cooperative" {
 		h.coop = newCoopRuntime(h.caller)
 	}
-	return h
 }
 
 func newHarness(t *testing.T, names ...string) *harness {

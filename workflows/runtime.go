@@ -43,6 +43,12 @@ type Runtime interface {
 	Go(ctx context.Context, fn func(ctx context.Context)) Task
 	// Sleep waits for d or until ctx ends, returning ctx's error then.
 	Sleep(ctx context.Context, d time.Duration) error
+	// AfterFunc calls f in a task of its own once d has passed since start
+	// was closed (a nil start: since now), unless stop is called first;
+	// after stop returns, f is not called. It is the interpreter's only
+	// timer (run and sub-flow timeouts, the finally steps' budget), so a
+	// replaying runtime keeps it in its history.
+	AfterFunc(ctx context.Context, start <-chan struct{}, d time.Duration, f func()) (stop func())
 	// Now is used for timings only; it never influences the data path.
 	// ctx is the calling task's, as for every method: a runtime of
 	// cooperatively scheduled coroutines finds the running one there.
@@ -226,6 +232,45 @@ func (r *LocalRuntime) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-timer.C:
 		return nil
+	}
+}
+
+func (r *LocalRuntime) AfterFunc(_ context.Context, start <-chan struct{}, d time.Duration, f func()) (stop func()) {
+	var (
+		mu      sync.Mutex
+		timer   *time.Timer
+		stopped bool
+	)
+	arm := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(d, f)
+		}
+	}
+	quit := make(chan struct{})
+	if start == nil {
+		arm()
+	} else {
+		go func() {
+			select {
+			case <-start:
+				arm()
+			case <-quit:
+			}
+		}()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			stopped = true
+			if timer != nil {
+				timer.Stop()
+			}
+			mu.Unlock()
+			close(quit)
+		})
 	}
 }
 
