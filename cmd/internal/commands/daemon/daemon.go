@@ -59,6 +59,9 @@ type Options struct {
 	// Reloaded, when set, is told each reload's outcome (tests).
 	Reload   <-chan os.Signal
 	Reloaded func(err error)
+	// noWatch turns off watching the config and workflow files (tests
+	// that reload by Reload alone).
+	noWatch bool
 
 	// Addr is --listen; "" takes daemon.listen.
 	Addr           string
@@ -211,6 +214,8 @@ type daemond struct {
 	retired sync.WaitGroup
 	// handler is the HTTP face, replaced by a reload.
 	handler atomic.Pointer[http.Handler]
+	// watch asks for reloads on file changes; nil when not watching.
+	watch *configWatcher
 }
 
 // servers is one generation of the daemon's servers: the orchestrator,
@@ -443,6 +448,20 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		defer signal.Stop(hup)
 		reload = hup
 	}
+	changed := make(chan struct{}, 1)
+	if !opts.noWatch {
+		if w, err := newConfigWatcher(logger); err != nil {
+			logger.Warn("config and workflow file changes are not watched; reload with SIGHUP", "error", err.Error())
+		} else {
+			defer w.close()
+			w.follow(cfg.Path, cfg.Daemon.WorkflowsDir)
+			w.mark()
+			d.watch = w
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			go w.run(wctx, changed)
+		}
+	}
 	// The first SIGTERM must leave the runs their grace, not mediator's
 	// usual second.
 	cmdutil.Linger(ctx, opts.Grace+cmdutil.InterruptGrace+5*time.Second)
@@ -458,6 +477,12 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
+			err := d.reload(ctx)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
+			}
+		case <-changed:
+			d.logger.Info("the config or a workflow file changed; reloading")
 			err := d.reload(ctx)
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
@@ -555,10 +580,15 @@ func (d *daemond) newScheduler(cfg *config.Config) (*daemon.Scheduler, error) {
 // reload cannot change (the address, TLS, the state directory, the
 // bound on runs) is logged as needing a restart.
 func (d *daemond) reload(ctx context.Context) error {
+	if d.watch != nil {
+		d.watch.mark()
+	}
 	cfg, err := d.opts.Config()
 	if err == nil {
 		if ps := cfg.Problems(); len(ps) > 0 {
 			err = ps
+		} else if !cfg.Found {
+			err = fmt.Errorf("config %s does not exist", cfg.Path)
 		}
 	}
 	if err != nil {
@@ -636,6 +666,9 @@ func (d *daemond) reload(ctx context.Context) error {
 	}
 	if gen != oldGen {
 		d.retire(ctx, oldGen)
+	}
+	if d.watch != nil {
+		d.watch.follow(cfg.Path, cfg.Daemon.WorkflowsDir)
 	}
 	if len(restart) > 0 {
 		d.logger.Warn("config reloaded, but these changes need a restart of the daemon to apply", "fields", restart)

@@ -59,6 +59,9 @@ type home struct {
 	// hold's calls wait for release; started says one came.
 	release chan struct{}
 	started chan struct{}
+	// watch lets the daemon watch the config and workflow files; off,
+	// it reloads only when a test sends on running.reload.
+	watch bool
 }
 
 func newHome(t *testing.T) *home {
@@ -121,7 +124,14 @@ func (h *home) write(daemonBlock string) { h.writeServers("", daemonBlock) }
 // servers:) and daemonBlock.
 func (h *home) writeServers(more, daemonBlock string) {
 	h.t.Helper()
-	body := fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
+	if err := os.WriteFile(h.cfg, []byte(h.body(more, daemonBlock)), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// body is the config with more servers and daemonBlock.
+func (h *home) body(more, daemonBlock string) string {
+	return fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
 state_dir: %s
 servers:
   echo:
@@ -131,11 +141,8 @@ servers:
   http: {auth: none}
 daemon:
   listen: 127.0.0.1:0
-  workflows_dir: flows
-%s`, filepath.Join(h.dir, "keyring"), filepath.Join(h.dir, "state"), h.serverURL, daemonBlock)
-	if err := os.WriteFile(h.cfg, []byte(body), 0o600); err != nil {
-		h.t.Fatal(err)
-	}
+  workflows_dir: %s
+%s`, filepath.Join(h.dir, "keyring"), filepath.Join(h.dir, "state"), h.serverURL, filepath.Join(h.dir, "flows"), daemonBlock)
 }
 
 func (h *home) factory(stderr io.Writer) *cmdutil.Factory {
@@ -220,6 +227,7 @@ func (h *home) start(args ...string) *running {
 		o.Listening = func(u string) { r.url <- u }
 		o.Reload = r.reload
 		o.Reloaded = func(err error) { r.reloaded <- err }
+		o.noWatch = !h.watch
 		return daemonRun(ctx, o)
 	})
 	cmd.SetArgs(args)
