@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
@@ -27,6 +28,9 @@ type Metrics struct {
 	toolCalls *prometheus.HistogramVec
 	errors    *prometheus.CounterVec
 	refusals  *prometheus.CounterVec
+
+	// tracing, when set, gets the same events as spans (SetTracing).
+	tracing *Tracing
 
 	mu      sync.Mutex
 	started map[stepKey]time.Time
@@ -93,10 +97,18 @@ func (m *Metrics) ToolCall(server string, d time.Duration) {
 	m.toolCalls.WithLabelValues(server).Observe(d.Seconds())
 }
 
+// SetTracing makes the events Metrics sees spans of t too. Call it before
+// the first run.
+func (m *Metrics) SetTracing(t *Tracing) {
+	if m != nil {
+		m.tracing = t
+	}
+}
+
 // Caller is the tool caller of a run over o: each tool call is timed by
-// its server (mediator_tool_call_duration_seconds). It is
-// workflows.OrchestratorCaller, which decides the data-flow policy, with
-// its CallTool timed.
+// its server (mediator_tool_call_duration_seconds), and is a span under
+// its step's when tracing is on. It is workflows.OrchestratorCaller, which
+// decides the data-flow policy, with its CallTool observed.
 func (m *Metrics) Caller(o *orchestrator.Orchestrator) workflows.ToolCaller {
 	oc := workflows.OrchestratorCaller{O: o}
 	if m == nil {
@@ -111,17 +123,28 @@ type timedCaller struct {
 }
 
 func (c timedCaller) CallTool(ctx context.Context, req workflows.CallRequest) (*mcp.CallToolResult, error) {
+	var span trace.Span
+	if c.m.tracing != nil {
+		span = c.m.tracing.startToolCall(req)
+	}
 	start := time.Now()
 	res, err := c.OrchestratorCaller.CallTool(ctx, req)
 	c.m.ToolCall(req.Server, time.Since(start))
+	if span != nil {
+		endToolCall(span, res, err)
+	}
 	return res, err
 }
 
-// EngineEvent records what an engine event of a run says: a call step's
-// latency by its server when it finishes, a failure's class, a refusal.
-func (m *Metrics) EngineEvent(runID string, ev workflows.Event) {
+// EngineEvent records what an engine event of a run of workflow says: a
+// call step's latency by its server when it finishes, a failure's class, a
+// refusal; and the run's and steps' spans when tracing is on.
+func (m *Metrics) EngineEvent(workflow, runID string, ev workflows.Event) {
 	if m == nil {
 		return
+	}
+	if m.tracing != nil {
+		m.tracing.engineEvent(workflow, runID, ev)
 	}
 	key := stepKey{runID, ev.Path}
 	switch ev.Kind {
@@ -144,10 +167,7 @@ func (m *Metrics) EngineEvent(runID string, ev workflows.Event) {
 		if ev.Err == nil {
 			return
 		}
-		class := workflows.ErrorClass(ev.Err)
-		if class == "" {
-			class = "other"
-		}
+		class := errorClass(ev.Err)
 		m.errors.WithLabelValues(class).Inc()
 		if class == workflows.ClassRefused && server != "" {
 			m.refusals.WithLabelValues(server).Inc()

@@ -481,7 +481,7 @@ func (r *Runs) notStarted(ctx context.Context, id string, resumed bool, runErr e
 
 // onEvent records a step's state and passes the engine's event on.
 func (r *Runs) onEvent(lr *liveRun, ev workflows.Event) {
-	r.opts.Metrics.EngineEvent(lr.id, ev)
+	r.opts.Metrics.EngineEvent(lr.workflow, lr.id, ev)
 	if ev.Kind == workflows.EventRunStarted {
 		r.opts.Metrics.RunState(lr.workflow, workflows.RunRunning)
 	}
