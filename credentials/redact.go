@@ -43,9 +43,11 @@ type Redactor struct {
 
 type redactorState struct {
 	values map[string]struct{}
-	// replacer masks every registered value in every encoding; nil after an
-	// Add until the next Redact rebuilds it.
+	// replacer masks every registered value in every encoding, and
+	// patterns are those encodings, longest first; both nil after an Add
+	// until the next use rebuilds them.
 	replacer *strings.Replacer
+	patterns []string
 }
 
 // NewRedactor returns an empty redactor.
@@ -81,7 +83,7 @@ func (r *Redactor) Add(s Secret) {
 		return
 	}
 	r.st.values[v] = struct{}{}
-	r.st.replacer = nil
+	r.st.replacer, r.st.patterns = nil, nil
 }
 
 // Redact returns text with every known secret value, and each of its common
@@ -199,28 +201,70 @@ func (r *Redactor) number(v any, decimal string) any {
 }
 
 func (r *Redactor) currentReplacer() *strings.Replacer {
+	rep, _ := r.current()
+	return rep
+}
+
+// current returns the replacer and the patterns it masks, building them
+// after an Add.
+func (r *Redactor) current() (*strings.Replacer, []string) {
 	if r == nil {
-		return nil
+		return nil, nil
 	}
 	r.mu.RLock()
 	st := r.st
 	var rep *strings.Replacer
+	var pats []string
 	if st != nil {
-		rep = st.replacer
+		rep, pats = st.replacer, st.patterns
 	}
 	r.mu.RUnlock()
 	if rep != nil || st == nil {
-		return rep
+		return rep, pats
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.st.replacer == nil {
-		r.st.replacer = buildReplacer(r.st.values)
+		r.st.patterns = buildPatterns(r.st.values)
+		args := make([]string, 0, 2*len(r.st.patterns))
+		for _, p := range r.st.patterns {
+			args = append(args, p, redacted)
+		}
+		r.st.replacer = strings.NewReplacer(args...)
 	}
-	return r.st.replacer
+	return r.st.replacer, r.st.patterns
 }
 
-func buildReplacer(values map[string]struct{}) *strings.Replacer {
+// Spans returns where text holds a known secret in any form Redact masks:
+// the byte range [start, end) of every occurrence, overlapping ones
+// included, sorted. It names places in text and never a value, so a holder
+// of secrets can tell another party which parts of that party's own text
+// are secret (the daemon tells the CLI, which has not opened the keyring).
+func (r *Redactor) Spans(text string) [][2]int {
+	_, pats := r.current()
+	var out [][2]int
+	for _, p := range pats {
+		for from := 0; from < len(text); {
+			i := strings.Index(text[from:], p)
+			if i < 0 {
+				break
+			}
+			out = append(out, [2]int{from + i, from + i + len(p)})
+			from += i + 1
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]int) int {
+		if a[0] != b[0] {
+			return a[0] - b[0]
+		}
+		return a[1] - b[1]
+	})
+	return slices.Compact(out)
+}
+
+// buildPatterns returns every form of values that Redact masks, longest
+// first.
+func buildPatterns(values map[string]struct{}) []string {
 	seen := map[string]struct{}{}
 	var patterns []string
 	add := func(p string, minLen int) {
@@ -251,11 +295,7 @@ func buildReplacer(values map[string]struct{}) *strings.Replacer {
 		}
 		return strings.Compare(a, b)
 	})
-	args := make([]string, 0, 2*len(patterns))
-	for _, p := range patterns {
-		args = append(args, p, redacted)
-	}
-	return strings.NewReplacer(args...)
+	return patterns
 }
 
 // encodings returns v and the whole-value forms it commonly takes on its

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -141,6 +142,33 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("the daemon on %s: reading its answer: %w", c.socket, err)
+	}
+	return nil
+}
+
+// LearnSecrets asks the daemon where texts, the CLI's own, hold a secret
+// it knows (one request for all), and adds each such part to red: what
+// the CLI journals and prints of them is then masked as it is when the
+// CLI opens the keyring itself. The daemon answers places in texts, never
+// a value.
+func (c *Client) LearnSecrets(ctx context.Context, red *credentials.Redactor, texts []string) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	var resp daemon.SpansResponse
+	if err := c.post(ctx, daemon.LocalPathSecretSpans, &daemon.SpansRequest{Texts: texts}, &resp); err != nil {
+		return fmt.Errorf("asking the daemon which inputs are secrets: %w", err)
+	}
+	if len(resp.Spans) != len(texts) {
+		return fmt.Errorf("the daemon on %s answered %d span lists for %d texts", c.socket, len(resp.Spans), len(texts))
+	}
+	for i, spans := range resp.Spans {
+		for _, s := range spans {
+			if s[0] < 0 || s[0] >= s[1] || s[1] > len(texts[i]) {
+				return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s[0], s[1], len(texts[i]))
+			}
+			red.Add(credentials.NewSecret(texts[i][s[0]:s[1]]))
+		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
@@ -39,6 +40,12 @@ type FlowCaller struct {
 func (o *Orchestrator) FlowCaller() *FlowCaller { return &FlowCaller{c: o.c} }
 
 var _ workflows.ToolCaller = (*FlowCaller)(nil)
+
+// LearnSecrets is Client.LearnSecrets: before a run, the CLI teaches its
+// redactor the secrets its own texts (inputs, flow files) hold.
+func (f *FlowCaller) LearnSecrets(ctx context.Context, red *credentials.Redactor, texts []string) error {
+	return f.c.LearnSecrets(ctx, red, texts)
+}
 
 // DecidesFlows is true: the daemon's orchestrator decides every call's
 // flows, as the CLI's would (workflows.FlowDecider).
