@@ -219,16 +219,28 @@ type daemond struct {
 }
 
 // servers is one generation of the daemon's servers: the orchestrator,
-// /mcp's server over it, and the CLI's socket served with it. A reload
-// that changes the servers builds another and retires this one once the
-// runs started on it have ended.
+// /mcp's face over it, and the CLI's socket served with it. A reload
+// that changes the servers or the policy builds another orchestrator
+// and retires this one once the runs and the /mcp requests begun on it
+// have ended; the face is shared with the next generation unless the
+// serve block changed too.
 type servers struct {
 	orch *orchestrator.Orchestrator
-	srv  *serve.Server
-	// mcp is /mcp's handler; nil when /mcp is not served.
-	mcp       http.Handler
+	face *face
+	// unused, when the face is shared, is closed once no /mcp request
+	// or task begun on orch is left (serve.Server.SetOrchestrator).
+	unused    <-chan struct{}
 	stopLocal context.CancelFunc
 	localDone chan error
+}
+
+// face is /mcp: the serve.Server and its handler. A reload that leaves
+// the serve block alone keeps it, handing it the new orchestrator, so
+// the hosts' sessions stay open.
+type face struct {
+	srv *serve.Server
+	// mcp is /mcp's handler; nil when /mcp is not served.
+	mcp http.Handler
 }
 
 // current is the servers new runs and calls use.
@@ -260,27 +272,43 @@ func (d *daemond) connect(ctx context.Context, cfg *config.Config) (*servers, er
 	if err != nil {
 		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
-	g := &servers{}
+	f := &face{}
 	sopts := &servecmd.Options{IO: d.opts.IO, Config: d.opts.Config, Secrets: d.opts.Secrets, Orchestrator: d.opts.Orchestrator,
 		Logger: d.opts.Logger, Redactor: d.opts.Redactor, Workflows: d.opts.Workflows}
-	if g.srv, err = servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return g.orch }); err != nil {
+	// /mcp's workflow tools run on the orchestrator current when they start.
+	if f.srv, err = servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return f.srv.Orchestrator() }); err != nil {
 		return nil, err
 	}
-	if g.orch, err = d.opts.Orchestrator(ctx, cfg, g.srv.Host()); err != nil {
-		g.srv.Close()
+	g := &servers{face: f}
+	if g.orch, err = d.opts.Orchestrator(ctx, cfg, f.srv.Host()); err != nil {
+		f.srv.Close()
 		return nil, err
 	}
-	g.srv.SetOrchestrator(g.orch)
+	f.srv.SetOrchestrator(g.orch)
 	if d.opts.syncRedactor != nil {
 		d.opts.syncRedactor() // opening the keyring replaced it
 	}
 	if serveMCP {
-		if g.mcp, err = serve.HTTPHandler(g.srv, mcpOpts); err != nil {
+		if f.mcp, err = serve.HTTPHandler(f.srv, mcpOpts); err != nil {
 			g.close()
 			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 		}
 	}
 	return g, nil
+}
+
+// reconnect builds a generation under cfg that keeps old's face: only
+// the orchestrator, answering through the face's host. The face takes it
+// when the reload is taken (takeOrchestrator).
+func (d *daemond) reconnect(ctx context.Context, cfg *config.Config, old *servers) (*servers, error) {
+	o, err := d.opts.Orchestrator(ctx, cfg, old.face.srv.Host())
+	if err != nil {
+		return nil, err
+	}
+	if d.opts.syncRedactor != nil {
+		d.opts.syncRedactor()
+	}
+	return &servers{orch: o, face: old.face}, nil
 }
 
 // serveLocal serves the CLI's socket with g's orchestrator, for the
@@ -316,7 +344,7 @@ func (g *servers) stopSocket() {
 // journalled cancelled), then the orchestrator.
 func (g *servers) close() {
 	g.stopSocket()
-	g.srv.Close()
+	g.face.srv.Close()
 	g.orch.Close()
 }
 
@@ -371,14 +399,16 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	if d.gen, err = d.connect(ctx, cfg); err != nil {
 		return err
 	}
-	if d.gen.mcp == nil {
+	if d.gen.face.mcp == nil {
 		logger.Warn("/mcp is not served: serve.http has no tokens; add one (mediator serve token create NAME) or write serve: {http: {auth: none}} on loopback")
 	}
 	defer func() {
-		// Runs are over by now, so the generations a reload replaced
-		// close; then the current one.
+		// Runs are over by now; /mcp's tasks end with its server, so
+		// the generations a reload replaced close; then the current one.
+		cur := d.current()
+		cur.face.srv.Close()
 		d.retired.Wait()
-		d.current().close()
+		cur.close()
 	}()
 
 	// Runs, and the runs a shutdown or crash left.
@@ -388,6 +418,12 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}
 	pol := flowrun.PolicyOf(opts.Workflows, cfg)
 	d.metrics = daemon.NewMetrics()
+	tracing, err := startTracing(ctx, opts, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing, logger) // after the runs' shutdown
+	d.metrics.SetTracing(tracing)
 	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
 		Metrics:  d.metrics,
 		StateDir: cfg.StateDir, Catalog: catalog,
@@ -465,7 +501,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	// The first SIGTERM must leave the runs their grace, not mediator's
 	// usual second.
 	cmdutil.Linger(ctx, opts.Grace+cmdutil.InterruptGrace+5*time.Second)
-	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", d.gen.mcp != nil, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
+	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", d.gen.face.mcp != nil, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
 	if opts.Listening != nil {
 		opts.Listening(d.baseURL)
 	}
@@ -527,7 +563,7 @@ func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, er
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	if m := g.mcp; m != nil {
+	if m := g.face.mcp; m != nil {
 		mux.Handle(serve.MCPPath, m)
 		mux.Handle(serve.MetadataPath, m)
 		mux.Handle(serve.MetadataPath+serve.MCPPath, m)
@@ -631,21 +667,38 @@ func (d *daemond) reload(ctx context.Context) error {
 		return err
 	}
 	gen := oldGen
-	reconnect := !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Serve, old.Serve) ||
-		!reflect.DeepEqual(cfg.Policy, old.Policy) || cfg.Credentials != old.Credentials || cfg.Audit != old.Audit
-	if reconnect {
-		if gen, err = d.connect(ctx, cfg); err != nil {
-			d.logReloadProblems(err)
-			return err
-		}
+	serversChanged := !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Policy, old.Policy) ||
+		cfg.Credentials != old.Credentials || cfg.Audit != old.Audit
+	// /mcp is rebuilt (its hosts connect again) when the serve block
+	// changed, or when it offers workflow files, which are checked
+	// against the servers and the policy as they are loaded.
+	newFace := !reflect.DeepEqual(cfg.Serve, old.Serve) || serversChanged && cfg.Serve.Workflows()
+	reconnect := serversChanged || newFace
+	switch {
+	case newFace:
+		gen, err = d.connect(ctx, cfg)
+	case reconnect:
+		gen, err = d.reconnect(ctx, cfg, oldGen)
+	}
+	if err != nil {
+		d.logReloadProblems(err)
+		return err
 	}
 	h, err := d.buildHandler(cfg, gen)
 	if err != nil {
-		if gen != oldGen {
+		switch {
+		case gen.face != oldGen.face:
 			gen.close()
+		case gen != oldGen:
+			gen.orch.Close()
 		}
 		d.logReloadProblems(err)
 		return err
+	}
+	if gen != oldGen && gen.face == oldGen.face {
+		// /mcp's sessions move to the new servers; requests in flight
+		// finish on the old ones.
+		oldGen.unused = gen.face.srv.SetOrchestrator(gen.orch)
 	}
 
 	// Taken. The CLI's socket moves to the new config (the CLI checks
@@ -665,7 +718,7 @@ func (d *daemond) reload(ctx context.Context) error {
 		d.logger.Error("scheduled runs missed during the reload were not all handled", "error", err.Error())
 	}
 	if gen != oldGen {
-		d.retire(ctx, oldGen)
+		d.retire(ctx, oldGen, gen.face == oldGen.face)
 	}
 	if d.watch != nil {
 		d.watch.follow(cfg.Path, cfg.Daemon.WorkflowsDir)
@@ -673,14 +726,16 @@ func (d *daemond) reload(ctx context.Context) error {
 	if len(restart) > 0 {
 		d.logger.Warn("config reloaded, but these changes need a restart of the daemon to apply", "fields", restart)
 	}
-	d.logger.Info("config reloaded", "servers_reconnected", reconnect, "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
+	d.logger.Info("config reloaded", "servers_reconnected", reconnect, "mcp_rebuilt", newFace, "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
 	return nil
 }
 
 // retire closes g once the runs running or queued now (one may have
 // just taken g's orchestrator) have ended; new runs use the current
-// servers. /mcp's sessions on g end with it: hosts connect again.
-func (d *daemond) retire(ctx context.Context, g *servers) {
+// servers. When the current generation kept g's face, only g's
+// orchestrator closes, once /mcp's requests begun on it have ended too;
+// else /mcp's sessions on g end with it and hosts connect again.
+func (d *daemond) retire(ctx context.Context, g *servers, shared bool) {
 	var ids []string
 	for _, status := range []string{workflows.RunRunning, daemon.StatusQueued} {
 		lo := daemon.ListOptions{Status: status}
@@ -705,7 +760,13 @@ func (d *daemond) retire(ctx context.Context, g *servers) {
 		for _, id := range ids {
 			_ = d.runs.Wait(context.Background(), id)
 		}
-		g.close()
+		if !shared {
+			g.close()
+			return
+		}
+		g.stopSocket()
+		<-g.unused
+		g.orch.Close()
 	}()
 }
 

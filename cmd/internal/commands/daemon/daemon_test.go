@@ -533,15 +533,48 @@ func TestDaemonGraceAndResume(t *testing.T) {
 	r.stop(t)
 }
 
-// A reload that adds a server connects a new orchestrator: /mcp offers
-// the new server's tools, calls work, and the old servers are closed
-// once no run uses them.
+// A reload that adds a server keeps /mcp's host sessions: a session
+// opened before sees tools/list_changed and calls the new server's tool,
+// another's provenance from before the reload still refuses a flow
+// after it, a call in flight finishes on the old servers, and the old
+// servers are closed once nothing uses them.
 func TestDaemonReloadServers(t *testing.T) {
 	h := newHome(t)
 	h.write("")
 	h.storeKey()
 	r := h.start()
 	base := r.baseURL(t)
+	connect := func(opts *mcp.ClientOptions) *mcp.ClientSession {
+		t.Helper()
+		c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, opts)
+		cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.Close() })
+		return cs
+	}
+	call := func(cs *mcp.ClientSession, tool string) *mcp.CallToolResult {
+		t.Helper()
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"text": "hi"}})
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tool, err, r.stderr.String())
+		}
+		return res
+	}
+	changed := make(chan struct{}, 10)
+	a := connect(&mcp.ClientOptions{ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} }})
+	b := connect(nil)
+	if res := call(b, "echo__echo"); res.IsError { // b has seen echo's data
+		t.Fatalf("echo__echo: %+v", res)
+	}
+	held := make(chan *mcp.CallToolResult, 1)
+	heldSession := connect(nil)
+	go func() {
+		res, _ := heldSession.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo__hold", Arguments: map[string]any{"text": "held"}})
+		held <- res
+	}()
+	<-h.started
 
 	f := h.factory(io.Discard)
 	cfg, err := f.Config()
@@ -560,18 +593,38 @@ func TestDaemonReloadServers(t *testing.T) {
 	if err := <-r.reloaded; err != nil {
 		t.Fatalf("reload: %v\n%s", err, r.stderr.String())
 	}
-	c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(r.stderr.String(), `"mcp_rebuilt":false`) {
+		t.Errorf("/mcp was rebuilt for a change of servers:\n%s", r.stderr.String())
 	}
-	defer cs.Close()
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo2__echo", Arguments: map[string]any{"text": "hi"}})
-	if err != nil || res.IsError {
-		t.Fatalf("echo2__echo after the reload: %v %+v\n%s", err, res, r.stderr.String())
+	for offered := false; !offered; {
+		select {
+		case <-changed:
+		case <-time.After(time.Minute):
+			t.Fatalf("no tools/list_changed after the reload:\n%s", r.stderr.String())
+		}
+		tools, err := a.ListTools(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tl := range tools.Tools {
+			offered = offered || tl.Name == "echo2__echo"
+		}
+	}
+	if res := call(a, "echo2__echo"); res.IsError {
+		t.Fatalf("echo2__echo on a session opened before the reload: %+v", res)
+	}
+	if res := call(b, "echo2__echo"); !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "policy.flows") {
+		t.Fatalf("echo's data went to echo2 after the reload: %+v", res)
+	}
+	if strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
+		t.Errorf("the old servers closed under a call in flight:\n%s", r.stderr.String())
+	}
+	close(h.release)
+	if res := <-held; res == nil || res.IsError {
+		t.Fatalf("the call in flight over the reload: %+v", res)
 	}
 	// The first orchestrator's echo session closes (no run used it).
-	for range 500 {
+	for range 1000 {
 		if strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
 			break
 		}
@@ -580,6 +633,5 @@ func TestDaemonReloadServers(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
 		t.Errorf("the old servers were not closed:\n%s", r.stderr.String())
 	}
-	cs.Close()
 	r.stop(t)
 }
