@@ -8,14 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
-
-	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/internal/sqlitefile"
 )
 
 // StoreFile is the daemon's table of submitted runs, beside the run
@@ -74,18 +69,16 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE INDEX IF NOT EXISTS submissions_order ON submissions (submitted_at DESC, id DESC);
 `
 
+// storeColumns are the columns added to the schema since its first
+// version: a store an earlier version made gets them when it is opened.
+var storeColumns = []sqlitefile.Column{
+	{Table: "submissions", Name: "last_seq", Def: "INTEGER NOT NULL DEFAULT 0"},
+}
+
+// openStore opens the store at path: a file its owner alone can read
+// (sqlitefile.Open).
 func openStore(path string) (*store, error) {
-	f, err := privfile.OpenFile(path, os.O_RDWR)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	f.Close()
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sqlitefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -93,22 +86,9 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: create tables: %w", path, err)
 	}
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('submissions') WHERE name = 'last_seq'`).Scan(&n); err != nil {
+	if err := sqlitefile.AddColumns(db, storeColumns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if n == 0 {
-		if _, err := db.Exec(`ALTER TABLE submissions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
-			db.Close()
-			return nil, fmt.Errorf("open %s: add column last_seq: %w", path, err)
-		}
-	}
-	for _, side := range []string{"-wal", "-shm"} {
-		if err := privfile.Narrow(path + side); err != nil {
-			db.Close()
-			return nil, err
-		}
 	}
 	return &store{db: db}, nil
 }
