@@ -295,7 +295,7 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	}
 	now := time.Now()
 	sub := &submission{
-		ID: workflows.NewRunID(now), Workflow: workflow, FlowPath: w.Path, KeyHash: hash,
+		ID: workflows.NewRunID(now), Workflow: workflow, FlowPath: w.Path, FlowName: w.Flow.Name, FlowDigest: w.Flow.RunDigest(), KeyHash: hash,
 		InputsDigest: digest, Inputs: prepared, SubmittedAt: now,
 	}
 	stored := *sub
@@ -381,9 +381,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		}
 		// Cancelled while queued: journal it so, never to start.
 		now := time.Now()
-		rec := &workflows.RunRecord{ID: lr.id, FlowName: fl.Name, FlowPath: sub.FlowPath, FlowDigest: fl.RunDigest(),
-			Inputs: sub.Inputs, Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
-		if err := r.journal.CreateRun(rec); err != nil {
+		if err := r.journal.CreateRun(r.cancelledRecord(sub, now)); err != nil {
 			log.Error("journalling a queued run's cancellation failed", "error", r.redact(err.Error()))
 		}
 		lr.end()
@@ -833,16 +831,32 @@ func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
 		}
 	case rec == nil:
 		// Left queued by a shutdown: journal it cancelled, never to run.
-		now := time.Now()
-		nr := &workflows.RunRecord{ID: id, FlowName: sub.Workflow, FlowPath: sub.FlowPath, Inputs: sub.Inputs,
-			Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
-		if err := r.journal.CreateRun(nr); err != nil {
+		if err := r.journal.CreateRun(r.cancelledRecord(sub, time.Now())); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is %s already; only a queued, running, interrupted or blocked run can be cancelled", id, info.Status)}
 	}
 	return r.Get(ctx, id)
+}
+
+// cancelledRecord is the journal's record of a run cancelled before it
+// started: the flow's name and run digest as submitted, so that the run
+// lists as its flow's and `mediator resume` takes it up (from the start)
+// while the file is unchanged. A submission an earlier version stored
+// lacks them; the catalog's workflow at the same path gives them.
+func (r *Runs) cancelledRecord(sub *submission, now time.Time) *workflows.RunRecord {
+	name, digest := sub.FlowName, sub.FlowDigest
+	if digest == "" {
+		if w := r.Catalog().Get(sub.Workflow); w != nil && w.Valid() && w.Path == sub.FlowPath {
+			name, digest = w.Flow.Name, w.Flow.RunDigest()
+		}
+	}
+	if name == "" {
+		name = sub.Workflow
+	}
+	return &workflows.RunRecord{ID: sub.ID, FlowName: name, FlowPath: sub.FlowPath, FlowDigest: digest, Inputs: sub.Inputs,
+		Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
 }
 
 // Resolve settles the calls a blocked run waits on, as `mediator resume
@@ -950,7 +964,7 @@ func (r *Runs) ResumeInterrupted(ctx context.Context) ([]string, error) {
 		switch {
 		case errors.Is(err, workflows.ErrRunNotFound) || err == nil && rec.ID != sub.ID:
 			w := r.Catalog().Get(sub.Workflow)
-			if w == nil || !w.Valid() || w.Path != sub.FlowPath {
+			if w == nil || !w.Valid() || w.Path != sub.FlowPath || sub.FlowDigest != "" && w.Flow.RunDigest() != sub.FlowDigest {
 				errs = append(errs, fmt.Errorf("run %s of workflow %s was queued but its workflow is no longer in the catalog as it was; it is not started", sub.ID, sub.Workflow))
 				continue
 			}

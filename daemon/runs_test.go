@@ -864,3 +864,65 @@ func TestEventSeqAcrossResume(t *testing.T) {
 		t.Fatalf("right after run-finished: %+v", info)
 	}
 }
+
+// A run cancelled before it started, live in the queue or left queued by
+// a shutdown, is journalled with its flow's name and run digest: it lists
+// as cancelled, and a resume takes it up from the start (a resume refuses
+// a run whose journalled digest is not the file's).
+func TestCancelledQueuedRunIsResumable(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 1)
+	if _, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "a"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	rg.waitStarted(t)
+	var queued []string
+	for _, tag := range []string{"b", "c"} {
+		s, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": tag}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, s.ID)
+	}
+	if info, err := r.Cancel(t.Context(), queued[0]); err != nil || info.Status != workflows.RunCancelled {
+		t.Fatalf("cancel of a queued run: %+v, %v", info, err)
+	}
+	grace, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(grace); err != nil {
+		t.Fatal(err)
+	}
+
+	rg.work.open()
+	r2 := rg.runs(t, 1)
+	if info, err := r2.Cancel(t.Context(), queued[1]); err != nil || info.Status != workflows.RunCancelled {
+		t.Fatalf("cancel of a run a shutdown left queued: %+v, %v", info, err)
+	}
+	hold := r2.Catalog().Get("hold").Flow
+	page, err := r2.List(t.Context(), ListOptions{Status: workflows.RunCancelled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, info := range page.Runs {
+		listed = append(listed, info.ID)
+	}
+	for i, id := range queued {
+		rec, err := r2.journal.Run(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.FlowDigest != hold.RunDigest() || rec.FlowName != hold.Name || rec.Status != workflows.RunCancelled {
+			t.Errorf("run %d journalled as flow %q, digest %q, %s; want %q, %q, cancelled", i, rec.FlowName, rec.FlowDigest, rec.Status, hold.Name, hold.RunDigest())
+		}
+		if !slices.Contains(listed, id) {
+			t.Errorf("run %s is not listed as cancelled: %v", id, listed)
+		}
+		if err := r2.resume(t.Context(), id, &workflows.ResumeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if info := waitRun(t, r2, id); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != []string{"b", "c"}[i] {
+			t.Errorf("resumed run %d = %+v", i, info)
+		}
+	}
+}

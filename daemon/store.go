@@ -29,8 +29,13 @@ type store struct {
 type submission struct {
 	ID       string
 	Workflow string
-	// FlowPath is the workflow file's absolute path.
-	FlowPath string
+	// FlowPath is the workflow file's absolute path; FlowName and
+	// FlowDigest are the flow's name and run digest (flow.Flow.RunDigest)
+	// as submitted, which the journal records for the run ("" in a store
+	// an earlier version made).
+	FlowPath   string
+	FlowName   string
+	FlowDigest string
 	// KeyHash is the SHA-256 of the Idempotency-Key, "" for none; the key
 	// itself is not stored.
 	KeyHash string
@@ -73,6 +78,8 @@ CREATE INDEX IF NOT EXISTS submissions_order ON submissions (submitted_at DESC, 
 // version: a store an earlier version made gets them when it is opened.
 var storeColumns = []sqlitefile.Column{
 	{Table: "submissions", Name: "last_seq", Def: "INTEGER NOT NULL DEFAULT 0"},
+	{Table: "submissions", Name: "flow_name", Def: "TEXT NOT NULL DEFAULT ''"},
+	{Table: "submissions", Name: "flow_digest", Def: "TEXT NOT NULL DEFAULT ''"},
 }
 
 // openStore opens the store at path: a file its owner alone can read
@@ -117,8 +124,9 @@ func (s *store) insert(ctx context.Context, sub *submission) error {
 	if sub.KeyHash != "" {
 		key = sub.KeyHash
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO submissions (id, workflow, flow_path, key_hash, inputs_digest, inputs, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sub.ID, sub.Workflow, sub.FlowPath, key, sub.InputsDigest, string(inputs), sub.SubmittedAt.UnixNano())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO submissions (id, workflow, flow_path, key_hash, inputs_digest, inputs, submitted_at, flow_name, flow_digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sub.ID, sub.Workflow, sub.FlowPath, key, sub.InputsDigest, string(inputs), sub.SubmittedAt.UnixNano(), sub.FlowName, sub.FlowDigest)
 	if err != nil {
 		if sub.KeyHash != "" {
 			if old, _ := s.byKey(ctx, sub.Workflow, sub.KeyHash); old != nil {
@@ -130,7 +138,7 @@ func (s *store) insert(ctx context.Context, sub *submission) error {
 	return nil
 }
 
-const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps, last_seq`
+const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps, last_seq, flow_name, flow_digest`
 
 func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 	var (
@@ -139,7 +147,7 @@ func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 		steps     string
 		submitted int64
 	)
-	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps, &sub.LastSeq); err != nil {
+	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps, &sub.LastSeq, &sub.FlowName, &sub.FlowDigest); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(steps), &sub.Steps); err != nil {
