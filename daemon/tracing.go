@@ -115,8 +115,11 @@ func NewTracing(ctx context.Context, opts TracingOptions) (*Tracing, error) {
 			return nil, fmt.Errorf("tracing: the OTLP exporter: %w", err)
 		}
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", "mediator"), attribute.String("service.version", opts.Version)))
+	attrs := []attribute.KeyValue{attribute.String("service.name", "mediator")}
+	if opts.Version != "" {
+		attrs = append(attrs, attribute.String("service.version", opts.Version))
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attrs...))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: the resource: %w", err)
 	}

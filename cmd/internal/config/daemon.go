@@ -35,6 +35,8 @@ type Daemon struct {
 	Tokens            []serve.Token
 	TLS               DaemonTLS
 	MaxConcurrentRuns int
+	// Tracing is daemon.tracing, nil when absent.
+	Tracing *DaemonTracing
 }
 
 // DaemonTLS is daemon.tls: the HTTP face's certificate and its key (a
@@ -83,7 +85,8 @@ type rawDaemon struct {
 		KeySecret string `mapstructure:"key_secret"`
 		ClientCA  string `mapstructure:"client_ca"`
 	} `mapstructure:"tls"`
-	MaxConcurrentRuns *int `mapstructure:"max_concurrent_runs"`
+	MaxConcurrentRuns *int              `mapstructure:"max_concurrent_runs"`
+	Tracing           *rawDaemonTracing `mapstructure:"tracing"`
 }
 
 const daemonTokenMsg = `a token is never written in the config: "mediator daemon token create NAME --workflows GLOB" prints one and the token_sha256 line to write`
@@ -116,6 +119,7 @@ var daemonSpec = &spec{kind: kObject, fields: map[string]*spec{
 		"key": `name the private key's file with key_file: FILE, or store it with "mediator secret set daemon NAME" and write key_secret: NAME; the key itself is never written in the config`,
 	}},
 	"max_concurrent_runs": {kind: kInt},
+	"tracing":             daemonTracingSpec,
 }}
 
 // workflowNameRE is a workflow's name: its file's in workflows_dir
@@ -149,6 +153,7 @@ func (w *walker) buildDaemon(raw rawDaemon, cfg *Config) {
 	w.buildDaemonSchedules(raw, &d)
 	w.buildDaemonTokens(raw, &d)
 	w.buildDaemonTLS(&d.TLS)
+	w.buildDaemonTracing(raw.Tracing, &d)
 	cfg.Daemon = d
 }
 
