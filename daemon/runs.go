@@ -461,8 +461,8 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 // rather than interrupted and retried at every start. One refused because
 // another process holds the run leaves it as it is.
 func (r *Runs) notStarted(ctx context.Context, id string, resumed bool, runErr error) string {
-	rec, err := r.journal.Run(ctx, id)
-	if err != nil || rec.ID != id {
+	rec, err := r.journal.RunByID(ctx, id)
+	if err != nil {
 		return workflows.RunFailed
 	}
 	var held *workflows.RunHeldError
@@ -633,14 +633,12 @@ func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.
 		}
 	}
 	info := &RunInfo{ID: sub.ID, Workflow: sub.Workflow, Inputs: sub.Inputs, SubmittedAt: sub.SubmittedAt, Status: StatusQueued}
-	rec, err := r.journal.Run(ctx, sub.ID)
+	rec, err := r.journal.RunByID(ctx, sub.ID)
 	switch {
 	case errors.Is(err, workflows.ErrRunNotFound):
 		rec = nil
 	case err != nil:
 		return nil, nil, err
-	case rec.ID != sub.ID:
-		rec = nil
 	}
 	if rec != nil {
 		info.Status, info.Outputs, info.Error = rec.Status, rec.Outputs, rec.Error
@@ -960,9 +958,9 @@ func (r *Runs) ResumeInterrupted(ctx context.Context) ([]string, error) {
 		if live {
 			continue
 		}
-		rec, err := r.journal.Run(ctx, sub.ID)
+		rec, err := r.journal.RunByID(ctx, sub.ID)
 		switch {
-		case errors.Is(err, workflows.ErrRunNotFound) || err == nil && rec.ID != sub.ID:
+		case errors.Is(err, workflows.ErrRunNotFound):
 			w := r.Catalog().Get(sub.Workflow)
 			if w == nil || !w.Valid() || w.Path != sub.FlowPath || sub.FlowDigest != "" && w.Flow.RunDigest() != sub.FlowDigest {
 				errs = append(errs, fmt.Errorf("run %s of workflow %s was queued but its workflow is no longer in the catalog as it was; it is not started", sub.ID, sub.Workflow))

@@ -908,7 +908,7 @@ func TestCancelledQueuedRunIsResumable(t *testing.T) {
 		listed = append(listed, info.ID)
 	}
 	for i, id := range queued {
-		rec, err := r2.journal.Run(t.Context(), id)
+		rec, err := r2.journal.RunByID(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)
 		}

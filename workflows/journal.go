@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -589,12 +590,33 @@ func (j *Journal) Runs(ctx context.Context, limit int) ([]*RunRecord, error) {
 	return out, nil
 }
 
+// runByIDSQL reads one run by its primary key.
+const runByIDSQL = `SELECT ` + runColumns + ` FROM runs WHERE id = ?`
+
+// runsFromSQL reads the first runs whose id is at least the one given, in
+// id order: a range of the primary key's index, so a lookup reads a few
+// rows whatever the journal holds (a prefix's matches come first).
+const runsFromSQL = `SELECT ` + runColumns + ` FROM runs WHERE id >= ? ORDER BY id LIMIT 3`
+
+// RunByID returns the run whose id is id exactly, an error wrapping
+// ErrRunNotFound when there is none.
+func (j *Journal) RunByID(ctx context.Context, id string) (*RunRecord, error) {
+	r, err := scanRun(j.db.QueryRowContext(ctx, runByIDSQL, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %q: %w (see `mediator runs list`)", id, ErrRunNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run %s: %w", id, err)
+	}
+	return r, nil
+}
+
 // Run returns one run; a unique prefix of its id is enough.
 func (j *Journal) Run(ctx context.Context, id string) (*RunRecord, error) {
 	if id == "" {
 		return nil, fmt.Errorf("run id is empty: %w", ErrRunNotFound)
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ? OR substr(id, 1, ?) = ? ORDER BY id LIMIT 3`, id, len(id), id)
+	rows, err := j.db.QueryContext(ctx, runsFromSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s: %w", id, err)
 	}
@@ -607,6 +629,9 @@ func (j *Journal) Run(ctx context.Context, id string) (*RunRecord, error) {
 		}
 		if r.ID == id {
 			return r, nil
+		}
+		if !strings.HasPrefix(r.ID, id) {
+			break
 		}
 		found = append(found, r)
 	}
