@@ -904,6 +904,31 @@ func (r *Runs) Resolve(ctx context.Context, id, action string, calls []string) (
 	return r.Get(ctx, id)
 }
 
+// Extend resumes a run that timed out with by more time, as `mediator
+// resume --extend` does: journalled successes are reused, interrupted safe
+// calls are sent again, and the run gets by instead of its flow's timeout
+// (a run with an interrupted unsafe call ends blocked, for Resolve). A run
+// that did not time out is a CodeConflict *Error; by must be positive.
+func (r *Runs) Extend(ctx context.Context, id string, by time.Duration) (*RunInfo, error) {
+	if by <= 0 {
+		return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("by %s: give the time the resumed run gets, a positive duration such as \"10m\"", by)}
+	}
+	if r.isClosed() {
+		return nil, &Error{Code: CodeShuttingDown, Message: "the daemon is shutting down and resumes no runs"}
+	}
+	info, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.Status != workflows.RunTimedOut {
+		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is %s, not %s: only a run that timed out is resumed with more time", id, info.Status, workflows.RunTimedOut)}
+	}
+	if err := r.resume(ctx, id, &workflows.ResumeOptions{Extend: by}); err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, id)
+}
+
 // resume loads the run's file again (as `mediator resume` does: a changed
 // file is refused by workflows.Resume) and queues its resumption.
 func (r *Runs) resume(ctx context.Context, id string, ro *workflows.ResumeOptions) error {

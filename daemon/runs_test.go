@@ -55,6 +55,13 @@ func (w *work) open() {
 	}
 }
 
+// shut closes the gate again: calls hold until the next open.
+func (w *work) shut() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gate = make(chan struct{})
+}
+
 func (w *work) gateCh() chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -102,6 +109,18 @@ steps:
   - id: wait
     call: {server: work, tool: hold}
     with: {tag: ${ .inputs.tag }}
+outputs:
+  tag: ${ .steps.wait.result.tag }
+`
+
+// lateFlow's hold call outlasts its timeout while the gate is shut.
+const lateFlow = `version: 1
+name: late
+timeout: 200ms
+steps:
+  - id: wait
+    call: {server: work, tool: hold}
+    with: {tag: late}
 outputs:
   tag: ${ .steps.wait.result.tag }
 `
