@@ -296,7 +296,8 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 		return nil, nil, fmt.Errorf("token endpoint %s issued token_type %q; only Bearer and DPoP are supported", endpoint, tr.TokenType)
 	}
 	if tr.ExpiresIn > 0 {
-		tok.Expiry = h.now().Add(time.Duration(tr.ExpiresIn) * time.Second)
+		tok.Issued = h.now()
+		tok.Expiry = tok.Issued.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
 	return tok, &tr, nil
 }
