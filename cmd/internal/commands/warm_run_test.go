@@ -247,3 +247,31 @@ func TestWarmRunMasksInputSecret(t *testing.T) {
 		t.Error("the journal holds the secret given to a run through the daemon")
 	}
 }
+
+// `mediator resume` opens the journal before it connects, and connecting
+// opens the keyring, which replaces the redactor: the journal masks with
+// the redactor of the moment, so a secret in what the resumed run
+// journals (here a server's answer quoting a literal of the flow, the
+// server down in the first run) is masked there too.
+func TestResumeJournalMasksKeyringSecrets(t *testing.T) {
+	e := newTestEnv(t)
+	weather, _ := startServer(t, canaryKey)
+	config := func(url string) {
+		e.writeConfig("servers:\n" +
+			"  weather:\n    url: " + url + "\n    auth: {type: api-key, header: X-API-Key, secret: api-key}\n    timeout: 10s\n")
+	}
+	config(downURL(t))
+	e.mustRun(canaryKey, "secret", "set", "weather", "api-key")
+	fl := filepath.Join(e.dir, "lit.flow.yaml")
+	if err := os.WriteFile(fl, []byte("version: 1\nname: lit\nsteps:\n  - id: a\n    call: {server: weather, tool: echo}\n    with: {text: \"key "+canaryKey+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "--no-daemon", "run", fl)
+	expectCode(t, r, cmdutil.ExitConnect, "a run with its server down")
+	id := runID(t, r)
+	config(weather.URL)
+	expectCode(t, e.run("", "--no-daemon", "resume", id), 0, "the resume")
+	if bytes.Contains(journalBytes(t, e.dir), []byte(canaryKey)) {
+		t.Fatal("the journal holds the secret after the resume")
+	}
+}
