@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mediatorhq/mediator/connectors/oauth"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
 )
 
 // Metrics is the daemon's Prometheus registry: runs by workflow and
 // state, step and tool-call latency per server, errors by class, policy
-// refusals. Labels hold names only (workflows, servers, states, classes),
+// refusals, OAuth token renewals (WatchServers). Labels hold names only (workflows, servers, states, classes),
 // never argument values or error text. Its methods are safe for
 // concurrent use, and a nil *Metrics records nothing.
 type Metrics struct {
@@ -76,6 +77,56 @@ func NewMetrics() *Metrics {
 // /metrics; APIOptions.Metrics takes it).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// WatchServers makes /metrics report the OAuth token renewals of the
+// servers servers returns (the daemon's current orchestrator's), read at
+// each scrape: mediator_auth_refreshes_total by server and outcome (ok;
+// refused, the authorization server refused: the login expired; failed,
+// it could not be reached). The counts of connectors a reload replaced
+// are kept as of the last scrape before it (a renewal is rare beside
+// scrapes). Call it once.
+func (m *Metrics) WatchServers(servers func() []orchestrator.ServerStatus) {
+	m.reg.MustRegister(&renewalCollector{servers: servers, seen: map[string]oauth.Renewals{}, base: map[string]oauth.Renewals{}})
+}
+
+var authRefreshesDesc = prometheus.NewDesc("mediator_auth_refreshes_total",
+	"OAuth access token renewals ahead of expiry or after a 401 (a refresh token grant, or a machine grant run again), by server and outcome: ok, refused (the login expired or was revoked), failed (the authorization server could not be reached).",
+	[]string{"server", "outcome"}, nil)
+
+// renewalCollector turns the connectors' renewal counts into a counter
+// that survives reloads: a count lower than the last seen is a new
+// connector, and the old one's last count joins the base.
+type renewalCollector struct {
+	servers func() []orchestrator.ServerStatus
+
+	mu         sync.Mutex
+	seen, base map[string]oauth.Renewals
+}
+
+func (c *renewalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- authRefreshesDesc }
+
+func (c *renewalCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.servers() {
+		now, last := s.OAuthRenewals, c.seen[s.Name]
+		if now.OK < last.OK || now.Refused < last.Refused || now.Failed < last.Failed {
+			b := c.base[s.Name]
+			c.base[s.Name] = oauth.Renewals{OK: b.OK + last.OK, Refused: b.Refused + last.Refused, Failed: b.Failed + last.Failed}
+		}
+		c.seen[s.Name] = now
+	}
+	for name, last := range c.seen {
+		b := c.base[name]
+		total := oauth.Renewals{OK: b.OK + last.OK, Refused: b.Refused + last.Refused, Failed: b.Failed + last.Failed}
+		if total == (oauth.Renewals{}) {
+			continue
+		}
+		for outcome, n := range map[string]int{"ok": total.OK, "refused": total.Refused, "failed": total.Failed} {
+			ch <- prometheus.MustNewConstMetric(authRefreshesDesc, prometheus.CounterValue, float64(n), name, outcome)
+		}
+	}
 }
 
 // Registry is the registry, for collectors of other parts.

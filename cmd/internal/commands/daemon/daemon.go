@@ -424,6 +424,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}
 	defer stopTracing(tracing, logger) // after the runs' shutdown
 	d.metrics.SetTracing(tracing)
+	d.metrics.WatchServers(func() []orchestrator.ServerStatus { return d.current().orch.Servers() })
 	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
 		Metrics:  d.metrics,
 		StateDir: cfg.StateDir, Catalog: catalog,
