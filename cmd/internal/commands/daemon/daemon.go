@@ -467,14 +467,28 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
 	d.handler.Store(&h)
+	// A shutdown ends the event streams at once (a clean end of the
+	// stream, from which a client resumes with Last-Event-ID): Shutdown
+	// would wait for them, and closing the connections cuts them.
+	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer endStreams()
 	hs := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*d.handler.Load()).ServeHTTP(w, r) }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isStream(r) {
+				rctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				defer context.AfterFunc(streams, cancel)()
+				r = r.WithContext(rctx)
+			}
+			(*d.handler.Load()).ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
+	hs.RegisterOnShutdown(endStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -540,7 +554,7 @@ loop:
 	sched.Stop()
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close() // event streams stay open until closed
+		hs.Close() // a request still going after 5s is cut
 	}
 	scancel()
 	runsDone = true
@@ -551,6 +565,12 @@ loop:
 		return serveErr
 	}
 	return ctx.Err()
+}
+
+// isStream reports whether r asks for a stream of server-sent events:
+// GET /v1/runs/{id}/events, or /mcp's.
+func isStream(r *http.Request) bool {
+	return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/events") || strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
 }
 
 // buildHandler is the HTTP face under cfg's API tokens: g's /mcp when

@@ -635,3 +635,46 @@ func TestDaemonReloadServers(t *testing.T) {
 	}
 	r.stop(t)
 }
+
+// SIGTERM with a run's event stream open ends the stream cleanly (the
+// chunked body terminated, not the connection cut) and the daemon
+// returns: the HTTP server's shutdown does not wait for the stream.
+func TestDaemonShutdownEndsEventStreams(t *testing.T) {
+	h := newHome(t)
+	t.Cleanup(func() { close(h.release) }) // the held call, before its server closes
+	h.write(fmt.Sprintf("  api_tokens: [{name: ci, token_sha256: %s, workflows: ['*']}]\n", serve.HashToken(apiToken)))
+	h.storeKey()
+	r := h.start("--grace", "0s")
+	base := r.baseURL(t)
+	var sub struct{ ID string }
+	if code := api(t, "POST", base+"/v1/runs", apiToken, `{"workflow": "hold", "inputs": {"text": "x"}}`, &sub); code/100 != 2 {
+		t.Fatalf("POST /v1/runs: %d", code)
+	}
+	<-h.started
+	req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/v1/runs/"+sub.ID+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	// The stream is open once its first event (the run's start) came.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	r.cancel()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the event stream was cut, not ended: %v (after %q)", err, body)
+	}
+	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("daemon: %v\n%s", err, r.stderr.String())
+	}
+}
