@@ -46,14 +46,15 @@ func waitRenewals(t *testing.T, c *Connector, n int) {
 }
 
 // A connector renews its OAuth token ahead of expiry on its own: idle
-// over two lifetimes of a 2 s token the renewals go on, and with calls
-// going through over two more the resource server never sees an expired
-// token, nor a call an auth failure. Each renewal is one refresh at the
-// authorization server (rotating refresh tokens).
+// over a lifetime of a 3 s token it renews it (300 ms before its end),
+// and with calls going through over two more lifetimes the resource
+// server never sees an expired token, nor a call an auth failure. Each
+// renewal is one refresh at the authorization server (rotating refresh
+// tokens).
 func TestOAuthRenewsAheadOfExpiry(t *testing.T) {
 	as := oauthtest.New(t)
-	c := shortLogin(t, as, 2*time.Second)
-	waitRenewals(t, c, 2) // idle: no call asks for a token
+	c := shortLogin(t, as, 3*time.Second)
+	waitRenewals(t, c, 1) // idle: no call asks for a token
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -74,7 +75,7 @@ func TestOAuthRenewsAheadOfExpiry(t *testing.T) {
 			calls++
 		}
 	})
-	waitRenewals(t, c, 4)
+	waitRenewals(t, c, 3)
 	close(stop)
 	wg.Wait()
 
