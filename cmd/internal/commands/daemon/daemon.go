@@ -202,6 +202,9 @@ type daemond struct {
 	addr            string
 	tlsOn, insecure bool
 	baseURL         string
+	// clientCerts is whether the listener verifies client certificates
+	// (daemon.tls.client_ca).
+	clientCerts bool
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -387,6 +390,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		if tlsCfg, err = loadTLS(ctx, opts, cfg); err != nil {
 			return err
 		}
+		d.clientCerts = tlsCfg.ClientCAs != nil
 	}
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
@@ -577,7 +581,13 @@ func isStream(r *http.Request) bool {
 // served, and the run API (/v1, /healthz, /readyz, /metrics) for the
 // rest.
 func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, error) {
-	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens,
+	var certGlobs []string
+	if d.clientCerts {
+		// Scoped as the certificates of the client_ca the listener
+		// started with; never nil, which would reach every workflow.
+		certGlobs = append([]string{}, cfg.Daemon.TLS.ClientWorkflows...)
+	}
+	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens, ClientCertWorkflows: certGlobs,
 		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
 		Metrics:      d.metrics.Handler(), Logger: d.logger})
 	if err != nil {
@@ -662,7 +672,8 @@ func (d *daemond) reload(ctx context.Context) error {
 	if cfg.Daemon.Listen != old.Daemon.Listen {
 		restart = append(restart, "daemon.listen")
 	}
-	if cfg.Daemon.TLS != old.Daemon.TLS {
+	// client_workflows is the API handler's, which a reload replaces.
+	if t, o := cfg.Daemon.TLS, old.Daemon.TLS; t.Cert != o.Cert || t.KeyFile != o.KeyFile || t.KeySecret != o.KeySecret || t.ClientCA != o.ClientCA {
 		restart = append(restart, "daemon.tls")
 	}
 	if cfg.Daemon.MaxConcurrentRuns != old.Daemon.MaxConcurrentRuns {
