@@ -50,7 +50,9 @@ func TestDaemonOAuthLoginExpires(t *testing.T) {
 	r := h.start()
 	base := r.baseURL(t)
 	states := func() map[string]string {
-		var body struct{ Servers []struct{ Name, State, Error string } }
+		var body struct {
+			Servers []struct{ Name, State, Error string }
+		}
 		api(t, "GET", base+"/readyz", "", "", &body)
 		out := map[string]string{}
 		for _, s := range body.Servers {
