@@ -78,7 +78,7 @@ type FlowToolRequest struct {
 // or Tool beside Error: a call made but not audited has both) and
 // AuditError, the failure to write the request's audit record, which the
 // daemon waits for before answering. The secrets the daemon knows are
-// masked in all of it (docs/daemon-local.md).
+// masked in all of it (docs/daemon.md, Warm sessions for the CLI).
 type FlowAnswer struct {
 	TaskID     string                  `json:"task_id,omitempty"`
 	Done       bool                    `json:"done,omitempty"`

@@ -107,9 +107,12 @@ fronts it.
 
 SIGTERM (or Ctrl-C) stops accepting and gives runs in progress --grace to
 finish; the rest are journalled interrupted and resume at the next start.
-SIGHUP reloads the config's servers, schedules, tokens and workflow files
-(runs in progress finish on the servers they began with); a config with
-problems is not taken: the old one stays and every problem is logged.
+SIGHUP, or a change to the config file or to a workflow file of
+daemon.workflows_dir, reloads the config's servers, schedules, tokens and
+workflow files (runs and /mcp calls in progress finish on the servers they
+began with; /mcp's sessions stay open unless the serve block changed); a
+config with problems is not taken: the old one stays and every problem is
+logged.
 
 Logs are JSON lines on stderr, at info unless --log-level says otherwise.
 The file keyring's passphrase is read from $MEDIATOR_KEYRING_PASSPHRASE,
