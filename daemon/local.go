@@ -190,12 +190,12 @@ type SpansRequest struct {
 	Texts []string `json:"texts"`
 }
 
-// SpansResponse holds, for each text of the request in order, the byte
-// ranges [start, end) where it holds a secret the daemon knows, in any
-// form the daemon masks (credentials.Redactor.Spans): places in the
-// CLI's own texts, never a value.
+// SpansResponse holds, for each text of the request in order, where it
+// holds a secret the daemon knows and in which form the daemon masks it
+// (credentials.Redactor.Spans): places in the CLI's own texts, never a
+// value.
 type SpansResponse struct {
-	Spans [][][2]int `json:"spans"`
+	Spans [][]credentials.Span `json:"spans"`
 }
 
 // ToolsRequest is the body of POST /local/v1/tools.
@@ -433,7 +433,7 @@ func (h *localHandler) secretSpans(w http.ResponseWriter, r *http.Request) {
 	if !decodeLocalBody(w, r, &req) {
 		return
 	}
-	out := SpansResponse{Spans: make([][][2]int, len(req.Texts))}
+	out := SpansResponse{Spans: make([][]credentials.Span, len(req.Texts))}
 	for i, text := range req.Texts {
 		out.Spans[i] = h.opts.Redactor.Spans(text)
 	}

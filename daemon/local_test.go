@@ -315,7 +315,7 @@ func TestLocalSecretSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(localSecret)
-	want := [][][2]int{nil, {{6, 6 + n}}, {{0, n}, {n + 1, 2*n + 1}}}
+	want := [][]credentials.Span{nil, {{Start: 6, End: 6 + n, Form: "plain"}}, {{Start: 0, End: n, Form: "plain"}, {Start: n + 1, End: 2*n + 1, Form: "plain"}}}
 	if len(got.Spans) != len(want) {
 		t.Fatalf("spans = %v, want %v", got.Spans, want)
 	}

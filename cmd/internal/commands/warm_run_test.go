@@ -3,6 +3,7 @@ package commands_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -211,17 +212,26 @@ func TestWarmRunMasksInputSecret(t *testing.T) {
 		"steps:\n  - id: a\n    call: {server: weather, tool: add}\n    with: {a: \"${ .inputs.token }\", b: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An input that holds the secret base64-encoded, which the flow
+	// decodes: the CLI learns the value, not only its encoding.
+	dec := filepath.Join(e.dir, "dec.flow.yaml")
+	if err := os.WriteFile(dec, []byte("version: 1\nname: dec\ninputs:\n  enc: {type: string}\n"+
+		"steps:\n  - id: a\n    call: {server: weather, tool: echo}\n    with: {text: hi}\n"+
+		"outputs:\n  decoded: ${ .inputs.enc | @base64d }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	invocations := [][]string{
 		{"run", fl, "-i", "token=" + canaryKey},
 		{"run", fl, "-i", "token=" + canaryKey, "--json"},
 		{"run", bad, "-i", "token=" + canaryKey},
+		{"run", dec, "-i", "enc=" + base64.StdEncoding.EncodeToString([]byte(canaryKey)), "--json"},
 	}
 	// e.run fails the test when a canary is printed.
 	cold := make([]result, len(invocations))
 	for i, args := range invocations {
 		cold[i] = normalizeRun(e.run("", append([]string{"--no-daemon"}, args...)...))
 	}
-	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, "[REDACTED]") || cold[2].code == 0 {
+	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, "[REDACTED]") || cold[2].code == 0 || !strings.Contains(cold[3].stdout, `"decoded": "[REDACTED]"`) {
 		t.Fatalf("the runs without the daemon are not what this test expects: %+v", cold)
 	}
 	coldShow := normalizeRun(e.run("", "runs", "show", runID(t, e.run("", "--no-daemon", "run", fl, "-i", "token="+canaryKey)), "--json"))

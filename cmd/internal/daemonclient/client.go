@@ -164,10 +164,16 @@ func (c *Client) LearnSecrets(ctx context.Context, red *credentials.Redactor, te
 	}
 	for i, spans := range resp.Spans {
 		for _, s := range spans {
-			if s[0] < 0 || s[0] >= s[1] || s[1] > len(texts[i]) {
-				return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s[0], s[1], len(texts[i]))
+			if s.Start < 0 || s.Start >= s.End || s.End > len(texts[i]) {
+				return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s.Start, s.End, len(texts[i]))
 			}
-			red.Add(credentials.NewSecret(texts[i][s[0]:s[1]]))
+			part := texts[i][s.Start:s.End]
+			red.Add(credentials.NewSecret(part))
+			// An encoded secret (a base64 input) is masked decoded too,
+			// as the keyring's redactor masks the value in every form.
+			if v, ok := credentials.DecodeSpan(s.Form, part); ok {
+				red.Add(credentials.NewSecret(v))
+			}
 		}
 	}
 	return nil
