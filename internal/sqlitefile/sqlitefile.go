@@ -44,11 +44,8 @@ func Open(path string, pragmas ...string) (*sql.DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db, nil
+	// The file is opened at the first query; the caller's errors name it.
+	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 }
 
 // Column is a column added to a table after the table's first version,
