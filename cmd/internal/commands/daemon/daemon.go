@@ -60,8 +60,10 @@ type Options struct {
 	Reload   <-chan os.Signal
 	Reloaded func(err error)
 	// noWatch turns off watching the config and workflow files (tests
-	// that reload by Reload alone).
-	noWatch bool
+	// that reload by Reload alone); newWatcher, when set, replaces
+	// newConfigWatcher (tests).
+	noWatch    bool
+	newWatcher func(*slog.Logger) (*configWatcher, error)
 
 	// Addr is --listen; "" takes daemon.listen.
 	Addr           string
@@ -508,7 +510,11 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}
 	changed := make(chan struct{}, 1)
 	if !opts.noWatch {
-		if w, err := newConfigWatcher(logger); err != nil {
+		newWatcher := opts.newWatcher
+		if newWatcher == nil {
+			newWatcher = newConfigWatcher
+		}
+		if w, err := newWatcher(logger); err != nil {
 			logger.Warn("config and workflow file changes are not watched; reload with SIGHUP", "error", err.Error())
 		} else {
 			defer w.close()

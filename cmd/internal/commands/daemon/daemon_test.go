@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,8 +61,10 @@ type home struct {
 	release chan struct{}
 	started chan struct{}
 	// watch lets the daemon watch the config and workflow files; off,
-	// it reloads only when a test sends on running.reload.
-	watch bool
+	// it reloads only when a test sends on running.reload. newWatcher
+	// replaces the daemon's.
+	watch      bool
+	newWatcher func(*slog.Logger) (*configWatcher, error)
 }
 
 func newHome(t *testing.T) *home {
@@ -228,6 +231,7 @@ func (h *home) start(args ...string) *running {
 		o.Reload = r.reload
 		o.Reloaded = func(err error) { r.reloaded <- err }
 		o.noWatch = !h.watch
+		o.newWatcher = h.newWatcher
 		return daemonRun(ctx, o)
 	})
 	cmd.SetArgs(args)

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +106,32 @@ func TestDaemonWatchesConfig(t *testing.T) {
 		t.Fatalf("the fixed config was refused: %v\n%s", err, r.stderr.String())
 	}
 
+	// Removed, then written again with a change: nothing while it is
+	// gone, the new one once it is back.
+	if err := os.Remove(h.cfg); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(r.stderr.String(), "the config file is gone") {
+		select {
+		case err := <-r.reloaded:
+			t.Fatalf("a reload while the config file is gone: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := os.WriteFile(h.cfg, []byte(h.body("", tokens(other))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.nextReload(t); err != nil {
+		t.Fatalf("the re-created config was refused: %v\n%s", err, r.stderr.String())
+	}
+	if code := api(t, "GET", base+"/v1/workflows", other, "", nil); code != 200 {
+		t.Errorf("the re-created config's token: %d", code)
+	}
+	saveByRename(t, h.cfg, h.body("", tokens(apiToken)))
+	if err := r.nextReload(t); err != nil {
+		t.Fatal(err)
+	}
+
 	// Workflow files: added, edited, removed.
 	rain := filepath.Join(h.dir, "flows", "rain.flow.yaml")
 	if err := os.WriteFile(rain, []byte(strings.Replace(sayFlow, "name: say", "name: rain", 1)), 0o600); err != nil {
@@ -182,6 +210,27 @@ func TestDaemonWatchesConfigMap(t *testing.T) {
 	}
 	if code := api(t, "GET", base+"/v1/workflows", apiToken, "", nil); code != 401 {
 		t.Errorf("the old ConfigMap's token: %d", code)
+	}
+	r.stop(t)
+}
+
+// A daemon that cannot make a watcher says so and keeps working: SIGHUP
+// still reloads.
+func TestDaemonWithoutWatcher(t *testing.T) {
+	h := newHome(t)
+	h.watch = true
+	h.newWatcher = func(*slog.Logger) (*configWatcher, error) { return nil, errors.New("too many open files") }
+	h.write("")
+	h.storeKey()
+	r := h.start()
+	r.baseURL(t)
+	if !strings.Contains(r.stderr.String(), `"msg":"config and workflow file changes are not watched; reload with SIGHUP","error":"too many open files"`) {
+		t.Errorf("no warning:\n%s", r.stderr.String())
+	}
+	h.write("  schedules:\n    - {workflow: say, cron: \"@daily\"}\n")
+	r.reload <- nil
+	if err := r.nextReload(t); err != nil {
+		t.Fatal(err)
 	}
 	r.stop(t)
 }
