@@ -381,7 +381,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		}
 		// Cancelled while queued: journal it so, never to start.
 		now := time.Now()
-		if err := r.journal.CreateRun(r.cancelledRecord(sub, now)); err != nil {
+		if err := r.journal.CreateRun(cancelledRecord(sub, fl, now)); err != nil {
 			log.Error("journalling a queued run's cancellation failed", "error", r.redact(err.Error()))
 		}
 		lr.end()
@@ -829,7 +829,11 @@ func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
 		}
 	case rec == nil:
 		// Left queued by a shutdown: journal it cancelled, never to run.
-		if err := r.journal.CreateRun(r.cancelledRecord(sub, time.Now())); err != nil {
+		var fl *flow.Flow
+		if w := r.Catalog().Get(sub.Workflow); w != nil && w.Valid() && w.Path == sub.FlowPath {
+			fl = w.Flow // what ResumeInterrupted would start it with
+		}
+		if err := r.journal.CreateRun(cancelledRecord(sub, fl, time.Now())); err != nil {
 			return nil, err
 		}
 	default:
@@ -839,16 +843,14 @@ func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
 }
 
 // cancelledRecord is the journal's record of a run cancelled before it
-// started: the flow's name and run digest as submitted, so that the run
-// lists as its flow's and `mediator resume` takes it up (from the start)
-// while the file is unchanged. A submission an earlier version stored
-// lacks them; the catalog's workflow at the same path gives them.
-func (r *Runs) cancelledRecord(sub *submission, now time.Time) *workflows.RunRecord {
+// started: the name and run digest of fl, the flow it would have started
+// with, else (nil: its file is gone from the catalog) those the
+// submission recorded, so that the run lists as its flow's and `mediator
+// resume` takes it up (from the start) while the file is unchanged.
+func cancelledRecord(sub *submission, fl *flow.Flow, now time.Time) *workflows.RunRecord {
 	name, digest := sub.FlowName, sub.FlowDigest
-	if digest == "" {
-		if w := r.Catalog().Get(sub.Workflow); w != nil && w.Valid() && w.Path == sub.FlowPath {
-			name, digest = w.Flow.Name, w.Flow.RunDigest()
-		}
+	if fl != nil {
+		name, digest = fl.Name, fl.RunDigest()
 	}
 	if name == "" {
 		name = sub.Workflow
@@ -987,7 +989,7 @@ func (r *Runs) ResumeInterrupted(ctx context.Context) ([]string, error) {
 		switch {
 		case errors.Is(err, workflows.ErrRunNotFound):
 			w := r.Catalog().Get(sub.Workflow)
-			if w == nil || !w.Valid() || w.Path != sub.FlowPath || sub.FlowDigest != "" && w.Flow.RunDigest() != sub.FlowDigest {
+			if w == nil || !w.Valid() || w.Path != sub.FlowPath {
 				errs = append(errs, fmt.Errorf("run %s of workflow %s was queued but its workflow is no longer in the catalog as it was; it is not started", sub.ID, sub.Workflow))
 				continue
 			}
