@@ -220,7 +220,17 @@ func TestWarmRunMasksInputSecret(t *testing.T) {
 		"outputs:\n  decoded: ${ .inputs.enc | @base64d }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A secret the flow assembles from parts that are not secrets, sent
+	// to a tool: the daemon names it in the call's arguments.
+	join := filepath.Join(e.dir, "join.flow.yaml")
+	if err := os.WriteFile(join, []byte("version: 1\nname: join\ninputs:\n  a: {type: string}\n  b: {type: string}\n"+
+		"steps:\n  - id: a\n    call: {server: weather, tool: echo}\n    with: {text: \"${ .inputs.a + .inputs.b }\"}\n"+
+		"outputs:\n  joined: ${ .inputs.a + .inputs.b }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	half := len(canaryKey) / 2
 	invocations := [][]string{
+		{"run", join, "-i", "a=" + canaryKey[:half], "-i", "b=" + canaryKey[half:], "--json"},
 		{"run", fl, "-i", "token=" + canaryKey},
 		{"run", fl, "-i", "token=" + canaryKey, "--json"},
 		{"run", bad, "-i", "token=" + canaryKey},
@@ -231,7 +241,8 @@ func TestWarmRunMasksInputSecret(t *testing.T) {
 	for i, args := range invocations {
 		cold[i] = normalizeRun(e.run("", append([]string{"--no-daemon"}, args...)...))
 	}
-	if cold[0].code != 0 || !strings.Contains(cold[0].stdout, "[REDACTED]") || cold[2].code == 0 || !strings.Contains(cold[3].stdout, `"decoded": "[REDACTED]"`) {
+	if cold[1].code != 0 || !strings.Contains(cold[1].stdout, "[REDACTED]") || cold[3].code == 0 || !strings.Contains(cold[4].stdout, `"decoded": "[REDACTED]"`) ||
+		!strings.Contains(cold[0].stdout, `"joined": "[REDACTED]"`) {
 		t.Fatalf("the runs without the daemon are not what this test expects: %+v", cold)
 	}
 	coldShow := normalizeRun(e.run("", "runs", "show", runID(t, e.run("", "--no-daemon", "run", fl, "-i", "token="+canaryKey)), "--json"))

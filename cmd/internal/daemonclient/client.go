@@ -163,17 +163,25 @@ func (c *Client) LearnSecrets(ctx context.Context, red *credentials.Redactor, te
 		return fmt.Errorf("the daemon on %s answered %d span lists for %d texts", c.socket, len(resp.Spans), len(texts))
 	}
 	for i, spans := range resp.Spans {
-		for _, s := range spans {
-			if s.Start < 0 || s.Start >= s.End || s.End > len(texts[i]) {
-				return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s.Start, s.End, len(texts[i]))
-			}
-			part := texts[i][s.Start:s.End]
-			red.Add(credentials.NewSecret(part))
-			// An encoded secret (a base64 input) is masked decoded too,
-			// as the keyring's redactor masks the value in every form.
-			if v, ok := credentials.DecodeSpan(s.Form, part); ok {
-				red.Add(credentials.NewSecret(v))
-			}
+		if err := c.learn(red, texts[i], spans); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// learn adds to red the parts of text that spans name, and the value
+// each part decodes to: an encoded secret (a base64 input) is masked
+// decoded too, as the keyring's redactor masks a value in every form.
+func (c *Client) learn(red *credentials.Redactor, text string, spans []credentials.Span) error {
+	for _, s := range spans {
+		if s.Start < 0 || s.Start >= s.End || s.End > len(text) {
+			return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s.Start, s.End, len(text))
+		}
+		part := text[s.Start:s.End]
+		red.Add(credentials.NewSecret(part))
+		if v, ok := credentials.DecodeSpan(s.Form, part); ok {
+			red.Add(credentials.NewSecret(v))
 		}
 	}
 	return nil
