@@ -143,6 +143,13 @@ func (c *Connector) oauthAuthenticator(ctx context.Context) (Authenticator, erro
 		a.authz = &loginAuthorizer{Handler: h}
 	}
 	c.oauth = &a
+	// Under c.mu with c.closed false, so Close's Wait sees it.
+	c.mu.Lock()
+	if !c.closed {
+		c.wg.Add(1)
+		go c.keepFresh(h)
+	}
+	c.mu.Unlock()
 	return a, nil
 }
 

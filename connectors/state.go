@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors/oauth"
 )
 
 // State is a connector's lifecycle state.
@@ -37,6 +39,9 @@ type Status struct {
 	Since           time.Time
 	ServerInfo      *mcp.Implementation
 	ProtocolVersion string
+	// OAuthRenewals counts the renewals of the OAuth token so far by
+	// outcome (zero for other auth).
+	OAuthRenewals oauth.Renewals
 }
 
 // setStateLocked records a state change and wakes everyone waiting in
@@ -66,8 +71,17 @@ func (c *Connector) setStateLocked(s State, err error) {
 // Status returns the current state.
 func (c *Connector) Status() Status {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
+	st := c.status
+	c.mu.Unlock()
+	return c.withRenewals(st)
+}
+
+// withRenewals is st with the OAuth handler's renewal counts.
+func (c *Connector) withRenewals(st Status) Status {
+	if h := c.OAuth(); h != nil {
+		st.OAuthRenewals = h.Renewals()
+	}
+	return st
 }
 
 // Changed returns a channel that is closed at the next state change, so a
@@ -87,7 +101,7 @@ func (c *Connector) WaitFor(ctx context.Context, states ...State) (Status, error
 		st, ch := c.status, c.changed
 		c.mu.Unlock()
 		if slices.Contains(states, st.State) {
-			return st, nil
+			return c.withRenewals(st), nil
 		}
 		select {
 		case <-ch:

@@ -43,9 +43,13 @@ type Redactor struct {
 
 type redactorState struct {
 	values map[string]struct{}
-	// replacer masks every registered value in every encoding; nil after an
-	// Add until the next Redact rebuilds it.
+	// replacer masks every registered value in every encoding, and
+	// patterns are those encodings, longest first; both nil after an Add
+	// until the next use rebuilds them.
 	replacer *strings.Replacer
+	patterns []string
+	// forms maps each pattern to the form (Span.Form) it holds a value in.
+	forms map[string]string
 }
 
 // NewRedactor returns an empty redactor.
@@ -81,7 +85,7 @@ func (r *Redactor) Add(s Secret) {
 		return
 	}
 	r.st.values[v] = struct{}{}
-	r.st.replacer = nil
+	r.st.replacer, r.st.patterns, r.st.forms = nil, nil, nil
 }
 
 // Redact returns text with every known secret value, and each of its common
@@ -199,46 +203,145 @@ func (r *Redactor) number(v any, decimal string) any {
 }
 
 func (r *Redactor) currentReplacer() *strings.Replacer {
+	rep, _, _ := r.current()
+	return rep
+}
+
+// current returns the replacer, the patterns it masks and their forms,
+// building them after an Add.
+func (r *Redactor) current() (*strings.Replacer, []string, map[string]string) {
 	if r == nil {
-		return nil
+		return nil, nil, nil
 	}
 	r.mu.RLock()
 	st := r.st
 	var rep *strings.Replacer
+	var pats []string
+	var forms map[string]string
 	if st != nil {
-		rep = st.replacer
+		rep, pats, forms = st.replacer, st.patterns, st.forms
 	}
 	r.mu.RUnlock()
 	if rep != nil || st == nil {
-		return rep
+		return rep, pats, forms
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.st.replacer == nil {
-		r.st.replacer = buildReplacer(r.st.values)
+		r.st.patterns, r.st.forms = buildPatterns(r.st.values)
+		args := make([]string, 0, 2*len(r.st.patterns))
+		for _, p := range r.st.patterns {
+			args = append(args, p, redacted)
+		}
+		r.st.replacer = strings.NewReplacer(args...)
 	}
-	return r.st.replacer
+	return r.st.replacer, r.st.patterns, r.st.forms
 }
 
-func buildReplacer(values map[string]struct{}) *strings.Replacer {
-	seen := map[string]struct{}{}
+// Span is a place in a text that holds a known secret: the bytes
+// [Start, End) are a secret's value in Form, one of the forms Redact
+// masks ("plain", "base64", "base64-raw", "base64url", "base64url-raw",
+// "query", "path", "hex", "hex-upper", "json", "json-html", or
+// "base64-fragment": part of a longer base64 text that holds the value).
+// DecodeSpan turns a span's text back into the value.
+type Span struct {
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Form  string `json:"form"`
+}
+
+// Spans returns where text holds a known secret in any form Redact masks:
+// every occurrence, overlapping ones included, sorted. It names places in
+// text and never a value, so a holder of secrets can tell another party
+// which parts of that party's own text are secret (the daemon tells the
+// CLI, which has not opened the keyring).
+func (r *Redactor) Spans(text string) []Span {
+	rep, pats, forms := r.current()
+	if rep == nil || rep.Replace(text) == text {
+		// One pass finds that most texts hold none.
+		return nil
+	}
+	var out []Span
+	for _, p := range pats {
+		for from := 0; from < len(text); {
+			i := strings.Index(text[from:], p)
+			if i < 0 {
+				break
+			}
+			out = append(out, Span{Start: from + i, End: from + i + len(p), Form: forms[p]})
+			from += i + 1
+		}
+	}
+	slices.SortFunc(out, func(a, b Span) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
+		}
+		return a.End - b.End
+	})
+	return out
+}
+
+// DecodeSpan returns the value that text, a span's text, holds in form;
+// ok is false for a form that holds only part of a value
+// ("base64-fragment") and for text that does not decode.
+func DecodeSpan(form, text string) (value string, ok bool) {
+	var b []byte
+	var err error
+	switch form {
+	case "plain":
+		return text, true
+	case "base64":
+		b, err = base64.StdEncoding.DecodeString(text)
+	case "base64-raw":
+		b, err = base64.RawStdEncoding.DecodeString(text)
+	case "base64url":
+		b, err = base64.URLEncoding.DecodeString(text)
+	case "base64url-raw":
+		b, err = base64.RawURLEncoding.DecodeString(text)
+	case "query":
+		var v string
+		v, err = url.QueryUnescape(text)
+		b = []byte(v)
+	case "path":
+		var v string
+		v, err = url.PathUnescape(text)
+		b = []byte(v)
+	case "hex", "hex-upper":
+		b, err = hex.DecodeString(text)
+	case "json", "json-html":
+		var v string
+		err = json.Unmarshal([]byte(`"`+text+`"`), &v)
+		b = []byte(v)
+	default:
+		return "", false
+	}
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// buildPatterns returns every form of values that Redact masks, longest
+// first, and the form (Span.Form) each is.
+func buildPatterns(values map[string]struct{}) ([]string, map[string]string) {
+	forms := map[string]string{}
 	var patterns []string
-	add := func(p string, minLen int) {
+	add := func(p, form string, minLen int) {
 		if utf8.RuneCountInString(p) < minLen {
 			return
 		}
-		if _, ok := seen[p]; ok {
+		if _, ok := forms[p]; ok {
 			return
 		}
-		seen[p] = struct{}{}
+		forms[p] = form
 		patterns = append(patterns, p)
 	}
 	for v := range values {
-		for _, p := range encodings(v) {
-			add(p, MinRedactLen)
+		for _, e := range encodings(v) {
+			add(e.text, e.form, MinRedactLen)
 		}
 		for _, p := range base64Fragments(v) {
-			add(p, minFragmentLen)
+			add(p, "base64-fragment", minFragmentLen)
 		}
 	}
 	// strings.Replacer tries patterns in argument order at each position, so
@@ -251,27 +354,26 @@ func buildReplacer(values map[string]struct{}) *strings.Replacer {
 		}
 		return strings.Compare(a, b)
 	})
-	args := make([]string, 0, 2*len(patterns))
-	for _, p := range patterns {
-		args = append(args, p, redacted)
-	}
-	return strings.NewReplacer(args...)
+	return patterns, forms
 }
 
+// encoded is a value in one of its forms.
+type encoded struct{ form, text string }
+
 // encodings returns v and the whole-value forms it commonly takes on its
-// way into logs, URLs and JSON documents.
-func encodings(v string) []string {
+// way into logs, URLs and JSON documents, plain first.
+func encodings(v string) []encoded {
 	b := []byte(v)
-	out := []string{
-		v,
-		base64.StdEncoding.EncodeToString(b),
-		base64.RawStdEncoding.EncodeToString(b),
-		base64.URLEncoding.EncodeToString(b),
-		base64.RawURLEncoding.EncodeToString(b),
-		url.QueryEscape(v),
-		url.PathEscape(v),
-		hex.EncodeToString(b),
-		strings.ToUpper(hex.EncodeToString(b)),
+	out := []encoded{
+		{"plain", v},
+		{"base64", base64.StdEncoding.EncodeToString(b)},
+		{"base64-raw", base64.RawStdEncoding.EncodeToString(b)},
+		{"base64url", base64.URLEncoding.EncodeToString(b)},
+		{"base64url-raw", base64.RawURLEncoding.EncodeToString(b)},
+		{"query", url.QueryEscape(v)},
+		{"path", url.PathEscape(v)},
+		{"hex", hex.EncodeToString(b)},
+		{"hex-upper", strings.ToUpper(hex.EncodeToString(b))},
 	}
 	for _, escapeHTML := range []bool{true, false} {
 		var buf bytes.Buffer
@@ -279,7 +381,11 @@ func encodings(v string) []string {
 		enc.SetEscapeHTML(escapeHTML)
 		if err := enc.Encode(v); err == nil {
 			s := strings.TrimSpace(buf.String())
-			out = append(out, strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`))
+			form := "json"
+			if escapeHTML {
+				form = "json-html"
+			}
+			out = append(out, encoded{form, strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)})
 		}
 	}
 	return out

@@ -84,6 +84,7 @@ func APIHandler(opts APIOptions) (http.Handler, error) {
 	mux.Handle("GET /v1/runs/{id}/events", a.authed(a.events))
 	mux.Handle("POST /v1/runs/{id}/cancel", a.authed(a.cancel))
 	mux.Handle("POST /v1/runs/{id}/resolve", a.authed(a.resolve))
+	mux.Handle("POST /v1/runs/{id}/extend", a.authed(a.extend))
 	mux.Handle("GET /v1/workflows", a.authed(a.workflows))
 	// Anything else, another method on a served path included: 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -381,6 +382,35 @@ func (a *api) resolve(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	info, err := a.runs.Resolve(r.Context(), id, b.Action, b.Calls)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, info)
+}
+
+type extendBody struct {
+	// By is the time the resumed run gets, as time.ParseDuration reads
+	// it ("10m", "1h30m").
+	By string `json:"by"`
+}
+
+// extend resumes a run that timed out with more time (Runs.Extend).
+func (a *api) extend(w http.ResponseWriter, r *http.Request, p *principal) {
+	id, ok := a.scoped(w, r, p)
+	if !ok {
+		return
+	}
+	var b extendBody
+	if !decode(w, r, &b) {
+		return
+	}
+	by, err := time.ParseDuration(b.By)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, `by: not a duration; give one such as "10m" or "1h30m"`, nil)
+		return
+	}
+	info, err := a.runs.Extend(r.Context(), id, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -226,6 +226,7 @@ func TestAPI(t *testing.T) {
 		events   = "/v1/runs/{id}/events"
 		cancel   = "/v1/runs/{id}/cancel"
 		resolve  = "/v1/runs/{id}/resolve"
+		extend   = "/v1/runs/{id}/extend"
 		flows    = "/v1/workflows"
 		healthz  = "/healthz"
 		readyz   = "/readyz"
@@ -427,6 +428,55 @@ func TestAPI(t *testing.T) {
 	}
 	want(t, a.do(t, nil, resolve, "POST", "/v1/runs/"+pokeID+"/resolve", tokenAll, strings.NewReader(`{"action":"rerun"}`)), 409, "conflict")
 
+	// A run that timed out resumes with more time; any other is refused.
+	a.rig.write(t, "late.flow.yaml", lateFlow)
+	a.work.shut()
+	if err := a.runs.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a.setRuns(t, a.rig.runs(t, 2))
+	r = a.do(t, nil, runs, "POST", "/v1/runs", tokenAll, strings.NewReader(`{"workflow":"late"}`))
+	want(t, r, 201, "")
+	lateID, _ := r.json(t)["id"].(string)
+	if err := a.runs.Wait(t.Context(), lateID); err != nil {
+		t.Fatal(err)
+	}
+	if info := mustGet(t, a.runs, lateID); info.Status != workflows.RunTimedOut {
+		t.Fatalf("late run = %+v", info)
+	}
+	lateExtend := "/v1/runs/" + lateID + "/extend"
+	for _, body := range []string{`{"by":"soon"}`, `{"by":"0s"}`, `{"by":"-1m"}`, `{}`} {
+		want(t, a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(body)), 400, "bad_request")
+	}
+	want(t, a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(`{"by":`)), 400, "malformed_json")
+	want(t, a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(`{"by":"`+strings.Repeat("1", MaxBodyBytes)+`"}`)), 413, "too_large")
+	want(t, a.do(t, nil, extend, "POST", lateExtend, tokenRain, strings.NewReader(`{"by":"1m"}`)), 403, "forbidden")
+	want(t, a.do(t, nil, extend, "POST", lateExtend, "", strings.NewReader(`{"by":"1m"}`)), 401, "unauthorized")
+	want(t, a.do(t, nil, extend, "POST", "/v1/runs/nope/extend", tokenAll, strings.NewReader(`{"by":"1m"}`)), 404, "not_found")
+	want(t, a.do(t, nil, extend, "POST", "/v1/runs/"+pokeID+"/extend", tokenAll, strings.NewReader(`{"by":"1m"}`)), 409, "conflict")
+	lateFile := filepath.Join(a.dir, "late.flow.yaml")
+	if err := os.Rename(lateFile, lateFile+".away"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(`{"by":"1m"}`)), 422, "workflow_invalid")
+	if err := os.Rename(lateFile+".away", lateFile); err != nil {
+		t.Fatal(err)
+	}
+	a.work.open()
+	r = a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(`{"by":"1m"}`))
+	want(t, r, 202, "")
+	if err := a.runs.Wait(t.Context(), lateID); err != nil {
+		t.Fatal(err)
+	}
+	if info := mustGet(t, a.runs, lateID); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "late" || info.Resumes != 1 {
+		t.Fatalf("extended run = %+v", info)
+	}
+	rec, err := a.runs.journal.RunByID(t.Context(), lateID)
+	if err != nil || rec.Timeout != time.Minute || rec.Extended != time.Minute {
+		t.Fatalf("journalled time: %+v, %v; want a timeout of 1m, extended by 1m", rec, err)
+	}
+	want(t, a.do(t, nil, extend, "POST", lateExtend, tokenAll, strings.NewReader(`{"by":"1m"}`)), 409, "conflict")
+
 	// Undocumented routes and methods answer 404, with a token or not.
 	for _, rt := range [][2]string{
 		{"DELETE", "/v1/runs"}, {"PUT", "/v1/runs/" + pokeID}, {"GET", "/v1/runs/" + pokeID + "/cancel"},
@@ -451,6 +501,7 @@ func TestAPI(t *testing.T) {
 	want(t, a.do(t, nil, events, "GET", "/v1/runs/"+pokeID+"/events", tokenAll, nil), 503, "shutting_down")
 	want(t, a.do(t, nil, cancel, "POST", "/v1/runs/"+pokeID+"/cancel", tokenAll, nil), 503, "shutting_down")
 	want(t, a.do(t, nil, resolve, "POST", "/v1/runs/"+pokeID+"/resolve", tokenAll, strings.NewReader(`{"action":"rerun"}`)), 503, "shutting_down")
+	want(t, a.do(t, nil, extend, "POST", "/v1/runs/"+pokeID+"/extend", tokenAll, strings.NewReader(`{"by":"1m"}`)), 503, "shutting_down")
 
 	a.checkSpec(t, map[string]string{})
 }
@@ -521,8 +572,8 @@ func (a *apiRig) checkSpec(t *testing.T, unexercised map[string]string) {
 	for _, p := range problems {
 		t.Error(p)
 	}
-	if len(documented) != 10 {
-		t.Errorf("openapi.yaml documents %d routes, want the 10 served", len(documented))
+	if len(documented) != 11 {
+		t.Errorf("openapi.yaml documents %d routes, want the 11 served", len(documented))
 	}
 }
 

@@ -34,6 +34,9 @@ const (
 	LocalPathRead  = "/local/v1/read"
 	// LocalPathServers connects servers and answers their states.
 	LocalPathServers = "/local/v1/servers"
+	// LocalPathSecretSpans answers where the CLI's own texts hold a secret
+	// the daemon knows (SpansRequest).
+	LocalPathSecretSpans = "/local/v1/secret-spans"
 
 	HeaderConfigPath   = "Mediator-Config-Path"
 	HeaderConfigSHA256 = "Mediator-Config-Sha256"
@@ -178,6 +181,23 @@ func (w *WireServerStatus) Orchestrator() orchestrator.ServerStatus {
 		Tools:  w.Tools, ToolsErr: w.ToolsErr.Err()}
 }
 
+// SpansRequest is the body of POST /local/v1/secret-spans: texts of the
+// CLI's own (a run's inputs, its flow files) that it is about to journal
+// and print. The CLI that uses the daemon has not opened the keyring, so
+// its redactor knows no secret; the answer tells it which parts of its
+// texts to mask.
+type SpansRequest struct {
+	Texts []string `json:"texts"`
+}
+
+// SpansResponse holds, for each text of the request in order, where it
+// holds a secret the daemon knows and in which form the daemon masks it
+// (credentials.Redactor.Spans): places in the CLI's own texts, never a
+// value.
+type SpansResponse struct {
+	Spans [][]credentials.Span `json:"spans"`
+}
+
 // ToolsRequest is the body of POST /local/v1/tools.
 type ToolsRequest struct {
 	Server string `json:"server"`
@@ -280,6 +300,7 @@ func LocalHandler(orch *orchestrator.Orchestrator, opts LocalOptions) http.Handl
 	mux.HandleFunc("POST "+LocalPathTools, h.tools)
 	mux.HandleFunc("POST "+LocalPathRead, h.read)
 	mux.HandleFunc("POST "+LocalPathServers, h.servers)
+	mux.HandleFunc("POST "+LocalPathSecretSpans, h.secretSpans)
 	h.mountFlow(mux)
 	return h.checkIdentity(mux)
 }
@@ -403,6 +424,18 @@ func (h *localHandler) servers(w http.ResponseWriter, r *http.Request) {
 		out.Servers = append(out.Servers, WireServerStatus{Name: st.Name, Transport: st.Transport, Endpoint: st.Endpoint,
 			Sandbox: st.Sandbox, State: st.State, Err: wireError(st.Err, h.opts.Redactor), Since: st.Since,
 			ServerInfo: st.ServerInfo, ProtocolVersion: st.ProtocolVersion, Tools: st.Tools, ToolsErr: wireError(st.ToolsErr, h.opts.Redactor)})
+	}
+	writeLocalJSON(w, http.StatusOK, &out)
+}
+
+func (h *localHandler) secretSpans(w http.ResponseWriter, r *http.Request) {
+	var req SpansRequest
+	if !decodeLocalBody(w, r, &req) {
+		return
+	}
+	out := SpansResponse{Spans: make([][]credentials.Span, len(req.Texts))}
+	for i, text := range req.Texts {
+		out.Spans[i] = h.opts.Redactor.Spans(text)
 	}
 	writeLocalJSON(w, http.StatusOK, &out)
 }

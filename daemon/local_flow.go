@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -78,15 +80,59 @@ type FlowToolRequest struct {
 // or Tool beside Error: a call made but not audited has both) and
 // AuditError, the failure to write the request's audit record, which the
 // daemon waits for before answering. The secrets the daemon knows are
-// masked in all of it (docs/daemon-local.md).
+// masked in all of it (docs/daemon.md, Warm sessions for the CLI).
 type FlowAnswer struct {
-	TaskID     string                  `json:"task_id,omitempty"`
-	Done       bool                    `json:"done,omitempty"`
-	Result     *mcp.CallToolResult     `json:"result,omitempty"`
-	Contents   *mcp.ReadResourceResult `json:"contents,omitempty"`
-	Tool       *mcp.Tool               `json:"tool,omitempty"`
-	Error      *WireFlowError          `json:"error,omitempty"`
-	AuditError *WireError              `json:"audit_error,omitempty"`
+	// ArgumentSecrets are the places in the call's own arguments that
+	// hold a secret the daemon knows (a value the flow assembled and sent
+	// to a tool), which the CLI's redactor learns as it learned its
+	// inputs'; places, never values.
+	ArgumentSecrets []WireArgumentSpans     `json:"argument_secrets,omitempty"`
+	TaskID          string                  `json:"task_id,omitempty"`
+	Done            bool                    `json:"done,omitempty"`
+	Result          *mcp.CallToolResult     `json:"result,omitempty"`
+	Contents        *mcp.ReadResourceResult `json:"contents,omitempty"`
+	Tool            *mcp.Tool               `json:"tool,omitempty"`
+	Error           *WireFlowError          `json:"error,omitempty"`
+	AuditError      *WireError              `json:"audit_error,omitempty"`
+}
+
+// WireArgumentSpans are the secret places in one string of a call's
+// arguments: Path leads to it from the arguments object (object keys,
+// and array indexes in decimal); with Key the string is the last key of
+// Path itself rather than its value.
+type WireArgumentSpans struct {
+	Path  []string           `json:"path"`
+	Key   bool               `json:"key,omitempty"`
+	Spans []credentials.Span `json:"spans"`
+}
+
+// argumentSecrets finds the strings of args, keys included, that hold a
+// secret red knows.
+func argumentSecrets(red *credentials.Redactor, args map[string]any) []WireArgumentSpans {
+	var out []WireArgumentSpans
+	var walk func(path []string, v any)
+	walk = func(path []string, v any) {
+		switch x := v.(type) {
+		case string:
+			if sp := red.Spans(x); len(sp) > 0 {
+				out = append(out, WireArgumentSpans{Path: slices.Clone(path), Spans: sp})
+			}
+		case map[string]any:
+			for k, e := range x {
+				p := append(slices.Clone(path), k)
+				if sp := red.Spans(k); len(sp) > 0 {
+					out = append(out, WireArgumentSpans{Path: p, Key: true, Spans: sp})
+				}
+				walk(p, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(append(slices.Clone(path), strconv.Itoa(i)), e)
+			}
+		}
+	}
+	walk(nil, args)
+	return out
 }
 
 // WireFlowError is an error of OrchestratorCaller: a *workflows.CallError
@@ -224,8 +270,9 @@ func (h *localHandler) flowCall(w http.ResponseWriter, r *http.Request) {
 	if req.Tasks {
 		creq.OnTask = func(id string) { st.send(&FlowAnswer{TaskID: id}) }
 	}
+	argSecrets := argumentSecrets(h.opts.Redactor, args)
 	res, err := workflows.OrchestratorCaller{O: h.orch}.CallTool(ctx, creq)
-	ans := &FlowAnswer{Done: true, Error: wireFlowError(err, h.opts.Redactor)}
+	ans := &FlowAnswer{Done: true, Error: wireFlowError(err, h.opts.Redactor), ArgumentSecrets: argSecrets}
 	if res != nil {
 		masked, merr := h.redactResult(res)
 		if merr != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,4 +286,48 @@ func TestListenLocalRefusesAnOpenDirectory(t *testing.T) {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
 	ln2.Close()
+}
+
+// secret-spans answers where the CLI's own texts hold a secret the daemon
+// knows, as byte ranges of those texts: a text without one has none, and
+// the answer's bytes never hold the secret; another config's request is
+// refused.
+func TestLocalSecretSpans(t *testing.T) {
+	o := localOrch(t, t.TempDir())
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(localSecret))
+	c, id, _ := serveLocal(t, o, red)
+	texts := []string{"nothing", "token " + localSecret, localSecret + "," + localSecret}
+	b, _ := json.Marshal(SpansRequest{Texts: texts})
+	req, _ := http.NewRequest(http.MethodPost, "http://daemon"+LocalPathSecretSpans, bytes.NewReader(b))
+	id.SetHeaders(req.Header)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), localSecret) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var got SpansResponse
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	n := len(localSecret)
+	want := [][]credentials.Span{nil, {{Start: 6, End: 6 + n, Form: "plain"}}, {{Start: 0, End: n, Form: "plain"}, {Start: n + 1, End: 2*n + 1, Form: "plain"}}}
+	if len(got.Spans) != len(want) {
+		t.Fatalf("spans = %v, want %v", got.Spans, want)
+	}
+	for i := range want {
+		if !slices.Equal(got.Spans[i], want[i]) {
+			t.Errorf("spans of %q = %v, want %v", texts[i], got.Spans[i], want[i])
+		}
+	}
+	other := id
+	other.StateDir += "-other"
+	var we WireError
+	if code := post(t, c, other, LocalPathSecretSpans, SpansRequest{Texts: texts}, &we); code != http.StatusConflict {
+		t.Errorf("another config's request: %d %+v", code, we)
+	}
 }

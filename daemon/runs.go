@@ -295,7 +295,7 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	}
 	now := time.Now()
 	sub := &submission{
-		ID: workflows.NewRunID(now), Workflow: workflow, FlowPath: w.Path, KeyHash: hash,
+		ID: workflows.NewRunID(now), Workflow: workflow, FlowPath: w.Path, FlowName: w.Flow.Name, FlowDigest: w.Flow.RunDigest(), KeyHash: hash,
 		InputsDigest: digest, Inputs: prepared, SubmittedAt: now,
 	}
 	stored := *sub
@@ -381,9 +381,7 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 		}
 		// Cancelled while queued: journal it so, never to start.
 		now := time.Now()
-		rec := &workflows.RunRecord{ID: lr.id, FlowName: fl.Name, FlowPath: sub.FlowPath, FlowDigest: fl.RunDigest(),
-			Inputs: sub.Inputs, Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
-		if err := r.journal.CreateRun(rec); err != nil {
+		if err := r.journal.CreateRun(cancelledRecord(sub, fl, now)); err != nil {
 			log.Error("journalling a queued run's cancellation failed", "error", r.redact(err.Error()))
 		}
 		lr.end()
@@ -463,8 +461,8 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 // rather than interrupted and retried at every start. One refused because
 // another process holds the run leaves it as it is.
 func (r *Runs) notStarted(ctx context.Context, id string, resumed bool, runErr error) string {
-	rec, err := r.journal.Run(ctx, id)
-	if err != nil || rec.ID != id {
+	rec, err := r.journal.RunByID(ctx, id)
+	if err != nil {
 		return workflows.RunFailed
 	}
 	var held *workflows.RunHeldError
@@ -481,7 +479,7 @@ func (r *Runs) notStarted(ctx context.Context, id string, resumed bool, runErr e
 
 // onEvent records a step's state and passes the engine's event on.
 func (r *Runs) onEvent(lr *liveRun, ev workflows.Event) {
-	r.opts.Metrics.EngineEvent(lr.id, ev)
+	r.opts.Metrics.EngineEvent(lr.workflow, lr.id, ev)
 	if ev.Kind == workflows.EventRunStarted {
 		r.opts.Metrics.RunState(lr.workflow, workflows.RunRunning)
 	}
@@ -635,14 +633,12 @@ func (r *Runs) info(ctx context.Context, sub *submission) (*RunInfo, *workflows.
 		}
 	}
 	info := &RunInfo{ID: sub.ID, Workflow: sub.Workflow, Inputs: sub.Inputs, SubmittedAt: sub.SubmittedAt, Status: StatusQueued}
-	rec, err := r.journal.Run(ctx, sub.ID)
+	rec, err := r.journal.RunByID(ctx, sub.ID)
 	switch {
 	case errors.Is(err, workflows.ErrRunNotFound):
 		rec = nil
 	case err != nil:
 		return nil, nil, err
-	case rec.ID != sub.ID:
-		rec = nil
 	}
 	if rec != nil {
 		info.Status, info.Outputs, info.Error = rec.Status, rec.Outputs, rec.Error
@@ -833,16 +829,34 @@ func (r *Runs) Cancel(ctx context.Context, id string) (*RunInfo, error) {
 		}
 	case rec == nil:
 		// Left queued by a shutdown: journal it cancelled, never to run.
-		now := time.Now()
-		nr := &workflows.RunRecord{ID: id, FlowName: sub.Workflow, FlowPath: sub.FlowPath, Inputs: sub.Inputs,
-			Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
-		if err := r.journal.CreateRun(nr); err != nil {
+		var fl *flow.Flow
+		if w := r.Catalog().Get(sub.Workflow); w != nil && w.Valid() && w.Path == sub.FlowPath {
+			fl = w.Flow // what ResumeInterrupted would start it with
+		}
+		if err := r.journal.CreateRun(cancelledRecord(sub, fl, time.Now())); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is %s already; only a queued, running, interrupted or blocked run can be cancelled", id, info.Status)}
 	}
 	return r.Get(ctx, id)
+}
+
+// cancelledRecord is the journal's record of a run cancelled before it
+// started: the name and run digest of fl, the flow it would have started
+// with, else (nil: its file is gone from the catalog) those the
+// submission recorded, so that the run lists as its flow's and `mediator
+// resume` takes it up (from the start) while the file is unchanged.
+func cancelledRecord(sub *submission, fl *flow.Flow, now time.Time) *workflows.RunRecord {
+	name, digest := sub.FlowName, sub.FlowDigest
+	if fl != nil {
+		name, digest = fl.Name, fl.RunDigest()
+	}
+	if name == "" {
+		name = sub.Workflow
+	}
+	return &workflows.RunRecord{ID: sub.ID, FlowName: name, FlowPath: sub.FlowPath, FlowDigest: digest, Inputs: sub.Inputs,
+		Status: workflows.RunCancelled, Error: errUserCancel.Error(), StartedAt: now, UpdatedAt: now, FinishedAt: now, PID: os.Getpid()}
 }
 
 // Resolve settles the calls a blocked run waits on, as `mediator resume
@@ -887,6 +901,31 @@ func (r *Runs) Resolve(ctx context.Context, id, action string, calls []string) (
 		ro.MarkDone = paths
 	}
 	if err := r.resume(ctx, id, ro); err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, id)
+}
+
+// Extend resumes a run that timed out with by more time, as `mediator
+// resume --extend` does: journalled successes are reused, interrupted safe
+// calls are sent again, and the run gets by instead of its flow's timeout
+// (a run with an interrupted unsafe call ends blocked, for Resolve). A run
+// that did not time out is a CodeConflict *Error; by must be positive.
+func (r *Runs) Extend(ctx context.Context, id string, by time.Duration) (*RunInfo, error) {
+	if by <= 0 {
+		return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("by %s: give the time the resumed run gets, a positive duration such as \"10m\"", by)}
+	}
+	if r.isClosed() {
+		return nil, &Error{Code: CodeShuttingDown, Message: "the daemon is shutting down and resumes no runs"}
+	}
+	info, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.Status != workflows.RunTimedOut {
+		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("run %s is %s, not %s: only a run that timed out is resumed with more time", id, info.Status, workflows.RunTimedOut)}
+	}
+	if err := r.resume(ctx, id, &workflows.ResumeOptions{Extend: by}); err != nil {
 		return nil, err
 	}
 	return r.Get(ctx, id)
@@ -946,9 +985,9 @@ func (r *Runs) ResumeInterrupted(ctx context.Context) ([]string, error) {
 		if live {
 			continue
 		}
-		rec, err := r.journal.Run(ctx, sub.ID)
+		rec, err := r.journal.RunByID(ctx, sub.ID)
 		switch {
-		case errors.Is(err, workflows.ErrRunNotFound) || err == nil && rec.ID != sub.ID:
+		case errors.Is(err, workflows.ErrRunNotFound):
 			w := r.Catalog().Get(sub.Workflow)
 			if w == nil || !w.Valid() || w.Path != sub.FlowPath {
 				errs = append(errs, fmt.Errorf("run %s of workflow %s was queued but its workflow is no longer in the catalog as it was; it is not started", sub.ID, sub.Workflow))

@@ -55,6 +55,13 @@ func (w *work) open() {
 	}
 }
 
+// shut closes the gate again: calls hold until the next open.
+func (w *work) shut() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gate = make(chan struct{})
+}
+
 func (w *work) gateCh() chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -102,6 +109,18 @@ steps:
   - id: wait
     call: {server: work, tool: hold}
     with: {tag: ${ .inputs.tag }}
+outputs:
+  tag: ${ .steps.wait.result.tag }
+`
+
+// lateFlow's hold call outlasts its timeout while the gate is shut.
+const lateFlow = `version: 1
+name: late
+timeout: 200ms
+steps:
+  - id: wait
+    call: {server: work, tool: hold}
+    with: {tag: late}
 outputs:
   tag: ${ .steps.wait.result.tag }
 `
@@ -222,6 +241,43 @@ func waitRun(t *testing.T, r *Runs, id string) *RunInfo {
 		t.Fatal(err)
 	}
 	return mustGet(t, r, id)
+}
+
+// submit submits a run of workflow with inputs and returns its id,
+// failing the test if it is refused.
+func submit(t *testing.T, r *Runs, workflow string, inputs map[string]any) string {
+	t.Helper()
+	sub, err := r.SubmitRun(t.Context(), workflow, inputs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub.ID
+}
+
+// stopNow shuts r down with no grace at all: the runs under way are
+// cancelled on their servers and shown interrupted, queued ones stay
+// queued.
+func stopNow(t *testing.T, r *Runs) {
+	t.Helper()
+	grace, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(grace); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// interruptedRun is a rig whose first Runs was shut down with no grace
+// while a run of workflow with inputs was in its call: the run's id,
+// journalled cancelled and shown interrupted. The work server still holds
+// calls until rg.work.open().
+func interruptedRun(t *testing.T, workflow string, inputs map[string]any) (*rig, string) {
+	t.Helper()
+	rg := newRig(t)
+	r := rg.runs(t, 0)
+	id := submit(t, r, workflow, inputs)
+	rg.waitStarted(t)
+	stopNow(t, r)
+	return rg, id
 }
 
 // A submitted run of the rain-reminders example runs detached from the
@@ -366,25 +422,16 @@ func TestIdempotencyKeySurvivesRestart(t *testing.T) {
 func TestConcurrencyBoundAndCancel(t *testing.T) {
 	rg := newRig(t)
 	r := rg.runs(t, 1)
-	a, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "a"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := submit(t, r, "hold", map[string]any{"tag": "a"})
 	if got := rg.waitStarted(t); got != "hold:a" {
 		t.Fatalf("started %s", got)
 	}
-	b, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "b"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "c"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := mustGet(t, r, a.ID).Status; st != workflows.RunRunning {
+	b := submit(t, r, "hold", map[string]any{"tag": "b"})
+	c := submit(t, r, "hold", map[string]any{"tag": "c"})
+	if st := mustGet(t, r, a).Status; st != workflows.RunRunning {
 		t.Errorf("a is %s", st)
 	}
-	if st := mustGet(t, r, b.ID).Status; st != StatusQueued {
+	if st := mustGet(t, r, b).Status; st != StatusQueued {
 		t.Errorf("b is %s, want queued behind a", st)
 	}
 	page, err := r.List(t.Context(), ListOptions{Status: StatusQueued})
@@ -392,21 +439,21 @@ func TestConcurrencyBoundAndCancel(t *testing.T) {
 		t.Fatalf("queued = %+v, %v", page, err)
 	}
 	// Cancel the queued c, then the running a: b starts.
-	if info, err := r.Cancel(t.Context(), c.ID); err != nil || info.Status != workflows.RunCancelled {
+	if info, err := r.Cancel(t.Context(), c); err != nil || info.Status != workflows.RunCancelled {
 		t.Fatalf("cancel queued: %+v, %v", info, err)
 	}
-	if info, err := r.Cancel(t.Context(), a.ID); err != nil || info.Status != workflows.RunCancelled {
+	if info, err := r.Cancel(t.Context(), a); err != nil || info.Status != workflows.RunCancelled {
 		t.Fatalf("cancel running: %+v, %v", info, err)
 	}
 	if got := rg.waitStarted(t); got != "hold:b" {
 		t.Fatalf("started %s, want b (c was cancelled)", got)
 	}
 	rg.work.open()
-	if info := waitRun(t, r, b.ID); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "b" {
+	if info := waitRun(t, r, b); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "b" {
 		t.Fatalf("b = %+v", info)
 	}
 	var e *Error
-	if _, err := r.Cancel(t.Context(), b.ID); !errors.As(err, &e) || e.Code != CodeConflict {
+	if _, err := r.Cancel(t.Context(), b); !errors.As(err, &e) || e.Code != CodeConflict {
 		t.Errorf("cancel finished: %v", err)
 	}
 	if _, err := r.Cancel(t.Context(), "nope"); !errors.As(err, &e) || e.Code != CodeNotFound {
@@ -422,25 +469,12 @@ func TestConcurrencyBoundAndCancel(t *testing.T) {
 func TestShutdownThenResumeInterrupted(t *testing.T) {
 	rg := newRig(t)
 	r := rg.runs(t, 2)
-	safe, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "s"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	safe := submit(t, r, "hold", map[string]any{"tag": "s"})
 	rg.waitStarted(t)
-	unsafe, err := r.SubmitRun(t.Context(), "poke", nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	unsafe := submit(t, r, "poke", nil)
 	rg.waitStarted(t)
-	queued, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "q"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	grace, cancel := context.WithCancel(t.Context())
-	cancel() // no grace at all
-	if err := r.Shutdown(grace); err != nil {
-		t.Fatal(err)
-	}
+	queued := submit(t, r, "hold", map[string]any{"tag": "q"})
+	stopNow(t, r)
 	var e *Error
 	if _, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "x"}, ""); !errors.As(err, &e) || e.Code != CodeShuttingDown {
 		t.Errorf("submit after shutdown: %v", err)
@@ -448,7 +482,7 @@ func TestShutdownThenResumeInterrupted(t *testing.T) {
 
 	rg.work.open()
 	r2 := rg.runs(t, 2)
-	for _, id := range []string{safe.ID, unsafe.ID, queued.ID} {
+	for _, id := range []string{safe, unsafe, queued} {
 		if st := mustGet(t, r2, id).Status; st != StatusInterrupted {
 			t.Errorf("run %s is %s before resuming, want interrupted", id, st)
 		}
@@ -460,29 +494,29 @@ func TestShutdownThenResumeInterrupted(t *testing.T) {
 	if len(started) != 3 {
 		t.Fatalf("started %v", started)
 	}
-	if info := waitRun(t, r2, safe.ID); info.Status != workflows.RunSucceeded || info.Resumes != 1 {
+	if info := waitRun(t, r2, safe); info.Status != workflows.RunSucceeded || info.Resumes != 1 {
 		t.Errorf("safe run = %+v", info)
 	}
-	if info := waitRun(t, r2, queued.ID); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "q" {
+	if info := waitRun(t, r2, queued); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "q" {
 		t.Errorf("queued run = %+v", info)
 	}
-	info := waitRun(t, r2, unsafe.ID)
+	info := waitRun(t, r2, unsafe)
 	if info.Status != workflows.RunBlocked || len(info.Blocked) != 1 || info.Blocked[0].Path != "poke" {
 		t.Fatalf("unsafe run = %+v", info)
 	}
 	if n := rg.work.pokes.Load(); n != 1 {
 		t.Fatalf("poke called %d times before the resolve, want 1", n)
 	}
-	if _, err := r2.Resolve(t.Context(), safe.ID, ActionRerun, nil); !errors.As(err, &e) || e.Code != CodeConflict {
+	if _, err := r2.Resolve(t.Context(), safe, ActionRerun, nil); !errors.As(err, &e) || e.Code != CodeConflict {
 		t.Errorf("resolve of a run not blocked: %v", err)
 	}
-	if _, err := r2.Resolve(t.Context(), unsafe.ID, "maybe", nil); !errors.As(err, &e) || e.Code != CodeBadRequest {
+	if _, err := r2.Resolve(t.Context(), unsafe, "maybe", nil); !errors.As(err, &e) || e.Code != CodeBadRequest {
 		t.Errorf("resolve with a bad action: %v", err)
 	}
-	if _, err := r2.Resolve(t.Context(), unsafe.ID, ActionRerun, nil); err != nil {
+	if _, err := r2.Resolve(t.Context(), unsafe, ActionRerun, nil); err != nil {
 		t.Fatal(err)
 	}
-	if info := waitRun(t, r2, unsafe.ID); info.Status != workflows.RunSucceeded {
+	if info := waitRun(t, r2, unsafe); info.Status != workflows.RunSucceeded {
 		t.Fatalf("resolved run = %+v", info)
 	}
 	if n := rg.work.pokes.Load(); n != 2 {
@@ -492,29 +526,18 @@ func TestShutdownThenResumeInterrupted(t *testing.T) {
 
 // mark-done settles a blocked call without calling it again.
 func TestResolveMarkDone(t *testing.T) {
-	rg := newRig(t)
-	r := rg.runs(t, 0)
-	sub, err := r.SubmitRun(t.Context(), "poke", nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rg.waitStarted(t)
-	grace, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := r.Shutdown(grace); err != nil {
-		t.Fatal(err)
-	}
+	rg, id := interruptedRun(t, "poke", nil)
 	r2 := rg.runs(t, 0)
 	if _, err := r2.ResumeInterrupted(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if info := waitRun(t, r2, sub.ID); info.Status != workflows.RunBlocked {
+	if info := waitRun(t, r2, id); info.Status != workflows.RunBlocked {
 		t.Fatalf("run = %+v", info)
 	}
-	if _, err := r2.Resolve(t.Context(), sub.ID, ActionMarkDone, []string{"poke"}); err != nil {
+	if _, err := r2.Resolve(t.Context(), id, ActionMarkDone, []string{"poke"}); err != nil {
 		t.Fatal(err)
 	}
-	info := waitRun(t, r2, sub.ID)
+	info := waitRun(t, r2, id)
 	if info.Status != workflows.RunSucceeded {
 		t.Fatalf("run = %+v", info)
 	}
@@ -659,25 +682,14 @@ func TestResumeAfterCrash(t *testing.T) {
 }
 
 func testResumeAfterCrash(t *testing.T, pid int) {
-	rg := newRig(t)
-	r := rg.runs(t, 0)
-	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "c"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rg.waitStarted(t)
-	grace, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := r.Shutdown(grace); err != nil {
-		t.Fatal(err)
-	}
+	rg, id := interruptedRun(t, "hold", map[string]any{"tag": "c"})
 	// Make the journal and the store say what a kill -9 leaves: the run
 	// running in a dead process, its call started, nothing interrupted.
 	j, err := workflows.OpenJournal(filepath.Join(rg.state, workflows.JournalFile), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := j.Run(t.Context(), sub.ID)
+	rec, err := j.Run(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +697,7 @@ func testResumeAfterCrash(t *testing.T, pid int) {
 	if err := j.UpdateRun(rec); err != nil {
 		t.Fatal(err)
 	}
-	last, err := j.LastAttempts(t.Context(), sub.ID)
+	last, err := j.LastAttempts(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,21 +711,21 @@ func testResumeAfterCrash(t *testing.T, pid int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.setInterrupted(t.Context(), sub.ID, false); err != nil {
+	if err := st.setInterrupted(t.Context(), id, false); err != nil {
 		t.Fatal(err)
 	}
 	st.close()
 
 	rg.work.open()
 	r2 := rg.runs(t, 0)
-	if info := mustGet(t, r2, sub.ID); info.Status != StatusInterrupted {
+	if info := mustGet(t, r2, id); info.Status != StatusInterrupted {
 		t.Fatalf("crashed run shows %s", info.Status)
 	}
 	started, err := r2.ResumeInterrupted(t.Context())
 	if err != nil || len(started) != 1 {
 		t.Fatalf("started %v, %v", started, err)
 	}
-	if info := waitRun(t, r2, sub.ID); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "c" {
+	if info := waitRun(t, r2, id); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != "c" {
 		t.Fatalf("run = %+v", info)
 	}
 }
@@ -751,10 +763,7 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 func TestShutdownWithinGrace(t *testing.T) {
 	rg := newRig(t)
 	r := rg.runs(t, 0)
-	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "g"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := submit(t, r, "hold", map[string]any{"tag": "g"})
 	rg.waitStarted(t)
 	done := make(chan error, 1)
 	go func() { done <- r.Shutdown(t.Context()) }()
@@ -763,7 +772,7 @@ func TestShutdownWithinGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := rg.runs(t, 0)
-	if info := mustGet(t, r2, sub.ID); info.Status != workflows.RunSucceeded {
+	if info := mustGet(t, r2, id); info.Status != workflows.RunSucceeded {
 		t.Fatalf("run = %+v", info)
 	}
 	if started, err := r2.ResumeInterrupted(t.Context()); err != nil || len(started) != 0 {
@@ -775,25 +784,14 @@ func TestShutdownWithinGrace(t *testing.T) {
 // consistently: on start it ends failed saying so, and is not retried at
 // every start.
 func TestInterruptedRunWithChangedFile(t *testing.T) {
-	rg := newRig(t)
-	r := rg.runs(t, 0)
-	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "f"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rg.waitStarted(t)
-	grace, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := r.Shutdown(grace); err != nil {
-		t.Fatal(err)
-	}
+	rg, id := interruptedRun(t, "hold", map[string]any{"tag": "f"})
 	rg.write(t, "hold.flow.yaml", holdFlow+"description: changed\n")
 	rg.work.open()
 	r2 := rg.runs(t, 0)
 	if _, err := r2.ResumeInterrupted(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	info := waitRun(t, r2, sub.ID)
+	info := waitRun(t, r2, id)
 	if info.Status != workflows.RunFailed || !strings.Contains(info.Error, "could not resume") || !strings.Contains(info.Error, "changed flow") {
 		t.Fatalf("run = %+v", info)
 	}
@@ -808,21 +806,14 @@ func TestInterruptedRunWithChangedFile(t *testing.T) {
 func TestEventSeqAcrossResume(t *testing.T) {
 	rg := newRig(t)
 	r := rg.runs(t, 0)
-	sub, err := r.SubmitRun(t.Context(), "hold", map[string]any{"tag": "e"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, stop, err := r.Subscribe(t.Context(), sub.ID, 0)
+	id := submit(t, r, "hold", map[string]any{"tag": "e"})
+	events, stop, err := r.Subscribe(t.Context(), id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	rg.waitStarted(t)
-	grace, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := r.Shutdown(grace); err != nil {
-		t.Fatal(err)
-	}
+	stopNow(t, r)
 	var last Event
 	for ev := range events {
 		last = ev
@@ -833,7 +824,7 @@ func TestEventSeqAcrossResume(t *testing.T) {
 	rg.work.open()
 	r2 := rg.runs(t, 0)
 	// Before it resumes: one run-finished under the last number.
-	ch, _, err := r2.Subscribe(t.Context(), sub.ID, 0)
+	ch, _, err := r2.Subscribe(t.Context(), id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -843,7 +834,7 @@ func TestEventSeqAcrossResume(t *testing.T) {
 	if _, err := r2.ResumeInterrupted(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	ch, stop2, err := r2.Subscribe(t.Context(), sub.ID, last.Seq)
+	ch, stop2, err := r2.Subscribe(t.Context(), id, last.Seq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -860,7 +851,56 @@ func TestEventSeqAcrossResume(t *testing.T) {
 	if end.Type != EventRunFinished || end.Status != workflows.RunSucceeded {
 		t.Fatalf("last event = %+v", end)
 	}
-	if info := mustGet(t, r2, sub.ID); info.Status != workflows.RunSucceeded || info.Steps["wait"] != workflows.StatusSucceeded {
+	if info := mustGet(t, r2, id); info.Status != workflows.RunSucceeded || info.Steps["wait"] != workflows.StatusSucceeded {
 		t.Fatalf("right after run-finished: %+v", info)
+	}
+}
+
+// A run cancelled before it started, live in the queue or left queued by
+// a shutdown, is journalled with its flow's name and run digest: it lists
+// as cancelled, and a resume takes it up from the start (a resume refuses
+// a run whose journalled digest is not the file's).
+func TestCancelledQueuedRunIsResumable(t *testing.T) {
+	rg := newRig(t)
+	r := rg.runs(t, 1)
+	submit(t, r, "hold", map[string]any{"tag": "a"})
+	rg.waitStarted(t)
+	queued := []string{submit(t, r, "hold", map[string]any{"tag": "b"}), submit(t, r, "hold", map[string]any{"tag": "c"})}
+	if info, err := r.Cancel(t.Context(), queued[0]); err != nil || info.Status != workflows.RunCancelled {
+		t.Fatalf("cancel of a queued run: %+v, %v", info, err)
+	}
+	stopNow(t, r)
+
+	rg.work.open()
+	r2 := rg.runs(t, 1)
+	if info, err := r2.Cancel(t.Context(), queued[1]); err != nil || info.Status != workflows.RunCancelled {
+		t.Fatalf("cancel of a run a shutdown left queued: %+v, %v", info, err)
+	}
+	hold := r2.Catalog().Get("hold").Flow
+	page, err := r2.List(t.Context(), ListOptions{Status: workflows.RunCancelled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, info := range page.Runs {
+		listed = append(listed, info.ID)
+	}
+	for i, id := range queued {
+		rec, err := r2.journal.RunByID(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.FlowDigest != hold.RunDigest() || rec.FlowName != hold.Name || rec.Status != workflows.RunCancelled {
+			t.Errorf("run %d journalled as flow %q, digest %q, %s; want %q, %q, cancelled", i, rec.FlowName, rec.FlowDigest, rec.Status, hold.Name, hold.RunDigest())
+		}
+		if !slices.Contains(listed, id) {
+			t.Errorf("run %s is not listed as cancelled: %v", id, listed)
+		}
+		if err := r2.resume(t.Context(), id, &workflows.ResumeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if info := waitRun(t, r2, id); info.Status != workflows.RunSucceeded || info.Outputs["tag"] != []string{"b", "c"}[i] {
+			t.Errorf("resumed run %d = %+v", i, info)
+		}
 	}
 }

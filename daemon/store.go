@@ -8,14 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
-
-	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/internal/sqlitefile"
 )
 
 // StoreFile is the daemon's table of submitted runs, beside the run
@@ -34,8 +29,13 @@ type store struct {
 type submission struct {
 	ID       string
 	Workflow string
-	// FlowPath is the workflow file's absolute path.
-	FlowPath string
+	// FlowPath is the workflow file's absolute path; FlowName and
+	// FlowDigest are the flow's name and run digest (flow.Flow.RunDigest)
+	// as submitted, which the journal records for the run ("" in a store
+	// an earlier version made).
+	FlowPath   string
+	FlowName   string
+	FlowDigest string
 	// KeyHash is the SHA-256 of the Idempotency-Key, "" for none; the key
 	// itself is not stored.
 	KeyHash string
@@ -74,18 +74,18 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE INDEX IF NOT EXISTS submissions_order ON submissions (submitted_at DESC, id DESC);
 `
 
+// storeColumns are the columns added to the schema since its first
+// version: a store an earlier version made gets them when it is opened.
+var storeColumns = []sqlitefile.Column{
+	{Table: "submissions", Name: "last_seq", Def: "INTEGER NOT NULL DEFAULT 0"},
+	{Table: "submissions", Name: "flow_name", Def: "TEXT NOT NULL DEFAULT ''"},
+	{Table: "submissions", Name: "flow_digest", Def: "TEXT NOT NULL DEFAULT ''"},
+}
+
+// openStore opens the store at path: a file its owner alone can read
+// (sqlitefile.Open).
 func openStore(path string) (*store, error) {
-	f, err := privfile.OpenFile(path, os.O_RDWR)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	f.Close()
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sqlitefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -93,22 +93,9 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: create tables: %w", path, err)
 	}
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('submissions') WHERE name = 'last_seq'`).Scan(&n); err != nil {
+	if err := sqlitefile.AddColumns(db, storeColumns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if n == 0 {
-		if _, err := db.Exec(`ALTER TABLE submissions ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
-			db.Close()
-			return nil, fmt.Errorf("open %s: add column last_seq: %w", path, err)
-		}
-	}
-	for _, side := range []string{"-wal", "-shm"} {
-		if err := privfile.Narrow(path + side); err != nil {
-			db.Close()
-			return nil, err
-		}
 	}
 	return &store{db: db}, nil
 }
@@ -137,8 +124,9 @@ func (s *store) insert(ctx context.Context, sub *submission) error {
 	if sub.KeyHash != "" {
 		key = sub.KeyHash
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO submissions (id, workflow, flow_path, key_hash, inputs_digest, inputs, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sub.ID, sub.Workflow, sub.FlowPath, key, sub.InputsDigest, string(inputs), sub.SubmittedAt.UnixNano())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO submissions (id, workflow, flow_path, key_hash, inputs_digest, inputs, submitted_at, flow_name, flow_digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sub.ID, sub.Workflow, sub.FlowPath, key, sub.InputsDigest, string(inputs), sub.SubmittedAt.UnixNano(), sub.FlowName, sub.FlowDigest)
 	if err != nil {
 		if sub.KeyHash != "" {
 			if old, _ := s.byKey(ctx, sub.Workflow, sub.KeyHash); old != nil {
@@ -150,7 +138,7 @@ func (s *store) insert(ctx context.Context, sub *submission) error {
 	return nil
 }
 
-const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps, last_seq`
+const subColumns = `id, workflow, flow_path, COALESCE(key_hash, ''), inputs_digest, inputs, submitted_at, interrupted, steps, last_seq, flow_name, flow_digest`
 
 func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 	var (
@@ -159,7 +147,7 @@ func scanSubmission(row interface{ Scan(...any) error }) (*submission, error) {
 		steps     string
 		submitted int64
 	)
-	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps, &sub.LastSeq); err != nil {
+	if err := row.Scan(&sub.ID, &sub.Workflow, &sub.FlowPath, &sub.KeyHash, &sub.InputsDigest, &inputs, &submitted, &sub.Interrupted, &steps, &sub.LastSeq, &sub.FlowName, &sub.FlowDigest); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(steps), &sub.Steps); err != nil {

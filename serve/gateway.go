@@ -84,6 +84,22 @@ func (s *Server) refresh(ctx context.Context, server string, k kind) {
 	s.routes.set(server, off, s.ownPrompt(server))
 }
 
+// drop stops offering anything of server, which is no longer served.
+func (s *Server) drop(server string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	off := s.offered[server]
+	if off == nil {
+		return
+	}
+	reconcile(off.tools, map[string]*mcp.Tool{}, s.mcp.RemoveTools, nil, nil)
+	reconcile(off.prompts, map[string]*mcp.Prompt{}, s.mcp.RemovePrompts, nil, nil)
+	reconcile(off.resources, map[string]*mcp.Resource{}, s.mcp.RemoveResources, nil, nil)
+	reconcile(off.templates, map[string]*mcp.ResourceTemplate{}, s.mcp.RemoveResourceTemplates, nil, nil)
+	delete(s.offered, server)
+	s.routes.set(server, off, s.ownPrompt(server))
+}
+
 func (s *Server) refreshTools(ctx context.Context, o *orchestrator.Orchestrator, server string, off *offering) {
 	infos, err := o.Tools(ctx, server)
 	if err != nil {

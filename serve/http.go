@@ -101,7 +101,7 @@ func (o HTTPOptions) CheckListen(addr string, tls, insecureListen bool) error {
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w; write HOST:PORT, e.g. 127.0.0.1:7421", addr, err)
 	}
-	if isLoopback(host) {
+	if IsLoopback(host) {
 		return nil
 	}
 	if len(o.Tokens) == 0 {
@@ -113,9 +113,9 @@ func (o HTTPOptions) CheckListen(addr string, tls, insecureListen bool) error {
 	return nil
 }
 
-// isLoopback reports whether host (a name or an address) is loopback:
+// IsLoopback reports whether host (a name or an address) is loopback:
 // localhost, 127.0.0.0/8 or ::1. An empty host listens on every address.
-func isLoopback(host string) bool {
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

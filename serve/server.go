@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,7 @@ type Server struct {
 	key      []byte        // this process's key for approval questions' requestState
 	tasks    *taskStore
 	stop     context.CancelFunc // ends the runs of tasks (Close)
+	uses     uses               // the requests and tasks on each orchestrator
 }
 
 // listTimeout bounds listing a server's tools, prompts and resources
@@ -90,6 +92,7 @@ func New(opts Options) (*Server, error) {
 		sopts.CompletionHandler, sopts.SubscribeHandler, sopts.UnsubscribeHandler = s.complete, s.subscribe, s.unsubscribe
 	}
 	s.mcp = mcp.NewServer(impl, sopts)
+	s.mcp.AddReceivingMiddleware(s.countUses)
 	if opts.Redactor != nil {
 		maskSecrets(s.mcp, opts.Redactor)
 	}
@@ -139,13 +142,24 @@ func (s *Server) Close() error {
 }
 
 // SetOrchestrator hands the Server the orchestrator built with Host, and
-// builds the gateway's lists (connecting the servers served): call it
-// once, before serving. A server that cannot be listed is logged and
-// left out until it says its lists changed.
-func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) {
-	s.orch.Store(o)
+// builds the gateway's lists (connecting the servers served). A server
+// that cannot be listed is logged and left out until it says its lists
+// changed.
+//
+// Called again (a config reload that changed the servers or the policy,
+// not the Server's options), it replaces the orchestrator without ending
+// the host sessions: each keeps its provenance and its standing with the
+// policy, the lists offered are brought in line with the new servers
+// (the hosts are told they changed), and resource subscriptions move to
+// the new orchestrator. Requests and workflow tasks begun before keep the
+// orchestrator they started on; the channel returned is closed once none
+// is left, when the caller may close the previous orchestrator (at once
+// for the first call).
+func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) (previousUnused <-chan struct{}) {
+	prev := s.orch.Swap(o)
+	unused := s.uses.swap()
 	if !s.opts.Gateway {
-		return
+		return unused
 	}
 	ctx := context.Background()
 	servers := s.servers()
@@ -155,7 +169,83 @@ func (s *Server) SetOrchestrator(o *orchestrator.Orchestrator) {
 		wg.Go(func() { s.refresh(ctx, name, kindAll) })
 	}
 	wg.Wait()
+	if prev != nil {
+		s.mu.Lock()
+		var gone []string
+		for name := range s.offered {
+			if !slices.Contains(servers, name) {
+				gone = append(gone, name)
+			}
+		}
+		s.mu.Unlock()
+		for _, name := range gone {
+			s.drop(name)
+		}
+		s.resubscribe(o)
+	}
+	return unused
 }
+
+// uses counts the requests and workflow tasks under way per orchestrator
+// generation: a replaced orchestrator is unused once every one begun
+// before it was replaced has ended.
+type uses struct {
+	mu  sync.Mutex
+	cur *generation
+}
+
+type generation struct {
+	n       int
+	retired bool
+	unused  chan struct{}
+}
+
+// enter records a request or task beginning, and returns its end.
+func (u *uses) enter() func() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.cur == nil {
+		u.cur = &generation{unused: make(chan struct{})}
+	}
+	g := u.cur
+	g.n++
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if g.n--; g.n == 0 && g.retired {
+			close(g.unused)
+		}
+	}
+}
+
+// swap starts a generation and returns when the last one is unused.
+func (u *uses) swap() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	g := u.cur
+	u.cur = &generation{unused: make(chan struct{})}
+	if g == nil {
+		g = &generation{unused: make(chan struct{})}
+	}
+	g.retired = true
+	if g.n == 0 {
+		close(g.unused)
+	}
+	return g.unused
+}
+
+// countUses is the receiving middleware counting every request the
+// host sessions make into s.uses.
+func (s *Server) countUses(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		defer s.uses.enter()()
+		return next(ctx, method, req)
+	}
+}
+
+// Orchestrator is the orchestrator new requests use, or nil before
+// SetOrchestrator.
+func (s *Server) Orchestrator() *orchestrator.Orchestrator { return s.orch.Load() }
 
 // orchestrator is the orchestrator, or nil before SetOrchestrator.
 func (s *Server) orchestrator() *orchestrator.Orchestrator { return s.orch.Load() }
@@ -264,7 +354,9 @@ func (s *Server) workflowHandler(wt WorkflowTool) mcp.ToolHandler {
 		st := s.sessions.of(s, req.Session)
 		call := workflowCall{wt: wt, st: st, args: args, raw: req.Params.Arguments}
 		if tc := taskCallOf(ctx); tc != nil {
+			done := s.uses.enter() // the task outlives the request
 			tc.started = s.tasks.start(st, tc.ext, func(ctx context.Context, progress func(connectors.Progress)) (*mcp.CallToolResult, error) {
+				defer done()
 				return s.runWorkflow(ctx, call, progress)
 			})
 			return &mcp.CallToolResult{}, nil // the middleware answers with the task

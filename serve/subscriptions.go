@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -87,6 +88,35 @@ func (s *Server) unsubscribeAll(ss *mcp.ServerSession) {
 	}
 }
 
+// resubscribe moves the host sessions' subscriptions onto o, which
+// replaced the orchestrator they were made through (whose close ends
+// them there). One that o refuses, or whose resource is no longer
+// offered, is logged and dropped: the host gets no more updates of it.
+func (s *Server) resubscribe(o *orchestrator.Orchestrator) {
+	for k, old := range s.subs.all() {
+		ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
+		server := s.routes.resource(k.uri, false)
+		var (
+			sub *orchestrator.Subscription
+			err = fmt.Errorf("resource %q is no longer offered", k.uri)
+		)
+		if server != "" {
+			st := s.sessions.of(s, k.ss)
+			sctx := st.context(ctx, pendingRequest{method: orchestrator.MethodSubscribe, name: k.uri})
+			sub, err = o.Subscribe(sctx, server, k.uri, st.provenance())
+		}
+		cancel()
+		if err != nil {
+			s.log.Warn("serve: a host's resource subscription ends with the config's servers it was made on", "server", old.Server, "error", err)
+			s.subs.replace(k, old, nil)
+			continue
+		}
+		if !s.subs.replace(k, old, sub) {
+			_ = o.Unsubscribe(context.Background(), sub)
+		}
+	}
+}
+
 // resourceUpdated passes a server's notifications/resources/updated on
 // to the host sessions subscribed to the URI through that server. It
 // does not block.
@@ -138,6 +168,29 @@ func (sb *subscriptions) takeAll(ss *mcp.ServerSession) []*orchestrator.Subscrip
 		}
 	}
 	return out
+}
+
+// all is every subscription, by key.
+func (sb *subscriptions) all() map[subKey]*orchestrator.Subscription {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return maps.Clone(sb.m)
+}
+
+// replace puts sub (nil: none) in old's place under k, unless k no
+// longer holds old (the host unsubscribed meanwhile: false).
+func (sb *subscriptions) replace(k subKey, old, sub *orchestrator.Subscription) bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.m[k] != old {
+		return false
+	}
+	if sub == nil {
+		delete(sb.m, k)
+	} else {
+		sb.m[k] = sub
+	}
+	return true
 }
 
 // has reports whether a host session is subscribed to uri of server.

@@ -10,16 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
-
-	"github.com/mediatorhq/mediator/internal/privfile"
+	"github.com/mediatorhq/mediator/internal/sqlitefile"
 	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
@@ -177,31 +174,18 @@ type Redactor interface {
 // OpenJournal opens (creating if needed) the journal at path. redactor, if
 // not nil, scrubs known secret values from everything stored.
 //
-// The journal holds run results, so its files are its owner's alone:
-// path's directory is made private (privfile.Dir), and the database is
-// created 0600 before SQLite opens it, because SQLite creates the -wal and
-// -shm files with the mode of the database file as it finds it. (Setting
-// the umask around the open instead would change it for every goroutine
-// of the process that creates a file meanwhile.)
+// The journal holds run results, so its files are its owner's alone
+// (sqlitefile.Open).
 func OpenJournal(path string, redactor Redactor) (*Journal, error) {
-	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("open run journal: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sqlitefile.Open(path, "foreign_keys(ON)")
 	if err != nil {
-		return nil, fmt.Errorf("open run journal %s: %w", path, err)
+		return nil, fmt.Errorf("open run journal: %w", err)
 	}
 	if _, err := db.Exec(journalSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open run journal %s: create tables: %w", path, err)
 	}
-	if err := migrateJournal(db); err != nil {
+	if err := sqlitefile.AddColumns(db, journalColumns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open run journal %s: %w", path, err)
 	}
@@ -226,25 +210,6 @@ func OpenJournal(path string, redactor Redactor) (*Journal, error) {
 	}
 	go j.writer()
 	return j, nil
-}
-
-// createPrivate creates the database file 0600 (an empty file is an empty
-// database to SQLite) and narrows the files of an existing journal that
-// an earlier version left readable by others.
-func createPrivate(path string) error {
-	f, err := privfile.OpenFile(path, os.O_RDWR)
-	if err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	for _, side := range []string{"-wal", "-shm", "-journal"} {
-		if err := privfile.Narrow(path + side); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 const journalSchema = `
@@ -284,36 +249,13 @@ CREATE TABLE IF NOT EXISTS attempts (
 `
 
 // journalColumns are the columns added to the schema since its first
-// version, with their definitions: a journal an earlier version made gets
-// them when it is opened (existing rows take the default).
-var journalColumns = []struct{ table, column, def string }{
-	{"attempts", "task_id", "TEXT NOT NULL DEFAULT ''"},
-	{"runs", "timeout", "INTEGER NOT NULL DEFAULT 0"},
-	{"runs", "extended", "INTEGER NOT NULL DEFAULT 0"},
-	{"runs", "finally", "TEXT NOT NULL DEFAULT ''"},
-	{"runs", "finally_error", "TEXT NOT NULL DEFAULT ''"},
-}
-
-// migrateJournal adds the columns of journalColumns that db lacks.
-func migrateJournal(db *sql.DB) error {
-	for _, c := range journalColumns {
-		var n int
-		err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
-		if err != nil {
-			return fmt.Errorf("read the schema of table %s: %w", c.table, err)
-		}
-		if n > 0 {
-			continue
-		}
-		if _, err := db.Exec(`ALTER TABLE ` + c.table + ` ADD COLUMN ` + c.column + ` ` + c.def); err != nil {
-			// Another process may have added it since.
-			if strings.Contains(err.Error(), "duplicate column") {
-				continue
-			}
-			return fmt.Errorf("add column %s.%s: %w", c.table, c.column, err)
-		}
-	}
-	return nil
+// version: a journal an earlier version made gets them when it is opened.
+var journalColumns = []sqlitefile.Column{
+	{Table: "attempts", Name: "task_id", Def: "TEXT NOT NULL DEFAULT ''"},
+	{Table: "runs", Name: "timeout", Def: "INTEGER NOT NULL DEFAULT 0"},
+	{Table: "runs", Name: "extended", Def: "INTEGER NOT NULL DEFAULT 0"},
+	{Table: "runs", Name: "finally", Def: "TEXT NOT NULL DEFAULT ''"},
+	{Table: "runs", Name: "finally_error", Def: "TEXT NOT NULL DEFAULT ''"},
 }
 
 // writer commits queued operations in batches until Close.
@@ -648,12 +590,33 @@ func (j *Journal) Runs(ctx context.Context, limit int) ([]*RunRecord, error) {
 	return out, nil
 }
 
+// runByIDSQL reads one run by its primary key.
+const runByIDSQL = `SELECT ` + runColumns + ` FROM runs WHERE id = ?`
+
+// runsFromSQL reads the first runs whose id is at least the one given, in
+// id order: a range of the primary key's index, so a lookup reads a few
+// rows whatever the journal holds (a prefix's matches come first).
+const runsFromSQL = `SELECT ` + runColumns + ` FROM runs WHERE id >= ? ORDER BY id LIMIT 3`
+
+// RunByID returns the run whose id is id exactly, an error wrapping
+// ErrRunNotFound when there is none.
+func (j *Journal) RunByID(ctx context.Context, id string) (*RunRecord, error) {
+	r, err := scanRun(j.db.QueryRowContext(ctx, runByIDSQL, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %q: %w (see `mediator runs list`)", id, ErrRunNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run %s: %w", id, err)
+	}
+	return r, nil
+}
+
 // Run returns one run; a unique prefix of its id is enough.
 func (j *Journal) Run(ctx context.Context, id string) (*RunRecord, error) {
 	if id == "" {
 		return nil, fmt.Errorf("run id is empty: %w", ErrRunNotFound)
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ? OR substr(id, 1, ?) = ? ORDER BY id LIMIT 3`, id, len(id), id)
+	rows, err := j.db.QueryContext(ctx, runsFromSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("read run %s: %w", id, err)
 	}
@@ -666,6 +629,9 @@ func (j *Journal) Run(ctx context.Context, id string) (*RunRecord, error) {
 		}
 		if r.ID == id {
 			return r, nil
+		}
+		if !strings.HasPrefix(r.ID, id) {
+			break
 		}
 		found = append(found, r)
 	}

@@ -161,8 +161,9 @@ type Config struct {
 	// Enterprise configures GrantEnterprise.
 	Enterprise *EnterpriseConfig
 
-	// RefreshBefore renews a token this long before it expires; zero means
-	// one minute.
+	// RefreshBefore renews a token this long before it expires, but never
+	// more than a tenth of its lifetime before (a token living 30 s is
+	// renewed 3 s before, not at every use); zero means one minute.
 	RefreshBefore time.Duration
 	// RefreshLock, when set, is held around each refresh of the server's
 	// token, so mediator processes sharing the store take turns: the one
@@ -201,6 +202,7 @@ type Handler struct {
 	sess     *session
 	stepUps  map[string][]time.Time
 	refreshN int
+	renewals Renewals
 	// policy and http are the SSRF guard; resolved says the policy has
 	// taken in what the server's host name resolves to (see
 	// resolveNetwork).
@@ -389,11 +391,74 @@ func (h *Handler) fresh(t *Token) bool {
 	if t == nil || t.AccessToken.IsZero() {
 		return false
 	}
+	return t.Expiry.IsZero() || h.now().Before(h.renewAt(t))
+}
+
+// renewAt is when t is due for renewal: its expiry less RefreshBefore, or
+// less a tenth of its lifetime when that is shorter.
+func (h *Handler) renewAt(t *Token) time.Time {
 	before := h.cfg.RefreshBefore
 	if before == 0 {
 		before = time.Minute
 	}
-	return t.Expiry.IsZero() || h.now().Add(before).Before(t.Expiry)
+	if !t.Issued.IsZero() && t.Expiry.After(t.Issued) {
+		before = min(before, t.Expiry.Sub(t.Issued)/10)
+	}
+	return t.Expiry.Add(-before)
+}
+
+// RenewAt is when the current token is due for renewal; false when there
+// is no token yet or it does not expire. A caller keeping the login alive
+// (a long-running process) calls Renew then.
+func (h *Handler) RenewAt() (time.Time, bool) {
+	_, t := h.current()
+	if t == nil || t.Expiry.IsZero() {
+		return time.Time{}, false
+	}
+	return h.renewAt(t), true
+}
+
+// Renew renews the current token if it is due, as a request would, ahead
+// of any request: one renewal at a time, shared with concurrent requests.
+// An error wrapping ErrLoginRequired says only a new login helps (the
+// authorization server refused the refresh token: it expired or was
+// revoked); others may pass (the server was unreachable).
+func (h *Handler) Renew(ctx context.Context) error {
+	_, err := h.token(ctx)
+	if errors.Is(err, errNeedsAuthorization) {
+		return fmt.Errorf("%w: the login has expired: the authorization server refused to renew the token of server %q (its refresh token expired or was revoked)", ErrLoginRequired, h.cfg.ServerName)
+	}
+	return err
+}
+
+// Renewals counts a handler's renewals of its access token (a refresh
+// token grant, or a machine grant run again) by outcome: OK; Refused,
+// the authorization server answered with an OAuth error (an expired or
+// revoked refresh token); Failed, no answer or an unusable one.
+type Renewals struct {
+	OK, Refused, Failed int
+}
+
+// Renewals returns the handler's renewal counts.
+func (h *Handler) Renewals() Renewals {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.renewals
+}
+
+// countRenewal records a renewal's outcome.
+func (h *Handler) countRenewal(err error) {
+	var te *TokenError
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.renewals.OK++
+	case errors.As(err, &te):
+		h.renewals.Refused++
+	default:
+		h.renewals.Failed++
+	}
 }
 
 // token returns a usable access token, renewing it ahead of expiry. Only
@@ -482,6 +547,7 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 			"resource":      {s.key.Resource},
 		}
 		nt, _, err = h.tokenRequestFor(ctx, s.d, s.ca, form, s.dpop)
+		h.countRenewal(err)
 		if err != nil {
 			return nil, fmt.Errorf("refreshing the token of server %q: %w", h.cfg.ServerName, err)
 		}
@@ -500,6 +566,7 @@ func (h *Handler) renew(ctx context.Context, s *session) (*Token, error) {
 		nt.PendingScopes = cur.PendingScopes
 	default:
 		nt, err = h.machineGrant(ctx, s.d, s.ca, s.granted)
+		h.countRenewal(err)
 		if err != nil {
 			return nil, err
 		}

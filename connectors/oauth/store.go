@@ -39,7 +39,10 @@ type Token struct {
 	// TokenType is "Bearer" or "DPoP".
 	TokenType string
 	Expiry    time.Time
-	Scopes    []string
+	// Issued is when the token was obtained (zero when not known), so that
+	// Expiry-Issued is its lifetime.
+	Issued time.Time
+	Scopes []string
 	// PendingScopes are scopes the server demanded (403
 	// insufficient_scope) beyond this grant, which a call without the user
 	// could not obtain; the next login asks for them too.
@@ -251,6 +254,7 @@ type storedToken struct {
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	TokenType    string    `json:"token_type"`
 	Expiry       time.Time `json:"expiry,omitzero"`
+	Issued       time.Time `json:"issued,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
 	Pending      []string  `json:"pending_scopes,omitempty"`
 }
@@ -285,6 +289,7 @@ func (s *KeyringStore) LoadToken(_ context.Context, key TokenKey) (*Token, error
 		RefreshToken:  credentials.NewSecret(st.RefreshToken),
 		TokenType:     st.TokenType,
 		Expiry:        st.Expiry,
+		Issued:        st.Issued,
 		Scopes:        st.Scopes,
 		PendingScopes: st.Pending,
 	}, nil
@@ -294,7 +299,7 @@ func (s *KeyringStore) SaveToken(_ context.Context, key TokenKey, tok *Token) er
 	b, err := json.Marshal(storedToken{
 		Issuer: key.Issuer, ClientID: key.ClientID, Resource: key.Resource,
 		AccessToken: tok.AccessToken.Reveal(), RefreshToken: tok.RefreshToken.Reveal(),
-		TokenType: tok.TokenType, Expiry: tok.Expiry, Scopes: tok.Scopes, Pending: tok.PendingScopes,
+		TokenType: tok.TokenType, Expiry: tok.Expiry, Issued: tok.Issued, Scopes: tok.Scopes, Pending: tok.PendingScopes,
 	})
 	if err != nil {
 		return fmt.Errorf("encoding token of server %q: %w", key.Server, err)

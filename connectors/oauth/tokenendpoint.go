@@ -249,6 +249,9 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 		}
 		req.Header.Set("DPoP", proof)
 	}
+	// The token's lifetime counts from the request, not the answer: the
+	// expiry mediator keeps is never later than the server's.
+	sent := h.now()
 	resp, err := h.client().Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("token request to %s: %w", endpoint, err)
@@ -296,7 +299,8 @@ func (h *Handler) postToken(ctx context.Context, endpoint string, form url.Value
 		return nil, nil, fmt.Errorf("token endpoint %s issued token_type %q; only Bearer and DPoP are supported", endpoint, tr.TokenType)
 	}
 	if tr.ExpiresIn > 0 {
-		tok.Expiry = h.now().Add(time.Duration(tr.ExpiresIn) * time.Second)
+		tok.Issued = sent
+		tok.Expiry = sent.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
 	return tok, &tr, nil
 }

@@ -35,13 +35,18 @@ type Daemon struct {
 	Tokens            []serve.Token
 	TLS               DaemonTLS
 	MaxConcurrentRuns int
+	// Tracing is daemon.tracing, nil when absent.
+	Tracing *DaemonTracing
 }
 
 // DaemonTLS is daemon.tls: the HTTP face's certificate and its key (a
-// file, or a keyring item under DaemonSecretServer), and the CA whose
-// client certificates are accepted in place of a token.
+// file, or a keyring item under DaemonSecretServer), the CA whose client
+// certificates are accepted in place of a token, and the workflow globs
+// those certificates reach (as a token's workflows: one scope for every
+// certificate the CA signs; a client with another scope takes a token).
 type DaemonTLS struct {
 	Cert, KeyFile, KeySecret, ClientCA string
+	ClientWorkflows                    []string
 }
 
 // DaemonSecretServer is the keyring's server name under which
@@ -82,8 +87,11 @@ type rawDaemon struct {
 		KeyFile   string `mapstructure:"key_file"`
 		KeySecret string `mapstructure:"key_secret"`
 		ClientCA  string `mapstructure:"client_ca"`
+		// ClientWorkflows is nil when not written.
+		ClientWorkflows []string `mapstructure:"client_workflows"`
 	} `mapstructure:"tls"`
-	MaxConcurrentRuns *int `mapstructure:"max_concurrent_runs"`
+	MaxConcurrentRuns *int              `mapstructure:"max_concurrent_runs"`
+	Tracing           *rawDaemonTracing `mapstructure:"tracing"`
 }
 
 const daemonTokenMsg = `a token is never written in the config: "mediator daemon token create NAME --workflows GLOB" prints one and the token_sha256 line to write`
@@ -108,14 +116,16 @@ var daemonSpec = &spec{kind: kObject, fields: map[string]*spec{
 	}, wrong: map[string]string{"token": daemonTokenMsg, "secret": daemonTokenMsg, "value": daemonTokenMsg,
 		"tools": "a daemon token reaches workflows only: list them in workflows: [GLOB...]"}}},
 	"tls": {kind: kObject, fields: map[string]*spec{
-		"cert":       {kind: kString},
-		"key_file":   {kind: kString},
-		"key_secret": {kind: kString},
-		"client_ca":  {kind: kString},
+		"cert":             {kind: kString},
+		"key_file":         {kind: kString},
+		"key_secret":       {kind: kString},
+		"client_ca":        {kind: kString},
+		"client_workflows": {kind: kStrings},
 	}, wrong: map[string]string{
 		"key": `name the private key's file with key_file: FILE, or store it with "mediator secret set daemon NAME" and write key_secret: NAME; the key itself is never written in the config`,
 	}},
 	"max_concurrent_runs": {kind: kInt},
+	"tracing":             daemonTracingSpec,
 }}
 
 // workflowNameRE is a workflow's name: its file's in workflows_dir
@@ -127,7 +137,8 @@ var workflowNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 func (w *walker) buildDaemon(raw rawDaemon, cfg *Config) {
 	const p = "daemon"
 	d := Daemon{Listen: raw.Listen, MaxConcurrentRuns: DefaultMaxConcurrentRuns,
-		TLS: DaemonTLS{Cert: raw.TLS.Cert, KeyFile: raw.TLS.KeyFile, KeySecret: raw.TLS.KeySecret, ClientCA: raw.TLS.ClientCA}}
+		TLS: DaemonTLS{Cert: raw.TLS.Cert, KeyFile: raw.TLS.KeyFile, KeySecret: raw.TLS.KeySecret, ClientCA: raw.TLS.ClientCA,
+			ClientWorkflows: raw.TLS.ClientWorkflows}}
 	if d.Listen == "" {
 		d.Listen = DefaultDaemonListen
 	} else if _, _, err := net.SplitHostPort(d.Listen); err != nil {
@@ -149,6 +160,7 @@ func (w *walker) buildDaemon(raw rawDaemon, cfg *Config) {
 	w.buildDaemonSchedules(raw, &d)
 	w.buildDaemonTokens(raw, &d)
 	w.buildDaemonTLS(&d.TLS)
+	w.buildDaemonTracing(raw.Tracing, &d)
 	cfg.Daemon = d
 }
 
@@ -235,15 +247,27 @@ func (w *walker) buildDaemonTokens(raw rawDaemon, d *Daemon) {
 }
 
 // buildDaemonTLS checks daemon.tls: a certificate and exactly one source
-// of its key; client_ca alone is refused (client certificates need TLS).
+// of its key; client_ca alone is refused (client certificates need TLS),
+// and needs client_workflows, the globs its certificates reach.
 func (w *walker) buildDaemonTLS(t *DaemonTLS) {
 	const p = "daemon.tls"
-	if *t == (DaemonTLS{}) {
+	if t.Cert == "" && t.KeyFile == "" && t.KeySecret == "" && t.ClientCA == "" && t.ClientWorkflows == nil {
 		return
 	}
 	w.certAndKey(p, DaemonSecretServer, &t.Cert, &t.KeyFile, t.KeySecret)
 	if t.ClientCA != "" {
 		t.ClientCA = w.absPath(p+".client_ca", t.ClientCA)
+	}
+	for i, g := range t.ClientWorkflows {
+		if err := serve.ValidateToken(serve.Token{Name: "x", SHA256: serve.HashToken(""), Workflows: []string{g}}); err != nil {
+			w.at(fmt.Sprintf("%s.client_workflows[%d]", p, i), "%q is not a valid glob: %v; write e.g. rain-*", g, err)
+		}
+	}
+	switch {
+	case t.ClientCA != "" && len(t.ClientWorkflows) == 0 && !w.reported(p+".client_workflows"):
+		w.keyAt(p, `client certificates may run nothing: give client_workflows: [GLOB...] with client_ca (e.g. ["rain-*"], or ["*"] for every workflow)`)
+	case t.ClientCA == "" && t.ClientWorkflows != nil:
+		w.keyAt(p+".client_workflows", "scopes the client certificates client_ca signs, but client_ca is not set: name the CA's PEM file, e.g. client_ca: /etc/mediator/clients.pem")
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ func TestDaemonLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := cfg.Daemon
-	if d.Listen != DefaultDaemonListen || d.MaxConcurrentRuns != DefaultMaxConcurrentRuns || d.Socket != "" || len(d.Schedules) != 0 || d.TLS != (DaemonTLS{}) {
+	if d.Listen != DefaultDaemonListen || d.MaxConcurrentRuns != DefaultMaxConcurrentRuns || d.Socket != "" || len(d.Schedules) != 0 || !reflect.DeepEqual(d.TLS, DaemonTLS{}) {
 		t.Errorf("defaults: %+v", d)
 	}
 
@@ -36,7 +37,7 @@ func TestDaemonLoads(t *testing.T) {
     - name: ci
       token_sha256: ` + strings.ToUpper(hash) + `
       workflows: ["rain-*"]
-  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem}
+  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem, client_workflows: ["rain-*", nightly]}
 `
 	cfg, err = Parse("/etc/m/config.yaml", []byte(src), homeEnv)
 	if err != nil {
@@ -46,7 +47,7 @@ func TestDaemonLoads(t *testing.T) {
 	if d.Listen != "0.0.0.0:7420" || d.Socket != "/etc/m/run/m.sock" || d.WorkflowsDir != "/etc/m/flows" || d.MaxConcurrentRuns != 8 {
 		t.Errorf("daemon = %+v", d)
 	}
-	if d.TLS != (DaemonTLS{Cert: "/etc/m/d.crt", KeyFile: "/etc/m/d.key", ClientCA: "/etc/m/ca.pem"}) {
+	if !reflect.DeepEqual(d.TLS, DaemonTLS{Cert: "/etc/m/d.crt", KeyFile: "/etc/m/d.key", ClientCA: "/etc/m/ca.pem", ClientWorkflows: []string{"rain-*", "nightly"}}) {
 		t.Errorf("tls = %+v", d.TLS)
 	}
 	o := cfg.DaemonOptions()
@@ -97,7 +98,12 @@ func TestDaemonProblems(t *testing.T) {
 		{"token twice", "daemon:\n  api_tokens:\n    - {name: ci, token_sha256: " + h + ", workflows: ['*']}\n    - {name: ci, token_sha256: " + h + ", workflows: ['*']}\n", `daemon.api_tokens[1].name: token name "ci" is used twice`},
 		{"tls without key", "daemon:\n  tls: {cert: d.crt}\n", `daemon.tls: the private key is not named`},
 		{"tls key inline", "daemon:\n  tls: {cert: d.crt, key: abc}\n", `c.yaml:2:22: daemon.tls.key: name the private key's file with key_file`},
-		{"client_ca without cert", "daemon:\n  tls: {client_ca: ca.pem}\n", `daemon.tls: cert is not set`},
+		{"client_ca without cert", "daemon:\n  tls: {client_ca: ca.pem, client_workflows: ['*']}\n", `daemon.tls: cert is not set`},
+		{"client_ca unscoped", "daemon:\n  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem}\n", `c.yaml:2:3: daemon.tls: client certificates may run nothing: give client_workflows: [GLOB...] with client_ca`},
+		{"client_ca scoped to none", "daemon:\n  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem, client_workflows: []}\n", `c.yaml:2:3: daemon.tls: client certificates may run nothing`},
+		{"client_workflows without client_ca", "daemon:\n  tls: {cert: d.crt, key_file: d.key, client_workflows: ['*']}\n", `c.yaml:2:39: daemon.tls.client_workflows: scopes the client certificates client_ca signs, but client_ca is not set`},
+		{"client_workflows bad glob", "daemon:\n  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem, client_workflows: [rain, '[r']}\n", `c.yaml:2:83: daemon.tls.client_workflows[1]: "[r" is not a valid glob`},
+		{"client_workflows not a list", "daemon:\n  tls: {cert: d.crt, key_file: d.key, client_ca: ca.pem, client_workflows: rain}\n", `c.yaml:2:76: daemon.tls.client_workflows: expected a list`},
 		{"unknown field", "daemon:\n  listn: x\n", `c.yaml:2:3: daemon.listn: unknown field (did you mean "listen"?)`},
 	} {
 		_, err := Parse("c.yaml", []byte(serveServers+tc.src), homeEnv)

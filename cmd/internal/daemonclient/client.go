@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 )
@@ -141,6 +142,47 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("the daemon on %s: reading its answer: %w", c.socket, err)
+	}
+	return nil
+}
+
+// LearnSecrets asks the daemon where texts, the CLI's own, hold a secret
+// it knows (one request for all), and adds each such part to red: what
+// the CLI journals and prints of them is then masked as it is when the
+// CLI opens the keyring itself. The daemon answers places in texts, never
+// a value.
+func (c *Client) LearnSecrets(ctx context.Context, red *credentials.Redactor, texts []string) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	var resp daemon.SpansResponse
+	if err := c.post(ctx, daemon.LocalPathSecretSpans, &daemon.SpansRequest{Texts: texts}, &resp); err != nil {
+		return fmt.Errorf("asking the daemon which inputs are secrets: %w", err)
+	}
+	if len(resp.Spans) != len(texts) {
+		return fmt.Errorf("the daemon on %s answered %d span lists for %d texts", c.socket, len(resp.Spans), len(texts))
+	}
+	for i, spans := range resp.Spans {
+		if err := c.learn(red, texts[i], spans); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// learn adds to red the parts of text that spans name, and the value
+// each part decodes to: an encoded secret (a base64 input) is masked
+// decoded too, as the keyring's redactor masks a value in every form.
+func (c *Client) learn(red *credentials.Redactor, text string, spans []credentials.Span) error {
+	for _, s := range spans {
+		if s.Start < 0 || s.Start >= s.End || s.End > len(text) {
+			return fmt.Errorf("the daemon on %s answered the span [%d, %d) for a text of %d bytes", c.socket, s.Start, s.End, len(text))
+		}
+		part := text[s.Start:s.End]
+		red.Add(credentials.NewSecret(part))
+		if v, ok := credentials.DecodeSpan(s.Form, part); ok {
+			red.Add(credentials.NewSecret(v))
+		}
 	}
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
@@ -28,6 +30,9 @@ import (
 // that passes a secret of one server's answer on passes the mask.
 type FlowCaller struct {
 	c *Client
+	// red learns the secrets the daemon finds in the run's own texts
+	// (LearnSecrets) and in its calls' arguments.
+	red *credentials.Redactor
 
 	mu sync.Mutex
 	// auditErrs are the failures to record the calls made, which
@@ -39,6 +44,15 @@ type FlowCaller struct {
 func (o *Orchestrator) FlowCaller() *FlowCaller { return &FlowCaller{c: o.c} }
 
 var _ workflows.ToolCaller = (*FlowCaller)(nil)
+
+// LearnSecrets is Client.LearnSecrets: before a run, the CLI teaches its
+// redactor the secrets its own texts (inputs, flow files) hold.
+// Later, each call's answer names the secret places in its arguments
+// (a value the flow assembled), which red learns too.
+func (f *FlowCaller) LearnSecrets(ctx context.Context, red *credentials.Redactor, texts []string) error {
+	f.red = red
+	return f.c.LearnSecrets(ctx, red, texts)
+}
 
 // DecidesFlows is true: the daemon's orchestrator decides every call's
 // flows, as the CLI's would (workflows.FlowDecider).
@@ -63,7 +77,57 @@ func (f *FlowCaller) CallTool(ctx context.Context, req workflows.CallRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if len(ans.ArgumentSecrets) > 0 {
+		if lerr := f.learnArguments(raw, ans.ArgumentSecrets); lerr != nil {
+			// The call was made, but what the run would print or journal
+			// of its arguments could not be masked: a protocol failure,
+			// which is not retried.
+			return nil, &workflows.CallError{Class: workflows.ClassProtocol, Err: connErr(req.Server, lerr)}
+		}
+	}
 	return ans.Result, ans.Error.Err()
+}
+
+// learnArguments teaches f.red the secret places the daemon found in a
+// call's arguments, raw as sent.
+func (f *FlowCaller) learnArguments(raw []byte, found []daemon.WireArgumentSpans) error {
+	var args any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&args); err != nil {
+		return fmt.Errorf("reading back a call's arguments: %w", err)
+	}
+	for _, a := range found {
+		v := args
+		for _, tok := range a.Path {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[tok]
+			case []any:
+				i, err := strconv.Atoi(tok)
+				if err != nil || i < 0 || i >= len(x) {
+					return fmt.Errorf("the daemon on %s named a secret at an argument that is not there: %q", f.c.socket, a.Path)
+				}
+				v = x[i]
+			default:
+				return fmt.Errorf("the daemon on %s named a secret at an argument that is not there: %q", f.c.socket, a.Path)
+			}
+		}
+		text, ok := v.(string)
+		if a.Key {
+			if len(a.Path) == 0 {
+				return fmt.Errorf("the daemon on %s named a secret key without a path", f.c.socket)
+			}
+			text, ok = a.Path[len(a.Path)-1], true
+		}
+		if !ok {
+			return fmt.Errorf("the daemon on %s named a secret at an argument that is not a string: %q", f.c.socket, a.Path)
+		}
+		if err := f.c.learn(f.red, text, a.Spans); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadResource reads through the daemon.

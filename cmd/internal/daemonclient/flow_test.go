@@ -296,3 +296,28 @@ func TestFlowCallerDaemonGone(t *testing.T) {
 		t.Errorf("a call to a daemon gone: %v (class %q)", err, workflows.ErrorClass(err))
 	}
 }
+
+// A secret the run assembled and sent in a call's arguments, deep in an
+// array or as an object key, is named by the daemon's answer (places,
+// not the value), and the run's redactor learns it.
+func TestFlowCallerLearnsArgumentSecrets(t *testing.T) {
+	d := startFlowDaemon(t)
+	for _, args := range []map[string]any{
+		{"v": "x", "list": []any{"a", map[string]any{"k": "pre-" + flowSecret}}},
+		{"v": "x", "obj": map[string]any{flowSecret: 1}},
+	} {
+		red := credentials.NewRedactor()
+		if err := d.fc.LearnSecrets(t.Context(), red, []string{"nothing secret"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := red.Redact(flowSecret); got != flowSecret {
+			t.Fatalf("the redactor knew the secret before the call: %q", got)
+		}
+		if _, err := d.fc.CallTool(t.Context(), workflows.CallRequest{Server: "b", Tool: "put", Args: args, Run: "r", Step: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := red.Redact("x " + flowSecret); got != "x [REDACTED]" {
+			t.Errorf("after a call with %v the redactor masks %q", args, got)
+		}
+	}
+}

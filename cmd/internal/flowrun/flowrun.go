@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -186,7 +187,14 @@ func (c orchConn) Runtime() workflows.Runtime { return Runtime(c.Orchestrator) }
 // Env.Daemon), else builds an orchestrator over just those servers, its
 // audit log open: the progress view takes over the terminal, so any
 // prompt for the keyring (the audit key is there) comes now.
-func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (Conn, error) {
+//
+// Through the daemon the CLI does not open the keyring, so before the run
+// it asks the daemon which parts of its own texts (inputs, the flow's
+// files) are secrets, and env's redactor learns them: the journal and
+// everything printed are masked as without the daemon (the daemon masks
+// what its servers answer). A daemon that cannot answer fails the run
+// before anything is journalled.
+func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow, inputs map[string]any) (Conn, error) {
 	servers := Servers(f)
 	for _, s := range servers {
 		if _, err := cmdutil.CheckServer(cfg, s); err != nil {
@@ -195,7 +203,16 @@ func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (Co
 	}
 	if env.Daemon != nil {
 		if d := env.Daemon(ctx, cfg); d != nil {
-			return d.FlowCaller(), nil
+			fc := d.FlowCaller()
+			var red *credentials.Redactor
+			if env.Redactor != nil {
+				red = env.Redactor()
+			}
+			if err := fc.LearnSecrets(ctx, red, ownTexts(f, inputs)); err != nil {
+				fc.Close()
+				return nil, &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: err}
+			}
+			return fc, nil
 		}
 	}
 	o, err := env.Orchestrator(ctx, cfg, servers...)
@@ -209,18 +226,63 @@ func Connect(ctx context.Context, env Env, cfg *config.Config, f *flow.Flow) (Co
 	return orchConn{o}, nil
 }
 
+// ownTexts are the texts a run takes from the CLI rather than from a
+// server: every string of inputs (keys too) and number's decimal form,
+// and the bytes of every file the flow runs (a file that cannot be read
+// now was read to load the flow, and is left out).
+func ownTexts(f *flow.Flow, inputs map[string]any) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			for k, e := range x {
+				out = append(out, k)
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case nil, bool:
+		default:
+			out = append(out, fmt.Sprint(x))
+		}
+	}
+	walk(inputs)
+	for _, path := range f.Files() {
+		if b, err := os.ReadFile(path); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
+// CurrentRedactor redacts with the redactor its function returns at each
+// use: the Factory's is replaced when the keyring opens, which may come
+// after the journal is opened (resume reads its run before connecting).
+type CurrentRedactor func() *credentials.Redactor
+
+// Redact masks s with the current redactor.
+func (c CurrentRedactor) Redact(s string) string {
+	if c == nil {
+		return s
+	}
+	return c().Redact(s)
+}
+
 // JournalPath is where the run journal lives: the state directory.
 func JournalPath(cfg *config.Config) string {
 	return filepath.Join(cfg.StateDir, workflows.JournalFile)
 }
 
-// OpenJournal opens the run journal under the config's state directory.
-func OpenJournal(cfg *config.Config, red *credentials.Redactor) (*workflows.Journal, error) {
-	var r workflows.Redactor
-	if red != nil {
-		r = red
-	}
-	return workflows.OpenJournal(JournalPath(cfg), r)
+// OpenJournal opens the run journal under the config's state directory;
+// red (a *credentials.Redactor, a CurrentRedactor, or nil) masks what it
+// stores.
+func OpenJournal(cfg *config.Config, red workflows.Redactor) (*workflows.Journal, error) {
+	return workflows.OpenJournal(JournalPath(cfg), red)
 }
 
 // TrustAnnotations is the workflow commands' trust in tool annotations: a

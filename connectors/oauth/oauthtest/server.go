@@ -110,8 +110,10 @@ type Server struct {
 	// its token_type_hint and the client that asked: "hint client token".
 	Revoked []string
 	// Presented holds the Authorization header of every request the MCP
-	// endpoint received.
-	Presented []string
+	// endpoint received; PresentedExpired counts those whose token this
+	// server issued and had expired.
+	Presented        []string
+	PresentedExpired int
 
 	codes   map[string]codeGrant
 	access  map[string]issued
@@ -216,6 +218,11 @@ func start(t testing.TB, tlsCfg *tls.Config) *Server {
 	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Mu.Lock()
 		a.Presented = append(a.Presented, r.Header.Get("Authorization"))
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			if is, known := a.access[tok]; known && !time.Now().Before(is.expiry) {
+				a.PresentedExpired++
+			}
+		}
 		a.Mu.Unlock()
 		protected.ServeHTTP(w, r)
 	}))
@@ -324,6 +331,14 @@ func (a *Server) ExpireAll() {
 		is.expiry = time.Now().Add(-time.Hour)
 		a.access[k] = is
 	}
+}
+
+// RevokeRefreshTokens takes back every refresh token issued: a refresh
+// then gets invalid_grant, as after a user revoked the grant.
+func (a *Server) RevokeRefreshTokens() {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	clear(a.refresh)
 }
 
 // LastAuthRequest is the query of the last authorization request, or nil.

@@ -59,6 +59,11 @@ type Options struct {
 	// Reloaded, when set, is told each reload's outcome (tests).
 	Reload   <-chan os.Signal
 	Reloaded func(err error)
+	// noWatch turns off watching the config and workflow files (tests
+	// that reload by Reload alone); newWatcher, when set, replaces
+	// newConfigWatcher (tests).
+	noWatch    bool
+	newWatcher func(*slog.Logger) (*configWatcher, error)
 
 	// Addr is --listen; "" takes daemon.listen.
 	Addr           string
@@ -104,9 +109,12 @@ fronts it.
 
 SIGTERM (or Ctrl-C) stops accepting and gives runs in progress --grace to
 finish; the rest are journalled interrupted and resume at the next start.
-SIGHUP reloads the config's servers, schedules, tokens and workflow files
-(runs in progress finish on the servers they began with); a config with
-problems is not taken: the old one stays and every problem is logged.
+SIGHUP, or a change to the config file or to a workflow file of
+daemon.workflows_dir, reloads the config's servers, schedules, tokens and
+workflow files (runs and /mcp calls in progress finish on the servers they
+began with; /mcp's sessions stay open unless the serve block changed); a
+config with problems is not taken: the old one stays and every problem is
+logged.
 
 Logs are JSON lines on stderr, at info unless --log-level says otherwise.
 The file keyring's passphrase is read from $MEDIATOR_KEYRING_PASSPHRASE,
@@ -199,6 +207,9 @@ type daemond struct {
 	addr            string
 	tlsOn, insecure bool
 	baseURL         string
+	// clientCerts is whether the listener verifies client certificates
+	// (daemon.tls.client_ca).
+	clientCerts bool
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -211,19 +222,33 @@ type daemond struct {
 	retired sync.WaitGroup
 	// handler is the HTTP face, replaced by a reload.
 	handler atomic.Pointer[http.Handler]
+	// watch asks for reloads on file changes; nil when not watching.
+	watch *configWatcher
 }
 
 // servers is one generation of the daemon's servers: the orchestrator,
-// /mcp's server over it, and the CLI's socket served with it. A reload
-// that changes the servers builds another and retires this one once the
-// runs started on it have ended.
+// /mcp's face over it, and the CLI's socket served with it. A reload
+// that changes the servers or the policy builds another orchestrator
+// and retires this one once the runs and the /mcp requests begun on it
+// have ended; the face is shared with the next generation unless the
+// serve block changed too.
 type servers struct {
 	orch *orchestrator.Orchestrator
-	srv  *serve.Server
-	// mcp is /mcp's handler; nil when /mcp is not served.
-	mcp       http.Handler
+	face *face
+	// unused, when the face is shared, is closed once no /mcp request
+	// or task begun on orch is left (serve.Server.SetOrchestrator).
+	unused    <-chan struct{}
 	stopLocal context.CancelFunc
 	localDone chan error
+}
+
+// face is /mcp: the serve.Server and its handler. A reload that leaves
+// the serve block alone keeps it, handing it the new orchestrator, so
+// the hosts' sessions stay open.
+type face struct {
+	srv *serve.Server
+	// mcp is /mcp's handler; nil when /mcp is not served.
+	mcp http.Handler
 }
 
 // current is the servers new runs and calls use.
@@ -255,27 +280,43 @@ func (d *daemond) connect(ctx context.Context, cfg *config.Config) (*servers, er
 	if err != nil {
 		return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
-	g := &servers{}
+	f := &face{}
 	sopts := &servecmd.Options{IO: d.opts.IO, Config: d.opts.Config, Secrets: d.opts.Secrets, Orchestrator: d.opts.Orchestrator,
 		Logger: d.opts.Logger, Redactor: d.opts.Redactor, Workflows: d.opts.Workflows}
-	if g.srv, err = servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return g.orch }); err != nil {
+	// /mcp's workflow tools run on the orchestrator current when they start.
+	if f.srv, err = servecmd.NewServer(ctx, sopts, cfg, serveMCP && !mcpOpts.NoAuth, func() *orchestrator.Orchestrator { return f.srv.Orchestrator() }); err != nil {
 		return nil, err
 	}
-	if g.orch, err = d.opts.Orchestrator(ctx, cfg, g.srv.Host()); err != nil {
-		g.srv.Close()
+	g := &servers{face: f}
+	if g.orch, err = d.opts.Orchestrator(ctx, cfg, f.srv.Host()); err != nil {
+		f.srv.Close()
 		return nil, err
 	}
-	g.srv.SetOrchestrator(g.orch)
+	f.srv.SetOrchestrator(g.orch)
 	if d.opts.syncRedactor != nil {
 		d.opts.syncRedactor() // opening the keyring replaced it
 	}
 	if serveMCP {
-		if g.mcp, err = serve.HTTPHandler(g.srv, mcpOpts); err != nil {
+		if f.mcp, err = serve.HTTPHandler(f.srv, mcpOpts); err != nil {
 			g.close()
 			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 		}
 	}
 	return g, nil
+}
+
+// reconnect builds a generation under cfg that keeps old's face: only
+// the orchestrator, answering through the face's host. The face takes it
+// when the reload is taken (takeOrchestrator).
+func (d *daemond) reconnect(ctx context.Context, cfg *config.Config, old *servers) (*servers, error) {
+	o, err := d.opts.Orchestrator(ctx, cfg, old.face.srv.Host())
+	if err != nil {
+		return nil, err
+	}
+	if d.opts.syncRedactor != nil {
+		d.opts.syncRedactor()
+	}
+	return &servers{orch: o, face: old.face}, nil
 }
 
 // serveLocal serves the CLI's socket with g's orchestrator, for the
@@ -311,7 +352,7 @@ func (g *servers) stopSocket() {
 // journalled cancelled), then the orchestrator.
 func (g *servers) close() {
 	g.stopSocket()
-	g.srv.Close()
+	g.face.srv.Close()
 	g.orch.Close()
 }
 
@@ -354,6 +395,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		if tlsCfg, err = loadTLS(ctx, opts, cfg); err != nil {
 			return err
 		}
+		d.clientCerts = tlsCfg.ClientCAs != nil
 	}
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
@@ -366,14 +408,16 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	if d.gen, err = d.connect(ctx, cfg); err != nil {
 		return err
 	}
-	if d.gen.mcp == nil {
+	if d.gen.face.mcp == nil {
 		logger.Warn("/mcp is not served: serve.http has no tokens; add one (mediator serve token create NAME) or write serve: {http: {auth: none}} on loopback")
 	}
 	defer func() {
-		// Runs are over by now, so the generations a reload replaced
-		// close; then the current one.
+		// Runs are over by now; /mcp's tasks end with its server, so
+		// the generations a reload replaced close; then the current one.
+		cur := d.current()
+		cur.face.srv.Close()
 		d.retired.Wait()
-		d.current().close()
+		cur.close()
 	}()
 
 	// Runs, and the runs a shutdown or crash left.
@@ -383,6 +427,13 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	}
 	pol := flowrun.PolicyOf(opts.Workflows, cfg)
 	d.metrics = daemon.NewMetrics()
+	tracing, err := startTracing(ctx, opts, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing, logger) // after the runs' shutdown
+	d.metrics.SetTracing(tracing)
+	d.metrics.WatchServers(func() []orchestrator.ServerStatus { return d.current().orch.Servers() })
 	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
 		Metrics:  d.metrics,
 		StateDir: cfg.StateDir, Catalog: catalog,
@@ -425,14 +476,28 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
 	}
 	d.handler.Store(&h)
+	// A shutdown ends the event streams at once (a clean end of the
+	// stream, from which a client resumes with Last-Event-ID): Shutdown
+	// would wait for them, and closing the connections cuts them.
+	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer endStreams()
 	hs := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*d.handler.Load()).ServeHTTP(w, r) }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isStream(r) {
+				rctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				defer context.AfterFunc(streams, cancel)()
+				r = r.WithContext(rctx)
+			}
+			(*d.handler.Load()).ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
+	hs.RegisterOnShutdown(endStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -443,10 +508,28 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		defer signal.Stop(hup)
 		reload = hup
 	}
+	changed := make(chan struct{}, 1)
+	if !opts.noWatch {
+		newWatcher := opts.newWatcher
+		if newWatcher == nil {
+			newWatcher = newConfigWatcher
+		}
+		if w, err := newWatcher(logger); err != nil {
+			logger.Warn("config and workflow file changes are not watched; reload with SIGHUP", "error", err.Error())
+		} else {
+			defer w.close()
+			w.follow(cfg.Path, cfg.Daemon.WorkflowsDir)
+			w.mark()
+			d.watch = w
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			go w.run(wctx, changed)
+		}
+	}
 	// The first SIGTERM must leave the runs their grace, not mediator's
 	// usual second.
 	cmdutil.Linger(ctx, opts.Grace+cmdutil.InterruptGrace+5*time.Second)
-	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", d.gen.mcp != nil, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
+	logger.Info("mediator daemon serving", "url", d.baseURL, "mcp", d.gen.face.mcp != nil, "socket", sock, "state_dir", cfg.StateDir, "pid", os.Getpid())
 	if opts.Listening != nil {
 		opts.Listening(d.baseURL)
 	}
@@ -458,6 +541,12 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-reload:
+			err := d.reload(ctx)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
+			}
+		case <-changed:
+			d.logger.Info("the config or a workflow file changed; reloading")
 			err := d.reload(ctx)
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
@@ -478,7 +567,7 @@ loop:
 	sched.Stop()
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close() // event streams stay open until closed
+		hs.Close() // a request still going after 5s is cut
 	}
 	scancel()
 	runsDone = true
@@ -491,18 +580,30 @@ loop:
 	return ctx.Err()
 }
 
+// isStream reports whether r asks for a stream of server-sent events:
+// GET /v1/runs/{id}/events, or /mcp's.
+func isStream(r *http.Request) bool {
+	return r.Method == http.MethodGet && (strings.HasSuffix(r.URL.Path, "/events") || strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+}
+
 // buildHandler is the HTTP face under cfg's API tokens: g's /mcp when
 // served, and the run API (/v1, /healthz, /readyz, /metrics) for the
 // rest.
 func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, error) {
-	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens,
+	var certGlobs []string
+	if d.clientCerts {
+		// Scoped as the certificates of the client_ca the listener
+		// started with; never nil, which would reach every workflow.
+		certGlobs = append([]string{}, cfg.Daemon.TLS.ClientWorkflows...)
+	}
+	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens, ClientCertWorkflows: certGlobs,
 		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
 		Metrics:      d.metrics.Handler(), Logger: d.logger})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	if m := g.mcp; m != nil {
+	if m := g.face.mcp; m != nil {
 		mux.Handle(serve.MCPPath, m)
 		mux.Handle(serve.MetadataPath, m)
 		mux.Handle(serve.MetadataPath+serve.MCPPath, m)
@@ -555,10 +656,15 @@ func (d *daemond) newScheduler(cfg *config.Config) (*daemon.Scheduler, error) {
 // reload cannot change (the address, TLS, the state directory, the
 // bound on runs) is logged as needing a restart.
 func (d *daemond) reload(ctx context.Context) error {
+	if d.watch != nil {
+		d.watch.mark()
+	}
 	cfg, err := d.opts.Config()
 	if err == nil {
 		if ps := cfg.Problems(); len(ps) > 0 {
 			err = ps
+		} else if !cfg.Found {
+			err = fmt.Errorf("config %s does not exist", cfg.Path)
 		}
 	}
 	if err != nil {
@@ -575,7 +681,8 @@ func (d *daemond) reload(ctx context.Context) error {
 	if cfg.Daemon.Listen != old.Daemon.Listen {
 		restart = append(restart, "daemon.listen")
 	}
-	if cfg.Daemon.TLS != old.Daemon.TLS {
+	// client_workflows is the API handler's, which a reload replaces.
+	if t, o := cfg.Daemon.TLS, old.Daemon.TLS; t.Cert != o.Cert || t.KeyFile != o.KeyFile || t.KeySecret != o.KeySecret || t.ClientCA != o.ClientCA {
 		restart = append(restart, "daemon.tls")
 	}
 	if cfg.Daemon.MaxConcurrentRuns != old.Daemon.MaxConcurrentRuns {
@@ -601,21 +708,38 @@ func (d *daemond) reload(ctx context.Context) error {
 		return err
 	}
 	gen := oldGen
-	reconnect := !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Serve, old.Serve) ||
-		!reflect.DeepEqual(cfg.Policy, old.Policy) || cfg.Credentials != old.Credentials || cfg.Audit != old.Audit
-	if reconnect {
-		if gen, err = d.connect(ctx, cfg); err != nil {
-			d.logReloadProblems(err)
-			return err
-		}
+	serversChanged := !reflect.DeepEqual(cfg.Servers, old.Servers) || !reflect.DeepEqual(cfg.Policy, old.Policy) ||
+		cfg.Credentials != old.Credentials || cfg.Audit != old.Audit
+	// /mcp is rebuilt (its hosts connect again) when the serve block
+	// changed, or when it offers workflow files, which are checked
+	// against the servers and the policy as they are loaded.
+	newFace := !reflect.DeepEqual(cfg.Serve, old.Serve) || serversChanged && cfg.Serve.Workflows()
+	reconnect := serversChanged || newFace
+	switch {
+	case newFace:
+		gen, err = d.connect(ctx, cfg)
+	case reconnect:
+		gen, err = d.reconnect(ctx, cfg, oldGen)
+	}
+	if err != nil {
+		d.logReloadProblems(err)
+		return err
 	}
 	h, err := d.buildHandler(cfg, gen)
 	if err != nil {
-		if gen != oldGen {
+		switch {
+		case gen.face != oldGen.face:
 			gen.close()
+		case gen != oldGen:
+			gen.orch.Close()
 		}
 		d.logReloadProblems(err)
 		return err
+	}
+	if gen != oldGen && gen.face == oldGen.face {
+		// /mcp's sessions move to the new servers; requests in flight
+		// finish on the old ones.
+		oldGen.unused = gen.face.srv.SetOrchestrator(gen.orch)
 	}
 
 	// Taken. The CLI's socket moves to the new config (the CLI checks
@@ -635,19 +759,24 @@ func (d *daemond) reload(ctx context.Context) error {
 		d.logger.Error("scheduled runs missed during the reload were not all handled", "error", err.Error())
 	}
 	if gen != oldGen {
-		d.retire(ctx, oldGen)
+		d.retire(ctx, oldGen, gen.face == oldGen.face)
+	}
+	if d.watch != nil {
+		d.watch.follow(cfg.Path, cfg.Daemon.WorkflowsDir)
 	}
 	if len(restart) > 0 {
 		d.logger.Warn("config reloaded, but these changes need a restart of the daemon to apply", "fields", restart)
 	}
-	d.logger.Info("config reloaded", "servers_reconnected", reconnect, "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
+	d.logger.Info("config reloaded", "servers_reconnected", reconnect, "mcp_rebuilt", newFace, "schedules", len(cfg.Daemon.Schedules), "api_tokens", len(cfg.Daemon.Tokens))
 	return nil
 }
 
 // retire closes g once the runs running or queued now (one may have
 // just taken g's orchestrator) have ended; new runs use the current
-// servers. /mcp's sessions on g end with it: hosts connect again.
-func (d *daemond) retire(ctx context.Context, g *servers) {
+// servers. When the current generation kept g's face, only g's
+// orchestrator closes, once /mcp's requests begun on it have ended too;
+// else /mcp's sessions on g end with it and hosts connect again.
+func (d *daemond) retire(ctx context.Context, g *servers, shared bool) {
 	var ids []string
 	for _, status := range []string{workflows.RunRunning, daemon.StatusQueued} {
 		lo := daemon.ListOptions{Status: status}
@@ -672,7 +801,13 @@ func (d *daemond) retire(ctx context.Context, g *servers) {
 		for _, id := range ids {
 			_ = d.runs.Wait(context.Background(), id)
 		}
-		g.close()
+		if !shared {
+			g.close()
+			return
+		}
+		g.stopSocket()
+		<-g.unused
+		g.orch.Close()
 	}()
 }
 

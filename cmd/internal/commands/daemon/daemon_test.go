@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,6 +60,11 @@ type home struct {
 	// hold's calls wait for release; started says one came.
 	release chan struct{}
 	started chan struct{}
+	// watch lets the daemon watch the config and workflow files; off,
+	// it reloads only when a test sends on running.reload. newWatcher
+	// replaces the daemon's.
+	watch      bool
+	newWatcher func(*slog.Logger) (*configWatcher, error)
 }
 
 func newHome(t *testing.T) *home {
@@ -121,7 +127,14 @@ func (h *home) write(daemonBlock string) { h.writeServers("", daemonBlock) }
 // servers:) and daemonBlock.
 func (h *home) writeServers(more, daemonBlock string) {
 	h.t.Helper()
-	body := fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
+	if err := os.WriteFile(h.cfg, []byte(h.body(more, daemonBlock)), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// body is the config with more servers and daemonBlock.
+func (h *home) body(more, daemonBlock string) string {
+	return fmt.Sprintf(`credentials: {backend: file, file_dir: %s}
 state_dir: %s
 servers:
   echo:
@@ -131,11 +144,8 @@ servers:
   http: {auth: none}
 daemon:
   listen: 127.0.0.1:0
-  workflows_dir: flows
-%s`, filepath.Join(h.dir, "keyring"), filepath.Join(h.dir, "state"), h.serverURL, daemonBlock)
-	if err := os.WriteFile(h.cfg, []byte(body), 0o600); err != nil {
-		h.t.Fatal(err)
-	}
+  workflows_dir: %s
+%s`, filepath.Join(h.dir, "keyring"), filepath.Join(h.dir, "state"), h.serverURL, filepath.Join(h.dir, "flows"), daemonBlock)
 }
 
 func (h *home) factory(stderr io.Writer) *cmdutil.Factory {
@@ -220,6 +230,8 @@ func (h *home) start(args ...string) *running {
 		o.Listening = func(u string) { r.url <- u }
 		o.Reload = r.reload
 		o.Reloaded = func(err error) { r.reloaded <- err }
+		o.noWatch = !h.watch
+		o.newWatcher = h.newWatcher
 		return daemonRun(ctx, o)
 	})
 	cmd.SetArgs(args)
@@ -525,15 +537,48 @@ func TestDaemonGraceAndResume(t *testing.T) {
 	r.stop(t)
 }
 
-// A reload that adds a server connects a new orchestrator: /mcp offers
-// the new server's tools, calls work, and the old servers are closed
-// once no run uses them.
+// A reload that adds a server keeps /mcp's host sessions: a session
+// opened before sees tools/list_changed and calls the new server's tool,
+// another's provenance from before the reload still refuses a flow
+// after it, a call in flight finishes on the old servers, and the old
+// servers are closed once nothing uses them.
 func TestDaemonReloadServers(t *testing.T) {
 	h := newHome(t)
 	h.write("")
 	h.storeKey()
 	r := h.start()
 	base := r.baseURL(t)
+	connect := func(opts *mcp.ClientOptions) *mcp.ClientSession {
+		t.Helper()
+		c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, opts)
+		cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.Close() })
+		return cs
+	}
+	call := func(cs *mcp.ClientSession, tool string) *mcp.CallToolResult {
+		t.Helper()
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"text": "hi"}})
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tool, err, r.stderr.String())
+		}
+		return res
+	}
+	changed := make(chan struct{}, 10)
+	a := connect(&mcp.ClientOptions{ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} }})
+	b := connect(nil)
+	if res := call(b, "echo__echo"); res.IsError { // b has seen echo's data
+		t.Fatalf("echo__echo: %+v", res)
+	}
+	held := make(chan *mcp.CallToolResult, 1)
+	heldSession := connect(nil)
+	go func() {
+		res, _ := heldSession.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo__hold", Arguments: map[string]any{"text": "held"}})
+		held <- res
+	}()
+	<-h.started
 
 	f := h.factory(io.Discard)
 	cfg, err := f.Config()
@@ -552,18 +597,38 @@ func TestDaemonReloadServers(t *testing.T) {
 	if err := <-r.reloaded; err != nil {
 		t.Fatalf("reload: %v\n%s", err, r.stderr.String())
 	}
-	c := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + serve.MCPPath}, nil)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(r.stderr.String(), `"mcp_rebuilt":false`) {
+		t.Errorf("/mcp was rebuilt for a change of servers:\n%s", r.stderr.String())
 	}
-	defer cs.Close()
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo2__echo", Arguments: map[string]any{"text": "hi"}})
-	if err != nil || res.IsError {
-		t.Fatalf("echo2__echo after the reload: %v %+v\n%s", err, res, r.stderr.String())
+	for offered := false; !offered; {
+		select {
+		case <-changed:
+		case <-time.After(time.Minute):
+			t.Fatalf("no tools/list_changed after the reload:\n%s", r.stderr.String())
+		}
+		tools, err := a.ListTools(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tl := range tools.Tools {
+			offered = offered || tl.Name == "echo2__echo"
+		}
+	}
+	if res := call(a, "echo2__echo"); res.IsError {
+		t.Fatalf("echo2__echo on a session opened before the reload: %+v", res)
+	}
+	if res := call(b, "echo2__echo"); !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "policy.flows") {
+		t.Fatalf("echo's data went to echo2 after the reload: %+v", res)
+	}
+	if strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
+		t.Errorf("the old servers closed under a call in flight:\n%s", r.stderr.String())
+	}
+	close(h.release)
+	if res := <-held; res == nil || res.IsError {
+		t.Fatalf("the call in flight over the reload: %+v", res)
 	}
 	// The first orchestrator's echo session closes (no run used it).
-	for range 500 {
+	for range 1000 {
 		if strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
 			break
 		}
@@ -572,6 +637,48 @@ func TestDaemonReloadServers(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), `"server":"echo","state":"closed"`) {
 		t.Errorf("the old servers were not closed:\n%s", r.stderr.String())
 	}
-	cs.Close()
 	r.stop(t)
+}
+
+// SIGTERM with a run's event stream open ends the stream cleanly (the
+// chunked body terminated, not the connection cut) and the daemon
+// returns: the HTTP server's shutdown does not wait for the stream.
+func TestDaemonShutdownEndsEventStreams(t *testing.T) {
+	h := newHome(t)
+	t.Cleanup(func() { close(h.release) }) // the held call, before its server closes
+	h.write(fmt.Sprintf("  api_tokens: [{name: ci, token_sha256: %s, workflows: ['*']}]\n", serve.HashToken(apiToken)))
+	h.storeKey()
+	r := h.start("--grace", "0s")
+	base := r.baseURL(t)
+	var sub struct{ ID string }
+	if code := api(t, "POST", base+"/v1/runs", apiToken, `{"workflow": "hold", "inputs": {"text": "x"}}`, &sub); code/100 != 2 {
+		t.Fatalf("POST /v1/runs: %d", code)
+	}
+	<-h.started
+	req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/v1/runs/"+sub.ID+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	// The stream is open once its first event (the run's start) came.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	r.cancel()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the event stream was cut, not ended: %v (after %q)", err, body)
+	}
+	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("daemon: %v\n%s", err, r.stderr.String())
+	}
 }

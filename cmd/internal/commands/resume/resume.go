@@ -93,7 +93,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	j, err := flowrun.OpenJournal(cfg, opts.Env.Redactor())
+	j, err := flowrun.OpenJournal(cfg, flowrun.CurrentRedactor(opts.Env.Redactor))
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	o, err := flowrun.Connect(ctx, opts.Env, cfg, f)
+	o, err := flowrun.Connect(ctx, opts.Env, cfg, f, rec.Inputs)
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ func runRun(ctx context.Context, opts *Options) error {
 	if _, err := workflows.PrepareInputs(ctx, f, inputs); err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
-	o, err := flowrun.Connect(ctx, opts.Env, cfg, f)
+	o, err := flowrun.Connect(ctx, opts.Env, cfg, f, inputs)
 	if err != nil {
 		return err
 	}
