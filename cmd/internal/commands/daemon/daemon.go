@@ -32,6 +32,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/daemon/ui"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/serve"
 	"github.com/mediatorhq/mediator/workflows"
@@ -206,6 +207,8 @@ type daemond struct {
 	runs    *daemon.Runs
 	gen     *servers
 	metrics *daemon.Metrics
+	// uiSessions are the web page's logins, kept across reloads.
+	uiSessions *ui.Sessions
 	// retired counts the server generations a reload replaced that are
 	// still open for the runs that use them.
 	retired sync.WaitGroup
@@ -324,7 +327,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s does not exist: the daemon serves the servers and workflows of a config file; write one (mediator servers add, docs/daemon.md)", cfg.Path)
 	}
 	logger := opts.Logger()
-	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen}
+	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen, uiSessions: ui.NewSessions()}
 
 	lock, err := daemon.AcquireLock(cfg.StateDir)
 	if err != nil {
@@ -492,8 +495,8 @@ loop:
 }
 
 // buildHandler is the HTTP face under cfg's API tokens: g's /mcp when
-// served, and the run API (/v1, /healthz, /readyz, /metrics) for the
-// rest.
+// served, the web page at /ui (docs/ui.md), and the run API (/v1,
+// /healthz, /readyz, /metrics) for the rest.
 func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, error) {
 	api, err := daemon.APIHandler(daemon.APIOptions{Runs: d.runs, Tokens: cfg.Daemon.Tokens,
 		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
@@ -501,7 +504,15 @@ func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
+	page, err := ui.New(ui.Options{Runs: d.runs, Tokens: cfg.Daemon.Tokens, Sessions: d.uiSessions,
+		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
+		Redactor:     d.opts.Redactor, IncludeValues: cfg.Audit.IncludeValues, Logger: d.logger})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, page)
+	mux.Handle(ui.Prefix+"/", page)
 	if m := g.mcp; m != nil {
 		mux.Handle(serve.MCPPath, m)
 		mux.Handle(serve.MetadataPath, m)
