@@ -75,3 +75,24 @@ func TestReadAuditFile(t *testing.T) {
 		t.Errorf("edited: report %+v, %d records, err %v", rep, len(got), err)
 	}
 }
+
+// ReadAudit reads the orchestrator's own log after writing what it holds,
+// with its keyring's audit key; without auditing it reads nothing.
+func TestReadAudit(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/audit.jsonl"
+	keys := testKeyring(t, dir+"/keyring")
+	o, _ := auditedOrchestrator(t, path, false, nil, keys)
+	if _, err := o.Call(testContext(t), "weather", "get_forecast", map[string]any{"city": "Oslo"}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	r, err := o.ReadAudit(t.Context(), func(orchestrator.AuditRecord) error { n++; return nil })
+	if err != nil || r.Path != path || n != 1 || !r.Report.KeyChecked || r.Report.Keyed != 1 || r.KeyErr != nil || r.SyncErr != nil {
+		t.Errorf("ReadAudit = %+v, %v; %d records", r, err, n)
+	}
+	off, _ := auditedOrchestrator(t, "", false, nil, nil)
+	if r, err := off.ReadAudit(t.Context(), nil); err != nil || r.Path != "" {
+		t.Errorf("without auditing: %+v, %v", r, err)
+	}
+}
