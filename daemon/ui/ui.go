@@ -46,7 +46,7 @@ type Options struct {
 	// use.
 	Redactor func() *credentials.Redactor
 	// IncludeValues is audit.include_values: only then are a run's input
-	// values shown (masked).
+	// values and its calls' argument values shown (masked).
 	IncludeValues bool
 	// AllowedOrigins are web origins (scheme://host[:port]) besides the
 	// request's own from which a POST is taken (a proxy that rewrites
@@ -119,9 +119,9 @@ func (u *UI) routes() {
 	m.Handle("GET "+Prefix+"/runs/{id}/live", u.authed(u.runLive))
 	m.Handle("GET "+Prefix+"/runs/{id}/resolve", u.authed(u.resolveConfirm))
 	m.Handle("POST "+Prefix+"/runs/{id}/resolve", u.authed(u.resolve))
-	// D2's pages: servers.go and audit.go.
-	// m.Handle("GET "+Prefix+"/servers", u.authed(u.serversPage))
-	// m.Handle("GET "+Prefix+"/runs/{id}/audit", u.authed(u.auditPage))
+	m.Handle("GET "+Prefix+"/servers", u.authed(u.serversPage))
+	m.Handle("GET "+Prefix+"/servers/{name}/review", u.authed(u.reviewPage))
+	m.Handle("GET "+Prefix+"/runs/{id}/audit", u.authed(u.auditPage))
 
 	// Anything else under the prefix: the login page without a session,
 	// else 404.
@@ -136,7 +136,7 @@ func (u *UI) routes() {
 // navItems are the navigation's links, in order.
 var navItems = []struct{ Path, Label string }{
 	{Prefix + "/runs", "Runs"},
-	// {Prefix + "/servers", "Servers"}, // D2
+	{Prefix + "/servers", "Servers"},
 }
 
 // ServeHTTP serves the page with its security headers.
