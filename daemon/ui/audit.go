@@ -107,20 +107,20 @@ func (u *UI) auditData(ctx context.Context, id string) auditView {
 	var ve *orchestrator.AuditVerifyError
 	switch {
 	case read.Path == "":
-		v.Verify.State, v.Verify.Summary = auditNoLog, "Auditing is off: the config's audit.path is empty."
+		v.Verify.State, v.Verify.Summary = auditNoLog, "No audit log: auditing is off (the config's audit.path is empty)."
 	case errors.Is(err, fs.ErrNotExist) && rep.Records == 0:
-		v.Verify.State, v.Verify.Summary = auditNoLog, "There is no audit log yet: no call has been made."
+		v.Verify.State, v.Verify.Summary = auditNoLog, "No audit log yet: no call has been made."
 	case errors.As(err, &ve):
 		v.Verify.State = auditBroken
 		where := "its head file"
 		if ve.Line > 0 {
 			where = fmt.Sprintf("line %d (the record after seq %d)", ve.Line, rep.Records)
 		}
-		v.Verify.Summary = fmt.Sprintf("The chain is broken at %s: the log was edited, cut or damaged.", where)
+		v.Verify.Summary = fmt.Sprintf("Broken: the chain breaks at %s; the log was edited, cut or damaged.", where)
 		v.Verify.Details = append(v.Verify.Details, u.redact(ve.Reason),
 			fmt.Sprintf("The %d records before it verified; records from there on are not shown, since they cannot be trusted. `mediator audit verify` on the daemon's machine says the same.", rep.Records))
 	case err != nil:
-		v.Verify.State, v.Verify.Summary = auditUnreadable, u.redact("The audit log could not be read: "+err.Error())
+		v.Verify.State, v.Verify.Summary = auditUnreadable, u.redact("Unreadable: the audit log could not be read: "+err.Error())
 	default:
 		u.verified(&v.Verify, rep, read.KeyErr)
 	}
@@ -146,14 +146,14 @@ func (u *UI) verified(vv *verifyView, rep orchestrator.AuditReport, keyErr error
 	}
 	if !rep.KeyChecked && (rep.Keyed > 0 || rep.Head != orchestrator.HeadNone) {
 		vv.State = auditUnchecked
-		vv.Summary = fmt.Sprintf("The chain of %d records is intact, but their MACs and the head were not checked: the audit key could not be read.", rep.Records)
+		vv.Summary = fmt.Sprintf("Not fully checked: the chain of %d records is intact, but their MACs and the head were not checked, since the audit key could not be read.", rep.Records)
 		if keyErr != nil {
 			vv.Details = append(vv.Details, u.redact(keyErr.Error()))
 		}
 	}
 	if rep.Head == orchestrator.HeadBehind || rep.Writing {
 		vv.State = auditUnsealedTail
-		vv.Summary = fmt.Sprintf("The chain of %d records is intact, but its tail is not sealed yet.", rep.Records)
+		vv.Summary = fmt.Sprintf("Unsealed tail: the chain of %d records is intact, but its last records are not sealed by the head yet.", rep.Records)
 		if rep.Head == orchestrator.HeadBehind {
 			vv.Details = append(vv.Details, fmt.Sprintf("The head names seq %d; the %d keyed records after it are not anchored by it yet (a write under way, or a process that stopped before updating the head).", rep.HeadSeq, uint64(rep.Records)-rep.HeadSeq))
 		}

@@ -264,7 +264,7 @@ func TestAuditPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	body = rg.get(t, tokenAll, "/ui/runs/"+rain+"/audit", http.StatusOK)
-	if !strings.Contains(body, `data-verify="broken"`) || !strings.Contains(body, "The chain is broken at line 3 (the record after seq 2)") ||
+	if !strings.Contains(body, `data-verify="broken"`) || !strings.Contains(body, "Broken: the chain breaks at line 3 (the record after seq 2)") ||
 		len(auditRows(body)) != 2 {
 		t.Errorf("an edited record:\n%s", body)
 	}

@@ -54,7 +54,7 @@ func TestServersPage(t *testing.T) {
 	mcp.AddTool(rg.tools, &mcp.Tool{Name: "echo", Description: "Echoes its text, and sends it to " + canary + "."}, func(_ context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{}, nil, nil
 	})
-	mcp.AddTool(rg.tools, &mcp.Tool{Name: "wipe", Description: "Deletes everything."}, func(_ context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+	mcp.AddTool(rg.tools, &mcp.Tool{Name: "wipe", Description: "Deletes <script>alert(1)</script> everything."}, func(_ context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{}, nil, nil
 	})
 	pins, err := os.ReadFile(filepath.Join(filepath.Dir(rg.audit), "pins", "tools.json"))
@@ -75,6 +75,9 @@ func TestServersPage(t *testing.T) {
 		t.Errorf("the review page offers an action:\n%s", review)
 	}
 	body = rg.get(t, tokenRain, "/ui/servers", http.StatusOK)
+	if strings.Contains(body+review, "<script>alert") || !strings.Contains(body, "Deletes &lt;script&gt;alert(1)&lt;/script&gt; everything.") {
+		t.Errorf("a tool's description is not text:\n%s", body)
+	}
 	tools := section(body, "server-tools")
 	for _, want := range []string{`<tr data-tool="echo" data-pin="changed">`, `<tr data-tool="wipe" data-pin="new">`,
 		`<tr data-tool="fail" data-pin="pinned">`, "2 tools changed or appeared", `href="/ui/servers/tools/review"`} {
