@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +25,8 @@ import (
 
 // The servers-and-audit rig: a real orchestrator over go-sdk servers (the
 // example weather and calendar servers and a "tools" server in process, a
-// "vault" server over loopback HTTP behind a bearer token), auditing into
+// "vault" server over loopback HTTP behind a bearer token, and a "down"
+// server whose connection fails with the canary in its error), auditing into
 // a log keyed with the audit key of a file keyring opened with a
 // passphrase, a run manager over real workflow files, and the page.
 
@@ -104,6 +106,9 @@ func newOrchRig(t *testing.T, includeValues bool) *orchRig {
 			{Config: connectors.Config{Name: "tools", Timeout: 10 * time.Second}, NewTransport: orchestrator.InProcess(rg.tools)},
 			{Config: connectors.Config{Name: "vault", URL: vaultServer(t), Timeout: 10 * time.Second,
 				Auth: connectors.AuthConfig{Type: connectors.AuthBearer, Secret: "token"}}},
+			{Config: connectors.Config{Name: "down", Timeout: 10 * time.Second}, NewTransport: func(context.Context) (mcp.Transport, error) {
+				return nil, errors.New("connection refused; the server said: bad key " + canary)
+			}},
 		},
 		Secrets: store, Redactor: store.Redactor(), AuditKeys: store,
 		AuditPath: rg.audit, AuditIncludeValues: includeValues, PinDir: filepath.Join(dir, "pins"),

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/orchestrator"
 )
 
 // section is the part of body from the element with id to the next
@@ -37,6 +40,7 @@ func TestServersPage(t *testing.T) {
 	for _, want := range []string{
 		`<tr data-server="weather" data-state="ready">`, `<tr data-server="calendar" data-state="ready">`,
 		`<tr data-server="tools" data-state="ready">`, `<tr data-server="vault" data-state="auth-required">`,
+		`<tr data-server="down" data-state="failed">`, "connection refused; the server said: bad key [REDACTED]",
 		`<caption>Tools of weather</caption>`, `<tr data-tool="get_forecast" data-pin="pinned">`,
 		"mediator auth login vault", "rejected the credential from keyring item &#34;token&#34;",
 		`<a href="/ui/servers" aria-current="page">Servers</a>`,
@@ -98,5 +102,28 @@ func TestServersPage(t *testing.T) {
 	rg.get(t, tokenAll, "/ui/servers/"+url.PathEscape("<script>")+"/review", http.StatusNotFound)
 	if resp, _ := rg.do(rg.client(), "GET", "/ui/servers", nil, ""); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the servers page without a session: %d", resp.StatusCode)
+	}
+}
+
+func TestServerLabels(t *testing.T) {
+	for _, c := range []struct {
+		sb   connectors.SandboxState
+		want string
+	}{
+		{connectors.SandboxState{}, ""},
+		{connectors.SandboxState{Confined: true, Mode: "on", Detail: "landlock"}, "sandboxed"},
+		{connectors.SandboxState{Mode: "off"}, "not sandboxed (sandbox: off)"},
+		{connectors.SandboxState{Mode: "unavailable"}, "not sandboxed (unavailable)"},
+	} {
+		if got := sandboxLabel(c.sb); got != c.want {
+			t.Errorf("sandboxLabel(%+v) = %q, want %q", c.sb, got, c.want)
+		}
+	}
+	hint := stateHint(orchestrator.ServerStatus{Name: "vault", Status: connectors.Status{State: connectors.StateAuthRequired}})
+	if !strings.Contains(hint, "mediator auth login vault") {
+		t.Errorf("auth-required hint %q", hint)
+	}
+	if stateHint(orchestrator.ServerStatus{Status: connectors.Status{State: connectors.StateReady}}) != "" {
+		t.Error("a hint for a ready server")
 	}
 }
