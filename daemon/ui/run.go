@@ -247,12 +247,30 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 	return order
 }
 
-// graph draws the flow coloured by the steps' statuses; "" until the
-// SVG renderer is there or when it fails.
+// graph draws the flow coloured by the steps' statuses, with for_each
+// item counts and durations (flow.WriteSVG escapes every text, so its
+// output is HTML as it is); "" when drawing fails.
 func (u *UI) graph(fl *flow.Flow, steps []stepView) template.HTML {
-	_ = fl
-	_ = steps
-	return ""
+	opts := flow.SVGOptions{Status: map[string]string{}, Items: map[string]flow.ItemCounts{}, Detail: map[string]string{}}
+	for _, s := range steps {
+		opts.Status[s.Path] = s.Status
+		if s.ItemsAll > 0 {
+			c := flow.ItemCounts{}
+			for _, ic := range s.Items {
+				c[ic.Status] = ic.N
+			}
+			opts.Items[s.Path] = c
+		}
+		if s.Duration != "" {
+			opts.Detail[s.Path] = s.Duration
+		}
+	}
+	var b bytes.Buffer
+	if err := flow.BuildGraph(fl).WriteSVG(&b, opts); err != nil {
+		u.log.Error("ui: drawing a flow graph failed", "error", u.redact(err.Error()))
+		return ""
+	}
+	return template.HTML(b.String()) // #nosec G203 -- WriteSVG escapes every text it writes
 }
 
 func (u *UI) runPage(w http.ResponseWriter, r *http.Request, s *Session) {
