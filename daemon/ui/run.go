@@ -111,8 +111,8 @@ func final(status string) bool {
 // view builds the run's page data.
 func (u *UI) view(info *daemon.RunInfo, s *Session) runView {
 	v := runView{ID: info.ID, Workflow: info.Workflow, Status: info.Status, URL: Prefix + "/runs/" + url.PathEscape(info.ID),
-		Error: u.redact(info.Error), Submitted: info.SubmittedAt, Started: info.StartedAt, Finished: info.FinishedAt,
-		Resumes: info.Resumes, Finally: info.Finally, FinallyError: u.redact(info.FinallyError), CSRF: s.CSRF,
+		Error: u.runError(info), Submitted: info.SubmittedAt, Started: info.StartedAt, Finished: info.FinishedAt,
+		Resumes: info.Resumes, Finally: info.Finally, FinallyError: u.finallyError(info.FinallyError), CSRF: s.CSRF,
 		Running: info.Status == workflows.RunRunning}
 	end := info.FinishedAt
 	if end.IsZero() && info.Status == workflows.RunRunning {
@@ -212,7 +212,7 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 			sv.Server, sv.Tool = c.Server, c.Tool
 		}
 		if c.Error != "" && sv.Error == "" {
-			sv.Error, sv.Class = u.redact(c.Error), c.ErrorClass
+			sv.Error, sv.Class = u.callError(c.ErrorClass, c.Error), c.ErrorClass
 		}
 		if !c.StartedAt.IsZero() {
 			sp := spans[c.Step]

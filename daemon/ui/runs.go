@@ -60,7 +60,7 @@ type runsView struct {
 	Workflows []string
 	Statuses  []string
 	Sinces    []option
-	Rows      []runRow
+	Rows      rowsData
 	// Next is the next page's URL, First the first's when this is not
 	// it; Live the event stream that keeps the first page current.
 	Next, First, Live string
@@ -71,6 +71,13 @@ type runsView struct {
 type option struct {
 	Value, Label string
 	Selected     bool
+}
+
+// rowsData is the data of runs.html's "rows": the table's body.
+type rowsData struct {
+	Runs []runRow
+	// Errors shows each run's error (audit.include_values).
+	Errors bool
 }
 
 // runRow is one run in the list.
@@ -137,7 +144,11 @@ func (u *UI) listRuns(ctx context.Context, s *Session, f runsFilter) ([]runRow, 
 
 func (u *UI) row(ri *daemon.RunInfo) runRow {
 	row := runRow{ID: ri.ID, Workflow: ri.Workflow, Status: ri.Status, URL: Prefix + "/runs/" + url.PathEscape(ri.ID),
-		Submitted: ri.SubmittedAt, Started: ri.StartedAt, Error: u.redact(firstLine(ri.Error))}
+		Submitted: ri.SubmittedAt, Started: ri.StartedAt}
+	if u.opts.IncludeValues {
+		// Without it the run's page says where it failed, by class.
+		row.Error = u.redact(firstLine(ri.Error))
+	}
 	if !ri.StartedAt.IsZero() {
 		end := ri.FinishedAt
 		if end.IsZero() && ri.Status == workflows.RunRunning {
@@ -160,7 +171,7 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request, s *Session) {
 		u.internal(w, r, s, err)
 		return
 	}
-	v := runsView{Filter: f, Rows: rows, Scope: s.Scope(), Problem: problem, Statuses: statuses}
+	v := runsView{Filter: f, Rows: rowsData{Runs: rows, Errors: u.opts.IncludeValues}, Scope: s.Scope(), Problem: problem, Statuses: statuses}
 	for _, wf := range u.opts.Runs.Catalog().Workflows() {
 		if s.Allows(wf.Name) {
 			v.Workflows = append(v.Workflows, wf.Name)
@@ -201,7 +212,7 @@ func (u *UI) runsLive(w http.ResponseWriter, r *http.Request, s *Session) {
 			return
 		}
 		var b bytes.Buffer
-		if err := u.exec(&b, "runs.html", "rows", rows); err != nil {
+		if err := u.exec(&b, "runs.html", "rows", rowsData{Runs: rows, Errors: u.opts.IncludeValues}); err != nil {
 			u.log.Error("ui: rendering the runs' rows failed", "error", u.redact(err.Error()))
 			return
 		}
