@@ -163,10 +163,25 @@ func (u *UI) verified(vv *verifyView, rep orchestrator.AuditReport, keyErr error
 	}
 }
 
+// auditError is a record's error message as the page may show it. The
+// writer keeps argument values out of the message unless it records them
+// (audit.include_values, and then the record holds its arguments too): a
+// record with arguments has its message shown only while
+// audit.include_values is on, as its arguments are.
+func (u *UI) auditError(r orchestrator.AuditRecord) string {
+	if r.Error == "" {
+		return ""
+	}
+	if len(r.Args) > 0 && !u.opts.IncludeValues {
+		return "The message was recorded with argument values; " + hiddenNote + "."
+	}
+	return u.redact(r.Error)
+}
+
 // auditRow is a record as the page shows it, every text masked.
 func (u *UI) auditRow(r orchestrator.AuditRecord) auditRow {
 	row := auditRow{Seq: r.Seq, Step: r.Step, Server: r.Server, Tool: u.redact(r.Tool), Method: r.Method,
-		Outcome: r.Outcome, ErrorClass: r.ErrorClass, Error: u.redact(r.Error), Sources: r.Sources,
+		Outcome: r.Outcome, ErrorClass: r.ErrorClass, Error: u.auditError(r), Sources: r.Sources,
 		AllowedBy: u.redact(r.AllowedBy), Decision: u.redact(decision(r)), ArgsDigest: r.ArgsDigest,
 		Duration: time.Duration(r.DurationMS * float64(time.Millisecond)).Round(100 * time.Microsecond).String()}
 	if t, err := time.Parse(time.RFC3339Nano, r.Time); err == nil {

@@ -42,6 +42,17 @@ steps:
     on_error: continue
 `
 
+// badArgsFlow sends the tools server's echo a number for its text: the
+// orchestrator refuses the call, naming the value when it records values.
+const badArgsFlow = `version: 1
+name: bad-args
+steps:
+  - id: shout
+    call: {server: tools, tool: echo}
+    with: {text: 4242}
+    on_error: continue
+`
+
 // orchRig is the page over a real orchestrator.
 type orchRig struct {
 	*rig
@@ -126,7 +137,7 @@ func newOrchRig(t *testing.T, includeValues bool) *orchRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"rain-reminders.flow.yaml": string(example), "fail-once.flow.yaml": failFlow} {
+	for name, text := range map[string]string{"rain-reminders.flow.yaml": string(example), "fail-once.flow.yaml": failFlow, "bad-args.flow.yaml": badArgsFlow} {
 		if err := os.WriteFile(filepath.Join(rg.workdir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -290,5 +301,29 @@ func TestAuditPageValuesMasked(t *testing.T) {
 	body := rg.get(t, tokenAll, "/ui/runs/"+id+"/audit", http.StatusOK)
 	if !strings.Contains(body, `&#34;location&#34;: &#34;Oslo&#34;`) || !strings.Contains(body, `<tr class="args">`) {
 		t.Errorf("argument values not shown:\n%s", body)
+	}
+}
+
+// A record written with argument values (audit.include_values on) shows
+// its error message only while the page shows values too.
+func TestAuditPageErrorsWithValues(t *testing.T) {
+	rg := newOrchRig(t, true)
+	id := rg.run(t, "bad-args", nil)
+	body := rg.get(t, tokenAll, "/ui/runs/"+id+"/audit", http.StatusOK)
+	rows := auditRows(body)
+	if len(rows) != 1 || rows[0][1] != orchestrator.OutcomeRefused || !strings.Contains(rows[0][2], "invalid-arguments") || !strings.Contains(rows[0][2], "4242") {
+		t.Fatalf("refused call's record with values: %v", rows)
+	}
+	off, err := New(Options{Runs: rg.runs, Tokens: testTokens, Orchestrator: func() *orchestrator.Orchestrator { return rg.o },
+		Redactor: func() *credentials.Redactor { return rg.store.Redactor() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(off)
+	t.Cleanup(srv.Close)
+	rgOff := &orchRig{rig: &rig{t: t, srv: srv, ui: off, ss: off.sessions}}
+	rows = auditRows(rgOff.get(t, tokenAll, "/ui/runs/"+id+"/audit", http.StatusOK))
+	if len(rows) != 1 || strings.Contains(rows[0][2], "4242") || !strings.Contains(rows[0][2], "shown only with audit.include_values") {
+		t.Errorf("the same record without values: %v", rows)
 	}
 }
