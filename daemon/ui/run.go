@@ -56,6 +56,7 @@ type stepView struct {
 	ItemsAll int
 	Started  time.Time
 	Duration string
+	// Attempts is the most any of the step's calls took.
 	Attempts int
 	Error    string
 	Class    string
@@ -207,7 +208,7 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 			i = index[c.Step]
 		}
 		sv := &order[i]
-		sv.Attempts += c.Attempt
+		sv.Attempts = max(sv.Attempts, c.Attempt)
 		if sv.Server == "" {
 			sv.Server, sv.Tool = c.Server, c.Tool
 		}

@@ -429,6 +429,21 @@ func TestWebUI(t *testing.T) {
 		}
 	})
 
+	t.Run("servers and audit", func(t *testing.T) {
+		ctx := tab(t)
+		u.login(t, ctx, apiToken)
+		do(t, ctx, "the servers page", chromedp.Navigate(u.base+"/ui/servers"), chromedp.WaitVisible(css(`main h1`)))
+		if doc := u.html(t, ctx); !strings.Contains(doc, "echo") || !strings.Contains(doc, "shop") {
+			t.Errorf("the servers page does not list echo and shop")
+		}
+		u.shot(t, ctx, "servers")
+		do(t, ctx, "a run's audit trail", chromedp.Navigate(u.base+"/ui/runs/"+u.fail+"/audit"), chromedp.WaitVisible(css(`main h1`)))
+		if doc := u.html(t, ctx); !strings.Contains(doc, "fail") {
+			t.Errorf("the audit page does not show the failed call")
+		}
+		u.shot(t, ctx, "audit")
+	})
+
 	t.Run("resolve asks first and works once", func(t *testing.T) {
 		ctx := tab(t)
 		u.login(t, ctx, apiToken)
@@ -515,9 +530,9 @@ func TestWebUI(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		pages := []string{"/ui/login", "/ui/runs", "/ui/runs?status=failed", "/ui/static/ui.css", "/ui/static/live.js", "/ui/static/graph.css", "/ui/runs/live?status=nothing"}
+		pages := []string{"/ui/login", "/ui/runs", "/ui/runs?status=failed", "/ui/servers", "/ui/servers/shop/review", "/ui/servers/echo/review", "/ui/static/ui.css", "/ui/static/live.js", "/ui/static/graph.css", "/ui/runs/live?status=nothing"}
 		for _, id := range []string{u.book, u.fail, u.secret} {
-			pages = append(pages, "/ui/runs/"+id, "/ui/runs/"+id+"/live", "/ui/runs/"+id+"/resolve?action=rerun")
+			pages = append(pages, "/ui/runs/"+id, "/ui/runs/"+id+"/live", "/ui/runs/"+id+"/resolve?action=rerun", "/ui/runs/"+id+"/audit")
 		}
 		for _, p := range pages {
 			if strings.HasPrefix(p, "/ui/runs/live") {
