@@ -96,6 +96,8 @@ servers' open sessions, and serves:
 
   - /mcp: mediator as an MCP server (the serve block; see mediator serve);
   - /v1: the run API (daemon.api_tokens), /healthz, /readyz, /metrics;
+  - /ui: a web page of the runs, their flow graphs, the servers and the
+    audit trail, opened with an API token (docs/ui.md);
   - a Unix socket (daemon.socket) the CLI uses for warm calls;
 
 and fires daemon.schedules. One daemon runs per state directory. It
