@@ -20,6 +20,9 @@ type liveMessage struct {
 	Announce string `json:"announce,omitempty"`
 }
 
+// sessionEnded is the last event of a stream whose session ended.
+var sessionEnded = liveMessage{Announce: "Your session ended; reload the page to log in again."}
+
 // sseStream writes server-sent events to one response.
 type sseStream struct {
 	w  http.ResponseWriter

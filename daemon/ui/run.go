@@ -310,6 +310,9 @@ func (u *UI) runLive(w http.ResponseWriter, r *http.Request, s *Session) {
 	sse := startSSE(w)
 	last, lastStatus := "", ""
 	render := func(ctx context.Context) (bool, error) {
+		if s = u.sessions.refresh(s); s == nil || !s.Allows(info.Workflow) {
+			return true, sse.send("end", sessionEnded)
+		}
 		info, err := u.opts.Runs.Get(ctx, info.ID)
 		if err != nil {
 			return true, sse.send("end", liveMessage{Announce: "The daemon stopped answering; reload the page."})

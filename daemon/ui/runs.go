@@ -206,6 +206,10 @@ func (u *UI) runsLive(w http.ResponseWriter, r *http.Request, s *Session) {
 	defer tick.Stop()
 	idle := 0
 	for {
+		if s = u.sessions.refresh(s); s == nil {
+			_ = sse.send("end", sessionEnded)
+			return
+		}
 		rows, _, err := u.listRuns(r.Context(), s, f)
 		if err != nil {
 			_ = sse.send("end", liveMessage{Announce: "The daemon stopped answering; reload the page."})

@@ -265,3 +265,60 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// An event stream ends once its session does: logging out in another tab
+// stops the data.
+func TestStreamEndsWithItsSession(t *testing.T) {
+	rg := newRig(t)
+	c := rg.client()
+	rg.login(c, tokenAll)
+	_, page := rg.do(c, "GET", "/ui/runs", nil, "")
+	csrf := csrfField.FindStringSubmatch(page)[1]
+	resp, err := c.Get(rg.srv.URL + "/ui/runs/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, ct)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		b := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := resp.Body.Read(b)
+			acc += string(b[:n])
+			for {
+				i := strings.Index(acc, "\n\n")
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+2:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if first := <-lines; !strings.HasPrefix(first, "event: html\n") || !strings.Contains(first, "No runs match") {
+		t.Fatalf("first event: %q", first)
+	}
+	if resp, _ := rg.do(c, "POST", "/ui/logout", url.Values{"csrf": {csrf}}, rg.srv.URL); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	for ev := range lines {
+		if strings.HasPrefix(ev, "event: end\n") {
+			if !strings.Contains(ev, "session ended") {
+				t.Errorf("end event: %q", ev)
+			}
+			return
+		}
+		if strings.HasPrefix(ev, "event: html") {
+			t.Errorf("data after the logout: %q", ev)
+		}
+	}
+	t.Error("the stream closed without an end event")
+}

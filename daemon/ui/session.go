@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ const maxSessions = 4096
 type Sessions struct {
 	mu sync.Mutex
 	m  map[string]*session
+	// tokens are the api_tokens of the latest New: an event stream that
+	// began under an older config checks its session against them.
+	tokens []serve.Token
 	// now is time.Now; tests move it.
 	now func() time.Time
 }
@@ -142,6 +146,34 @@ func (ss *Sessions) lookup(cookie string, tokens []serve.Token) *Session {
 		}
 	}
 	delete(ss.m, key)
+	return nil
+}
+
+// setTokens records the config's current tokens.
+func (ss *Sessions) setTokens(tokens []serve.Token) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.tokens = slices.Clone(tokens)
+}
+
+// refresh checks that s is still a session of one of the current tokens
+// (not ended, expired, logged out, or its token removed by a reload) and
+// returns it with the token's current scope; nil when it is not. A long
+// event stream calls it before each thing it sends. It does not count as
+// a use of the session.
+func (ss *Sessions) refresh(s *Session) *Session {
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	st := ss.m[s.key]
+	if st == nil || st.expired(now) {
+		return nil
+	}
+	for i := range ss.tokens {
+		if ss.tokens[i].Name == st.tokenName && strings.EqualFold(ss.tokens[i].SHA256, st.tokenSHA256) {
+			return &Session{Name: st.tokenName, CSRF: st.csrf, token: &ss.tokens[i], key: s.key}
+		}
+	}
 	return nil
 }
 

@@ -96,6 +96,7 @@ func New(opts Options) (*UI, error) {
 	}
 	u.mux = http.NewServeMux()
 	u.routes()
+	u.sessions.setTokens(opts.Tokens)
 	return u, nil
 }
 

@@ -296,6 +296,18 @@ func (u *uiRig) noCanary(t *testing.T, where, text string) {
 	}
 }
 
+// labelled checks that every form field of the tab's page has a label.
+func (u *uiRig) labelled(t *testing.T, ctx context.Context) {
+	t.Helper()
+	bare, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input:not([type=hidden]), select, textarea")].filter(e => e.labels.length === 0).map(e => e.name || e.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bare) > 0 {
+		t.Errorf("form fields without a label: %v", bare)
+	}
+}
+
 // shot saves the tab at desktop and phone width, checking that the phone
 // layout does not scroll sideways.
 func (u *uiRig) shot(t *testing.T, ctx context.Context, name string) {
@@ -362,7 +374,9 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("a wrong token says %q", problem)
 		}
 		u.shot(t, ctx, "login")
+		u.labelled(t, ctx)
 		u.login(t, ctx, rainToken)
+		u.labelled(t, ctx)
 		doc := u.html(t, ctx)
 		if !strings.Contains(doc, u.fail) || strings.Contains(doc, u.secret) || strings.Contains(doc, u.book) {
 			t.Errorf("the rain token's list does not show exactly the rain-* runs (%s, not %s or %s)", u.fail, u.secret, u.book)
@@ -378,22 +392,39 @@ func TestWebUI(t *testing.T) {
 	t.Run("the list follows a run", func(t *testing.T) {
 		ctx := tab(t)
 		u.login(t, ctx, apiToken)
-		do(t, ctx, "mark the page", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](`window.notReloaded = true`)(ctx, tg)
-			return err
-		}))
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+			t.Fatal(err)
+		}
 		id := submit(t, u.base, `{"workflow": "rain-fan"}`)
 		row := `tr[data-run="` + id + `"]`
 		do(t, ctx, "the new run shows running", chromedp.WaitVisible(css(row+`[data-status="running"]`)))
 		<-u.h.started
 		u.shot(t, ctx, "runs")
+		// A second tab of the session follows the run's own page.
+		runTab, cancelRun := chromedp.NewContext(ctx)
+		defer cancelRun()
+		do(t, runTab, "the run's page shows it running",
+			chromedp.Navigate(u.base+"/ui/runs/"+id),
+			chromedp.WaitVisible(css(`#run-status .status-running`)),
+			chromedp.WaitVisible(css(`tr[data-step="wait"][data-status="running"]`)))
+		if _, err := chromedp.Run(runTab, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+			t.Fatal(err)
+		}
 		close(u.h.release)
-		do(t, ctx, "the run shows succeeded", chromedp.WaitVisible(css(row+`[data-status="succeeded"]`)))
-		if still, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !still {
-			t.Errorf("the page was reloaded to show the change (%v)", err)
+		do(t, ctx, "the list shows it succeeded", chromedp.WaitVisible(css(row+`[data-status="succeeded"]`)))
+		do(t, runTab, "the run's page shows it succeeded",
+			chromedp.WaitVisible(css(`#run-status .status-succeeded`)),
+			chromedp.WaitVisible(css(`svg g.step[data-step="wait"][data-status="succeeded"]`)))
+		for _, tb := range []context.Context{ctx, runTab} {
+			if still, err := chromedp.Run(tb, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !still {
+				t.Errorf("a page was reloaded to show the change (%v)", err)
+			}
 		}
 		if said := text(t, ctx, chromedp.TextContent(css(`#announce`))); !strings.Contains(said, id+" of rain-fan is now succeeded") {
-			t.Errorf("the live region said %q", said)
+			t.Errorf("the list's live region said %q", said)
+		}
+		if said := text(t, runTab, chromedp.TextContent(css(`#announce`))); !strings.Contains(said, "The run is now succeeded") {
+			t.Errorf("the run's live region said %q", said)
 		}
 		do(t, ctx, "open the run", chromedp.Click(css(row+` a`)), chromedp.WaitVisible(css(`tr[data-step="greet"]`)))
 		if items := text(t, ctx, chromedp.Text(css(`tr[data-step="greet"] td[data-label="Items"]`))); strings.TrimSpace(items) != "3: 3 succeeded" {
@@ -533,6 +564,12 @@ func TestWebUI(t *testing.T) {
 		pages := []string{"/ui/login", "/ui/runs", "/ui/runs?status=failed", "/ui/servers", "/ui/servers/shop/review", "/ui/servers/echo/review", "/ui/static/ui.css", "/ui/static/live.js", "/ui/static/graph.css", "/ui/runs/live?status=nothing"}
 		for _, id := range []string{u.book, u.fail, u.secret} {
 			pages = append(pages, "/ui/runs/"+id, "/ui/runs/"+id+"/live", "/ui/runs/"+id+"/resolve?action=rerun", "/ui/runs/"+id+"/audit")
+		}
+		if body := get("/ui/runs?status=failed"); !strings.Contains(body, u.fail) || strings.Contains(body, u.secret) {
+			t.Errorf("the status filter does not keep just the failed run")
+		}
+		if body := get("/ui/runs?workflow=book&since=1h"); !strings.Contains(body, u.book) || strings.Contains(body, u.fail) {
+			t.Errorf("the workflow filter does not keep just the booking")
 		}
 		for _, p := range pages {
 			if strings.HasPrefix(p, "/ui/runs/live") {
