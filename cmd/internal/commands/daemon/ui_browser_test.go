@@ -195,7 +195,6 @@ type uiRig struct {
 	base               string
 	book, fail, secret string
 	screenshots        string
-	pages              []string
 }
 
 func newUIRig(t *testing.T) *uiRig {
