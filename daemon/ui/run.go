@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -167,36 +168,45 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 			add(stepView{Path: n.ID, Server: n.Server, Tool: n.Tool, Depth: strings.Count(n.ID, "/")})
 		}
 	}
+	// Step states by runtime path: a step's own (batch/upload), or an
+	// instance's: an item of a for_each step (remind[3]), or a step in an
+	// item of a for_each group (batch[2]/upload). Instances count as the
+	// step's items; a for_each step's own instance in a group's item
+	// (batch[2]/remind, with batch[2]/remind[0]...) is counted by its
+	// items instead.
+	paths := slices.Sorted(maps.Keys(info.Steps))
 	items := map[string]map[string]int{}
-	for p, st := range info.Steps {
-		sp := staticPath(p)
-		if sp != p {
-			// An item: count it under its step when it is the step's own
-			// item (remind[3]), not a nested step's.
-			if strings.HasSuffix(p, "]") && staticPath(strings.TrimSuffix(p, p[strings.LastIndex(p, "["):])) == sp {
-				if items[sp] == nil {
-					items[sp] = map[string]int{}
-				}
-				items[sp][st]++
+	for _, p := range paths {
+		st, sp := info.Steps[p], staticPath(p)
+		if sp == p {
+			if _, ok := index[p]; !ok {
+				add(stepView{Path: p, Depth: strings.Count(p, "/")})
 			}
+			order[index[p]].Status = st
 			continue
 		}
-		if _, ok := index[p]; !ok {
-			add(stepView{Path: p, Depth: strings.Count(p, "/")})
+		if _, forEach := info.Steps[p+"[0]"]; forEach {
+			continue
 		}
-		order[index[p]].Status = st
+		if items[sp] == nil {
+			items[sp] = map[string]int{}
+		}
+		items[sp][st]++
 	}
-	for sp, counts := range items {
+	for _, sp := range slices.Sorted(maps.Keys(items)) {
+		counts := items[sp]
 		i, ok := index[sp]
 		if !ok {
 			add(stepView{Path: sp, Depth: strings.Count(sp, "/")})
 			i = index[sp]
 		}
-		for st, n := range counts {
-			order[i].Items = append(order[i].Items, itemCount{Status: st, N: n})
-			order[i].ItemsAll += n
+		for _, st := range slices.Sorted(maps.Keys(counts)) {
+			order[i].Items = append(order[i].Items, itemCount{Status: st, N: counts[st]})
+			order[i].ItemsAll += counts[st]
 		}
-		slices.SortFunc(order[i].Items, func(a, b itemCount) int { return strings.Compare(a.Status, b.Status) })
+		if order[i].Status == "" {
+			order[i].Status = summary(counts)
+		}
 	}
 	// Calls: attempts, the error of the last failed one, and times.
 	type span struct{ from, to time.Time }
@@ -246,6 +256,19 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 		}
 	}
 	return order
+}
+
+// summary is the state of a step known only by its instances' states.
+func summary(counts map[string]int) string {
+	for _, st := range []string{workflows.RunRunning, workflows.RunFailed, workflows.RunCancelled, workflows.RunSucceeded} {
+		if counts[st] > 0 {
+			return st
+		}
+	}
+	if rest := slices.Sorted(maps.Keys(counts)); len(rest) > 0 {
+		return rest[0]
+	}
+	return ""
 }
 
 // graph draws the flow coloured by the steps' statuses, with for_each
