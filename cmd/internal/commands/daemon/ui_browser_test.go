@@ -207,11 +207,9 @@ func newUIRig(t *testing.T) *uiRig {
 			t.Fatal(err)
 		}
 	}
-	h.writeServers(fmt.Sprintf("  shop:\n    url: %s\n", sh.url), fmt.Sprintf(
-		"  api_tokens:\n  - {name: ci, token_sha256: %s, workflows: ['*']}\n  - {name: rain, token_sha256: %s, workflows: ['rain-*']}\n",
-		serve.HashToken(apiToken), serve.HashToken(rainToken)))
-	h.storeKey()
 	u := &uiRig{h: h, shop: sh}
+	u.writeConfig(true)
+	h.storeKey()
 
 	// A booking interrupted by a stop without grace: after the restart
 	// it waits for a decision.
@@ -240,6 +238,16 @@ func newUIRig(t *testing.T) *uiRig {
 		u.screenshots = filepath.Join("..", "..", "..", "..", "docs", "screenshots")
 	}
 	return u
+}
+
+// writeConfig writes the config with the two servers and the ci token,
+// and the rain token when rain is set.
+func (u *uiRig) writeConfig(rain bool) {
+	tokens := fmt.Sprintf("  api_tokens:\n  - {name: ci, token_sha256: %s, workflows: ['*']}\n", serve.HashToken(apiToken))
+	if rain {
+		tokens += fmt.Sprintf("  - {name: rain, token_sha256: %s, workflows: ['rain-*']}\n", serve.HashToken(rainToken))
+	}
+	u.h.writeServers(fmt.Sprintf("  shop:\n    url: %s\n", u.shop.url), tokens)
 }
 
 func submit(t *testing.T, base, body string) string {
@@ -576,5 +584,18 @@ func TestWebUI(t *testing.T) {
 			}
 			get(p)
 		}
+	})
+
+	t.Run("a reload that drops a token ends its sessions", func(t *testing.T) {
+		rainTab, allTab := tab(t), tab(t)
+		u.login(t, rainTab, rainToken)
+		u.login(t, allTab, apiToken)
+		u.writeConfig(false)
+		u.r.reload <- nil
+		if err := <-u.r.reloaded; err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		do(t, rainTab, "the rain token's page after the reload", chromedp.Navigate(u.base+"/ui/runs"), chromedp.WaitVisible(css(`#token`)))
+		do(t, allTab, "the ci token's page after the reload", chromedp.Navigate(u.base+"/ui/runs"), chromedp.WaitVisible(css(`table.runs`)))
 	})
 }
