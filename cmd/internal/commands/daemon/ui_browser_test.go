@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,6 +347,11 @@ func (u *uiRig) shot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// inline finds what the page's Content-Security-Policy would refuse: a
+// style attribute or element, a script without src, an event handler
+// attribute, a javascript: URL.
+var inline = regexp.MustCompile(`(?i)\sstyle=|<style|<script>|<script\s+[^>]*>[^<]|\son[a-z]+=|javascript:`)
+
 // css is a CSS selector for the first element that matches.
 func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
@@ -552,6 +558,11 @@ func TestWebUI(t *testing.T) {
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
 			u.noCanary(t, path, string(b))
+			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				if m := inline.FindString(string(b)); m != "" {
+					t.Errorf("%s has %q, which the Content-Security-Policy refuses", path, m)
+				}
+			}
 			for k, vs := range resp.Header {
 				u.noCanary(t, path+" header "+k, strings.Join(vs, " "))
 			}
