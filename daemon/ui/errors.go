@@ -58,14 +58,16 @@ func (u *UI) callError(class, msg string) string {
 }
 
 // runError is the text shown for a run's error: its message with
-// audit.include_values, or for a run cancelled or interrupted (the
-// daemon's own words); otherwise where it failed, by the calls' classes.
+// audit.include_values, or for a run cancelled, interrupted or blocked
+// (mediator's own words, naming calls, not values); otherwise where it
+// failed, by the calls' classes.
 func (u *UI) runError(info *daemon.RunInfo) string {
 	if info.Error == "" {
 		return ""
 	}
 	switch {
-	case u.opts.IncludeValues, info.Status == workflows.RunCancelled, info.Status == daemon.StatusInterrupted, info.Status == daemon.StatusQueued:
+	case u.opts.IncludeValues, info.Status == workflows.RunCancelled, info.Status == daemon.StatusInterrupted, info.Status == daemon.StatusQueued,
+		info.Status == workflows.RunBlocked: // workflows.ResumeBlockedError: paths, servers, tools
 		return u.redact(info.Error)
 	}
 	var failed []string

@@ -32,6 +32,10 @@ func TestErrorsShowValuesOnlyWithIncludeValues(t *testing.T) {
 	if got := hidden.callError(workflows.ClassRefused, "the policy refuses echo -> shop"); got != "the policy refuses echo -> shop" {
 		t.Errorf("mediator's own refusal is hidden: %q", got)
 	}
+	blocked := &daemon.RunInfo{ID: "r2", Status: workflows.RunBlocked, Error: "run r2 cannot resume on its own: book (shop.book, attempt 1 cancelled)"}
+	if got := hidden.runError(blocked); got != blocked.Error {
+		t.Errorf("a blocked run's own message is hidden: %q", got)
+	}
 	shown := &UI{opts: Options{IncludeValues: true}}
 	if got := shown.callError(workflows.ClassToolError, "card declined: "+canaryValue); !strings.Contains(got, canaryValue) {
 		t.Errorf("with include_values the message is hidden: %q", got)
