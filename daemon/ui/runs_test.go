@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -75,5 +76,52 @@ func TestRunsListPages(t *testing.T) {
 	}
 	if resp, _ := rg.do(c, "GET", "/ui/runs?cursor=bogus", nil, ""); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a bogus cursor: %d, want 400", resp.StatusCode)
+	}
+}
+
+// A run's input values show only with audit.include_values, and then
+// masked; without it only their names.
+func TestInputValuesOnlyWithIncludeValues(t *testing.T) {
+	const secret = "canary-ui-input-Pw4Rt9"
+	dir := t.TempDir()
+	body := "version: 1\nname: other\ninputs:\n  city: {type: string}\n  key: {type: string}\nsteps:\n  - id: s\n    call: {server: x, tool: y}\n    with: {q: ${ .inputs.city }}\n"
+	if err := os.WriteFile(filepath.Join(dir, "other.flow.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := daemon.LoadCatalog(t.Context(), dir, flow.ValidateOptions{})
+	if err != nil || !cat.Get("other").Valid() {
+		t.Fatalf("catalog: %v %v", err, cat.Get("other").Problems)
+	}
+	red := credentials.NewRedactor()
+	red.Add(credentials.NewSecret(secret))
+	runs, err := daemon.NewRuns(daemon.RunsOptions{StateDir: t.TempDir(), Catalog: cat, Orchestrator: func() *orchestrator.Orchestrator { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = runs.Shutdown(t.Context()) })
+	id, err := runs.Submit(t.Context(), "other", map[string]any{"city": "Oslo-visible", "key": secret}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, include := range []bool{false, true} {
+		page, err := New(Options{Runs: runs, Tokens: testTokens, IncludeValues: include, Redactor: func() *credentials.Redactor { return red }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(page)
+		rg := &rig{t: t, srv: srv}
+		c := rg.client()
+		rg.login(c, tokenAll)
+		_, body := rg.do(c, "GET", "/ui/runs/"+id, nil, "")
+		srv.Close()
+		if strings.Contains(body, secret) {
+			t.Errorf("include_values %v: the page shows the secret input", include)
+		}
+		if got := strings.Contains(body, "Oslo-visible"); got != include {
+			t.Errorf("include_values %v: the input's value shown: %v", include, got)
+		}
+		if !strings.Contains(body, "<code>city</code>") && !include {
+			t.Errorf("without include_values the inputs' names are not shown")
+		}
 	}
 }
