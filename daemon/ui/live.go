@@ -23,6 +23,9 @@ type liveMessage struct {
 // sessionEnded is the last event of a stream whose session ended.
 var sessionEnded = liveMessage{Announce: "Your session ended; reload the page to log in again."}
 
+// daemonStopping is the last event of a stream when the daemon stops.
+var daemonStopping = liveMessage{Announce: "The daemon is stopping; reload the page once it is back."}
+
 // sseStream writes server-sent events to one response.
 type sseStream struct {
 	w  http.ResponseWriter

@@ -368,6 +368,9 @@ func (u *UI) runLive(w http.ResponseWriter, r *http.Request, s *Session) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-u.opts.Stopping:
+			_ = sse.send("end", daemonStopping)
+			return
 		case <-keep.C:
 			if sse.comment() != nil {
 				return
@@ -387,6 +390,10 @@ func (u *UI) runLive(w http.ResponseWriter, r *http.Request, s *Session) {
 			select {
 			case <-r.Context().Done():
 				t.Stop()
+				return
+			case <-u.opts.Stopping:
+				t.Stop()
+				_ = sse.send("end", daemonStopping)
 				return
 			case _, open := <-events:
 				if !open {

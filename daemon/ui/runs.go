@@ -240,6 +240,9 @@ func (u *UI) runsLive(w http.ResponseWriter, r *http.Request, s *Session) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-u.opts.Stopping:
+			_ = sse.send("end", daemonStopping)
+			return
 		case <-tick.C:
 		}
 	}

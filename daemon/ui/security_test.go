@@ -282,27 +282,7 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
 		t.Fatalf("stream: %d %s", resp.StatusCode, ct)
 	}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		b := make([]byte, 4096)
-		var acc string
-		for {
-			n, err := resp.Body.Read(b)
-			acc += string(b[:n])
-			for {
-				i := strings.Index(acc, "\n\n")
-				if i < 0 {
-					break
-				}
-				lines <- acc[:i]
-				acc = acc[i+2:]
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	lines := sseEvents(resp.Body)
 	if first := <-lines; !strings.HasPrefix(first, "event: html\n") || !strings.Contains(first, "No runs match") {
 		t.Fatalf("first event: %q", first)
 	}
@@ -318,6 +298,65 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 		}
 		if strings.HasPrefix(ev, "event: html") {
 			t.Errorf("data after the logout: %q", ev)
+		}
+	}
+	t.Error("the stream closed without an end event")
+}
+
+// sseEvents splits an event stream into its events ("event: ...\ndata:
+// ..."); the channel closes with the stream.
+func sseEvents(body io.Reader) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		b := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := body.Read(b)
+			acc += string(b[:n])
+			for {
+				i := strings.Index(acc, "\n\n")
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+2:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return lines
+}
+
+// The streams end when the daemon begins to stop.
+func TestStreamEndsWhenTheDaemonStops(t *testing.T) {
+	rg := newRig(t)
+	stopping := make(chan struct{})
+	next, err := New(Options{Runs: rg.ui.opts.Runs, Tokens: testTokens, Sessions: rg.ss, Stopping: stopping})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.srv.Config.Handler = next
+	c := rg.client()
+	rg.login(c, tokenAll)
+	resp, err := c.Get(rg.srv.URL + "/ui/runs/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := sseEvents(resp.Body)
+	if first := <-lines; !strings.HasPrefix(first, "event: html\n") {
+		t.Fatalf("first event: %q", first)
+	}
+	close(stopping)
+	for ev := range lines {
+		if strings.HasPrefix(ev, "event: end\n") {
+			if !strings.Contains(ev, "stopping") {
+				t.Errorf("end event: %q", ev)
+			}
+			return
 		}
 	}
 	t.Error("the stream closed without an end event")

@@ -48,6 +48,10 @@ type Options struct {
 	// IncludeValues is audit.include_values: only then are a run's input
 	// values and its calls' argument values shown (masked).
 	IncludeValues bool
+	// Stopping is closed when the daemon begins to stop: the event
+	// streams then end, so that the HTTP server's shutdown need not wait
+	// for them. Nil never closes.
+	Stopping <-chan struct{}
 	// AllowedOrigins are web origins (scheme://host[:port]) besides the
 	// request's own from which a POST is taken (a proxy that rewrites
 	// Host).

@@ -211,6 +211,9 @@ type daemond struct {
 	metrics *daemon.Metrics
 	// uiSessions are the web page's logins, kept across reloads.
 	uiSessions *ui.Sessions
+	// stopping is closed when the shutdown begins: the page's event
+	// streams end before the HTTP server waits for its connections.
+	stopping chan struct{}
 	// retired counts the server generations a reload replaced that are
 	// still open for the runs that use them.
 	retired sync.WaitGroup
@@ -329,7 +332,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s does not exist: the daemon serves the servers and workflows of a config file; write one (mediator servers add, docs/daemon.md)", cfg.Path)
 	}
 	logger := opts.Logger()
-	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen, uiSessions: ui.NewSessions()}
+	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen, uiSessions: ui.NewSessions(), stopping: make(chan struct{})}
 
 	lock, err := daemon.AcquireLock(cfg.StateDir)
 	if err != nil {
@@ -481,6 +484,7 @@ loop:
 	sched := d.sched
 	d.mu.Unlock()
 	sched.Stop()
+	close(d.stopping)
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close() // event streams stay open until closed
@@ -508,7 +512,7 @@ func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, er
 	}
 	page, err := ui.New(ui.Options{Runs: d.runs, Tokens: cfg.Daemon.Tokens, Sessions: d.uiSessions,
 		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
-		Redactor:     d.opts.Redactor, IncludeValues: cfg.Audit.IncludeValues, Logger: d.logger})
+		Redactor:     d.opts.Redactor, IncludeValues: cfg.Audit.IncludeValues, Stopping: d.stopping, Logger: d.logger})
 	if err != nil {
 		return nil, err
 	}
