@@ -390,6 +390,18 @@ func TestWebUI(t *testing.T) {
 		u.labelled(t, ctx)
 		u.login(t, ctx, rainToken)
 		u.labelled(t, ctx)
+		// The keyboard: the first Tab reaches the skip link, the next ones
+		// the navigation, each with a visible focus ring.
+		for _, want := range []string{"Skip to the content", "mediator", "Runs"} {
+			do(t, ctx, "Tab", chromedp.KeyEvent("\t"))
+			focus, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.activeElement.textContent.trim(), getComputedStyle(document.activeElement).outlineStyle]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if focus[0] != want || focus[1] == "none" {
+				t.Errorf("Tab reached %q with outline %q, want %q with a visible outline", focus[0], focus[1], want)
+			}
+		}
 		doc := u.html(t, ctx)
 		if !strings.Contains(doc, u.fail) || strings.Contains(doc, u.secret) || strings.Contains(doc, u.book) {
 			t.Errorf("the rain token's list does not show exactly the rain-* runs (%s, not %s or %s)", u.fail, u.secret, u.book)
