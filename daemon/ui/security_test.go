@@ -361,3 +361,21 @@ func TestStreamEndsWhenTheDaemonStops(t *testing.T) {
 	}
 	t.Error("the stream closed without an end event")
 }
+
+// A daemon without api_tokens says on its login page that nobody can log
+// in, and how to make a token.
+func TestLoginWithoutTokens(t *testing.T) {
+	rg := newRig(t)
+	next, err := New(Options{Runs: rg.ui.opts.Runs, Sessions: rg.ss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg.srv.Config.Handler = next
+	c := rg.client()
+	if _, body := rg.do(c, "GET", "/ui/login", nil, ""); !strings.Contains(body, "has no API tokens") || !strings.Contains(body, "mediator daemon token create") {
+		t.Errorf("login page without tokens: %s", body)
+	}
+	if resp, _ := rg.do(c, "POST", "/ui/login", url.Values{"token": {tokenAll}}, rg.srv.URL); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a login without tokens configured: %d, want 401", resp.StatusCode)
+	}
+}
