@@ -452,8 +452,9 @@ func (u *UI) notBlocked(w http.ResponseWriter, r *http.Request, s *Session, info
 		Back:    link, BackLabel: "Back to the run"})
 }
 
-// resolve settles a blocked run's calls, once: the confirmation's nonce
-// is taken before the action, and a run no longer blocked is refused.
+// resolve settles the blocked run's calls checked on the confirmation,
+// once: the confirmation's nonce is taken before the action, and a run no
+// longer blocked is refused.
 func (u *UI) resolve(w http.ResponseWriter, r *http.Request, s *Session) {
 	if !u.checkPost(w, r, s) {
 		return
@@ -467,6 +468,11 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request, s *Session) {
 		u.fail(w, r, s, http.StatusBadRequest, fmt.Sprintf("Resolve action %q: choose %s or %s.", action, daemon.ActionRerun, daemon.ActionMarkDone))
 		return
 	}
+	calls := r.PostForm["call"]
+	if len(calls) == 0 {
+		u.fail(w, r, s, http.StatusBadRequest, "Check at least one call to settle; nothing was done. Go back to the confirmation to choose.")
+		return
+	}
 	u.resolveMu.Lock()
 	defer u.resolveMu.Unlock()
 	if !u.sessions.takeNonce(s, r.PostForm.Get("nonce")) {
@@ -476,7 +482,7 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request, s *Session) {
 			Back:    link, BackLabel: "Back to the run"})
 		return
 	}
-	if _, err := u.opts.Runs.Resolve(r.Context(), info.ID, action, nil); err != nil {
+	if _, err := u.opts.Runs.Resolve(r.Context(), info.ID, action, calls); err != nil {
 		var de *daemon.Error
 		if errors.As(err, &de) && de.Code == daemon.CodeConflict {
 			if now, gerr := u.opts.Runs.Get(r.Context(), info.ID); gerr == nil {
@@ -486,7 +492,11 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request, s *Session) {
 			return
 		}
 		if errors.As(err, &de) {
-			u.fail(w, r, s, http.StatusConflict, u.redact(de.Message))
+			status := http.StatusConflict
+			if de.Code == daemon.CodeBadRequest {
+				status = http.StatusBadRequest
+			}
+			u.fail(w, r, s, status, u.redact(de.Message))
 			return
 		}
 		u.internal(w, r, s, err)

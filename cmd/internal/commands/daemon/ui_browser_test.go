@@ -514,6 +514,7 @@ func TestWebUI(t *testing.T) {
 			t.Fatalf("the confirmation page changed the run: %s, %d bookings", got, u.shop.books.Load())
 		}
 		u.html(t, ctx)
+		u.labelled(t, ctx)
 		u.shot(t, ctx, "resolve")
 		nonce, err := chromedp.Run(ctx, chromedp.AttributeValue(css(`form.confirm input[name="nonce"]`), "value"))
 		if err != nil || nonce.Value == "" {
@@ -522,7 +523,17 @@ func TestWebUI(t *testing.T) {
 		// A second tab of the session asks too, before the first confirms.
 		other, cancelOther := chromedp.NewContext(ctx)
 		defer cancelOther()
-		do(t, other, "a second confirmation", chromedp.Navigate(u.base+"/ui/runs/"+u.book+"/resolve?action=rerun"), chromedp.WaitVisible(css(`form.confirm`)))
+		confirmURL := u.base + "/ui/runs/" + u.book + "/resolve?action=rerun"
+		// With no call checked nothing is done.
+		do(t, other, "a confirmation with no call checked",
+			chromedp.Navigate(confirmURL),
+			chromedp.Click(css(`#call-0`)),
+			chromedp.Click(css(`form.confirm button`)),
+			chromedp.WaitVisible(css(`.problem`)))
+		if p := text(t, other, chromedp.Text(css(`.problem`))); !strings.Contains(p, "Check at least one call") {
+			t.Errorf("no call checked says %q", p)
+		}
+		do(t, other, "a second confirmation", chromedp.Navigate(confirmURL), chromedp.WaitVisible(css(`form.confirm`)))
 
 		do(t, ctx, "confirm", chromedp.Click(css(`form.confirm button`)), chromedp.WaitVisible(css(`.notice`)))
 		if got := waitStatus(t, u.base, u.book, "succeeded", "failed"); got != "succeeded" {
@@ -538,7 +549,7 @@ func TestWebUI(t *testing.T) {
 			const f = document.createElement("form");
 			f.method = "post";
 			f.action = %q;
-			for (const [k, v] of [["csrf", document.querySelector("input[name=csrf]").value], ["nonce", %q], ["action", "rerun"]]) {
+			for (const [k, v] of [["csrf", document.querySelector("input[name=csrf]").value], ["nonce", %q], ["action", "rerun"], ["call", "book"]]) {
 				const i = document.createElement("input");
 				i.type = "hidden"; i.name = k; i.value = v;
 				f.append(i);
