@@ -149,13 +149,9 @@ func (u *UI) row(ri *daemon.RunInfo) runRow {
 		// Without it the run's page says where it failed, by class.
 		row.Error = u.redact(firstLine(ri.Error))
 	}
-	if !ri.StartedAt.IsZero() {
-		end := ri.FinishedAt
-		if end.IsZero() && ri.Status == workflows.RunRunning {
-			end = time.Now()
-		}
-		row.Duration = duration(ri.StartedAt, end)
-	}
+	// A run still going has no duration yet: a row that changed every
+	// second would be sent, and replaced under the reader's focus, as often.
+	row.Duration = duration(ri.StartedAt, ri.FinishedAt)
 	return row
 }
 

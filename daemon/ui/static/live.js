@@ -12,6 +12,23 @@
       region.textContent = text;
     }
   }
+  // patch replaces only the child elements that changed, so that the
+  // keyboard focus and the screen reader's place stay where they are in
+  // the parts that did not.
+  function patch(el, fresh) {
+    var olds = Array.prototype.slice.call(el.children);
+    var news = Array.prototype.slice.call(fresh.children);
+    for (var i = 0; i < news.length; i++) {
+      if (i >= olds.length) {
+        el.appendChild(news[i]);
+      } else if (!olds[i].isEqualNode(news[i])) {
+        el.replaceChild(news[i], olds[i]);
+      }
+    }
+    for (var j = news.length; j < olds.length; j++) {
+      el.removeChild(olds[j]);
+    }
+  }
   function follow(el) {
     var source = new EventSource(el.getAttribute("data-live"));
     el.setAttribute("aria-busy", "false");
@@ -20,7 +37,7 @@
       if (typeof msg.html === "string") {
         var t = document.createElement("template");
         t.innerHTML = msg.html;
-        el.replaceChildren(t.content);
+        patch(el, t.content);
       }
       announce(msg.announce);
     });

@@ -435,8 +435,13 @@ func TestWebUI(t *testing.T) {
 		if _, err := chromedp.Run(runTab, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
 			t.Fatal(err)
 		}
+		// The keyboard focus on another run's link stays through the update.
+		do(t, ctx, "focus another run", chromedp.Focus(css(`tr[data-run="`+u.fail+`"] a`)))
 		close(u.h.release)
 		do(t, ctx, "the list shows it succeeded", chromedp.WaitVisible(css(row+`[data-status="succeeded"]`)))
+		if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.closest("tr") ? document.activeElement.closest("tr").dataset.run : ""`)); err != nil || focused != u.fail {
+			t.Errorf("the update moved the keyboard focus from run %s's link to %q (%v)", u.fail, focused, err)
+		}
 		do(t, runTab, "the run's page shows it succeeded",
 			chromedp.WaitVisible(css(`#run-status .status-succeeded`)),
 			chromedp.WaitVisible(css(`svg g.step[data-step="wait"][data-status="succeeded"]`)))
