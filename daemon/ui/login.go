@@ -49,6 +49,9 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, nil, http.StatusUnauthorized, "login.html", "Log in", loginPage{Next: next, Problem: msg, NoTokens: len(u.tokens) == 0})
 		return
 	}
+	if old := u.session(r); old != nil {
+		u.sessions.end(old) // a new login replaces the browser's session
+	}
 	setCookie(w, r, u.sessions.create(t), int(SessionMax.Seconds()))
 	u.log.Info("ui: logged in", "token", t.Name, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)

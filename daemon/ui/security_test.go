@@ -229,6 +229,16 @@ func TestSessionsFollowTheTokensAndExpire(t *testing.T) {
 	if _, body := rg.do(c, "GET", "/ui/runs?workflow=other", nil, ""); !strings.Contains(body, "outside your token&#39;s scope") {
 		t.Errorf("a filter outside the scope is not refused: %s", body)
 	}
+	// A second login replaces the browser's session: the first cookie
+	// no longer works.
+	u, _ := url.Parse(rg.srv.URL)
+	first := c.Jar.Cookies(u)
+	rg.login(c, tokenRain)
+	stale := rg.client()
+	stale.Jar.SetCookies(u, first)
+	if resp, _ := rg.do(stale, "GET", "/ui/runs", nil, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the session a second login replaced still works: %d", resp.StatusCode)
+	}
 	// A reload without the rain token: the same Sessions, new tokens.
 	next, err := New(Options{Runs: rg.ui.opts.Runs, Tokens: testTokens[:1], Sessions: rg.ss})
 	if err != nil {
