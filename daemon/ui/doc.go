@@ -18,7 +18,7 @@
 //	func (u *UI) page(w http.ResponseWriter, r *http.Request, s *Session)
 //
 // that gathers its data (apply s.Allows to every workflow it shows) and
-// calls u.render(w, r, s, "PAGE.html", title, data); write
+// calls u.render(w, r, s, http.StatusOK, "PAGE.html", title, data); write
 // templates/PAGE.html defining "main" (it is rendered inside
 // templates/layout.html; shared pieces live in templates/parts.html);
 // add its route to (*UI).routes in ui.go, wrapped in u.authed, and its
