@@ -550,6 +550,10 @@ type CallInfo struct {
 	Attempt    int    `json:"attempt"`
 	Error      string `json:"error,omitempty"`
 	ErrorClass string `json:"error_class,omitempty"`
+	// StartedAt and FinishedAt time the attempt; FinishedAt is zero
+	// while it is under way.
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 func notFound(id string) error {
@@ -597,7 +601,8 @@ func (r *Runs) Get(ctx context.Context, id string) (*RunInfo, error) {
 		return nil, err
 	}
 	for _, a := range last {
-		c := CallInfo{Path: a.Path, Step: a.Step, Server: a.Server, Tool: a.Tool, State: a.State, Attempt: a.Attempt, Error: a.Error, ErrorClass: a.ErrorClass}
+		c := CallInfo{Path: a.Path, Step: a.Step, Server: a.Server, Tool: a.Tool, State: a.State, Attempt: a.Attempt, Error: a.Error, ErrorClass: a.ErrorClass,
+			StartedAt: a.StartedAt, FinishedAt: a.FinishedAt}
 		info.Calls = append(info.Calls, c)
 		if info.Status == workflows.RunBlocked && (a.State == workflows.AttemptStarted || a.State == workflows.AttemptCancelled) {
 			info.Blocked = append(info.Blocked, c)

@@ -20,11 +20,12 @@ const (
 	OutcomeRefused   = "refused"    // mediator refused before sending anything
 )
 
-// auditRecord is one line of the audit log, in field order. The hash field
-// is not part of it: it is appended after sealing the encoded record, so
-// the hash (or, in a keyed log, the HMAC) covers exactly the bytes on disk
-// before it (see VerifyAuditFile).
-type auditRecord struct {
+// AuditRecord is one line of the audit log, in field order, as the writer
+// encodes it and ReadAuditFile hands it back. The hash field is not part
+// of it: it is appended after sealing the encoded record, so the hash (or,
+// in a keyed log, the HMAC) covers exactly the bytes on disk before it
+// (see VerifyAuditFile).
+type AuditRecord struct {
 	Seq    uint64 `json:"seq"`
 	Time   string `json:"time"` // RFC 3339, UTC, nanoseconds
 	CallID string `json:"call_id"`
@@ -83,7 +84,7 @@ func (a *auditLog) appendLine(b []byte, seal *auditSealer, e *auditEntry, seq ui
 	if a.includeValues && len(e.argsJSON) > 0 {
 		args = redactJSON(a.red, e.argsJSON)
 	}
-	rec := auditRecord{
+	rec := AuditRecord{
 		Seq:        seq,
 		CallID:     e.callID,
 		Server:     e.server,
@@ -122,7 +123,7 @@ func lineHash(b []byte, seal *auditSealer) string {
 
 // appendRecord encodes rec as encoding/json would (same field order, same
 // escaping), with Time taken from start.
-func appendRecord(b []byte, rec *auditRecord, start time.Time) []byte {
+func appendRecord(b []byte, rec *AuditRecord, start time.Time) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, rec.Seq, 10)
 	b = append(b, `,"time":"`...)

@@ -12,7 +12,7 @@ import (
 func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("X", 3600))
 	nasty := "q\"uote \\ back\nnl\r\t\b\f \x01 <tag> & \u2028\u2029 é 日本 \xff\xfe bad"
-	for _, rec := range []auditRecord{
+	for _, rec := range []AuditRecord{
 		{Seq: 1, CallID: "abc-1", Server: "weather", Tool: "get_forecast", ArgsDigest: "sha256:00", DurationMS: 0, Outcome: "ok"},
 		{Seq: 1 << 40, CallID: nasty, Server: nasty, Tool: nasty, ArgsDigest: nasty, Args: json.RawMessage(`{"a":[1,"x"]}`),
 			DurationMS: 12.345, Outcome: "refused", ErrorClass: nasty, Error: nasty, Prev: "sha256:ff"},

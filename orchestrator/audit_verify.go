@@ -57,6 +57,9 @@ type AuditReport struct {
 	Head string `json:"head"`
 	// HeadSeq is the seq of the record the head names.
 	HeadSeq uint64 `json:"head_seq"`
+	// Writing says the log ended in a line without its newline, left out
+	// as a record still being written (ReadAuditFile with Growing only).
+	Writing bool `json:"writing,omitempty"`
 }
 
 // VerifyAuditFile checks every record's hash or MAC and the chain between
@@ -72,8 +75,32 @@ type AuditReport struct {
 // *AuditVerifyError when the log or its head fails, another error when they
 // cannot be read.
 func VerifyAuditFile(path string, key *credentials.AuditKey) (AuditReport, error) {
+	return ReadAuditFile(path, AuditReadOptions{Key: key})
+}
+
+// AuditReadOptions say how ReadAuditFile reads a log.
+type AuditReadOptions struct {
+	// Key is the keyring's audit key, or nil, as for VerifyAuditFile.
+	Key *credentials.AuditKey
+	// Each, when set, is handed every record that verifies, in order, as
+	// soon as it has (the head is checked after the last); an error from
+	// it ends the reading and is returned.
+	Each func(AuditRecord) error
+	// Growing says another writer may be appending meanwhile (the log of a
+	// running daemon): a last line without its newline is then a record
+	// still being written, left out and reported as Writing rather than as
+	// a failure. The head is read before the records, so it never names
+	// one that is not there yet.
+	Growing bool
+}
+
+// ReadAuditFile verifies the log at path as VerifyAuditFile does, handing
+// each record that verifies to opts.Each: the one reader of the log, so
+// what is shown of it is what was verified.
+func ReadAuditFile(path string, opts AuditReadOptions) (AuditReport, error) {
+	key := opts.Key
 	rep := AuditReport{Path: path, HeadPath: AuditHeadPath(path), Head: HeadNone}
-	v := auditVerifier{rep: &rep, unkeyed: newAuditSealer(nil)}
+	v := auditVerifier{rep: &rep, unkeyed: newAuditSealer(nil), each: opts.Each, growing: opts.Growing}
 	if key != nil {
 		b, err := key.Bytes()
 		if err != nil {
@@ -112,6 +139,8 @@ type auditVerifier struct {
 	keyed   *auditSealer // nil without a key
 	created time.Time    // the key's
 	head    *auditHead   // nil without one
+	each    func(AuditRecord) error
+	growing bool
 
 	lastSeq    uint64
 	lastHash   string
@@ -138,13 +167,15 @@ func (v *auditVerifier) records(r io.Reader) error {
 			return &AuditVerifyError{Path: v.rep.Path, Line: lineNo, Reason: fmt.Sprintf(format, args...)}
 		}
 		if rerr == io.EOF {
+			if v.growing {
+				v.rep.Writing = true
+				return nil
+			}
 			return fail("incomplete last record (no newline): a write was cut off or the file was truncated")
 		}
 		line = line[:len(line)-1]
 		var rec struct {
-			Seq  uint64 `json:"seq"`
-			Time string `json:"time"`
-			Prev string `json:"prev"`
+			AuditRecord
 			Hash string `json:"hash"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
@@ -189,6 +220,11 @@ func (v *auditVerifier) records(r io.Reader) error {
 		}
 		v.lastSeq, v.lastHash = rec.Seq, rec.Hash
 		v.rep.Records++
+		if v.each != nil {
+			if err := v.each(rec.AuditRecord); err != nil {
+				return err
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	udiff "github.com/aymanbagabas/go-udiff"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mediatorhq/mediator/internal/suggest"
@@ -109,6 +110,25 @@ type ToolChange struct {
 }
 
 func (c ToolChange) String() string { return c.Tool + ": " + c.Change }
+
+// Unified is the change as `mediator tools diff` and the daemon's web page
+// show it: a line naming the tool and what happened to it, then a unified
+// diff of the definitions, accepted and now.
+func (c ToolChange) Unified(server string) string {
+	name := QualifiedName(server, c.Tool)
+	before, after := string(c.Before), string(c.After)
+	if before != "" {
+		before += "\n"
+	}
+	if after != "" {
+		after += "\n"
+	}
+	head := fmt.Sprintf("%s: %s\n", name, c.Change)
+	if c.Change == PinChanged && before == "" {
+		head = fmt.Sprintf("%s: changed (the accepted definition was not kept: shown as it is now)\n", name)
+	}
+	return head + udiff.Unified(name+" (accepted)", name+" (now)", before, after) + "\n"
+}
 
 // Review is how a server's tools, listed afresh, differ from its pins:
 // what `mediator tools diff` shows, and all that AcceptTools will pin.

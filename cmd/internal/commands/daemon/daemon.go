@@ -32,6 +32,7 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/daemon/ui"
 	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/serve"
 	"github.com/mediatorhq/mediator/workflows"
@@ -100,6 +101,8 @@ servers' open sessions, and serves:
 
   - /mcp: mediator as an MCP server (the serve block; see mediator serve);
   - /v1: the run API (daemon.api_tokens), /healthz, /readyz, /metrics;
+  - /ui: a web page of the runs, their flow graphs, the servers and the
+    audit trail, opened with an API token (docs/ui.md);
   - a Unix socket (daemon.socket) the CLI uses for warm calls;
 
 and fires daemon.schedules. One daemon runs per state directory. It
@@ -217,6 +220,11 @@ type daemond struct {
 	runs    *daemon.Runs
 	gen     *servers
 	metrics *daemon.Metrics
+	// uiSessions are the web page's logins, kept across reloads.
+	uiSessions *ui.Sessions
+	// stopping is closed when the shutdown begins: the page's event
+	// streams end before the HTTP server waits for its connections.
+	stopping chan struct{}
 	// retired counts the server generations a reload replaced that are
 	// still open for the runs that use them.
 	retired sync.WaitGroup
@@ -365,7 +373,7 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s does not exist: the daemon serves the servers and workflows of a config file; write one (mediator servers add, docs/daemon.md)", cfg.Path)
 	}
 	logger := opts.Logger()
-	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen}
+	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen, uiSessions: ui.NewSessions(), stopping: make(chan struct{})}
 
 	lock, err := daemon.AcquireLock(cfg.StateDir)
 	if err != nil {
@@ -565,6 +573,7 @@ loop:
 	sched := d.sched
 	d.mu.Unlock()
 	sched.Stop()
+	close(d.stopping)
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close() // a request still going after 5s is cut
@@ -587,8 +596,8 @@ func isStream(r *http.Request) bool {
 }
 
 // buildHandler is the HTTP face under cfg's API tokens: g's /mcp when
-// served, and the run API (/v1, /healthz, /readyz, /metrics) for the
-// rest.
+// served, the web page at /ui (docs/ui.md), and the run API (/v1,
+// /healthz, /readyz, /metrics) for the rest.
 func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, error) {
 	var certGlobs []string
 	if d.clientCerts {
@@ -602,7 +611,15 @@ func (d *daemond) buildHandler(cfg *config.Config, g *servers) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
+	page, err := ui.New(ui.Options{Runs: d.runs, Tokens: cfg.Daemon.Tokens, Sessions: d.uiSessions,
+		Orchestrator: func() *orchestrator.Orchestrator { return d.current().orch },
+		Redactor:     d.opts.Redactor, IncludeValues: cfg.Audit.IncludeValues, Stopping: d.stopping, Logger: d.logger})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, page)
+	mux.Handle(ui.Prefix+"/", page)
 	if m := g.face.mcp; m != nil {
 		mux.Handle(serve.MCPPath, m)
 		mux.Handle(serve.MetadataPath, m)

@@ -1,11 +1,12 @@
 // Package graph implements `mediator graph FLOW`: a flow's data-flow graph
-// as Mermaid or Graphviz DOT.
+// as Mermaid, Graphviz DOT or SVG.
 package graph
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,7 @@ type Options struct {
 	Format string
 }
 
-var formats = []string{"mermaid", "dot"}
+var formats = []string{"mermaid", "dot", "svg"}
 
 // NewCmdGraph returns `mediator graph FLOW`.
 func NewCmdGraph(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
@@ -44,11 +45,14 @@ result becomes the title argument). Edges that carry one server's data into
 another server's call are drawn thick.
 
 --format mermaid (the default) renders on GitHub and in most Markdown
-viewers; --format dot is for Graphviz: mediator graph --format dot f.flow.yaml | dot -Tsvg > f.svg
+viewers; --format dot is for Graphviz: mediator graph --format dot f.flow.yaml | dot -Tsvg > f.svg;
+--format svg draws it without Graphviz, in lanes per server, as the daemon's
+web page does.
 
 The graph is drawn for any flow that parses; run mediator validate to check it.`,
 		Example: `  mediator graph rain-reminders.flow.yaml
-  mediator graph --format dot rain-reminders.flow.yaml | dot -Tsvg > flow.svg`,
+  mediator graph --format dot rain-reminders.flow.yaml | dot -Tsvg > flow.svg
+  mediator graph --format svg rain-reminders.flow.yaml > flow.svg`,
 		Args:              cmdutil.ExactArgs(1, "FLOW"),
 		ValidArgsFunction: flowrun.CompleteFlowFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,7 +63,7 @@ The graph is drawn for any flow that parses; run mediator validate to check it.`
 			return graphRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "mermaid", "output format: mermaid or dot")
+	cmd.Flags().StringVar(&opts.Format, "format", "mermaid", "output format: mermaid, dot or svg")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -72,8 +76,8 @@ func plural(n int) string {
 }
 
 func graphRun(ctx context.Context, opts *Options) error {
-	if opts.Format != "mermaid" && opts.Format != "dot" {
-		return cmdutil.UsageErrorf("--format %q: valid formats are mermaid and dot", opts.Format)
+	if !slices.Contains(formats, opts.Format) {
+		return cmdutil.UsageErrorf("--format %q: valid formats are mermaid, dot and svg", opts.Format)
 	}
 	data, err := opts.ReadFile(opts.File)
 	if err != nil {
@@ -101,8 +105,11 @@ func graphRun(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s has %d %s; `mediator validate %s` lists them\n", opts.File, len(probs), plural(len(probs)), opts.File)
 	}
 	g := flow.BuildGraph(fl)
-	if opts.Format == "dot" {
+	switch opts.Format {
+	case "dot":
 		return g.WriteDOT(opts.IO.Out)
+	case "svg":
+		return g.WriteSVG(opts.IO.Out, flow.SVGOptions{})
 	}
 	return g.WriteMermaid(opts.IO.Out)
 }

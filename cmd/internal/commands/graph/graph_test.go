@@ -59,7 +59,12 @@ func TestGraph(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"forecast" -> "remind" [penwidth=2, label="weather → calendar\nlocation → title"];`) {
 		t.Errorf("dot: %v\n%s", err, out)
 	}
-	if _, _, err := run(t, "--format", "png", path); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "mermaid and dot") {
+	out, _, err = run(t, "--format", "svg", path)
+	if err != nil || !strings.HasPrefix(out, `<svg xmlns="http://www.w3.org/2000/svg"`) ||
+		!strings.Contains(out, `data-step="forecast"`) || !strings.Contains(out, `<g class="edge edge-cross" data-from="forecast" data-to="remind">`) {
+		t.Errorf("svg: %v\n%s", err, out)
+	}
+	if _, _, err := run(t, "--format", "png", path); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "mermaid, dot and svg") {
 		t.Errorf("--format png: %v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	udiff "github.com/aymanbagabas/go-udiff"
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
@@ -88,7 +87,7 @@ func diffRun(ctx context.Context, opts *DiffOptions) error {
 func (d serverDeps) writeReview(r *orchestrator.Review) error {
 	var b strings.Builder
 	for _, c := range r.Changes {
-		b.WriteString(renderChange(r.Server, c))
+		b.WriteString(c.Unified(r.Server))
 	}
 	fmt.Fprintf(&b, "digest %s\n", r.Digest)
 	return cmdutil.WriteRedacted(d.IO.Out, d.Redactor(), []byte(b.String()))
@@ -117,22 +116,4 @@ func unchanged(r *orchestrator.Review) string {
 		return what(r) + " is as you accepted it"
 	}
 	return "The tools of " + r.Server + " are as you accepted them"
-}
-
-// renderChange is one change as a unified diff of the definitions, with a
-// header naming the tool and what happened to it.
-func renderChange(server string, c orchestrator.ToolChange) string {
-	name := orchestrator.QualifiedName(server, c.Tool)
-	before, after := string(c.Before), string(c.After)
-	if before != "" {
-		before += "\n"
-	}
-	if after != "" {
-		after += "\n"
-	}
-	head := fmt.Sprintf("%s: %s\n", name, c.Change)
-	if c.Change == orchestrator.PinChanged && before == "" {
-		head = fmt.Sprintf("%s: changed (the accepted definition was not kept: shown as it is now)\n", name)
-	}
-	return head + udiff.Unified(name+" (accepted)", name+" (now)", before, after) + "\n"
 }
