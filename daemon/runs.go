@@ -60,7 +60,11 @@ type RunsOptions struct {
 	// MaxConcurrentRuns bounds the runs executing at once; the others
 	// queue in submission order. 0 is DefaultMaxConcurrentRuns.
 	MaxConcurrentRuns int
-	Logger            *slog.Logger
+	// Logger gets a record per run's end: its error's message only when
+	// IncludeValues says audit.include_values is on (masked), since it may
+	// quote what a server answered; otherwise its class (ValueFreeClass).
+	Logger        *slog.Logger
+	IncludeValues func() bool
 	// Metrics, when set, records runs' states and steps (NewMetrics).
 	Metrics *Metrics
 }
@@ -447,7 +451,12 @@ func (r *Runs) execute(ctx context.Context, lr *liveRun, sub *submission, fl *fl
 	ev := Event{Type: EventRunFinished, Time: time.Now(), RunID: lr.id, Status: status}
 	if runErr != nil {
 		ev.Error = r.redact(runErr.Error())
-		log.Info("run ended", "status", status, "error", ev.Error)
+		class := workflows.ErrorClass(runErr)
+		if ValueFreeClass(class) || (r.opts.IncludeValues != nil && r.opts.IncludeValues()) {
+			log.Info("run ended", "status", status, "error_class", class, "error", ev.Error)
+		} else {
+			log.Info("run ended", "status", status, "error_class", class)
+		}
 	} else {
 		log.Info("run ended", "status", status)
 	}

@@ -12,17 +12,8 @@ import (
 // server answered (a tool's error result, a JSON-RPC error, a response
 // body) or a value an expression met, so, as the audit log does, the page
 // shows it only with audit.include_values (masked); otherwise it shows
-// the error's class and what the class means. Mediator's own errors for
-// the classes in ownWords carry no value and are always shown.
-
-// ownWords are the error classes whose message mediator writes without
-// any value in it.
-var ownWords = map[string]bool{
-	workflows.ClassRefused:   true,
-	workflows.ClassCancelled: true,
-	workflows.ClassTimedOut:  true,
-	workflows.ClassTimeout:   true,
-}
+// the error's class and what the class means. Mediator's own errors
+// (daemon.ValueFreeClass) carry no value and are always shown.
 
 // classMeaning says what an error class means, for when its message is
 // not shown.
@@ -47,7 +38,7 @@ func (u *UI) callError(class, msg string) string {
 	if msg == "" {
 		return ""
 	}
-	if u.opts.IncludeValues || ownWords[class] {
+	if u.opts.IncludeValues || daemon.ValueFreeClass(class) {
 		return u.redact(msg)
 	}
 	meaning := classMeaning[class]

@@ -451,7 +451,12 @@ func daemonRun(ctx context.Context, opts *Options) error {
 		Server:            flowrun.ServerCheck(cfg),
 		Redactor:          opts.Redactor,
 		MaxConcurrentRuns: dc.MaxConcurrentRuns,
-		Logger:            logger,
+		IncludeValues: func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.cfg.Audit.IncludeValues
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
