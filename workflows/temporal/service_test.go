@@ -24,10 +24,22 @@ type testService struct {
 	// cancelled gets a value for every slow call that saw its context
 	// end (MCP cancellation reached the server).
 	cancelled chan struct{}
+	// started gets a value as every slow call begins.
+	started chan struct{}
 }
 
 func newTestService(name string) *testService {
-	return &testService{name: name, calls: map[string]int{}, flaky: map[string]int{}, cancelled: make(chan struct{}, 64)}
+	return &testService{name: name, calls: map[string]int{}, flaky: map[string]int{}, cancelled: make(chan struct{}, 64), started: make(chan struct{}, 64)}
+}
+
+// sawStart waits for a slow call to have begun.
+func (ts *testService) sawStart(timeout time.Duration) bool {
+	select {
+	case <-ts.started:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // sawCancel waits for a slow call to have seen its cancellation.
@@ -108,6 +120,7 @@ func (ts *testService) server() *mcp.Server {
 	s.AddTool(&mcp.Tool{Name: "slow", InputSchema: objectSchema, Annotations: readOnly},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			ms, _ := args(req)["ms"].(float64)
+			ts.started <- struct{}{}
 			select {
 			case <-time.After(time.Duration(ms) * time.Millisecond):
 				return structured(map[string]any{"slept": ms}), nil

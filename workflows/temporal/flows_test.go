@@ -1,0 +1,178 @@
+package temporal_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
+	"github.com/mediatorhq/mediator/workflows/temporal"
+)
+
+const adderFlow = `version: 1
+name: adder
+inputs:
+  x: {type: number}
+  y: {type: number, default: 10}
+steps:
+  - id: add
+    call: {server: b, tool: add}
+    with: {a: "${ .inputs.x }", b: "${ .inputs.y }"}
+outputs:
+  sum: ${ .steps.add.result.sum }
+`
+
+// A flow whose uses steps run sub-flows from other files runs from the
+// files ReadFlowInput collected at submission (the workflow reads no
+// disk), and ends as the local run of the same files does.
+func TestSubFlowsTravelWithTheRun(t *testing.T) {
+	c := needServer(t)
+	dir := t.TempDir()
+	main := filepath.Join(dir, "main.flow.yaml")
+	for name, src := range map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+flows: [a -> b]
+steps:
+  - id: src
+    call: {server: a, tool: echo}
+    with: {v: 5}
+  - id: sync
+    uses: lib/adder.flow.yaml
+    with: {x: "${ .steps.src.result.v }"}
+  - id: each
+    for_each: ${ [1, 2] }
+    uses: lib/adder.flow.yaml
+    with: {x: "${ .item }", y: 100}
+outputs:
+  sum: ${ .steps.sync.result.sum }
+  sums: ${ [.steps.each.items[].result.sum] }
+`,
+		"lib/adder.flow.yaml": adderFlow,
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	in, probs, err := temporal.ReadFlowInput(ctx, main, flow.ValidateOptions{})
+	if err != nil || len(probs.Errors()) > 0 {
+		t.Fatalf("ReadFlowInput: %v %v", err, probs)
+	}
+	if len(in.Files) != 1 {
+		t.Fatalf("files submitted with the run: %d, want the one sub-flow", len(in.Files))
+	}
+	in.TrustedServers = []string{"a", "b"}
+
+	fl, probs, err := workflows.LoadForRun(ctx, main, flow.ValidateOptions{})
+	if err != nil || len(probs.Errors()) > 0 {
+		t.Fatalf("LoadForRun: %v %v", err, probs)
+	}
+	lw := newWorld(t, "a", "b")
+	res, err := workflows.Run(ctx, fl, workflows.RunOptions{Runtime: workflows.NewLocalRuntime(lw.caller()), RunID: "subflows",
+		TrustAnnotations: func(string) bool { return true }})
+	if res == nil {
+		t.Fatal(err)
+	}
+	local := toOutput(res)
+
+	r := newRig(t, c, newWorld(t, "a", "b"))
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "subflows", TaskQueue: r.prefix + "flows"}, temporal.WorkflowRunFlow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remote temporal.FlowOutput
+	if err := run.Get(ctx, &remote); err != nil {
+		t.Fatal(err)
+	}
+	if local.Status != workflows.RunSucceeded {
+		t.Fatalf("local run %s: %s", local.Status, local.Error)
+	}
+	if got, want := comparable(&remote), comparable(local); got != want {
+		t.Fatalf("temporal and local runs differ:\ntemporal %s\n   local %s", got, want)
+	}
+	r.replay(t, history(ctx, t, c, "subflows", run.GetRunID()))
+}
+
+// A flow that does not validate, or inputs that do not check, fail the
+// workflow as not started, naming the problem.
+func TestNotStarted(t *testing.T) {
+	c := needServer(t)
+	r := newRig(t, c, newWorld(t, "a"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for name, in := range map[string]temporal.FlowInput{
+		"bad-file": {Path: "bad.flow.yaml", Source: []byte("version: 1\nname: bad\nsteps:\n  - id: x\n    call: {server: a}\n")},
+		"bad-inputs": {Path: "in.flow.yaml", Source: []byte("version: 1\nname: in\ninputs:\n  n: {type: number}\nsteps:\n  - id: x\n    call: {server: a, tool: echo}\n"),
+			Inputs: map[string]any{"n": "not a number"}},
+	} {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "not-started-" + name, TaskQueue: r.prefix + "flows"}, temporal.WorkflowRunFlow, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = run.Get(ctx, nil)
+		if !temporal.IsNotStarted(err) {
+			t.Errorf("%s: %v, want a mediator.NotStarted failure", name, err)
+		}
+	}
+}
+
+// Cancelling the workflow cancels the run as an interrupt does a local
+// one: the call in flight is cancelled on its worker (the server sees MCP
+// cancellation), the run ends cancelled, and its finally steps still make
+// their calls.
+func TestCancelWorkflow(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a", "b")
+	r := newRig(t, c, w)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := `version: 1
+name: cancel
+flows: [a -> b]
+steps:
+  - id: work
+    call: {server: a, tool: slow}
+    with: {ms: 60000}
+finally:
+  - id: report
+    call: {server: b, tool: echo}
+    with: {status: ${ .run.status }}
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "cancel", TaskQueue: r.prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "cancel.flow.yaml", Source: []byte(src), TrustedServers: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.services["a"].sawStart(time.Minute) {
+		t.Fatal("the slow call never started")
+	}
+	if err := c.CancelWorkflow(ctx, "cancel", run.GetRunID()); err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != workflows.RunCancelled || out.Steps["work"] != workflows.StatusCancelled || out.ErrorClass != workflows.ClassCancelled {
+		t.Fatalf("run %s, steps %v, error %q (%s); want cancelled", out.Status, out.Steps, out.Error, out.ErrorClass)
+	}
+	if out.Finally == nil || out.Finally.Status != workflows.StatusSucceeded || w.services["b"].count("echo") != 1 {
+		t.Fatalf("finally %+v, echo calls %d; want the report made", out.Finally, w.services["b"].count("echo"))
+	}
+	if !w.services["a"].sawCancel(10 * time.Second) {
+		t.Error("server a never saw the call cancelled")
+	}
+	r.replay(t, history(ctx, t, c, "cancel", run.GetRunID()))
+}
