@@ -378,7 +378,7 @@ type rig struct {
 
 var rigs atomic.Int64
 
-func newRig(t *testing.T, c client.Client, w *world) *rig {
+func newRig(t testing.TB, c client.Client, w *world) *rig {
 	t.Helper()
 	prefix := fmt.Sprintf("%s-%d.", slug(t.Name()), rigs.Add(1))
 	r := &rig{c: c, prefix: prefix, flows: &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }}}
@@ -393,7 +393,7 @@ func newRig(t *testing.T, c client.Client, w *world) *rig {
 	return r
 }
 
-func start(t *testing.T, w worker.Worker) {
+func start(t testing.TB, w worker.Worker) {
 	t.Helper()
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

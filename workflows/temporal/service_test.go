@@ -143,7 +143,7 @@ type world struct {
 	sessions map[string]*mcp.ClientSession
 }
 
-func newWorld(t *testing.T, names ...string) *world {
+func newWorld(t testing.TB, names ...string) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
