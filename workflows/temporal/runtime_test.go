@@ -100,6 +100,22 @@ outputs:
 		calls:  map[string]int{"a.add": 6},
 	},
 	{
+		name: "a wide for_each: 120 items, 64 at a time",
+		flow: `
+steps:
+  - id: each
+    for_each: ${ [range(120)] }
+    max_concurrency: 64
+    call: {server: a, tool: add}
+    with: {a: ${ .item }, b: 1}
+outputs:
+  total: ${ [.steps.each.items[].result.sum] | add }
+  counts: ${ .steps.each.counts }
+`,
+		status: workflows.RunSucceeded,
+		calls:  map[string]int{"a.add": 120},
+	},
+	{
 		name: "dependent steps across two servers",
 		flow: `
 flows: [b -> a]
