@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/mediatorhq/mediator/connectors"
@@ -108,13 +109,19 @@ func failureResult(err error) *mcp.CallToolResult {
 // returned (as far as the interpreter can tell), nil staying nil. A
 // start-to-close timeout is the step's timeout (wrapping
 // workflows.ErrAttemptTimeout) when the step set one, else the server's
-// (class timeout), as the local runtime reports them.
+// (class timeout), as the local runtime reports them. A heartbeat timeout
+// is a worker lost mid-call: the call may or may not have happened, as
+// with a connection lost (class transport), and the flow's retry rule
+// says whether it is sent again.
 func decodeFailure(err error, stepTimeout time.Duration) error {
 	if err == nil {
 		return nil
 	}
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
+		if te.TimeoutType() != enumspb.TIMEOUT_TYPE_START_TO_CLOSE {
+			return &workflows.CallError{Class: workflows.ClassTransport, Err: fmt.Errorf("the worker making the call was lost: %w", err)}
+		}
 		cause := fmt.Errorf("the call did not finish within %s: %w", stepTimeout, context.DeadlineExceeded)
 		if stepTimeout > 0 {
 			return &remoteError{msg: cause.Error(), wraps: []error{cause, workflows.ErrAttemptTimeout}}

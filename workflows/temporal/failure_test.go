@@ -100,8 +100,8 @@ func TestFailureRoundTrip(t *testing.T) {
 }
 
 // A start-to-close timeout is the step's timeout when the step set one,
-// else the server's; an error that is not a call's failure is a
-// transport failure.
+// else the server's; a heartbeat timeout (a worker lost mid-call) and an
+// error that is not a call's failure are transport failures.
 func TestDecodeOtherFailures(t *testing.T) {
 	timeout := overTheWire(temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil))
 	if err := decodeFailure(timeout, time.Second); !errors.Is(err, workflows.ErrAttemptTimeout) {
@@ -110,6 +110,10 @@ func TestDecodeOtherFailures(t *testing.T) {
 	var ce *workflows.CallError
 	if err := decodeFailure(timeout, 0); !errors.As(err, &ce) || ce.Class != workflows.ClassTimeout || errors.Is(err, workflows.ErrAttemptTimeout) {
 		t.Errorf("without one: %v, want class timeout", err)
+	}
+	lost := overTheWire(temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil))
+	if err := decodeFailure(lost, time.Second); !errors.As(err, &ce) || ce.Class != workflows.ClassTransport || errors.Is(err, workflows.ErrAttemptTimeout) {
+		t.Errorf("a heartbeat timeout: %v, want class transport", err)
 	}
 	other := overTheWire(temporal.NewApplicationError("worker panicked", "PanicError"))
 	if err := decodeFailure(other, 0); !errors.As(err, &ce) || ce.Class != workflows.ClassTransport {

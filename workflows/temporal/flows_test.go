@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -175,4 +176,60 @@ finally:
 		t.Error("server a never saw the call cancelled")
 	}
 	r.replay(t, history(ctx, t, c, "cancel", run.GetRunID()))
+}
+
+// A worker stopped mid-call cancels its call, which fails as a transport
+// failure: a read-only call whose retry rule covers transport is sent
+// again, to the worker that took over the queue, and the run succeeds. (A
+// worker killed outright never reports; Temporal then fails the attempt
+// at its heartbeat timeout, which decodes to the same class:
+// TestDecodeOtherFailures. Killing a worker process is still to be
+// tested.)
+func TestWorkerStoppedMidCall(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a")
+	r := newRig(t, c, newWorld(t, "b")) // the flow worker, and b's
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	first := worker.New(c, r.flows.Queue("a"), worker.Options{})
+	(&temporal.Activities{Caller: w.caller("a")}).Register(first)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	src := `version: 1
+name: lost
+steps:
+  - id: s
+    call: {server: a, tool: slow}
+    with: {ms: 1500}
+    retry: {max_attempts: 2, initial_interval: 1ms, on: [transport]}
+outputs:
+  attempts: ${ .steps.s.attempts }
+  slept: ${ .steps.s.result.slept }
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "lost", TaskQueue: r.prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "lost.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.services["a"].sawStart(time.Minute) {
+		t.Fatal("the call never started")
+	}
+	first.Stop()
+	second := worker.New(c, r.flows.Queue("a"), worker.Options{})
+	(&temporal.Activities{Caller: w.caller("a")}).Register(second)
+	start(t, second)
+
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != workflows.RunSucceeded || out.Outputs["attempts"] != float64(2) {
+		t.Fatalf("run %s, outputs %v, error %s; want succeeded on the second attempt", out.Status, out.Outputs, out.Error)
+	}
+	if n := w.services["a"].count("slow"); n != 2 {
+		t.Errorf("slow called %d times, want 2", n)
+	}
+	r.replay(t, history(ctx, t, c, "lost", run.GetRunID()))
 }

@@ -98,10 +98,11 @@ func ReadFlowInput(ctx context.Context, path string, opts flow.ValidateOptions) 
 // Flows is the workflow that runs a flow file with the interpreter; its
 // fields are the flow worker's configuration.
 type Flows struct {
-	// Queue and Decides are the Runtime's (Runtime.Queue,
-	// Runtime.Decides).
-	Queue   func(server string) string
-	Decides bool
+	// Queue, Decides and HeartbeatTimeout are the Runtime's
+	// (Runtime.Queue, Runtime.Decides, Runtime.HeartbeatTimeout).
+	Queue            func(server string) string
+	Decides          bool
+	HeartbeatTimeout time.Duration
 }
 
 // Register registers Run as WorkflowRunFlow.
@@ -146,7 +147,7 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		cancel()
 	})
 
-	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
+	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
 	res, err := workflows.Run(WithWorkflowContext(runCtx, root), fl, workflows.RunOptions{
 		Runtime:          rt,
 		Inputs:           in.Inputs,
