@@ -2,6 +2,8 @@ package temporal
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -27,6 +29,33 @@ const (
 // inputs or outputs.
 type Activities struct {
 	Caller workflows.ToolCaller
+	// MaxPayloadBytes bounds the JSON of a result an activity returns;
+	// zero uses DefaultMaxPayloadBytes. A larger result fails the attempt
+	// with class protocol (asked again, the server would answer the
+	// same) instead of failing to reach history.
+	MaxPayloadBytes int
+}
+
+// DefaultMaxPayloadBytes is Temporal's default limit on one payload
+// (the server's limit.blobSize.error, 2 MiB) less room for the payload's
+// metadata.
+const DefaultMaxPayloadBytes = 2<<20 - 4<<10
+
+// fits returns an error when v's JSON is over the payload limit.
+func (a *Activities) fits(what string, v any) error {
+	limit := a.MaxPayloadBytes
+	if limit <= 0 {
+		limit = DefaultMaxPayloadBytes
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &workflows.CallError{Class: workflows.ClassProtocol, Err: fmt.Errorf("%s does not encode as JSON: %w", what, err)}
+	}
+	if len(b) > limit {
+		return &workflows.CallError{Class: workflows.ClassProtocol,
+			Err: fmt.Errorf("%s is %d bytes of JSON, over the %d bytes a Temporal payload may carry", what, len(b), limit)}
+	}
+	return nil
 }
 
 // Register registers the activities under their names (Activity*).
@@ -81,7 +110,13 @@ func (a *Activities) CallTool(ctx context.Context, in CallInput) (*mcp.CallToolR
 	defer stop()
 	res, err := workflows.NewLocalRuntime(a.Caller).CallTool(ctx, in.request())
 	if err != nil {
+		if res != nil && a.fits("", res) != nil {
+			res = nil // the error alone, then
+		}
 		return nil, encodeFailure(err, res)
+	}
+	if err := a.fits(fmt.Sprintf("the result of %s.%s", in.Server, in.Tool), res); err != nil {
+		return nil, encodeFailure(err, nil)
 	}
 	return res, nil
 }
@@ -89,6 +124,9 @@ func (a *Activities) CallTool(ctx context.Context, in CallInput) (*mcp.CallToolR
 // Tool describes one tool of a server.
 func (a *Activities) Tool(ctx context.Context, in ToolInput) (*mcp.Tool, error) {
 	t, err := a.Caller.Tool(ctx, in.Server, in.Tool)
+	if err == nil {
+		err = a.fits(fmt.Sprintf("the definition of %s.%s", in.Server, in.Tool), t)
+	}
 	if err != nil {
 		return nil, encodeFailure(err, nil)
 	}
@@ -100,6 +138,9 @@ func (a *Activities) ReadResource(ctx context.Context, in ReadInput) (*mcp.ReadR
 	ctx, stop := heartbeat(ctx)
 	defer stop()
 	res, err := workflows.NewLocalRuntime(a.Caller).ReadResource(ctx, in)
+	if err == nil {
+		err = a.fits(fmt.Sprintf("resource %s of %s", in.URI, in.Server), res)
+	}
 	if err != nil {
 		return nil, encodeFailure(err, nil)
 	}

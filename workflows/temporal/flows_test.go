@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,4 +233,44 @@ outputs:
 		t.Errorf("slow called %d times, want 2", n)
 	}
 	r.replay(t, history(ctx, t, c, "lost", run.GetRunID()))
+}
+
+// A result too large for a Temporal payload fails its attempt with class
+// protocol, naming the size and the limit, instead of never reaching the
+// workflow; a result within it arrives whole.
+func TestResultOverPayloadLimit(t *testing.T) {
+	c := needServer(t)
+	r := newRig(t, c, newWorld(t, "a"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := `version: 1
+name: big
+steps:
+  - id: small
+    call: {server: a, tool: big}
+    with: {bytes: 1000000}
+  - id: huge
+    call: {server: a, tool: big}
+    with: {bytes: 3000000}
+    on_error: continue
+outputs:
+  small: ${ .steps.small.text | length }
+  huge: ${ .steps.huge.status }
+  class: ${ .steps.huge.error.class }
+  message: ${ .steps.huge.error.message }
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "big", TaskQueue: r.prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "big.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := out.Outputs["message"].(string)
+	if out.Outputs["small"] != float64(1000000) || out.Outputs["huge"] != workflows.StatusFailed || out.Outputs["class"] != workflows.ClassProtocol ||
+		!strings.Contains(msg, "the result of a.big is 3000") || !strings.Contains(msg, "Temporal payload") {
+		t.Fatalf("outputs %v", out.Outputs)
+	}
 }

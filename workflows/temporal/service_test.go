@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,11 @@ func (ts *testService) server() *mcp.Server {
 			x, _ := a["a"].(float64)
 			y, _ := a["b"].(float64)
 			return structured(map[string]any{"sum": x + y}), nil
+		})
+	s.AddTool(&mcp.Tool{Name: "big", InputSchema: objectSchema, Annotations: readOnly},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			n, _ := args(req)["bytes"].(float64)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.Repeat("x", int(n))}}}, nil
 		})
 	s.AddTool(&mcp.Tool{Name: "fail", InputSchema: objectSchema, Annotations: readOnly},
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
