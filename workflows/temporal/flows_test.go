@@ -274,3 +274,30 @@ outputs:
 		t.Fatalf("outputs %v", out.Outputs)
 	}
 }
+
+// A queue with a worker polling it is found; one without is reported.
+func TestQueuesWithoutWorker(t *testing.T) {
+	c := needServer(t)
+	r := newRig(t, c, newWorld(t, "a"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served, unserved := r.flows.Queue("a"), r.flows.Queue("nobody")
+	// A worker lists as a poller once its first poll reached the server,
+	// which start does not wait for.
+	for {
+		missing, err := temporal.QueuesWithoutWorker(ctx, c, served, unserved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(missing) == 1 && missing[0] == unserved {
+			return
+		}
+		if ctx.Err() != nil || len(missing) != 2 {
+			t.Fatalf("queues without a worker: %v, want only %s", missing, unserved)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
