@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,5 +300,61 @@ func TestQueuesWithoutWorker(t *testing.T) {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// A run's progress is queryable while it runs and after it ended, in the
+// order the interpreter reported it, with the workflow's clock.
+func TestQueryEvents(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a")
+	r := newRig(t, c, w)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := `version: 1
+name: events
+steps:
+  - id: first
+    call: {server: a, tool: echo}
+    with: {v: 1}
+  - id: wait
+    needs: [first]
+    call: {server: a, tool: slow}
+    with: {ms: 500}
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "events", TaskQueue: r.prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "events.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := func() []temporal.EventView {
+		t.Helper()
+		v, err := c.QueryWorkflow(ctx, "events", run.GetRunID(), temporal.QueryEvents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []temporal.EventView
+		if err := v.Get(&evs); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	if !w.services["a"].sawStart(time.Minute) {
+		t.Fatal("the slow call never started")
+	}
+	var mid []string
+	for _, ev := range query() {
+		mid = append(mid, string(ev.Kind)+" "+ev.Path+" "+ev.Status)
+	}
+	if !slices.Contains(mid, "step-finished first succeeded") || !slices.Contains(mid, "step-started wait ") || slices.Contains(mid, "run-finished  succeeded") {
+		t.Errorf("events while wait runs: %q", mid)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs := query()
+	last := evs[len(evs)-1]
+	if last.Kind != workflows.EventRunFinished || last.Status != workflows.RunSucceeded || last.Time.IsZero() || last.Time.Before(evs[0].Time) {
+		t.Errorf("last event %+v, first at %s", last, evs[0].Time)
 	}
 }

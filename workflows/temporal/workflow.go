@@ -147,6 +147,11 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		cancel()
 	})
 
+	var events []EventView
+	if err := workflow.SetQueryHandler(ctx, QueryEvents, func() ([]EventView, error) { return slices.Clone(events), nil }); err != nil {
+		return nil, err
+	}
+
 	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
 	res, err := workflows.Run(WithWorkflowContext(runCtx, root), fl, workflows.RunOptions{
 		Runtime:          rt,
@@ -155,6 +160,7 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		TrustAnnotations: trusted(in.TrustedServers),
 		RunID:            workflow.GetInfo(ctx).WorkflowExecution.ID,
 		FlowPath:         in.Path,
+		Progress:         func(ev workflows.Event) { events = append(events, eventView(ev)) },
 	})
 	if res == nil {
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s did not start: %v", in.Path, err), notStartedType,
@@ -189,4 +195,35 @@ func errorFields(err error) (msg, class string) {
 func IsNotStarted(err error) bool {
 	var ae *temporal.ApplicationError
 	return errors.As(err, &ae) && ae.Type() == notStartedType
+}
+
+// QueryEvents is the query that returns a run's progress so far
+// ([]EventView), in the order the interpreter reported it: what a local
+// run gives RunOptions.Progress, for a client to follow a run.
+const QueryEvents = "mediator.events"
+
+// EventView is a workflows.Event as a query returns it.
+type EventView struct {
+	Kind workflows.EventKind `json:"kind"`
+	Time time.Time           `json:"time"`
+	// Path is the runtime path ("remind[3]") and StepPath the static one.
+	Path     string `json:"path,omitempty"`
+	StepPath string `json:"step_path,omitempty"`
+	Status   string `json:"status,omitempty"`
+	// Total is a for_each step's number of items, Attempt the attempt
+	// that failed (retrying) or the last one, Delay the wait before the
+	// next.
+	Total   int           `json:"total,omitempty"`
+	Attempt int           `json:"attempt,omitempty"`
+	Delay   time.Duration `json:"delay,omitempty"`
+	// Error and ErrorClass are the event's error and its class.
+	Error      string `json:"error,omitempty"`
+	ErrorClass string `json:"error_class,omitempty"`
+}
+
+func eventView(ev workflows.Event) EventView {
+	v := EventView{Kind: ev.Kind, Time: ev.Time, Path: ev.Path, StepPath: ev.StepPath, Status: ev.Status,
+		Total: ev.Total, Attempt: ev.Attempt, Delay: ev.Delay}
+	v.Error, v.ErrorClass = errorFields(ev.Err)
+	return v
 }
