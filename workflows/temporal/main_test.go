@@ -20,8 +20,9 @@ import (
 // the binary scripts/temporal-testserver.sh builds, started once in
 // TestMain. serverErr says why there is none.
 var (
-	testClient client.Client
-	serverErr  error
+	testClient    client.Client
+	testNamespace string
+	serverErr     error
 )
 
 // TestMain starts the test server named by MEDIATOR_TEMPORAL_TESTSERVER
@@ -90,7 +91,7 @@ func startTestServer() (stop func(), err error) {
 		stop()
 		return nil, fmt.Errorf("dial the Temporal test server at %s: %w", a.HostPort, err)
 	}
-	testClient = c
+	testClient, testNamespace = c, a.Namespace
 	return stop, nil
 }
 

@@ -390,6 +390,9 @@ type rig struct {
 	c      client.Client
 	flows  *temporal.Flows
 	prefix string
+	// replayer are the options of the replayer of c's histories (its
+	// converters).
+	replayer worker.WorkflowReplayerOptions
 }
 
 var rigs atomic.Int64
@@ -453,7 +456,10 @@ func history(ctx context.Context, t *testing.T, c client.Client, id, runID strin
 // nondeterminism between the run and its replay.
 func (r *rig) replay(t *testing.T, h *historypb.History) {
 	t.Helper()
-	rp := worker.NewWorkflowReplayer()
+	rp, err := worker.NewWorkflowReplayerWithOptions(r.replayer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.flows.Register(rp)
 	if err := rp.ReplayWorkflowHistory(quietLogger(), h); err != nil {
 		t.Errorf("replay of %d events: %v", len(h.Events), err)
