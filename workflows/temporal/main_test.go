@@ -22,6 +22,7 @@ import (
 var (
 	testClient    client.Client
 	testNamespace string
+	testHostPort  string
 	serverErr     error
 )
 
@@ -29,6 +30,9 @@ var (
 // (the Makefile's test target sets it) and dials it. Without it the tests
 // skip, or fail under CI=true.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(workerProcessEnv); spec != "" {
+		os.Exit(workerProcess(spec))
+	}
 	stop, err := startTestServer()
 	serverErr = err
 	code := m.Run()
@@ -91,7 +95,7 @@ func startTestServer() (stop func(), err error) {
 		stop()
 		return nil, fmt.Errorf("dial the Temporal test server at %s: %w", a.HostPort, err)
 	}
-	testClient, testNamespace = c, a.Namespace
+	testClient, testNamespace, testHostPort = c, a.Namespace, a.HostPort
 	return stop, nil
 }
 

@@ -1,0 +1,148 @@
+package temporal_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/temporal"
+)
+
+// workerProcessEnv, when set ("HOST:PORT|NAMESPACE|QUEUE|SERVER"), makes
+// the test binary a server's activity worker in a process of its own
+// (workerProcess), which a test can kill.
+const workerProcessEnv = "MEDIATOR_TEMPORAL_TEST_WORKER"
+
+// workerProcess runs an activity worker for one test service on a queue,
+// printing "ready" once it polls and "started" as each slow call begins,
+// until it is killed.
+func workerProcess(spec string) int {
+	parts := strings.Split(spec, "|")
+	if len(parts) != 4 {
+		fmt.Fprintf(os.Stderr, "%s: want HOST:PORT|NAMESPACE|QUEUE|SERVER, got %q\n", workerProcessEnv, spec)
+		return 2
+	}
+	ctx := context.Background()
+	c, err := client.Dial(client.Options{HostPort: parts[0], Namespace: parts[1], Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ts := newTestService(parts[3])
+	st, ct := mcp.NewInMemoryTransports()
+	if _, err := ts.server().Connect(ctx, st, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w := worker.New(c, parts[2], worker.Options{})
+	(&temporal.Activities{Caller: &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{parts[3]: cs}}}).Register(w)
+	if err := w.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("ready")
+	for range ts.started {
+		fmt.Println("started")
+	}
+	return 0
+}
+
+// A worker process killed mid-call never reports; Temporal fails the
+// attempt at its heartbeat timeout, which is a transport failure, so a
+// read-only call whose retry rule covers transport is sent again, to the
+// worker that took over the queue, and the run succeeds.
+func TestWorkerKilledMidCall(t *testing.T) {
+	c := needServer(t)
+	prefix := fmt.Sprintf("%s-%d.", slug(t.Name()), rigs.Add(1))
+	flows := &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }, HeartbeatTimeout: 2 * time.Second}
+	fw := worker.New(c, prefix+"flows", worker.Options{})
+	flows.Register(fw)
+	start(t, fw)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{testHostPort, testNamespace, flows.Queue("a"), "a"}, "|"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	next := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("worker process said %q (%v), want %q", lines.Text(), lines.Err(), want)
+		}
+	}
+	next("ready")
+
+	src := `version: 1
+name: killed
+steps:
+  - id: s
+    call: {server: a, tool: slow}
+    with: {ms: 2000}
+    retry: {max_attempts: 2, initial_interval: 1ms, on: [transport]}
+outputs:
+  attempts: ${ .steps.s.attempts }
+  slept: ${ .steps.s.result.slept }
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "killed", TaskQueue: prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "killed.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next("started")
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	w := newWorld(t, "a")
+	aw := worker.New(c, flows.Queue("a"), worker.Options{})
+	(&temporal.Activities{Caller: w.caller("a")}).Register(aw)
+	start(t, aw)
+
+	var res temporal.FlowOutput
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workflows.RunSucceeded || res.Outputs["attempts"] != float64(2) {
+		t.Fatalf("run %s, outputs %v, error %s; want succeeded on the second attempt", res.Status, res.Outputs, res.Error)
+	}
+	if n := w.services["a"].count("slow"); n != 1 {
+		t.Errorf("the new worker's server got %d calls, want 1", n)
+	}
+	h := history(ctx, t, c, "killed", run.GetRunID())
+	timedOut := false
+	for _, ev := range h.Events {
+		if ev.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT {
+			timedOut = true
+		}
+	}
+	if !timedOut {
+		t.Error("no attempt timed out in the history: the killed worker's attempt ended some other way")
+	}
+	(&rig{c: c, flows: flows, prefix: prefix}).replay(t, h)
+}
