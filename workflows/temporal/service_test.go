@@ -27,10 +27,14 @@ type testService struct {
 	cancelled chan struct{}
 	// started gets a value as every slow call begins.
 	started chan struct{}
+	// effects counts what create_slow and charge_slow did (events
+	// created, charges made); events maps an idempotency key to its event.
+	effects int
+	events  map[string]string
 }
 
 func newTestService(name string) *testService {
-	return &testService{name: name, calls: map[string]int{}, flaky: map[string]int{}, cancelled: make(chan struct{}, 64), started: make(chan struct{}, 64)}
+	return &testService{name: name, calls: map[string]int{}, flaky: map[string]int{}, cancelled: make(chan struct{}, 64), started: make(chan struct{}, 64), events: map[string]string{}}
 }
 
 // sawStart waits for a slow call to have begun.
@@ -51,6 +55,13 @@ func (ts *testService) sawCancel(timeout time.Duration) bool {
 	case <-time.After(timeout):
 		return false
 	}
+}
+
+// acted is how many effects create_slow and charge_slow had.
+func (ts *testService) acted() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.effects
 }
 
 func (ts *testService) count(tool string) int {
@@ -134,6 +145,47 @@ func (ts *testService) server() *mcp.Server {
 				ts.cancelled <- struct{}{}
 				return nil, ctx.Err()
 			}
+		})
+	// create_slow has effects and no annotations; it honours an
+	// idempotency key (a repeated key answers the first call's event),
+	// then takes ms to answer. charge_slow acts on every call.
+	wait := func(ctx context.Context, ms float64) error {
+		ts.started <- struct{}{}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.AddTool(&mcp.Tool{Name: "create_slow", InputSchema: objectSchema},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ms, _ := args(req)["ms"].(float64)
+			key, _ := req.Params.Meta[workflows.MetaIdempotencyKey].(string)
+			ts.mu.Lock()
+			if id, ok := ts.events[key]; ok && key != "" {
+				ts.mu.Unlock()
+				return structured(map[string]any{"id": id, "replayed": true}), nil
+			}
+			ts.effects++
+			id := fmt.Sprintf("ev-%d", ts.effects)
+			ts.events[key] = id
+			ts.mu.Unlock()
+			if err := wait(ctx, ms); err != nil {
+				return nil, err
+			}
+			return structured(map[string]any{"id": id, "replayed": false}), nil
+		})
+	s.AddTool(&mcp.Tool{Name: "charge_slow", InputSchema: objectSchema},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			ms, _ := args(req)["ms"].(float64)
+			ts.mu.Lock()
+			ts.effects++
+			ts.mu.Unlock()
+			if err := wait(ctx, ms); err != nil {
+				return nil, err
+			}
+			return structured(map[string]any{"charged": true}), nil
 		})
 	s.AddResource(&mcp.Resource{URI: "test://" + ts.name + "/note", Name: "note", MIMEType: "application/json"},
 		func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
