@@ -271,3 +271,65 @@ outputs:
 		})
 	}
 }
+
+// The flow worker stopped mid-run: a fresh one, with no state of the
+// first, replays the history and finishes the run without repeating a
+// completed call.
+func TestFlowWorkerReplaced(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a")
+	prefix := fmt.Sprintf("%s-%d.", slug(t.Name()), rigs.Add(1))
+	queue := func(s string) string { return prefix + temporal.QueueFor(s) }
+	aw := worker.New(c, queue("a"), worker.Options{})
+	(&temporal.Activities{Caller: w.caller("a")}).Register(aw)
+	start(t, aw)
+	first := worker.New(c, prefix+"flows", worker.Options{})
+	(&temporal.Flows{Queue: queue}).Register(first)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := `version: 1
+name: replaced
+steps:
+  - id: one
+    call: {server: a, tool: echo}
+    with: {v: 1}
+  - id: two
+    needs: [one]
+    call: {server: a, tool: slow}
+    with: {ms: 1000}
+  - id: three
+    needs: [two]
+    call: {server: a, tool: echo}
+    with: {v: ${ .steps.two.result.slept }}
+outputs:
+  three: ${ .steps.three.result.v }
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "replaced", TaskQueue: prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "replaced.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.services["a"].sawStart(time.Minute) {
+		t.Fatal("step two never started")
+	}
+	first.Stop()
+	second := worker.New(c, prefix+"flows", worker.Options{})
+	flows := &temporal.Flows{Queue: queue}
+	flows.Register(second)
+	start(t, second)
+
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != workflows.RunSucceeded || out.Outputs["three"] != float64(1000) {
+		t.Fatalf("run %s, outputs %v: %s", out.Status, out.Outputs, out.Error)
+	}
+	if e, s := w.services["a"].count("echo"), w.services["a"].count("slow"); e != 2 || s != 1 {
+		t.Errorf("echo called %d times, slow %d; want 2 and 1", e, s)
+	}
+	(&rig{c: c, flows: flows, prefix: prefix}).replay(t, history(ctx, t, c, "replaced", run.GetRunID()))
+}
