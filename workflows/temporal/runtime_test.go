@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/mediatorhq/mediator/workflows"
@@ -321,8 +322,36 @@ func TestScenariosMatchLocal(t *testing.T) {
 					t.Errorf("temporal: server %s saw no call cancelled", s)
 				}
 			}
+			r.queuesHeld(t, hist)
 			r.replay(t, hist)
 		})
+	}
+}
+
+// queuesHeld checks, in h, that every activity was scheduled on the queue
+// of the server its input names, so it ran on that server's worker (the
+// only one holding its session), and never on the flow worker's queue.
+func (r *rig) queuesHeld(t *testing.T, h *historypb.History) {
+	t.Helper()
+	n := 0
+	for _, ev := range h.Events {
+		a := ev.GetActivityTaskScheduledEventAttributes()
+		if a == nil {
+			continue
+		}
+		n++
+		var in struct {
+			Server string `json:"server"`
+		}
+		if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in); err != nil || in.Server == "" {
+			t.Fatalf("activity %s: input names no server (%v)", a.GetActivityType().GetName(), err)
+		}
+		if got, want := a.GetTaskQueue().GetName(), r.flows.Queue(in.Server); got != want {
+			t.Errorf("activity %s for server %s scheduled on %s, want %s", a.GetActivityType().GetName(), in.Server, got, want)
+		}
+	}
+	if n == 0 {
+		t.Error("no activity in the history")
 	}
 }
 
