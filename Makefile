@@ -1,5 +1,6 @@
 # The one test command (README Quick start, .ci/run): format check, vet, staticcheck,
-# the real npm servers the tests talk to, every test with the race detector,
+# the real npm servers the tests talk to, the Temporal test server, every test
+# with the race detector,
 # then the official MCP conformance suite against cmd/conformance-client and,
 # as a server, against `mediator serve`.
 GO ?= go
@@ -9,8 +10,11 @@ GO ?= go
 # Modules of their own: test-only dependency graphs kept out of go.mod.
 SUBMODULES := connectors/oauth/interop
 
+# The Temporal runtime's tests start a real Temporal test server: built once
+# into the user's cache (minutes the first time, seconds after), its path
+# passed on in MEDIATOR_TEMPORAL_TESTSERVER.
 test: check tools
-	$(GO) test -race -count=1 ./...
+	ts=$$(bash scripts/temporal-testserver.sh) && MEDIATOR_TEMPORAL_TESTSERVER=$$ts $(GO) test -race -count=1 ./...
 	for m in $(SUBMODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	$(MAKE) conformance
 	$(MAKE) conformance-server
