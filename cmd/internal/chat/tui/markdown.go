@@ -70,23 +70,11 @@ func (r *mdRender) block(n gast.Node, width int) string {
 	case *gast.List:
 		return r.list(n, width)
 	case *gast.FencedCodeBlock, *gast.CodeBlock:
-		var b strings.Builder
-		lines := n.Lines()
-		for i := 0; i < lines.Len(); i++ {
-			seg := lines.At(i)
-			b.Write(seg.Value(r.src))
-		}
-		code := strings.TrimRight(b.String(), "\n")
+		code := strings.TrimRight(r.text(n.Lines()), "\n")
 		code = ansi.Hardwrap(strings.ReplaceAll(code, "\t", "    "), max(width-2, 1), true)
 		return prefixLines("  ", r.st.note.Render(code))
 	case *gast.HTMLBlock:
-		var b strings.Builder
-		lines := n.Lines()
-		for i := 0; i < lines.Len(); i++ {
-			seg := lines.At(i)
-			b.Write(seg.Value(r.src))
-		}
-		return wrap(strings.TrimRight(b.String(), "\n"), width)
+		return wrap(strings.TrimRight(r.text(n.Lines()), "\n"), width)
 	case *east.Table:
 		return r.table(n, width)
 	default:
@@ -240,15 +228,20 @@ func (r *mdRender) inline(n gast.Node) string {
 	case *gast.Image:
 		return r.linked("[image: "+r.inlines(n)+"]", string(n.Destination))
 	case *gast.RawHTML:
-		var b strings.Builder
-		for i := 0; i < n.Segments.Len(); i++ {
-			seg := n.Segments.At(i)
-			b.Write(seg.Value(r.src))
-		}
-		return b.String()
+		return r.text(n.Segments)
 	default:
 		return r.inlines(n)
 	}
+}
+
+// text is the source text of segs, as written.
+func (r *mdRender) text(segs *text.Segments) string {
+	var b strings.Builder
+	for i := 0; i < segs.Len(); i++ {
+		seg := segs.At(i)
+		b.Write(seg.Value(r.src))
+	}
+	return b.String()
 }
 
 // linked is a link's text with its address after it, unless they are the
