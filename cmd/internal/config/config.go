@@ -39,6 +39,42 @@ type Config struct {
 	Serve Serve
 	// Daemon is what `mediator daemon` serves and runs.
 	Daemon Daemon
+	// Engine runs flows: EngineLocal (the default: this process) or
+	// EngineTemporal (a Temporal cluster; see docs/scale.md).
+	Engine string
+	// Temporal is how to reach the cluster of engine: temporal.
+	Temporal Temporal
+	// Domains map credential domains to their servers (domains:); a
+	// server in none is a domain of its own.
+	Domains map[string][]string
+}
+
+// Engines: the engine values.
+const (
+	EngineLocal    = "local"
+	EngineTemporal = "temporal"
+)
+
+// Temporal is the temporal block: the cluster flows run on under
+// engine: temporal.
+type Temporal struct {
+	HostPort  string
+	Namespace string
+	TLS       TemporalTLS
+	// CodecKeySecret names the keyring item (of the pseudo-server
+	// "temporal") holding the payload codec's 32-byte key, hex or base64;
+	// empty leaves history unencrypted.
+	CodecKeySecret string
+}
+
+// TemporalTLS is temporal.tls: files, never inline keys.
+type TemporalTLS struct {
+	// CA verifies the frontend's certificate (empty: the system roots);
+	// Cert and Key are a client certificate for mTLS; ServerName
+	// overrides the name checked.
+	CA, Cert, Key, ServerName string
+	// Enabled is set when the block is present.
+	Enabled bool
 }
 
 // Credentials selects the keyring backend.
