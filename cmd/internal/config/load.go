@@ -65,12 +65,12 @@ type rawFile struct {
 		Path          string `mapstructure:"path"`
 		IncludeValues bool   `mapstructure:"include_values"`
 	} `mapstructure:"audit"`
-	StateDir  string       `mapstructure:"state_dir"`
-	Policy    rawPolicy    `mapstructure:"policy"`
-	LLM       rawLLM       `mapstructure:"llm"`
-	Approvals rawApprovals `mapstructure:"approvals"`
-	Serve     rawServe     `mapstructure:"serve"`
-	Daemon    rawDaemon    `mapstructure:"daemon"`
+	StateDir  string              `mapstructure:"state_dir"`
+	Policy    rawPolicy           `mapstructure:"policy"`
+	LLM       rawLLM              `mapstructure:"llm"`
+	Approvals rawApprovals        `mapstructure:"approvals"`
+	Serve     rawServe            `mapstructure:"serve"`
+	Daemon    rawDaemon           `mapstructure:"daemon"`
 	Engine    string              `mapstructure:"engine"`
 	Temporal  rawTemporal         `mapstructure:"temporal"`
 	Domains   map[string][]string `mapstructure:"domains"`
