@@ -6,10 +6,16 @@
 package temporalcli
 
 import (
+	"github.com/spf13/cobra"
+
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 )
 
 // Hooks returns the Factory's Temporal hooks.
 func Hooks() *cmdutil.Temporal {
-	return &cmdutil.Temporal{}
+	return &cmdutil.Temporal{
+		Commands: []func(f *cmdutil.Factory) *cobra.Command{
+			newCmdWorker,
+		},
+	}
 }
