@@ -480,8 +480,8 @@ func downURL(t *testing.T) string {
 }
 
 // Interrupting a domain worker cancels its calls in flight: the server's
-// handler sees its request end (notifications/cancelled), and the worker
-// exits as interrupted.
+// handler sees its request end (notifications/cancelled), the attempt is
+// reported failed, and the worker exits as interrupted.
 func TestInterruptCancelsCallsInFlight(t *testing.T) {
 	srv := temporaltest.Need(t, testServer, testServerErr)
 	stripe := startMCP(t, "stripe", stripeKey)
@@ -516,9 +516,7 @@ func TestInterruptCancelsCallsInFlight(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the call never reached the server")
 	}
-	t0 := time.Now()
 	r := dw.stop(t)
-	t.Logf("stopped in %v:\n%s", time.Since(t0), r.stderr)
 	if r.code != cmdutil.ExitInterrupted {
 		t.Errorf("the interrupted worker exited %d:\n%s", r.code, r.stderr)
 	}
@@ -527,4 +525,20 @@ func TestInterruptCancelsCallsInFlight(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the call in flight was not cancelled on the server when its worker was interrupted")
 	}
+	// The stopping worker answered for the attempt: it failed, rather
+	// than waiting out its heartbeat timeout.
+	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			return
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+			t.Fatal("the interrupted call's attempt timed out instead of failing when its worker stopped")
+		}
+	}
+	t.Fatal("the history has no failed attempt")
 }
