@@ -53,6 +53,7 @@ func NewCmdTemporalOnly(name string) *cobra.Command {
 	return &cobra.Command{
 		Use:                name,
 		Short:              "Runs " + TemporalBinary + " " + name,
+		Long:               "mediator " + name + " is " + TemporalBinary + " " + name + ", which mediator runs in its place; `mediator " + name + " --help` shows its help.",
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(*cobra.Command, []string) error {

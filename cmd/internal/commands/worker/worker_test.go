@@ -459,6 +459,12 @@ func TestWorkerRefusals(t *testing.T) {
 		})
 	}
 
+	// A namespace the cluster does not have.
+	nons := newNode(t, "no-namespace", passPayments, strings.Replace(body(srv.HostPort), "namespace: "+srv.Namespace, "namespace: nope", 1))
+	if r := nons.run(ctx, "", "worker", "--flows"); r.code != cmdutil.ExitConnect || !strings.Contains(r.stderr, `starting the worker on task queue mediator.flows (namespace "nope" of `+srv.HostPort+`)`) {
+		t.Errorf("worker --flows in namespace nope: exit %d:\n%s", r.code, r.stderr)
+	}
+
 	// A cluster nothing listens on: the worker says where it looked.
 	addr := strings.TrimSuffix(strings.TrimPrefix(downURL(t), "http://"), "/mcp")
 	down := newNode(t, "down", passPayments, body(addr))
