@@ -177,7 +177,12 @@ func workerRun(ctx context.Context, opts *Options) error {
 		wo := sdkworker.Options{
 			Identity:          p.identity,
 			WorkerStopTimeout: stopTimeout,
-			OnFatalError:      func(err error) { fatal <- fmt.Errorf("the worker on task queue %s stopped: %w", p.queue, err) },
+			OnFatalError: func(err error) {
+				select {
+				case fatal <- fmt.Errorf("the worker on task queue %s stopped: %w", p.queue, err):
+				default: // one is enough to stop
+				}
+			},
 		}
 		var w sdkworker.Worker
 		if p.domain == "" {
