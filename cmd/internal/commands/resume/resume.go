@@ -95,7 +95,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if flowrun.EngineOf("", cfg) == config.EngineTemporal {
-		return cmdutil.UsageErrorf("run %s: engine: temporal in %s: a Temporal run is not resumed, it goes on by itself while its workflow lives "+
+		return cmdutil.Errorf(cmdutil.ExitUsage, "run %s: engine: temporal in %s: a Temporal run is not resumed, it goes on by itself while its workflow lives "+
 			"(the call of a lost worker is retried by the workflow, within the flow's retry rule); see it with `mediator runs show %s`", opts.RunID, cfg.Path, opts.RunID)
 	}
 	j, err := flowrun.OpenJournal(cfg, flowrun.CurrentRedactor(opts.Env.Redactor))
