@@ -307,7 +307,8 @@ type RunSummary struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// Status is the journal's: running, then the FlowOutput's (succeeded,
 	// failed, cancelled, timed_out, blocked); a run that could not start
-	// is failed, a terminated workflow cancelled.
+	// is failed, a terminated workflow cancelled; RunUnknown when its
+	// result cannot be read here.
 	Status     string    `json:"status"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
@@ -431,11 +432,20 @@ func (r *Runs) summary(info *workflowpb.WorkflowExecutionInfo) RunSummary {
 	return s
 }
 
+// RunUnknown is the status List gives a closed run whose result this
+// client cannot read (a payload under another codec key): the rest of
+// the list is still shown, the run's Error says why.
+const RunUnknown = "unknown"
+
 // settle fills in a closed run's status from its result.
 func (r *Runs) settle(ctx context.Context, s *RunSummary) error {
 	out, err := r.Result(ctx, s.ID)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		s.Status, s.Error = RunUnknown, err.Error()
+		return nil
 	}
 	s.Status, s.Error = out.Status, out.Error
 	if f := out.Finally; f != nil {

@@ -359,6 +359,17 @@ func TestRunsMemoEncrypted(t *testing.T) {
 	if s := page[i]; s.FlowName != "runs-flow" || s.Workflow != canary || s.IdempotencyKey != canary {
 		t.Fatalf("listed with the codec: %+v", s)
 	}
+	// A client without the key lists the run as unknown, the rest of the
+	// list still shown.
+	plain := &temporal.Runs{Client: testClient, FlowQueue: runs.FlowQueue}
+	other, _, err := plain.List(ctx, temporal.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatalf("listed without the key: %v", err)
+	}
+	i = slices.IndexFunc(other, func(s temporal.RunSummary) bool { return s.ID == id })
+	if i < 0 || other[i].Status != temporal.RunUnknown || other[i].Error == "" || other[i].FlowName != "" {
+		t.Fatalf("listed without the key: %+v", other)
+	}
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + id + "'"})
 	if err != nil || len(resp.GetExecutions()) != 1 {
 		t.Fatalf("raw list: %v", err)
