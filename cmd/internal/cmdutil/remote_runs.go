@@ -52,6 +52,11 @@ type RemoteStart struct {
 	TrustedServers []string
 	// ServerTimeouts are the configured servers' call timeouts.
 	ServerTimeouts map[string]time.Duration
+	// Servers are the servers the flow calls; Warn, when set, is told of
+	// each queue the run needs that no worker polls (the run waits for
+	// one), once the run started.
+	Servers []string
+	Warn    func(msg string)
 }
 
 // RemoteRun is one run as `runs show` shows it under a remote engine.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -17,6 +20,9 @@ import (
 // of `run` and `runs` under engine: temporal.
 type Runs struct {
 	Runs *temporal.Runs
+	// Domains are the config's domains:, for the queues of the servers a
+	// run calls.
+	Domains temporal.Domains
 	// OnClose runs on Close (closing the client Runs dialled), if set.
 	OnClose func()
 }
@@ -34,7 +40,7 @@ func OpenRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (cmdu
 	if err != nil {
 		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, configName(cfg))
 	}
-	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec}, OnClose: c.Close}, nil
+	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec}, Domains: cfg.Domains, OnClose: c.Close}, nil
 }
 
 // Close closes what the Runs opened.
@@ -62,7 +68,42 @@ func (r *Runs) Start(ctx context.Context, s cmdutil.RemoteStart) error {
 		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: err}
 	}
+	if s.Warn != nil {
+		r.warnIdle(ctx, s.Servers, s.Warn)
+	}
 	return nil
+}
+
+// warnIdle tells warn of the queues a run of servers needs on which no
+// worker polled lately: a run waits there, silently, until one does.
+// Temporal lists a queue's recent pollers, so a worker that just stopped
+// still counts; a check that fails says nothing.
+func (r *Runs) warnIdle(ctx context.Context, servers []string, warn func(string)) {
+	c, flows := r.Runs.Client, r.Runs.FlowQueue
+	if flows == "" {
+		flows = temporal.FlowQueue
+	}
+	if resp, err := c.DescribeTaskQueue(ctx, flows, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(resp.GetPollers()) == 0 {
+		warn(fmt.Sprintf("no flow worker polls task queue %s: the run waits until one does (`mediator worker --flows`)", flows))
+	}
+	byQueue := map[string][]string{}
+	var queues []string
+	for _, s := range servers {
+		q := r.Domains.Queue(s)
+		if byQueue[q] == nil {
+			queues = append(queues, q)
+		}
+		byQueue[q] = append(byQueue[q], s)
+	}
+	idle, err := temporal.QueuesWithoutWorker(ctx, c, queues...)
+	if err != nil {
+		return
+	}
+	for _, q := range idle {
+		ss := byQueue[q]
+		warn(fmt.Sprintf("no worker of domain %s polls task queue %s: calls to %s wait until one does (`mediator worker --domain %s`)",
+			r.Domains.Of(ss[0]), q, strings.Join(ss, ", "), r.Domains.Of(ss[0])))
+	}
 }
 
 // Follow follows the run's events (converted by Events) to its end and

@@ -292,6 +292,9 @@ func TestRunOnTemporalMatchesLocal(t *testing.T) {
 		} else {
 			failID = id
 		}
+		if strings.Contains(remote.stderr, "warning:") {
+			t.Errorf("x=%s: a warning with every worker there:\n%s", x, remote.stderr)
+		}
 		// The progress lines are the local run's.
 		for _, line := range []string{"run " + id + ": adder started", "✓ add: succeeded"} {
 			if !strings.Contains(remote.stderr, line) {

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -49,6 +50,8 @@ func runRemote(ctx context.Context, opts *Options, cfg *config.Config) error {
 	start := cmdutil.RemoteStart{
 		RunID: id, FlowPath: abs, Validate: flowrun.ValidateOptions(opts.Env, cfg), Inputs: inputs,
 		PolicyFlows: pol.Flows, TrustedServers: trustedServers(f, pol), ServerTimeouts: serverTimeouts(cfg),
+		Servers: f.Servers(),
+		Warn:    func(msg string) { fmt.Fprintln(opts.Env.IO.ErrOut, "warning: "+msg) },
 	}
 	if err := rr.Start(ctx, start); err != nil {
 		return err
