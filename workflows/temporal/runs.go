@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -452,6 +454,30 @@ func (r *Runs) settle(ctx context.Context, s *RunSummary) error {
 		s.Finally, s.FinallyError = f.Status, f.Error
 	}
 	return nil
+}
+
+// IDsWithPrefix returns the ids of up to limit runs whose id begins with
+// prefix, through visibility (which records a run a moment after it
+// starts), for a command that takes a unique prefix as the journal
+// does. A prefix with a quote or a backslash matches nothing.
+func (r *Runs) IDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	if prefix == "" || strings.ContainsAny(prefix, `'"\`) {
+		return nil, nil
+	}
+	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		PageSize: int32(limit), Query: listQuery + " AND WorkflowId STARTS_WITH '" + prefix + "'",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs with id prefix %q: %w", prefix, err)
+	}
+	var ids []string
+	for _, info := range resp.GetExecutions() {
+		id := info.GetExecution().GetWorkflowId()
+		if !slices.Contains(ids, id) && len(ids) < limit {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // RunDetail is one run as Describe shows it.

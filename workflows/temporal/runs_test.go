@@ -265,6 +265,16 @@ func TestRunsList(t *testing.T) {
 		t.Errorf("order %v; want newest first %v", order, []string{failID, badID, okID})
 	}
 
+	if ids, err := runs.IDsWithPrefix(ctx, okID[:len(okID)-2], 2); err != nil || !slices.Equal(ids, []string{okID}) {
+		t.Errorf("IDsWithPrefix of %s: %v, %v", okID, ids, err)
+	}
+	if ids, err := runs.IDsWithPrefix(ctx, slug(t.Name())+"-", 2); err != nil || len(ids) != 2 {
+		t.Errorf("IDsWithPrefix of the test's runs: %v, %v; want 2 (the limit)", ids, err)
+	}
+	if ids, err := runs.IDsWithPrefix(ctx, "x' OR WorkflowId != '", 2); err != nil || len(ids) != 0 {
+		t.Errorf("IDsWithPrefix of a quote: %v, %v", ids, err)
+	}
+
 	failed, _, err := runs.List(ctx, temporal.ListOptions{Limit: 1000, Status: workflows.RunFailed})
 	if err != nil {
 		t.Fatal(err)

@@ -162,9 +162,21 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*workflows.RunRecord, err
 	}
 }
 
-// Show describes one run: its record and its steps from its events.
+// Show describes one run: its record and its steps from its events. As
+// in the journal, a unique prefix of the id is enough.
 func (r *Runs) Show(ctx context.Context, id string) (*cmdutil.RemoteRun, error) {
 	d, err := r.Runs.Describe(ctx, id)
+	if errors.Is(err, workflows.ErrRunNotFound) {
+		ids, lerr := r.Runs.IDsWithPrefix(ctx, id, 2)
+		switch {
+		case lerr != nil:
+			return nil, &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: lerr}
+		case len(ids) == 1:
+			d, err = r.Runs.Describe(ctx, ids[0])
+		case len(ids) > 1:
+			return nil, cmdutil.Errorf(cmdutil.ExitUsage, "run id prefix %q is ambiguous: it matches %s, %s and maybe more; give more of the id", id, ids[0], ids[1])
+		}
+	}
 	if err != nil {
 		if errors.Is(err, workflows.ErrRunNotFound) {
 			return nil, err

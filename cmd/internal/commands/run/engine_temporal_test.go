@@ -350,6 +350,16 @@ func TestRunOnTemporalMatchesLocal(t *testing.T) {
 		t.Fatalf("runs show: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 
+	// A unique prefix is enough, as in the journal; one that is not says so.
+	res = e.exec(ctx, "runs", "show", okID[:len(okID)-1], "--json", "--engine", "temporal")
+	if res.code != 0 || !strings.Contains(res.stdout, `"id": "`+okID+`"`) {
+		t.Fatalf("runs show of a prefix: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = e.exec(ctx, "runs", "show", okID[:8], "--engine", "temporal")
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, "ambiguous") {
+		t.Fatalf("runs show of an ambiguous prefix: exit %d: %s", res.code, res.stderr)
+	}
+
 	res = e.exec(ctx, "runs", "show", "no-such-run", "--engine", "temporal")
 	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, `"no-such-run"`) {
 		t.Fatalf("runs show of an unknown id: exit %d: %s", res.code, res.stderr)
