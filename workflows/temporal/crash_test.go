@@ -27,13 +27,14 @@ import (
 const workerProcessEnv = "MEDIATOR_TEMPORAL_TEST_WORKER"
 
 // workerProcess runs an activity worker for one server on a queue: a test
-// service of its own, or the MCP server at URL (streamable HTTP). It
-// prints "ready" once started and, for its own service, "started" as
-// each slow call begins, until it is killed.
+// service of its own, or the MCP server at URL (streamable HTTP), over a
+// go-sdk session or, with "orchestrator", through an orchestrator (which
+// runs MCP tasks). It prints "ready" once started and, for its own
+// service, "started" as each slow call begins, until it is killed.
 func workerProcess(spec string) int {
 	parts := strings.Split(spec, "|")
-	if len(parts) != 4 && len(parts) != 5 {
-		fmt.Fprintf(os.Stderr, "%s: want HOST:PORT|NAMESPACE|QUEUE|SERVER[|URL], got %q\n", workerProcessEnv, spec)
+	if len(parts) < 4 || len(parts) > 6 || (len(parts) == 6 && parts[5] != "orchestrator") {
+		fmt.Fprintf(os.Stderr, "%s: want HOST:PORT|NAMESPACE|QUEUE|SERVER[|URL[|orchestrator]], got %q\n", workerProcessEnv, spec)
 		return 2
 	}
 	ctx := context.Background()
@@ -41,6 +42,9 @@ func workerProcess(spec string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if len(parts) == 6 {
+		return orchestratorWorkerProcess(c, parts[2], parts[3], parts[4])
 	}
 	ts := newTestService(parts[3])
 	var transport mcp.Transport
