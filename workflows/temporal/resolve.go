@@ -60,6 +60,9 @@ type BlockedCallView struct {
 // by the workflow's coroutines only (the query handler reads).
 type resolutions struct {
 	waiting []*waitingCall
+	// undecided are the calls that stopped waiting undecided: the run
+	// was cancelled or timed out meanwhile (FlowOutput.Undecided).
+	undecided []BlockedCallView
 	// ended is the run's status once it ended.
 	ended string
 }
@@ -132,6 +135,7 @@ func (r *Runtime) AwaitResolution(ctx context.Context, call workflows.BlockedCal
 	defer func() { rs.waiting = slices.DeleteFunc(rs.waiting, func(x *waitingCall) bool { return x == c }) }()
 	_ = workflow.Await(workflowContext(ctx), func() bool { return c.action != "" || ctx.Err() != nil })
 	if c.action == "" {
+		rs.undecided = append(rs.undecided, c.view)
 		return "", ctx.Err()
 	}
 	return c.action, nil

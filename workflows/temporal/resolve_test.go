@@ -95,10 +95,11 @@ func waitStatus(t *testing.T, ctx context.Context, c client.Client, runID, want 
 // fail either: the run blocks, its status and events naming the call,
 // until a resolve signal decides. rerun sends it again (the server, over
 // HTTP and outliving the worker, acts a second time); mark-done ends the
-// step as succeeded with a null result, the server having acted once.
+// step as succeeded with a null result, the server having acted once; a
+// cancel ends the run with the call left undecided.
 func TestUnsafeCallBlocksForResolve(t *testing.T) {
 	c := needServer(t)
-	for _, action := range []string{workflows.ResolveRerun, workflows.ResolveMarkDone} {
+	for _, action := range []string{workflows.ResolveRerun, workflows.ResolveMarkDone, "cancel"} {
 		t.Run(action, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -157,6 +158,26 @@ outputs:
 			}
 			if n := svc.acted(); n != 1 {
 				t.Fatalf("the server acted %d times before the decision, want once", n)
+			}
+			if action == "cancel" {
+				// Cancelled while it waits: the step is cancelled and the
+				// run's output says the call was left undecided.
+				if err := c.CancelWorkflow(ctx, id, ""); err != nil {
+					t.Fatal(err)
+				}
+				var out temporal.FlowOutput
+				if err := k.run.Get(ctx, &out); err != nil {
+					t.Fatal(err)
+				}
+				if out.Status != workflows.RunCancelled || out.Steps["charge"] != workflows.StatusCancelled ||
+					len(out.Undecided) != 1 || out.Undecided[0].Path != "charge" {
+					t.Fatalf("run %s, steps %v, undecided %+v; want cancelled with charge undecided", out.Status, out.Steps, out.Undecided)
+				}
+				if n := svc.acted(); n != 1 {
+					t.Errorf("the server acted %d times, want once", n)
+				}
+				k.rig.replay(t, history(ctx, t, c, id, k.run.GetRunID()))
+				return
 			}
 			if err := temporal.Resolve(ctx, c, id, action, []string{"nope"}); err == nil || !strings.Contains(err.Error(), "charge") {
 				t.Errorf("resolving a call that does not wait: %v, want an error naming the blocked call", err)

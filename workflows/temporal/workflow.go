@@ -59,6 +59,10 @@ type FlowOutput struct {
 	Error      string         `json:"error,omitempty"`
 	ErrorClass string         `json:"error_class,omitempty"`
 	Finally    *FinallyOutput `json:"finally,omitempty"`
+	// Undecided are the calls that were waiting for SignalResolve when
+	// the run was cancelled or timed out: whether they took effect is
+	// unknown.
+	Undecided []BlockedCallView `json:"undecided,omitempty"`
 }
 
 // FinallyOutput is how the flow's finally steps ended.
@@ -174,7 +178,9 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 			temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
 	resolutions.ended = res.Status
-	return flowOutput(res), nil
+	out := flowOutput(res)
+	out.Undecided = resolutions.undecided
+	return out, nil
 }
 
 func trusted(servers []string) func(string) bool {
