@@ -103,10 +103,11 @@ func (b *beat) update(f func(*CallDetails)) {
 // heartbeat details without touching history. codec must be the clients'
 // (nil: none), since details are payloads.
 func Progress(ctx context.Context, c client.Client, codec *Codec, runID string) ([]EventView, error) {
-	resp, err := c.DescribeWorkflowExecution(ctx, runID, "")
+	desc, err := c.DescribeWorkflow(ctx, runID, "")
 	if err != nil {
 		return nil, fmt.Errorf("describe run %s: %w", runID, err)
 	}
+	resp := desc.RawResponse
 	dc := converter.GetDefaultDataConverter()
 	if codec != nil {
 		dc, _ = Converters(codec)

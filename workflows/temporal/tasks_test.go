@@ -42,10 +42,11 @@ func orchestratorWorkerProcess(c client.Client, queue, server, url string) int {
 // callDetails returns the heartbeat details of run id's pending call.
 func callDetails(ctx context.Context, t *testing.T, c client.Client, id string) *temporal.CallDetails {
 	t.Helper()
-	resp, err := c.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := c.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp := desc.RawResponse
 	for _, pa := range resp.GetPendingActivities() {
 		if pa.GetActivityType().GetName() == temporal.ActivityCallTool && pa.GetHeartbeatDetails() != nil {
 			var d temporal.CallDetails
