@@ -126,8 +126,12 @@ func (a *Activities) CallTool(ctx context.Context, in CallInput) (*mcp.CallToolR
 	return res, nil
 }
 
-// Tool describes one tool of a server.
+// Tool describes one tool of a server. It heartbeats as a call does: a
+// first lookup may wait for the server's session to open, longer than the
+// heartbeat timeout.
 func (a *Activities) Tool(ctx context.Context, in ToolInput) (*mcp.Tool, error) {
+	ctx, _, stop := heartbeat(ctx, CallDetails{Server: in.Server, Tool: in.Tool})
+	defer stop()
 	t, err := a.Caller.Tool(ctx, in.Server, in.Tool)
 	if err == nil {
 		err = a.fits(fmt.Sprintf("the definition of %s.%s", in.Server, in.Tool), t)
