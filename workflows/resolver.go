@@ -62,7 +62,7 @@ func (e *engine) awaitResolution(ctx context.Context, r Resolver, s *flow.Step, 
 		if ctx.Err() != nil {
 			return &stepResult{status: StatusCancelled, err: context.Cause(ctx), view: callView(StatusCancelled, nil, attempt, err, ClassCancelled, keep)}
 		}
-		return callFailedClass(nil, fmt.Errorf("%w (and it cannot wait for a decision: %v)", err, werr), classify(ctx, err), attempt, keep)
+		return callFailedClass(nil, fmt.Errorf("%w (not sent again, and no decision can be waited for: %v)", err, werr), classify(ctx, err), attempt, keep)
 	}
 	e.emit(ctx, Event{Kind: EventResolved, Path: path, Step: s, Attempt: attempt, Status: action})
 	if action == ResolveRerun {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -46,6 +47,9 @@ func (r resolving) AwaitResolution(_ context.Context, call BlockedCall, names []
 	defer r.mu.Unlock()
 	r.blocked = append(r.blocked, call)
 	r.names = append(r.names, names)
+	if r.decide == "cannot" {
+		return "", errors.New("no signal reaches this part of the run")
+	}
 	return r.decide, nil
 }
 
@@ -82,6 +86,7 @@ outputs:
 		{name: "rerun", err: lost, sent: true, decide: ResolveRerun, status: RunSucceeded, effects: 2, attempts: 2, id: "ev-2"},
 		{name: "mark-done", err: lost, sent: true, decide: ResolveMarkDone, status: RunSucceeded, effects: 1, attempts: 2, id: nil},
 		{name: "no resolver", err: lost, sent: true, status: RunFailed, effects: 1},
+		{name: "cannot wait", err: lost, sent: true, decide: "cannot", status: RunFailed, effects: 1},
 		{name: "not sent", err: notSent, decide: ResolveMarkDone, status: RunSucceeded, effects: 1, attempts: 2, id: "ev-1"},
 	}
 	for _, tt := range tests {
@@ -110,6 +115,12 @@ outputs:
 				t.Errorf("the server acted %d times, want %d", n, tt.effects)
 			}
 			if tt.status != RunSucceeded {
+				if cls := ErrorClass(err); cls != ClassTransport || res.Steps["make"] != StatusFailed {
+					t.Errorf("steps %v, error %v (%s); want make failed as transport", res.Steps, err, cls)
+				}
+				if tt.decide == "cannot" && !strings.Contains(err.Error(), "no decision can be waited for: no signal reaches") {
+					t.Errorf("error %v, want it to say no decision can be waited for, and why", err)
+				}
 				return
 			}
 			if fmt.Sprint(res.Outputs["attempts"]) != fmt.Sprint(tt.attempts) || res.Outputs["id"] != tt.id {

@@ -124,7 +124,9 @@ func (r *resolutions) apply(w workflow.Context, s ResolveSignal) {
 // (workflows.Resolver), the run's status saying blocked meanwhile.
 func (r *Runtime) AwaitResolution(ctx context.Context, call workflows.BlockedCall, names []string) (string, error) {
 	if r.resolutions == nil {
-		return "", errors.New("this runtime receives no resolve signal (Flows.Run sets it up)")
+		// A workflow that does not set them up (a batch of a large
+		// for_each runs in a child workflow of its own) fails the step.
+		return "", errors.New("this part of the run receives no resolve signal (only the run's own workflow does, not a child workflow running a batch of items)")
 	}
 	c := &waitingCall{names: names, view: BlockedCallView{Path: call.Path, Server: call.Server, Tool: call.Tool, Attempt: call.Attempt}}
 	if len(names) > 2 {
