@@ -1,12 +1,14 @@
 package temporal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
@@ -54,6 +56,9 @@ type BlockedCallView struct {
 	Server  string `json:"server"`
 	Tool    string `json:"tool"`
 	Attempt int    `json:"attempt"`
+	// Workflow is the id of the child workflow the call waits in (a
+	// batch of a large for_each), empty for the run's own.
+	Workflow string `json:"workflow,omitempty"`
 }
 
 // resolutions are a run's calls waiting for a decision; written and read
@@ -143,15 +148,49 @@ func (r *Runtime) AwaitResolution(ctx context.Context, call workflows.BlockedCal
 	return c.action, nil
 }
 
-// Status queries run runID's status (QueryStatus).
+// Status returns run runID's status (QueryStatus), with the blocked
+// calls of its open child workflows (a batch of a large for_each runs in
+// one): they are the run's, and a run with one is blocked.
 func Status(ctx context.Context, c client.Client, runID string) (*StatusView, error) {
-	v, err := c.QueryWorkflow(ctx, runID, "", QueryStatus)
+	st, err := queryStatus(ctx, c, runID)
 	if err != nil {
-		return nil, fmt.Errorf("query the status of run %s: %w", runID, err)
+		return nil, err
+	}
+	if st.Status != workflows.RunRunning && st.Status != workflows.RunBlocked {
+		return st, nil
+	}
+	desc, err := c.DescribeWorkflow(ctx, runID, "")
+	if err != nil {
+		return nil, fmt.Errorf("describe run %s: %w", runID, err)
+	}
+	for _, ch := range desc.RawResponse.GetPendingChildren() {
+		id := ch.GetWorkflowId()
+		cst, err := queryStatus(ctx, c, id)
+		if err != nil {
+			var qf *serviceerror.QueryFailed
+			if errors.As(err, &qf) && strings.Contains(qf.Error(), "unknown queryType") {
+				continue // a child that cannot block
+			}
+			return nil, err
+		}
+		for _, b := range cst.Blocked {
+			b.Workflow = id
+			st.Blocked = append(st.Blocked, b)
+			st.Status = workflows.RunBlocked
+		}
+	}
+	return st, nil
+}
+
+// queryStatus queries one workflow's QueryStatus.
+func queryStatus(ctx context.Context, c client.Client, id string) (*StatusView, error) {
+	v, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
+	if err != nil {
+		return nil, fmt.Errorf("query the status of run %s: %w", id, err)
 	}
 	var st StatusView
 	if err := v.Get(&st); err != nil {
-		return nil, fmt.Errorf("run %s's status does not decode: %w", runID, err)
+		return nil, fmt.Errorf("run %s's status does not decode: %w", id, err)
 	}
 	return &st, nil
 }
@@ -159,9 +198,10 @@ func Status(ctx context.Context, c client.Client, runID string) (*StatusView, er
 // Resolve settles the blocked calls of run runID named in calls (call
 // paths, step paths or step ids; none: all of them) with action
 // (workflows.ResolveRerun or workflows.ResolveMarkDone), as the daemon's
-// Resolve and `mediator resume --rerun/--mark-done` do for a local run.
-// It refuses a run that is not blocked and a name that is no blocked
-// call's, saying which calls wait.
+// Resolve and `mediator resume --rerun/--mark-done` do for a local run,
+// signalling each workflow (the run's, a child's) where one waits. It
+// refuses a run that is not blocked and a name that is no blocked call's,
+// saying which calls wait.
 func Resolve(ctx context.Context, c client.Client, runID, action string, calls []string) error {
 	if action != workflows.ResolveRerun && action != workflows.ResolveMarkDone {
 		return fmt.Errorf("action %q: give %s (call the blocked calls again) or %s (they took effect)", action, workflows.ResolveRerun, workflows.ResolveMarkDone)
@@ -177,13 +217,22 @@ func Resolve(ctx context.Context, c client.Client, runID, action string, calls [
 	for _, b := range st.Blocked {
 		all = append(all, b.Path)
 	}
+	names := func(b BlockedCallView, n string) bool { return n == b.Path || n == b.Step || n == b.StepID }
 	for _, n := range calls {
-		if !slices.ContainsFunc(st.Blocked, func(b BlockedCallView) bool { return n == b.Path || n == b.Step || n == b.StepID }) {
+		if !slices.ContainsFunc(st.Blocked, func(b BlockedCallView) bool { return names(b, n) }) {
 			return fmt.Errorf("%q names none of run %s's blocked calls: %s", n, runID, strings.Join(all, ", "))
 		}
 	}
-	if err := c.SignalWorkflow(ctx, runID, "", SignalResolve, ResolveSignal{Action: action, Calls: calls}); err != nil {
-		return fmt.Errorf("signal run %s: %w", runID, err)
+	var signalled []string
+	for _, b := range st.Blocked {
+		id := cmp.Or(b.Workflow, runID)
+		if slices.Contains(signalled, id) || (len(calls) > 0 && !slices.ContainsFunc(calls, func(n string) bool { return names(b, n) })) {
+			continue
+		}
+		signalled = append(signalled, id)
+		if err := c.SignalWorkflow(ctx, id, "", SignalResolve, ResolveSignal{Action: action, Calls: calls}); err != nil {
+			return fmt.Errorf("signal run %s: %w", id, err)
+		}
 	}
 	return nil
 }
