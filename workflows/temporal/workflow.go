@@ -223,10 +223,12 @@ type EventView struct {
 	// Path is the runtime path ("remind[3]") and StepPath the static one.
 	Path     string `json:"path,omitempty"`
 	StepPath string `json:"step_path,omitempty"`
-	Status   string `json:"status,omitempty"`
+	// Status is a step's or the run's status, or the decision taken
+	// (workflows.EventResolved).
+	Status string `json:"status,omitempty"`
 	// Total is a for_each step's number of items, Attempt the attempt
-	// that failed (retrying) or the last one, Delay the wait before the
-	// next.
+	// that failed (retrying), the last one, or the one whose worker was
+	// lost (workflows.EventBlocked), Delay the wait before the next.
 	Total   int           `json:"total,omitempty"`
 	Attempt int           `json:"attempt,omitempty"`
 	Delay   time.Duration `json:"delay,omitempty"`
