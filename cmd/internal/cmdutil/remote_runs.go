@@ -32,6 +32,13 @@ type RemoteRuns interface {
 	List(ctx context.Context, limit int) ([]*workflows.RunRecord, error)
 	// Show returns one run; an unknown id wraps workflows.ErrRunNotFound.
 	Show(ctx context.Context, id string) (*RemoteRun, error)
+	// Resolve settles the calls run id waits on (blocked: their worker
+	// was lost and the retry rule may not send them again) as `resume`
+	// settles a journalled run's: action is workflows.ResolveRerun or
+	// workflows.ResolveMarkDone, calls are call paths, step paths or step
+	// ids (none: all). A run that is not blocked, or a name that is none
+	// of its blocked calls', is an *ExitError with ExitUsage.
+	Resolve(ctx context.Context, id, action string, calls []string) error
 	Close() error
 }
 
@@ -68,6 +75,20 @@ type RemoteRun struct {
 	// EventsError says why the events could not be read, if they could
 	// not.
 	EventsError string
+	// Blocked are the calls a blocked run waits on (Record.Status is
+	// then workflows.RunBlocked).
+	Blocked []RemoteBlockedCall
+}
+
+// RemoteBlockedCall is a call a blocked remote run waits on: its path,
+// its step's path and id, server, tool and attempt.
+type RemoteBlockedCall struct {
+	Path    string `json:"path"`
+	Step    string `json:"step"`
+	StepID  string `json:"step_id"`
+	Server  string `json:"server"`
+	Tool    string `json:"tool"`
+	Attempt int    `json:"attempt"`
 }
 
 // RemoteStep is one step instance of a remote run: path ("remind[3]"),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -156,6 +157,7 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*workflows.RunRecord, err
 		for _, s := range page {
 			out = append(out, record(s))
 		}
+		r.markBlocked(ctx, out[len(out)-len(page):])
 		if token = next; len(token) == 0 || limit > 0 && len(out) >= limit {
 			return out, nil
 		}
@@ -188,7 +190,62 @@ func (r *Runs) Show(ctx context.Context, id string) (*cmdutil.RemoteRun, error) 
 	if d.Output != nil {
 		rec.Outputs = d.Output.Outputs
 	}
-	return &cmdutil.RemoteRun{Record: rec, Steps: Steps(d.Events), EventsError: d.EventsError}, nil
+	run := &cmdutil.RemoteRun{Record: rec, Steps: Steps(d.Events), EventsError: d.EventsError}
+	if rec.Status == workflows.RunRunning {
+		// A run that cannot say (a flow worker busy, or one older than
+		// the status query) shows running.
+		st, err := temporal.Status(ctx, r.Runs.Client, rec.ID)
+		if err == nil && st.Status == workflows.RunBlocked {
+			rec.Status = workflows.RunBlocked
+			for _, b := range st.Blocked {
+				run.Blocked = append(run.Blocked, cmdutil.RemoteBlockedCall{Path: b.Path, Step: b.Step, StepID: b.StepID, Server: b.Server, Tool: b.Tool, Attempt: b.Attempt})
+			}
+		}
+	}
+	return run, nil
+}
+
+// blockedWait bounds how long List asks one running run whether it is
+// blocked: a run whose flow worker is busy shows running.
+const blockedWait = 2 * time.Second
+
+// markBlocked shows each running run that waits on a decision as
+// blocked, as the journal lists it.
+func (r *Runs) markBlocked(ctx context.Context, recs []*workflows.RunRecord) {
+	for _, rec := range recs {
+		if rec.Status != workflows.RunRunning {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, blockedWait)
+		st, err := temporal.Status(qctx, r.Runs.Client, rec.ID)
+		cancel()
+		if err == nil && st.Status == workflows.RunBlocked {
+			rec.Status = workflows.RunBlocked
+		}
+	}
+}
+
+// Resolve settles run id's blocked calls (temporal.Resolve).
+func (r *Runs) Resolve(ctx context.Context, id, action string, calls []string) error {
+	err := temporal.Resolve(ctx, r.Runs.Client, id, action, calls)
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nf):
+		return cmdutil.Errorf(cmdutil.ExitUsage, "run %q: %v (see `mediator runs list`)", id, workflows.ErrRunNotFound)
+	case isServiceError(err) || ctx.Err() != nil:
+		return &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: err}
+	}
+	// The run is not blocked, or a name is none of its blocked calls'.
+	return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+}
+
+// isServiceError reports whether err is the server's (unreachable,
+// refused), not a check of Resolve's own.
+func isServiceError(err error) bool {
+	var se serviceerror.ServiceError
+	return errors.As(err, &se)
 }
 
 // record is a run summary as the journal records a run.

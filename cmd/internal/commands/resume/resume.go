@@ -62,6 +62,12 @@ process is running (or resuming) exits 2 naming that process's pid.
 Resume refuses when the flow file changed since the run started (its
 SHA-256 is journalled): restore the file or start a new run.
 
+Under engine: temporal a run is not resumed: it goes on by itself while
+its workflow lives, and the workflow sends a lost worker's call again when
+the retry rule allows. A call it may not send again blocks the run (` + "`mediator runs show`" + `
+lists it); --rerun STEP and --mark-done STEP settle it there, and the run
+goes on on its workers. --extend does not apply.
+
 Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
 decision, of a run that is finished or unknown, or whose run another
 process holds, exits 2 (see ` + "`mediator help exit-codes`" + `).`,
@@ -95,8 +101,7 @@ func resumeRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if flowrun.EngineOf("", cfg) == config.EngineTemporal {
-		return cmdutil.Errorf(cmdutil.ExitUsage, "run %s: engine: temporal in %s: a Temporal run is not resumed, it goes on by itself while its workflow lives "+
-			"(the call of a lost worker is retried by the workflow, within the flow's retry rule); see it with `mediator runs show %s`", opts.RunID, cfg.Path, opts.RunID)
+		return resumeRemote(ctx, opts, cfg)
 	}
 	j, err := flowrun.OpenJournal(cfg, flowrun.CurrentRedactor(opts.Env.Redactor))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +18,11 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/resume"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/run"
 	"github.com/mediatorhq/mediator/cmd/internal/commands/runs"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -87,6 +90,9 @@ func newSvc(t *testing.T) *svc {
 			return nil, nil, context.Canceled
 		}
 	})
+	mcp.AddTool(srv, &mcp.Tool{Name: "charge"}, func(context.Context, *mcp.CallToolRequest, map[string]any) (*mcp.CallToolResult, map[string]any, error) {
+		return nil, map[string]any{"charged": true}, nil
+	})
 	mcp.AddTool(srv, &mcp.Tool{Name: "note", Annotations: &mcp.ToolAnnotations{IdempotentHint: true}}, func(_ context.Context, _ *mcp.CallToolRequest, in map[string]any) (*mcp.CallToolResult, map[string]any, error) {
 		s.mu.Lock()
 		s.notes = append(s.notes, in)
@@ -116,6 +122,15 @@ type engineEnv struct {
 }
 
 func newEngineEnv(t *testing.T, engine string) *engineEnv {
+	return newEngineEnvWith(t, engine, false)
+}
+
+// newEngineEnvWith is newEngineEnv; with wedged, svc's domain worker
+// takes its calls and then stops answering, heartbeats included, as a
+// worker whose process hangs mid-call: Temporal times the attempt out
+// at the flow worker's heartbeat timeout (1 s here) and its outcome is
+// unknown (the worker's lookups still answer).
+func newEngineEnvWith(t *testing.T, engine string, wedged bool) *engineEnv {
 	t.Helper()
 	srv := temporaltest.Need(t, testServer, serverErr)
 	e := &engineEnv{dir: t.TempDir(), svc: newSvc(t)}
@@ -160,10 +175,24 @@ func newEngineEnv(t *testing.T, engine string) *engineEnv {
 	t.Cleanup(func() { o.Close() })
 	domains := temporal.Domains(cfg.Domains)
 	flows := &temporal.Flows{Queue: domains.Queue, Decides: true}
+	if wedged {
+		flows.HeartbeatTimeout = time.Second
+	}
 	fw := worker.New(c, temporal.FlowQueue, worker.Options{})
 	flows.Register(fw)
 	aw := worker.New(c, domains.Queue("svc"), worker.Options{})
-	(&temporal.Activities{Caller: workflows.OrchestratorCaller{O: o}}).Register(aw)
+	acts := &temporal.Activities{Caller: workflows.OrchestratorCaller{O: o}}
+	if wedged {
+		hung := make(chan struct{})
+		t.Cleanup(func() { close(hung) })
+		aw.RegisterActivityWithOptions(acts.Tool, activity.RegisterOptions{Name: temporal.ActivityTool})
+		aw.RegisterActivityWithOptions(func(context.Context, temporal.CallInput) (*mcp.CallToolResult, error) {
+			<-hung
+			return nil, errors.New("the test ended")
+		}, activity.RegisterOptions{Name: temporal.ActivityCallTool})
+	} else {
+		acts.Register(aw)
+	}
 	for _, w := range []worker.Worker{fw, aw} {
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
@@ -407,4 +436,103 @@ finally:
 	if len(notes) != 2 || notes[0]["status"] != workflows.RunCancelled || notes[1]["status"] != workflows.RunCancelled {
 		t.Fatalf("the finally step's calls: %v; want one per engine, each seeing the run cancelled", notes)
 	}
+}
+
+// A call whose worker hangs, and that the retry rule may not send again
+// (a tool with effects, no key), blocks the run: run says how to settle
+// it, runs list and runs show show it blocked with the call, resume
+// without a decision lists it, resume --mark-done settles it and the run
+// (still followed by run) ends succeeded. resume of a run that is not
+// blocked, or of an unknown id, explains, exit 2.
+func TestRunOnTemporalBlocked(t *testing.T) {
+	e := newEngineEnvWith(t, config.EngineTemporal, true)
+	fl := e.write(t, "pay.flow.yaml", `version: 1
+name: pay
+steps:
+  - id: pay
+    call: {server: svc, tool: charge}
+outputs:
+  paid: ${ .steps.pay.result }
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ran := make(chan result, 1)
+	go func() { ran <- e.exec(ctx, fl, "--json") }()
+
+	var id string
+	for id == "" {
+		res := e.exec(ctx, "runs", "list", "--json", "--engine", "temporal")
+		var listed []workflows.RunRecord
+		_ = json.Unmarshal([]byte(res.stdout), &listed)
+		for _, r := range listed {
+			if r.FlowName == "pay" && r.Status == workflows.RunBlocked {
+				id = r.ID
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the run never showed blocked: %s%s", res.stdout, res.stderr)
+		case r := <-ran:
+			t.Fatalf("the run ended: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	res := e.exec(ctx, "runs", "show", id, "--json", "--engine", "temporal")
+	var shown struct {
+		Run     workflows.RunRecord         `json:"run"`
+		Blocked []cmdutil.RemoteBlockedCall `json:"blocked"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &shown); err != nil || shown.Run.Status != workflows.RunBlocked || len(shown.Blocked) != 1 ||
+		shown.Blocked[0].Path != "pay" || shown.Blocked[0].Server != "svc" || shown.Blocked[0].Tool != "charge" {
+		t.Fatalf("runs show of the blocked run: %v\n%s%s", err, res.stdout, res.stderr)
+	}
+	res = e.resume(ctx, id)
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, "is blocked") || !strings.Contains(res.stderr, "pay (svc.charge)") {
+		t.Fatalf("resume without a decision: exit %d: %s", res.code, res.stderr)
+	}
+	res = e.resume(ctx, id, "--mark-done", "nope")
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, `"nope"`) {
+		t.Fatalf("resume --mark-done of no blocked call: exit %d: %s", res.code, res.stderr)
+	}
+	res = e.resume(ctx, id[:len(id)-1], "--mark-done", "pay")
+	if res.code != 0 || !strings.Contains(res.stderr, "mark-done: pay") {
+		t.Fatalf("resume --mark-done pay: exit %d: %s", res.code, res.stderr)
+	}
+	r := <-ran
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || doc["status"] != workflows.RunSucceeded {
+		t.Fatalf("the run after mark-done: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, line := range []string{"⏸ pay: blocked", "mediator resume " + id + " --rerun pay", "pay: resolved: mark-done"} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("the run's progress has no %q:\n%s", line, r.stderr)
+		}
+	}
+
+	res = e.resume(ctx, id)
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, "is succeeded") || !strings.Contains(res.stderr, "not resumed") {
+		t.Fatalf("resume of a finished run: exit %d: %s", res.code, res.stderr)
+	}
+	res = e.resume(ctx, "no-such-run")
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, `"no-such-run"`) {
+		t.Fatalf("resume of an unknown run: exit %d: %s", res.code, res.stderr)
+	}
+	res = e.resume(ctx, id, "--extend", "1m")
+	if res.code != cmdutil.ExitUsage || !strings.Contains(res.stderr, "--extend") {
+		t.Fatalf("resume --extend: exit %d: %s", res.code, res.stderr)
+	}
+}
+
+// resume runs `mediator resume` under engine: temporal.
+func (e *engineEnv) resume(ctx context.Context, args ...string) result {
+	f, out, errOut := e.factory()
+	cmd := resume.NewCmdResume(f, nil)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	stderr := errOut.String()
+	if err != nil {
+		stderr += err.Error() + "\n"
+	}
+	return result{out.String(), stderr, cmdutil.ExitCode(err)}
 }

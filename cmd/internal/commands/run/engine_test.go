@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/cmd/internal/commands/resume"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 )
 
@@ -109,18 +108,5 @@ func TestDryRunUnderTemporalRunsHere(t *testing.T) {
 	// svc is not there: the dry run tried to connect here.
 	if err == nil || !strings.Contains(err.Error(), "svc") {
 		t.Fatalf("dry run: %v", err)
-	}
-}
-
-// resume under engine: temporal says Temporal runs go on by themselves
-// and where to look.
-func TestResumeUnderTemporal(t *testing.T) {
-	f, _, _ := mediatorFactory(t, "engine: temporal\n")
-	cmd := resume.NewCmdResume(f, nil)
-	cmd.SetArgs([]string{"run-1"})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "mediator runs show run-1") || !strings.Contains(err.Error(), "not resumed") {
-		t.Fatalf("resume under temporal: %v", err)
 	}
 }

@@ -115,6 +115,9 @@ func showRemote(ctx context.Context, opts *Options, rr cmdutil.RemoteRuns) error
 	}
 	if opts.JSON {
 		doc := map[string]any{"run": run.Record, "steps": steps}
+		if len(run.Blocked) > 0 {
+			doc["blocked"] = run.Blocked
+		}
 		if run.EventsError != "" {
 			doc["events_error"] = run.EventsError
 		}
@@ -126,6 +129,16 @@ func showRemote(ctx context.Context, opts *Options, rr cmdutil.RemoteRuns) error
 	}
 	var b strings.Builder
 	writeRun(&b, run.Record)
+	if len(run.Blocked) > 0 {
+		fmt.Fprintf(&b, "\n%d call(s) wait for a decision: their worker was lost and the retry rule may not send them again;\n"+
+			"settle each with `mediator resume %s --rerun PATH` (send it again) or `--mark-done PATH` (it took effect):\n", len(run.Blocked), run.Record.ID)
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tCALL\tATTEMPT")
+		for _, c := range run.Blocked {
+			fmt.Fprintf(tw, "%s\t%s.%s\t%d\n", c.Path, c.Server, c.Tool, c.Attempt)
+		}
+		tw.Flush()
+	}
 	if run.EventsError != "" {
 		fmt.Fprintf(&b, "\nIts steps could not be read: %s\n", run.EventsError)
 		return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))
