@@ -38,6 +38,11 @@ type Runs struct {
 	// PollInterval is how often Follow asks a running workflow for its
 	// events; zero is DefaultPollInterval.
 	PollInterval time.Duration
+	// FollowProgress has Follow also report, after each poll's events,
+	// the servers' progress reports of the calls in flight (Progress:
+	// EventProgress views, each when it changed): one DescribeWorkflow
+	// more per poll.
+	FollowProgress bool
 }
 
 // DefaultPollInterval is how often Follow queries a running workflow:
@@ -151,7 +156,9 @@ func (r *Runs) Events(ctx context.Context, id string) ([]EventView, error) {
 
 // Follow calls fn with run id's events after the first after of them, in
 // order, as they come (querying every PollInterval), until the run ends;
-// then with the rest, and returns how it ended (Result). It stops when
+// then with the rest, and returns how it ended (Result). With
+// FollowProgress, the calls' progress reports come between them (their
+// index is not counted in after). It stops when
 // ctx ends, with ctx's error; the run goes on (Cancel cancels it).
 func (r *Runs) Follow(ctx context.Context, id string, after int, fn func(EventView)) (*FlowOutput, error) {
 	every := r.PollInterval
@@ -173,6 +180,20 @@ func (r *Runs) Follow(ctx context.Context, id string, after int, fn func(EventVi
 	deliver := func(evs []EventView) {
 		for ; seen < len(evs); seen++ {
 			fn(evs[seen])
+		}
+	}
+	reported := map[string]ProgressReport{}
+	progress := func() {
+		views, err := Progress(ctx, r.Client, r.Codec, id)
+		if err != nil {
+			return // reports are best effort; the next poll tries again
+		}
+		for _, v := range views {
+			if v.Progress == nil || reported[v.Path] == *v.Progress {
+				continue
+			}
+			reported[v.Path] = *v.Progress
+			fn(v)
 		}
 	}
 	t := time.NewTimer(0)
@@ -198,6 +219,9 @@ func (r *Runs) Follow(ctx context.Context, id string, after int, fn func(EventVi
 			switch {
 			case err == nil:
 				deliver(evs)
+				if r.FollowProgress {
+					progress()
+				}
 			case errors.Is(err, workflows.ErrRunNotFound):
 				return nil, err
 			}

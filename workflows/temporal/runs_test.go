@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/mediatorhq/mediator/connectors"
+	"github.com/mediatorhq/mediator/orchestrator"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
@@ -387,5 +391,61 @@ func TestRunsMemoEncrypted(t *testing.T) {
 	raw := resp.GetExecutions()[0].GetMemo().String()
 	if strings.Contains(raw, canary) || strings.Contains(raw, "runs-flow") {
 		t.Fatalf("the memo is in clear in visibility: %s", raw)
+	}
+}
+
+// With FollowProgress, Follow reports a server's progress about a call
+// in flight (once per change) between the run's events.
+func TestRunsFollowProgress(t *testing.T) {
+	c := needServer(t)
+	release := make(chan struct{})
+	srv := mcp.NewServer(&mcp.Implementation{Name: "work", Version: "1"}, nil)
+	srv.AddTool(&mcp.Tool{Name: "crunch", InputSchema: map[string]any{"type": "object"}, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if token := req.Params.GetProgressToken(); token != nil {
+				if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: 1, Total: 4, Message: "one of four"}); err != nil {
+					return nil, err
+				}
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return &mcp.CallToolResult{StructuredContent: map[string]any{"ok": true}, Content: []mcp.Content{&mcp.TextContent{Text: `{"ok":true}`}}}, nil
+		})
+	o, _ := newAudited(t, orchestrator.ServerConfig{
+		Config: connectors.Config{Name: "work", Timeout: time.Minute},
+		NewTransport: func(context.Context) (mcp.Transport, error) {
+			st, ct := mcp.NewInMemoryTransports()
+			_, err := srv.Connect(context.Background(), st, nil)
+			return ct, err
+		},
+	})
+	r := newRig(t, c, newWorld(t))
+	aw := worker.New(c, r.flows.Queue("work"), worker.Options{})
+	(&temporal.Activities{Caller: workflows.OrchestratorCaller{O: o}}).Register(aw)
+	start(t, aw)
+	runs := runsFor(c, r)
+	runs.FollowProgress = true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := uniqueID(t, "progress")
+	src := "version: 1\nname: crunch\nsteps:\n  - id: each\n    for_each: ${ [1] }\n    call: {server: work, tool: crunch}\n"
+	if err := runs.Start(ctx, temporal.StartOptions{RunID: id, Input: temporal.FlowInput{Path: "p.flow.yaml", Source: []byte(src), TrustedServers: []string{"work"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var reports []temporal.EventView
+	out, err := runs.Follow(ctx, id, 0, func(ev temporal.EventView) {
+		if ev.Kind == workflows.EventProgress {
+			reports = append(reports, ev)
+			close(release)
+		}
+	})
+	if err != nil || out.Status != workflows.RunSucceeded {
+		t.Fatalf("run: %+v, %v", out, err)
+	}
+	if len(reports) != 1 || reports[0].Path != "each[0]" || reports[0].Progress == nil || reports[0].Progress.Message != "one of four" || reports[0].Progress.Total != 4 {
+		t.Fatalf("progress reports: %+v", reports)
 	}
 }

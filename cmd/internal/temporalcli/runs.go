@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
 	"github.com/mediatorhq/mediator/workflows/temporal"
@@ -41,7 +43,7 @@ func OpenRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (cmdu
 	if err != nil {
 		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, configName(cfg))
 	}
-	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec}, Domains: cfg.Domains, OnClose: c.Close}, nil
+	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true}, Domains: cfg.Domains, OnClose: c.Close}, nil
 }
 
 // Close closes what the Runs opened.
@@ -324,10 +326,27 @@ func (c *Events) Event(v temporal.EventView) workflows.Event {
 		ev.RunID, ev.Timeout = c.runID, c.timeout
 	case workflows.EventRunFinished:
 		ev.RunID = c.runID
+	case workflows.EventProgress:
+		// A report names its call's runtime path only.
+		ev.StepPath = itemIndex.ReplaceAllString(v.Path, "")
+		ev.Step = c.steps[ev.StepPath]
+		if p := v.Progress; p != nil {
+			ev.Report = connectors.Progress{Server: stepServer(ev.Step), Progress: p.Progress, Total: p.Total, Message: p.Message}
+		}
 	default:
 		ev.Step = c.steps[v.StepPath]
 	}
 	return ev
+}
+
+// itemIndex is an item's index in a runtime path ("remind[3]").
+var itemIndex = regexp.MustCompile(`\[\d+\]`)
+
+func stepServer(s *flow.Step) string {
+	if s == nil {
+		return ""
+	}
+	return s.Server()
 }
 
 // RunResult is out as a local run's result.

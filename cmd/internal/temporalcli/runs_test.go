@@ -94,6 +94,10 @@ func TestEventsAndResultConvert(t *testing.T) {
 	if ev.Step == nil || ev.Step.ID != "add" || workflows.ErrorClass(ev.Err) != workflows.ClassRefused || ev.Err.Error() != "refused" {
 		t.Errorf("sub-flow step: %+v", ev)
 	}
+	pev := c.Event(temporal.EventView{Kind: workflows.EventProgress, Path: "sync[2]" + flow.UsesPathSep + "add", Progress: &temporal.ProgressReport{Progress: 1, Total: 2, Message: "half"}})
+	if pev.StepPath != sub || pev.Step == nil || pev.Step.ID != "add" || pev.Report.Server != "b" || pev.Report.Message != "half" || pev.Report.Total != 2 {
+		t.Errorf("progress report: %+v", pev)
+	}
 	res := RunResult(&temporal.FlowOutput{RunID: "run-1", Status: workflows.RunCancelled, Error: "cancelled", ErrorClass: workflows.ClassCancelled,
 		Finally: &temporal.FinallyOutput{Status: workflows.StatusSucceeded}})
 	if res.Status != workflows.RunCancelled || workflows.ErrorClass(res.Err) != workflows.ClassCancelled || res.Finally.Err != nil || res.Finally.Status != workflows.StatusSucceeded {
