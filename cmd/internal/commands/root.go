@@ -136,6 +136,9 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 			c.GroupID = "flows"
 			root.AddCommand(c)
 		}
+	} else {
+		// mediator hands these to mediator-temporal.
+		root.AddCommand(cmdutil.NewCmdTemporalOnly("worker"))
 	}
 	return root
 }
