@@ -157,9 +157,9 @@ func (r *Runs) Events(ctx context.Context, id string) ([]EventView, error) {
 // Follow calls fn with run id's events after the first after of them, in
 // order, as they come (querying every PollInterval), until the run ends;
 // then with the rest, and returns how it ended (Result). With
-// FollowProgress, the calls' progress reports come between them (their
-// index is not counted in after). It stops when
-// ctx ends, with ctx's error; the run goes on (Cancel cancels it).
+// FollowProgress, the calls' progress reports come between them (they do
+// not count in after). It stops when ctx ends, with ctx's error; the run
+// goes on (Cancel cancels it).
 func (r *Runs) Follow(ctx context.Context, id string, after int, fn func(EventView)) (*FlowOutput, error) {
 	every := r.PollInterval
 	if every <= 0 {
@@ -318,8 +318,12 @@ type ListOptions struct {
 	// PageToken is the previous page's next token, nil for the first.
 	PageToken []byte
 	// Status keeps the runs of one status (RunSummary.Status); empty
-	// keeps all.
+	// keeps all. A running run is asked whether it is blocked only when
+	// Status is blocked (or with MarkBlocked).
 	Status string
+	// MarkBlocked asks each running run listed whether it is blocked
+	// (Status, at most blockedWait each) and shows it so.
+	MarkBlocked bool
 }
 
 // RunSummary is one run as List shows it.
@@ -331,10 +335,11 @@ type RunSummary struct {
 	FlowDigest     string `json:"flow_digest"`
 	Workflow       string `json:"workflow,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	// Status is the journal's: running, then the FlowOutput's (succeeded,
-	// failed, cancelled, timed_out, blocked); a run that could not start
-	// is failed, a terminated workflow cancelled; RunUnknown when its
-	// result cannot be read here.
+	// Status is the journal's: running (blocked when asked:
+	// ListOptions.MarkBlocked), then the FlowOutput's (succeeded, failed,
+	// cancelled, timed_out); a run that could not start is failed, a
+	// terminated workflow cancelled; RunUnknown when its result cannot be
+	// read here.
 	Status     string    `json:"status"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
@@ -360,7 +365,7 @@ func (r *Runs) List(ctx context.Context, o ListOptions) ([]RunSummary, []byte, e
 	q := listQuery
 	switch o.Status {
 	case "":
-	case workflows.RunRunning:
+	case workflows.RunRunning, workflows.RunBlocked:
 		q += " AND ExecutionStatus = 'Running'"
 	default:
 		q += " AND ExecutionStatus != 'Running'"
@@ -378,6 +383,9 @@ func (r *Runs) List(ctx context.Context, o ListOptions) ([]RunSummary, []byte, e
 		if err != nil {
 			return nil, nil, err
 		}
+		if o.MarkBlocked || o.Status == workflows.RunBlocked {
+			r.markBlocked(ctx, page)
+		}
 		for _, s := range page {
 			if o.Status == "" || s.Status == o.Status {
 				out = append(out, s)
@@ -386,6 +394,26 @@ func (r *Runs) List(ctx context.Context, o ListOptions) ([]RunSummary, []byte, e
 		token = resp.GetNextPageToken()
 		if len(token) == 0 || len(out) >= limit {
 			return out, token, nil
+		}
+	}
+}
+
+// blockedWait bounds how long markBlocked asks one running run whether
+// it is blocked: a run whose flow worker is busy stays running.
+const blockedWait = 2 * time.Second
+
+// markBlocked gives each running run that waits on a decision (Status)
+// the status blocked.
+func (r *Runs) markBlocked(ctx context.Context, page []RunSummary) {
+	for i := range page {
+		if page[i].Status != workflows.RunRunning {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, blockedWait)
+		st, err := Status(qctx, r.Client, page[i].ID)
+		cancel()
+		if err == nil && st.Status == workflows.RunBlocked {
+			page[i].Status = workflows.RunBlocked
 		}
 	}
 }
@@ -416,7 +444,9 @@ func (r *Runs) summaries(ctx context.Context, infos []*workflowpb.WorkflowExecut
 				defer func() { <-sem }()
 				if err := r.settle(ctx, s); err != nil {
 					mu.Lock()
-					first = cmpFirst(first, err)
+					if first == nil {
+						first = err
+					}
 					mu.Unlock()
 				}
 			}(&out[i])
@@ -427,13 +457,6 @@ func (r *Runs) summaries(ctx context.Context, infos []*workflowpb.WorkflowExecut
 		return nil, first
 	}
 	return out, nil
-}
-
-func cmpFirst(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // summary is what visibility says of a run; a closed one's status is

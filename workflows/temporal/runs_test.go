@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -447,5 +448,44 @@ func TestRunsFollowProgress(t *testing.T) {
 	}
 	if len(reports) != 1 || reports[0].Path != "each[0]" || reports[0].Progress == nil || reports[0].Progress.Message != "one of four" || reports[0].Progress.Total != 4 {
 		t.Fatalf("progress reports: %+v", reports)
+	}
+}
+
+// A run blocked on a call whose worker hangs (no answer, no heartbeat)
+// lists as blocked when asked (Status blocked, or MarkBlocked), running
+// otherwise.
+func TestRunsListBlocked(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a")
+	r := newRig(t, c, newWorld(t))
+	r.flows.HeartbeatTimeout = time.Second
+	hung := make(chan struct{})
+	t.Cleanup(func() { close(hung) })
+	aw := worker.New(c, r.flows.Queue("a"), worker.Options{})
+	acts := &temporal.Activities{Caller: w.caller("a")}
+	aw.RegisterActivityWithOptions(acts.Tool, activity.RegisterOptions{Name: temporal.ActivityTool})
+	aw.RegisterActivityWithOptions(func(context.Context, temporal.CallInput) (*mcp.CallToolResult, error) {
+		<-hung
+		return nil, errors.New("the test ended")
+	}, activity.RegisterOptions{Name: temporal.ActivityCallTool})
+	start(t, aw)
+	runs := runsFor(c, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := uniqueID(t, "blocked")
+	src := "version: 1\nname: blocked\nsteps:\n  - id: pay\n    call: {server: a, tool: charge_slow}\n"
+	if err := runs.Start(ctx, temporal.StartOptions{RunID: id, Input: temporal.FlowInput{Path: "b.flow.yaml", Source: []byte(src), TrustedServers: []string{"a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), id, "", "test over") })
+	has := func(p []temporal.RunSummary, status string) bool {
+		return slices.ContainsFunc(p, func(s temporal.RunSummary) bool { return s.ID == id && s.Status == status })
+	}
+	listUntil(ctx, t, runs, temporal.ListOptions{Limit: 1000, Status: workflows.RunBlocked}, func(p []temporal.RunSummary) bool { return has(p, workflows.RunBlocked) })
+	if p, _, err := runs.List(ctx, temporal.ListOptions{Limit: 1000, MarkBlocked: true}); err != nil || !has(p, workflows.RunBlocked) {
+		t.Fatalf("MarkBlocked: %v %+v", err, p)
+	}
+	if p, _, err := runs.List(ctx, temporal.ListOptions{Limit: 1000}); err != nil || !has(p, workflows.RunRunning) {
+		t.Fatalf("a plain list: %v %+v", err, p)
 	}
 }

@@ -148,7 +148,7 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*workflows.RunRecord, err
 		token []byte
 	)
 	for {
-		o := temporal.ListOptions{PageToken: token}
+		o := temporal.ListOptions{PageToken: token, MarkBlocked: true}
 		if limit > 0 {
 			o.Limit = limit - len(out)
 		}
@@ -159,7 +159,6 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*workflows.RunRecord, err
 		for _, s := range page {
 			out = append(out, record(s))
 		}
-		r.markBlocked(ctx, out[len(out)-len(page):])
 		if token = next; len(token) == 0 || limit > 0 && len(out) >= limit {
 			return out, nil
 		}
@@ -205,26 +204,6 @@ func (r *Runs) Show(ctx context.Context, id string) (*cmdutil.RemoteRun, error) 
 		}
 	}
 	return run, nil
-}
-
-// blockedWait bounds how long List asks one running run whether it is
-// blocked: a run whose flow worker is busy shows running.
-const blockedWait = 2 * time.Second
-
-// markBlocked shows each running run that waits on a decision as
-// blocked, as the journal lists it.
-func (r *Runs) markBlocked(ctx context.Context, recs []*workflows.RunRecord) {
-	for _, rec := range recs {
-		if rec.Status != workflows.RunRunning {
-			continue
-		}
-		qctx, cancel := context.WithTimeout(ctx, blockedWait)
-		st, err := temporal.Status(qctx, r.Runs.Client, rec.ID)
-		cancel()
-		if err == nil && st.Status == workflows.RunBlocked {
-			rec.Status = workflows.RunBlocked
-		}
-	}
 }
 
 // Resolve settles run id's blocked calls (temporal.Resolve).
