@@ -66,8 +66,11 @@ func (r *Runs) Start(ctx context.Context, s cmdutil.RemoteStart) error {
 	}
 	in.Inputs, in.PolicyFlows, in.TrustedServers, in.ServerTimeouts = s.Inputs, s.PolicyFlows, s.TrustedServers, s.ServerTimeouts
 	if err := r.Runs.Start(ctx, temporal.StartOptions{RunID: s.RunID, Input: in}); err != nil {
-		if errors.Is(err, temporal.ErrRunExists) {
+		switch {
+		case errors.Is(err, temporal.ErrRunExists):
 			return fmt.Errorf("%w: %w", cmdutil.ErrRemoteRunExists, err)
+		case errors.Is(ctx.Err(), context.Canceled):
+			return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: err}
 		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: err}
 	}
