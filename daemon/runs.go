@@ -177,6 +177,9 @@ func (f redactorFunc) Redact(s string) string {
 
 func (r *Runs) redact(s string) string { return redactorFunc(r.opts.Redactor).Redact(s) }
 
+// Redact masks the keyring's known secrets in s (RunService).
+func (r *Runs) Redact(s string) string { return r.redact(s) }
+
 func (r *Runs) redactValue(v map[string]any) map[string]any {
 	if r.opts.Redactor == nil || v == nil {
 		return v
