@@ -56,25 +56,24 @@ const (
 )
 
 // Temporal is the temporal block: the cluster flows run on under
-// engine: temporal.
+// engine: temporal (docs/scale.md).
 type Temporal struct {
 	HostPort  string
 	Namespace string
-	TLS       TemporalTLS
-	// CodecKeySecret names the keyring item (of the pseudo-server
-	// "temporal") holding the payload codec's 32-byte key, hex or base64;
-	// empty leaves history unencrypted.
+	// TLS is nil when the connection is plain (a loopback test server).
+	TLS *TemporalTLS
+	// CodecKeySecret names the keyring item (of TemporalSecretServer)
+	// holding the payload codec's 32-byte key, hex or base64; empty
+	// leaves arguments and results readable in Temporal's history.
 	CodecKeySecret string
 }
 
-// TemporalTLS is temporal.tls: files, never inline keys.
+// TemporalTLS is temporal.tls. CA verifies the frontend (empty: the
+// system roots), ServerName overrides the name checked; Cert with KeyFile
+// or KeySecret (a keyring item of TemporalSecretServer) is a client
+// certificate for mTLS. Paths are absolute.
 type TemporalTLS struct {
-	// CA verifies the frontend's certificate (empty: the system roots);
-	// Cert and Key are a client certificate for mTLS; ServerName
-	// overrides the name checked.
-	CA, Cert, Key, ServerName string
-	// Enabled is set when the block is present.
-	Enabled bool
+	CA, Cert, KeyFile, KeySecret, ServerName string
 }
 
 // Credentials selects the keyring backend.
