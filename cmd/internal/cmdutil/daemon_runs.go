@@ -6,6 +6,7 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/workflows/flow"
 )
 
 // DaemonRunsDeps is what the daemon hands the run service it opens over
@@ -14,6 +15,10 @@ import (
 type DaemonRunsDeps struct {
 	// Catalog is the workflows it may start; SetCatalog replaces it.
 	Catalog *daemon.Catalog
+	// PolicyFlows and TrustAnnotations are the config's policy as the
+	// daemon reads it (flowrun.PolicyOf), for the runs' input.
+	PolicyFlows      []flow.FlowEdge
+	TrustAnnotations func(server string) bool
 	// Redactor masks known secrets in every error, output and event;
 	// asked at each use.
 	Redactor func() *credentials.Redactor

@@ -11,5 +11,7 @@ import (
 
 // Hooks returns the Factory's Temporal hooks.
 func Hooks() *cmdutil.Temporal {
-	return &cmdutil.Temporal{}
+	return &cmdutil.Temporal{
+		DaemonRuns: DaemonRuns,
+	}
 }

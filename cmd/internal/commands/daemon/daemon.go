@@ -464,7 +464,8 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	if cfg.Engine == config.EngineTemporal {
 		// Runs execute as Temporal workflows: this process only starts,
 		// reads and cancels them (docs/daemon.md).
-		d.runs, err = opts.DaemonRuns(ctx, cfg, cmdutil.DaemonRunsDeps{Catalog: catalog, Redactor: opts.Redactor, Logger: logger})
+		d.runs, err = opts.DaemonRuns(ctx, cfg, cmdutil.DaemonRunsDeps{Catalog: catalog, PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations,
+			Redactor: opts.Redactor, Logger: logger})
 		var ee *cmdutil.ExitError
 		if err != nil && !errors.As(err, &ee) {
 			err = cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)

@@ -1,0 +1,247 @@
+package temporalruns_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediatorhq/mediator/credentials"
+	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/workflows"
+)
+
+var rainInputs = map[string]any{"cities": []any{"Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Lisbon"}, "threshold": 0.5}
+
+// comparable is a run's outcome with the calendar's event ids sorted:
+// they number the events in the order the calendar got them, which
+// concurrent items do not fix.
+func comparable(info *daemon.RunInfo) string {
+	out := map[string]any{}
+	for k, v := range info.Outputs {
+		if l, ok := v.([]any); ok {
+			l = slices.Clone(l)
+			slices.SortFunc(l, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+			v = l
+		}
+		out[k] = v
+	}
+	b, _ := json.Marshal(map[string]any{"status": info.Status, "outputs": out, "steps": info.Steps, "error": info.Error})
+	return string(b)
+}
+
+// A run submitted over the HTTP API executes as a Temporal workflow on
+// the workers: its events stream to run-finished, GET and the list show
+// it, and its outcome (status, outputs, step states) is a local daemon's
+// for the same flow and inputs.
+func TestRunOverAPI(t *testing.T) {
+	rg := newRig(t, nil)
+	id, b := rg.submit(t, "rain-reminders", rainInputs, http.StatusCreated)
+	if id == "" || !strings.Contains(string(b), `"status":"running"`) {
+		t.Fatalf("POST answered %s", b)
+	}
+	evs, _ := rg.follow(t, id, "")
+	var types []string
+	for i, e := range evs {
+		types = append(types, e.typ)
+		if e.ev.Type != e.typ || e.ev.RunID != id || e.id != strconv.FormatInt(e.ev.Seq, 10) || i > 0 && e.ev.Seq <= evs[i-1].ev.Seq {
+			t.Fatalf("event %d: %+v (id %s)", i, e.ev, e.id)
+		}
+	}
+	last := evs[len(evs)-1].ev
+	if types[0] != daemon.EventRunStarted || last.Status != workflows.RunSucceeded || !slices.Contains(types, daemon.EventItemFinished) {
+		t.Fatalf("events %v, last %+v", types, last)
+	}
+	// Resuming after an event gives only the later ones.
+	rest, _ := rg.follow(t, id, evs[len(evs)-3].id)
+	if len(rest) != 2 || rest[0].ev.Seq != evs[len(evs)-2].ev.Seq {
+		t.Fatalf("after %s: %+v", evs[len(evs)-3].id, rest)
+	}
+
+	info, _ := rg.get(t, id)
+	local := localRun(t, rg.dir, "rain-reminders", rainInputs)
+	if got, want := comparable(info), comparable(local); got != want || local.Status != workflows.RunSucceeded {
+		t.Fatalf("temporal and local runs differ:\ntemporal %s\n   local %s", got, want)
+	}
+	if info.Workflow != "rain-reminders" || info.SubmittedAt.IsZero() || info.FinishedAt.Before(info.StartedAt) || fmt.Sprint(info.Inputs["threshold"]) != "0.5" {
+		t.Fatalf("run: %+v", info)
+	}
+
+	st, lb, _ := rg.call(t, http.MethodGet, "/v1/runs?workflow=rain-reminders&status=succeeded", nil)
+	var page daemon.RunPage
+	if err := json.Unmarshal(lb, &page); st != http.StatusOK || err != nil || len(page.Runs) != 1 || page.Runs[0].ID != id ||
+		page.Runs[0].Status != workflows.RunSucceeded || page.Runs[0].Inputs != nil {
+		t.Fatalf("list: %d %s", st, lb)
+	}
+	// A token scoped to other workflows neither sees nor reads it.
+	st, lb, _ = rg.callAs(t, "narrow-"+testToken, http.MethodGet, "/v1/runs", nil)
+	if st != http.StatusOK || strings.Contains(string(lb), id) {
+		t.Fatalf("narrow list: %d %s", st, lb)
+	}
+	if st, b, _ := rg.callAs(t, "narrow-"+testToken, http.MethodGet, "/v1/runs/"+id, nil); st != http.StatusForbidden {
+		t.Fatalf("narrow GET: %d %s", st, b)
+	}
+	for path, want := range map[string]int{
+		"/v1/runs/no-such-run":        http.StatusNotFound,
+		"/v1/runs/no-such-run/events": http.StatusNotFound,
+	} {
+		if st, b, _ := rg.call(t, http.MethodGet, path, nil); st != want {
+			t.Errorf("GET %s: %d %s; want %d", path, st, b, want)
+		}
+	}
+	// Resolve and extend have no Temporal equivalent: a clear refusal.
+	for path, body := range map[string]any{"/resolve": map[string]any{"action": "rerun"}, "/extend": map[string]any{"by": "10m"}} {
+		st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+path, body)
+		if st != http.StatusConflict || !strings.Contains(string(b), "engine: temporal") {
+			t.Errorf("POST %s: %d %s; want 409 naming engine: temporal", path, st, b)
+		}
+	}
+	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/cancel", nil); st != http.StatusConflict {
+		t.Errorf("cancel of a finished run: %d %s; want 409", st, b)
+	}
+}
+
+// Cancel reaches the call in flight on its worker as MCP cancellation;
+// the finally step still runs and the run ends cancelled.
+func TestCancelOverAPI(t *testing.T) {
+	rg := newRig(t, nil)
+	id, _ := rg.submit(t, "hold", map[string]any{"tag": "c1"}, http.StatusCreated)
+	select {
+	case tag := <-rg.work.started:
+		if tag != "c1" {
+			t.Fatalf("the server got %q", tag)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the call never reached the server")
+	}
+	if info, _ := rg.get(t, id); info.Status != workflows.RunRunning || info.Steps["wait"] != workflows.RunRunning {
+		t.Fatalf("before cancel: %+v", info)
+	}
+	st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/cancel", nil)
+	var info daemon.RunInfo
+	if err := json.Unmarshal(b, &info); st != http.StatusOK || err != nil || info.Status != workflows.RunCancelled ||
+		info.Steps["wait"] != workflows.StatusCancelled || info.Finally != workflows.StatusSucceeded {
+		t.Fatalf("cancel: %d %s", st, b)
+	}
+	select {
+	case tag := <-rg.work.cancelled:
+		if tag != "c1" {
+			t.Fatalf("cancelled %q", tag)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server never saw the call cancelled")
+	}
+	evs, _ := rg.follow(t, id, "")
+	if last := evs[len(evs)-1].ev; last.Status != workflows.RunCancelled {
+		t.Fatalf("run-finished %+v", last)
+	}
+}
+
+// A resubmission with the same Idempotency-Key returns the first run and
+// starts nothing; with other inputs it is refused.
+func TestIdempotentResubmission(t *testing.T) {
+	rg := newRig(t, nil)
+	rg.work.open()
+	key := "nightly-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	id, _ := rg.submit(t, "hold", map[string]any{"tag": "i1"}, http.StatusCreated, daemon.IdempotencyKeyHeader, key)
+	st, b, h := rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "i1"}},
+		daemon.IdempotencyKeyHeader, key)
+	if st != http.StatusOK || h.Get("Idempotent-Replayed") != "true" || !strings.Contains(string(b), `"id":"`+id+`"`) {
+		t.Fatalf("resubmission: %d %s %v", st, b, h)
+	}
+	evs, _ := rg.follow(t, id, "")
+	if evs[len(evs)-1].ev.Status != workflows.RunSucceeded {
+		t.Fatalf("run ended %+v", evs[len(evs)-1].ev)
+	}
+	// After the run ended, the key still names it.
+	st, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "i1", "n": 1}},
+		daemon.IdempotencyKeyHeader, key)
+	if st != http.StatusOK || !strings.Contains(string(b), `"status":"succeeded"`) {
+		t.Fatalf("resubmission after the end (n's default given): %d %s", st, b)
+	}
+	st, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "other"}},
+		daemon.IdempotencyKeyHeader, key)
+	if st != http.StatusUnprocessableEntity || !strings.Contains(string(b), daemon.CodeIdempotencyConflict) {
+		t.Fatalf("other inputs, same key: %d %s", st, b)
+	}
+	// The same key for another workflow is another run.
+	other, _ := rg.submit(t, "fail", map[string]any{"tag": "x"}, http.StatusCreated, daemon.IdempotencyKeyHeader, key)
+	if other == id {
+		t.Fatal("the key named the same run for two workflows")
+	}
+	select {
+	case tag := <-rg.work.started:
+		if tag != "i1" {
+			t.Fatalf("call %q", tag)
+		}
+	default:
+		t.Fatal("the run made no call")
+	}
+	select {
+	case tag := <-rg.work.started:
+		t.Fatalf("a second call %q: the resubmission started a run", tag)
+	default:
+	}
+	// Inputs that do not check are refused before anything starts.
+	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"n": 0}}); st != http.StatusBadRequest ||
+		!strings.Contains(string(b), daemon.CodeInvalidInputs) {
+		t.Fatalf("bad inputs: %d %s", st, b)
+	}
+}
+
+// A secret of the keyring given in the inputs, echoed in a result and
+// quoted in a server's error appears in no answer and no event: every
+// one is masked with the daemon's redactor.
+func TestCanarySecretNeverOut(t *testing.T) {
+	const canary = "canary-S3CRET-5e1d07"
+	store, err := credentials.Open(t.Context(), credentials.Options{Backend: "file", FileDir: t.TempDir(),
+		Passphrase: func(string) (string, error) { return "a passphrase for tests", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Set("work", "token", credentials.NewSecret(canary)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get("work", "token"); err != nil {
+		t.Fatal(err)
+	}
+	rg := newRig(t, store.Redactor())
+	if got := rg.red.Redact("x" + canary); strings.Contains(got, canary) {
+		t.Fatalf("the keyring's redactor does not know the canary: %s", got)
+	}
+	rg.work.open()
+	var seen []byte
+	keep := func(b []byte) { seen = append(seen, b...) }
+
+	ok, b := rg.submit(t, "hold", map[string]any{"tag": "x" + canary}, http.StatusCreated, daemon.IdempotencyKeyHeader, canary)
+	keep(b)
+	bad, b := rg.submit(t, "fail", map[string]any{"tag": canary}, http.StatusCreated)
+	keep(b)
+	for _, id := range []string{ok, bad} {
+		_, raw := rg.follow(t, id, "")
+		keep(raw)
+		_, raw = rg.get(t, id)
+		keep(raw)
+	}
+	info, raw := rg.get(t, ok)
+	if info.Status != workflows.RunSucceeded || !strings.Contains(string(raw), "[REDACTED]") {
+		t.Fatalf("run %s: %s", ok, raw)
+	}
+	if info, raw := rg.get(t, bad); info.Status != workflows.RunFailed || !strings.Contains(info.Error, "refused") {
+		t.Fatalf("run %s: %s", bad, raw)
+	}
+	_, b, _ = rg.call(t, http.MethodGet, "/v1/runs", nil)
+	keep(b)
+	_, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "x", "n": canary}})
+	keep(b)
+	_, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "x" + canary}},
+		daemon.IdempotencyKeyHeader, canary)
+	keep(b)
+	if i := strings.Index(string(seen), canary); i >= 0 {
+		t.Fatalf("the canary got out: ...%s...", seen[max(0, i-120):min(len(seen), i+40)])
+	}
+}
