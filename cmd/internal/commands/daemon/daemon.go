@@ -746,6 +746,12 @@ func (d *daemond) reload(ctx context.Context) error {
 	if cfg.Daemon.MaxConcurrentRuns != old.Daemon.MaxConcurrentRuns {
 		restart = append(restart, "daemon.max_concurrent_runs")
 	}
+	if cfg.Engine != old.Engine {
+		restart = append(restart, "engine")
+	}
+	if !reflect.DeepEqual(cfg.Temporal, old.Temporal) {
+		restart = append(restart, "temporal")
+	}
 	if cfg.StateDir != old.StateDir {
 		// The socket and the schedules' state live there: keep them.
 		cfg.StateDir = old.StateDir
