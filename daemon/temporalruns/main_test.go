@@ -171,13 +171,20 @@ type rig struct {
 
 var rigs atomic.Int32
 
+// codecKey is the payload codec's key of every client and worker of the
+// package: one namespace, one key, as in production (a run this client
+// cannot decrypt would fail the list).
+var codecKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}()
+
 func newRig(t *testing.T, red *credentials.Redactor) *rig {
 	t.Helper()
 	srv := temporaltest.Need(t, testServer, testServerErr)
 	ctx := t.Context()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	codec, err := temporal.NewCodec("test", key)
+	codec, err := temporal.NewCodec("test", codecKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,9 +75,18 @@ func TestRunOverAPI(t *testing.T) {
 
 	st, lb, _ := rg.call(t, http.MethodGet, "/v1/runs?workflow=rain-reminders&status=succeeded", nil)
 	var page daemon.RunPage
-	if err := json.Unmarshal(lb, &page); st != http.StatusOK || err != nil || len(page.Runs) != 1 || page.Runs[0].ID != id ||
-		page.Runs[0].Status != workflows.RunSucceeded || page.Runs[0].Inputs != nil {
+	if err := json.Unmarshal(lb, &page); st != http.StatusOK || err != nil || len(page.Runs) == 0 {
 		t.Fatalf("list: %d %s", st, lb)
+	}
+	listed := false
+	for _, r := range page.Runs {
+		if r.Workflow != "rain-reminders" || r.Status != workflows.RunSucceeded || r.Inputs != nil {
+			t.Fatalf("list: %d %s", st, lb)
+		}
+		listed = listed || r.ID == id
+	}
+	if !listed {
+		t.Fatalf("run %s not listed: %s", id, lb)
 	}
 	// A token scoped to other workflows neither sees nor reads it.
 	st, lb, _ = rg.callAs(t, "narrow-"+testToken, http.MethodGet, "/v1/runs", nil)
@@ -217,7 +228,8 @@ func TestCanarySecretNeverOut(t *testing.T) {
 	var seen []byte
 	keep := func(b []byte) { seen = append(seen, b...) }
 
-	ok, b := rg.submit(t, "hold", map[string]any{"tag": "x" + canary}, http.StatusCreated, daemon.IdempotencyKeyHeader, canary)
+	key := canary + "/" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	ok, b := rg.submit(t, "hold", map[string]any{"tag": "x" + canary}, http.StatusCreated, daemon.IdempotencyKeyHeader, key)
 	keep(b)
 	bad, b := rg.submit(t, "fail", map[string]any{"tag": canary}, http.StatusCreated)
 	keep(b)
@@ -239,9 +251,59 @@ func TestCanarySecretNeverOut(t *testing.T) {
 	_, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "x", "n": canary}})
 	keep(b)
 	_, b, _ = rg.call(t, http.MethodPost, "/v1/runs", map[string]any{"workflow": "hold", "inputs": map[string]any{"tag": "x" + canary}},
-		daemon.IdempotencyKeyHeader, canary)
+		daemon.IdempotencyKeyHeader, key)
 	keep(b)
 	if i := strings.Index(string(seen), canary); i >= 0 {
 		t.Fatalf("the canary got out: ...%s...", seen[max(0, i-120):min(len(seen), i+40)])
+	}
+}
+
+// fixedClock is the scheduler's clock in TestScheduledRuns.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// The scheduler's runs go to Temporal the same way, under their fire
+// time's key: a daemon that crashed after submitting a fire but before
+// recording it submits it again at its next start and gets the same run.
+func TestScheduledRuns(t *testing.T) {
+	rg := newRig(t, nil)
+	rg.work.open()
+	now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
+	state := t.TempDir()
+	name := fmt.Sprintf("hourly-%d", time.Now().UnixNano())
+	seed := []byte(fmt.Sprintf(`{"last_fire": {%q: %q}}`, name, now.Add(-3*time.Hour).Format(time.RFC3339)))
+	sc := daemon.Schedule{Name: name, Workflow: "hold", Cron: "0 * * * *", Inputs: map[string]any{"tag": "s"}, Missed: daemon.MissedRunOnce}
+	for range 2 {
+		// Each start finds the state as the crash left it: the fire
+		// not recorded.
+		if err := os.WriteFile(filepath.Join(state, daemon.StateFile), seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := daemon.NewScheduler(daemon.SchedulerOptions{Schedules: []daemon.Schedule{sc}, Submit: rg.svc, StateDir: state, Clock: fixedClock(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CatchUp(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if last, _ := s.LastFire(sc.Name); !last.Equal(now.Add(-30 * time.Minute)) {
+			t.Fatalf("last fire %s", last)
+		}
+	}
+	// The fire's run, as its key names it.
+	sub, err := rg.svc.SubmitRun(t.Context(), "hold", sc.Inputs, daemon.IdempotencyKey(name, now.Add(-30*time.Minute)))
+	if err != nil || !sub.Existing {
+		t.Fatalf("the fire's key names no run: %+v %v", sub, err)
+	}
+	st, b, _ := rg.call(t, http.MethodGet, "/v1/runs?workflow=hold", nil)
+	if st != http.StatusOK || !strings.Contains(string(b), `"id":"`+sub.ID+`"`) {
+		t.Fatalf("list: %d %s", st, b)
+	}
+	if evs, _ := rg.follow(t, sub.ID, ""); evs[len(evs)-1].ev.Status != workflows.RunSucceeded {
+		t.Fatalf("scheduled run ended %+v", evs[len(evs)-1].ev)
+	}
+	if n := len(rg.work.started); n != 1 {
+		t.Fatalf("%d calls; want the one run's", n)
 	}
 }
