@@ -80,19 +80,21 @@ func (w *work) server() *mcp.Server {
 		s, _ := args["tag"].(string)
 		return s
 	}
-	srv.AddTool(&mcp.Tool{Name: "hold", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
-		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			t := tag(req)
-			w.started <- t
-			select {
-			case <-w.gate:
-			case <-ctx.Done():
-				w.cancelled <- t
-				return nil, ctx.Err()
-			}
-			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: `{"tag":"` + t + `"}`}},
-				StructuredContent: map[string]any{"tag": t}}, nil
-		})
+	hold := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t := tag(req)
+		w.started <- t
+		select {
+		case <-w.gate:
+		case <-ctx.Done():
+			w.cancelled <- t
+			return nil, ctx.Err()
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: `{"tag":"` + t + `"}`}},
+			StructuredContent: map[string]any{"tag": t}}, nil
+	}
+	srv.AddTool(&mcp.Tool{Name: "hold", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, hold)
+	// charge is hold without annotations: unsafe to send twice.
+	srv.AddTool(&mcp.Tool{Name: "charge", InputSchema: obj}, hold)
 	srv.AddTool(&mcp.Tool{Name: "fail", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "refused " + tag(req)}}}, nil
@@ -115,6 +117,19 @@ finally:
     with: {location: Oslo, days: 1}
 outputs:
   tag: ${ .steps.wait.result.tag }
+`
+
+const chargeFlow = `version: 1
+name: charge
+steps:
+  - id: charge
+    call: {server: work, tool: charge}
+    with: {tag: once}
+  - id: after
+    call: {server: weather, tool: get_forecast}
+    with: {location: Oslo, days: 1}
+outputs:
+  charged: ${ .steps.charge.result }
 `
 
 const failFlow = `version: 1
@@ -161,12 +176,14 @@ const testToken = "t0ken-for-tests"
 // and one activity worker per server (each with an orchestrator holding
 // only its server, as a domain worker does) on queues of the test's own.
 type rig struct {
-	c    client.Client
-	work *work
-	dir  string
-	svc  *temporalruns.Service
-	url  string
-	red  *credentials.Redactor
+	c client.Client
+	// workClient is the work server's worker's own client (rigOptions).
+	workClient client.Client
+	work       *work
+	dir        string
+	svc        *temporalruns.Service
+	url        string
+	red        *credentials.Redactor
 }
 
 var rigs atomic.Int32
@@ -182,6 +199,19 @@ var codecKey = func() []byte {
 
 func newRig(t *testing.T, red *credentials.Redactor) *rig {
 	t.Helper()
+	return newRigWith(t, red, rigOptions{})
+}
+
+// rigOptions vary a rig: the flow worker's activity heartbeat timeout,
+// and whether the work server's worker has a client of its own
+// (rig.workClient), which a test closes to lose the worker mid-call.
+type rigOptions struct {
+	heartbeat     time.Duration
+	ownWorkClient bool
+}
+
+func newRigWith(t *testing.T, red *credentials.Redactor, ro rigOptions) *rig {
+	t.Helper()
 	srv := temporaltest.Need(t, testServer, testServerErr)
 	ctx := t.Context()
 	codec, err := temporal.NewCodec("test", codecKey)
@@ -196,12 +226,19 @@ func newRig(t *testing.T, red *credentials.Redactor) *rig {
 	rg := &rig{c: c, work: newWork(), dir: t.TempDir(), red: red}
 
 	prefix := fmt.Sprintf("%s-%d.", strings.ReplaceAll(t.Name(), "/", "-"), rigs.Add(1))
-	flows := &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }, Decides: true}
+	flows := &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }, Decides: true, HeartbeatTimeout: ro.heartbeat}
 	fw := worker.New(c, prefix+"flows", worker.Options{})
 	flows.Register(fw)
 	startWorker(t, fw)
 	for name, sc := range serverConfigs(rg.work) {
-		aw := worker.New(c, flows.Queue(name), worker.Options{})
+		wc := c
+		if name == "work" && ro.ownWorkClient {
+			if wc, err = temporal.Dial(ctx, temporal.ClientOptions{HostPort: srv.HostPort, Namespace: srv.Namespace, Codec: codec}); err != nil {
+				t.Fatal(err)
+			}
+			rg.workClient = wc
+		}
+		aw := worker.New(wc, flows.Queue(name), worker.Options{})
 		(&temporal.Activities{Caller: workflows.OrchestratorCaller{O: newOrchestrator(t, sc)}}).Register(aw)
 		startWorker(t, aw)
 	}
@@ -213,6 +250,7 @@ func newRig(t *testing.T, red *credentials.Redactor) *rig {
 	rg.write(t, "rain-reminders.flow.yaml", string(example))
 	rg.write(t, "hold.flow.yaml", holdFlow)
 	rg.write(t, "fail.flow.yaml", failFlow)
+	rg.write(t, "charge.flow.yaml", chargeFlow)
 	cat, err := daemon.LoadCatalog(ctx, rg.dir, flow.ValidateOptions{Server: serverCheck, RetryAtRunTime: true})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@
 package temporalruns
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -303,8 +306,9 @@ func (s *Service) Workflow(ctx context.Context, id string) (string, error) {
 
 // Get returns one run: its status, inputs, outputs, error and step states
 // (from its events; a closed run's events need a flow worker to replay
-// its history, else the output's steps stand). Calls and Blocked stay
-// empty: there is no journal of attempts.
+// its history, else the output's steps stand). A running run waiting for
+// resolve (temporal.Status) is blocked, with its Blocked calls. Calls
+// stays empty: there is no journal of attempts.
 func (s *Service) Get(ctx context.Context, id string) (*daemon.RunInfo, error) {
 	d, err := s.describe(ctx, id)
 	if err != nil {
@@ -319,6 +323,13 @@ func (s *Service) Get(ctx context.Context, id string) (*daemon.RunInfo, error) {
 	if len(d.Events) > 0 {
 		info.StartedAt = d.Events[0].Time
 	}
+	if d.Status == workflows.RunRunning && d.EventsError == "" {
+		// A running run may wait for resolve; a flow worker that did not
+		// answer the events query would not answer this one either.
+		if st, err := temporal.Status(ctx, s.opts.Runs.Client, id); err == nil && st.Status == workflows.RunBlocked {
+			info.Status, info.Blocked = workflows.RunBlocked, blockedCalls(st)
+		}
+	}
 	if len(info.Steps) == 0 && d.Output != nil && len(d.Output.Steps) > 0 {
 		info.Steps = d.Output.Steps
 	}
@@ -330,6 +341,47 @@ func (s *Service) summary(r temporal.RunSummary) *daemon.RunInfo {
 	return &daemon.RunInfo{ID: r.ID, Workflow: r.Workflow, Status: r.Status, Error: s.Redact(r.Error),
 		SubmittedAt: r.StartedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Finally: r.Finally, FinallyError: s.Redact(r.FinallyError)}
+}
+
+// blockedCalls are a blocked run's calls waiting for resolve.
+func blockedCalls(st *temporal.StatusView) []daemon.CallInfo {
+	var out []daemon.CallInfo
+	for _, b := range st.Blocked {
+		out = append(out, daemon.CallInfo{Path: b.Path, Step: cmp.Or(b.Step, b.StepID), Server: b.Server, Tool: b.Tool,
+			State: workflows.AttemptStarted, Attempt: b.Attempt})
+	}
+	return out
+}
+
+// statusTimeout bounds List's question to each running run whether it is
+// blocked; a run whose flow worker does not answer in time lists as
+// running.
+const statusTimeout = 2 * time.Second
+
+// markBlocked sets the status of the running runs among infos that wait
+// for resolve, asking a few at a time.
+func (s *Service) markBlocked(ctx context.Context, infos []*daemon.RunInfo) {
+	var (
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 4)
+	)
+	for _, info := range infos {
+		if info.Status != workflows.RunRunning {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			qctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			if st, err := temporal.Status(qctx, s.opts.Runs.Client, info.ID); err == nil && st.Status == workflows.RunBlocked {
+				info.Status = workflows.RunBlocked
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // steps is the state of each step and item the events show, by runtime
@@ -370,22 +422,33 @@ func (s *Service) List(ctx context.Context, lo daemon.ListOptions) (*daemon.RunP
 		token = b
 	}
 	page := &daemon.RunPage{Runs: []*daemon.RunInfo{}}
+	status := lo.Status
 	switch lo.Status {
 	case daemon.StatusQueued, daemon.StatusInterrupted:
 		// Runs on Temporal are never queued in the daemon nor
 		// interrupted by its restarts.
 		return page, nil
+	case workflows.RunBlocked:
+		// Visibility has them running; each is asked (markBlocked).
+		status = workflows.RunRunning
 	}
 	for {
-		runs, next, err := s.opts.Runs.List(ctx, temporal.ListOptions{Limit: lo.Limit - len(page.Runs), PageToken: token, Status: lo.Status})
+		runs, next, err := s.opts.Runs.List(ctx, temporal.ListOptions{Limit: lo.Limit - len(page.Runs), PageToken: token, Status: status})
 		if err != nil {
 			return nil, errors.New(s.Redact(err.Error()))
 		}
+		var infos []*daemon.RunInfo
 		for _, r := range runs {
 			if r.Workflow == "" || lo.Workflow != "" && r.Workflow != lo.Workflow || lo.Allow != nil && !lo.Allow(r.Workflow) {
 				continue
 			}
-			page.Runs = append(page.Runs, s.summary(r))
+			infos = append(infos, s.summary(r))
+		}
+		s.markBlocked(ctx, infos)
+		for _, info := range infos {
+			if lo.Status == "" || info.Status == lo.Status {
+				page.Runs = append(page.Runs, info)
+			}
 		}
 		token = next
 		if len(token) == 0 {
@@ -398,7 +461,7 @@ func (s *Service) List(ctx context.Context, lo daemon.ListOptions) (*daemon.RunP
 	}
 }
 
-// Cancel cancels a running run and waits (until ctx ends) for it to end:
+// Cancel cancels a running (or blocked) run and waits (until ctx ends) for it to end:
 // the call in flight is cancelled on its worker (the server gets
 // notifications/cancelled) and the finally steps still run. A run that
 // ended is a CodeConflict *Error.
@@ -408,7 +471,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*daemon.RunInfo, error
 		return nil, err
 	}
 	if d.Status != workflows.RunRunning {
-		return nil, &daemon.Error{Code: daemon.CodeConflict, Message: fmt.Sprintf("run %s is %s already; only a running run can be cancelled", id, d.Status)}
+		return nil, &daemon.Error{Code: daemon.CodeConflict, Message: fmt.Sprintf("run %s is %s already; only a running or blocked run can be cancelled", id, d.Status)}
 	}
 	if err := s.opts.Runs.Cancel(ctx, id); err != nil {
 		return nil, s.readErr(id, err)
@@ -419,19 +482,45 @@ func (s *Service) Cancel(ctx context.Context, id string) (*daemon.RunInfo, error
 	return s.Get(ctx, id)
 }
 
-// Resolve settles a blocked run on the local engine. A run on Temporal is
-// never blocked today (an unsafe call whose worker was lost fails as
-// transport), so every run is a CodeConflict *Error saying so.
-func (s *Service) Resolve(ctx context.Context, id, action string, _ []string) (*daemon.RunInfo, error) {
+// Resolve settles the calls a blocked run waits on, as daemon.Runs does
+// for a local run: ActionRerun sends them again, ActionMarkDone accepts
+// that they took effect (their steps succeed with a null result); calls
+// narrows it to some of them (call paths, step paths or step ids), empty
+// meaning all. It signals the run (temporal.Resolve, the mediator.resolve
+// signal), which goes on by itself. A run that is not blocked is a
+// CodeConflict *Error, a name that is no blocked call's CodeBadRequest.
+func (s *Service) Resolve(ctx context.Context, id, action string, calls []string) (*daemon.RunInfo, error) {
 	if action != daemon.ActionRerun && action != daemon.ActionMarkDone {
 		return nil, &daemon.Error{Code: daemon.CodeBadRequest, Message: fmt.Sprintf("action %q: give %s (call the blocked calls again) or %s (they took effect)", action, daemon.ActionRerun, daemon.ActionMarkDone)}
+	}
+	if !s.Accepting() {
+		return nil, &daemon.Error{Code: daemon.CodeShuttingDown, Message: "the daemon is shutting down and resumes no runs"}
 	}
 	info, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return nil, &daemon.Error{Code: daemon.CodeConflict, Message: fmt.Sprintf(
-		"run %s is %s: runs on Temporal (engine: temporal) are not blocked for resolve; an unsafe call whose worker was lost fails the run instead (docs/daemon.md)", id, info.Status)}
+	if info.Status != workflows.RunBlocked {
+		return nil, &daemon.Error{Code: daemon.CodeConflict, Message: fmt.Sprintf("run %s is %s, not blocked: there is nothing to resolve", id, info.Status)}
+	}
+	st, err := temporal.Status(ctx, s.opts.Runs.Client, id)
+	if err != nil {
+		return nil, s.readErr(id, err)
+	}
+	var all []string
+	for _, b := range st.Blocked {
+		all = append(all, b.Path)
+	}
+	for _, n := range calls {
+		if !slices.ContainsFunc(st.Blocked, func(b temporal.BlockedCallView) bool { return n == b.Path || n == b.Step || n == b.StepID }) {
+			return nil, &daemon.Error{Code: daemon.CodeBadRequest, Message: fmt.Sprintf("calls %s name none of run %s's blocked calls: %s", strings.Join(calls, ", "), id, strings.Join(all, ", "))}
+		}
+	}
+	// daemon.Action* and workflows.Resolve* are the same words.
+	if err := temporal.Resolve(ctx, s.opts.Runs.Client, id, action, calls); err != nil {
+		return nil, s.readErr(id, err)
+	}
+	return s.Get(ctx, id)
 }
 
 // Extend resumes a timed-out run with more time on the local engine. On
@@ -502,6 +591,9 @@ func (s *Service) Subscribe(ctx context.Context, id string, after int64) (<-chan
 func (s *Service) event(id string, seq int64, v temporal.EventView) daemon.Event {
 	ev := daemon.Event{Seq: seq, Type: string(v.Kind), Time: v.Time, RunID: id, Path: v.Path, Status: v.Status,
 		Attempt: v.Attempt, Items: v.Total, Error: s.Redact(v.Error)}
+	if p := v.Progress; p != nil {
+		ev.Progress, ev.Total, ev.Message = p.Progress, p.Total, s.Redact(p.Message)
+	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}

@@ -104,11 +104,12 @@ func TestRunOverAPI(t *testing.T) {
 			t.Errorf("GET %s: %d %s; want %d", path, st, b, want)
 		}
 	}
-	// Resolve and extend have no Temporal equivalent: a clear refusal.
-	for path, body := range map[string]any{"/resolve": map[string]any{"action": "rerun"}, "/extend": map[string]any{"by": "10m"}} {
-		st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+path, body)
-		if st != http.StatusConflict || !strings.Contains(string(b), "engine: temporal") {
-			t.Errorf("POST %s: %d %s; want 409 naming engine: temporal", path, st, b)
+	// Extend has no Temporal equivalent: a clear refusal; resolve of a
+	// run that is not blocked is one as locally.
+	for path, want := range map[string]string{"/resolve": "not blocked", "/extend": "engine: temporal"} {
+		st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+path, map[string]any{"/resolve": map[string]any{"action": "rerun"}, "/extend": map[string]any{"by": "10m"}}[path])
+		if st != http.StatusConflict || !strings.Contains(string(b), want) {
+			t.Errorf("POST %s: %d %s; want 409 saying %q", path, st, b, want)
 		}
 	}
 	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/cancel", nil); st != http.StatusConflict {
@@ -305,5 +306,54 @@ func TestScheduledRuns(t *testing.T) {
 	}
 	if n := len(rg.work.started); n != 1 {
 		t.Fatalf("%d calls; want the one run's", n)
+	}
+}
+
+// An unsafe call whose worker is lost mid-call blocks the run: GET and
+// the list show it blocked with the call, resolve mark-done (the
+// mediator.resolve signal) settles it, and the run goes on to succeed;
+// a name that is no blocked call's is refused.
+func TestResolveBlockedRun(t *testing.T) {
+	rg := newRigWith(t, nil, rigOptions{heartbeat: 2 * time.Second, ownWorkClient: true})
+	id, _ := rg.submit(t, "charge", nil, http.StatusCreated)
+	select {
+	case <-rg.work.started:
+	case <-time.After(time.Minute):
+		t.Fatal("the call never reached the server")
+	}
+	rg.workClient.Close() // the worker is lost: no heartbeat, no answer
+	var info *daemon.RunInfo
+	for deadline := time.Now().Add(time.Minute); ; {
+		if info, _ = rg.get(t, id); info.Status == workflows.RunBlocked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never blocked: %+v", info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(info.Blocked) != 1 || info.Blocked[0].Path != "charge" || info.Blocked[0].Server != "work" || info.Blocked[0].Tool != "charge" {
+		t.Fatalf("blocked calls: %+v", info.Blocked)
+	}
+	st, b, _ := rg.call(t, http.MethodGet, "/v1/runs?status=blocked&workflow=charge", nil)
+	if st != http.StatusOK || !strings.Contains(string(b), `"id":"`+id+`"`) || !strings.Contains(string(b), `"status":"blocked"`) {
+		t.Fatalf("blocked list: %d %s", st, b)
+	}
+	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/resolve", map[string]any{"action": "mark-done", "calls": []string{"nothing"}}); st != http.StatusBadRequest ||
+		!strings.Contains(string(b), "charge") {
+		t.Fatalf("resolve of no blocked call: %d %s", st, b)
+	}
+	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/resolve", map[string]any{"action": "mark-done", "calls": []string{"charge"}}); st != http.StatusAccepted {
+		t.Fatalf("resolve: %d %s", st, b)
+	}
+	evs, _ := rg.follow(t, id, "")
+	if last := evs[len(evs)-1].ev; last.Status != workflows.RunSucceeded {
+		t.Fatalf("run-finished %+v", last)
+	}
+	if info, b := rg.get(t, id); info.Steps["charge"] != workflows.StatusSucceeded || info.Steps["after"] != workflows.StatusSucceeded || info.Outputs["charged"] != nil {
+		t.Fatalf("after resolve: %s", b)
+	}
+	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/resolve", map[string]any{"action": "rerun"}); st != http.StatusConflict {
+		t.Fatalf("resolve of a finished run: %d %s", st, b)
 	}
 }
