@@ -461,11 +461,11 @@ type RunDetail struct {
 // its output. An id Temporal does not know, or the id of a workflow that
 // is not a run, is an error wrapping workflows.ErrRunNotFound.
 func (r *Runs) Describe(ctx context.Context, id string) (*RunDetail, error) {
-	desc, err := r.Client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := r.Client.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		return nil, r.notFound(id, fmt.Errorf("describe run %s: %w", id, err))
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	if info.GetType().GetName() != WorkflowRunFlow {
 		return nil, fmt.Errorf("run %q: workflow %s is a %s: %w", id, id, info.GetType().GetName(), workflows.ErrRunNotFound)
 	}

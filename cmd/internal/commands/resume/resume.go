@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
 )
@@ -92,6 +93,10 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.Env.Config()
 	if err != nil {
 		return err
+	}
+	if flowrun.EngineOf("", cfg) == config.EngineTemporal {
+		return cmdutil.Errorf(cmdutil.ExitUsage, "run %s: engine: temporal in %s: a Temporal run is not resumed, it goes on by itself while its workflow lives "+
+			"(the call of a lost worker is retried by the workflow, within the flow's retry rule); see it with `mediator runs show %s`", opts.RunID, cfg.Path, opts.RunID)
 	}
 	j, err := flowrun.OpenJournal(cfg, flowrun.CurrentRedactor(opts.Env.Redactor))
 	if err != nil {
