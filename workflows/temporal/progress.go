@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -98,34 +99,50 @@ func (b *beat) update(f func(*CallDetails)) {
 }
 
 // Progress returns the latest progress report of each call or read of
-// run runID in flight, as EventProgress views (Path, Time: when the
-// worker last heartbeated, Progress), read from the pending activities'
-// heartbeat details without touching history. codec must be the clients'
-// (nil: none), since details are payloads.
+// run runID in flight, its open child workflows' included (a batch of a
+// large for_each runs in one), as EventProgress views (Path, Time: when
+// the worker last heartbeated, Progress), read from the pending
+// activities' heartbeat details without touching history. codec must be
+// the clients' (nil: none), since details are payloads.
 func Progress(ctx context.Context, c client.Client, codec *Codec, runID string) ([]EventView, error) {
-	desc, err := c.DescribeWorkflow(ctx, runID, "")
-	if err != nil {
-		return nil, fmt.Errorf("describe run %s: %w", runID, err)
-	}
-	resp := desc.RawResponse
 	dc := converter.GetDefaultDataConverter()
 	if codec != nil {
 		dc, _ = Converters(codec)
 	}
 	var out []EventView
-	for _, pa := range resp.GetPendingActivities() {
-		name := pa.GetActivityType().GetName()
-		if (name != ActivityCallTool && name != ActivityReadResource) || pa.GetHeartbeatDetails() == nil {
-			continue
+	err := eachOpenWorkflow(ctx, c, runID, func(id string, resp *workflowservice.DescribeWorkflowExecutionResponse) error {
+		for _, pa := range resp.GetPendingActivities() {
+			name := pa.GetActivityType().GetName()
+			if (name != ActivityCallTool && name != ActivityReadResource) || pa.GetHeartbeatDetails() == nil {
+				continue
+			}
+			var d CallDetails
+			if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &d); err != nil {
+				return fmt.Errorf("run %s: the heartbeat details of activity %s do not decode (is the codec key the workers'?): %w", id, pa.GetActivityId(), err)
+			}
+			if d.Report != nil {
+				out = append(out, EventView{Kind: workflows.EventProgress, Time: pa.GetLastHeartbeatTime().AsTime(), Path: d.Path, Progress: d.Report})
+			}
 		}
-		var d CallDetails
-		if err := dc.FromPayloads(pa.GetHeartbeatDetails(), &d); err != nil {
-			return nil, fmt.Errorf("run %s: the heartbeat details of activity %s do not decode (is the codec key the workers'?): %w", runID, pa.GetActivityId(), err)
-		}
-		if d.Report == nil {
-			continue
-		}
-		out = append(out, EventView{Kind: workflows.EventProgress, Time: pa.GetLastHeartbeatTime().AsTime(), Path: d.Path, Progress: d.Report})
+		return nil
+	})
+	return out, err
+}
+
+// eachOpenWorkflow calls fn with the description of workflow id and of
+// each of its open child workflows, theirs, and so on.
+func eachOpenWorkflow(ctx context.Context, c client.Client, id string, fn func(id string, resp *workflowservice.DescribeWorkflowExecutionResponse) error) error {
+	desc, err := c.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		return fmt.Errorf("describe run %s: %w", id, err)
 	}
-	return out, nil
+	if err := fn(id, desc.RawResponse); err != nil {
+		return err
+	}
+	for _, ch := range desc.RawResponse.GetPendingChildren() {
+		if err := eachOpenWorkflow(ctx, c, ch.GetWorkflowId(), fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }

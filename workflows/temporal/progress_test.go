@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediatorhq/mediator/connectors"
@@ -72,16 +73,31 @@ func TestProgressDuringCall(t *testing.T) {
 		name  string
 		c     client.Client
 		codec *temporal.Codec
-	}{{"plain", testClient, nil}, {"codec", withCodec, codec}} {
-		t.Run(tc.name, func(t *testing.T) { progressDuringCall(t, o, release, tc.c, tc.codec, message) })
+		child bool
+	}{{"plain", testClient, nil, false}, {"codec", withCodec, codec, false}, {"child", testClient, nil, true}} {
+		t.Run(tc.name, func(t *testing.T) { progressDuringCall(t, o, release, tc.c, tc.codec, tc.child, message) })
 	}
 }
 
-func progressDuringCall(t *testing.T, o *orchestrator.Orchestrator, release chan chan struct{}, c client.Client, codec *temporal.Codec, message string) {
+// progressDuringCall runs the call, in a child workflow of the run when
+// child is set (as a batch of a large for_each runs), and reads its
+// progress through the run.
+func progressDuringCall(t *testing.T, o *orchestrator.Orchestrator, release chan chan struct{}, c client.Client, codec *temporal.Codec, child bool, message string) {
 	prefix := fmt.Sprintf("%s-%d.", slug(t.Name()), rigs.Add(1))
 	flows := &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }, Decides: true}
 	fw := worker.New(c, prefix+"flows", worker.Options{})
 	flows.Register(fw)
+	id := "progress-" + slug(t.Name())
+	wf := temporal.WorkflowRunFlow
+	if child {
+		wf = "test.ProgressParent"
+		fw.RegisterWorkflowWithOptions(func(ctx workflow.Context, in temporal.FlowInput) (*temporal.FlowOutput, error) {
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id + "/child", TaskQueue: prefix + "flows"})
+			var out temporal.FlowOutput
+			err := workflow.ExecuteChildWorkflow(cctx, temporal.WorkflowRunFlow, in).Get(ctx, &out)
+			return &out, err
+		}, workflow.RegisterOptions{Name: wf})
+	}
 	start(t, fw)
 	aw := worker.New(c, flows.Queue("work"), worker.Options{})
 	(&temporal.Activities{Caller: workflows.OrchestratorCaller{O: o}}).Register(aw)
@@ -99,9 +115,8 @@ steps:
 outputs:
   ok: ${ .steps.crunch.result.ok }
 `
-	id := "progress-" + slug(t.Name())
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: prefix + "flows"},
-		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "progress.flow.yaml", Source: []byte(src), TrustedServers: []string{"work"}})
+		wf, temporal.FlowInput{Path: "progress.flow.yaml", Source: []byte(src), TrustedServers: []string{"work"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,5 +168,7 @@ outputs:
 		dc, fc := temporal.Converters(codec)
 		r.replayer = worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: fc}
 	}
-	r.replay(t, h)
+	if !child {
+		r.replay(t, h)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 
@@ -149,8 +150,9 @@ func (r *Runtime) AwaitResolution(ctx context.Context, call workflows.BlockedCal
 }
 
 // Status returns run runID's status (QueryStatus), with the blocked
-// calls of its open child workflows (a batch of a large for_each runs in
-// one): they are the run's, and a run with one is blocked.
+// calls of its open child workflows and theirs (a batch of a large
+// for_each runs in one): they are the run's, and a run with one is
+// blocked.
 func Status(ctx context.Context, c client.Client, runID string) (*StatusView, error) {
 	st, err := queryStatus(ctx, c, runID)
 	if err != nil {
@@ -159,25 +161,27 @@ func Status(ctx context.Context, c client.Client, runID string) (*StatusView, er
 	if st.Status != workflows.RunRunning && st.Status != workflows.RunBlocked {
 		return st, nil
 	}
-	desc, err := c.DescribeWorkflow(ctx, runID, "")
-	if err != nil {
-		return nil, fmt.Errorf("describe run %s: %w", runID, err)
-	}
-	for _, ch := range desc.RawResponse.GetPendingChildren() {
-		id := ch.GetWorkflowId()
+	err = eachOpenWorkflow(ctx, c, runID, func(id string, _ *workflowservice.DescribeWorkflowExecutionResponse) error {
+		if id == runID {
+			return nil
+		}
 		cst, err := queryStatus(ctx, c, id)
 		if err != nil {
 			var qf *serviceerror.QueryFailed
 			if errors.As(err, &qf) && strings.Contains(qf.Error(), "unknown queryType") {
-				continue // a child that cannot block
+				return nil // a child that cannot block
 			}
-			return nil, err
+			return err
 		}
 		for _, b := range cst.Blocked {
 			b.Workflow = id
 			st.Blocked = append(st.Blocked, b)
 			st.Status = workflows.RunBlocked
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
 }
