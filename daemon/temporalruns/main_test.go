@@ -27,6 +27,7 @@ import (
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/daemon/temporalruns"
+	"github.com/mediatorhq/mediator/daemon/ui"
 	"github.com/mediatorhq/mediator/examples/calendar"
 	"github.com/mediatorhq/mediator/examples/weather"
 	"github.com/mediatorhq/mediator/internal/temporaltest"
@@ -172,7 +173,7 @@ func newOrchestrator(t *testing.T, servers ...orchestrator.ServerConfig) *orches
 // testToken is the API's bearer token in every test.
 const testToken = "t0ken-for-tests"
 
-// rig is a daemon's API over a temporalruns.Service, with a flow worker
+// rig is a daemon's API and web page (/ui) over a temporalruns.Service, with a flow worker
 // and one activity worker per server (each with an orchestrator holding
 // only its server, as a domain worker does) on queues of the test's own.
 type rig struct {
@@ -276,7 +277,16 @@ func newRigWith(t *testing.T, red *credentials.Redactor, ro rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(h)
+	page, err := ui.New(ui.Options{Runs: rg.svc, Tokens: []serve.Token{{Name: "ci", SHA256: serve.HashToken(testToken), Workflows: []string{"*"}}},
+		Redactor: func() *credentials.Redactor { return rg.red }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, page)
+	mux.Handle(ui.Prefix+"/", page)
+	mux.Handle("/", h)
+	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	rg.url = hs.URL
 	return rg

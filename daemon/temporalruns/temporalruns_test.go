@@ -3,7 +3,10 @@ package temporalruns_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -355,5 +358,54 @@ func TestResolveBlockedRun(t *testing.T) {
 	}
 	if st, b, _ := rg.call(t, http.MethodPost, "/v1/runs/"+id+"/resolve", map[string]any{"action": "rerun"}); st != http.StatusConflict {
 		t.Fatalf("resolve of a finished run: %d %s", st, b)
+	}
+}
+
+// The web page reads runs on Temporal as it reads local ones: the list
+// and a run's page with its steps, after a login with an API token.
+func TestWebPage(t *testing.T) {
+	rg := newRig(t, nil)
+	rg.work.open()
+	id, _ := rg.submit(t, "hold", map[string]any{"tag": "page"}, http.StatusCreated)
+	if evs, _ := rg.follow(t, id, ""); evs[len(evs)-1].ev.Status != workflows.RunSucceeded {
+		t.Fatalf("run ended %+v", evs[len(evs)-1].ev)
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, rg.url+"/ui/login", strings.NewReader(url.Values{"token": {testToken}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", rg.url)
+	resp, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	page := func(path string) string {
+		t.Helper()
+		resp, err := browser.Get(rg.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != path {
+			t.Fatalf("GET %s: %d at %s\n%s", path, resp.StatusCode, resp.Request.URL.Path, b)
+		}
+		return string(b)
+	}
+	if list := page("/ui/runs"); !strings.Contains(list, id) {
+		t.Fatalf("the runs page does not list %s", id)
+	}
+	run := page("/ui/runs/" + id)
+	for _, want := range []string{id, "hold", "wait", "note", workflows.RunSucceeded} {
+		if !strings.Contains(run, want) {
+			t.Errorf("the run's page has no %q", want)
+		}
 	}
 }
