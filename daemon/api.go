@@ -60,6 +60,13 @@ type RunService interface {
 
 var _ RunService = (*Runs)(nil)
 
+// ReadyChecker is a RunService whose runs execute elsewhere (a cluster it
+// reaches over the network): /readyz answers 503 with Ready's error while
+// it fails.
+type ReadyChecker interface {
+	Ready(ctx context.Context) error
+}
+
 // APIOptions configures APIHandler.
 type APIOptions struct {
 	Runs RunService
@@ -276,8 +283,9 @@ type serverState struct {
 
 // readyz is 200 while runs are accepted, with each server's connector
 // state: a server that is down or needs a login shows here, and only the
-// steps that call it fail. 503 once shutdown began.
-func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+// steps that call it fail. 503 once shutdown began, or while the engine
+// runs execute on does not answer (ReadyChecker; engine says why).
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	servers := []serverState{}
 	if a.opts.Orchestrator != nil {
 		if o := a.opts.Orchestrator(); o != nil {
@@ -291,11 +299,17 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	ready := a.runs.Accepting()
+	body := map[string]any{"ready": ready, "servers": servers}
+	if rc, ok := a.runs.(ReadyChecker); ok && ready {
+		if err := rc.Ready(r.Context()); err != nil {
+			ready, body["ready"], body["engine"] = false, false, a.runs.Redact(err.Error())
+		}
+	}
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ready, "servers": servers})
+	writeJSON(w, status, body)
 }
 
 type submitBody struct {

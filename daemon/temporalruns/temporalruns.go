@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/workflows"
@@ -71,7 +73,10 @@ type Service struct {
 	workflowOf map[string]string
 }
 
-var _ daemon.RunService = (*Service)(nil)
+var (
+	_ daemon.RunService   = (*Service)(nil)
+	_ daemon.ReadyChecker = (*Service)(nil)
+)
 
 // New returns a Service over o.Runs.
 func New(o Options) (*Service, error) {
@@ -123,6 +128,20 @@ func (s *Service) Shutdown(context.Context) error {
 	s.cancelBase()
 	if s.opts.Close != nil {
 		s.opts.Close()
+	}
+	return nil
+}
+
+// readyTimeout bounds Ready's health check.
+const readyTimeout = 2 * time.Second
+
+// Ready reports whether the cluster answers (Temporal's health check),
+// for /readyz (daemon.ReadyChecker).
+func (s *Service) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if _, err := s.opts.Runs.Client.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("the Temporal cluster does not answer: %w", err)
 	}
 	return nil
 }

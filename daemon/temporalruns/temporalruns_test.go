@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/mediatorhq/mediator/credentials"
 	"github.com/mediatorhq/mediator/daemon"
+	"github.com/mediatorhq/mediator/daemon/temporalruns"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
 var rainInputs = map[string]any{"cities": []any{"Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Lisbon"}, "threshold": 0.5}
@@ -407,5 +410,39 @@ func TestWebPage(t *testing.T) {
 		if !strings.Contains(run, want) {
 			t.Errorf("the run's page has no %q", want)
 		}
+	}
+}
+
+// /readyz says ready while the cluster answers, and 503 naming the
+// engine when it does not.
+func TestReadiness(t *testing.T) {
+	rg := newRig(t, nil)
+	resp, err := http.Get(rg.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"ready":true`) {
+		t.Fatalf("/readyz: %d %s", resp.StatusCode, b)
+	}
+
+	c, err := temporal.Dial(t.Context(), temporal.ClientOptions{HostPort: testServer.HostPort, Namespace: testServer.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := temporalruns.New(temporalruns.Options{Runs: &temporal.Runs{Client: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // the cluster is out of reach
+	h, err := daemon.APIHandler(daemon.APIOptions{Runs: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"engine":"the Temporal cluster does not answer`) {
+		t.Fatalf("/readyz without the cluster: %d %s", rec.Code, rec.Body.String())
 	}
 }
