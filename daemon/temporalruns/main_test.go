@@ -177,7 +177,8 @@ const testToken = "t0ken-for-tests"
 // and one activity worker per server (each with an orchestrator holding
 // only its server, as a domain worker does) on queues of the test's own.
 type rig struct {
-	c client.Client
+	c     client.Client
+	codec *temporal.Codec
 	// workClient is the work server's worker's own client (rigOptions).
 	workClient client.Client
 	work       *work
@@ -224,7 +225,7 @@ func newRigWith(t *testing.T, red *credentials.Redactor, ro rigOptions) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	rg := &rig{c: c, work: newWork(), dir: t.TempDir(), red: red}
+	rg := &rig{c: c, codec: codec, work: newWork(), dir: t.TempDir(), red: red}
 
 	prefix := fmt.Sprintf("%s-%d.", strings.ReplaceAll(t.Name(), "/", "-"), rigs.Add(1))
 	flows := &temporal.Flows{Queue: func(s string) string { return prefix + temporal.QueueFor(s) }, Decides: true, HeartbeatTimeout: ro.heartbeat}

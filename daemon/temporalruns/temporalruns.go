@@ -378,8 +378,11 @@ func blockedCalls(st *temporal.StatusView) []daemon.CallInfo {
 const statusTimeout = 2 * time.Second
 
 // markBlocked sets the status of the running runs among infos that wait
-// for resolve, asking a few at a time.
+// for resolve, asking a few at a time. Once one question times out (no
+// flow worker answers), the rest are not asked: they list as running.
 func (s *Service) markBlocked(ctx context.Context, infos []*daemon.RunInfo) {
+	ctx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
 	var (
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, 4)
@@ -391,12 +394,20 @@ func (s *Service) markBlocked(ctx context.Context, infos []*daemon.RunInfo) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			defer func() { <-sem }()
 			qctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
-			if st, err := temporal.Status(qctx, s.opts.Runs.Client, info.ID); err == nil && st.Status == workflows.RunBlocked {
+			st, err := temporal.Status(qctx, s.opts.Runs.Client, info.ID)
+			switch {
+			case err == nil && st.Status == workflows.RunBlocked:
 				info.Status = workflows.RunBlocked
+			case errors.Is(qctx.Err(), context.DeadlineExceeded):
+				giveUp()
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package temporalruns_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/mediatorhq/mediator/daemon"
 	"github.com/mediatorhq/mediator/daemon/temporalruns"
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
@@ -444,5 +446,40 @@ func TestReadiness(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"engine":"the Temporal cluster does not answer`) {
 		t.Fatalf("/readyz without the cluster: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// Runs no flow worker takes list as running: the list does not wait on
+// each for its status.
+func TestListWithoutFlowWorker(t *testing.T) {
+	rg := newRig(t, nil)
+	svc, err := temporalruns.New(temporalruns.Options{
+		Runs:    &temporal.Runs{Client: rg.c, FlowQueue: fmt.Sprintf("nobody-polls-%d", time.Now().UnixNano()), Codec: rg.codec},
+		Catalog: rg.svc.Catalog(), Validate: flow.ValidateOptions{Server: serverCheck}, TrustedServers: rigServers,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 6 {
+		id, err := svc.Submit(t.Context(), "fail", map[string]any{"tag": "unseen"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		t.Cleanup(func() { _ = rg.c.TerminateWorkflow(context.Background(), id, "", "test over") })
+	}
+	page, err := svc.List(t.Context(), daemon.ListOptions{Workflow: "fail", Status: workflows.RunRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range page.Runs {
+		listed = append(listed, r.ID)
+	}
+	for _, id := range ids {
+		if !slices.Contains(listed, id) {
+			t.Fatalf("run %s not listed running: %v", id, listed)
+		}
 	}
 }
