@@ -12,6 +12,7 @@ import (
 // Hooks returns the Factory's Temporal hooks.
 func Hooks() *cmdutil.Temporal {
 	return &cmdutil.Temporal{
-		Runs: OpenRuns,
+		Runs:       OpenRuns,
+		DaemonRuns: DaemonRuns,
 	}
 }

@@ -1,0 +1,73 @@
+package temporalcli
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
+	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
+	"github.com/mediatorhq/mediator/daemon/temporalruns"
+	"github.com/mediatorhq/mediator/workflows/flow"
+	"github.com/mediatorhq/mediator/workflows/temporal"
+)
+
+// DaemonRuns opens the daemon's run service under engine: temporal
+// (cmdutil.Temporal.DaemonRuns): a client of cfg's cluster that starts
+// the runs of deps.Catalog as workflows on the flow workers' queue, with
+// the config's policy, trusted servers and server timeouts in their
+// input. The client's identity is "mediator-daemon@HOST".
+func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, deps cmdutil.DaemonRunsDeps) (cmdutil.DaemonRunService, error) {
+	o, err := ClientOptions(ctx, f, cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.Identity = "mediator-daemon"
+	if host, err := os.Hostname(); err == nil {
+		o.Identity += "@" + host
+	}
+	if deps.Logger != nil {
+		o.Logger = deps.Logger
+	}
+	c, err := temporal.Dial(ctx, o)
+	if err != nil {
+		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, cfg.Path)
+	}
+	trust := deps.TrustAnnotations
+	if trust == nil {
+		trust = flowrun.TrustAnnotations
+	}
+	in := runInput(cfg, trust)
+	svc, err := temporalruns.New(temporalruns.Options{
+		Runs:    &temporal.Runs{Client: c, Codec: o.Codec},
+		Catalog: deps.Catalog,
+		Validate: flow.ValidateOptions{PolicyFlows: deps.PolicyFlows, TrustAnnotations: trust, RetryAtRunTime: true,
+			Server: flowrun.ServerCheck(cfg)},
+		PolicyFlows: deps.PolicyFlows, TrustedServers: in.TrustedServers, ServerTimeouts: in.ServerTimeouts,
+		Redactor: deps.Redactor, Logger: deps.Logger, Close: c.Close,
+	})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return svc, nil
+}
+
+// runInput is what a run's input takes from the config: the servers
+// whose annotations trust believes, and the servers' call timeouts.
+func runInput(cfg *config.Config, trust func(string) bool) temporal.FlowInput {
+	var in temporal.FlowInput
+	for _, s := range cfg.Servers {
+		if trust(s.Name) {
+			in.TrustedServers = append(in.TrustedServers, s.Name)
+		}
+		if s.Timeout > 0 {
+			if in.ServerTimeouts == nil {
+				in.ServerTimeouts = map[string]time.Duration{}
+			}
+			in.ServerTimeouts[s.Name] = s.Timeout
+		}
+	}
+	return in
+}
