@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -76,4 +77,23 @@ func ValidateOptions(env Env, cfg *config.Config) flow.ValidateOptions {
 		PolicyFlows: PolicyOf(env, cfg).Flows,
 		Server:      ServerCheck(cfg),
 	}
+}
+
+// ServerSettings are what a run on a remote engine takes from the config
+// beside its policy, since its workers may have other configs: the
+// configured servers whose tool annotations trust believes, and the
+// servers' call timeouts.
+func ServerSettings(cfg *config.Config, trust func(string) bool) (trusted []string, timeouts map[string]time.Duration) {
+	for _, s := range cfg.Servers {
+		if trust(s.Name) {
+			trusted = append(trusted, s.Name)
+		}
+		if s.Timeout > 0 {
+			if timeouts == nil {
+				timeouts = map[string]time.Duration{}
+			}
+			timeouts[s.Name] = s.Timeout
+		}
+	}
+	return trusted, timeouts
 }

@@ -3,7 +3,6 @@ package temporalcli
 import (
 	"context"
 	"os"
-	"time"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
@@ -38,13 +37,13 @@ func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, dep
 	if trust == nil {
 		trust = flowrun.TrustAnnotations
 	}
-	in := runInput(cfg, trust)
+	trusted, timeouts := flowrun.ServerSettings(cfg, trust)
 	svc, err := temporalruns.New(temporalruns.Options{
 		Runs:    &temporal.Runs{Client: c, Codec: o.Codec},
 		Catalog: deps.Catalog,
 		Validate: flow.ValidateOptions{PolicyFlows: deps.PolicyFlows, TrustAnnotations: trust, RetryAtRunTime: true,
 			Server: flowrun.ServerCheck(cfg)},
-		PolicyFlows: deps.PolicyFlows, TrustedServers: in.TrustedServers, ServerTimeouts: in.ServerTimeouts,
+		PolicyFlows: deps.PolicyFlows, TrustedServers: trusted, ServerTimeouts: timeouts,
 		Redactor: deps.Redactor, Logger: deps.Logger, Close: c.Close,
 	})
 	if err != nil {
@@ -52,22 +51,4 @@ func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, dep
 		return nil, err
 	}
 	return svc, nil
-}
-
-// runInput is what a run's input takes from the config: the servers
-// whose annotations trust believes, and the servers' call timeouts.
-func runInput(cfg *config.Config, trust func(string) bool) temporal.FlowInput {
-	var in temporal.FlowInput
-	for _, s := range cfg.Servers {
-		if trust(s.Name) {
-			in.TrustedServers = append(in.TrustedServers, s.Name)
-		}
-		if s.Timeout > 0 {
-			if in.ServerTimeouts == nil {
-				in.ServerTimeouts = map[string]time.Duration{}
-			}
-			in.ServerTimeouts[s.Name] = s.Timeout
-		}
-	}
-	return in
 }

@@ -47,9 +47,10 @@ func runRemote(ctx context.Context, opts *Options, cfg *config.Config) error {
 		return err
 	}
 	id := workflows.NewRunID(time.Now())
+	trusted, timeouts := flowrun.ServerSettings(cfg, pol.TrustAnnotations)
 	start := cmdutil.RemoteStart{
 		RunID: id, FlowPath: abs, Validate: flowrun.ValidateOptions(opts.Env, cfg), Inputs: inputs,
-		PolicyFlows: pol.Flows, TrustedServers: trustedServers(f, pol), ServerTimeouts: serverTimeouts(cfg),
+		PolicyFlows: pol.Flows, TrustedServers: trusted, ServerTimeouts: timeouts,
 		Servers: f.Servers(),
 		Warn:    func(msg string) { fmt.Fprintln(opts.Env.IO.ErrOut, "warning: "+msg) },
 	}
@@ -89,26 +90,4 @@ func followRemote(ctx context.Context, rr cmdutil.RemoteRuns, id string, f *flow
 	}
 	e := <-done
 	return e.res, e.err
-}
-
-// trustedServers are the flow's servers whose annotations pol trusts.
-func trustedServers(f *flow.Flow, pol flowrun.Policy) []string {
-	var out []string
-	for _, s := range f.Servers() {
-		if pol.TrustAnnotations(s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// serverTimeouts are the configured servers' call timeouts.
-func serverTimeouts(cfg *config.Config) map[string]time.Duration {
-	out := map[string]time.Duration{}
-	for _, s := range cfg.Servers {
-		if s.Timeout > 0 {
-			out[s.Name] = s.Timeout
-		}
-	}
-	return out
 }
