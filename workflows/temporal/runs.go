@@ -322,7 +322,7 @@ type ListOptions struct {
 	// Status is blocked (or with MarkBlocked).
 	Status string
 	// MarkBlocked asks each running run listed whether it is blocked
-	// (Status, at most blockedWait each) and shows it so.
+	// (Status, at most queryWait each) and shows it so.
 	MarkBlocked bool
 }
 
@@ -398,9 +398,10 @@ func (r *Runs) List(ctx context.Context, o ListOptions) ([]RunSummary, []byte, e
 	}
 }
 
-// blockedWait bounds how long markBlocked asks one running run whether
-// it is blocked: a run whose flow worker is busy stays running.
-const blockedWait = 2 * time.Second
+// queryWait bounds a query a flow worker must answer for a listing or a
+// description (is a running run blocked, its events so far): a run whose
+// flow worker is busy or gone is still listed and described.
+const queryWait = 2 * time.Second
 
 // markBlocked gives each running run that waits on a decision (Status)
 // the status blocked.
@@ -409,7 +410,7 @@ func (r *Runs) markBlocked(ctx context.Context, page []RunSummary) {
 		if page[i].Status != workflows.RunRunning {
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, blockedWait)
+		qctx, cancel := context.WithTimeout(ctx, queryWait)
 		st, err := Status(qctx, r.Client, page[i].ID)
 		cancel()
 		if err == nil && st.Status == workflows.RunBlocked {
@@ -569,9 +570,16 @@ func (r *Runs) Describe(ctx context.Context, id string) (*RunDetail, error) {
 			d.Finally, d.FinallyError = f.Status, f.Error
 		}
 	}
-	evs, err := r.Events(ctx, id)
+	// The events are a query a flow worker answers: bounded, so that a
+	// run no worker serves is still described (without its steps).
+	qctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	evs, err := r.Events(qctx, id)
 	if err != nil {
 		d.EventsError = err.Error()
+		if qctx.Err() != nil && ctx.Err() == nil {
+			d.EventsError = fmt.Sprintf("no flow worker answered within %s: start `mediator-temporal worker --flows`", queryWait)
+		}
 	}
 	d.Events = evs
 	return d, nil
