@@ -14,6 +14,8 @@ import (
 // Hooks returns the Factory's Temporal hooks.
 func Hooks() *cmdutil.Temporal {
 	return &cmdutil.Temporal{
+		Runs:       OpenRuns,
+		DaemonRuns: DaemonRuns,
 		Commands: []func(f *cmdutil.Factory) *cobra.Command{
 			newCmdWorker,
 		},
