@@ -66,6 +66,9 @@ type Temporal struct {
 	// holding the payload codec's 32-byte key, hex or base64; empty
 	// leaves arguments and results readable in Temporal's history.
 	CodecKeySecret string
+	// ScheduleToStartTimeout bounds how long a call waits for a worker of
+	// its server's domain (0: the flow worker's default, five minutes).
+	ScheduleToStartTimeout time.Duration
 }
 
 // TemporalTLS is temporal.tls. CA verifies the frontend (empty: the

@@ -20,10 +20,11 @@ const TemporalSecretServer = "temporal"
 const DefaultTemporalNamespace = "default"
 
 type rawTemporal struct {
-	HostPort       string `mapstructure:"host_port"`
-	Namespace      string `mapstructure:"namespace"`
-	CodecKeySecret string `mapstructure:"codec_key_secret"`
-	TLS            *struct {
+	HostPort        string `mapstructure:"host_port"`
+	Namespace       string `mapstructure:"namespace"`
+	CodecKeySecret  string `mapstructure:"codec_key_secret"`
+	ScheduleToStart string `mapstructure:"schedule_to_start_timeout"`
+	TLS             *struct {
 		CA         string `mapstructure:"ca"`
 		Cert       string `mapstructure:"cert"`
 		KeyFile    string `mapstructure:"key_file"`
@@ -33,9 +34,10 @@ type rawTemporal struct {
 }
 
 var temporalSpec = &spec{kind: kObject, fields: map[string]*spec{
-	"host_port":        {kind: kString},
-	"namespace":        {kind: kString},
-	"codec_key_secret": {kind: kString},
+	"host_port":                 {kind: kString},
+	"namespace":                 {kind: kString},
+	"codec_key_secret":          {kind: kString},
+	"schedule_to_start_timeout": {kind: kString},
 	"tls": {kind: kObject, fields: map[string]*spec{
 		"ca":          {kind: kString},
 		"cert":        {kind: kString},
@@ -78,6 +80,13 @@ func (w *walker) buildTemporal(raw rawTemporal, cfg *Config) {
 	case t.HostPort != "":
 		if _, _, err := net.SplitHostPort(t.HostPort); err != nil {
 			w.at(p+".host_port", "%q is not HOST:PORT, e.g. localhost:7233", t.HostPort)
+		}
+	}
+	if raw.ScheduleToStart != "" {
+		if d := w.duration(p+".schedule_to_start_timeout", raw.ScheduleToStart); d < 0 {
+			w.at(p+".schedule_to_start_timeout", "must not be negative")
+		} else {
+			t.ScheduleToStartTimeout = d
 		}
 	}
 	if t.CodecKeySecret != "" {

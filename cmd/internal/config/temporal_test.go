@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"time"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,7 @@ engine: temporal
 temporal:
   host_port: temporal.example:7233
   codec_key_secret: codec-2026
+  schedule_to_start_timeout: 90s
   tls: {ca: ca.pem, cert: c.crt, key_secret: client-key, server_name: temporal.internal}
 domains:
   office: [calendar, mail]
@@ -29,7 +31,7 @@ domains:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Temporal{HostPort: "temporal.example:7233", Namespace: DefaultTemporalNamespace, CodecKeySecret: "codec-2026",
+	want := Temporal{HostPort: "temporal.example:7233", Namespace: DefaultTemporalNamespace, CodecKeySecret: "codec-2026", ScheduleToStartTimeout: 90 * time.Second,
 		TLS: &TemporalTLS{CA: "/etc/m/ca.pem", Cert: "/etc/m/c.crt", KeySecret: "client-key", ServerName: "temporal.internal"}}
 	if cfg.Engine != EngineTemporal || !reflect.DeepEqual(cfg.Temporal, want) {
 		t.Errorf("engine %q, temporal %+v (tls %+v)", cfg.Engine, cfg.Temporal, cfg.Temporal.TLS)
@@ -47,6 +49,7 @@ func TestEngineProblems(t *testing.T) {
 		{"no host_port", "engine: temporal\n", `c.yaml:1:1: engine: engine: temporal needs temporal.host_port`},
 		{"host_port", "temporal: {host_port: temporal.example}\n", `c.yaml:1:23: temporal.host_port: "temporal.example" is not HOST:PORT`},
 		{"inline key", "temporal: {host_port: t:7233, codec_key: abc}\n", `c.yaml:1:31: temporal.codec_key: a key is never written in the config`},
+		{"schedule", "temporal: {host_port: t:7233, schedule_to_start_timeout: soon}\n", `temporal.schedule_to_start_timeout: "soon" is not a duration`},
 		{"tls key", "temporal: {host_port: t:7233, tls: {cert: c.crt}}\n", `temporal.tls: the private key is not named`},
 		{"unknown server", "domains:\n  office: [calender]\n", `c.yaml:2:12: domains.office[0]: no server is named "calender" (did you mean "calendar"?)`},
 		{"twice", "domains:\n  a: [weather]\n  b: [weather]\n", `c.yaml:3:7: domains.b[0]: weather is already in domain a`},

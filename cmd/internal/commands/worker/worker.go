@@ -190,7 +190,7 @@ func workerRun(ctx context.Context, opts *Options) error {
 			// activity, so it needs no session and no credential.
 			wo.LocalActivityWorkerOnly = true
 			w = sdkworker.New(c, p.queue, wo)
-			(&temporal.Flows{Queue: doms.Queue, Decides: true}).Register(w)
+			(&temporal.Flows{Queue: doms.Queue, Decides: true, ScheduleToStartTimeout: cfg.Temporal.ScheduleToStartTimeout}).Register(w)
 		} else {
 			o, err := openDomain(ctx, opts, cfg, p)
 			if err != nil {

@@ -548,3 +548,37 @@ func TestInterruptCancelsCallsInFlight(t *testing.T) {
 	}
 	t.Fatal("the history has no failed attempt")
 }
+
+// temporal.schedule_to_start_timeout reaches the flow worker: a call to a
+// domain no worker serves fails after it, naming the queue and the
+// worker to start.
+func TestScheduleToStartFromConfig(t *testing.T) {
+	srv := temporaltest.Need(t, testServer, testServerErr)
+	body := "engine: temporal\ntemporal:\n  host_port: " + srv.HostPort + "\n  namespace: " + srv.Namespace + "\n  schedule_to_start_timeout: 1s\n" +
+		"servers:\n  stripe:\n    url: " + downURL(t) + "\n" +
+		"domains:\n  unserved: [stripe]\n"
+	n := newNode(t, "flows-only", passFlows, body)
+	fw := n.startWorker("--flows")
+	defer fw.stop(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := temporal.Dial(ctx, temporal.ClientOptions{HostPort: srv.HostPort, Namespace: srv.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := "version: 1\nname: unserved\nsteps:\n  - id: pay\n    call: {server: stripe, tool: charge}\n"
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "unserved-domain", TaskQueue: temporal.FlowQueue}, temporal.WorkflowRunFlow,
+		temporal.FlowInput{Path: "unserved.flow.yaml", Source: []byte(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != "failed" || !strings.Contains(out.Error, "no worker polled mcp.unserved for 1s") || !strings.Contains(out.Error, "--domain unserved") {
+		t.Errorf("run = %+v", out)
+	}
+}
