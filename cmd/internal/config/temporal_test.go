@@ -2,9 +2,9 @@ package config
 
 import (
 	"reflect"
-	"time"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Without engine or temporal, flows run locally and nothing about
