@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(workerProcessEnv); spec != "" {
 		os.Exit(workerProcess(spec))
 	}
+	if spec := os.Getenv(flowWorkerProcessEnv); spec != "" {
+		os.Exit(flowWorkerProcess(spec))
+	}
 	serverErr = startTestServer()
 	code := m.Run()
 	if testClient != nil {
