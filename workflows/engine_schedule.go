@@ -439,6 +439,9 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	}
 	n := len(list)
 	e.emit(ctx, Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
+	if err := e.checkItems(ctx, s, path, n); err != nil {
+		return &stepResult{status: StatusFailed, err: err}
+	}
 
 	keep := e.itemsNeeded[s.ID]
 	var items []any
