@@ -103,6 +103,9 @@ type Flows struct {
 	Queue            func(server string) string
 	Decides          bool
 	HeartbeatTimeout time.Duration
+	// Limits bound a run's history (limits.go); zero fields take
+	// Temporal's defaults.
+	Limits Limits
 }
 
 // Register registers Run as WorkflowRunFlow.
@@ -153,8 +156,13 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 	}
 
 	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
+	lrt, err := f.limited(context.Background(), fl, in, rt)
+	if err != nil {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s refused: %v", in.Path, err), notStartedType,
+			temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
 	res, err := workflows.Run(WithWorkflowContext(runCtx, root), fl, workflows.RunOptions{
-		Runtime:          rt,
+		Runtime:          lrt,
 		Inputs:           in.Inputs,
 		PolicyFlows:      in.PolicyFlows,
 		TrustAnnotations: trusted(in.TrustedServers),
