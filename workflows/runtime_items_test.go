@@ -22,7 +22,7 @@ type itemsLimit struct {
 	checked []string
 }
 
-func (r *itemsLimit) CheckItems(_ context.Context, s *flow.Step, path string, n int) error {
+func (r *itemsLimit) CheckItems(_ context.Context, s *flow.Step, path string, n, _ int) error {
 	r.mu.Lock()
 	r.checked = append(r.checked, fmt.Sprintf("%s:%s:%d", s.ID, path, n))
 	r.mu.Unlock()

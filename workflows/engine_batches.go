@@ -1,0 +1,262 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mediatorhq/mediator/workflows/flow"
+)
+
+// ItemsRunner is an optional Runtime that runs a large for_each step's
+// items in batches elsewhere: under Temporal each batch is a child
+// workflow with a history of its own, so a list far longer than one
+// history holds still runs. The engine asks it only for a step of the
+// run's own flow (not a sub-flow's, not a finally step, not one inside
+// another for_each's items) in a run without a journal, and runs the
+// batches one after another; each batch runs with RunItems, and every
+// item then ends as it would have in place: its status, error class,
+// view, fail-fast and tolerate_failures across batches, and the on_error
+// handlers it triggers.
+type ItemsRunner interface {
+	// ItemsBatchSize is how many items each batch of step s's n items
+	// holds (s at runtime path path); 0 runs them in place.
+	ItemsBatchSize(ctx context.Context, s *flow.Step, path string, n int) int
+	// RunItems runs one batch with RunItems and returns its result. When
+	// ctx ends it cancels the batch and still returns what the batch
+	// returned; an error means the batch's items did not run and fail
+	// with it.
+	RunItems(ctx context.Context, b ItemsBatch) (*ItemsResult, error)
+}
+
+// ItemsBatch is one batch of a for_each step's items: everything RunItems
+// needs besides the flow and the run's options.
+type ItemsBatch struct {
+	RunID string `json:"run_id"`
+	// StepPath is the step's static path (Step.Path) and Path its runtime
+	// path ("each", "group/each").
+	StepPath string `json:"step_path"`
+	Path     string `json:"path"`
+	// From is the index of Items[0] among the step's Total items.
+	From  int   `json:"from"`
+	Items []any `json:"items"`
+	Total int   `json:"total"`
+	// FailedBefore is how many items of the earlier batches failed (for
+	// fail-fast and tolerate_failures).
+	FailedBefore int `json:"failed_before,omitempty"`
+	// Outer are the results of the steps outside the for_each that its
+	// expressions read, by step id.
+	Outer map[string]OuterResult `json:"outer,omitempty"`
+}
+
+// OuterResult is a finished step as a batch's expressions read it.
+type OuterResult struct {
+	Status string         `json:"status"`
+	View   map[string]any `json:"view,omitempty"`
+}
+
+// ItemsResult is how a batch's items ended, in order, and the on_error
+// handlers (step ids) their failures triggered.
+type ItemsResult struct {
+	Items     []ItemOutcome `json:"items"`
+	Triggered []string      `json:"triggered,omitempty"`
+}
+
+// ItemOutcome is how one item ended: its status, its error's message and
+// class, its view (.steps.<id>.items[i], when some expression reads the
+// items) and whether its result came from the journal.
+type ItemOutcome struct {
+	Status string         `json:"status"`
+	Error  string         `json:"error,omitempty"`
+	Class  string         `json:"class,omitempty"`
+	Item   map[string]any `json:"item,omitempty"`
+	Reused bool           `json:"reused,omitempty"`
+}
+
+func itemOutcome(r *stepResult, iv map[string]any) ItemOutcome {
+	o := ItemOutcome{Status: r.status, Item: iv, Reused: r.reused}
+	if r.err != nil {
+		o.Error, o.Class = r.err.Error(), ErrorClass(r.err)
+	}
+	return o
+}
+
+// batchError is an item's error as a batch returned it: its message, and
+// its class for ErrorClass.
+func batchError(o ItemOutcome) error {
+	switch {
+	case o.Error == "":
+		return nil
+	case o.Class == "":
+		return errors.New(o.Error)
+	}
+	return &CallError{Class: o.Class, Err: errors.New(o.Error)}
+}
+
+// batchSize is the size of the batches s's n items run in, 0 to run them
+// in place (see ItemsRunner for which steps may run elsewhere).
+func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, n int) int {
+	br, ok := e.rt.(ItemsRunner)
+	if !ok || e.uses != nil || e.journal != nil || e.resume != nil {
+		return 0
+	}
+	for x := fr; x != nil; x = x.parent {
+		if x.hasItem || x.outcome != "" || x.inputs != nil {
+			return 0
+		}
+	}
+	size := br.ItemsBatchSize(ctx, s, fr.childPath(s.ID), n)
+	if size <= 0 || size >= n {
+		return 0
+	}
+	return size
+}
+
+// runBatches runs the items of list in batches of size through the
+// runtime's ItemsRunner, one batch after another, recording each item in
+// agg as runItems does.
+func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, path string, list []any, size int, agg *itemsAgg, cancelItems context.CancelCauseFunc) {
+	br := e.rt.(ItemsRunner)
+	outer := e.outerResults(fr, s)
+	for lo := 0; lo < len(list); lo += size {
+		hi := min(len(list), lo+size)
+		var (
+			res *ItemsResult
+			err error
+		)
+		if itemCtx.Err() == nil {
+			agg.mu.Lock()
+			failed := agg.counts[StatusFailed]
+			agg.mu.Unlock()
+			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, From: lo, Items: list[lo:hi],
+				Total: len(list), FailedBefore: failed, Outer: outer})
+			if err == nil && (res == nil || len(res.Items) != hi-lo) {
+				err = fmt.Errorf("the batch returned no outcome for some of its %d items", hi-lo)
+			}
+		}
+		if res != nil {
+			for _, h := range res.Triggered {
+				fr.trigger(h)
+			}
+		}
+		for i := lo; i < hi; i++ {
+			ipath := fmt.Sprintf("%s[%d]", path, i)
+			var (
+				r  *stepResult
+				iv map[string]any
+			)
+			switch {
+			case itemCtx.Err() != nil && (res == nil || err != nil || res.Items[i-lo].Status == StatusCancelled):
+				r = &stepResult{status: StatusCancelled, err: context.Cause(itemCtx)}
+			case err != nil:
+				r = &stepResult{status: StatusFailed, err: fmt.Errorf("items %d to %d: %w", lo, hi-1, err)}
+			default:
+				o := res.Items[i-lo]
+				r = &stepResult{status: o.Status, err: batchError(o), reused: o.Reused}
+				iv = o.Item
+			}
+			if agg.keep && iv == nil {
+				iv = itemView(s, list[i], i, r)
+			}
+			stop := agg.add(s, i, r, iv)
+			e.emit(itemCtx, Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
+			if stop {
+				cancelItems(fmt.Errorf("item %s failed", ipath))
+			}
+		}
+	}
+}
+
+// outerResults are the results, as seen from fr, of the steps outside s
+// that the expressions of s and its nested steps read.
+func (e *engine) outerResults(fr *frame, s *flow.Step) map[string]OuterResult {
+	var refs []string
+	var walk func(s *flow.Step)
+	walk = func(s *flow.Step) {
+		for _, x := range []*flow.Expr{s.ForEach, s.If, s.IdempotencyKey, s.Until} {
+			if x != nil {
+				refs = append(refs, x.References...)
+			}
+		}
+		collectRefs(s.With, &refs)
+		if s.Read != nil {
+			collectRefs(s.Read.URI, &refs)
+		}
+		for _, c := range s.Steps {
+			walk(c)
+		}
+		for _, b := range s.Parallel {
+			for _, c := range b {
+				walk(c)
+			}
+		}
+	}
+	walk(s)
+	slices.Sort(refs)
+	out := map[string]OuterResult{}
+	for _, id := range slices.Compact(refs) {
+		if r := fr.lookup(id); r != nil {
+			out[id] = OuterResult{Status: r.status, View: r.view}
+		}
+	}
+	return out
+}
+
+// RunItems runs one batch of a for_each step of fl, as the engine of the
+// run that sent it (ItemsRunner) would have run those items in place:
+// opts are the run's (its Runtime the one this batch runs on; Inputs the
+// run's inputs as given), b the batch. The error is for a batch that
+// could not run (inputs that do not check, a step not in fl).
+func RunItems(ctx context.Context, fl *flow.Flow, b ItemsBatch, opts RunOptions) (*ItemsResult, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("run items: no runtime given")
+	}
+	inputs, err := PrepareInputs(ctx, fl, opts.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	opts.Journal = nil
+	e, err := newEngine(fl, opts, inputs)
+	if err != nil {
+		return nil, err
+	}
+	e.runID = b.RunID
+	var (
+		s    *flow.Step
+		find func(steps []*flow.Step)
+	)
+	find = func(steps []*flow.Step) {
+		for _, x := range steps {
+			if x.Path == b.StepPath && x.ForEach != nil {
+				s = x
+			}
+			find(x.Steps)
+			for _, br := range x.Parallel {
+				find(br)
+			}
+		}
+	}
+	find(fl.Steps)
+	if s == nil {
+		return nil, fmt.Errorf("run items: flow %s has no for_each step %s", fl.Name, b.StepPath)
+	}
+	top := &frame{results: map[string]*stepResult{}}
+	for id, o := range b.Outer {
+		top.results[id] = &stepResult{status: o.Status, view: o.View}
+	}
+	fr := &frame{parent: top, results: map[string]*stepResult{}}
+	agg := &itemsAgg{n: b.Total, keep: e.itemsNeeded[s.ID], outcomes: make([]ItemOutcome, len(b.Items)), offset: b.From,
+		counts: map[string]int{StatusSucceeded: 0, StatusFailed: b.FailedBefore, StatusSkipped: 0, StatusCancelled: 0}}
+	itemCtx, cancelItems := context.WithCancelCause(ctx)
+	defer cancelItems(nil)
+	if len(b.Items) > 0 {
+		e.runItems(itemCtx, fr, s, b.Path, b.Items, b.From, agg, cancelItems)
+	}
+	res := &ItemsResult{Items: agg.outcomes}
+	for h := range top.triggered {
+		res.Triggered = append(res.Triggered, h)
+	}
+	slices.Sort(res.Triggered)
+	return res, nil
+}
