@@ -26,6 +26,12 @@ type Limits struct {
 	// calls' events (docs/scale.md, "Limits"). During the run the
 	// history's own average is used when larger.
 	BytesPerEvent int64
+	// BatchItems is the most items of a for_each step one child workflow
+	// runs (childflow.go): a step of the run's own flow with more items
+	// runs them in batches of at most this many, fewer when an item makes
+	// so many events that this many would not fit in the child's history.
+	// Negative runs every item in the run's own history.
+	BatchItems int
 }
 
 // Temporal's default limits and warning thresholds, and the measured
@@ -36,6 +42,7 @@ const (
 	DefaultWarnEvents         = 10_240
 	DefaultWarnBytes          = 10 << 20
 	DefaultLimitBytesPerEvent = 400
+	DefaultBatchItems         = 1000
 )
 
 func (l Limits) orDefaults() Limits {
@@ -54,8 +61,29 @@ func (l Limits) orDefaults() Limits {
 	if l.BytesPerEvent <= 0 {
 		l.BytesPerEvent = DefaultLimitBytesPerEvent
 	}
+	if l.BatchItems == 0 {
+		l.BatchItems = DefaultBatchItems
+	}
 	return l
 }
+
+// batchSize is how many of a for_each step's n items, of per events each,
+// one child workflow runs; 0 runs them all in the run's own history.
+func (l Limits) batchSize(per, n int) int {
+	if l.BatchItems < 0 {
+		return 0
+	}
+	size := min(l.BatchItems, (l.Events-eventsPerRun-runMargin)/max(per, 1))
+	if size < 1 || n <= size {
+		return 0
+	}
+	return size
+}
+
+// batchEvents is the events in the run's own history of n items run in
+// batches of size: each child workflow is initiated, started and
+// completed, and wakes the workflow.
+func batchEvents(n, size int) int { return (n + size - 1) / size * eventsPerChild }
 
 // History events per piece of a run, as the workflow emits them (measured
 // in docs/scale.md, "Limits"): an activity is scheduled, started and
@@ -69,6 +97,9 @@ const (
 	eventsPerTimer    = 5
 	eventsPerRun      = 5
 	runMargin         = 20
+	// eventsPerChild: a child workflow initiated, started and completed,
+	// the workflow tasks around it, and a cancellation's two.
+	eventsPerChild = 11
 )
 
 // Estimate is an upper bound of a run's history, computed from the flow
@@ -93,6 +124,9 @@ type StepEstimate struct {
 	// item makes (0 when its items are unknown at submission).
 	Items      int
 	ItemEvents int
+	// Batch is how many items each child workflow runs, 0 when they
+	// run in the run's own history.
+	Batch int
 }
 
 // CheckFits estimates the history of a run of in (its flow, sub-flows
@@ -115,7 +149,7 @@ func checkFlowFits(ctx context.Context, fl *flow.Flow, in FlowInput, limits Limi
 		return Estimate{}, nil
 	}
 	l := limits.orDefaults()
-	est := estimate(ctx, fl, inputs)
+	est := estimate(ctx, fl, inputs, l)
 	submitted := int64(len(in.Source))
 	for _, b := range in.Files {
 		submitted += int64(len(b))
@@ -157,7 +191,11 @@ func (est Estimate) fits(fl *flow.Flow, l Limits) error {
 	if len(est.Steps) > 0 {
 		s := est.Steps[0]
 		what = fmt.Sprintf("step %s (%d events of the run's)", s.Path, s.Events)
-		if s.Items > 0 && s.ItemEvents > 0 {
+		switch {
+		case s.Batch > 0:
+			what = fmt.Sprintf("step %s (%d items in child workflows of %d each: %d events of the run's)", s.Path, s.Items, s.Batch, s.Events)
+			advice = fmt.Sprintf("give it at most %d items per run (split the list over several runs), or run larger batches (the flow worker's Limits.BatchItems)", est.fitItems(s, l))
+		case s.Items > 0 && s.ItemEvents > 0:
 			what = fmt.Sprintf("step %s (%d items at up to %d events each: %d of the run's)", s.Path, s.Items, s.ItemEvents, s.Events)
 			if room := est.fitItems(s, l); room > 0 {
 				advice = fmt.Sprintf("give it at most %d items per run (split the list over several runs), or lower its retry's max_attempts", room)
@@ -173,9 +211,13 @@ func (est Estimate) fits(fl *flow.Flow, l Limits) error {
 // the run, under both limits.
 func (est Estimate) fitItems(s StepEstimate, l Limits) int {
 	rest := est.Events - s.Events
-	byEvents := (l.Events - rest) / s.ItemEvents
-	byBytes := int((l.Bytes - (est.Bytes - int64(s.Events)*l.BytesPerEvent)) / (int64(s.ItemEvents) * l.BytesPerEvent))
-	return max(0, min(byEvents, byBytes))
+	per, unit := s.ItemEvents, 1
+	if s.Batch > 0 {
+		per, unit = eventsPerChild, s.Batch
+	}
+	byEvents := (l.Events - rest) / per
+	byBytes := int((l.Bytes - (est.Bytes - int64(s.Events)*l.BytesPerEvent)) / (int64(per) * l.BytesPerEvent))
+	return max(0, min(byEvents, byBytes)) * unit
 }
 
 // mib is a size for a message: in MiB, or KiB under one.
@@ -188,13 +230,15 @@ func mib(b int64) string {
 
 // estimate counts fl's events with its inputs known (its for_each lists
 // that read nothing else are evaluated).
-func estimate(ctx context.Context, fl *flow.Flow, inputs map[string]any) Estimate {
-	c := &counter{ctx: ctx, tools: map[[2]string]bool{}}
+func estimate(ctx context.Context, fl *flow.Flow, inputs map[string]any, l Limits) Estimate {
+	c := &counter{ctx: ctx, tools: map[[2]string]bool{}, limits: l}
 	est := Estimate{Events: eventsPerRun + runMargin}
-	for _, list := range [][]*flow.Step{fl.Steps, fl.Finally} {
+	for i, list := range [][]*flow.Step{fl.Steps, fl.Finally} {
 		for _, s := range list {
 			se := StepEstimate{Path: s.Path}
+			c.batchable = i == 0
 			se.Events = c.step(fl, s, inputs, s.Path, &se)
+			c.batchable = false
 			est.Events += se.Events
 			est.Steps = append(est.Steps, se)
 		}
@@ -211,6 +255,10 @@ type counter struct {
 	ctx     context.Context
 	tools   map[[2]string]bool
 	unknown []string
+	limits  Limits
+	// batchable says the step being counted may run its items in child
+	// workflows (a step of the run's own steps, not inside an item).
+	batchable bool
 }
 
 // step is the events of step s of fl, run once (a for_each: over all its
@@ -218,10 +266,13 @@ type counter struct {
 // sub-flow whose inputs depend on the run). top, when set, receives a
 // for_each's items.
 func (c *counter) step(fl *flow.Flow, s *flow.Step, inputs map[string]any, path string, top *StepEstimate) int {
-	one := c.instance(fl, s, inputs, path)
 	if s.ForEach == nil {
-		return one
+		return c.instance(fl, s, inputs, path)
 	}
+	batchable := c.batchable
+	c.batchable = false
+	one := c.instance(fl, s, inputs, path)
+	c.batchable = batchable
 	n, ok := c.items(s, inputs)
 	if !ok {
 		c.unknown = append(c.unknown, path)
@@ -229,6 +280,12 @@ func (c *counter) step(fl *flow.Flow, s *flow.Step, inputs map[string]any, path 
 	}
 	if top != nil {
 		top.Items, top.ItemEvents = n, one
+	}
+	if size := c.limits.batchSize(one, n); batchable && size > 0 {
+		if top != nil {
+			top.Batch = size
+		}
+		return batchEvents(n, size)
 	}
 	return n * one
 }
@@ -242,6 +299,9 @@ func (c *counter) instance(fl *flow.Flow, s *flow.Step, inputs map[string]any, p
 		}
 		return callEvents(fl, s)
 	case s.Uses != nil && s.Uses.Flow != nil:
+		batchable := c.batchable
+		c.batchable = false
+		defer func() { c.batchable = batchable }()
 		n := 0
 		for _, list := range [][]*flow.Step{s.Uses.Flow.Steps, s.Uses.Flow.Finally} {
 			for _, cs := range list {

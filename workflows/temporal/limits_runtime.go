@@ -22,17 +22,52 @@ type limitedRuntime struct {
 	flowOf map[*flow.Step]*flow.Flow
 	// reserve is the events of the run's finally steps.
 	reserve int
+	// in is the run's input, for its batches' child workflows; child is
+	// set in a batch's own workflow, which runs no batches of its own.
+	in    FlowInput
+	child bool
 }
 
-var _ workflows.ItemsChecker = (*limitedRuntime)(nil)
+var (
+	_ workflows.ItemsChecker = (*limitedRuntime)(nil)
+	_ workflows.ItemsRunner  = (*limitedRuntime)(nil)
+)
 
-// limited checks that a run of in (whose flow is fl) fits limits, and
-// returns rt wrapped to check each for_each step's items during the run.
-func (f *Flows) limited(ctx context.Context, fl *flow.Flow, in FlowInput, rt *Runtime) (workflows.Runtime, error) {
-	if _, err := checkFlowFits(ctx, fl, in, f.Limits); err != nil {
+// limited checks that a run of in (whose flow is fl) fits the run's
+// limits (runLimits), and returns rt wrapped to check each for_each
+// step's items during the run and run large ones in child workflows.
+func (f *Flows) limited(ctx workflow.Context, fl *flow.Flow, in FlowInput, rt *Runtime) (workflows.Runtime, error) {
+	l := f.runLimits(ctx)
+	if _, err := checkFlowFits(context.Background(), fl, in, l); err != nil {
 		return nil, err
 	}
-	lr := &limitedRuntime{Runtime: rt, limits: f.Limits.orDefaults(), flowOf: map[*flow.Step]*flow.Flow{}}
+	return newLimited(context.Background(), l, fl, in, rt), nil
+}
+
+// versionLimitsRecorded is the workflow.GetVersion change id of recording
+// a run's limits in its history.
+const versionLimitsRecorded = "mediator.limits-recorded"
+
+// runLimits are the limits a run goes by: f.Limits when it started,
+// recorded in its history (a side effect) since they decide commands
+// (a step refused, items in child workflows), so that a flow worker
+// configured otherwise replays it alike. A run recorded before they were
+// goes by f.Limits, and never batches (versionForEachBatches).
+func (f *Flows) runLimits(ctx workflow.Context) Limits {
+	l := f.Limits.orDefaults()
+	if workflow.GetVersion(ctx, versionLimitsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return l
+	}
+	var rec Limits
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return l }).Get(&rec); err != nil {
+		return l
+	}
+	return rec.orDefaults()
+}
+
+// newLimited is rt under limits l for a run of in.
+func newLimited(ctx context.Context, l Limits, fl *flow.Flow, in FlowInput, rt *Runtime) *limitedRuntime {
+	lr := &limitedRuntime{Runtime: rt, limits: l.orDefaults(), flowOf: map[*flow.Step]*flow.Flow{}, in: in}
 	var index func(fl *flow.Flow)
 	index = func(fl *flow.Flow) {
 		for _, s := range fl.AllSteps() {
@@ -51,13 +86,13 @@ func (f *Flows) limited(ctx context.Context, fl *flow.Flow, in FlowInput, rt *Ru
 		lr.reserve += c.step(fl, s, nil, s.Path, nil)
 	}
 	lr.reserve += len(c.tools) * eventsPerActivity
-	return lr, nil
+	return lr
 }
 
 // CheckItems refuses n items of s when the history so far, the items'
 // estimate and the finally steps' would pass the limits; past a warning
 // threshold it logs a warning.
-func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path string, n int) error {
+func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path string, n, batch int) error {
 	w := workflowContext(ctx)
 	info := workflow.GetInfo(w)
 	have, size := info.GetCurrentHistoryLength(), int64(info.GetCurrentHistorySize())
@@ -68,6 +103,9 @@ func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path stri
 	c := &counter{ctx: ctx, tools: map[[2]string]bool{}}
 	per := c.instance(fl, s, nil, s.Path)
 	need := n*per + len(c.tools)*eventsPerActivity + r.reserve
+	if batch > 0 {
+		need = batchEvents(n, batch) + r.reserve
+	}
 	perEvent := r.limits.BytesPerEvent
 	if have > 0 && size/int64(have) > perEvent {
 		perEvent = size / int64(have)
@@ -81,10 +119,14 @@ func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path stri
 		}
 		return nil
 	}
-	room := 0
-	if per > 0 {
-		room = max(0, min((l.Events-have-r.reserve)/per, int((l.Bytes-size-int64(r.reserve)*perEvent)/(int64(per)*perEvent))))
+	each, unit, how := per, 1, fmt.Sprintf("up to %d events each", per)
+	if batch > 0 {
+		each, unit, how = eventsPerChild, batch, fmt.Sprintf("in child workflows of %d items, %d events each", batch, eventsPerChild)
 	}
-	return fmt.Errorf("its %d items would not fit in the run's Temporal history: up to %d events each, %d in all with the finally steps, beside the %d events (%s) the history holds; Temporal ends a run at %d events or %s. At most %d items fit here: split the list over several runs, or lower the step's retry max_attempts",
-		n, per, need, have, mib(size), l.Events, mib(l.Bytes), room)
+	room := 0
+	if each > 0 {
+		room = unit * max(0, min((l.Events-have-r.reserve)/each, int((l.Bytes-size-int64(r.reserve)*perEvent)/(int64(each)*perEvent))))
+	}
+	return fmt.Errorf("its %d items would not fit in the run's Temporal history: %s, %d in all with the finally steps, beside the %d events (%s) the history holds; Temporal ends a run at %d events or %s. At most %d items fit here: split the list over several runs, or lower the step's retry max_attempts",
+		n, how, need, have, mib(size), l.Events, mib(l.Bytes), room)
 }

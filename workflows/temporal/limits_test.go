@@ -41,8 +41,9 @@ func numbers(n int) []any {
 // list known only during the run is left to the run's own check.
 func TestCheckFits(t *testing.T) {
 	ctx := context.Background()
+	inPlace := temporal.Limits{BatchItems: -1}
 	in := temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(eachFlow), Inputs: map[string]any{"xs": numbers(100)}}
-	est, err := temporal.CheckFits(ctx, in, temporal.Limits{})
+	est, err := temporal.CheckFits(ctx, in, inPlace)
 	if err != nil {
 		t.Fatalf("100 items: %v", err)
 	}
@@ -54,18 +55,18 @@ func TestCheckFits(t *testing.T) {
 	}
 
 	in.Inputs = map[string]any{"xs": numbers(8_000)}
-	est, err = temporal.CheckFits(ctx, in, temporal.Limits{})
+	est, err = temporal.CheckFits(ctx, in, inPlace)
 	if err != nil {
 		t.Fatalf("8,000 items of one attempt: %v", err)
 	}
-	if w := est.Warnings(temporal.Limits{}); len(w) == 0 {
+	if w := est.Warnings(inPlace); len(w) == 0 {
 		t.Errorf("no warning at %d events", est.Events)
 	}
 
 	in.Inputs = map[string]any{"xs": numbers(10_000)}
 	retried := strings.Replace(eachFlow, "    call:", "    retry: {max_attempts: 3, on: [tool_error]}\n    call:", 1)
 	in.Source = []byte(retried)
-	_, err = temporal.CheckFits(ctx, in, temporal.Limits{})
+	_, err = temporal.CheckFits(ctx, in, inPlace)
 	if err == nil {
 		t.Fatal("10,000 items at 3 attempts each fit")
 	}
@@ -75,7 +76,20 @@ func TestCheckFits(t *testing.T) {
 		}
 	}
 
-	_, err = temporal.CheckFits(ctx, in, temporal.Limits{Events: 1 << 30, Bytes: 1 << 20})
+	// In child workflows of 1,000 items (28,000 events each at most),
+	// the run's own history holds ten of them.
+	est, err = temporal.CheckFits(ctx, in, temporal.Limits{})
+	if err != nil || est.Steps[0].Batch != 1000 || est.Events > 200 {
+		t.Fatalf("estimate %+v, %v; want batches of 1,000 items", est, err)
+	}
+	_, err = temporal.CheckFits(ctx, in, temporal.Limits{Events: 500, BatchItems: 10})
+	for _, want := range []string{"step each", "in child workflows of 10 each", "at most 420 items per run"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+
+	_, err = temporal.CheckFits(ctx, in, temporal.Limits{Events: 1 << 30, Bytes: 1 << 20, BatchItems: -1})
 	if err == nil || !strings.Contains(err.Error(), "MiB of history") {
 		t.Errorf("error %v, want the bytes limit named", err)
 	}
@@ -128,11 +142,11 @@ func newLimitedRig(t *testing.T, c client.Client, w *world, limits temporal.Limi
 func TestRunRefusedAtSubmission(t *testing.T) {
 	c := needServer(t)
 	w := newWorld(t, "a", "b")
-	r := newLimitedRig(t, c, w, temporal.Limits{Events: 300})
+	r := newLimitedRig(t, c, w, temporal.Limits{Events: 300, BatchItems: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	in := temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(eachFlow), Inputs: map[string]any{"xs": numbers(100)}, TrustedServers: []string{"a", "b"}}
-	if _, err := temporal.CheckFits(ctx, in, temporal.Limits{Events: 300}); err == nil {
+	if _, err := temporal.CheckFits(ctx, in, temporal.Limits{Events: 300, BatchItems: -1}); err == nil {
 		t.Fatal("CheckFits let 100 items through a limit of 300 events")
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "refused-at-submission", TaskQueue: r.prefix + "flows"}, temporal.WorkflowRunFlow, in)
@@ -155,7 +169,7 @@ func TestRunRefusedAtSubmission(t *testing.T) {
 func TestForEachRefusedDuringRun(t *testing.T) {
 	c := needServer(t)
 	w := newWorld(t, "a", "b")
-	r := newLimitedRig(t, c, w, temporal.Limits{Events: 400})
+	r := newLimitedRig(t, c, w, temporal.Limits{Events: 400, BatchItems: -1})
 	fits, hist := r.run(t, "fits-during-run", lateFlow, map[string]any{"n": 5})
 	if fits.Status != workflows.RunSucceeded {
 		t.Fatalf("5 items: run %s (%s)", fits.Status, fits.Error)
@@ -182,6 +196,17 @@ func TestForEachRefusedDuringRun(t *testing.T) {
 		t.Errorf("%d events, past the limit", len(hist.Events))
 	}
 	r.replay(t, hist)
+
+	// In child workflows of two items, 100 items make 50 of them: past
+	// the limit too.
+	rb := newLimitedRig(t, c, w, temporal.Limits{Events: 400, BatchItems: 2})
+	out, _ = rb.run(t, "refused-in-batches", lateFlow, map[string]any{"n": 100})
+	if out.Steps["each"] != workflows.StatusFailed || !strings.Contains(out.Error, "in child workflows of 2 items") {
+		t.Fatalf("steps %v, error %q; want step each refused, naming its batches", out.Steps, out.Error)
+	}
+	if n := w.services["b"].count("add"); n != 5 {
+		t.Errorf("%d add calls, want none from the refused runs", n)
+	}
 }
 
 // TestEstimateBoundsHistory runs for_each steps of known sizes, checks

@@ -108,9 +108,11 @@ type Flows struct {
 	Limits Limits
 }
 
-// Register registers Run as WorkflowRunFlow.
+// Register registers Run as WorkflowRunFlow and RunItems (childflow.go)
+// as WorkflowRunItems.
 func (f *Flows) Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: WorkflowRunFlow})
+	r.RegisterWorkflowWithOptions(f.RunItems, workflow.RegisterOptions{Name: WorkflowRunItems})
 }
 
 // Run runs the flow in in with workflows.Run on a Runtime, the run id
@@ -156,7 +158,7 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 	}
 
 	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
-	lrt, err := f.limited(context.Background(), fl, in, rt)
+	lrt, err := f.limited(ctx, fl, in, rt)
 	if err != nil {
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s refused: %v", in.Path, err), notStartedType,
 			temporal.ApplicationErrorOptions{NonRetryable: true})

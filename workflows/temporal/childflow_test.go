@@ -1,0 +1,230 @@
+package temporal_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/temporal"
+)
+
+// itemsBatchFlow runs flaky over ten items, max_concurrency at a time, failing
+// the items the input bad names once, with the given lines after the
+// for_each (tolerate_failures, on_error); outputs read it item by item.
+func itemsBatchFlow(concurrency, extra string) string {
+	return `flows: [a -> b, b -> a]
+inputs:
+  bad: {type: object, default: {}}
+  off: {type: number, default: 100}
+steps:
+  - id: src
+    call: {server: b, tool: echo}
+    with: {v: 7}
+  - id: each
+    for_each: ${ [range(10)] }
+    max_concurrency: ` + concurrency + `
+    call: {server: a, tool: flaky}
+    with:
+      key: ${ "k\(.item)-\(.steps.src.result.v + .inputs.off)" }
+      fail_times: ${ if .inputs.bad[.item | tostring] then 1 else 0 end }
+` + extra + `  - id: after
+    call: {server: a, tool: echo}
+    with: {seen: ${ .steps.each.status }}
+outputs:
+  status: ${ .steps.each.status }
+  counts: ${ .steps.each.counts }
+  calls: ${ [.steps.each.items[] | .result.calls] }
+  failed: ${ [.steps.each.items[] | select(.status == "failed") | .index] }
+  error: ${ .steps.each.error }
+`
+}
+
+// TestForEachBatchesMatchLocal runs for_each steps whose items run in
+// child workflows of three (Limits.BatchItems) and in place locally: the
+// outputs read item by item, counts, tolerate_failures and fail-fast
+// across batches, error classes, the on_error handler an item's nested
+// step triggers and the calls made are the same; the run's history holds
+// a child workflow per batch and none of the items' activities, and it
+// and every child's history replay.
+func TestForEachBatchesMatchLocal(t *testing.T) {
+	c := needServer(t)
+	for _, sc := range []scenario{
+		{name: "items read", flow: itemsBatchFlow("3", ""), status: workflows.RunSucceeded, calls: map[string]int{"a.flaky": 10}},
+		{name: "tolerated failures", flow: itemsBatchFlow("1", "    tolerate_failures: 2\n"), inputs: map[string]any{"bad": map[string]any{"3": true, "7": true}},
+			status: workflows.RunSucceeded, calls: map[string]int{"a.flaky": 10}},
+		{name: "failures over the bound stop the rest", flow: itemsBatchFlow("1", "    tolerate_failures: 1\n"), inputs: map[string]any{"bad": map[string]any{"1": true, "5": true, "8": true}},
+			status: workflows.RunFailed, calls: map[string]int{"a.flaky": 6}},
+		{name: "on_error continue", flow: itemsBatchFlow("2", "    on_error: continue\n"), inputs: map[string]any{"bad": map[string]any{"4": true}},
+			status: workflows.RunSucceeded, calls: map[string]int{"a.flaky": 10}},
+		{name: "a nested step's handler outside", flow: `
+flows: [a -> b]
+steps:
+  - id: each
+    for_each: ${ [range(7)] }
+    max_concurrency: 2
+    steps:
+      - id: try
+        call: {server: a, tool: flaky}
+        with:
+          key: ${ "n\(.item)" }
+          fail_times: ${ if .item == 4 then 1 else 0 end }
+        on_error: recover
+      - id: then
+        if: ${ .steps.try.status == "succeeded" }
+        call: {server: a, tool: echo}
+        with: {calls: "${ .steps.try.result.calls }"}
+  - id: recover
+    call: {server: b, tool: echo}
+    with: {x: 1}
+outputs:
+  items: ${ [.steps.each.items[] | .status] }
+  recover: ${ .steps.recover.status }
+`, status: workflows.RunSucceeded, calls: map[string]int{"a.flaky": 7, "a.echo": 6, "b.echo": 1}},
+	} {
+		t.Run(slug(sc.name), func(t *testing.T) {
+			src := "version: 1\nname: t\n" + sc.flow
+			runID := "batches-" + slug(t.Name())
+			lw := newWorld(t, "a", "b")
+			local := runLocal(t, lw, src, sc.inputs, runID)
+
+			tw := newWorld(t, "a", "b")
+			r := newLimitedRig(t, c, tw, temporal.Limits{BatchItems: 3})
+			remote, hist := r.run(t, runID, src, sc.inputs)
+			if local.Status != sc.status {
+				t.Errorf("local status %s, want %s (%s)", local.Status, sc.status, local.Error)
+			}
+			if got, want := comparable(remote), comparable(local); got != want {
+				t.Errorf("batched and local runs differ:\nbatched %s\n  local %s", got, want)
+			}
+			for call, n := range sc.calls {
+				server, tool, _ := strings.Cut(call, ".")
+				if got := lw.services[server].count(tool); got != n {
+					t.Errorf("local: %s called %d times, want %d", call, got, n)
+				}
+				if got := tw.services[server].count(tool); got != n {
+					t.Errorf("temporal: %s called %d times, want %d", call, got, n)
+				}
+			}
+			children := childRuns(hist)
+			if len(children) < 2 {
+				t.Errorf("%d child workflows, want the items in batches", len(children))
+			}
+			for _, ev := range hist.Events {
+				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && strings.Contains(string(a.GetInput().GetPayloads()[0].GetData()), `"tool":"flaky"`) {
+					t.Fatal("an item's call is in the run's own history")
+				}
+			}
+			replayAs(t, r, hist, runID)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for _, ch := range children {
+				replayAs(t, r, history(ctx, t, c, ch[0], ch[1]), ch[0])
+			}
+			t.Logf("%d events in the run's history, %d child workflows", len(hist.Events), len(children))
+		})
+	}
+}
+
+// childRuns are the workflow and run ids of the child workflows in h.
+func childRuns(h *historypb.History) [][2]string {
+	var out [][2]string
+	for _, ev := range h.Events {
+		if a := ev.GetChildWorkflowExecutionStartedEventAttributes(); a != nil {
+			out = append(out, [2]string{a.GetWorkflowExecution().GetWorkflowId(), a.GetWorkflowExecution().GetRunId()})
+		}
+	}
+	return out
+}
+
+// Cancelling a run whose items run in child workflows cancels the child
+// in flight (its call is cancelled on the server), marks its items and
+// the batches not started cancelled, and the run's finally steps still
+// run.
+func TestCancelBatches(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a", "b")
+	r := newLimitedRig(t, c, w, temporal.Limits{BatchItems: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := `version: 1
+name: cancel
+flows: [a -> b]
+steps:
+  - id: work
+    for_each: ${ [range(6)] }
+    max_concurrency: 1
+    call: {server: a, tool: slow}
+    with: {ms: ${ if .item == 2 then 60000 else 1 end }}
+finally:
+  - id: report
+    call: {server: b, tool: echo}
+    with: {status: ${ .run.status }}
+outputs:
+  n: ${ .steps.work.counts }
+`
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "cancel-batches", TaskQueue: r.prefix + "flows"},
+		temporal.WorkflowRunFlow, temporal.FlowInput{Path: "cancel.flow.yaml", Source: []byte(src), TrustedServers: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // items 0 and 1, then the slow item 2 in the second batch
+		if !w.services["a"].sawStart(time.Minute) {
+			t.Fatal("the slow call never started")
+		}
+	}
+	if err := c.CancelWorkflow(ctx, "cancel-batches", run.GetRunID()); err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != workflows.RunCancelled || out.Steps["work"] != workflows.StatusCancelled || out.ErrorClass != workflows.ClassCancelled {
+		t.Fatalf("run %s, steps %v, error %q (%s); want cancelled", out.Status, out.Steps, out.Error, out.ErrorClass)
+	}
+	if out.Finally == nil || out.Finally.Status != workflows.StatusSucceeded || w.services["b"].count("echo") != 1 {
+		t.Fatalf("finally %+v, echo calls %d; want the report made", out.Finally, w.services["b"].count("echo"))
+	}
+	if !w.services["a"].sawCancel(10 * time.Second) {
+		t.Error("server a never saw the call cancelled")
+	}
+	if n := w.services["a"].count("slow"); n != 3 {
+		t.Errorf("%d slow calls, want 3: the batches after the cancelled one never start", n)
+	}
+	hist := history(ctx, t, c, "cancel-batches", run.GetRunID())
+	children := childRuns(hist)
+	if len(children) != 2 {
+		t.Fatalf("%d child workflows, want 2", len(children))
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, children[1][0], children[1][1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED && st != enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Errorf("the cancelled batch's workflow ended %s", st)
+	}
+	replayAs(t, r, hist, "cancel-batches")
+	replayAs(t, r, history(ctx, t, c, children[1][0], children[1][1]), children[1][0])
+}
+
+// replayAs replays h as r.replay does, as the workflow of id id: a run's
+// child workflows' ids derive from its own, which a replay must know.
+func replayAs(t *testing.T, r *rig, h *historypb.History, id string) {
+	t.Helper()
+	rp, err := worker.NewWorkflowReplayerWithOptions(r.replayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.flows.Register(rp)
+	if err := rp.ReplayWorkflowHistoryWithOptions(quietLogger(), h, worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}); err != nil {
+		t.Errorf("replay of %s's %d events: %v", id, len(h.Events), err)
+	}
+}
