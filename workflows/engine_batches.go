@@ -46,8 +46,11 @@ type ItemsBatch struct {
 	// fail-fast and tolerate_failures).
 	FailedBefore int `json:"failed_before,omitempty"`
 	// Outer are the results of the steps outside the for_each that its
-	// expressions read, by step id.
-	Outer map[string]OuterResult `json:"outer,omitempty"`
+	// expressions read, by step id, and Inputs the run's inputs (defaults
+	// filled in) that they read: a list the for_each took from an input
+	// does not travel with every batch.
+	Outer  map[string]OuterResult `json:"outer,omitempty"`
+	Inputs map[string]any         `json:"inputs,omitempty"`
 }
 
 // OuterResult is a finished step as a batch's expressions read it.
@@ -118,7 +121,7 @@ func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, n int) 
 // agg as runItems does.
 func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, path string, list []any, size int, agg *itemsAgg, cancelItems context.CancelCauseFunc) {
 	br := e.rt.(ItemsRunner)
-	outer := e.outerResults(fr, s)
+	outer, inputs := e.outerScope(fr, s)
 	for lo := 0; lo < len(list); lo += size {
 		hi := min(len(list), lo+size)
 		var (
@@ -130,7 +133,7 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 			failed := agg.counts[StatusFailed]
 			agg.mu.Unlock()
 			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, From: lo, Items: list[lo:hi],
-				Total: len(list), FailedBefore: failed, Outer: outer})
+				Total: len(list), FailedBefore: failed, Outer: outer, Inputs: inputs})
 			if err == nil && (res == nil || len(res.Items) != hi-lo) {
 				err = fmt.Errorf("the batch returned no outcome for some of its %d items", hi-lo)
 			}
@@ -168,31 +171,69 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 	}
 }
 
-// outerResults are the results, as seen from fr, of the steps outside s
-// that the expressions of s and its nested steps read.
-func (e *engine) outerResults(fr *frame, s *flow.Step) map[string]OuterResult {
-	var refs []string
-	var walk func(s *flow.Step)
-	walk = func(s *flow.Step) {
-		for _, x := range []*flow.Expr{s.ForEach, s.If, s.IdempotencyKey, s.Until} {
-			if x != nil {
-				refs = append(refs, x.References...)
-			}
+// outerScope is what the expressions of s's items (s's own but its
+// list, and its nested steps') read from outside s, as seen from fr: the
+// results of the steps outside it, and the run's inputs.
+func (e *engine) outerScope(fr *frame, s *flow.Step) (map[string]OuterResult, map[string]any) {
+	var (
+		refs      []string
+		inputs    = map[string]any{}
+		allInputs bool
+	)
+	expr := func(x *flow.Expr) {
+		if x == nil {
+			return
 		}
-		collectRefs(s.With, &refs)
-		if s.Read != nil {
-			collectRefs(s.Read.URI, &refs)
-		}
-		for _, c := range s.Steps {
-			walk(c)
-		}
-		for _, b := range s.Parallel {
-			for _, c := range b {
-				walk(c)
+		refs = append(refs, x.References...)
+		for _, p := range x.Paths {
+			switch {
+			case len(p) == 0 || p[0] == "inputs" && len(p) == 1:
+				allInputs = true
+			case p[0] == "inputs":
+				if v, ok := e.inputs[p[1]]; ok {
+					inputs[p[1]] = v
+				}
 			}
 		}
 	}
-	walk(s)
+	var value func(v *flow.Value)
+	value = func(v *flow.Value) {
+		if v == nil {
+			return
+		}
+		expr(v.Expr)
+		for _, c := range v.Object {
+			value(c)
+		}
+		for _, c := range v.Array {
+			value(c)
+		}
+	}
+	var walk func(x *flow.Step, own bool)
+	walk = func(x *flow.Step, own bool) {
+		if !own {
+			expr(x.ForEach)
+		}
+		for _, y := range []*flow.Expr{x.If, x.IdempotencyKey, x.Until} {
+			expr(y)
+		}
+		value(x.With)
+		if x.Read != nil {
+			value(x.Read.URI)
+		}
+		for _, c := range x.Steps {
+			walk(c, false)
+		}
+		for _, b := range x.Parallel {
+			for _, c := range b {
+				walk(c, false)
+			}
+		}
+	}
+	walk(s, true)
+	if allInputs {
+		inputs = e.inputs
+	}
 	slices.Sort(refs)
 	out := map[string]OuterResult{}
 	for _, id := range slices.Compact(refs) {
@@ -200,23 +241,23 @@ func (e *engine) outerResults(fr *frame, s *flow.Step) map[string]OuterResult {
 			out[id] = OuterResult{Status: r.status, View: r.view}
 		}
 	}
-	return out
+	return out, inputs
 }
 
 // RunItems runs one batch of a for_each step of fl, as the engine of the
 // run that sent it (ItemsRunner) would have run those items in place:
-// opts are the run's (its Runtime the one this batch runs on; Inputs the
-// run's inputs as given), b the batch. The error is for a batch that
-// could not run (inputs that do not check, a step not in fl).
+// opts are the run's (its Runtime the one this batch runs on; Inputs
+// unused: the batch carries the inputs its items read), b the batch. The
+// error is for a batch that could not run (a step not in fl).
 func RunItems(ctx context.Context, fl *flow.Flow, b ItemsBatch, opts RunOptions) (*ItemsResult, error) {
 	if opts.Runtime == nil {
 		return nil, errors.New("run items: no runtime given")
 	}
-	inputs, err := PrepareInputs(ctx, fl, opts.Inputs)
-	if err != nil {
-		return nil, err
+	opts.Journal, opts.Inputs = nil, nil
+	inputs := b.Inputs
+	if inputs == nil {
+		inputs = map[string]any{}
 	}
-	opts.Journal = nil
 	e, err := newEngine(fl, opts, inputs)
 	if err != nil {
 		return nil, err

@@ -77,7 +77,11 @@ func (r *limitedRuntime) RunItems(ctx context.Context, b workflows.ItemsBatch) (
 		TaskQueue:           info.TaskQueueName,
 		WaitForCancellation: true,
 	})
-	fut := workflow.ExecuteChildWorkflow(cw, WorkflowRunItems, ItemsInput{Flow: r.in, Batch: b, Limits: r.limits})
+	// The batch carries the inputs its items read; the rest (a list the
+	// step took from an input) stays in the run's history only.
+	fin := r.in
+	fin.Inputs = nil
+	fut := workflow.ExecuteChildWorkflow(cw, WorkflowRunItems, ItemsInput{Flow: fin, Batch: b, Limits: r.limits})
 	_ = workflow.Await(w, func() bool { return fut.IsReady() || ctx.Err() != nil })
 	if !fut.IsReady() {
 		cancel()
@@ -114,7 +118,6 @@ func (f *Flows) RunItems(ctx workflow.Context, in ItemsInput) (*workflows.ItemsR
 	lr.child = true
 	res, err := workflows.RunItems(WithWorkflowContext(runCtx, root), fl, in.Batch, workflows.RunOptions{
 		Runtime:          lr,
-		Inputs:           in.Flow.Inputs,
 		PolicyFlows:      in.Flow.PolicyFlows,
 		TrustAnnotations: trusted(in.Flow.TrustedServers),
 		RunID:            in.Batch.RunID,

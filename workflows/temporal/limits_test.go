@@ -214,23 +214,28 @@ func TestForEachRefusedDuringRun(t *testing.T) {
 // events and bytes per item (docs/scale.md, "Limits").
 func TestEstimateBoundsHistory(t *testing.T) {
 	c := needServer(t)
-	r := newRig(t, c, newWorld(t, "a", "b"))
+	w := newWorld(t, "a", "b")
+	inPlace := temporal.Limits{BatchItems: -1}
+	batched := temporal.Limits{BatchItems: 100}
+	rigs := map[temporal.Limits]*rig{inPlace: newLimitedRig(t, c, w, inPlace), batched: newLimitedRig(t, c, w, batched)}
 	for _, tc := range []struct {
-		name  string
-		src   string
-		items int
+		name   string
+		src    string
+		items  int
+		limits temporal.Limits
 	}{
-		{"one call per item, 8 at a time", eachFlow, 200},
-		{"one call per item, one at a time", strings.Replace(eachFlow, "    call:", "    max_concurrency: 1\n    call:", 1), 100},
-		{"one call per item, 64 at a time", strings.Replace(eachFlow, "    call:", "    max_concurrency: 64\n    call:", 1), 200},
-		{"one call, retried twice", strings.Replace(eachFlow, "tool: add}\n    with: {a: \"${ .item }\", b: 1}", "tool: flaky}\n    with: {key: \"${ .item }\", fail_times: 2}\n    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}", 1), 20},
+		{"one call per item, 8 at a time", eachFlow, 100, inPlace},
+		{"one call per item, one at a time", strings.Replace(eachFlow, "    call:", "    max_concurrency: 1\n    call:", 1), 50, inPlace},
+		{"one call, retried twice", strings.Replace(eachFlow, "tool: add}\n    with: {a: \"${ .item }\", b: 1}", "tool: flaky}\n    with: {key: \"${ .item }\", fail_times: 2}\n    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}", 1), 20, inPlace},
+		{"one call per item, in child workflows of 100", eachFlow, 300, batched},
 	} {
 		t.Run(slug(tc.name), func(t *testing.T) {
 			in := map[string]any{"xs": numbers(tc.items)}
-			est, err := temporal.CheckFits(context.Background(), temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(tc.src), Inputs: in}, temporal.Limits{})
+			est, err := temporal.CheckFits(context.Background(), temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(tc.src), Inputs: in}, tc.limits)
 			if err != nil {
 				t.Fatal(err)
 			}
+			r := rigs[tc.limits]
 			out, h := r.run(t, "measure-"+slug(tc.name), tc.src, in)
 			if out.Status != workflows.RunSucceeded {
 				t.Fatalf("run %s (%s)", out.Status, out.Error)
@@ -243,6 +248,12 @@ func TestEstimateBoundsHistory(t *testing.T) {
 			}
 			if int64(bytes) > est.Bytes {
 				t.Errorf("%d bytes, over the estimate of %d", bytes, est.Bytes)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for _, ch := range childRuns(h) {
+				ch := history(ctx, t, c, ch[0], ch[1])
+				t.Logf("a child workflow: %d events, %d bytes", len(ch.Events), historyBytes(ch))
 			}
 		})
 	}
