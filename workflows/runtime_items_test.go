@@ -22,7 +22,8 @@ type itemsLimit struct {
 	checked []string
 }
 
-func (r *itemsLimit) CheckItems(_ context.Context, s *flow.Step, path string, n, _ int) error {
+func (r *itemsLimit) CheckItems(_ context.Context, s *flow.Step, path string, items []any, _ int) error {
+	n := len(items)
 	r.mu.Lock()
 	r.checked = append(r.checked, fmt.Sprintf("%s:%s:%d", s.ID, path, n))
 	r.mu.Unlock()

@@ -85,6 +85,19 @@ func (l Limits) batchSize(per, n int) int {
 // completed, and wakes the workflow.
 func batchEvents(n, size int) int { return (n + size - 1) / size * eventsPerChild }
 
+// bytesPerOutcome is what an item's outcome takes in a batch's result
+// when no expression reads the step item by item (then its view, with
+// its result, is there too and is not counted).
+const bytesPerOutcome = 64
+
+// batchBytes is what items run in batches add to the run's history
+// beside its events: each batch's items in its child's input, and their
+// outcomes in its result.
+func batchBytes(items []any) int64 {
+	b, _ := json.Marshal(items)
+	return int64(len(b)) + int64(len(items))*bytesPerOutcome
+}
+
 // History events per piece of a run, as the workflow emits them (measured
 // in docs/scale.md, "Limits"): an activity is scheduled, started and
 // completed, and its completion wakes the workflow (a workflow task:
@@ -157,7 +170,7 @@ func checkFlowFits(ctx context.Context, fl *flow.Flow, in FlowInput, limits Limi
 	if b, err := json.Marshal(in.Inputs); err == nil {
 		submitted += int64(len(b))
 	}
-	est.Bytes = int64(est.Events)*l.BytesPerEvent + submitted
+	est.Bytes += int64(est.Events)*l.BytesPerEvent + submitted
 	return est, est.fits(fl, l)
 }
 
@@ -245,6 +258,7 @@ func estimate(ctx context.Context, fl *flow.Flow, inputs map[string]any, l Limit
 	}
 	est.Events += len(c.tools) * eventsPerActivity
 	est.Unknown = c.unknown
+	est.Bytes = c.bytes
 	slices.Sort(est.Unknown)
 	slices.SortStableFunc(est.Steps, func(a, b StepEstimate) int { return b.Events - a.Events })
 	return est
@@ -256,6 +270,8 @@ type counter struct {
 	tools   map[[2]string]bool
 	unknown []string
 	limits  Limits
+	// bytes are the batches' items and outcomes (batchBytes).
+	bytes int64
 	// batchable says the step being counted may run its items in child
 	// workflows (a step of the run's own steps, not inside an item).
 	batchable bool
@@ -273,7 +289,8 @@ func (c *counter) step(fl *flow.Flow, s *flow.Step, inputs map[string]any, path 
 	c.batchable = false
 	one := c.instance(fl, s, inputs, path)
 	c.batchable = batchable
-	n, ok := c.items(s, inputs)
+	list, ok := c.items(s, inputs)
+	n := len(list)
 	if !ok {
 		c.unknown = append(c.unknown, path)
 		return 0
@@ -285,6 +302,7 @@ func (c *counter) step(fl *flow.Flow, s *flow.Step, inputs map[string]any, path 
 		if top != nil {
 			top.Batch = size
 		}
+		c.bytes += batchBytes(list)
 		return batchEvents(n, size)
 	}
 	return n * one
@@ -339,24 +357,24 @@ func callEvents(fl *flow.Flow, s *flow.Step) int {
 	return calls*eventsPerActivity + (calls-1)*eventsPerTimer
 }
 
-// items is the number of s's for_each items when its list reads nothing
-// but the inputs (or nothing at all) and they are known.
-func (c *counter) items(s *flow.Step, inputs map[string]any) (int, bool) {
+// items are s's for_each items when its list reads nothing but the
+// inputs (or nothing at all) and they are known.
+func (c *counter) items(s *flow.Step, inputs map[string]any) ([]any, bool) {
 	if inputs == nil {
-		return 0, false
+		return nil, false
 	}
 	for _, p := range s.ForEach.Paths {
 		if len(p) == 0 || p[0] != "inputs" {
-			return 0, false
+			return nil, false
 		}
 	}
 	scope := map[string]any{"inputs": inputs, "steps": map[string]any{}, "run": map[string]any{}, "item": nil, "index": nil}
 	v, err := flow.Eval(c.ctx, s.ForEach, scope)
 	list, ok := v.([]any)
 	if err != nil || !ok {
-		return 0, false
+		return nil, false
 	}
-	return len(list), true
+	return list, true
 }
 
 // flowInputOptions are the validation options a run of in is checked

@@ -92,7 +92,8 @@ func newLimited(ctx context.Context, l Limits, fl *flow.Flow, in FlowInput, rt *
 // CheckItems refuses n items of s when the history so far, the items'
 // estimate and the finally steps' would pass the limits; past a warning
 // threshold it logs a warning.
-func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path string, n, batch int) error {
+func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path string, items []any, batch int) error {
+	n := len(items)
 	w := workflowContext(ctx)
 	info := workflow.GetInfo(w)
 	have, size := info.GetCurrentHistoryLength(), int64(info.GetCurrentHistorySize())
@@ -103,15 +104,17 @@ func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path stri
 	c := &counter{ctx: ctx, tools: map[[2]string]bool{}}
 	per := c.instance(fl, s, nil, s.Path)
 	need := n*per + len(c.tools)*eventsPerActivity + r.reserve
+	var extra int64
 	if batch > 0 {
 		need = batchEvents(n, batch) + r.reserve
+		extra = batchBytes(items)
 	}
 	perEvent := r.limits.BytesPerEvent
 	if have > 0 && size/int64(have) > perEvent {
 		perEvent = size / int64(have)
 	}
 	l := r.limits
-	events, bytes := have+need, size+int64(need)*perEvent
+	events, bytes := have+need, size+int64(need)*perEvent+extra
 	if events <= l.Events && bytes <= l.Bytes {
 		if events > l.WarnEvents || bytes > l.WarnBytes {
 			workflow.GetLogger(w).Warn("a for_each step brings the run's history past Temporal's warning threshold",
