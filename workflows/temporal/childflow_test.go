@@ -204,11 +204,11 @@ outputs:
 	if len(children) != 2 {
 		t.Fatalf("%d child workflows, want 2", len(children))
 	}
-	desc, err := c.DescribeWorkflowExecution(ctx, children[1][0], children[1][1])
+	desc, err := c.DescribeWorkflow(ctx, children[1][0], children[1][1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED && st != enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+	if st := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED && st != enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		t.Errorf("the cancelled batch's workflow ended %s", st)
 	}
 	replayAs(t, r, hist, "cancel-batches")
