@@ -112,8 +112,14 @@ func (f *Flows) RunItems(ctx workflow.Context, in ItemsInput) (*workflows.ItemsR
 		w.Done().Receive(w, nil)
 		cancel()
 	})
-	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout,
-		ServerTimeout: func(s string) time.Duration { return in.Flow.ServerTimeouts[s] }}
+	// A call of the batch that blocks (workflows.Resolver) waits here for
+	// SignalResolve, which Resolve sends to the child the call waits in.
+	resolutions, err := newResolutions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ScheduleToStartTimeout: f.ScheduleToStartTimeout,
+		ServerTimeout: func(s string) time.Duration { return in.Flow.ServerTimeouts[s] }, resolutions: resolutions}
 	lr := newLimited(context.Background(), in.Limits, fl, in.Flow, rt)
 	lr.child = true
 	res, err := workflows.RunItems(WithWorkflowContext(runCtx, root), fl, in.Batch, workflows.RunOptions{

@@ -59,6 +59,10 @@ type FlowOutput struct {
 	Error      string         `json:"error,omitempty"`
 	ErrorClass string         `json:"error_class,omitempty"`
 	Finally    *FinallyOutput `json:"finally,omitempty"`
+	// Undecided are the calls that were waiting for SignalResolve when
+	// the run was cancelled or timed out: whether they took effect is
+	// unknown.
+	Undecided []BlockedCallView `json:"undecided,omitempty"`
 }
 
 // FinallyOutput is how the flow's finally steps ended.
@@ -98,11 +102,13 @@ func ReadFlowInput(ctx context.Context, path string, opts flow.ValidateOptions) 
 // Flows is the workflow that runs a flow file with the interpreter; its
 // fields are the flow worker's configuration.
 type Flows struct {
-	// Queue, Decides and HeartbeatTimeout are the Runtime's
-	// (Runtime.Queue, Runtime.Decides, Runtime.HeartbeatTimeout).
-	Queue            func(server string) string
-	Decides          bool
-	HeartbeatTimeout time.Duration
+	// Queue, Decides, HeartbeatTimeout and ScheduleToStartTimeout are
+	// the Runtime's (Runtime.Queue, Runtime.Decides,
+	// Runtime.HeartbeatTimeout, Runtime.ScheduleToStartTimeout).
+	Queue                  func(server string) string
+	Decides                bool
+	HeartbeatTimeout       time.Duration
+	ScheduleToStartTimeout time.Duration
 	// Limits bound a run's history (limits.go); zero fields take
 	// Temporal's defaults.
 	Limits Limits
@@ -157,7 +163,12 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		return nil, err
 	}
 
-	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
+	resolutions, err := newResolutions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ScheduleToStartTimeout: f.ScheduleToStartTimeout,
+		ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }, resolutions: resolutions}
 	lrt, err := f.limited(ctx, fl, in, rt)
 	if err != nil {
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s refused: %v", in.Path, err), notStartedType,
@@ -176,7 +187,10 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s did not start: %v", in.Path, err), notStartedType,
 			temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
-	return flowOutput(res), nil
+	resolutions.ended = res.Status
+	out := flowOutput(res)
+	out.Undecided = resolutions.undecided
+	return out, nil
 }
 
 func trusted(servers []string) func(string) bool {
@@ -229,6 +243,8 @@ type EventView struct {
 	// Error and ErrorClass are the event's error and its class.
 	Error      string `json:"error,omitempty"`
 	ErrorClass string `json:"error_class,omitempty"`
+	// Progress is the server's report (EventProgress, from Progress).
+	Progress *ProgressReport `json:"progress,omitempty"`
 }
 
 func eventView(ev workflows.Event) EventView {
