@@ -2,10 +2,13 @@ package temporal_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
@@ -226,5 +229,67 @@ func replayAs(t *testing.T, r *rig, h *historypb.History, id string) {
 	r.flows.Register(rp)
 	if err := rp.ReplayWorkflowHistoryWithOptions(quietLogger(), h, worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}); err != nil {
 		t.Errorf("replay of %s's %d events: %v", id, len(h.Events), err)
+	}
+}
+
+// A call blocked in a batch (its worker killed mid-call, the tool unsafe
+// to send again) blocks the run: the run's status lists it in the batch's
+// child workflow, and Resolve reaches it there.
+func TestResolveInBatch(t *testing.T) {
+	c := needServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	svc := newTestService("a")
+	srv := svc.server()
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	t.Cleanup(hs.Close)
+	// 1,001 items make two batches of the default 1,000; only the last
+	// item calls.
+	src := `version: 1
+name: charge
+steps:
+  - id: each
+    for_each: ${ [range(1001)] }
+    if: ${ .item == 1000 }
+    call: {server: a, tool: charge_slow}
+    with: {ms: 1500}
+outputs:
+  counts: ${ .steps.each.counts }
+`
+	const id = "resolve-in-batch"
+	k := startKillable(t, ctx, c, id, src, hs.URL)
+	if !svc.sawStart(time.Minute) {
+		t.Fatal("the call never started")
+	}
+	k.kill(t)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	aw := worker.New(c, k.rig.flows.Queue("a"), worker.Options{})
+	(&temporal.Activities{Caller: &workflows.SessionCaller{Sessions: map[string]*mcp.ClientSession{"a": cs}}}).Register(aw)
+	start(t, aw)
+
+	st := waitStatus(t, ctx, c, id, workflows.RunBlocked)
+	if len(st.Blocked) != 1 || st.Blocked[0].Path != "each[1000]" || st.Blocked[0].Workflow != id+"/each[1000:1001]" {
+		t.Fatalf("blocked calls %+v, want each[1000] in the second batch's workflow", st.Blocked)
+	}
+	if err := temporal.Resolve(ctx, c, id, workflows.ResolveRerun, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := k.run.Get(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	counts, _ := out.Outputs["counts"].(map[string]any)
+	if out.Status != workflows.RunSucceeded || counts["succeeded"] != 1.0 || counts["skipped"] != 1000.0 {
+		t.Fatalf("run %s, outputs %v: %s", out.Status, out.Outputs, out.Error)
+	}
+	if n := svc.acted(); n != 2 {
+		t.Errorf("the server acted %d times, want twice (rerun)", n)
+	}
+	if n := len(childRuns(history(ctx, t, c, id, k.run.GetRunID()))); n != 2 {
+		t.Errorf("%d child workflows, want 2", n)
 	}
 }
