@@ -22,8 +22,8 @@ type Limits struct {
 	WarnEvents int
 	WarnBytes  int64
 	// BytesPerEvent is the size an event is assumed to take before the
-	// run has a history to measure (at submission): the average of small
-	// calls' events (docs/scale.md, "Limits"). During the run the
+	// run has a history to measure (at submission): twice the average of
+	// small calls' events (docs/scale.md, "Limits"). During the run the
 	// history's own average is used when larger.
 	BytesPerEvent int64
 	// BatchItems is the most items of a for_each step one child workflow
@@ -34,8 +34,8 @@ type Limits struct {
 	BatchItems int
 }
 
-// Temporal's default limits and warning thresholds, and the measured
-// average event of a small call.
+// Temporal's default limits and warning thresholds, the size assumed per
+// event, and the items per child workflow.
 const (
 	DefaultLimitEvents        = 51_200
 	DefaultLimitBytes         = 50 << 20

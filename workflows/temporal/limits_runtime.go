@@ -13,7 +13,8 @@ import (
 // limitedRuntime is a run's Runtime under Limits: before a for_each step
 // makes its first call it checks the step's items against the history
 // the run has made so far (workflows.ItemsChecker), keeping room for the
-// flow's finally steps.
+// flow's finally steps, and it runs a large for_each's items in child
+// workflows (workflows.ItemsRunner, childflow.go).
 type limitedRuntime struct {
 	*Runtime
 	limits Limits
