@@ -20,9 +20,9 @@ import (
 // view, fail-fast and tolerate_failures across batches, and the on_error
 // handlers it triggers.
 type ItemsRunner interface {
-	// ItemsBatchSize is how many items each batch of step s's n items
+	// ItemsBatchSize is how many items each batch of step s's items
 	// holds (s at runtime path path); 0 runs them in place.
-	ItemsBatchSize(ctx context.Context, s *flow.Step, path string, n int) int
+	ItemsBatchSize(ctx context.Context, s *flow.Step, path string, items []any) int
 	// RunItems runs one batch with RunItems and returns its result. When
 	// ctx ends it cancels the batch and still returns what the batch
 	// returned; an error means the batch's items did not run and fail
@@ -99,7 +99,7 @@ func batchError(o ItemOutcome) error {
 
 // batchSize is the size of the batches s's n items run in, 0 to run them
 // in place (see ItemsRunner for which steps may run elsewhere).
-func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, n int) int {
+func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items []any) int {
 	br, ok := e.rt.(ItemsRunner)
 	if !ok || e.uses != nil || e.journal != nil || e.resume != nil {
 		return 0
@@ -109,8 +109,8 @@ func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, n int) 
 			return 0
 		}
 	}
-	size := br.ItemsBatchSize(ctx, s, fr.childPath(s.ID), n)
-	if size <= 0 || size >= n {
+	size := br.ItemsBatchSize(ctx, s, fr.childPath(s.ID), items)
+	if size <= 0 || size >= len(items) {
 		return 0
 	}
 	return size

@@ -21,7 +21,7 @@ type batchRuntime struct {
 	batches atomic.Int64
 }
 
-func (r *batchRuntime) ItemsBatchSize(_ context.Context, _ *flow.Step, _ string, _ int) int {
+func (r *batchRuntime) ItemsBatchSize(_ context.Context, _ *flow.Step, _ string, _ []any) int {
 	return r.size
 }
 

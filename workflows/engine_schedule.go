@@ -440,7 +440,7 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	}
 	n := len(list)
 	e.emit(ctx, Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
-	size := e.batchSize(ctx, fr, s, n)
+	size := e.batchSize(ctx, fr, s, list)
 	if err := e.checkItems(ctx, s, path, list, size); err != nil {
 		return &stepResult{status: StatusFailed, err: err}
 	}

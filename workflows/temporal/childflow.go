@@ -30,12 +30,13 @@ type ItemsInput struct {
 	Limits Limits `json:"limits"`
 }
 
-// ItemsBatchSize is how many of step s's n items one child workflow runs
-// (Limits.BatchItems, fewer when an item makes many events), 0 to run
+// ItemsBatchSize is how many of step s's items one child workflow runs
+// (Limits.BatchItems, fewer when an item makes many events or the items
+// are large), 0 to run
 // them in the run's own history: inside a batch, for a step that fits
 // in one, and in a run recorded before batches existed.
-func (r *limitedRuntime) ItemsBatchSize(ctx context.Context, s *flow.Step, _ string, n int) int {
-	size := r.batchSize(ctx, s, n)
+func (r *limitedRuntime) ItemsBatchSize(ctx context.Context, s *flow.Step, _ string, items []any) int {
+	size := r.batchSize(ctx, s, items)
 	if size == 0 {
 		return 0
 	}
@@ -46,7 +47,7 @@ func (r *limitedRuntime) ItemsBatchSize(ctx context.Context, s *flow.Step, _ str
 }
 
 // batchSize is ItemsBatchSize without the version.
-func (r *limitedRuntime) batchSize(ctx context.Context, s *flow.Step, n int) int {
+func (r *limitedRuntime) batchSize(ctx context.Context, s *flow.Step, items []any) int {
 	if r.child {
 		return 0
 	}
@@ -55,7 +56,7 @@ func (r *limitedRuntime) batchSize(ctx context.Context, s *flow.Step, n int) int
 		return 0
 	}
 	c := &counter{ctx: ctx, tools: map[[2]string]bool{}}
-	return r.limits.batchSize(c.instance(fl, s, nil, s.Path), n)
+	return r.limits.batchSize(c.instance(fl, s, nil, s.Path), items)
 }
 
 // RunItems runs batch b as a child workflow on the run's own queue, with

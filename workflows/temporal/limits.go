@@ -67,9 +67,13 @@ func (l Limits) orDefaults() Limits {
 	return l
 }
 
-// batchSize is how many of a for_each step's n items, of per events each,
-// one child workflow runs; 0 runs them all in the run's own history.
-func (l Limits) batchSize(per, n int) int {
+// batchSize is how many of a for_each step's items, of per events each,
+// one child workflow runs; 0 runs them all in the run's own history. A
+// step runs in batches when it has more items than a batch holds by
+// events; the batch then holds fewer when their JSON would pass
+// batchItemsBytes.
+func (l Limits) batchSize(per int, items []any) int {
+	n := len(items)
 	if l.BatchItems < 0 {
 		return 0
 	}
@@ -77,8 +81,16 @@ func (l Limits) batchSize(per, n int) int {
 	if size < 1 || n <= size {
 		return 0
 	}
+	if b, _ := json.Marshal(items); int64(size)*int64(len(b)) > int64(n)*batchItemsBytes {
+		size = max(1, int(int64(n)*batchItemsBytes/int64(len(b))))
+	}
 	return size
 }
+
+// batchItemsBytes bounds the JSON of one batch's items, a quarter of
+// Temporal's 2 MiB payload limit: the child's input carries them, and
+// its result their views when an expression reads the step item by item.
+const batchItemsBytes = 512 << 10
 
 // batchEvents is the events in the run's own history of n items run in
 // batches of size: each child workflow is initiated, started and
@@ -298,7 +310,7 @@ func (c *counter) step(fl *flow.Flow, s *flow.Step, inputs map[string]any, path 
 	if top != nil {
 		top.Items, top.ItemEvents = n, one
 	}
-	if size := c.limits.batchSize(one, n); batchable && size > 0 {
+	if size := c.limits.batchSize(one, list); batchable && size > 0 {
 		if top != nil {
 			top.Batch = size
 		}

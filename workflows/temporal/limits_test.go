@@ -95,14 +95,15 @@ func TestCheckFits(t *testing.T) {
 	}
 
 	// Batches' items travel in their children's inputs: a list of 3 MB
-	// is in the run's input and again in the batches': not in 5 MiB.
+	// runs in batches of 512 KiB of items (261 of these), and it is in
+	// the run's input and again in the batches': not in 5 MiB.
 	big := make([]any, 1500)
 	for i := range big {
 		big[i] = strings.Repeat("x", 2000)
 	}
 	est, err = temporal.CheckFits(ctx, temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(eachFlow), Inputs: map[string]any{"xs": big}},
 		temporal.Limits{Bytes: 5 << 20, BatchItems: 1000})
-	if err == nil || !strings.Contains(err.Error(), "MiB of history, past Temporal's limit of 5.0 MiB") || est.Steps[0].Batch != 1000 {
+	if err == nil || !strings.Contains(err.Error(), "MiB of history, past Temporal's limit of 5.0 MiB") || est.Steps[0].Batch != 261 {
 		t.Errorf("estimate %+v, error %v; want the batches' bytes over the limit", est, err)
 	}
 
