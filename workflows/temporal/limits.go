@@ -3,6 +3,7 @@ package temporal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -154,6 +155,11 @@ type StepEstimate struct {
 	Batch int
 }
 
+// ErrWouldNotFit is wrapped by CheckFits's refusal of a run, an error in
+// what was submitted (as a flow that does not validate is), not in the
+// cluster.
+var ErrWouldNotFit = errors.New("the run would not fit in Temporal's history")
+
 // CheckFits estimates the history of a run of in (its flow, sub-flows
 // and inputs) and returns the estimate, and an error naming the largest
 // step, the estimate and the limit when it passes limits: the CLI and the
@@ -229,7 +235,7 @@ func (est Estimate) fits(fl *flow.Flow, l Limits) error {
 			}
 		}
 	}
-	return fmt.Errorf("the run would not fit in Temporal's history and would be ended halfway: up to %s; the largest part is %s. To run it, %s (the estimate counts every call at its retry's max attempts)", over, what, advice)
+	return fmt.Errorf("%w and would be ended halfway: up to %s; the largest part is %s. To run it, %s (the estimate counts every call at its retry's max attempts)", ErrWouldNotFit, over, what, advice)
 }
 
 // fitItems is how many items of for_each step s fit beside the rest of

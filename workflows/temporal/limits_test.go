@@ -2,6 +2,7 @@ package temporal_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -70,7 +71,10 @@ func TestCheckFits(t *testing.T) {
 	if err == nil {
 		t.Fatal("10,000 items at 3 attempts each fit")
 	}
-	for _, want := range []string{"step each", "10000 items", "51200", "at most 1827 items per run"} {
+	if !errors.Is(err, temporal.ErrWouldNotFit) {
+		t.Errorf("error %v does not wrap ErrWouldNotFit", err)
+	}
+	for _, want := range []string{"the run would not fit in Temporal's history and would be ended halfway", "step each", "10000 items", "51200", "at most 1827 items per run"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
