@@ -12,9 +12,10 @@ import (
 // ItemsRunner is an optional Runtime that runs a large for_each step's
 // items in batches elsewhere: under Temporal each batch is a child
 // workflow with a history of its own, so a list far longer than one
-// history holds still runs. The engine asks it only for a step of the
-// run's own flow (not a sub-flow's, not a finally step, not one inside
-// another for_each's items) in a run without a journal, and runs the
+// history holds still runs. The engine asks it only for a step that is
+// not a finally step nor inside another for_each's items (in its flow, or
+// in a sub-flow's run by a uses step that is in a finally step), in a run
+// without a journal, and runs the
 // batches one after another; each batch runs with RunItems, and every
 // item then ends as it would have in place: its status, error class,
 // view, fail-fast and tolerate_failures across batches, and the on_error
@@ -34,10 +35,14 @@ type ItemsRunner interface {
 // needs besides the flow and the run's options.
 type ItemsBatch struct {
 	RunID string `json:"run_id"`
-	// StepPath is the step's static path (Step.Path) and Path its runtime
-	// path ("each", "group/each").
+	// StepPath is the step's static path (Step.Path, in its flow) and
+	// Path its runtime path ("each", "group/each", "sync.uses/each").
 	StepPath string `json:"step_path"`
 	Path     string `json:"path"`
+	// Uses are the static paths of the uses steps whose sub-flows hold
+	// the step, each in its flow, outermost first; empty for a step of the
+	// run's own flow.
+	Uses []string `json:"uses,omitempty"`
 	// From is the index of Items[0] among the step's Total items.
 	From  int   `json:"from"`
 	Items []any `json:"items"`
@@ -46,9 +51,10 @@ type ItemsBatch struct {
 	// fail-fast and tolerate_failures).
 	FailedBefore int `json:"failed_before,omitempty"`
 	// Outer are the results of the steps outside the for_each that its
-	// expressions read, by step id, and Inputs the run's inputs (defaults
-	// filled in) that they read: a list the for_each took from an input
-	// does not travel with every batch.
+	// expressions read, by step id, and Inputs the inputs (the run's, or
+	// in a sub-flow the sub-flow run's, defaults filled in) that they
+	// read: a list the for_each took from an input does not travel with
+	// every batch.
 	Outer  map[string]OuterResult `json:"outer,omitempty"`
 	Inputs map[string]any         `json:"inputs,omitempty"`
 }
@@ -101,11 +107,11 @@ func batchError(o ItemOutcome) error {
 // in place (see ItemsRunner for which steps may run elsewhere).
 func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items []any) int {
 	br, ok := e.rt.(ItemsRunner)
-	if !ok || e.uses != nil || e.journal != nil || e.resume != nil {
+	if !ok || e.journal != nil || e.resume != nil || e.usesChain() == nil {
 		return 0
 	}
 	for x := fr; x != nil; x = x.parent {
-		if x.hasItem || x.outcome != "" || x.inputs != nil {
+		if x.hasItem || x.outcome != "" {
 			return 0
 		}
 	}
@@ -114,6 +120,44 @@ func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items [
 		return 0
 	}
 	return size
+}
+
+// usesChain is the static paths of the uses steps that run e's flow,
+// outermost first (ItemsBatch.Uses): empty, not nil, for the run's own
+// engine; nil when one of them is a finally step, whose sub-flow's
+// steps run in place.
+func (e *engine) usesChain() []string {
+	chain := []string{}
+	for x := e; x.uses != nil; x = x.uses.parent {
+		if inSteps(x.uses.parent.flow.Finally, x.uses.step) {
+			return nil
+		}
+		chain = append([]string{x.uses.step.Path}, chain...)
+	}
+	return chain
+}
+
+// inSteps reports whether s is in steps or nested in one of them.
+func inSteps(steps []*flow.Step, s *flow.Step) bool {
+	return findNested(steps, func(x *flow.Step) bool { return x == s }) != nil
+}
+
+// findNested is the step of steps, or nested in one, that match accepts.
+func findNested(steps []*flow.Step, match func(*flow.Step) bool) *flow.Step {
+	for _, x := range steps {
+		if match(x) {
+			return x
+		}
+		if f := findNested(x.Steps, match); f != nil {
+			return f
+		}
+		for _, b := range x.Parallel {
+			if f := findNested(b, match); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
 }
 
 // runBatches runs the items of list in batches of size through the
@@ -132,7 +176,7 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 			agg.mu.Lock()
 			failed := agg.counts[StatusFailed]
 			agg.mu.Unlock()
-			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, From: lo, Items: list[lo:hi],
+			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, Uses: e.usesChain(), From: lo, Items: list[lo:hi],
 				Total: len(list), FailedBefore: failed, Outer: outer, Inputs: inputs})
 			if err == nil && (res == nil || len(res.Items) != hi-lo) {
 				err = fmt.Errorf("the batch returned no outcome for some of its %d items", hi-lo)
@@ -190,7 +234,7 @@ func (e *engine) outerScope(fr *frame, s *flow.Step) (map[string]OuterResult, ma
 			case len(p) == 0 || p[0] == "inputs" && len(p) == 1:
 				allInputs = true
 			case p[0] == "inputs":
-				if v, ok := e.inputs[p[1]]; ok {
+				if v, ok := e.inputsAt(fr)[p[1]]; ok {
 					inputs[p[1]] = v
 				}
 			}
@@ -232,7 +276,7 @@ func (e *engine) outerScope(fr *frame, s *flow.Step) (map[string]OuterResult, ma
 	}
 	walk(s, true)
 	if allInputs {
-		inputs = e.inputs
+		inputs = e.inputsAt(fr)
 	}
 	slices.Sort(refs)
 	out := map[string]OuterResult{}
@@ -263,26 +307,26 @@ func RunItems(ctx context.Context, fl *flow.Flow, b ItemsBatch, opts RunOptions)
 		return nil, err
 	}
 	e.runID = b.RunID
-	var (
-		s    *flow.Step
-		find func(steps []*flow.Step)
-	)
-	find = func(steps []*flow.Step) {
-		for _, x := range steps {
-			if x.Path == b.StepPath && x.ForEach != nil {
-				s = x
-			}
-			find(x.Steps)
-			for _, br := range x.Parallel {
-				find(br)
-			}
+	// The engine of the sub-flow holding the step, made as the run made
+	// it, through the same uses steps.
+	for _, up := range b.Uses {
+		us := findNested(e.flow.Steps, func(x *flow.Step) bool { return x.Path == up && x.Uses != nil && x.Uses.Flow != nil })
+		if us == nil {
+			return nil, fmt.Errorf("run items: flow %s has no uses step %s", e.flow.Name, up)
+		}
+		if e, err = e.subEngine(us); err != nil {
+			return nil, err
 		}
 	}
-	find(fl.Steps)
+	s := findNested(e.flow.Steps, func(x *flow.Step) bool { return x.Path == b.StepPath && x.ForEach != nil })
 	if s == nil {
-		return nil, fmt.Errorf("run items: flow %s has no for_each step %s", fl.Name, b.StepPath)
+		return nil, fmt.Errorf("run items: flow %s has no for_each step %s", e.flow.Name, b.StepPath)
 	}
 	top := &frame{results: map[string]*stepResult{}}
+	if len(b.Uses) > 0 {
+		// A sub-flow's .inputs are its run's, on its top frame.
+		top.inputs = inputs
+	}
 	for id, o := range b.Outer {
 		top.results[id] = &stepResult{status: o.Status, view: o.View}
 	}

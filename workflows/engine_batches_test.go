@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,4 +147,73 @@ outputs:
 			t.Logf("%d batches: %s", batches, got)
 		})
 	}
+}
+
+// TestBatchesInSubFlowMatchInPlace: a for_each of a sub-flow runs in
+// batches too (the batch remakes the sub-flow's engine through the same
+// uses steps, with the sub-flow run's inputs), also when the uses step is
+// itself an item of a for_each; the run ends as in place.
+func TestBatchesInSubFlowMatchInPlace(t *testing.T) {
+	dir := writeFlowFiles(t, map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+steps:
+  - id: sync
+    uses: lib/inner.flow.yaml
+    with: {n: 8, off: 100}
+  - id: twice
+    for_each: ${ [1, 2] }
+    uses: lib/inner.flow.yaml
+    with: {n: "${ 3 + .item }"}
+outputs:
+  sums: ${ .steps.sync.result.sums }
+  twice: ${ [.steps.twice.items[].result.sums] }
+`,
+		"lib/inner.flow.yaml": `version: 1
+name: inner
+inputs:
+  n: {type: number}
+  off: {type: number, default: 1}
+steps:
+  - id: base
+    call: {server: a, tool: echo}
+    with: {v: 5}
+  - id: each
+    for_each: ${ [range(.inputs.n)] }
+    max_concurrency: 2
+    call: {server: a, tool: add}
+    with: {a: "${ .item }", b: "${ .steps.base.result.v + .inputs.off }"}
+outputs:
+  sums: ${ [.steps.each.items[].result.sum] }
+`,
+	})
+	fl := checkFlowFile(t, filepath.Join(dir, "main.flow.yaml"))
+	run := func(batched bool) (string, int, int64) {
+		h := newHarness(t)
+		opts := h.opts(nil)
+		opts.Journal = nil
+		opts.RunID = "run-1"
+		br := &batchRuntime{LocalRuntime: NewLocalRuntime(h.caller), fl: fl, size: 3}
+		if batched {
+			opts.Runtime = br
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		res, err := Run(ctx, fl, opts)
+		if res == nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"status": res.Status, "steps": res.Steps, "outputs": res.Outputs, "error": fmt.Sprint(res.Err)})
+		return string(b), h.services["a"].count("add"), br.batches.Load()
+	}
+	want, wantCalls, _ := run(false)
+	got, gotCalls, batches := run(true)
+	if got != want || gotCalls != wantCalls {
+		t.Errorf("batched and in place differ:\nbatched  %s (%d calls)\nin place %s (%d calls)", got, gotCalls, want, wantCalls)
+	}
+	// sync's 8 items in 3 batches, twice's 4 and 5 in 2 each.
+	if batches != 7 {
+		t.Errorf("%d batches, want 7", batches)
+	}
+	t.Logf("%d batches: %s", batches, got)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/mediatorhq/mediator/workflows"
+	"github.com/mediatorhq/mediator/workflows/flow"
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
@@ -330,4 +333,104 @@ func TestListPastOneHistoryRunsInBatches(t *testing.T) {
 		}
 	}
 	t.Logf("estimate %d events; the run's history %d events, %d child workflows", est.Events, len(h.Events), len(children))
+}
+
+// A for_each of a sub-flow runs in child workflows too, the sub-flow
+// files travelling with each batch, also when the uses step is an item of
+// a for_each; the run ends as the local run of the same files.
+func TestSubFlowBatchesMatchLocal(t *testing.T) {
+	c := needServer(t)
+	files := map[string]string{
+		"main.flow.yaml": `version: 1
+name: main
+flows: [a -> b, b -> a]
+steps:
+  - id: sync
+    uses: lib/inner.flow.yaml
+    with: {n: 8, off: 100}
+  - id: twice
+    for_each: ${ [1, 2] }
+    uses: lib/inner.flow.yaml
+    with: {n: "${ 3 + .item }"}
+outputs:
+  sums: ${ .steps.sync.result.sums }
+  twice: ${ [.steps.twice.items[].result.sums] }
+`,
+		"lib/inner.flow.yaml": `version: 1
+name: inner
+flows: [a -> b]
+inputs:
+  n: {type: number}
+  off: {type: number, default: 1}
+steps:
+  - id: base
+    call: {server: a, tool: echo}
+    with: {v: 5}
+  - id: each
+    for_each: ${ [range(.inputs.n)] }
+    max_concurrency: 2
+    call: {server: b, tool: add}
+    with: {a: "${ .item }", b: "${ .steps.base.result.v + .inputs.off }"}
+outputs:
+  sums: ${ [.steps.each.items[].result.sum] }
+`,
+	}
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := filepath.Join(dir, "main.flow.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in, probs, err := temporal.ReadFlowInput(ctx, main, flow.ValidateOptions{})
+	if err != nil || len(probs.Errors()) > 0 {
+		t.Fatalf("ReadFlowInput: %v %v", err, probs)
+	}
+	in.TrustedServers = []string{"a", "b"}
+	fl, probs, err := workflows.LoadForRun(ctx, main, flow.ValidateOptions{})
+	if err != nil || len(probs.Errors()) > 0 {
+		t.Fatalf("LoadForRun: %v %v", err, probs)
+	}
+	lw := newWorld(t, "a", "b")
+	res, err := workflows.Run(ctx, fl, workflows.RunOptions{Runtime: workflows.NewLocalRuntime(lw.caller()), RunID: "subflow-batches",
+		TrustAnnotations: func(string) bool { return true }})
+	if res == nil {
+		t.Fatal(err)
+	}
+	local := toOutput(res)
+
+	tw := newWorld(t, "a", "b")
+	r := newLimitedRig(t, c, tw, temporal.Limits{BatchItems: 3})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "subflow-batches", TaskQueue: r.prefix + "flows"}, temporal.WorkflowRunFlow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remote temporal.FlowOutput
+	if err := run.Get(ctx, &remote); err != nil {
+		t.Fatal(err)
+	}
+	if local.Status != workflows.RunSucceeded {
+		t.Fatalf("local run %s: %s", local.Status, local.Error)
+	}
+	if got, want := comparable(&remote), comparable(local); got != want {
+		t.Fatalf("batched and local runs differ:\nbatched %s\n  local %s", got, want)
+	}
+	if l, b := lw.services["b"].count("add"), tw.services["b"].count("add"); l != 17 || b != 17 {
+		t.Errorf("add called %d times locally, %d batched; want 17", l, b)
+	}
+	hist := history(ctx, t, c, "subflow-batches", run.GetRunID())
+	children := childRuns(hist)
+	if len(children) != 7 {
+		t.Errorf("%d child workflows, want 7 (8 items in 3 batches, 4 and 5 in 2 each)", len(children))
+	}
+	replayAs(t, r, hist, "subflow-batches")
+	for _, ch := range children {
+		replayAs(t, r, history(ctx, t, c, ch[0], ch[1]), ch[0])
+	}
 }
