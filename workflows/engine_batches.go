@@ -12,10 +12,9 @@ import (
 // ItemsRunner is an optional Runtime that runs a large for_each step's
 // items in batches elsewhere: under Temporal each batch is a child
 // workflow with a history of its own, so a list far longer than one
-// history holds still runs. The engine asks it only for a step that is
-// not a finally step nor inside another for_each's items (in its flow, or
-// in a sub-flow's run by a uses step that is in a finally step), in a run
-// without a journal, and runs the
+// history holds still runs. The engine asks it for every for_each of a
+// run without a journal (one in a sub-flow, a finally step or another
+// for_each's items included), and runs the
 // batches one after another; each batch runs with RunItems, and every
 // item then ends as it would have in place: its status, error class,
 // view, fail-fast and tolerate_failures across batches, and the on_error
@@ -43,6 +42,9 @@ type ItemsBatch struct {
 	// the step, each in its flow, outermost first; empty for a step of the
 	// run's own flow.
 	Uses []string `json:"uses,omitempty"`
+	// Outcome is .run.status for a step among finally steps (the
+	// outcome they run after), empty elsewhere.
+	Outcome string `json:"outcome,omitempty"`
 	// From is the index of Items[0] among the step's Total items.
 	From  int   `json:"from"`
 	Items []any `json:"items"`
@@ -107,13 +109,8 @@ func batchError(o ItemOutcome) error {
 // in place (see ItemsRunner for which steps may run elsewhere).
 func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items []any) int {
 	br, ok := e.rt.(ItemsRunner)
-	if !ok || e.journal != nil || e.resume != nil || e.usesChain() == nil {
+	if !ok || e.journal != nil || e.resume != nil {
 		return 0
-	}
-	for x := fr; x != nil; x = x.parent {
-		if x.hasItem || x.outcome != "" {
-			return 0
-		}
 	}
 	size := br.ItemsBatchSize(ctx, s, fr.childPath(s.ID), items)
 	if size <= 0 || size >= len(items) {
@@ -123,38 +120,31 @@ func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items [
 }
 
 // usesChain is the static paths of the uses steps that run e's flow,
-// outermost first (ItemsBatch.Uses): empty, not nil, for the run's own
-// engine; nil when one of them is a finally step, whose sub-flow's
-// steps run in place.
+// outermost first (ItemsBatch.Uses); nil for the run's own engine.
 func (e *engine) usesChain() []string {
-	chain := []string{}
+	var chain []string
 	for x := e; x.uses != nil; x = x.uses.parent {
-		if inSteps(x.uses.parent.flow.Finally, x.uses.step) {
-			return nil
-		}
 		chain = append([]string{x.uses.step.Path}, chain...)
 	}
 	return chain
 }
 
-// inSteps reports whether s is in steps or nested in one of them.
-func inSteps(steps []*flow.Step, s *flow.Step) bool {
-	return findNested(steps, func(x *flow.Step) bool { return x == s }) != nil
+// outcomeAt is .run.status in fr when fr is among finally steps, else "".
+func (fr *frame) outcomeAt() string {
+	for x := fr; x != nil; x = x.parent {
+		if x.outcome != "" {
+			return x.outcome
+		}
+	}
+	return ""
 }
 
-// findNested is the step of steps, or nested in one, that match accepts.
-func findNested(steps []*flow.Step, match func(*flow.Step) bool) *flow.Step {
-	for _, x := range steps {
-		if match(x) {
+// stepAt is fl's step (any, finally steps and nested ones included) at
+// static path path that match accepts.
+func stepAt(fl *flow.Flow, path string, match func(*flow.Step) bool) *flow.Step {
+	for _, x := range fl.AllSteps() {
+		if x.Path == path && match(x) {
 			return x
-		}
-		if f := findNested(x.Steps, match); f != nil {
-			return f
-		}
-		for _, b := range x.Parallel {
-			if f := findNested(b, match); f != nil {
-				return f
-			}
 		}
 	}
 	return nil
@@ -176,7 +166,7 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 			agg.mu.Lock()
 			failed := agg.counts[StatusFailed]
 			agg.mu.Unlock()
-			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, Uses: e.usesChain(), From: lo, Items: list[lo:hi],
+			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, Uses: e.usesChain(), Outcome: fr.outcomeAt(), From: lo, Items: list[lo:hi],
 				Total: len(list), FailedBefore: failed, Outer: outer, Inputs: inputs})
 			if err == nil && (res == nil || len(res.Items) != hi-lo) {
 				err = fmt.Errorf("the batch returned no outcome for some of its %d items", hi-lo)
@@ -310,7 +300,7 @@ func RunItems(ctx context.Context, fl *flow.Flow, b ItemsBatch, opts RunOptions)
 	// The engine of the sub-flow holding the step, made as the run made
 	// it, through the same uses steps.
 	for _, up := range b.Uses {
-		us := findNested(e.flow.Steps, func(x *flow.Step) bool { return x.Path == up && x.Uses != nil && x.Uses.Flow != nil })
+		us := stepAt(e.flow, up, func(x *flow.Step) bool { return x.Uses != nil && x.Uses.Flow != nil })
 		if us == nil {
 			return nil, fmt.Errorf("run items: flow %s has no uses step %s", e.flow.Name, up)
 		}
@@ -318,11 +308,11 @@ func RunItems(ctx context.Context, fl *flow.Flow, b ItemsBatch, opts RunOptions)
 			return nil, err
 		}
 	}
-	s := findNested(e.flow.Steps, func(x *flow.Step) bool { return x.Path == b.StepPath && x.ForEach != nil })
+	s := stepAt(e.flow, b.StepPath, func(x *flow.Step) bool { return x.ForEach != nil })
 	if s == nil {
 		return nil, fmt.Errorf("run items: flow %s has no for_each step %s", e.flow.Name, b.StepPath)
 	}
-	top := &frame{results: map[string]*stepResult{}}
+	top := &frame{results: map[string]*stepResult{}, outcome: b.Outcome}
 	if len(b.Uses) > 0 {
 		// A sub-flow's .inputs are its run's, on its top frame.
 		top.inputs = inputs

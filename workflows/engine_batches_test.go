@@ -105,6 +105,36 @@ outputs:
   items: ${ [.steps.each.items[] | .status] }
   recover: ${ .steps.recover.status }
 `},
+		{name: "inside another for_each's items", src: `version: 1
+name: t
+steps:
+  - id: outer
+    for_each: ${ [1, 2] }
+    steps:
+      - id: pre
+        call: {server: a, tool: echo}
+        with: {v: "${ .item * 10 }"}
+      - id: inner
+        for_each: ${ [range(4 + .item)] }
+        max_concurrency: 2
+        call: {server: a, tool: add}
+        with: {a: "${ .item }", b: "${ .steps.pre.result.v }"}
+outputs:
+  all: ${ [.steps.outer.items[] | .result.inner] }
+`},
+		{name: "a finally step, reading the run's outcome", src: `version: 1
+name: t
+steps:
+  - id: first
+    call: {server: a, tool: echo}
+    with: {v: 1}
+finally:
+  - id: report
+    for_each: ${ [range(7)] }
+    if: ${ .run.status == "succeeded" }
+    call: {server: a, tool: echo}
+    with: {i: "${ .item }"}
+`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +158,7 @@ outputs:
 				if res.Err != nil {
 					msg, class = res.Err.Error(), ErrorClass(res.Err)
 				}
-				b, _ := json.Marshal(map[string]any{"status": res.Status, "steps": res.Steps, "outputs": res.Outputs, "error": msg, "class": class})
+				b, _ := json.Marshal(map[string]any{"status": res.Status, "steps": res.Steps, "outputs": res.Outputs, "error": msg, "class": class, "finally": res.Finally})
 				return string(b), h, br.batches.Load()
 			}
 			want, lh, _ := run(false)

@@ -57,7 +57,9 @@ outputs:
 // child workflows of three (Limits.BatchItems) and in place locally: the
 // outputs read item by item, counts, tolerate_failures and fail-fast
 // across batches, error classes, the on_error handler an item's nested
-// step triggers and the calls made are the same; the run's history holds
+// step triggers, a for_each inside another's items, one among finally
+// steps reading .run.status, and the calls made are the same; the run's
+// history holds
 // a child workflow per batch and none of the items' activities, and it
 // and every child's history replay.
 func TestForEachBatchesMatchLocal(t *testing.T) {
@@ -94,6 +96,35 @@ outputs:
   items: ${ [.steps.each.items[] | .status] }
   recover: ${ .steps.recover.status }
 `, status: workflows.RunSucceeded, calls: map[string]int{"a.flaky": 7, "a.echo": 6, "b.echo": 1}},
+		{name: "inside another for_each's items", flow: `
+flows: [a -> b, b -> a]
+steps:
+  - id: outer
+    for_each: ${ [1, 2] }
+    steps:
+      - id: pre
+        call: {server: a, tool: echo}
+        with: {v: "${ .item * 10 }"}
+      - id: inner
+        for_each: ${ [range(4 + .item)] }
+        max_concurrency: 2
+        call: {server: b, tool: add}
+        with: {a: "${ .item }", b: "${ .steps.pre.result.v }"}
+outputs:
+  all: ${ [.steps.outer.items[] | .result.inner] }
+`, status: workflows.RunSucceeded, calls: map[string]int{"a.echo": 2, "b.add": 11}},
+		{name: "a finally step reading the run's outcome", flow: `
+steps:
+  - id: first
+    call: {server: a, tool: echo}
+    with: {v: 1}
+finally:
+  - id: report
+    for_each: ${ [range(7)] }
+    if: ${ .run.status == "succeeded" }
+    call: {server: a, tool: echo}
+    with: {i: "${ .item }"}
+`, status: workflows.RunSucceeded, calls: map[string]int{"a.echo": 8}},
 	} {
 		t.Run(slug(sc.name), func(t *testing.T) {
 			src := "version: 1\nname: t\n" + sc.flow
@@ -127,6 +158,9 @@ outputs:
 				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && strings.Contains(string(a.GetInput().GetPayloads()[0].GetData()), `"tool":"flaky"`) {
 					t.Fatal("an item's call is in the run's own history")
 				}
+			}
+			if out := remote.Finally; out != nil && out.Status != workflows.StatusSucceeded {
+				t.Errorf("finally %+v", out)
 			}
 			replayAs(t, r, hist, runID)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -264,10 +264,10 @@ func mib(b int64) string {
 func estimate(ctx context.Context, fl *flow.Flow, inputs map[string]any, l Limits) Estimate {
 	c := &counter{ctx: ctx, tools: map[[2]string]bool{}, limits: l}
 	est := Estimate{Events: eventsPerRun + runMargin}
-	for i, list := range [][]*flow.Step{fl.Steps, fl.Finally} {
+	for _, list := range [][]*flow.Step{fl.Steps, fl.Finally} {
 		for _, s := range list {
 			se := StepEstimate{Path: s.Path}
-			c.batchable = i == 0
+			c.batchable = true
 			se.Events = c.step(fl, s, inputs, s.Path, &se)
 			c.batchable = false
 			est.Events += se.Events
@@ -290,8 +290,10 @@ type counter struct {
 	limits  Limits
 	// bytes are the batches' items and outcomes (batchBytes).
 	bytes int64
-	// batchable says the step being counted may run its items in child
-	// workflows (a step of the run's own steps, not inside an item).
+	// batchable says the step being counted is counted as running its
+	// items in child workflows when they are many; inside an item of a
+	// for_each it is not (the item may run in a batch, which runs its
+	// nested steps in place).
 	batchable bool
 }
 
@@ -335,9 +337,6 @@ func (c *counter) instance(fl *flow.Flow, s *flow.Step, inputs map[string]any, p
 		}
 		return callEvents(fl, s)
 	case s.Uses != nil && s.Uses.Flow != nil:
-		batchable := c.batchable
-		c.batchable = false
-		defer func() { c.batchable = batchable }()
 		n := 0
 		for _, list := range [][]*flow.Step{s.Uses.Flow.Steps, s.Uses.Flow.Finally} {
 			for _, cs := range list {
