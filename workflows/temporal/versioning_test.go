@@ -158,6 +158,37 @@ outputs:
 		limits: temporal.Limits{BatchItems: 2},
 		status: workflows.RunSucceeded,
 	},
+	{
+		name: "uses_batched",
+		flow: `version: 1
+name: main
+steps:
+  - id: sync
+    uses: lib/each.flow.yaml
+    with: {n: 5}
+finally:
+  - id: report
+    for_each: ${ [range(3)] }
+    call: {server: a, tool: echo}
+    with: {i: "${ .item }", status: "${ .run.status }"}
+outputs:
+  sums: ${ .steps.sync.result.sums }
+`,
+		files: map[string]string{"lib/each.flow.yaml": `version: 1
+name: each
+inputs:
+  n: {type: number}
+steps:
+  - id: each
+    for_each: ${ [range(.inputs.n)] }
+    call: {server: a, tool: add}
+    with: {a: "${ .item }", b: 1}
+outputs:
+  sums: ${ [.steps.each.items[].result.sum] }
+`},
+		limits: temporal.Limits{BatchItems: 2},
+		status: workflows.RunSucceeded,
+	},
 }
 
 // historyIDs is the file, in historiesDir, naming each recorded history's
