@@ -274,7 +274,14 @@ func recordHistories(t *testing.T) {
 		(&temporal.Activities{Caller: w.caller(name)}).Register(aw)
 		start(t, aw)
 	}
+	// ids.json keeps the ids of the histories kept from earlier
+	// recordings (renamed v<N>-*) beside the ones written here.
 	ids := map[string]string{}
+	if b, err := os.ReadFile(filepath.Join(historiesDir, historyIDs)); err == nil {
+		if err := json.Unmarshal(b, &ids); err != nil {
+			t.Fatalf("%s: %v", historyIDs, err)
+		}
+	}
 	for _, rec := range recordings {
 		queue := "histories.flows." + rec.name
 		fw := worker.New(c, queue, worker.Options{})
