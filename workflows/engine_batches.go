@@ -105,8 +105,8 @@ func batchError(o ItemOutcome) error {
 	return &CallError{Class: o.Class, Err: errors.New(o.Error)}
 }
 
-// batchSize is the size of the batches s's n items run in, 0 to run them
-// in place (see ItemsRunner for which steps may run elsewhere).
+// batchSize is the size of the batches s's items run in, 0 to run them
+// in place.
 func (e *engine) batchSize(ctx context.Context, fr *frame, s *flow.Step, items []any) int {
 	br, ok := e.rt.(ItemsRunner)
 	if !ok || e.journal != nil || e.resume != nil {
@@ -207,7 +207,8 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 
 // outerScope is what the expressions of s's items (s's own but its
 // list, and its nested steps') read from outside s, as seen from fr: the
-// results of the steps outside it, and the run's inputs.
+// results of the steps outside it, and the inputs in scope (the run's,
+// or in a sub-flow its run's).
 func (e *engine) outerScope(fr *frame, s *flow.Step) (map[string]OuterResult, map[string]any) {
 	var (
 		refs      []string

@@ -547,7 +547,7 @@ func (e *engine) runItems(itemCtx context.Context, fr *frame, s *flow.Step, path
 		tasks[w] = e.rt.Go(itemCtx, work)
 	}
 	for _, t := range tasks {
-		t.Wait(itemCtx) // itemCtx is the step's task's context, cancellable
+		t.Wait(itemCtx) // the waiting task is the step's; itemCtx carries it
 	}
 }
 
