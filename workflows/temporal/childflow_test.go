@@ -331,16 +331,16 @@ outputs:
 	}
 }
 
-// Under a limit scaled down to 1,500 events, 600 items of one call do
-// not fit in one history (refused in place) but run in child workflows
-// sized to the limit by default, every history under it.
+// Under a limit scaled down to 800 events, 300 items of one call do not
+// fit in one history (refused in place) but run in child workflows sized
+// to the limit by default, every history under it.
 func TestListPastOneHistoryRunsInBatches(t *testing.T) {
 	c := needServer(t)
-	limits := temporal.Limits{Events: 1500}
-	in := map[string]any{"xs": numbers(600)}
+	limits := temporal.Limits{Events: 800}
+	in := map[string]any{"xs": numbers(300)}
 	fi := temporal.FlowInput{Path: "each.flow.yaml", Source: []byte(eachFlow), Inputs: in}
-	if _, err := temporal.CheckFits(context.Background(), fi, temporal.Limits{Events: 1500, BatchItems: -1}); err == nil {
-		t.Fatal("600 items fit in 1,500 events in place")
+	if _, err := temporal.CheckFits(context.Background(), fi, temporal.Limits{Events: 800, BatchItems: -1}); err == nil {
+		t.Fatal("300 items fit in 800 events in place")
 	}
 	est, err := temporal.CheckFits(context.Background(), fi, limits)
 	if err != nil {
@@ -349,20 +349,20 @@ func TestListPastOneHistoryRunsInBatches(t *testing.T) {
 	w := newWorld(t, "a")
 	r := newLimitedRig(t, c, w, limits)
 	out, h := r.run(t, "past-one-history", eachFlow, in)
-	if out.Status != workflows.RunSucceeded || w.services["a"].count("add") != 600 {
+	if out.Status != workflows.RunSucceeded || w.services["a"].count("add") != 300 {
 		t.Fatalf("run %s (%s), %d calls", out.Status, out.Error, w.services["a"].count("add"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	children := childRuns(h)
 	if len(children) != 3 {
-		t.Errorf("%d child workflows, want 3 (245 items each at most)", len(children))
+		t.Errorf("%d child workflows, want 3 (129 items each at most)", len(children))
 	}
-	if len(h.Events) >= 1500 {
+	if len(h.Events) >= 800 {
 		t.Errorf("the run's history has %d events", len(h.Events))
 	}
 	for _, ch := range children {
-		if n := len(history(ctx, t, c, ch[0], ch[1]).Events); n >= 1500 {
+		if n := len(history(ctx, t, c, ch[0], ch[1]).Events); n >= 800 {
 			t.Errorf("child %s has %d events", ch[0], n)
 		}
 	}

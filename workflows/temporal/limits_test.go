@@ -243,8 +243,8 @@ func TestEstimateBoundsHistory(t *testing.T) {
 	}{
 		{"one call per item, 8 at a time", eachFlow, 100, inPlace},
 		{"one call per item, one at a time", strings.Replace(eachFlow, "    call:", "    max_concurrency: 1\n    call:", 1), 50, inPlace},
-		{"one call, retried twice", strings.Replace(eachFlow, "tool: add}\n    with: {a: \"${ .item }\", b: 1}", "tool: flaky}\n    with: {key: \"${ .item }\", fail_times: 2}\n    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}", 1), 20, inPlace},
-		{"one call per item, in child workflows of 100", eachFlow, 300, batched},
+		{"one call, retried twice", strings.Replace(eachFlow, "tool: add}\n    with: {a: \"${ .item }\", b: 1}", "tool: flaky}\n    with: {key: \"${ .item }\", fail_times: 2}\n    retry: {max_attempts: 3, initial_interval: 1ms, on: [tool_error]}", 1), 10, inPlace},
+		{"one call per item, in child workflows of 100", eachFlow, 200, batched},
 	} {
 		t.Run(slug(tc.name), func(t *testing.T) {
 			in := map[string]any{"xs": numbers(tc.items)}
