@@ -26,9 +26,15 @@ type ItemsRunner interface {
 	// RunItems runs one batch with RunItems and returns its result. When
 	// ctx ends it cancels the batch and still returns what the batch
 	// returned; an error means the batch's items did not run and fail
-	// with it.
+	// with it, unless it wraps ErrRunInPlace: then the engine runs them
+	// in place.
 	RunItems(ctx context.Context, b ItemsBatch) (*ItemsResult, error)
 }
+
+// ErrRunInPlace is wrapped by an ItemsRunner's error for a batch it did
+// not start and whose items the engine is to run in place (one it cannot
+// carry elsewhere, such as an input too large to send).
+var ErrRunInPlace = errors.New("the batch runs in place")
 
 // ItemsBatch is one batch of a for_each step's items: everything RunItems
 // needs besides the flow and the run's options.
@@ -168,6 +174,10 @@ func (e *engine) runBatches(itemCtx context.Context, fr *frame, s *flow.Step, pa
 			agg.mu.Unlock()
 			res, err = br.RunItems(itemCtx, ItemsBatch{RunID: e.runID, StepPath: s.Path, Path: path, Uses: e.usesChain(), Outcome: fr.outcomeAt(), From: lo, Items: list[lo:hi],
 				Total: len(list), FailedBefore: failed, Outer: outer, Inputs: inputs})
+			if errors.Is(err, ErrRunInPlace) {
+				e.runItems(itemCtx, fr, s, path, list[lo:hi], lo, agg, cancelItems)
+				continue
+			}
 			if err == nil && (res == nil || len(res.Items) != hi-lo) {
 				err = fmt.Errorf("the batch returned no outcome for some of its %d items", hi-lo)
 			}

@@ -14,7 +14,8 @@ import (
 
 // batchRuntime runs large for_each steps in batches through RunItems, in
 // this process, each batch and its result passing through JSON as a
-// child workflow's input and result do.
+// child workflow's input and result do; it leaves the batch from item 3
+// to the engine (ErrRunInPlace), so runs mix both.
 type batchRuntime struct {
 	*LocalRuntime
 	fl      *flow.Flow
@@ -29,6 +30,9 @@ func (r *batchRuntime) ItemsBatchSize(_ context.Context, _ *flow.Step, _ string,
 
 func (r *batchRuntime) RunItems(ctx context.Context, b ItemsBatch) (*ItemsResult, error) {
 	r.batches.Add(1)
+	if b.From == 3 {
+		return nil, fmt.Errorf("%w: a test's choice", ErrRunInPlace)
+	}
 	var in ItemsBatch
 	if err := jsonRoundTrip(b, &in); err != nil {
 		return nil, err

@@ -82,7 +82,14 @@ func (r *limitedRuntime) RunItems(ctx context.Context, b workflows.ItemsBatch) (
 	// step took from an input) stays in the run's history only.
 	fin := r.in
 	fin.Inputs = nil
-	fut := workflow.ExecuteChildWorkflow(cw, WorkflowRunItems, ItemsInput{Flow: fin, Batch: b, Limits: r.limits})
+	input := ItemsInput{Flow: fin, Batch: b, Limits: r.limits}
+	if err := r.limits.payloadError("the batch's input", input); err != nil {
+		// Its items, or the results of the steps outside the for_each
+		// they read, are too large to send: they run here.
+		workflow.GetLogger(w).Warn("a batch of items runs in the run's own workflow", "step", b.Path, "from", b.From, "reason", err)
+		return nil, fmt.Errorf("%w: %w", workflows.ErrRunInPlace, err)
+	}
+	fut := workflow.ExecuteChildWorkflow(cw, WorkflowRunItems, input)
 	_ = workflow.Await(w, func() bool { return fut.IsReady() || ctx.Err() != nil })
 	if !fut.IsReady() {
 		cancel()
@@ -134,5 +141,13 @@ func (f *Flows) RunItems(ctx workflow.Context, in ItemsInput) (*workflows.ItemsR
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("items of %s in %s did not start: %v", in.Batch.Path, in.Flow.Path, err), notStartedType,
 			temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
+	if err := lr.limits.payloadError("the batch's result (each item's view, which an expression reads item by item)", res); err != nil {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%v: lower Limits.BatchItems", err), batchTooLargeType,
+			temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
 	return res, nil
 }
+
+// batchTooLargeType is the ApplicationError type of a batch whose result
+// would not fit in one payload.
+const batchTooLargeType = "mediator.BatchTooLarge"

@@ -468,3 +468,62 @@ outputs:
 		replayAs(t, r, history(ctx, t, c, ch[0], ch[1]), ch[0])
 	}
 }
+
+// A batch whose result would pass Temporal's payload limit (its items'
+// views, read item by item, are large) fails its items saying so and what
+// to do, instead of its workflow task failing over and over.
+func TestBatchResultOverPayloadLimit(t *testing.T) {
+	c := needServer(t)
+	w := newWorld(t, "a")
+	r := newLimitedRig(t, c, w, temporal.Limits{BatchItems: 2})
+	src := `version: 1
+name: big
+steps:
+  - id: each
+    for_each: ${ [range(4)] }
+    max_concurrency: 1
+    call: {server: a, tool: big}
+    with: {bytes: 700000}
+outputs:
+  n: ${ [.steps.each.items[] | .text | length] }
+`
+	out, _ := r.run(t, "batch-over-payload", src, nil)
+	if out.Status != workflows.RunFailed || out.Steps["each"] != workflows.StatusFailed {
+		t.Fatalf("run %s, steps %v; want each failed", out.Status, out.Steps)
+	}
+	for _, want := range []string{"the batch's result", "past the 2.0 MiB a Temporal payload may carry", "lower Limits.BatchItems"} {
+		if !strings.Contains(out.Error, want) {
+			t.Errorf("error %q does not say %q", out.Error, want)
+		}
+	}
+}
+
+// A batch whose input would pass the payload limit (its items read a
+// large result of a step outside the for_each) is not sent: its items run
+// in the run's own workflow, and the run ends as the local run does.
+func TestBatchInputOverPayloadLimitRunsInPlace(t *testing.T) {
+	c := needServer(t)
+	src := `version: 1
+name: big
+steps:
+  - id: src
+    call: {server: a, tool: big}
+    with: {bytes: 1200000}
+  - id: each
+    for_each: ${ [range(5)] }
+    call: {server: a, tool: add}
+    with: {a: "${ .item }", b: "${ .steps.src.text | length }"}
+outputs:
+  sums: ${ [.steps.each.items[].result.sum] }
+`
+	local := runLocal(t, newWorld(t, "a"), src, nil, "batch-input-in-place")
+	w := newWorld(t, "a")
+	r := newLimitedRig(t, c, w, temporal.Limits{BatchItems: 2})
+	out, h := r.run(t, "batch-input-in-place", src, nil)
+	if got, want := comparable(out), comparable(local); got != want || out.Status != workflows.RunSucceeded {
+		t.Fatalf("temporal and local runs differ:\ntemporal %s\n   local %s", got, want)
+	}
+	if n := len(childRuns(h)); n != 0 {
+		t.Errorf("%d child workflows, want the items run in place", n)
+	}
+}

@@ -33,6 +33,11 @@ type Limits struct {
 	// so many events that this many would not fit in the child's history.
 	// Negative runs every item in the run's own history.
 	BatchItems int
+	// PayloadBytes bounds a batch's input and result (the JSON of one
+	// payload); zero uses DefaultMaxPayloadBytes. A batch past it fails
+	// its items saying so, rather than its workflow task failing over
+	// and over.
+	PayloadBytes int
 }
 
 // Temporal's default limits and warning thresholds, the size assumed per
@@ -65,7 +70,23 @@ func (l Limits) orDefaults() Limits {
 	if l.BatchItems == 0 {
 		l.BatchItems = DefaultBatchItems
 	}
+	if l.PayloadBytes <= 0 {
+		l.PayloadBytes = DefaultMaxPayloadBytes
+	}
 	return l
+}
+
+// payloadError is an error when v's JSON passes the payload limit: what
+// names v.
+func (l Limits) payloadError(what string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s does not encode as JSON: %w", what, err)
+	}
+	if len(b) > l.PayloadBytes {
+		return fmt.Errorf("%s is %s of JSON, past the %s a Temporal payload may carry", what, mib(int64(len(b))), mib(int64(l.PayloadBytes)))
+	}
+	return nil
 }
 
 // batchSize is how many of a for_each step's items, of per events each,
