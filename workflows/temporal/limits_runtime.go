@@ -134,3 +134,18 @@ func (r *limitedRuntime) CheckItems(ctx context.Context, s *flow.Step, path stri
 	return fmt.Errorf("its %d items would not fit in the run's Temporal history: %s, %d in all with the finally steps, beside the %d events (%s) the history holds; Temporal ends a run at %d events or %s. At most %d items fit here: split the list over several runs, or lower the step's retry max_attempts",
 		n, how, need, have, mib(size), l.Events, mib(l.Bytes), room)
 }
+
+// fitOutput is out, or when its JSON would pass the payload limit (its
+// outputs are too large for the workflow's result, which would then fail
+// to complete over and over) out without its outputs, failed, saying so.
+// It emits no command: the worker's own limit decides.
+func (f *Flows) fitOutput(out *FlowOutput) *FlowOutput {
+	err := f.Limits.orDefaults().payloadError("the run's result (its outputs)", out)
+	if err == nil {
+		return out
+	}
+	o := *out
+	o.Outputs, o.Status, o.ErrorClass = nil, workflows.RunFailed, ""
+	o.Error = fmt.Sprintf("%v: the run's steps ended %s, but its outputs cannot be returned; output less (a summary, or fields of the results)", err, out.Status)
+	return &o
+}

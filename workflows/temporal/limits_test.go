@@ -285,3 +285,30 @@ func historyBytes(h *historypb.History) int {
 	}
 	return n
 }
+
+// A run whose outputs would pass the payload limit ends failed, its steps'
+// statuses kept, saying its outputs cannot be returned, instead of its
+// workflow failing to complete over and over.
+func TestOutputsOverPayloadLimit(t *testing.T) {
+	c := needServer(t)
+	r := newLimitedRig(t, c, newWorld(t, "a"), temporal.Limits{})
+	src := `version: 1
+name: big
+steps:
+  - id: src
+    call: {server: a, tool: big}
+    with: {bytes: 1300000}
+outputs:
+  a: ${ .steps.src.text }
+  b: ${ .steps.src.text }
+`
+	out, _ := r.run(t, "outputs-over-payload", src, nil)
+	if out.Status != workflows.RunFailed || out.Steps["src"] != workflows.StatusSucceeded || out.Outputs != nil {
+		t.Fatalf("run %s, steps %v; want failed with src succeeded and no outputs", out.Status, out.Steps)
+	}
+	for _, want := range []string{"the run's result (its outputs) is 2.5 MiB of JSON, past the 2.0 MiB", "the run's steps ended succeeded"} {
+		if !strings.Contains(out.Error, want) {
+			t.Errorf("error %q does not say %q", out.Error, want)
+		}
+	}
+}

@@ -190,7 +190,7 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 	resolutions.ended = res.Status
 	out := flowOutput(res)
 	out.Undecided = resolutions.undecided
-	return out, nil
+	return f.fitOutput(out), nil
 }
 
 func trusted(servers []string) func(string) bool {
