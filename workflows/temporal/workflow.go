@@ -109,11 +109,16 @@ type Flows struct {
 	Decides                bool
 	HeartbeatTimeout       time.Duration
 	ScheduleToStartTimeout time.Duration
+	// Limits bound a run's history (limits.go); zero fields take
+	// Temporal's defaults.
+	Limits Limits
 }
 
-// Register registers Run as WorkflowRunFlow.
+// Register registers Run as WorkflowRunFlow and RunItems (childflow.go)
+// as WorkflowRunItems.
 func (f *Flows) Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: WorkflowRunFlow})
+	r.RegisterWorkflowWithOptions(f.RunItems, workflow.RegisterOptions{Name: WorkflowRunItems})
 }
 
 // Run runs the flow in in with workflows.Run on a Runtime, the run id
@@ -164,8 +169,13 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 	}
 	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ScheduleToStartTimeout: f.ScheduleToStartTimeout,
 		ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }, resolutions: resolutions}
+	lrt, err := f.limited(ctx, fl, in, rt)
+	if err != nil {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s refused: %v", in.Path, err), notStartedType,
+			temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
 	res, err := workflows.Run(WithWorkflowContext(runCtx, root), fl, workflows.RunOptions{
-		Runtime:          rt,
+		Runtime:          lrt,
 		Inputs:           in.Inputs,
 		PolicyFlows:      in.PolicyFlows,
 		TrustAnnotations: trusted(in.TrustedServers),
@@ -180,7 +190,7 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 	resolutions.ended = res.Status
 	out := flowOutput(res)
 	out.Undecided = resolutions.undecided
-	return out, nil
+	return f.fitOutput(out), nil
 }
 
 func trusted(servers []string) func(string) bool {
