@@ -229,6 +229,9 @@ func (s *Service) SubmitRun(ctx context.Context, workflow string, inputs map[str
 			s.remember(start.RunID, workflow)
 			return daemon.Submission{ID: start.RunID, Status: workflows.RunRunning}, nil
 		}
+		if errors.Is(err, temporal.ErrWouldNotFit) {
+			return daemon.Submission{}, &daemon.Error{Code: daemon.CodeWorkflowInvalid, Message: fmt.Sprintf("workflow %s cannot run on Temporal with these inputs: %s", workflow, s.Redact(err.Error()))}
+		}
 		if !errors.Is(err, temporal.ErrRunExists) {
 			return daemon.Submission{}, fmt.Errorf("start a run of workflow %s: %w", workflow, err)
 		}

@@ -35,6 +35,10 @@ type Runs struct {
 	// the memo and the first event's input are decoded with it. Nil
 	// reads them in clear.
 	Codec *Codec
+	// Limits are the history limits a run is checked against before it
+	// starts (CheckFits); zero fields use Temporal's defaults, as the flow
+	// workers' Flows.Limits do.
+	Limits Limits
 	// PollInterval is how often Follow asks a running workflow for its
 	// events; zero is DefaultPollInterval.
 	PollInterval time.Duration
@@ -97,6 +101,10 @@ func (r *Runs) Start(ctx context.Context, o StartOptions) error {
 	id := o.RunID
 	if id == "" {
 		return errors.New("start run: no run id")
+	}
+	// A run that cannot fit is refused here, not halfway.
+	if _, err := CheckFits(ctx, o.Input, r.Limits); err != nil {
+		return fmt.Errorf("start run %s: %w", id, err)
 	}
 	sum := sha256.Sum256(o.Input.Source)
 	memo := map[string]any{

@@ -69,6 +69,8 @@ func (r *Runs) Start(ctx context.Context, s cmdutil.RemoteStart) error {
 		switch {
 		case errors.Is(err, temporal.ErrRunExists):
 			return fmt.Errorf("%w: %w", cmdutil.ErrRemoteRunExists, err)
+		case errors.Is(err, temporal.ErrWouldNotFit):
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s: %w", s.FlowPath, err)}
 		case errors.Is(ctx.Err(), context.Canceled):
 			return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: err}
 		}
