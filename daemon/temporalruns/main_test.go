@@ -94,6 +94,16 @@ func (w *work) server() *mcp.Server {
 			StructuredContent: map[string]any{"tag": t}}, nil
 	}
 	srv.AddTool(&mcp.Tool{Name: "hold", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, hold)
+	// report is hold that first tells the caller how far it got.
+	srv.AddTool(&mcp.Tool{Name: "report", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if token := req.Params.GetProgressToken(); token != nil {
+				if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: 1, Total: 4, Message: "one of four"}); err != nil {
+					return nil, err
+				}
+			}
+			return hold(ctx, req)
+		})
 	// charge is hold without annotations: unsafe to send twice.
 	srv.AddTool(&mcp.Tool{Name: "charge", InputSchema: obj}, hold)
 	srv.AddTool(&mcp.Tool{Name: "fail", InputSchema: obj, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
@@ -118,6 +128,14 @@ finally:
     with: {location: Oslo, days: 1}
 outputs:
   tag: ${ .steps.wait.result.tag }
+`
+
+const reportFlow = `version: 1
+name: report
+steps:
+  - id: crunch
+    call: {server: work, tool: report}
+    with: {tag: r1}
 `
 
 const chargeFlow = `version: 1
@@ -253,12 +271,13 @@ func newRigWith(t *testing.T, red *credentials.Redactor, ro rigOptions) *rig {
 	rg.write(t, "hold.flow.yaml", holdFlow)
 	rg.write(t, "fail.flow.yaml", failFlow)
 	rg.write(t, "charge.flow.yaml", chargeFlow)
+	rg.write(t, "report.flow.yaml", reportFlow)
 	cat, err := daemon.LoadCatalog(ctx, rg.dir, flow.ValidateOptions{Server: serverCheck, RetryAtRunTime: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rg.svc, err = temporalruns.New(temporalruns.Options{
-		Runs:           &temporal.Runs{Client: c, FlowQueue: prefix + "flows", Codec: codec, PollInterval: 50 * time.Millisecond},
+		Runs:           &temporal.Runs{Client: c, FlowQueue: prefix + "flows", Codec: codec, PollInterval: 50 * time.Millisecond, FollowProgress: true},
 		Catalog:        cat,
 		Validate:       flow.ValidateOptions{Server: serverCheck},
 		TrustedServers: rigServers,

@@ -603,6 +603,14 @@ func (s *Service) Subscribe(ctx context.Context, id string, after int64) (<-chan
 		}
 		seq := after
 		out, err := s.opts.Runs.Follow(fctx, id, int(after), func(v temporal.EventView) {
+			if v.Kind == workflows.EventProgress {
+				// A server's report on a call in flight, read from its
+				// worker's heartbeat (Runs.FollowProgress): not one of the
+				// run's events, so it takes the last event's id and a
+				// client reconnecting does not get it again.
+				send(s.event(id, seq, v))
+				return
+			}
 			seq++
 			if v.Kind != workflows.EventRunFinished {
 				send(s.event(id, seq, v))
@@ -625,7 +633,7 @@ func (s *Service) event(id string, seq int64, v temporal.EventView) daemon.Event
 	ev := daemon.Event{Seq: seq, Type: string(v.Kind), Time: v.Time, RunID: id, Path: v.Path, Status: v.Status,
 		Attempt: v.Attempt, Items: v.Total, Error: s.Redact(v.Error)}
 	if p := v.Progress; p != nil {
-		ev.Progress, ev.Total, ev.Message = p.Progress, p.Total, s.Redact(p.Message)
+		ev.Server, ev.Progress, ev.Total, ev.Message = v.Server, p.Progress, p.Total, s.Redact(p.Message)
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()

@@ -121,7 +121,7 @@ func Progress(ctx context.Context, c client.Client, codec *Codec, runID string) 
 				return fmt.Errorf("run %s: the heartbeat details of activity %s do not decode (is the codec key the workers'?): %w", id, pa.GetActivityId(), err)
 			}
 			if d.Report != nil {
-				out = append(out, EventView{Kind: workflows.EventProgress, Time: pa.GetLastHeartbeatTime().AsTime(), Path: d.Path, Progress: d.Report})
+				out = append(out, EventView{Kind: workflows.EventProgress, Time: pa.GetLastHeartbeatTime().AsTime(), Path: d.Path, Progress: d.Report, Server: d.Server})
 			}
 		}
 		return nil

@@ -245,8 +245,10 @@ type EventView struct {
 	// Error and ErrorClass are the event's error and its class.
 	Error      string `json:"error,omitempty"`
 	ErrorClass string `json:"error_class,omitempty"`
-	// Progress is the server's report (EventProgress, from Progress).
+	// Progress is the server's report and Server the server
+	// (EventProgress, from Progress).
 	Progress *ProgressReport `json:"progress,omitempty"`
+	Server   string          `json:"server,omitempty"`
 }
 
 func eventView(ev workflows.Event) EventView {

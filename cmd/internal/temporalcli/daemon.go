@@ -39,7 +39,7 @@ func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, dep
 	}
 	trusted, timeouts := flowrun.ServerSettings(cfg, trust)
 	svc, err := temporalruns.New(temporalruns.Options{
-		Runs:    &temporal.Runs{Client: c, Codec: o.Codec},
+		Runs:    &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true},
 		Catalog: deps.Catalog,
 		Validate: flow.ValidateOptions{PolicyFlows: deps.PolicyFlows, TrustAnnotations: trust, RetryAtRunTime: true,
 			Server: flowrun.ServerCheck(cfg)},

@@ -1,6 +1,7 @@
 package temporalcli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -315,7 +316,7 @@ func (c *Events) Event(v temporal.EventView) workflows.Event {
 		ev.StepPath = itemIndex.ReplaceAllString(v.Path, "")
 		ev.Step = c.steps[ev.StepPath]
 		if p := v.Progress; p != nil {
-			ev.Report = connectors.Progress{Server: stepServer(ev.Step), Progress: p.Progress, Total: p.Total, Message: p.Message}
+			ev.Report = connectors.Progress{Server: cmp.Or(v.Server, stepServer(ev.Step)), Progress: p.Progress, Total: p.Total, Message: p.Message}
 		}
 	default:
 		ev.Step = c.steps[v.StepPath]
