@@ -38,20 +38,10 @@ import (
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
-// The package's one Temporal test server (TestMain).
-var (
-	testServer    *temporaltest.Server
-	testServerErr error
-)
+// server is the package's one Temporal test server.
+var server temporaltest.Shared
 
-func TestMain(m *testing.M) {
-	testServer, testServerErr = temporaltest.Start()
-	code := m.Run()
-	if testServer != nil {
-		testServer.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Run(m)) }
 
 func rigNow() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 
@@ -232,7 +222,7 @@ type rigOptions struct {
 
 func newRigWith(t *testing.T, red *credentials.Redactor, ro rigOptions) *rig {
 	t.Helper()
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	ctx := t.Context()
 	codec, err := temporal.NewCodec("test", codecKey)
 	if err != nil {

@@ -429,7 +429,8 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("/readyz: %d %s", resp.StatusCode, b)
 	}
 
-	c, err := temporal.Dial(t.Context(), temporal.ClientOptions{HostPort: testServer.HostPort, Namespace: testServer.Namespace})
+	srv := server.Need(t)
+	c, err := temporal.Dial(t.Context(), temporal.ClientOptions{HostPort: srv.HostPort, Namespace: srv.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}

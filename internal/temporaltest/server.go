@@ -98,3 +98,33 @@ func Need(t testing.TB, srv *Server, err error) *Server {
 	}
 	return srv
 }
+
+// Shared is a test package's one server, started by its TestMain:
+//
+//	var server temporaltest.Shared
+//
+//	func TestMain(m *testing.M) { os.Exit(server.Run(m)) }
+//
+// and in a test, srv := server.Need(t).
+type Shared struct {
+	srv *Server
+	err error
+}
+
+// Run starts the server, runs the package's tests and stops it,
+// returning m.Run's code.
+func (s *Shared) Run(m *testing.M) int {
+	s.srv, s.err = Start()
+	code := m.Run()
+	if s.srv != nil {
+		s.srv.Stop()
+	}
+	return code
+}
+
+// Need returns the server, or skips t (fails it under CI=true) when
+// there is none.
+func (s *Shared) Need(t testing.TB) *Server {
+	t.Helper()
+	return Need(t, s.srv, s.err)
+}

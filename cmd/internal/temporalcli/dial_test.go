@@ -23,7 +23,6 @@ import (
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/iostreams"
 	"github.com/mediatorhq/mediator/credentials"
-	"github.com/mediatorhq/mediator/internal/temporaltest"
 )
 
 const testPassphrase = "dial-test-passphrase-4c1e"
@@ -125,7 +124,7 @@ func TestTLSFromFilesAndKeyring(t *testing.T) {
 // Dial reaches the test server; an address nothing listens on fails
 // with the config's field named.
 func TestDial(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	f, cfg := testFactory(t, "temporal:\n  host_port: "+srv.HostPort+"\n  namespace: "+srv.Namespace+"\n")
 	c, err := Dial(context.Background(), f, cfg, "dial-test")
 	if err != nil {

@@ -7,18 +7,7 @@ import (
 	"github.com/mediatorhq/mediator/internal/temporaltest"
 )
 
-// testServer is the package's one Temporal test server (TestMain);
-// testServerErr says why there is none.
-var (
-	testServer    *temporaltest.Server
-	testServerErr error
-)
+// server is the package's one Temporal test server.
+var server temporaltest.Shared
 
-func TestMain(m *testing.M) {
-	testServer, testServerErr = temporaltest.Start()
-	code := m.Run()
-	if testServer != nil {
-		testServer.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Run(m)) }

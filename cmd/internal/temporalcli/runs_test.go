@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
-	"github.com/mediatorhq/mediator/internal/temporaltest"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
 	"github.com/mediatorhq/mediator/workflows/temporal"
@@ -23,7 +22,7 @@ import (
 // servers; a taken run id is ErrRemoteRunExists; a file with problems
 // is a usage error.
 func TestRunsStartWarnsOfIdleQueues(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	f, cfg := testFactory(t, fmt.Sprintf("temporal:\n  host_port: %s\n  namespace: %s\n", srv.HostPort, srv.Namespace))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

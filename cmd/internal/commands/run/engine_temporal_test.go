@@ -34,21 +34,10 @@ import (
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
-// The package's one Temporal test server (TestMain); serverErr says why
-// there is none.
-var (
-	testServer *temporaltest.Server
-	serverErr  error
-)
+// server is the package's one Temporal test server.
+var server temporaltest.Shared
 
-func TestMain(m *testing.M) {
-	testServer, serverErr = temporaltest.Start()
-	code := m.Run()
-	if testServer != nil {
-		testServer.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Run(m)) }
 
 // svc is a go-sdk MCP server over loopback HTTP with the tools the
 // engine tests call: add (read-only), fail (a tool error), slow (waits
@@ -132,7 +121,7 @@ func newEngineEnv(t *testing.T, engine string) *engineEnv {
 // unknown (the worker's lookups still answer).
 func newEngineEnvWith(t *testing.T, engine string, wedged bool) *engineEnv {
 	t.Helper()
-	srv := temporaltest.Need(t, testServer, serverErr)
+	srv := server.Need(t)
 	e := &engineEnv{dir: t.TempDir(), svc: newSvc(t)}
 	e.cfg = filepath.Join(e.dir, "config.yaml")
 	body := fmt.Sprintf("credentials:\n  backend: file\n  file_dir: %s\nstate_dir: %s\nservers:\n  svc:\n    url: %s\ntemporal:\n  host_port: %s\n  namespace: %s\n  codec_key_secret: codec\n",

@@ -11,14 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mediatorhq/mediator/internal/temporaltest"
 )
 
 // mediator-temporal worker, as a process: it logs what it polls and
 // holds, and SIGTERM stops it cleanly with the signal's exit code.
 func TestWorkerProcessStopsOnSIGTERM(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		if os.Getenv("CI") == "true" {

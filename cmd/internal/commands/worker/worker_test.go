@@ -30,21 +30,10 @@ import (
 	"github.com/mediatorhq/mediator/workflows/temporal"
 )
 
-// testServer is the package's one Temporal test server (TestMain);
-// testServerErr says why there is none.
-var (
-	testServer    *temporaltest.Server
-	testServerErr error
-)
+// server is the package's one Temporal test server.
+var server temporaltest.Shared
 
-func TestMain(m *testing.M) {
-	testServer, testServerErr = temporaltest.Start()
-	code := m.Run()
-	if testServer != nil {
-		testServer.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(server.Run(m)) }
 
 // Canaries: the servers' keys and the keyrings' passphrases, which no
 // output may show.
@@ -265,7 +254,7 @@ outputs:
 // reach both servers with the right keys, every activity runs on its
 // domain's queue on that domain's worker, and the flow worker runs none.
 func TestDomainWorkersHoldOnlyTheirServers(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	stripe := startMCP(t, "stripe", stripeKey)
 	calendar := startMCP(t, "calendar", calendarKey)
 	body := "engine: temporal\ntemporal:\n  host_port: " + srv.HostPort + "\n  namespace: " + srv.Namespace + "\n  codec_key_secret: codec\n" +
@@ -418,7 +407,7 @@ func activityServer(t *testing.T, dc converter.DataConverter, s *historypb.Activ
 }
 
 func TestWorkerRefusals(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	stripe := startMCP(t, "stripe", stripeKey)
 	body := func(hostPort string) string {
 		return "engine: temporal\ntemporal:\n  host_port: " + hostPort + "\n  namespace: " + srv.Namespace + "\n" +
@@ -489,7 +478,7 @@ func downURL(t *testing.T) string {
 // handler sees its request end (notifications/cancelled), the attempt is
 // reported failed, and the worker exits as interrupted.
 func TestInterruptCancelsCallsInFlight(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	stripe := startMCP(t, "stripe", stripeKey)
 	stripe.started = make(chan context.Context, 1)
 	body := "engine: temporal\ntemporal:\n  host_port: " + srv.HostPort + "\n  namespace: " + srv.Namespace + "\n" +
@@ -553,7 +542,7 @@ func TestInterruptCancelsCallsInFlight(t *testing.T) {
 // domain no worker serves fails after it, naming the queue and the
 // worker to start.
 func TestScheduleToStartFromConfig(t *testing.T) {
-	srv := temporaltest.Need(t, testServer, testServerErr)
+	srv := server.Need(t)
 	body := "engine: temporal\ntemporal:\n  host_port: " + srv.HostPort + "\n  namespace: " + srv.Namespace + "\n  schedule_to_start_timeout: 1s\n" +
 		"servers:\n  stripe:\n    url: " + downURL(t) + "\n" +
 		"domains:\n  unserved: [stripe]\n"
