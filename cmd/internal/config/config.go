@@ -69,6 +69,17 @@ type Temporal struct {
 	// ScheduleToStartTimeout bounds how long a call waits for a worker of
 	// its server's domain (0: the flow worker's default, five minutes).
 	ScheduleToStartTimeout time.Duration
+	// Limits are the namespace's history limits, when they were raised
+	// or lowered from Temporal's defaults (zero fields: the defaults).
+	Limits TemporalLimits
+}
+
+// TemporalLimits is temporal.limits: runs are kept within them, and a
+// for_each of more than BatchItems items runs in child workflows.
+type TemporalLimits struct {
+	HistoryEvents int
+	HistoryBytes  int64
+	BatchItems    int
 }
 
 // TemporalTLS is temporal.tls. CA verifies the frontend (empty: the

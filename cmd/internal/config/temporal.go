@@ -24,7 +24,12 @@ type rawTemporal struct {
 	Namespace       string `mapstructure:"namespace"`
 	CodecKeySecret  string `mapstructure:"codec_key_secret"`
 	ScheduleToStart string `mapstructure:"schedule_to_start_timeout"`
-	TLS             *struct {
+	Limits          *struct {
+		HistoryEvents *int   `mapstructure:"history_events"`
+		HistoryBytes  string `mapstructure:"history_bytes"`
+		BatchItems    *int   `mapstructure:"batch_items"`
+	} `mapstructure:"limits"`
+	TLS *struct {
 		CA         string `mapstructure:"ca"`
 		Cert       string `mapstructure:"cert"`
 		KeyFile    string `mapstructure:"key_file"`
@@ -38,6 +43,11 @@ var temporalSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"namespace":                 {kind: kString},
 	"codec_key_secret":          {kind: kString},
 	"schedule_to_start_timeout": {kind: kString},
+	"limits": {kind: kObject, fields: map[string]*spec{
+		"history_events": {kind: kInt},
+		"history_bytes":  {kind: kString},
+		"batch_items":    {kind: kInt},
+	}},
 	"tls": {kind: kObject, fields: map[string]*spec{
 		"ca":          {kind: kString},
 		"cert":        {kind: kString},
@@ -83,10 +93,21 @@ func (w *walker) buildTemporal(raw rawTemporal, cfg *Config) {
 		}
 	}
 	if raw.ScheduleToStart != "" {
-		if d := w.duration(p+".schedule_to_start_timeout", raw.ScheduleToStart); d < 0 {
-			w.at(p+".schedule_to_start_timeout", "must not be negative")
-		} else {
-			t.ScheduleToStartTimeout = d
+		t.ScheduleToStartTimeout = w.duration(p+".schedule_to_start_timeout", raw.ScheduleToStart)
+	}
+	if rl := raw.Limits; rl != nil {
+		if rl.HistoryEvents != nil {
+			if t.Limits.HistoryEvents = *rl.HistoryEvents; t.Limits.HistoryEvents < 1 {
+				w.at(p+".limits.history_events", "must be at least 1, got %d; it is the namespace's history count limit (Temporal's default 51200)", t.Limits.HistoryEvents)
+			}
+		}
+		if rl.HistoryBytes != "" {
+			t.Limits.HistoryBytes = w.size(p+".limits.history_bytes", rl.HistoryBytes)
+		}
+		if rl.BatchItems != nil {
+			if t.Limits.BatchItems = *rl.BatchItems; t.Limits.BatchItems < 1 {
+				w.at(p+".limits.batch_items", "must be at least 1, got %d; it is the most items of a for_each one child workflow runs (default 1000)", t.Limits.BatchItems)
+			}
 		}
 	}
 	if t.CodecKeySecret != "" {

@@ -23,6 +23,7 @@ temporal:
   host_port: temporal.example:7233
   codec_key_secret: codec-2026
   schedule_to_start_timeout: 90s
+  limits: {history_events: 100000, history_bytes: 100MiB, batch_items: 500}
   tls: {ca: ca.pem, cert: c.crt, key_secret: client-key, server_name: temporal.internal}
 domains:
   office: [calendar, mail]
@@ -32,7 +33,8 @@ domains:
 		t.Fatal(err)
 	}
 	want := Temporal{HostPort: "temporal.example:7233", Namespace: DefaultTemporalNamespace, CodecKeySecret: "codec-2026", ScheduleToStartTimeout: 90 * time.Second,
-		TLS: &TemporalTLS{CA: "/etc/m/ca.pem", Cert: "/etc/m/c.crt", KeySecret: "client-key", ServerName: "temporal.internal"}}
+		Limits: TemporalLimits{HistoryEvents: 100000, HistoryBytes: 100 << 20, BatchItems: 500},
+		TLS:    &TemporalTLS{CA: "/etc/m/ca.pem", Cert: "/etc/m/c.crt", KeySecret: "client-key", ServerName: "temporal.internal"}}
 	if cfg.Engine != EngineTemporal || !reflect.DeepEqual(cfg.Temporal, want) {
 		t.Errorf("engine %q, temporal %+v (tls %+v)", cfg.Engine, cfg.Temporal, cfg.Temporal.TLS)
 	}
@@ -50,6 +52,9 @@ func TestEngineProblems(t *testing.T) {
 		{"host_port", "temporal: {host_port: temporal.example}\n", `c.yaml:1:23: temporal.host_port: "temporal.example" is not HOST:PORT`},
 		{"inline key", "temporal: {host_port: t:7233, codec_key: abc}\n", `c.yaml:1:31: temporal.codec_key: a key is never written in the config`},
 		{"schedule", "temporal: {host_port: t:7233, schedule_to_start_timeout: soon}\n", `temporal.schedule_to_start_timeout: "soon" is not a duration`},
+		{"limits events", "temporal: {host_port: t:7233, limits: {history_events: 0}}\n", `temporal.limits.history_events: must be at least 1, got 0`},
+		{"limits bytes", "temporal: {host_port: t:7233, limits: {history_bytes: lots}}\n", `temporal.limits.history_bytes:`},
+		{"limits field", "temporal: {host_port: t:7233, limits: {events: 10}}\n", `temporal.limits.events: unknown field`},
 		{"tls key", "temporal: {host_port: t:7233, tls: {cert: c.crt}}\n", `temporal.tls: the private key is not named`},
 		{"unknown server", "domains:\n  office: [calender]\n", `c.yaml:2:12: domains.office[0]: no server is named "calender" (did you mean "calendar"?)`},
 		{"twice", "domains:\n  a: [weather]\n  b: [weather]\n", `c.yaml:3:7: domains.b[0]: weather is already in domain a`},

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/worker"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/daemon/temporalruns"
@@ -39,7 +40,7 @@ func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, dep
 	}
 	trusted, timeouts := flowrun.ServerSettings(cfg, trust)
 	svc, err := temporalruns.New(temporalruns.Options{
-		Runs:    &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true},
+		Runs:    &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true, Limits: worker.Limits(cfg)},
 		Catalog: deps.Catalog,
 		Validate: flow.ValidateOptions{PolicyFlows: deps.PolicyFlows, TrustAnnotations: trust, RetryAtRunTime: true,
 			Server: flowrun.ServerCheck(cfg)},

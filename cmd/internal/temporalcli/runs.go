@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/commands/worker"
 	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/connectors"
 	"github.com/mediatorhq/mediator/workflows"
@@ -44,7 +45,7 @@ func OpenRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (cmdu
 	if err != nil {
 		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, configName(cfg))
 	}
-	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true}, Domains: cfg.Domains, OnClose: c.Close}, nil
+	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true, Limits: worker.Limits(cfg)}, Domains: cfg.Domains, OnClose: c.Close}, nil
 }
 
 // Close closes what the Runs opened.

@@ -190,7 +190,7 @@ func workerRun(ctx context.Context, opts *Options) error {
 			// activity, so it needs no session and no credential.
 			wo.LocalActivityWorkerOnly = true
 			w = sdkworker.New(c, p.queue, wo)
-			(&temporal.Flows{Queue: doms.Queue, Decides: true, ScheduleToStartTimeout: cfg.Temporal.ScheduleToStartTimeout}).Register(w)
+			(&temporal.Flows{Queue: doms.Queue, Decides: true, ScheduleToStartTimeout: cfg.Temporal.ScheduleToStartTimeout, Limits: Limits(cfg)}).Register(w)
 		} else {
 			o, err := openDomain(ctx, opts, cfg, p)
 			if err != nil {
@@ -317,4 +317,12 @@ func openDomain(ctx context.Context, opts *Options, cfg *config.Config, p plan) 
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitCode(err), Err: fmt.Errorf("domain %s: %w", p.domain, err)}
 	}
 	return o, nil
+}
+
+// Limits are cfg's temporal.limits, which flow workers keep runs within;
+// every client of the namespace checks runs against the same before
+// starting them (temporal.Runs.Limits).
+func Limits(cfg *config.Config) temporal.Limits {
+	l := cfg.Temporal.Limits
+	return temporal.Limits{Events: l.HistoryEvents, Bytes: l.HistoryBytes, BatchItems: l.BatchItems}
 }

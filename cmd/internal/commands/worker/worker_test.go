@@ -571,3 +571,51 @@ func TestScheduleToStartFromConfig(t *testing.T) {
 		t.Errorf("run = %+v", out)
 	}
 }
+
+// temporal.limits reaches the flow worker: with batch_items: 2, a
+// for_each of five items runs in three child workflows.
+func TestLimitsFromConfig(t *testing.T) {
+	srv := server.Need(t)
+	stripe := startMCP(t, "stripe", stripeKey)
+	body := "engine: temporal\ntemporal:\n  host_port: " + srv.HostPort + "\n  namespace: " + srv.Namespace + "\n  limits: {batch_items: 2}\n" +
+		"servers:\n  stripe:\n    url: " + stripe.URL + "\n    auth: {type: bearer, secret: token}\n" +
+		"domains:\n  batched: [stripe]\n"
+	n := newNode(t, "batched", passPayments, body)
+	n.setSecret("stripe", "token", stripeKey)
+	dw := n.startWorker("--domain", "batched")
+	defer dw.stop(t)
+	fw := n.startWorker("--flows")
+	defer fw.stop(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := temporal.Dial(ctx, temporal.ClientOptions{HostPort: srv.HostPort, Namespace: srv.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := "version: 1\nname: batched\nsteps:\n  - id: pay\n    for_each: ${ [1, 2, 3, 4, 5] }\n    call: {server: stripe, tool: charge}\n    with: {amount: ${ .item }}\n"
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "batched-by-config", TaskQueue: temporal.FlowQueue}, temporal.WorkflowRunFlow,
+		temporal.FlowInput{Path: "batched.flow.yaml", Source: []byte(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out temporal.FlowOutput
+	if err := run.Get(ctx, &out); err != nil || out.Status != "succeeded" {
+		t.Fatalf("run = %+v, %v", out, err)
+	}
+	children := 0
+	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED {
+			children++
+		}
+	}
+	if calls, _ := stripe.seen(); children != 3 || len(calls) != 5 {
+		t.Errorf("%d child workflows and %d calls, want 3 and 5", children, len(calls))
+	}
+}
