@@ -39,6 +39,10 @@ type RemoteRuns interface {
 	// ids (none: all). A run that is not blocked, or a name that is none
 	// of its blocked calls', is an *ExitError with ExitUsage.
 	Resolve(ctx context.Context, id, action string, calls []string) error
+	// Idle says which queues a run of servers needs no worker polled
+	// lately (the flow workers', the servers' domains'), one message each
+	// naming the worker to start.
+	Idle(ctx context.Context, servers []string) ([]string, error)
 	Close() error
 }
 

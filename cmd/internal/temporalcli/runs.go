@@ -85,16 +85,33 @@ func (r *Runs) Start(ctx context.Context, s cmdutil.RemoteStart) error {
 }
 
 // warnIdle tells warn of the queues a run of servers needs on which no
-// worker polled lately: a run waits there, silently, until one does.
-// Temporal lists a queue's recent pollers, so a worker that just stopped
-// still counts; a check that fails says nothing.
+// worker polled lately (Idle); a check that fails says nothing.
 func (r *Runs) warnIdle(ctx context.Context, servers []string, warn func(string)) {
+	idle, err := r.Idle(ctx, servers)
+	if err != nil {
+		return
+	}
+	for _, msg := range idle {
+		warn(msg)
+	}
+}
+
+// Idle says, for the flow queue and the queues of servers' domains, which
+// no worker polled lately: a run waits there, silently, until one does.
+// Temporal lists a queue's recent pollers, so a worker that just stopped
+// still counts.
+func (r *Runs) Idle(ctx context.Context, servers []string) ([]string, error) {
 	c, flows := r.Runs.Client, r.Runs.FlowQueue
 	if flows == "" {
 		flows = temporal.FlowQueue
 	}
-	if resp, err := c.DescribeTaskQueue(ctx, flows, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && len(resp.GetPollers()) == 0 {
-		warn(fmt.Sprintf("no flow worker polls task queue %s: the run waits until one does (`mediator worker --flows`)", flows))
+	var out []string
+	resp, err := c.DescribeTaskQueue(ctx, flows, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return nil, fmt.Errorf("describe task queue %s: %w", flows, err)
+	}
+	if len(resp.GetPollers()) == 0 {
+		out = append(out, fmt.Sprintf("no flow worker polls task queue %s: runs wait until one does (`mediator worker --flows`)", flows))
 	}
 	byQueue := map[string][]string{}
 	var queues []string
@@ -107,13 +124,14 @@ func (r *Runs) warnIdle(ctx context.Context, servers []string, warn func(string)
 	}
 	idle, err := temporal.QueuesWithoutWorker(ctx, c, queues...)
 	if err != nil {
-		return
+		return nil, err
 	}
 	for _, q := range idle {
 		ss := byQueue[q]
-		warn(fmt.Sprintf("no worker of domain %s polls task queue %s: calls to %s wait until one does (`mediator worker --domain %s`)",
+		out = append(out, fmt.Sprintf("no worker of domain %s polls task queue %s: calls to %s wait until one does (`mediator worker --domain %s`)",
 			r.Domains.Of(ss[0]), q, strings.Join(ss, ", "), r.Domains.Of(ss[0])))
 	}
+	return out, nil
 }
 
 // Follow follows the run's events (converted by Events) to its end and
