@@ -64,7 +64,7 @@ testdata/npm/node_modules/.installed: testdata/npm/package.json
 	touch $@
 
 build:
-	$(GO) build -o bin/mediator ./cmd/mediator
+	$(GO) build -o bin/ ./cmd/mediator ./cmd/mediator-temporal
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -12,16 +14,18 @@ import (
 )
 
 // cancelNoticeWait bounds how long a canceled operation waits for its
-// notifications/cancelled to reach a stdio server's stdin. Writing to a
-// pipe takes microseconds; a server that stopped reading its stdin does
-// not delay the caller by more than this.
+// notifications/cancelled to reach a stdio server's stdin or an HTTP
+// server. Writing to a pipe takes microseconds, a loopback POST a
+// millisecond; a server that stopped reading (or answering) does not
+// delay the caller by more than this.
 const cancelNoticeWait = 100 * time.Millisecond
 
 // cancelNotices lets a canceled operation return only once the server was
 // told. go-sdk sends notifications/cancelled from a goroutine of its own
 // after the canceled call has returned; a command that then closes the
-// session at once (Ctrl-C) would otherwise close the server's stdin
-// first, and the server would never learn that the call was canceled.
+// session at once (Ctrl-C, a stopping worker) would otherwise close the
+// server's stdin (or an HTTP session) first, and the server would never
+// learn that the call was canceled.
 //
 // Each canceled operation owes one notice and waits until as many have
 // been written as were owed when it was canceled; once every operation
@@ -73,6 +77,25 @@ func (c *Connector) told(ctx context.Context, err error) {
 		return
 	}
 	c.cancels.await(cancelNoticeWait)
+}
+
+// maxCancelNotice bounds the size of a request body that
+// isCancelNoticeRequest reads: a notice is about a hundred bytes.
+const maxCancelNotice = 1024
+
+// isCancelNoticeRequest reports whether req, a POST to an HTTP server,
+// carries a notifications/cancelled, reading a copy of its body.
+func isCancelNoticeRequest(req *http.Request) bool {
+	if req.Method != http.MethodPost || req.GetBody == nil || req.ContentLength <= 0 || req.ContentLength > maxCancelNotice {
+		return false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxCancelNotice))
+	return err == nil && isCancelNotice(b)
 }
 
 // isCancelNotice reports whether b, one message written to a server, is

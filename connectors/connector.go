@@ -78,7 +78,7 @@ type Connector struct {
 	backoff  Backoff
 	redactor *credentials.Redactor
 	limit    *resultLimit   // max_result_bytes
-	cancels  *cancelNotices // a stdio server's; nil for the others
+	cancels  *cancelNotices // nil over Options.NewTransport
 	subs     subscriptions  // resource subscriptions, kept across sessions
 	progress progressRoutes
 	// logLevel is what the server is asked to log (serverLogLevel).
@@ -141,7 +141,7 @@ func New(opts Options) (*Connector, error) {
 	if cfg.URL != "" {
 		c.origin, _ = serverOrigin(cfg.URL) // normalize checked it
 	}
-	if cfg.Transport == TransportStdio && opts.NewTransport == nil {
+	if opts.NewTransport == nil {
 		c.cancels = newCancelNotices()
 	}
 	c.tasks.orphan = c.cancelOrphan

@@ -138,6 +138,7 @@ type originTransport struct {
 	grace   time.Duration   // bodyGrace; tests choose their own
 	limit   *sessionLimit   // bounds each message in a response; nil means none
 	wire    *taskWire       // the session's task wire; nil means none
+	cancels *cancelNotices  // told of each notifications/cancelled sent; nil means none
 
 	rejections atomic.Int64 // 401 and 403 answers from the server's origin
 	lastStatus atomic.Int32
@@ -189,6 +190,10 @@ func (t *originTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	} else if t.headers == nil {
 		req = req.WithContext(ctx)
+	}
+	if t.cancels != nil && isCancelNoticeRequest(req) {
+		// Answered or failed, the notice has gone as far as it can.
+		defer t.cancels.sent()
 	}
 	var resp *http.Response
 	var err error

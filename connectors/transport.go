@@ -122,6 +122,7 @@ func (c *Connector) newTransport(ctx context.Context, limit *sessionLimit, wire 
 		// The limit reads every response body; go-sdk's own cap on an
 		// event is off, as it would refuse a larger max_result_bytes.
 		st.origin.limit = limit
+		st.origin.cancels = c.cancels
 		if c.cfg.Transport == TransportSSE {
 			return sseTransport{inner: &mcp.SSEClientTransport{Endpoint: c.cfg.URL, HTTPClient: st.client, MaxEventSize: -1}, st: st}, st, nil
 		}

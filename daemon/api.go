@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,9 +31,45 @@ const maxIdempotencyKey = 255
 // that proxies keep it open.
 const sseKeepAlive = 15 * time.Second
 
+// RunService is what the API, the web page and the scheduler need of a
+// run manager: *Runs, which executes runs in this process, or a client of
+// a remote engine (daemon/temporalruns). Refusals are *Error values;
+// every text it returns is redacted.
+type RunService interface {
+	// SubmitRun checks inputs against the catalog workflow's schema and
+	// starts a run (Runs.SubmitRun).
+	SubmitRun(ctx context.Context, workflow string, inputs map[string]any, idempotencyKey string) (Submission, error)
+	List(ctx context.Context, lo ListOptions) (*RunPage, error)
+	// Workflow is the workflow a run was submitted for (CodeNotFound for
+	// an unknown run).
+	Workflow(ctx context.Context, id string) (string, error)
+	Get(ctx context.Context, id string) (*RunInfo, error)
+	Cancel(ctx context.Context, id string) (*RunInfo, error)
+	Resolve(ctx context.Context, id, action string, calls []string) (*RunInfo, error)
+	Extend(ctx context.Context, id string, by time.Duration) (*RunInfo, error)
+	// Subscribe returns the run's events after seq, then the live ones;
+	// the channel closes after run-finished (Runs.Subscribe).
+	Subscribe(ctx context.Context, id string, after int64) (<-chan Event, func(), error)
+	// Catalog is the workflows SubmitRun may start.
+	Catalog() *Catalog
+	// Accepting reports whether runs are taken (false once shutting down).
+	Accepting() bool
+	// Redact masks known secrets in s.
+	Redact(s string) string
+}
+
+var _ RunService = (*Runs)(nil)
+
+// ReadyChecker is a RunService whose runs execute elsewhere (a cluster it
+// reaches over the network): /readyz answers 503 with Ready's error while
+// it fails.
+type ReadyChecker interface {
+	Ready(ctx context.Context) error
+}
+
 // APIOptions configures APIHandler.
 type APIOptions struct {
-	Runs *Runs
+	Runs RunService
 	// Tokens are the bearer tokens that may call, each reaching the
 	// workflows its Workflows globs match (serve.Token; its Tools are not
 	// used here).
@@ -95,7 +132,7 @@ func APIHandler(opts APIOptions) (http.Handler, error) {
 
 type api struct {
 	opts  APIOptions
-	runs  *Runs
+	runs  RunService
 	match func(string) *serve.Token
 	log   *slog.Logger
 }
@@ -200,7 +237,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, st, e.Code, e.Message, e.Details)
 		return
 	}
-	msg := a.runs.redact(err.Error())
+	msg := a.runs.Redact(err.Error())
 	a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "error", msg)
 	writeError(w, http.StatusInternalServerError, "internal", msg, nil)
 }
@@ -246,8 +283,9 @@ type serverState struct {
 
 // readyz is 200 while runs are accepted, with each server's connector
 // state: a server that is down or needs a login shows here, and only the
-// steps that call it fail. 503 once shutdown began.
-func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+// steps that call it fail. 503 once shutdown began, or while the engine
+// runs execute on does not answer (ReadyChecker; engine says why).
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	servers := []serverState{}
 	if a.opts.Orchestrator != nil {
 		if o := a.opts.Orchestrator(); o != nil {
@@ -261,11 +299,17 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	ready := a.runs.Accepting()
+	body := map[string]any{"ready": ready, "servers": servers}
+	if rc, ok := a.runs.(ReadyChecker); ok && ready {
+		if err := rc.Ready(r.Context()); err != nil {
+			ready, body["ready"], body["engine"] = false, false, a.runs.Redact(err.Error())
+		}
+	}
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ready, "servers": servers})
+	writeJSON(w, status, body)
 }
 
 type submitBody struct {

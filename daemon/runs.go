@@ -177,6 +177,9 @@ func (f redactorFunc) Redact(s string) string {
 
 func (r *Runs) redact(s string) string { return redactorFunc(r.opts.Redactor).Redact(s) }
 
+// Redact masks the keyring's known secrets in s (RunService).
+func (r *Runs) Redact(s string) string { return r.redact(s) }
+
 func (r *Runs) redactValue(v map[string]any) map[string]any {
 	if r.opts.Redactor == nil || v == nil {
 		return v
@@ -260,18 +263,11 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	if closed {
 		return Submission{}, &Error{Code: CodeShuttingDown, Message: "the daemon is shutting down and takes no new runs"}
 	}
-	w := cat.Get(workflow)
-	if w == nil {
-		return Submission{}, &Error{Code: CodeNotFound, Message: fmt.Sprintf("no workflow %q; workflows are: %s", workflow, strings.Join(cat.names, ", "))}
+	w, err := cat.Runnable(workflow)
+	if err != nil {
+		return Submission{}, err
 	}
-	if !w.Valid() {
-		return Submission{}, &Error{Code: CodeWorkflowInvalid, Message: fmt.Sprintf("workflow %s does not validate and cannot run; fix %s", workflow, w.Path), Details: w.Problems}
-	}
-	if inputs == nil {
-		inputs = map[string]any{}
-	}
-	given := flow.Normalize(inputs).(map[string]any)
-	digest := workflows.ArgsDigest(given)
+	given, digest := NormalizeInputs(inputs)
 	hash := keyHash(idempotencyKey)
 
 	if hash != "" {
@@ -293,9 +289,9 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 			return Submission{ID: old.ID, Status: st, Existing: true}, nil
 		}
 	}
-	prepared, err := workflows.PrepareInputs(ctx, w.Flow, given)
+	prepared, err := CheckInputs(ctx, w, given, r.redact)
 	if err != nil {
-		return Submission{}, &Error{Code: CodeInvalidInputs, Message: fmt.Sprintf("the inputs of workflow %s are not valid", workflow), Details: problems(r, err)}
+		return Submission{}, err
 	}
 	now := time.Now()
 	sub := &submission{
@@ -313,20 +309,6 @@ func (r *Runs) SubmitRun(ctx context.Context, workflow string, inputs map[string
 	}
 	go r.execute(ctxRun, lr, sub, w.Flow, nil)
 	return Submission{ID: sub.ID, Status: StatusQueued}, nil
-}
-
-// problems splits PrepareInputs' error into its problems, redacted.
-func problems(r *Runs, err error) []string {
-	var out []string
-	if inner := errors.Unwrap(err); inner != nil {
-		if j, ok := inner.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				out = append(out, r.redact(e.Error()))
-			}
-			return out
-		}
-	}
-	return []string{r.redact(err.Error())}
 }
 
 // resumeMode says how start executes a run: nil runs it from the start,

@@ -216,7 +216,20 @@ func (e *engine) runCall(ctx context.Context, fr *frame, s *flow.Step, path stri
 			return &stepResult{status: StatusCancelled, err: err, view: callView(StatusCancelled, res, attempt, err, class, keep)}
 		}
 		n := attempt - first + 1
-		if !policy.retries(class, n) {
+		if r, ok := e.rt.(Resolver); ok && errors.Is(err, ErrOutcomeUnknown) && !flow.SafeToRepeat(ann, key != "", s.RetryUnsafe) {
+			// Not to be sent again by the retry rule, nor failed: an
+			// operator decides, as after a local crash.
+			if r := e.awaitResolution(ctx, r, s, path, attempt, digest, err, keep); r != nil {
+				return r
+			}
+			first = attempt + 1
+			continue
+		}
+		retry := policy
+		if errors.Is(err, ErrNotSent) {
+			retry = declared
+		}
+		if !retry.retries(class, n) {
 			if held != nil && declared.retries(class, n) {
 				err = fmt.Errorf("%w (not retried: %v)", err, held)
 			}

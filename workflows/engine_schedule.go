@@ -425,7 +425,8 @@ func (e *engine) runParallel(ctx context.Context, fr *frame, s *flow.Step, path 
 
 // runForEach runs a step once per element of its for_each list, at most
 // max_concurrency at a time, keeping item results (in input order) only
-// when some expression reads the step.
+// when some expression reads the step. A runtime that is an ItemsRunner
+// may run the items in batches elsewhere (engine_batches.go).
 func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path string) *stepResult {
 	scope := e.scope(fr, s.ForEach.References)
 	v, err := flow.Eval(ctx, s.ForEach, scope)
@@ -439,57 +440,101 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 	}
 	n := len(list)
 	e.emit(ctx, Event{Kind: EventStepStarted, Path: path, Step: s, Total: n})
-
-	keep := e.itemsNeeded[s.ID]
-	var items []any
-	if keep {
-		items = make([]any, n)
+	size := e.batchSize(ctx, fr, s, list)
+	if err := e.checkItems(ctx, s, path, list, size); err != nil {
+		return &stepResult{status: StatusFailed, err: err}
 	}
-	counts := map[string]int{StatusSucceeded: 0, StatusFailed: 0, StatusSkipped: 0, StatusCancelled: 0}
+
+	agg := newItemsAgg(s, n, e.itemsNeeded[s.ID])
+	itemCtx, cancelItems := context.WithCancelCause(ctx)
+	defer cancelItems(nil)
+	if size > 0 {
+		e.runBatches(itemCtx, fr, s, path, list, size, agg, cancelItems)
+	} else {
+		e.runItems(itemCtx, fr, s, path, list, 0, agg, cancelItems)
+	}
+	return agg.result(s)
+}
+
+// itemsAgg gathers a for_each step's items as they finish.
+type itemsAgg struct {
+	n    int
+	keep bool
+
+	mu       sync.Mutex
+	items    []any
+	counts   map[string]int
+	firstErr error
+	// outcomes, when set (a batch run elsewhere: RunItems), receives
+	// each item's outcome, at its index less offset.
+	outcomes []ItemOutcome
+	offset   int
+}
+
+func newItemsAgg(s *flow.Step, n int, keep bool) *itemsAgg {
+	a := &itemsAgg{n: n, keep: keep, counts: map[string]int{StatusSucceeded: 0, StatusFailed: 0, StatusSkipped: 0, StatusCancelled: 0}}
+	if keep {
+		a.items = make([]any, n)
+	}
+	return a
+}
+
+// add records item i's result r (and its view iv, when kept) and reports
+// whether the remaining items are to be cancelled (fail fast).
+func (a *itemsAgg) add(s *flow.Step, i int, r *stepResult, iv map[string]any) (stop bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.counts[r.status]++
+	if a.items != nil {
+		a.items[i] = iv
+	}
+	if r.status == StatusFailed && a.firstErr == nil {
+		a.firstErr = fmt.Errorf("item %d: %w", i, r.err)
+	}
+	if a.outcomes != nil {
+		a.outcomes[i-a.offset] = itemOutcome(r, iv)
+	}
+	return r.status == StatusFailed && itemsStop(s, a.counts[StatusFailed], a.n)
+}
+
+// runItems runs the items of list (whose first is item offset of the
+// step) with max_concurrency workers, recording each in agg; a failure
+// that stops the step cancels the rest through cancelItems.
+func (e *engine) runItems(itemCtx context.Context, fr *frame, s *flow.Step, path string, list []any, offset int, agg *itemsAgg, cancelItems context.CancelCauseFunc) {
 	var (
-		mu       sync.Mutex
-		next     int
-		firstErr error
+		mu   sync.Mutex
+		next int
 	)
+	n := len(list)
 	workers := s.MaxConcurrency
 	if workers <= 0 {
 		workers = DefaultMaxConcurrency
 	}
 	workers = min(workers, n)
-	itemCtx, cancelItems := context.WithCancelCause(ctx)
-	defer cancelItems(nil)
 
 	work := func(ctx context.Context) {
 		for {
 			mu.Lock()
-			i := next
+			j := next
 			next++
 			mu.Unlock()
-			if i >= n {
+			if j >= n {
 				return
 			}
+			i := offset + j
 			ipath := fmt.Sprintf("%s[%d]", path, i)
 			var r *stepResult
 			if ctx.Err() != nil {
 				r = &stepResult{status: StatusCancelled, err: context.Cause(ctx)}
 			} else {
-				ifr := &frame{parent: fr, path: ipath, hasItem: true, item: list[i], index: i, results: map[string]*stepResult{}}
+				ifr := &frame{parent: fr, path: ipath, hasItem: true, item: list[j], index: i, results: map[string]*stepResult{}}
 				r = e.runInstance(ctx, ifr, s, ipath, true)
 			}
 			var iv map[string]any
-			if keep {
-				iv = itemView(s, list[i], i, r)
+			if agg.keep {
+				iv = itemView(s, list[j], i, r)
 			}
-			mu.Lock()
-			counts[r.status]++
-			if keep {
-				items[i] = iv
-			}
-			if r.status == StatusFailed && firstErr == nil {
-				firstErr = fmt.Errorf("item %d: %w", i, r.err)
-			}
-			stop := r.status == StatusFailed && itemsStop(s, counts[StatusFailed], n)
-			mu.Unlock()
+			stop := agg.add(s, i, r, iv)
 			e.emit(ctx, Event{Kind: EventItemFinished, Path: ipath, Step: s, Status: r.status, Err: r.err, Reused: r.reused})
 			if stop {
 				// Fail fast: the remaining items are cancelled, not run.
@@ -502,23 +547,28 @@ func (e *engine) runForEach(ctx context.Context, fr *frame, s *flow.Step, path s
 		tasks[w] = e.rt.Go(itemCtx, work)
 	}
 	for _, t := range tasks {
-		t.Wait(ctx)
+		t.Wait(itemCtx) // the waiting task is the step's; itemCtx carries it
 	}
+}
 
+// result is the step's result once every item has finished.
+func (a *itemsAgg) result(s *flow.Step) *stepResult {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	status := StatusSucceeded
-	failure := forEachFailure(s, counts[StatusFailed], n, firstErr)
+	failure := forEachFailure(s, a.counts[StatusFailed], a.n, a.firstErr)
 	switch {
 	case failure != nil:
 		status = StatusFailed
-	case counts[StatusCancelled] > 0:
+	case a.counts[StatusCancelled] > 0:
 		status = StatusCancelled
 	}
-	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(n, counts), flow.FieldError: errorView(failure, "")}
+	view := map[string]any{flow.FieldStatus: status, flow.FieldCounts: countsView(a.n, a.counts), flow.FieldError: errorView(failure, "")}
 	var result any
-	if keep {
-		view[flow.FieldItems] = items
-		results := make([]any, n)
-		for i, it := range items {
+	if a.keep {
+		view[flow.FieldItems] = a.items
+		results := make([]any, a.n)
+		for i, it := range a.items {
 			if m, ok := it.(map[string]any); ok {
 				results[i] = m[flow.FieldResult]
 			}

@@ -31,7 +31,7 @@ var staticFS embed.FS
 // Options configures New. Runs and Sessions outlive a config reload; the
 // rest is the config's.
 type Options struct {
-	Runs *daemon.Runs
+	Runs daemon.RunService
 	// Tokens are the daemon's api_tokens: a token logs in when the API
 	// would take it, and a session sees the workflows its token reaches.
 	Tokens []serve.Token

@@ -66,7 +66,8 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 }
 
 // CallInput is a workflows.CallRequest as it travels in history: all of
-// it but OnTask (a function).
+// it but OnTask (a function; the activity records the task in its
+// heartbeat details instead).
 type CallInput struct {
 	Server       string          `json:"server"`
 	Tool         string          `json:"tool"`
@@ -105,10 +106,14 @@ func readInput(r workflows.ReadRequest) ReadInput { return r }
 // CallTool makes one attempt of a call, bounded by the step's timeout as
 // the local runtime bounds it (an attempt that runs out of it fails with
 // an error wrapping workflows.ErrAttemptTimeout).
+// Its heartbeat details (CallDetails) carry the server's latest progress
+// report and the MCP task the call runs as.
 func (a *Activities) CallTool(ctx context.Context, in CallInput) (*mcp.CallToolResult, error) {
-	ctx, stop := heartbeat(ctx)
+	ctx, b, stop := heartbeat(ctx, CallDetails{Path: in.Step, Server: in.Server, Tool: in.Tool, TaskID: in.ResumeTaskID})
 	defer stop()
-	res, err := workflows.NewLocalRuntime(a.Caller).CallTool(ctx, in.request())
+	req := in.request()
+	req.OnTask = func(id string) { b.update(func(d *CallDetails) { d.TaskID = id }) }
+	res, err := workflows.NewLocalRuntime(a.Caller).CallTool(ctx, req)
 	if err != nil {
 		if res != nil && a.fits("", res) != nil {
 			res = nil // the error alone, then
@@ -121,8 +126,12 @@ func (a *Activities) CallTool(ctx context.Context, in CallInput) (*mcp.CallToolR
 	return res, nil
 }
 
-// Tool describes one tool of a server.
+// Tool describes one tool of a server. It heartbeats as a call does: a
+// first lookup may wait for the server's session to open, longer than the
+// heartbeat timeout.
 func (a *Activities) Tool(ctx context.Context, in ToolInput) (*mcp.Tool, error) {
+	ctx, _, stop := heartbeat(ctx, CallDetails{Server: in.Server, Tool: in.Tool})
+	defer stop()
 	t, err := a.Caller.Tool(ctx, in.Server, in.Tool)
 	if err == nil {
 		err = a.fits(fmt.Sprintf("the definition of %s.%s", in.Server, in.Tool), t)
@@ -135,7 +144,7 @@ func (a *Activities) Tool(ctx context.Context, in ToolInput) (*mcp.Tool, error) 
 
 // ReadResource makes one resources/read, bounded as CallTool is.
 func (a *Activities) ReadResource(ctx context.Context, in ReadInput) (*mcp.ReadResourceResult, error) {
-	ctx, stop := heartbeat(ctx)
+	ctx, _, stop := heartbeat(ctx, CallDetails{Path: in.Step, Server: in.Server})
 	defer stop()
 	res, err := workflows.NewLocalRuntime(a.Caller).ReadResource(ctx, in)
 	if err == nil {
@@ -145,30 +154,4 @@ func (a *Activities) ReadResource(ctx context.Context, in ReadInput) (*mcp.ReadR
 		return nil, encodeFailure(err, nil)
 	}
 	return res, nil
-}
-
-// heartbeatEvery is how often an activity in flight heartbeats; the SDK
-// sends at most one per 0.8 of the heartbeat timeout, and learns of a
-// cancellation from the answer, which then ends ctx (and the call, with
-// MCP cancellation).
-const heartbeatEvery = time.Second
-
-// heartbeat heartbeats for the activity of ctx until stop is called.
-func heartbeat(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return ctx, func() { cancel(); <-done }
 }

@@ -111,8 +111,9 @@ func failureResult(err error) *mcp.CallToolResult {
 // workflows.ErrAttemptTimeout) when the step set one, else the server's
 // (class timeout), as the local runtime reports them. A heartbeat timeout
 // is a worker lost mid-call: the call may or may not have happened, as
-// with a connection lost (class transport), and the flow's retry rule
-// says whether it is sent again.
+// with a connection lost (class transport, workflows.ErrOutcomeUnknown),
+// and the flow's retry rule says whether it is sent again, or else an
+// operator (workflows.Resolver).
 func decodeFailure(err error, stepTimeout time.Duration) error {
 	if err == nil {
 		return nil
@@ -120,7 +121,12 @@ func decodeFailure(err error, stepTimeout time.Duration) error {
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
 		if te.TimeoutType() != enumspb.TIMEOUT_TYPE_START_TO_CLOSE {
-			return &workflows.CallError{Class: workflows.ClassTransport, Err: fmt.Errorf("the worker making the call was lost: %w", err)}
+			lost := &workerLost{err: err}
+			var d CallDetails
+			if te.HasLastHeartbeatDetails() && te.LastHeartbeatDetails(&d) == nil {
+				lost.taskID = d.TaskID
+			}
+			return &workflows.CallError{Class: workflows.ClassTransport, Err: lost}
 		}
 		cause := fmt.Errorf("the call did not finish within %s: %w", stepTimeout, context.DeadlineExceeded)
 		if stepTimeout > 0 {

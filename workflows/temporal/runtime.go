@@ -39,7 +39,20 @@ type Runtime struct {
 	// bounds how long a cancellation takes to reach the worker, 0.8 of
 	// it. Zero uses DefaultHeartbeatTimeout.
 	HeartbeatTimeout time.Duration
+	// ScheduleToStartTimeout bounds how long an attempt's activity waits
+	// in its queue for a worker; past it the attempt fails with class
+	// transport, naming the queue (nothing was sent). Zero uses
+	// DefaultScheduleToStartTimeout.
+	ScheduleToStartTimeout time.Duration
+
+	// resolutions receive SignalResolve (Flows.Run sets them up).
+	resolutions *resolutions
 }
+
+// DefaultScheduleToStartTimeout is Runtime.ScheduleToStartTimeout's
+// default: a domain without a running worker fails its calls after 5
+// minutes rather than never.
+const DefaultScheduleToStartTimeout = 5 * time.Minute
 
 // DefaultHeartbeatTimeout is Runtime.HeartbeatTimeout's default: a lost
 // worker or a cancellation is noticed within seconds, at a heartbeat
@@ -112,12 +125,18 @@ func (r *Runtime) activity(ctx context.Context, server string, stepTimeout time.
 	if hb <= 0 {
 		hb = DefaultHeartbeatTimeout
 	}
+	sts := r.ScheduleToStartTimeout
+	if sts <= 0 {
+		sts = DefaultScheduleToStartTimeout
+	}
+	queue := r.queue(server)
 	aw = workflow.WithActivityOptions(aw, workflow.ActivityOptions{
-		TaskQueue:           r.queue(server),
-		StartToCloseTimeout: r.timeout(server, stepTimeout),
-		HeartbeatTimeout:    hb,
-		WaitForCancellation: true,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+		TaskQueue:              queue,
+		ScheduleToStartTimeout: sts,
+		StartToCloseTimeout:    r.timeout(server, stepTimeout),
+		HeartbeatTimeout:       hb,
+		WaitForCancellation:    true,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
 	fut := workflow.ExecuteActivity(aw, name, in)
 	_ = workflow.Await(w, func() bool { return fut.IsReady() || ctx.Err() != nil })
@@ -126,10 +145,15 @@ func (r *Runtime) activity(ctx context.Context, server string, stepTimeout time.
 		_ = workflow.Await(w, fut.IsReady)
 		return ctx.Err()
 	}
-	return decodeFailure(fut.Get(w, out), stepTimeout)
+	err := fut.Get(w, out)
+	if notStarted(err) {
+		return notPolledError(queue, server, sts)
+	}
+	return decodeFailure(err, stepTimeout)
 }
 
-func (r *Runtime) CallTool(ctx context.Context, req workflows.CallRequest) (*mcp.CallToolResult, error) {
+// callTool makes one activity of a call (CallTool).
+func (r *Runtime) callTool(ctx context.Context, req workflows.CallRequest) (*mcp.CallToolResult, error) {
 	var res *mcp.CallToolResult
 	err := r.activity(ctx, req.Server, req.Timeout, ActivityCallTool, callInput(req), &res)
 	if err != nil {

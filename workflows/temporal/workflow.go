@@ -59,6 +59,10 @@ type FlowOutput struct {
 	Error      string         `json:"error,omitempty"`
 	ErrorClass string         `json:"error_class,omitempty"`
 	Finally    *FinallyOutput `json:"finally,omitempty"`
+	// Undecided are the calls that were waiting for SignalResolve when
+	// the run was cancelled or timed out: whether they took effect is
+	// unknown.
+	Undecided []BlockedCallView `json:"undecided,omitempty"`
 }
 
 // FinallyOutput is how the flow's finally steps ended.
@@ -98,16 +102,23 @@ func ReadFlowInput(ctx context.Context, path string, opts flow.ValidateOptions) 
 // Flows is the workflow that runs a flow file with the interpreter; its
 // fields are the flow worker's configuration.
 type Flows struct {
-	// Queue, Decides and HeartbeatTimeout are the Runtime's
-	// (Runtime.Queue, Runtime.Decides, Runtime.HeartbeatTimeout).
-	Queue            func(server string) string
-	Decides          bool
-	HeartbeatTimeout time.Duration
+	// Queue, Decides, HeartbeatTimeout and ScheduleToStartTimeout are
+	// the Runtime's (Runtime.Queue, Runtime.Decides,
+	// Runtime.HeartbeatTimeout, Runtime.ScheduleToStartTimeout).
+	Queue                  func(server string) string
+	Decides                bool
+	HeartbeatTimeout       time.Duration
+	ScheduleToStartTimeout time.Duration
+	// Limits bound a run's history (limits.go); zero fields take
+	// Temporal's defaults.
+	Limits Limits
 }
 
-// Register registers Run as WorkflowRunFlow.
+// Register registers Run as WorkflowRunFlow and RunItems (childflow.go)
+// as WorkflowRunItems.
 func (f *Flows) Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: WorkflowRunFlow})
+	r.RegisterWorkflowWithOptions(f.RunItems, workflow.RegisterOptions{Name: WorkflowRunItems})
 }
 
 // Run runs the flow in in with workflows.Run on a Runtime, the run id
@@ -152,9 +163,19 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		return nil, err
 	}
 
-	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }}
+	resolutions, err := newResolutions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{Queue: f.Queue, Decides: f.Decides, HeartbeatTimeout: f.HeartbeatTimeout, ScheduleToStartTimeout: f.ScheduleToStartTimeout,
+		ServerTimeout: func(s string) time.Duration { return in.ServerTimeouts[s] }, resolutions: resolutions}
+	lrt, err := f.limited(ctx, fl, in, rt)
+	if err != nil {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s refused: %v", in.Path, err), notStartedType,
+			temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
 	res, err := workflows.Run(WithWorkflowContext(runCtx, root), fl, workflows.RunOptions{
-		Runtime:          rt,
+		Runtime:          lrt,
 		Inputs:           in.Inputs,
 		PolicyFlows:      in.PolicyFlows,
 		TrustAnnotations: trusted(in.TrustedServers),
@@ -166,7 +187,10 @@ func (f *Flows) Run(ctx workflow.Context, in FlowInput) (*FlowOutput, error) {
 		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("run of %s did not start: %v", in.Path, err), notStartedType,
 			temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
-	return flowOutput(res), nil
+	resolutions.ended = res.Status
+	out := flowOutput(res)
+	out.Undecided = resolutions.undecided
+	return f.fitOutput(out), nil
 }
 
 func trusted(servers []string) func(string) bool {
@@ -209,16 +233,22 @@ type EventView struct {
 	// Path is the runtime path ("remind[3]") and StepPath the static one.
 	Path     string `json:"path,omitempty"`
 	StepPath string `json:"step_path,omitempty"`
-	Status   string `json:"status,omitempty"`
+	// Status is a step's or the run's status, or the decision taken
+	// (workflows.EventResolved).
+	Status string `json:"status,omitempty"`
 	// Total is a for_each step's number of items, Attempt the attempt
-	// that failed (retrying) or the last one, Delay the wait before the
-	// next.
+	// that failed (retrying), the last one, or the one whose worker was
+	// lost (workflows.EventBlocked), Delay the wait before the next.
 	Total   int           `json:"total,omitempty"`
 	Attempt int           `json:"attempt,omitempty"`
 	Delay   time.Duration `json:"delay,omitempty"`
 	// Error and ErrorClass are the event's error and its class.
 	Error      string `json:"error,omitempty"`
 	ErrorClass string `json:"error_class,omitempty"`
+	// Progress is the server's report and Server the server
+	// (EventProgress, from Progress).
+	Progress *ProgressReport `json:"progress,omitempty"`
+	Server   string          `json:"server,omitempty"`
 }
 
 func eventView(ev workflows.Event) EventView {

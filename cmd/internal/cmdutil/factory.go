@@ -81,6 +81,9 @@ type Factory struct {
 	// (`mediator auth login`).
 	OpenBrowser func(ctx context.Context, url string) error
 
+	// Temporal is set by the mediator-temporal binary; nil in mediator.
+	Temporal *Temporal
+
 	// Redactor learns every secret value this process handles (through the
 	// keyring it opens), so commands can scrub what they print.
 	Redactor *credentials.Redactor

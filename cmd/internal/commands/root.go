@@ -130,6 +130,16 @@ Exit codes: 0 success, 1 a tool or flow returned an error, 2 refused
 		Long:  cmdutil.ExitCodesHelp,
 	})
 	root.AddCommand(demo.NewCmdDemo(f.IOStreams))
+	if f.Temporal != nil {
+		for _, newCmd := range f.Temporal.Commands {
+			c := newCmd(f)
+			c.GroupID = "flows"
+			root.AddCommand(c)
+		}
+	} else {
+		// mediator hands these to mediator-temporal.
+		root.AddCommand(cmdutil.NewCmdTemporalOnly("worker"))
+	}
 	return root
 }
 

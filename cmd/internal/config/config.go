@@ -39,6 +39,55 @@ type Config struct {
 	Serve Serve
 	// Daemon is what `mediator daemon` serves and runs.
 	Daemon Daemon
+	// Engine runs flows: EngineLocal (the default: this process) or
+	// EngineTemporal (a Temporal cluster; see docs/scale.md).
+	Engine string
+	// Temporal is how to reach the cluster of engine: temporal.
+	Temporal Temporal
+	// Domains map credential domains to their servers (domains:); a
+	// server in none is a domain of its own.
+	Domains map[string][]string
+}
+
+// Engines: the engine values.
+const (
+	EngineLocal    = "local"
+	EngineTemporal = "temporal"
+)
+
+// Temporal is the temporal block: the cluster flows run on under
+// engine: temporal (docs/scale.md).
+type Temporal struct {
+	HostPort  string
+	Namespace string
+	// TLS is nil when the connection is plain (a loopback test server).
+	TLS *TemporalTLS
+	// CodecKeySecret names the keyring item (of TemporalSecretServer)
+	// holding the payload codec's 32-byte key, hex or base64; empty
+	// leaves arguments and results readable in Temporal's history.
+	CodecKeySecret string
+	// ScheduleToStartTimeout bounds how long a call waits for a worker of
+	// its server's domain (0: the flow worker's default, five minutes).
+	ScheduleToStartTimeout time.Duration
+	// Limits are the namespace's history limits, when they were raised
+	// or lowered from Temporal's defaults (zero fields: the defaults).
+	Limits TemporalLimits
+}
+
+// TemporalLimits is temporal.limits: runs are kept within them, and a
+// for_each of more than BatchItems items runs in child workflows.
+type TemporalLimits struct {
+	HistoryEvents int
+	HistoryBytes  int64
+	BatchItems    int
+}
+
+// TemporalTLS is temporal.tls. CA verifies the frontend (empty: the
+// system roots), ServerName overrides the name checked; Cert with KeyFile
+// or KeySecret (a keyring item of TemporalSecretServer) is a client
+// certificate for mTLS. Paths are absolute.
+type TemporalTLS struct {
+	CA, Cert, KeyFile, KeySecret, ServerName string
 }
 
 // Credentials selects the keyring backend.

@@ -163,7 +163,7 @@ stat_dir: /tmp
 		`FILE:18:5: servers.both.command: url and command are both set; an HTTP server has a url, a stdio server a command, never both`,
 		`FILE:19:3: servers.neither: needs either url (an HTTP server) or command (a stdio server)`,
 		`FILE:21:3: servers.bad.name: server name "bad.name" is not valid: use letters, digits and '-', with single '_' only between them (no '.', no '__', no leading or trailing '_'), so that "bad.name.TOOL" and "bad.name__TOOL" name its tools unambiguously`,
-		`FILE:23:1: stat_dir: unknown field (did you mean "state_dir"?); valid: approvals, audit, credentials, daemon, llm, policy, serve, servers, state_dir`,
+		`FILE:23:1: stat_dir: unknown field (did you mean "state_dir"?); valid: approvals, audit, credentials, daemon, domains, engine, llm, policy, serve, servers, state_dir, temporal`,
 	})
 }
 
@@ -365,7 +365,7 @@ servers2: {}
 		`FILE:8:23: servers.local.env.BAD-NAME: "BAD-NAME" is not an environment variable name; use letters, digits and _, not starting with a digit`,
 		`FILE:9:14: servers.local.timeout: "30" is not a duration; write e.g. 30s, 2m or 1m30s`,
 		`FILE:11:19: audit.include_values: expected true or false, got "yes"`,
-		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: approvals, audit, credentials, daemon, llm, policy, serve, servers, state_dir`,
+		`FILE:12:1: servers2: unknown field (did you mean "servers"?); valid: approvals, audit, credentials, daemon, domains, engine, llm, policy, serve, servers, state_dir, temporal`,
 	})
 }
 

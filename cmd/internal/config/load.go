@@ -65,12 +65,15 @@ type rawFile struct {
 		Path          string `mapstructure:"path"`
 		IncludeValues bool   `mapstructure:"include_values"`
 	} `mapstructure:"audit"`
-	StateDir  string       `mapstructure:"state_dir"`
-	Policy    rawPolicy    `mapstructure:"policy"`
-	LLM       rawLLM       `mapstructure:"llm"`
-	Approvals rawApprovals `mapstructure:"approvals"`
-	Serve     rawServe     `mapstructure:"serve"`
-	Daemon    rawDaemon    `mapstructure:"daemon"`
+	StateDir  string              `mapstructure:"state_dir"`
+	Policy    rawPolicy           `mapstructure:"policy"`
+	LLM       rawLLM              `mapstructure:"llm"`
+	Approvals rawApprovals        `mapstructure:"approvals"`
+	Serve     rawServe            `mapstructure:"serve"`
+	Daemon    rawDaemon           `mapstructure:"daemon"`
+	Engine    string              `mapstructure:"engine"`
+	Temporal  rawTemporal         `mapstructure:"temporal"`
+	Domains   map[string][]string `mapstructure:"domains"`
 }
 
 // RawTLS is the tls block as viper decodes it (exported only because the
@@ -268,6 +271,7 @@ func (w *walker) build(raw *rawFile) *Config {
 	w.buildLLM(raw, cfg)
 	w.buildServe(raw.Serve, cfg)
 	w.buildDaemon(raw.Daemon, cfg)
+	w.buildEngine(raw, cfg)
 	return cfg
 }
 

@@ -186,6 +186,9 @@ var fileSpec = &spec{kind: kObject, fields: map[string]*spec{
 	"approvals": approvalsSpec,
 	"serve":     serveSpec,
 	"daemon":    daemonSpec,
+	"engine":    {kind: kString},
+	"temporal":  temporalSpec,
+	"domains":   {kind: kMapOf, elem: &spec{kind: kStrings}},
 }}
 
 // loc is where a field sits in the file, and its value before ${VAR}

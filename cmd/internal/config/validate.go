@@ -135,6 +135,10 @@ func (w *walker) validateServer(s *Server) {
 		w.keyAt(p, "the server name %q is reserved: the keyring holds the private key of mediator serve's TLS certificate under it (serve.http.tls.key_secret); give this server another name", ServeSecretServer)
 		return
 	}
+	if s.Name == TemporalSecretServer {
+		w.keyAt(p, "the server name %q is reserved: the keyring holds the Temporal payload codec's key and client key under it (temporal.codec_key_secret, temporal.tls.key_secret); give this server another name", TemporalSecretServer)
+		return
+	}
 	if s.Name == DaemonSecretServer {
 		w.keyAt(p, "the server name %q is reserved: the keyring holds the private key of mediator daemon's TLS certificate under it (daemon.tls.key_secret); give this server another name", DaemonSecretServer)
 		return

@@ -39,6 +39,11 @@ type Env struct {
 	// Daemon is the orchestrator of the daemon running for the config, or
 	// nil (none, or --no-daemon): Connect makes the run's calls through it.
 	Daemon func(context.Context, *config.Config) *daemonclient.Orchestrator
+	// Remote opens the engine of engine: temporal (OpenRemote), and
+	// ExecTemporal hands the command line to mediator-temporal when this
+	// binary does not link it (cmdutil.ExecTemporal).
+	Remote       Remote
+	ExecTemporal func(why string) error
 }
 
 // NewEnv takes the workflow commands' dependencies from f.
@@ -51,6 +56,8 @@ func NewEnv(f *cmdutil.Factory) Env {
 		Policy:       ConfigPolicy,
 		Terminal:     f.Terminal,
 		Daemon:       cmdutil.NewServerDeps(f).Daemon,
+		Remote:       factoryRemote{f},
+		ExecTemporal: cmdutil.ExecTemporal,
 	}
 }
 
@@ -122,10 +129,7 @@ func PolicyOf(env Env, cfg *config.Config) Policy {
 // reported at once, each as FILE:LINE:COL, with exit code 2; warnings go
 // to stderr and do not stop the run.
 func LoadFlow(ctx context.Context, env Env, cfg *config.Config, path string) (*flow.Flow, error) {
-	f, ps, err := workflows.LoadForRun(ctx, path, flow.ValidateOptions{
-		PolicyFlows: PolicyOf(env, cfg).Flows,
-		Server:      ServerCheck(cfg),
-	})
+	f, ps, err := workflows.LoadForRun(ctx, path, ValidateOptions(env, cfg))
 	if err != nil {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}

@@ -36,6 +36,34 @@ type FinallySummary struct {
 // reported beside the run's own; alone, after a run that succeeded, it
 // exits 1.
 func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr error, asJSON bool) error {
+	return report(env, red, res, runErr, asJSON, resumeHint)
+}
+
+// ReportRemote is Report for a run of a remote engine (engine: temporal),
+// whose runs are not resumed: its hint points at `mediator runs show`.
+func ReportRemote(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr error, asJSON bool) error {
+	return report(env, red, res, runErr, asJSON, remoteHint)
+}
+
+// resumeHint says how to finish a journalled run that did not end well.
+func resumeHint(res *workflows.RunResult) string {
+	switch res.Status {
+	case workflows.RunFailed, workflows.RunCancelled:
+		return fmt.Sprintf("\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
+	case workflows.RunTimedOut:
+		return fmt.Sprintf("\nresume it with more time: `mediator resume %s --extend 10m` (journalled successes are reused)", res.RunID)
+	case workflows.RunSucceeded:
+		return fmt.Sprintf("\nthe run succeeded; `mediator resume %s` runs what its finally steps left undone", res.RunID)
+	}
+	return ""
+}
+
+// remoteHint points at the run's record in the remote engine.
+func remoteHint(res *workflows.RunResult) string {
+	return fmt.Sprintf("\nsee its steps with `mediator runs show %s`", res.RunID)
+}
+
+func report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr error, asJSON bool, hintOf func(*workflows.RunResult) string) error {
 	if res == nil {
 		return runErr
 	}
@@ -89,15 +117,7 @@ func Report(env Env, red *credentials.Redactor, res *workflows.RunResult, runErr
 	if red != nil {
 		msg = red.Redact(msg)
 	}
-	hint := ""
-	switch res.Status {
-	case workflows.RunFailed, workflows.RunCancelled:
-		hint = fmt.Sprintf("\nresume it with `mediator resume %s` (journalled successes are reused)", res.RunID)
-	case workflows.RunTimedOut:
-		hint = fmt.Sprintf("\nresume it with more time: `mediator resume %s --extend 10m` (journalled successes are reused)", res.RunID)
-	case workflows.RunSucceeded:
-		hint = fmt.Sprintf("\nthe run succeeded; `mediator resume %s` runs what its finally steps left undone", res.RunID)
-	}
+	hint := hintOf(res)
 	code := cmdutil.ExitToolError
 	if runErr != nil {
 		code = ExitCode(res, runErr)

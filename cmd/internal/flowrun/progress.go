@@ -195,6 +195,15 @@ func (t *Tracker) Handle(ev workflows.Event) string {
 			return fmt.Sprintf("  … %s: %s", ev.Path, r.Progress)
 		}
 		return ""
+	case workflows.EventBlocked:
+		// Under Temporal only: the call's worker was lost and the retry
+		// rule may not send it again; the run waits for a decision.
+		r.Progress = "blocked: waiting for --rerun or --mark-done"
+		return fmt.Sprintf("  ⏸ %s: blocked: %s; the run waits: settle it with `mediator resume %s --rerun %s` (send it again) or `--mark-done %s` (it took effect)",
+			ev.Path, ErrorLine(errText(ev.Err), 160), t.runID, ev.Path, ev.Path)
+	case workflows.EventResolved:
+		r.Progress = ""
+		return fmt.Sprintf("  ▸ %s: resolved: %s", ev.Path, ev.Status)
 	case workflows.EventRetrying:
 		r.Retries++
 		return fmt.Sprintf("  ↻ %s: attempt %d failed (%s); retrying in %s", ev.Path, ev.Attempt, ErrorLine(errText(ev.Err), 160), ev.Delay.Round(time.Millisecond))

@@ -72,6 +72,12 @@ type Options struct {
 	// Grace is how long runs in progress get to finish on SIGTERM.
 	Grace time.Duration
 
+	// DaemonRuns opens the run service over Temporal for engine:
+	// temporal (the Factory's Temporal hook); nil in mediator, which then
+	// runs ExecTemporal (cmdutil.ExecTemporal) in its place.
+	DaemonRuns   func(ctx context.Context, cfg *config.Config, deps cmdutil.DaemonRunsDeps) (cmdutil.DaemonRunService, error)
+	ExecTemporal func(why string) error
+
 	// syncRedactor, when set, makes Redactor return the Factory's
 	// current one; called where the Factory may have replaced it (after
 	// an orchestrator is built), so other goroutines never read the
@@ -92,6 +98,12 @@ func NewCmdDaemon(f *cmdutil.Factory, runF func(context.Context, *Options) error
 		Redactor:     func() *credentials.Redactor { return f.Redactor },
 		Workflows:    flowrun.NewEnv(f),
 		Grace:        DefaultGrace,
+		ExecTemporal: cmdutil.ExecTemporal,
+	}
+	if t := f.Temporal; t != nil && t.DaemonRuns != nil {
+		opts.DaemonRuns = func(ctx context.Context, cfg *config.Config, deps cmdutil.DaemonRunsDeps) (cmdutil.DaemonRunService, error) {
+			return t.DaemonRuns(ctx, f, cfg, deps)
+		}
 	}
 	cmd := &cobra.Command{
 		Use:   "daemon [--listen ADDR] [--grace 30s]",
@@ -214,10 +226,13 @@ type daemond struct {
 	// (daemon.tls.client_ca).
 	clientCerts bool
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	sched   *daemon.Scheduler
-	runs    *daemon.Runs
+	mu    sync.Mutex
+	cfg   *config.Config
+	sched *daemon.Scheduler
+	// runs is the run manager: local (engine: local), else a client of
+	// the Temporal cluster the runs execute on.
+	runs    cmdutil.DaemonRunService
+	local   *daemon.Runs
 	gen     *servers
 	metrics *daemon.Metrics
 	// uiSessions are the web page's logins, kept across reloads.
@@ -372,6 +387,10 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	if !cfg.Found {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "config %s does not exist: the daemon serves the servers and workflows of a config file; write one (mediator servers add, docs/daemon.md)", cfg.Path)
 	}
+	if cfg.Engine == config.EngineTemporal && opts.DaemonRuns == nil {
+		// The SDK is only in mediator-temporal (docs/scale.md).
+		return opts.ExecTemporal("engine: temporal in " + cfg.Path)
+	}
 	logger := opts.Logger()
 	d := &daemond{opts: opts, logger: logger, cfg: cfg, insecure: opts.InsecureListen, uiSessions: ui.NewSessions(), stopping: make(chan struct{})}
 
@@ -442,24 +461,39 @@ func daemonRun(ctx context.Context, opts *Options) error {
 	defer stopTracing(tracing, logger) // after the runs' shutdown
 	d.metrics.SetTracing(tracing)
 	d.metrics.WatchServers(func() []orchestrator.ServerStatus { return d.current().orch.Servers() })
-	d.runs, err = daemon.NewRuns(daemon.RunsOptions{
-		Metrics:  d.metrics,
-		StateDir: cfg.StateDir, Catalog: catalog,
-		Orchestrator:      func() *orchestrator.Orchestrator { return d.current().orch },
-		PolicyFlows:       pol.Flows,
-		TrustAnnotations:  pol.TrustAnnotations,
-		Server:            flowrun.ServerCheck(cfg),
-		Redactor:          opts.Redactor,
-		MaxConcurrentRuns: dc.MaxConcurrentRuns,
-		IncludeValues: func() bool {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			return d.cfg.Audit.IncludeValues
-		},
-		Logger: logger,
-	})
-	if err != nil {
-		return cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
+	if cfg.Engine == config.EngineTemporal {
+		// Runs execute as Temporal workflows: this process only starts,
+		// reads and cancels them (docs/daemon.md).
+		d.runs, err = opts.DaemonRuns(ctx, cfg, cmdutil.DaemonRunsDeps{Catalog: catalog, PolicyFlows: pol.Flows, TrustAnnotations: pol.TrustAnnotations,
+			Redactor: opts.Redactor, Logger: logger})
+		var ee *cmdutil.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			err = cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		d.local, err = daemon.NewRuns(daemon.RunsOptions{
+			Metrics:  d.metrics,
+			StateDir: cfg.StateDir, Catalog: catalog,
+			Orchestrator:      func() *orchestrator.Orchestrator { return d.current().orch },
+			PolicyFlows:       pol.Flows,
+			TrustAnnotations:  pol.TrustAnnotations,
+			Server:            flowrun.ServerCheck(cfg),
+			Redactor:          opts.Redactor,
+			MaxConcurrentRuns: dc.MaxConcurrentRuns,
+			IncludeValues: func() bool {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				return d.cfg.Audit.IncludeValues
+			},
+			Logger: logger,
+		})
+		if err != nil {
+			return cmdutil.Errorf(cmdutil.ExitConnect, "%v", err)
+		}
+		d.runs = d.local
 	}
 	runsDone := false
 	defer func() {
@@ -467,8 +501,10 @@ func daemonRun(ctx context.Context, opts *Options) error {
 			_ = d.runs.Shutdown(context.Background())
 		}
 	}()
-	if ids, err := d.runs.ResumeInterrupted(ctx); err != nil || len(ids) > 0 {
-		logger.Info("runs resumed after a restart", "runs", ids, "problems", errString(err))
+	if d.local != nil {
+		if ids, err := d.local.ResumeInterrupted(ctx); err != nil || len(ids) > 0 {
+			logger.Info("runs resumed after a restart", "runs", ids, "problems", errString(err))
+		}
 	}
 	if d.sched, err = d.newScheduler(cfg); err != nil {
 		return cmdutil.Errorf(cmdutil.ExitUsage, "%v", err)
@@ -710,6 +746,12 @@ func (d *daemond) reload(ctx context.Context) error {
 	if cfg.Daemon.MaxConcurrentRuns != old.Daemon.MaxConcurrentRuns {
 		restart = append(restart, "daemon.max_concurrent_runs")
 	}
+	if cfg.Engine != old.Engine {
+		restart = append(restart, "engine")
+	}
+	if !reflect.DeepEqual(cfg.Temporal, old.Temporal) {
+		restart = append(restart, "temporal")
+	}
 	if cfg.StateDir != old.StateDir {
 		// The socket and the schedules' state live there: keep them.
 		cfg.StateDir = old.StateDir
@@ -800,7 +842,11 @@ func (d *daemond) reload(ctx context.Context) error {
 // else /mcp's sessions on g end with it and hosts connect again.
 func (d *daemond) retire(ctx context.Context, g *servers, shared bool) {
 	var ids []string
+	// Runs on Temporal do not use the daemon's servers.
 	for _, status := range []string{workflows.RunRunning, daemon.StatusQueued} {
+		if d.local == nil {
+			break
+		}
 		lo := daemon.ListOptions{Status: status}
 		for {
 			page, err := d.runs.List(context.WithoutCancel(ctx), lo)
@@ -821,7 +867,7 @@ func (d *daemond) retire(ctx context.Context, g *servers, shared bool) {
 	go func() {
 		defer d.retired.Done()
 		for _, id := range ids {
-			_ = d.runs.Wait(context.Background(), id)
+			_ = d.local.Wait(context.Background(), id)
 		}
 		if !shared {
 			g.close()

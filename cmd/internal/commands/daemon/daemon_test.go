@@ -65,6 +65,9 @@ type home struct {
 	// replaces the daemon's.
 	watch      bool
 	newWatcher func(*slog.Logger) (*configWatcher, error)
+	// temporal, when set, is the Factory's Temporal hooks (as
+	// mediator-temporal has them).
+	temporal *cmdutil.Temporal
 }
 
 func newHome(t *testing.T) *home {
@@ -150,7 +153,9 @@ daemon:
 
 func (h *home) factory(stderr io.Writer) *cmdutil.Factory {
 	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: stderr, TermErrOut: stderr, StdinFd: -1}
-	return cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := h.vars[k]; return v, ok })
+	f := cmdutil.New(ios, "test", func(k string) (string, bool) { v, ok := h.vars[k]; return v, ok })
+	f.Temporal = h.temporal
+	return f
 }
 
 // storeKey puts the server's key in the file keyring, whose passphrase

@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 	if browser.cancel != nil {
 		browser.cancel()
 	}
+	stopTemporal()
 	os.Exit(code)
 }
 

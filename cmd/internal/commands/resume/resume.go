@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
 )
@@ -61,6 +62,12 @@ process is running (or resuming) exits 2 naming that process's pid.
 Resume refuses when the flow file changed since the run started (its
 SHA-256 is journalled): restore the file or start a new run.
 
+Under engine: temporal a run is not resumed: it goes on by itself while
+its workflow lives, and the workflow sends a lost worker's call again when
+the retry rule allows. A call it may not send again blocks the run (` + "`mediator runs show`" + `
+lists it); --rerun STEP and --mark-done STEP settle it there, and the run
+goes on on its workers. --extend does not apply.
+
 Output and exit codes are those of ` + "`mediator run`" + `; a resume that needs a
 decision, of a run that is finished or unknown, or whose run another
 process holds, exits 2 (see ` + "`mediator help exit-codes`" + `).`,
@@ -92,6 +99,9 @@ func resumeRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.Env.Config()
 	if err != nil {
 		return err
+	}
+	if flowrun.EngineOf("", cfg) == config.EngineTemporal {
+		return resumeRemote(ctx, opts, cfg)
 	}
 	j, err := flowrun.OpenJournal(cfg, flowrun.CurrentRedactor(opts.Env.Redactor))
 	if err != nil {

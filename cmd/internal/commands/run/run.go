@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mediatorhq/mediator/cmd/internal/cmdutil"
+	"github.com/mediatorhq/mediator/cmd/internal/config"
 	"github.com/mediatorhq/mediator/cmd/internal/flowrun"
 	"github.com/mediatorhq/mediator/workflows"
 	"github.com/mediatorhq/mediator/workflows/flow"
@@ -39,6 +40,8 @@ type Options struct {
 	JSON       bool
 	// DryRun is "", DryRunSimulate or DryRunReadOnly.
 	DryRun string
+	// Engine is --engine: "" (the config's engine:), local or temporal.
+	Engine string
 }
 
 // NewCmdRun returns `mediator run FLOW`.
@@ -80,6 +83,14 @@ call marked INVALID, and why the dry run stopped.
 Ctrl-C cancels the run: in-flight calls are cancelled on their servers and
 journalled as cancelled.
 
+--engine temporal (or engine: temporal in the config) runs the flow as a
+Temporal workflow on the cluster's workers instead of in this process: the
+same validation, progress, output and exit codes, but no journal here
+(Temporal's history is the run's record: ` + "`mediator runs show ID`" + `) and no
+resume (the workflow retries a lost worker's call by the flow's retry
+rule). Ctrl-C cancels the workflow and waits for its finally steps.
+--dry-run always runs here.
+
 Exit codes: 0 success; 1 a step failed (a tool's error result, an
 expression that failed on the data), the run timed out, or (after a run
 that succeeded) a finally step failed; 2 refused: a flow or input problem, a
@@ -101,6 +112,9 @@ JSON-RPC error); 130 cancelled. See ` + "`mediator help exit-codes`" + `.`,
 			default:
 				return cmdutil.UsageErrorf("--dry-run=%s: valid values are %s (the default of a bare --dry-run) and %s", opts.DryRun, DryRunSimulate, DryRunReadOnly)
 			}
+			if err := flowrun.CheckEngineFlag(opts.Engine); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -113,6 +127,8 @@ JSON-RPC error); 130 cancelled. See ` + "`mediator help exit-codes`" + `.`,
 	fl.BoolVar(&opts.JSON, "json", false, "print {run_id, status, outputs, steps, error, finally} as JSON")
 	fl.StringVar(&opts.DryRun, "dry-run", "", "print the call plan without calling anything (=read-only: call read-only tools)")
 	fl.Lookup("dry-run").NoOptDefVal = DryRunSimulate
+	fl.StringVar(&opts.Engine, "engine", "", "run on this engine: local or temporal (default: the config's engine:, else local)")
+	_ = cmd.RegisterFlagCompletionFunc("engine", cobra.FixedCompletions(flowrun.Engines, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -120,6 +136,11 @@ func runRun(ctx context.Context, opts *Options) error {
 	cfg, err := opts.Env.Config()
 	if err != nil {
 		return err
+	}
+	// A dry run calls nothing but read-only tools: it runs here whatever
+	// the engine (docs/scale.md).
+	if flowrun.EngineOf(opts.Engine, cfg) == config.EngineTemporal && opts.DryRun == "" {
+		return runRemote(ctx, opts, cfg)
 	}
 	pol := flowrun.PolicyOf(opts.Env, cfg)
 	f, err := flowrun.LoadFlow(ctx, opts.Env, cfg, opts.FlowPath)

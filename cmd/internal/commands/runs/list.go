@@ -29,10 +29,23 @@ func newCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	}
 	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "show at most this many runs (0: all)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the run records as JSON")
+	addEngineFlag(cmd, opts)
 	return cmd
 }
 
 func listRun(ctx context.Context, opts *Options) error {
+	rr, err := remote(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if rr != nil {
+		defer rr.Close()
+		list, err := rr.List(ctx, opts.Limit)
+		if err != nil {
+			return err
+		}
+		return printList(opts, list)
+	}
 	j, err := openJournal(opts)
 	if err != nil {
 		return err
@@ -44,11 +57,16 @@ func listRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
+	for _, r := range list {
+		r.Status = status(opts, r)
+	}
+	return printList(opts, list)
+}
+
+// printList prints runs as a table, or as JSON.
+func printList(opts *Options, list []*workflows.RunRecord) error {
 	red := opts.Env.Redactor()
 	if opts.JSON {
-		for _, r := range list {
-			r.Status = status(opts, r)
-		}
 		if list == nil {
 			list = []*workflows.RunRecord{}
 		}
@@ -66,7 +84,7 @@ func listRun(ctx context.Context, opts *Options) error {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tFLOW\tSTATUS\tSTARTED\tDURATION\tRESUMES")
 	for _, r := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.FlowName, status(opts, r), r.StartedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Resumes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.FlowName, r.Status, r.StartedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Resumes)
 	}
 	tw.Flush()
 	return cmdutil.WriteRedacted(opts.Env.IO.Out, red, []byte(b.String()))

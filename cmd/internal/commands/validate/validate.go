@@ -30,6 +30,9 @@ type Options struct {
 	Orchestrator func(context.Context, *config.Config, ...string) (*orchestrator.Orchestrator, error)
 	// Policy reads the config's rules for every flow (policy.flows).
 	Policy flowrun.PolicyFunc
+	// Remote opens the engine of engine: temporal, whose queues --connect
+	// checks instead of this machine's sessions (flowrun.OpenRemote).
+	Remote func(context.Context, *config.Config) (cmdutil.RemoteRuns, error)
 
 	File    string
 	Connect bool
@@ -39,7 +42,10 @@ type Options struct {
 // NewCmdValidate returns `mediator validate FLOW`.
 func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	env := flowrun.NewEnv(f)
-	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Orchestrator: f.Orchestrator, Policy: env.Policy}
+	opts := &Options{IO: f.IOStreams, ReadFile: os.ReadFile, Config: f.Config, Orchestrator: f.Orchestrator, Policy: env.Policy,
+		Remote: func(ctx context.Context, cfg *config.Config) (cmdutil.RemoteRuns, error) {
+			return flowrun.OpenRemote(ctx, env, cfg, "")
+		}}
 	cmd := &cobra.Command{
 		Use:   "validate FLOW",
 		Short: "Report every problem in a flow file at once",
@@ -59,6 +65,11 @@ is not annotated read-only or idempotent has an idempotency_key or
 retry_unsafe: true. Tool annotations count as trusted because mediator pins
 each tool definition and refuses changed ones until accepted (the config's
 policy.trust_annotations can narrow that to some servers).
+
+Under engine: temporal the servers' sessions are on the domain workers, so
+--connect checks the file against the config and asks the cluster whether
+a worker polls every queue a run of it needs (the flow workers', each
+server's domain's); a queue without one is reported, exit 3.
 
 Without --connect the retry rule cannot be applied: whether a tool is
 read-only or idempotent only its server says, so a step whose own retry
@@ -139,6 +150,9 @@ func validateRun(ctx context.Context, opts *Options) error {
 	if !opts.Connect {
 		// --connect's catalog reports an unconfigured server per call.
 		vopts.Server = flowrun.ServerCheck(cfg)
+	}
+	if opts.Connect && cfg.Engine == config.EngineTemporal {
+		return validateOnTemporal(ctx, opts, cfg, data, vopts)
 	}
 	var cat *catalog
 	if opts.Connect {
