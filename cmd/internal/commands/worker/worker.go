@@ -189,6 +189,7 @@ func workerRun(ctx context.Context, opts *Options) error {
 			// The flow worker polls workflow tasks only: it never runs an
 			// activity, so it needs no session and no credential.
 			wo.LocalActivityWorkerOnly = true
+			wo.DeadlockDetectionTimeout = temporal.DeadlockDetectionTimeout
 			w = sdkworker.New(c, p.queue, wo)
 			(&temporal.Flows{Queue: doms.Queue, Decides: true, ScheduleToStartTimeout: cfg.Temporal.ScheduleToStartTimeout, Limits: Limits(cfg)}).Register(w)
 		} else {
