@@ -30,9 +30,9 @@ func DaemonRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, dep
 	if deps.Logger != nil {
 		o.Logger = deps.Logger
 	}
-	c, err := temporal.Dial(ctx, o)
+	c, err := dialWith(ctx, cfg, o)
 	if err != nil {
-		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, cfg.Path)
+		return nil, err
 	}
 	trust := deps.TrustAnnotations
 	if trust == nil {

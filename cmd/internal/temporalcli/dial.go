@@ -28,9 +28,15 @@ func Dial(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, identity 
 		return nil, err
 	}
 	o.Identity = identity
+	return dialWith(ctx, cfg, o)
+}
+
+// dialWith dials with o, read from cfg by ClientOptions: a failure names
+// the config field to look at.
+func dialWith(ctx context.Context, cfg *config.Config, o temporal.ClientOptions) (client.Client, error) {
 	c, err := temporal.Dial(ctx, o)
 	if err != nil {
-		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, cfg.Path)
+		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, configName(cfg))
 	}
 	return c, nil
 }

@@ -41,9 +41,9 @@ func OpenRuns(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (cmdu
 	if err != nil {
 		return nil, err
 	}
-	c, err := temporal.Dial(ctx, o)
+	c, err := dialWith(ctx, cfg, o)
 	if err != nil {
-		return nil, cmdutil.Errorf(cmdutil.ExitConnect, "%v (temporal.host_port in %s)", err, configName(cfg))
+		return nil, err
 	}
 	return &Runs{Runs: &temporal.Runs{Client: c, Codec: o.Codec, FollowProgress: true, Limits: worker.Limits(cfg)}, Domains: cfg.Domains, OnClose: c.Close}, nil
 }

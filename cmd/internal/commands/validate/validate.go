@@ -147,15 +147,16 @@ func validateRun(ctx context.Context, opts *Options) error {
 	}
 	pol := flowrun.PolicyOf(flowrun.Env{Policy: opts.Policy}, cfg)
 	vopts := flow.ValidateOptions{PolicyFlows: pol.Flows, ReadFile: opts.ReadFile}
-	if !opts.Connect {
+	// Under engine: temporal the sessions are on the domain workers:
+	// --connect checks the file against the config and asks for a worker
+	// on every queue a run needs (idleQueues).
+	onTemporal := opts.Connect && cfg.Engine == config.EngineTemporal
+	if !opts.Connect || onTemporal {
 		// --connect's catalog reports an unconfigured server per call.
 		vopts.Server = flowrun.ServerCheck(cfg)
 	}
-	if opts.Connect && cfg.Engine == config.EngineTemporal {
-		return validateOnTemporal(ctx, opts, cfg, data, vopts)
-	}
 	var cat *catalog
-	if opts.Connect {
+	if opts.Connect && !onTemporal {
 		// Parse first to learn which servers to connect to.
 		f, _ := flow.Parse(opts.File, data)
 		if f != nil {
@@ -172,12 +173,29 @@ func validateRun(ctx context.Context, opts *Options) error {
 	}
 	fl, all := flow.Check(ctx, opts.File, data, vopts)
 	probs, warnings := all.Errors(), all.Warnings()
+	var idle []string
+	if onTemporal && fl != nil && len(probs) == 0 {
+		if idle, err = idleQueues(ctx, opts, cfg, fl); err != nil {
+			return err
+		}
+	}
 	code := cmdutil.ExitUsage
 	if cat != nil && cat.unreachable() {
 		code = cmdutil.ExitConnect
 	}
+	// A queue without a worker is a problem of the cluster, not the file.
+	var failed error
+	switch {
+	case len(probs) > 0:
+		failed = &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
+	case len(idle) > 0:
+		failed = &cmdutil.ExitError{Code: cmdutil.ExitConnect, Err: fmt.Errorf("%d queue(s) without a worker", len(idle)), Silent: true}
+	}
 	if opts.JSON {
-		r := report{File: opts.File, Valid: len(probs) == 0, Connect: opts.Connect, Problems: problemsJSON(opts.File, probs), Warnings: problemsJSON(opts.File, warnings)}
+		r := report{File: opts.File, Valid: failed == nil, Connect: opts.Connect, Problems: problemsJSON(opts.File, probs), Warnings: problemsJSON(opts.File, warnings)}
+		for _, msg := range idle {
+			r.Problems = append(r.Problems, problemJSON{Message: msg})
+		}
 		out, err := cmdutil.MarshalJSON(r)
 		if err != nil {
 			return err
@@ -185,24 +203,25 @@ func validateRun(ctx context.Context, opts *Options) error {
 		if _, err := opts.IO.Out.Write(out); err != nil {
 			return err
 		}
-		if len(probs) > 0 {
-			return &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
-		}
-		return nil
+		return failed
 	}
 	writeProblems(opts.IO.ErrOut, opts.File, data, opts.ReadFile, all)
+	for _, msg := range idle {
+		fmt.Fprintln(opts.IO.ErrOut, msg)
+	}
 	if len(probs) > 0 {
-		noun := "problems"
-		if len(probs) == 1 {
-			noun = "problem"
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(probs), noun, opts.File)
-		return &cmdutil.ExitError{Code: code, Err: probs, Silent: true}
+		fmt.Fprintf(opts.IO.ErrOut, "%d %s in %s\n", len(probs), plural(len(probs), "problem", "problems"), opts.File)
+	}
+	if failed != nil {
+		return failed
 	}
 	steps := len(fl.AllSteps())
 	servers := serversOf(fl)
 	how := "offline"
-	if opts.Connect {
+	switch {
+	case onTemporal:
+		how = "against the config; a worker polls every queue it needs on Temporal"
+	case opts.Connect:
 		how = "against the live tools"
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "OK: %s, %d %s%s calling %s%s, checked %s\n",
