@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -72,13 +71,6 @@ type itemCount struct {
 type blockedCall struct {
 	Path, Server, Tool string
 }
-
-// itemIndex matches the [n] a for_each item adds to a step's path.
-var itemIndex = regexp.MustCompile(`\[\d+\]`)
-
-// staticPath is a runtime path (batch[2]/upload) without its item
-// indexes (batch/upload), as the flow names the step.
-func staticPath(p string) string { return itemIndex.ReplaceAllString(p, "") }
 
 // runOf loads the run of the path's id when the session reaches its
 // workflow; otherwise it answers 404 itself (a run outside the scope is
@@ -177,7 +169,7 @@ func (u *UI) steps(info *daemon.RunInfo, fl *flow.Flow) []stepView {
 	paths := slices.Sorted(maps.Keys(info.Steps))
 	items := map[string]map[string]int{}
 	for _, p := range paths {
-		st, sp := info.Steps[p], staticPath(p)
+		st, sp := info.Steps[p], flow.StaticPath(p)
 		if sp == p {
 			if _, ok := index[p]; !ok {
 				add(stepView{Path: p, Depth: strings.Count(p, "/")})

@@ -602,6 +602,11 @@ func (g *Graph) writeSVGNode(b *strings.Builder, n *GraphNode, x, y, h int, opts
 // runIndex matches an item's index in a runtime path ("loop[3]").
 var runIndex = regexp.MustCompile(`\[[0-9]+\]`)
 
+// StaticPath is a runtime path ("batch[2]/upload", as the engine's events
+// and the journal name a call) without its items' indexes: the path the
+// flow file gives the step ("batch/upload").
+func StaticPath(runtimePath string) string { return runIndex.ReplaceAllString(runtimePath, "") }
+
 // StatusOfRun maps a run's step states by runtime path (as the engine's
 // events and the daemon name them: an item "loop[3]", a step inside an
 // item "loop[3]/check", a sub-flow's step "sync.uses/add") onto g's node
@@ -618,7 +623,7 @@ func (g *Graph) StatusOfRun(steps map[string]string) (status map[string]string, 
 	status, items = map[string]string{}, map[string]ItemCounts{}
 	for path, st := range steps {
 		if strings.HasSuffix(path, "]") {
-			id := runIndex.ReplaceAllString(path, "")
+			id := StaticPath(path)
 			if known[id] {
 				if items[id] == nil {
 					items[id] = ItemCounts{}
@@ -627,7 +632,7 @@ func (g *Graph) StatusOfRun(steps map[string]string) (status map[string]string, 
 			}
 			continue
 		}
-		id := runIndex.ReplaceAllString(path, "")
+		id := StaticPath(path)
 		if !known[id] {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -332,7 +331,7 @@ func (c *Events) Event(v temporal.EventView) workflows.Event {
 		ev.RunID = c.runID
 	case workflows.EventProgress:
 		// A report names its call's runtime path only.
-		ev.StepPath = itemIndex.ReplaceAllString(v.Path, "")
+		ev.StepPath = flow.StaticPath(v.Path)
 		ev.Step = c.steps[ev.StepPath]
 		if p := v.Progress; p != nil {
 			ev.Report = connectors.Progress{Server: cmp.Or(v.Server, stepServer(ev.Step)), Progress: p.Progress, Total: p.Total, Message: p.Message}
@@ -342,9 +341,6 @@ func (c *Events) Event(v temporal.EventView) workflows.Event {
 	}
 	return ev
 }
-
-// itemIndex is an item's index in a runtime path ("remind[3]").
-var itemIndex = regexp.MustCompile(`\[\d+\]`)
 
 func stepServer(s *flow.Step) string {
 	if s == nil {
